@@ -1,0 +1,52 @@
+// Package hull is a container engine you import: it pulls, imports,
+// inspects and manages OCI and Docker images inside the program that calls
+// it, with no daemon, no socket and nothing to install.
+//
+// # The story
+//
+// A Runtime is a handle on a state root (/var/lib/hull by default, or
+// WithRoot). Open it, use it, Close it:
+//
+//	rt, err := hull.Open(ctx, hull.WithRoot(dir))
+//	if err != nil { ... }
+//	defer rt.Close()
+//
+//	img, err := rt.Pull(ctx, "localhost:5000/app:1", hull.WithProgress(report))
+//	fmt.Println(img.ID(), img.RepoTags(), img.Config().Cmd)
+//
+// Pull resolves the reference the way Docker does ("redis" means
+// docker.io/library/redis:latest), picks the host's platform from a
+// multi-platform index, and streams every layer from the registry through
+// digest verification, decompression and unpacking at once, several layers
+// concurrently. Each layer is unpacked a single time, into a snapshot named
+// by its chain ID, and shared by every image that contains it; blobs and
+// layers already present are never fetched again.
+//
+// Images are found with Runtime.Image (by tag, digest or ID prefix) and
+// Runtime.Images, tagged with Runtime.Tag, removed with
+// Runtime.RemoveImage, and the space of unreferenced content is reclaimed
+// by Runtime.Prune. Runtime.Import turns a root filesystem tar into a
+// one-layer image, like `docker import`.
+//
+// # Sharing a root
+//
+// Several processes may open the same root at once and even pull the same
+// image at the same moment: the store is content-addressed, every write is
+// atomic (temp file, fsync, rename), and cross-process locks make sure a
+// layer is downloaded and unpacked once. A process that dies mid-pull
+// leaves only files that the next Open removes.
+//
+// # Untrusted content
+//
+// Registries, manifests and layers are hostile until verified: every blob
+// is checked against its digest before it becomes visible, metadata sizes
+// are bounded, and a layer that tries to write outside its directory
+// (absolute or ../ paths, links out of the root, writes through symlinks)
+// is refused with an error wrapping ErrInvalidContent.
+//
+// # Errors
+//
+// Errors wrap the sentinels in errors.go (ErrNotFound, ErrConflict,
+// ErrInvalidReference, ErrUnauthorized, ...) and are tested with
+// errors.Is; a registry's reply is a *RegistryError.
+package hull

@@ -1,0 +1,220 @@
+package hull
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/hullbox/hull/internal/store"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// RemoveImageReport says what RemoveImage did, in the terms `docker rmi`
+// prints.
+type RemoveImageReport struct {
+	Untagged []string        // tags removed (short form)
+	Deleted  []digest.Digest // image IDs deleted
+}
+
+// RemoveImage removes a tag or an image, like `docker rmi`. Naming one of
+// several tags of an image removes only that tag. Naming the last tag, a
+// digest or an ID removes the image and frees the content no other image
+// shares. It refuses with ErrConflict while a container uses the image, or
+// when an ID names an image with several tags, unless WithForce is given.
+func (rt *Runtime) RemoveImage(ctx context.Context, ref string, opts ...RemoveImageOption) (RemoveImageReport, error) {
+	var rep RemoveImageReport
+	if err := rt.checkOpen(); err != nil {
+		return rep, err
+	}
+	var cfg removeImageConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	holds, err := rt.store.Holds()
+	if err != nil {
+		return rep, err
+	}
+	err = rt.store.UpdateIndex(ctx, func(ix *store.Index) error {
+		rep = RemoveImageReport{}
+		rec, tag, err := resolve(ix, ref)
+		if err != nil {
+			return err
+		}
+		tags := ix.TagsOf(rec.Manifest)
+		if tag != "" && len(tags) > 1 {
+			delete(ix.Tags, tag)
+			rep.Untagged = append(rep.Untagged, familiarName(tag))
+			return nil
+		}
+		if !cfg.force {
+			for _, h := range holds {
+				if h.Image == rec.Manifest {
+					return fmt.Errorf("%w: image %s is in use by container %s", ErrConflict, ref, h.ID)
+				}
+			}
+			if tag == "" && len(tags) > 1 {
+				return fmt.Errorf("%w: image %s is tagged in %d repositories (remove the tags, or force)", ErrConflict, ref, len(tags))
+			}
+		}
+		for _, t := range tags {
+			delete(ix.Tags, t)
+			rep.Untagged = append(rep.Untagged, familiarName(t))
+		}
+		delete(ix.Images, rec.Manifest)
+		rep.Deleted = append(rep.Deleted, rec.Config)
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("remove image %s: %w", ref, err)
+	}
+	if len(rep.Deleted) > 0 {
+		// Free the content now if no pull is under way; Prune gets it
+		// otherwise.
+		if _, err := rt.collect(ctx, false); err != nil {
+			return rep, fmt.Errorf("remove image %s: free content: %w", ref, err)
+		}
+	}
+	return rep, nil
+}
+
+// PruneReport says what Prune removed.
+type PruneReport struct {
+	ImagesDeleted  []digest.Digest // IDs of the dangling images removed
+	SpaceReclaimed int64           // bytes of blobs and unpacked layers freed
+}
+
+// Prune removes dangling images (no tag and no repository digest) that no
+// container uses, then every blob and unpacked layer no image or container
+// references, and reports the bytes freed. It waits for pulls under way to
+// finish first.
+func (rt *Runtime) Prune(ctx context.Context) (PruneReport, error) {
+	var rep PruneReport
+	if err := rt.checkOpen(); err != nil {
+		return rep, err
+	}
+	holds, err := rt.store.Holds()
+	if err != nil {
+		return rep, err
+	}
+	held := map[digest.Digest]bool{}
+	for _, h := range holds {
+		held[h.Image] = true
+	}
+	err = rt.store.UpdateIndex(ctx, func(ix *store.Index) error {
+		rep.ImagesDeleted = nil
+		for d, rec := range ix.Images {
+			if len(ix.TagsOf(d)) == 0 && len(rec.RepoDigests) == 0 && !held[d] {
+				delete(ix.Images, d)
+				rep.ImagesDeleted = append(rep.ImagesDeleted, rec.Config)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("prune: %w", err)
+	}
+	rep.SpaceReclaimed, err = rt.collect(ctx, true)
+	if err != nil {
+		return rep, fmt.Errorf("prune: %w", err)
+	}
+	return rep, nil
+}
+
+// collect deletes blobs and snapshots that no image and no hold reference.
+// With wait false it gives up at once (returning 0) if a writer is active.
+func (rt *Runtime) collect(ctx context.Context, wait bool) (int64, error) {
+	lctx := ctx
+	if !wait {
+		c, cancel := context.WithCancel(ctx)
+		cancel() // a cancelled context makes the lock a try-lock
+		lctx = c
+	}
+	lock, err := rt.store.Collecting(lctx)
+	if err != nil {
+		if !wait && ctx.Err() == nil {
+			return 0, nil
+		}
+		return 0, err
+	}
+	defer lock.Unlock()
+
+	liveBlobs, liveSnaps, err := rt.liveContent()
+	if err != nil {
+		return 0, err
+	}
+	var freed int64
+	blobs, err := rt.store.Blobs()
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, d := range blobs {
+		if !liveBlobs[d] {
+			n, err := rt.store.DeleteBlob(d)
+			freed += n
+			errs = append(errs, err)
+		}
+	}
+	snaps, err := rt.snaps.List()
+	if err != nil {
+		return freed, err
+	}
+	for _, m := range snaps {
+		if !liveSnaps[m.ChainID] {
+			n, err := rt.snaps.Remove(m.ChainID)
+			freed += n
+			errs = append(errs, err)
+		}
+	}
+	return freed, errors.Join(errs...)
+}
+
+// liveContent returns the blobs and snapshots referenced by images and
+// holds.
+func (rt *Runtime) liveContent() (map[digest.Digest]bool, map[digest.Digest]bool, error) {
+	blobs, snaps := map[digest.Digest]bool{}, map[digest.Digest]bool{}
+	ix, err := rt.store.ReadIndex()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, rec := range ix.Images {
+		blobs[rec.Manifest], blobs[rec.Config] = true, true
+		if rec.Index != "" {
+			blobs[rec.Index] = true
+		}
+		for _, l := range rec.Layers {
+			blobs[l] = true
+		}
+		for _, c := range rec.ChainIDs {
+			snaps[c] = true
+		}
+	}
+	holds, err := rt.store.Holds()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, h := range holds {
+		for _, s := range h.Snapshots {
+			snaps[s] = true
+		}
+		if h.Image == "" {
+			continue
+		}
+		// A forced removal drops the record but not a held image's content.
+		blobs[h.Image] = true
+		data, err := rt.store.ReadBlob(h.Image, maxManifestSize)
+		if err != nil {
+			continue
+		}
+		var m ocispec.Manifest
+		if json.Unmarshal(data, &m) == nil {
+			blobs[m.Config.Digest] = true
+			for _, l := range m.Layers {
+				blobs[l.Digest] = true
+			}
+		}
+	}
+	return blobs, snaps, nil
+}

@@ -1,0 +1,85 @@
+package hull
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/hullbox/hull/internal/snapshot"
+)
+
+// requireRoot skips tests that unpack layers: device nodes, ownership,
+// trusted xattrs and overlay mounts need root.
+func requireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: unpacking layers creates device nodes, sets owners and trusted xattrs, mounts overlayfs")
+	}
+}
+
+// openTest opens a Runtime on a fresh root, closed when the test ends.
+func openTest(t testing.TB, opts ...Option) *Runtime {
+	t.Helper()
+	requireRoot(t)
+	rt, err := Open(t.Context(), append([]Option{WithRoot(t.TempDir())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	return rt
+}
+
+// mountImage mounts the image's layers read-only and returns the merged
+// root filesystem; the mount is removed when the test ends.
+func mountImage(t testing.TB, rt *Runtime, img *Image) string {
+	t.Helper()
+	var lowers []string
+	for i := len(img.rec.ChainIDs) - 1; i >= 0; i-- {
+		lowers = append(lowers, rt.snaps.Path(img.rec.ChainIDs[i]))
+	}
+	target := t.TempDir()
+	if err := snapshot.MountReadOnly(target, lowers); err != nil {
+		t.Skipf("cannot mount overlayfs here: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := snapshot.Unmount(target); err != nil {
+			t.Errorf("unmount %s: %v", target, err)
+		}
+	})
+	return target
+}
+
+// rootListing returns every path under the state root except lock files,
+// to check that a failed operation changed nothing.
+func rootListing(t testing.TB, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if filepath.Dir(rel) == "content/locks" || filepath.Ext(p) == ".lock" {
+			return nil
+		}
+		out = append(out, rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// runHelper starts this test binary as a child that pulls ref into root.
+func runHelper(t testing.TB, root, ref string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "HULL_TEST_HELPER=1", "HULL_TEST_ROOT="+root, "HULL_TEST_REF="+ref)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}

@@ -1,0 +1,145 @@
+package hull
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/snapshot"
+	"github.com/hullbox/hull/internal/store"
+	digest "github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Import creates a one-layer image from a root filesystem tar stream
+// (plain, gzip or zstd), like `docker import`, and tags it ref (which may
+// be empty for an untagged image). The stream is unpacked as it is read;
+// a malformed or hostile tar returns an error wrapping ErrInvalidContent
+// and stores nothing.
+func (rt *Runtime) Import(ctx context.Context, r io.Reader, ref string, opts ...ImportOption) (*Image, error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	var cfg importConfig
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("import: %w", err)
+		}
+	}
+	tag := ""
+	if ref != "" {
+		pr, err := ParseReference(ref)
+		if err != nil {
+			return nil, fmt.Errorf("import: %w", err)
+		}
+		if pr.Digest != "" {
+			return nil, fmt.Errorf("import: %w: %q: cannot tag with a digest", ErrInvalidReference, ref)
+		}
+		tag = pr.tagged()
+	}
+	img, err := rt.importLayer(ctx, r, tag, &cfg)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", ref, err)
+	}
+	return img, nil
+}
+
+func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg *importConfig) (*Image, error) {
+	gcLock, err := rt.store.Writing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer gcLock.Unlock()
+
+	dr, err := archive.Decompress(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidContent, err)
+	}
+	defer dr.Close()
+	// The layer is stored uncompressed: its digest is its diff ID.
+	w, err := rt.store.NewWriter("", -1)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Abort()
+	pending, res, err := rt.unpack(ctx, io.TeeReader(dr, w), "")
+	if err != nil {
+		return nil, err
+	}
+	defer pending.Abort()
+	if len(res.PendingLinks) > 0 {
+		l := res.PendingLinks[0]
+		return nil, fmt.Errorf("%w: hardlink %q to %q: target not in the archive", ErrInvalidContent, l.Name, l.Target)
+	}
+	size := w.Written()
+	diffID, err := w.Commit()
+	if err != nil {
+		return nil, err
+	}
+	if err := pending.Commit(snapshot.Meta{ChainID: diffID, DiffID: diffID, Size: res.Size}); err != nil {
+		return nil, err
+	}
+
+	now := time.Now().UTC()
+	platform := hostPlatform()
+	if cfg.platform != nil {
+		platform = *cfg.platform
+	}
+	config := ocispec.Image{
+		Created:  &now,
+		Platform: platform,
+		Config:   cfg.config,
+		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
+		History:  []ocispec.History{{Created: &now, CreatedBy: "hull import", Comment: cfg.comment}},
+	}
+	if platform.Architecture == "arm64" && platform.Variant == "v8" {
+		config.Variant = ""
+	}
+	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffID, Size: size}
+	rec, err := rt.writeImage(config, []ocispec.Descriptor{layer}, []digest.Digest{diffID}, res.Size)
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.addImage(ctx, rec, tag, ""); err != nil {
+		return nil, err
+	}
+	return rt.imageByDigest(rec.Manifest)
+}
+
+// writeImage stores the config and an OCI manifest for layers whose blobs
+// and snapshots are already stored, and returns the image's record.
+func (rt *Runtime) writeImage(config ocispec.Image, layers []ocispec.Descriptor, chains []digest.Digest, size int64) (*store.ImageRecord, error) {
+	cdata, err := json.Marshal(config)
+	if err != nil {
+		return nil, err
+	}
+	cd, err := rt.store.WriteBlob(cdata, "")
+	if err != nil {
+		return nil, err
+	}
+	m := ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cd, Size: int64(len(cdata))},
+		Layers:    layers,
+	}
+	mdata, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	md, err := rt.store.WriteBlob(mdata, "")
+	if err != nil {
+		return nil, err
+	}
+	rec := &store.ImageRecord{
+		Manifest: md, MediaType: m.MediaType, Config: cd, ChainIDs: chains, Size: size,
+	}
+	for _, l := range layers {
+		rec.Layers = append(rec.Layers, l.Digest)
+	}
+	return rec, nil
+}

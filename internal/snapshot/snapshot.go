@@ -1,0 +1,225 @@
+// Package snapshot keeps unpacked image layers on disk, one directory per
+// layer, named by the layer's chain ID, in overlayfs layout (whiteouts are
+// 0:0 character devices, opaque directories carry trusted.overlay.opaque).
+// A layer is unpacked once and shared by every image and container that
+// has it; a container's root filesystem is an overlay mount of its image's
+// snapshots (see Mount).
+//
+// Layout under the root:
+//
+//	<hex>/fs          the layer's files
+//	<hex>/meta.json   chain ID, parent, diff ID, size
+//	.tmp-<rand>/      a snapshot being unpacked (locked by .tmp-<rand>.lock)
+//
+// A snapshot appears by renaming its finished temp directory, so readers
+// never see a half-unpacked layer; Open removes what crashed writers left.
+package snapshot
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
+)
+
+// Meta describes a committed snapshot.
+type Meta struct {
+	ChainID digest.Digest `json:"chainID"`
+	Parent  digest.Digest `json:"parent,omitempty"`
+	DiffID  digest.Digest `json:"diffID"`
+	Size    int64         `json:"size"` // bytes of file content
+}
+
+// Store is a directory of snapshots.
+type Store struct{ root string }
+
+// Open creates root if needed and removes abandoned temp snapshots.
+func Open(root string) (*Store, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, err
+	}
+	s := &Store{root: root}
+	return s, s.clean()
+}
+
+func (s *Store) clean() error {
+	entries, err := os.ReadDir(s.root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, ".tmp-") || strings.HasSuffix(name, ".lock") {
+			continue
+		}
+		p := filepath.Join(s.root, name)
+		lock, err := os.OpenFile(p+".lock", os.O_RDWR, 0)
+		if err == nil {
+			if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+				lock.Close()
+				continue // a live unpack
+			}
+		}
+		os.RemoveAll(p)
+		if lock != nil {
+			os.Remove(p + ".lock")
+			lock.Close()
+		}
+	}
+	// Lock files whose directory is gone.
+	locks, _ := filepath.Glob(filepath.Join(s.root, ".tmp-*.lock"))
+	for _, l := range locks {
+		if _, err := os.Stat(strings.TrimSuffix(l, ".lock")); errors.Is(err, fs.ErrNotExist) {
+			if f, err := os.OpenFile(l, os.O_RDWR, 0); err == nil {
+				if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+					os.Remove(l)
+				}
+				f.Close()
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) dir(chainID digest.Digest) string {
+	return filepath.Join(s.root, chainID.Encoded())
+}
+
+// Path returns the directory holding the files of the snapshot.
+func (s *Store) Path(chainID digest.Digest) string {
+	return filepath.Join(s.dir(chainID), "fs")
+}
+
+// Stat returns the metadata of a committed snapshot; an absent one returns
+// an error wrapping fs.ErrNotExist.
+func (s *Store) Stat(chainID digest.Digest) (Meta, error) {
+	var m Meta
+	if chainID.Validate() != nil {
+		return m, fmt.Errorf("snapshot %q: %w", chainID, fs.ErrNotExist)
+	}
+	data, err := os.ReadFile(filepath.Join(s.dir(chainID), "meta.json"))
+	if err != nil {
+		return m, err
+	}
+	return m, json.Unmarshal(data, &m)
+}
+
+// Exists reports whether the snapshot is committed.
+func (s *Store) Exists(chainID digest.Digest) bool {
+	_, err := s.Stat(chainID)
+	return err == nil
+}
+
+// List returns the metadata of every committed snapshot.
+func (s *Store) List() ([]Meta, error) {
+	entries, err := os.ReadDir(s.root)
+	if err != nil {
+		return nil, err
+	}
+	var out []Meta
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		m, err := s.Stat(digest.NewDigestFromEncoded(digest.SHA256, e.Name()))
+		if err == nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// Remove deletes a snapshot and returns its recorded size. The directory is
+// renamed away first, so it disappears atomically even if the removal of
+// its files is interrupted.
+func (s *Store) Remove(chainID digest.Digest) (int64, error) {
+	m, err := s.Stat(chainID)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	tmp := filepath.Join(s.root, ".tmp-del-"+randHex())
+	if err := os.Rename(s.dir(chainID), tmp); err != nil {
+		return 0, err
+	}
+	return m.Size, os.RemoveAll(tmp)
+}
+
+// Pending is a snapshot being unpacked. Write the layer into Dir, then
+// Commit or Abort.
+type Pending struct {
+	s    *Store
+	tmp  string
+	lock *os.File
+	// Dir is the directory to unpack the layer into (empty at first).
+	Dir string
+}
+
+// Prepare starts a new snapshot in a private temp directory.
+func (s *Store) Prepare() (_ *Pending, retErr error) {
+	tmp := filepath.Join(s.root, ".tmp-"+randHex())
+	lock, err := os.OpenFile(tmp+".lock", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pending{s: s, tmp: tmp, lock: lock, Dir: filepath.Join(tmp, "fs")}
+	defer func() {
+		if retErr != nil {
+			p.Abort()
+		}
+	}()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	// The layer root is the container's "/": 0755 like Docker's.
+	if err := os.Mkdir(p.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Commit makes the snapshot visible under m.ChainID. If another writer
+// committed the same chain ID first, this copy is discarded and Commit
+// succeeds: the content is the same by construction.
+func (p *Pending) Commit(m Meta) error {
+	defer p.Abort()
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(p.tmp, "meta.json"), data, 0o600); err != nil {
+		return err
+	}
+	err = os.Rename(p.tmp, p.s.dir(m.ChainID))
+	if err != nil && p.s.Exists(m.ChainID) {
+		return nil
+	}
+	return err
+}
+
+// Abort discards the snapshot. Safe after Commit and twice.
+func (p *Pending) Abort() {
+	if p.lock == nil {
+		return
+	}
+	os.RemoveAll(p.tmp) // no-op after a successful rename
+	os.Remove(p.tmp + ".lock")
+	p.lock.Close()
+	p.lock = nil
+}
+
+func randHex() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,279 @@
+package hull
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/snapshot"
+	"github.com/hullbox/hull/internal/store"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/registry/remote"
+)
+
+// Layer describes one layer of an image.
+type Layer struct {
+	Digest    digest.Digest // digest of the blob as stored in registries
+	DiffID    digest.Digest // digest of the uncompressed tar
+	ChainID   digest.Digest // identity of this layer together with those below it
+	MediaType string
+	Size      int64 // blob size in bytes
+}
+
+// layerJob is one layer of a pull.
+type layerJob struct {
+	desc    ocispec.Descriptor
+	diffID  digest.Digest
+	chainID digest.Digest
+	parent  digest.Digest
+	done    chan struct{} // closed once the snapshot exists
+}
+
+// fetchLayers makes sure every layer's blob and snapshot are stored,
+// fetching and unpacking the missing ones concurrently, and returns the
+// image's unpacked size.
+func (rt *Runtime) fetchLayers(ctx context.Context, repo *remote.Repository, descs []ocispec.Descriptor, diffIDs, chains []digest.Digest, rep *reporter) (int64, error) {
+	jobs := make([]*layerJob, len(descs))
+	for i, d := range descs {
+		jobs[i] = &layerJob{desc: d, diffID: diffIDs[i], chainID: chains[i], done: make(chan struct{})}
+		if i > 0 {
+			jobs[i].parent = chains[i-1]
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(rt.cfg.parallel)
+	// Jobs start in order, so a job waiting for the layers below it only
+	// waits for jobs that already hold a slot: no deadlock.
+	for i := range jobs {
+		rep.send(Progress{ID: shortID(jobs[i].desc.Digest), Status: "Waiting"})
+	}
+	for i := range jobs {
+		g.Go(func() error { return rt.fetchLayer(gctx, repo, jobs, i, rep) })
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	var size int64
+	for _, j := range jobs {
+		m, err := rt.snaps.Stat(j.chainID)
+		if err != nil {
+			return 0, fmt.Errorf("layer %s: %w", j.desc.Digest, err)
+		}
+		size += m.Size
+	}
+	return size, nil
+}
+
+func (rt *Runtime) fetchLayer(ctx context.Context, repo *remote.Repository, jobs []*layerJob, i int, rep *reporter) error {
+	j := jobs[i]
+	id := shortID(j.desc.Digest)
+	if err := rt.ensureLayer(ctx, repo, jobs, i, rep); err != nil {
+		return fmt.Errorf("layer %s: %w", j.desc.Digest, err)
+	}
+	close(j.done)
+	rep.send(Progress{ID: id, Status: "Pull complete"})
+	return nil
+}
+
+func (rt *Runtime) ensureLayer(ctx context.Context, repo *remote.Repository, jobs []*layerJob, i int, rep *reporter) error {
+	j := jobs[i]
+	id := shortID(j.desc.Digest)
+	_, haveBlob := rt.store.HasBlob(j.desc.Digest)
+	if haveBlob && rt.snaps.Exists(j.chainID) {
+		rep.send(Progress{ID: id, Status: "Already exists"})
+		return nil
+	}
+	// One process at a time fetches a given layer; the others wait and
+	// then find it done.
+	lock, err := rt.store.Lock(ctx, "layer-"+j.chainID.Encoded())
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	_, haveBlob = rt.store.HasBlob(j.desc.Digest)
+	haveSnap := rt.snaps.Exists(j.chainID)
+	if haveBlob && haveSnap {
+		rep.send(Progress{ID: id, Status: "Already exists"})
+		return nil
+	}
+
+	var src io.Reader
+	var w *store.BlobWriter
+	if haveBlob {
+		f, err := rt.store.OpenBlob(j.desc.Digest)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		src = f
+	} else {
+		rc, err := repo.Fetch(ctx, j.desc)
+		if err != nil {
+			return registryError(repo.Reference.Registry, err)
+		}
+		defer rc.Close()
+		if w, err = rt.store.NewWriter(j.desc.Digest, j.desc.Size); err != nil {
+			return err
+		}
+		defer w.Abort()
+		src = io.TeeReader(rep.counter(rc, id, j.desc.Size), w)
+	}
+
+	var pending *snapshot.Pending
+	var res archive.Result
+	if !haveSnap {
+		var err error
+		pending, res, err = rt.unpack(ctx, src, j.diffID)
+		if err != nil {
+			return err
+		}
+		defer pending.Abort()
+	}
+	// Hash what the unpacker left unread (gzip trailer, padding).
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return fmt.Errorf("download: %w", err)
+	}
+	if w != nil {
+		if _, err := w.Commit(); err != nil {
+			if errors.Is(err, store.ErrDigestMismatch) {
+				return fmt.Errorf("%w: %v", ErrInvalidContent, err)
+			}
+			return err
+		}
+	}
+	if pending == nil {
+		return nil
+	}
+	return rt.commitSnapshot(ctx, pending, res, jobs, i)
+}
+
+// commitSnapshot resolves hardlinks into lower layers (waiting for those
+// layers to exist) and makes the snapshot visible.
+func (rt *Runtime) commitSnapshot(ctx context.Context, p *snapshot.Pending, res archive.Result, jobs []*layerJob, i int) error {
+	j := jobs[i]
+	if len(res.PendingLinks) > 0 {
+		lowers := make([]string, 0, i)
+		for k := i - 1; k >= 0; k-- {
+			select {
+			case <-jobs[k].done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			lowers = append(lowers, rt.snaps.Path(jobs[k].chainID))
+		}
+		if err := archive.ResolveLinks(p.Dir, res.PendingLinks, lowers); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidContent, err)
+		}
+	}
+	return p.Commit(snapshot.Meta{ChainID: j.chainID, Parent: j.parent, DiffID: j.diffID, Size: res.Size})
+}
+
+// unpack decompresses src and unpacks it into a new pending snapshot,
+// checking that the uncompressed stream hashes to diffID (when given). It
+// returns the pending snapshot (the caller commits or aborts it).
+func (rt *Runtime) unpack(ctx context.Context, src io.Reader, diffID digest.Digest) (_ *snapshot.Pending, _ archive.Result, retErr error) {
+	var res archive.Result
+	p, err := rt.snaps.Prepare()
+	if err != nil {
+		return nil, res, err
+	}
+	defer func() {
+		if retErr != nil {
+			p.Abort()
+		}
+	}()
+	got, res, err := unpackInto(ctx, p.Dir, src)
+	if err != nil {
+		return nil, res, err
+	}
+	if diffID != "" && got != diffID {
+		return nil, res, fmt.Errorf("%w: uncompressed layer hashes to %s, config says %s", ErrInvalidContent, got, diffID)
+	}
+	return p, res, nil
+}
+
+// unpackInto applies the (possibly compressed) layer stream src to dir and
+// returns the digest of the uncompressed tar.
+func unpackInto(ctx context.Context, dir string, src io.Reader) (digest.Digest, archive.Result, error) {
+	var res archive.Result
+	dr, err := archive.Decompress(src)
+	if err != nil {
+		return "", res, fmt.Errorf("%w: %v", ErrInvalidContent, err)
+	}
+	defer dr.Close()
+	h := sha256.New()
+	tr := io.TeeReader(dr, h)
+	res, err = archive.Apply(ctx, dir, tr, archive.Options{})
+	if err != nil {
+		if errors.Is(err, archive.ErrUnsafe) {
+			return "", res, fmt.Errorf("%w: %w", ErrInvalidContent, err)
+		}
+		return "", res, err
+	}
+	if _, err := io.Copy(io.Discard, tr); err != nil {
+		return "", res, err
+	}
+	return digest.NewDigest(digest.SHA256, h), res, nil
+}
+
+func shortID(d digest.Digest) string {
+	e := d.Encoded()
+	if len(e) > 12 {
+		return e[:12]
+	}
+	return e
+}
+
+// reporter serialises progress reports to the user's callback.
+type reporter struct {
+	mu  sync.Mutex
+	fn  func(Progress)
+	ref string
+}
+
+func newReporter(fn func(Progress), ref string) *reporter { return &reporter{fn: fn, ref: ref} }
+
+func (r *reporter) send(p Progress) {
+	if r.fn == nil {
+		return
+	}
+	p.Ref = r.ref
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fn(p)
+}
+
+// counter wraps a download, reporting its advance at most every 512 KiB.
+func (r *reporter) counter(rd io.Reader, id string, total int64) io.Reader {
+	if r.fn == nil {
+		return rd
+	}
+	return &countingReader{r: rd, rep: r, id: id, total: total}
+}
+
+type countingReader struct {
+	r      io.Reader
+	rep    *reporter
+	id     string
+	n      int64
+	last   int64
+	total  int64
+	closed bool
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n-c.last >= 512<<10 || (err == io.EOF && !c.closed) {
+		c.last = c.n
+		c.closed = err == io.EOF
+		c.rep.send(Progress{ID: c.id, Status: "Downloading", Current: c.n, Total: c.total})
+	}
+	return n, err
+}

@@ -1,0 +1,105 @@
+package hull
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hullbox/hull/internal/snapshot"
+	"github.com/hullbox/hull/internal/store"
+	"oras.land/oras-go/v2/registry/remote/auth"
+)
+
+// Version is hull's version, sent as the User-Agent to registries.
+const Version = "0.1.0-dev"
+
+// Runtime is a handle on one state root. It is safe for concurrent use;
+// several Runtimes, in one process or many, may share a root. Close it when
+// done.
+type Runtime struct {
+	cfg   runtimeConfig
+	store *store.Store
+	snaps *snapshot.Store
+	http  *http.Client
+
+	authCache auth.Cache
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// Open opens (creating if needed) the state root and repairs what a crashed
+// process left there: half-written blobs, half-unpacked layers and temp
+// files are removed. The caller must Close the Runtime.
+func Open(ctx context.Context, opts ...Option) (*Runtime, error) {
+	cfg := runtimeConfig{
+		root:     DefaultRoot,
+		insecure: map[string]bool{},
+		auth:     map[string]credential{},
+		parallel: 4,
+	}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	root, err := filepath.Abs(cfg.root)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", cfg.root, err)
+	}
+	cfg.root = root
+	if err := os.MkdirAll(root, 0o711); err != nil {
+		return nil, fmt.Errorf("open %s: %w", root, err)
+	}
+	st, err := store.Open(filepath.Join(root, "content"))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", root, err)
+	}
+	snaps, err := snapshot.Open(filepath.Join(root, "snapshots"))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", root, err)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 16
+	transport.ResponseHeaderTimeout = 60 * time.Second
+	return &Runtime{
+		cfg:   cfg,
+		store: st,
+		snaps: snaps,
+		http:  &http.Client{Transport: transport},
+
+		authCache: auth.NewCache(),
+	}, nil
+}
+
+// Root returns the absolute path of the state root.
+func (rt *Runtime) Root() string { return rt.cfg.root }
+
+// Close releases the Runtime. It is safe to call twice; calls on a closed
+// Runtime return ErrClosed.
+func (rt *Runtime) Close() error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return nil
+	}
+	rt.closed = true
+	rt.http.CloseIdleConnections()
+	return nil
+}
+
+func (rt *Runtime) checkOpen() error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return ErrClosed
+	}
+	return nil
+}
