@@ -1,6 +1,7 @@
 package hull
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -211,7 +212,7 @@ func unpackInto(ctx context.Context, dir string, src io.Reader) (digest.Digest, 
 	tr := io.TeeReader(dr, h)
 	res, err = archive.Apply(ctx, dir, tr, archive.Options{})
 	if err != nil {
-		if errors.Is(err, archive.ErrUnsafe) {
+		if errors.Is(err, archive.ErrUnsafe) || errors.Is(err, tar.ErrHeader) {
 			return "", res, fmt.Errorf("%w: %w", ErrInvalidContent, err)
 		}
 		return "", res, err

@@ -55,4 +55,3 @@ func TestParseReferenceInvalid(t *testing.T) {
 		}
 	}
 }
-

@@ -131,6 +131,10 @@ func registryError(host string, err error) error {
 		}
 		return re
 	}
+	if errors.Is(err, auth.ErrBasicCredentialNotFound) {
+		return &RegistryError{Registry: host, StatusCode: 401, Code: "UNAUTHORIZED",
+			Message: "the registry requires credentials and none are configured (hull.WithAuth or docker login)"}
+	}
 	if errors.Is(err, errdef.ErrNotFound) {
 		return fmt.Errorf("%w: %v", ErrNotFound, err)
 	}
