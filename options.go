@@ -88,44 +88,51 @@ func WithMaxConcurrentDownloads(n int) Option {
 	}
 }
 
-// PullOption configures Pull.
-type PullOption func(*pullConfig) error
+// PullOption configures Pull. WithProgress and WithPlatform are
+// PullOptions.
+type PullOption interface{ applyPull(*pullConfig) error }
 
 type pullConfig struct {
 	progress func(Progress)
 	platform *ocispec.Platform
 }
 
-// Progress is one report of a pull's (or import's) advance. Reports for
-// one operation are delivered one at a time, never concurrently.
+type pullOptionFunc func(*pullConfig) error
+
+func (f pullOptionFunc) applyPull(c *pullConfig) error { return f(c) }
+
+// Progress is one report of a transfer's advance (pull, push, import).
+// Reports for one operation are delivered one at a time, never
+// concurrently.
 type Progress struct {
-	Ref     string // the reference being pulled
+	Ref     string // the reference being transferred
 	ID      string // short digest of the layer or manifest this report is about
-	Status  string // "Resolving", "Waiting", "Downloading", "Extracting", "Already exists", "Pull complete", "Done"
-	Current int64  // bytes done (Downloading)
-	Total   int64  // bytes in all (Downloading)
+	Status  string // "Resolving", "Waiting", "Downloading", "Already exists", "Pull complete", "Done" (pull); "Preparing", "Pushing", "Layer already exists", "Mounted from <repo>", "Pushed" (push)
+	Current int64  // bytes done (Downloading, Pushing)
+	Total   int64  // bytes in all (Downloading, Pushing)
 }
 
-// WithProgress calls fn as the pull advances. By default nothing is
-// reported. fn must not block for long: downloads wait for it.
-func WithProgress(fn func(Progress)) PullOption {
-	return func(c *pullConfig) error {
-		c.progress = fn
-		return nil
-	}
-}
+// ProgressOption reports a transfer's advance; it is both a PullOption and
+// a PushOption. Make one with WithProgress.
+type ProgressOption struct{ fn func(Progress) }
+
+func (o ProgressOption) applyPull(c *pullConfig) error { c.progress = o.fn; return nil }
+
+// WithProgress calls fn as a pull or push advances. By default nothing is
+// reported. fn must not block for long: transfers wait for it.
+func WithProgress(fn func(Progress)) ProgressOption { return ProgressOption{fn: fn} }
 
 // WithPlatform chooses the image from a multi-platform index: "os/arch" or
 // "os/arch/variant" (e.g. "linux/arm64/v8"). The default is the host's.
 func WithPlatform(platform string) PullOption {
-	return func(c *pullConfig) error {
+	return pullOptionFunc(func(c *pullConfig) error {
 		p, err := parsePlatform(platform)
 		if err != nil {
 			return err
 		}
 		c.platform = &p
 		return nil
-	}
+	})
 }
 
 func parsePlatform(s string) (ocispec.Platform, error) {

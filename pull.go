@@ -32,7 +32,7 @@ func (rt *Runtime) Pull(ctx context.Context, ref string, opts ...PullOption) (*I
 	}
 	var cfg pullConfig
 	for _, o := range opts {
-		if err := o(&cfg); err != nil {
+		if err := o.applyPull(&cfg); err != nil {
 			return nil, fmt.Errorf("pull %s: %w", ref, err)
 		}
 	}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hullbox/hull"
+)
+
+// Exit statuses, as docker uses them.
+const (
+	exitFailure = 1   // the command failed
+	exitUsage   = 125 // hull was called wrongly: bad flag, arity, command
+)
+
+func main() {
+	// Ctrl-C (or SIGTERM) cancels the context: a pull stops and cleans up.
+	// A second signal kills hull, since stop restores the default action.
+	ctxInt, stopInt := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stopTerm := signal.NotifyContext(ctxInt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stopInt()
+		stopTerm()
+	}()
+	e := &env{
+		stdin:     os.Stdin,
+		stdout:    os.Stdout,
+		stderr:    os.Stderr,
+		stderrTTY: isTerminal(os.Stderr) && os.Getenv("TERM") != "dumb",
+	}
+	code := run(ctx, e, os.Args[1:])
+	switch {
+	case code == 0:
+	case ctxInt.Err() != nil:
+		code = 128 + int(syscall.SIGINT)
+	case ctx.Err() != nil:
+		code = 128 + int(syscall.SIGTERM)
+	}
+	stopInt()
+	stopTerm()
+	os.Exit(code)
+}
+
+// env is what commands run with: the standard streams and the Runtime,
+// opened on first use so that help and version work without a root.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	stderrTTY      bool // progress may redraw lines
+
+	root     string
+	insecure []string
+	rt       *hull.Runtime
+}
+
+// runtime opens the Runtime on first use; run closes it.
+func (e *env) runtime(ctx context.Context) (*hull.Runtime, error) {
+	if e.rt != nil {
+		return e.rt, nil
+	}
+	opts := []hull.Option{hull.WithRoot(e.root)}
+	if len(e.insecure) > 0 {
+		opts = append(opts, hull.WithInsecureRegistry(e.insecure...))
+	}
+	rt, err := hull.Open(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	e.rt = rt
+	return rt, nil
+}
+
+type globals struct {
+	root     string
+	insecure []string
+	help     bool
+	version  bool
+}
+
+func globalFlags(g *globals) *flags {
+	fs := newFlags("hull")
+	fs.String(&g.root, "", "root", "DIR", "State directory (default $HULL_ROOT, else "+hull.DefaultRoot+")")
+	fs.Strings(&g.insecure, "", "insecure-registry", "HOST", "Talk plain HTTP to this registry (repeatable)")
+	fs.Bool(&g.help, "h", "help", "Print usage")
+	fs.Bool(&g.version, "v", "version", "Print version information and quit")
+	return fs
+}
+
+// run runs hull with args (without the program name) and returns the exit
+// status. Errors are reported on e.stderr.
+func run(ctx context.Context, e *env, args []string) int {
+	var g globals
+	fs := globalFlags(&g)
+	// Global flags stop at the command name: the command parses the rest.
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printTable(e.stdout, "hull", commands())
+			return 0
+		}
+		return report(e, &usageError{err: err, path: "hull"})
+	}
+	switch {
+	case g.help:
+		printTable(e.stdout, "hull", commands())
+		return 0
+	case g.version:
+		fmt.Fprintf(e.stdout, "hull version %s\n", hull.Version)
+		return 0
+	}
+	e.root, e.insecure = g.root, g.insecure
+	if e.root == "" {
+		e.root = os.Getenv("HULL_ROOT")
+	}
+	if e.root == "" {
+		e.root = hull.DefaultRoot
+	}
+	err := dispatch(ctx, e, "hull", commands(), fs.Args())
+	if e.rt != nil {
+		err = errors.Join(err, e.rt.Close())
+	}
+	return report(e, err)
+}
+
+// report prints err the way docker does and returns the exit status.
+func report(e *env, err error) int {
+	var ue *usageError
+	var xe *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &xe):
+		return xe.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.stderr, "hull: %v\nSee '%s --help'.\n", err, ue.path)
+		return exitUsage
+	}
+	fmt.Fprintf(e.stderr, "hull: %v\n", err)
+	return exitFailure
+}

@@ -1,0 +1,56 @@
+// Package archive unpacks OCI/Docker image layer tars into overlayfs layer directories.
+//
+// Every image layer is unpacked exactly once, into its own directory (a snapshot), without
+// looking at the layers below it. That is what lets a pull unpack all of an image's layers
+// concurrently, and lets every container share them: a container's root filesystem is an
+// overlayfs mount with lowerdir=top:...:bottom over these directories.
+//
+// Because a layer cannot delete files from the layers below it by removing them, Apply
+// converts the tar's whiteouts into overlayfs's on-disk format as it goes:
+//
+//   - an entry ".wh.NAME" becomes a character device 0:0 named NAME, owned by 0:0;
+//   - an entry ".wh..wh..opq" in directory D sets the xattr trusted.overlay.opaque=y on D;
+//   - any other ".wh..wh.*" entry is ignored.
+//
+// A hardlink whose target is not in the same layer cannot be made while unpacking that
+// layer alone. Apply reports it in Result.PendingLinks, and the caller resolves it with
+// ResolveLinks once the layers below are unpacked.
+//
+// Layers are hostile until proven otherwise: Apply refuses, with an error wrapping
+// ErrUnsafe, any entry that would write outside the layer directory, go through a
+// symlink, forge overlayfs metadata, or exceed the size limit.
+package archive
+
+import "errors"
+
+// ErrUnsafe is wrapped by every error that refuses hostile layer content: a path that
+// escapes the layer root or goes through a symlink, a hardlink target outside the layer,
+// an entry or layer larger than Options.MaxSize.
+var ErrUnsafe = errors.New("unsafe layer entry")
+
+// DefaultMaxSize is the limit on a layer's unpacked content when Options.MaxSize is 0.
+const DefaultMaxSize int64 = 64 << 30
+
+// Options bounds and tunes Apply. The zero value is ready to use.
+type Options struct {
+	// MaxSize bounds the total uncompressed bytes of regular-file content, and any single
+	// entry's declared size. 0 (or less) means DefaultMaxSize (64 GiB).
+	MaxSize int64
+}
+
+// Link is a hardlink whose target lives in a lower layer; ResolveLinks creates it.
+// Both names are clean, slash-separated and relative to the layer root.
+type Link struct {
+	Name   string // the link to create in the layer
+	Target string // the existing file it names, found in a lower layer
+}
+
+// Result describes a layer unpacked by Apply.
+type Result struct {
+	// Size is the number of bytes of regular-file content written: the layer's unpacked
+	// size. Hardlinks, directories and metadata are not counted.
+	Size int64
+	// PendingLinks are the hardlinks to files in lower layers, in tar order. The layer is
+	// complete only after ResolveLinks has created them.
+	PendingLinks []Link
+}
