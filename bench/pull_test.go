@@ -20,7 +20,7 @@ func BenchmarkPull(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root: unpacking layers sets owners and makes device nodes")
 	}
-	reg := testutil.StartRegistry(b)
+	reg := testutil.StartRegistry(b, testutil.WithDiskStorage())
 	img := testutil.BenchImage(b, 1)
 	pushed := reg.Push(b, "bench/pull:1", img)
 	total := imageBytes(b, reg, pushed)
