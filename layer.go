@@ -74,34 +74,39 @@ func (rt *Runtime) fetchLayers(ctx context.Context, repo *remote.Repository, des
 func (rt *Runtime) fetchLayer(ctx context.Context, repo *remote.Repository, jobs []*layerJob, i int, rep *reporter) error {
 	j := jobs[i]
 	id := shortID(j.desc.Digest)
-	if err := rt.ensureLayer(ctx, repo, jobs, i, rep); err != nil {
+	fetched, err := rt.ensureLayer(ctx, repo, jobs, i, rep)
+	if err != nil {
 		return fmt.Errorf("layer %s: %w", j.desc.Digest, err)
 	}
 	close(j.done)
-	rep.send(Progress{ID: id, Status: "Pull complete"})
+	if fetched {
+		rep.send(Progress{ID: id, Status: "Pull complete"})
+	} else {
+		rep.send(Progress{ID: id, Status: "Already exists"})
+	}
 	return nil
 }
 
-func (rt *Runtime) ensureLayer(ctx context.Context, repo *remote.Repository, jobs []*layerJob, i int, rep *reporter) error {
+// ensureLayer stores layer i's blob and snapshot unless both exist; fetched
+// reports whether it had anything to do.
+func (rt *Runtime) ensureLayer(ctx context.Context, repo *remote.Repository, jobs []*layerJob, i int, rep *reporter) (fetched bool, retErr error) {
 	j := jobs[i]
 	id := shortID(j.desc.Digest)
 	_, haveBlob := rt.store.HasBlob(j.desc.Digest)
 	if haveBlob && rt.snaps.Exists(j.chainID) {
-		rep.send(Progress{ID: id, Status: "Already exists"})
-		return nil
+		return false, nil
 	}
 	// One process at a time fetches a given layer; the others wait and
 	// then find it done.
 	lock, err := rt.store.Lock(ctx, "layer-"+j.chainID.Encoded())
 	if err != nil {
-		return err
+		return true, err
 	}
 	defer lock.Unlock()
 	_, haveBlob = rt.store.HasBlob(j.desc.Digest)
 	haveSnap := rt.snaps.Exists(j.chainID)
 	if haveBlob && haveSnap {
-		rep.send(Progress{ID: id, Status: "Already exists"})
-		return nil
+		return false, nil
 	}
 
 	var src io.Reader
@@ -109,18 +114,18 @@ func (rt *Runtime) ensureLayer(ctx context.Context, repo *remote.Repository, job
 	if haveBlob {
 		f, err := rt.store.OpenBlob(j.desc.Digest)
 		if err != nil {
-			return err
+			return true, err
 		}
 		defer f.Close()
 		src = f
 	} else {
 		rc, err := repo.Fetch(ctx, j.desc)
 		if err != nil {
-			return registryError(repo.Reference.Registry, err)
+			return true, registryError(repo.Reference.Registry, err)
 		}
 		defer rc.Close()
 		if w, err = rt.store.NewWriter(j.desc.Digest, j.desc.Size); err != nil {
-			return err
+			return true, err
 		}
 		defer w.Abort()
 		src = io.TeeReader(rep.counter(rc, id, j.desc.Size), w)
@@ -132,26 +137,26 @@ func (rt *Runtime) ensureLayer(ctx context.Context, repo *remote.Repository, job
 		var err error
 		pending, res, err = rt.unpack(ctx, src, j.diffID)
 		if err != nil {
-			return err
+			return true, err
 		}
 		defer pending.Abort()
 	}
 	// Hash what the unpacker left unread (gzip trailer, padding).
 	if _, err := io.Copy(io.Discard, src); err != nil {
-		return fmt.Errorf("download: %w", err)
+		return true, fmt.Errorf("download: %w", err)
 	}
 	if w != nil {
 		if _, err := w.Commit(); err != nil {
 			if errors.Is(err, store.ErrDigestMismatch) {
-				return fmt.Errorf("%w: %v", ErrInvalidContent, err)
+				return true, fmt.Errorf("%w: %v", ErrInvalidContent, err)
 			}
-			return err
+			return true, err
 		}
 	}
 	if pending == nil {
-		return nil
+		return true, nil
 	}
-	return rt.commitSnapshot(ctx, pending, res, jobs, i)
+	return true, rt.commitSnapshot(ctx, pending, res, jobs, i)
 }
 
 // commitSnapshot resolves hardlinks into lower layers (waiting for those

@@ -50,7 +50,27 @@ func Open(root string) (*Store, error) {
 	return s, s.clean()
 }
 
+// guard takes tmp.lock: shared by Prepare while it creates and locks a
+// temp snapshot, exclusive while clean decides what is abandoned, so clean
+// never mistakes a snapshot being born for a dead one.
+func (s *Store) guard(how int) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(s.root, "tmp.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 func (s *Store) clean() error {
+	g, err := s.guard(unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
 	entries, err := os.ReadDir(s.root)
 	if err != nil {
 		return err
@@ -126,7 +146,7 @@ func (s *Store) List() ([]Meta, error) {
 	}
 	var out []Meta
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
+		if strings.HasPrefix(e.Name(), ".") || !e.IsDir() {
 			continue
 		}
 		m, err := s.Stat(digest.NewDigestFromEncoded(digest.SHA256, e.Name()))
@@ -164,6 +184,11 @@ type Pending struct {
 
 // Prepare starts a new snapshot in a private temp directory.
 func (s *Store) Prepare() (_ *Pending, retErr error) {
+	g, err := s.guard(unix.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
 	tmp := filepath.Join(s.root, ".tmp-"+randHex())
 	lock, err := os.OpenFile(tmp+".lock", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {

@@ -5,12 +5,14 @@ import (
 	"path/filepath"
 )
 
-// WriteFileAtomic writes data to path so that readers see either the old
+// writeFileAtomic writes data to path so that readers see either the old
 // content or all of the new: temp file in the same directory, fsync, rename,
 // fsync of the directory.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (retErr error) {
+func (s *Store) writeFileAtomic(path string, data []byte, perm os.FileMode) (retErr error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	f, err := createLocked(s.root, func() (*os.File, error) {
+		return os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	})
 	if err != nil {
 		return err
 	}
@@ -29,10 +31,10 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (retErr error) 
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
+	if err := os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := f.Close(); err != nil {
 		return err
 	}
 	return syncDir(dir)

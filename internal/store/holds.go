@@ -38,7 +38,7 @@ func (s *Store) PutHold(h Hold) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(p, data, 0o600)
+	return s.writeFileAtomic(p, data, 0o600)
 }
 
 // DeleteHold removes a hold; a missing one is not an error.

@@ -120,5 +120,5 @@ func (s *Store) UpdateIndex(ctx context.Context, fn func(*Index) error) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(s.indexPath(), data, 0o600)
+	return s.writeFileAtomic(s.indexPath(), data, 0o600)
 }

@@ -64,28 +64,60 @@ func Open(root string) (*Store, error) {
 func (s *Store) Root() string { return s.root }
 
 func (s *Store) cleanIngest() error {
+	// Writers hold tmp.lock shared between creating a temp file and locking
+	// it; holding it exclusively here means every unlocked temp file is a
+	// dead writer's.
+	l, err := lockFile(context.Background(), filepath.Join(s.root, "tmp.lock"), unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
 	dir := filepath.Join(s.root, "ingest")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		l, ok, err := tryLockFile(p)
-		if err != nil || !ok {
-			continue // a live writer holds it
-		}
-		os.Remove(p)
-		l.Unlock()
+		removeIfAbandoned(filepath.Join(dir, e.Name()))
 	}
 	// Temp files of atomic writes that never got renamed.
 	for _, d := range []string{s.root, filepath.Join(s.root, "holds")} {
 		matches, _ := filepath.Glob(filepath.Join(d, ".tmp-*"))
 		for _, m := range matches {
-			os.Remove(m)
+			removeIfAbandoned(m)
 		}
 	}
 	return nil
+}
+
+// removeIfAbandoned removes a temp file that no live writer holds.
+func removeIfAbandoned(path string) {
+	l, ok, err := tryLockFile(path)
+	if err != nil || !ok {
+		return // a live writer holds it
+	}
+	os.Remove(path)
+	l.Unlock()
+}
+
+// createLocked creates a temp file (via create) and flocks it, under
+// tmp.lock shared so that a concurrent Open never sees it unlocked.
+func createLocked(root string, create func() (*os.File, error)) (*os.File, error) {
+	l, err := lockFile(context.Background(), filepath.Join(root, "tmp.lock"), unix.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Unlock()
+	f, err := create()
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
 }
 
 // BlobPath returns where the blob with digest d is (or would be) stored.
@@ -229,14 +261,10 @@ func (s *Store) NewWriter(expected digest.Digest, size int64) (*BlobWriter, erro
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	p := filepath.Join(s.root, "ingest", hex.EncodeToString(rnd[:]))
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := createLocked(s.root, func() (*os.File, error) {
+		return os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	})
 	if err != nil {
-		return nil, err
-	}
-	// The writer's own flock marks the file live; Open skips locked files.
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		os.Remove(p)
 		return nil, err
 	}
 	return &BlobWriter{s: s, f: f, h: sha256.New(), expected: expected, size: size}, nil
