@@ -35,11 +35,11 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 func Apply(ctx context.Context, dir string, r io.Reader, opts Options) (Result, error) {
 	bufp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bufp)
-	max := opts.MaxSize
-	if max <= 0 {
-		max = DefaultMaxSize
+	limit := opts.MaxSize
+	if limit <= 0 {
+		limit = DefaultMaxSize
 	}
-	a := newApplier(dir, max)
+	a := newApplier(dir, limit)
 	a.buf = *bufp
 	tr := tar.NewReader(r)
 	for {
@@ -87,10 +87,10 @@ type applier struct {
 	linkIdx map[string]int
 }
 
-func newApplier(root string, max int64) *applier {
+func newApplier(root string, limit int64) *applier {
 	return &applier{
 		root:    root,
-		max:     max,
+		max:     limit,
 		dirs:    map[string]struct{}{".": {}},
 		times:   map[string][2]unix.Timespec{},
 		linkIdx: map[string]int{},
@@ -190,9 +190,9 @@ func (a *applier) checkDir(name string, create bool) (bool, error) {
 		}
 		return true, setOpaque(p)
 	case err == nil && isWhiteout(&st):
-		return false, fmt.Errorf("parent %q was deleted by a whiteout", name)
+		return false, unsafe("parent %q was deleted by a whiteout", name)
 	case err == nil:
-		return false, fmt.Errorf("parent %q is not a directory", name)
+		return false, unsafe("parent %q is not a directory", name)
 	case errors.Is(err, unix.ENOENT) && create:
 		return true, implicitDir(p)
 	case errors.Is(err, unix.ENOENT):
@@ -321,17 +321,8 @@ func (a *applier) directory(name string, hdr *tar.Header) error {
 		a.forgetLink(name)
 		p := a.abs(name)
 		err := unix.Mkdir(p, 0o700)
-		var st unix.Stat_t
-		if errors.Is(err, unix.EEXIST) && unix.Lstat(p, &st) == nil && !isDir(&st) {
-			var wasWhiteout bool
-			if wasWhiteout, err = a.remove(name); err == nil {
-				err = unix.Mkdir(p, 0o700)
-			}
-			if err == nil && wasWhiteout {
-				err = setOpaque(p) // deleted, then recreated: hide the lower layers' copy
-			}
-		} else if errors.Is(err, unix.EEXIST) {
-			err = nil // an existing directory only gets new metadata
+		if errors.Is(err, unix.EEXIST) {
+			err = a.replaceWithDir(name, p)
 		}
 		if err != nil {
 			return fmt.Errorf("create directory: %w", err)
@@ -339,6 +330,26 @@ func (a *applier) directory(name string, hdr *tar.Header) error {
 		a.dirs[name] = struct{}{}
 	}
 	return a.setDirMeta(name, hdr)
+}
+
+// replaceWithDir makes the existing entry name a directory: an existing directory is kept
+// (it only gets new metadata), anything else is replaced by a new one.
+func (a *applier) replaceWithDir(name, p string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil || isDir(&st) {
+		return err
+	}
+	wasWhiteout, err := a.remove(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mkdir(p, 0o700); err != nil {
+		return err
+	}
+	if wasWhiteout {
+		return setOpaque(p) // deleted, then recreated: hide the lower layers' copy
+	}
+	return nil
 }
 
 func (a *applier) setDirMeta(name string, hdr *tar.Header) error {
@@ -414,7 +425,7 @@ func (a *applier) hardlink(name string, hdr *tar.Header) error {
 		return nil
 	}
 	if target == "." {
-		return fmt.Errorf("hardlink target %q is the layer root", hdr.Linkname)
+		return unsafe("hardlink target %q is the layer root", hdr.Linkname)
 	}
 	found, err := a.dir(path.Dir(target), false)
 	if err != nil {
@@ -431,9 +442,9 @@ func (a *applier) hardlink(name string, hdr *tar.Header) error {
 	case err != nil:
 		return fmt.Errorf("hardlink target %q: %w", hdr.Linkname, err)
 	case isDir(&st):
-		return fmt.Errorf("hardlink target %q is a directory", hdr.Linkname)
+		return unsafe("hardlink target %q is a directory", hdr.Linkname)
 	case isWhiteout(&st):
-		return fmt.Errorf("hardlink target %q was deleted by a whiteout", hdr.Linkname)
+		return unsafe("hardlink target %q was deleted by a whiteout", hdr.Linkname)
 	}
 	src := a.abs(target)
 	if _, err := a.create(name, func(p string) error { return unix.Link(src, p) }); err != nil {
@@ -454,14 +465,14 @@ func (a *applier) pendingLink(name, target string) error {
 
 // whiteout converts a ".wh." entry in directory parent to its overlayfs form.
 func (a *applier) whiteout(parent, base string) error {
+	if strings.HasPrefix(base, whiteoutMeta) && base != whiteoutOpaque {
+		return nil // other whiteout metadata (AUFS hardlink dirs...) means nothing here
+	}
 	if _, err := a.dir(parent, true); err != nil {
 		return err
 	}
 	if base == whiteoutOpaque {
 		return setOpaque(a.abs(parent))
-	}
-	if strings.HasPrefix(base, whiteoutMeta) {
-		return nil // other whiteout metadata (AUFS hardlink dirs...) means nothing here
 	}
 	victim := strings.TrimPrefix(base, whiteoutPrefix)
 	if victim == "" || victim == "." || victim == ".." {

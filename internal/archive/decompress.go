@@ -26,8 +26,11 @@ const maxZstdWindow = 1 << 27
 // gzip, zstd or an uncompressed tar by its first bytes. The caller must Close the result
 // to release the decoder's goroutines and buffers; Close does not close r.
 //
-// gzip is decoded by klauspost/pgzip, which inflates ahead of the reader on another
-// goroutine; see BenchmarkDecompressGzip for the comparison with klauspost/compress/gzip.
+// gzip is decoded by klauspost/pgzip: it inflates with the same code as
+// klauspost/compress/gzip, but ahead of the reader on another goroutine (up to 4 MiB), so
+// inflating overlaps with writing files. On 2 cores a 24 MB layer unpacks about 25% faster
+// than with klauspost/compress/gzip and 40% faster than with compress/gzip
+// (BenchmarkApplyGzip, tmpfs); inflating alone is as fast with either.
 func Decompress(r io.Reader) (io.ReadCloser, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic, err := br.Peek(10)

@@ -23,9 +23,11 @@ package archive
 
 import "errors"
 
-// ErrUnsafe is wrapped by every error that refuses hostile layer content: a path that
-// escapes the layer root or goes through a symlink, a hardlink target outside the layer,
-// an entry or layer larger than Options.MaxSize.
+// ErrUnsafe is wrapped by every error that refuses hostile or malformed layer content: a
+// path that escapes the layer root or goes through a symlink or a file, a hardlink target
+// outside the layer or to a directory, an impossible owner or device number, an entry or
+// layer larger than Options.MaxSize. Errors reading the stream itself (truncation, tar
+// header corruption: tar.ErrHeader) do not wrap it.
 var ErrUnsafe = errors.New("unsafe layer entry")
 
 // DefaultMaxSize is the limit on a layer's unpacked content when Options.MaxSize is 0.

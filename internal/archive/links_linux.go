@@ -42,7 +42,7 @@ func (a *applier) resolve(l Link, layers []string) error {
 		return fmt.Errorf("target: %w", err)
 	}
 	if name == "." || target == "." {
-		return errors.New("a link cannot be the layer root")
+		return unsafe("a link cannot be the layer root")
 	}
 	if _, err := a.dir(path.Dir(name), true); err != nil {
 		return err
@@ -107,7 +107,7 @@ func lookup(layers []string, target string) (string, error) {
 			}
 			if last {
 				if isDir(&st) {
-					return "", fmt.Errorf("target is a directory")
+					return "", unsafe("target is a directory")
 				}
 				return p, nil
 			}

@@ -18,10 +18,10 @@ const (
 // checkHeader refuses metadata the kernel would misread before anything is created.
 func checkHeader(hdr *tar.Header) error {
 	if hdr.Uid < 0 || hdr.Uid > maxID || hdr.Gid < 0 || hdr.Gid > maxID {
-		return fmt.Errorf("invalid owner %d:%d", hdr.Uid, hdr.Gid)
+		return unsafe("invalid owner %d:%d", hdr.Uid, hdr.Gid)
 	}
 	if hdr.Devmajor < 0 || hdr.Devmajor > maxDev || hdr.Devminor < 0 || hdr.Devminor > maxDev {
-		return fmt.Errorf("invalid device number %d:%d", hdr.Devmajor, hdr.Devminor)
+		return unsafe("invalid device number %d:%d", hdr.Devmajor, hdr.Devminor)
 	}
 	return nil
 }
