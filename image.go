@@ -181,7 +181,8 @@ func (rt *Runtime) imageByDigest(d digest.Digest) (*Image, error) {
 var idPattern = regexp.MustCompile(`^(sha256:)?[0-9a-f]{4,64}$`)
 
 // resolve finds the record a user's string names: a reference (tag or
-// digest) or an image ID or unique ID prefix, as Docker accepts them.
+// digest), an image ID or unique ID prefix, as Docker accepts them, or a
+// whole manifest digest ("sha256:...").
 // byTag reports whether ref named a tag (the normalised tag is returned).
 func resolve(ix *store.Index, ref string) (rec *store.ImageRecord, tag string, err error) {
 	if r, perr := ParseReference(ref); perr == nil {
@@ -218,13 +219,21 @@ func resolve(ix *store.Index, ref string) (rec *store.ImageRecord, tag string, e
 		if found != nil {
 			return found, "", nil
 		}
+		// A whole digest may also be a manifest digest, as TagHistory
+		// gives them.
+		if len(prefix) == 64 {
+			if rec := ix.Images[digest.NewDigestFromEncoded(digest.SHA256, prefix)]; rec != nil {
+				return rec, "", nil
+			}
+		}
 	}
 	return nil, "", fmt.Errorf("image %s: %w", ref, ErrNotFound)
 }
 
 // Image looks up a local image by reference ("redis:7", "name@sha256:..."),
-// image ID or unique ID prefix. It returns an error wrapping ErrNotFound if
-// there is none; it never contacts a registry.
+// image ID, unique ID prefix or whole manifest digest ("sha256:..."). It
+// returns an error wrapping ErrNotFound if there is none; it never contacts
+// a registry.
 func (rt *Runtime) Image(ctx context.Context, ref string) (*Image, error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err

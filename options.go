@@ -76,8 +76,9 @@ func WithDockerConfig(path string) Option {
 	}
 }
 
-// WithMaxConcurrentDownloads bounds how many layers one pull fetches at
-// once. The default is 4.
+// WithMaxConcurrentDownloads bounds how many layers one pull fetches, and
+// how many layers of 1 MiB or more one push uploads, at once. The default
+// is 4.
 func WithMaxConcurrentDownloads(n int) Option {
 	return func(c *runtimeConfig) error {
 		if n < 1 {
@@ -107,7 +108,7 @@ func (f pullOptionFunc) applyPull(c *pullConfig) error { return f(c) }
 type Progress struct {
 	Ref     string // the reference being transferred
 	ID      string // short digest of the layer or manifest this report is about
-	Status  string // "Resolving", "Waiting", "Downloading", "Already exists", "Pull complete", "Done" (pull); "Preparing", "Pushing", "Layer already exists", "Mounted from <repo>", "Pushed" (push)
+	Status  string // "Resolving", "Waiting", "Downloading", "Already exists", "Pull complete", "Done" (pull); "Preparing", "Pushing", "Layer already exists", "Mounted from <repo>", "Pushed", then "Done" for the manifest (push)
 	Current int64  // bytes done (Downloading, Pushing)
 	Total   int64  // bytes in all (Downloading, Pushing)
 }
@@ -117,6 +118,15 @@ type Progress struct {
 type ProgressOption struct{ fn func(Progress) }
 
 func (o ProgressOption) applyPull(c *pullConfig) error { c.progress = o.fn; return nil }
+
+func (o ProgressOption) applyPush(c *pushConfig) error { c.progress = o.fn; return nil }
+
+// PushOption configures Push. WithProgress is a PushOption.
+type PushOption interface{ applyPush(*pushConfig) error }
+
+type pushConfig struct {
+	progress func(Progress)
+}
 
 // WithProgress calls fn as a pull or push advances. By default nothing is
 // reported. fn must not block for long: transfers wait for it.

@@ -90,7 +90,16 @@ func (rt *Runtime) repository(r Reference) (*remote.Repository, error) {
 }
 
 func (rt *Runtime) dockerCredentials() (credentials.Store, error) {
-	opts := credentials.StoreOptions{}
+	ds, err := rt.dockerStore(credentials.StoreOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// dockerStore opens docker's config.json: WithDockerConfig's, else
+// $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
+func (rt *Runtime) dockerStore(opts credentials.StoreOptions) (*credentials.DynamicStore, error) {
 	if rt.cfg.dockerConf != "" {
 		return credentials.NewStore(rt.cfg.dockerConf, opts)
 	}

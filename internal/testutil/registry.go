@@ -33,15 +33,17 @@ type RegistryOption func(*registryConfig)
 
 type registryConfig struct {
 	user, password string
+	token          bool // bearer tokens (WithTokenAuth) rather than basic auth
 	middleware     []func(http.Handler) http.Handler
 	onDisk         bool
 }
 
 // WithBasicAuth makes the registry demand HTTP basic auth for every request,
 // checked by distribution's htpasswd access controller against a bcrypt
-// htpasswd file written to t.TempDir(). Default: no auth.
+// htpasswd file written to t.TempDir(). Default: no auth. Of WithBasicAuth
+// and WithTokenAuth, the last one given wins.
 func WithBasicAuth(user, password string) RegistryOption {
-	return func(c *registryConfig) { c.user, c.password = user, password }
+	return func(c *registryConfig) { c.user, c.password, c.token = user, password, false }
 }
 
 // WithDiskStorage keeps the registry's content in files under t.TempDir()
@@ -69,9 +71,12 @@ type Registry struct {
 	Host string
 	// URL is "http://127.0.0.1:PORT".
 	URL string
-	// Username and Password are the credentials given to WithBasicAuth, or
-	// empty when the registry needs none.
+	// Username and Password are the credentials given to WithBasicAuth or
+	// WithTokenAuth, or empty when the registry needs none.
 	Username, Password string
+	// TokenRealm is the URL of the token server of a registry started
+	// WithTokenAuth, else empty.
+	TokenRealm string
 }
 
 // RegistryGoroutine is the top function of the one goroutine each
@@ -114,7 +119,10 @@ func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 		conf.Storage["filesystem"] = configuration.Parameters{"rootdirectory": t.TempDir()}
 	}
 	conf.HTTP.Secret = "hull-testutil-secret"
-	if cfg.user != "" {
+	var realm string
+	if cfg.token {
+		conf.Auth, realm = startTokenServer(t, cfg.user, cfg.password)
+	} else if cfg.user != "" {
 		path := writeHtpasswd(t, cfg.user, cfg.password)
 		conf.Auth = configuration.Auth{"htpasswd": configuration.Parameters{
 			"realm": "hull-test",
@@ -139,7 +147,7 @@ func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 		_ = app.Shutdown()
 	})
 	host := srv.Listener.Addr().String()
-	return &Registry{Host: host, URL: srv.URL, Username: cfg.user, Password: cfg.password}
+	return &Registry{Host: host, URL: srv.URL, Username: cfg.user, Password: cfg.password, TokenRealm: realm}
 }
 
 func writeHtpasswd(t testing.TB, user, password string) string {

@@ -1,0 +1,379 @@
+package hull
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"sort"
+
+	"github.com/hullbox/hull/internal/store"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/registry/remote"
+)
+
+// Push uploads the local image ref names to the registry and repository in
+// ref, like `docker push`: ref must be a local tag ("localhost:5000/app:1";
+// tag an image first with Tag) or a local manifest digest
+// ("localhost:5000/app@sha256:...", pushed without a tag).
+//
+// Only what the repository lacks is sent. Each blob is checked first; a
+// missing one is mounted from another repository of the same registry known
+// to hold it (one it was pulled from or pushed to) and otherwise uploaded
+// from the store, up to WithMaxConcurrentDownloads blobs at once. The
+// manifest is pushed last, byte for byte as stored (Docker schema2 or OCI,
+// as pulled, imported or built), so its digest does not change: a later
+// pull of name@digest gives back exactly this image. On success the image
+// gains the repository digest name@digest. Credentials are those of Pull
+// (WithAuth, Login, docker's config.json).
+//
+// Errors wrap ErrInvalidReference, ErrNotFound (no such local image),
+// ErrUnauthorized (a *RegistryError) or ErrUnsupported. A failed push may
+// leave blobs in the registry (they are not referenced by a tag); pushing
+// again sends only the rest.
+func (rt *Runtime) Push(ctx context.Context, ref string, opts ...PushOption) error {
+	if err := rt.checkOpen(); err != nil {
+		return err
+	}
+	var cfg pushConfig
+	for _, o := range opts {
+		if err := o.applyPush(&cfg); err != nil {
+			return fmt.Errorf("push %s: %w", ref, err)
+		}
+	}
+	r, err := ParseReference(ref)
+	if err != nil {
+		return fmt.Errorf("push: %w", err)
+	}
+	if err := rt.push(ctx, r, &cfg); err != nil {
+		return fmt.Errorf("push %s: %w", r.Familiar(), err)
+	}
+	return nil
+}
+
+// pushPlan is what one push sends.
+type pushPlan struct {
+	manifest  []byte
+	desc      ocispec.Descriptor       // of the manifest
+	layers    []ocispec.Descriptor     // distinct layer blobs, bottom first
+	config    ocispec.Descriptor       // the config blob
+	mountFrom map[digest.Digest]string // blob -> repository path to mount it from
+}
+
+func (rt *Runtime) push(ctx context.Context, r Reference, cfg *pushConfig) error {
+	// The blobs read here must survive a concurrent prune until the push
+	// is done.
+	gcLock, err := rt.store.Writing(ctx)
+	if err != nil {
+		return err
+	}
+	defer gcLock.Unlock()
+
+	plan, err := rt.planPush(r)
+	if err != nil {
+		return err
+	}
+	repo, err := rt.repository(r)
+	if err != nil {
+		return err
+	}
+	rep := newReporter(cfg.progress, r.Familiar())
+	for _, l := range plan.layers {
+		rep.send(Progress{ID: shortID(l.Digest), Status: "Preparing"})
+	}
+	if err := rt.pushBlobs(ctx, repo, plan, rep); err != nil {
+		return err
+	}
+
+	body := bytes.NewReader(plan.manifest)
+	if r.Tag != "" {
+		err = repo.Manifests().PushReference(ctx, plan.desc, body, r.Tag)
+	} else {
+		err = repo.Manifests().Push(ctx, plan.desc, body)
+	}
+	if err != nil {
+		return fmt.Errorf("manifest %s: %w", plan.desc.Digest, registryError(repo.Reference.Registry, err))
+	}
+
+	repoDigest := r.Name() + "@" + plan.desc.Digest.String()
+	err = rt.store.UpdateIndex(ctx, func(ix *store.Index) error {
+		if rec := ix.Images[plan.desc.Digest]; rec != nil && !slices.Contains(rec.RepoDigests, repoDigest) {
+			rec.RepoDigests = append(rec.RepoDigests, repoDigest)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pushed, but recording %s failed: %w", repoDigest, err)
+	}
+	blobs := []digest.Digest{plan.config.Digest}
+	for _, l := range plan.layers {
+		blobs = append(blobs, l.Digest)
+	}
+	// Only a hint for later mounts: losing it costs an upload, not
+	// correctness, so a failure here does not fail the push.
+	_ = rt.store.AddBlobSources(ctx, r.Name(), blobs)
+	rep.send(Progress{ID: shortID(plan.desc.Digest), Status: "Done"})
+	return nil
+}
+
+// Small blobs (the config, thin top layers) cost round trips, not
+// bandwidth: they are pushed in their own slots, up to smallSlots at once,
+// so that they never wait behind the big layers.
+const (
+	smallBlob  = 1 << 20
+	smallSlots = 8
+)
+
+// pushBlobs pushes the config and layer blobs of plan concurrently: the
+// small ones in their own slots, the big ones largest first (the order
+// that ends soonest) at most WithMaxConcurrentDownloads at a time.
+func (rt *Runtime) pushBlobs(ctx context.Context, repo *remote.Repository, plan *pushPlan, rep *reporter) error {
+	g, gctx := errgroup.WithContext(ctx)
+	push := func(d ocispec.Descriptor, rep *reporter) func() error {
+		return func() error { return rt.pushBlob(gctx, repo, d, plan.mountFrom[d.Digest], rep) }
+	}
+	var big, small []ocispec.Descriptor
+	for _, l := range plan.layers {
+		if l.Size < smallBlob {
+			small = append(small, l)
+		} else {
+			big = append(big, l)
+		}
+	}
+	sort.SliceStable(big, func(a, b int) bool { return big[a].Size > big[b].Size })
+	for _, set := range []struct {
+		blobs []ocispec.Descriptor
+		slots int
+	}{{big, rt.cfg.parallel}, {small, smallSlots}} {
+		g.Go(func() error {
+			var slots errgroup.Group
+			slots.SetLimit(set.slots)
+			for _, l := range set.blobs {
+				slots.Go(push(l, rep))
+			}
+			return slots.Wait()
+		})
+	}
+	g.Go(push(plan.config, nil))
+	return g.Wait()
+}
+
+// planPush finds the local image r names and what pushing it involves.
+func (rt *Runtime) planPush(r Reference) (*pushPlan, error) {
+	ix, err := rt.store.ReadIndex()
+	if err != nil {
+		return nil, err
+	}
+	rec, err := pushSource(ix, r)
+	if err != nil {
+		return nil, err
+	}
+	data, err := rt.store.ReadBlob(rec.Manifest, maxManifestSize)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: manifest: %w", rec.Manifest, err)
+	}
+	m, err := parseManifest(rec.MediaType, data)
+	if err != nil {
+		return nil, err
+	}
+	plan := &pushPlan{
+		manifest: data,
+		desc:     ocispec.Descriptor{MediaType: rec.MediaType, Digest: rec.Manifest, Size: int64(len(data))},
+		config:   m.Config,
+	}
+	seen := map[digest.Digest]bool{m.Config.Digest: true}
+	for _, l := range m.Layers {
+		if !seen[l.Digest] {
+			seen[l.Digest] = true
+			plan.layers = append(plan.layers, l)
+		}
+	}
+	known, err := rt.store.BlobSources()
+	if err != nil {
+		known = nil // a hint only
+	}
+	plan.mountFrom = mountSources(ix, known, r, seen)
+	return plan, nil
+}
+
+// pushSource finds the local image a push reference names: by tag, or by
+// manifest digest. Unlike Image it does not accept image IDs, which would
+// turn "abc123" into a push to docker.io/library/abc123.
+func pushSource(ix *store.Index, r Reference) (*store.ImageRecord, error) {
+	if r.Digest != "" {
+		if rec := ix.Images[r.Digest]; rec != nil {
+			return rec, nil
+		}
+		for _, rec := range ix.Images {
+			if rec.Index == r.Digest {
+				return nil, fmt.Errorf("%w: %s is a multi-platform index of which only one image is stored; push that image by its tag or manifest digest", ErrUnsupported, r.Digest)
+			}
+		}
+		return nil, fmt.Errorf("no local image with manifest digest %s: %w", r.Digest, ErrNotFound)
+	}
+	if t := ix.Tags[r.tagged()]; t != nil {
+		if rec := ix.Images[t.Digest]; rec != nil {
+			return rec, nil
+		}
+	}
+	return nil, fmt.Errorf("no local image tagged %s (tag one first): %w", r.Familiar(), ErrNotFound)
+}
+
+// mountSources picks, for each blob in want, a repository of r's registry
+// other than r's that is known to hold it: first from the store's record of
+// pushes, then from the repository digests of the local images containing
+// it, most recently added first. It returns repository paths.
+func mountSources(ix *store.Index, known map[digest.Digest][]string, r Reference, want map[digest.Digest]bool) map[digest.Digest]string {
+	out := map[digest.Digest]string{}
+	sameRegistry := func(name string) (string, bool) {
+		c, err := ParseReference(name)
+		if err != nil || c.Domain != r.Domain || c.Path == r.Path {
+			return "", false
+		}
+		return c.Path, true
+	}
+	for d := range want {
+		for _, name := range known[d] {
+			if p, ok := sameRegistry(name); ok {
+				out[d] = p
+				break
+			}
+		}
+	}
+	recs := make([]*store.ImageRecord, 0, len(ix.Images))
+	for _, rec := range ix.Images {
+		if len(rec.RepoDigests) > 0 {
+			recs = append(recs, rec)
+		}
+	}
+	sort.Slice(recs, func(a, b int) bool { return recs[a].Added.After(recs[b].Added) })
+	for _, rec := range recs {
+		var from string
+		for _, rd := range rec.RepoDigests {
+			if p, ok := sameRegistry(rd); ok {
+				from = p
+				break
+			}
+		}
+		if from == "" {
+			continue
+		}
+		for _, d := range append([]digest.Digest{rec.Config}, rec.Layers...) {
+			if _, done := out[d]; want[d] && !done {
+				out[d] = from
+			}
+		}
+	}
+	return out
+}
+
+// pushBlob makes sure the repository has one blob: it is left alone if
+// present, mounted from the repository path from if given, else uploaded.
+// rep is nil for blobs that are not reported (the config).
+func (rt *Runtime) pushBlob(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor, from string, rep *reporter) error {
+	id := shortID(desc.Digest)
+	send := func(p Progress) {
+		if rep != nil {
+			p.ID = id
+			rep.send(p)
+		}
+	}
+	host := repo.Reference.Registry
+	fail := func(err error) error {
+		return fmt.Errorf("blob %s: %w", desc.Digest, registryError(host, err))
+	}
+	ok, err := repo.Blobs().Exists(ctx, desc)
+	if err != nil {
+		return fail(err)
+	}
+	if ok {
+		send(Progress{Status: "Layer already exists"})
+		return nil
+	}
+	open := func() (io.ReadCloser, error) { return rt.openBlobForPush(desc, rep, id) }
+	if from != "" {
+		uploaded := false
+		err := repo.Mount(ctx, desc, from, func() (io.ReadCloser, error) {
+			// The registry declined to mount and opened an upload instead.
+			uploaded = true
+			return open()
+		})
+		switch {
+		case err == nil && uploaded:
+			send(Progress{Status: "Pushed"})
+			return nil
+		case err == nil:
+			send(Progress{Status: "Mounted from " + from})
+			return nil
+		case uploaded || ctx.Err() != nil:
+			return fail(err)
+		}
+		// The mount was refused outright (say, no pull access to the
+		// source repository): upload as if there were no source.
+	}
+	rc, err := open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := repo.Blobs().Push(ctx, desc, rc); err != nil {
+		return fail(err)
+	}
+	send(Progress{Status: "Pushed"})
+	return nil
+}
+
+// openBlobForPush opens a stored blob to upload it. The file itself is
+// returned when nothing is reported, so that net/http can sendfile(2) it.
+func (rt *Runtime) openBlobForPush(desc ocispec.Descriptor, rep *reporter, id string) (io.ReadCloser, error) {
+	f, err := rt.store.OpenBlob(desc.Digest)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("blob %s is not stored locally: %w", desc.Digest, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if fi.Size() != desc.Size {
+		f.Close()
+		return nil, fmt.Errorf("%w: stored blob %s has %d bytes, the manifest says %d", ErrInvalidContent, desc.Digest, fi.Size(), desc.Size)
+	}
+	if rep == nil || rep.fn == nil {
+		return f, nil
+	}
+	return &uploadCounter{f: f, rep: rep, id: id, total: desc.Size}, nil
+}
+
+// uploadCounter reports an upload's advance at most every 512 KiB.
+type uploadCounter struct {
+	f           *os.File
+	rep         *reporter
+	id          string
+	n, last     int64
+	total       int64
+	reportedEnd bool
+}
+
+func (c *uploadCounter) Read(p []byte) (int, error) {
+	n, err := c.f.Read(p)
+	c.n += int64(n)
+	end := err == io.EOF || c.n == c.total
+	if c.n-c.last >= 512<<10 || (end && !c.reportedEnd) {
+		c.last = c.n
+		c.reportedEnd = end
+		c.rep.send(Progress{ID: c.id, Status: "Pushing", Current: c.n, Total: c.total})
+	}
+	return n, err
+}
+
+func (c *uploadCounter) Close() error { return c.f.Close() }
