@@ -26,7 +26,10 @@
 // Runtime.Images, tagged with Runtime.Tag, removed with
 // Runtime.RemoveImage, and the space of unreferenced content is reclaimed
 // by Runtime.Prune. Runtime.Import turns a root filesystem tar into a
-// one-layer image, like `docker import`.
+// one-layer image, like `docker import`. Runtime.Save and Runtime.Load
+// write and read image archives, like `docker save` and `docker load`:
+// one tar holding both an OCI image layout and the docker save layout,
+// which docker and skopeo accept.
 //
 // # Sharing a root
 //

@@ -38,7 +38,8 @@ type layerJob struct {
 
 // fetchLayers makes sure every layer's blob and snapshot are stored,
 // fetching and unpacking the missing ones concurrently, and returns the
-// image's unpacked size.
+// image's unpacked size. With a nil repo every blob must be stored already
+// (Load): only the snapshots are made.
 func (rt *Runtime) fetchLayers(ctx context.Context, repo *remote.Repository, descs []ocispec.Descriptor, diffIDs, chains []digest.Digest, rep *reporter) (int64, error) {
 	jobs := make([]*layerJob, len(descs))
 	for i, d := range descs {
@@ -118,6 +119,10 @@ func (rt *Runtime) ensureLayer(ctx context.Context, repo *remote.Repository, job
 		}
 		defer f.Close()
 		src = f
+	} else if repo == nil {
+		// Load unpacks blobs it has stored already; there is nowhere to
+		// fetch one from.
+		return true, fmt.Errorf("%w: blob %s is not stored", ErrNotFound, j.desc.Digest)
 	} else {
 		rc, err := repo.Fetch(ctx, j.desc)
 		if err != nil {

@@ -284,6 +284,12 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 // Written returns the number of bytes written so far.
 func (w *BlobWriter) Written() int64 { return w.n }
 
+// Digest returns the digest of the bytes written so far, which Commit
+// names the blob by.
+func (w *BlobWriter) Digest() digest.Digest {
+	return digest.NewDigestFromBytes(digest.SHA256, w.h.Sum(nil))
+}
+
 // Commit verifies size and digest, syncs the data and renames it into
 // place. If the blob already exists (another writer won), the copy is
 // dropped. The writer is finished either way.

@@ -1,0 +1,303 @@
+package hull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/store"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// LoadOption configures Load.
+type LoadOption interface{ applyLoad(*loadConfig) error }
+
+type loadConfig struct {
+	platform *ocispec.Platform
+}
+
+type loadOptionFunc func(*loadConfig) error
+
+func (f loadOptionFunc) applyLoad(c *loadConfig) error { return f(c) }
+
+// WithLoadPlatform chooses, where an archive holds a multi-platform index,
+// the image for platform ("os/arch[/variant]"), like `docker load
+// --platform`. The default is the host's.
+func WithLoadPlatform(platform string) LoadOption {
+	return loadOptionFunc(func(c *loadConfig) error {
+		p, err := parsePlatform(platform)
+		if err != nil {
+			return err
+		}
+		c.platform = &p
+		return nil
+	})
+}
+
+// Load reads an image archive from r and stores its images, like `docker
+// load`, returning them in the order the archive lists them. The archive
+// may be gzip or zstd compressed. Both layouts are understood, and
+// detected: an OCI image layout (index.json; a nested index or manifest
+// list resolves to the host's platform, see WithLoadPlatform), and the
+// docker save format (manifest.json; the layer files may be compressed
+// blobs, as Docker 25 and later write them, or the uncompressed
+// <id>/layer.tar of older Docker and of skopeo's docker-archive). An
+// archive holding both, as Save writes, is read as OCI.
+//
+// Tags come from the archive: io.containerd.image.name (or a ref.name
+// that is a whole reference) in the OCI layout, RepoTags in manifest.json.
+// A tag already pointing elsewhere moves to the loaded image, as in
+// Docker; untagged images are found by ID or digest. The images of a
+// docker save archive get a Docker schema2 manifest made from its layers
+// (an OCI one if a layer is zstd compressed); those of an OCI layout keep
+// theirs, so IDs and digests are those of the saved images.
+//
+// Archives are hostile until verified: blobs must hash to their names,
+// every layer must hash to the diff ID its config lists, names must stay
+// inside the archive (links included), metadata sizes are bounded. A bad
+// archive returns an error wrapping ErrInvalidContent (ErrUnsupported for
+// content hull cannot use) and leaves the store as it was; content
+// written meanwhile is removed, or, if another process is adding content
+// at that moment, left unreferenced for Prune.
+func (rt *Runtime) Load(ctx context.Context, r io.Reader, opts ...LoadOption) ([]*Image, error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	var cfg loadConfig
+	for _, o := range opts {
+		if err := o.applyLoad(&cfg); err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+	}
+	imgs, err := rt.loadArchive(ctx, r, &cfg)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	return imgs, nil
+}
+
+func (rt *Runtime) loadArchive(ctx context.Context, r io.Reader, cfg *loadConfig) (_ []*Image, retErr error) {
+	dr, err := archive.Decompress(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidContent, err)
+	}
+	defer dr.Close()
+	// Content written by this load must survive a concurrent prune until
+	// the index references it.
+	gcLock, err := rt.store.Writing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer gcLock.Unlock()
+	stage := newArchiveStage(rt)
+	var newSnaps []digest.Digest
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		gcLock.Unlock()
+		// The store must look as before: drop what this load added.
+		if err := rt.discard(ctx, stage.added, newSnaps); err != nil {
+			retErr = errors.Join(retErr, fmt.Errorf("remove what the failed load stored: %w", err))
+		}
+	}()
+	if err := stage.read(ctx, dr); err != nil {
+		return nil, err
+	}
+	plans, err := stage.plan(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range plans {
+		for _, c := range p.chains {
+			if !rt.snaps.Exists(c) && !slices.Contains(newSnaps, c) {
+				newSnaps = append(newSnaps, c)
+			}
+		}
+	}
+	verified := map[digest.Digest]digest.Digest{} // layer blob -> diff ID
+	for _, p := range plans {
+		if err := rt.unpackPlan(ctx, p, verified); err != nil {
+			return nil, fmt.Errorf("image %s: %w", p.manifest, err)
+		}
+		if p.data != nil {
+			if err := stage.addBlob(p.data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := rt.addLoaded(ctx, plans); err != nil {
+		return nil, err
+	}
+	gcLock.Unlock()
+	// Whatever the archive held beyond the images (legacy json files, other
+	// platforms' manifests) is unreferenced now. Best effort: what stays is
+	// Prune's.
+	_ = rt.discard(ctx, unused(stage.added, plans), nil)
+	out := make([]*Image, 0, len(plans))
+	for _, p := range plans {
+		img, err := rt.imageByDigest(p.manifest)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+// unused returns the blobs of added that no image of plans references.
+func unused(added map[digest.Digest]bool, plans []*loadPlan) map[digest.Digest]bool {
+	out := maps.Clone(added)
+	for _, p := range plans {
+		delete(out, p.manifest)
+		delete(out, p.configD)
+		delete(out, p.index)
+		for _, l := range p.layers {
+			delete(out, l.Digest)
+		}
+	}
+	return out
+}
+
+// addBlob stores a blob made for the load (a manifest) and tracks it.
+func (s *archiveStage) addBlob(data []byte) error {
+	d := digest.FromBytes(data)
+	_, existed := s.rt.store.HasBlob(d)
+	if _, err := s.rt.store.WriteBlob(data, d); err != nil {
+		return err
+	}
+	if !existed {
+		s.added[d] = true
+	}
+	return nil
+}
+
+// unpackPlan makes the snapshots of an image's layers. Layers already
+// unpacked are not unpacked again, but their blobs are still checked
+// against the config's diff IDs (once per load): the archive, not the
+// store, says which blob is which layer. verified records the pairs
+// checked.
+func (rt *Runtime) unpackPlan(ctx context.Context, p *loadPlan, verified map[digest.Digest]digest.Digest) error {
+	diffIDs := p.config.RootFS.DiffIDs
+	for i, l := range p.layers {
+		if verified[l.Digest] != diffIDs[i] && rt.snaps.Exists(p.chains[i]) {
+			if err := rt.checkDiffID(ctx, l.Digest, diffIDs[i]); err != nil {
+				return fmt.Errorf("layer %s: %w", l.Digest, err)
+			}
+		}
+	}
+	size, err := rt.fetchLayers(ctx, nil, p.layers, diffIDs, p.chains, newReporter(nil, ""))
+	if err != nil {
+		return err
+	}
+	for i, l := range p.layers {
+		verified[l.Digest] = diffIDs[i] // unpacking checked the others
+	}
+	p.size = size
+	return nil
+}
+
+// checkDiffID checks that stored layer blob d uncompresses to diffID.
+func (rt *Runtime) checkDiffID(ctx context.Context, d, diffID digest.Digest) error {
+	f, err := rt.store.OpenBlob(d)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dr, err := archive.Decompress(&ctxReader{ctx, f})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidContent, err)
+	}
+	defer dr.Close()
+	v := diffID.Verifier()
+	if _, err := io.Copy(v, dr); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %v", ErrInvalidContent, err)
+	}
+	if !v.Verified() {
+		return fmt.Errorf("%w: uncompressed layer does not hash to %s, as the config says", ErrInvalidContent, diffID)
+	}
+	return nil
+}
+
+// addLoaded records the images and points their tags at them, all in one
+// index update.
+func (rt *Runtime) addLoaded(ctx context.Context, plans []*loadPlan) error {
+	now := time.Now().UTC()
+	return rt.store.UpdateIndex(ctx, func(ix *store.Index) error {
+		for _, p := range plans {
+			rec := &store.ImageRecord{
+				Manifest:  p.manifest,
+				MediaType: p.mediaType,
+				Config:    p.configD,
+				ChainIDs:  p.chains,
+				Index:     p.index,
+				Size:      p.size,
+				Added:     now,
+			}
+			for _, l := range p.layers {
+				rec.Layers = append(rec.Layers, l.Digest)
+			}
+			if old := ix.Images[p.manifest]; old != nil {
+				rec.RepoDigests, rec.Added = old.RepoDigests, old.Added
+				if rec.Index == "" {
+					rec.Index = old.Index
+				}
+			}
+			ix.Images[p.manifest] = rec
+			for _, t := range p.tags {
+				ix.SetTag(t, p.manifest, now)
+			}
+		}
+		return nil
+	})
+}
+
+// discardWait bounds how long discard waits for writers to finish. A
+// short wait, not a try-lock: a fork in any goroutine of the process
+// (exec.Cmd) briefly holds a copy of every open lock descriptor, so the
+// shared lock of a finished writer can outlive its Unlock by a moment.
+const discardWait = 2 * time.Second
+
+// discard deletes blobs and snapshots a load added that nothing
+// references. It runs only while no writer is adding content (a pull may
+// have found one of them and be about to reference it); if writers stay
+// busy for discardWait, the content stays, unreferenced, for Prune.
+func (rt *Runtime) discard(ctx context.Context, blobs map[digest.Digest]bool, snaps []digest.Digest) error {
+	if len(blobs) == 0 && len(snaps) == 0 {
+		return nil
+	}
+	wait, cancel := context.WithTimeout(context.WithoutCancel(ctx), discardWait)
+	defer cancel()
+	lock, err := rt.store.Collecting(wait)
+	if err != nil {
+		return nil
+	}
+	defer lock.Unlock()
+	liveBlobs, liveSnaps, err := rt.liveContent()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for d := range blobs {
+		if !liveBlobs[d] {
+			_, err := rt.store.DeleteBlob(d)
+			errs = append(errs, err)
+		}
+	}
+	for _, c := range snaps {
+		if !liveSnaps[c] {
+			_, err := rt.snaps.Remove(c)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

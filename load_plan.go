@@ -1,0 +1,307 @@
+package hull
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+
+	digest "github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// loadPlan is one image found in an archive, checked, ready to unpack.
+type loadPlan struct {
+	manifest  digest.Digest
+	mediaType string
+	data      []byte        // manifest to store; nil when the archive holds it
+	index     digest.Digest // index the manifest was chosen from
+	config    ocispec.Image
+	configD   digest.Digest
+	layers    []ocispec.Descriptor
+	chains    []digest.Digest
+	tags      []string // normalised name:tag
+	size      int64
+}
+
+// plan reads the archive's layout and checks every image it names.
+func (s *archiveStage) plan(cfg *loadConfig) ([]*loadPlan, error) {
+	var plans []*loadPlan
+	var err error
+	switch {
+	case s.meta[ociIndexFile] != nil:
+		plans, err = s.planOCI(cfg)
+	case s.meta[dockerManifestFile] != nil:
+		plans, err = s.planDocker()
+	default:
+		return nil, fmt.Errorf("%w: not an image archive: neither %s nor %s found", ErrInvalidContent, ociIndexFile, dockerManifestFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// One image named by several entries is loaded once, with every name.
+	var out []*loadPlan
+	byDigest := map[digest.Digest]*loadPlan{}
+	for _, p := range plans {
+		if q := byDigest[p.manifest]; q != nil {
+			for _, t := range p.tags {
+				if !slices.Contains(q.tags, t) {
+					q.tags = append(q.tags, t)
+				}
+			}
+			continue
+		}
+		byDigest[p.manifest] = p
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (s *archiveStage) planOCI(cfg *loadConfig) ([]*loadPlan, error) {
+	if data := s.meta[ociLayoutFile]; data != nil {
+		var l ociLayout
+		if err := json.Unmarshal(data, &l); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidContent, ociLayoutFile, err)
+		}
+		if l.Version != ociLayoutVersion {
+			return nil, fmt.Errorf("%w: OCI layout version %q", ErrUnsupported, l.Version)
+		}
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(s.meta[ociIndexFile], &idx); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidContent, ociIndexFile, err)
+	}
+	if len(idx.Manifests) == 0 {
+		return nil, fmt.Errorf("%w: %s lists no image", ErrInvalidContent, ociIndexFile)
+	}
+	if len(idx.Manifests) > maxArchiveImages {
+		return nil, fmt.Errorf("%w: %s lists more than %d images", ErrInvalidContent, ociIndexFile, maxArchiveImages)
+	}
+	var plans []*loadPlan
+	for _, d := range idx.Manifests {
+		tag, err := entryTag(d)
+		if err != nil {
+			return nil, err
+		}
+		p, err := s.planDescriptor(d, cfg.platform, 0)
+		if err != nil {
+			return nil, err
+		}
+		if tag != "" {
+			p.tags = []string{tag}
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
+}
+
+// planDescriptor checks the image an index entry points at, choosing the
+// platform's from nested indexes.
+func (s *archiveStage) planDescriptor(d ocispec.Descriptor, platform *ocispec.Platform, depth int) (*loadPlan, error) {
+	f, err := s.blob(d.Digest)
+	if err != nil {
+		return nil, err
+	}
+	if d.Size != f.size {
+		return nil, fmt.Errorf("%w: blob %s is %d bytes, its descriptor says %d", ErrInvalidContent, d.Digest, f.size, d.Size)
+	}
+	data, err := s.readBlob(f, maxManifestSize)
+	if err != nil {
+		return nil, err
+	}
+	mt := d.MediaType
+	if mt == "" {
+		mt = sniffMediaType(data)
+	}
+	if isIndex(mt) {
+		if depth >= maxIndexDepth {
+			return nil, fmt.Errorf("%w: indexes nested more than %d deep", ErrInvalidContent, maxIndexDepth)
+		}
+		child, err := choosePlatform(data, platform)
+		if err != nil {
+			return nil, fmt.Errorf("index %s: %w", d.Digest, err)
+		}
+		p, err := s.planDescriptor(child, platform, depth+1)
+		if err == nil && p.index == "" {
+			p.index = d.Digest
+		}
+		return p, err
+	}
+	m, err := parseManifest(mt, data)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", d.Digest, err)
+	}
+	p := &loadPlan{manifest: d.Digest, mediaType: mt, configD: m.Config.Digest, layers: m.Layers}
+	cf, err := s.blob(m.Config.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: config: %w", d.Digest, err)
+	}
+	if cf.size != m.Config.Size {
+		return nil, fmt.Errorf("%w: config %s is %d bytes, the manifest says %d", ErrInvalidContent, cf.digest, cf.size, m.Config.Size)
+	}
+	if p.config, err = s.imageConfig(cf, len(m.Layers)); err != nil {
+		return nil, err
+	}
+	for _, l := range m.Layers {
+		lf, err := s.blob(l.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s: layer: %w", d.Digest, err)
+		}
+		if lf.size != l.Size {
+			return nil, fmt.Errorf("%w: layer %s is %d bytes, the manifest says %d", ErrInvalidContent, l.Digest, lf.size, l.Size)
+		}
+	}
+	p.chains = chainIDs(p.config.RootFS.DiffIDs)
+	return p, nil
+}
+
+// sniffMediaType reads the mediaType a manifest or index names itself
+// with, for an index.json entry that does not say.
+func sniffMediaType(data []byte) string {
+	var v struct {
+		MediaType string            `json:"mediaType"`
+		Manifests []json.RawMessage `json:"manifests"`
+	}
+	if json.Unmarshal(data, &v) != nil {
+		return ""
+	}
+	if v.MediaType == "" && v.Manifests != nil {
+		return ocispec.MediaTypeImageIndex
+	}
+	if v.MediaType == "" {
+		return ocispec.MediaTypeImageManifest
+	}
+	return v.MediaType
+}
+
+// imageConfig reads and checks an image config for an image of n layers.
+func (s *archiveStage) imageConfig(f stagedFile, n int) (ocispec.Image, error) {
+	var img ocispec.Image
+	data, err := s.readBlob(f, maxConfigSize)
+	if err != nil {
+		return img, err
+	}
+	if err := json.Unmarshal(data, &img); err != nil {
+		return img, fmt.Errorf("%w: config %s: %v", ErrInvalidContent, f.digest, err)
+	}
+	if len(img.RootFS.DiffIDs) != n {
+		return img, fmt.Errorf("%w: config %s lists %d layers, the image has %d", ErrInvalidContent, f.digest, len(img.RootFS.DiffIDs), n)
+	}
+	for _, d := range img.RootFS.DiffIDs {
+		if err := d.Validate(); err != nil {
+			return img, fmt.Errorf("%w: config %s: diff ID %q: %v", ErrInvalidContent, f.digest, d, err)
+		}
+	}
+	return img, nil
+}
+
+func (s *archiveStage) planDocker() ([]*loadPlan, error) {
+	var items []dockerManifestItem
+	if err := json.Unmarshal(s.meta[dockerManifestFile], &items); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidContent, dockerManifestFile, err)
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("%w: %s lists no image", ErrInvalidContent, dockerManifestFile)
+	}
+	if len(items) > maxArchiveImages {
+		return nil, fmt.Errorf("%w: %s lists more than %d images", ErrInvalidContent, dockerManifestFile, maxArchiveImages)
+	}
+	var plans []*loadPlan
+	for i, it := range items {
+		p, err := s.planDockerItem(it)
+		if err != nil {
+			return nil, fmt.Errorf("%s: image %d: %w", dockerManifestFile, i, err)
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
+}
+
+// planDockerItem checks one image of a docker save archive and makes its
+// manifest: Docker schema2 over the layer files as they are.
+func (s *archiveStage) planDockerItem(it dockerManifestItem) (*loadPlan, error) {
+	cf, err := s.lookup(it.Config)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	p := &loadPlan{configD: cf.digest}
+	if p.config, err = s.imageConfig(cf, len(it.Layers)); err != nil {
+		return nil, err
+	}
+	m := ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: mediaTypeDockerManifest,
+		Config:    ocispec.Descriptor{MediaType: mediaTypeDockerConfig, Digest: cf.digest, Size: cf.size},
+		Layers:    []ocispec.Descriptor{},
+	}
+	var comps []string
+	for _, name := range it.Layers {
+		lf, err := s.lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("layer: %w", err)
+		}
+		c, err := s.compression(lf.digest)
+		if err != nil {
+			return nil, err
+		}
+		comps = append(comps, c)
+		m.Layers = append(m.Layers, ocispec.Descriptor{Digest: lf.digest, Size: lf.size})
+	}
+	types := dockerLayerTypes
+	if slices.Contains(comps, "zstd") {
+		// Docker schema2 has no zstd layer type: describe the image in OCI.
+		m.MediaType, m.Config.MediaType = ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig
+		types = ociLayerTypes
+	}
+	for i, c := range comps {
+		m.Layers[i].MediaType = types[c]
+	}
+	if p.data, err = json.Marshal(m); err != nil {
+		return nil, err
+	}
+	p.manifest, p.mediaType, p.layers = digest.FromBytes(p.data), m.MediaType, m.Layers
+	p.chains = chainIDs(p.config.RootFS.DiffIDs)
+	for _, t := range it.RepoTags {
+		r, err := ParseReference(t)
+		if err != nil {
+			return nil, fmt.Errorf("%w: RepoTags: %w", ErrInvalidContent, err)
+		}
+		if r.Digest != "" {
+			return nil, fmt.Errorf("%w: RepoTags: %q is not a tag", ErrInvalidContent, t)
+		}
+		if !slices.Contains(p.tags, r.tagged()) {
+			p.tags = append(p.tags, r.tagged())
+		}
+	}
+	return p, nil
+}
+
+// Layer media types by compression, for the manifests Load makes.
+var (
+	dockerLayerTypes = map[string]string{"": mediaTypeDockerLayerTar, "gzip": mediaTypeDockerLayer}
+	ociLayerTypes    = map[string]string{"": ocispec.MediaTypeImageLayer, "gzip": ocispec.MediaTypeImageLayerGzip, "zstd": ocispec.MediaTypeImageLayerZstd}
+)
+
+// compression tells a stored layer's compression by its first bytes: ""
+// (a plain tar), "gzip" or "zstd".
+func (s *archiveStage) compression(d digest.Digest) (string, error) {
+	f, err := s.rt.store.OpenBlob(d)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	magic, err := bufio.NewReader(f).Peek(4)
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		return "gzip", nil
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return "zstd", nil
+	}
+	return "", nil
+}
