@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # busybox-static: test images; iproute2: bring up lo in the test netns;
-# skopeo, umoci: the peers bench/compare.sh measures against.
-apt-get install -y -qq busybox-static iproute2 skopeo umoci >/dev/null
+# skopeo, umoci: the peers bench/compare.sh measures against (skopeo also for
+# interop tests); docker-registry: a second, out-of-process registry.
+apt-get install -y -qq busybox-static iproute2 skopeo umoci docker-registry >/dev/null
 go mod download
