@@ -31,6 +31,17 @@
 // one tar holding both an OCI image layout and the docker save layout,
 // which docker and skopeo accept.
 //
+// # Registries
+//
+// Runtime.Push sends an image back: it asks the registry which blobs it
+// already has, mounts the ones another repository of the same registry
+// holds, uploads only the rest (concurrently) and pushes the manifest byte
+// for byte, so its digest is the same everywhere. Runtime.Login and
+// Runtime.Logout keep credentials in docker's config.json, as `docker login`
+// does; Runtime.RemoteTags lists a repository's tags. Every local tag keeps
+// its history (Runtime.TagHistory), and Runtime.Tag to an older digest rolls
+// it back.
+//
 // # Sharing a root
 //
 // Several processes may open the same root at once and even pull the same
