@@ -34,7 +34,8 @@ type action func(ctx context.Context, e *env, args []string) error
 // here (and its setup function in the file of its group).
 func commands() []*command {
 	return []*command{
-		pullCmd(), imagesCmd(), tagCmd(), rmiCmd(), inspectCmd(), importCmd(), pruneCmd(),
+		pullCmd(), pushCmd(), imagesCmd(), tagCmd(), rmiCmd(), inspectCmd(), importCmd(), pruneCmd(),
+		saveCmd(), loadCmd(), historyCmd(), tagsCmd(), loginCmd(), logoutCmd(),
 		imageGroup(),
 		versionCmd(), helpCmd(),
 	}

@@ -5,11 +5,14 @@
 //
 // Usage:
 //
-//	hull [--root DIR] [--insecure-registry HOST]... COMMAND [ARGS]
+//	hull [--root DIR] [--insecure-registry HOST]... [--config DIR] COMMAND [ARGS]
 //
 // State lives in --root, else $HULL_ROOT, else /var/lib/hull
 // (hull.DefaultRoot). There is no daemon: every command opens the root,
 // does its work and exits; several may run at once on one root.
+// Registry credentials are docker's: DIR/config.json with --config, else
+// $DOCKER_CONFIG/config.json, else ~/.docker/config.json, with the
+// credential helpers it names.
 //
 // Commands:
 //
@@ -35,7 +38,37 @@
 //	prune [-f]
 //	    Remove dangling images and all content no image uses, after
 //	    asking for confirmation unless -f is given.
-//	image ls|rm|inspect|prune|import|pull|tag
+//	push [-a] [-q] NAME[:TAG]
+//	    Upload a local tag (with -a, every local tag of the repository).
+//	    Progress goes to stderr as for pull; stdout gets a line per tag,
+//	    "TAG: digest: sha256:... size: N" (the manifest's), or the full
+//	    reference with -q. A registry's refusal suggests "hull login".
+//	tags REPOSITORY
+//	    List a repository's tags in its registry, one per line (hull's).
+//	login [-u USER] [-p PASSWORD | --password-stdin] [SERVER]
+//	    Check credentials with a registry (Docker Hub by default) and
+//	    store them in docker's config.json. A missing user name is read
+//	    from a line of stdin, a missing password too (without echo on a
+//	    terminal). Refused credentials store nothing.
+//	logout [SERVER]
+//	    Remove stored credentials; not being logged in is no failure.
+//	save [-o FILE] IMAGE...
+//	    Write images as one tar (docker save and OCI layout at once) to
+//	    stdout, never to a terminal, or to FILE, which is replaced only
+//	    when the whole archive is written.
+//	load [-i FILE] [-q] [--platform P]
+//	    Read a docker save or OCI archive (plain, gzip or zstd) from stdin
+//	    or FILE and print "Loaded image: NAME:TAG" per tag, "Loaded image
+//	    ID: sha256:..." per untagged image.
+//	history [--no-trunc] [-q] IMAGE
+//	    Docker's history table, newest first. SIZE is the layer's blob
+//	    size as stored (docker shows it unpacked), 0B for entries that
+//	    made no layer.
+//	history --tags [-q] [--no-trunc] NAME:TAG
+//	    Every image a local tag has pointed at, oldest first (hull's):
+//	    manifest digest, when it was tagged and the image ID, "<missing>"
+//	    once removed. "hull tag DIGEST NAME:TAG" moves the tag back.
+//	image ls|rm|inspect|prune|import|pull|push|tag|save|load|history
 //	    The same commands under docker's "image" group.
 //	version, help [COMMAND]
 //

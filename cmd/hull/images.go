@@ -28,7 +28,7 @@ func imageGroup() *command {
 			renamed(rmiCmd(), "rm", "remove"),
 			renamed(inspectCmd(), "inspect"),
 			renamed(pruneCmd(), "prune"),
-			importCmd(), pullCmd(), tagCmd(),
+			historyCmd(), importCmd(), pullCmd(), pushCmd(), tagCmd(), saveCmd(), loadCmd(),
 		},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/hullbox/hull"
@@ -33,6 +34,8 @@ func main() {
 		stdin:     os.Stdin,
 		stdout:    os.Stdout,
 		stderr:    os.Stderr,
+		stdinTTY:  isTerminal(os.Stdin),
+		stdoutTTY: isTerminal(os.Stdout),
 		stderrTTY: isTerminal(os.Stderr) && os.Getenv("TERM") != "dumb",
 	}
 	code := run(ctx, e, os.Args[1:])
@@ -53,11 +56,14 @@ func main() {
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	stdinTTY       bool // a password prompt turns echo off; load refuses to read it
+	stdoutTTY      bool // save refuses to write a tar to it
 	stderrTTY      bool // progress may redraw lines
 
-	root     string
-	insecure []string
-	rt       *hull.Runtime
+	root      string
+	insecure  []string
+	configDir string // docker's --config: credentials in configDir/config.json
+	rt        *hull.Runtime
 }
 
 // runtime opens the Runtime on first use; run closes it.
@@ -68,6 +74,9 @@ func (e *env) runtime(ctx context.Context) (*hull.Runtime, error) {
 	opts := []hull.Option{hull.WithRoot(e.root)}
 	if len(e.insecure) > 0 {
 		opts = append(opts, hull.WithInsecureRegistry(e.insecure...))
+	}
+	if e.configDir != "" {
+		opts = append(opts, hull.WithDockerConfig(filepath.Join(e.configDir, "config.json")))
 	}
 	rt, err := hull.Open(ctx, opts...)
 	if err != nil {
@@ -80,6 +89,7 @@ func (e *env) runtime(ctx context.Context) (*hull.Runtime, error) {
 type globals struct {
 	root     string
 	insecure []string
+	config   string
 	help     bool
 	version  bool
 }
@@ -88,6 +98,7 @@ func globalFlags(g *globals) *flags {
 	fs := newFlags("hull")
 	fs.String(&g.root, "", "root", "DIR", "State directory (default $HULL_ROOT, else "+hull.DefaultRoot+")")
 	fs.Strings(&g.insecure, "", "insecure-registry", "HOST", "Talk plain HTTP to this registry (repeatable)")
+	fs.String(&g.config, "", "config", "DIR", "Location of client config files, DIR/config.json (default $DOCKER_CONFIG, else ~/.docker)")
 	fs.Bool(&g.help, "h", "help", "Print usage")
 	fs.Bool(&g.version, "v", "version", "Print version information and quit")
 	return fs
@@ -114,7 +125,7 @@ func run(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "hull version %s\n", hull.Version)
 		return 0
 	}
-	e.root, e.insecure = g.root, g.insecure
+	e.root, e.insecure, e.configDir = g.root, g.insecure, g.config
 	if e.root == "" {
 		e.root = os.Getenv("HULL_ROOT")
 	}

@@ -18,8 +18,9 @@ import (
 	"github.com/hullbox/hull/internal/testutil"
 )
 
-// hullBin is the hull binary built once by TestMain.
-var hullBin string
+// hullBin is the hull binary built once by TestMain; dockerConfig is the
+// $DOCKER_CONFIG it runs with.
+var hullBin, dockerConfig string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "hull-cli-test")
@@ -28,6 +29,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	hullBin = filepath.Join(dir, "hull")
+	// Registry credentials: never the user's ~/.docker, unless --config says.
+	dockerConfig = filepath.Join(dir, "docker")
 	build := exec.Command("go", "build", "-o", hullBin, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -58,7 +61,7 @@ type result struct {
 func hullCmd(t *testing.T, root string, stdin []byte, args ...string) result {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), hullBin, append([]string{"--root", root}, args...)...)
-	cmd.Env = append(os.Environ(), "HULL_ROOT=/nonexistent-hull-root-from-env")
+	cmd.Env = append(os.Environ(), "HULL_ROOT=/nonexistent-hull-root-from-env", "DOCKER_CONFIG="+dockerConfig)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

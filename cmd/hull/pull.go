@@ -50,7 +50,7 @@ func pullImage(ctx context.Context, e *env, ref, platform string, quiet bool) er
 	before, _ := rt.Image(ctx, r.String()) // only to say "up to date"
 	img, err := rt.Pull(ctx, ref, opts...)
 	if err != nil {
-		return err
+		return withLoginHint(err, r.Domain)
 	}
 	if !quiet {
 		fmt.Fprintf(e.stderr, "Digest: %s\n", pulledDigest(img, r))
@@ -112,12 +112,7 @@ func (p *progressPrinter) update(ev hull.Progress) {
 		}
 	}
 	p.status[ev.ID] = ev.Status
-	line := ev.ID + ": " + ev.Status
-	if ev.Status == "Downloading" && p.tty && ev.Total > 0 {
-		line += " " + progressBar(ev.Current, ev.Total) + " " +
-			humanSize(ev.Current, 4) + "/" + humanSize(ev.Total, 4)
-	}
-	p.show(ev.ID, ev.Status, line)
+	p.show(ev.ID, ev.Status, p.layerLine(ev, "Downloading"))
 }
 
 // show prints or redraws the line for key.

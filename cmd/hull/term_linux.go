@@ -9,6 +9,31 @@ import (
 // isTerminal reports whether f is a terminal (TCGETS succeeds on it).
 func isTerminal(f *os.File) bool {
 	var t syscall.Termios
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
-	return errno == 0
+	return termios(f, syscall.TCGETS, &t) == nil
+}
+
+// echoOff turns off the echo of the terminal f, keeping line editing and
+// Ctrl-C, for a password prompt (what golang.org/x/term's ReadPassword
+// does, without the dependency). restore puts the old mode back.
+func echoOff(f *os.File) (restore func(), err error) {
+	var old syscall.Termios
+	if err := termios(f, syscall.TCGETS, &old); err != nil {
+		return nil, err
+	}
+	t := old
+	t.Lflag &^= syscall.ECHO
+	t.Lflag |= syscall.ICANON | syscall.ISIG
+	t.Iflag |= syscall.ICRNL
+	if err := termios(f, syscall.TCSETS, &t); err != nil {
+		return nil, err
+	}
+	return func() { _ = termios(f, syscall.TCSETS, &old) }, nil
+}
+
+func termios(f *os.File, req uintptr, t *syscall.Termios) error {
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), req, uintptr(unsafe.Pointer(t)))
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
