@@ -28,6 +28,8 @@ type Runtime struct {
 
 	authCache auth.Cache
 
+	ctrs containerSet // containers this Runtime owns (container.go)
+
 	mu     sync.Mutex
 	closed bool
 }
@@ -66,33 +68,34 @@ func Open(ctx context.Context, opts ...Option) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", root, err)
 	}
+	rt := &Runtime{cfg: cfg, store: st, snaps: snaps}
+	// Containers whose owner died: kill what is left, mark them exited.
+	if err := rt.recoverContainers(); err != nil {
+		return nil, fmt.Errorf("open %s: recover containers: %w", root, err)
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 16
 	transport.ResponseHeaderTimeout = 60 * time.Second
-	return &Runtime{
-		cfg:   cfg,
-		store: st,
-		snaps: snaps,
-		http:  &http.Client{Transport: transport},
-
-		authCache: auth.NewCache(),
-	}, nil
+	rt.http = &http.Client{Transport: transport}
+	rt.authCache = auth.NewCache()
+	return rt, nil
 }
 
 // Root returns the absolute path of the state root.
 func (rt *Runtime) Root() string { return rt.cfg.root }
 
-// Close releases the Runtime. It is safe to call twice; calls on a closed
-// Runtime return ErrClosed.
+// Close releases the Runtime: it kills and removes the containers it owns.
+// It is safe to call twice; calls on a closed Runtime return ErrClosed.
 func (rt *Runtime) Close() error {
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
 	if rt.closed {
+		rt.mu.Unlock()
 		return nil
 	}
 	rt.closed = true
+	rt.mu.Unlock()
 	rt.http.CloseIdleConnections()
-	return nil
+	return rt.closeContainers()
 }
 
 func (rt *Runtime) checkOpen() error {

@@ -7,6 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # busybox-static: test images; iproute2: bring up lo in the test netns;
 # skopeo, umoci: the peers bench/compare.sh measures against (skopeo also for
-# interop tests); docker-registry: a second, out-of-process registry.
-apt-get install -y -qq busybox-static iproute2 skopeo umoci docker-registry >/dev/null
+# interop tests); docker-registry: a second, out-of-process registry;
+# runc, crun: container-start peers in bench/.
+apt-get install -y -qq busybox-static iproute2 skopeo umoci docker-registry runc crun >/dev/null
 go mod download

@@ -1,0 +1,408 @@
+package hull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// Container is one container: its state lives in the Runtime's root under
+// containers/<id>/ so that other processes find it. A Container created by
+// this Runtime is owned by it: it is killed and removed by rt.Close, and
+// killed by the kernel if this process dies. The caller removes it with
+// Remove when done.
+type Container struct {
+	rt *Runtime
+	id string
+
+	mu sync.Mutex
+	st containerState
+	lp *liveProcess // non-nil while this Runtime owns a live process
+}
+
+// ExitStatus is how a container's main process ended.
+type ExitStatus struct {
+	// Code is the exit code, Docker style: 128+signal when a signal ended
+	// the process, 125 when hull failed to set the container up, 126 when
+	// the command is not executable, 127 when it does not exist.
+	Code int
+	// Signal is the signal that ended the process, or 0.
+	Signal syscall.Signal
+	// OOMKilled reports that the kernel's OOM killer killed a process of
+	// the container (its memory limit was reached).
+	OOMKilled bool
+}
+
+// StartError is the error a container's setup returns when it fails
+// inside the container (bad command, user, mount...). Its ExitCode follows
+// Docker: 126 not executable, 127 not found, 125 anything else. It wraps
+// the errno when there is one, so errors.Is(err, fs.ErrNotExist) works.
+type StartError struct {
+	ID       string // container ID
+	Stage    string // what failed: "mount", "user", "exec"...
+	ExitCode int
+	Err      error
+}
+
+func (e *StartError) Error() string {
+	return fmt.Sprintf("start container %s: %s: %v", shortContainerID(e.ID), e.Stage, e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Container states, as ContainerInspect.State.Status reports them (Docker's
+// names).
+const (
+	StatusCreated = "created"
+	StatusRunning = "running"
+	StatusExited  = "exited"
+)
+
+// ContainerInspect is a snapshot of a container's configuration and state.
+type ContainerInspect struct {
+	ID          string
+	Name        string
+	Image       string        // the reference the container was created from
+	ImageDigest digest.Digest // the image's manifest digest
+	Created     time.Time
+	Hostname    string
+	Path        string   // the command
+	Args        []string // its arguments
+	Env         []string
+	WorkingDir  string
+	User        string
+	Memory      int64 // bytes; 0: unlimited
+	PidsLimit   int64 // 0: unlimited
+	State       ContainerStateInfo
+}
+
+// ContainerStateInfo is the state part of ContainerInspect.
+type ContainerStateInfo struct {
+	Status     string // StatusCreated, StatusRunning or StatusExited
+	Running    bool
+	Pid        int // host PID of the container's init; 0 when not running
+	ExitCode   int
+	OOMKilled  bool
+	Error      string // why the start failed, if it did
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// ID returns the container's ID: 64 hex digits.
+func (c *Container) ID() string { return c.id }
+
+// Name returns the container's name (without Docker's leading slash).
+func (c *Container) Name() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.Name
+}
+
+// Inspect returns the container's configuration and current state.
+func (c *Container) Inspect() ContainerInspect {
+	c.mu.Lock()
+	st := c.st
+	c.mu.Unlock()
+	if c.lp == nil && st.Status != StatusExited && !st.alive() {
+		st.Status = StatusExited
+	}
+	in := ContainerInspect{
+		ID: st.ID, Name: st.Name, Image: st.Image, ImageDigest: st.ImageDigest,
+		Created: st.Created, Hostname: st.Hostname,
+		Env: slices.Clone(st.Env), WorkingDir: st.Workdir, User: st.User,
+		Memory: st.Memory, PidsLimit: st.PidsLimit,
+		State: ContainerStateInfo{
+			Status: st.Status, Running: st.Status == StatusRunning,
+			ExitCode: st.ExitCode, OOMKilled: st.OOMKilled, Error: st.Error,
+			StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
+		},
+	}
+	if len(st.Args) > 0 {
+		in.Path, in.Args = st.Args[0], slices.Clone(st.Args[1:])
+	}
+	if st.Status != StatusExited {
+		in.State.Pid = st.Pid
+	}
+	return in
+}
+
+// Run is Create then Start. The image is looked up locally and pulled if
+// missing. On a start failure it returns the container with the error, so
+// that the caller can inspect and Remove it.
+func (rt *Runtime) Run(ctx context.Context, ref string, opts ...RunOption) (*Container, error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	if _, err := rt.Image(ctx, ref); errors.Is(err, ErrNotFound) {
+		if _, err := rt.Pull(ctx, ref); err != nil {
+			return nil, fmt.Errorf("run %s: %w", ref, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("run %s: %w", ref, err)
+	}
+	c, err := rt.Create(ctx, ref, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Container finds a container by ID, unique ID prefix or name. It returns
+// an error wrapping ErrNotFound if there is none.
+func (rt *Runtime) Container(ctx context.Context, idOrName string) (*Container, error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	states, err := rt.readStates()
+	if err != nil {
+		return nil, err
+	}
+	var found *containerState
+	for i := range states {
+		st := &states[i]
+		if st.ID == idOrName || st.Name == strings.TrimPrefix(idOrName, "/") {
+			found = st
+			break
+		}
+	}
+	if found == nil && len(idOrName) >= 1 && isHex(idOrName) {
+		for i := range states {
+			if strings.HasPrefix(states[i].ID, idOrName) {
+				if found != nil {
+					return nil, fmt.Errorf("%w: container ID prefix %q is ambiguous", ErrConflict, idOrName)
+				}
+				found = &states[i]
+			}
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("container %s: %w", idOrName, ErrNotFound)
+	}
+	return rt.containerFor(*found), nil
+}
+
+// Containers lists every container in the root (created, running and
+// exited), most recently created first.
+func (rt *Runtime) Containers(ctx context.Context) ([]*Container, error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	states, err := rt.readStates()
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(states, func(i, j int) bool { return states[i].Created.After(states[j].Created) })
+	out := make([]*Container, 0, len(states))
+	for _, st := range states {
+		out = append(out, rt.containerFor(st))
+	}
+	return out, nil
+}
+
+// containerFor returns this Runtime's live object for an owned container,
+// or a new one over the state read from disk.
+func (rt *Runtime) containerFor(st containerState) *Container {
+	rt.ctrs.mu.Lock()
+	defer rt.ctrs.mu.Unlock()
+	if c := rt.ctrs.owned[st.ID]; c != nil {
+		return c
+	}
+	return &Container{rt: rt, id: st.ID, st: st}
+}
+
+func isHex(s string) bool {
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func shortContainerID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// containerSet is the Runtime's part for containers: the ones it owns and
+// the sealed copy of the binary that containers start from.
+type containerSet struct {
+	mu    sync.Mutex
+	owned map[string]*Container
+
+	exeOnce sync.Once
+	exe     *execFile
+	exeErr  error
+
+	spawner spawner // the thread inits are forked from
+}
+
+// RunOption configures Create and Run.
+type RunOption func(*runConfig) error
+
+type runConfig struct {
+	name       string
+	cmd        []string
+	cmdSet     bool
+	entrypoint []string
+	entrySet   bool
+	env        []string
+	workdir    string
+	user       string
+	hostname   string
+	memory     int64
+	pidsLimit  int64
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+// WithName names the container. Names are unique in a root: Create fails
+// with ErrConflict if the name is taken. Default: a generated name.
+func WithName(name string) RunOption {
+	return func(c *runConfig) error {
+		if !validName(name) {
+			return fmt.Errorf("%w: container name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]*", ErrInvalidArgument, name)
+		}
+		c.name = name
+		return nil
+	}
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if i > 0 {
+			ok = ok || r == '_' || r == '.' || r == '-'
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// WithCmd sets the command (the arguments after the entrypoint). Default:
+// the image's Cmd, unless WithEntrypoint is given (then none), as Docker.
+func WithCmd(args ...string) RunOption {
+	return func(c *runConfig) error {
+		c.cmd, c.cmdSet = slices.Clone(args), true
+		return nil
+	}
+}
+
+// WithEntrypoint sets the entrypoint; with no arguments it clears the
+// image's. Default: the image's Entrypoint.
+func WithEntrypoint(args ...string) RunOption {
+	return func(c *runConfig) error {
+		c.entrypoint, c.entrySet = slices.Clone(args), true
+		return nil
+	}
+}
+
+// WithEnv adds "KEY=value" variables, overriding the image's. Default: the
+// image's Env (plus PATH and HOSTNAME, as Docker).
+func WithEnv(kv ...string) RunOption {
+	return func(c *runConfig) error {
+		for _, e := range kv {
+			if k, _, _ := strings.Cut(e, "="); k == "" {
+				return fmt.Errorf("%w: env %q: want KEY=value", ErrInvalidArgument, e)
+			}
+		}
+		c.env = append(c.env, kv...)
+		return nil
+	}
+}
+
+// WithWorkdir sets the working directory, created if missing. Default: the
+// image's WorkingDir, else "/".
+func WithWorkdir(dir string) RunOption {
+	return func(c *runConfig) error {
+		if !strings.HasPrefix(dir, "/") {
+			return fmt.Errorf("%w: workdir %q is not absolute", ErrInvalidArgument, dir)
+		}
+		c.workdir = dir
+		return nil
+	}
+}
+
+// WithUser sets the user: "name", "uid", "name:group" or "uid:gid", names
+// resolved in the container's /etc/passwd and /etc/group. Default: the
+// image's User, else root.
+func WithUser(user string) RunOption {
+	return func(c *runConfig) error {
+		c.user = user
+		return nil
+	}
+}
+
+// WithHostname sets the container's hostname. Default: the first 12
+// characters of its ID, as Docker.
+func WithHostname(name string) RunOption {
+	return func(c *runConfig) error {
+		if name == "" || len(name) > 64 || strings.ContainsAny(name, "/ \x00") {
+			return fmt.Errorf("%w: hostname %q", ErrInvalidArgument, name)
+		}
+		c.hostname = name
+		return nil
+	}
+}
+
+// WithMemory limits the container's memory to bytes; the kernel's OOM
+// killer ends it when exceeded (ExitStatus.OOMKilled). Default: unlimited.
+func WithMemory(bytes int64) RunOption {
+	return func(c *runConfig) error {
+		if bytes < 6<<20 {
+			return fmt.Errorf("%w: memory limit %d: minimum is 6 MiB", ErrInvalidArgument, bytes)
+		}
+		c.memory = bytes
+		return nil
+	}
+}
+
+// WithPidsLimit limits the number of processes and threads in the
+// container. Default: unlimited.
+func WithPidsLimit(n int64) RunOption {
+	return func(c *runConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%w: pids limit %d", ErrInvalidArgument, n)
+		}
+		c.pidsLimit = n
+		return nil
+	}
+}
+
+// WithStdout sends the container's standard output to w. Default:
+// discarded. hull copies to w until the container exits; Wait returns
+// after the copy is done.
+func WithStdout(w io.Writer) RunOption {
+	return func(c *runConfig) error {
+		c.stdout = w
+		return nil
+	}
+}
+
+// WithStderr sends the container's standard error to w. Default:
+// discarded.
+func WithStderr(w io.Writer) RunOption {
+	return func(c *runConfig) error {
+		c.stderr = w
+		return nil
+	}
+}

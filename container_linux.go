@@ -1,0 +1,618 @@
+package hull
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hullbox/hull/internal/initproc"
+	specpkg "github.com/hullbox/hull/internal/spec"
+	"golang.org/x/sys/unix"
+)
+
+// liveProcess is a container init this Runtime started and will reap.
+type liveProcess struct {
+	cmd    *exec.Cmd
+	cfgW   *os.File      // the start byte goes here; nil once sent
+	status *bufio.Reader // reports from the init
+	statR  *os.File
+	cg     *cgroup
+	done   chan struct{} // closed once reaped and recorded
+	exit   ExitStatus
+}
+
+// Create creates a container from a local image (see Image for what ref
+// may be) and starts its init, which sets up the namespaces, cgroup and
+// root filesystem and then waits for Start. It does not pull: Run does.
+// The container belongs to this Runtime until Removed (see Container).
+func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_ *Container, retErr error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	var rc runConfig
+	for _, o := range opts {
+		if err := o(&rc); err != nil {
+			return nil, fmt.Errorf("create container: %w", err)
+		}
+	}
+	img, err := rt.Image(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	if len(img.rec.ChainIDs) == 0 {
+		return nil, fmt.Errorf("create container: %w: image %s has no layers", ErrInvalidArgument, ref)
+	}
+	id := newContainerID()
+	dir := rt.containerDir(id)
+	lowerRoot := filepath.Dir(filepath.Dir(rt.snaps.Path(img.rec.ChainIDs[0])))
+	var layers, lowers []string // top first
+	for i := len(img.rec.ChainIDs) - 1; i >= 0; i-- {
+		p := rt.snaps.Path(img.rec.ChainIDs[i])
+		rel, err := filepath.Rel(lowerRoot, p)
+		if err != nil {
+			return nil, fmt.Errorf("create container: %w", err)
+		}
+		layers, lowers = append(layers, p), append(lowers, rel)
+	}
+	etc := map[string]string{}
+	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
+		etc["/etc/"+name] = filepath.Join(dir, name)
+	}
+	spec, err := buildSpec(id, filepath.Join(dir, "rootfs"), img, layers, &rc, etc)
+	if err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	st := containerState{
+		ID: id, Name: rc.name, Image: ref, ImageDigest: img.Digest(), ChainIDs: img.rec.ChainIDs,
+		Created: time.Now().UTC(), Hostname: spec.Hostname, Args: spec.Process.Args,
+		Env: spec.Process.Env, Workdir: spec.Process.Cwd, User: rc.user,
+		Memory: rc.memory, PidsLimit: rc.pidsLimit, Status: StatusCreated,
+		Owner: os.Getpid(), OwnerStart: procStartTime(os.Getpid()), Cgroup: cgroupPath(id),
+	}
+	if st.User == "" {
+		st.User = img.Config().User
+	}
+	if s := spec.Annotations[specpkg.AnnotationStopSignal]; s != "" {
+		st.StopSignal = int(parseSignal(s))
+	}
+	if err := rt.reserve(&st); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	c := &Container{rt: rt, id: id, st: st}
+	defer func() {
+		if retErr != nil {
+			retErr = errors.Join(retErr, c.cleanup())
+		}
+	}()
+	if err := rt.store.PutHold(holdFor(&st)); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	if err := writeEtcFiles(dir, spec.Hostname); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	cfg := &initproc.Config{
+		ID: id, Spec: spec, LowerRoot: lowerRoot, Lowers: lowers,
+		Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
+	}
+	// config.json is for inspection only (the init gets its config over a
+	// pipe): no need for an atomic, synced write on the start path.
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	lp, err := rt.spawn(ctx, cfg, &rc)
+	if lp != nil {
+		c.lp = lp
+		c.st.Pid, c.st.PidStart = lp.cmd.Process.Pid, procStartTime(lp.cmd.Process.Pid)
+		go c.reap() // c.st is shared from here on: under c.mu
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	err = writeState(dir, &c.st)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	rt.ctrs.mu.Lock()
+	if rt.ctrs.owned == nil {
+		rt.ctrs.owned = map[string]*Container{}
+	}
+	rt.ctrs.owned[id] = c
+	rt.ctrs.mu.Unlock()
+	// A Close that ran meanwhile did not see this container: undo it.
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// reserve takes the container's name and writes its first state under the
+// containers lock, so two Creates (in any processes) never share a name.
+func (rt *Runtime) reserve(st *containerState) error {
+	unlock, err := rt.lockContainers()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	states, err := rt.readStates()
+	if err != nil {
+		return err
+	}
+	if st.Name == "" {
+		st.Name = "hull_" + st.ID[:12]
+	}
+	for _, o := range states {
+		if o.Name == st.Name {
+			return fmt.Errorf("%w: the container name %q is already in use by container %s", ErrConflict, st.Name, shortContainerID(o.ID))
+		}
+	}
+	dir := rt.containerDir(st.ID)
+	// The upper dir's mode becomes the container's "/": 0755 like an
+	// image root, so that non-root users can use it.
+	for _, d := range []string{"upper", "work", "rootfs"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := writeState(dir, st); err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	return nil
+}
+
+func (rt *Runtime) lockContainers() (func(), error) {
+	if err := os.MkdirAll(rt.containersDir(), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(rt.containersDir(), ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// spawn starts the init in new namespaces, puts it in the cgroup, sends
+// its config and waits until it reports ready. The returned liveProcess is
+// non-nil once a process exists, even on error: the caller reaps it.
+func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfig) (_ *liveProcess, retErr error) {
+	exe, err := rt.initExe()
+	if err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	cg, err := newCgroup(cfg.ID, rc.memory, rc.pidsLimit)
+	if err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, errors.Join(err, cg.remove())
+	}
+	statR, statW, err := os.Pipe()
+	if err != nil {
+		cfgR.Close()
+		cfgW.Close()
+		return nil, errors.Join(err, cg.remove())
+	}
+	cmd := &exec.Cmd{
+		Path:       exe.path(),
+		Args:       []string{"hull-init", cfg.ID},
+		Env:        []string{initproc.Env + "=1", "GOMAXPROCS=1", "GOGC=off"},
+		ExtraFiles: []*os.File{cfgR, statW},
+		Stdout:     rc.stdout,
+		Stderr:     rc.stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET,
+			Pdeathsig:  syscall.SIGKILL,
+		},
+	}
+	if cgFD, err := cg.dirFD(); err != nil {
+		return nil, errors.Join(err, cg.remove())
+	} else if cgFD != nil {
+		defer cgFD.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
+	}
+	err = rt.ctrs.spawner.start(cmd)
+	cfgR.Close()
+	statW.Close()
+	if err != nil {
+		cfgW.Close()
+		statR.Close()
+		return nil, errors.Join(fmt.Errorf("create container: start init: %w", err), cg.remove())
+	}
+	lp := &liveProcess{cmd: cmd, cfgW: cfgW, status: bufio.NewReader(statR), statR: statR, cg: cg, done: make(chan struct{})}
+	defer func() {
+		if retErr != nil {
+			_ = cmd.Process.Kill()
+		}
+	}()
+	if err := cg.add(cmd.Process.Pid); err != nil {
+		return lp, fmt.Errorf("create container: join cgroup: %w", err)
+	}
+	if err := initproc.WriteConfig(cfgW, cfg); err != nil {
+		return lp, fmt.Errorf("create container: send config: %w", err)
+	}
+	m, err := lp.next(ctx)
+	if errors.Is(err, io.EOF) {
+		err = errors.New("container init exited before it was ready (its stderr went to WithStderr)")
+	}
+	if err != nil {
+		return lp, fmt.Errorf("create container %s: %w", shortContainerID(cfg.ID), err)
+	}
+	if m.Type != "ready" {
+		return lp, startError(cfg.ID, m)
+	}
+	// Only now: the init's Go runtime has made its threads.
+	if err := cg.setPidsLimit(rc.pidsLimit); err != nil {
+		return lp, fmt.Errorf("create container: pids limit: %w", err)
+	}
+	return lp, nil
+}
+
+// next reads the init's next report, giving up when ctx ends.
+func (lp *liveProcess) next(ctx context.Context) (initproc.Message, error) {
+	stop := context.AfterFunc(ctx, func() { _ = lp.statR.SetReadDeadline(time.Now()) })
+	defer stop()
+	m, err := initproc.ReadMessage(lp.status)
+	if err != nil && ctx.Err() != nil {
+		return m, ctx.Err()
+	}
+	if errors.Is(err, io.EOF) {
+		return m, io.EOF
+	}
+	return m, err
+}
+
+func startError(id string, m initproc.Message) error {
+	var err error = errors.New(m.Message)
+	if m.Errno != 0 {
+		err = &errnoError{msg: m.Message, errno: syscall.Errno(m.Errno)}
+	}
+	return &StartError{ID: id, Stage: m.Stage, ExitCode: m.Code, Err: err}
+}
+
+// errnoError is a message from the init that carries an errno.
+type errnoError struct {
+	msg   string
+	errno syscall.Errno
+}
+
+func (e *errnoError) Error() string { return e.msg }
+func (e *errnoError) Unwrap() error { return e.errno }
+
+// Start runs the container's command. Errors from inside the container
+// (command not found, not executable) are *StartError values; the
+// container is then exited with the matching exit code.
+func (c *Container) Start(ctx context.Context) error {
+	c.mu.Lock()
+	lp, status := c.lp, c.st.Status
+	if status == StatusRunning {
+		c.mu.Unlock()
+		return nil
+	}
+	if lp == nil || lp.cfgW == nil || status != StatusCreated {
+		c.mu.Unlock()
+		return fmt.Errorf("start container %s: %w: container is %s (restart is not supported yet)", shortContainerID(c.id), ErrConflict, status)
+	}
+	c.st.StartedAt = time.Now().UTC()
+	_, err := lp.cfgW.Write([]byte{1})
+	lp.cfgW.Close()
+	lp.cfgW = nil
+	c.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
+	}
+	m, err := lp.next(ctx)
+	lp.statR.Close()
+	if errors.Is(err, io.EOF) {
+		// The status pipe closed on exec: the command runs.
+		c.mu.Lock()
+		if c.st.Status == StatusCreated {
+			c.st.Status = StatusRunning
+		}
+		werr := writeState(c.rt.containerDir(c.id), &c.st)
+		c.mu.Unlock()
+		return werr
+	}
+	if err != nil {
+		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
+	}
+	serr := startError(c.id, m)
+	<-lp.done
+	c.mu.Lock()
+	c.st.Error = serr.Error()
+	_ = writeState(c.rt.containerDir(c.id), &c.st)
+	c.mu.Unlock()
+	return serr
+}
+
+// reap waits for the init, records how it ended and removes the cgroup.
+func (c *Container) reap() {
+	lp := c.lp
+	_ = lp.cmd.Wait()
+	var exit ExitStatus
+	if ws, ok := lp.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		if ws.Signaled() {
+			exit.Signal = ws.Signal()
+			exit.Code = 128 + int(exit.Signal)
+		} else {
+			exit.Code = ws.ExitStatus()
+		}
+	}
+	exit.OOMKilled = lp.cg.oomKilled()
+	_ = lp.cg.remove()
+	c.mu.Lock()
+	lp.exit = exit
+	if lp.cfgW != nil {
+		lp.cfgW.Close()
+		lp.cfgW = nil
+	}
+	if c.st.Status != "" {
+		c.st.Status = StatusExited
+		c.st.ExitCode, c.st.OOMKilled = exit.Code, exit.OOMKilled
+		c.st.FinishedAt = time.Now().UTC()
+		if _, err := os.Stat(c.rt.containerDir(c.id)); err == nil {
+			_ = writeState(c.rt.containerDir(c.id), &c.st)
+		}
+	}
+	c.mu.Unlock()
+	close(lp.done)
+}
+
+// Wait blocks until the container's process exits and returns how it
+// ended. For a container another process owns, it polls.
+func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
+	if lp := c.lp; lp != nil {
+		select {
+		case <-lp.done:
+			return lp.exit, nil
+		case <-ctx.Done():
+			return ExitStatus{}, ctx.Err()
+		}
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		st, err := readState(c.rt.containerDir(c.id))
+		if err != nil {
+			return ExitStatus{}, fmt.Errorf("wait container %s: %w", shortContainerID(c.id), err)
+		}
+		if st.Status == StatusExited || !st.alive() {
+			c.mu.Lock()
+			c.st = st
+			c.mu.Unlock()
+			return ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled}, nil
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ExitStatus{}, ctx.Err()
+		}
+	}
+}
+
+// running reports whether the container's init exists and has not been
+// reaped.
+func (c *Container) running() bool {
+	if lp := c.lp; lp != nil {
+		select {
+		case <-lp.done:
+			return false
+		default:
+			return true
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.Status != StatusExited && c.st.alive()
+}
+
+// Kill sends sig to the container's main process. It fails with
+// ErrConflict if the container is not running. As in Docker, a PID 1 that
+// has no handler for sig ignores it (SIGKILL always works).
+func (c *Container) Kill(sig syscall.Signal) error {
+	if !c.running() {
+		return fmt.Errorf("kill container %s: %w: container is not running", shortContainerID(c.id), ErrConflict)
+	}
+	var err error
+	if lp := c.lp; lp != nil {
+		err = lp.cmd.Process.Signal(sig)
+	} else {
+		err = unix.Kill(c.st.Pid, sig)
+	}
+	if err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
+	}
+	return nil
+}
+
+// Stop sends the stop signal (the image's STOPSIGNAL, else SIGTERM), waits
+// up to timeout for the container to exit, then sends SIGKILL. Stopping a
+// container that is not running does nothing.
+func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
+	sig := syscall.SIGTERM
+	c.mu.Lock()
+	if c.st.StopSignal != 0 {
+		sig = syscall.Signal(c.st.StopSignal)
+	}
+	c.mu.Unlock()
+	if err := c.Kill(sig); err != nil {
+		if !c.running() {
+			return nil
+		}
+		return fmt.Errorf("stop container %s: %w", shortContainerID(c.id), err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	_, err := c.Wait(tctx)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := c.Kill(syscall.SIGKILL); err != nil && c.running() {
+		return fmt.Errorf("stop container %s: %w", shortContainerID(c.id), err)
+	}
+	_, err = c.Wait(ctx)
+	return err
+}
+
+// RemoveOption configures Container.Remove.
+type RemoveOption func(*removeConfig)
+
+type removeConfig struct{ force bool }
+
+// WithForceRemove kills a running container before removing it. Default:
+// Remove refuses a running container with ErrConflict.
+func WithForceRemove() RemoveOption { return func(c *removeConfig) { c.force = true } }
+
+// Remove deletes the container: its process (with WithForceRemove), its
+// cgroup, its files and its hold on the image.
+func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
+	var cfg removeConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c.mu.Lock()
+	created := c.st.Status == StatusCreated
+	c.mu.Unlock()
+	if c.running() {
+		// A created container's init only waits for Start: removing it
+		// needs no force (as in Docker).
+		if !cfg.force && !created {
+			return fmt.Errorf("remove container %s: %w: container is running: stop it first, or force", shortContainerID(c.id), ErrConflict)
+		}
+		if err := c.Kill(syscall.SIGKILL); err != nil && c.running() {
+			return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
+		}
+		if _, err := c.Wait(ctx); err != nil {
+			return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
+		}
+	}
+	if err := c.cleanup(); err != nil {
+		return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
+	}
+	return nil
+}
+
+// cleanup removes what Create made: the cgroup, the hold, the directory.
+// The process must be gone (or never started).
+func (c *Container) cleanup() error {
+	rt := c.rt
+	if lp := c.lp; lp != nil {
+		_ = lp.cmd.Process.Kill()
+		<-lp.done
+		lp.statR.Close()
+	}
+	var errs []error
+	if cg := loadCgroup(c.id); cg != nil {
+		errs = append(errs, cg.remove())
+	}
+	errs = append(errs, rt.store.DeleteHold(c.id))
+	unlock, err := rt.lockContainers()
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	defer unlock()
+	c.mu.Lock()
+	c.st.Status = "" // the reaper no longer writes the state
+	c.mu.Unlock()
+	dir := rt.containerDir(c.id)
+	// Rename first so no reader sees a half-removed container.
+	gone := filepath.Join(rt.containersDir(), ".removing-"+c.id)
+	if err := os.Rename(dir, gone); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	} else {
+		errs = append(errs, os.RemoveAll(gone))
+	}
+	rt.ctrs.mu.Lock()
+	delete(rt.ctrs.owned, c.id)
+	rt.ctrs.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// closeContainers kills and removes every container this Runtime owns and
+// releases the sealed binary. Runtime.Close calls it.
+func (rt *Runtime) closeContainers() error {
+	rt.ctrs.mu.Lock()
+	var owned []*Container
+	for _, c := range rt.ctrs.owned {
+		owned = append(owned, c)
+	}
+	rt.ctrs.mu.Unlock()
+	var errs []error
+	for _, c := range owned {
+		errs = append(errs, c.Remove(context.Background(), WithForceRemove()))
+	}
+	rt.ctrs.spawner.close()
+	if rt.ctrs.exe != nil {
+		errs = append(errs, rt.ctrs.exe.close())
+	}
+	return errors.Join(errs...)
+}
+
+// recoverContainers repairs what dead owners left: their live containers
+// are killed (they are not Detached; pdeathsig normally did it already),
+// cgroups removed, and state marked exited. Open calls it.
+func (rt *Runtime) recoverContainers() error {
+	// Half-removed directories.
+	if olds, _ := filepath.Glob(filepath.Join(rt.containersDir(), ".removing-*")); len(olds) > 0 {
+		for _, o := range olds {
+			_ = os.RemoveAll(o)
+		}
+	}
+	states, err := rt.readStates()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, st := range states {
+		if st.Status == StatusExited || st.ownerAlive() {
+			continue
+		}
+		if st.alive() {
+			_ = unix.Kill(st.Pid, unix.SIGKILL)
+			for i := 0; i < 200 && st.alive(); i++ {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		if cg := loadCgroup(st.ID); cg != nil {
+			errs = append(errs, cg.remove())
+		}
+		st.Status, st.ExitCode, st.FinishedAt = StatusExited, 137, time.Now().UTC()
+		errs = append(errs, writeState(rt.containerDir(st.ID), &st))
+	}
+	return errors.Join(errs...)
+}
+
+func newContainerID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func parseSignal(s string) syscall.Signal {
+	if n, err := strconv.Atoi(s); err == nil {
+		return syscall.Signal(n)
+	}
+	if len(s) < 3 || s[:3] != "SIG" {
+		s = "SIG" + s
+	}
+	return unix.SignalNum(s)
+}

@@ -1,0 +1,51 @@
+//go:build !linux
+
+package hull
+
+import (
+	"context"
+	"syscall"
+	"time"
+)
+
+// Init does nothing outside Linux: there are no containers to initialise.
+func Init() {}
+
+type liveProcess struct{}
+
+type execFile struct{}
+
+type spawner struct{}
+
+// Create returns ErrUnsupported: containers need Linux.
+func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (*Container, error) {
+	return nil, ErrUnsupported
+}
+
+// Start returns ErrUnsupported: containers need Linux.
+func (c *Container) Start(ctx context.Context) error { return ErrUnsupported }
+
+// Wait returns ErrUnsupported: containers need Linux.
+func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
+	return ExitStatus{}, ErrUnsupported
+}
+
+// Kill returns ErrUnsupported: containers need Linux.
+func (c *Container) Kill(sig syscall.Signal) error { return ErrUnsupported }
+
+// Stop returns ErrUnsupported: containers need Linux.
+func (c *Container) Stop(ctx context.Context, timeout time.Duration) error { return ErrUnsupported }
+
+// RemoveOption configures Container.Remove.
+type RemoveOption func(*removeConfig)
+
+type removeConfig struct{ force bool }
+
+// WithForceRemove kills a running container before removing it.
+func WithForceRemove() RemoveOption { return func(c *removeConfig) { c.force = true } }
+
+// Remove returns ErrUnsupported: containers need Linux.
+func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error { return ErrUnsupported }
+
+func (rt *Runtime) closeContainers() error   { return nil }
+func (rt *Runtime) recoverContainers() error { return nil }

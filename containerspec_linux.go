@@ -1,0 +1,121 @@
+package hull
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/hullbox/hull/internal/spec"
+	"github.com/hullbox/hull/internal/store"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// buildSpec makes the container's OCI spec with internal/spec (Docker's
+// defaults and precedence). The rootfs exists only in the container's
+// mount namespace, so the user is resolved in the image's layers
+// (layerFS). etc holds the container's /etc files to bind in.
+func buildSpec(id, rootfs string, img *Image, snaps []string, rc *runConfig, etc map[string]string) (*specs.Spec, error) {
+	o := spec.Options{
+		ID: id, Hostname: rc.hostname, Image: img.Config(),
+		Cmd: rc.cmd, Entrypoint: rc.entrypoint, EntrypointSet: rc.entrySet,
+		Env: rc.env, WorkingDir: rc.workdir, User: rc.user,
+		Memory: rc.memory, PidsLimit: rc.pidsLimit,
+		CgroupsPath: cgroupPath(id),
+		UserFS:      layerFS(snaps),
+	}
+	for _, dst := range slices.Sorted(maps.Keys(etc)) {
+		o.Mounts = append(o.Mounts, specs.Mount{Destination: dst, Type: "bind", Source: etc[dst], Options: []string{"rbind", "rprivate"}})
+	}
+	sp, err := spec.Generate(rootfs, o)
+	if errors.Is(err, spec.ErrInvalid) || errors.Is(err, spec.ErrUnknownUser) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	return sp, err
+}
+
+// layerFS is a read-only view of an image's layers (snapshot dirs, top
+// first) for the few files read before the rootfs exists (/etc/passwd,
+// /etc/group): a name is taken from the topmost layer that has it, and
+// a whiteout hides it. Each layer is an os.Root, so symlinks cannot leave
+// it. TODO: a symlink that points into a lower layer is not followed
+// across layers, nor are opaque directories honoured.
+type layerFS []string
+
+func (l layerFS) Open(name string) (fs.File, error) {
+	for _, dir := range l {
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			continue
+		}
+		fi, err := root.Lstat(name)
+		if err != nil {
+			root.Close()
+			continue
+		}
+		if fi.Mode()&fs.ModeCharDevice != 0 && fi.Mode()&fs.ModeDevice != 0 {
+			root.Close()
+			break // a whiteout: deleted in this layer
+		}
+		f, err := root.Open(name)
+		root.Close()
+		return f, err
+	}
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+// writeEtcFiles writes the container's /etc/hostname, /etc/hosts and
+// /etc/resolv.conf into its directory, whence they are bind-mounted.
+func writeEtcFiles(dir, hostname string) error {
+	hosts := "127.0.0.1\tlocalhost\n" +
+		"::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n" +
+		"127.0.0.1\t" + hostname + "\n"
+	files := map[string][]byte{
+		"hostname":    []byte(hostname + "\n"),
+		"hosts":       []byte(hosts),
+		"resolv.conf": resolvConf(),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolvConf is the host's /etc/resolv.conf without loopback nameservers,
+// which mean nothing in the container's network namespace (Docker drops
+// them too).
+func resolvConf() []byte {
+	data, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return []byte(strings.Join(out, "\n"))
+}
+
+func holdFor(st *containerState) store.Hold {
+	return store.Hold{ID: st.ID, Image: st.ImageDigest, Snapshots: st.ChainIDs}
+}
+
+func mustJSON(v any) []byte {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return data
+}

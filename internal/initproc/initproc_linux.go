@@ -1,0 +1,180 @@
+package initproc
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Env marks the re-executed binary as a container's init ("_HULL_INIT=1").
+// It is the only thing this package's init() looks at.
+const Env = "_HULL_INIT"
+
+// cgroupRoot is where the host mounts the cgroup filesystem.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// Fds of the two pipes the parent passes in ExtraFiles.
+const (
+	configFD = 3 // parent -> init: config (length-prefixed JSON), then the start byte
+	statusFD = 4 // init -> parent: one JSON message per line; EOF after exec
+)
+
+// Config is what the parent sends the init: the OCI spec plus where the
+// root filesystem's overlay layers are.
+type Config struct {
+	ID   string      `json:"id"`
+	Spec *specs.Spec `json:"spec"`
+	// LowerRoot is the directory the Lowers are relative to: the overlay
+	// is mounted from there, so that its options fit in a page however
+	// many layers there are.
+	LowerRoot string   `json:"lowerRoot"`
+	Lowers    []string `json:"lowers"` // top first
+	Upper     string   `json:"upper"`
+	Work      string   `json:"work"`
+}
+
+// Message is one report from the init on the status pipe.
+type Message struct {
+	Type    string `json:"type"` // "ready" or "error"
+	Stage   string `json:"stage,omitempty"`
+	Errno   int    `json:"errno,omitempty"`
+	Message string `json:"message,omitempty"`
+	Code    int    `json:"code,omitempty"` // exit code the failure stands for
+}
+
+func init() { Run() }
+
+// Run runs a container's init when this process was started as one, and
+// then never returns; otherwise it does nothing. This package's init()
+// calls it (see the package comment for why here).
+func Run() {
+	if os.Getenv(Env) == "" {
+		return
+	}
+	os.Exit(runInit())
+}
+
+// stageError is a setup failure, reported to the parent with its stage.
+type stageError struct {
+	stage string
+	code  int
+	err   error
+}
+
+func (e *stageError) Error() string { return e.stage + ": " + e.err.Error() }
+
+func (e *stageError) Unwrap() error { return e.err }
+
+func fail(stage string, err error) error { return &stageError{stage: stage, code: 125, err: err} }
+
+func runInit() int {
+	// Namespace and capability changes below are per thread: everything,
+	// up to the execve, happens on this one.
+	runtime.LockOSThread()
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	unix.CloseOnExec(configFD)
+	unix.CloseOnExec(statusFD)
+	cfgR := os.NewFile(configFD, "config")
+	status := os.NewFile(statusFD, "status")
+
+	cfg, err := readConfig(cfgR)
+	if err != nil {
+		return report(status, fail("config", err))
+	}
+	if err := setupContainer(cfg); err != nil {
+		return report(status, err)
+	}
+	if err := sendMessage(status, Message{Type: "ready"}); err != nil {
+		return 125
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(cfgR, b[:]); err != nil {
+		return 125 // the parent went away or aborted: never start
+	}
+	return report(status, execProcess(cfg.Spec.Process))
+}
+
+func readConfig(r io.Reader) (*Config, error) {
+	var n uint32
+	if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
+		return nil, err
+	}
+	if n > 16<<20 {
+		return nil, fmt.Errorf("config of %d bytes", n)
+	}
+	data := make([]byte, n)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Spec == nil || cfg.Spec.Process == nil || cfg.Spec.Root == nil {
+		return nil, errors.New("incomplete spec")
+	}
+	return &cfg, nil
+}
+
+// WriteConfig sends cfg to the init, length-prefixed.
+func WriteConfig(w io.Writer, cfg *Config) error {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	buf := binary.LittleEndian.AppendUint32(make([]byte, 0, 4+len(data)), uint32(len(data)))
+	_, err = w.Write(append(buf, data...))
+	return err
+}
+
+func sendMessage(w io.Writer, m Message) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
+}
+
+// report sends err (if any) to the parent and returns the exit code.
+func report(status io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	m := Message{Type: "error", Stage: "setup", Message: err.Error(), Code: 125}
+	var se *stageError
+	if errors.As(err, &se) {
+		m.Stage, m.Code, m.Message = se.stage, se.code, se.err.Error()
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		m.Errno = int(errno)
+	}
+	_ = sendMessage(status, m)
+	return m.Code
+}
+
+// ReadMessage reads the init's next report; io.EOF means the init exec'd
+// the user's process (or died without a word).
+func ReadMessage(r *bufio.Reader) (Message, error) {
+	var m Message
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		if len(line) == 0 {
+			return m, err
+		}
+	}
+	if err := json.Unmarshal(line, &m); err != nil {
+		return m, fmt.Errorf("bad message from container init: %q", line)
+	}
+	return m, nil
+}

@@ -1,0 +1,161 @@
+package hull
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// containerState is containers/<id>/state.json: what any process needs to
+// find, inspect and clean up a container. It is replaced atomically.
+type containerState struct {
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	Image       string          `json:"image"`
+	ImageDigest digest.Digest   `json:"imageDigest"`
+	ChainIDs    []digest.Digest `json:"chainIDs"`
+	Created     time.Time       `json:"created"`
+	Hostname    string          `json:"hostname"`
+	Args        []string        `json:"args"`
+	Env         []string        `json:"env"`
+	Workdir     string          `json:"workdir"`
+	User        string          `json:"user,omitempty"`
+	Memory      int64           `json:"memory,omitempty"`
+	PidsLimit   int64           `json:"pidsLimit,omitempty"`
+	StopSignal  int             `json:"stopSignal,omitempty"`
+
+	Status     string    `json:"status"`
+	Pid        int       `json:"pid,omitempty"`
+	PidStart   uint64    `json:"pidStart,omitempty"` // /proc/<pid>/stat starttime: guards against PID reuse
+	Owner      int       `json:"owner,omitempty"`
+	OwnerStart uint64    `json:"ownerStart,omitempty"`
+	Cgroup     string    `json:"cgroup,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	ExitCode   int       `json:"exitCode"`
+	OOMKilled  bool      `json:"oomKilled,omitempty"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// alive reports whether the container's init process still exists (same
+// PID and start time).
+func (st *containerState) alive() bool {
+	return st.Pid > 0 && procStartTime(st.Pid) == st.PidStart && st.PidStart != 0
+}
+
+// ownerAlive reports whether the process that owns the container exists.
+func (st *containerState) ownerAlive() bool {
+	return st.Owner > 0 && procStartTime(st.Owner) == st.OwnerStart && st.OwnerStart != 0
+}
+
+func (rt *Runtime) containersDir() string { return filepath.Join(rt.cfg.root, "containers") }
+
+func (rt *Runtime) containerDir(id string) string { return filepath.Join(rt.containersDir(), id) }
+
+// readStates reads every container's state file. Directories without one
+// (a Create under way or a Remove half done) are skipped.
+func (rt *Runtime) readStates() ([]containerState, error) {
+	entries, err := os.ReadDir(rt.containersDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []containerState
+	for _, e := range entries {
+		if !e.IsDir() || len(e.Name()) != 64 {
+			continue
+		}
+		st, err := readState(filepath.Join(rt.containersDir(), e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func readState(dir string) (containerState, error) {
+	var st containerState
+	data, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("container state %s: %w", dir, err)
+	}
+	return st, nil
+}
+
+func writeState(dir string, st *containerState) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "state.json"), data, 0o600)
+}
+
+// writeFileAtomic writes a temp file, syncs it and renames it over path,
+// so readers see the old content or the new, never a mix.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// procStartTime returns field 22 of /proc/<pid>/stat (start time in clock
+// ticks since boot), or 0 if the process does not exist.
+func procStartTime(pid int) uint64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces and parentheses: fields
+	// are counted after its last ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := bytes.Fields(data[i+1:])
+	// fields[0] is field 3 (state); starttime is field 22.
+	if len(fields) < 20 {
+		return 0
+	}
+	// A zombie has exited: it is not running any more.
+	if string(fields[0]) == "Z" || string(fields[0]) == "X" {
+		return 0
+	}
+	v, _ := strconv.ParseUint(string(fields[19]), 10, 64)
+	return v
+}
