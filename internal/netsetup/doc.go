@@ -1,0 +1,11 @@
+// Package netsetup builds the networks containers attach to: address
+// management (IPAM), Linux bridges and the veth pairs that plug a
+// container's network namespace into them, all through netlink (no `ip`
+// commands).
+//
+// IPAM state lives in one JSON file per network, rewritten atomically under
+// a lock, so an address is never handed out twice, even by two processes,
+// and allocations survive restarts. Subnets for new networks are taken from
+// Docker's default pools, skipping any that overlap a route of the host or
+// another hull network.
+package netsetup

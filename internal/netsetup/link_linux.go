@@ -1,0 +1,158 @@
+package netsetup
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// EnsureBridge creates (or finds) a Linux bridge named name with gateway
+// as its address in subnet, and brings it up. The caller's network
+// namespace is the host side.
+func EnsureBridge(name string, subnet netip.Prefix, gateway netip.Addr) (*netlink.Bridge, error) {
+	if l, err := netlink.LinkByName(name); err == nil {
+		br, ok := l.(*netlink.Bridge)
+		if !ok {
+			return nil, fmt.Errorf("link %s exists and is not a bridge", name)
+		}
+		return br, nil
+	}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+	if err := netlink.LinkAdd(br); err != nil {
+		return nil, fmt.Errorf("create bridge %s: %w", name, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			netlink.LinkDel(br)
+		}
+	}()
+	a := &netlink.Addr{IPNet: ipNet(gateway, subnet.Bits())}
+	if err := netlink.AddrAdd(br, a); err != nil {
+		return nil, fmt.Errorf("address bridge %s: %w", name, err)
+	}
+	if err := netlink.LinkSetUp(br); err != nil {
+		return nil, fmt.Errorf("bring up bridge %s: %w", name, err)
+	}
+	ok = true
+	return br, nil
+}
+
+// DeleteLink removes a link by name; a missing link is not an error.
+func DeleteLink(name string) error {
+	l, err := netlink.LinkByName(name)
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return netlink.LinkDel(l)
+}
+
+// Attachment describes one container interface to create.
+type Attachment struct {
+	Bridge   string     // bridge on the host side
+	HostName string     // host end of the veth (at most 15 bytes)
+	IfName   string     // name inside the container, e.g. "eth0"
+	Addr     netip.Addr // container address
+	Bits     int        // prefix length of the subnet
+	Gateway  netip.Addr // default route (invalid: no default route, e.g. internal networks)
+	MAC      net.HardwareAddr
+	MTU      int
+}
+
+// Attach creates a veth pair, plugs the host end into the bridge and moves
+// the other end into the network namespace target, where it is renamed,
+// addressed, brought up and given the default route. On error nothing is
+// left behind.
+func Attach(target netns.NsHandle, a Attachment) (retErr error) {
+	br, err := netlink.LinkByName(a.Bridge)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", a.Bridge, err)
+	}
+	peer := a.HostName + "p"
+	veth := &netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: a.HostName, MasterIndex: br.Attrs().Index, MTU: a.MTU},
+		PeerName:  peer,
+	}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("create veth %s: %w", a.HostName, err)
+	}
+	defer func() {
+		if retErr != nil {
+			netlink.LinkDel(veth) // removes both ends, wherever the peer is
+		}
+	}()
+	pl, err := netlink.LinkByName(peer)
+	if err != nil {
+		return err
+	}
+	if err := netlink.LinkSetNsFd(pl, int(target)); err != nil {
+		return fmt.Errorf("move %s into the container: %w", peer, err)
+	}
+	if err := netlink.LinkSetUp(veth); err != nil {
+		return err
+	}
+	return inNetns(target, func(h *netlink.Handle) error { return configurePeer(h, peer, a) })
+}
+
+func configurePeer(h *netlink.Handle, peer string, a Attachment) error {
+	l, err := h.LinkByName(peer)
+	if err != nil {
+		return err
+	}
+	if err := h.LinkSetName(l, a.IfName); err != nil {
+		return fmt.Errorf("rename to %s: %w", a.IfName, err)
+	}
+	if a.MAC != nil {
+		if err := h.LinkSetHardwareAddr(l, a.MAC); err != nil {
+			return err
+		}
+	}
+	if err := h.AddrAdd(l, &netlink.Addr{IPNet: ipNet(a.Addr, a.Bits)}); err != nil {
+		return fmt.Errorf("address %s: %w", a.Addr, err)
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		return err
+	}
+	if lo, err := h.LinkByName("lo"); err == nil {
+		h.LinkSetUp(lo)
+	}
+	if !a.Gateway.IsValid() {
+		return nil
+	}
+	route := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: a.Gateway.AsSlice()}
+	if err := h.RouteAdd(route); err != nil {
+		return fmt.Errorf("default route via %s: %w", a.Gateway, err)
+	}
+	return nil
+}
+
+// inNetns runs fn with a netlink handle bound to ns. The handle talks to
+// the namespace through its own socket, so no thread has to switch
+// namespaces.
+func inNetns(ns netns.NsHandle, fn func(*netlink.Handle) error) error {
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return fn(h)
+}
+
+// MAC returns Docker's style of MAC address for an IPv4 address:
+// 02:42 followed by the four address bytes.
+func MAC(a netip.Addr) net.HardwareAddr {
+	b := a.As4()
+	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}
+}
+
+func ipNet(a netip.Addr, bits int) *net.IPNet {
+	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(bits, 32)}
+}
