@@ -39,6 +39,7 @@ func v1Hierarchy() ([]cgroup1.Subsystem, error) {
 		cgroup1.NewCpuacct(cgroupRoot),
 		cgroup1.NewFreezer(cgroupRoot),
 		cgroup1.NewBlkio(cgroupRoot),
+		cgroup1.NewCpuset(cgroupRoot),
 	}, nil
 }
 

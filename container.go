@@ -64,6 +64,7 @@ func (e *StartError) Unwrap() error { return e.Err }
 const (
 	StatusCreated = "created"
 	StatusRunning = "running"
+	StatusPaused  = "paused"
 	StatusExited  = "exited"
 )
 
@@ -83,12 +84,16 @@ type ContainerInspect struct {
 	Memory      int64 // bytes; 0: unlimited
 	PidsLimit   int64 // 0: unlimited
 	State       ContainerStateInfo
+
+	// Labels are the image's labels, then WithLabels.
+	Labels map[string]string
 }
 
 // ContainerStateInfo is the state part of ContainerInspect.
 type ContainerStateInfo struct {
-	Status     string // StatusCreated, StatusRunning or StatusExited
-	Running    bool
+	Status     string // StatusCreated, StatusRunning, StatusPaused or StatusExited
+	Running    bool   // running or paused, as Docker
+	Paused     bool
 	Pid        int // host PID of the container's init; 0 when not running
 	ExitCode   int
 	OOMKilled  bool
@@ -119,9 +124,10 @@ func (c *Container) Inspect() ContainerInspect {
 		ID: st.ID, Name: st.Name, Image: st.Image, ImageDigest: st.ImageDigest,
 		Created: st.Created, Hostname: st.Hostname,
 		Env: slices.Clone(st.Env), WorkingDir: st.Workdir, User: st.User,
-		Memory: st.Memory, PidsLimit: st.PidsLimit,
+		Memory: st.Memory, PidsLimit: st.PidsLimit, Labels: cloneLabels(st.Labels),
 		State: ContainerStateInfo{
-			Status: st.Status, Running: st.Status == StatusRunning,
+			Status: st.Status, Running: st.Status == StatusRunning || st.Status == StatusPaused,
+			Paused:   st.Status == StatusPaused,
 			ExitCode: st.ExitCode, OOMKilled: st.OOMKilled, Error: st.Error,
 			StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
 		},
@@ -193,9 +199,10 @@ func (rt *Runtime) Container(ctx context.Context, idOrName string) (*Container, 
 	return rt.containerFor(*found), nil
 }
 
-// Containers lists every container in the root (created, running and
-// exited), most recently created first.
-func (rt *Runtime) Containers(ctx context.Context) ([]*Container, error) {
+// Containers lists the containers in the root that the filters keep,
+// most recently created first. Default: the running and paused ones, as
+// `docker ps`; All() lists every one (see ContainerFilter).
+func (rt *Runtime) Containers(ctx context.Context, filters ...ContainerFilter) ([]*Container, error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -203,10 +210,18 @@ func (rt *Runtime) Containers(ctx context.Context) ([]*Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	var cf containerFilters
+	for _, f := range filters {
+		f(&cf)
+	}
 	sort.Slice(states, func(i, j int) bool { return states[i].Created.After(states[j].Created) })
 	out := make([]*Container, 0, len(states))
 	for _, st := range states {
-		out = append(out, rt.containerFor(st))
+		c := rt.containerFor(st)
+		if cur := c.Inspect().State.Status; !cf.keep(&containerState{Name: st.Name, Status: cur, Labels: st.Labels}) {
+			continue
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -267,6 +282,8 @@ type runConfig struct {
 	memory     int64
 	pidsLimit  int64
 	stdout     io.Writer
+	opts       containerOptions // resources and security: options_container.go
+	stdio      stdioConfig      // stdin, tty: stdio.go
 	stderr     io.Writer
 }
 

@@ -27,7 +27,9 @@ type liveProcess struct {
 	status *bufio.Reader // reports from the init
 	statR  *os.File
 	cg     *cgroup
-	done   chan struct{} // closed once reaped and recorded
+	io     *containerStdio // logs, stdin, terminal: stdio_linux.go
+	rc     *runConfig      // the options it ran with, for a restart: restart_linux.go
+	done   chan struct{}   // closed once reaped and recorded
 	exit   ExitStatus
 }
 
@@ -79,12 +81,15 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 		Memory: rc.memory, PidsLimit: rc.pidsLimit, Status: StatusCreated,
 		Owner: os.Getpid(), OwnerStart: procStartTime(os.Getpid()), Cgroup: cgroupPath(id),
 	}
+	st.Labels = containerLabels(img.Config().Labels, rc.opts.labels)
 	if st.User == "" {
 		st.User = img.Config().User
 	}
 	if s := spec.Annotations[specpkg.AnnotationStopSignal]; s != "" {
 		st.StopSignal = int(parseSignal(s))
 	}
+	st.StopTimeout, st.AutoRemove = rc.opts.stopTimeout, rc.opts.autoRemove
+	st.Detached = rc.stdio.detached
 	if err := rt.reserve(&st); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
@@ -134,6 +139,7 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
 	}
+	c.event("create", nil)
 	return c, nil
 }
 
@@ -199,6 +205,9 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	if err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
+	if err := cg.setResources(cfg.Spec.Linux.Resources); err != nil {
+		return nil, errors.Join(fmt.Errorf("create container: %w", err), cg.remove())
+	}
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return nil, errors.Join(err, cg.remove())
@@ -214,12 +223,17 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		Args:       []string{"hull-init", cfg.ID},
 		Env:        []string{initproc.Env + "=1", "GOMAXPROCS=1", "GOGC=off"},
 		ExtraFiles: []*os.File{cfgR, statW},
-		Stdout:     rc.stdout,
-		Stderr:     rc.stderr,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET,
 			Pdeathsig:  syscall.SIGKILL,
 		},
+	}
+	sio, err := rt.wireStdio(cfg, rc, cmd)
+	if err != nil {
+		for _, f := range []*os.File{cfgR, cfgW, statR, statW} {
+			f.Close()
+		}
+		return nil, errors.Join(fmt.Errorf("create container: %w", err), cg.remove())
 	}
 	if cgFD, err := cg.dirFD(); err != nil {
 		return nil, errors.Join(err, cg.remove())
@@ -230,12 +244,13 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	err = rt.ctrs.spawner.start(cmd)
 	cfgR.Close()
 	statW.Close()
+	sio.started()
 	if err != nil {
 		cfgW.Close()
 		statR.Close()
-		return nil, errors.Join(fmt.Errorf("create container: start init: %w", err), cg.remove())
+		return nil, errors.Join(fmt.Errorf("create container: start init: %w", err), cg.remove(), sio.close())
 	}
-	lp := &liveProcess{cmd: cmd, cfgW: cfgW, status: bufio.NewReader(statR), statR: statR, cg: cg, done: make(chan struct{})}
+	lp := &liveProcess{cmd: cmd, cfgW: cfgW, status: bufio.NewReader(statR), statR: statR, cg: cg, io: sio, rc: rc, done: make(chan struct{})}
 	defer func() {
 		if retErr != nil {
 			_ = cmd.Process.Kill()
@@ -256,6 +271,9 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	}
 	if m.Type != "ready" {
 		return lp, startError(cfg.ID, m)
+	}
+	if err := sio.attachConsole(ctx); err != nil {
+		return lp, fmt.Errorf("create container %s: %w", shortContainerID(cfg.ID), err)
 	}
 	// Only now: the init's Go runtime has made its threads.
 	if err := cg.setPidsLimit(rc.pidsLimit); err != nil {
@@ -297,8 +315,16 @@ func (e *errnoError) Unwrap() error { return e.errno }
 
 // Start runs the container's command. Errors from inside the container
 // (command not found, not executable) are *StartError values; the
-// container is then exited with the matching exit code.
+// container is then exited with the matching exit code. Starting an exited
+// container runs its command again over the same root filesystem, as
+// `docker start`; starting a running one does nothing; a paused one is a
+// *TransitionError (ErrConflict).
 func (c *Container) Start(ctx context.Context) error {
+	if c.status() == StatusExited {
+		if err := c.respawn(ctx); err != nil {
+			return err
+		}
+	}
 	c.mu.Lock()
 	lp, status := c.lp, c.st.Status
 	if status == StatusRunning {
@@ -307,9 +333,10 @@ func (c *Container) Start(ctx context.Context) error {
 	}
 	if lp == nil || lp.cfgW == nil || status != StatusCreated {
 		c.mu.Unlock()
-		return fmt.Errorf("start container %s: %w: container is %s (restart is not supported yet)", shortContainerID(c.id), ErrConflict, status)
+		return &TransitionError{ID: c.id, Action: "start", Status: status}
 	}
 	c.st.StartedAt = time.Now().UTC()
+	c.eventLocked("start", nil) // before the process can exit: "start" comes before "die"
 	_, err := lp.cfgW.Write([]byte{1})
 	lp.cfgW.Close()
 	lp.cfgW = nil
@@ -345,6 +372,7 @@ func (c *Container) Start(ctx context.Context) error {
 func (c *Container) reap() {
 	lp := c.lp
 	_ = lp.cmd.Wait()
+	_ = lp.io.close()
 	var exit ExitStatus
 	if ws, ok := lp.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
 		if ws.Signaled() {
@@ -371,13 +399,15 @@ func (c *Container) reap() {
 		}
 	}
 	c.mu.Unlock()
+	c.emitExit(exit)
 	close(lp.done)
+	c.autoRemove()
 }
 
 // Wait blocks until the container's process exits and returns how it
 // ended. For a container another process owns, it polls.
 func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
-	if lp := c.lp; lp != nil {
+	if lp := c.live(); lp != nil {
 		select {
 		case <-lp.done:
 			return lp.exit, nil
@@ -409,7 +439,7 @@ func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
 // running reports whether the container's init exists and has not been
 // reaped.
 func (c *Container) running() bool {
-	if lp := c.lp; lp != nil {
+	if lp := c.live(); lp != nil {
 		select {
 		case <-lp.done:
 			return false
@@ -430,7 +460,7 @@ func (c *Container) Kill(sig syscall.Signal) error {
 		return fmt.Errorf("kill container %s: %w: container is not running", shortContainerID(c.id), ErrConflict)
 	}
 	var err error
-	if lp := c.lp; lp != nil {
+	if lp := c.live(); lp != nil {
 		err = lp.cmd.Process.Signal(sig)
 	} else {
 		err = unix.Kill(c.st.Pid, sig)
@@ -438,17 +468,24 @@ func (c *Container) Kill(sig syscall.Signal) error {
 	if err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
 	}
+	if sig == syscall.SIGKILL {
+		c.thawAfterKill()
+	}
 	return nil
 }
 
-// Stop sends the stop signal (the image's STOPSIGNAL, else SIGTERM), waits
-// up to timeout for the container to exit, then sends SIGKILL. Stopping a
-// container that is not running does nothing.
+// Stop sends the stop signal (WithStopSignal, else the image's STOPSIGNAL,
+// else SIGTERM), waits up to timeout for the container to exit, then sends
+// SIGKILL. A negative timeout means the container's WithStopTimeout, else
+// 10 seconds. Stopping a container that is not running does nothing.
 func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
 	sig := syscall.SIGTERM
 	c.mu.Lock()
 	if c.st.StopSignal != 0 {
 		sig = syscall.Signal(c.st.StopSignal)
+	}
+	if timeout < 0 {
+		timeout = c.st.stopTimeout()
 	}
 	c.mu.Unlock()
 	if err := c.Kill(sig); err != nil {
@@ -508,6 +545,7 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 	if err := c.cleanup(); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
 	}
+	c.event("destroy", nil)
 	return nil
 }
 
@@ -515,14 +553,14 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 // The process must be gone (or never started).
 func (c *Container) cleanup() error {
 	rt := c.rt
-	if lp := c.lp; lp != nil {
+	if lp := c.live(); lp != nil {
 		_ = lp.cmd.Process.Kill()
 		<-lp.done
 		lp.statR.Close()
 	}
 	var errs []error
 	if cg := loadCgroup(c.id); cg != nil {
-		errs = append(errs, cg.remove())
+		errs = append(errs, removeCgroupSettled(cg))
 	}
 	errs = append(errs, rt.store.DeleteHold(c.id))
 	unlock, err := rt.lockContainers()
@@ -558,6 +596,9 @@ func (rt *Runtime) closeContainers() error {
 	rt.ctrs.mu.Unlock()
 	var errs []error
 	for _, c := range owned {
+		if c.detached() {
+			continue // it outlives us: stdio.go
+		}
 		errs = append(errs, c.Remove(context.Background(), WithForceRemove()))
 	}
 	rt.ctrs.spawner.close()
@@ -583,11 +624,14 @@ func (rt *Runtime) recoverContainers() error {
 	}
 	var errs []error
 	for _, st := range states {
-		if st.Status == StatusExited || st.ownerAlive() {
+		if st.Status == StatusExited || st.ownerAlive() || st.Detached && st.alive() {
 			continue
 		}
 		if st.alive() {
 			_ = unix.Kill(st.Pid, unix.SIGKILL)
+			if st.Status == StatusPaused {
+				thawForKill(st.ID) // frozen tasks would not die
+			}
 			for i := 0; i < 200 && st.alive(); i++ {
 				time.Sleep(5 * time.Millisecond)
 			}

@@ -29,6 +29,8 @@ func buildSpec(id, rootfs string, img *Image, snaps []string, rc *runConfig, etc
 		CgroupsPath: cgroupPath(id),
 		UserFS:      layerFS(snaps),
 	}
+	rc.opts.specOptions(&o)
+	o.TTY = rc.stdio.tty
 	for _, dst := range slices.Sorted(maps.Keys(etc)) {
 		o.Mounts = append(o.Mounts, specs.Mount{Destination: dst, Type: "bind", Source: etc[dst], Options: []string{"rbind", "rprivate"}})
 	}

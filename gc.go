@@ -36,12 +36,14 @@ func (rt *Runtime) RemoveImage(ctx context.Context, ref string, opts ...RemoveIm
 	if err != nil {
 		return rep, err
 	}
+	var imageID digest.Digest
 	err = rt.store.UpdateIndex(ctx, func(ix *store.Index) error {
 		rep = RemoveImageReport{}
 		rec, tag, err := resolve(ix, ref)
 		if err != nil {
 			return err
 		}
+		imageID = rec.Config
 		tags := ix.TagsOf(rec.Manifest)
 		if tag != "" && len(tags) > 1 {
 			delete(ix.Tags, tag)
@@ -68,6 +70,12 @@ func (rt *Runtime) RemoveImage(ctx context.Context, ref string, opts ...RemoveIm
 	})
 	if err != nil {
 		return rep, fmt.Errorf("remove image %s: %w", ref, err)
+	}
+	for _, t := range rep.Untagged {
+		rt.events.emit(EventImage, "untag", imageID.String(), t, nil)
+	}
+	for _, d := range rep.Deleted {
+		rt.events.emit(EventImage, "delete", d.String(), ref, nil)
 	}
 	if len(rep.Deleted) > 0 {
 		// Free the content now if no pull is under way; Prune gets it

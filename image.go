@@ -289,12 +289,18 @@ func (rt *Runtime) Tag(ctx context.Context, src, target string) error {
 	if t.Digest != "" {
 		return fmt.Errorf("tag: %w: %q: a tag cannot name a digest", ErrInvalidReference, target)
 	}
-	return rt.store.UpdateIndex(ctx, func(ix *store.Index) error {
+	var id digest.Digest
+	err = rt.store.UpdateIndex(ctx, func(ix *store.Index) error {
 		rec, _, err := resolve(ix, src)
 		if err != nil {
 			return fmt.Errorf("tag %s: %w", src, err)
 		}
 		ix.SetTag(t.tagged(), rec.Manifest, time.Now().UTC())
+		id = rec.Config
 		return nil
 	})
+	if err == nil {
+		rt.events.emit(EventImage, "tag", id.String(), t.Familiar(), nil)
+	}
+	return err
 }

@@ -44,6 +44,7 @@ func (rt *Runtime) Pull(ctx context.Context, ref string, opts ...PullOption) (*I
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", r.Familiar(), err)
 	}
+	rt.events.emit(EventImage, "pull", img.ID().String(), r.Familiar(), nil)
 	return img, nil
 }
 

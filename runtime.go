@@ -28,7 +28,8 @@ type Runtime struct {
 
 	authCache auth.Cache
 
-	ctrs containerSet // containers this Runtime owns (container.go)
+	ctrs   containerSet // containers this Runtime owns (container.go)
+	events eventHub     // subscribers of Events (events.go)
 
 	mu     sync.Mutex
 	closed bool
@@ -95,6 +96,7 @@ func (rt *Runtime) Close() error {
 	rt.closed = true
 	rt.mu.Unlock()
 	rt.http.CloseIdleConnections()
+	defer rt.events.close()
 	return rt.closeContainers()
 }
 

@@ -31,6 +31,12 @@ type containerState struct {
 	Memory      int64           `json:"memory,omitempty"`
 	PidsLimit   int64           `json:"pidsLimit,omitempty"`
 	StopSignal  int             `json:"stopSignal,omitempty"`
+	StopTimeout *time.Duration  `json:"stopTimeout,omitempty"` // nil: 10s
+	AutoRemove  bool            `json:"autoRemove,omitempty"`
+	Detached    bool            `json:"detached,omitempty"` // outlives its owner: stdio.go
+
+	// Labels are the image's, then WithLabels', for FilterLabel.
+	Labels map[string]string `json:"labels,omitempty"`
 
 	Status     string    `json:"status"`
 	Pid        int       `json:"pid,omitempty"`
@@ -96,6 +102,7 @@ func readState(dir string) (containerState, error) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return st, fmt.Errorf("container state %s: %w", dir, err)
 	}
+	mergeExit(dir, &st)
 	return st, nil
 }
 

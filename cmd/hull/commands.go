@@ -36,6 +36,7 @@ func commands() []*command {
 	return []*command{
 		pullCmd(), pushCmd(), imagesCmd(), tagCmd(), rmiCmd(), inspectCmd(), importCmd(), pruneCmd(),
 		saveCmd(), loadCmd(), historyCmd(), tagsCmd(), loginCmd(), logoutCmd(),
+		diffCmd(), exportCmd(), cpCmd(), commitCmd(),
 		imageGroup(),
 		versionCmd(), helpCmd(),
 	}

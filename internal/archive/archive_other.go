@@ -17,3 +17,16 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts Options) (Result, 
 func ResolveLinks(dir string, links []Link, lowers []string) error {
 	return errors.ErrUnsupported
 }
+
+// WriteTree writes a directory tree as a tar; it needs Linux.
+func WriteTree(ctx context.Context, w io.Writer, dir string) error { return errors.ErrUnsupported }
+
+// WriteDiff writes an overlayfs upper directory as a layer tar; it needs Linux.
+func WriteDiff(ctx context.Context, w io.Writer, upper string, exclude ...string) error {
+	return errors.ErrUnsupported
+}
+
+// Changes lists what an overlayfs upper directory changes; it needs Linux.
+func Changes(ctx context.Context, upper string, lowers []string, exclude ...string) ([]Change, error) {
+	return nil, errors.ErrUnsupported
+}

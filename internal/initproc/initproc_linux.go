@@ -40,6 +40,15 @@ type Config struct {
 	Lowers    []string `json:"lowers"` // top first
 	Upper     string   `json:"upper"`
 	Work      string   `json:"work"`
+	// Resident keeps the init as the container's PID 1 (WithInit,
+	// Detached): it runs the user's process as its child and reaps
+	// (resident_linux.go). Dir is the container's directory, where it
+	// writes ExitName; a Detached init also writes the output to LogName
+	// there itself, as no one else may be left to.
+	Resident bool   `json:"resident,omitempty"`
+	Detached bool   `json:"detached,omitempty"`
+	Dir      string `json:"dir,omitempty"`
+	LogName  string `json:"logName,omitempty"`
 }
 
 // Message is one report from the init on the status pipe.
@@ -57,8 +66,11 @@ func init() { Run() }
 // then never returns; otherwise it does nothing. This package's init()
 // calls it (see the package comment for why here).
 func Run() {
-	if os.Getenv(Env) == "" {
+	switch os.Getenv(Env) {
+	case "":
 		return
+	case ExecMode:
+		os.Exit(runExec())
 	}
 	os.Exit(runInit())
 }
@@ -90,8 +102,21 @@ func runInit() int {
 	if err != nil {
 		return report(status, fail("config", err))
 	}
+	var res *resident
+	if cfg.Resident {
+		if res, err = openResident(cfg); err != nil {
+			return report(status, fail("init", err))
+		}
+	}
 	if err := setupContainer(cfg); err != nil {
 		return report(status, err)
+	}
+	if cfg.Spec.Process.Terminal {
+		// Before "ready": the parent receives the terminal after it.
+		unix.CloseOnExec(ConsoleFD)
+		if err := SetupConsole(os.NewFile(ConsoleFD, "console"), cfg.Spec.Process.ConsoleSize); err != nil {
+			return report(status, fail("tty", err))
+		}
 	}
 	if err := sendMessage(status, Message{Type: "ready"}); err != nil {
 		return 125
@@ -99,6 +124,12 @@ func runInit() int {
 	var b [1]byte
 	if _, err := io.ReadFull(cfgR, b[:]); err != nil {
 		return 125 // the parent went away or aborted: never start
+	}
+	if res != nil {
+		return runResident(cfg, res, status)
+	}
+	if err := applySecurity(cfg.Spec, beforeExec); err != nil {
+		return report(status, err)
 	}
 	return report(status, execProcess(cfg.Spec.Process))
 }

@@ -41,6 +41,9 @@ func setupContainer(cfg *Config) error {
 		return fail("pivot_root", err)
 	}
 	if l := cfg.Spec.Linux; l != nil {
+		if err := setSysctls(l.Sysctl); err != nil {
+			return fail("sysctl", err)
+		}
 		if err := maskPaths(l.MaskedPaths, l.ReadonlyPaths); err != nil {
 			return fail("mount", err)
 		}
@@ -57,6 +60,11 @@ func setupContainer(cfg *Config) error {
 			return fail("workdir", err)
 		}
 	}
+	if cfg.Spec.Root.Readonly {
+		if err := remountReadonly(); err != nil {
+			return fail("mount", err)
+		}
+	}
 	if p.Capabilities != nil {
 		if err := dropBounding(p.Capabilities.Bounding); err != nil {
 			return fail("capabilities", err)
@@ -65,8 +73,16 @@ func setupContainer(cfg *Config) error {
 	if err := setRlimits(p.Rlimits); err != nil {
 		return fail("rlimits", err)
 	}
-	if err := setUser(p); err != nil {
-		return err
+	if !cfg.Resident { // a resident init stays root: its child changes user
+		if err := applySecurity(cfg.Spec, beforeUser); err != nil {
+			return err
+		}
+		if err := setUser(p); err != nil {
+			return err
+		}
+		if err := applySecurity(cfg.Spec, afterUser); err != nil {
+			return err
+		}
 	}
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return fail("workdir", fmt.Errorf("chdir %s: %w", p.Cwd, err))
@@ -474,7 +490,6 @@ func execProcess(p *specs.Process) error {
 			return fail("no_new_privs", err)
 		}
 	}
-	// TODO(seccomp): load p's Linux.Seccomp filter here, last.
 	err = unix.Exec(path, p.Args, p.Env)
 	code := 126
 	if errors.Is(err, unix.ENOENT) {

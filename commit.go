@@ -1,0 +1,374 @@
+package hull
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/snapshot"
+	"github.com/hullbox/hull/internal/store"
+	digest "github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// CommitOption configures Container.Commit. The options are Docker's `commit --change`
+// instructions: each changes the configuration inherited from the container's image.
+type CommitOption func(*commitConfig) error
+
+type commitConfig struct {
+	cmd, entrypoint       []string
+	cmdSet, entrypointSet bool
+	env                   []string
+	labels                map[string]string
+	workdir               string
+	user                  *string
+	ports                 []string
+	message, author       string
+	noPause               bool
+}
+
+// WithCommitNoPause commits a running container without freezing it (`commit
+// --pause=false`): files written meanwhile may be caught half-written. Default: a running
+// container is paused while its changes are read, then resumed.
+func WithCommitNoPause() CommitOption {
+	return func(c *commitConfig) error {
+		c.noPause = true
+		return nil
+	}
+}
+
+// WithCommitCmd sets the image's Cmd (CMD). Default: the image's, unless
+// WithCommitEntrypoint is given (then none, as a Dockerfile's ENTRYPOINT does).
+func WithCommitCmd(args ...string) CommitOption {
+	return func(c *commitConfig) error {
+		c.cmd, c.cmdSet = slices.Clone(args), true
+		return nil
+	}
+}
+
+// WithCommitEntrypoint sets the image's Entrypoint (ENTRYPOINT); no arguments clear it.
+// Default: the image's.
+func WithCommitEntrypoint(args ...string) CommitOption {
+	return func(c *commitConfig) error {
+		c.entrypoint, c.entrypointSet = slices.Clone(args), true
+		return nil
+	}
+}
+
+// WithCommitEnv sets "KEY=value" variables (ENV), replacing the image's value of the same
+// KEY. Default: the image's Env.
+func WithCommitEnv(kv ...string) CommitOption {
+	return func(c *commitConfig) error {
+		for _, e := range kv {
+			if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+				return fmt.Errorf("%w: env %q: want KEY=value", ErrInvalidArgument, e)
+			}
+		}
+		c.env = append(c.env, kv...)
+		return nil
+	}
+}
+
+// WithCommitLabels adds labels (LABEL), replacing the image's of the same key. Default:
+// the image's labels.
+func WithCommitLabels(labels map[string]string) CommitOption {
+	return func(c *commitConfig) error {
+		if c.labels == nil {
+			c.labels = map[string]string{}
+		}
+		maps.Copy(c.labels, labels)
+		return nil
+	}
+}
+
+// WithCommitWorkdir sets the working directory (WORKDIR); a relative dir is joined to the
+// image's. Default: the image's.
+func WithCommitWorkdir(dir string) CommitOption {
+	return func(c *commitConfig) error {
+		if dir == "" {
+			return fmt.Errorf("%w: empty workdir", ErrInvalidArgument)
+		}
+		c.workdir = dir
+		return nil
+	}
+}
+
+// WithCommitUser sets the user (USER). Default: the image's.
+func WithCommitUser(user string) CommitOption {
+	return func(c *commitConfig) error {
+		c.user = &user
+		return nil
+	}
+}
+
+// WithCommitExposedPorts adds exposed ports (EXPOSE): "80", "80/tcp", "53/udp". Default:
+// the image's.
+func WithCommitExposedPorts(ports ...string) CommitOption {
+	return func(c *commitConfig) error {
+		for _, p := range ports {
+			num, proto, _ := strings.Cut(p, "/")
+			if num == "" || strings.Trim(num, "0123456789-") != "" || (proto != "" && proto != "tcp" && proto != "udp" && proto != "sctp") {
+				return fmt.Errorf("%w: port %q: want PORT[/tcp|udp|sctp]", ErrInvalidArgument, p)
+			}
+			if proto == "" {
+				p += "/tcp"
+			}
+			c.ports = append(c.ports, p)
+		}
+		return nil
+	}
+}
+
+// WithCommitMessage sets the comment of the new history entry (`commit -m`). Default:
+// none.
+func WithCommitMessage(msg string) CommitOption {
+	return func(c *commitConfig) error {
+		c.message = msg
+		return nil
+	}
+}
+
+// WithCommitAuthor sets the image's author (`commit -a`). Default: the image's.
+func WithCommitAuthor(author string) CommitOption {
+	return func(c *commitConfig) error {
+		c.author = author
+		return nil
+	}
+}
+
+// apply returns base changed by the options.
+func (c *commitConfig) apply(base ocispec.ImageConfig) ocispec.ImageConfig {
+	out := base
+	out.Env = slices.Clone(base.Env)
+	for _, kv := range c.env {
+		k, _, _ := strings.Cut(kv, "=")
+		i := slices.IndexFunc(out.Env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
+		if i >= 0 {
+			out.Env[i] = kv
+		} else {
+			out.Env = append(out.Env, kv)
+		}
+	}
+	if c.entrypointSet {
+		out.Entrypoint = c.entrypoint
+		if !c.cmdSet {
+			out.Cmd = nil
+		}
+	}
+	if c.cmdSet {
+		out.Cmd = c.cmd
+	}
+	if len(c.labels) > 0 {
+		out.Labels = maps.Clone(base.Labels)
+		if out.Labels == nil {
+			out.Labels = map[string]string{}
+		}
+		maps.Copy(out.Labels, c.labels)
+	}
+	if c.workdir != "" {
+		if path.IsAbs(c.workdir) {
+			out.WorkingDir = path.Clean(c.workdir)
+		} else {
+			out.WorkingDir = path.Join("/", base.WorkingDir, c.workdir)
+		}
+	}
+	if c.user != nil {
+		out.User = *c.user
+	}
+	if len(c.ports) > 0 {
+		out.ExposedPorts = maps.Clone(base.ExposedPorts)
+		if out.ExposedPorts == nil {
+			out.ExposedPorts = map[string]struct{}{}
+		}
+		for _, p := range c.ports {
+			out.ExposedPorts[p] = struct{}{}
+		}
+	}
+	return out
+}
+
+// Commit makes a new image of the container's image plus one layer holding the
+// container's changes to its filesystem (files written, and deletions as whiteouts), like
+// `docker commit`, and tags it ref (empty: untagged). The configuration is the image's,
+// changed by opts; the history gets one entry.
+//
+// The layer is stored uncompressed, like Import's: committing costs one read of the
+// changes and no compression (a push may compress). It is unpacked as a snapshot by the
+// same code a pull uses, so the new image shares and runs exactly like a pulled one.
+//
+// A running container is paused (cgroup freezer) while its changes are read, as Docker
+// does, unless WithCommitNoPause.
+//
+// Where Docker differs: Docker starts from the container's run configuration (its
+// Cmd, Env... including Run's overrides); hull starts from the image's.
+func (c *Container) Commit(ctx context.Context, ref string, opts ...CommitOption) (*Image, error) {
+	rt := c.rt
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	var cfg commitConfig
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("commit %s: %w", shortContainerID(c.id), err)
+		}
+	}
+	tag := ""
+	if ref != "" {
+		pr, err := ParseReference(ref)
+		if err != nil {
+			return nil, fmt.Errorf("commit: %w", err)
+		}
+		if pr.Digest != "" {
+			return nil, fmt.Errorf("commit: %w: %q: cannot tag with a digest", ErrInvalidReference, ref)
+		}
+		tag = pr.tagged()
+	}
+	var img *Image
+	resume, err := c.pauseForCommit(ctx, cfg.noPause)
+	if err == nil {
+		img, err = c.commit(ctx, tag, &cfg)
+		err = errors.Join(err, resume())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", shortContainerID(c.id), err)
+	}
+	c.event("commit", map[string]string{"imageID": img.ID().String(), "ref": ref})
+	return img, nil
+}
+
+func (c *Container) commit(ctx context.Context, tag string, cfg *commitConfig) (*Image, error) {
+	rt := c.rt
+	c.mu.Lock()
+	st := c.st
+	c.mu.Unlock()
+	parent, err := rt.imageByDigest(st.ImageDigest)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", st.Image, err)
+	}
+	gcLock, err := rt.store.Writing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer gcLock.Unlock()
+
+	layer, diffID, res, pending, err := rt.storeDiff(ctx, rt.containerDir(c.id)+"/upper", c.mountPoints())
+	if err != nil {
+		return nil, err
+	}
+	defer pending.Abort()
+	parentChains := parent.rec.ChainIDs
+	chains := chainIDs(append(slices.Clone(parent.config.RootFS.DiffIDs), diffID))
+	if len(chains) != len(parentChains)+1 || (len(parentChains) > 0 && chains[len(parentChains)-1] != parentChains[len(parentChains)-1]) {
+		return nil, fmt.Errorf("%w: image %s: chain IDs do not match its diff IDs", ErrInvalidContent, st.Image)
+	}
+	top := chains[len(chains)-1]
+	meta := snapshot.Meta{ChainID: top, DiffID: diffID, Size: res.Size}
+	if len(parentChains) > 0 {
+		meta.Parent = parentChains[len(parentChains)-1]
+	}
+	if err := pending.Commit(meta); err != nil {
+		return nil, err
+	}
+
+	now := time.Now().UTC()
+	config := parent.config
+	config.Created = &now
+	config.Config = cfg.apply(parent.config.Config)
+	if cfg.author != "" {
+		config.Author = cfg.author
+	}
+	config.RootFS.DiffIDs = append(slices.Clone(parent.config.RootFS.DiffIDs), diffID)
+	config.History = append(slices.Clone(parent.config.History), ocispec.History{
+		Created: &now, Author: cfg.author, CreatedBy: strings.Join(st.Args, " "), Comment: cfg.message,
+	})
+	rec, err := rt.writeCommitted(parent, config, layer, chains, parent.rec.Size+res.Size)
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.addImage(ctx, rec, tag, ""); err != nil {
+		return nil, err
+	}
+	return rt.imageByDigest(rec.Manifest)
+}
+
+// storeDiff writes the upper dir (less exclude) as a layer blob and, from the same stream, unpacks it
+// into a pending snapshot (the caller commits or aborts it).
+func (rt *Runtime) storeDiff(ctx context.Context, upper string, exclude []string) (ocispec.Descriptor, digest.Digest, archive.Result, *snapshot.Pending, error) {
+	var res archive.Result
+	w, err := rt.store.NewWriter("", -1)
+	if err != nil {
+		return ocispec.Descriptor{}, "", res, nil, err
+	}
+	defer w.Abort()
+	pr, pw := io.Pipe()
+	werr := make(chan error, 1)
+	go func() {
+		err := archive.WriteDiff(ctx, pw, upper, exclude...)
+		pw.CloseWithError(err)
+		werr <- err
+	}()
+	pending, res, err := rt.unpack(ctx, io.TeeReader(pr, w), "")
+	pr.CloseWithError(io.ErrClosedPipe) // unblock the writer if unpack stopped early
+	if e := <-werr; e != nil && err == nil {
+		err = fmt.Errorf("write layer: %w", e)
+	}
+	if err != nil {
+		if pending != nil {
+			pending.Abort()
+		}
+		return ocispec.Descriptor{}, "", res, nil, err
+	}
+	size := w.Written()
+	diffID, err := w.Commit()
+	if err != nil {
+		pending.Abort()
+		return ocispec.Descriptor{}, "", res, nil, err
+	}
+	return ocispec.Descriptor{Digest: diffID, Size: size}, diffID, res, pending, nil
+}
+
+// writeCommitted stores config and a manifest of parent's layers plus layer, in parent's
+// manifest format (OCI or Docker schema 2), and returns the image's record.
+func (rt *Runtime) writeCommitted(parent *Image, config ocispec.Image, layer ocispec.Descriptor, chains []digest.Digest, size int64) (*store.ImageRecord, error) {
+	mt, ct, lt := ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig, ocispec.MediaTypeImageLayer
+	if parent.rec.MediaType == mediaTypeDockerManifest {
+		mt, ct, lt = mediaTypeDockerManifest, mediaTypeDockerConfig, mediaTypeDockerLayerTar
+	}
+	layer.MediaType = lt
+	cdata, err := json.Marshal(config)
+	if err != nil {
+		return nil, err
+	}
+	cd, err := rt.store.WriteBlob(cdata, "")
+	if err != nil {
+		return nil, err
+	}
+	m := ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: mt,
+		Config:    ocispec.Descriptor{MediaType: ct, Digest: cd, Size: int64(len(cdata))},
+		Layers:    append(slices.Clone(parent.manifest.Layers), layer),
+	}
+	mdata, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	md, err := rt.store.WriteBlob(mdata, "")
+	if err != nil {
+		return nil, err
+	}
+	rec := &store.ImageRecord{Manifest: md, MediaType: mt, Config: cd, ChainIDs: chains, Size: size}
+	for _, l := range m.Layers {
+		rec.Layers = append(rec.Layers, l.Digest)
+	}
+	return rec, nil
+}

@@ -1,0 +1,239 @@
+package hull
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/initproc"
+	"golang.org/x/sys/unix"
+)
+
+// A container's filesystem is its upper directory (containers/<id>/upper, on the host)
+// over its image's snapshots. Diff, Export and CopyFrom read the merged view straight
+// from those directories (internal/archive's Union) instead of mounting it: they work the
+// same on running and stopped containers and cannot leak a mount. What hull mounts at
+// start (/proc, /sys, /dev, /etc/hosts...) is not part of that view, as in Docker.
+// Reading a running container's upper directory sees its files as they are being
+// written; stop it for a consistent copy.
+
+// layerDirs returns the container's upper directory and its image's snapshots, top first.
+func (c *Container) layerDirs() (upper string, lowers []string) {
+	c.mu.Lock()
+	chains := c.st.ChainIDs
+	c.mu.Unlock()
+	for i := len(chains) - 1; i >= 0; i-- {
+		lowers = append(lowers, c.rt.snaps.Path(chains[i]))
+	}
+	return filepath.Join(c.rt.containerDir(c.id), "upper"), lowers
+}
+
+// mountPoints returns the container's mount destinations, relative to its root: the
+// init mounts over them, so what is at those paths in the upper dir is a mount point hull
+// made (an empty /etc/hosts...), not a change of the container. Diff and Commit leave
+// them out, as Docker does with its init layer.
+func (c *Container) mountPoints() []string {
+	data, err := os.ReadFile(filepath.Join(c.rt.containerDir(c.id), "config.json"))
+	if err != nil {
+		return nil
+	}
+	var cfg initproc.Config
+	if json.Unmarshal(data, &cfg) != nil || cfg.Spec == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range cfg.Spec.Mounts {
+		if rel := strings.TrimPrefix(path.Clean("/"+m.Destination), "/"); rel != "" {
+			out = append(out, rel)
+		}
+	}
+	return out
+}
+
+// Diff lists the paths the container added, changed and deleted relative to its image,
+// sorted, like `docker diff`. Directories that hold changes are listed as changed.
+func (c *Container) Diff(ctx context.Context) ([]Change, error) {
+	upper, lowers := c.layerDirs()
+	chs, err := archive.Changes(ctx, upper, lowers, c.mountPoints()...)
+	if err != nil {
+		return nil, fmt.Errorf("diff container %s: %w", shortContainerID(c.id), err)
+	}
+	out := make([]Change, len(chs))
+	for i, ch := range chs {
+		out[i] = Change{Kind: ChangeKind(ch.Kind), Path: ch.Path}
+	}
+	return out, nil
+}
+
+// Export writes the container's root filesystem to w as an uncompressed tar, like
+// `docker export`: the image's files with the container's changes, deleted files absent.
+func (c *Container) Export(ctx context.Context, w io.Writer) error {
+	upper, lowers := c.layerDirs()
+	u := archive.Union{Layers: append([]string{upper}, lowers...)}
+	if err := u.WriteTar(ctx, w, ".", ""); err != nil {
+		return fmt.Errorf("export container %s: %w", shortContainerID(c.id), err)
+	}
+	return nil
+}
+
+// CopyFrom returns a tar stream of the file or directory at p in the container, like
+// `docker cp CONTAINER:p -`: the entries are named from p's last element. Symlinks in p
+// are followed inside the container's root (never to the host's); a final symlink is
+// copied as a symlink. The caller must Close the stream. A missing p returns an error
+// wrapping fs.ErrNotExist.
+func (c *Container) CopyFrom(ctx context.Context, p string) (io.ReadCloser, error) {
+	upper, lowers := c.layerDirs()
+	u := archive.Union{Layers: append([]string{upper}, lowers...)}
+	rel, err := u.Resolve(p, false)
+	if err != nil {
+		return nil, fmt.Errorf("copy from container %s: %w", shortContainerID(c.id), err)
+	}
+	base := path.Base(rel)
+	if rel == "." {
+		base = "" // the whole root: its entries, not the root itself
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(u.WriteTar(ctx, pw, rel, base))
+	}()
+	return pr, nil
+}
+
+// CopyTo extracts the tar stream r into the directory dst of the container, like `docker
+// cp - CONTAINER:dst`. dst and every path in the tar are resolved inside the container's
+// root: a symlink in the container, absolute or relative, cannot send a write outside
+// it. Whiteout entries (".wh.*") are ignored.
+//
+// A running (or created) container is written through its own view of its root
+// (/proc/<pid>/root, with RESOLVE_IN_ROOT), so its mounts are seen as it sees them. A
+// stopped container's overlay is mounted in a private mount namespace of one thread,
+// which the kernel removes when the copy ends: nothing to leak even if hull dies.
+func (c *Container) CopyTo(ctx context.Context, dst string, r io.Reader) error {
+	if err := c.copyTo(ctx, dst, r); err != nil {
+		return fmt.Errorf("copy to container %s:%s: %w", shortContainerID(c.id), dst, err)
+	}
+	return nil
+}
+
+func (c *Container) copyTo(ctx context.Context, dst string, r io.Reader) error {
+	if c.running() {
+		c.mu.Lock()
+		pid := c.st.Pid
+		c.mu.Unlock()
+		return extractInRoot(ctx, "/proc/"+strconv.Itoa(pid)+"/root", dst, r)
+	}
+	upper, lowers := c.layerDirs()
+	work := filepath.Join(c.rt.containerDir(c.id), "work")
+	mnt := filepath.Join(c.rt.containerDir(c.id), "rootfs")
+	return inPrivateMountNS(func() error {
+		opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work
+		if len(opts) >= unix.Getpagesize() {
+			return fmt.Errorf("%w: %d layers make overlay options longer than a page", ErrUnsupported, len(lowers))
+		}
+		if err := unix.Mount("overlay", mnt, "overlay", 0, opts); err != nil {
+			return fmt.Errorf("mount overlay: %w", err)
+		}
+		return extractInRoot(ctx, mnt, dst, r)
+	})
+}
+
+// pauseForCommit freezes a running container (unless noPause) and returns what thaws it.
+func (c *Container) pauseForCommit(ctx context.Context, noPause bool) (func() error, error) {
+	nothing := func() error { return nil }
+	if noPause || c.Inspect().State.Status != StatusRunning {
+		return nothing, nil
+	}
+	if err := c.Pause(ctx); err != nil {
+		if !c.running() {
+			return nothing, nil // it exited meanwhile: nothing to freeze
+		}
+		return nil, err
+	}
+	return func() error { return c.Resume(context.WithoutCancel(ctx)) }, nil
+}
+
+// inPrivateMountNS runs fn on a thread of its own in a new mount namespace. The thread is
+// never given back to the Go scheduler: it exits with the goroutine, and its namespace,
+// with every mount fn made, goes with it.
+func inPrivateMountNS(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // no unlock: the thread must die, not be reused
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("new mount namespace: %w", err)
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			errc <- fmt.Errorf("make mounts private: %w", err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// extractInRoot applies the tar r in dst, resolved inside root by the kernel.
+func extractInRoot(ctx context.Context, root, dst string, r io.Reader) error {
+	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open container root: %w", err)
+	}
+	defer unix.Close(rootFD)
+	fd, err := unix.Openat2(rootFD, dst, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dst, err)
+	}
+	defer unix.Close(fd)
+	// Through the descriptor, dst cannot be swapped for a symlink any more; Apply
+	// refuses symlinks below it.
+	dir := "/proc/self/fd/" + strconv.Itoa(fd)
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(dropWhiteouts(r, pw)) }()
+	defer pr.Close()
+	res, err := archive.Apply(ctx, dir, pr, archive.Options{})
+	if err != nil {
+		return err
+	}
+	if len(res.PendingLinks) > 0 {
+		l := res.PendingLinks[0]
+		return fmt.Errorf("%w: hardlink %q to %q: target not in the archive", ErrInvalidContent, l.Name, l.Target)
+	}
+	return nil
+}
+
+// dropWhiteouts copies the tar r to w without ".wh." entries: a copy into a container
+// writes files, it does not delete the image's.
+func dropWhiteouts(r io.Reader, w io.Writer) error {
+	tr, tw := tar.NewReader(r), tar.NewWriter(w)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return tw.Close()
+		}
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(path.Base(hdr.Name), ".wh.") {
+			continue
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package hull
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestContainerWithInit(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	st, out, err := run(t, rt, WithInit(), WithUser("app"),
+		WithCmd("sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; echo $$ $(id -u); sleep 0.1 & exit 5"))
+	// PID 1 is the init; the command is its child (not PID 2: the init's
+	// Go runtime threads take PIDs too).
+	if f := strings.Fields(out); err != nil || st.Code != 5 || len(f) != 4 || f[0] != "hull-init" || f[2] == "1" || f[3] != "1000" {
+		t.Errorf("with init: %+v %v %q", st, err, out)
+	}
+	st, out, _ = run(t, rt, WithInit(), WithCmd("no-such-command"))
+	if st.Code != 127 {
+		t.Errorf("missing command under init: %+v %q", st, out)
+	}
+}
+
+// TestContainerDetached: a child process starts a Detached container and
+// exits; this process finds it, reads its logs, execs into it, stops and
+// removes it.
+func TestContainerDetached(t *testing.T) {
+	if root := os.Getenv("HULL_TEST_DETACH_ROOT"); root != "" {
+		detachHelper(t, root)
+		return
+	}
+	t.Parallel()
+	rt := containerTest(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestContainerDetached$")
+	cmd.Env = append(os.Environ(), "HULL_TEST_DETACH_ROOT="+rt.Root())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	var id string
+	if _, err := fmt.Sscan(string(out), &id); err != nil {
+		t.Fatalf("helper printed %q", out)
+	}
+	// A new Runtime's recovery must leave it running.
+	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	c, err := rt2.Container(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := c.Inspect().State.Pid
+	defer func() {
+		c.Remove(context.Background(), WithForceRemove())
+		checkGone(t, rt2, id, pid)
+	}()
+	if st := c.Inspect().State; !st.Running {
+		t.Fatalf("detached container not running after its creator exited: %+v", st)
+	}
+	// Its init keeps logging after the creator is gone.
+	var logs syncBuffer
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "tick") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		logs = syncBuffer{}
+		if err := c.Logs(t.Context(), LogsOptions{Stdout: &logs, Stderr: &logs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := logs.String(); !strings.Contains(s, "started\n") || !strings.Contains(s, "warn\n") || !strings.Contains(s, "tick\n") {
+		t.Errorf("logs: %q", s)
+	}
+	var ps syncBuffer
+	res, err := c.Exec(t.Context(), []string{"sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; ps -o comm | grep -c sh"}, WithExecStdout(&ps))
+	if err != nil || res.ExitCode != 0 || !strings.HasPrefix(ps.String(), "hull-init ") {
+		t.Errorf("exec: %+v %v %q", res, err, ps.String())
+	}
+	if err := c.Stop(t.Context(), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Wait(t.Context())
+	if err != nil || st.Code != 7 {
+		t.Errorf("wait: %+v %v", st, err)
+	}
+	logs = syncBuffer{}
+	if err := c.Logs(t.Context(), LogsOptions{Follow: true, Stdout: &logs}); err != nil || !strings.Contains(logs.String(), "got-term\n") {
+		t.Errorf("logs after stop: %q %v", logs.String(), err)
+	}
+	if err := c.Remove(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// detachHelper runs in a child test process: it starts a Detached
+// container, prints its ID and closes its Runtime.
+func detachHelper(t *testing.T, root string) {
+	rt, err := Open(t.Context(), WithRoot(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `echo started; echo warn >&2; trap 'echo got-term; exit 7' TERM; while true; do echo tick; sleep 0.1; done`
+	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sh", "-c", script))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(c.ID())
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

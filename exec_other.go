@@ -1,0 +1,10 @@
+//go:build !linux
+
+package hull
+
+import "context"
+
+// Exec returns ErrUnsupported: containers need Linux.
+func (c *Container) Exec(ctx context.Context, argv []string, opts ...ExecOption) (ExecResult, error) {
+	return ExecResult{}, ErrUnsupported
+}

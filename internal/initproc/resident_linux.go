@@ -1,0 +1,191 @@
+package initproc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hullbox/hull/internal/logfile"
+	"golang.org/x/sys/unix"
+)
+
+// ExitName is the file a resident init writes in the container's
+// directory when the user's process ends.
+const ExitName = "exit.json"
+
+// Exit is the content of exit.json.
+type Exit struct {
+	Code       int       `json:"exitCode"`
+	Signal     int       `json:"signal,omitempty"`
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+// resident is what a resident init (Config.Resident) keeps from the host
+// before pivot_root: the container's directory, and for a detached
+// container its log.
+type resident struct {
+	dir int // O_PATH fd of the container's directory
+	log *logfile.Writer
+}
+
+// openResident opens the host files a resident init needs. The init is
+// not dumpable, so its fds cannot be reached through /proc/1/fd from
+// inside the container.
+func openResident(cfg *Config) (*resident, error) {
+	fd, err := unix.Open(cfg.Dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", cfg.Dir, err)
+	}
+	r := &resident{dir: fd}
+	if cfg.Detached {
+		if r.log, err = logfile.Create(filepath.Join(cfg.Dir, cfg.LogName)); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// runResident starts the user's process as a child of this init (PID 1)
+// instead of exec'ing it, then stays: it forwards signals to it, reaps
+// every orphan, copies the output of a detached container into its log,
+// and when the child ends writes exit.json and exits with its code.
+func runResident(cfg *Config, r *resident, status *os.File) int {
+	p := cfg.Spec.Process
+	// no_new_privs and seccomp on this thread: the child, forked from it,
+	// inherits them. (Capabilities: the child as root gets the bounding
+	// set; a non-root child gets none. TODO: capabilities granted to a
+	// non-root user need ambient caps here.)
+	if err := applySecurity(cfg.Spec, beforeExec); err != nil {
+		return report(status, err)
+	}
+	if len(p.Args) == 0 {
+		return report(status, fail("exec", errors.New("no command specified")))
+	}
+	path, err := lookPath(p.Args[0], getEnv(p.Env, "PATH"))
+	if err != nil {
+		return report(status, err)
+	}
+	files := []uintptr{0, 1, 2}
+	var copiers sync.WaitGroup
+	var childEnds []*os.File // closed once the child has them
+	defer func() {
+		for _, f := range childEnds {
+			f.Close()
+		}
+	}()
+	if r.log != nil {
+		null, err := os.Open("/dev/null")
+		if err != nil {
+			return report(status, fail("stdio", err))
+		}
+		childEnds = append(childEnds, null)
+		files[0] = null.Fd()
+		for i, name := range []string{"stdout", "stderr"} {
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				return report(status, fail("stdio", err))
+			}
+			childEnds = append(childEnds, pw)
+			files[i+1] = pw.Fd()
+			w := r.log.Stream(name, nil)
+			copiers.Add(1)
+			go func() {
+				defer copiers.Done()
+				_, _ = io.Copy(w, pr)
+			}()
+		}
+	}
+	groups := make([]uint32, len(p.User.AdditionalGids))
+	copy(groups, p.User.AdditionalGids)
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	pid, err := syscall.ForkExec(path, p.Args, &syscall.ProcAttr{
+		Dir: p.Cwd, Env: p.Env, Files: files,
+		Sys: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: p.User.UID, Gid: p.User.GID, Groups: groups}},
+	})
+	if err != nil {
+		code := 126
+		if errors.Is(err, unix.ENOENT) {
+			code = 127
+		}
+		return report(status, &stageError{stage: "exec", code: code, err: fmt.Errorf("exec %q: %w", p.Args[0], err)})
+	}
+	status.Close() // EOF: the parent knows the command runs
+	for _, f := range childEnds {
+		f.Close() // the child's now: the copiers see EOF when it is done
+	}
+	childEnds = nil
+	ws := r.wait(pid, sigs)
+	if r.log != nil {
+		done := make(chan struct{})
+		go func() { copiers.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
+		_ = r.log.Close()
+	}
+	ex := Exit{Code: ws.ExitStatus(), FinishedAt: time.Now().UTC()}
+	if ws.Signaled() {
+		ex.Signal = int(ws.Signal())
+		ex.Code = 128 + ex.Signal
+	}
+	_ = r.writeExit(ex)
+	return ex.Code
+}
+
+// wait forwards signals to pid and reaps children until pid has exited.
+func (r *resident) wait(pid int, sigs chan os.Signal) syscall.WaitStatus {
+	for {
+		for {
+			var ws syscall.WaitStatus
+			wpid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+			if wpid == pid {
+				return ws
+			}
+			if wpid <= 0 || err != nil {
+				break
+			}
+		}
+		s := (<-sigs).(syscall.Signal)
+		switch s {
+		case syscall.SIGCHLD, syscall.SIGURG, syscall.SIGPIPE:
+		default:
+			_ = syscall.Kill(pid, s)
+		}
+	}
+}
+
+// writeExit writes exit.json atomically in the container's directory.
+func (r *resident) writeExit(ex Exit) error {
+	data, err := json.Marshal(ex)
+	if err != nil {
+		return err
+	}
+	tmp := ".tmp-" + ExitName + "-" + strconv.Itoa(os.Getpid())
+	fd, err := unix.Openat(r.dir, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), tmp)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unix.Renameat(r.dir, tmp, r.dir, ExitName)
+	}
+	return err
+}

@@ -1,0 +1,132 @@
+// Package logfile keeps a container's output on disk as JSON lines, one
+// object per line of output, in Docker's json-file format:
+//
+//	{"log":"hello\n","stream":"stdout","time":"2024-01-02T03:04:05.123456789Z"}
+//
+// so that logs outlive the process that started the container and any
+// process can read them. The Writer is used by the one process that copies
+// the container's output; Read works from anywhere, while it is written.
+package logfile
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// maxLine is how much of a line without a newline is kept before it is
+// written as a partial entry (Docker uses 16 KiB too).
+const maxLine = 16 << 10
+
+// Entry is one line of output.
+type Entry struct {
+	Log    string    `json:"log"` // the line, with its "\n" unless partial
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
+// Writer appends entries to a log file. Its streams may be written
+// concurrently; Close flushes what is left of unfinished lines.
+type Writer struct {
+	mu      sync.Mutex
+	f       *os.File
+	streams []*stream
+	now     func() time.Time
+}
+
+// Create opens (creating if needed) the log file at path for appending.
+func Create(path string) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{f: f, now: time.Now}, nil
+}
+
+// Stream returns a writer for the named stream ("stdout", "stderr") that
+// logs every line written to it and also copies the bytes, unchanged, to
+// tee when tee is not nil. An error from tee does not stop the logging.
+func (w *Writer) Stream(name string, tee io.Writer) io.Writer {
+	s := &stream{w: w, name: name, tee: tee}
+	w.mu.Lock()
+	w.streams = append(w.streams, s)
+	w.mu.Unlock()
+	return s
+}
+
+// Close writes out unfinished lines and closes the file.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return nil
+	}
+	for _, s := range w.streams {
+		if len(s.buf) > 0 {
+			w.writeLocked(s.name, s.buf)
+			s.buf = nil
+		}
+	}
+	err := w.f.Close()
+	w.f = nil
+	return err
+}
+
+// writeLocked writes one entry with one write(2) on an O_APPEND file, so
+// that a reader never sees two entries interleaved.
+func (w *Writer) writeLocked(stream string, line []byte) {
+	if w.f == nil {
+		return
+	}
+	data, err := json.Marshal(Entry{Log: string(line), Stream: stream, Time: w.now().UTC()})
+	if err != nil {
+		return
+	}
+	_, _ = w.f.Write(append(data, '\n'))
+}
+
+type stream struct {
+	w    *Writer
+	name string
+	tee  io.Writer
+	buf  []byte // the unfinished line; under w.mu
+}
+
+func (s *stream) Write(p []byte) (int, error) {
+	if s.tee != nil {
+		_, _ = s.tee.Write(p)
+	}
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	rest := p
+	for len(rest) > 0 {
+		i := indexByte(rest, '\n')
+		if i < 0 {
+			s.buf = append(s.buf, rest...)
+			if len(s.buf) >= maxLine {
+				s.w.writeLocked(s.name, s.buf)
+				s.buf = s.buf[:0]
+			}
+			break
+		}
+		line := rest[:i+1]
+		if len(s.buf) > 0 {
+			line = append(s.buf, line...)
+			s.buf = s.buf[:0]
+		}
+		s.w.writeLocked(s.name, line)
+		rest = rest[i+1:]
+	}
+	return len(p), nil
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}

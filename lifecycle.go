@@ -1,0 +1,109 @@
+package hull
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// TransitionError is the error of an action the container's state does
+// not allow, such as pausing an exited container. It wraps ErrConflict.
+type TransitionError struct {
+	ID     string // container ID
+	Action string // "pause", "resume", "start", "stats"...
+	Status string // the container's status when it was refused
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("%s container %s: %v: container is %s", e.Action, shortContainerID(e.ID), ErrConflict, e.Status)
+}
+
+func (e *TransitionError) Unwrap() error { return ErrConflict }
+
+// transitions is the container state machine: the statuses each action
+// is allowed from. Start on a running container does nothing; on an
+// exited one it starts the command again, as `docker start` does.
+//
+//	created --start--> running --pause--> paused --resume--> running
+//	running/paused --(exit, stop, kill)--> exited --start--> running
+var transitions = map[string][]string{
+	"start":   {StatusCreated, StatusExited},
+	"pause":   {StatusRunning},
+	"resume":  {StatusPaused},
+	"restart": {StatusCreated, StatusRunning, StatusPaused, StatusExited},
+	"stats":   {StatusRunning, StatusPaused},
+	"top":     {StatusRunning, StatusPaused},
+}
+
+// allowed reports whether action may run from status.
+func allowed(action, status string) bool {
+	return slices.Contains(transitions[action], status)
+}
+
+// ContainerFilter selects containers in Runtime.Containers.
+type ContainerFilter func(*containerFilters)
+
+type containerFilters struct {
+	all    bool
+	match  []func(*containerState) bool
+	status bool // a status filter was given: it replaces the running-only default
+}
+
+// All lists every container, whatever its status. Default: running (and
+// paused) containers only, like `docker ps`.
+func All() ContainerFilter { return func(f *containerFilters) { f.all = true } }
+
+// FilterName keeps the containers whose name is name.
+func FilterName(name string) ContainerFilter {
+	return func(f *containerFilters) {
+		f.match = append(f.match, func(st *containerState) bool { return st.Name == name })
+	}
+}
+
+// FilterStatus keeps the containers whose status is one of statuses
+// (StatusCreated, StatusRunning, StatusPaused, StatusExited); it implies
+// All for the other statuses.
+func FilterStatus(statuses ...string) ContainerFilter {
+	return func(f *containerFilters) {
+		f.status = true
+		f.match = append(f.match, func(st *containerState) bool { return slices.Contains(statuses, st.Status) })
+	}
+}
+
+func (f *containerFilters) keep(st *containerState) bool {
+	if !f.all && !f.status && st.Status != StatusRunning && st.Status != StatusPaused {
+		return false
+	}
+	for _, m := range f.match {
+		if !m(st) {
+			return false
+		}
+	}
+	return true
+}
+
+// FilterLabel keeps the containers that have the label key, with the
+// value value unless value is "".
+func FilterLabel(key, value string) ContainerFilter {
+	return func(f *containerFilters) {
+		f.match = append(f.match, func(st *containerState) bool {
+			v, ok := st.Labels[key]
+			return ok && (value == "" || v == value)
+		})
+	}
+}
+
+// containerLabels merges the image's labels and the container's.
+func containerLabels(image, own map[string]string) map[string]string {
+	if len(image)+len(own) == 0 {
+		return nil
+	}
+	out := maps.Clone(image)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, own)
+	return out
+}
+
+func cloneLabels(m map[string]string) map[string]string { return maps.Clone(m) }

@@ -1,0 +1,350 @@
+package hull
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startBusybox runs a busybox shell script in a container removed when
+// the test ends.
+func startBusybox(t *testing.T, rt *Runtime, script string, opts ...RunOption) *Container {
+	t.Helper()
+	c, err := rt.Run(t.Context(), "busybox:test", append([]RunOption{WithCmd("sh", "-c", script)}, opts...)...)
+	if c != nil {
+		t.Cleanup(func() {
+			if err := c.Remove(context.Background(), WithForceRemove()); err != nil {
+				t.Errorf("remove: %v", err)
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestContainerStats(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	idle := startBusybox(t, rt, "sleep 1000", WithMemory(64<<20))
+	busy := startBusybox(t, rt, "while :; do :; done")
+
+	s, err := idle.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Memory.Usage == 0 || s.Memory.Limit != 64<<20 || s.Memory.Percent <= 0 || s.Pids.Current < 1 || s.CPU.TotalNs == 0 {
+		t.Errorf("idle stats: %+v", s)
+	}
+	var last Stats
+	n := 0
+	for s := range busy.StatsStream(ctx, 50*time.Millisecond) {
+		last, n = s, n+1
+		if n == 3 {
+			break
+		}
+	}
+	if n != 3 || last.CPU.Percent <= 10 || last.CPU.TotalNs == 0 {
+		t.Errorf("busy loop after %d samples: %+v", n, last.CPU)
+	}
+	// The stream ends when the container does.
+	ch := busy.StatsStream(ctx, 10*time.Millisecond)
+	<-ch
+	if err := busy.Kill(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(10 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-ch:
+		case <-timeout:
+			t.Fatal("stats stream still open after the container exited")
+		}
+	}
+	if _, err := busy.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := busy.Stats(ctx); !errors.Is(err, ErrConflict) {
+		t.Errorf("stats of an exited container: %v, want ErrConflict", err)
+	}
+}
+
+func TestContainerTop(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	c := startBusybox(t, rt, "sleep 1000 & sleep 2000 & wait")
+	var procs []Process
+	// Until both sleeps have exec'd.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		var err error
+		if procs, err = c.Top(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if len(procs) == 3 && strings.HasPrefix(procs[1].Cmd, "sleep") && strings.HasPrefix(procs[2].Cmd, "sleep") {
+			break
+		}
+	}
+	if len(procs) != 3 {
+		t.Fatalf("top: %+v", procs)
+	}
+	init := c.Inspect().State.Pid
+	if procs[0].PID != init || procs[0].Cmd != "sh -c sleep 1000 & sleep 2000 & wait" || procs[0].UID != 0 || procs[0].User != "root" {
+		t.Errorf("init: %+v (host pid %d)", procs[0], init)
+	}
+	for _, p := range procs[1:] {
+		if p.PPID != init || !strings.HasPrefix(p.Cmd, "sleep ") || p.TTY != "?" || p.Started.IsZero() {
+			t.Errorf("child: %+v", p)
+		}
+		// Host PIDs: the process is visible in our /proc with its cmdline.
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/cmdline"); err != nil || !strings.HasPrefix(string(b), "sleep") {
+			t.Errorf("host /proc/%d: %q %v", p.PID, b, err)
+		}
+	}
+}
+
+// counterScript appends a line to /counter every 10 ms.
+const counterScript = "while :; do echo x >> /counter; sleep 0.01; done"
+
+// counter returns how many lines the container's counter file has, read
+// through its init's root.
+func counter(t *testing.T, c *Container) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(c.Inspect().State.Pid), "root/counter"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
+}
+
+func waitCounter(t *testing.T, c *Container, above int) int {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if n := counter(t, c); n > above {
+			return n
+		}
+	}
+	t.Fatalf("counter stuck at %d", above)
+	return 0
+}
+
+func TestContainerPauseResume(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	c := startBusybox(t, rt, counterScript, WithName("pausing"))
+	waitCounter(t, c, 0)
+	if err := c.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if in := c.Inspect(); in.State.Status != StatusPaused || !in.State.Paused || !in.State.Running {
+		t.Errorf("paused: %+v", in.State)
+	}
+	frozen := counter(t, c)
+	time.Sleep(100 * time.Millisecond)
+	if n := counter(t, c); n != frozen {
+		t.Errorf("counter went from %d to %d while paused", frozen, n)
+	}
+	if err := c.Pause(ctx); !errors.Is(err, ErrConflict) {
+		t.Errorf("pause a paused container: %v, want ErrConflict", err)
+	}
+	// Another Runtime sees it paused, and it is listed by default.
+	rt2, err := Open(ctx, WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	if list, err := rt2.Containers(ctx, FilterStatus(StatusPaused)); err != nil || len(list) != 1 || list[0].Inspect().State.Status != StatusPaused {
+		t.Errorf("paused containers: %v %v", list, err)
+	}
+	if _, err := c.Stats(ctx); err != nil {
+		t.Errorf("stats while paused: %v", err)
+	}
+	if err := c.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Inspect().State.Status; st != StatusRunning {
+		t.Errorf("resumed: %s", st)
+	}
+	waitCounter(t, c, frozen)
+	if err := c.Resume(ctx); !errors.Is(err, ErrConflict) {
+		t.Errorf("resume a running container: %v, want ErrConflict", err)
+	}
+}
+
+func TestContainerKillPaused(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	for _, how := range []string{"kill", "stop", "remove"} {
+		c := startBusybox(t, rt, "sleep 1000")
+		if err := c.Pause(ctx); err != nil {
+			t.Fatal(err)
+		}
+		switch how {
+		case "kill":
+			if err := c.Kill(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		case "stop":
+			if err := c.Stop(ctx, 50*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+		case "remove":
+			pid := c.Inspect().State.Pid
+			if err := c.Remove(ctx, WithForceRemove()); err != nil {
+				t.Fatal(err)
+			}
+			checkGone(t, rt, c.ID(), pid)
+			continue
+		}
+		st, err := c.Wait(ctx)
+		if err != nil || st.Code != 137 {
+			t.Errorf("%s paused: %+v %v", how, st, err)
+		}
+		if s := c.Inspect().State.Status; s != StatusExited {
+			t.Errorf("%s paused: status %s", how, s)
+		}
+		if err := c.Pause(ctx); !errors.Is(err, ErrConflict) {
+			t.Errorf("pause an exited container: %v, want ErrConflict", err)
+		}
+		var te *TransitionError
+		if err := c.Resume(ctx); !errors.As(err, &te) || te.Status != StatusExited || te.Action != "resume" {
+			t.Errorf("resume an exited container: %v", err)
+		}
+	}
+}
+
+func TestContainersFilters(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	running := startBusybox(t, rt, "sleep 1000", WithName("up"), WithLabels(map[string]string{"tier": "web"}))
+	exited := startBusybox(t, rt, "true", WithName("down"), WithLabels(map[string]string{"tier": "db", "x": ""}))
+	if _, err := exited.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(filters ...ContainerFilter) []string {
+		list, err := rt.Containers(ctx, filters...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range list {
+			out = append(out, c.Name())
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		filters []ContainerFilter
+		want    string
+	}{
+		{nil, "up"},
+		{[]ContainerFilter{All()}, "down up"},
+		{[]ContainerFilter{FilterStatus(StatusExited)}, "down"},
+		{[]ContainerFilter{All(), FilterName("up")}, "up"},
+		{[]ContainerFilter{FilterName("down")}, ""},
+		{[]ContainerFilter{All(), FilterLabel("tier", "")}, "down up"},
+		{[]ContainerFilter{All(), FilterLabel("tier", "db")}, "down"},
+		{[]ContainerFilter{All(), FilterLabel("x", "")}, "down"},
+		{[]ContainerFilter{FilterLabel("tier", "db")}, ""},
+	} {
+		got := ids(tc.filters...)
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%d filters: %v, want %q", len(tc.filters), got, tc.want)
+		}
+	}
+	if l := running.Inspect().Labels; l["tier"] != "web" {
+		t.Errorf("labels %v", l)
+	}
+}
+
+func TestContainerRestart(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	var out syncBuffer
+	// Each run appends to /runs and exits with the number of runs so far.
+	c := startBusybox(t, rt, `echo run >> /runs; n=$(wc -l < /runs); echo "run $n"; [ $n -ge 3 ] && exit $n; sleep 1000`,
+		WithStdout(&out), WithName("again"))
+	waitOutput := func(s string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), s); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in %q", s, out.String())
+			}
+		}
+	}
+	// The shell ignores SIGTERM (it is PID 1): Stop kills it after the
+	// timeout, so let it write first.
+	waitOutput("run 1")
+	if err := c.Restart(ctx, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	in := c.Inspect()
+	if in.State.Status != StatusRunning || in.State.Pid == 0 {
+		t.Errorf("restarted: %+v", in.State)
+	}
+	// Restart of a paused container; then Start of an exited one.
+	waitOutput("run 2")
+	if err := c.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); !errors.Is(err, ErrConflict) {
+		t.Errorf("start a paused container: %v, want ErrConflict", err)
+	}
+	if err := c.Restart(ctx, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Wait(ctx)
+	if err != nil || st.Code != 3 {
+		t.Errorf("third run: %+v %v", st, err)
+	}
+	if got := out.String(); got != "run 1\nrun 2\nrun 3\n" {
+		t.Errorf("output %q", got)
+	}
+	if in := c.Inspect(); in.State.Status != StatusExited || in.State.ExitCode != 3 {
+		t.Errorf("after the third run: %+v", in.State)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.Wait(ctx); err != nil || st.Code != 4 {
+		t.Errorf("fourth run: %+v %v", st, err)
+	}
+}
+
+func TestContainerStartExitedFromOtherRuntime(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	c := startBusybox(t, rt, `echo x >> /runs; exit $(wc -l < /runs)`)
+	if st, err := c.Wait(ctx); err != nil || st.Code != 1 {
+		t.Fatalf("first run: %+v %v", st, err)
+	}
+	rt2, err := Open(ctx, WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	other, err := rt2.Container(ctx, c.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := other.Wait(ctx); err != nil || st.Code != 2 {
+		t.Errorf("second run, from another Runtime: %+v %v", st, err)
+	}
+	if st, err := readState(rt.containerDir(c.ID())); err != nil || st.ExitCode != 2 || st.Owner != os.Getpid() {
+		t.Errorf("state after the second run: %+v %v", st, err)
+	}
+}

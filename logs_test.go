@@ -1,0 +1,176 @@
+package hull
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestContainerStdinAndTTY(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	st, out, err := run(t, rt, WithStdin(strings.NewReader("from\nstdin\n")), WithCmd("sh", "-c", "cat; echo err >&2"))
+	if err != nil || st.Code != 0 || out != "from\nstdin\nerr\n" {
+		t.Errorf("stdin: %+v %v %q", st, err, out)
+	}
+	st, out, err = run(t, rt, WithTTY(), WithCmd("sh", "-c", "tty; test -t 0 && echo tty-in; echo $TERM; echo err >&2"))
+	if err != nil || st.Code != 0 || !regexp.MustCompile(`^/dev/pts/\d+\r\ntty-in\r\nxterm\r\nerr\r\n$`).MatchString(out) {
+		t.Errorf("tty: %+v %v %q", st, err, out)
+	}
+}
+
+func TestContainerLogs(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	root := rt.Root()
+	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sh", "-c", "for i in 1 2 3; do echo out$i; echo err$i >&2; done"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(context.Background(), WithForceRemove())
+	if _, err := c.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	logs := func(c *Container, o LogsOptions) (string, string) {
+		t.Helper()
+		var out, errs strings.Builder
+		o.Stdout, o.Stderr = &out, &errs
+		if err := c.Logs(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errs.String()
+	}
+	if out, errs := logs(c, LogsOptions{}); out != "out1\nout2\nout3\n" || errs != "err1\nerr2\nerr3\n" {
+		t.Errorf("logs: %q %q", out, errs)
+	}
+	// Tail counts lines of both streams, in the order they were logged.
+	if out, errs := logs(c, LogsOptions{Tail: 2}); strings.Count(out+errs, "\n") != 2 || !strings.HasSuffix(out, "out3\n") && !strings.HasSuffix(errs, "err3\n") {
+		t.Errorf("tail 2: %q %q", out, errs)
+	}
+	if out, errs := logs(c, LogsOptions{Since: time.Now().Add(time.Hour)}); out != "" || errs != "" {
+		t.Errorf("since later: %q %q", out, errs)
+	}
+	if out, _ := logs(c, LogsOptions{Follow: true, Since: time.Now().Add(-time.Hour)}); out != "out1\nout2\nout3\n" {
+		t.Errorf("follow of an exited container: %q", out)
+	}
+	// A second Runtime on the same root, while the first is open and after
+	// it closed.
+	rt2, err := Open(t.Context(), WithRoot(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	c2, err := rt2.Container(t.Context(), c.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, errs := logs(c2, LogsOptions{}); out != "out1\nout2\nout3\n" || errs != "err1\nerr2\nerr3\n" {
+		t.Errorf("second runtime: %q %q", out, errs)
+	}
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt2.Container(t.Context(), c.ID()); err == nil {
+		t.Log("closing the owner removed the container; logs go with it") // Close removes owned containers
+	}
+}
+
+func TestContainerLogsFollow(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sh", "-c", "echo first; sleep 0.3; echo second; echo bye >&2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(context.Background(), WithForceRemove())
+	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	other, err := rt2.Container(t.Context(), c.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		c    *Container
+	}{{"owner", c}, {"other runtime", other}} {
+		var out, errs syncBuffer
+		done := make(chan error, 1)
+		go func() { done <- tc.c.Logs(t.Context(), LogsOptions{Follow: true, Stdout: &out, Stderr: &errs}) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: follow did not end when the container exited", tc.name)
+		}
+		if out.String() != "first\nsecond\n" || errs.String() != "bye\n" {
+			t.Errorf("%s: follow: %q %q", tc.name, out.String(), errs.String())
+		}
+	}
+}
+
+// TestContainerLogsOutliveOwner: the process that ran a container dies
+// (SIGKILL, no Close); another process still reads its logs.
+func TestContainerLogsOutliveOwner(t *testing.T) {
+	if root := os.Getenv("HULL_TEST_LOGS_ROOT"); root != "" {
+		rt, err := Open(t.Context(), WithRoot(root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sh", "-c", "echo to-out; echo to-err >&2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Println(c.ID())
+		time.Sleep(time.Minute)
+		return
+	}
+	t.Parallel()
+	rt := containerTest(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestContainerLogsOutliveOwner$")
+	cmd.Env = append(os.Environ(), "HULL_TEST_LOGS_ROOT="+rt.Root())
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	_, err = fmt.Fscan(stdout, &id)
+	cmd.Process.Kill()
+	cmd.Wait()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	c, err := rt2.Container(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(context.Background(), WithForceRemove())
+	var out, errs strings.Builder
+	if err := c.Logs(t.Context(), LogsOptions{Follow: true, Stdout: &out, Stderr: &errs}); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "to-out\n" || errs.String() != "to-err\n" {
+		t.Errorf("logs after the owner died: %q %q", out.String(), errs.String())
+	}
+}

@@ -1,0 +1,149 @@
+package hull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Pause freezes every process of the container (the cgroup freezer), as
+// `docker pause`. The container is then StatusPaused until Resume; Kill
+// with SIGKILL, Stop and Remove with WithForceRemove still end it. It fails
+// with a *TransitionError (ErrConflict) unless the container is running.
+func (c *Container) Pause(ctx context.Context) error {
+	cg, err := c.liveCgroup("pause")
+	if err != nil {
+		return err
+	}
+	if err := cg.setFrozen(ctx, true); err != nil {
+		// Leave it as it was: running.
+		return errors.Join(fmt.Errorf("pause container %s: %w", shortContainerID(c.id), err), cg.setFrozen(context.Background(), false))
+	}
+	return c.setStatus("pause", StatusRunning, StatusPaused)
+}
+
+// Resume thaws a paused container, as `docker unpause`. It fails with a
+// *TransitionError (ErrConflict) unless the container is paused.
+func (c *Container) Resume(ctx context.Context) error {
+	cg, err := c.liveCgroup("resume")
+	if err != nil {
+		return err
+	}
+	if err := cg.setFrozen(ctx, false); err != nil {
+		return fmt.Errorf("resume container %s: %w", shortContainerID(c.id), err)
+	}
+	return c.setStatus("unpause", StatusPaused, StatusRunning)
+}
+
+// setStatus moves the recorded status from -> to, saves it and sends the
+// event. A container that exited meanwhile stays exited.
+func (c *Container) setStatus(event, from, to string) error {
+	c.mu.Lock()
+	if c.st.Status != from {
+		c.mu.Unlock()
+		return nil
+	}
+	c.st.Status = to
+	err := writeState(c.rt.containerDir(c.id), &c.st)
+	c.eventLocked(event, nil)
+	c.mu.Unlock()
+	return err
+}
+
+// live returns the process this Runtime owns, or nil; Start may replace
+// it (a restart), so it is read under c.mu.
+func (c *Container) live() *liveProcess {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lp
+}
+
+// status is the container's current status, checked against its process.
+func (c *Container) status() string { return c.Inspect().State.Status }
+
+func (c *Container) transitionError(action string) error {
+	return &TransitionError{ID: c.id, Action: action, Status: c.status()}
+}
+
+// liveCgroup returns the cgroup of a container whose status allows action.
+func (c *Container) liveCgroup(action string) (*cgroup, error) {
+	status := c.status()
+	if !allowed(action, status) {
+		return nil, &TransitionError{ID: c.id, Action: action, Status: status}
+	}
+	if lp := c.live(); lp != nil {
+		return lp.cg, nil
+	}
+	if cg := loadCgroup(c.id); cg != nil {
+		return cg, nil
+	}
+	return nil, &TransitionError{ID: c.id, Action: action, Status: StatusExited}
+}
+
+// thawAfterKill lets a paused container die of the SIGKILL it was just
+// sent: frozen tasks do not handle signals until thawed (on cgroup v1).
+// The status stays paused until the reaper records the exit.
+func (c *Container) thawAfterKill() {
+	if c.status() != StatusPaused {
+		return
+	}
+	if cg, err := c.liveCgroup("resume"); err == nil {
+		_ = cg.setFrozen(context.Background(), false)
+	}
+}
+
+// thawForKill thaws the cgroup of container id, if it has one, after a
+// SIGKILL (recovery of a paused container whose owner died).
+func thawForKill(id string) {
+	if cg := loadCgroup(id); cg != nil {
+		_ = cg.setFrozen(context.Background(), false)
+	}
+}
+
+// setFrozen freezes or thaws the cgroup and waits until the kernel has
+// done it: on v1 freezer.state goes FREEZING -> FROZEN (written again
+// until it sticks, as a task may be mid-fork); on v2 cgroup.events says
+// "frozen 1". Waiting is bounded by ctx and 10 seconds.
+func (cg *cgroup) setFrozen(ctx context.Context, frozen bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var file, want string
+	var done func() bool
+	if cg.v2 != nil {
+		dir := filepath.Join(cgroupRoot, cg.path)
+		file, want = filepath.Join(dir, "cgroup.freeze"), "0"
+		if frozen {
+			want = "1"
+		}
+		done = func() bool {
+			n := readKV(filepath.Join(dir, "cgroup.events"), "frozen")
+			return (n == 1) == frozen
+		}
+	} else {
+		file, want = filepath.Join(cgroupRoot, "freezer", cg.path, "freezer.state"), "THAWED"
+		if frozen {
+			want = "FROZEN"
+		}
+		done = func() bool {
+			b, err := os.ReadFile(file)
+			return err == nil && strings.TrimSpace(string(b)) == want
+		}
+	}
+	for wait := time.Millisecond; ; wait = min(2*wait, 20*time.Millisecond) {
+		if err := os.WriteFile(file, []byte(want), 0); err != nil {
+			return fmt.Errorf("freezer: %w", err)
+		}
+		if done() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("freezer: %s not reached: %w", want, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
