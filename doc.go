@@ -42,6 +42,17 @@
 // its history (Runtime.TagHistory), and Runtime.Tag to an older digest rolls
 // it back.
 //
+// # Containers
+//
+// Runtime.Run (or Create then Container.Start) starts a container from an
+// image: a re-execution of the calling binary (from a sealed in-memory
+// copy, so a container can never write to it) sets up new namespaces, an
+// overlay root filesystem over the image's shared layers, Docker's default
+// capabilities, seccomp profile and masked paths, then execs the command.
+// No daemon or shim stays behind: a container belongs to the process that
+// started it and dies with it, unless it was started Detached. See
+// docs/containers.md for the process model.
+//
 // # Sharing a root
 //
 // Several processes may open the same root at once and even pull the same
