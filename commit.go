@@ -221,16 +221,9 @@ func (c *Container) Commit(ctx context.Context, ref string, opts ...CommitOption
 			return nil, fmt.Errorf("commit %s: %w", shortContainerID(c.id), err)
 		}
 	}
-	tag := ""
-	if ref != "" {
-		pr, err := ParseReference(ref)
-		if err != nil {
-			return nil, fmt.Errorf("commit: %w", err)
-		}
-		if pr.Digest != "" {
-			return nil, fmt.Errorf("commit: %w: %q: cannot tag with a digest", ErrInvalidReference, ref)
-		}
-		tag = pr.tagged()
+	tag, err := optionalTag(ref)
+	if err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
 	}
 	var img *Image
 	resume, err := c.pauseForCommit(ctx, cfg.noPause)

@@ -30,16 +30,9 @@ func (rt *Runtime) Import(ctx context.Context, r io.Reader, ref string, opts ...
 			return nil, fmt.Errorf("import: %w", err)
 		}
 	}
-	tag := ""
-	if ref != "" {
-		pr, err := ParseReference(ref)
-		if err != nil {
-			return nil, fmt.Errorf("import: %w", err)
-		}
-		if pr.Digest != "" {
-			return nil, fmt.Errorf("import: %w: %q: cannot tag with a digest", ErrInvalidReference, ref)
-		}
-		tag = pr.tagged()
+	tag, err := optionalTag(ref)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
 	}
 	img, err := rt.importLayer(ctx, r, tag, &cfg)
 	if err != nil {
@@ -143,4 +136,20 @@ func (rt *Runtime) writeImage(config ocispec.Image, layers []ocispec.Descriptor,
 		rec.Layers = append(rec.Layers, l.Digest)
 	}
 	return rec, nil
+}
+
+// optionalTag normalises ref ("" allowed: no tag) into "domain/path:tag";
+// a digest reference cannot name a tag.
+func optionalTag(ref string) (string, error) {
+	if ref == "" {
+		return "", nil
+	}
+	pr, err := ParseReference(ref)
+	if err != nil {
+		return "", err
+	}
+	if pr.Digest != "" {
+		return "", fmt.Errorf("%w: %q: cannot tag with a digest", ErrInvalidReference, ref)
+	}
+	return pr.tagged(), nil
 }
