@@ -637,7 +637,8 @@ func (rt *Runtime) recoverContainers() error {
 			}
 		}
 		if cg := loadCgroup(st.ID); cg != nil {
-			errs = append(errs, cg.remove())
+			// Killed tasks leave the cgroup a moment after the init dies.
+			errs = append(errs, removeCgroupSettled(cg))
 		}
 		st.Status, st.ExitCode, st.FinishedAt = StatusExited, 137, time.Now().UTC()
 		errs = append(errs, writeState(rt.containerDir(st.ID), &st))

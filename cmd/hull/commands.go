@@ -37,6 +37,8 @@ func commands() []*command {
 		pullCmd(), pushCmd(), imagesCmd(), tagCmd(), rmiCmd(), inspectCmd(), importCmd(), pruneCmd(),
 		saveCmd(), loadCmd(), historyCmd(), tagsCmd(), loginCmd(), logoutCmd(),
 		diffCmd(), exportCmd(), cpCmd(), commitCmd(),
+		runCmd(), createCmd(), startCmd(), psCmd(), stopCmd(), killCmd(), restartCmd(), rmCmd(),
+		logsCmd(), execCmd(), waitCmd(), statsCmd(), topCmd(), pauseCmd(), unpauseCmd(),
 		imageGroup(),
 		versionCmd(), helpCmd(),
 	}
@@ -140,6 +142,9 @@ func plural(n int) string {
 type flags struct {
 	*flag.FlagSet
 	list []flagDoc
+	// stopAtArg ends the flags at the first positional argument, for
+	// commands whose arguments after it are a command line (run, exec).
+	stopAtArg bool
 }
 
 type flagDoc struct {
@@ -208,6 +213,9 @@ func (f *flags) parse(args []string) ([]string, error) {
 		}
 		if len(rest) == 0 {
 			return pos, nil
+		}
+		if f.stopAtArg {
+			return append(pos, rest...), nil
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]

@@ -26,8 +26,8 @@
 //	    Point TARGET at the image SOURCE names.
 //	rmi [-f] IMAGE...
 //	    Remove tags and images; goes on after a failure, then exits 1.
-//	inspect [-f FORMAT] IMAGE...
-//	    Print images as a JSON array, or a Go template applied to each
+//	inspect [-f FORMAT] [--type image|container] NAME...
+//	    Print images (else containers of that name) as a JSON array, or a Go template applied to each
 //	    (with docker's functions: json, join, split, lower, upper, title,
 //	    pad, truncate, println).
 //	import [-c INSTRUCTION]... [-m MESSAGE] [--platform P] FILE|- [REF]
@@ -68,6 +68,29 @@
 //	    Every image a local tag has pointed at, oldest first (hull's):
 //	    manifest digest, when it was tagged and the image ID, "<missing>"
 //	    once removed. "hull tag DIGEST NAME:TAG" moves the tag back.
+//	run [-d] [--rm] [-i] [-t] [CREATE FLAGS] IMAGE [COMMAND [ARG...]]
+//	    Create and start a container; flags end at IMAGE. In the
+//	    foreground hull follows its output and exits with its status
+//	    (125 when hull failed, 126/127 when the command could not run);
+//	    SIGINT and SIGTERM go to the container. Without -i or -t the
+//	    container is hull.Detached and stays after it exits (unless
+//	    --rm); with -i or -t it belongs to hull and goes when hull exits.
+//	    -d prints the full ID (--rm is then not honoured yet).
+//	create [--name N] [-e K=V]... [-w DIR] [-u USER] [-m BYTES] [--cpus F]
+//	       [--pids-limit N] [--read-only] [--cap-add C]... [--cap-drop C]...
+//	       [--init] [--network none] [--entrypoint X] IMAGE [COMMAND [ARG...]]
+//	    Create a detached container and print its ID.
+//	start [-a] CONTAINER..., stop [-t N], kill [-s SIG], restart [-t N],
+//	rm [-f], pause, unpause, wait CONTAINER...
+//	    Container lifecycle, by name, ID or unique ID prefix.
+//	ps [-a] [-q] [--no-trunc]
+//	    List containers, newest first.
+//	logs [-f] [--tail N] [--since DURATION|TIME] CONTAINER
+//	exec [-i] [-t] [-e K=V]... [-u USER] [-w DIR] CONTAINER COMMAND [ARG...]
+//	    Run a command in a running container; exits with its status.
+//	stats --no-stream [-a] [CONTAINER...], top CONTAINER
+//	diff, export, cp, commit
+//	    Container filesystems.
 //	image ls|rm|inspect|prune|import|pull|push|tag|save|load|history
 //	    The same commands under docker's "image" group.
 //	version, help [COMMAND]

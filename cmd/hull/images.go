@@ -261,15 +261,15 @@ func inspectCmd() *command {
 	return &command{
 		name:    "inspect",
 		args:    "IMAGE [IMAGE...]",
-		short:   "Display detailed information on one or more images",
+		short:   "Display detailed information on images or containers",
 		minArgs: 1, maxArgs: -1,
 		setup: func(fs *flags) action {
 			var format, typ string
 			fs.String(&format, "f", "format", "string", "Format output using a Go template ('json' function included)")
-			fs.String(&typ, "", "type", "string", "Only inspect objects of the given type (image)")
+			fs.String(&typ, "", "type", "string", "Only inspect objects of the given type (image or container)")
 			path := fs.Name()
 			return func(ctx context.Context, e *env, args []string) error {
-				if typ != "" && typ != "image" {
+				if typ != "" && typ != "image" && typ != "container" {
 					return usageErrorf(path, "%q is not a valid value for --type", typ)
 				}
 				var tmpl *template.Template
@@ -279,7 +279,7 @@ func inspectCmd() *command {
 						return err
 					}
 				}
-				return inspectImages(ctx, e, tmpl, args)
+				return inspectImages(ctx, e, tmpl, typ, args)
 			}
 		},
 	}
@@ -287,15 +287,26 @@ func inspectCmd() *command {
 
 // inspectImages prints the found images (a JSON array, or the template
 // applied to each) and then an error for each missing one, as docker does.
-func inspectImages(ctx context.Context, e *env, tmpl *template.Template, refs []string) error {
+// Without --type, a name that is no image is looked up among the containers.
+func inspectImages(ctx context.Context, e *env, tmpl *template.Template, typ string, refs []string) error {
 	rt, err := e.runtime(ctx)
 	if err != nil {
 		return err
 	}
-	found := []hull.ImageInspect{}
+	found := []any{}
 	var errs []string
 	for _, ref := range refs {
-		img, err := rt.Image(ctx, ref)
+		var img *hull.Image
+		err := hull.ErrNotFound
+		if typ != "container" {
+			img, err = rt.Image(ctx, ref)
+		}
+		if typ != "image" && (errors.Is(err, hull.ErrNotFound) || errors.Is(err, hull.ErrInvalidReference)) {
+			if c, cerr := rt.Container(ctx, ref); cerr == nil {
+				found = append(found, containerInspect(c))
+				continue
+			}
+		}
 		switch {
 		case errors.Is(err, hull.ErrNotFound), errors.Is(err, hull.ErrInvalidReference):
 			errs = append(errs, "Error: No such object: "+ref)

@@ -40,7 +40,8 @@ func main() {
 	}
 	code := run(ctx, e, os.Args[1:])
 	switch {
-	case code == 0:
+	case code == 0, e.containerExit:
+		// A container's own status, even when a signal (forwarded to it) ended it.
 	case ctxInt.Err() != nil:
 		code = 128 + int(syscall.SIGINT)
 	case ctx.Err() != nil:
@@ -59,6 +60,7 @@ type env struct {
 	stdinTTY       bool // a password prompt turns echo off; load refuses to read it
 	stdoutTTY      bool // save refuses to write a tar to it
 	stderrTTY      bool // progress may redraw lines
+	containerExit  bool // the exit status is a container's (run, start -a, exec): kept as is
 
 	root      string
 	insecure  []string

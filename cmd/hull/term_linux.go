@@ -37,3 +37,34 @@ func termios(f *os.File, req uintptr, t *syscall.Termios) error {
 	}
 	return nil
 }
+
+// makeRaw puts the terminal f in raw mode (cfmakeraw), for a container's
+// terminal: keys, Ctrl-C included, go to it as typed. restore puts the old
+// mode back.
+func makeRaw(f *os.File) (restore func(), err error) {
+	var old syscall.Termios
+	if err := termios(f, syscall.TCGETS, &old); err != nil {
+		return nil, err
+	}
+	t := old
+	t.Iflag &^= syscall.IGNBRK | syscall.BRKINT | syscall.PARMRK | syscall.ISTRIP | syscall.INLCR | syscall.IGNCR | syscall.ICRNL | syscall.IXON
+	t.Oflag &^= syscall.OPOST
+	t.Lflag &^= syscall.ECHO | syscall.ECHONL | syscall.ICANON | syscall.ISIG | syscall.IEXTEN
+	t.Cflag &^= syscall.CSIZE | syscall.PARENB
+	t.Cflag |= syscall.CS8
+	t.Cc[syscall.VMIN], t.Cc[syscall.VTIME] = 1, 0
+	if err := termios(f, syscall.TCSETS, &t); err != nil {
+		return nil, err
+	}
+	return func() { _ = termios(f, syscall.TCSETS, &old) }, nil
+}
+
+// termSize returns the rows and columns of the terminal f.
+func termSize(f *os.File) (rows, cols uint16, err error) {
+	var ws struct{ Row, Col, X, Y uint16 }
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), syscall.TIOCGWINSZ, uintptr(unsafe.Pointer(&ws)))
+	if errno != 0 {
+		return 0, 0, errno
+	}
+	return ws.Row, ws.Col, nil
+}

@@ -18,3 +18,13 @@ func isTerminal(f *os.File) bool {
 func echoOff(*os.File) (restore func(), err error) {
 	return nil, errors.ErrUnsupported
 }
+
+// makeRaw is not implemented here: the terminal stays in line mode.
+func makeRaw(*os.File) (restore func(), err error) {
+	return nil, errors.ErrUnsupported
+}
+
+// termSize is not implemented here.
+func termSize(*os.File) (rows, cols uint16, err error) {
+	return 0, 0, errors.ErrUnsupported
+}

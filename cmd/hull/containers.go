@@ -1,0 +1,881 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hullbox/hull"
+)
+
+// The container lifecycle commands: run, create, start, ps, stop, kill,
+// restart, rm, logs, exec, wait, stats, top, pause, unpause.
+
+// runFlags are the flags run and create share.
+type runFlags struct {
+	detach, rm, stdin, tty bool
+	name                   string
+	env                    []string
+	workdir, user          string
+	memory, cpus, pids     string
+	readOnly, init         bool
+	capAdd, capDrop        []string
+	network, entrypoint    string
+	entrySet               bool
+}
+
+func (f *runFlags) register(fs *flags, run bool) {
+	if run {
+		fs.Bool(&f.detach, "d", "detach", "Run container in background and print container ID")
+		fs.Bool(&f.rm, "", "rm", "Automatically remove the container when it exits")
+		fs.Bool(&f.stdin, "i", "interactive", "Keep STDIN open even if not attached")
+		fs.Bool(&f.tty, "t", "tty", "Allocate a pseudo-TTY")
+	}
+	fs.String(&f.name, "", "name", "string", "Assign a name to the container")
+	fs.Strings(&f.env, "e", "env", "list", "Set environment variables")
+	fs.String(&f.workdir, "w", "workdir", "string", "Working directory inside the container")
+	fs.String(&f.user, "u", "user", "string", "Username or UID (format: <name|uid>[:<group|gid>])")
+	fs.String(&f.memory, "m", "memory", "bytes", "Memory limit")
+	fs.String(&f.cpus, "", "cpus", "decimal", "Number of CPUs")
+	fs.String(&f.pids, "", "pids-limit", "int", "Tune container pids limit")
+	fs.Bool(&f.readOnly, "", "read-only", "Mount the container's root filesystem as read only")
+	fs.Strings(&f.capAdd, "", "cap-add", "list", "Add Linux capabilities")
+	fs.Strings(&f.capDrop, "", "cap-drop", "list", "Drop Linux capabilities")
+	fs.Bool(&f.init, "", "init", "Run an init inside the container that forwards signals and reaps processes")
+	fs.String(&f.network, "", "network", "network", `Connect a container to a network (only "none")`)
+	f.entrypoint = "\x00"
+	fs.String(&f.entrypoint, "", "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image")
+	fs.stopAtArg = true // IMAGE [COMMAND] [ARG...]: what follows IMAGE is the command's
+}
+
+// options turns the flags into RunOptions; cmd is the command after IMAGE.
+func (f *runFlags) options(path string, cmd []string) ([]hull.RunOption, error) {
+	var opts []hull.RunOption
+	if f.name != "" {
+		opts = append(opts, hull.WithName(f.name))
+	}
+	if len(f.env) > 0 {
+		env := make([]string, 0, len(f.env))
+		for _, kv := range f.env {
+			if !strings.Contains(kv, "=") {
+				// docker: -e KEY takes KEY from the CLI's environment.
+				v, ok := os.LookupEnv(kv)
+				if !ok {
+					continue
+				}
+				kv += "=" + v
+			}
+			env = append(env, kv)
+		}
+		opts = append(opts, hull.WithEnv(env...))
+	}
+	if f.workdir != "" {
+		opts = append(opts, hull.WithWorkdir(f.workdir))
+	}
+	if f.user != "" {
+		opts = append(opts, hull.WithUser(f.user))
+	}
+	if f.memory != "" {
+		n, err := parseBytes(f.memory)
+		if err != nil {
+			return nil, usageErrorf(path, "invalid argument %q for \"-m, --memory\" flag: %v", f.memory, err)
+		}
+		opts = append(opts, hull.WithMemory(n))
+	}
+	if f.cpus != "" {
+		n, err := strconv.ParseFloat(f.cpus, 64)
+		if err != nil {
+			return nil, usageErrorf(path, "invalid argument %q for \"--cpus\" flag", f.cpus)
+		}
+		opts = append(opts, hull.WithCPUs(n))
+	}
+	if f.pids != "" {
+		n, err := strconv.ParseInt(f.pids, 10, 64)
+		if err != nil {
+			return nil, usageErrorf(path, "invalid argument %q for \"--pids-limit\" flag", f.pids)
+		}
+		if n > 0 { // docker: 0 or -1 is unlimited
+			opts = append(opts, hull.WithPidsLimit(n))
+		}
+	}
+	if f.readOnly {
+		opts = append(opts, hull.WithReadOnlyRootfs())
+	}
+	if len(f.capAdd) > 0 {
+		opts = append(opts, hull.WithCapAdd(f.capAdd...))
+	}
+	if len(f.capDrop) > 0 {
+		opts = append(opts, hull.WithCapDrop(f.capDrop...))
+	}
+	if f.init {
+		opts = append(opts, hull.WithInit())
+	}
+	switch f.network {
+	case "", "none":
+		// Every container gets its own network namespace with only lo.
+	default:
+		return nil, usageErrorf(path, "network %q is not supported: hull only has --network none", f.network)
+	}
+	if f.entrypoint != "\x00" {
+		if f.entrypoint == "" {
+			opts = append(opts, hull.WithEntrypoint())
+		} else {
+			opts = append(opts, hull.WithEntrypoint(f.entrypoint))
+		}
+	}
+	if len(cmd) > 0 {
+		opts = append(opts, hull.WithCmd(cmd...))
+	}
+	return opts, nil
+}
+
+// parseBytes parses "1024", "64m", "1.5g", "512k", "10b" (binary units, as
+// docker's RAMInBytes).
+func parseBytes(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "ib"), "b")
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'k':
+			mult = 1 << 10
+		case 'm':
+			mult = 1 << 20
+		case 'g':
+			mult = 1 << 30
+		case 't':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("invalid size: %q", s)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+// startFailure reports an error of run/create/start and returns the exit
+// status: the StartError's code (126, 127...), else 125.
+func startFailure(e *env, err error) error {
+	fmt.Fprintf(e.stderr, "hull: %v\n", err)
+	var se *hull.StartError
+	if errors.As(err, &se) && se.ExitCode != 0 {
+		return &exitError{code: se.ExitCode}
+	}
+	return &exitError{code: exitUsage}
+}
+
+// ensureImage pulls ref if it is not in the root, as docker run and create do.
+func ensureImage(ctx context.Context, e *env, rt *hull.Runtime, ref string) error {
+	_, err := rt.Image(ctx, ref)
+	if errors.Is(err, hull.ErrNotFound) {
+		fmt.Fprintf(e.stderr, "Unable to find image '%s' locally\n", ref)
+		_, err = rt.Pull(ctx, ref)
+	}
+	return err
+}
+
+func runCmd() *command {
+	return &command{
+		name: "run", args: "IMAGE [COMMAND] [ARG...]", minArgs: 1, maxArgs: -1,
+		short: "Create and run a new container from an image",
+		setup: func(fs *flags) action {
+			var f runFlags
+			f.register(fs, true)
+			path := fs.Name()
+			return func(ctx context.Context, e *env, args []string) error {
+				opts, err := f.options(path, args[1:])
+				if err != nil {
+					return err
+				}
+				if f.detach && (f.stdin || f.tty) {
+					return usageErrorf(path, "-d cannot be combined with -i or -t")
+				}
+				if f.detach && f.rm {
+					opts = append(opts, hull.WithAutoRemove())
+				}
+				if f.detach {
+					return runDetached(ctx, e, args[0], opts)
+				}
+				rt, err := e.runtime(ctx)
+				if err != nil {
+					return startFailure(e, err)
+				}
+				if err := ensureImage(ctx, e, rt, args[0]); err != nil {
+					return startFailure(e, err)
+				}
+				// Without -d the container belongs to this process, as issue 4
+				// and docker's semantics for an attached run want: killing
+				// hull, even with SIGKILL, kills the container. It is
+				// removed when hull exits (a difference from docker, where
+				// the daemon keeps it).
+				opts = append(opts, hull.WithStdout(e.stdout), hull.WithStderr(e.stderr))
+				var restore func()
+				if f.stdin {
+					opts = append(opts, hull.WithStdin(e.stdin))
+				}
+				if f.tty {
+					opts = append(opts, hull.WithTTY())
+					if f.stdin && e.stdinTTY {
+						if in, ok := e.stdin.(*os.File); ok {
+							if r, err := makeRaw(in); err == nil {
+								restore = r
+							}
+						}
+					}
+				}
+				if restore != nil {
+					defer restore()
+				}
+				sigs := make(chan os.Signal, 4)
+				signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+				defer signal.Stop(sigs)
+				started := time.Now()
+				c, err := rt.Run(ctx, args[0], opts...)
+				if err != nil {
+					if c != nil {
+						_ = c.Remove(context.WithoutCancel(ctx), hull.WithForceRemove())
+					}
+					return startFailure(e, err)
+				}
+				return attach(ctx, e, c, false, started, sigs, f.rm)
+			}
+		},
+	}
+}
+
+// runDetached starts a Detached container and prints its ID (run -d).
+func runDetached(ctx context.Context, e *env, ref string, opts []hull.RunOption) error {
+	rt, err := e.runtime(ctx)
+	if err != nil {
+		return startFailure(e, err)
+	}
+	if err := ensureImage(ctx, e, rt, ref); err != nil {
+		return startFailure(e, err)
+	}
+	c, err := rt.Run(ctx, ref, append(opts, hull.Detached())...)
+	if err != nil {
+		if c != nil {
+			_ = c.Remove(context.WithoutCancel(ctx), hull.WithForceRemove())
+		}
+		return startFailure(e, err)
+	}
+	fmt.Fprintln(e.stdout, c.ID())
+	return nil
+}
+
+// attach follows c until it exits: its log when follow (else its output
+// comes through its writers), signals forwarded to it. It returns the
+// container's exit status; rm removes it then.
+func attach(ctx context.Context, e *env, c *hull.Container, follow bool, since time.Time, sigs chan os.Signal, rm bool) error {
+	wctx := context.WithoutCancel(ctx) // a signal goes to the container, not to hull
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if sig, ok := s.(syscall.Signal); ok {
+					_ = c.Kill(sig)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	var logErr error
+	if follow {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			logErr = c.Logs(wctx, hull.LogsOptions{Follow: true, Since: since.Add(-time.Second), Stdout: e.stdout, Stderr: e.stderr})
+		}()
+	}
+	st, err := c.Wait(wctx)
+	wg.Wait()
+	if rm {
+		err = errors.Join(err, c.Remove(wctx, hull.WithForceRemove()))
+	}
+	if err != nil {
+		return startFailure(e, err)
+	}
+	if logErr != nil {
+		fmt.Fprintf(e.stderr, "hull: %v\n", logErr)
+	}
+	e.containerExit = true
+	code := st.Code
+	if st.OOMKilled && code == 0 {
+		code = 137
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+func createCmd() *command {
+	return &command{
+		name: "create", args: "IMAGE [COMMAND] [ARG...]", minArgs: 1, maxArgs: -1,
+		short: "Create a new container",
+		setup: func(fs *flags) action {
+			var f runFlags
+			f.register(fs, false)
+			path := fs.Name()
+			return func(ctx context.Context, e *env, args []string) error {
+				opts, err := f.options(path, args[1:])
+				if err != nil {
+					return err
+				}
+				rt, err := e.runtime(ctx)
+				if err != nil {
+					return startFailure(e, err)
+				}
+				if err := ensureImage(ctx, e, rt, args[0]); err != nil {
+					return startFailure(e, err)
+				}
+				c, err := rt.Create(ctx, args[0], append(opts, hull.Detached())...)
+				if err != nil {
+					return startFailure(e, err)
+				}
+				// The init waiting for Start is tied to this process: end it
+				// now, cleanly, rather than leave it to die with hull. The
+				// container stays, never started ("Created" in ps); start
+				// sets it up again (as a restart does).
+				if err := c.Kill(syscall.SIGKILL); err == nil {
+					_, _ = c.Wait(ctx)
+				}
+				fmt.Fprintln(e.stdout, c.ID())
+				return nil
+			}
+		},
+	}
+}
+
+func startCmd() *command {
+	return &command{
+		name: "start", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
+		short: "Start one or more stopped containers",
+		setup: func(fs *flags) action {
+			var attachOut bool
+			fs.Bool(&attachOut, "a", "attach", "Attach STDOUT/STDERR and forward signals")
+			path := fs.Name()
+			return func(ctx context.Context, e *env, args []string) error {
+				if attachOut {
+					if len(args) > 1 {
+						return usageErrorf(path, "you cannot start and attach multiple containers at once")
+					}
+					c, err := lookupContainer(ctx, e, args[0])
+					if err != nil {
+						return err
+					}
+					sigs := make(chan os.Signal, 4)
+					signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+					defer signal.Stop(sigs)
+					started := time.Now()
+					if err := c.Start(ctx); err != nil {
+						return startFailure(e, err)
+					}
+					return attach(ctx, e, c, true, started, sigs, false)
+				}
+				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Start(ctx) })
+			}
+		},
+	}
+}
+
+// forEachContainer runs fn on each named container, printing the name as
+// given on success and the error otherwise, as docker does.
+func forEachContainer(ctx context.Context, e *env, names []string, fn func(*hull.Container) error) error {
+	failed := false
+	for _, name := range names {
+		c, err := lookupContainer(ctx, e, name)
+		if err == nil {
+			err = fn(c)
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "hull: %v\n", err)
+			failed = true
+			continue
+		}
+		fmt.Fprintln(e.stdout, name)
+	}
+	if failed {
+		return &exitError{code: exitFailure}
+	}
+	return nil
+}
+
+func psCmd() *command {
+	return &command{
+		name: "ps", short: "List containers",
+		setup: func(fs *flags) action {
+			var all, quiet, noTrunc bool
+			fs.Bool(&all, "a", "all", "Show all containers (default shows just running)")
+			fs.Bool(&quiet, "q", "quiet", "Only display container IDs")
+			fs.Bool(&noTrunc, "", "no-trunc", "Don't truncate output")
+			return func(ctx context.Context, e *env, _ []string) error {
+				rt, err := e.runtime(ctx)
+				if err != nil {
+					return err
+				}
+				var filters []hull.ContainerFilter
+				if all {
+					filters = append(filters, hull.All())
+				}
+				ctrs, err := rt.Containers(ctx, filters...)
+				if err != nil {
+					return err
+				}
+				if quiet {
+					for _, c := range ctrs {
+						fmt.Fprintln(e.stdout, shortID(c.ID(), noTrunc))
+					}
+					return nil
+				}
+				now := time.Now()
+				tw := tabwriter.NewWriter(e.stdout, 10, 1, 3, ' ', 0)
+				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
+				for _, c := range ctrs {
+					in := containerInspect(c)
+					cmd := strings.Join(append([]string{in.Path}, in.Args...), " ")
+					if !noTrunc {
+						if r := []rune(cmd); len(r) > 20 {
+							cmd = string(r[:19]) + "…"
+						}
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", shortID(in.ID, noTrunc), in.Image, cmd,
+						createdSince(in.Created, now), statusText(in.State, now), in.Name)
+				}
+				return tw.Flush()
+			}
+		},
+	}
+}
+
+func shortID(id string, noTrunc bool) string {
+	if !noTrunc && len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// statusText is ps's STATUS column.
+func statusText(s hull.ContainerStateInfo, now time.Time) string {
+	switch {
+	case s.Paused:
+		return "Up " + humanDuration(now.Sub(s.StartedAt)) + " (Paused)"
+	case s.Running:
+		return "Up " + humanDuration(now.Sub(s.StartedAt))
+	case s.Status == hull.StatusCreated:
+		return "Created"
+	case s.FinishedAt.IsZero():
+		return fmt.Sprintf("Exited (%d)", s.ExitCode)
+	}
+	return fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, humanDuration(now.Sub(s.FinishedAt)))
+}
+
+// timeoutFlag registers -t/--timeout: seconds, negative for the container's default.
+func timeoutFlag(fs *flags, p *string) {
+	fs.String(p, "t", "timeout", "int", "Seconds to wait before killing the container")
+}
+
+func parseTimeout(path, s string) (time.Duration, error) {
+	if s == "" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, usageErrorf(path, "invalid argument %q for \"-t, --timeout\" flag", s)
+	}
+	if n < 0 {
+		return -1, nil
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+func stopCmd() *command {
+	return &command{
+		name: "stop", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
+		short: "Stop one or more running containers",
+		setup: func(fs *flags) action {
+			var t string
+			timeoutFlag(fs, &t)
+			path := fs.Name()
+			return func(ctx context.Context, e *env, args []string) error {
+				d, err := parseTimeout(path, t)
+				if err != nil {
+					return err
+				}
+				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Stop(ctx, d) })
+			}
+		},
+	}
+}
+
+func restartCmd() *command {
+	return &command{
+		name: "restart", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
+		short: "Restart one or more containers",
+		setup: func(fs *flags) action {
+			var t string
+			timeoutFlag(fs, &t)
+			path := fs.Name()
+			return func(ctx context.Context, e *env, args []string) error {
+				d, err := parseTimeout(path, t)
+				if err != nil {
+					return err
+				}
+				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Restart(ctx, d) })
+			}
+		},
+	}
+}
+
+func killCmd() *command {
+	return &command{
+		name: "kill", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
+		short: "Kill one or more running containers",
+		setup: func(fs *flags) action {
+			sig := "KILL"
+			fs.String(&sig, "s", "signal", "string", "Signal to send to the container")
+			path := fs.Name()
+			return func(ctx context.Context, e *env, args []string) error {
+				s, ok := parseSignal(sig)
+				if !ok {
+					return usageErrorf(path, "invalid signal: %s", sig)
+				}
+				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Kill(s) })
+			}
+		},
+	}
+}
+
+func rmCmd() *command {
+	return &command{
+		name: "rm", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
+		short: "Remove one or more containers",
+		setup: func(fs *flags) action {
+			var force bool
+			fs.Bool(&force, "f", "force", "Force the removal of a running container")
+			return func(ctx context.Context, e *env, args []string) error {
+				var opts []hull.RemoveOption
+				if force {
+					opts = append(opts, hull.WithForceRemove())
+				}
+				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Remove(ctx, opts...) })
+			}
+		},
+	}
+}
+
+func pauseCmd() *command {
+	return &command{
+		name: "pause", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
+		short: "Pause all processes within one or more containers",
+		setup: func(*flags) action {
+			return func(ctx context.Context, e *env, args []string) error {
+				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Pause(ctx) })
+			}
+		},
+	}
+}
+
+func unpauseCmd() *command {
+	return &command{
+		name: "unpause", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
+		short: "Unpause all processes within one or more containers",
+		setup: func(*flags) action {
+			return func(ctx context.Context, e *env, args []string) error {
+				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Resume(ctx) })
+			}
+		},
+	}
+}
+
+func waitCmd() *command {
+	return &command{
+		name: "wait", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
+		short: "Block until one or more containers stop, then print their exit codes",
+		setup: func(*flags) action {
+			return func(ctx context.Context, e *env, args []string) error {
+				failed := false
+				for _, name := range args {
+					c, err := lookupContainer(ctx, e, name)
+					var st hull.ExitStatus
+					if err == nil {
+						st, err = c.Wait(ctx)
+					}
+					if err != nil {
+						fmt.Fprintf(e.stderr, "hull: %v\n", err)
+						failed = true
+						continue
+					}
+					fmt.Fprintln(e.stdout, st.Code)
+				}
+				if failed {
+					return &exitError{code: exitFailure}
+				}
+				return nil
+			}
+		},
+	}
+}
+
+func logsCmd() *command {
+	return &command{
+		name: "logs", args: "CONTAINER", minArgs: 1, maxArgs: 1,
+		short: "Fetch the logs of a container",
+		setup: func(fs *flags) action {
+			var follow bool
+			tail, since := "all", ""
+			fs.Bool(&follow, "f", "follow", "Follow log output")
+			fs.String(&tail, "n", "tail", "string", `Number of lines to show from the end of the logs (default "all")`)
+			fs.String(&since, "", "since", "string", `Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)`)
+			path := fs.Name()
+			return func(ctx context.Context, e *env, args []string) error {
+				o := hull.LogsOptions{Follow: follow, Stdout: e.stdout, Stderr: e.stderr}
+				if tail != "all" && tail != "" {
+					n, err := strconv.Atoi(tail)
+					if err != nil {
+						return usageErrorf(path, "invalid argument %q for \"-n, --tail\" flag", tail)
+					}
+					if n == 0 {
+						n = -1 // docker: --tail 0 shows nothing
+					}
+					o.Tail = n
+				}
+				if since != "" {
+					t, err := parseSince(since, time.Now())
+					if err != nil {
+						return usageErrorf(path, "invalid value for \"since\": %v", err)
+					}
+					o.Since = t
+				}
+				c, err := lookupContainer(ctx, e, args[0])
+				if err != nil {
+					return err
+				}
+				if o.Tail < 0 && !follow {
+					return nil
+				}
+				if o.Tail < 0 {
+					o.Tail, o.Since = 0, time.Now()
+				}
+				err = c.Logs(ctx, o)
+				if follow && ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		},
+	}
+}
+
+// parseSince parses a duration before now, an RFC 3339 time or Unix seconds.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Unix(0, int64(f*1e9)), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a duration nor a timestamp", s)
+}
+
+func execCmd() *command {
+	return &command{
+		name: "exec", args: "CONTAINER COMMAND [ARG...]", minArgs: 2, maxArgs: -1,
+		short: "Execute a command in a running container",
+		setup: func(fs *flags) action {
+			var stdin, tty bool
+			var envs []string
+			var user, workdir string
+			fs.Bool(&stdin, "i", "interactive", "Keep STDIN open even if not attached")
+			fs.Bool(&tty, "t", "tty", "Allocate a pseudo-TTY")
+			fs.Strings(&envs, "e", "env", "list", "Set environment variables")
+			fs.String(&user, "u", "user", "string", "Username or UID (format: <name|uid>[:<group|gid>])")
+			fs.String(&workdir, "w", "workdir", "string", "Working directory inside the container")
+			fs.stopAtArg = true
+			return func(ctx context.Context, e *env, args []string) error {
+				c, err := lookupContainer(ctx, e, args[0])
+				if err != nil {
+					return err
+				}
+				opts := []hull.ExecOption{hull.WithExecStdout(e.stdout), hull.WithExecStderr(e.stderr)}
+				if stdin {
+					opts = append(opts, hull.WithExecStdin(e.stdin))
+				}
+				if len(envs) > 0 {
+					opts = append(opts, hull.WithExecEnv(envs...))
+				}
+				if user != "" {
+					opts = append(opts, hull.WithExecUser(user))
+				}
+				if workdir != "" {
+					opts = append(opts, hull.WithExecWorkdir(workdir))
+				}
+				if tty {
+					rows, cols := uint16(24), uint16(80)
+					if out, ok := e.stdout.(*os.File); ok && e.stdoutTTY {
+						if r, c, err := termSize(out); err == nil {
+							rows, cols = r, c
+						}
+					}
+					opts = append(opts, hull.WithExecTTY(rows, cols))
+					if in, ok := e.stdin.(*os.File); ok && stdin && e.stdinTTY {
+						if restore, err := makeRaw(in); err == nil {
+							defer restore()
+						}
+					}
+				}
+				res, err := c.Exec(ctx, args[1:], opts...)
+				if err != nil {
+					return startFailure(e, err)
+				}
+				e.containerExit = true
+				if res.ExitCode != 0 {
+					return &exitError{code: res.ExitCode}
+				}
+				return nil
+			}
+		},
+	}
+}
+
+func statsCmd() *command {
+	return &command{
+		name: "stats", args: "[CONTAINER...]", maxArgs: -1,
+		short: "Display a snapshot of containers' resource usage statistics",
+		setup: func(fs *flags) action {
+			var noStream, all bool
+			fs.Bool(&all, "a", "all", "Show all containers (default shows just running)")
+			fs.Bool(&noStream, "", "no-stream", "Disable streaming stats and only pull the first result")
+			path := fs.Name()
+			return func(ctx context.Context, e *env, args []string) error {
+				if !noStream {
+					return usageErrorf(path, "streaming stats is not supported yet: use --no-stream")
+				}
+				var ctrs []*hull.Container
+				if len(args) == 0 {
+					rt, err := e.runtime(ctx)
+					if err != nil {
+						return err
+					}
+					var filters []hull.ContainerFilter
+					if all {
+						filters = append(filters, hull.All())
+					}
+					if ctrs, err = rt.Containers(ctx, filters...); err != nil {
+						return err
+					}
+				}
+				failed := false
+				for _, name := range args {
+					c, err := lookupContainer(ctx, e, name)
+					if err != nil {
+						fmt.Fprintf(e.stderr, "hull: %v\n", err)
+						failed = true
+						continue
+					}
+					ctrs = append(ctrs, c)
+				}
+				tw := tabwriter.NewWriter(e.stdout, 10, 1, 3, ' ', 0)
+				fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
+				for _, c := range ctrs {
+					s, err := c.Stats(ctx)
+					if err != nil {
+						if len(args) == 0 {
+							// Not running any more: docker shows zeros.
+							fmt.Fprintf(tw, "%s\t%s\t--\t-- / --\t--\t--\t--\t--\n", shortID(c.ID(), false), c.Name())
+							continue
+						}
+						fmt.Fprintf(e.stderr, "hull: %v\n", err)
+						failed = true
+						continue
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s\t%s / %s\t%d\n",
+						shortID(c.ID(), false), c.Name(), s.CPU.Percent,
+						binarySize(s.Memory.Usage), binarySize(s.Memory.Limit), s.Memory.Percent,
+						"0B / 0B", humanSize(int64(s.IO.ReadBytes), 3), humanSize(int64(s.IO.WriteBytes), 3), s.Pids.Current)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				if failed {
+					return &exitError{code: exitFailure}
+				}
+				return nil
+			}
+		},
+	}
+}
+
+// binarySize formats bytes with binary units, as docker stats's memory
+// (go-units BytesSize): "1.5MiB".
+func binarySize(n uint64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	size, i := float64(n), 0
+	for size >= 1024 && i < len(units)-1 {
+		size /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.4g%s", size, units[i])
+}
+
+func topCmd() *command {
+	return &command{
+		name: "top", args: "CONTAINER", minArgs: 1, maxArgs: 1,
+		short: "Display the running processes of a container",
+		setup: func(*flags) action {
+			return func(ctx context.Context, e *env, args []string) error {
+				c, err := lookupContainer(ctx, e, args[0])
+				if err != nil {
+					return err
+				}
+				procs, err := c.Top(ctx)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(e.stdout, 10, 1, 3, ' ', 0)
+				fmt.Fprintln(tw, "UID\tPID\tPPID\tC\tSTIME\tTTY\tTIME\tCMD")
+				for _, p := range procs {
+					stime := p.Started.Format("15:04")
+					if time.Since(p.Started) > 24*time.Hour {
+						stime = p.Started.Format("Jan02")
+					}
+					t := int(p.Time.Seconds())
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%02d:%02d:%02d\t%s\n", p.User, p.PID, p.PPID, p.CPU,
+						stime, p.TTY, t/3600, t/60%60, t%60, p.Cmd)
+				}
+				return tw.Flush()
+			}
+		},
+	}
+}
+
+// containerInspect is c.Inspect, with a container that never started shown
+// as created (hull create ends the init that waits for start: see createCmd).
+func containerInspect(c *hull.Container) hull.ContainerInspect {
+	in := c.Inspect()
+	if in.State.Status == hull.StatusExited && in.State.StartedAt.IsZero() {
+		in.State.Status, in.State.ExitCode, in.State.FinishedAt = hull.StatusCreated, 0, time.Time{}
+	}
+	return in
+}
