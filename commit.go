@@ -2,7 +2,6 @@ package hull
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"github.com/hullbox/hull/internal/snapshot"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
-	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -337,31 +335,5 @@ func (rt *Runtime) writeCommitted(parent *Image, config ocispec.Image, layer oci
 		mt, ct, lt = mediaTypeDockerManifest, mediaTypeDockerConfig, mediaTypeDockerLayerTar
 	}
 	layer.MediaType = lt
-	cdata, err := json.Marshal(config)
-	if err != nil {
-		return nil, err
-	}
-	cd, err := rt.store.WriteBlob(cdata, "")
-	if err != nil {
-		return nil, err
-	}
-	m := ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: mt,
-		Config:    ocispec.Descriptor{MediaType: ct, Digest: cd, Size: int64(len(cdata))},
-		Layers:    append(slices.Clone(parent.manifest.Layers), layer),
-	}
-	mdata, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	md, err := rt.store.WriteBlob(mdata, "")
-	if err != nil {
-		return nil, err
-	}
-	rec := &store.ImageRecord{Manifest: md, MediaType: mt, Config: cd, ChainIDs: chains, Size: size}
-	for _, l := range m.Layers {
-		rec.Layers = append(rec.Layers, l.Digest)
-	}
-	return rec, nil
+	return rt.writeImage(mt, ct, config, append(slices.Clone(parent.manifest.Layers), layer), chains, size)
 }

@@ -94,7 +94,7 @@ func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg
 		config.Variant = ""
 	}
 	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffID, Size: size}
-	rec, err := rt.writeImage(config, []ocispec.Descriptor{layer}, []digest.Digest{diffID}, res.Size)
+	rec, err := rt.writeImage(ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig, config, []ocispec.Descriptor{layer}, []digest.Digest{diffID}, res.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -104,9 +104,10 @@ func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg
 	return rt.imageByDigest(rec.Manifest)
 }
 
-// writeImage stores the config and an OCI manifest for layers whose blobs
-// and snapshots are already stored, and returns the image's record.
-func (rt *Runtime) writeImage(config ocispec.Image, layers []ocispec.Descriptor, chains []digest.Digest, size int64) (*store.ImageRecord, error) {
+// writeImage stores the config and a manifest (of media type mt, config
+// media type ct) for layers whose blobs and snapshots are already stored,
+// and returns the image's record.
+func (rt *Runtime) writeImage(mt, ct string, config ocispec.Image, layers []ocispec.Descriptor, chains []digest.Digest, size int64) (*store.ImageRecord, error) {
 	cdata, err := json.Marshal(config)
 	if err != nil {
 		return nil, err
@@ -117,8 +118,8 @@ func (rt *Runtime) writeImage(config ocispec.Image, layers []ocispec.Descriptor,
 	}
 	m := ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageManifest,
-		Config:    ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cd, Size: int64(len(cdata))},
+		MediaType: mt,
+		Config:    ocispec.Descriptor{MediaType: ct, Digest: cd, Size: int64(len(cdata))},
 		Layers:    layers,
 	}
 	mdata, err := json.Marshal(m)

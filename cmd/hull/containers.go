@@ -506,28 +506,21 @@ func parseTimeout(path, s string) (time.Duration, error) {
 }
 
 func stopCmd() *command {
-	return &command{
-		name: "stop", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
-		short: "Stop one or more running containers",
-		setup: func(fs *flags) action {
-			var t string
-			timeoutFlag(fs, &t)
-			path := fs.Name()
-			return func(ctx context.Context, e *env, args []string) error {
-				d, err := parseTimeout(path, t)
-				if err != nil {
-					return err
-				}
-				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Stop(ctx, d) })
-			}
-		},
-	}
+	return timedCmd("stop", "Stop one or more running containers",
+		func(ctx context.Context, c *hull.Container, d time.Duration) error { return c.Stop(ctx, d) })
 }
 
 func restartCmd() *command {
+	return timedCmd("restart", "Restart one or more containers",
+		func(ctx context.Context, c *hull.Container, d time.Duration) error { return c.Restart(ctx, d) })
+}
+
+// timedCmd is a command over containers with docker's -t/--timeout flag
+// (stop, restart).
+func timedCmd(name, short string, do func(context.Context, *hull.Container, time.Duration) error) *command {
 	return &command{
-		name: "restart", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
-		short: "Restart one or more containers",
+		name: name, args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
+		short: short,
 		setup: func(fs *flags) action {
 			var t string
 			timeoutFlag(fs, &t)
@@ -537,7 +530,7 @@ func restartCmd() *command {
 				if err != nil {
 					return err
 				}
-				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Restart(ctx, d) })
+				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return do(ctx, c, d) })
 			}
 		},
 	}
@@ -581,24 +574,23 @@ func rmCmd() *command {
 }
 
 func pauseCmd() *command {
-	return &command{
-		name: "pause", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
-		short: "Pause all processes within one or more containers",
-		setup: func(*flags) action {
-			return func(ctx context.Context, e *env, args []string) error {
-				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Pause(ctx) })
-			}
-		},
-	}
+	return eachCmd("pause", "Pause all processes within one or more containers",
+		func(ctx context.Context, c *hull.Container) error { return c.Pause(ctx) })
 }
 
 func unpauseCmd() *command {
+	return eachCmd("unpause", "Unpause all processes within one or more containers",
+		func(ctx context.Context, c *hull.Container) error { return c.Resume(ctx) })
+}
+
+// eachCmd is a flagless command applying do to every container named.
+func eachCmd(name, short string, do func(context.Context, *hull.Container) error) *command {
 	return &command{
-		name: "unpause", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
-		short: "Unpause all processes within one or more containers",
+		name: name, args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
+		short: short,
 		setup: func(*flags) action {
 			return func(ctx context.Context, e *env, args []string) error {
-				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Resume(ctx) })
+				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return do(ctx, c) })
 			}
 		},
 	}
