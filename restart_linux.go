@@ -74,6 +74,7 @@ func (c *Container) respawn(ctx context.Context) (retErr error) {
 	}
 	rc := runConfig{memory: st.Memory, pidsLimit: st.PidsLimit}
 	rc.stdio.detached = st.Detached
+	rc.stdio.open, rc.stdio.tty = st.OpenStdin, st.TTY || cfg.Spec.Process.Terminal
 	if old := c.live(); old != nil && old.rc != nil {
 		rc = *old.rc // the same writers and stdio options
 	}

@@ -34,6 +34,8 @@ type containerState struct {
 	StopTimeout *time.Duration  `json:"stopTimeout,omitempty"` // nil: 10s
 	AutoRemove  bool            `json:"autoRemove,omitempty"`
 	Detached    bool            `json:"detached,omitempty"` // outlives its owner: stdio.go
+	OpenStdin   bool            `json:"openStdin,omitempty"` // Attach may send input: attach.go
+	TTY         bool            `json:"tty,omitempty"`
 
 	// Labels are the image's, then WithLabels', for FilterLabel.
 	Labels map[string]string `json:"labels,omitempty"`

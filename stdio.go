@@ -12,6 +12,7 @@ import (
 // WithStdin and WithTTY (WithStdout and WithStderr are in container.go).
 type stdioConfig struct {
 	stdin    io.Reader
+	open     bool // WithOpenStdin
 	tty      bool
 	detached bool // Detached
 	init     bool // WithInit
@@ -22,6 +23,18 @@ type stdioConfig struct {
 func WithStdin(r io.Reader) RunOption {
 	return func(c *runConfig) error {
 		c.stdio.stdin = r
+		return nil
+	}
+}
+
+// WithOpenStdin keeps the container's standard input open for clients of
+// Container.Attach (like docker create -i / run -di): what they send is
+// its input, and one that ends its input closes it. With WithStdin, r is
+// written too and closes the input when it ends. Default: no input
+// (/dev/null) unless WithStdin.
+func WithOpenStdin() RunOption {
+	return func(c *runConfig) error {
+		c.stdio.open = true
 		return nil
 	}
 }
@@ -45,9 +58,11 @@ func WithTTY() RunOption {
 // parent-death signal, and neither Runtime.Close nor a later Open's
 // recovery kills it. Any process on the same root finds it with
 // Runtime.Container and can Wait, Stop, Kill, Exec, read Logs and Remove
-// it. WithStdout and WithStderr receive nothing (read Logs instead), and
-// it cannot be combined with WithTTY or WithStdin yet. Default: the
-// container belongs to its creator (see Container).
+// it. WithStdout and WithStderr receive nothing: read Logs, or Attach,
+// which the init serves (its terminal with WithTTY, its input with
+// WithOpenStdin). WithStdin cannot be combined with it (no one would be
+// left to feed it). Default: the container belongs to its creator (see
+// Container).
 func Detached() RunOption {
 	return func(c *runConfig) error {
 		c.stdio.detached = true

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hullbox/hull/internal/attach"
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/logfile"
 	"golang.org/x/sys/unix"
@@ -26,6 +27,10 @@ type containerStdio struct {
 	console  *os.File // our end of the socket the terminal comes back on
 	child    *os.File // its end, closed once the init started
 	master   *os.File
+	srv      *attach.Server // Attach clients: attach.go
+	stdinR   *os.File       // the child's end of the stdin pipe, closed once it runs
+	stdinW   *os.File       // ours: WithStdin's copier and Attach clients write it
+	openIn   bool           // WithOpenStdin: Attach clients may send input
 	copied   sync.WaitGroup
 	closeOne sync.Once
 }
@@ -45,10 +50,10 @@ func (rt *Runtime) wireStdio(cfg *initproc.Config, rc *runConfig, cmd *exec.Cmd)
 		cfg.Resident, cfg.Dir, cfg.LogName = true, dir, logName
 	}
 	if rc.stdio.detached {
-		if rc.stdio.tty || rc.stdio.stdin != nil {
-			return nil, fmt.Errorf("%w: Detached with WithTTY or WithStdin is not supported yet", ErrInvalidArgument)
+		if rc.stdio.stdin != nil {
+			return nil, fmt.Errorf("%w: Detached with WithStdin: no one would be left to feed it (use WithOpenStdin and Attach)", ErrInvalidArgument)
 		}
-		cfg.Detached = true
+		cfg.Detached, cfg.OpenStdin = true, rc.stdio.open
 		// Its own session, and nothing kills it when we die.
 		cmd.SysProcAttr.Pdeathsig, cmd.SysProcAttr.Setsid = 0, true
 		return &containerStdio{}, nil
@@ -57,19 +62,36 @@ func (rt *Runtime) wireStdio(cfg *initproc.Config, rc *runConfig, cmd *exec.Cmd)
 	if err != nil {
 		return nil, fmt.Errorf("container log: %w", err)
 	}
-	sio := &containerStdio{log: lw, stdout: lw.Stream("stdout", rc.stdout), stdin: rc.stdio.stdin}
+	srv, err := attach.Listen(dir)
+	if err != nil {
+		lw.Close()
+		return nil, err
+	}
+	sio := &containerStdio{log: lw, srv: srv, stdin: rc.stdio.stdin, openIn: rc.stdio.open}
+	sio.stdout = lw.Stream("stdout", teeAll{rc.stdout, srv.Writer(attach.FrameStdout)})
+	stderr := lw.Stream("stderr", teeAll{rc.stderr, srv.Writer(attach.FrameStderr)})
 	if !rc.stdio.tty {
-		cmd.Stdout, cmd.Stderr = sio.stdout, lw.Stream("stderr", rc.stderr)
-		if rc.stdio.stdin != nil {
-			cmd.Stdin = rc.stdio.stdin
-			// Wait must not hang on a reader that never ends.
-			cmd.WaitDelay = 500 * time.Millisecond
+		cmd.Stdout, cmd.Stderr = sio.stdout, stderr
+		if rc.stdio.stdin != nil || rc.stdio.open {
+			if sio.stdinR, sio.stdinW, err = os.Pipe(); err != nil {
+				return nil, errors.Join(err, sio.close())
+			}
+			cmd.Stdin = sio.stdinR
+			if rc.stdio.open {
+				srv.SetStdin(sio.stdinW)
+			}
+			if r := rc.stdio.stdin; r != nil {
+				go func() {
+					_, _ = io.Copy(sio.stdinW, r)
+					sio.stdinW.Close() // EOF for the container, as docker run -i
+				}()
+			}
 		}
 		return sio, nil
 	}
 	// The init's own setup errors, before the terminal exists, still
 	// reach the log.
-	cmd.Stderr = lw.Stream("stderr", rc.stderr)
+	cmd.Stderr = stderr
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		lw.Close()
@@ -91,6 +113,10 @@ func (sio *containerStdio) started() {
 		sio.child.Close()
 		sio.child = nil
 	}
+	if sio.stdinR != nil {
+		sio.stdinR.Close()
+		sio.stdinR = nil
+	}
 }
 
 // attachConsole receives the terminal's master from the init (sent
@@ -110,6 +136,10 @@ func (sio *containerStdio) attachConsole(ctx context.Context) error {
 	if sio.stdin != nil {
 		go func() { _, _ = io.Copy(master, sio.stdin) }()
 	}
+	if sio.openIn {
+		sio.srv.SetStdin(nopCloser{master}) // closing a client's input keeps the terminal
+	}
+	sio.srv.SetResize(func(rows, cols uint16) { resizeTerminal(master, rows, cols) })
 	sio.copied.Add(1)
 	go func() {
 		defer sio.copied.Done()
@@ -132,16 +162,20 @@ func (sio *containerStdio) close() error {
 		case <-done:
 		case <-time.After(2 * time.Second):
 		}
+		if sio.srv != nil {
+			// Attached clients get the last output, then EOF.
+			err = sio.srv.Close()
+		}
 		if sio.master != nil {
 			sio.master.Close()
 		}
-		for _, f := range []*os.File{sio.console, sio.child} {
+		for _, f := range []*os.File{sio.console, sio.child, sio.stdinR, sio.stdinW} {
 			if f != nil {
 				f.Close()
 			}
 		}
 		if sio.log != nil {
-			err = sio.log.Close()
+			err = errors.Join(err, sio.log.Close())
 		}
 	})
 	return err
@@ -165,4 +199,34 @@ func removeCgroupSettled(cg *cgroup) error {
 		err = cg.remove()
 	}
 	return err
+}
+
+// teeAll writes to every non-nil writer, whatever their errors: the
+// container's output must reach the log and attached clients even when
+// WithStdout's writer fails.
+type teeAll []io.Writer
+
+func (t teeAll) Write(p []byte) (int, error) {
+	for _, w := range t {
+		if w != nil {
+			_, _ = w.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+// nopCloser keeps a terminal open when an attached client closes its
+// input.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// resizeTerminal sets the size of the terminal whose master is f.
+func resizeTerminal(f *os.File, rows, cols uint16) {
+	// SyscallConn, not Fd: Fd would make it blocking, and races Close.
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+		})
+	}
 }

@@ -49,6 +49,9 @@ type Config struct {
 	Detached bool   `json:"detached,omitempty"`
 	Dir      string `json:"dir,omitempty"`
 	LogName  string `json:"logName,omitempty"`
+	// OpenStdin gives a Detached container's process a stdin pipe that
+	// attached clients write to (else /dev/null).
+	OpenStdin bool `json:"openStdin,omitempty"`
 }
 
 // Message is one report from the init on the status pipe.
@@ -111,7 +114,7 @@ func runInit() int {
 	if err := setupContainer(cfg); err != nil {
 		return report(status, err)
 	}
-	if cfg.Spec.Process.Terminal {
+	if cfg.Spec.Process.Terminal && !cfg.Detached { // a detached init keeps its terminal: resident_linux.go
 		// Before "ready": the parent receives the terminal after it.
 		unix.CloseOnExec(ConsoleFD)
 		if err := SetupConsole(os.NewFile(ConsoleFD, "console"), cfg.Spec.Process.ConsoleSize); err != nil {

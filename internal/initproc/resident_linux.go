@@ -13,7 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hullbox/hull/internal/attach"
 	"github.com/hullbox/hull/internal/logfile"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,6 +36,7 @@ type Exit struct {
 type resident struct {
 	dir int // O_PATH fd of the container's directory
 	log *logfile.Writer
+	srv *attach.Server // a detached container's attach socket
 }
 
 // openResident opens the host files a resident init needs. The init is
@@ -47,6 +50,13 @@ func openResident(cfg *Config) (*resident, error) {
 	r := &resident{dir: fd}
 	if cfg.Detached {
 		if r.log, err = logfile.Create(filepath.Join(cfg.Dir, cfg.LogName)); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+		// Bound now, while the host's directory is reachable by path;
+		// served from the container's side of pivot_root through the fd.
+		if r.srv, err = attach.ListenFD(fd); err != nil {
+			r.log.Close()
 			unix.Close(fd)
 			return nil, err
 		}
@@ -82,35 +92,22 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 			f.Close()
 		}
 	}()
+	var sys syscall.SysProcAttr
 	if r.log != nil {
-		null, err := os.Open("/dev/null")
+		ends, err := r.detachedStdio(cfg, files, &sys, &copiers)
+		childEnds = append(childEnds, ends...)
 		if err != nil {
 			return report(status, fail("stdio", err))
-		}
-		childEnds = append(childEnds, null)
-		files[0] = null.Fd()
-		for i, name := range []string{"stdout", "stderr"} {
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				return report(status, fail("stdio", err))
-			}
-			childEnds = append(childEnds, pw)
-			files[i+1] = pw.Fd()
-			w := r.log.Stream(name, nil)
-			copiers.Add(1)
-			go func() {
-				defer copiers.Done()
-				_, _ = io.Copy(w, pr)
-			}()
 		}
 	}
 	groups := make([]uint32, len(p.User.AdditionalGids))
 	copy(groups, p.User.AdditionalGids)
+	sys.Credential = &syscall.Credential{Uid: p.User.UID, Gid: p.User.GID, Groups: groups}
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
 	pid, err := syscall.ForkExec(path, p.Args, &syscall.ProcAttr{
 		Dir: p.Cwd, Env: p.Env, Files: files,
-		Sys: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: p.User.UID, Gid: p.User.GID, Groups: groups}},
+		Sys: &sys,
 	})
 	if err != nil {
 		code := 126
@@ -133,6 +130,7 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 		case <-time.After(time.Second):
 		}
 		_ = r.log.Close()
+		_ = r.srv.Close() // attached clients get the last output, then EOF
 	}
 	ex := Exit{Code: ws.ExitStatus(), FinishedAt: time.Now().UTC()}
 	if ws.Signaled() {
@@ -188,4 +186,101 @@ func (r *resident) writeExit(ex Exit) error {
 		err = unix.Renameat(r.dir, tmp, r.dir, ExitName)
 	}
 	return err
+}
+
+// detachedStdio wires a detached container's child: its output goes to
+// the log and to attached clients; its input comes from attached clients
+// when the container keeps stdin open (Config.OpenStdin), else
+// /dev/null; with a terminal, the init keeps the master and the child
+// gets the slave as its controlling terminal. It fills files[0:3] and sys
+// and returns the child's ends, to close once it runs.
+func (r *resident) detachedStdio(cfg *Config, files []uintptr, sys *syscall.SysProcAttr, copiers *sync.WaitGroup) ([]*os.File, error) {
+	var ends []*os.File
+	copyOut := func(name string, typ byte, src *os.File) {
+		w := r.log.Stream(name, r.srv.Writer(typ))
+		copiers.Add(1)
+		go func() {
+			defer copiers.Done()
+			_, _ = io.Copy(w, src)
+		}()
+	}
+	if cfg.Spec.Process.Terminal {
+		master, slave, err := openPty(cfg.Spec.Process.ConsoleSize)
+		if err != nil {
+			return nil, err
+		}
+		ends = append(ends, slave)
+		files[0], files[1], files[2] = slave.Fd(), slave.Fd(), slave.Fd()
+		sys.Setsid, sys.Setctty, sys.Ctty = true, true, 0
+		copyOut("stdout", attach.FrameStdout, master)
+		if cfg.OpenStdin {
+			r.srv.SetStdin(nopCloser{master})
+		}
+		r.srv.SetResize(func(rows, cols uint16) {
+			if rc, err := master.SyscallConn(); err == nil {
+				_ = rc.Control(func(fd uintptr) {
+					_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+				})
+			}
+		})
+		return ends, nil
+	}
+	if cfg.OpenStdin {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return ends, err
+		}
+		ends = append(ends, pr)
+		files[0] = pr.Fd()
+		r.srv.SetStdin(pw)
+	} else {
+		null, err := os.Open("/dev/null")
+		if err != nil {
+			return ends, err
+		}
+		ends = append(ends, null)
+		files[0] = null.Fd()
+	}
+	for i, name := range []string{"stdout", "stderr"} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return ends, err
+		}
+		ends = append(ends, pw)
+		files[i+1] = pw.Fd()
+		copyOut(name, byte(i+1), pr)
+	}
+	return ends, nil
+}
+
+// nopCloser keeps a terminal master open when a client closes its input.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// openPty makes a pseudo-terminal in the container's /dev/pts and returns
+// its master (non-blocking) and slave.
+func openPty(size *specs.Box) (master, slave *os.File, err error) {
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		unix.Close(m)
+		return nil, nil, fmt.Errorf("unlockpt: %w", err)
+	}
+	n, err := unix.IoctlGetInt(m, unix.TIOCGPTN)
+	if err != nil {
+		unix.Close(m)
+		return nil, nil, fmt.Errorf("ptsname: %w", err)
+	}
+	if size != nil {
+		_ = unix.IoctlSetWinsize(m, unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)})
+	}
+	s, err := unix.Open("/dev/pts/"+strconv.Itoa(n), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(m)
+		return nil, nil, fmt.Errorf("open pty slave: %w", err)
+	}
+	return os.NewFile(uintptr(m), "pty-master"), os.NewFile(uintptr(s), "pty-slave"), nil
 }
