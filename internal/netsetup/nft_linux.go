@@ -1,0 +1,464 @@
+package netsetup
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// TableName is hull's nftables table (family ip). hull never touches any
+// other table.
+//
+// Layout (every rule carries a comment naming its owner, so that the rules
+// of one container or one bridge can be found and deleted):
+//
+//	chain guard       filter prerouting raw:   per bridge: iifname BR ip daddr 127.0.0.0/8 drop
+//	chain prerouting  nat prerouting dstnat:   per port: fib daddr type local [ip daddr H] l4proto P th dport HP dnat to C:CP
+//	chain output      nat output dstnat:       the same, for connections made by the host itself
+//	chain postrouting nat postrouting srcnat:  per bridge: masquerade out, of 127/8 sources, and hairpin
+//	chain forward     filter forward filter:   per bridge: isolation (drops only)
+//
+// All rules are independent of their order: the forward chain holds only
+// drops whose conditions name their own bridge, the nat chains hold only
+// terminal NAT verdicts whose matches do not overlap between owners. So
+// rules of different bridges and containers may be added in any order by
+// any number of processes.
+const TableName = "hull"
+
+const (
+	chainGuard       = "guard"
+	chainPrerouting  = "prerouting"
+	chainOutput      = "output"
+	chainPostrouting = "postrouting"
+	chainForward     = "forward"
+
+	tagContainer = "hull ctr "
+	tagBridge    = "hull br "
+)
+
+// PortRule is one published port of a container: connections to
+// HostIP:HostPort (HostIP invalid or unspecified: any local address) are
+// sent to Addr:Port.
+type PortRule struct {
+	Owner    string     // container id; filled in by PublishedPorts
+	Proto    string     // "tcp" or "udp"
+	HostIP   netip.Addr // invalid or 0.0.0.0: every local address
+	HostPort uint16
+	Addr     netip.Addr // the container's address on its bridge
+	Port     uint16
+}
+
+func (p PortRule) hostIP() string {
+	if !p.HostIP.IsValid() {
+		return "0.0.0.0"
+	}
+	return p.HostIP.String()
+}
+
+func (p PortRule) comment(owner string) string {
+	return fmt.Sprintf("%s%s %s %s:%d %s:%d", tagContainer, owner, p.Proto, p.hostIP(), p.HostPort, p.Addr, p.Port)
+}
+
+func parsePortComment(s string) (PortRule, bool) {
+	f := strings.Fields(strings.TrimPrefix(s, tagContainer))
+	if len(f) != 4 {
+		return PortRule{}, false
+	}
+	host, err1 := netip.ParseAddrPort(f[2])
+	ctr, err2 := netip.ParseAddrPort(f[3])
+	if err1 != nil || err2 != nil {
+		return PortRule{}, false
+	}
+	return PortRule{Owner: f[0], Proto: f[1], HostIP: host.Addr(), HostPort: host.Port(),
+		Addr: ctr.Addr(), Port: ctr.Port()}, true
+}
+
+var table = &nftables.Table{Family: nftables.TableFamilyIPv4, Name: TableName}
+
+func chains() []*nftables.Chain {
+	accept := nftables.ChainPolicyAccept
+	mk := func(name string, typ nftables.ChainType, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
+		return &nftables.Chain{Name: name, Table: table, Type: typ, Hooknum: hook, Priority: prio, Policy: &accept}
+	}
+	return []*nftables.Chain{
+		mk(chainGuard, nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw),
+		mk(chainPrerouting, nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest),
+		mk(chainOutput, nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest),
+		mk(chainPostrouting, nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource),
+		mk(chainForward, nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter),
+	}
+}
+
+func chainRef(name string) *nftables.Chain {
+	return &nftables.Chain{Name: name, Table: table}
+}
+
+// ensure queues the creation of hull's table and chains into c's batch.
+// Adding an existing table or base chain without NLM_F_EXCL is a no-op, so
+// every batch that adds rules carries this: the batch is atomic, and two
+// processes racing to create the table both succeed, and a rule is never
+// added to a table that is not there.
+func ensure(c *nftables.Conn) {
+	c.AddTable(table)
+	for _, ch := range chains() {
+		c.AddChain(ch)
+	}
+}
+
+// EnsureTables creates hull's table and its chains if they are missing.
+// It is idempotent and safe to call from several processes at once. Rules
+// live in the caller's network namespace (the calling thread's).
+func EnsureTables() error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	ensure(c)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables: create table %s: %w", TableName, err)
+	}
+	return nil
+}
+
+// ownedRule is an existing rule with the comment naming its owner.
+type ownedRule struct {
+	rule    *nftables.Rule
+	comment string
+}
+
+// listRules returns every rule of hull's table; none if the table is absent.
+func listRules(c *nftables.Conn) ([]ownedRule, error) {
+	if _, err := c.ListTableOfFamily(TableName, table.Family); errors.Is(err, unix.ENOENT) {
+		return nil, nil // not created yet
+	} else if err != nil {
+		return nil, fmt.Errorf("nftables: list table %s: %w", TableName, err)
+	}
+	var out []ownedRule
+	for _, ch := range chains() {
+		rules, err := c.GetRules(table, chainRef(ch.Name))
+		if err != nil {
+			return nil, fmt.Errorf("nftables: list %s %s: %w", TableName, ch.Name, err)
+		}
+		for _, r := range rules {
+			s, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+			out = append(out, ownedRule{rule: r, comment: s})
+		}
+	}
+	return out, nil
+}
+
+// replace atomically deletes the rules whose comment matches drop and adds
+// the rules built by add, retrying when another process changed the table
+// between listing and committing (a deleted rule that is already gone
+// fails the whole batch, which then changed nothing).
+func replace(drop func(comment string) bool, add func(c *nftables.Conn)) error {
+	var err error
+	for range 5 {
+		var c *nftables.Conn
+		if c, err = nftables.New(); err != nil {
+			return err
+		}
+		var rules []ownedRule
+		if rules, err = listRules(c); err != nil {
+			return err
+		}
+		ensure(c)
+		for _, r := range rules {
+			if drop(r.comment) {
+				if err = c.DelRule(r.rule); err != nil {
+					return err
+				}
+			}
+		}
+		if add != nil {
+			add(c)
+		}
+		if err = c.Flush(); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("nftables: update table %s: %w", TableName, err)
+}
+
+func addRule(c *nftables.Conn, chain, comment string, exprs ...[]expr.Any) {
+	c.AddRule(&nftables.Rule{
+		Table:    table,
+		Chain:    chainRef(chain),
+		Exprs:    slices.Concat(exprs...),
+		UserData: userdata.AppendString(nil, userdata.TypeComment, comment),
+	})
+}
+
+func bridgeComment(bridge string) string { return tagBridge + bridge }
+
+// SetupBridge installs the rules of one hull bridge, replacing any it had:
+//
+//   - not internal: traffic from the subnet leaving by another interface is
+//     masqueraded; nothing enters the bridge from elsewhere unless it belongs
+//     to a connection made from inside (established/related) or was
+//     addressed to a published port (DNAT), so two hull bridges cannot reach
+//     each other; connections from 127.0.0.0/8 that a published port sends
+//     into the bridge, and containers reaching a published port via a host
+//     address (hairpin), are masqueraded so the replies come back through
+//     the host. The bridge gets route_localnet=1 for the former, and packets
+//     from the bridge to 127.0.0.0/8 are dropped so containers cannot use it
+//     to reach the host's loopback services.
+//   - internal: nothing is forwarded into or out of the bridge; members
+//     still talk to each other.
+//
+// It also turns on IPv4 forwarding. The bridge must exist.
+func SetupBridge(bridge string, subnet netip.Prefix, internal bool) error {
+	if !subnet.Addr().Is4() {
+		return fmt.Errorf("nftables: subnet %s: only IPv4 is supported", subnet)
+	}
+	subnet = subnet.Masked()
+	tag := bridgeComment(bridge)
+	if !internal {
+		if err := writeSysctl("net/ipv4/ip_forward", "1"); err != nil {
+			return err
+		}
+		if err := writeSysctl("net/ipv4/conf/"+bridge+"/route_localnet", "1"); err != nil {
+			return err
+		}
+	}
+	return replace(func(s string) bool { return s == tag }, func(c *nftables.Conn) {
+		if internal {
+			addRule(c, chainForward, tag, ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, bridge),
+				ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, bridge), drop())
+			addRule(c, chainForward, tag, ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, bridge),
+				ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, bridge), drop())
+			return
+		}
+		loopback := netip.MustParsePrefix("127.0.0.0/8")
+		addRule(c, chainGuard, tag, ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, bridge),
+			ipInPrefix(16, loopback), drop())
+		addRule(c, chainForward, tag, ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, bridge),
+			ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, bridge),
+			ctBitsClear(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED),
+			ctBitsClear(expr.CtKeySTATUS, ipsDstNAT), drop())
+		addRule(c, chainPostrouting, tag, ipInPrefix(12, subnet),
+			ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, bridge), masq())
+		addRule(c, chainPostrouting, tag, ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, bridge),
+			ipInPrefix(12, loopback), masq())
+		addRule(c, chainPostrouting, tag, ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, bridge),
+			ipInPrefix(12, subnet), ctBitsSet(expr.CtKeySTATUS, ipsDstNAT), masq())
+	})
+}
+
+// RemoveBridge deletes every rule of bridge; none is not an error.
+func RemoveBridge(bridge string) error {
+	tag := bridgeComment(bridge)
+	return replace(func(s string) bool { return s == tag }, nil)
+}
+
+// Publish installs the DNAT rules of container id, replacing any it had.
+// Each port gets one rule for traffic from other hosts (and from
+// containers: hairpin) and one for connections the host itself makes,
+// including to 127.0.0.1 when HostIP allows it.
+func Publish(id string, ports []PortRule) error {
+	if strings.ContainsAny(id, " \t\n") || id == "" {
+		return fmt.Errorf("nftables: bad owner id %q", id)
+	}
+	for _, p := range ports {
+		if p.Proto != "tcp" && p.Proto != "udp" {
+			return fmt.Errorf("nftables: port %d: protocol %q: want tcp or udp", p.HostPort, p.Proto)
+		}
+		if !p.Addr.Is4() || p.HostIP.IsValid() && !p.HostIP.Is4() {
+			return fmt.Errorf("nftables: port %d: only IPv4 is supported", p.HostPort)
+		}
+	}
+	prefix := tagContainer + id + " "
+	return replace(func(s string) bool { return strings.HasPrefix(s, prefix) }, func(c *nftables.Conn) {
+		for _, p := range ports {
+			m := slices.Concat(fibDaddrLocal(), hostIPMatch(p.HostIP), l4Port(p.Proto, p.HostPort), dnat(p.Addr, p.Port))
+			if !p.HostIP.IsLoopback() {
+				addRule(c, chainPrerouting, p.comment(id), m)
+			}
+			addRule(c, chainOutput, p.comment(id), m)
+		}
+	})
+}
+
+// Unpublish deletes every rule of container id; none is not an error.
+func Unpublish(id string) error {
+	prefix := tagContainer + id + " "
+	return replace(func(s string) bool { return strings.HasPrefix(s, prefix) }, nil)
+}
+
+// PublishedPorts lists the ports published by every container, as read
+// back from the rules (one entry per port, not per rule).
+func PublishedPorts() ([]PortRule, error) {
+	c, err := nftables.New()
+	if err != nil {
+		return nil, err
+	}
+	rules, err := listRules(c)
+	if err != nil {
+		return nil, err
+	}
+	var out []PortRule
+	for _, r := range rules {
+		if r.rule.Chain.Name != chainOutput {
+			continue // every port has exactly one output rule
+		}
+		if p, ok := parsePortComment(r.comment); ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// Owners lists the container ids and bridge names that have rules in
+// hull's table, each once, so recovery can drop those that are gone.
+func Owners() (containers, bridges []string, err error) {
+	c, err := nftables.New()
+	if err != nil {
+		return nil, nil, err
+	}
+	rules, err := listRules(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range rules {
+		switch {
+		case strings.HasPrefix(r.comment, tagBridge):
+			bridges = append(bridges, strings.TrimPrefix(r.comment, tagBridge))
+		case strings.HasPrefix(r.comment, tagContainer):
+			if p, ok := parsePortComment(r.comment); ok {
+				containers = append(containers, p.Owner)
+			}
+		}
+	}
+	slices.Sort(containers)
+	slices.Sort(bridges)
+	return slices.Compact(containers), slices.Compact(bridges), nil
+}
+
+// SetHairpin turns on hairpin mode on every port of bridge, so a frame may
+// leave by the port it came in. A container reaching its own published port
+// through a host address needs it when br_netfilter is loaded: the DNATed
+// packet is then bridged back to the port it came from instead of routed.
+// Docker does the same for every endpoint when its userland proxy is off.
+// A side effect: the container also sees its own broadcasts reflected.
+func SetHairpin(bridge string) error {
+	br, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", bridge, err)
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		if l.Attrs().MasterIndex != br.Attrs().Index || l.Attrs().Protinfo != nil && l.Attrs().Protinfo.Hairpin {
+			continue
+		}
+		if err := netlink.LinkSetHairpin(l, true); err != nil && !errors.Is(err, unix.ENODEV) {
+			return fmt.Errorf("hairpin on %s: %w", l.Attrs().Name, err)
+		}
+	}
+	return nil
+}
+
+// writeSysctl sets a sysctl of the calling thread's network namespace.
+func writeSysctl(name, value string) error {
+	if err := os.WriteFile("/proc/sys/"+name, []byte(value), 0); err != nil {
+		return fmt.Errorf("sysctl %s=%s: %w", strings.ReplaceAll(name, "/", "."), value, err)
+	}
+	return nil
+}
+
+// --- expression builders (register 1 holds what is compared) ---
+
+const ipsDstNAT = 1 << 5 // IPS_DST_NAT in the conntrack status bits
+
+func ifname(key expr.MetaKey, op expr.CmpOp, name string) []expr.Any {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, name)
+	return []expr.Any{
+		&expr.Meta{Key: key, Register: 1},
+		&expr.Cmp{Op: op, Register: 1, Data: b},
+	}
+}
+
+// ipInPrefix matches the IPv4 source (offset 12) or destination (16)
+// address against p.
+func ipInPrefix(offset uint32, p netip.Prefix) []expr.Any {
+	mask := make([]byte, 4)
+	for i := range p.Bits() {
+		mask[i/8] |= 0x80 >> (i % 8)
+	}
+	a := p.Masked().Addr().As4()
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a[:]},
+	}
+}
+
+func hostIPMatch(a netip.Addr) []expr.Any {
+	if !a.IsValid() || a.IsUnspecified() {
+		return nil
+	}
+	b := a.As4()
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: b[:]},
+	}
+}
+
+func fibDaddrLocal() []expr.Any {
+	return []expr.Any{
+		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+	}
+}
+
+func l4Port(proto string, port uint16) []expr.Any {
+	p := byte(unix.IPPROTO_TCP)
+	if proto == "udp" {
+		p = unix.IPPROTO_UDP
+	}
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{p}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)},
+	}
+}
+
+func ctBits(key expr.CtKey, bits uint32, op expr.CmpOp) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: key},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: op, Register: 1, Data: make([]byte, 4)},
+	}
+}
+
+func ctBitsClear(key expr.CtKey, bits uint32) []expr.Any { return ctBits(key, bits, expr.CmpOpEq) }
+func ctBitsSet(key expr.CtKey, bits uint32) []expr.Any   { return ctBits(key, bits, expr.CmpOpNeq) }
+
+func dnat(a netip.Addr, port uint16) []expr.Any {
+	b := a.As4()
+	return []expr.Any{
+		&expr.Immediate{Register: 1, Data: b[:]},
+		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(port)},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4,
+			RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+	}
+}
+
+func masq() []expr.Any { return []expr.Any{&expr.Masq{}} }
+
+func drop() []expr.Any { return []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}} }
