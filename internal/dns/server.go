@@ -48,7 +48,7 @@ type Server struct {
 // and returns nil. It returns an error at once for an upstream address
 // it cannot parse.
 func (s *Server) Serve(ctx context.Context, pcs []net.PacketConn, lns []net.Listener) error {
-	ups, err := parseUpstreams(s.Upstreams)
+	ups, err := ParseUpstreams(s.Upstreams)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,9 @@ func (s *Server) Serve(ctx context.Context, pcs []net.PacketConn, lns []net.List
 	return nil
 }
 
-func parseUpstreams(list []string) ([]netip.AddrPort, error) {
+// ParseUpstreams parses upstream resolvers' addresses, "ip" (port 53) or
+// "ip:port".
+func ParseUpstreams(list []string) ([]netip.AddrPort, error) {
 	var out []netip.AddrPort
 	for _, u := range list {
 		if ap, err := netip.ParseAddrPort(u); err == nil {

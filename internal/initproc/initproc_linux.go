@@ -40,6 +40,8 @@ type Config struct {
 	Lowers    []string `json:"lowers"` // top first
 	Upper     string   `json:"upper"`
 	Work      string   `json:"work"`
+	// DNS makes the (resident) init serve DNS on 127.0.0.11: dns_linux.go.
+	DNS *DNSConfig `json:"dns,omitempty"`
 	// Resident keeps the init as the container's PID 1 (WithInit,
 	// Detached): it runs the user's process as its child and reaps
 	// (resident_linux.go). Dir is the container's directory, where it
@@ -111,8 +113,15 @@ func runInit() int {
 			return report(status, fail("init", err))
 		}
 	}
+	dnsSrv, err := openDNS(cfg) // before pivot_root: the table is a host file
+	if err != nil {
+		return report(status, fail("dns", err))
+	}
 	if err := setupContainer(cfg); err != nil {
 		return report(status, err)
+	}
+	if err := dnsSrv.start(); err != nil { // lo is up now
+		return report(status, fail("dns", err))
 	}
 	if cfg.Spec.Process.Terminal && !cfg.Detached { // a detached init keeps its terminal: resident_linux.go
 		// Before "ready": the parent receives the terminal after it.
