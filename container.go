@@ -83,6 +83,8 @@ type ContainerInspect struct {
 	User        string
 	Memory      int64 // bytes; 0: unlimited
 	PidsLimit   int64 // 0: unlimited
+	TTY         bool  // WithTTY
+	OpenStdin   bool  // WithOpenStdin or WithStdin: Attach may send input
 	State       ContainerStateInfo
 
 	// Labels are the image's labels, then WithLabels.
@@ -125,6 +127,7 @@ func (c *Container) Inspect() ContainerInspect {
 		Created: st.Created, Hostname: st.Hostname,
 		Env: slices.Clone(st.Env), WorkingDir: st.Workdir, User: st.User,
 		Memory: st.Memory, PidsLimit: st.PidsLimit, Labels: cloneLabels(st.Labels),
+		TTY: st.TTY, OpenStdin: st.OpenStdin,
 		State: ContainerStateInfo{
 			Status: st.Status, Running: st.Status == StatusRunning || st.Status == StatusPaused,
 			Paused:   st.Status == StatusPaused,
@@ -285,7 +288,6 @@ type runConfig struct {
 	opts       containerOptions // resources and security: options_container.go
 	stdio      stdioConfig      // stdin, tty: stdio.go
 	stderr     io.Writer
-	dns        []string // WithDNS: dns.go
 }
 
 // WithName names the container. Names are unique in a root: Create fails

@@ -39,6 +39,7 @@ func commands() []*command {
 		diffCmd(), exportCmd(), cpCmd(), commitCmd(),
 		runCmd(), createCmd(), startCmd(), psCmd(), stopCmd(), killCmd(), restartCmd(), rmCmd(),
 		logsCmd(), execCmd(), waitCmd(), statsCmd(), topCmd(), pauseCmd(), unpauseCmd(),
+		attachCmd(),
 		imageGroup(),
 		versionCmd(), helpCmd(),
 	}

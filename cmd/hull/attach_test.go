@@ -1,0 +1,54 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestAttach: run -di / -dit, then attach from another hull process:
+// input reaches the command, output and exit code come back.
+func TestAttach(t *testing.T) {
+	root := busyboxRoot(t)
+	t.Parallel()
+	mustHull(t, root, nil, "run", "-d", "-i", "--name", "pipe", "busybox:test", "sh", "-c", `while read l; do echo "got $l"; done; exit 4`)
+	defer hullCmd(t, root, nil, "rm", "-f", "pipe")
+	// hull's stdin ends after the line: that closes the container's stdin.
+	if r := hullCmd(t, root, []byte("x\n"), "attach", "pipe"); r.code != 4 || r.stdout != "got x\n" {
+		t.Errorf("attach -i: %+v", r)
+	}
+	mustHull(t, root, nil, "run", "-dit", "--name", "term", "busybox:test", "sh")
+	defer hullCmd(t, root, nil, "rm", "-f", "term")
+	if r := hullCmd(t, root, []byte("tty\nexit 5\n"), "attach", "term"); r.code != 5 || !strings.Contains(r.stdout, "/dev/pts/") {
+		t.Errorf("attach -it: %+v", r)
+	}
+	if r := hullCmd(t, root, nil, "attach", "term"); r.code == 0 || !strings.Contains(r.stderr, "exited") {
+		t.Errorf("attach to an exited container: %+v", r)
+	}
+}
+
+func TestDetachKeys(t *testing.T) {
+	keys, err := parseDetachKeys("ctrl-p,ctrl-q")
+	if err != nil || string(keys) != "\x10\x11" {
+		t.Fatalf("parse: %q %v", keys, err)
+	}
+	if _, err := parseDetachKeys("ctrl-1"); err == nil {
+		t.Error("ctrl-1 accepted")
+	}
+	detached := false
+	d := &detachReader{r: strings.NewReader("ab\x10c\x10\x11rest"), keys: keys, detach: func() { detached = true }}
+	var got []byte
+	buf := make([]byte, 64)
+	for {
+		n, err := d.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			if err != errDetached {
+				t.Fatalf("read: %v", err)
+			}
+			break
+		}
+	}
+	if string(got) != "ab\x10c" || !detached {
+		t.Errorf("got %q detached=%v", got, detached)
+	}
+}
