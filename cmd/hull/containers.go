@@ -30,15 +30,16 @@ type runFlags struct {
 	capAdd, capDrop        []string
 	network, entrypoint    string
 	entrySet               bool
+	dns                    []string
 }
 
 func (f *runFlags) register(fs *flags, run bool) {
 	if run {
 		fs.Bool(&f.detach, "d", "detach", "Run container in background and print container ID")
 		fs.Bool(&f.rm, "", "rm", "Automatically remove the container when it exits")
+		fs.Bool(&f.stdin, "i", "interactive", "Keep STDIN open even if not attached")
+		fs.Bool(&f.tty, "t", "tty", "Allocate a pseudo-TTY")
 	}
-	fs.Bool(&f.stdin, "i", "interactive", "Keep STDIN open even if not attached")
-	fs.Bool(&f.tty, "t", "tty", "Allocate a pseudo-TTY")
 	fs.String(&f.name, "", "name", "string", "Assign a name to the container")
 	fs.Strings(&f.env, "e", "env", "list", "Set environment variables")
 	fs.String(&f.workdir, "w", "workdir", "string", "Working directory inside the container")
@@ -50,23 +51,11 @@ func (f *runFlags) register(fs *flags, run bool) {
 	fs.Strings(&f.capAdd, "", "cap-add", "list", "Add Linux capabilities")
 	fs.Strings(&f.capDrop, "", "cap-drop", "list", "Drop Linux capabilities")
 	fs.Bool(&f.init, "", "init", "Run an init inside the container that forwards signals and reaps processes")
+	fs.Strings(&f.dns, "", "dns", "list", "Set custom DNS servers (user-defined networks)")
 	fs.String(&f.network, "", "network", "network", `Connect a container to a network (only "none")`)
 	f.entrypoint = "\x00"
 	fs.String(&f.entrypoint, "", "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image")
 	fs.stopAtArg = true // IMAGE [COMMAND] [ARG...]: what follows IMAGE is the command's
-}
-
-// stdioOptions are -i and -t for a container hull does not stay attached
-// to (create, run -d): its stdin stays open for attach.
-func (f *runFlags) stdioOptions() []hull.RunOption {
-	var opts []hull.RunOption
-	if f.stdin {
-		opts = append(opts, hull.WithOpenStdin())
-	}
-	if f.tty {
-		opts = append(opts, hull.WithTTY())
-	}
-	return opts
 }
 
 // options turns the flags into RunOptions; cmd is the command after IMAGE.
@@ -130,6 +119,9 @@ func (f *runFlags) options(path string, cmd []string) ([]hull.RunOption, error) 
 	}
 	if f.init {
 		opts = append(opts, hull.WithInit())
+	}
+	if len(f.dns) > 0 {
+		opts = append(opts, hull.WithDNS(f.dns...))
 	}
 	switch f.network {
 	case "", "none":
@@ -212,12 +204,14 @@ func runCmd() *command {
 				if err != nil {
 					return err
 				}
+				if f.detach && (f.stdin || f.tty) {
+					return usageErrorf(path, "-d cannot be combined with -i or -t")
+				}
 				if f.detach && f.rm {
 					opts = append(opts, hull.WithAutoRemove())
 				}
 				if f.detach {
-					// -dit: a terminal and an open stdin to attach to later.
-					return runDetached(ctx, e, args[0], append(opts, f.stdioOptions()...))
+					return runDetached(ctx, e, args[0], opts)
 				}
 				rt, err := e.runtime(ctx)
 				if err != nil {
@@ -356,7 +350,7 @@ func createCmd() *command {
 				if err := ensureImage(ctx, e, rt, args[0]); err != nil {
 					return startFailure(e, err)
 				}
-				c, err := rt.Create(ctx, args[0], append(append(opts, f.stdioOptions()...), hull.Detached())...)
+				c, err := rt.Create(ctx, args[0], append(opts, hull.Detached())...)
 				if err != nil {
 					return startFailure(e, err)
 				}
