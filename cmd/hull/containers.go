@@ -37,9 +37,9 @@ func (f *runFlags) register(fs *flags, run bool) {
 	if run {
 		fs.Bool(&f.detach, "d", "detach", "Run container in background and print container ID")
 		fs.Bool(&f.rm, "", "rm", "Automatically remove the container when it exits")
-		fs.Bool(&f.stdin, "i", "interactive", "Keep STDIN open even if not attached")
-		fs.Bool(&f.tty, "t", "tty", "Allocate a pseudo-TTY")
 	}
+	fs.Bool(&f.stdin, "i", "interactive", "Keep STDIN open even if not attached")
+	fs.Bool(&f.tty, "t", "tty", "Allocate a pseudo-TTY")
 	fs.String(&f.name, "", "name", "string", "Assign a name to the container")
 	fs.Strings(&f.env, "e", "env", "list", "Set environment variables")
 	fs.String(&f.workdir, "w", "workdir", "string", "Working directory inside the container")
@@ -56,6 +56,19 @@ func (f *runFlags) register(fs *flags, run bool) {
 	f.entrypoint = "\x00"
 	fs.String(&f.entrypoint, "", "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image")
 	fs.stopAtArg = true // IMAGE [COMMAND] [ARG...]: what follows IMAGE is the command's
+}
+
+// stdioOptions are -i and -t for a container hull does not stay attached
+// to (create, run -d): its stdin stays open for attach.
+func (f *runFlags) stdioOptions() []hull.RunOption {
+	var opts []hull.RunOption
+	if f.stdin {
+		opts = append(opts, hull.WithOpenStdin())
+	}
+	if f.tty {
+		opts = append(opts, hull.WithTTY())
+	}
+	return opts
 }
 
 // options turns the flags into RunOptions; cmd is the command after IMAGE.
@@ -204,14 +217,12 @@ func runCmd() *command {
 				if err != nil {
 					return err
 				}
-				if f.detach && (f.stdin || f.tty) {
-					return usageErrorf(path, "-d cannot be combined with -i or -t")
-				}
 				if f.detach && f.rm {
 					opts = append(opts, hull.WithAutoRemove())
 				}
 				if f.detach {
-					return runDetached(ctx, e, args[0], opts)
+					// -dit: a terminal and an open stdin to attach to later.
+					return runDetached(ctx, e, args[0], append(opts, f.stdioOptions()...))
 				}
 				rt, err := e.runtime(ctx)
 				if err != nil {
@@ -350,7 +361,7 @@ func createCmd() *command {
 				if err := ensureImage(ctx, e, rt, args[0]); err != nil {
 					return startFailure(e, err)
 				}
-				c, err := rt.Create(ctx, args[0], append(opts, hull.Detached())...)
+				c, err := rt.Create(ctx, args[0], append(append(opts, f.stdioOptions()...), hull.Detached())...)
 				if err != nil {
 					return startFailure(e, err)
 				}
