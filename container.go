@@ -288,6 +288,7 @@ type runConfig struct {
 	opts       containerOptions // resources and security: options_container.go
 	stdio      stdioConfig      // stdin, tty: stdio.go
 	stderr     io.Writer
+	dns        []string // WithDNS: dns.go
 }
 
 // WithName names the container. Names are unique in a root: Create fails
