@@ -199,9 +199,9 @@ func addRule(c *nftables.Conn, chain, comment string, exprs ...[]expr.Any) {
 	})
 }
 
-func bridgeComment(bridge string) string { return tagBridge + bridge }
-
-// SetupBridge installs the rules of one hull bridge, replacing any it had:
+// SetupBridge installs the rules of one hull bridge, tagged with owner
+// (a string without blanks naming the bridge for its user: several hull
+// roots may share a network namespace), replacing any owner had:
 //
 //   - not internal: traffic from the subnet leaving by another interface is
 //     masqueraded; nothing enters the bridge from elsewhere unless it belongs
@@ -217,12 +217,15 @@ func bridgeComment(bridge string) string { return tagBridge + bridge }
 //     still talk to each other.
 //
 // It also turns on IPv4 forwarding. The bridge must exist.
-func SetupBridge(bridge string, subnet netip.Prefix, internal bool) error {
+func SetupBridge(owner, bridge string, subnet netip.Prefix, internal bool) error {
+	if err := checkOwner(owner); err != nil {
+		return err
+	}
 	if !subnet.Addr().Is4() {
 		return fmt.Errorf("nftables: subnet %s: only IPv4 is supported", subnet)
 	}
 	subnet = subnet.Masked()
-	tag := bridgeComment(bridge)
+	tag := tagBridge + owner
 	if !internal {
 		if err := writeSysctl("net/ipv4/ip_forward", "1"); err != nil {
 			return err
@@ -255,19 +258,21 @@ func SetupBridge(bridge string, subnet netip.Prefix, internal bool) error {
 	})
 }
 
-// RemoveBridge deletes every rule of bridge; none is not an error.
-func RemoveBridge(bridge string) error {
-	tag := bridgeComment(bridge)
+// RemoveBridge deletes every rule SetupBridge installed for owner; none is
+// not an error.
+func RemoveBridge(owner string) error {
+	tag := tagBridge + owner
 	return replace(func(s string) bool { return s == tag }, nil)
 }
 
-// Publish installs the DNAT rules of container id, replacing any it had.
+// Publish installs the DNAT rules of owner (a container, named by a string
+// without blanks), replacing any it had.
 // Each port gets one rule for traffic from other hosts (and from
 // containers: hairpin) and one for connections the host itself makes,
 // including to 127.0.0.1 when HostIP allows it.
 func Publish(id string, ports []PortRule) error {
-	if strings.ContainsAny(id, " \t\n") || id == "" {
-		return fmt.Errorf("nftables: bad owner id %q", id)
+	if err := checkOwner(id); err != nil {
+		return err
 	}
 	for _, p := range ports {
 		if p.Proto != "tcp" && p.Proto != "udp" {
@@ -289,7 +294,14 @@ func Publish(id string, ports []PortRule) error {
 	})
 }
 
-// Unpublish deletes every rule of container id; none is not an error.
+func checkOwner(owner string) error {
+	if owner == "" || len(owner) > 100 || strings.ContainsFunc(owner, func(r rune) bool { return r <= ' ' || r > '~' || r == '"' }) {
+		return fmt.Errorf("nftables: bad rule owner %q", owner)
+	}
+	return nil
+}
+
+// Unpublish deletes every rule of owner id; none is not an error.
 func Unpublish(id string) error {
 	prefix := tagContainer + id + " "
 	return replace(func(s string) bool { return strings.HasPrefix(s, prefix) }, nil)
@@ -318,8 +330,9 @@ func PublishedPorts() ([]PortRule, error) {
 	return out, nil
 }
 
-// Owners lists the container ids and bridge names that have rules in
-// hull's table, each once, so recovery can drop those that are gone.
+// Owners lists the owners of published ports (containers) and of bridge
+// rules that have rules in hull's table, each once, so recovery can drop
+// those that are gone.
 func Owners() (containers, bridges []string, err error) {
 	c, err := nftables.New()
 	if err != nil {
@@ -344,13 +357,14 @@ func Owners() (containers, bridges []string, err error) {
 	return slices.Compact(containers), slices.Compact(bridges), nil
 }
 
-// SetHairpin turns on hairpin mode on every port of bridge, so a frame may
+// SetHairpin turns on hairpin mode on the ports of bridge whose name starts
+// with prefix ("": every port), so a frame may
 // leave by the port it came in. A container reaching its own published port
 // through a host address needs it when br_netfilter is loaded: the DNATed
 // packet is then bridged back to the port it came from instead of routed.
 // Docker does the same for every endpoint when its userland proxy is off.
 // A side effect: the container also sees its own broadcasts reflected.
-func SetHairpin(bridge string) error {
+func SetHairpin(bridge, prefix string) error {
 	br, err := netlink.LinkByName(bridge)
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", bridge, err)
@@ -360,7 +374,7 @@ func SetHairpin(bridge string) error {
 		return err
 	}
 	for _, l := range links {
-		if l.Attrs().MasterIndex != br.Attrs().Index || l.Attrs().Protinfo != nil && l.Attrs().Protinfo.Hairpin {
+		if l.Attrs().MasterIndex != br.Attrs().Index || !strings.HasPrefix(l.Attrs().Name, prefix) {
 			continue
 		}
 		if err := netlink.LinkSetHairpin(l, true); err != nil && !errors.Is(err, unix.ENODEV) {

@@ -95,7 +95,7 @@ func (h *nftHost) bridge(name string, n int, internal bool) (netip.Prefix, netip
 	gw := netip.MustParseAddr(fmt.Sprintf("10.%d.0.1", n))
 	_, err := EnsureBridge(name, subnet, gw)
 	must(h.t, err)
-	must(h.t, SetupBridge(name, subnet, internal))
+	must(h.t, SetupBridge(name, name, subnet, internal))
 	return subnet, gw
 }
 
@@ -210,7 +210,7 @@ func TestNFTPublishedPortPaths(t *testing.T) {
 	}
 	must(t, Publish("c1", ports))
 	must(t, Publish("c1", ports)) // replaces, does not duplicate
-	must(t, SetHairpin("hullnft0"))
+	must(t, SetHairpin("hullnft0", "hvnft"))
 
 	// The host itself: loopback (masqueraded to the gateway so the reply
 	// comes back), the bridge's own address, its LAN address.
@@ -351,7 +351,7 @@ func TestNFTIsolationMasqueradeInternal(t *testing.T) {
 
 	// Rules are idempotent: setting a bridge up twice does not add rules.
 	before := countRules(t)
-	must(t, SetupBridge("hullnfta", netip.MustParsePrefix("10.82.0.0/24"), false))
+	must(t, SetupBridge("hullnfta", "hullnfta", netip.MustParsePrefix("10.82.0.0/24"), false))
 	if after := countRules(t); after != before {
 		t.Errorf("SetupBridge twice: %d rules, then %d", before, after)
 	}
@@ -410,7 +410,7 @@ func TestNFTConcurrentWriters(t *testing.T) {
 			}
 			br := fmt.Sprintf("hullcc%d", i)
 			for j := range 3 {
-				if err := SetupBridge(br, netip.MustParsePrefix(fmt.Sprintf("10.90.%d.0/24", i)), j%2 == 1); err != nil {
+				if err := SetupBridge(br, br, netip.MustParsePrefix(fmt.Sprintf("10.90.%d.0/24", i)), j%2 == 1); err != nil {
 					errs <- err
 				}
 				id := fmt.Sprintf("ctr%d", i)
@@ -450,7 +450,7 @@ func TestNFTReadableByNFT(t *testing.T) {
 	}
 	_, err = EnsureBridge("hullnftc", netip.MustParsePrefix("10.85.0.0/24"), netip.MustParseAddr("10.85.0.1"))
 	must(t, err)
-	must(t, SetupBridge("hullnftc", netip.MustParsePrefix("10.85.0.0/24"), false))
+	must(t, SetupBridge("hullnftc", "hullnftc", netip.MustParsePrefix("10.85.0.0/24"), false))
 	must(t, Publish("abc", []PortRule{{Proto: "udp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 53, Addr: netip.MustParseAddr("10.85.0.2"), Port: 5353}}))
 	// nft runs in the thread's namespace only if started from it: Go forks
 	// from the calling thread, which is locked in the test namespace.
