@@ -76,6 +76,6 @@ func (c *Container) autoRemove() {
 	auto := c.st.AutoRemove && c.st.Status != ""
 	c.mu.Unlock()
 	if auto {
-		_ = c.Remove(context.Background())
+		_ = c.Remove(context.Background(), WithRemoveVolumes()) // docker run --rm removes them too
 	}
 }

@@ -89,6 +89,8 @@ type ContainerInspect struct {
 
 	// Labels are the image's labels, then WithLabels.
 	Labels map[string]string
+	// Mounts are the container's volumes, binds and tmpfs mounts.
+	Mounts []MountPoint
 }
 
 // ContainerStateInfo is the state part of ContainerInspect.
@@ -127,7 +129,8 @@ func (c *Container) Inspect() ContainerInspect {
 		Created: st.Created, Hostname: st.Hostname,
 		Env: slices.Clone(st.Env), WorkingDir: st.Workdir, User: st.User,
 		Memory: st.Memory, PidsLimit: st.PidsLimit, Labels: cloneLabels(st.Labels),
-		TTY: st.TTY, OpenStdin: st.OpenStdin,
+		Mounts: slices.Clone(st.Mounts),
+		TTY:    st.TTY, OpenStdin: st.OpenStdin,
 		State: ContainerStateInfo{
 			Status: st.Status, Running: st.Status == StatusRunning || st.Status == StatusPaused,
 			Paused:   st.Status == StatusPaused,
@@ -288,7 +291,8 @@ type runConfig struct {
 	opts       containerOptions // resources and security: options_container.go
 	stdio      stdioConfig      // stdin, tty: stdio.go
 	stderr     io.Writer
-	dns        []string // WithDNS: dns.go
+	mounts     []mountRequest // volumes and binds: mounts.go
+	dns        []string       // WithDNS: dns.go
 }
 
 // WithName names the container. Names are unique in a root: Create fails

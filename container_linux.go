@@ -54,6 +54,9 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	if len(img.rec.ChainIDs) == 0 {
 		return nil, fmt.Errorf("create container: %w: image %s has no layers", ErrInvalidArgument, ref)
 	}
+	if err := rt.resolveMounts(ctx, img.Config().Volumes, &rc); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
 	id := newContainerID()
 	dir := rt.containerDir(id)
 	lowerRoot := filepath.Dir(filepath.Dir(rt.snaps.Path(img.rec.ChainIDs[0])))
@@ -82,6 +85,7 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 		Owner: os.Getpid(), OwnerStart: procStartTime(os.Getpid()), Cgroup: cgroupPath(id),
 	}
 	st.Labels = containerLabels(img.Config().Labels, rc.opts.labels)
+	st.Mounts = rc.mountPoints()
 	if st.User == "" {
 		st.User = img.Config().User
 	}
@@ -97,7 +101,7 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	c := &Container{rt: rt, id: id, st: st}
 	defer func() {
 		if retErr != nil {
-			retErr = errors.Join(retErr, c.cleanup())
+			retErr = errors.Join(retErr, c.cleanup(), rt.removeAnonymousVolumes(st.Mounts))
 		}
 	}()
 	if err := rt.store.PutHold(holdFor(&st)); err != nil {
@@ -171,6 +175,10 @@ func (rt *Runtime) reserve(st *containerState) error {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err
 		}
+	}
+	if err := rt.claimVolumes(st); err != nil { // volume_linux.go
+		os.RemoveAll(dir)
+		return err
 	}
 	if err := writeState(dir, st); err != nil {
 		os.RemoveAll(dir)
@@ -514,11 +522,17 @@ func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
 // RemoveOption configures Container.Remove.
 type RemoveOption func(*removeConfig)
 
-type removeConfig struct{ force bool }
+type removeConfig struct{ force, volumes bool }
 
 // WithForceRemove kills a running container before removing it. Default:
 // Remove refuses a running container with ErrConflict.
 func WithForceRemove() RemoveOption { return func(c *removeConfig) { c.force = true } }
+
+// WithRemoveVolumes also deletes the container's anonymous volumes (made
+// for an image's VOLUME or WithAnonymousVolume) that no other container
+// uses, like docker rm -v. Default: they are kept (PruneVolumes removes
+// them later). Named volumes are never removed.
+func WithRemoveVolumes() RemoveOption { return func(c *removeConfig) { c.volumes = true } }
 
 // Remove deletes the container: its process (with WithForceRemove), its
 // cgroup, its files and its hold on the image.
@@ -545,6 +559,14 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 	}
 	if err := c.cleanup(); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
+	}
+	if cfg.volumes {
+		c.mu.Lock()
+		mounts := c.st.Mounts
+		c.mu.Unlock()
+		if err := c.rt.removeAnonymousVolumes(mounts); err != nil {
+			return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
+		}
 	}
 	c.event("destroy", nil)
 	return nil

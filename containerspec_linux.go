@@ -30,6 +30,7 @@ func buildSpec(id, rootfs string, img *Image, snaps []string, rc *runConfig, etc
 		UserFS:      layerFS(snaps),
 	}
 	rc.opts.specOptions(&o)
+	o.Mounts = append(o.Mounts, rc.specMounts()...)
 	o.TTY = rc.stdio.tty
 	for _, dst := range slices.Sorted(maps.Keys(etc)) {
 		o.Mounts = append(o.Mounts, specs.Mount{Destination: dst, Type: "bind", Source: etc[dst], Options: []string{"rbind", "rprivate"}})

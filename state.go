@@ -33,12 +33,13 @@ type containerState struct {
 	StopSignal  int             `json:"stopSignal,omitempty"`
 	StopTimeout *time.Duration  `json:"stopTimeout,omitempty"` // nil: 10s
 	AutoRemove  bool            `json:"autoRemove,omitempty"`
-	Detached    bool            `json:"detached,omitempty"` // outlives its owner: stdio.go
+	Detached    bool            `json:"detached,omitempty"`  // outlives its owner: stdio.go
 	OpenStdin   bool            `json:"openStdin,omitempty"` // Attach may send input: attach.go
 	TTY         bool            `json:"tty,omitempty"`
 
 	// Labels are the image's, then WithLabels', for FilterLabel.
 	Labels map[string]string `json:"labels,omitempty"`
+	Mounts []MountPoint      `json:"mounts,omitempty"` // volumes, binds, tmpfs: mounts.go
 
 	Status     string    `json:"status"`
 	Pid        int       `json:"pid,omitempty"`

@@ -22,7 +22,7 @@ func setupContainer(cfg *Config) error {
 		return fail("cgroup namespace", err)
 	}
 	// Nothing we mount may propagate back to the host.
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+	if err := unix.Mount("", "/", "", unix.MS_REC|rootPropagation(cfg.Spec.Mounts), ""); err != nil {
 		return fail("mount", fmt.Errorf("make / rprivate: %w", err))
 	}
 	rootfs := cfg.Spec.Root.Path
@@ -30,6 +30,9 @@ func setupContainer(cfg *Config) error {
 		return fail("mount", err)
 	}
 	for _, m := range cfg.Spec.Mounts {
+		if err := prepareVolume(rootfs, &m); err != nil { // copy-up: volumes_linux.go
+			return fail("mount", fmt.Errorf("%s: %w", m.Destination, err))
+		}
 		if err := mountInto(rootfs, m); err != nil {
 			return fail("mount", fmt.Errorf("%s: %w", m.Destination, err))
 		}
@@ -117,6 +120,8 @@ var mountFlags = map[string]struct {
 	"noatime": {false, unix.MS_NOATIME}, "bind": {false, unix.MS_BIND},
 	"rbind":   {false, unix.MS_BIND | unix.MS_REC},
 	"private": {false, unix.MS_PRIVATE}, "rprivate": {false, unix.MS_PRIVATE | unix.MS_REC},
+	"slave": {false, unix.MS_SLAVE}, "rslave": {false, unix.MS_SLAVE | unix.MS_REC},
+	"shared": {false, unix.MS_SHARED}, "rshared": {false, unix.MS_SHARED | unix.MS_REC},
 }
 
 func parseMountOptions(opts []string) (flags uintptr, data string) {
@@ -148,7 +153,10 @@ func mountInto(rootfs string, m specs.Mount) error {
 	}
 	if flags&unix.MS_BIND != 0 {
 		if fi, err := os.Stat(m.Source); err == nil && !fi.IsDir() {
-			return bindFile(rootfs, m.Source, m.Destination)
+			if err := bindFile(rootfs, m.Source, m.Destination); err != nil {
+				return err
+			}
+			return remountBind(dst, flags) // volumes_linux.go
 		}
 	}
 	if err := os.MkdirAll(dst, 0o755); err != nil {
@@ -169,7 +177,7 @@ func mountInto(rootfs string, m specs.Mount) error {
 		return err
 	}
 	if propagation != 0 {
-		return unix.Mount("", dst, "", propagation, "")
+		return unix.Mount("", dst, "", propagation|recursivePropagation(m.Options), "")
 	}
 	return nil
 }

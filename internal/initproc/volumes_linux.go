@@ -1,0 +1,122 @@
+package initproc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/hullbox/hull/internal/archive"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// CopyUpOption in a bind mount's options marks a volume: before it is
+// mounted, an empty volume is filled with what the container's root
+// filesystem has at the destination (Docker's copy-up). The init strips it.
+const CopyUpOption = "hull.copyup"
+
+// rootPropagation is how the container's mount namespace is detached from
+// the host's before anything is mounted: private, unless a mount asks for
+// slave or shared propagation; then slave, so that the host's later mounts
+// still reach it. Either way nothing mounted in the container reaches the
+// host.
+func rootPropagation(mounts []specs.Mount) uintptr {
+	for _, m := range mounts {
+		for _, o := range m.Options {
+			switch o {
+			case "slave", "rslave", "shared", "rshared":
+				return unix.MS_SLAVE
+			}
+		}
+	}
+	return unix.MS_PRIVATE
+}
+
+// recursivePropagation returns MS_REC when a mount's propagation option is
+// a recursive one (rprivate, rslave, rshared): it then applies to the
+// submounts of a recursive bind too.
+func recursivePropagation(opts []string) uintptr {
+	for _, o := range opts {
+		switch o {
+		case "rprivate", "rslave", "rshared":
+			return unix.MS_REC
+		}
+	}
+	return 0
+}
+
+// prepareVolume does a volume mount's copy-up, if m asks for it, and
+// strips the marker from m's options. It runs just before m is mounted:
+// what is at the destination then (the image's content, or a mount below)
+// is what gets copied.
+func prepareVolume(rootfs string, m *specs.Mount) error {
+	i := slices.Index(m.Options, CopyUpOption)
+	if i < 0 {
+		return nil
+	}
+	m.Options = slices.Delete(slices.Clone(m.Options), i, i+1)
+	src, err := securejoin.SecureJoin(rootfs, m.Destination)
+	if err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(src, &st); errors.Is(err, unix.ENOENT) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil // a file or device: nothing Docker would copy
+	}
+	return copyUp(src, m.Source, &st)
+}
+
+// copyUp copies the tree src into the volume directory vol if vol is
+// empty, then gives vol src's owner and mode. An flock on vol keeps two
+// containers starting at once from copying into it together.
+func copyUp(src, vol string, st *unix.Stat_t) error {
+	d, err := os.Open(vol)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Flock(int(d.Fd()), unix.LOCK_EX); err != nil {
+		return err
+	}
+	if _, err := d.Readdirnames(1); !errors.Is(err, io.EOF) {
+		if err == nil {
+			return nil // not empty: the volume keeps its content
+		}
+		return err
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(archive.WriteTree(context.Background(), pw, src)) }()
+	_, err = archive.Apply(context.Background(), vol, pr, archive.Options{})
+	pr.CloseWithError(errors.New("copy-up ended"))
+	if err != nil {
+		return fmt.Errorf("copy-up of %s: %w", src, err)
+	}
+	if err := unix.Chown(vol, int(st.Uid), int(st.Gid)); err != nil {
+		return err
+	}
+	return unix.Chmod(vol, st.Mode&0o7777) // after chown, which clears setuid/setgid
+}
+
+// remountBind applies a bind mount's flags (ro, nosuid...) that the bind
+// itself ignores, and its propagation.
+func remountBind(dst string, flags uintptr) error {
+	propagation := flags & (unix.MS_PRIVATE | unix.MS_SHARED | unix.MS_SLAVE | unix.MS_UNBINDABLE)
+	if rest := flags &^ (unix.MS_BIND | unix.MS_REC | propagation); rest != 0 {
+		if err := unix.Mount("", dst, "", rest|unix.MS_BIND|unix.MS_REMOUNT, ""); err != nil {
+			return err
+		}
+	}
+	if propagation != 0 {
+		return unix.Mount("", dst, "", propagation, "")
+	}
+	return nil
+}

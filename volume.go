@@ -1,0 +1,383 @@
+package hull
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Volume is a named directory in the Runtime's root (volumes/<name>/_data)
+// that containers mount with WithVolume. It outlives the containers that
+// use it; the caller removes it with Remove (or PruneVolumes).
+type Volume struct {
+	rt   *Runtime
+	meta volumeMeta
+}
+
+// VolumeInspect describes a volume, as `docker volume inspect`.
+type VolumeInspect struct {
+	Name       string
+	Driver     string // always "local"
+	Mountpoint string // the host directory holding the volume's content
+	CreatedAt  time.Time
+	Labels     map[string]string
+	Options    map[string]string // driver options: always empty
+	Scope      string            // always "local"
+	// Anonymous reports a volume created without a name (by CreateVolume
+	// with "", for an image's VOLUME, or by WithAnonymousVolume):
+	// PruneVolumes removes it by default once unused.
+	Anonymous bool
+}
+
+// volumeMeta is volumes/<name>/meta.json.
+type volumeMeta struct {
+	Name      string            `json:"name"`
+	CreatedAt time.Time         `json:"createdAt"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Anonymous bool              `json:"anonymous,omitempty"`
+}
+
+// VolumeOption configures CreateVolume and ImportVolume.
+type VolumeOption func(*volumeConfig) error
+
+type volumeConfig struct {
+	labels map[string]string
+}
+
+// WithVolumeLabels adds labels to a new volume. Default: none. Labels are
+// ignored when CreateVolume returns an existing volume.
+func WithVolumeLabels(labels map[string]string) VolumeOption {
+	return func(c *volumeConfig) error {
+		for k := range labels {
+			if k == "" {
+				return fmt.Errorf("%w: empty label key", ErrInvalidArgument)
+			}
+		}
+		if c.labels == nil {
+			c.labels = map[string]string{}
+		}
+		maps.Copy(c.labels, labels)
+		return nil
+	}
+}
+
+// Name returns the volume's name.
+func (v *Volume) Name() string { return v.meta.Name }
+
+// Mountpoint returns the host directory that holds the volume's content.
+func (v *Volume) Mountpoint() string { return v.rt.volumeData(v.meta.Name) }
+
+// Inspect describes the volume.
+func (v *Volume) Inspect() VolumeInspect {
+	return VolumeInspect{
+		Name: v.meta.Name, Driver: "local", Mountpoint: v.Mountpoint(),
+		CreatedAt: v.meta.CreatedAt, Labels: cloneLabels(v.meta.Labels),
+		Options: map[string]string{}, Scope: "local", Anonymous: v.meta.Anonymous,
+	}
+}
+
+// CreateVolume creates a volume. An empty name creates an anonymous volume
+// with a random 64-hex-digit name, as Docker does. As `docker volume
+// create`, an existing name returns that volume unchanged. Names follow
+// Docker: [a-zA-Z0-9][a-zA-Z0-9_.-]+; others fail with ErrInvalidArgument.
+func (rt *Runtime) CreateVolume(ctx context.Context, name string, opts ...VolumeOption) (*Volume, error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	var cfg volumeConfig
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("create volume: %w", err)
+		}
+	}
+	meta := volumeMeta{Name: name, Labels: cfg.labels, CreatedAt: time.Now().UTC()}
+	if name == "" {
+		meta.Name, meta.Anonymous = newVolumeName(), true
+	} else if err := checkVolumeName(name); err != nil {
+		return nil, fmt.Errorf("create volume: %w", err)
+	}
+	unlock, err := rt.lockVolumes()
+	if err != nil {
+		return nil, fmt.Errorf("create volume %s: %w", meta.Name, err)
+	}
+	defer unlock()
+	if old, err := rt.readVolume(meta.Name); err == nil {
+		return &Volume{rt: rt, meta: old}, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("create volume %s: %w", meta.Name, err)
+	}
+	if err := rt.makeVolume(meta); err != nil {
+		return nil, fmt.Errorf("create volume %s: %w", meta.Name, err)
+	}
+	return &Volume{rt: rt, meta: meta}, nil
+}
+
+// makeVolume creates volumes/<name> with an empty _data (0755 root, as
+// Docker's) and its metadata, all or nothing. The volumes lock is held.
+func (rt *Runtime) makeVolume(meta volumeMeta) error {
+	tmp, err := os.MkdirTemp(rt.volumesDir(), ".create-")
+	if err != nil {
+		return err
+	}
+	err = os.Mkdir(filepath.Join(tmp, "_data"), 0o755)
+	if err == nil {
+		err = writeFileAtomic(filepath.Join(tmp, "meta.json"), mustJSON(meta), 0o600)
+	}
+	if err == nil {
+		err = os.Rename(tmp, rt.volumeDir(meta.Name))
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+	}
+	return err
+}
+
+// Volume returns the volume named name, or an error wrapping ErrNotFound.
+func (rt *Runtime) Volume(ctx context.Context, name string) (*Volume, error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := checkVolumeName(name); err != nil {
+		return nil, fmt.Errorf("volume %q: %w", name, ErrNotFound)
+	}
+	meta, err := rt.readVolume(name)
+	if err != nil {
+		return nil, fmt.Errorf("volume %s: %w", name, err)
+	}
+	return &Volume{rt: rt, meta: meta}, nil
+}
+
+// Volumes lists the volumes in the root, sorted by name.
+func (rt *Runtime) Volumes(ctx context.Context) ([]*Volume, error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(rt.volumesDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list volumes: %w", err)
+	}
+	var out []*Volume
+	for _, e := range entries {
+		if !e.IsDir() || checkVolumeName(e.Name()) != nil {
+			continue // .create-*, .removing-*, .import-*: not volumes (yet)
+		}
+		meta, err := rt.readVolume(e.Name())
+		if errors.Is(err, ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list volumes: %w", err)
+		}
+		out = append(out, &Volume{rt: rt, meta: meta})
+	}
+	return out, nil
+}
+
+// Remove deletes the volume and its content. It fails with ErrConflict
+// while any container (running or not, made by any process on the root)
+// uses it, as Docker; remove those containers first.
+func (v *Volume) Remove(ctx context.Context) error {
+	if err := v.rt.checkOpen(); err != nil {
+		return err
+	}
+	unlock, err := v.rt.lockContainersAndVolumes()
+	if err != nil {
+		return fmt.Errorf("remove volume %s: %w", v.meta.Name, err)
+	}
+	defer unlock()
+	if _, err := v.rt.readVolume(v.meta.Name); err != nil {
+		return fmt.Errorf("remove volume %s: %w", v.meta.Name, err)
+	}
+	users, err := v.rt.volumeUsers()
+	if err != nil {
+		return fmt.Errorf("remove volume %s: %w", v.meta.Name, err)
+	}
+	if ids := users[v.meta.Name]; len(ids) > 0 {
+		return fmt.Errorf("remove volume %s: %w: volume is in use by container %s", v.meta.Name, ErrConflict, strings.Join(ids, ", "))
+	}
+	if err := v.rt.deleteVolume(v.meta.Name); err != nil {
+		return fmt.Errorf("remove volume %s: %w", v.meta.Name, err)
+	}
+	return nil
+}
+
+// deleteVolume renames the volume's directory away (readers never see half
+// a volume) and removes it. The volumes lock is held.
+func (rt *Runtime) deleteVolume(name string) error {
+	gone := filepath.Join(rt.volumesDir(), ".removing-"+name)
+	_ = os.RemoveAll(gone) // a dead process's half-done remove
+	if err := os.Rename(rt.volumeDir(name), gone); err != nil {
+		return err
+	}
+	return os.RemoveAll(gone)
+}
+
+// PruneVolumesOption configures PruneVolumes.
+type PruneVolumesOption func(*pruneVolumesConfig)
+
+type pruneVolumesConfig struct{ all bool }
+
+// PruneAllVolumes makes PruneVolumes remove every unused volume, named ones
+// too, like `docker volume prune --all`. Default: only anonymous ones.
+func PruneAllVolumes() PruneVolumesOption {
+	return func(c *pruneVolumesConfig) { c.all = true }
+}
+
+// VolumePruneReport is what PruneVolumes removed.
+type VolumePruneReport struct {
+	VolumesDeleted []string // names, sorted
+	SpaceReclaimed uint64   // bytes of file content freed (apparent size)
+}
+
+// PruneVolumes removes the anonymous volumes that no container uses (with
+// PruneAllVolumes, every unused volume), and what a crashed process left
+// half-created or half-removed.
+func (rt *Runtime) PruneVolumes(ctx context.Context, opts ...PruneVolumesOption) (VolumePruneReport, error) {
+	var cfg pruneVolumesConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var rep VolumePruneReport
+	vols, err := rt.Volumes(ctx)
+	if err != nil {
+		return rep, err
+	}
+	unlock, err := rt.lockContainersAndVolumes()
+	if err != nil {
+		return rep, fmt.Errorf("prune volumes: %w", err)
+	}
+	defer unlock()
+	rt.removeStaleVolumeDirs()
+	users, err := rt.volumeUsers()
+	if err != nil {
+		return rep, fmt.Errorf("prune volumes: %w", err)
+	}
+	var errs []error
+	for _, v := range vols {
+		if len(users[v.meta.Name]) > 0 || !cfg.all && !v.meta.Anonymous {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		size := dirSize(v.Mountpoint())
+		if err := rt.deleteVolume(v.meta.Name); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("prune volume %s: %w", v.meta.Name, err))
+			}
+			continue
+		}
+		rep.VolumesDeleted = append(rep.VolumesDeleted, v.meta.Name)
+		rep.SpaceReclaimed += size
+	}
+	return rep, errors.Join(errs...)
+}
+
+// removeStaleVolumeDirs removes temp directories of creates, imports and
+// removes that a dead process left. The volumes lock is held, and every
+// writer of such a directory holds it while the name is visible, except an
+// import, which keeps its own lock on it.
+func (rt *Runtime) removeStaleVolumeDirs() {
+	entries, _ := os.ReadDir(rt.volumesDir())
+	for _, e := range entries {
+		n := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(n, ".") {
+			continue
+		}
+		p := filepath.Join(rt.volumesDir(), n)
+		if strings.HasPrefix(n, ".import-") && importBusy(p) {
+			continue
+		}
+		_ = os.RemoveAll(p)
+	}
+}
+
+func dirSize(dir string) uint64 {
+	var n uint64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += uint64(fi.Size())
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// volumeUsers maps each volume name to the IDs (short) of the containers
+// whose state records it, whatever their status. The containers lock is
+// held, so no Create can add a user meanwhile.
+func (rt *Runtime) volumeUsers() (map[string][]string, error) {
+	states, err := rt.readStates()
+	if err != nil {
+		return nil, err
+	}
+	users := map[string][]string{}
+	for _, st := range states {
+		for _, m := range st.Mounts {
+			if m.Type == MountTypeVolume {
+				users[m.Name] = append(users[m.Name], shortContainerID(st.ID))
+			}
+		}
+	}
+	return users, nil
+}
+
+func (rt *Runtime) volumesDir() string { return filepath.Join(rt.cfg.root, "volumes") }
+
+func (rt *Runtime) volumeDir(name string) string { return filepath.Join(rt.volumesDir(), name) }
+
+func (rt *Runtime) volumeData(name string) string {
+	return filepath.Join(rt.volumeDir(name), "_data")
+}
+
+// readVolume reads a volume's metadata; ErrNotFound if it has none.
+func (rt *Runtime) readVolume(name string) (volumeMeta, error) {
+	var meta volumeMeta
+	data, err := os.ReadFile(filepath.Join(rt.volumeDir(name), "meta.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return meta, fmt.Errorf("volume %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return meta, err
+	}
+	if err := json.Unmarshal(data, &meta); err != nil {
+		return meta, fmt.Errorf("volume %s metadata: %w", name, err)
+	}
+	return meta, nil
+}
+
+// checkVolumeName applies Docker's rule for volume names.
+func checkVolumeName(name string) error {
+	ok := len(name) >= 2 && len(name) <= 255
+	for i, r := range name {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !alnum && (i == 0 || r != '_' && r != '.' && r != '-') {
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Errorf("%w: volume name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]+", ErrInvalidArgument, name)
+	}
+	return nil
+}
+
+func newVolumeName() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,379 @@
+package hull
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hullbox/hull/internal/archive"
+	"golang.org/x/sys/unix"
+)
+
+// lockVolumes takes the root's volumes lock (an flock, so it holds across
+// processes). Lock order: the containers lock first, then this one.
+func (rt *Runtime) lockVolumes() (func(), error) {
+	if err := os.MkdirAll(rt.volumesDir(), 0o700); err != nil {
+		return nil, err
+	}
+	return volumeFlock(filepath.Join(rt.volumesDir(), ".lock"), unix.LOCK_EX)
+}
+
+func volumeFlock(p string, how int) (func(), error) {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// lockContainersAndVolumes takes both locks, so that the volumes in use
+// cannot change while a volume is removed.
+func (rt *Runtime) lockContainersAndVolumes() (func(), error) {
+	unlockC, err := rt.lockContainers()
+	if err != nil {
+		return nil, err
+	}
+	unlockV, err := rt.lockVolumes()
+	if err != nil {
+		unlockC()
+		return nil, err
+	}
+	return func() { unlockV(); unlockC() }, nil
+}
+
+// claimVolumes runs in reserve, under the containers lock, before the
+// container's state (which records its mounts) is written: it creates the
+// container's anonymous volumes, checks that its named ones still exist,
+// and that no Export of a volume it would write runs.
+func (rt *Runtime) claimVolumes(st *containerState) error {
+	if !hasVolumes(st.Mounts) {
+		return nil
+	}
+	unlock, err := rt.lockVolumes()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, m := range st.Mounts {
+		if m.Type != MountTypeVolume {
+			continue
+		}
+		if m.Anonymous {
+			meta := volumeMeta{Name: m.Name, Anonymous: true, CreatedAt: time.Now().UTC()}
+			if err := rt.makeVolume(meta); err != nil {
+				return fmt.Errorf("volume for %s: %w", m.Destination, err)
+			}
+			continue
+		}
+		if _, err := rt.readVolume(m.Name); err != nil {
+			return err
+		}
+		if m.RW && exporting(rt.volumeDir(m.Name)) {
+			return fmt.Errorf("%w: volume %s is being exported", ErrConflict, m.Name)
+		}
+	}
+	return nil
+}
+
+func hasVolumes(ms []MountPoint) bool {
+	for _, m := range ms {
+		if m.Type == MountTypeVolume {
+			return true
+		}
+	}
+	return false
+}
+
+// removeAnonymousVolumes deletes the anonymous volumes among ms that no
+// container uses any more: Remove with WithRemoveVolumes, and a failed
+// Create.
+func (rt *Runtime) removeAnonymousVolumes(ms []MountPoint) error {
+	if !hasVolumes(ms) {
+		return nil
+	}
+	unlock, err := rt.lockContainersAndVolumes()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	users, err := rt.volumeUsers()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, m := range ms {
+		if m.Type != MountTypeVolume || !m.Anonymous || len(users[m.Name]) > 0 {
+			continue
+		}
+		if err := rt.deleteVolume(m.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", m.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ExportVolumeOption configures Volume.Export.
+type ExportVolumeOption func(*exportVolumeConfig)
+
+type exportVolumeConfig struct{ live bool }
+
+// WithLiveExport exports even while containers that may write the volume
+// exist: the tar is then not a consistent copy (a file changing size while
+// read fails the export). Default: refuse with ErrConflict.
+func WithLiveExport() ExportVolumeOption {
+	return func(c *exportVolumeConfig) { c.live = true }
+}
+
+// Export writes the volume's content to w as an uncompressed tar: the
+// root directory as "./", then every entry relative to it, with owners,
+// modes, nanosecond mtimes, xattrs (user.* and security.capability),
+// symlinks, hardlinks and devices. Docker has no equivalent.
+//
+// For a consistent copy it refuses, with ErrConflict, a volume mounted
+// read-write by a container that is created, running or paused (stop
+// them, or use WithLiveExport), and while it runs, Create refuses
+// containers that would mount the volume read-write. A stopped container
+// that is restarted meanwhile is not held back.
+func (v *Volume) Export(ctx context.Context, w io.Writer, opts ...ExportVolumeOption) error {
+	var cfg exportVolumeConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	rt, name := v.rt, v.meta.Name
+	if err := rt.checkOpen(); err != nil {
+		return err
+	}
+	release, err := rt.holdForExport(name, cfg.live)
+	if err != nil {
+		return fmt.Errorf("export volume %s: %w", name, err)
+	}
+	defer release()
+	if err := writeVolumeTar(ctx, w, rt.volumeData(name)); err != nil {
+		return fmt.Errorf("export volume %s: %w", name, err)
+	}
+	return nil
+}
+
+// holdForExport checks, under the containers and volumes locks, that the
+// volume exists and no live container writes it, and takes a shared lock
+// on its export.lock that claimVolumes tests.
+func (rt *Runtime) holdForExport(name string, live bool) (func(), error) {
+	unlock, err := rt.lockContainersAndVolumes()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := rt.readVolume(name); err != nil {
+		return nil, err
+	}
+	if !live {
+		states, err := rt.readStates()
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range states {
+			if st.Status == StatusExited || !st.alive() {
+				continue
+			}
+			for _, m := range st.Mounts {
+				if m.Type == MountTypeVolume && m.Name == name && m.RW {
+					return nil, fmt.Errorf("%w: volume is mounted read-write by %s container %s: stop it first", ErrConflict, st.Status, shortContainerID(st.ID))
+				}
+			}
+		}
+	}
+	return volumeFlock(filepath.Join(rt.volumeDir(name), "export.lock"), unix.LOCK_SH)
+}
+
+// exporting reports whether an Export holds the volume's export.lock.
+func exporting(dir string) bool {
+	release, err := volumeFlock(filepath.Join(dir, "export.lock"), unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	release()
+	return false
+}
+
+// writeVolumeTar writes the root's metadata as "./" and then the tree.
+func writeVolumeTar(ctx context.Context, w io.Writer, dir string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return err
+	}
+	tw := tar.NewWriter(w)
+	hdr := &tar.Header{
+		Typeflag: tar.TypeDir, Name: "./", Mode: int64(st.Mode & 0o7777),
+		Uid: int(st.Uid), Gid: int(st.Gid), ModTime: time.Unix(st.Mtim.Sec, st.Mtim.Nsec), Format: tar.FormatPAX,
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	// No Close: WriteTree goes on in the same stream and ends it.
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return archive.WriteTree(ctx, w, dir)
+}
+
+// ImportVolume creates a volume named name ("" for an anonymous one) from
+// a tar stream such as Export writes (owners, modes, xattrs, times, links
+// restored). A name in use fails with ErrConflict. Hostile or malformed
+// archives (paths escaping the volume, links to outside it, whiteout
+// entries, overlay xattrs) fail with ErrInvalidContent, and nothing is
+// left behind: the content is unpacked beside the volumes and renamed
+// into place only when complete.
+func (rt *Runtime) ImportVolume(ctx context.Context, name string, r io.Reader, opts ...VolumeOption) (_ *Volume, retErr error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	var cfg volumeConfig
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("import volume: %w", err)
+		}
+	}
+	meta := volumeMeta{Name: name, Labels: cfg.labels}
+	if name == "" {
+		meta.Name, meta.Anonymous = newVolumeName(), true
+	} else if err := checkVolumeName(name); err != nil {
+		return nil, fmt.Errorf("import volume: %w", err)
+	}
+	if err := rt.volumeFree(meta.Name); err != nil {
+		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
+	}
+	tmp, release, err := rt.importDir()
+	if err != nil {
+		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
+	}
+	defer func() {
+		release()
+		if retErr != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := applyVolumeTar(ctx, filepath.Join(tmp, "_data"), r); err != nil {
+		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
+	}
+	if err := os.Remove(filepath.Join(tmp, ".lock")); err != nil {
+		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
+	}
+	unlock, err := rt.lockVolumes()
+	if err != nil {
+		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
+	}
+	defer unlock()
+	if _, err := os.Lstat(rt.volumeDir(meta.Name)); err == nil {
+		return nil, fmt.Errorf("import volume %s: %w: a volume with that name exists", meta.Name, ErrConflict)
+	}
+	meta.CreatedAt = time.Now().UTC()
+	if err := writeFileAtomic(filepath.Join(tmp, "meta.json"), mustJSON(meta), 0o600); err != nil {
+		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
+	}
+	if err := os.Rename(tmp, rt.volumeDir(meta.Name)); err != nil {
+		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
+	}
+	return &Volume{rt: rt, meta: meta}, nil
+}
+
+// volumeFree fails with ErrConflict if the volume exists.
+func (rt *Runtime) volumeFree(name string) error {
+	if _, err := os.Lstat(rt.volumeDir(name)); err == nil {
+		return fmt.Errorf("%w: a volume with that name exists", ErrConflict)
+	}
+	return nil
+}
+
+// importDir makes volumes/.import-*/ with an empty _data, and holds a
+// lock in it until release, so PruneVolumes leaves it alone.
+func (rt *Runtime) importDir() (string, func(), error) {
+	if err := os.MkdirAll(rt.volumesDir(), 0o700); err != nil {
+		return "", nil, err
+	}
+	tmp, err := os.MkdirTemp(rt.volumesDir(), ".import-")
+	if err != nil {
+		return "", nil, err
+	}
+	release, err := volumeFlock(filepath.Join(tmp, ".lock"), unix.LOCK_EX)
+	if err == nil {
+		err = os.Mkdir(filepath.Join(tmp, "_data"), 0o755)
+		if err != nil {
+			release()
+		}
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, err
+	}
+	return tmp, release, nil
+}
+
+// importBusy reports whether a live import holds the import directory.
+func importBusy(dir string) bool {
+	release, err := volumeFlock(filepath.Join(dir, ".lock"), unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	release()
+	return false
+}
+
+// errWhiteoutEntry: a volume archive has no business with layer whiteouts,
+// which archive.Apply would turn into overlayfs metadata.
+var errWhiteoutEntry = errors.New("whiteout entry")
+
+// applyVolumeTar unpacks a volume archive into the empty dir with
+// archive.Apply (its path, link and xattr checks), refusing what only
+// makes sense in an image layer: whiteouts and hardlinks to files outside
+// the archive.
+func applyVolumeTar(ctx context.Context, dir string, r io.Reader) error {
+	pr, pw := io.Pipe()
+	scanned := make(chan error, 1)
+	go func() {
+		err := scanWhiteouts(pr)
+		_, _ = io.Copy(io.Discard, pr)
+		scanned <- err
+	}()
+	res, err := archive.Apply(ctx, dir, io.TeeReader(r, pw), archive.Options{})
+	pw.Close()
+	if serr := <-scanned; serr != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidContent, serr)
+	}
+	if errors.Is(err, archive.ErrUnsafe) {
+		return fmt.Errorf("%w: %w", ErrInvalidContent, err)
+	}
+	if err != nil {
+		return err
+	}
+	if len(res.PendingLinks) > 0 {
+		l := res.PendingLinks[0]
+		return fmt.Errorf("%w: hardlink %q to %q, which is not in the archive", ErrInvalidContent, l.Name, l.Target)
+	}
+	return nil
+}
+
+// scanWhiteouts reads the tar's headers and reports the first entry whose
+// name is a whiteout. Read errors are Apply's to report.
+func scanWhiteouts(r io.Reader) error {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			return nil
+		}
+		if strings.HasPrefix(path.Base(path.Clean(hdr.Name)), ".wh.") {
+			return fmt.Errorf("%w %q", errWhiteoutEntry, hdr.Name)
+		}
+	}
+}
