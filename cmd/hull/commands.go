@@ -41,6 +41,7 @@ func commands() []*command {
 		logsCmd(), execCmd(), waitCmd(), statsCmd(), topCmd(), pauseCmd(), unpauseCmd(),
 		attachCmd(),
 		imageGroup(),
+		volumeGroup(),
 		versionCmd(), helpCmd(),
 	}
 }

@@ -31,6 +31,7 @@ type runFlags struct {
 	network, entrypoint    string
 	entrySet               bool
 	dns                    []string
+	mnt                    mountFlags // -v, --mount, --tmpfs: volume.go
 }
 
 func (f *runFlags) register(fs *flags, run bool) {
@@ -51,6 +52,7 @@ func (f *runFlags) register(fs *flags, run bool) {
 	fs.Strings(&f.capAdd, "", "cap-add", "list", "Add Linux capabilities")
 	fs.Strings(&f.capDrop, "", "cap-drop", "list", "Drop Linux capabilities")
 	fs.Bool(&f.init, "", "init", "Run an init inside the container that forwards signals and reaps processes")
+	f.mnt.register(fs)
 	fs.Strings(&f.dns, "", "dns", "list", "Set custom DNS servers (user-defined networks)")
 	fs.String(&f.network, "", "network", "network", `Connect a container to a network (only "none")`)
 	f.entrypoint = "\x00"
@@ -136,6 +138,11 @@ func (f *runFlags) options(path string, cmd []string) ([]hull.RunOption, error) 
 	if len(f.dns) > 0 {
 		opts = append(opts, hull.WithDNS(f.dns...))
 	}
+	mopts, err := f.mnt.options(path)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, mopts...)
 	switch f.network {
 	case "", "none":
 		// Every container gets its own network namespace with only lo.
