@@ -109,17 +109,26 @@ func readState(dir string) (containerState, error) {
 	return st, nil
 }
 
+// writeState replaces the container's state.json atomically but does not
+// sync it: a container does not survive a reboot, and the three or four
+// fsyncs of every start cost milliseconds (bench/run_test.go).
 func writeState(dir string, st *containerState) error {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "state.json"), data, 0o600)
+	return replaceFile(filepath.Join(dir, "state.json"), data, 0o600, false)
 }
 
 // writeFileAtomic writes a temp file, syncs it and renames it over path,
 // so readers see the old content or the new, never a mix.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return replaceFile(path, data, perm, true)
+}
+
+// replaceFile writes data to a temp file beside path (synced if sync) and
+// renames it over path.
+func replaceFile(path string, data []byte, perm os.FileMode, sync bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
@@ -129,7 +138,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err == nil {
 		err = f.Chmod(perm)
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
