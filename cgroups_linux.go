@@ -123,6 +123,15 @@ func (cg *cgroup) add(pid int) error {
 	return nil
 }
 
+// moveIn moves a running process into the cgroup on v1 and v2 alike: a
+// warm init (warm_linux.go) was not born in it.
+func (cg *cgroup) moveIn(pid int) error {
+	if cg.v2 != nil {
+		return cg.v2.AddProc(uint64(pid))
+	}
+	return cg.add(pid)
+}
+
 func (cg *cgroup) setPidsLimit(n int64) error {
 	if n <= 0 {
 		return nil

@@ -250,7 +250,20 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		defer cgFD.Close()
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
 	}
-	err = rt.ctrs.spawner.start(cmd)
+	// A warm init stands in for cmd, with cmd's streams and its own pipes.
+	warm := rt.ctrs.spawner.takeWarm(exe.path(), cmd) // warm_linux.go
+	if warm != nil && warm.adopt(cmd, &sio.copied) != nil {
+		warm.discard()
+		warm = nil
+	}
+	if warm != nil {
+		for _, f := range []*os.File{cfgR, cfgW, statR, statW} {
+			f.Close()
+		}
+		cmd, cfgR, statW, cfgW, statR = warm.cmd, nil, nil, warm.cfgW, warm.statR
+	} else {
+		err = rt.ctrs.spawner.start(cmd)
+	}
 	cfgR.Close()
 	statW.Close()
 	sio.started()
@@ -265,7 +278,11 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 			_ = cmd.Process.Kill()
 		}
 	}()
-	if err := cg.add(cmd.Process.Pid); err != nil {
+	join := cg.add
+	if warm != nil {
+		join = cg.moveIn
+	}
+	if err := join(cmd.Process.Pid); err != nil {
 		return lp, fmt.Errorf("create container: join cgroup: %w", err)
 	}
 	if err := initproc.WriteConfig(cfgW, cfg); err != nil {

@@ -67,6 +67,7 @@ type spawner struct {
 	reqs chan spawnRequest
 	done chan struct{}
 	stop sync.Once
+	warm warmPool // warm_linux.go
 }
 
 type spawnRequest struct {
@@ -103,6 +104,7 @@ func (s *spawner) start(cmd *exec.Cmd) error {
 
 // close ends the spawner thread; the Runtime's containers must be gone.
 func (s *spawner) close() {
+	s.closeWarm()
 	s.stop.Do(func() {
 		s.once.Do(func() {}) // a spawner never started stays unstarted
 		if s.done == nil {

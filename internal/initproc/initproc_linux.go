@@ -76,6 +76,8 @@ func Run() {
 		return
 	case ExecMode:
 		os.Exit(runExec())
+	case WarmMode:
+		os.Exit(runWarm())
 	}
 	os.Exit(runInit())
 }

@@ -136,52 +136,67 @@ type ownedRule struct {
 	comment string
 }
 
-// listRules returns every rule of hull's table; none if the table is absent.
-func listRules(c *nftables.Conn) ([]ownedRule, error) {
+// listRules returns the rules of the named chains of hull's table (all
+// chains if none is named) and whether the table exists.
+func listRules(c *nftables.Conn, names ...string) ([]ownedRule, bool, error) {
 	if _, err := c.ListTableOfFamily(TableName, table.Family); errors.Is(err, unix.ENOENT) {
-		return nil, nil // not created yet
+		return nil, false, nil // not created yet
 	} else if err != nil {
-		return nil, fmt.Errorf("nftables: list table %s: %w", TableName, err)
+		return nil, false, fmt.Errorf("nftables: list table %s: %w", TableName, err)
+	}
+	if len(names) == 0 {
+		for _, ch := range chains() {
+			names = append(names, ch.Name)
+		}
 	}
 	var out []ownedRule
-	for _, ch := range chains() {
-		rules, err := c.GetRules(table, chainRef(ch.Name))
+	for _, name := range names {
+		rules, err := c.GetRules(table, chainRef(name))
 		if err != nil {
-			return nil, fmt.Errorf("nftables: list %s %s: %w", TableName, ch.Name, err)
+			return nil, true, fmt.Errorf("nftables: list %s %s: %w", TableName, name, err)
 		}
 		for _, r := range rules {
 			s, _ := userdata.GetString(r.UserData, userdata.TypeComment)
 			out = append(out, ownedRule{rule: r, comment: s})
 		}
 	}
-	return out, nil
+	return out, true, nil
 }
 
-// replace atomically deletes the rules whose comment matches drop and adds
-// the rules built by add, retrying when another process changed the table
-// between listing and committing (a deleted rule that is already gone
-// fails the whole batch, which then changed nothing).
-func replace(drop func(comment string) bool, add func(c *nftables.Conn)) error {
+// replace atomically deletes the rules of the named chains whose comment
+// matches drop and adds the rules built by add, retrying when another
+// process changed the table between listing and committing (a deleted
+// rule that is already gone fails the whole batch, which then changed
+// nothing). The table and chains are created in the same batch when
+// missing: re-adding existing base chains on every change would cost a
+// slow kernel commit each time.
+func replace(names []string, drop func(comment string) bool, add func(c *nftables.Conn)) error {
 	var err error
-	for range 5 {
+	for attempt := range 5 {
 		var c *nftables.Conn
 		if c, err = nftables.New(); err != nil {
 			return err
 		}
-		var rules []ownedRule
-		if rules, err = listRules(c); err != nil {
-			return err
+		rules, exists, lerr := listRules(c, names...)
+		if lerr != nil {
+			return lerr
 		}
-		ensure(c)
+		if !exists || attempt > 0 {
+			ensure(c)
+		}
+		n := 0
 		for _, r := range rules {
 			if drop(r.comment) {
 				if err = c.DelRule(r.rule); err != nil {
 					return err
 				}
+				n++
 			}
 		}
 		if add != nil {
 			add(c)
+		} else if n == 0 {
+			return nil // nothing to do: no commit
 		}
 		if err = c.Flush(); err == nil {
 			return nil
@@ -189,6 +204,11 @@ func replace(drop func(comment string) bool, add func(c *nftables.Conn)) error {
 	}
 	return fmt.Errorf("nftables: update table %s: %w", TableName, err)
 }
+
+var (
+	bridgeChains = []string{chainGuard, chainForward, chainPostrouting}
+	portChains   = []string{chainPrerouting, chainOutput}
+)
 
 func addRule(c *nftables.Conn, chain, comment string, exprs ...[]expr.Any) {
 	c.AddRule(&nftables.Rule{
@@ -234,7 +254,7 @@ func SetupBridge(owner, bridge string, subnet netip.Prefix, internal bool) error
 			return err
 		}
 	}
-	return replace(func(s string) bool { return s == tag }, func(c *nftables.Conn) {
+	return replace(bridgeChains, func(s string) bool { return s == tag }, func(c *nftables.Conn) {
 		if internal {
 			addRule(c, chainForward, tag, ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, bridge),
 				ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, bridge), drop())
@@ -262,7 +282,7 @@ func SetupBridge(owner, bridge string, subnet netip.Prefix, internal bool) error
 // not an error.
 func RemoveBridge(owner string) error {
 	tag := tagBridge + owner
-	return replace(func(s string) bool { return s == tag }, nil)
+	return replace(bridgeChains, func(s string) bool { return s == tag }, nil)
 }
 
 // Publish installs the DNAT rules of owner (a container, named by a string
@@ -283,7 +303,7 @@ func Publish(id string, ports []PortRule) error {
 		}
 	}
 	prefix := tagContainer + id + " "
-	return replace(func(s string) bool { return strings.HasPrefix(s, prefix) }, func(c *nftables.Conn) {
+	return replace(portChains, func(s string) bool { return strings.HasPrefix(s, prefix) }, func(c *nftables.Conn) {
 		for _, p := range ports {
 			m := slices.Concat(fibDaddrLocal(), hostIPMatch(p.HostIP), l4Port(p.Proto, p.HostPort), dnat(p.Addr, p.Port))
 			if !p.HostIP.IsLoopback() {
@@ -304,7 +324,7 @@ func checkOwner(owner string) error {
 // Unpublish deletes every rule of owner id; none is not an error.
 func Unpublish(id string) error {
 	prefix := tagContainer + id + " "
-	return replace(func(s string) bool { return strings.HasPrefix(s, prefix) }, nil)
+	return replace(portChains, func(s string) bool { return strings.HasPrefix(s, prefix) }, nil)
 }
 
 // PublishedPorts lists the ports published by every container, as read
@@ -314,15 +334,12 @@ func PublishedPorts() ([]PortRule, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules, err := listRules(c)
+	rules, _, err := listRules(c, chainOutput) // every port has exactly one output rule
 	if err != nil {
 		return nil, err
 	}
 	var out []PortRule
 	for _, r := range rules {
-		if r.rule.Chain.Name != chainOutput {
-			continue // every port has exactly one output rule
-		}
 		if p, ok := parsePortComment(r.comment); ok {
 			out = append(out, p)
 		}
@@ -338,7 +355,7 @@ func Owners() (containers, bridges []string, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rules, err := listRules(c)
+	rules, _, err := listRules(c, chainForward, chainOutput) // every owner has one there
 	if err != nil {
 		return nil, nil, err
 	}

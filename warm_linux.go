@@ -1,0 +1,221 @@
+package hull
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"syscall"
+
+	"github.com/hullbox/hull/internal/initproc"
+	"golang.org/x/sys/unix"
+)
+
+// A warm init is a container init started ahead of time (initproc.WarmMode):
+// the exec of the sealed binary and the Go runtime's start-up are most of
+// what a container start costs, and a Runtime that starts containers keeps
+// one init that is past them, in fresh namespaces, waiting. Create hands
+// it the container's standard streams and config instead of starting one;
+// the next is started in the background. Only the common case uses it:
+// the default namespaces, owned (pdeathsig) and no terminal or stdin, as
+// spawn would start the init for it anyway; everything else starts cold.
+//
+// Nothing about it is visible: it is a child of the spawner thread like
+// any init (pdeathsig SIGKILL, non-dumpable), it is in no cgroup of ours
+// until adopted (then moved into the container's, before it forks or execs
+// anything), and Runtime.Close kills it. The first Create of a Runtime
+// starts cold and starts the pool.
+type warmInit struct {
+	cmd   *exec.Cmd
+	cfgW  *os.File // config, then the start byte
+	statR *os.File // reports
+	ctl   *os.File // WarmFD's other end: readiness, then the streams
+}
+
+// warmEnv is the environment of every init; a cold init has the same
+// with initproc.Env=1.
+var warmEnv = []string{initproc.Env + "=" + initproc.WarmMode, "GOMAXPROCS=1", "GOGC=off"}
+
+const warmCloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET
+
+type warmPool struct {
+	mu     sync.Mutex
+	next   chan *warmInit // the one being started or ready (nil if it failed); made on first use
+	closed bool
+}
+
+// takeWarm returns a warm init that can stand in for cmd (built by spawn,
+// not started), or nil: then spawn starts cmd. It starts the next one.
+func (s *spawner) takeWarm(exe string, cmd *exec.Cmd) *warmInit {
+	p := &s.warm
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	if p.next == nil {
+		p.next = make(chan *warmInit, 1)
+		go s.fillWarm(exe)
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.Unlock()
+	if !warmFits(exe, cmd) {
+		return nil
+	}
+	w := <-p.next // a start is always under way or done: this waits for at most one
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		p.next <- w // for close to discard
+		return nil
+	}
+	go s.fillWarm(exe)
+	p.mu.Unlock()
+	return w
+}
+
+// warmFits reports whether a warm init is what cmd would have started.
+func warmFits(exe string, cmd *exec.Cmd) bool {
+	a := cmd.SysProcAttr
+	if cmd.Path != exe || cmd.Dir != "" || cmd.Stdin != nil || len(cmd.ExtraFiles) != 2 || a == nil ||
+		a.Cloneflags != warmCloneflags || a.Pdeathsig != syscall.SIGKILL || a.Setsid || a.Setctty ||
+		a.Credential != nil || a.Unshareflags != 0 || a.Foreground || a.Noctty || a.Ptrace {
+		return false
+	}
+	for _, e := range cmd.Env {
+		if e != initproc.Env+"=1" && !slices.Contains(warmEnv, e) {
+			return false
+		}
+	}
+	return len(cmd.Env) == len(warmEnv)
+}
+
+// fillWarm starts a warm init and offers it once it is ready (or nil).
+func (s *spawner) fillWarm(exe string) {
+	w, err := s.startWarm(exe)
+	if err != nil {
+		w = nil
+	}
+	s.warm.next <- w
+}
+
+func (s *spawner) startWarm(exe string) (_ *warmInit, retErr error) {
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, cfgR, cfgW)
+	statR, statW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, statR, statW)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	ctl, child := os.NewFile(uintptr(fds[0]), "warm"), os.NewFile(uintptr(fds[1]), "warm-child")
+	files = append(files, ctl, child)
+	cmd := &exec.Cmd{
+		Path:        exe,
+		Args:        []string{"hull-init"},
+		Env:         warmEnv,
+		ExtraFiles:  []*os.File{cfgR, statW, child}, // configFD, statusFD, WarmFD
+		SysProcAttr: &syscall.SysProcAttr{Cloneflags: warmCloneflags, Pdeathsig: syscall.SIGKILL},
+	}
+	if err := s.start(cmd); err != nil {
+		return nil, err
+	}
+	w := &warmInit{cmd: cmd, cfgW: cfgW, statR: statR, ctl: ctl}
+	files = []*os.File{cfgR, statW, child}
+	var b [1]byte
+	if _, err := io.ReadFull(ctl, b[:]); err != nil {
+		w.discard()
+		return nil, err
+	}
+	return w, nil
+}
+
+// adopt sends the warm init the streams cmd was given (nil, *os.File or a
+// writer, which gets a pipe copied into it under copied) and returns the
+// started command in cmd's place.
+func (w *warmInit) adopt(cmd *exec.Cmd, copied *sync.WaitGroup) error {
+	var mask byte
+	var send, ours []*os.File
+	defer func() {
+		for _, f := range ours {
+			f.Close()
+		}
+	}()
+	for i, out := range []io.Writer{cmd.Stdout, cmd.Stderr} {
+		bit := byte(initproc.WarmStdout << i)
+		switch o := out.(type) {
+		case nil:
+			continue
+		case *os.File:
+			send = append(send, o)
+		default:
+			r, wr, err := os.Pipe()
+			if err != nil {
+				return err
+			}
+			ours = append(ours, wr)
+			send = append(send, wr)
+			copied.Add(1)
+			go func() {
+				defer copied.Done()
+				_, _ = io.Copy(o, r)
+				r.Close()
+			}()
+		}
+		mask |= bit
+	}
+	fds := make([]int, len(send))
+	for i, f := range send {
+		fds[i] = int(f.Fd())
+	}
+	var rights []byte
+	if len(fds) > 0 {
+		rights = unix.UnixRights(fds...)
+	}
+	err := unix.Sendmsg(int(w.ctl.Fd()), []byte{mask}, rights, nil, 0)
+	w.ctl.Close()
+	return err
+}
+
+// discard kills a warm init that will not be used and reaps it.
+func (w *warmInit) discard() {
+	_ = w.cmd.Process.Kill()
+	_ = w.cmd.Wait()
+	w.close()
+}
+
+func (w *warmInit) close() {
+	for _, f := range []*os.File{w.cfgW, w.statR, w.ctl} {
+		f.Close()
+	}
+}
+
+// closeWarm discards the warm init, waiting for one being started.
+func (s *spawner) closeWarm() {
+	p := &s.warm
+	p.mu.Lock()
+	p.closed = true
+	next := p.next
+	p.mu.Unlock()
+	if next == nil {
+		return
+	}
+	if w := <-next; w != nil {
+		w.discard()
+	}
+	next <- nil // for a takeWarm that was waiting too
+}
