@@ -74,4 +74,14 @@
 // Errors wrap the sentinels in errors.go (ErrNotFound, ErrConflict,
 // ErrInvalidReference, ErrUnauthorized, ...) and are tested with
 // errors.Is; a registry's reply is a *RegistryError.
+//
+// # Volumes
+//
+// A Volume is a directory in the root (volumes/<name>/_data) that
+// containers mount with WithVolume; WithBind mounts a host path and
+// WithTmpfs a tmpfs. As with Docker, an empty volume is first filled with
+// the image's content at the mount path, an image's VOLUME paths get
+// anonymous volumes (deleted by Remove with WithRemoveVolumes, or by
+// PruneVolumes), and a volume in use by any container cannot be removed.
+// Export and ImportVolume back a volume up to a tar stream and restore it.
 package hull

@@ -47,10 +47,10 @@ func ReadOnly() MountOption {
 
 // Propagation sets a bind mount's propagation: "rprivate" (the default),
 // "private", "rslave", "slave", "rshared" or "shared". The slave modes let
-// mounts made later on the host under the source appear in the container.
-// hull never lets a container's mounts reach the host: the shared modes
-// are shared among the container's own mounts only (Docker's rshared also
-// propagates back to the host). Volumes refuse it, as Docker's.
+// mounts made later on the host under the source (when the source is on a
+// shared mount) appear in the container. Unlike Docker, hull never lets a
+// container's mounts reach the host: the shared modes act as the slave
+// ones. Volumes refuse it, as Docker's.
 func Propagation(mode string) MountOption {
 	return func(m *MountPoint) error {
 		switch mode {
