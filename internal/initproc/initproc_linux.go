@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"syscall"
 
+	"github.com/hullbox/hull/internal/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -42,6 +43,10 @@ type Config struct {
 	Work      string   `json:"work"`
 	// DNS makes the (resident) init serve DNS on 127.0.0.11: dns_linux.go.
 	DNS *DNSConfig `json:"dns,omitempty"`
+	// SeccompBPF is the spec's seccomp profile compiled by the parent
+	// (seccomp.Encode), which then sends the profile without its rules:
+	// the parent compiles each profile once, not every init.
+	SeccompBPF []byte `json:"seccompBPF,omitempty"`
 	// Resident keeps the init as the container's PID 1 (WithInit,
 	// Detached): it runs the user's process as its child and reaps
 	// (resident_linux.go). Dir is the container's directory, where it
@@ -167,11 +172,29 @@ func readConfig(r io.Reader) (*Config, error) {
 	if cfg.Spec == nil || cfg.Spec.Process == nil || cfg.Spec.Root == nil {
 		return nil, errors.New("incomplete spec")
 	}
+	if cfg.SeccompBPF != nil {
+		prog, err := seccomp.Decode(cfg.SeccompBPF)
+		if err != nil {
+			return nil, err
+		}
+		seccompProg = prog
+	}
 	return &cfg, nil
 }
 
-// WriteConfig sends cfg to the init, length-prefixed.
+// WriteConfig sends cfg to the init, length-prefixed. The seccomp profile
+// goes compiled (Config.SeccompBPF), unless it does not compile: then the
+// init compiles it and reports the error as any other setup failure.
 func WriteConfig(w io.Writer, cfg *Config) error {
+	if l := cfg.Spec.Linux; l != nil && l.Seccomp != nil && cfg.SeccompBPF == nil {
+		if prog, err := seccomp.CompileCached(l.Seccomp); err == nil {
+			c, spec, linux, sc := *cfg, *cfg.Spec, *l, *l.Seccomp
+			sc.Syscalls = nil
+			linux.Seccomp, spec.Linux, c.Spec = &sc, &linux, &spec
+			c.SeccompBPF = seccomp.Encode(prog)
+			cfg = &c
+		}
+	}
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		return err

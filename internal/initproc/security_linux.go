@@ -41,7 +41,7 @@ func applySecurity(s *specs.Spec, ph phase) error {
 			}
 		}
 		if sc != nil && !p.NoNewPrivileges {
-			if err := seccomp.Apply(sc); err != nil {
+			if err := applySeccomp(sc); err != nil {
 				return fail("seccomp", err)
 			}
 		}
@@ -57,7 +57,7 @@ func applySecurity(s *specs.Spec, ph phase) error {
 				return fail("no_new_privs", err)
 			}
 			if sc != nil {
-				if err := seccomp.Apply(sc); err != nil {
+				if err := applySeccomp(sc); err != nil {
 					return fail("seccomp", err)
 				}
 			}
@@ -154,4 +154,15 @@ func setSysctls(sysctls map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// seccompProg is the filter the parent compiled (Config.SeccompBPF), if it
+// sent one: the spec's profile then has no rules left.
+var seccompProg []unix.SockFilter
+
+func applySeccomp(sc *specs.LinuxSeccomp) error {
+	if seccompProg != nil {
+		return seccomp.ApplyCompiled(sc, seccompProg)
+	}
+	return seccomp.Apply(sc)
 }

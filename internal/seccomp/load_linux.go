@@ -32,15 +32,19 @@ func Apply(p *specs.LinuxSeccomp) error {
 	if err != nil {
 		return err
 	}
+	return ApplyCompiled(p, prog)
+}
+
+func loadFlags(p *specs.LinuxSeccomp) (uint, error) {
 	var flags uint
 	for _, f := range p.Flags {
 		v, ok := flagNames[f]
 		if !ok {
-			return fmt.Errorf("%w: flag %s", ErrUnsupported, f)
+			return 0, fmt.Errorf("%w: flag %s", ErrUnsupported, f)
 		}
 		flags |= v
 	}
-	return Load(prog, flags)
+	return flags, nil
 }
 
 // Load loads a compiled filter on the calling thread with seccomp(2).
