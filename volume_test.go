@@ -3,6 +3,7 @@ package hull
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -733,5 +734,86 @@ func TestVolumeImportHostile(t *testing.T) {
 	}
 	if _, err := os.Stat("/etc/evil"); err == nil {
 		t.Error("/etc/evil written")
+	}
+}
+
+func init() {
+	// volume-user runs a Detached container that mounts the volume
+	// "shared" read-write, prints its ID and returns: the container
+	// outlives this child process.
+	helperRoles["volume-user"] = func(ctx context.Context, rt *Runtime) error {
+		c, err := rt.Run(ctx, "busybox:test", WithCmd("sleep", "600"), Detached(), WithNamedVolume("shared", "/d"))
+		if err != nil {
+			return err
+		}
+		fmt.Println(c.ID())
+		return nil
+	}
+}
+
+// TestVolumeInUseByOtherProcess: a container another process created
+// keeps the volume in use, and a live writer blocks Export.
+func TestVolumeInUseByOtherProcess(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	out, err := helperCmd(rt.Root(), "volume-user").Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	c, err := rt.Container(ctx, strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(ctx, WithForceRemove())
+	vol, err := rt.Volume(ctx, "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vol.Remove(ctx); !errors.Is(err, ErrConflict) {
+		t.Errorf("Remove: %v, want ErrConflict", err)
+	}
+	if err := vol.Export(ctx, io.Discard); !errors.Is(err, ErrConflict) {
+		t.Errorf("Export: %v, want ErrConflict", err)
+	}
+	if rep, err := rt.PruneVolumes(ctx, PruneAllVolumes()); err != nil || len(rep.VolumesDeleted) != 0 {
+		t.Errorf("prune: %+v %v", rep, err)
+	}
+	if err := c.Remove(ctx, WithForceRemove()); err != nil {
+		t.Fatal(err)
+	}
+	if err := vol.Remove(ctx); err != nil {
+		t.Errorf("Remove after the container: %v", err)
+	}
+}
+
+// TestVolumeConcurrentCopyUp starts containers on one empty volume at
+// once: the copy-up happens once, whole.
+func TestVolumeConcurrentCopyUp(t *testing.T) {
+	t.Parallel()
+	rt := openTest(t)
+	volumeImage(t, rt, "copyup:test", copyUpFiles)
+	vol := mustVolume(t, rt, "race")
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			c, err := rt.Create(t.Context(), "copyup:test", WithCmd("true"), WithVolume(vol, "/srv/app"))
+			if c != nil {
+				err = errors.Join(err, c.Remove(t.Context(), WithForceRemove()))
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	var got []string
+	for _, l := range treeSummary(t, vol.Mountpoint()) {
+		got = append(got, strings.Fields(l)[0])
+	}
+	if want := []string{".", "conf", "link", "sub", "sub/s"}; !slices.Equal(got, want) {
+		t.Errorf("volume holds %q, want %q", got, want)
 	}
 }
