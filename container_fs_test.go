@@ -291,7 +291,10 @@ func TestContainerCommitRunning(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	evs := rt.Events(t.Context())
+	evs, err := rt.Events(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Commit(t.Context(), "live:1", WithCommitCmd("cat", "/live")); err != nil {
 		t.Fatal(err)
 	}

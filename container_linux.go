@@ -497,6 +497,7 @@ func (c *Container) Kill(sig syscall.Signal) error {
 	if sig == syscall.SIGKILL {
 		c.thawAfterKill()
 	}
+	c.event("kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	return nil
 }
 

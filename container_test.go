@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -330,15 +329,9 @@ func checkGone(t *testing.T, rt *Runtime, id string, pid int) {
 // container dies with it and the next Open marks it exited and removes
 // its cgroup.
 func TestContainerOwnerKilled(t *testing.T) {
-	if root := os.Getenv("HULL_TEST_OWNER_ROOT"); root != "" {
-		ownerHelper(t, root)
-		return
-	}
 	t.Parallel()
 	rt := containerTest(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestContainerOwnerKilled$")
-	cmd.Env = append(os.Environ(), "HULL_TEST_OWNER_ROOT="+rt.Root())
-	cmd.Stderr = os.Stderr
+	cmd := helperCmd(rt.Root(), "owner")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -381,21 +374,6 @@ func TestContainerOwnerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGone(t, rt2, id, pid)
-}
-
-// ownerHelper runs in a child test process: it starts a container, prints
-// its ID and PID and waits to be killed.
-func ownerHelper(t *testing.T, root string) {
-	rt, err := Open(t.Context(), WithRoot(root))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sleep", "60"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Println(c.ID(), c.Inspect().State.Pid)
-	time.Sleep(time.Minute)
 }
 
 func TestRunOptionsValidate(t *testing.T) {

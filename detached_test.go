@@ -3,8 +3,6 @@ package hull
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -30,16 +28,9 @@ func TestContainerWithInit(t *testing.T) {
 // exits; this process finds it, reads its logs, execs into it, stops and
 // removes it.
 func TestContainerDetached(t *testing.T) {
-	if root := os.Getenv("HULL_TEST_DETACH_ROOT"); root != "" {
-		detachHelper(t, root)
-		return
-	}
 	t.Parallel()
 	rt := containerTest(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestContainerDetached$")
-	cmd.Env = append(os.Environ(), "HULL_TEST_DETACH_ROOT="+rt.Root())
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	out, err := helperCmd(rt.Root(), "detach").Output()
 	if err != nil {
 		t.Fatalf("helper: %v", err)
 	}
@@ -83,6 +74,7 @@ func TestContainerDetached(t *testing.T) {
 	if err != nil || res.ExitCode != 0 || !strings.HasPrefix(ps.String(), "hull-init ") {
 		t.Errorf("exec: %+v %v %q", res, err, ps.String())
 	}
+	died := events(t, rt2, WithEventsFilter("container", id), WithEventsFilter("event", "die"))
 	if err := c.Stop(t.Context(), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -90,29 +82,15 @@ func TestContainerDetached(t *testing.T) {
 	if err != nil || st.Code != 7 {
 		t.Errorf("wait: %+v %v", st, err)
 	}
+	// Its creator is gone: its init logged the "die" event.
+	if e := nextEvents(t, died, 1)[0]; e.Attributes["exitCode"] != "7" || e.Attributes["image"] != "busybox:test" {
+		t.Errorf("die event %+v", e)
+	}
 	logs = syncBuffer{}
 	if err := c.Logs(t.Context(), LogsOptions{Follow: true, Stdout: &logs}); err != nil || !strings.Contains(logs.String(), "got-term\n") {
 		t.Errorf("logs after stop: %q %v", logs.String(), err)
 	}
 	if err := c.Remove(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// detachHelper runs in a child test process: it starts a Detached
-// container, prints its ID and closes its Runtime.
-func detachHelper(t *testing.T, root string) {
-	rt, err := Open(t.Context(), WithRoot(root))
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := `echo started; echo warn >&2; trap 'echo got-term; exit 7' TERM; while true; do echo tick; sleep 0.1; done`
-	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sh", "-c", script))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Println(c.ID())
-	if err := rt.Close(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -2,8 +2,13 @@ package hull
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -19,7 +24,8 @@ const (
 //
 // Container actions: "create", "start", "die" (Attributes["exitCode"], and "signal" when
 // one ended it), "oom" (sent before "die" when the kernel's OOM killer ended it),
-// "pause", "unpause", "destroy", "commit" (Attributes["imageID"]). Image actions: "pull",
+// "pause", "unpause", "kill" (Attributes["signal"]), "restart", "destroy", "commit"
+// (Attributes["imageID"]). Image actions: "pull",
 // "import", "tag", "untag", "delete". Attributes of container events always hold "name"
 // and "image".
 type Event struct {
@@ -34,64 +40,150 @@ type Event struct {
 	Attributes map[string]string
 }
 
-// eventBuffer is how many events a subscriber may fall behind before it loses some.
+// eventBuffer is how many events a subscriber's channel holds.
 const eventBuffer = 256
 
-// eventHub fans events out to the subscribers of one Runtime.
+// eventHub is a Runtime's part for events: where the root's events log
+// is, and the subscriptions to close with the Runtime.
 type eventHub struct {
+	path   string // <root>/events.log: events_log.go
 	mu     sync.Mutex
-	subs   map[chan Event]struct{}
+	subs   map[chan Event]context.CancelFunc
 	closed bool
 }
 
-// Events returns a channel of the events of this Runtime from now on, until ctx ends or
-// the Runtime is closed; then the channel is closed.
+// EventsOption configures Runtime.Events.
+type EventsOption func(*eventsConfig) error
+
+type eventsConfig struct {
+	since, until time.Time
+	filters      map[string][]string
+}
+
+// WithEventsSince starts with the events logged at or after t (the log
+// keeps the last 1-2 MiB of events). Default: only events from now on.
+func WithEventsSince(t time.Time) EventsOption {
+	return func(c *eventsConfig) error { c.since = t; return nil }
+}
+
+// WithEventsUntil ends the subscription at t: the channel is closed then
+// (at once, after the older events, if t is past). Default: until ctx
+// ends or the Runtime is closed.
+func WithEventsUntil(t time.Time) EventsOption {
+	return func(c *eventsConfig) error { c.until = t; return nil }
+}
+
+// WithEventsFilter keeps the events that match, like docker events
+// --filter: key is "type" (container, image), "event" (the action),
+// "container" (ID, ID prefix or name) or "image" (for container events
+// the image they run, for image events the reference or ID). Values of
+// one key are alternatives; different keys must all match. Default: every
+// event.
+func WithEventsFilter(key, value string) EventsOption {
+	return func(c *eventsConfig) error {
+		switch key {
+		case "type", "event", "container", "image":
+		default:
+			return fmt.Errorf("%w: events filter %q: want type, event, container or image", ErrInvalidArgument, key)
+		}
+		if value == "" {
+			return fmt.Errorf("%w: events filter %s has no value", ErrInvalidArgument, key)
+		}
+		if c.filters == nil {
+			c.filters = map[string][]string{}
+		}
+		c.filters[key] = append(c.filters[key], value)
+		return nil
+	}
+}
+
+// match reports whether ev passes the filters.
+func (c *eventsConfig) match(ev *Event) bool {
+	for key, vals := range c.filters {
+		if !slices.ContainsFunc(vals, func(v string) bool { return matchEvent(ev, key, v) }) {
+			return false
+		}
+	}
+	return c.until.IsZero() || !ev.Time.After(c.until)
+}
+
+func matchEvent(ev *Event, key, v string) bool {
+	switch key {
+	case "type":
+		return ev.Type == v
+	case "event":
+		return ev.Action == v
+	case "container":
+		return ev.Type == EventContainer && (ev.Name == v || strings.HasPrefix(ev.ID, v))
+	case "image":
+		if ev.Type == EventContainer {
+			return ev.Attributes["image"] == v
+		}
+		return ev.Name == v || ev.ID == v || strings.TrimPrefix(ev.ID, "sha256:") == v
+	}
+	return false
+}
+
+// Events returns a channel of the events of every process that uses this
+// Runtime's root: each Runtime appends its events to <root>/events.log
+// and subscribers follow it (hull has no daemon to gather them). The
+// channel is closed when ctx ends, WithEventsUntil's time comes or the
+// Runtime is closed. A subscriber that does not read holds no one up: its
+// events wait in the log (of which the last 1-2 MiB are kept), and arrive
+// at most a few tens of milliseconds after they happened.
 //
-// Events are those of this process's Runtime only: actions taken by other processes on
-// the same root are not seen (hull has no daemon to gather them). Delivery never blocks
-// the action: a subscriber that falls more than 256 events behind loses the newer ones,
-// so read the channel promptly.
-func (rt *Runtime) Events(ctx context.Context) <-chan Event {
+// It fails with ErrInvalidArgument on a bad option.
+func (rt *Runtime) Events(ctx context.Context, opts ...EventsOption) (<-chan Event, error) {
+	var cfg eventsConfig
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.until.IsZero() && !cfg.since.IsZero() && cfg.until.Before(cfg.since) {
+		return nil, fmt.Errorf("%w: events until %s is before since %s", ErrInvalidArgument, cfg.until, cfg.since)
+	}
 	ch := make(chan Event, eventBuffer)
 	h := &rt.events
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.closed || ctx.Err() != nil {
+		close(ch)
+		return ch, nil
+	}
+	f, err := openEvents(h.path, cfg.since)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	if h.subs == nil {
+		h.subs = map[chan Event]context.CancelFunc{}
+	}
+	h.subs[ch] = cancel
+	go func() {
+		followEvents(sctx, f, h.path, cfg.since, cfg.until, func(ev Event) bool {
+			if !cfg.match(&ev) {
+				return true
+			}
+			select {
+			case ch <- ev:
+				return true
+			case <-sctx.Done():
+				return false
+			}
+		})
+		cancel()
+		h.mu.Lock()
+		delete(h.subs, ch)
 		h.mu.Unlock()
 		close(ch)
-		return ch
-	}
-	if h.subs == nil {
-		h.subs = map[chan Event]struct{}{}
-	}
-	h.subs[ch] = struct{}{}
-	h.mu.Unlock()
-	context.AfterFunc(ctx, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if _, ok := h.subs[ch]; ok {
-			delete(h.subs, ch)
-			close(ch)
-		}
-	})
-	return ch
+	}()
+	return ch, nil
 }
 
-// emit sends an event to every subscriber that has room for it.
+// emit records an event in the root's events log.
 func (h *eventHub) emit(typ, action, id, name string, attrs map[string]string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.subs) == 0 {
-		return
-	}
-	ev := Event{Time: time.Now().UTC(), Type: typ, Action: action, ID: id, Name: name, Attributes: attrs}
-	for ch := range h.subs {
-		e := ev
-		e.Attributes = maps.Clone(attrs)
-		select {
-		case ch <- e:
-		default: // a slow subscriber loses the event rather than block the action
-		}
-	}
+	appendEvent(h.path, Event{Time: time.Now().UTC(), Type: typ, Action: action, ID: id, Name: name, Attributes: maps.Clone(attrs)})
 }
 
 // close ends every subscription. Runtime.Close calls it.
@@ -99,10 +191,9 @@ func (h *eventHub) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
-	for ch := range h.subs {
-		close(ch)
+	for _, cancel := range h.subs {
+		cancel()
 	}
-	h.subs = nil
 }
 
 // event emits a container event for c.
@@ -125,6 +216,11 @@ func (c *Container) eventLocked(action string, attrs map[string]string) {
 func (c *Container) emitExit(exit ExitStatus) {
 	if exit.OOMKilled {
 		c.event("oom", nil)
+	}
+	if c.detached() {
+		if _, err := os.Stat(filepath.Join(c.rt.containerDir(c.id), exitName)); err == nil {
+			return // its init logged "die" when it wrote exit.json
+		}
 	}
 	attrs := map[string]string{"exitCode": strconv.Itoa(exit.Code)}
 	if exit.Signal != 0 {

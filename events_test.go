@@ -2,7 +2,9 @@ package hull
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -43,7 +45,7 @@ func TestEvents(t *testing.T) {
 	img.Docker = true
 	pushed := reg.Push(t, "test/busybox:ev", img)
 	rt := openTest(t)
-	ch := rt.Events(t.Context())
+	ch := events(t, rt)
 
 	pulled, err := rt.Pull(t.Context(), pushed.Ref)
 	if err != nil {
@@ -102,37 +104,91 @@ func TestEvents(t *testing.T) {
 	}
 }
 
+// events subscribes to rt's events until the test ends.
+func events(t *testing.T, rt *Runtime, opts ...EventsOption) <-chan Event {
+	t.Helper()
+	ch, err := rt.Events(t.Context(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
 func TestEventsEndWithContextAndClose(t *testing.T) {
 	t.Parallel()
 	rt := openTest(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	ch := rt.Events(ctx)
-	ch2 := rt.Events(t.Context())
+	ch, _ := rt.Events(ctx)
+	ch2 := events(t, rt)
 	cancel()
-	if _, ok := <-ch; ok {
+	for range ch {
 		t.Error("event on a cancelled subscription")
 	}
-	// A subscriber that never reads loses events but never blocks the runtime.
-	for range eventBuffer + 10 {
-		rt.events.emit(EventImage, "tag", "x", "y", nil)
+	// A subscriber that does not read holds no one up, and loses
+	// nothing: its events wait in the log.
+	n := eventBuffer + 50
+	for i := range n {
+		rt.events.emit(EventImage, "tag", "x", strconv.Itoa(i), nil)
+	}
+	for i, e := range nextEvents(t, ch2, n) {
+		if e.Name != strconv.Itoa(i) {
+			t.Fatalf("event %d: %+v", i, e)
+		}
 	}
 	rt.Close()
-	n := 0
 	for range ch2 {
-		n++
+		t.Error("event after Close")
 	}
-	if n != eventBuffer {
-		t.Errorf("slow subscriber got %d events, want the first %d", n, eventBuffer)
-	}
-	if _, ok := <-rt.Events(t.Context()); ok {
+	if ch, err := rt.Events(t.Context()); err != nil {
+		t.Error(err)
+	} else if _, ok := <-ch; ok {
 		t.Error("Events on a closed runtime is open")
+	}
+	if _, err := rt.Events(t.Context(), WithEventsFilter("colour", "red")); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("bad filter: %v", err)
+	}
+}
+
+// TestEventsAcrossProcesses: a child process runs and removes a
+// container; this process sees its events, live and replayed with
+// since/until and filters.
+func TestEventsAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	start := time.Now()
+	ch := events(t, rt, WithEventsFilter("container", "evchild"))
+	imgs := events(t, rt, WithEventsFilter("type", EventImage))
+	cmd := helperCmd(rt.Root(), "events", "HULL_TEST_NAME=evchild")
+	if out, err := cmd.Output(); err != nil {
+		t.Fatalf("helper: %v %s", err, out)
+	}
+	evs := nextEvents(t, ch, 4)
+	if got := actions(evs); !slices.Equal(got, []string{"container create", "container start", "container die", "container destroy"}) {
+		t.Fatalf("events %q", got)
+	}
+	if evs[2].Attributes["exitCode"] != "2" || evs[2].Name != "evchild" || evs[2].Attributes["image"] != "busybox:test" {
+		t.Errorf("die event %+v", evs[2])
+	}
+	// Replay: the die event only, then the channel closes (until is past).
+	old := events(t, rt, WithEventsSince(start), WithEventsUntil(time.Now()), WithEventsFilter("event", "die"), WithEventsFilter("image", "busybox:test"))
+	var replay []Event
+	for e := range old {
+		replay = append(replay, e)
+	}
+	if len(replay) != 1 || replay[0].ID != evs[2].ID {
+		t.Errorf("replayed %v", replay)
+	}
+	select {
+	case e := <-imgs:
+		t.Errorf("image event %+v from a filter on containers", e)
+	default:
 	}
 }
 
 func TestEventsOOM(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
-	ch := rt.Events(t.Context())
+	ch := events(t, rt)
 	st, out, err := run(t, rt, WithMemory(32<<20),
 		WithCmd("sh", "-c", `x=$(head -c 100000000 /dev/zero | tr "\0" x); echo survived`))
 	if err != nil || !st.OOMKilled {

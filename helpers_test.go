@@ -26,6 +26,7 @@ func openTest(t testing.TB, opts ...Option) *Runtime {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { removeTestNetworks(t, rt) }) // after Close: network_test.go
 	t.Cleanup(func() { rt.Close() })
 	return rt
 }
@@ -72,12 +73,21 @@ func rootListing(t testing.TB, root string) []string {
 	return out
 }
 
-// runHelper starts this test binary as a child that pulls ref into root.
+// helperCmd returns a command that runs this test binary as a child
+// process playing role on root (helperProcess in main_test.go lists the
+// roles), with env added to its environment. Its stderr is the test's.
+func helperCmd(root, role string, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "HULL_TEST_HELPER="+role, "HULL_TEST_ROOT="+root)
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// runHelper starts a child process that pulls ref into root.
 func runHelper(t testing.TB, root, ref string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "HULL_TEST_HELPER=1", "HULL_TEST_ROOT="+root, "HULL_TEST_REF="+ref)
-	cmd.Stderr = os.Stderr
+	cmd := helperCmd(root, "pull", "HULL_TEST_REF="+ref)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

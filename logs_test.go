@@ -3,8 +3,6 @@ package hull
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -123,27 +121,9 @@ func TestContainerLogsFollow(t *testing.T) {
 // TestContainerLogsOutliveOwner: the process that ran a container dies
 // (SIGKILL, no Close); another process still reads its logs.
 func TestContainerLogsOutliveOwner(t *testing.T) {
-	if root := os.Getenv("HULL_TEST_LOGS_ROOT"); root != "" {
-		rt, err := Open(t.Context(), WithRoot(root))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sh", "-c", "echo to-out; echo to-err >&2"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Wait(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Println(c.ID())
-		time.Sleep(time.Minute)
-		return
-	}
 	t.Parallel()
 	rt := containerTest(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestContainerLogsOutliveOwner$")
-	cmd.Env = append(os.Environ(), "HULL_TEST_LOGS_ROOT="+rt.Root())
-	cmd.Stderr = os.Stderr
+	cmd := helperCmd(rt.Root(), "logs")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

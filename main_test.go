@@ -2,10 +2,12 @@ package hull
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMain fails the run if any test left a mount behind.
@@ -39,8 +41,9 @@ func ourMounts() []string {
 	return out
 }
 
-// helperProcess is the body of a child test process (see runHelper): it
-// pulls HULL_TEST_REF into HULL_TEST_ROOT and exits 0 on success.
+// helperProcess is the body of a child test process (helperCmd): it
+// opens HULL_TEST_ROOT and plays the role HULL_TEST_HELPER names; it
+// exits 0 on success.
 func helperProcess() int {
 	ctx := context.Background()
 	rt, err := Open(ctx, WithRoot(os.Getenv("HULL_TEST_ROOT")))
@@ -48,10 +51,74 @@ func helperProcess() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	defer rt.Close()
-	if _, err := rt.Pull(ctx, os.Getenv("HULL_TEST_REF")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	role := os.Getenv("HULL_TEST_HELPER")
+	fn := helperRoles[role]
+	if fn == nil {
+		err = fmt.Errorf("no helper role %q", role)
+	} else {
+		err = fn(ctx, rt)
+	}
+	err = errors.Join(err, rt.Close())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "helper %s: %v\n", role, err)
 		return 1
 	}
 	return 0
+}
+
+// helperRoles are what a child test process can do. The container roles
+// expect busybox:test in the root (containerTest).
+var helperRoles = map[string]func(context.Context, *Runtime) error{
+	// pull pulls HULL_TEST_REF.
+	"pull": func(ctx context.Context, rt *Runtime) error {
+		_, err := rt.Pull(ctx, os.Getenv("HULL_TEST_REF"))
+		return err
+	},
+	// owner runs a container, prints its ID and PID and waits to be
+	// killed.
+	"owner": func(ctx context.Context, rt *Runtime) error {
+		c, err := rt.Run(ctx, "busybox:test", WithCmd("sleep", "60"))
+		if err != nil {
+			return err
+		}
+		fmt.Println(c.ID(), c.Inspect().State.Pid)
+		time.Sleep(time.Minute)
+		return nil
+	},
+	// logs runs a container that writes to both streams, prints its ID
+	// once it exited and waits to be killed.
+	"logs": func(ctx context.Context, rt *Runtime) error {
+		c, err := rt.Run(ctx, "busybox:test", WithCmd("sh", "-c", "echo to-out; echo to-err >&2"))
+		if err != nil {
+			return err
+		}
+		if _, err := c.Wait(ctx); err != nil {
+			return err
+		}
+		fmt.Println(c.ID())
+		time.Sleep(time.Minute)
+		return nil
+	},
+	// detach starts a Detached container, prints its ID and exits.
+	"detach": func(ctx context.Context, rt *Runtime) error {
+		script := `echo started; echo warn >&2; trap 'echo got-term; exit 7' TERM; while true; do echo tick; sleep 0.1; done`
+		c, err := rt.Run(ctx, "busybox:test", Detached(), WithCmd("sh", "-c", script))
+		if err != nil {
+			return err
+		}
+		fmt.Println(c.ID())
+		return nil
+	},
+	// events runs a container named HULL_TEST_NAME that exits 2, and
+	// removes it.
+	"events": func(ctx context.Context, rt *Runtime) error {
+		c, err := rt.Run(ctx, "busybox:test", WithName(os.Getenv("HULL_TEST_NAME")), WithCmd("sh", "-c", "exit 2"))
+		if err != nil {
+			return err
+		}
+		if _, err := c.Wait(ctx); err != nil {
+			return err
+		}
+		return c.Remove(ctx)
+	},
 }

@@ -70,6 +70,7 @@ func Open(ctx context.Context, opts ...Option) (*Runtime, error) {
 		return nil, fmt.Errorf("open %s: %w", root, err)
 	}
 	rt := &Runtime{cfg: cfg, store: st, snaps: snaps}
+	rt.events.path = filepath.Join(root, eventsLogName)
 	// Containers whose owner died: kill what is left, mark them exited.
 	if err := rt.recoverContainers(); err != nil {
 		return nil, fmt.Errorf("open %s: recover containers: %w", root, err)

@@ -54,6 +54,10 @@ func (rt *Runtime) wireStdio(cfg *initproc.Config, rc *runConfig, cmd *exec.Cmd)
 			return nil, fmt.Errorf("%w: Detached with WithStdin: no one would be left to feed it (use WithOpenStdin and Attach)", ErrInvalidArgument)
 		}
 		cfg.Detached, cfg.OpenStdin = true, rc.stdio.open
+		// Its init logs its "die" event: no one else may be left to.
+		if st, err := readState(dir); err == nil {
+			cfg.EventsLog, cfg.EventAttrs = rt.events.path, map[string]string{"name": st.Name, "image": st.Image}
+		}
 		// Its own session, and nothing kills it when we die.
 		cmd.SysProcAttr.Pdeathsig, cmd.SysProcAttr.Setsid = 0, true
 		return &containerStdio{}, nil

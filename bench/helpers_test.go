@@ -1,14 +1,22 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
-	"time"
 
+	"github.com/hullbox/hull"
 	"github.com/hullbox/hull/internal/testutil"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+// busyboxRef is the name of the busybox image in every container
+// benchmark, in hull and in the peers alike.
+const busyboxRef = "busybox:bench"
 
 // freshDir returns an empty directory that the caller removes.
 func freshDir(b *testing.B) string {
@@ -30,14 +38,11 @@ func need(b *testing.B, tools ...string) {
 	}
 }
 
-// needDocker skips the benchmark unless a docker daemon answers.
-func needDocker(b *testing.B) {
+// needRoot skips the benchmark unless it runs as root.
+func needRoot(b *testing.B) {
 	b.Helper()
-	need(b, "docker")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := exec.CommandContext(ctx, "docker", "info").Run(); err != nil {
-		b.Skip("no docker daemon answers `docker info`")
+	if os.Geteuid() != 0 {
+		b.Skip("needs root: containers need namespaces, mounts and cgroups")
 	}
 }
 
@@ -50,13 +55,93 @@ func run(b *testing.B, name string, args ...string) {
 	}
 }
 
-// imageBytes is the total size of the image's blobs in the registry.
-func imageBytes(b *testing.B, reg *testutil.Registry, p testutil.Pushed) int64 {
+// output runs a peer's command and returns its trimmed standard output,
+// failing the benchmark with its error output.
+func output(b *testing.B, name string, args ...string) string {
 	b.Helper()
-	repo := reg.Repository(b, "bench/pull")
+	var stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("%s %v: %v\n%s", name, args, err, stderr.Bytes())
+	}
+	return string(bytes.TrimSpace(out))
+}
+
+// busyboxTar is the root filesystem of the bench's busybox image
+// (testutil.BusyboxFiles) as a tar stream. It skips the benchmark unless
+// it runs as root with busybox-static installed.
+func busyboxTar(b *testing.B) []byte {
+	b.Helper()
+	needRoot(b)
+	return testutil.TarBytes(b, testutil.BusyboxFiles(b))
+}
+
+// hullBusybox opens a runtime on a fresh root holding busyboxRef
+// imported from tarball; the root is closed and removed after b.
+func hullBusybox(b *testing.B, tarball []byte) *hull.Runtime {
+	b.Helper()
+	ctx := context.Background()
+	root := freshDir(b)
+	b.Cleanup(func() { os.RemoveAll(root) })
+	rt, err := hull.Open(ctx, hull.WithRoot(root))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rt.Close() })
+	cfg := ocispec.ImageConfig{Env: []string{testutil.DefaultPath}}
+	if _, err := rt.Import(ctx, bytes.NewReader(tarball), busyboxRef, hull.WithImportConfig(cfg)); err != nil {
+		b.Fatal(err)
+	}
+	return rt
+}
+
+// ociBundle makes a runtime bundle of the busybox rootfs whose process
+// runs args, with the peer's default spec otherwise; it is removed after
+// b. The peer's state goes to the bundle's "state" directory.
+func ociBundle(b *testing.B, peer string, tarball []byte, args ...string) string {
+	b.Helper()
+	bundle := freshDir(b)
+	b.Cleanup(func() { os.RemoveAll(bundle) })
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	tar := exec.Command("tar", "-x", "-C", rootfs)
+	tar.Stdin = bytes.NewReader(tarball)
+	if out, err := tar.CombinedOutput(); err != nil {
+		b.Fatalf("untar: %v\n%s", err, out)
+	}
+	run(b, peer, "spec", "--bundle", bundle)
+	path := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(data, &spec); err != nil {
+		b.Fatal(err)
+	}
+	proc := spec["process"].(map[string]any)
+	proc["args"] = args
+	proc["terminal"] = false
+	if data, err = json.Marshal(spec); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return bundle
+}
+
+// imageBytes is the total size of the image's layer blobs in repo.
+func imageBytes(b *testing.B, reg *testutil.Registry, repo string, p testutil.Pushed) int64 {
+	b.Helper()
+	r := reg.Repository(b, repo)
 	var total int64
 	for _, d := range p.LayerDigests {
-		desc, err := repo.Blobs().Resolve(context.Background(), d.String())
+		desc, err := r.Blobs().Resolve(context.Background(), d.String())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -23,7 +23,7 @@ func BenchmarkPull(b *testing.B) {
 	reg := testutil.StartRegistry(b, testutil.WithDiskStorage())
 	img := testutil.BenchImage(b, 1)
 	pushed := reg.Push(b, "bench/pull:1", img)
-	total := imageBytes(b, reg, pushed)
+	total := imageBytes(b, reg, "bench/pull", pushed)
 
 	b.Run("hull", func(b *testing.B) {
 		b.SetBytes(total)

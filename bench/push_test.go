@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -43,7 +42,7 @@ func startPushSource(b *testing.B) *pushSource {
 		Compression: testutil.Gzip,
 	}
 	s.v2 = s.reg.Push(b, "bench/src:2", img2)
-	s.v1Bytes = blobBytes(b, s.reg, "bench/src", s.v1)
+	s.v1Bytes = imageBytes(b, s.reg, "bench/src", s.v1)
 	last := s.v2.LayerDigests[len(s.v2.LayerDigests)-1]
 	desc, err := s.reg.Repository(b, "bench/src").Blobs().Resolve(context.Background(), last.String())
 	if err != nil {
@@ -51,21 +50,6 @@ func startPushSource(b *testing.B) *pushSource {
 	}
 	s.newBytes = desc.Size
 	return s
-}
-
-// blobBytes is the size of the image's layer blobs in repo.
-func blobBytes(b *testing.B, reg *testutil.Registry, repo string, p testutil.Pushed) int64 {
-	b.Helper()
-	r := reg.Repository(b, repo)
-	var total int64
-	for _, d := range p.LayerDigests {
-		desc, err := r.Blobs().Resolve(context.Background(), d.String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		total += desc.Size
-	}
-	return total
 }
 
 // hullRoot opens a runtime on a fresh root holding the pulled image ref.
@@ -97,63 +81,89 @@ func skopeoLayout(b *testing.B, ref, tag string) string {
 	return layout + ":" + tag
 }
 
+// pusher pushes one source image to the target reference it is given.
+// prepare and cleanup, when set, run outside the timer around push.
+type pusher struct {
+	prepare, push, cleanup func(target string)
+}
+
+// pushers are the implementations a push benchmark compares: each sets
+// itself up to push the image src (a reference in the source registry),
+// skipping b when it is not installed.
+var pushers = []struct {
+	name  string
+	setup func(b *testing.B, src string) pusher
+}{
+	{"hull", func(b *testing.B, src string) pusher {
+		rt := hullRoot(b, src)
+		ctx := context.Background()
+		return pusher{
+			prepare: func(target string) {
+				if err := rt.Tag(ctx, src, target); err != nil {
+					b.Fatal(err)
+				}
+			},
+			push: func(target string) {
+				if err := rt.Push(ctx, target); err != nil {
+					b.Fatal(err)
+				}
+			},
+		}
+	}},
+	{"skopeo", func(b *testing.B, src string) pusher {
+		need(b, "skopeo")
+		layout := skopeoLayout(b, src, "bench")
+		return pusher{push: func(target string) {
+			run(b, "skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:"+layout, "docker://"+target)
+		}}
+	}},
+	{"docker", func(b *testing.B, src string) pusher {
+		needDocker(b)
+		run(b, "docker", "pull", "--quiet", src)
+		b.Cleanup(func() { exec.Command("docker", "rmi", "-f", src).Run() })
+		return pusher{
+			prepare: func(target string) { run(b, "docker", "tag", src, target) },
+			push:    func(target string) { run(b, "docker", "push", "--quiet", target) },
+			cleanup: func(target string) { exec.Command("docker", "rmi", target).Run() },
+		}
+	}},
+}
+
+// benchPushes runs one sub-benchmark per pusher: each iteration pushes
+// src to the reference newTarget returns (called outside the timer),
+// counting size bytes.
+func benchPushes(b *testing.B, src string, size int64, newTarget func(b *testing.B) string) {
+	for _, impl := range pushers {
+		b.Run(impl.name, func(b *testing.B) {
+			p := impl.setup(b, src)
+			b.SetBytes(size)
+			for b.Loop() {
+				b.StopTimer()
+				target := newTarget(b)
+				if p.prepare != nil {
+					p.prepare(target)
+				}
+				b.StartTimer()
+				p.push(target)
+				if p.cleanup != nil {
+					b.StopTimer()
+					p.cleanup(target)
+					b.StartTimer()
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkPush pushes the ~100 MB, 5-layer bench image to an empty
 // repository of an empty loopback registry (disk storage), with hull (from
 // a root it was pulled into) and with each peer present: skopeo copy from
-// an OCI layout, and docker push when a docker daemon answers.
+// an OCI layout, and docker push (from a private daemon, see needDocker).
 func BenchmarkPush(b *testing.B) {
 	src := startPushSource(b)
-	ctx := context.Background()
-
-	b.Run("hull", func(b *testing.B) {
-		rt := hullRoot(b, src.v1.Ref)
-		b.SetBytes(src.v1Bytes)
-		i := 0
-		for b.Loop() {
-			b.StopTimer()
-			i++
-			dst := testutil.StartRegistry(b, testutil.WithDiskStorage())
-			target := fmt.Sprintf("%s/bench/push-%d:1", dst.Host, i)
-			if err := rt.Tag(ctx, src.v1.Ref, target); err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-			if err := rt.Push(ctx, target); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("skopeo", func(b *testing.B) {
-		need(b, "skopeo")
-		layout := skopeoLayout(b, src.v1.Ref, "bench")
-		b.SetBytes(src.v1Bytes)
-		i := 0
-		for b.Loop() {
-			b.StopTimer()
-			i++
-			dst := testutil.StartRegistry(b, testutil.WithDiskStorage())
-			target := fmt.Sprintf("%s/bench/push-%d:1", dst.Host, i)
-			b.StartTimer()
-			run(b, "skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:"+layout, "docker://"+target)
-		}
-	})
-	b.Run("docker", func(b *testing.B) {
-		needDocker(b)
-		run(b, "docker", "pull", "--quiet", src.v1.Ref)
-		b.SetBytes(src.v1Bytes)
-		i := 0
-		for b.Loop() {
-			b.StopTimer()
-			i++
-			dst := testutil.StartRegistry(b, testutil.WithDiskStorage())
-			target := fmt.Sprintf("%s/bench/push-%d:1", dst.Host, i)
-			run(b, "docker", "tag", src.v1.Ref, target)
-			b.StartTimer()
-			run(b, "docker", "push", "--quiet", target)
-			b.StopTimer()
-			exec.Command("docker", "rmi", target).Run()
-			b.StartTimer()
-		}
+	benchPushes(b, src.v1.Ref, src.v1Bytes, func(b *testing.B) string {
+		dst := testutil.StartRegistry(b, testutil.WithDiskStorage())
+		return dst.Host + "/bench/push:1"
 	})
 }
 
@@ -162,38 +172,8 @@ func BenchmarkPush(b *testing.B) {
 // the config have to go.
 func BenchmarkRepush(b *testing.B) {
 	src := startPushSource(b)
-	ctx := context.Background()
-	// prepare starts a registry holding v1 as bench/app:1 and returns the
-	// reference to push v2 to.
-	prepare := func(b *testing.B) string {
+	benchPushes(b, src.v2.Ref, src.newBytes, func(b *testing.B) string {
 		dst := testutil.StartRegistry(b, testutil.WithDiskStorage())
 		return dst.Push(b, "bench/app:1", src.img1).Ref
-	}
-
-	b.Run("hull", func(b *testing.B) {
-		rt := hullRoot(b, src.v2.Ref)
-		b.SetBytes(src.newBytes)
-		for b.Loop() {
-			b.StopTimer()
-			target := prepare(b)
-			if err := rt.Tag(ctx, src.v2.Ref, target); err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-			if err := rt.Push(ctx, target); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("skopeo", func(b *testing.B) {
-		need(b, "skopeo")
-		layout := skopeoLayout(b, src.v2.Ref, "v2")
-		b.SetBytes(src.newBytes)
-		for b.Loop() {
-			b.StopTimer()
-			target := prepare(b)
-			b.StartTimer()
-			run(b, "skopeo", "copy", "--quiet", "--dest-tls-verify=false", "oci:"+layout, "docker://"+target)
-		}
 	})
 }

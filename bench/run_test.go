@@ -3,44 +3,28 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/hullbox/hull"
-	"github.com/hullbox/hull/internal/testutil"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // BenchmarkRun creates, starts, waits for and removes a container running
-// /bin/true from a busybox image, no network: hull's library path, and
+// /bin/true from a busybox image, no network: hull's library path;
 // `runc run` and `crun run` on a prepared bundle when they are installed
-// (crun refuses cgroup v1 hybrid hosts: skipped there).
+// (crun refuses cgroup v1 hybrid hosts: skipped there); `docker run --rm
+// --network none` and `podman run --rm --network none` of the same image
+// (loaded from an archive hull saved) when they are installed.
 func BenchmarkRun(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: containers need namespaces, mounts and cgroups")
-	}
-	files := testutil.BusyboxFiles(b)
-	tarball := testutil.TarBytes(b, files)
+	tarball := busyboxTar(b)
 
 	b.Run("hull", func(b *testing.B) {
 		ctx := context.Background()
-		root := freshDir(b)
-		defer os.RemoveAll(root)
-		rt, err := hull.Open(ctx, hull.WithRoot(root))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer rt.Close()
-		cfg := ocispec.ImageConfig{Env: []string{testutil.DefaultPath}}
-		if _, err := rt.Import(ctx, bytes.NewReader(tarball), "busybox:bench", hull.WithImportConfig(cfg)); err != nil {
-			b.Fatal(err)
-		}
+		rt := hullBusybox(b, tarball)
 		runTrue := func() {
-			c, err := rt.Run(ctx, "busybox:bench", hull.WithCmd("/bin/true"))
+			c, err := rt.Run(ctx, busyboxRef, hull.WithCmd("/bin/true"))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -60,8 +44,7 @@ func BenchmarkRun(b *testing.B) {
 	for _, peer := range []string{"runc", "crun"} {
 		b.Run(peer, func(b *testing.B) {
 			need(b, peer)
-			bundle := ociBundle(b, peer, tarball)
-			defer os.RemoveAll(bundle)
+			bundle := ociBundle(b, peer, tarball, "/bin/true")
 			state := filepath.Join(bundle, "state")
 			i := 0
 			for b.Loop() {
@@ -77,40 +60,18 @@ func BenchmarkRun(b *testing.B) {
 			}
 		})
 	}
-}
 
-// ociBundle makes a runtime bundle of the busybox rootfs whose process is
-// /bin/true, with the peer's default spec otherwise.
-func ociBundle(b *testing.B, peer string, tarball []byte) string {
-	b.Helper()
-	bundle := freshDir(b)
-	rootfs := filepath.Join(bundle, "rootfs")
-	if err := os.Mkdir(rootfs, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	tar := exec.Command("tar", "-x", "-C", rootfs)
-	tar.Stdin = bytes.NewReader(tarball)
-	if out, err := tar.CombinedOutput(); err != nil {
-		b.Fatalf("untar: %v\n%s", err, out)
-	}
-	run(b, peer, "spec", "--bundle", bundle)
-	path := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var spec map[string]any
-	if err := json.Unmarshal(data, &spec); err != nil {
-		b.Fatal(err)
-	}
-	proc := spec["process"].(map[string]any)
-	proc["args"] = []string{"/bin/true"}
-	proc["terminal"] = false
-	if data, err = json.Marshal(spec); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	return bundle
+	b.Run("docker", func(b *testing.B) {
+		needDocker(b)
+		dockerBusybox(b, tarball)
+		for b.Loop() {
+			run(b, "docker", "run", "--rm", "--network", "none", busyboxRef, "/bin/true")
+		}
+	})
+	b.Run("podman", func(b *testing.B) {
+		p := needPodman(b, tarball)
+		for b.Loop() {
+			p.run(b, p.runArgs("--rm", "--network", "none", busyboxRef, "/bin/true")...)
+		}
+	})
 }

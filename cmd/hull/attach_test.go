@@ -52,3 +52,25 @@ func TestDetachKeys(t *testing.T) {
 		t.Errorf("got %q detached=%v", got, detached)
 	}
 }
+
+// TestEventsCLI: events of a run in one hull process are listed by
+// another, with --since/--until and filters.
+func TestEventsCLI(t *testing.T) {
+	root := busyboxRoot(t)
+	t.Parallel()
+	hullCmd(t, root, nil, "run", "--rm", "--name", "ev1", "busybox:test", "sh", "-c", "exit 3")
+	r := mustHull(t, root, nil, "events", "--since", "10m", "--until", "0s", "-f", "container=ev1", "--filter", "event=die")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], " container die ") || !strings.Contains(lines[0], "exitCode=3") || !strings.Contains(lines[0], "name=ev1") {
+		t.Errorf("events: %q", r.stdout)
+	}
+	r = mustHull(t, root, nil, "events", "--since", "10m", "--until", "0s", "-f", "container=ev1")
+	for _, a := range []string{"create", "start", "die", "destroy"} {
+		if !strings.Contains(r.stdout, " container "+a+" ") {
+			t.Errorf("no %s in %q", a, r.stdout)
+		}
+	}
+	if r := hullCmd(t, root, nil, "events", "-f", "colour=red"); r.code == 0 {
+		t.Errorf("bad filter: %+v", r)
+	}
+}

@@ -59,6 +59,11 @@ type Config struct {
 	// OpenStdin gives a Detached container's process a stdin pipe that
 	// attached clients write to (else /dev/null).
 	OpenStdin bool `json:"openStdin,omitempty"`
+	// EventsLog is the root's events log, where a Detached init appends
+	// the container's "die" event with EventAttrs (name, image): its
+	// creator may be gone.
+	EventsLog  string            `json:"eventsLog,omitempty"`
+	EventAttrs map[string]string `json:"eventAttrs,omitempty"`
 }
 
 // Message is one report from the init on the status pipe.

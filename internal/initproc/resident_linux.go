@@ -34,9 +34,10 @@ type Exit struct {
 // before pivot_root: the container's directory, and for a detached
 // container its log.
 type resident struct {
-	dir int // O_PATH fd of the container's directory
-	log *logfile.Writer
-	srv *attach.Server // a detached container's attach socket
+	dir   int // O_PATH fd of the container's directory
+	log   *logfile.Writer
+	srv   *attach.Server // a detached container's attach socket
+	evDir int            // O_PATH fd of the events log's directory, or -1
 }
 
 // openResident opens the host files a resident init needs. The init is
@@ -47,7 +48,12 @@ func openResident(cfg *Config) (*resident, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg.Dir, err)
 	}
-	r := &resident{dir: fd}
+	r := &resident{dir: fd, evDir: -1}
+	if cfg.Detached && cfg.EventsLog != "" {
+		if r.evDir, err = unix.Open(filepath.Dir(cfg.EventsLog), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			r.evDir = -1 // no event then; not a reason to fail
+		}
+	}
 	if cfg.Detached {
 		if r.log, err = logfile.Create(filepath.Join(cfg.Dir, cfg.LogName)); err != nil {
 			unix.Close(fd)
@@ -137,7 +143,9 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 		ex.Signal = int(ws.Signal())
 		ex.Code = 128 + ex.Signal
 	}
-	_ = r.writeExit(ex)
+	if r.writeExit(ex) == nil {
+		r.writeDieEvent(cfg, ex) // after exit.json: see hull's reap
+	}
 	return ex.Code
 }
 
@@ -283,4 +291,32 @@ func openPty(size *specs.Box) (master, slave *os.File, err error) {
 		return nil, nil, fmt.Errorf("open pty slave: %w", err)
 	}
 	return os.NewFile(uintptr(m), "pty-master"), os.NewFile(uintptr(s), "pty-slave"), nil
+}
+
+// writeDieEvent appends the container's "die" event to the root's events
+// log, in hull's format (one line, one write on an O_APPEND file).
+func (r *resident) writeDieEvent(cfg *Config, ex Exit) {
+	if r.evDir < 0 {
+		return
+	}
+	attrs := map[string]string{"exitCode": strconv.Itoa(ex.Code)}
+	for k, v := range cfg.EventAttrs {
+		attrs[k] = v
+	}
+	if ex.Signal != 0 {
+		attrs["signal"] = strconv.Itoa(ex.Signal)
+	}
+	data, err := json.Marshal(map[string]any{
+		"time": ex.FinishedAt, "type": "container", "action": "die", "id": cfg.ID,
+		"name": cfg.EventAttrs["name"], "attributes": attrs,
+	})
+	if err != nil {
+		return
+	}
+	fd, err := unix.Openat(r.evDir, filepath.Base(cfg.EventsLog), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return
+	}
+	_, _ = unix.Write(fd, append(data, '\n'))
+	unix.Close(fd)
 }
