@@ -24,16 +24,17 @@ const (
 // MountPoint is one mount of a container, as ContainerInspect.Mounts
 // shows it (Docker's fields).
 type MountPoint struct {
-	Type        string `json:"type"`           // MountTypeVolume, MountTypeBind or MountTypeTmpfs
-	Name        string `json:"name,omitempty"` // the volume's name
-	Source      string `json:"source,omitempty"`
-	Destination string `json:"destination"`
-	RW          bool   `json:"rw"`
-	Propagation string `json:"propagation,omitempty"` // binds: "rprivate" unless Propagation says otherwise
+	Type        string `json:"Type"`           // MountTypeVolume, MountTypeBind or MountTypeTmpfs
+	Name        string `json:"Name,omitempty"` // the volume's name
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	Driver      string `json:"Driver,omitempty"` // volumes: "local"
+	RW          bool   `json:"RW"`
+	Propagation string `json:"Propagation"` // binds: "rprivate" unless Propagation says otherwise
 	// Anonymous marks a volume made for this container (an image's VOLUME
 	// or WithAnonymousVolume): Remove with WithRemoveVolumes deletes it.
-	Anonymous bool `json:"anonymous,omitempty"`
-	NoCopy    bool `json:"noCopy,omitempty"` // volumes: no copy-up
+	Anonymous bool `json:"Anonymous,omitempty"`
+	NoCopy    bool `json:"NoCopy,omitempty"` // volumes: no copy-up
 }
 
 // MountOption configures one mount of WithVolume, WithAnonymousVolume or
@@ -97,7 +98,8 @@ func WithVolume(vol *Volume, target string, opts ...MountOption) RunOption {
 		if vol == nil {
 			return fmt.Errorf("%w: nil volume for %s", ErrInvalidArgument, target)
 		}
-		return c.addMount(mountRequest{MountPoint: MountPoint{Type: MountTypeVolume, Name: vol.Name()}, vol: vol}, target, opts)
+		m := MountPoint{Type: MountTypeVolume, Name: vol.Name(), Driver: "local"}
+		return c.addMount(mountRequest{MountPoint: m, vol: vol}, target, opts)
 	}
 }
 
@@ -109,7 +111,8 @@ func WithNamedVolume(name, target string, opts ...MountOption) RunOption {
 		if err := checkVolumeName(name); err != nil {
 			return err
 		}
-		return c.addMount(mountRequest{MountPoint: MountPoint{Type: MountTypeVolume, Name: name}, create: true}, target, opts)
+		m := MountPoint{Type: MountTypeVolume, Name: name, Driver: "local"}
+		return c.addMount(mountRequest{MountPoint: m, create: true}, target, opts)
 	}
 }
 
@@ -118,7 +121,8 @@ func WithNamedVolume(name, target string, opts ...MountOption) RunOption {
 // deletes it with the container; otherwise PruneVolumes does once unused.
 func WithAnonymousVolume(target string, opts ...MountOption) RunOption {
 	return func(c *runConfig) error {
-		return c.addMount(mountRequest{MountPoint: MountPoint{Type: MountTypeVolume, Anonymous: true}}, target, opts)
+		m := MountPoint{Type: MountTypeVolume, Driver: "local", Anonymous: true}
+		return c.addMount(mountRequest{MountPoint: m}, target, opts)
 	}
 }
 
@@ -182,7 +186,7 @@ func (rt *Runtime) resolveMounts(ctx context.Context, imageVolumes map[string]st
 		}
 		seen[path.Clean(p)] = true
 		rc.mounts = append(rc.mounts, mountRequest{MountPoint: MountPoint{
-			Type: MountTypeVolume, Destination: path.Clean(p), RW: true, Anonymous: true,
+			Type: MountTypeVolume, Destination: path.Clean(p), Driver: "local", RW: true, Anonymous: true,
 		}})
 	}
 	for i := range rc.mounts {

@@ -144,7 +144,7 @@ func TestVolumePersistsAcrossContainers(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 	mounts := c.Inspect().Mounts
-	want := MountPoint{Type: MountTypeVolume, Name: "keep", Source: vol.Mountpoint(), Destination: "/data", RW: true}
+	want := MountPoint{Type: MountTypeVolume, Name: "keep", Source: vol.Mountpoint(), Destination: "/data", Driver: "local", RW: true}
 	if len(mounts) != 1 || mounts[0] != want {
 		t.Errorf("Mounts = %+v, want %+v", mounts, want)
 	}
