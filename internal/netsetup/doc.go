@@ -8,4 +8,9 @@
 // and allocations survive restarts. Subnets for new networks are taken from
 // Docker's default pools, skipping any that overlap a route of the host or
 // another hull network.
+//
+// NAT, isolation and published ports are nftables rules in hull's own
+// table (TableName, written through google/nftables, never touching other
+// tables); every rule names its owner in its comment, so a container's or
+// a bridge's rules can be removed, and recovered, on their own.
 package netsetup
