@@ -94,3 +94,31 @@ func TestContainerDetached(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestContainerDetachedStopCodes: Stop of a detached command that does
+// not handle SIGTERM ends in SIGKILL (137), as Docker's PID 1 does; with
+// WithInit (docker --init) SIGTERM reaches it (143).
+func TestContainerDetachedStopCodes(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	for _, tc := range []struct {
+		name string
+		opts []RunOption
+		code int
+	}{
+		{"pid1", []RunOption{Detached()}, 137},
+		{"init", []RunOption{Detached(), WithInit()}, 143},
+	} {
+		c, err := rt.Run(t.Context(), "busybox:test", append(tc.opts, WithCmd("sleep", "60"))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Remove(context.Background(), WithForceRemove())
+		if err := c.Stop(t.Context(), 300*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := c.Wait(t.Context()); err != nil || st.Code != tc.code {
+			t.Errorf("%s: stopped with %+v %v, want %d", tc.name, st, err, tc.code)
+		}
+	}
+}

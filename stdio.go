@@ -53,7 +53,10 @@ func WithTTY() RunOption {
 
 // Detached makes the container outlive the process that creates it (like
 // docker run -d): its PID 1 is hull's init, which stays resident, runs the
-// command as its child, forwards signals to it, reaps orphans, writes the
+// command as its child, forwards it the signals it handles (those it does
+// not handle are dropped, as the kernel does for a PID 1 in Docker: Stop
+// of a command that ignores SIGTERM ends in SIGKILL, 137; WithInit
+// forwards every signal, as docker --init), reaps orphans, writes the
 // output to the container's log itself and records the exit status; no
 // parent-death signal, and neither Runtime.Close nor a later Open's
 // recovery kills it. Any process on the same root finds it with

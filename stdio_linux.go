@@ -48,6 +48,7 @@ func (rt *Runtime) wireStdio(cfg *initproc.Config, rc *runConfig, cmd *exec.Cmd)
 	}
 	if rc.stdio.detached || rc.stdio.init {
 		cfg.Resident, cfg.Dir, cfg.LogName = true, dir, logName
+		cfg.ForwardAll = rc.stdio.init
 	}
 	if rc.stdio.detached {
 		if rc.stdio.stdin != nil {

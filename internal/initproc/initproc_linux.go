@@ -64,6 +64,12 @@ type Config struct {
 	// creator may be gone.
 	EventsLog  string            `json:"eventsLog,omitempty"`
 	EventAttrs map[string]string `json:"eventAttrs,omitempty"`
+	// ForwardAll makes a resident init pass every signal on to the
+	// command (WithInit, like docker --init). Otherwise (Detached alone)
+	// it passes on only those the command handles: the command stands
+	// for PID 1, which the kernel spares signals it does not handle, as
+	// in Docker.
+	ForwardAll bool `json:"forwardAll,omitempty"`
 }
 
 // Message is one report from the init on the status pipe.

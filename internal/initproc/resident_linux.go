@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -127,7 +128,7 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 		f.Close() // the child's now: the copiers see EOF when it is done
 	}
 	childEnds = nil
-	ws := r.wait(pid, sigs)
+	ws := r.wait(pid, sigs, cfg.ForwardAll)
 	if r.log != nil {
 		done := make(chan struct{})
 		go func() { copiers.Wait(); close(done) }()
@@ -150,7 +151,10 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 }
 
 // wait forwards signals to pid and reaps children until pid has exited.
-func (r *resident) wait(pid int, sigs chan os.Signal) syscall.WaitStatus {
+// Unless all, a signal pid does not handle is dropped, as the kernel does
+// for a PID 1: so `docker stop` of a command that ignores SIGTERM ends in
+// SIGKILL (137) with hull as with Docker.
+func (r *resident) wait(pid int, sigs chan os.Signal, all bool) syscall.WaitStatus {
 	for {
 		for {
 			var ws syscall.WaitStatus
@@ -166,7 +170,9 @@ func (r *resident) wait(pid int, sigs chan os.Signal) syscall.WaitStatus {
 		switch s {
 		case syscall.SIGCHLD, syscall.SIGURG, syscall.SIGPIPE:
 		default:
-			_ = syscall.Kill(pid, s)
+			if all || handles(pid, s) {
+				_ = syscall.Kill(pid, s)
+			}
 		}
 	}
 }
@@ -319,4 +325,20 @@ func (r *resident) writeDieEvent(cfg *Config, ex Exit) {
 	}
 	_, _ = unix.Write(fd, append(data, '\n'))
 	unix.Close(fd)
+}
+
+// handles reports whether process pid has a handler for sig (SigCgt in
+// /proc/<pid>/status), or true if that cannot be read.
+func handles(pid int, sig syscall.Signal) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err != nil || mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return true
 }
