@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,9 +41,11 @@ func parallel(n int, start func(i int) error) error {
 }
 
 // starter starts container i of a batch running `sleep 1000` and returns
-// once it runs; removeAll removes the batch (outside the timer).
+// once it runs; pids returns the host PIDs of the batch's containers'
+// PID 1; removeAll removes the batch (outside the timer).
 type starter struct {
 	start     func(i int) error
+	pids      func() []int
 	removeAll func()
 }
 
@@ -74,6 +78,18 @@ var runners = []struct {
 				ids = append(ids, id)
 				mu.Unlock()
 				return nil
+			},
+			pids: func() []int {
+				var pids []int
+				for _, id := range ids {
+					out, err := exec.Command("runc", "--root", state, "state", id).Output()
+					var st struct{ Pid int }
+					if err != nil || json.Unmarshal(out, &st) != nil {
+						b.Fatalf("runc state %s: %v", id, err)
+					}
+					pids = append(pids, st.Pid)
+				}
+				return pids
 			},
 			removeAll: func() {
 				batch++
@@ -116,6 +132,13 @@ func hullStarter(b *testing.B, rt *hull.Runtime, opts ...hull.RunOption) starter
 			mu.Unlock()
 			return nil
 		},
+		pids: func() []int {
+			var pids []int
+			for _, c := range ctrs {
+				pids = append(pids, c.Inspect().State.Pid)
+			}
+			return pids
+		},
 		removeAll: func() {
 			if err := parallel(len(ctrs), func(i int) error {
 				return ctrs[i].Remove(ctx, hull.WithForceRemove())
@@ -145,6 +168,18 @@ func cliStarter(b *testing.B, tool string, global, run, rm []string) starter {
 			ids = append(ids, strings.TrimSpace(string(out)))
 			mu.Unlock()
 			return nil
+		},
+		pids: func() []int {
+			var pids []int
+			out := output(b, tool, append(append(global[:len(global):len(global)], "inspect", "--format", "{{.State.Pid}}"), ids...)...)
+			for _, f := range strings.Fields(out) {
+				pid, err := strconv.Atoi(f)
+				if err != nil {
+					b.Fatalf("%s inspect: %q", tool, out)
+				}
+				pids = append(pids, pid)
+			}
+			return pids
 		},
 		removeAll: func() {
 			if len(ids) == 0 {
