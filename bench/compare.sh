@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Runs hull's benchmarks and the same work done by the peers installed on
-# this machine (skopeo+umoci, docker, ...), in one run, and prints the
-# median time of each and its ratio to hull's.
+# this machine (skopeo+umoci, runc, docker, podman ...), in one run, and
+# prints the median of each metric (time, MB/s, KiB per container ...) and
+# its ratio to hull's.
 #
 #   sudo bench/compare.sh            # 5 samples of each
-#   sudo bench/compare.sh --short    # 1 sample (what CI runs, to keep it working)
+#   sudo bench/compare.sh --short    # 1 sample, fewer containers at once
+#                                    # (what CI runs, to keep it working)
 #   sudo bench/compare.sh -bench Pull -count 9
 #
 # It runs inside its own network namespace: the registry is in-process on
-# 127.0.0.1 and nothing can leave the machine.
+# 127.0.0.1, docker and podman get private state (see bench/peers_test.go)
+# and nothing can leave the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-count=5 benchtime=1x pattern=.
+count=5 benchtime=1x pattern=. short=
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--short) count=1 ;;
+	--short) count=1 short=--short ;;
 	-count) count=$2; shift ;;
 	-bench) pattern=$2; shift ;;
 	*) echo "usage: $0 [--short] [-count N] [-bench REGEXP]" >&2; exit 2 ;;
@@ -25,7 +28,7 @@ done
 
 if [ -z "${HULL_IN_NETNS:-}" ] && [ "$(id -u)" = 0 ]; then
 	go test -c -o /tmp/hull-bench.test ./bench
-	exec env HULL_IN_NETNS=1 HULL_BENCH_BIN=/tmp/hull-bench.test unshare --net -- bash -c 'ip link set lo up; exec "$0" "$@"' "$0" -count "$count" -bench "$pattern"
+	exec env HULL_IN_NETNS=1 HULL_BENCH_BIN=/tmp/hull-bench.test unshare --net -- bash -c 'ip link set lo up; exec "$0" "$@"' "$0" $short -count "$count" -bench "$pattern"
 fi
 
 bin=${HULL_BENCH_BIN:-}
@@ -35,30 +38,53 @@ if [ -z "$bin" ]; then
 fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-(cd bench && "$bin" -test.run '^$' -test.bench "$pattern" -test.benchtime "$benchtime" -test.count "$count") | tee "$out" >&2
+flags=()
+if [ -n "$short" ]; then
+	flags+=(-test.short)
+	echo "--short: 1 sample; BenchmarkRunConcurrent starts 20 containers at once instead of 100, BenchmarkHostMemory keeps 10 running instead of 20" >&2
+fi
+(cd bench && "$bin" -test.run '^$' -test.bench "$pattern" -test.benchtime "$benchtime" -test.count "$count" "${flags[@]}") | tee "$out" >&2
 
-# Median ns/op per sub-benchmark, then the ratio of each peer to hull.
+# The median of each metric per sub-benchmark, then its ratio to hull's.
+# A benchmark line is: name iterations (value unit)...; time (ns/op) is
+# left out for benchmarks that report their own metrics other than MB/s.
 awk '
-/^Benchmark.*ns\/op/ {
+/^Benchmark/ && NF >= 4 {
 	name = $1; sub(/-[0-9]+$/, "", name)
 	n = split(name, parts, "/"); group = parts[1]; impl = substr(name, length(group) + 2)
 	if (impl == "") impl = "hull"
-	key = group SUBSEP impl
-	if (!(key in seen)) { seen[key] = 1; order[++k] = key }
-	v[key, ++c[key]] = $3
+	if (!(group in gseen)) { gseen[group] = 1; groups[++ng] = group }
+	if (!((group, impl) in iseen)) { iseen[group, impl] = 1; impls[group, ++ni[group]] = impl }
+	for (f = 3; f + 1 <= NF; f += 2) {
+		unit = $(f + 1)
+		if (!((group, unit) in useen)) { useen[group, unit] = 1; units[group, ++nu[group]] = unit }
+		if (unit != "ns/op" && unit != "MB/s" && unit != "B/op" && unit != "allocs/op") own[group] = 1
+		key = group SUBSEP impl SUBSEP unit
+		v[key, ++c[key]] = $f
+	}
+}
+function median(key,    m, a, b, t, s) {
+	m = c[key]
+	for (a = 1; a <= m; a++) s[a] = v[key, a]
+	for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (s[b] < s[a]) { t = s[a]; s[a] = s[b]; s[b] = t }
+	return (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
 }
 END {
-	printf "\n%-28s %-18s %12s %10s\n", "benchmark", "implementation", "median", "vs hull"
-	for (i = 1; i <= k; i++) {
-		key = order[i]; m = c[key]
-		for (a = 1; a <= m; a++) s[a] = v[key, a]
-		for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (s[b] < s[a]) { t = s[a]; s[a] = s[b]; s[b] = t }
-		med[key] = (m % 2) ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
-	}
-	for (i = 1; i <= k; i++) {
-		key = order[i]; split(key, gi, SUBSEP)
-		base = med[gi[1] SUBSEP "hull"]
-		ratio = (base > 0) ? sprintf("%.2fx", med[key] / base) : "-"
-		printf "%-28s %-18s %10.1fms %10s\n", gi[1], gi[2], med[key] / 1e6, ratio
+	printf "\n%-24s %-16s %20s %8s\n", "benchmark", "implementation", "median", "vs hull"
+	for (g = 1; g <= ng; g++) {
+		group = groups[g]
+		for (u = 1; u <= nu[group]; u++) {
+			unit = units[group, u]
+			if (unit == "B/op" || unit == "allocs/op" || (unit == "ns/op" && own[group])) continue
+			base = ((group SUBSEP "hull" SUBSEP unit) in c) ? median(group SUBSEP "hull" SUBSEP unit) : 0
+			for (i = 1; i <= ni[group]; i++) {
+				key = group SUBSEP impls[group, i] SUBSEP unit
+				if (!(key in c)) continue
+				m = median(key)
+				ratio = (base != 0) ? sprintf("%.2fx", m / base) : "-"
+				value = (unit == "ns/op") ? sprintf("%.1f ms", m / 1e6) : sprintf("%.1f %s", m, unit)
+				printf "%-24s %-16s %20s %8s\n", group, impls[group, i], value, ratio
+			}
+		}
 	}
 }' "$out"
