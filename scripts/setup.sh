@@ -11,4 +11,16 @@ apt-get update -qq
 # runc, crun: container-start peers in bench/; nftables: the nft CLI, which
 # tests use to read back hull's rules.
 apt-get install -y -qq busybox-static iproute2 skopeo umoci docker-registry runc crun nftables >/dev/null
+# docker.io, podman (+ netavark for its published ports): container-start
+# and network peers in bench/, which runs a private dockerd and podman
+# inside its own network namespace. Their packages must not start a
+# daemon on the host: without a policy-rc.d, refuse service starts for the
+# duration of the install. (~20 s on a fresh machine.)
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
+apt-get install -y -qq --no-install-recommends docker.io podman netavark tini >/dev/null
 go mod download
