@@ -118,6 +118,7 @@ func (c *Container) Name() string {
 
 // Inspect returns the container's configuration and current state.
 func (c *Container) Inspect() ContainerInspect {
+	c.refresh() // lifecycle_linux.go
 	c.mu.Lock()
 	st := c.st
 	c.mu.Unlock()

@@ -465,6 +465,7 @@ func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
 // running reports whether the container's init exists and has not been
 // reaped.
 func (c *Container) running() bool {
+	c.refresh() // another Runtime may have started it again
 	if lp := c.live(); lp != nil {
 		select {
 		case <-lp.done:
@@ -639,6 +640,9 @@ func (rt *Runtime) closeContainers() error {
 	for _, c := range owned {
 		if c.detached() {
 			continue // it outlives us: stdio.go
+		}
+		if c.refresh(); c.live() == nil {
+			continue // restarted elsewhere: no longer ours (lifecycle_linux.go)
 		}
 		errs = append(errs, c.Remove(context.Background(), WithForceRemove()))
 	}

@@ -217,7 +217,10 @@ func (c *Container) emitExit(exit ExitStatus) {
 	if exit.OOMKilled {
 		c.event("oom", nil)
 	}
-	if c.detached() {
+	c.mu.Lock()
+	detached := c.st.Detached
+	c.mu.Unlock()
+	if detached {
 		if _, err := os.Stat(filepath.Join(c.rt.containerDir(c.id), exitName)); err == nil {
 			return // its init logged "die" when it wrote exit.json
 		}

@@ -3,6 +3,7 @@ package hull
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -347,4 +348,79 @@ func TestContainerStartExitedFromOtherRuntime(t *testing.T) {
 	if st, err := readState(rt.containerDir(c.ID())); err != nil || st.ExitCode != 2 || st.Owner != os.Getpid() {
 		t.Errorf("state after the second run: %+v %v", st, err)
 	}
+}
+
+// TestContainerAutoRemoveDetached: run -d --rm from a process that exits
+// at once; the container is gone after it exits (the next Open removes it).
+func TestContainerAutoRemoveDetached(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	out, err := helperCmd(rt.Root(), "detachrm").Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	var id string
+	var pid int
+	if _, err := fmt.Sscan(string(out), &id, &pid); err != nil {
+		t.Fatalf("helper printed %q", out)
+	}
+	if c, err := rt.Container(t.Context(), id); err == nil {
+		if _, err := c.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	if _, err := rt2.Container(t.Context(), id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("auto-remove container after it exited: %v", err)
+	}
+	checkGone(t, rt2, id, pid)
+}
+
+// TestContainerRestartedElsewhere: a container this Runtime ran and that
+// exited is started again by another Runtime; the first sees it running
+// and its Close leaves it alone (it is the other's now).
+func TestContainerRestartedElsewhere(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sh", "-c", "test -f /again && exec sleep 60; touch /again"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	c2, err := rt2.Container(t.Context(), c.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Inspect().State; !st.Running || st.Pid != c2.Inspect().State.Pid {
+		t.Errorf("the first Runtime's view after a restart elsewhere: %+v", st)
+	}
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := c2.Inspect().State; !st.Running {
+		t.Fatalf("the first Runtime's Close ended a container it no longer owns: %+v", st)
+	}
+	var logs strings.Builder
+	if err := c2.Logs(t.Context(), LogsOptions{Stdout: &logs}); err != nil {
+		t.Error(err)
+	}
+	pid := c2.Inspect().State.Pid
+	if err := c2.Remove(t.Context(), WithForceRemove()); err != nil {
+		t.Fatal(err)
+	}
+	checkGone(t, rt2, c.ID(), pid)
 }

@@ -109,6 +109,16 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 		fmt.Println(c.ID())
 		return nil
 	},
+	// detachrm starts a Detached WithAutoRemove container that exits a
+	// moment later, prints its ID and exits.
+	"detachrm": func(ctx context.Context, rt *Runtime) error {
+		c, err := rt.Run(ctx, "busybox:test", Detached(), WithAutoRemove(), WithCmd("sleep", "0.5"))
+		if err != nil {
+			return err
+		}
+		fmt.Println(c.ID(), c.Inspect().State.Pid)
+		return nil
+	},
 	// events runs a container named HULL_TEST_NAME that exits 2, and
 	// removes it.
 	"events": func(ctx context.Context, rt *Runtime) error {

@@ -75,6 +75,7 @@ func Open(ctx context.Context, opts ...Option) (*Runtime, error) {
 	if err := rt.recoverContainers(); err != nil {
 		return nil, fmt.Errorf("open %s: recover containers: %w", root, err)
 	}
+	rt.removeAutoRemoved() // run -d --rm whose creator is gone: lifecycle_linux.go
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 16
 	transport.ResponseHeaderTimeout = 60 * time.Second

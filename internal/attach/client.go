@@ -19,7 +19,7 @@ var ErrNoServer = errors.New("no one serves the container's stdio")
 
 // Dial connects to the attach socket in dir.
 func Dial(dir string) (net.Conn, error) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(dir, oPath|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func procPath(f *os.File, name string) string {
 // Listen binds SocketName in dir (replacing a stale one) and serves it
 // until Close.
 func Listen(dir string) (*Server, error) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(dir, oPath|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("attach socket: %w", err)
 	}
