@@ -51,7 +51,8 @@ type starter struct {
 
 // runners are the implementations the container-count benchmarks compare,
 // each set up to start busybox containers running `sleep 1000` with no
-// network; setup skips b when the implementation cannot run here.
+// network (hull: with opts, which should say so); setup skips b when the
+// implementation cannot run here.
 var runners = []struct {
 	name  string
 	setup func(b *testing.B, tarball []byte, opts ...hull.RunOption) starter
@@ -211,7 +212,7 @@ func BenchmarkRunConcurrent(b *testing.B) {
 	n := concurrentN()
 	for _, impl := range runners {
 		b.Run(impl.name, func(b *testing.B) {
-			s := impl.setup(b, tarball)
+			s := impl.setup(b, tarball, hull.WithNetworkMode("none"))
 			defer s.removeAll()
 			for b.Loop() {
 				if err := parallel(n, s.start); err != nil {

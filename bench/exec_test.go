@@ -18,7 +18,7 @@ func BenchmarkExec(b *testing.B) {
 	b.Run("hull", func(b *testing.B) {
 		ctx := context.Background()
 		rt := hullBusybox(b, tarball)
-		c, err := rt.Run(ctx, busyboxRef, hull.WithCmd("sleep", "1000"))
+		c, err := rt.Run(ctx, busyboxRef, hull.WithCmd("sleep", "1000"), hull.WithNetworkMode("none"))
 		if err != nil {
 			b.Fatal(err)
 		}

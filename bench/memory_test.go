@@ -47,12 +47,12 @@ func BenchmarkHostMemory(b *testing.B) {
 		name  string
 		setup func(b *testing.B, tarball []byte, opts ...hull.RunOption) starter
 	}{"hull-detached", func(b *testing.B, tarball []byte, _ ...hull.RunOption) starter {
-		return runners[0].setup(b, tarball, hull.Detached())
+		return runners[0].setup(b, tarball, hull.Detached(), hull.WithNetworkMode("none"))
 	}})
 	impls = append(impls, runners[1:]...)
 	for _, impl := range impls {
 		b.Run(impl.name, func(b *testing.B) {
-			s := impl.setup(b, tarball)
+			s := impl.setup(b, tarball, hull.WithNetworkMode("none"))
 			defer s.removeAll()
 			// A first container, so that one-time costs (hull's memfd copy
 			// of itself, the peer's image) are not counted per container.
