@@ -21,7 +21,11 @@ func EnsureBridge(name string, subnet netip.Prefix, gateway netip.Addr) (*netlin
 		}
 		return br, nil
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+	// A fixed MAC: without one the bridge takes the lowest of its ports'
+	// and changes it when that port goes, and the containers' ARP entries
+	// for the gateway then point nowhere (no outbound traffic, no
+	// upstream DNS) until they expire.
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, HardwareAddr: MAC(gateway)}}
 	if err := netlink.LinkAdd(br); err != nil {
 		return nil, fmt.Errorf("create bridge %s: %w", name, err)
 	}
