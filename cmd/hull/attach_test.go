@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -72,5 +74,50 @@ func TestEventsCLI(t *testing.T) {
 	}
 	if r := hullCmd(t, root, nil, "events", "-f", "colour=red"); r.code == 0 {
 		t.Errorf("bad filter: %+v", r)
+	}
+}
+
+// TestStatsStream: hull stats without --no-stream redraws its table until
+// interrupted, and exits 0.
+func TestStatsStream(t *testing.T) {
+	root := busyboxRoot(t)
+	t.Parallel()
+	mustHull(t, root, nil, "run", "-d", "--name", "st", "busybox:test", "sleep", "60")
+	defer hullCmd(t, root, nil, "rm", "-f", "st")
+	cmd := exec.CommandContext(t.Context(), hullBin, "--root", root, "stats", "st")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var seen strings.Builder
+	buf := make([]byte, 4096)
+	for strings.Count(seen.String(), "CONTAINER ID") < 2 {
+		n, err := out.Read(buf)
+		seen.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("stats ended: %v %q", err, seen.String())
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("stats after Ctrl-C: %v", err)
+	}
+	if s := seen.String(); !strings.Contains(s, "\033[2J") || !strings.Contains(s, "st ") || strings.Contains(s, "--   ") {
+		t.Errorf("stats output %q", s)
+	}
+}
+
+// TestRunDetachedRm: run -d --rm is removed once it exits, though the
+// hull that started it has gone.
+func TestRunDetachedRm(t *testing.T) {
+	root := busyboxRoot(t)
+	t.Parallel()
+	mustHull(t, root, nil, "run", "-d", "--rm", "--name", "gone", "busybox:test", "sleep", "0.3")
+	hullCmd(t, root, nil, "wait", "gone")
+	if r := mustHull(t, root, nil, "ps", "-aq"); r.stdout != "" {
+		t.Errorf("ps -aq after a run -d --rm exited: %q", r.stdout)
 	}
 }

@@ -777,16 +777,12 @@ func execCmd() *command {
 func statsCmd() *command {
 	return &command{
 		name: "stats", args: "[CONTAINER...]", maxArgs: -1,
-		short: "Display a snapshot of containers' resource usage statistics",
+		short: "Display a live stream of containers' resource usage statistics",
 		setup: func(fs *flags) action {
 			var noStream, all bool
 			fs.Bool(&all, "a", "all", "Show all containers (default shows just running)")
 			fs.Bool(&noStream, "", "no-stream", "Disable streaming stats and only pull the first result")
-			path := fs.Name()
 			return func(ctx context.Context, e *env, args []string) error {
-				if !noStream {
-					return usageErrorf(path, "streaming stats is not supported yet: use --no-stream")
-				}
 				var ctrs []*hull.Container
 				if len(args) == 0 {
 					rt, err := e.runtime(ctx)
@@ -811,6 +807,12 @@ func statsCmd() *command {
 					}
 					ctrs = append(ctrs, c)
 				}
+				if !noStream {
+					if failed {
+						return &exitError{code: exitFailure}
+					}
+					return streamStats(ctx, e.stdout, ctrs) // stats.go
+				}
 				tw := tabwriter.NewWriter(e.stdout, 10, 1, 3, ' ', 0)
 				fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
 				for _, c := range ctrs {
@@ -825,10 +827,7 @@ func statsCmd() *command {
 						failed = true
 						continue
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s\t%s / %s\t%d\n",
-						shortID(c.ID(), false), c.Name(), s.CPU.Percent,
-						binarySize(s.Memory.Usage), binarySize(s.Memory.Limit), s.Memory.Percent,
-						"0B / 0B", humanSize(int64(s.IO.ReadBytes), 3), humanSize(int64(s.IO.WriteBytes), 3), s.Pids.Current)
+					fmt.Fprintln(tw, statsRow(c, s))
 				}
 				if err := tw.Flush(); err != nil {
 					return err
