@@ -196,8 +196,8 @@ func (c *commitConfig) apply(base ocispec.ImageConfig) ocispec.ImageConfig {
 
 // Commit makes a new image of the container's image plus one layer holding the
 // container's changes to its filesystem (files written, and deletions as whiteouts), like
-// `docker commit`, and tags it ref (empty: untagged). The configuration is the image's,
-// changed by opts; the history gets one entry.
+// `docker commit`, and tags it ref (empty: untagged). The configuration is the
+// container's (see below), changed by opts; the history gets one entry.
 //
 // The layer is stored uncompressed, like Import's: committing costs one read of the
 // changes and no compression (a push may compress). It is unpacked as a snapshot by the
@@ -206,8 +206,9 @@ func (c *commitConfig) apply(base ocispec.ImageConfig) ocispec.ImageConfig {
 // A running container is paused (cgroup freezer) while its changes are read, as Docker
 // does, unless WithCommitNoPause.
 //
-// Where Docker differs: Docker starts from the container's run configuration (its
-// Cmd, Env... including Run's overrides); hull starts from the image's.
+// As Docker, the configuration starts from the container's run configuration: the
+// Entrypoint, Cmd, Env, WorkingDir and User it was created with (the image's, changed by
+// Create's options), not the image's alone.
 func (c *Container) Commit(ctx context.Context, ref string, opts ...CommitOption) (*Image, error) {
 	rt := c.rt
 	if err := rt.checkOpen(); err != nil {
@@ -273,7 +274,7 @@ func (c *Container) commit(ctx context.Context, tag string, cfg *commitConfig) (
 	now := time.Now().UTC()
 	config := parent.config
 	config.Created = &now
-	config.Config = cfg.apply(parent.config.Config)
+	config.Config = cfg.apply(runImageConfig(parent.config.Config, &st))
 	if cfg.author != "" {
 		config.Author = cfg.author
 	}
@@ -336,4 +337,44 @@ func (rt *Runtime) writeCommitted(parent *Image, config ocispec.Image, layer oci
 	}
 	layer.MediaType = lt
 	return rt.writeImage(mt, ct, config, append(slices.Clone(parent.manifest.Layers), layer), chains, size)
+}
+
+// runEntrypointCmd is the entrypoint and command a container created with
+// rc runs, split as Docker keeps them in a container's config: an
+// entrypoint override (even empty) drops the image's Cmd; WithCmd
+// replaces it.
+func runEntrypointCmd(img ocispec.ImageConfig, rc *runConfig) (entrypoint, cmd []string) {
+	entrypoint, cmd = img.Entrypoint, img.Cmd
+	if rc.entrySet {
+		entrypoint, cmd = rc.entrypoint, nil
+	}
+	if rc.cmdSet {
+		cmd = rc.cmd
+	}
+	return slices.Clone(entrypoint), slices.Clone(cmd)
+}
+
+// runImageConfig is the image configuration of a container's run
+// configuration: base (its image's) with the container's Entrypoint, Cmd,
+// Env, WorkingDir and User. The variables hull adds at run time
+// (HOSTNAME, TERM for a terminal) are left out, as Docker does.
+func runImageConfig(base ocispec.ImageConfig, st *containerState) ocispec.ImageConfig {
+	out := base
+	if st.Entrypoint == nil && st.Cmd == nil {
+		return out // created before hull recorded them
+	}
+	out.Entrypoint, out.Cmd = slices.Clone(st.Entrypoint), slices.Clone(st.Cmd)
+	out.Env = nil
+	for _, e := range st.Env {
+		if strings.HasPrefix(e, "HOSTNAME=") && !slices.Contains(base.Env, e) ||
+			st.TTY && e == "TERM=xterm" && !slices.Contains(base.Env, e) {
+			continue
+		}
+		out.Env = append(out.Env, e)
+	}
+	if st.Workdir != "" && !(st.Workdir == "/" && base.WorkingDir == "") {
+		out.WorkingDir = st.Workdir
+	}
+	out.User = st.User
+	return out
 }

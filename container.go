@@ -91,6 +91,8 @@ type ContainerInspect struct {
 	Labels map[string]string
 	// Mounts are the container's volumes, binds and tmpfs mounts.
 	Mounts []MountPoint
+	// NetworkSettings are the container's networks and published ports.
+	NetworkSettings NetworkSettings
 }
 
 // ContainerStateInfo is the state part of ContainerInspect.
@@ -130,8 +132,8 @@ func (c *Container) Inspect() ContainerInspect {
 		Created: st.Created, Hostname: st.Hostname,
 		Env: slices.Clone(st.Env), WorkingDir: st.Workdir, User: st.User,
 		Memory: st.Memory, PidsLimit: st.PidsLimit, Labels: cloneLabels(st.Labels),
-		Mounts: slices.Clone(st.Mounts),
-		TTY:    st.TTY, OpenStdin: st.OpenStdin,
+		TTY: st.TTY, OpenStdin: st.OpenStdin,
+		Mounts: slices.Clone(st.Mounts), NetworkSettings: st.networkSettings(),
 		State: ContainerStateInfo{
 			Status: st.Status, Running: st.Status == StatusRunning || st.Status == StatusPaused,
 			Paused:   st.Status == StatusPaused,
@@ -292,8 +294,10 @@ type runConfig struct {
 	opts       containerOptions // resources and security: options_container.go
 	stdio      stdioConfig      // stdin, tty: stdio.go
 	stderr     io.Writer
-	mounts     []mountRequest // volumes and binds: mounts.go
 	dns        []string       // WithDNS: dns.go
+	mounts     []mountRequest // volumes and binds: mounts.go
+	net        netRunConfig   // networks: network.go
+	publish    []portSpec     // WithPublish: publish.go
 }
 
 // WithName names the container. Names are unique in a root: Create fails

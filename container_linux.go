@@ -95,6 +95,7 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	st.StopTimeout, st.AutoRemove = rc.opts.stopTimeout, rc.opts.autoRemove
 	st.Detached = rc.stdio.detached
 	st.OpenStdin, st.TTY = rc.stdio.open || rc.stdio.stdin != nil, rc.stdio.tty
+	st.Entrypoint, st.Cmd = runEntrypointCmd(img.Config(), &rc) // commit.go
 	if err := rt.reserve(&st); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}

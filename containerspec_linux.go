@@ -75,10 +75,7 @@ func (l layerFS) Open(name string) (fs.File, error) {
 // writeEtcFiles writes the container's /etc/hostname, /etc/hosts and
 // /etc/resolv.conf into its directory, whence they are bind-mounted.
 func writeEtcFiles(dir, hostname string) error {
-	hosts := "127.0.0.1\tlocalhost\n" +
-		"::1\tlocalhost ip6-localhost ip6-loopback\n" +
-		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n" +
-		"127.0.0.1\t" + hostname + "\n"
+	hosts := string(etcHosts(hostname, "127.0.0.1"))
 	files := map[string][]byte{
 		"hostname":    []byte(hostname + "\n"),
 		"hosts":       []byte(hosts),
@@ -90,6 +87,15 @@ func writeEtcFiles(dir, hostname string) error {
 		}
 	}
 	return nil
+}
+
+// etcHosts is Docker's /etc/hosts: localhost, the IPv6 names, and the
+// hostname at ip (the first network's address; 127.0.0.1 without one).
+func etcHosts(hostname, ip string) []byte {
+	return []byte("127.0.0.1\tlocalhost\n" +
+		"::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n" +
+		ip + "\t" + hostname + "\n")
 }
 
 // resolvConf is the host's /etc/resolv.conf without loopback nameservers,

@@ -78,6 +78,7 @@ func (c *Container) respawn(ctx context.Context) (retErr error) {
 	if old := c.live(); old != nil && old.rc != nil {
 		rc = *old.rc // the same writers and stdio options
 	}
+	rc.net.mode = st.NetworkMode
 	// A cgroup left by a dead owner (recovery removes it, but it may not
 	// have run) would keep old counters.
 	if cg := loadCgroup(c.id); cg != nil {
@@ -85,9 +86,12 @@ func (c *Container) respawn(ctx context.Context) (retErr error) {
 			return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
 		}
 	}
+	if err := rt.prepareNetworks(&st, &cfg, &rc, false); err != nil {
+		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
+	}
 	lp, err := rt.spawn(ctx, &cfg, &rc)
 	if lp == nil {
-		return err
+		return errors.Join(err, rt.releaseAddresses(c.id))
 	}
 	c.mu.Lock()
 	c.lp = lp
@@ -116,5 +120,14 @@ func (c *Container) respawn(ctx context.Context) (retErr error) {
 		_ = lp.cmd.Process.Kill()
 		return err
 	}
-	return nil
+	if err := c.attachNetworks(ctx, &rc); err != nil {
+		_ = lp.cmd.Process.Kill()
+		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
+	}
+	if len(st.Networks) > 0 {
+		c.mu.Lock()
+		werr = writeState(dir, &c.st)
+		c.mu.Unlock()
+	}
+	return werr
 }

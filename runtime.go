@@ -2,6 +2,7 @@ package hull
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -75,6 +76,9 @@ func Open(ctx context.Context, opts ...Option) (*Runtime, error) {
 	if err := rt.recoverContainers(); err != nil {
 		return nil, fmt.Errorf("open %s: recover containers: %w", root, err)
 	}
+	if err := rt.recoverNetworks(); err != nil {
+		return nil, fmt.Errorf("open %s: recover networks: %w", root, err)
+	}
 	rt.removeAutoRemoved() // run -d --rm whose creator is gone: lifecycle_linux.go
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 16
@@ -99,7 +103,7 @@ func (rt *Runtime) Close() error {
 	rt.mu.Unlock()
 	rt.http.CloseIdleConnections()
 	defer rt.events.close()
-	return rt.closeContainers()
+	return errors.Join(rt.closeContainers(), rt.closeNetworks())
 }
 
 func (rt *Runtime) checkOpen() error {

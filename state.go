@@ -36,6 +36,10 @@ type containerState struct {
 	Detached    bool            `json:"detached,omitempty"`  // outlives its owner: stdio.go
 	OpenStdin   bool            `json:"openStdin,omitempty"` // Attach may send input: attach.go
 	TTY         bool            `json:"tty,omitempty"`
+	// Entrypoint and Cmd are the run configuration's (image's or
+	// WithEntrypoint/WithCmd): Commit starts from them, as Docker.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
 
 	// Labels are the image's, then WithLabels', for FilterLabel.
 	Labels map[string]string `json:"labels,omitempty"`

@@ -39,8 +39,8 @@ func commands() []*command {
 		diffCmd(), exportCmd(), cpCmd(), commitCmd(),
 		runCmd(), createCmd(), startCmd(), psCmd(), stopCmd(), killCmd(), restartCmd(), rmCmd(),
 		logsCmd(), execCmd(), waitCmd(), statsCmd(), topCmd(), pauseCmd(), unpauseCmd(),
-		attachCmd(), eventsCmd(),
-		imageGroup(),
+		attachCmd(), eventsCmd(), portCmd(),
+		imageGroup(), networkGroup(),
 		volumeGroup(),
 		versionCmd(), helpCmd(),
 	}

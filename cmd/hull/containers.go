@@ -28,10 +28,12 @@ type runFlags struct {
 	memory, cpus, pids     string
 	readOnly, init         bool
 	capAdd, capDrop        []string
-	network, entrypoint    string
+	entrypoint             string
+	networks, netAliases   []string // network.go
 	entrySet               bool
 	dns                    []string
 	mnt                    mountFlags // -v, --mount, --tmpfs: volume.go
+	publish                []string
 }
 
 func (f *runFlags) register(fs *flags, run bool) {
@@ -54,7 +56,9 @@ func (f *runFlags) register(fs *flags, run bool) {
 	fs.Bool(&f.init, "", "init", "Run an init inside the container that forwards signals and reaps processes")
 	f.mnt.register(fs)
 	fs.Strings(&f.dns, "", "dns", "list", "Set custom DNS servers (user-defined networks)")
-	fs.String(&f.network, "", "network", "network", `Connect a container to a network (only "none")`)
+	fs.Strings(&f.publish, "p", "publish", "list", "Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto])")
+	fs.Strings(&f.networks, "", "network", "network", "Connect a container to a network (a name, bridge, none, host or container:<name|id>)")
+	fs.Strings(&f.netAliases, "", "network-alias", "list", "Add network-scoped alias for the container")
 	f.entrypoint = "\x00"
 	fs.String(&f.entrypoint, "", "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image")
 	fs.stopAtArg = true // IMAGE [COMMAND] [ARG...]: what follows IMAGE is the command's
@@ -143,11 +147,8 @@ func (f *runFlags) options(path string, cmd []string) ([]hull.RunOption, error) 
 		return nil, err
 	}
 	opts = append(opts, mopts...)
-	switch f.network {
-	case "", "none":
-		// Every container gets its own network namespace with only lo.
-	default:
-		return nil, usageErrorf(path, "network %q is not supported: hull only has --network none", f.network)
+	for _, p := range f.publish {
+		opts = append(opts, hull.WithPublish(p))
 	}
 	if f.entrypoint != "\x00" {
 		if f.entrypoint == "" {
@@ -222,6 +223,9 @@ func runCmd() *command {
 			return func(ctx context.Context, e *env, args []string) error {
 				opts, err := f.options(path, args[1:])
 				if err != nil {
+					return err
+				}
+				if opts, err = f.networkOptions(ctx, e, path, opts); err != nil { // network.go
 					return err
 				}
 				if f.detach && f.rm {
@@ -359,6 +363,9 @@ func createCmd() *command {
 			return func(ctx context.Context, e *env, args []string) error {
 				opts, err := f.options(path, args[1:])
 				if err != nil {
+					return err
+				}
+				if opts, err = f.networkOptions(ctx, e, path, opts); err != nil { // network.go
 					return err
 				}
 				rt, err := e.runtime(ctx)

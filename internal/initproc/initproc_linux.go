@@ -41,6 +41,10 @@ type Config struct {
 	Lowers    []string `json:"lowers"` // top first
 	Upper     string   `json:"upper"`
 	Work      string   `json:"work"`
+	// NetNS is a network namespace to join (/proc/<pid>/ns/net of
+	// another container's init, for network mode container:<id>) before
+	// anything else, instead of the new one the init was cloned into.
+	NetNS string `json:"netns,omitempty"`
 	// DNS makes the (resident) init serve DNS on 127.0.0.11: dns_linux.go.
 	DNS *DNSConfig `json:"dns,omitempty"`
 	// SeccompBPF is the spec's seccomp profile compiled by the parent
@@ -124,6 +128,9 @@ func runInit() int {
 	cfg, err := readConfig(cfgR)
 	if err != nil {
 		return report(status, fail("config", err))
+	}
+	if err := joinNetNS(cfg.NetNS); err != nil {
+		return report(status, fail("network", err))
 	}
 	var res *resident
 	if cfg.Resident {
@@ -256,4 +263,23 @@ func ReadMessage(r *bufio.Reader) (Message, error) {
 		return m, fmt.Errorf("bad message from container init: %q", line)
 	}
 	return m, nil
+}
+
+// joinNetNS moves this (locked, main) thread into the network namespace
+// at path, if any: the user's process is exec'd or forked from it, and
+// /proc/<pid>/ns/net, which exec and network attach use, shows the main
+// thread's namespace.
+func joinNetNS(path string) error {
+	if path == "" {
+		return nil
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("join network namespace %s: %w", path, err)
+	}
+	return nil
 }

@@ -1,0 +1,480 @@
+package hull
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DefaultNetworkName is the network containers join when Create is given
+// no network option: like Docker's "bridge", it has no name resolution.
+// It is created on first use, on the bridge device hull0.
+const DefaultNetworkName = "bridge"
+
+// Network modes for WithNetworkMode besides a network's name.
+const (
+	NetworkModeBridge = "bridge" // the default network
+	NetworkModeNone   = "none"   // only a loopback interface
+	NetworkModeHost   = "host"   // the host's network namespace
+)
+
+// Network is a user-defined (or the default) network: a Linux bridge with
+// its own subnet, whose containers reach each other and, unless it is
+// internal, the outside through NAT. Its state lives in the Runtime's root
+// under networks/<id>/, so every process using the root sees it. A network
+// lives until Removed; it is not tied to the process that created it.
+type Network struct {
+	rt  *Runtime
+	rec networkRecord
+}
+
+// networkRecord is networks/<id>/network.json.
+type networkRecord struct {
+	ID       string            `json:"id"`
+	Name     string            `json:"name"`
+	Created  time.Time         `json:"created"`
+	Bridge   string            `json:"bridge"` // the Linux bridge device
+	Subnet   netip.Prefix      `json:"subnet"`
+	Gateway  netip.Addr        `json:"gateway"`
+	IPRange  netip.Prefix      `json:"ipRange,omitzero"`
+	Internal bool              `json:"internal,omitempty"`
+	Default  bool              `json:"default,omitempty"` // the "bridge" network
+	Labels   map[string]string `json:"labels,omitempty"`
+}
+
+// NetworkInspect describes a network. Its JSON form uses Docker's field
+// names (`docker network inspect`).
+type NetworkInspect struct {
+	Name       string
+	ID         string `json:"Id"`
+	Created    time.Time
+	Scope      string // always "local"
+	Driver     string // always "bridge"
+	Internal   bool
+	Labels     map[string]string
+	IPAM       NetworkIPAM
+	Options    map[string]string          // the bridge device: com.docker.network.bridge.name
+	Containers map[string]NetworkEndpoint // running containers attached, by ID
+}
+
+// NetworkIPAM is the address part of NetworkInspect.
+type NetworkIPAM struct {
+	Driver string // always "default"
+	Config []NetworkIPAMConfig
+}
+
+// NetworkIPAMConfig is one subnet of a network.
+type NetworkIPAMConfig struct {
+	Subnet  string
+	Gateway string
+	IPRange string `json:",omitempty"`
+}
+
+// NetworkEndpoint is a container attached to a network, as NetworkInspect
+// lists it.
+type NetworkEndpoint struct {
+	Name        string
+	MacAddress  string
+	IPv4Address string // address/prefix length, e.g. "172.18.0.2/16"
+}
+
+// NetworkSettings is the network part of ContainerInspect.
+type NetworkSettings struct {
+	// NetworkMode is "bridge" (the default network or WithNetwork),
+	// "none", "host" or "container:<id>" (Docker's HostConfig.NetworkMode).
+	NetworkMode string
+	// IPAddress, Gateway and MacAddress are those of the first network,
+	// for convenience (Docker fills them for the default network only).
+	IPAddress  string
+	Gateway    string
+	MacAddress string
+	// Networks are the container's networks by name.
+	Networks map[string]EndpointSettings
+	// Ports are the published ports (WithPublish).
+	Ports []PortBinding
+}
+
+// EndpointSettings is a container's attachment to one network. IPAddress,
+// Gateway and MacAddress are empty while the container is not running.
+type EndpointSettings struct {
+	NetworkID   string
+	Aliases     []string
+	IPAddress   string
+	IPPrefixLen int
+	Gateway     string
+	MacAddress  string
+}
+
+// ID returns the network's ID: 64 hex digits.
+func (n *Network) ID() string { return n.rec.ID }
+
+// Name returns the network's name.
+func (n *Network) Name() string { return n.rec.Name }
+
+// Inspect describes the network and the running containers attached to it.
+func (n *Network) Inspect() NetworkInspect {
+	r := n.rec
+	in := NetworkInspect{
+		Name: r.Name, ID: r.ID, Created: r.Created, Scope: "local", Driver: "bridge",
+		Internal: r.Internal, Labels: cloneLabels(r.Labels),
+		IPAM:       NetworkIPAM{Driver: "default"},
+		Options:    map[string]string{"com.docker.network.bridge.name": r.Bridge},
+		Containers: map[string]NetworkEndpoint{},
+	}
+	if in.Labels == nil {
+		in.Labels = map[string]string{}
+	}
+	cfg := NetworkIPAMConfig{Subnet: r.Subnet.String(), Gateway: r.Gateway.String()}
+	if r.IPRange.IsValid() {
+		cfg.IPRange = r.IPRange.String()
+	}
+	in.IPAM.Config = []NetworkIPAMConfig{cfg}
+	states, _ := n.rt.readStates()
+	for _, st := range states {
+		if !st.netLive() {
+			continue
+		}
+		for _, ep := range st.Networks {
+			if ep.NetworkID == r.ID && ep.IP.IsValid() {
+				in.Containers[st.ID] = NetworkEndpoint{
+					Name: st.Name, MacAddress: ep.MAC,
+					IPv4Address: netip.PrefixFrom(ep.IP, ep.Bits).String(),
+				}
+			}
+		}
+	}
+	return in
+}
+
+// NetworkOption configures CreateNetwork.
+type NetworkOption func(*networkConfig) error
+
+type networkConfig struct {
+	subnet   netip.Prefix
+	gateway  netip.Addr
+	ipRange  netip.Prefix
+	internal bool
+	labels   map[string]string
+}
+
+func parseV4Prefix(what, s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, fmt.Errorf("%w: %s %q: want an IPv4 CIDR such as 172.30.0.0/16", ErrInvalidArgument, what, s)
+	}
+	if !p.Addr().Is4() {
+		return p, fmt.Errorf("%w: %s %q: only IPv4 is supported", ErrInvalidArgument, what, s)
+	}
+	if p.Masked() != p {
+		return p, fmt.Errorf("%w: %s %q: host bits set, did you mean %s?", ErrInvalidArgument, what, s, p.Masked())
+	}
+	if p.Bits() > 30 {
+		return p, fmt.Errorf("%w: %s %q: too small (at most /30)", ErrInvalidArgument, what, s)
+	}
+	return p, nil
+}
+
+// WithSubnet sets the network's IPv4 subnet in CIDR form ("172.30.0.0/16").
+// Default: the first of Docker's default pools (172.17.0.0/16 ...
+// 172.31.0.0/16, then /20s of 192.168.0.0/16) that overlaps no route of
+// the host and no other network.
+func WithSubnet(cidr string) NetworkOption {
+	return func(c *networkConfig) error {
+		p, err := parseV4Prefix("subnet", cidr)
+		c.subnet = p
+		return err
+	}
+}
+
+// WithGateway sets the address of the bridge, which containers use as
+// their default route. It needs WithSubnet. Default: the subnet's first
+// host address.
+func WithGateway(ip string) NetworkOption {
+	return func(c *networkConfig) error {
+		a, err := netip.ParseAddr(ip)
+		if err != nil || !a.Is4() {
+			return fmt.Errorf("%w: gateway %q: want an IPv4 address", ErrInvalidArgument, ip)
+		}
+		c.gateway = a
+		return nil
+	}
+}
+
+// WithIPRange restricts the addresses handed out to containers to a part
+// of the subnet (CIDR), like `docker network create --ip-range`. It needs
+// WithSubnet. Default: the whole subnet.
+func WithIPRange(cidr string) NetworkOption {
+	return func(c *networkConfig) error {
+		p, err := parseV4Prefix("ip range", cidr)
+		c.ipRange = p
+		return err
+	}
+}
+
+// WithInternal makes the network internal: its containers reach each
+// other but nothing outside it, and nothing outside reaches them. Default:
+// outbound traffic is masqueraded to the host's address.
+func WithInternal() NetworkOption {
+	return func(c *networkConfig) error {
+		c.internal = true
+		return nil
+	}
+}
+
+// WithNetworkLabels adds labels to the network. Default: none.
+func WithNetworkLabels(labels map[string]string) NetworkOption {
+	return func(c *networkConfig) error {
+		for k := range labels {
+			if k == "" {
+				return fmt.Errorf("%w: empty network label key", ErrInvalidArgument)
+			}
+		}
+		if c.labels == nil {
+			c.labels = map[string]string{}
+		}
+		maps.Copy(c.labels, labels)
+		return nil
+	}
+}
+
+// EndpointOption configures a container's attachment to a network
+// (WithNetwork, Network.Connect).
+type EndpointOption func(*endpointConfig) error
+
+type endpointConfig struct {
+	aliases []string
+	ip      netip.Addr
+}
+
+// Alias adds names under which the container is found on this network,
+// besides its name and short ID. Only user-defined networks resolve names.
+// Default: none.
+func Alias(names ...string) EndpointOption {
+	return func(c *endpointConfig) error {
+		for _, n := range names {
+			if !validName(n) {
+				return fmt.Errorf("%w: alias %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]*", ErrInvalidArgument, n)
+			}
+		}
+		c.aliases = append(c.aliases, names...)
+		return nil
+	}
+}
+
+// IP gives the container a fixed IPv4 address on this network. Only
+// networks created with WithSubnet allow it, as in Docker. Default: the
+// next free address.
+func IP(addr string) EndpointOption {
+	return func(c *endpointConfig) error {
+		a, err := netip.ParseAddr(addr)
+		if err != nil || !a.Is4() {
+			return fmt.Errorf("%w: IP %q: want an IPv4 address", ErrInvalidArgument, addr)
+		}
+		c.ip = a
+		return nil
+	}
+}
+
+// netRunConfig is the network part of runConfig.
+type netRunConfig struct {
+	mode   string // "", "bridge", "none", "host", "container:<name|id>"
+	attach []netAttach
+}
+
+type netAttach struct {
+	net *Network
+	ep  endpointConfig
+}
+
+// WithNetwork attaches the container to n; repeat it for several networks
+// (the first gives the default route). On a user-defined network the
+// container is found by its name, its short ID and Alias names. Default:
+// the default network "bridge" (see WithNetworkMode).
+func WithNetwork(n *Network, opts ...EndpointOption) RunOption {
+	return func(c *runConfig) error {
+		if n == nil {
+			return fmt.Errorf("%w: WithNetwork(nil)", ErrInvalidArgument)
+		}
+		var ep endpointConfig
+		for _, o := range opts {
+			if err := o(&ep); err != nil {
+				return err
+			}
+		}
+		for _, a := range c.net.attach {
+			if a.net.ID() == n.ID() {
+				return fmt.Errorf("%w: network %s given twice", ErrInvalidArgument, n.Name())
+			}
+		}
+		c.net.attach = append(c.net.attach, netAttach{net: n, ep: ep})
+		return nil
+	}
+}
+
+// WithNetworkMode sets how the container is networked: "bridge" (the
+// default network, created on first use), "none" (a network namespace
+// with only loopback), "host" (the host's network namespace, no
+// isolation) or "container:<name|id>" (the network namespace of that
+// running container). "none", "host" and "container:" exclude WithNetwork.
+// Default: "bridge" unless WithNetwork is given.
+func WithNetworkMode(mode string) RunOption {
+	return func(c *runConfig) error {
+		switch {
+		case mode == NetworkModeBridge || mode == NetworkModeNone || mode == NetworkModeHost:
+		case strings.HasPrefix(mode, "container:") && len(mode) > len("container:"):
+		default:
+			return fmt.Errorf("%w: network mode %q: want bridge, none, host or container:<name|id>", ErrInvalidArgument, mode)
+		}
+		c.net.mode = mode
+		return nil
+	}
+}
+
+// endpointState is one network of a container, in its state file.
+type endpointState struct {
+	NetworkID string     `json:"networkID"`
+	Name      string     `json:"name"` // the network's name
+	Aliases   []string   `json:"aliases,omitempty"`
+	StaticIP  netip.Addr `json:"staticIP,omitzero"` // IP()
+	// Set while attached (the container runs):
+	IP      netip.Addr `json:"ip,omitzero"`
+	Bits    int        `json:"bits,omitempty"`
+	Gateway netip.Addr `json:"gateway,omitzero"`
+	MAC     string     `json:"mac,omitempty"`
+	IfName  string     `json:"ifName,omitempty"`
+}
+
+// netLive reports whether a container holds (or is about to hold) network
+// resources: its init runs, or its Create is under way in a live owner.
+func (st *containerState) netLive() bool {
+	return st.alive() || st.Status == StatusCreated && st.Pid == 0 && st.ownerAlive()
+}
+
+// networkSettings is the NetworkSettings of ContainerInspect.
+func (st *containerState) networkSettings() NetworkSettings {
+	ns := NetworkSettings{NetworkMode: st.NetworkMode, Networks: map[string]EndpointSettings{}, Ports: slices.Clone(st.Ports)}
+	live := st.netLive() && st.Status != StatusExited
+	for i, ep := range st.Networks {
+		es := EndpointSettings{NetworkID: ep.NetworkID, Aliases: slices.Clone(ep.Aliases)}
+		if live && ep.IP.IsValid() {
+			es.IPAddress, es.IPPrefixLen, es.MacAddress = ep.IP.String(), ep.Bits, ep.MAC
+			if ep.Gateway.IsValid() {
+				es.Gateway = ep.Gateway.String()
+			}
+		}
+		if i == 0 {
+			ns.IPAddress, ns.Gateway, ns.MacAddress = es.IPAddress, es.Gateway, es.MacAddress
+		}
+		ns.Networks[ep.Name] = es
+	}
+	return ns
+}
+
+func (rt *Runtime) networksDir() string { return filepath.Join(rt.cfg.root, "networks") }
+
+func (rt *Runtime) networkDir(id string) string { return filepath.Join(rt.networksDir(), id) }
+
+// readNetworks reads every network's record; directories without one (a
+// create or remove under way) are skipped.
+func (rt *Runtime) readNetworks() ([]networkRecord, error) {
+	entries, err := os.ReadDir(rt.networksDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []networkRecord
+	for _, e := range entries {
+		if !e.IsDir() || len(e.Name()) != 64 {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(rt.networksDir(), e.Name(), "network.json"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var rec networkRecord
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return nil, fmt.Errorf("network %s: %w", e.Name(), err)
+		}
+		out = append(out, rec)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// findNetwork looks a network up by full ID, name or unique ID prefix.
+func findNetwork(recs []networkRecord, idOrName string) (*networkRecord, error) {
+	for i := range recs {
+		if recs[i].ID == idOrName {
+			return &recs[i], nil
+		}
+	}
+	for i := range recs {
+		if recs[i].Name == idOrName {
+			return &recs[i], nil
+		}
+	}
+	var found *networkRecord
+	if idOrName != "" && isHex(idOrName) {
+		for i := range recs {
+			if strings.HasPrefix(recs[i].ID, idOrName) {
+				if found != nil {
+					return nil, fmt.Errorf("%w: network ID prefix %q is ambiguous", ErrConflict, idOrName)
+				}
+				found = &recs[i]
+			}
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("network %s: %w", idOrName, ErrNotFound)
+	}
+	return found, nil
+}
+
+// Network finds a network by ID, unique ID prefix or name; the error wraps
+// ErrNotFound if there is none. The default network "bridge" exists once
+// a container has used it.
+func (rt *Runtime) Network(ctx context.Context, idOrName string) (*Network, error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	recs, err := rt.readNetworks()
+	if err != nil {
+		return nil, err
+	}
+	rec, err := findNetwork(recs, idOrName)
+	if err != nil {
+		return nil, err
+	}
+	return &Network{rt: rt, rec: *rec}, nil
+}
+
+// Networks lists the networks, sorted by name.
+func (rt *Runtime) Networks(ctx context.Context) ([]*Network, error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	recs, err := rt.readNetworks()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Network, len(recs))
+	for i := range recs {
+		out[i] = &Network{rt: rt, rec: recs[i]}
+	}
+	return out, nil
+}

@@ -1,0 +1,584 @@
+package hull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hullbox/hull/internal/netsetup"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// CreateNetwork creates a user-defined bridge network: its state under the
+// root, its Linux bridge ("hull-" + the first 10 hex digits of its ID: a
+// device name has at most 15 bytes) and
+// its firewall rules (masquerade unless internal, isolation from the other
+// networks). Containers on it find each other by name. It fails with
+// ErrConflict if the name is taken or the subnet overlaps another
+// network's, ErrInvalidArgument for a bad name, subnet, gateway or range.
+// The network stays until Removed.
+func (rt *Runtime) CreateNetwork(ctx context.Context, name string, opts ...NetworkOption) (*Network, error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	var cfg networkConfig
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("create network %s: %w", name, err)
+		}
+	}
+	if !validName(name) {
+		return nil, fmt.Errorf("create network: %w: name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]*", ErrInvalidArgument, name)
+	}
+	switch name {
+	case NetworkModeBridge, NetworkModeHost, NetworkModeNone:
+		return nil, fmt.Errorf("create network %s: %w: %s is a predefined network", name, ErrConflict, name)
+	}
+	if !cfg.subnet.IsValid() && (cfg.gateway.IsValid() || cfg.ipRange.IsValid()) {
+		return nil, fmt.Errorf("create network %s: %w: a gateway or IP range needs a subnet", name, ErrInvalidArgument)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	unlock, err := rt.lockNetworks()
+	if err != nil {
+		return nil, fmt.Errorf("create network %s: %w", name, err)
+	}
+	defer unlock()
+	recs, err := rt.readNetworks()
+	if err != nil {
+		return nil, fmt.Errorf("create network %s: %w", name, err)
+	}
+	for _, r := range recs {
+		if r.Name == name {
+			return nil, fmt.Errorf("create network %s: %w: a network with this name exists (%s)", name, ErrConflict, r.ID[:12])
+		}
+		if cfg.subnet.IsValid() && r.Subnet.Overlaps(cfg.subnet) {
+			return nil, fmt.Errorf("create network %s: %w: subnet %s overlaps network %s (%s)", name, ErrConflict, cfg.subnet, r.Name, r.Subnet)
+		}
+	}
+	rec := networkRecord{
+		ID: newContainerID(), Name: name, Created: time.Now().UTC(),
+		Subnet: cfg.subnet, IPRange: cfg.ipRange, Internal: cfg.internal, Labels: cfg.labels,
+	}
+	rec.Bridge = "hull-" + rec.ID[:10] // at most 15 bytes (IFNAMSIZ)
+	if err := rt.createNetworkLocked(&rec, recs, cfg.gateway); err != nil {
+		return nil, fmt.Errorf("create network %s: %w", name, err)
+	}
+	return &Network{rt: rt, rec: rec}, nil
+}
+
+// defaultNetwork returns the default network with its bridge up,
+// creating it on first use: bridge hull0 (hull1... if another root on
+// this host has hull0), subnet 172.17.0.0/16 unless that overlaps a route.
+// Its bridge is deleted when no container uses it and a Runtime closes
+// (closeNetworks), so that roots that come and go (tests) do not use up
+// the host's address pools; it is made again here, moved to another
+// device name or subnet if those were taken meanwhile.
+func (rt *Runtime) defaultNetwork() (*networkRecord, error) {
+	recs, err := rt.readNetworks()
+	if err != nil {
+		return nil, err
+	}
+	for i := range recs {
+		if recs[i].Default && ownBridge(&recs[i]) {
+			return &recs[i], nil
+		}
+	}
+	unlock, err := rt.lockNetworks()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if recs, err = rt.readNetworks(); err != nil {
+		return nil, err
+	}
+	for i := range recs {
+		if recs[i].Default {
+			if err := rt.remakeDefault(&recs[i], recs); err != nil {
+				return nil, fmt.Errorf("the default network: %w", err)
+			}
+			return &recs[i], nil
+		}
+	}
+	rec := networkRecord{ID: newContainerID(), Name: DefaultNetworkName, Created: time.Now().UTC(), Default: true}
+	if err := rt.createNetworkLocked(&rec, recs, netip.Addr{}); err != nil {
+		return nil, fmt.Errorf("create the default network: %w", err)
+	}
+	return &rec, nil
+}
+
+// ownBridge reports whether the network's bridge exists and is ours.
+func ownBridge(rec *networkRecord) bool {
+	l, err := netlink.LinkByName(rec.Bridge)
+	return err == nil && l.Attrs().Alias == rec.ID
+}
+
+// remakeDefault makes the default network's bridge again (networks lock
+// held). While no container holds an address it may move to a free device
+// name and subnet first.
+func (rt *Runtime) remakeDefault(rec *networkRecord, recs []networkRecord) error {
+	hostUnlock, err := lockHostNet()
+	if err != nil {
+		return err
+	}
+	defer hostUnlock()
+	if ownBridge(rec) {
+		return nil
+	}
+	users, err := rt.networkUsers(rec)
+	if err != nil {
+		return err
+	}
+	if len(users) == 0 {
+		if _, err := netlink.LinkByName(rec.Bridge); err == nil {
+			for i := 0; ; i++ {
+				if _, err := netlink.LinkByName("hull" + strconv.Itoa(i)); err != nil {
+					rec.Bridge = "hull" + strconv.Itoa(i)
+					break
+				}
+			}
+		}
+		used, err := hostRoutes()
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.ID != rec.ID {
+				used = append(used, r.Subnet)
+			}
+		}
+		if slices.ContainsFunc(used, rec.Subnet.Overlaps) {
+			if rec.Subnet, err = netsetup.ChooseSubnet(netsetup.DefaultPools, used); err != nil {
+				return err
+			}
+			path := filepath.Join(rt.networkDir(rec.ID), "ipam.json")
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			ipam, err := netsetup.NewIPAM(path, rec.Subnet, netip.Addr{}, netip.Prefix{})
+			if err != nil {
+				return err
+			}
+			if _, rec.Gateway, err = ipam.Info(); err != nil {
+				return err
+			}
+		}
+		if err := writeFileAtomic(filepath.Join(rt.networkDir(rec.ID), "network.json"), mustJSON(rec), 0o600); err != nil {
+			return err
+		}
+	}
+	return rt.makeBridge(rec)
+}
+
+// closeNetworks deletes the default network's bridge and rules if no
+// container uses it (see defaultNetwork). Runtime.Close calls it.
+func (rt *Runtime) closeNetworks() error {
+	recs, err := rt.readNetworks()
+	if err != nil || !slices.ContainsFunc(recs, func(r networkRecord) bool { return r.Default }) {
+		return err
+	}
+	unlock, err := rt.lockNetworks()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if recs, err = rt.readNetworks(); err != nil {
+		return err
+	}
+	for i := range recs {
+		rec := &recs[i]
+		if !rec.Default || !ownBridge(rec) {
+			continue
+		}
+		if users, err := rt.networkUsers(rec); err != nil || len(users) > 0 {
+			return err
+		}
+		return errors.Join(rt.removeNetworkRules(rec.Bridge), netsetup.DeleteLink(rec.Bridge))
+	}
+	return nil
+}
+
+// createNetworkLocked chooses the subnet (and the default bridge's name),
+// writes the IPAM state, makes the bridge and its rules and finally the
+// record. The networks lock is held; on error nothing is left.
+func (rt *Runtime) createNetworkLocked(rec *networkRecord, recs []networkRecord, gateway netip.Addr) (retErr error) {
+	hostUnlock, err := lockHostNet()
+	if err != nil {
+		return err
+	}
+	defer hostUnlock()
+	if rec.Default {
+		for i := 0; ; i++ {
+			name := "hull" + strconv.Itoa(i)
+			if _, err := netlink.LinkByName(name); err != nil {
+				rec.Bridge = name
+				break
+			}
+		}
+	}
+	if !rec.Subnet.IsValid() {
+		used, err := hostRoutes()
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			used = append(used, r.Subnet)
+		}
+		if rec.Subnet, err = netsetup.ChooseSubnet(netsetup.DefaultPools, used); err != nil {
+			return err
+		}
+	}
+	dir := rt.networkDir(rec.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	ipam, err := netsetup.NewIPAM(filepath.Join(dir, "ipam.json"), rec.Subnet, gateway, rec.IPRange)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	if _, rec.Gateway, err = ipam.Info(); err != nil {
+		return err
+	}
+	if err := rt.makeBridge(rec); err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			retErr = errors.Join(retErr, rt.removeNetworkRules(rec.Bridge), netsetup.DeleteLink(rec.Bridge))
+		}
+	}()
+	return writeFileAtomic(filepath.Join(dir, "network.json"), mustJSON(rec), 0o600)
+}
+
+// makeBridge creates the network's bridge and rules; forwarding is turned
+// on for networks that reach the outside, as Docker does.
+func (rt *Runtime) makeBridge(rec *networkRecord) error {
+	br, err := netsetup.EnsureBridge(rec.Bridge, rec.Subnet, rec.Gateway)
+	if err != nil {
+		return err
+	}
+	// The alias names the network the device belongs to: another root on
+	// this host may make a bridge of the same name once ours is gone.
+	if err := netlink.LinkSetAlias(br, rec.ID); err != nil {
+		return errors.Join(err, netsetup.DeleteLink(rec.Bridge))
+	}
+	if !rec.Internal {
+		if err := enableForwarding(); err != nil {
+			return errors.Join(err, netsetup.DeleteLink(rec.Bridge))
+		}
+	}
+	if err := rt.setupNetworkRules(rec.Bridge, rec.Subnet, rec.Internal); err != nil {
+		return errors.Join(fmt.Errorf("network rules: %w", err), netsetup.DeleteLink(rec.Bridge))
+	}
+	return nil
+}
+
+// ensureBridge recreates a network's bridge if it is gone (a reboot, or
+// someone deleted it) before a container attaches.
+func (rt *Runtime) ensureBridge(rec *networkRecord) error {
+	if _, err := netlink.LinkByName(rec.Bridge); err == nil {
+		return nil
+	}
+	unlock, err := lockHostNet()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := netlink.LinkByName(rec.Bridge); err == nil {
+		return nil
+	}
+	return rt.makeBridge(rec)
+}
+
+func enableForwarding() error {
+	const p = "/proc/sys/net/ipv4/ip_forward"
+	if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == "1" {
+		return nil
+	}
+	if err := os.WriteFile(p, []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("enable IPv4 forwarding: %w", err)
+	}
+	return nil
+}
+
+// hostRoutes lists the IPv4 destinations routed in this network namespace.
+func hostRoutes() ([]netip.Prefix, error) {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	for i := 0; i < 5 && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
+		routes, err = netlink.RouteList(nil, netlink.FAMILY_V4)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list routes: %w", err)
+	}
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		a, ok := netip.AddrFromSlice(r.Dst.IP.To4())
+		ones, _ := r.Dst.Mask.Size()
+		if ok && ones > 0 {
+			out = append(out, netip.PrefixFrom(a, ones).Masked())
+		}
+	}
+	return out, nil
+}
+
+// lockNetworks takes the root's networks lock: creating and removing
+// networks and allocating addresses happen under it, so a Remove never
+// races an attach, in this process or another.
+func (rt *Runtime) lockNetworks() (func(), error) {
+	return flockFile(filepath.Join(rt.networksDir(), ".lock"))
+}
+
+// lockHostNet serializes the choice of bridge names and subnets between
+// the roots of this host: they look at the host's links and routes.
+func lockHostNet() (func(), error) {
+	dir := "/run/lock"
+	if _, err := os.Stat(dir); err != nil {
+		dir = os.TempDir()
+	}
+	return flockFile(filepath.Join(dir, "hull-network.lock"))
+}
+
+func flockFile(path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// Remove deletes the network: its bridge, rules and state. It fails with
+// ErrConflict while a running (or created) container is attached, and for
+// the default network, which is predefined.
+func (n *Network) Remove(ctx context.Context) error {
+	if err := n.rt.checkOpen(); err != nil {
+		return err
+	}
+	if n.rec.Default {
+		return fmt.Errorf("remove network %s: %w: the default network is predefined and cannot be removed", n.rec.Name, ErrConflict)
+	}
+	if err := n.rt.removeNetwork(n.rec.ID); err != nil {
+		return fmt.Errorf("remove network %s: %w", n.rec.Name, err)
+	}
+	return nil
+}
+
+// removeNetwork removes a network (the default one too) unless a live
+// container uses it.
+func (rt *Runtime) removeNetwork(id string) error {
+	unlock, err := rt.lockNetworks()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	recs, err := rt.readNetworks()
+	if err != nil {
+		return err
+	}
+	rec, err := findNetwork(recs, id)
+	if err != nil || rec.ID != id {
+		return fmt.Errorf("network %s: %w", id, ErrNotFound)
+	}
+	users, err := rt.networkUsers(rec)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return fmt.Errorf("%w: network has active endpoints: %s", ErrConflict, strings.Join(users, ", "))
+	}
+	dir := rt.networkDir(id)
+	gone := filepath.Join(rt.networksDir(), ".removing-"+id)
+	if err := os.Rename(dir, gone); err != nil {
+		return err
+	}
+	return errors.Join(rt.removeNetworkRules(rec.Bridge), netsetup.DeleteLink(rec.Bridge), os.RemoveAll(gone))
+}
+
+// networkUsers returns the names of the live containers holding an
+// address on the network; addresses of dead ones are released.
+func (rt *Runtime) networkUsers(rec *networkRecord) ([]string, error) {
+	ipam, err := netsetup.OpenIPAM(filepath.Join(rt.networkDir(rec.ID), "ipam.json"))
+	if err != nil {
+		return nil, err
+	}
+	_, owners, err := ipam.Allocations()
+	if err != nil || len(owners) == 0 {
+		return nil, err
+	}
+	live, err := rt.liveContainers()
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for _, owner := range owners {
+		if st, ok := live[owner]; ok {
+			users = append(users, st.Name)
+			continue
+		}
+		if err := ipam.Release(owner); err != nil {
+			return nil, err
+		}
+	}
+	return users, nil
+}
+
+// liveContainers maps the IDs of containers that hold network resources
+// to their state.
+func (rt *Runtime) liveContainers() (map[string]*containerState, error) {
+	states, err := rt.readStates()
+	if err != nil {
+		return nil, err
+	}
+	live := map[string]*containerState{}
+	for i := range states {
+		if states[i].netLive() {
+			live[states[i].ID] = &states[i]
+		}
+	}
+	return live, nil
+}
+
+// PruneNetworks removes the user-defined networks no running or created
+// container is attached to and returns their names.
+func (rt *Runtime) PruneNetworks(ctx context.Context) ([]string, error) {
+	if err := rt.checkOpen(); err != nil {
+		return nil, err
+	}
+	recs, err := rt.readNetworks()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, r := range recs {
+		if r.Default {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return removed, err
+		}
+		err := rt.removeNetwork(r.ID)
+		switch {
+		case err == nil:
+			removed = append(removed, r.Name)
+		case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+		default:
+			errs = append(errs, fmt.Errorf("prune network %s: %w", r.Name, err))
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
+// recoverNetworks repairs what dead containers and owners left: addresses
+// and names of containers that no longer run are released, their host
+// veths deleted, and rules of gone containers and bridges dropped. Open
+// calls it after recoverContainers.
+func (rt *Runtime) recoverNetworks() error {
+	if _, err := os.Stat(rt.networksDir()); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	olds, _ := filepath.Glob(filepath.Join(rt.networksDir(), ".removing-*"))
+	for _, o := range olds {
+		_ = os.RemoveAll(o)
+	}
+	unlock, err := rt.lockNetworks()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	recs, err := rt.readNetworks()
+	if err != nil {
+		return err
+	}
+	states, err := rt.readStates()
+	if err != nil {
+		return err
+	}
+	live := map[string]*containerState{}
+	for i := range states {
+		if states[i].netLive() {
+			live[states[i].ID] = &states[i]
+		}
+	}
+	var errs []error
+	bridges, devices := map[string]bool{}, map[string]string{}
+	for i := range recs {
+		bridges[recs[i].Bridge], devices[recs[i].Bridge] = true, recs[i].ID
+		if _, err := rt.networkUsers(&recs[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, deleteStaleVeths(devices, live))
+	liveIDs := map[string]bool{}
+	for id := range live {
+		liveIDs[id] = true
+	}
+	for _, st := range states {
+		if !liveIDs[st.ID] && len(st.Networks) > 0 {
+			errs = append(errs, rt.unregisterNames(st.ID, ""))
+		}
+	}
+	errs = append(errs, rt.recoverNetRules(liveIDs, bridges))
+	return errors.Join(errs...)
+}
+
+// deleteStaleVeths deletes host veths plugged into our bridges (name ->
+// network ID, which a bridge of ours carries as its alias) whose
+// container is not live (the kernel deletes them with the container's
+// netns, but a moment later).
+func deleteStaleVeths(bridges map[string]string, live map[string]*containerState) error {
+	links, err := netlink.LinkList()
+	for i := 0; i < 5 && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
+		links, err = netlink.LinkList() // links changed during the dump: a netns going away
+	}
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		return err
+	}
+	masters := map[int]bool{}
+	for _, l := range links {
+		if id, ok := bridges[l.Attrs().Name]; ok && l.Attrs().Alias == id {
+			masters[l.Attrs().Index] = true
+		}
+	}
+	var errs []error
+	for _, l := range links {
+		name := l.Attrs().Name
+		if !masters[l.Attrs().MasterIndex] || !strings.HasPrefix(name, "hv") || len(name) < 11 {
+			continue
+		}
+		prefix, alive := name[2:11], false
+		for id := range live {
+			alive = alive || strings.HasPrefix(id, prefix)
+		}
+		if !alive {
+			if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

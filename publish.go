@@ -1,0 +1,173 @@
+package hull
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// PortBinding is one published port of a container: connections to
+// HostIP:HostPort on the host are forwarded to ContainerPort in the
+// container. ContainerInspect.NetworkSettings.Ports lists them.
+type PortBinding struct {
+	// HostIP is the host address the port is published on; "0.0.0.0"
+	// means every address of the host, 127.0.0.1 included.
+	HostIP string
+	// HostPort is the port on the host; when WithPublish left it out, it is
+	// the port hull picked from the host's ephemeral range.
+	HostPort uint16
+	// ContainerPort is the port in the container.
+	ContainerPort uint16
+	// Proto is "tcp" or "udp".
+	Proto string
+}
+
+// String formats the binding like `docker port`: "80/tcp -> 0.0.0.0:32768".
+func (p PortBinding) String() string {
+	return fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Proto, net.JoinHostPort(p.HostIP, strconv.Itoa(int(p.HostPort))))
+}
+
+// portSpec is one parsed WithPublish argument. A zero hostLo means "pick a
+// free port"; a host range with a single container port means "the first
+// free port of the range", as Docker.
+type portSpec struct {
+	raw            string
+	hostIP         netip.Addr // invalid: every address
+	hostLo, hostHi uint16
+	ctrLo, ctrHi   uint16
+	proto          string
+}
+
+// WithPublish publishes container ports on the host, like `docker run -p`:
+//
+//	"80"                  container port 80/tcp on a free host port, every address
+//	"8080:80"             host port 8080
+//	"127.0.0.1:8080:80"   only on 127.0.0.1
+//	"127.0.0.1::80"       a free host port on 127.0.0.1
+//	"8000-8001:80-81/udp" ranges of equal length; "8000-8010:80" takes the
+//	                      first free port of the host range
+//
+// The protocol is tcp unless "/udp" is given. Published ports answer on
+// the host's addresses (from other machines and from the host itself,
+// 127.0.0.1 included) and from containers through a host address. A free
+// port is taken from the host's ephemeral range (ip_local_port_range),
+// never one another container publishes or a host process has bound; the
+// choice is reported by Container.Inspect (NetworkSettings.Ports). An
+// explicit host port that is taken makes Create fail with ErrConflict. The
+// option may be repeated. Ports are published on the container's first
+// non-internal network; containers without one (WithNetworkMode "none" or
+// "host", internal networks only) publish nothing, as with Docker.
+// Only IPv4 is supported. Default: nothing published.
+func WithPublish(spec string) RunOption {
+	return func(c *runConfig) error {
+		ps, err := parsePortSpec(spec)
+		if err != nil {
+			return err
+		}
+		c.publish = append(c.publish, ps)
+		return nil
+	}
+}
+
+// wantsPublish reports whether WithPublish was given.
+func (rc *runConfig) wantsPublish() bool { return len(rc.publish) > 0 }
+
+func parsePortSpec(spec string) (portSpec, error) {
+	ps := portSpec{raw: spec, proto: "tcp"}
+	bad := func(format string, args ...any) (portSpec, error) {
+		return portSpec{}, fmt.Errorf("%w: publish %q: %s", ErrInvalidArgument, spec, fmt.Sprintf(format, args...))
+	}
+	rest := spec
+	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
+		ps.proto = strings.ToLower(rest[i+1:])
+		rest = rest[:i]
+		if ps.proto != "tcp" && ps.proto != "udp" {
+			return bad("protocol %q: want tcp or udp", ps.proto)
+		}
+	}
+	var host, hostPorts, ctrPorts string
+	if strings.HasPrefix(rest, "[") { // [IPv6]:hostPort:containerPort
+		end := strings.Index(rest, "]")
+		if end < 0 {
+			return bad("unclosed [")
+		}
+		host, rest = rest[1:end], strings.TrimPrefix(rest[end+1:], ":")
+		parts := strings.Split(rest, ":")
+		if len(parts) != 2 {
+			return bad("want [hostIP]:[hostPort]:containerPort")
+		}
+		hostPorts, ctrPorts = parts[0], parts[1]
+	} else {
+		parts := strings.Split(rest, ":")
+		switch len(parts) {
+		case 1:
+			ctrPorts = parts[0]
+		case 2:
+			hostPorts, ctrPorts = parts[0], parts[1]
+		case 3:
+			host, hostPorts, ctrPorts = parts[0], parts[1], parts[2]
+		default:
+			return bad("want [hostIP:][hostPort:]containerPort[/tcp|udp]")
+		}
+	}
+	if host != "" {
+		a, err := netip.ParseAddr(host)
+		if err != nil {
+			return bad("host address %q is not an IP address", host)
+		}
+		if !a.Unmap().Is4() {
+			return bad("IPv6 host address %s: only IPv4 is supported", a)
+		}
+		if a = a.Unmap(); !a.IsUnspecified() {
+			ps.hostIP = a
+		}
+	}
+	var err error
+	if ps.ctrLo, ps.ctrHi, err = parsePortRange(ctrPorts, false); err != nil {
+		return bad("container port: %v", err)
+	}
+	if hostPorts != "" {
+		if ps.hostLo, ps.hostHi, err = parsePortRange(hostPorts, true); err != nil {
+			return bad("host port: %v", err)
+		}
+	}
+	if n := ps.hostHi - ps.hostLo; ps.hostLo != 0 && ps.ctrHi != ps.ctrLo && n != ps.ctrHi-ps.ctrLo {
+		return bad("host range %d-%d and container range %d-%d differ in length", ps.hostLo, ps.hostHi, ps.ctrLo, ps.ctrHi)
+	}
+	return ps, nil
+}
+
+// parsePortRange parses "80" or "8000-8010". Port 0 is allowed on the host
+// side only, meaning "any" (Docker's "0:80").
+func parsePortRange(s string, host bool) (lo, hi uint16, err error) {
+	if s == "" {
+		return 0, 0, fmt.Errorf("missing")
+	}
+	a, b, isRange := strings.Cut(s, "-")
+	if lo, err = parsePort(a); err != nil {
+		return 0, 0, err
+	}
+	hi = lo
+	if isRange {
+		if hi, err = parsePort(b); err != nil {
+			return 0, 0, err
+		}
+		if hi < lo {
+			return 0, 0, fmt.Errorf("range %s ends before it starts", s)
+		}
+	}
+	if lo == 0 && (!host || isRange) {
+		return 0, 0, fmt.Errorf("port 0")
+	}
+	return lo, hi, nil
+}
+
+func parsePort(s string) (uint16, error) {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a port number (0-65535)", s)
+	}
+	return uint16(n), nil
+}
