@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/hullbox/hull"
@@ -69,13 +70,73 @@ func output(b *testing.B, name string, args ...string) string {
 	return string(bytes.TrimSpace(out))
 }
 
+// sinkSource is bin/sink of the bench's busybox image: a TCP server on
+// port 80 that reads each connection to its end, discards what it read
+// and answers with the byte count.
+const sinkSource = `package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+)
+
+func main() {
+	l, err := net.Listen("tcp", ":80")
+	if err != nil {
+		panic(err)
+	}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			panic(err)
+		}
+		go func() {
+			defer c.Close()
+			n, _ := io.Copy(io.Discard, c)
+			fmt.Fprintf(c, "%d\n", n)
+		}()
+	}
+}
+`
+
+var busybox struct {
+	sync.Mutex
+	tarball []byte
+}
+
 // busyboxTar is the root filesystem of the bench's busybox image
-// (testutil.BusyboxFiles) as a tar stream. It skips the benchmark unless
-// it runs as root with busybox-static installed.
+// (testutil.BusyboxFiles, plus bin/sink compiled from sinkSource) as a tar
+// stream, made once. It skips the benchmark unless it runs as root with
+// busybox-static and go installed.
 func busyboxTar(b *testing.B) []byte {
 	b.Helper()
 	needRoot(b)
-	return testutil.TarBytes(b, testutil.BusyboxFiles(b))
+	need(b, "go")
+	busybox.Lock()
+	defer busybox.Unlock()
+	if busybox.tarball != nil {
+		return busybox.tarball
+	}
+	files := testutil.BusyboxFiles(b)
+	dir := freshDir(b)
+	defer os.RemoveAll(dir)
+	src := filepath.Join(dir, "sink.go")
+	if err := os.WriteFile(src, []byte(sinkSource), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "sink"), src)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GO111MODULE=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build sink: %v\n%s", err, out)
+	}
+	sink, err := os.ReadFile(filepath.Join(dir, "sink"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	files = append(files, testutil.File{Name: "bin/sink", Mode: 0o755, Body: sink})
+	busybox.tarball = testutil.TarBytes(b, files)
+	return busybox.tarball
 }
 
 // hullBusybox opens a runtime on a fresh root holding busyboxRef

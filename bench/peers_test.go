@@ -32,12 +32,13 @@ import (
 
 var peers struct {
 	sync.Mutex
-	dir      string   // holds the busybox archive and every peer's state
-	archive  string   // busybox image saved by hull, for docker/podman load
-	created  []string // host paths the peers created, removed at the end
-	dockerd  *daemon
-	dockerOK bool // busybox loaded into dockerd
-	podman   *podman
+	dir       string   // holds the busybox archive and every peer's state
+	archive   string   // busybox image saved by hull, for docker/podman load
+	created   []string // host paths the peers created, removed at the end
+	dockerd   *daemon
+	dockerOK  bool // busybox loaded into dockerd
+	dockerNet bool // benchNet created in dockerd
+	podman    *podman
 }
 
 // hostPaths are the places outside their directories where dockerd,
@@ -229,6 +230,9 @@ func (d *daemon) stop() error {
 	if ids, err := exec.Command("docker", "ps", "-aq").Output(); err == nil && len(ids) > 0 {
 		exec.Command("docker", append([]string{"rm", "-f"}, strings.Fields(string(ids))...)...).Run()
 	}
+	if peers.dockerNet {
+		exec.Command("docker", "network", "rm", benchNet).Run()
+	}
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	var errs []error
 	select {
@@ -249,6 +253,7 @@ type podman struct {
 	cgroup string
 	global []string
 	limits []string
+	net    bool // benchNet created
 }
 
 // needPodman skips b unless podman can run here, and returns it with
@@ -310,6 +315,9 @@ func (p *podman) output(b *testing.B, args ...string) string {
 // stop removes podman's containers and storage, its cgroups and directory.
 func (p *podman) stop() error {
 	p.cmd("rm", "--all", "--force", "--time", "0").Run()
+	if p.net {
+		p.cmd("network", "rm", "--force", benchNet).Run()
+	}
 	p.cmd("system", "reset", "--force").Run()
 	return errors.Join(removeCgroup(p.cgroup), removeUnder(p.dir))
 }
