@@ -216,7 +216,7 @@ func TestVolumeReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, c := runIn(t, rt, "busybox:test", "cat /data/f; touch /data/g", WithVolume(vol, "/data", ReadOnly()))
-	if code == 0 || !strings.HasPrefix(out, "x") || !strings.Contains(out, "Read-only file system") {
+	if code == 0 || !strings.Contains(out, "x") || !strings.Contains(out, "Read-only file system") {
 		t.Errorf("exit %d, %q: want a read-only failure", code, out)
 	}
 	if m := c.Inspect().Mounts; len(m) != 1 || m[0].RW {
@@ -539,7 +539,19 @@ func TestVolumeSymlinkEscape(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(dir, marker)); err != nil || string(data) != "bind\n" {
 		t.Errorf("bind content: %q, %v", data, err)
 	}
-	for _, p := range []string{"/tmp/hull-escape", "/tmp/hull-escape-rel"} {
+	// A symlink inside a mounted volume (written by an earlier container)
+	// is resolved inside the rootfs too, for a mount nested below it.
+	if err := os.Symlink("/../../../../tmp/hull-escape-nested", filepath.Join(vol.Mountpoint(), "sub")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runIn(t, rt, "evil:test", "echo nested > /data/sub/"+marker, WithVolume(vol, "/data"), WithBind(dir, "/data/sub"))
+	if code != 0 {
+		t.Fatalf("nested: exit %d, %q", code, out)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, marker)); err != nil || string(data) != "nested\n" {
+		t.Errorf("nested bind content: %q, %v", data, err)
+	}
+	for _, p := range []string{"/tmp/hull-escape", "/tmp/hull-escape-rel", "/tmp/hull-escape-nested"} {
 		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s exists on the host: %v", p, err)
 		}
@@ -815,5 +827,25 @@ func TestVolumeConcurrentCopyUp(t *testing.T) {
 	}
 	if want := []string{".", "conf", "link", "sub", "sub/s"}; !slices.Equal(got, want) {
 		t.Errorf("volume holds %q, want %q", got, want)
+	}
+}
+
+// TestBindReadOnlyRecursive: a read-only bind makes the mounts below its
+// source read-only too.
+func TestBindReadOnlyRecursive(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(sub, unix.MNT_DETACH) })
+	code, out, _ := runIn(t, rt, "busybox:test", "touch /m/sub/x", WithBind(dir, "/m", ReadOnly()))
+	if code == 0 || !strings.Contains(out, "Read-only file system") {
+		t.Errorf("exit %d, %q: want a read-only submount", code, out)
 	}
 }

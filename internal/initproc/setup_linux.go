@@ -30,10 +30,11 @@ func setupContainer(cfg *Config) error {
 		return fail("mount", err)
 	}
 	for _, m := range cfg.Spec.Mounts {
-		if err := prepareVolume(rootfs, &m); err != nil { // copy-up: volumes_linux.go
-			return fail("mount", fmt.Errorf("%s: %w", m.Destination, err))
+		done, err := mountVolume(rootfs, &m) // copy-up, directory binds: volumes_linux.go
+		if err == nil && !done {
+			err = mountInto(rootfs, m)
 		}
-		if err := mountInto(rootfs, m); err != nil {
+		if err != nil {
 			return fail("mount", fmt.Errorf("%s: %w", m.Destination, err))
 		}
 	}

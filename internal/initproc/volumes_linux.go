@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/hullbox/hull/internal/archive"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -47,6 +49,95 @@ func recursivePropagation(opts []string) uintptr {
 		}
 	}
 	return 0
+}
+
+// mountVolume does a volume mount's copy-up, if m asks for it (stripping
+// the marker from m's options), and then mounts a bind of a directory
+// (volumes, WithBind) with bindDir. done is false when m is left to
+// mountInto: other types, files, or a kernel without the new mount API.
+func mountVolume(rootfs string, m *specs.Mount) (done bool, err error) {
+	if err := prepareVolume(rootfs, m); err != nil {
+		return false, err
+	}
+	return bindDir(rootfs, *m)
+}
+
+// bindDir bind-mounts a directory with the new mount API: the source tree
+// is cloned (open_tree), given its flags and propagation as a whole
+// (mount_setattr: ro is recursive), and attached (move_mount) to a handle
+// on the destination that pathrs opened, creating it, inside rootfs. No
+// path inside the container is looked up twice, so a symlink swapped in
+// meanwhile (by another container sharing a volume above the destination)
+// cannot send the mount outside rootfs. done is false, and nothing done,
+// when m is not a directory bind or the kernel lacks the API (before 5.12).
+func bindDir(rootfs string, m specs.Mount) (done bool, err error) {
+	flags, _ := parseMountOptions(m.Options)
+	if m.Type != "bind" || flags&unix.MS_BIND == 0 {
+		return false, nil
+	}
+	if fi, err := os.Stat(m.Source); err != nil || !fi.IsDir() {
+		return false, nil
+	}
+	treeFlags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	setFlags := uint(unix.AT_EMPTY_PATH)
+	if flags&unix.MS_REC != 0 {
+		treeFlags |= unix.AT_RECURSIVE
+		setFlags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, treeFlags)
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) && !haveMountAPI() {
+		return false, nil
+	}
+	if err != nil {
+		return true, fmt.Errorf("open_tree %s: %w", m.Source, err)
+	}
+	defer unix.Close(tree)
+	attr := unix.MountAttr{Propagation: uint64(flags & (unix.MS_PRIVATE | unix.MS_SHARED | unix.MS_SLAVE | unix.MS_UNBINDABLE))}
+	for _, a := range [...]struct{ ms, attr uintptr }{
+		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+	} {
+		if flags&a.ms != 0 {
+			attr.Attr_set |= uint64(a.attr)
+		}
+	}
+	if attr.Attr_set != 0 || attr.Propagation != 0 {
+		if err := unix.MountSetattr(tree, "", setFlags, &attr); err != nil {
+			return true, fmt.Errorf("mount_setattr: %w", err)
+		}
+	}
+	root, err := os.OpenFile(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true, err
+	}
+	defer root.Close()
+	// SecureJoin resolves the destination's symlinks inside rootfs, dangling
+	// ones too (which pathrs would refuse to create through); pathrs then
+	// creates and opens the result without leaving rootfs, whatever changed.
+	joined, err := securejoin.SecureJoin(rootfs, m.Destination)
+	if err != nil {
+		return true, err
+	}
+	rel, err := filepath.Rel(rootfs, joined)
+	if err != nil {
+		return true, err
+	}
+	dst, err := pathrs.MkdirAllHandle(root, rel, 0o755)
+	if err != nil {
+		return true, err
+	}
+	defer dst.Close()
+	if err := unix.MoveMount(tree, "", int(dst.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return true, fmt.Errorf("move_mount: %w", err)
+	}
+	return true, nil
+}
+
+// haveMountAPI tells a seccomp-style EPERM from a real one: fsopen with
+// no name fails EINVAL where the new mount API exists.
+func haveMountAPI() bool {
+	_, err := unix.Fsopen("", 0)
+	return !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EPERM)
 }
 
 // prepareVolume does a volume mount's copy-up, if m asks for it, and
