@@ -73,6 +73,10 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
 		etc["/etc/"+name] = filepath.Join(dir, name)
 	}
+	netMode, endpoints, err := rt.resolveNetworks(ctx, &rc) // network_attach_linux.go
+	if err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
 	spec, err := buildSpec(id, filepath.Join(dir, "rootfs"), img, layers, &rc, etc)
 	if err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
@@ -94,6 +98,7 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	}
 	st.StopTimeout, st.AutoRemove = rc.opts.stopTimeout, rc.opts.autoRemove
 	st.Detached = rc.stdio.detached
+	st.NetworkMode, st.Networks = netMode, endpoints
 	st.OpenStdin, st.TTY = rc.stdio.open || rc.stdio.stdin != nil, rc.stdio.tty
 	st.Entrypoint, st.Cmd = runEntrypointCmd(img.Config(), &rc) // commit.go
 	if err := rt.reserve(&st); err != nil {
@@ -115,6 +120,9 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 		ID: id, Spec: spec, LowerRoot: lowerRoot, Lowers: lowers,
 		Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
 	}
+	if err := rt.prepareNetworks(&c.st, cfg, &rc, true); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
 	// config.json is for inspection only (the init gets its config over a
 	// pipe): no need for an atomic, synced write on the start path.
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600); err != nil {
@@ -128,6 +136,9 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	}
 	if err != nil {
 		return nil, err
+	}
+	if err := c.attachNetworks(ctx, &rc); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
 	}
 	c.mu.Lock()
 	err = writeState(dir, &c.st)
@@ -237,6 +248,9 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET,
 			Pdeathsig:  syscall.SIGKILL,
 		},
+	}
+	if rc.net.mode == NetworkModeHost {
+		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
 	}
 	sio, err := rt.wireStdio(cfg, rc, cmd)
 	if err != nil {
@@ -411,6 +425,7 @@ func (c *Container) reap() {
 	}
 	exit.OOMKilled = lp.cg.oomKilled()
 	_ = lp.cg.remove()
+	_ = c.releaseNetworks()
 	c.mu.Lock()
 	lp.exit = exit
 	if lp.cfgW != nil {
@@ -605,7 +620,7 @@ func (c *Container) cleanup() error {
 	if cg := loadCgroup(c.id); cg != nil {
 		errs = append(errs, removeCgroupSettled(cg))
 	}
-	errs = append(errs, rt.store.DeleteHold(c.id))
+	errs = append(errs, rt.store.DeleteHold(c.id), c.releaseNetworks())
 	unlock, err := rt.lockContainers()
 	if err != nil {
 		return errors.Join(append(errs, err)...)

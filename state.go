@@ -33,7 +33,13 @@ type containerState struct {
 	StopSignal  int             `json:"stopSignal,omitempty"`
 	StopTimeout *time.Duration  `json:"stopTimeout,omitempty"` // nil: 10s
 	AutoRemove  bool            `json:"autoRemove,omitempty"`
-	Detached    bool            `json:"detached,omitempty"`  // outlives its owner: stdio.go
+	Detached    bool            `json:"detached,omitempty"` // outlives its owner: stdio.go
+	// NetworkMode is bridge, none, host or container:<id>; Networks are
+	// the endpoints of bridge mode and Ports the published ports
+	// (network.go).
+	NetworkMode string          `json:"networkMode,omitempty"`
+	Networks    []endpointState `json:"networks,omitempty"`
+	Ports       []PortBinding   `json:"ports,omitempty"`
 	OpenStdin   bool            `json:"openStdin,omitempty"` // Attach may send input: attach.go
 	TTY         bool            `json:"tty,omitempty"`
 	// Entrypoint and Cmd are the run configuration's (image's or
