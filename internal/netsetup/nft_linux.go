@@ -1,6 +1,7 @@
 package netsetup
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	mnl "github.com/mdlayher/netlink"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -137,27 +139,66 @@ type ownedRule struct {
 }
 
 // listRules returns the rules of the named chains of hull's table (all
-// chains if none is named) and whether the table exists.
-func listRules(c *nftables.Conn, names ...string) ([]ownedRule, bool, error) {
-	if _, err := c.ListTableOfFamily(TableName, table.Family); errors.Is(err, unix.ENOENT) {
-		return nil, false, nil // not created yet
-	} else if err != nil {
-		return nil, false, fmt.Errorf("nftables: list table %s: %w", TableName, err)
-	}
+// chains if none is named) and whether the table exists. It reads only
+// each rule's handle and comment, straight from a netlink dump: decoding
+// every expression (nftables.Conn.GetRules) cost milliseconds per hundred
+// rules, paid by every container start.
+func listRules(names ...string) ([]ownedRule, bool, error) {
 	if len(names) == 0 {
 		for _, ch := range chains() {
 			names = append(names, ch.Name)
 		}
 	}
+	conn, err := mnl.Dial(unix.NETLINK_NETFILTER, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("nftables: %w", err)
+	}
+	defer conn.Close()
 	var out []ownedRule
 	for _, name := range names {
-		rules, err := c.GetRules(table, chainRef(name))
+		attrs, err := mnl.MarshalAttributes([]mnl.Attribute{
+			{Type: unix.NFTA_RULE_TABLE, Data: []byte(TableName + "\x00")},
+			{Type: unix.NFTA_RULE_CHAIN, Data: []byte(name + "\x00")},
+		})
 		if err != nil {
-			return nil, true, fmt.Errorf("nftables: list %s %s: %w", TableName, name, err)
+			return nil, false, err
 		}
-		for _, r := range rules {
-			s, _ := userdata.GetString(r.UserData, userdata.TypeComment)
-			out = append(out, ownedRule{rule: r, comment: s})
+		msgs, err := conn.Execute(mnl.Message{
+			Header: mnl.Header{
+				Type:  mnl.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETRULE),
+				Flags: mnl.Request | mnl.Dump,
+			},
+			Data: append([]byte{unix.NFPROTO_IPV4, unix.NFNETLINK_V0, 0, 0}, attrs...),
+		})
+		if errors.Is(err, unix.ENOENT) {
+			return nil, false, nil // the table (with its chains) is not there yet
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("nftables: list %s %s: %w", TableName, name, err)
+		}
+		for _, m := range msgs {
+			r := ownedRule{rule: &nftables.Rule{Table: table, Chain: chainRef(name)}}
+			if len(m.Data) < 4 {
+				continue
+			}
+			ad, err := mnl.NewAttributeDecoder(m.Data[4:])
+			if err != nil {
+				return nil, false, err
+			}
+			ad.ByteOrder = binary.BigEndian
+			for ad.Next() {
+				switch ad.Type() {
+				case unix.NFTA_RULE_HANDLE:
+					r.rule.Handle = ad.Uint64()
+				case unix.NFTA_RULE_USERDATA:
+					r.rule.UserData = ad.Bytes()
+				}
+			}
+			if err := ad.Err(); err != nil {
+				return nil, false, err
+			}
+			r.comment, _ = userdata.GetString(r.rule.UserData, userdata.TypeComment)
+			out = append(out, r)
 		}
 	}
 	return out, true, nil
@@ -177,7 +218,7 @@ func replace(names []string, drop func(comment string) bool, add func(c *nftable
 		if c, err = nftables.New(); err != nil {
 			return err
 		}
-		rules, exists, lerr := listRules(c, names...)
+		rules, exists, lerr := listRules(names...)
 		if lerr != nil {
 			return lerr
 		}
@@ -330,11 +371,7 @@ func Unpublish(id string) error {
 // PublishedPorts lists the ports published by every container, as read
 // back from the rules (one entry per port, not per rule).
 func PublishedPorts() ([]PortRule, error) {
-	c, err := nftables.New()
-	if err != nil {
-		return nil, err
-	}
-	rules, _, err := listRules(c, chainOutput) // every port has exactly one output rule
+	rules, _, err := listRules(chainOutput) // every port has exactly one output rule
 	if err != nil {
 		return nil, err
 	}
@@ -351,11 +388,7 @@ func PublishedPorts() ([]PortRule, error) {
 // rules that have rules in hull's table, each once, so recovery can drop
 // those that are gone.
 func Owners() (containers, bridges []string, err error) {
-	c, err := nftables.New()
-	if err != nil {
-		return nil, nil, err
-	}
-	rules, _, err := listRules(c, chainForward, chainOutput) // every owner has one there
+	rules, _, err := listRules(chainForward, chainOutput) // every owner has one there
 	if err != nil {
 		return nil, nil, err
 	}
