@@ -1,0 +1,390 @@
+package hull
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hullbox/hull/internal/dns"
+	"github.com/hullbox/hull/internal/testutil"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// probeSource is a static Go program for the DNS tests: Debian's busybox
+// is linked against glibc and its name lookups crash without glibc's NSS
+// in the image. With CGO_ENABLED=0 it uses Go's own resolver, which reads
+// the container's /etc/resolv.conf.
+const probeSource = `package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+)
+
+func main() {
+	switch os.Args[1] {
+	case "lookup": // one line per name: name=ip,ip | name=NOTFOUND | name=ERR:...
+		for _, name := range os.Args[2:] {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			addrs, err := net.DefaultResolver.LookupHost(ctx, name)
+			cancel()
+			var de *net.DNSError
+			switch {
+			case errors.As(err, &de) && de.IsNotFound:
+				fmt.Printf("%s=NOTFOUND\n", name)
+			case err != nil:
+				fmt.Printf("%s=ERR:%v\n", name, err)
+			default:
+				fmt.Printf("%s=%s\n", name, joinAddrs(addrs))
+			}
+		}
+	case "connect": // prints what the server at host:port says
+		c, err := net.DialTimeout("tcp", os.Args[2], 10*time.Second)
+		if err != nil {
+			fmt.Println("ERR:", err)
+			os.Exit(1)
+		}
+		io.Copy(os.Stdout, c)
+	case "serve": // answers each connection on port with its hostname
+		ln, err := net.Listen("tcp", ":"+os.Args[2])
+		if err != nil {
+			fmt.Println("ERR:", err)
+			os.Exit(1)
+		}
+		h, _ := os.Hostname()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				os.Exit(1)
+			}
+			fmt.Fprintf(c, "hello from %s\n", h)
+			c.Close()
+		}
+	}
+}
+
+func joinAddrs(a []string) string {
+	s := ""
+	for i, x := range a {
+		if i > 0 {
+			s += ","
+		}
+		s += x
+	}
+	return s
+}
+`
+
+// dnsTest is netTest with the probe in the image ("busybox:test" has
+// bin/probe).
+func dnsTest(t *testing.T) *Runtime {
+	t.Helper()
+	requirePrivateNetns(t)
+	rt := openTest(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(probeSource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", "probe", "main.go")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GO111MODULE=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Skipf("cannot build the probe (no Go toolchain?): %v\n%s", err, out)
+	}
+	probe, err := os.ReadFile(filepath.Join(dir, "probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := append(testutil.BusyboxFiles(t), testutil.File{Name: "bin/probe", Mode: 0o755, Body: probe})
+	cfg := ocispec.ImageConfig{Env: []string{testutil.DefaultPath}, Cmd: []string{"sh"}}
+	if _, err := rt.Import(t.Context(), bytes.NewReader(testutil.TarBytes(t, files)), "busybox:test", WithImportConfig(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+// lookups runs the probe's lookup in c and returns name -> answer.
+func lookups(t *testing.T, c *Container, names ...string) map[string]string {
+	t.Helper()
+	code, out := execOut(t, c, append([]string{"probe", "lookup"}, names...))
+	if code != 0 {
+		t.Fatalf("probe lookup in %s: exit %d: %s", c.Name(), code, out)
+	}
+	res := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			res[k] = v
+		}
+	}
+	return res
+}
+
+// startUpstream serves upstream.example. (192.0.2.1) and NXDOMAIN for
+// anything else on ip:53, udp and tcp, in the test's network namespace:
+// the upstream resolver a container's WithDNS points at.
+func startUpstream(t *testing.T, ip string) {
+	t.Helper()
+	srvTable, err := dns.Open(filepath.Join(t.TempDir(), "names"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srvTable.Set(dns.Record{Network: "up", Container: "up", Names: []string{"upstream.example"}, IP: netip.MustParseAddr("192.0.2.1")}); err != nil {
+		t.Fatal(err)
+	}
+	// The bridge may not have its address yet: bind anyway.
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_IP, syscall.IP_FREEBIND, 1) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	addr := net.JoinHostPort(ip, "53")
+	pc, err := lc.ListenPacket(t.Context(), "udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := lc.Listen(t.Context(), "tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = (&dns.Server{Table: srvTable, Self: "up"}).Serve(ctx, []net.PacketConn{pc}, []net.Listener{ln})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		srvTable.Close()
+	})
+}
+
+// TestNetworkDNS: containers on a user-defined network resolve each other
+// by name, alias and short ID, and connect by name; a container on
+// another network does not resolve them; other names go to the upstream
+// (WithDNS); a Detached container keeps resolving after the process that
+// created it has exited; the names are gone once the containers are.
+func TestNetworkDNS(t *testing.T) {
+	if root := os.Getenv("HULL_TEST_DNS_ROOT"); root != "" {
+		dnsDetachHelper(t, root)
+		return
+	}
+	rt := dnsTest(t)
+	ctx := t.Context()
+	t.Cleanup(func() {
+		// Runs after the containers' removal (cleanups are LIFO).
+		tb, err := dns.Open(rt.namesPath())
+		if err != nil {
+			t.Errorf("name table: %v", err)
+			return
+		}
+		defer tb.Close()
+		if recs, err := tb.Records(); err != nil || len(recs) != 0 {
+			t.Errorf("names left after the containers are gone: %+v %v", recs, err)
+		}
+	})
+	n1, err := rt.CreateNetwork(ctx, "dns1", WithSubnet("10.81.0.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := rt.CreateNetwork(ctx, "dns2", WithSubnet("10.82.0.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	startUpstream(t, "10.81.0.1")
+
+	web := runDNS(t, rt, WithName("web"), WithNetwork(n1, Alias("www", "Front")), WithCmd("probe", "serve", "8080"))
+	webIP := web.Inspect().NetworkSettings.Networks["dns1"].IPAddress
+	client := runDNS(t, rt, WithName("client"), WithNetwork(n1), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
+	stranger := runDNS(t, rt, WithName("stranger"), WithNetwork(n2), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
+
+	if code, out := execOut(t, client, []string{"cat", "/etc/resolv.conf"}); code != 0 || !strings.HasPrefix(out, "nameserver 127.0.0.11\n") || strings.Count(out, "nameserver") != 1 {
+		t.Errorf("resolv.conf on a user-defined network: %q", out)
+	}
+	want := map[string]string{
+		"web": webIP, "www": webIP, "front.": webIP, "WEB": webIP,
+		"client":           client.Inspect().NetworkSettings.Networks["dns1"].IPAddress,
+		"upstream.example": "192.0.2.1", "nowhere.invalid": "NOTFOUND",
+	}
+	// Go's resolver refuses all-digit names without asking: skip such a
+	// short ID (one in 300).
+	if short := web.ID()[:12]; strings.Trim(short, "0123456789") != "" {
+		want[short] = webIP
+	}
+	got := lookups(t, client, slices.Collect(maps.Keys(want))...)
+	for name, want := range want {
+		if got[name] != want {
+			t.Errorf("client: %s = %q, want %q", name, got[name], want)
+		}
+	}
+	if code, out := execOut(t, client, []string{"probe", "connect", "web:8080"}); code != 0 || out != "hello from "+web.Inspect().Hostname+"\n" {
+		t.Errorf("connect web:8080: %d %q", code, out)
+	}
+	for name, ans := range lookups(t, stranger, "web", "www", "client") {
+		if ans != "NOTFOUND" && !strings.HasPrefix(ans, "ERR:") {
+			t.Errorf("a container on another network resolved %s: %s", name, ans)
+		}
+	}
+	// The default network has no name service.
+	var out syncBuffer
+	st, _, err := run(t, rt, WithStdout(&out), WithCmd("probe", "lookup", "web"))
+	if err != nil || st.Code != 0 || strings.Contains(out.String(), webIP) {
+		t.Errorf("default network resolved web: %+v %v %q", st, err, out.String())
+	}
+
+	// What the name service costs: the memory of an init serving DNS
+	// against that of a resident init without (WithInit).
+	plain := runDNS(t, rt, WithInit(), WithCmd("sleep", "3600"))
+	t.Logf("resident init serving DNS: %s; resident init without DNS: %s",
+		procMemory(web.Inspect().State.Pid), procMemory(plain.Inspect().State.Pid))
+
+	// A Detached container created by a process that has exited since.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNetworkDNS$")
+	cmd.Env = append(os.Environ(), "HULL_TEST_DNS_ROOT="+rt.Root())
+	cmd.Stderr = os.Stderr
+	idOut, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	var id string
+	for _, line := range strings.Split(string(idOut), "\n") {
+		if l := strings.TrimSpace(line); len(l) == 64 {
+			id = l
+		}
+	}
+	det, err := rt.Container(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := det.Remove(context.Background(), WithForceRemove()); err != nil {
+			t.Errorf("remove the detached container: %v", err)
+		}
+	})
+	got = lookups(t, det, "web", "upstream.example")
+	if got["web"] != webIP || got["upstream.example"] != "192.0.2.1" {
+		t.Errorf("detached container after its creator exited: %v", got)
+	}
+	detIP := det.Inspect().NetworkSettings.Networks["dns1"].IPAddress
+	if got := lookups(t, client, "detached", "dalias"); got["detached"] != detIP || got["dalias"] != detIP {
+		t.Errorf("client resolving the detached container: %v, want %s", got, detIP)
+	}
+
+	// A restarted container's new init serves again.
+	if err := client.Restart(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookups(t, client, "web"); got["web"] != webIP {
+		t.Errorf("after a restart: %v", got)
+	}
+
+	// Removal takes the names away at once.
+	if err := web.Remove(ctx, WithForceRemove()); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookups(t, client, "web", "upstream.example"); got["web"] != "NOTFOUND" || got["upstream.example"] != "192.0.2.1" {
+		t.Errorf("after the removal of web: %v", got)
+	}
+}
+
+// dnsDetachHelper runs in a child process: it starts a Detached container
+// on network dns1, prints its ID and closes its Runtime.
+func dnsDetachHelper(t *testing.T, root string) {
+	rt, err := Open(t.Context(), WithRoot(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := rt.Network(t.Context(), "dns1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithName("detached"),
+		WithNetwork(n, Alias("dalias")), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println(c.ID())
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runDNS runs a container in the background, removed when the test ends.
+func runDNS(t *testing.T, rt *Runtime, opts ...RunOption) *Container {
+	t.Helper()
+	c, err := rt.Run(t.Context(), "busybox:test", opts...)
+	if c != nil {
+		t.Cleanup(func() {
+			if err := c.Remove(context.Background(), WithForceRemove()); err != nil {
+				t.Errorf("remove %s: %v", c.Name(), err)
+			}
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// procMemory describes the resident memory of pid: anonymous (its own)
+// and file-backed or shared memory (the binary, shared by every init).
+func procMemory(pid int) string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && (f[0] == "RssAnon:" || f[0] == "RssFile:" || f[0] == "RssShmem:") {
+			out = append(out, f[0]+" "+f[1]+" KiB")
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func TestDNSOptions(t *testing.T) {
+	var rc runConfig
+	if err := WithDNS("10.0.0.1", "2001:db8::1")(&rc); err != nil || len(rc.dns) != 2 {
+		t.Errorf("WithDNS: %v %v", err, rc.dns)
+	}
+	for _, bad := range []string{"", "dns.example", "10.0.0.1:53", "fe80::1%eth0"} {
+		if err := WithDNS(bad)(&runConfig{}); err == nil {
+			t.Errorf("WithDNS(%q) accepted", bad)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"nameserver 10.0.0.2\nsearch corp.example\n", "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0\n"},
+		{"# host\nnameserver 10.0.0.2\nnameserver 10.0.0.3\noptions ndots:2 edns0\n", "nameserver 127.0.0.11\n# host\noptions ndots:2 edns0\n"},
+		{"", "nameserver 127.0.0.11\noptions ndots:0\n"},
+	} {
+		if got := string(dnsResolvConf([]byte(tc.in))); got != tc.want {
+			t.Errorf("dnsResolvConf(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "resolv.conf")
+	os.WriteFile(conf, []byte("nameserver 127.0.0.53\nnameserver ::1\nnameserver 2001:db8::1\nnameserver 10.0.0.2\n"), 0o644)
+	if ups, loop := nameservers(conf); !loop || len(ups) != 1 || ups[0] != "10.0.0.2" {
+		t.Errorf("nameservers = %v %v", ups, loop)
+	}
+}
