@@ -285,6 +285,15 @@ func TestVolumeCopyUp(t *testing.T) {
 	if code, out, _ := runIn(t, rt, "copyup:test", "ls -A /srv/app", WithBind(dir, "/srv/app")); code != 0 || out != "" {
 		t.Errorf("bind: exit %d, %q", code, out)
 	}
+	// Only the image's content is copied, never another volume's: an empty
+	// volume mounted inside one with content stays empty.
+	outer, inner := mustVolume(t, rt, "outer"), mustVolume(t, rt, "inner")
+	if err := os.MkdirAll(filepath.Join(outer.Mountpoint(), "in", "seed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runIn(t, rt, "copyup:test", "ls -A /o/in", WithVolume(outer, "/o"), WithVolume(inner, "/o/in")); code != 0 || out != "" {
+		t.Errorf("nested volume: exit %d, %q", code, out)
+	}
 	if _, err := rt.CreateVolume(ctx, "x"); err == nil {
 		t.Error("one-letter name accepted")
 	}

@@ -154,16 +154,28 @@ func prepareVolume(rootfs string, m *specs.Mount) error {
 	if err != nil {
 		return err
 	}
-	var st unix.Stat_t
-	if err := unix.Lstat(src, &st); errors.Is(err, unix.ENOENT) {
-		return nil
+	var rootSt, st unix.Stat_t
+	if err := unix.Stat(rootfs, &rootSt); err != nil {
+		return err
+	}
+	fd, err := unix.Open(src, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		return nil // nothing there, or a file: nothing Docker would copy
 	} else if err != nil {
 		return err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return nil // a file or device: nothing Docker would copy
+	defer unix.Close(fd)
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
 	}
-	return copyUp(src, m.Source, &st)
+	// Docker copies the image's content only, never another mount's: a
+	// destination inside a volume mounted earlier is not copied from. That
+	// also keeps a symlink swapped in by a container sharing that volume
+	// from pointing the copy at the host's files.
+	if st.Dev != rootSt.Dev {
+		return nil
+	}
+	return copyUp(fmt.Sprintf("/proc/self/fd/%d", fd), m.Source, &st)
 }
 
 // copyUp copies the tree src into the volume directory vol if vol is
