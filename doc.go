@@ -84,4 +84,16 @@
 // anonymous volumes (deleted by Remove with WithRemoveVolumes, or by
 // PruneVolumes), and a volume in use by any container cannot be removed.
 // Export and ImportVolume back a volume up to a tar stream and restore it.
+//
+// # Networks
+//
+// A Network is a Linux bridge with its own subnet (CreateNetwork); its
+// state is under networks/<id>/ in the root, shared by every process that
+// opens it. Containers join the default network "bridge" unless given
+// WithNetwork (several are allowed) or WithNetworkMode ("none", "host",
+// "container:<name>"). On user-defined networks containers find each other
+// by name, alias and short ID; networks are isolated from each other, and
+// internal ones have no way out. Connect and Disconnect work on running
+// containers. Addresses are held while a container runs and released when
+// it stops, is removed, or its owner dies (the next Open).
 package hull

@@ -271,9 +271,10 @@ func Alias(names ...string) EndpointOption {
 	}
 }
 
-// IP gives the container a fixed IPv4 address on this network. Only
-// networks created with WithSubnet allow it, as in Docker. Default: the
-// next free address.
+// IP gives the container a fixed IPv4 address in this network's subnet;
+// the default network refuses it (ErrInvalidArgument), and an address in
+// use is ErrConflict. Unlike Docker, a network whose subnet was chosen by
+// hull allows it too. Default: the next free address.
 func IP(addr string) EndpointOption {
 	return func(c *endpointConfig) error {
 		a, err := netip.ParseAddr(addr)
