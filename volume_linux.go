@@ -130,7 +130,10 @@ type exportVolumeConfig struct{ live bool }
 
 // WithLiveExport exports even while containers that may write the volume
 // exist: the tar is then not a consistent copy (a file changing size while
-// read fails the export). Default: refuse with ErrConflict.
+// read fails the export). Use it only with trusted containers: one that
+// replaces a directory with a symlink while the export walks the volume
+// can make it read files outside the volume. Default: refuse with
+// ErrConflict.
 func WithLiveExport() ExportVolumeOption {
 	return func(c *exportVolumeConfig) { c.live = true }
 }
