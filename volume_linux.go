@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -130,10 +131,7 @@ type exportVolumeConfig struct{ live bool }
 
 // WithLiveExport exports even while containers that may write the volume
 // exist: the tar is then not a consistent copy (a file changing size while
-// read fails the export). Use it only with trusted containers: one that
-// replaces a directory with a symlink while the export walks the volume
-// can make it read files outside the volume. Default: refuse with
-// ErrConflict.
+// read fails the export). Default: refuse with ErrConflict.
 func WithLiveExport() ExportVolumeOption {
 	return func(c *exportVolumeConfig) { c.live = true }
 }
@@ -162,7 +160,7 @@ func (v *Volume) Export(ctx context.Context, w io.Writer, opts ...ExportVolumeOp
 		return fmt.Errorf("export volume %s: %w", name, err)
 	}
 	defer release()
-	if err := writeVolumeTar(ctx, w, rt.volumeData(name)); err != nil {
+	if err := writeConfined(ctx, w, rt.volumeData(name)); err != nil {
 		return fmt.Errorf("export volume %s: %w", name, err)
 	}
 	return nil
@@ -207,6 +205,31 @@ func exporting(dir string) bool {
 	}
 	release()
 	return false
+}
+
+// writeConfined writes the volume tar from a thread of its own whose root
+// directory is the volume (unshare CLONE_FS, chroot): a container that
+// swaps a directory for a symlink while the walk goes on (WithLiveExport)
+// cannot make it read anything outside the volume.
+func writeConfined(ctx context.Context, w io.Writer, dir string) error {
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread, with its own root, ends with the goroutine.
+		runtime.LockOSThread()
+		err := unix.Unshare(unix.CLONE_FS)
+		if err == nil {
+			err = unix.Chroot(dir)
+		}
+		if err == nil {
+			err = unix.Chdir("/")
+		}
+		if err != nil {
+			errc <- fmt.Errorf("confine to %s: %w", dir, err)
+			return
+		}
+		errc <- writeVolumeTar(ctx, w, "/")
+	}()
+	return <-errc
 }
 
 // writeVolumeTar writes the root's metadata as "./" and then the tree.
