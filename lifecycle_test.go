@@ -424,3 +424,29 @@ func TestContainerRestartedElsewhere(t *testing.T) {
 	}
 	checkGone(t, rt2, c.ID(), pid)
 }
+
+// TestContainerPrivilegedDevices: a privileged container gets the host's
+// devices (docker --privileged), an ordinary one only the default few;
+// its terminal still comes from its own devpts.
+func TestContainerPrivilegedDevices(t *testing.T) {
+	t.Parallel()
+	var dev string
+	for _, d := range []string{"/dev/kmsg", "/dev/loop-control", "/dev/tty1", "/dev/fuse"} {
+		if fi, err := os.Stat(d); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			dev = d
+			break
+		}
+	}
+	if dev == "" {
+		t.Skip("no host device to look for")
+	}
+	rt := containerTest(t)
+	probe := "test -c " + dev + " && echo has-device; tty"
+	st, out, err := run(t, rt, WithPrivileged(), WithTTY(), WithCmd("sh", "-c", probe))
+	if err != nil || st.Code != 0 || !strings.Contains(out, "has-device") || !strings.Contains(out, "/dev/pts/") {
+		t.Errorf("privileged: %+v %v %q", st, err, out)
+	}
+	if _, out, _ := run(t, rt, WithCmd("sh", "-c", probe)); strings.Contains(out, "has-device") {
+		t.Errorf("an ordinary container has %s: %q", dev, out)
+	}
+}

@@ -2,13 +2,17 @@ package spec
 
 import (
 	"cmp"
+	"io/fs"
 	"maps"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // maskedPaths are Docker's: /proc and /sys files that leak host information or control
@@ -49,6 +53,9 @@ func buildLinux(o *Options, bounding []string) (*specs.Linux, error) {
 		CgroupsPath: o.CgroupsPath,
 		Sysctl:      sc,
 	}
+	if o.Privileged {
+		l.Devices = hostDevices() // as docker --privileged
+	}
 	if !o.Privileged {
 		l.Seccomp = seccompFor(goarch, bounding)
 		l.MaskedPaths = slices.Clone(maskedPaths)
@@ -73,6 +80,51 @@ func defaultDevices() []specs.LinuxDevice {
 			Path: "/dev/" + d.name, Type: "c", Major: d.major, Minor: d.minor,
 			FileMode: &mode, UID: &root, GID: &root,
 		})
+	}
+	return out
+}
+
+// hostDevices lists the host's device nodes under /dev, for a privileged
+// container: Docker's --privileged gives it every one. Left out: what the
+// runtime makes per container (ptmx, console, pts), the filesystems
+// mounted under /dev (shm, mqueue) and symlinks.
+func hostDevices() []specs.LinuxDevice {
+	var out []specs.LinuxDevice
+	_ = filepath.WalkDir("/dev", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // unreadable: skip it
+		}
+		if d.IsDir() {
+			switch p {
+			case "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/fd", "/dev/.lxc", "/dev/.udev":
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.Type()&fs.ModeDevice == 0 || p == "/dev/ptmx" || p == "/dev/console" {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			return nil
+		}
+		typ := "b"
+		if d.Type()&fs.ModeCharDevice != 0 {
+			typ = "c"
+		}
+		mode, uid, gid := info.Mode().Perm(), st.Uid, st.Gid
+		out = append(out, specs.LinuxDevice{
+			Path: p, Type: typ, Major: int64(unix.Major(uint64(st.Rdev))), Minor: int64(unix.Minor(uint64(st.Rdev))),
+			FileMode: &mode, UID: &uid, GID: &gid,
+		})
+		return nil
+	})
+	if len(out) == 0 {
+		return defaultDevices()
 	}
 	return out
 }
