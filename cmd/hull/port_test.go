@@ -30,7 +30,11 @@ func TestPublishAndPort(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, `"1:2:3:4"`) {
 		t.Errorf("bad -p: %+v", r)
 	}
-	mustHull(t, root, nil, "run", "-d", "--name", "web", "-p", "127.0.0.1::80", "--publish", "18400:80/udp", "busybox:test", "sleep", "60")
+	// A network of its own (not the default one) so that nothing is left.
+	mustHull(t, root, nil, "network", "create", "--subnet", "10.94.0.0/24", "pubnet")
+	defer hullCmd(t, root, nil, "network", "rm", "pubnet")
+	mustHull(t, root, nil, "run", "-d", "--name", "web", "--network", "pubnet", "-p", "127.0.0.1::80", "--publish", "18400:80/udp",
+		"busybox:test", "sleep", "60")
 	defer hullCmd(t, root, nil, "rm", "-f", "web")
 	out := mustHull(t, root, nil, "port", "web").stdout
 	if !regexp.MustCompile(`(?m)^80/tcp -> 127\.0\.0\.1:\d+$`).MatchString(out) || !strings.Contains(out, "80/udp -> 0.0.0.0:18400\n") {
@@ -43,4 +47,5 @@ func TestPublishAndPort(t *testing.T) {
 		t.Errorf("hull port web 81: %+v", r)
 	}
 	mustHull(t, root, nil, "rm", "-f", "web")
+	mustHull(t, root, nil, "network", "rm", "pubnet")
 }
