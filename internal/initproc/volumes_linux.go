@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -198,15 +199,39 @@ func copyUp(src, vol string, st *unix.Stat_t) error {
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(archive.WriteTree(context.Background(), pw, src)) }()
-	_, err = archive.Apply(context.Background(), vol, pr, archive.Options{})
+	err = applyConfined(int(d.Fd()), pr)
 	pr.CloseWithError(errors.New("copy-up ended"))
 	if err != nil {
 		return fmt.Errorf("copy-up of %s: %w", src, err)
 	}
-	if err := unix.Chown(vol, int(st.Uid), int(st.Gid)); err != nil {
+	if err := unix.Fchown(int(d.Fd()), int(st.Uid), int(st.Gid)); err != nil {
 		return err
 	}
-	return unix.Chmod(vol, st.Mode&0o7777) // after chown, which clears setuid/setgid
+	return unix.Fchmod(int(d.Fd()), st.Mode&0o7777) // after chown, which clears setuid/setgid
+}
+
+// applyConfined unpacks the tar r into the directory dirFD from a thread
+// of its own whose root is that directory (unshare CLONE_FS, chroot): a
+// running container that shares the volume and plants a symlink in it
+// meanwhile cannot make the copy write outside the volume.
+func applyConfined(dirFD int, r io.Reader) error {
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread, with its own root, ends with the goroutine.
+		runtime.LockOSThread()
+		err := unix.Unshare(unix.CLONE_FS)
+		if err == nil {
+			err = unix.Fchdir(dirFD)
+		}
+		if err == nil {
+			err = unix.Chroot(".")
+		}
+		if err == nil {
+			_, err = archive.Apply(context.Background(), "/", r, archive.Options{})
+		}
+		errc <- err
+	}()
+	return <-errc
 }
 
 // remountBind applies a bind mount's flags (ro, nosuid...) that the bind
