@@ -41,7 +41,7 @@ trap 'rm -f "$out"' EXIT
 flags=()
 if [ -n "$short" ]; then
 	flags+=(-test.short)
-	echo "--short: 1 sample; BenchmarkRunConcurrent starts 20 containers at once instead of 100, BenchmarkHostMemory keeps 10 running instead of 20" >&2
+	echo "--short: 1 sample; fewer containers: BenchmarkRunConcurrent starts 10 at once (not 100), BenchmarkRunConcurrentNetwork 5 (not 50), BenchmarkHostMemory keeps 5 running (not 20); BenchmarkPublishThroughput sends 16 MiB (not 256)" >&2
 fi
 (cd bench && "$bin" -test.run '^$' -test.bench "$pattern" -test.benchtime "$benchtime" -test.count "$count" "${flags[@]}") | tee "$out" >&2
 
@@ -73,8 +73,11 @@ END {
 	printf "\n%-24s %-16s %20s %8s\n", "benchmark", "implementation", "median", "vs hull"
 	for (g = 1; g <= ng; g++) {
 		group = groups[g]
-		for (u = 1; u <= nu[group]; u++) {
+		# time first, then MB/s, then host memory, then the rest
+		for (pass = 0; pass < 4; pass++) for (u = 1; u <= nu[group]; u++) {
 			unit = units[group, u]
+			prio = (unit == "ns/op") ? 0 : (unit == "MB/s") ? 1 : (unit == "hostKiB/ctr") ? 2 : 3
+			if (prio != pass) continue
 			if (unit == "B/op" || unit == "allocs/op" || (unit == "ns/op" && own[group])) continue
 			base = ((group SUBSEP "hull" SUBSEP unit) in c) ? median(group SUBSEP "hull" SUBSEP unit) : 0
 			for (i = 1; i <= ni[group]; i++) {

@@ -19,10 +19,10 @@ import (
 )
 
 // memN is how many containers BenchmarkHostMemory keeps running at once:
-// 20, or 10 with -test.short.
+// 20, or 5 with -test.short.
 func memN() int {
 	if testing.Short() {
-		return 10
+		return 5
 	}
 	return 20
 }

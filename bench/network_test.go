@@ -107,10 +107,10 @@ func BenchmarkRunPublish(b *testing.B) {
 }
 
 // netConcurrentN is how many containers BenchmarkRunConcurrentNetwork
-// starts at once: 50, or 10 with -test.short.
+// starts at once: 50, or 5 with -test.short.
 func netConcurrentN() int {
 	if testing.Short() {
-		return 10
+		return 5
 	}
 	return 50
 }
@@ -159,10 +159,10 @@ func BenchmarkRunConcurrentNetwork(b *testing.B) {
 }
 
 // throughputBytes is what BenchmarkPublishThroughput sends per
-// iteration: 256 MiB, or 32 MiB with -test.short.
+// iteration: 256 MiB, or 16 MiB with -test.short.
 func throughputBytes() int64 {
 	if testing.Short() {
-		return 32 << 20
+		return 16 << 20
 	}
 	return 256 << 20
 }
