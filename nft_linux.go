@@ -106,6 +106,15 @@ func (rt *Runtime) publishPorts(id string, ip netip.Addr, bridge string, rc *run
 			retErr = errors.Join(retErr, netsetup.Unpublish(owner))
 		}
 	}()
+	var udp []uint16
+	for _, r := range rules {
+		if r.Proto == "udp" {
+			udp = append(udp, r.HostPort)
+		}
+	}
+	if err := netsetup.FlushUDPConntrack(udp...); err != nil {
+		return nil, err
+	}
 	// The container's own port needs hairpin mode to reach itself through
 	// a host address (see netsetup.SetHairpin).
 	if err := netsetup.SetHairpin(bridge, hostVeth(id, "")); err != nil {

@@ -407,6 +407,33 @@ func Owners() (containers, bridges []string, err error) {
 	return slices.Compact(containers), slices.Compact(bridges), nil
 }
 
+// FlushUDPConntrack forgets the kernel's connection tracking entries of UDP
+// flows to the given host ports. NAT is decided on a flow's first packet,
+// so a client that was already sending to a port before it was published
+// (or while it belonged to a container now gone) would otherwise keep
+// missing the new DNAT rule until its entry times out. Docker does the
+// same when it publishes UDP ports.
+func FlushUDPConntrack(ports ...uint16) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	var filters []netlink.CustomConntrackFilter
+	for _, p := range ports {
+		f := &netlink.ConntrackFilter{}
+		if err := f.AddProtocol(unix.IPPROTO_UDP); err != nil {
+			return err
+		}
+		if err := f.AddPort(netlink.ConntrackOrigDstPort, p); err != nil {
+			return err
+		}
+		filters = append(filters, f)
+	}
+	if _, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, filters...); err != nil {
+		return fmt.Errorf("conntrack: forget udp flows: %w", err)
+	}
+	return nil
+}
+
 // SetHairpin turns on hairpin mode on the ports of bridge whose name starts
 // with prefix ("": every port), so a frame may
 // leave by the port it came in. A container reaching its own published port

@@ -1,6 +1,7 @@
 package netsetup
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -271,6 +272,40 @@ func TestNFTPublishedPortPaths(t *testing.T) {
 	}
 	if pp, _ := PublishedPorts(); len(pp) != 0 {
 		t.Errorf("after Unpublish: %+v", pp)
+	}
+}
+
+// TestNFTUDPConntrack: a UDP client that was sending to a port before it
+// was published reaches the container once its flow is forgotten.
+func TestNFTUDPConntrack(t *testing.T) {
+	h := newNFTHost(t)
+	_, gw := h.bridge("hullnftu", 87, false)
+	addr := netip.MustParseAddr("10.87.0.2")
+	h.container("hullnftu", "hvnftu", addr, gw)
+	c, err := net.Dial("udp4", "127.0.0.1:5300")
+	must(t, err)
+	defer c.Close()
+	ask := func() (string, error) {
+		b := make([]byte, 64)
+		for range 3 {
+			c.Write([]byte("hi"))
+			c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+			if n, err := c.Read(b); err == nil {
+				return string(b[:n]), nil
+			}
+		}
+		return "", errors.New("no answer")
+	}
+	if _, err := ask(); err == nil {
+		t.Fatal("answer before the port is published")
+	}
+	must(t, Publish("u1", []PortRule{{Proto: "udp", HostPort: 5300, Addr: addr, Port: 80}}))
+	if got, err := ask(); err == nil {
+		t.Logf("the old flow got through without a flush (%q): the kernel forgot it already", got)
+	}
+	must(t, FlushUDPConntrack(5300))
+	if got, err := ask(); err != nil || got != gw.String() {
+		t.Errorf("after the flush: %q, %v", got, err)
 	}
 }
 
