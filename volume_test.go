@@ -858,3 +858,36 @@ func TestBindReadOnlyRecursive(t *testing.T) {
 		t.Errorf("exit %d, %q: want a read-only submount", code, out)
 	}
 }
+
+// TestVolumeStaleDirs: what a crashed create, import or remove left is
+// invisible, and PruneVolumes removes it, but not a live import's.
+func TestVolumeStaleDirs(t *testing.T) {
+	t.Parallel()
+	rt := openTest(t)
+	ctx := t.Context()
+	mustVolume(t, rt, "real")
+	for _, d := range []string{".create-1", ".import-2/_data", ".removing-gone/_data"} {
+		if err := os.MkdirAll(filepath.Join(rt.volumesDir(), d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live, release, err := rt.importDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if vols, err := rt.Volumes(ctx); err != nil || len(vols) != 1 || vols[0].Name() != "real" {
+		t.Errorf("Volumes = %v, %v", vols, err)
+	}
+	if rep, err := rt.PruneVolumes(ctx); err != nil || len(rep.VolumesDeleted) != 0 {
+		t.Errorf("prune: %+v %v", rep, err)
+	}
+	ents, _ := os.ReadDir(rt.volumesDir())
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if want := []string{filepath.Base(live), ".lock", "real"}; !slices.Equal(names, want) {
+		t.Errorf("volumes dir holds %q, want %q", names, want)
+	}
+}
