@@ -24,7 +24,7 @@ func BenchmarkRun(b *testing.B) {
 		ctx := context.Background()
 		rt := hullBusybox(b, tarball)
 		runTrue := func() {
-			c, err := rt.Run(ctx, busyboxRef, hull.WithCmd("/bin/true"))
+			c, err := rt.Run(ctx, busyboxRef, hull.WithCmd("/bin/true"), hull.WithNetworkMode(hull.NetworkModeNone))
 			if err != nil {
 				b.Fatal(err)
 			}
