@@ -121,3 +121,14 @@ func TestRunDetachedRm(t *testing.T) {
 		t.Errorf("ps -aq after a run -d --rm exited: %q", r.stdout)
 	}
 }
+
+// TestStartInteractive: create -i, then start -ai feeds it hull's stdin.
+func TestStartInteractive(t *testing.T) {
+	root := busyboxRoot(t)
+	t.Parallel()
+	mustHull(t, root, nil, "create", "-i", "--name", "ci", "busybox:test", "sh", "-c", `read l; echo "got $l"; exit 6`)
+	defer hullCmd(t, root, nil, "rm", "-f", "ci")
+	if r := hullCmd(t, root, []byte("y\n"), "start", "-ai", "ci"); r.code != 6 || r.stdout != "got y\n" {
+		t.Errorf("start -ai: %+v", r)
+	}
+}

@@ -398,10 +398,25 @@ func startCmd() *command {
 		name: "start", args: "CONTAINER [CONTAINER...]", minArgs: 1, maxArgs: -1,
 		short: "Start one or more stopped containers",
 		setup: func(fs *flags) action {
-			var attachOut bool
+			var attachOut, interactive bool
 			fs.Bool(&attachOut, "a", "attach", "Attach STDOUT/STDERR and forward signals")
+			fs.Bool(&interactive, "i", "interactive", "Attach container's STDIN (output from the start on, through attach)")
 			path := fs.Name()
 			return func(ctx context.Context, e *env, args []string) error {
+				if interactive {
+					if len(args) > 1 {
+						return usageErrorf(path, "you cannot start and attach multiple containers at once")
+					}
+					c, err := lookupContainer(ctx, e, args[0])
+					if err != nil {
+						return err
+					}
+					if err := c.Start(ctx); err != nil {
+						return startFailure(e, err)
+					}
+					keys, _ := parseDetachKeys("ctrl-p,ctrl-q")
+					return attachTo(ctx, e, c, true, true, keys) // attach.go
+				}
 				if attachOut {
 					if len(args) > 1 {
 						return usageErrorf(path, "you cannot start and attach multiple containers at once")
