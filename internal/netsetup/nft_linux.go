@@ -28,7 +28,8 @@ import (
 //	chain prerouting  nat prerouting dstnat:   per port: fib daddr type local [ip daddr H] l4proto P th dport HP dnat to C:CP
 //	chain output      nat output dstnat:       the same, for connections made by the host itself
 //	chain postrouting nat postrouting srcnat:  per bridge: masquerade out, of 127/8 sources, and hairpin
-//	chain forward     filter forward filter:   per bridge: isolation (drops only)
+//	chain forward     filter forward filter:   per bridge: nothing new enters BR from elsewhere unless DNATed
+//	                                           (isolation); internal: nothing enters or leaves BR
 //
 // All rules are independent of their order: the forward chain holds only
 // drops whose conditions name their own bridge, the nat chains hold only
