@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,7 @@ var peers struct {
 	dir       string   // holds the busybox archive and every peer's state
 	archive   string   // busybox image saved by hull, for docker/podman load
 	created   []string // host paths the peers created, removed at the end
+	tables    []string // nftables tables of the netns before the peers ran
 	dockerd   *daemon
 	dockerOK  bool // busybox loaded into dockerd
 	dockerNet bool // benchNet created in dockerd
@@ -84,6 +86,7 @@ func peerDir(b *testing.B) string {
 			peers.created = append(peers.created, p)
 		}
 	}
+	peers.tables = nftTables()
 	dir, err := os.MkdirTemp("", "hull-bench-peers-")
 	if err != nil {
 		b.Fatal(err)
@@ -336,6 +339,7 @@ func stopPeers() error {
 	}
 	if peers.dir != "" {
 		errs = append(errs, removeUnder(peers.dir))
+		errs = append(errs, cleanNetns(peers.tables))
 	}
 	for _, p := range peers.created {
 		unmountUnder(p)
@@ -345,6 +349,50 @@ func stopPeers() error {
 		}
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// nftTables lists the network namespace's nftables tables ("ip nat" ...).
+func nftTables() []string {
+	out, err := exec.Command("nft", "list", "tables").Output()
+	if err != nil {
+		return nil
+	}
+	var tables []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if t, ok := strings.CutPrefix(strings.TrimSpace(line), "table "); ok {
+			tables = append(tables, t)
+		}
+	}
+	return tables
+}
+
+// cleanNetns removes from the (private) network namespace what dockerd
+// and netavark leave there when they stop: their bridges and the
+// iptables-nft tables that were not there before (hull's own table and
+// bridges are hull's business, and its tests check them).
+func cleanNetns(before []string) error {
+	if !privateNetns() {
+		return nil
+	}
+	var errs []error
+	for _, t := range nftTables() {
+		if !slices.Contains(before, t) && t != "ip hull" && t != "ip6 hull" && t != "inet hull" {
+			if out, err := exec.Command("nft", append([]string{"delete", "table"}, strings.Fields(t)...)...).CombinedOutput(); err != nil {
+				errs = append(errs, fmt.Errorf("nft delete table %s: %v: %s", t, err, out))
+			}
+		}
+	}
+	// Not /sys/class/net: sysfs shows the namespace that mounted it.
+	links, _ := net.Interfaces()
+	for _, l := range links {
+		name := l.Name
+		if name == "docker0" || strings.HasPrefix(name, "br-") || strings.HasPrefix(name, "podman") {
+			if out, err := exec.Command("ip", "link", "delete", name).CombinedOutput(); err != nil {
+				errs = append(errs, fmt.Errorf("ip link delete %s: %v: %s", name, err, out))
+			}
 		}
 	}
 	return errors.Join(errs...)
