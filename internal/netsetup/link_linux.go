@@ -71,8 +71,10 @@ type Attachment struct {
 	MTU      int
 }
 
-// Attach creates a veth pair, plugs the host end into the bridge and moves
-// the other end into the network namespace target, where it is renamed,
+// Attach creates a veth pair whose host end is plugged into the bridge and
+// whose other end is born in the network namespace target, already named
+// a.IfName and with its MAC (moving a link between namespaces waits for
+// an RCU grace period: 10-30 ms on a busy machine). There it is
 // addressed, brought up and given the default route. On error nothing is
 // left behind.
 func Attach(target netns.NsHandle, a Attachment) (retErr error) {
@@ -80,10 +82,12 @@ func Attach(target netns.NsHandle, a Attachment) (retErr error) {
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", a.Bridge, err)
 	}
-	peer := a.HostName + "p"
 	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{Name: a.HostName, MasterIndex: br.Attrs().Index, MTU: a.MTU},
-		PeerName:  peer,
+		LinkAttrs:        netlink.LinkAttrs{Name: a.HostName, MasterIndex: br.Attrs().Index, MTU: a.MTU},
+		PeerName:         a.IfName,
+		PeerHardwareAddr: a.MAC,
+		PeerNamespace:    netlink.NsFd(int(target)),
+		PeerMTU:          uint32(a.MTU),
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return fmt.Errorf("create veth %s: %w", a.HostName, err)
@@ -93,31 +97,16 @@ func Attach(target netns.NsHandle, a Attachment) (retErr error) {
 			netlink.LinkDel(veth) // removes both ends, wherever the peer is
 		}
 	}()
-	pl, err := netlink.LinkByName(peer)
-	if err != nil {
-		return err
-	}
-	if err := netlink.LinkSetNsFd(pl, int(target)); err != nil {
-		return fmt.Errorf("move %s into the container: %w", peer, err)
-	}
 	if err := netlink.LinkSetUp(veth); err != nil {
 		return err
 	}
-	return inNetns(target, func(h *netlink.Handle) error { return configurePeer(h, peer, a) })
+	return inNetns(target, func(h *netlink.Handle) error { return configurePeer(h, a) })
 }
 
-func configurePeer(h *netlink.Handle, peer string, a Attachment) error {
-	l, err := h.LinkByName(peer)
+func configurePeer(h *netlink.Handle, a Attachment) error {
+	l, err := h.LinkByName(a.IfName)
 	if err != nil {
 		return err
-	}
-	if err := h.LinkSetName(l, a.IfName); err != nil {
-		return fmt.Errorf("rename to %s: %w", a.IfName, err)
-	}
-	if a.MAC != nil {
-		if err := h.LinkSetHardwareAddr(l, a.MAC); err != nil {
-			return err
-		}
 	}
 	if err := h.AddrAdd(l, &netlink.Addr{IPNet: ipNet(a.Addr, a.Bits)}); err != nil {
 		return fmt.Errorf("address %s: %w", a.Addr, err)
