@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +160,32 @@ func TestContainerAttachErrors(t *testing.T) {
 	c.Wait(t.Context())
 	if err := c.Attach(t.Context()); !errors.Is(err, ErrConflict) {
 		t.Errorf("attach to an exited container: %v", err)
+	}
+}
+
+// TestContainerRestartKeepsTerminal: a Detached container with a
+// terminal and open stdin keeps both when started again.
+func TestContainerRestartKeepsTerminal(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithTTY(), WithOpenStdin(), WithCmd("sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(context.Background(), WithForceRemove())
+	for i, code := range []int{3, 4} {
+		if i > 0 {
+			if err := c.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var out syncBuffer
+		err := c.Attach(t.Context(), WithAttachStdin(strings.NewReader("tty\nexit "+strconv.Itoa(code)+"\n")), WithAttachStdout(&out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err := c.Wait(t.Context()); err != nil || st.Code != code || !strings.Contains(out.String(), "/dev/pts/") {
+			t.Errorf("run %d: %+v %v %q", i, st, err, out.String())
+		}
 	}
 }
