@@ -526,3 +526,78 @@ func TestNetworkDefaultBridgeLifecycle(t *testing.T) {
 		t.Error("no address on the re-made default network")
 	}
 }
+
+// TestNetworkConcurrentAttach: containers started at once on one network
+// get distinct addresses; a container connected while stopped is
+// attached when it starts; an internal network gives no default route.
+func TestNetworkConcurrentAttach(t *testing.T) {
+	rt := netTest(t)
+	ctx := t.Context()
+	n, err := rt.CreateNetwork(ctx, "busy", WithSubnet("10.85.0.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const count = 6
+	ctrs := make([]*Container, count)
+	errs := make(chan error, count)
+	for i := range count {
+		go func() {
+			c, err := rt.Run(ctx, "busybox:test", WithNetwork(n), WithCmd("sleep", "60"))
+			if c != nil {
+				ctrs[i] = c
+				t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+			}
+			errs <- err
+		}()
+	}
+	for range count {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range ctrs {
+		ip := c.Inspect().NetworkSettings.IPAddress
+		if ip == "" || seen[ip] {
+			t.Errorf("address %q given twice or missing", ip)
+		}
+		seen[ip] = true
+	}
+	if got := len(n.Inspect().Containers); got != count {
+		t.Errorf("network lists %d containers, want %d", got, count)
+	}
+
+	internal, err := rt.CreateNetwork(ctx, "closed", WithInternal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rt.Create(ctx, "busybox:test", WithNetwork(n), WithCmd("sleep", "60"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := internal.Connect(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	code, out := netExec(t, c, "sh", "-c", "ls /sys/class/net; ip route")
+	if code != 0 || !strings.Contains(out, "eth1") || strings.Count(out, "default via") != 1 || !strings.Contains(out, "default via 10.85.0.1 dev eth0") {
+		t.Errorf("after connecting while stopped: %q", out)
+	}
+	only, err := rt.Run(ctx, "busybox:test", WithNetwork(internal), WithCmd("sleep", "60"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { only.Remove(context.Background(), WithForceRemove()) })
+	if code, out := netExec(t, only, "ip", "route"); code != 0 || strings.Contains(out, "default") {
+		t.Errorf("internal network routes: %q", out)
+	}
+}
