@@ -104,8 +104,8 @@ func (s *Server) serveUDP(pc net.PacketConn) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, maxUDPInFlight)
+	buf := make([]byte, 65535)
 	for {
-		buf := make([]byte, 4096)
 		n, from, err := pc.ReadFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -118,9 +118,10 @@ func (s *Server) serveUDP(pc net.PacketConn) {
 		default:
 			continue // too busy: the client will ask again
 		}
+		msg := append([]byte(nil), buf[:n]...)
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if reply := s.answer(buf[:n], false); reply != nil {
+			if reply := s.answer(msg, false); reply != nil {
 				_, _ = pc.WriteTo(reply, from)
 			}
 		})
