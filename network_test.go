@@ -232,6 +232,16 @@ func TestNetworkContainersReachEachOther(t *testing.T) {
 	if code, out := netExec(t, srv, "cat", "/etc/hosts"); code != 0 || !strings.Contains(out, "10.80.0.50\t"+srv.ID()[:12]) {
 		t.Errorf("/etc/hosts: %q", out)
 	}
+	before := rootListing(t, rt.Root())
+	if _, err := rt.Create(ctx, "busybox:test", WithNetwork(n, IP("10.80.0.50"))); !errors.Is(err, ErrConflict) {
+		t.Errorf("an address in use: %v", err)
+	}
+	if _, err := rt.Create(ctx, "busybox:test", WithNetwork(n, IP("10.81.0.50"))); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("an address outside the subnet: %v", err)
+	}
+	if after := rootListing(t, rt.Root()); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("failed creates changed the root:\n%v\n%v", before, after)
+	}
 	// A container on another network cannot reach it (NFT's isolation).
 	st, out, _ := run(t, rt, WithNetwork(other), WithCmd("sh", "-c", "echo nope | nc -w 2 10.80.0.50 7000"))
 	if st.Code == 0 {
