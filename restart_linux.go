@@ -57,6 +57,9 @@ func (c *Container) respawn(ctx context.Context) (retErr error) {
 	if err != nil {
 		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
 	}
+	if err := rt.checkExports(st.Mounts); err != nil { // volume_linux.go
+		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
+	}
 	if st.Status != StatusExited && st.alive() {
 		// Another Start got here first.
 		c.mu.Lock()

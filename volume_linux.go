@@ -87,6 +87,18 @@ func (rt *Runtime) claimVolumes(st *containerState) error {
 	return nil
 }
 
+// checkExports fails with ErrConflict if an Export runs on a volume that
+// ms mounts read-write. Restarting a container calls it under the
+// containers lock, as claimVolumes runs for a new one.
+func (rt *Runtime) checkExports(ms []MountPoint) error {
+	for _, m := range ms {
+		if m.Type == MountTypeVolume && m.RW && exporting(rt.volumeDir(m.Name)) {
+			return fmt.Errorf("%w: volume %s is being exported", ErrConflict, m.Name)
+		}
+	}
+	return nil
+}
+
 func hasVolumes(ms []MountPoint) bool {
 	for _, m := range ms {
 		if m.Type == MountTypeVolume {
@@ -143,9 +155,9 @@ func WithLiveExport() ExportVolumeOption {
 //
 // For a consistent copy it refuses, with ErrConflict, a volume mounted
 // read-write by a container that is created, running or paused (stop
-// them, or use WithLiveExport), and while it runs, Create refuses
-// containers that would mount the volume read-write. A stopped container
-// that is restarted meanwhile is not held back.
+// them, or use WithLiveExport), and while it runs, Create and Start (of
+// an exited container) refuse containers that would mount the volume
+// read-write.
 func (v *Volume) Export(ctx context.Context, w io.Writer, opts ...ExportVolumeOption) error {
 	var cfg exportVolumeConfig
 	for _, o := range opts {

@@ -891,3 +891,47 @@ func TestVolumeStaleDirs(t *testing.T) {
 		t.Errorf("volumes dir holds %q, want %q", names, want)
 	}
 }
+
+// TestVolumeExportBlocksWriters: while an export runs, no container that
+// would write the volume is created or restarted.
+func TestVolumeExportBlocksWriters(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	vol := mustVolume(t, rt, "held")
+	if err := os.WriteFile(filepath.Join(vol.Mountpoint(), "f"), bytes.Repeat([]byte("x"), 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, c := runIn(t, rt, "busybox:test", "true", WithVolume(vol, "/d"))
+	if code != 0 {
+		t.Fatalf("exit %d, %q", code, out)
+	}
+	// The export blocks on a pipe nobody reads until the checks are done.
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- vol.Export(ctx, pw); pw.Close() }()
+	if _, err := pr.Read(make([]byte, 1)); err != nil { // the export has started
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); !errors.Is(err, ErrConflict) {
+		t.Errorf("restart during export: %v, want ErrConflict", err)
+	}
+	if _, err := rt.Create(ctx, "busybox:test", WithVolume(vol, "/d")); !errors.Is(err, ErrConflict) {
+		t.Errorf("create during export: %v, want ErrConflict", err)
+	}
+	ro, err := rt.Create(ctx, "busybox:test", WithVolume(vol, "/d", ReadOnly()))
+	if err != nil {
+		t.Errorf("read-only create during export: %v", err)
+	} else {
+		ro.Remove(ctx)
+	}
+	if _, err := io.Copy(io.Discard, pr); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Errorf("restart after export: %v", err)
+	}
+}
