@@ -222,6 +222,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	if err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
+	initproc.Trace("P spawn begin")
 	cg, err := newCgroup(cfg.ID, rc.memory, rc.pidsLimit)
 	if err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
@@ -300,6 +301,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	if err := join(cmd.Process.Pid); err != nil {
 		return lp, fmt.Errorf("create container: join cgroup: %w", err)
 	}
+	initproc.Trace("P init started, in its cgroup")
 	if err := initproc.WriteConfig(cfgW, cfg); err != nil {
 		return lp, fmt.Errorf("create container: send config: %w", err)
 	}
@@ -313,6 +315,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	if m.Type != "ready" {
 		return lp, startError(cfg.ID, m)
 	}
+	initproc.Trace("P init ready")
 	if err := sio.attachConsole(ctx); err != nil {
 		return lp, fmt.Errorf("create container %s: %w", shortContainerID(cfg.ID), err)
 	}

@@ -127,7 +127,7 @@ func (s *spawner) startWarm(exe string) (_ *warmInit, retErr error) {
 	cmd := &exec.Cmd{
 		Path:        exe,
 		Args:        []string{"hull-init"},
-		Env:         warmEnv,
+		Env:         append(slices.Clip(warmEnv), traceEnv()...),
 		ExtraFiles:  []*os.File{cfgR, statW, child}, // configFD, statusFD, WarmFD
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: warmCloneflags, Pdeathsig: syscall.SIGKILL},
 	}
@@ -188,7 +188,16 @@ func (w *warmInit) adopt(cmd *exec.Cmd, copied *sync.WaitGroup) error {
 	}
 	err := unix.Sendmsg(int(w.ctl.Fd()), []byte{mask}, rights, nil, 0)
 	w.ctl.Close()
+	initproc.Trace("P warm init adopted")
 	return err
+}
+
+// traceEnv passes initproc.TraceEnv on to warm inits.
+func traceEnv() []string {
+	if initproc.Tracing() {
+		return []string{initproc.TraceEnv + "=" + os.Getenv(initproc.TraceEnv)}
+	}
+	return nil
 }
 
 // discard kills a warm init that will not be used and reaps it.

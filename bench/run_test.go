@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hullbox/hull"
+	"github.com/hullbox/hull/internal/initproc"
 )
 
 // BenchmarkRun creates, starts, waits for and removes a container running
@@ -17,6 +18,10 @@ import (
 // (crun refuses cgroup v1 hybrid hosts: skipped there); `docker run --rm
 // --network none` and `podman run --rm --network none` of the same image
 // (loaded from an archive hull saved) when they are installed.
+//
+// With HULL_TRACE=<file> set, hull's side appends a timestamped line per
+// start-up phase to the file (initproc.Trace): scripts/trace_report.py
+// turns it into per-phase medians.
 func BenchmarkRun(b *testing.B) {
 	tarball := busyboxTar(b)
 
@@ -24,16 +29,20 @@ func BenchmarkRun(b *testing.B) {
 		ctx := context.Background()
 		rt := hullBusybox(b, tarball)
 		runTrue := func() {
+			initproc.Trace("B run begin")
 			c, err := rt.Run(ctx, busyboxRef, hull.WithCmd("/bin/true"), hull.WithNetworkMode(hull.NetworkModeNone))
 			if err != nil {
 				b.Fatal(err)
 			}
+			initproc.Trace("B run done")
 			if st, err := c.Wait(ctx); err != nil || st.Code != 0 {
 				b.Fatalf("exit %+v, %v", st, err)
 			}
+			initproc.Trace("B wait done")
 			if err := c.Remove(ctx); err != nil {
 				b.Fatal(err)
 			}
+			initproc.Trace("B remove done")
 		}
 		runTrue() // the first Run copies the binary into its sealed memfd
 		for b.Loop() {

@@ -85,7 +85,10 @@ type Message struct {
 	Code    int    `json:"code,omitempty"` // exit code the failure stands for
 }
 
-func init() { Run() }
+func init() {
+	Trace("C initproc init")
+	Run()
+}
 
 // Run runs a container's init when this process was started as one, and
 // then never returns; otherwise it does nothing. This package's init()
@@ -129,6 +132,7 @@ func runInit() int {
 	if err != nil {
 		return report(status, fail("config", err))
 	}
+	Trace("C config read")
 	if err := joinNetNS(cfg.NetNS); err != nil {
 		return report(status, fail("network", err))
 	}
@@ -155,6 +159,7 @@ func runInit() int {
 			return report(status, fail("tty", err))
 		}
 	}
+	Trace("C setup done")
 	if err := sendMessage(status, Message{Type: "ready"}); err != nil {
 		return 125
 	}
@@ -168,6 +173,7 @@ func runInit() int {
 	if err := applySecurity(cfg.Spec, beforeExec); err != nil {
 		return report(status, err)
 	}
+	Trace("C security done")
 	return report(status, execProcess(cfg.Spec.Process))
 }
 

@@ -38,6 +38,7 @@ func setupContainer(cfg *Config) error {
 			return fail("mount", fmt.Errorf("%s: %w", m.Destination, err))
 		}
 	}
+	Trace("C mounts done")
 	if err := setupDev(rootfs, cfg.Spec.Linux); err != nil {
 		return fail("devices", err)
 	}
@@ -52,6 +53,7 @@ func setupContainer(cfg *Config) error {
 			return fail("mount", err)
 		}
 	}
+	Trace("C pivot and masks done")
 	if err := unix.Sethostname([]byte(cfg.Spec.Hostname)); err != nil {
 		return fail("hostname", err)
 	}

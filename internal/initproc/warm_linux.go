@@ -43,6 +43,7 @@ func runWarm() int {
 		return 125
 	}
 	unix.Close(WarmFD)
+	Trace("C warm init adopted")
 	return runInit()
 }
 
