@@ -99,6 +99,7 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	st.StopTimeout, st.AutoRemove = rc.opts.stopTimeout, rc.opts.autoRemove
 	st.Detached = rc.stdio.detached
 	st.NetworkMode, st.Networks = netMode, endpoints
+	st.Publish = rc.publishSpecs()
 	st.OpenStdin, st.TTY = rc.stdio.open || rc.stdio.stdin != nil, rc.stdio.tty
 	st.Entrypoint, st.Cmd = runEntrypointCmd(img.Config(), &rc) // commit.go
 	if err := rt.reserve(&st); err != nil {

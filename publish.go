@@ -74,6 +74,28 @@ func WithPublish(spec string) RunOption {
 // wantsPublish reports whether WithPublish was given.
 func (rc *runConfig) wantsPublish() bool { return len(rc.publish) > 0 }
 
+// publishSpecs are the WithPublish arguments, kept in the container's
+// state so that a start by another process publishes the same ports.
+func (rc *runConfig) publishSpecs() []string {
+	var out []string
+	for _, ps := range rc.publish {
+		out = append(out, ps.raw)
+	}
+	return out
+}
+
+// parsePublishSpecs parses the specs publishSpecs kept; they were checked
+// when given, so one that no longer parses is skipped.
+func parsePublishSpecs(specs []string) []portSpec {
+	var out []portSpec
+	for _, s := range specs {
+		if ps, err := parsePortSpec(s); err == nil {
+			out = append(out, ps)
+		}
+	}
+	return out
+}
+
 func parsePortSpec(spec string) (portSpec, error) {
 	ps := portSpec{raw: spec, proto: "tcp"}
 	bad := func(format string, args ...any) (portSpec, error) {

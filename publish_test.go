@@ -598,3 +598,42 @@ func TestPublishOwnerKilled(t *testing.T) {
 		t.Error("port still answers after recovery")
 	}
 }
+
+// TestPublishKeptAcrossRestart: a container started again by another
+// Runtime (another process: `hull start`) publishes the same ports.
+func TestPublishKeptAcrossRestart(t *testing.T) {
+	rt := publishTest(t)
+	ctx := t.Context()
+	c := runBG(t, rt, nil, WithPublish("18500:80"), Detached())
+	if _, err := dialPub("127.0.0.1:18500", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Inspect().NetworkSettings.Ports; len(p) != 0 {
+		t.Errorf("ports of a stopped container: %+v", p)
+	}
+	if slices.Contains(ourRules(t, rt), rt.ruleOwner(c.ID())) {
+		t.Error("rules of a stopped container")
+	}
+	rt2, err := Open(ctx, WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	c2, err := rt2.Container(ctx, c.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Remove(ctx, WithForceRemove())
+	if p := c2.Inspect().NetworkSettings.Ports; len(p) != 1 || p[0].HostPort != 18500 {
+		t.Errorf("ports after the restart: %+v", p)
+	}
+	if _, err := dialPub("127.0.0.1:18500", true); err != nil {
+		t.Errorf("published port after the restart: %v", err)
+	}
+}

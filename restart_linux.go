@@ -82,6 +82,7 @@ func (c *Container) respawn(ctx context.Context) (retErr error) {
 		rc = *old.rc // the same writers and stdio options
 	}
 	rc.net.mode = st.NetworkMode
+	rc.publish = parsePublishSpecs(st.Publish)
 	// A cgroup left by a dead owner (recovery removes it, but it may not
 	// have run) would keep old counters.
 	if cg := loadCgroup(c.id); cg != nil {

@@ -40,6 +40,7 @@ type containerState struct {
 	NetworkMode string          `json:"networkMode,omitempty"`
 	Networks    []endpointState `json:"networks,omitempty"`
 	Ports       []PortBinding   `json:"ports,omitempty"`
+	Publish     []string        `json:"publish,omitempty"`   // WithPublish's specs, for a restart: publish.go
 	OpenStdin   bool            `json:"openStdin,omitempty"` // Attach may send input: attach.go
 	TTY         bool            `json:"tty,omitempty"`
 	// Entrypoint and Cmd are the run configuration's (image's or
