@@ -148,3 +148,28 @@ func nameservers(path string) (ups []string, loopback bool) {
 	}
 	return ups, loopback
 }
+
+// writeDNSServers makes servers (WithDNS) the nameservers of the
+// resolv.conf in the container's directory dir, as docker run --dns does;
+// the rest of the file stays. On a user-defined network the file then
+// names 127.0.0.11 instead (dnsResolvConf) and the init forwards to them.
+func writeDNSServers(dir string, servers []string) error {
+	if len(servers) == 0 {
+		return nil
+	}
+	path := filepath.Join(dir, "resolv.conf")
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var b bytes.Buffer
+	for _, s := range servers {
+		b.WriteString("nameserver " + s + "\n")
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] != "nameserver" {
+			b.WriteString(line + "\n")
+		}
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}

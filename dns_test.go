@@ -254,8 +254,14 @@ func TestNetworkDNS(t *testing.T) {
 			t.Errorf("a container on another network resolved %s: %s", name, ans)
 		}
 	}
+	// On the default network WithDNS servers are the resolv.conf's.
+	out := syncBuffer{}
+	if st, _, err := run(t, rt, WithDNS("192.0.2.53"), WithStdout(&out), WithCmd("cat", "/etc/resolv.conf")); err != nil || st.Code != 0 ||
+		!strings.HasPrefix(out.String(), "nameserver 192.0.2.53\n") || strings.Count(out.String(), "nameserver") != 1 {
+		t.Errorf("resolv.conf with WithDNS on the default network: %v %q", err, out.String())
+	}
 	// The default network has no name service.
-	var out syncBuffer
+	out = syncBuffer{}
 	st, _, err := run(t, rt, WithStdout(&out), WithCmd("probe", "lookup", "web"))
 	if err != nil || st.Code != 0 || strings.Contains(out.String(), webIP) {
 		t.Errorf("default network resolved web: %+v %v %q", st, err, out.String())

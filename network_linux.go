@@ -419,7 +419,7 @@ func (rt *Runtime) removeNetwork(id string) error {
 }
 
 // networkUsers returns the names of the live containers holding an
-// address on the network; addresses of dead ones are released.
+// address on the network; addresses (and names) of dead ones are released.
 func (rt *Runtime) networkUsers(rec *networkRecord) ([]string, error) {
 	ipam, err := netsetup.OpenIPAM(filepath.Join(rt.networkDir(rec.ID), "ipam.json"))
 	if err != nil {
@@ -439,7 +439,7 @@ func (rt *Runtime) networkUsers(rec *networkRecord) ([]string, error) {
 			users = append(users, st.Name)
 			continue
 		}
-		if err := ipam.Release(owner); err != nil {
+		if err := errors.Join(ipam.Release(owner), rt.unregisterNames(owner, "")); err != nil {
 			return nil, err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hullbox/hull/internal/dns"
 	"github.com/hullbox/hull/internal/netsetup"
 	"github.com/hullbox/hull/internal/testutil"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -437,6 +438,15 @@ func TestNetworkOwnerKilled(t *testing.T) {
 	for i := 0; i < 500 && procStartTime(pid) != 0; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
+	if tb, err := dns.Open(rt.namesPath()); err == nil {
+		recs, _ := tb.Records()
+		tb.Close()
+		if len(recs) != 1 || recs[0].Container != id {
+			t.Errorf("names of the running container: %+v", recs)
+		}
+	} else {
+		t.Fatal(err)
+	}
 	rt2, err := Open(ctx, WithRoot(rt.Root()))
 	if err != nil {
 		t.Fatal(err)
@@ -459,6 +469,14 @@ func TestNetworkOwnerKilled(t *testing.T) {
 		if addrs, _, _ := ipam.Allocations(); len(addrs) != 0 {
 			t.Errorf("network %s: addresses left: %v", net, addrs)
 		}
+	}
+	tb, err := dns.Open(rt2.namesPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if recs, err := tb.Records(); err != nil || len(recs) != 0 {
+		t.Errorf("names left after recovery: %+v %v", recs, err)
 	}
 	if err := n.Remove(ctx); err != nil {
 		t.Errorf("remove after recovery: %v", err)
