@@ -533,6 +533,7 @@ func TestVolumeSymlinkEscape(t *testing.T) {
 	volumeImage(t, rt, "evil:test", []testutil.File{
 		{Name: "data", Type: tar.TypeSymlink, Linkname: "/../../../tmp/hull-escape"},
 		{Name: "rel", Type: tar.TypeSymlink, Linkname: "../../../../../tmp/hull-escape-rel"},
+		{Name: "etcdata", Type: tar.TypeSymlink, Linkname: "/../../etc"},
 	})
 	vol := mustVolume(t, rt, "target")
 	dir := t.TempDir()
@@ -560,7 +561,17 @@ func TestVolumeSymlinkEscape(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(dir, marker)); err != nil || string(data) != "nested\n" {
 		t.Errorf("nested bind content: %q, %v", data, err)
 	}
-	for _, p := range []string{"/tmp/hull-escape", "/tmp/hull-escape-rel", "/tmp/hull-escape-nested"} {
+	// A symlink to /../../etc is the container's /etc: the volume covers
+	// it (filled from the image's /etc first), never the host's.
+	etcVol := mustVolume(t, rt, "etcvol")
+	code, out, _ = runIn(t, rt, "evil:test", "echo etc > /etcdata/"+marker+" && cat /etc/"+marker, WithVolume(etcVol, "/etcdata"))
+	if code != 0 || out != "etc\n" {
+		t.Fatalf("etc: exit %d, %q", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(etcVol.Mountpoint(), marker)); err != nil {
+		t.Errorf("etc volume: %v", err)
+	}
+	for _, p := range []string{"/tmp/hull-escape", "/tmp/hull-escape-rel", "/tmp/hull-escape-nested", "/etc/" + marker} {
 		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s exists on the host: %v", p, err)
 		}
