@@ -120,9 +120,6 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	if err := writeDNSServers(dir, rc.dns); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
-	if err := writeDNSServers(dir, rc.dns); err != nil {
-		return nil, fmt.Errorf("create container: %w", err)
-	}
 	cfg := &initproc.Config{
 		ID: id, Spec: spec, LowerRoot: lowerRoot, Lowers: lowers,
 		Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
