@@ -573,7 +573,8 @@ func WithForceRemove() RemoveOption { return func(c *removeConfig) { c.force = t
 // WithRemoveVolumes also deletes the container's anonymous volumes (made
 // for an image's VOLUME or WithAnonymousVolume) that no other container
 // uses, like docker rm -v. Default: they are kept (PruneVolumes removes
-// them later). Named volumes are never removed.
+// them later), except for a WithAutoRemove container, as docker run --rm.
+// Named volumes are never removed.
 func WithRemoveVolumes() RemoveOption { return func(c *removeConfig) { c.volumes = true } }
 
 // Remove deletes the container: its process (with WithForceRemove), its
@@ -602,10 +603,10 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 	if err := c.cleanup(); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
 	}
-	if cfg.volumes {
-		c.mu.Lock()
-		mounts := c.st.Mounts
-		c.mu.Unlock()
+	c.mu.Lock()
+	mounts, auto := c.st.Mounts, c.st.AutoRemove
+	c.mu.Unlock()
+	if cfg.volumes || auto { // --rm: however the container goes, its anonymous volumes go too
 		if err := c.rt.removeAnonymousVolumes(mounts); err != nil {
 			return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
 		}

@@ -946,3 +946,26 @@ func TestVolumeExportBlocksWriters(t *testing.T) {
 		t.Errorf("restart after export: %v", err)
 	}
 }
+
+// TestVolumeAutoRemoveOnClose: a --rm container that Close kills takes its
+// anonymous volumes along too.
+func TestVolumeAutoRemoveOnClose(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rt2.Run(t.Context(), "busybox:test", WithCmd("sleep", "1000"), WithAutoRemove(), WithAnonymousVolume("/scratch"))
+	if err != nil {
+		rt2.Close()
+		t.Fatal(err)
+	}
+	name := c.Inspect().Mounts[0].Name
+	if err := rt2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Volume(t.Context(), name); !errors.Is(err, ErrNotFound) {
+		t.Errorf("anonymous volume after Close: %v", err)
+	}
+}
