@@ -637,3 +637,52 @@ func TestPublishKeptAcrossRestart(t *testing.T) {
 		t.Errorf("published port after the restart: %v", err)
 	}
 }
+
+// TestPublishConcurrentRandomPorts: containers started at once, by two
+// Runtimes on one root, never get the same random host port.
+func TestPublishConcurrentRandomPorts(t *testing.T) {
+	rt := publishTest(t)
+	ctx := t.Context()
+	rt2, err := Open(ctx, WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	const n = 6
+	ctrs := make([]*Container, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		r := rt
+		if i%2 == 1 {
+			r = rt2
+		}
+		wg.Go(func() { ctrs[i], errs[i] = r.Run(ctx, "busybox:test", WithPublish("80"), WithPublish("81/udp")) })
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i, c := range ctrs {
+		if c != nil {
+			defer c.Remove(ctx, WithForceRemove())
+		}
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		for _, p := range c.Inspect().NetworkSettings.Ports {
+			k := fmt.Sprintf("%d/%s", p.HostPort, p.Proto)
+			if seen[k] {
+				t.Errorf("host port %s given twice", k)
+			}
+			seen[k] = true
+			if p.Proto == "tcp" {
+				ip := c.Inspect().NetworkSettings.IPAddress
+				if got, err := dialPub(fmt.Sprintf("127.0.0.1:%d", p.HostPort), true); err != nil || got == "" {
+					t.Errorf("%s (%s): %q, %v", k, ip, got, err)
+				}
+			}
+		}
+	}
+	if len(seen) != 2*n {
+		t.Errorf("%d ports, want %d", len(seen), 2*n)
+	}
+}
