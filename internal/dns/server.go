@@ -53,6 +53,7 @@ func (s *Server) Serve(ctx context.Context, pcs []net.PacketConn, lns []net.List
 		return err
 	}
 	// Never forward to ourselves.
+	s.upstreams = nil
 	self := map[string]bool{}
 	for _, pc := range pcs {
 		self[pc.LocalAddr().String()] = true
