@@ -3,6 +3,7 @@ package hull
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,46 @@ func TestContainerDetachedStopCodes(t *testing.T) {
 		if st, err := c.Wait(t.Context()); err != nil || st.Code != tc.code {
 			t.Errorf("%s: stopped with %+v %v, want %d", tc.name, st, err, tc.code)
 		}
+	}
+}
+
+// TestContainerDetachedOOM: a Detached container OOM-killed after its
+// creator exited reports OOMKilled, and its init logs "oom" and "die".
+func TestContainerDetachedOOM(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	start := time.Now()
+	out, err := helperCmd(rt.Root(), "detachoom").Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	var id string
+	if _, err := fmt.Sscan(string(out), &id); err != nil {
+		t.Fatalf("helper printed %q", out)
+	}
+	c, err := rt.Container(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(context.Background(), WithForceRemove())
+	st, err := c.Wait(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	c.Logs(t.Context(), LogsOptions{Stdout: &logs})
+	if !st.OOMKilled && strings.Contains(logs.String(), "survived") {
+		t.Skipf("no OOM kill here (%+v)", st)
+	}
+	if !st.OOMKilled || st.Code != 137 {
+		t.Errorf("wait: %+v", st)
+	}
+	evs := events(t, rt, WithEventsSince(start), WithEventsUntil(time.Now()), WithEventsFilter("container", id))
+	var got []string
+	for e := range evs {
+		got = append(got, e.Action)
+	}
+	if !slices.Contains(got, "oom") || got[len(got)-1] != "die" {
+		t.Errorf("events %q", got)
 	}
 }

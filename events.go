@@ -214,16 +214,16 @@ func (c *Container) eventLocked(action string, attrs map[string]string) {
 
 // emitExit emits "oom" (when the OOM killer ended the container) and "die".
 func (c *Container) emitExit(exit ExitStatus) {
-	if exit.OOMKilled {
-		c.event("oom", nil)
-	}
 	c.mu.Lock()
 	detached := c.st.Detached
 	c.mu.Unlock()
 	if detached {
 		if _, err := os.Stat(filepath.Join(c.rt.containerDir(c.id), exitName)); err == nil {
-			return // its init logged "die" when it wrote exit.json
+			return // its init logged "oom" and "die" when it wrote exit.json
 		}
+	}
+	if exit.OOMKilled {
+		c.event("oom", nil)
 	}
 	attrs := map[string]string{"exitCode": strconv.Itoa(exit.Code)}
 	if exit.Signal != 0 {

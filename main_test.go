@@ -119,6 +119,17 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 		fmt.Println(c.ID(), c.Inspect().State.Pid)
 		return nil
 	},
+	// detachoom starts a Detached container that its memory limit
+	// OOM-kills, prints its ID and exits.
+	"detachoom": func(ctx context.Context, rt *Runtime) error {
+		c, err := rt.Run(ctx, "busybox:test", Detached(), WithMemory(32<<20),
+			WithCmd("sh", "-c", `sleep 0.3; x=$(head -c 100000000 /dev/zero | tr "\0" x); echo survived`))
+		if err != nil {
+			return err
+		}
+		fmt.Println(c.ID())
+		return nil
+	},
 	// events runs a container named HULL_TEST_NAME that exits 2, and
 	// removes it.
 	"events": func(ctx context.Context, rt *Runtime) error {

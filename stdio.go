@@ -102,9 +102,10 @@ func mergeExit(dir string, st *containerState) {
 	var ex struct {
 		Code       int       `json:"exitCode"`
 		FinishedAt time.Time `json:"finishedAt"`
+		OOMKilled  bool      `json:"oomKilled"`
 	}
 	if json.Unmarshal(data, &ex) != nil {
 		return
 	}
-	st.Status, st.ExitCode, st.FinishedAt = StatusExited, ex.Code, ex.FinishedAt
+	st.Status, st.ExitCode, st.FinishedAt, st.OOMKilled = StatusExited, ex.Code, ex.FinishedAt, ex.OOMKilled
 }

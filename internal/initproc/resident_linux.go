@@ -28,6 +28,7 @@ const ExitName = "exit.json"
 type Exit struct {
 	Code       int       `json:"exitCode"`
 	Signal     int       `json:"signal,omitempty"`
+	OOMKilled  bool      `json:"oomKilled,omitempty"`
 	FinishedAt time.Time `json:"finishedAt"`
 }
 
@@ -144,6 +145,7 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 		ex.Signal = int(ws.Signal())
 		ex.Code = 128 + ex.Signal
 	}
+	ex.OOMKilled = ws.Signaled() && ws.Signal() == syscall.SIGKILL && oomKilled()
 	if r.writeExit(ex) == nil {
 		r.writeDieEvent(cfg, ex) // after exit.json: see hull's reap
 	}
@@ -299,8 +301,9 @@ func openPty(size *specs.Box) (master, slave *os.File, err error) {
 	return os.NewFile(uintptr(m), "pty-master"), os.NewFile(uintptr(s), "pty-slave"), nil
 }
 
-// writeDieEvent appends the container's "die" event to the root's events
-// log, in hull's format (one line, one write on an O_APPEND file).
+// writeDieEvent appends the container's "oom" (if the OOM killer ended
+// it) and "die" events to the root's events log, in hull's format (one
+// write on an O_APPEND file).
 func (r *resident) writeDieEvent(cfg *Config, ex Exit) {
 	if r.evDir < 0 {
 		return
@@ -312,19 +315,48 @@ func (r *resident) writeDieEvent(cfg *Config, ex Exit) {
 	if ex.Signal != 0 {
 		attrs["signal"] = strconv.Itoa(ex.Signal)
 	}
-	data, err := json.Marshal(map[string]any{
-		"time": ex.FinishedAt, "type": "container", "action": "die", "id": cfg.ID,
-		"name": cfg.EventAttrs["name"], "attributes": attrs,
-	})
-	if err != nil {
-		return
+	var lines []byte
+	for _, action := range []string{"oom", "die"} {
+		if action == "oom" && !ex.OOMKilled {
+			continue
+		}
+		a := attrs
+		if action == "oom" {
+			a = map[string]string{"name": cfg.EventAttrs["name"], "image": cfg.EventAttrs["image"]}
+		}
+		data, err := json.Marshal(map[string]any{
+			"time": ex.FinishedAt, "type": "container", "action": action, "id": cfg.ID,
+			"name": cfg.EventAttrs["name"], "attributes": a,
+		})
+		if err != nil {
+			return
+		}
+		lines = append(append(lines, data...), '\n')
 	}
 	fd, err := unix.Openat(r.evDir, filepath.Base(cfg.EventsLog), unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return
 	}
-	_, _ = unix.Write(fd, append(data, '\n'))
+	_, _ = unix.Write(fd, lines)
 	unix.Close(fd)
+}
+
+// oomKilled reports whether the kernel's OOM killer killed a process of
+// the container's cgroup, as the container sees it (cgroup namespace):
+// memory.oom_control on v1, memory.events on v2.
+func oomKilled() bool {
+	for _, f := range []string{"/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				return strings.TrimSpace(v) != "0"
+			}
+		}
+	}
+	return false
 }
 
 // handles reports whether process pid has a handler for sig (SigCgt in
