@@ -443,8 +443,8 @@ func TestPublishNetworks(t *testing.T) {
 }
 
 var (
-	lanHost = netip.MustParseAddr("192.168.201.1")
-	lanPeer = netip.MustParseAddr("192.168.201.2")
+	lanHost = netip.MustParseAddr("198.51.100.1") // TEST-NET-2: in no address pool
+	lanPeer = netip.MustParseAddr("198.51.100.2")
 )
 
 // testLAN is another machine: a network namespace joined to the test's
