@@ -164,3 +164,32 @@ func TestContainerDetachedOOM(t *testing.T) {
 		t.Errorf("events %q", got)
 	}
 }
+
+// TestContainerDetachedKilled: SIGKILL of a Detached container whose
+// creator has gone ends it with 137, as docker kill does.
+func TestContainerDetachedKilled(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	out, err := helperCmd(rt.Root(), "detach").Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	var id string
+	if _, err := fmt.Sscan(string(out), &id); err != nil {
+		t.Fatalf("helper printed %q", out)
+	}
+	c, err := rt.Container(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(context.Background(), WithForceRemove())
+	if err := c.Kill(9); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.Wait(t.Context()); err != nil || st.Code != 137 {
+		t.Errorf("wait after SIGKILL: %+v %v", st, err)
+	}
+	if st := c.Inspect().State; st.Status != StatusExited || st.ExitCode != 137 {
+		t.Errorf("inspect after SIGKILL: %+v", st)
+	}
+}

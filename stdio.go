@@ -2,7 +2,9 @@ package hull
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -96,6 +98,15 @@ func mergeExit(dir string, st *containerState) {
 		return
 	}
 	data, err := os.ReadFile(filepath.Join(dir, exitName))
+	if errors.Is(err, fs.ErrNotExist) && st.Detached && st.Pid != 0 &&
+		(st.Status == StatusRunning || st.Status == StatusPaused) && !st.ownerAlive() {
+		// A detached init that ran its command and is gone without
+		// writing exit.json was killed (SIGKILL: it handles the rest),
+		// and its command with it, as Docker's PID 1 would be: 137.
+		// (A live creator records the real status itself.)
+		st.Status, st.ExitCode = StatusExited, 137
+		return
+	}
 	if err != nil {
 		return
 	}
