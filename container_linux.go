@@ -432,7 +432,7 @@ func (c *Container) reap() {
 	}
 	exit.OOMKilled = lp.cg.oomKilled()
 	_ = lp.cg.remove()
-	_ = c.releaseNetworks()
+	_ = c.releaseExited(lp.cmd.Process.Pid)
 	c.mu.Lock()
 	lp.exit = exit
 	if lp.cfgW != nil {

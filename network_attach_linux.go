@@ -334,6 +334,16 @@ func (c *Container) releaseNetworks() error {
 	return errors.Join(errs...)
 }
 
+// releaseExited is releaseNetworks for a run that ended (reap), unless
+// another process has already started the container again: the
+// addresses and veths are then that run's.
+func (c *Container) releaseExited(pid int) error {
+	if st, err := readState(c.rt.containerDir(c.id)); err == nil && st.Pid != pid && st.alive() {
+		return nil
+	}
+	return c.releaseNetworks()
+}
+
 // releaseAddresses frees every address id holds, on every network.
 func (rt *Runtime) releaseAddresses(id string) error {
 	recs, err := rt.readNetworks()
