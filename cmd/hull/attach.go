@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -51,6 +52,7 @@ func attachTo(ctx context.Context, e *env, c *hull.Container, withStdin, proxy b
 	defer detach()
 	opts := []hull.AttachOption{hull.WithAttachStdout(e.stdout), hull.WithAttachStderr(e.stderr)}
 	var detached atomic.Bool
+	restore := func() {}
 	if withStdin && info.OpenStdin {
 		in := e.stdin
 		if len(keys) > 0 {
@@ -58,7 +60,8 @@ func attachTo(ctx context.Context, e *env, c *hull.Container, withStdin, proxy b
 		}
 		opts = append(opts, hull.WithAttachStdin(in))
 		if f, ok := e.stdin.(*os.File); ok && info.TTY && e.stdinTTY {
-			if restore, err := makeRaw(f); err == nil {
+			if r, err := makeRaw(f); err == nil {
+				restore = sync.OnceFunc(r)
 				defer restore()
 			}
 		}
@@ -109,6 +112,7 @@ func attachTo(ctx context.Context, e *env, c *hull.Container, withStdin, proxy b
 	}
 	err := c.Attach(actx, opts...)
 	if detached.Load() {
+		restore() // the terminal back to normal before the message
 		fmt.Fprintln(e.stderr, "read escape sequence")
 		return nil
 	}
