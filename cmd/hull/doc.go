@@ -75,12 +75,14 @@
 //	    SIGINT and SIGTERM go to the container. Without -i or -t the
 //	    container is hull.Detached and stays after it exits (unless
 //	    --rm); with -i or -t it belongs to hull and goes when hull exits.
-//	    -d prints the full ID (--rm is then not honoured yet).
+//	    -d prints the full ID; with -d, --rm removes it once it exited
+//	    (the next hull command does, the starting hull being gone) and
+//	    -i/-t keep its stdin open and give it a terminal for attach.
 //	create [--name N] [-e K=V]... [-w DIR] [-u USER] [-m BYTES] [--cpus F]
 //	       [--pids-limit N] [--read-only] [--cap-add C]... [--cap-drop C]...
 //	       [--init] [--network none] [--entrypoint X] IMAGE [COMMAND [ARG...]]
-//	    Create a detached container and print its ID.
-//	start [-a] CONTAINER..., stop [-t N], kill [-s SIG], restart [-t N],
+//	    Create a detached container and print its ID (-i, -t as run -d).
+//	start [-a] [-i] CONTAINER..., stop [-t N], kill [-s SIG], restart [-t N],
 //	rm [-f], pause, unpause, wait CONTAINER...
 //	    Container lifecycle, by name, ID or unique ID prefix.
 //	ps [-a] [-q] [--no-trunc]
@@ -88,7 +90,13 @@
 //	logs [-f] [--tail N] [--since DURATION|TIME] CONTAINER
 //	exec [-i] [-t] [-e K=V]... [-u USER] [-w DIR] CONTAINER COMMAND [ARG...]
 //	    Run a command in a running container; exits with its status.
-//	stats --no-stream [-a] [CONTAINER...], top CONTAINER
+//	attach [--no-stdin] [--sig-proxy=false] [--detach-keys KEYS] CONTAINER
+//	    Attach to a running container's output (from now on), its stdin
+//	    if open, its terminal; ctrl-p ctrl-q detaches; exits with its
+//	    status when it exits.
+//	events [--since T] [--until T] [-f type=|event=|container=|image=]...
+//	    Events of every process on the root, as docker events.
+//	stats [--no-stream] [-a] [CONTAINER...], top CONTAINER
 //	diff, export, cp, commit
 //	    Container filesystems.
 //	image ls|rm|inspect|prune|import|pull|push|tag|save|load|history
