@@ -210,3 +210,28 @@ func imageBytes(b *testing.B, reg *testutil.Registry, repo string, p testutil.Pu
 	}
 	return total
 }
+
+var hullBin struct {
+	sync.Mutex
+	path string
+}
+
+// hullCLI builds the hull command (cmd/hull) once per run and returns its
+// path; it is removed with the peers' directory.
+func hullCLI(b *testing.B) string {
+	b.Helper()
+	need(b, "go")
+	hullBin.Lock()
+	defer hullBin.Unlock()
+	if hullBin.path != "" {
+		return hullBin.path
+	}
+	peers.Lock()
+	path := filepath.Join(peerDir(b), "hull")
+	peers.Unlock()
+	if out, err := exec.Command("go", "build", "-o", path, "github.com/hullbox/hull/cmd/hull").CombinedOutput(); err != nil {
+		b.Fatalf("build cmd/hull: %v\n%s", err, out)
+	}
+	hullBin.path = path
+	return path
+}

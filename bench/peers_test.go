@@ -129,6 +129,15 @@ func busyboxArchive(b *testing.B, tarball []byte) string {
 	return path
 }
 
+// savedBusybox is busyboxArchive for callers that do not hold
+// peers.Mutex.
+func savedBusybox(b *testing.B, tarball []byte) string {
+	b.Helper()
+	peers.Lock()
+	defer peers.Unlock()
+	return busyboxArchive(b, tarball)
+}
+
 // daemon is a dockerd started by the benchmarks.
 type daemon struct {
 	dir    string

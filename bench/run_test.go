@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -47,6 +48,16 @@ func BenchmarkRun(b *testing.B) {
 		runTrue() // the first Run copies the binary into its sealed memfd
 		for b.Loop() {
 			runTrue()
+		}
+	})
+
+	b.Run("hull-cli", func(b *testing.B) {
+		cli := hullCLI(b)
+		root := freshDir(b)
+		b.Cleanup(func() { os.RemoveAll(root) })
+		run(b, cli, "--root", root, "load", "--quiet", "--input", savedBusybox(b, tarball))
+		for b.Loop() {
+			run(b, cli, "--root", root, "run", "--rm", "--network", "none", busyboxRef, "/bin/true")
 		}
 	})
 
