@@ -14,7 +14,8 @@ import (
 )
 
 // BenchmarkRun creates, starts, waits for and removes a container running
-// /bin/true from a busybox image, no network: hull's library path;
+// /bin/true from a busybox image, no network: hull's library path; the
+// hull CLI (`hull run --rm --network none`, built by the benchmark);
 // `runc run` and `crun run` on a prepared bundle when they are installed
 // (crun refuses cgroup v1 hybrid hosts: skipped there); `docker run --rm
 // --network none` and `podman run --rm --network none` of the same image
