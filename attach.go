@@ -85,7 +85,11 @@ func (c *Container) Attach(ctx context.Context, opts ...AttachOption) error {
 	// A created container's stdio is served already: attaching before
 	// Start sees all of its output.
 	if st.Status == StatusExited || !st.alive() {
-		return &TransitionError{ID: c.id, Action: "attach", Status: StatusExited}
+		status := StatusExited
+		if st.Status == StatusCreated {
+			status = StatusCreated // created by another process, whose init is gone until Start
+		}
+		return &TransitionError{ID: c.id, Action: "attach", Status: status}
 	}
 	if ac.stdin != nil && !st.OpenStdin {
 		return fmt.Errorf("attach to container %s: %w: its stdin is not open (create it WithOpenStdin)", shortContainerID(c.id), ErrInvalidArgument)
