@@ -25,6 +25,8 @@ for t, what in events:
         iters.append(cur)
     elif cur is not None:
         cur.append((t, what))
+        if what == "B remove done":
+            cur = None  # a warm init starting in between belongs to no iteration
 iters = [it for it in iters if it[-1][1] == "B remove done"][1:]  # the first is cold
 if not iters:
     sys.exit("no complete iterations")
