@@ -37,6 +37,7 @@ var peers struct {
 	archive   string   // busybox image saved by hull, for docker/podman load
 	created   []string // host paths the peers created, removed at the end
 	tables    []string // nftables tables of the netns before the peers ran
+	lock      *os.File // flock held while this process runs peers
 	dockerd   *daemon
 	dockerOK  bool // busybox loaded into dockerd
 	dockerNet bool // benchNet created in dockerd
@@ -81,6 +82,21 @@ func peerDir(b *testing.B) string {
 	if peers.dir != "" {
 		return peers.dir
 	}
+	// One benchmark process at a time runs peers: they share the host
+	// paths below, which the last one out would otherwise remove under
+	// another's feet (or leave, thinking another made them).
+	lockDir := "/run/lock"
+	if _, err := os.Stat(lockDir); err != nil {
+		lockDir = os.TempDir()
+	}
+	lock, err := os.OpenFile(filepath.Join(lockDir, "hull-bench-peers.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		b.Fatal(err)
+	}
+	peers.lock = lock
 	for _, p := range hostPaths {
 		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
 			peers.created = append(peers.created, p)
@@ -350,6 +366,11 @@ func stopPeers() error {
 		errs = append(errs, removeUnder(peers.dir))
 		errs = append(errs, cleanNetns(peers.tables))
 	}
+	defer func() {
+		if peers.lock != nil {
+			peers.lock.Close() // releases the flock
+		}
+	}()
 	for _, p := range peers.created {
 		unmountUnder(p)
 		if p == "/run/netns" {
