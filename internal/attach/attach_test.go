@@ -102,3 +102,16 @@ func TestServerClient(t *testing.T) {
 		t.Errorf("dial after Close: %v", err)
 	}
 }
+
+// BenchmarkListenClose is what serving attach adds to a container's
+// start and end.
+func BenchmarkListenClose(b *testing.B) {
+	dir := b.TempDir()
+	for b.Loop() {
+		s, err := Listen(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}
