@@ -46,7 +46,8 @@ const eventBuffer = 256
 // eventHub is a Runtime's part for events: where the root's events log
 // is, and the subscriptions to close with the Runtime.
 type eventHub struct {
-	path   string // <root>/events.log: events_log.go
+	path   string      // <root>/events.log: events_log.go
+	w      eventWriter // appends to it
 	mu     sync.Mutex
 	subs   map[chan Event]context.CancelFunc
 	closed bool
@@ -183,7 +184,7 @@ func (rt *Runtime) Events(ctx context.Context, opts ...EventsOption) (<-chan Eve
 
 // emit records an event in the root's events log.
 func (h *eventHub) emit(typ, action, id, name string, attrs map[string]string) {
-	appendEvent(h.path, Event{Time: time.Now().UTC(), Type: typ, Action: action, ID: id, Name: name, Attributes: maps.Clone(attrs)})
+	h.w.append(h.path, Event{Time: time.Now().UTC(), Type: typ, Action: action, ID: id, Name: name, Attributes: maps.Clone(attrs)})
 }
 
 // close ends every subscription. Runtime.Close calls it.
@@ -194,6 +195,7 @@ func (h *eventHub) close() {
 	for _, cancel := range h.subs {
 		cancel()
 	}
+	h.w.close()
 }
 
 // event emits a container event for c.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,24 +35,64 @@ type eventRecord struct {
 	Attributes map[string]string `json:"attributes,omitempty"`
 }
 
-// appendEvent appends ev to the log at path and rotates the log when it
-// is too big. Errors are dropped: an event never fails the action.
-func appendEvent(path string, ev Event) {
+// eventWriter keeps the events log open between events (opening it is
+// most of an event's cost) and reopens it when another process rotated
+// it.
+type eventWriter struct {
+	mu     sync.Mutex
+	f      *os.File
+	closed bool // after close, each event opens and closes the log
+}
+
+// append appends ev to the log at path and rotates the log when it is
+// too big. Errors are dropped: an event never fails the action.
+func (w *eventWriter) append(path string, ev Event) {
 	data, err := json.Marshal(eventRecord(ev))
 	if err != nil {
 		return
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f != nil {
+		cur, err := os.Stat(path)
+		fi, ferr := w.f.Stat()
+		if err != nil || ferr != nil || !os.SameFile(cur, fi) {
+			w.f.Close() // rotated (or removed): write to the new one
+			w.f = nil
+		}
+	}
+	if w.f == nil {
+		if w.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600); err != nil {
+			w.f = nil
+			return
+		}
+	}
+	if w.closed {
+		defer func() { w.f.Close(); w.f = nil }()
+	}
+	if _, err := w.f.Write(append(data, '\n')); err != nil {
 		return
 	}
-	defer f.Close()
-	if _, err := f.Write(append(data, '\n')); err != nil {
-		return
-	}
-	if fi, err := f.Stat(); err == nil && fi.Size() > eventsLogMax {
+	if fi, err := w.f.Stat(); err == nil && fi.Size() > eventsLogMax {
 		rotateEvents(path, fi)
 	}
+}
+
+// close closes the log.
+func (w *eventWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+}
+
+// appendEvent appends ev to the log at path with a writer of its own.
+func appendEvent(path string, ev Event) {
+	w := eventWriter{closed: true}
+	w.append(path, ev)
 }
 
 // rotateEvents renames the log to .1 unless another process did already.

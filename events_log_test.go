@@ -70,7 +70,9 @@ func BenchmarkAppendEvent(b *testing.B) {
 	path := filepath.Join(b.TempDir(), eventsLogName)
 	ev := Event{Time: time.Now(), Type: EventContainer, Action: "start", ID: strings.Repeat("a", 64),
 		Attributes: map[string]string{"name": "x", "image": "busybox:test"}}
+	var w eventWriter
+	defer w.close()
 	for b.Loop() {
-		appendEvent(path, ev)
+		w.append(path, ev)
 	}
 }
