@@ -687,6 +687,7 @@ func (rt *Runtime) recoverContainers() error {
 			_ = os.RemoveAll(o)
 		}
 	}
+	rt.removeLostStates()
 	states, err := rt.readStates()
 	if err != nil {
 		return err
@@ -713,6 +714,27 @@ func (rt *Runtime) recoverContainers() error {
 		errs = append(errs, writeState(rt.containerDir(st.ID), &st))
 	}
 	return errors.Join(errs...)
+}
+
+// removeLostStates removes the containers whose state a machine crash
+// destroyed (errStateLost): their processes died with the machine, and
+// without the state nothing else could ever remove them.
+func (rt *Runtime) removeLostStates() {
+	entries, _ := os.ReadDir(rt.containersDir())
+	for _, e := range entries {
+		if !e.IsDir() || len(e.Name()) != 64 {
+			continue
+		}
+		dir := rt.containerDir(e.Name())
+		if _, err := readState(dir); !errors.Is(err, errStateLost) {
+			continue
+		}
+		gone := filepath.Join(rt.containersDir(), ".removing-"+e.Name())
+		if os.Rename(dir, gone) == nil {
+			_ = os.RemoveAll(gone)
+			_ = rt.store.DeleteHold(e.Name())
+		}
+	}
 }
 
 func newContainerID() string {

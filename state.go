@@ -96,8 +96,8 @@ func (rt *Runtime) readStates() ([]containerState, error) {
 			continue
 		}
 		st, err := readState(filepath.Join(rt.containersDir(), e.Name()))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errStateLost) {
+			continue // Open's recovery removes a lost one
 		}
 		if err != nil {
 			return nil, err
@@ -107,6 +107,12 @@ func (rt *Runtime) readStates() ([]containerState, error) {
 	return out, nil
 }
 
+// errStateLost marks a state.json that does not parse. state.json is
+// replaced by rename without fsync (writeState), so only a machine crash
+// leaves one empty or torn, and then none of its processes survived:
+// readers skip it and Open's recovery removes the container.
+var errStateLost = errors.New("state lost in a crash")
+
 func readState(dir string) (containerState, error) {
 	var st containerState
 	data, err := os.ReadFile(filepath.Join(dir, "state.json"))
@@ -114,7 +120,7 @@ func readState(dir string) (containerState, error) {
 		return st, err
 	}
 	if err := json.Unmarshal(data, &st); err != nil {
-		return st, fmt.Errorf("container state %s: %w", dir, err)
+		return st, fmt.Errorf("container state %s: %w: %w", dir, errStateLost, err)
 	}
 	mergeExit(dir, &st)
 	return st, nil
