@@ -286,25 +286,26 @@ func TestNetworkDNS(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestNetworkDNS$")
 	cmd.Env = append(os.Environ(), "HULL_TEST_DNS_ROOT="+rt.Root())
 	cmd.Stderr = os.Stderr
-	idOut, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("helper: %v", err)
+	idOut, helperErr := cmd.Output()
+	// Found by name, so that it is removed even if the helper failed
+	// after creating it (a Detached container outlives this test).
+	det, err := rt.Container(ctx, "detached")
+	if err == nil {
+		t.Cleanup(func() {
+			if err := det.Remove(context.Background(), WithForceRemove()); err != nil {
+				t.Errorf("remove the detached container: %v", err)
+			}
+		})
 	}
-	var id string
-	for _, line := range strings.Split(string(idOut), "\n") {
-		if l := strings.TrimSpace(line); len(l) == 64 {
-			id = l
-		}
+	if helperErr != nil {
+		t.Fatalf("helper: %v", helperErr)
 	}
-	det, err := rt.Container(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := det.Remove(context.Background(), WithForceRemove()); err != nil {
-			t.Errorf("remove the detached container: %v", err)
-		}
-	})
+	if !strings.Contains(string(idOut), det.ID()) {
+		t.Errorf("helper printed %q, not %s", idOut, det.ID())
+	}
 	got = lookups(t, det, "web", "upstream.example")
 	if got["web"] != webIP || got["upstream.example"] != "192.0.2.1" {
 		t.Errorf("detached container after its creator exited: %v", got)
