@@ -275,9 +275,11 @@ func TestNetworkDNS(t *testing.T) {
 	}
 	// What the name service costs: the memory of an init that has served
 	// 2000 questions against that of a resident init without DNS.
+	start := time.Now()
 	if code, out := execOut(t, client, []string{"probe", "hammer", "1000", "web"}); code != 0 || out != "1000\n" {
 		t.Errorf("1000 lookups: %d %q", code, out)
 	}
+	t.Logf("1000 lookups (A+AAAA) of a container name: %v, exec included", time.Since(start).Round(time.Millisecond))
 	plain := runDNS(t, rt, WithInit(), WithCmd("sleep", "3600"))
 	t.Logf("resident init serving DNS: %s; resident init without DNS: %s",
 		procMemory(client.Inspect().State.Pid), procMemory(plain.Inspect().State.Pid))
