@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
-	"text/template"
 
 	"github.com/hullbox/hull"
 )
@@ -124,49 +122,16 @@ func networkInspectCmd() *command {
 			fs.String(&format, "f", "format", "string", "Format output using a Go template ('json' function included)")
 			path := fs.Name()
 			return func(ctx context.Context, e *env, args []string) error {
-				var tmpl *template.Template
-				if format != "" {
-					var err error
-					if tmpl, err = parseTemplate(path, format); err != nil {
-						return err
-					}
-				}
-				rt, err := e.runtime(ctx)
-				if err != nil {
-					return err
-				}
-				found := []hull.NetworkInspect{}
-				var errs []string
-				for _, name := range args {
+				return inspectNamed(ctx, e, path, format, "network", args, func(ctx context.Context, rt *hull.Runtime, name string) (hull.NetworkInspect, error) {
 					n, err := rt.Network(ctx, name)
-					switch {
-					case errors.Is(err, hull.ErrNotFound):
-						errs = append(errs, "Error: No such network: "+name)
-					case err != nil:
-						errs = append(errs, "hull: "+err.Error())
-					default:
-						found = append(found, n.Inspect())
+					if err != nil {
+						return hull.NetworkInspect{}, err
 					}
-				}
-				if err := printInspect(e, tmpl, found); err != nil {
-					return err
-				}
-				return reportMissing(e, errs)
+					return n.Inspect(), nil
+				})
 			}
 		},
 	}
-}
-
-// reportMissing prints one error per missing object after the found ones,
-// as docker does, and then fails.
-func reportMissing(e *env, errs []string) error {
-	for _, msg := range errs {
-		fmt.Fprintln(e.stderr, msg)
-	}
-	if len(errs) > 0 {
-		return &exitError{code: exitFailure}
-	}
-	return nil
 }
 
 func networkRmCmd() *command {
@@ -194,7 +159,7 @@ func networkRmCmd() *command {
 					}
 					fmt.Fprintln(e.stdout, name)
 				}
-				return reportMissing(e, errs)
+				return reportErrors(e, errs)
 			}
 		},
 	}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"text/template"
 
 	"github.com/hullbox/hull"
 )
@@ -115,48 +114,16 @@ func volumeInspectCmd() *command {
 			fs.String(&format, "f", "format", "string", "Format output using a Go template")
 			path := fs.Name()
 			return func(ctx context.Context, e *env, args []string) error {
-				var tmpl *template.Template
-				if format != "" {
-					var err error
-					if tmpl, err = parseTemplate(path, format); err != nil {
-						return err
-					}
-				}
-				rt, err := e.runtime(ctx)
-				if err != nil {
-					return err
-				}
-				found := []hull.VolumeInspect{}
-				var errs []string
-				for _, name := range args {
+				return inspectNamed(ctx, e, path, format, "volume", args, func(ctx context.Context, rt *hull.Runtime, name string) (hull.VolumeInspect, error) {
 					v, err := rt.Volume(ctx, name)
-					switch {
-					case errors.Is(err, hull.ErrNotFound):
-						errs = append(errs, "Error: No such volume: "+name)
-					case err != nil:
-						errs = append(errs, "hull: "+err.Error())
-					default:
-						found = append(found, v.Inspect())
+					if err != nil {
+						return hull.VolumeInspect{}, err
 					}
-				}
-				if err := printInspect(e, tmpl, found); err != nil {
-					return err
-				}
-				return reportErrors(e, errs)
+					return v.Inspect(), nil
+				})
 			}
 		},
 	}
-}
-
-// reportErrors prints each message and makes hull exit 1 if there are any.
-func reportErrors(e *env, errs []string) error {
-	for _, msg := range errs {
-		fmt.Fprintln(e.stderr, msg)
-	}
-	if len(errs) > 0 {
-		return &exitError{code: exitFailure}
-	}
-	return nil
 }
 
 func volumeRmCmd() *command {
