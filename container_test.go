@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -331,30 +330,8 @@ func checkGone(t *testing.T, rt *Runtime, id string, pid int) {
 func TestContainerOwnerKilled(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
-	cmd := helperCmd(rt.Root(), "owner")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var id string
-	var pid int
-	if _, err := fmt.Fscan(stdout, &id, &pid); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("helper: %v", err)
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	deadline := time.Now().Add(5 * time.Second)
-	for procStartTime(pid) != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if procStartTime(pid) != 0 {
-		t.Fatalf("container init %d outlived its owner", pid)
-	}
+	cmd, id, pid := startOwner(t, rt.Root(), "owner")
+	killOwner(t, cmd, pid)
 	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,12 @@
 package hull
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hullbox/hull/internal/snapshot"
 )
@@ -82,6 +84,42 @@ func helperCmd(root, role string, env ...string) *exec.Cmd {
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	return cmd
+}
+
+// startOwner starts a child process playing an owner role on root
+// (owner, net-owner, publish-owner in main_test.go), which runs a
+// container, prints its ID and init's PID and waits to be killed.
+func startOwner(t *testing.T, root, role string) (cmd *exec.Cmd, id string, pid int) {
+	t.Helper()
+	cmd = helperCmd(root, role)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fscan(stdout, &id, &pid); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper: %v", err)
+	}
+	return cmd, id, pid
+}
+
+// killOwner SIGKILLs an owner startOwner started and waits until its
+// container's init (pid), which dies with its owner, is gone.
+func killOwner(t *testing.T, cmd *exec.Cmd, pid int) {
+	t.Helper()
+	cmd.Process.Kill()
+	cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for procStartTime(pid) != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if procStartTime(pid) != 0 {
+		t.Fatalf("container init %d outlived its owner", pid)
+	}
 }
 
 // runHelper starts a child process that pulls ref into root.

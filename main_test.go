@@ -75,15 +75,23 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 		return err
 	},
 	// owner runs a container, prints its ID and PID and waits to be
-	// killed.
+	// killed (startOwner).
 	"owner": func(ctx context.Context, rt *Runtime) error {
-		c, err := rt.Run(ctx, "busybox:test", WithCmd("sleep", "60"))
+		return ownContainer(rt.Run(ctx, "busybox:test", WithCmd("sleep", "60")))
+	},
+	// net-owner is owner with the container on the default bridge and
+	// the network "crash".
+	"net-owner": func(ctx context.Context, rt *Runtime) error {
+		n, err := rt.Network(ctx, "crash")
 		if err != nil {
 			return err
 		}
-		fmt.Println(c.ID(), c.Inspect().State.Pid)
-		time.Sleep(time.Minute)
-		return nil
+		return ownContainer(rt.Run(ctx, "busybox:test", WithNetworkMode("bridge"), WithNetwork(n), WithCmd("sleep", "60")))
+	},
+	// publish-owner is owner with the image's command and port 18300
+	// published to the container's 80.
+	"publish-owner": func(ctx context.Context, rt *Runtime) error {
+		return ownContainer(rt.Run(ctx, "busybox:test", WithPublish("18300:80")))
 	},
 	// logs runs a container that writes to both streams, prints its ID
 	// once it exited and waits to be killed.
@@ -142,4 +150,15 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 		}
 		return c.Remove(ctx)
 	},
+}
+
+// ownContainer is the end of the owner roles: it prints the container's
+// ID and PID and waits to be killed.
+func ownContainer(c *Container, err error) error {
+	if err != nil {
+		return err
+	}
+	fmt.Println(c.ID(), c.Inspect().State.Pid)
+	time.Sleep(time.Minute)
+	return nil
 }

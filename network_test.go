@@ -5,14 +5,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/hullbox/hull/internal/dns"
 	"github.com/hullbox/hull/internal/netsetup"
@@ -403,41 +398,17 @@ func TestNetworkIPAMSharedByRuntimes(t *testing.T) {
 // TestNetworkOwnerKilled: a process with a container on a network is
 // SIGKILLed; the next Open leaves no veth and no address behind.
 func TestNetworkOwnerKilled(t *testing.T) {
-	if root := os.Getenv("HULL_TEST_NET_OWNER_ROOT"); root != "" {
-		netOwnerHelper(t, root)
-		return
-	}
 	rt := netTest(t)
 	ctx := t.Context()
 	n, err := rt.CreateNetwork(ctx, "crash", WithSubnet("10.84.0.0/24"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestNetworkOwnerKilled$")
-	cmd.Env = append(os.Environ(), "HULL_TEST_NET_OWNER_ROOT="+rt.Root())
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var id string
-	var pid int
-	if _, err := fmt.Fscan(stdout, &id, &pid); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("helper: %v", err)
-	}
+	cmd, id, pid := startOwner(t, rt.Root(), "net-owner")
 	if _, err := netlink.LinkByName(hostVeth(id, "eth0")); err != nil {
 		t.Errorf("no host veth while the container runs: %v", err)
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	for i := 0; i < 500 && procStartTime(pid) != 0; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
+	killOwner(t, cmd, pid)
 	if tb, err := dns.Open(rt.namesPath()); err == nil {
 		recs, _ := tb.Records()
 		tb.Close()
@@ -481,24 +452,6 @@ func TestNetworkOwnerKilled(t *testing.T) {
 	if err := n.Remove(ctx); err != nil {
 		t.Errorf("remove after recovery: %v", err)
 	}
-}
-
-func netOwnerHelper(t *testing.T, root string) {
-	rt, err := Open(t.Context(), WithRoot(root))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := rt.Network(t.Context(), "crash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	def := WithNetworkMode("bridge")
-	c, err := rt.Run(t.Context(), "busybox:test", def, WithNetwork(n), WithCmd("sleep", "60"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Println(c.ID(), c.Inspect().State.Pid)
-	time.Sleep(time.Minute)
 }
 
 // TestNetworkDefaultBridgeLifecycle: the default network's bridge goes

@@ -543,49 +543,16 @@ func (l *testLAN) dial(port string) (string, error) {
 // TestPublishOwnerKilled: a SIGKILLed owner's port rules are gone after
 // the next Open.
 func TestPublishOwnerKilled(t *testing.T) {
-	if root := os.Getenv("HULL_TEST_PUB_OWNER_ROOT"); root != "" {
-		rt, err := Open(t.Context(), WithRoot(root))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := rt.Run(t.Context(), "busybox:test", WithPublish("18300:80"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Println(c.ID(), c.Inspect().State.Pid)
-		time.Sleep(time.Minute)
-		return
-	}
 	rt := publishTest(t)
 	ctx := t.Context()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPublishOwnerKilled$")
-	cmd.Env = append(os.Environ(), "HULL_TEST_PUB_OWNER_ROOT="+rt.Root())
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var id string
-	var pid int
-	if _, err := fmt.Fscan(stdout, &id, &pid); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("helper: %v", err)
-	}
+	cmd, id, pid := startOwner(t, rt.Root(), "publish-owner")
 	if got, err := dialPub("127.0.0.1:18300", true); err != nil || got == "" {
 		t.Errorf("published port while the owner lives: %q, %v", got, err)
 	}
 	if !slices.Contains(ourRules(t, rt), rt.ruleOwner(id)) {
 		t.Error("no rules while the owner lives")
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	for i := 0; i < 500 && procStartTime(pid) != 0; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
+	killOwner(t, cmd, pid)
 	rt2, err := Open(ctx, WithRoot(rt.Root()))
 	if err != nil {
 		t.Fatal(err)
