@@ -124,6 +124,10 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 		}
 		return report(status, &stageError{stage: "exec", code: code, err: fmt.Errorf("exec %q: %w", p.Args[0], err)})
 	}
+	// The command was forked with the init's oom_score_adj; now make the
+	// init itself the memory cgroup's last choice, or an OOM kill could
+	// take it and lose the exit status (as containerd protects its shims).
+	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("-999"), 0)
 	status.Close() // EOF: the parent knows the command runs
 	for _, f := range childEnds {
 		f.Close() // the child's now: the copiers see EOF when it is done
