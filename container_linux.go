@@ -204,18 +204,7 @@ func (rt *Runtime) reserve(st *containerState) error {
 }
 
 func (rt *Runtime) lockContainers() (func(), error) {
-	if err := os.MkdirAll(rt.containersDir(), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(rt.containersDir(), ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+	return lockFile(filepath.Join(rt.containersDir(), ".lock"))
 }
 
 // spawn starts the init in new namespaces, puts it in the cgroup, sends

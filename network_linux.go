@@ -343,7 +343,7 @@ func hostRoutes() ([]netip.Prefix, error) {
 // networks and allocating addresses happen under it, so a Remove never
 // races an attach, in this process or another.
 func (rt *Runtime) lockNetworks() (func(), error) {
-	return flockFile(filepath.Join(rt.networksDir(), ".lock"))
+	return lockFile(filepath.Join(rt.networksDir(), ".lock"))
 }
 
 // lockHostNet serializes the choice of bridge names and subnets between
@@ -353,22 +353,7 @@ func lockHostNet() (func(), error) {
 	if _, err := os.Stat(dir); err != nil {
 		dir = os.TempDir()
 	}
-	return flockFile(filepath.Join(dir, "hull-network.lock"))
-}
-
-func flockFile(path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+	return lockFile(filepath.Join(dir, "hull-network.lock"))
 }
 
 // Remove deletes the network: its bridge, rules and state. It fails with

@@ -267,13 +267,9 @@ func lockPorts() (func(), error) {
 	if _, err := os.Stat(dir); err != nil {
 		dir = os.TempDir()
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "hull-ports.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, err := lockFile(filepath.Join(dir, "hull-ports.lock"))
 	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
 		return nil, fmt.Errorf("lock host ports: %w", err)
 	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }

@@ -20,22 +20,7 @@ import (
 // lockVolumes takes the root's volumes lock (an flock, so it holds across
 // processes). Lock order: the containers lock first, then this one.
 func (rt *Runtime) lockVolumes() (func(), error) {
-	if err := os.MkdirAll(rt.volumesDir(), 0o700); err != nil {
-		return nil, err
-	}
-	return volumeFlock(filepath.Join(rt.volumesDir(), ".lock"), unix.LOCK_EX)
-}
-
-func volumeFlock(p string, how int) (func(), error) {
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), how); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+	return lockFile(filepath.Join(rt.volumesDir(), ".lock"))
 }
 
 // lockContainersAndVolumes takes both locks, so that the volumes in use
@@ -206,12 +191,12 @@ func (rt *Runtime) holdForExport(name string, live bool) (func(), error) {
 			}
 		}
 	}
-	return volumeFlock(filepath.Join(rt.volumeDir(name), "export.lock"), unix.LOCK_SH)
+	return flock(filepath.Join(rt.volumeDir(name), "export.lock"), unix.LOCK_SH)
 }
 
 // exporting reports whether an Export holds the volume's export.lock.
 func exporting(dir string) bool {
-	release, err := volumeFlock(filepath.Join(dir, "export.lock"), unix.LOCK_EX|unix.LOCK_NB)
+	release, err := flock(filepath.Join(dir, "export.lock"), unix.LOCK_EX|unix.LOCK_NB)
 	if err != nil {
 		return errors.Is(err, unix.EWOULDBLOCK)
 	}
@@ -343,7 +328,7 @@ func (rt *Runtime) importDir() (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	release, err := volumeFlock(filepath.Join(tmp, ".lock"), unix.LOCK_EX)
+	release, err := flock(filepath.Join(tmp, ".lock"), unix.LOCK_EX)
 	if err == nil {
 		err = os.Mkdir(filepath.Join(tmp, "_data"), 0o755)
 		if err != nil {
@@ -359,7 +344,7 @@ func (rt *Runtime) importDir() (string, func(), error) {
 
 // importBusy reports whether a live import holds the import directory.
 func importBusy(dir string) bool {
-	release, err := volumeFlock(filepath.Join(dir, ".lock"), unix.LOCK_EX|unix.LOCK_NB)
+	release, err := flock(filepath.Join(dir, ".lock"), unix.LOCK_EX|unix.LOCK_NB)
 	if err != nil {
 		return errors.Is(err, unix.EWOULDBLOCK)
 	}
