@@ -375,32 +375,25 @@ func (n *Network) Remove(ctx context.Context) error {
 // removeNetwork removes a network (the default one too) unless a live
 // container uses it.
 func (rt *Runtime) removeNetwork(id string) error {
-	unlock, err := rt.lockNetworks()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	recs, err := rt.readNetworks()
-	if err != nil {
-		return err
-	}
-	rec, err := findNetwork(recs, id)
-	if err != nil || rec.ID != id {
-		return fmt.Errorf("network %s: %w", id, ErrNotFound)
-	}
-	users, err := rt.networkUsers(rec)
-	if err != nil {
-		return err
-	}
-	if len(users) > 0 {
-		return fmt.Errorf("%w: network has active endpoints: %s", ErrConflict, strings.Join(users, ", "))
-	}
-	dir := rt.networkDir(id)
-	gone := filepath.Join(rt.networksDir(), ".removing-"+id)
-	if err := os.Rename(dir, gone); err != nil {
-		return err
-	}
-	return errors.Join(rt.removeNetworkRules(rec.Bridge), netsetup.DeleteLink(rec.Bridge), os.RemoveAll(gone))
+	return rt.withNetworks(func(recs []networkRecord) error {
+		rec, err := findNetwork(recs, id)
+		if err != nil || rec.ID != id {
+			return fmt.Errorf("network %s: %w", id, ErrNotFound)
+		}
+		users, err := rt.networkUsers(rec)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return fmt.Errorf("%w: network has active endpoints: %s", ErrConflict, strings.Join(users, ", "))
+		}
+		dir := rt.networkDir(id)
+		gone := filepath.Join(rt.networksDir(), ".removing-"+id)
+		if err := os.Rename(dir, gone); err != nil {
+			return err
+		}
+		return errors.Join(rt.removeNetworkRules(rec.Bridge), netsetup.DeleteLink(rec.Bridge), os.RemoveAll(gone))
+	})
 }
 
 // networkUsers returns the names of the live containers holding an
@@ -490,45 +483,38 @@ func (rt *Runtime) recoverNetworks() error {
 	for _, o := range olds {
 		_ = os.RemoveAll(o)
 	}
-	unlock, err := rt.lockNetworks()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	recs, err := rt.readNetworks()
-	if err != nil {
-		return err
-	}
-	states, err := rt.readStates()
-	if err != nil {
-		return err
-	}
-	live := map[string]*containerState{}
-	for i := range states {
-		if states[i].netLive() {
-			live[states[i].ID] = &states[i]
+	return rt.withNetworks(func(recs []networkRecord) error {
+		states, err := rt.readStates()
+		if err != nil {
+			return err
 		}
-	}
-	var errs []error
-	bridges, devices := map[string]bool{}, map[string]string{}
-	for i := range recs {
-		bridges[recs[i].Bridge], devices[recs[i].Bridge] = true, recs[i].ID
-		if _, err := rt.networkUsers(&recs[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
+		live := map[string]*containerState{}
+		for i := range states {
+			if states[i].netLive() {
+				live[states[i].ID] = &states[i]
+			}
 		}
-	}
-	errs = append(errs, deleteStaleVeths(devices, live))
-	liveIDs := map[string]bool{}
-	for id := range live {
-		liveIDs[id] = true
-	}
-	for _, st := range states {
-		if !liveIDs[st.ID] && len(st.Networks) > 0 {
-			errs = append(errs, rt.unregisterNames(st.ID, ""))
+		var errs []error
+		bridges, devices := map[string]bool{}, map[string]string{}
+		for i := range recs {
+			bridges[recs[i].Bridge], devices[recs[i].Bridge] = true, recs[i].ID
+			if _, err := rt.networkUsers(&recs[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
 		}
-	}
-	errs = append(errs, rt.recoverNetRules(liveIDs, bridges))
-	return errors.Join(errs...)
+		errs = append(errs, deleteStaleVeths(devices, live))
+		liveIDs := map[string]bool{}
+		for id := range live {
+			liveIDs[id] = true
+		}
+		for _, st := range states {
+			if !liveIDs[st.ID] && len(st.Networks) > 0 {
+				errs = append(errs, rt.unregisterNames(st.ID, ""))
+			}
+		}
+		errs = append(errs, rt.recoverNetRules(liveIDs, bridges))
+		return errors.Join(errs...)
+	})
 }
 
 // deleteStaleVeths deletes host veths plugged into our bridges (name ->
