@@ -31,14 +31,7 @@ func TestContainerWithInit(t *testing.T) {
 func TestContainerDetached(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
-	out, err := helperCmd(rt.Root(), "detach").Output()
-	if err != nil {
-		t.Fatalf("helper: %v", err)
-	}
-	var id string
-	if _, err := fmt.Sscan(string(out), &id); err != nil {
-		t.Fatalf("helper printed %q", out)
-	}
+	id := detachedByHelper(t, rt.Root(), "detach")
 	// A new Runtime's recovery must leave it running.
 	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
 	if err != nil {
@@ -130,14 +123,7 @@ func TestContainerDetachedOOM(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
 	start := time.Now()
-	out, err := helperCmd(rt.Root(), "detachoom").Output()
-	if err != nil {
-		t.Fatalf("helper: %v", err)
-	}
-	var id string
-	if _, err := fmt.Sscan(string(out), &id); err != nil {
-		t.Fatalf("helper printed %q", out)
-	}
+	id := detachedByHelper(t, rt.Root(), "detachoom")
 	c, err := rt.Container(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -170,14 +156,7 @@ func TestContainerDetachedOOM(t *testing.T) {
 func TestContainerDetachedKilled(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
-	out, err := helperCmd(rt.Root(), "detach").Output()
-	if err != nil {
-		t.Fatalf("helper: %v", err)
-	}
-	var id string
-	if _, err := fmt.Sscan(string(out), &id); err != nil {
-		t.Fatalf("helper printed %q", out)
-	}
+	id := detachedByHelper(t, rt.Root(), "detach")
 	c, err := rt.Container(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -192,4 +171,20 @@ func TestContainerDetachedKilled(t *testing.T) {
 	if st := c.Inspect().State; st.Status != StatusExited || st.ExitCode != 137 {
 		t.Errorf("inspect after SIGKILL: %+v", st)
 	}
+}
+
+// detachedByHelper runs a child process playing role on root (detach,
+// detachoom in main_test.go), which starts a Detached container, prints
+// its ID and exits, and returns that ID.
+func detachedByHelper(t *testing.T, root, role string) string {
+	t.Helper()
+	out, err := helperCmd(root, role).Output()
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	var id string
+	if _, err := fmt.Sscan(string(out), &id); err != nil {
+		t.Fatalf("helper printed %q", out)
+	}
+	return id
 }
