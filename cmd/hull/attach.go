@@ -123,15 +123,7 @@ func attachTo(ctx context.Context, e *env, c *hull.Container, withStdin, proxy b
 	if err != nil {
 		return err
 	}
-	e.containerExit = true
-	code := st.Code
-	if st.OOMKilled && code == 0 {
-		code = 137
-	}
-	if code != 0 {
-		return &exitError{code: code}
-	}
-	return nil
+	return exitWith(e, st)
 }
 
 // parseDetachKeys parses docker's detach key syntax: comma-separated

@@ -341,6 +341,12 @@ func attach(ctx context.Context, e *env, c *hull.Container, follow bool, since t
 	if logErr != nil {
 		fmt.Fprintf(e.stderr, "hull: %v\n", logErr)
 	}
+	return exitWith(e, st)
+}
+
+// exitWith makes hull exit with the container's status st, as docker run
+// and attach do: its code, or 137 if it was OOM-killed with code 0.
+func exitWith(e *env, st hull.ExitStatus) error {
 	e.containerExit = true
 	code := st.Code
 	if st.OOMKilled && code == 0 {
