@@ -212,16 +212,21 @@ func BenchmarkRunConcurrent(b *testing.B) {
 	n := concurrentN()
 	for _, impl := range runners {
 		b.Run(impl.name, func(b *testing.B) {
-			s := impl.setup(b, tarball, hull.WithNetworkMode("none"))
-			defer s.removeAll()
-			for b.Loop() {
-				if err := parallel(n, s.start); err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				s.removeAll()
-				b.StartTimer()
-			}
+			timeStarts(b, impl.setup(b, tarball, hull.WithNetworkMode("none")), n)
 		})
+	}
+}
+
+// timeStarts times s starting n containers at once until all run, and
+// removes them after each round, outside the timer.
+func timeStarts(b *testing.B, s starter, n int) {
+	defer s.removeAll()
+	for b.Loop() {
+		if err := parallel(n, s.start); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		s.removeAll()
+		b.StartTimer()
 	}
 }

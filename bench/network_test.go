@@ -144,16 +144,7 @@ func BenchmarkRunConcurrentNetwork(b *testing.B) {
 	}
 	for _, impl := range impls {
 		b.Run(impl.name, func(b *testing.B) {
-			s := impl.setup(b)
-			defer s.removeAll()
-			for b.Loop() {
-				if err := parallel(n, s.start); err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				s.removeAll()
-				b.StartTimer()
-			}
+			timeStarts(b, impl.setup(b), n)
 		})
 	}
 }
