@@ -112,26 +112,14 @@ func networkLsCmd() *command {
 }
 
 func networkInspectCmd() *command {
-	return &command{
-		name:    "inspect",
-		args:    "NETWORK [NETWORK...]",
-		short:   "Display detailed information on one or more networks",
-		minArgs: 1, maxArgs: -1,
-		setup: func(fs *flags) action {
-			var format string
-			fs.String(&format, "f", "format", "string", "Format output using a Go template ('json' function included)")
-			path := fs.Name()
-			return func(ctx context.Context, e *env, args []string) error {
-				return inspectNamed(ctx, e, path, format, "network", args, func(ctx context.Context, rt *hull.Runtime, name string) (hull.NetworkInspect, error) {
-					n, err := rt.Network(ctx, name)
-					if err != nil {
-						return hull.NetworkInspect{}, err
-					}
-					return n.Inspect(), nil
-				})
+	return inspectNamedCmd("network", "networks", "Format output using a Go template ('json' function included)",
+		func(ctx context.Context, rt *hull.Runtime, name string) (hull.NetworkInspect, error) {
+			n, err := rt.Network(ctx, name)
+			if err != nil {
+				return hull.NetworkInspect{}, err
 			}
-		},
-	}
+			return n.Inspect(), nil
+		})
 }
 
 func networkRmCmd() *command {

@@ -106,24 +106,14 @@ func volumeLsCmd() *command {
 }
 
 func volumeInspectCmd() *command {
-	return &command{
-		name: "inspect", args: "VOLUME [VOLUME...]", short: "Display detailed information on one or more volumes",
-		minArgs: 1, maxArgs: -1,
-		setup: func(fs *flags) action {
-			var format string
-			fs.String(&format, "f", "format", "string", "Format output using a Go template")
-			path := fs.Name()
-			return func(ctx context.Context, e *env, args []string) error {
-				return inspectNamed(ctx, e, path, format, "volume", args, func(ctx context.Context, rt *hull.Runtime, name string) (hull.VolumeInspect, error) {
-					v, err := rt.Volume(ctx, name)
-					if err != nil {
-						return hull.VolumeInspect{}, err
-					}
-					return v.Inspect(), nil
-				})
+	return inspectNamedCmd("volume", "volumes", "Format output using a Go template",
+		func(ctx context.Context, rt *hull.Runtime, name string) (hull.VolumeInspect, error) {
+			v, err := rt.Volume(ctx, name)
+			if err != nil {
+				return hull.VolumeInspect{}, err
 			}
-		},
-	}
+			return v.Inspect(), nil
+		})
 }
 
 func volumeRmCmd() *command {
