@@ -24,8 +24,8 @@ import (
 // Nothing about it is visible: it is a child of the spawner thread like
 // any init (pdeathsig SIGKILL, non-dumpable), it is in no cgroup of ours
 // until adopted (then moved into the container's, before it forks or execs
-// anything), and Runtime.Close kills it. The first Create of a Runtime
-// starts cold and starts the pool.
+// anything), and Runtime.Close kills it. The first two Creates of a
+// Runtime start cold; the second starts the pool.
 type warmInit struct {
 	cmd   *exec.Cmd
 	cfgW  *os.File // config, then the start byte
@@ -41,7 +41,8 @@ const warmCloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS 
 
 type warmPool struct {
 	mu     sync.Mutex
-	next   chan *warmInit // the one being started or ready (nil if it failed); made on first use
+	next   chan *warmInit // the one being started or ready (nil if it failed); made on second use
+	used   bool           // a Create has asked once
 	closed bool
 }
 
@@ -55,6 +56,15 @@ func (s *spawner) takeWarm(exe string, cmd *exec.Cmd) *warmInit {
 		return nil
 	}
 	if p.next == nil {
+		// A process that starts one container (the CLI, a one-shot
+		// tool) would only pay for a warm init it never uses, while its
+		// own init starts on the same cores: start the pool from the
+		// second Create on.
+		if !p.used {
+			p.used = true
+			p.mu.Unlock()
+			return nil
+		}
 		p.next = make(chan *warmInit, 1)
 		go s.fillWarm(exe)
 		p.mu.Unlock()

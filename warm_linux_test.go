@@ -19,7 +19,7 @@ import (
 func TestContainerWarmInit(t *testing.T) {
 	rt := containerTest(t)
 	warm := 0
-	for i := range 4 {
+	for i := range 5 {
 		var out, errOut syncBuffer
 		c, err := rt.Run(t.Context(), "busybox:test", WithStdout(&out), WithStderr(&errOut),
 			WithCmd("sh", "-c", "echo out $$; echo err >&2; grep -E ':(pids|memory):|^0::' /proc/self/cgroup | head -1; exit 3"))
@@ -51,7 +51,7 @@ func TestContainerWarmInit(t *testing.T) {
 		}
 	}
 	if warm < 2 {
-		t.Errorf("%d of 4 containers started from a warm init, want at least 2", warm)
+		t.Errorf("%d of 5 containers started from a warm init, want at least 2", warm)
 	}
 	if err := rt.Close(); err != nil {
 		t.Fatal(err)
