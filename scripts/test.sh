@@ -13,6 +13,8 @@ exec unshare --net -- bash -c '
 	set -euo pipefail
 	ip link set lo up
 	go test -count=1 -timeout 20m "$@" ./...
+	./scripts/leakcheck.sh
 	# Every benchmark once, short (compare.sh --short fails if one does).
 	./bench/compare.sh --short
+	./scripts/leakcheck.sh
 ' bash "$@"
