@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // EnsureBridge creates (or finds) a Linux bridge named name with gateway
@@ -78,19 +80,34 @@ type Attachment struct {
 // addressed, brought up and given the default route. On error nothing is
 // left behind.
 func Attach(target netns.NsHandle, a Attachment) (retErr error) {
-	br, err := netlink.LinkByName(a.Bridge)
-	if err != nil {
-		return fmt.Errorf("bridge %s: %w", a.Bridge, err)
-	}
-	veth := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: a.HostName, MasterIndex: br.Attrs().Index, MTU: a.MTU},
-		PeerName:         a.IfName,
-		PeerHardwareAddr: a.MAC,
-		PeerNamespace:    netlink.NsFd(int(target)),
-		PeerMTU:          uint32(a.MTU),
-	}
-	if err := netlink.LinkAdd(veth); err != nil {
-		return fmt.Errorf("create veth %s: %w", a.HostName, err)
+	var veth *netlink.Veth
+	// A create that fails with EINVAL/EEXIST is tried again twice, the
+	// bridge looked up anew: the suite saw one EINVAL under load (a CLI
+	// start of a created container, cmd/hull TestCreateStartWait) that
+	// did not come back on retry — most likely the bridge's index changing
+	// under us (another process re-made it) or a veth of the same name
+	// still going away with an old network namespace.
+	for try := 0; ; try++ {
+		br, err := netlink.LinkByName(a.Bridge)
+		if err != nil {
+			return fmt.Errorf("bridge %s: %w", a.Bridge, err)
+		}
+		veth = &netlink.Veth{
+			LinkAttrs:        netlink.LinkAttrs{Name: a.HostName, MasterIndex: br.Attrs().Index, MTU: a.MTU},
+			PeerName:         a.IfName,
+			PeerHardwareAddr: a.MAC,
+			PeerNamespace:    netlink.NsFd(int(target)),
+			PeerMTU:          uint32(a.MTU),
+		}
+		err = netlink.LinkAdd(veth)
+		if err == nil {
+			break
+		}
+		if try == 2 || !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("create veth %s (bridge %s, ifindex %d): %w", a.HostName, a.Bridge, br.Attrs().Index, err)
+		}
+		_ = DeleteLink(a.HostName)
+		time.Sleep(time.Duration(10*(try+1)) * time.Millisecond)
 	}
 	defer func() {
 		if retErr != nil {
