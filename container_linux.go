@@ -124,9 +124,11 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 		ID: id, Spec: spec, LowerRoot: lowerRoot, Lowers: lowers,
 		Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
 	}
+	initproc.Trace("P reserved, etc files")
 	if err := rt.prepareNetworks(&c.st, cfg, &rc, true); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
+	initproc.Trace("P networks prepared")
 	// config.json is for inspection only (the init gets its config over a
 	// pipe): no need for an atomic, synced write on the start path.
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600); err != nil {
@@ -144,9 +146,11 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	if err := c.attachNetworks(ctx, &rc); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
+	initproc.Trace("P networks attached")
 	c.mu.Lock()
 	err = writeState(dir, &c.st)
 	c.mu.Unlock()
+	initproc.Trace("P state written")
 	if err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
@@ -374,6 +378,7 @@ func (c *Container) Start(ctx context.Context) error {
 	}
 	c.st.StartedAt = time.Now().UTC()
 	c.eventLocked("start", nil) // before the process can exit: "start" comes before "die"
+	initproc.Trace("P start")
 	_, err := lp.cfgW.Write([]byte{1})
 	lp.cfgW.Close()
 	lp.cfgW = nil
@@ -420,8 +425,10 @@ func (c *Container) reap() {
 		}
 	}
 	exit.OOMKilled = lp.cg.oomKilled()
+	initproc.Trace("P reaped")
 	_ = lp.cg.remove()
 	_ = c.releaseExited(lp.cmd.Process.Pid)
+	initproc.Trace("P reap released")
 	c.mu.Lock()
 	lp.exit = exit
 	if lp.cfgW != nil {
@@ -617,7 +624,9 @@ func (c *Container) cleanup() error {
 	if cg := loadCgroup(c.id); cg != nil {
 		errs = append(errs, removeCgroupSettled(cg))
 	}
+	initproc.Trace("P cleanup cgroup")
 	errs = append(errs, rt.store.DeleteHold(c.id), c.releaseNetworks())
+	initproc.Trace("P cleanup hold, networks")
 	unlock, err := rt.lockContainers()
 	if err != nil {
 		return errors.Join(append(errs, err)...)

@@ -139,6 +139,7 @@ func (rt *Runtime) prepareNetworks(st *containerState, cfg *initproc.Config, rc 
 			retErr = errors.Join(retErr, rt.releaseAddresses(st.ID))
 		}
 	}()
+	initproc.Trace("P prepare networks")
 	user := false
 	err := rt.withNetworks(func(recs []networkRecord) error {
 		for i := range st.Networks {
@@ -157,6 +158,7 @@ func (rt *Runtime) prepareNetworks(st *containerState, cfg *initproc.Config, rc 
 	if err != nil {
 		return err
 	}
+	initproc.Trace("P addresses allocated")
 	if err := os.WriteFile(filepath.Join(dir, "hosts"), etcHosts(st.Hostname, st.Networks[0].IP.String()), 0o644); err != nil {
 		return err
 	}
@@ -261,10 +263,12 @@ func (c *Container) attachNetworks(ctx context.Context, rc *runConfig) error {
 		return nil
 	}
 	ep := st.Networks[slices.IndexFunc(st.Networks, func(e endpointState) bool { return e.NetworkID == first.ID })]
+	initproc.Trace("P names registered")
 	ports, err := c.rt.publishPorts(st.ID, ep.IP, first.Bridge, rc)
 	if err != nil {
 		return fmt.Errorf("publish ports: %w", err)
 	}
+	initproc.Trace("P ports published")
 	c.mu.Lock()
 	c.st.Ports = ports
 	c.mu.Unlock()
@@ -293,6 +297,7 @@ func (rt *Runtime) attachEndpoint(ns netns.NsHandle, st *containerState, rec *ne
 	if err := netsetup.Attach(ns, a); err != nil {
 		return err
 	}
+	initproc.Trace("P veth attached")
 	if rec.Default {
 		return nil
 	}
@@ -325,12 +330,19 @@ func (c *Container) releaseNetworks() error {
 		return nil
 	}
 	rt := c.rt
-	errs := []error{rt.releaseAddresses(c.id), rt.unregisterNames(c.id, ""), rt.unpublishPorts(c.id)}
+	initproc.Trace("P release networks")
+	errs := []error{rt.releaseAddresses(c.id)}
+	initproc.Trace("P release addresses")
+	errs = append(errs, rt.unregisterNames(c.id, ""))
+	initproc.Trace("P release names")
+	errs = append(errs, rt.unpublishPorts(c.id))
+	initproc.Trace("P release ports")
 	for _, ep := range eps {
 		if ep.IfName != "" {
 			errs = append(errs, netsetup.DeleteLink(hostVeth(c.id, ep.IfName)))
 		}
 	}
+	initproc.Trace("P release veths")
 	return errors.Join(errs...)
 }
 

@@ -152,6 +152,9 @@ func runInit() int {
 	if err := dnsSrv.start(); err != nil { // lo is up now
 		return report(status, fail("dns", err))
 	}
+	if dnsSrv != nil {
+		Trace("C dns started")
+	}
 	if cfg.Spec.Process.Terminal && !cfg.Detached { // a detached init keeps its terminal: resident_linux.go
 		// Before "ready": the parent receives the terminal after it.
 		unix.CloseOnExec(ConsoleFD)

@@ -82,9 +82,11 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 	// inherits them. (Capabilities: the child as root gets the bounding
 	// set; a non-root child gets none. TODO: capabilities granted to a
 	// non-root user need ambient caps here.)
+	Trace("C resident start")
 	if err := applySecurity(cfg.Spec, beforeExec); err != nil {
 		return report(status, err)
 	}
+	Trace("C resident security done")
 	if len(p.Args) == 0 {
 		return report(status, fail("exec", errors.New("no command specified")))
 	}
@@ -113,6 +115,7 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 	sys.Credential = &syscall.Credential{Uid: p.User.UID, Gid: p.User.GID, Groups: groups}
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
+	Trace("C resident fork")
 	pid, err := syscall.ForkExec(path, p.Args, &syscall.ProcAttr{
 		Dir: p.Cwd, Env: p.Env, Files: files,
 		Sys: &sys,
@@ -129,11 +132,13 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 	// take it and lose the exit status (as containerd protects its shims).
 	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("-999"), 0)
 	status.Close() // EOF: the parent knows the command runs
+	Trace("C resident forked")
 	for _, f := range childEnds {
 		f.Close() // the child's now: the copiers see EOF when it is done
 	}
 	childEnds = nil
 	ws := r.wait(pid, sigs, cfg.ForwardAll)
+	Trace("C resident child exited")
 	if r.log != nil {
 		done := make(chan struct{})
 		go func() { copiers.Wait(); close(done) }()
@@ -153,6 +158,7 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 	if r.writeExit(ex) == nil {
 		r.writeDieEvent(cfg, ex) // after exit.json: see hull's reap
 	}
+	Trace("C resident exit written")
 	return ex.Code
 }
 
