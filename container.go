@@ -273,6 +273,8 @@ type containerSet struct {
 	exeErr  error
 
 	spawner spawner // the thread inits are forked from
+
+	linkDel sync.WaitGroup // background veth deletions (deleteLinksLater)
 }
 
 // RunOption configures Create and Run.

@@ -668,6 +668,7 @@ func (rt *Runtime) closeContainers() error {
 		}
 		errs = append(errs, c.Remove(context.Background(), WithForceRemove()))
 	}
+	rt.ctrs.linkDel.Wait()
 	rt.ctrs.spawner.close()
 	if rt.ctrs.exe != nil {
 		errs = append(errs, rt.ctrs.exe.close())

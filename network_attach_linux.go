@@ -337,12 +337,48 @@ func (c *Container) releaseNetworks() error {
 	initproc.Trace("P release names")
 	errs = append(errs, rt.unpublishPorts(c.id))
 	initproc.Trace("P release ports")
+	var veths []string
 	for _, ep := range eps {
 		if ep.IfName != "" {
-			errs = append(errs, netsetup.DeleteLink(hostVeth(c.id, ep.IfName)))
+			veths = append(veths, hostVeth(c.id, ep.IfName))
 		}
 	}
+	errs = append(errs, rt.deleteLinksLater(veths))
 	initproc.Trace("P release veths")
+	return errors.Join(errs...)
+}
+
+// deleteLinksLater deletes the links named (host ends of veths) in the
+// background; Close waits for them. Deleting a veth waits for the kernel
+// (synchronize_net; after the container's init died, for the teardown of
+// its network namespace, which deletes the pair itself unless another
+// container shares it): 10-15 ms that the start path of the next container
+// need not pay. The links are looked up now, and deleted by index: a
+// restart's new veth of the same name is never the one deleted.
+func (rt *Runtime) deleteLinksLater(names []string) error {
+	var links []netlink.Link
+	var errs []error
+	for _, name := range names {
+		l, err := netlink.LinkByName(name)
+		var nf netlink.LinkNotFoundError
+		switch {
+		case errors.As(err, &nf):
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			links = append(links, l)
+		}
+	}
+	if len(links) == 0 {
+		return errors.Join(errs...)
+	}
+	rt.ctrs.linkDel.Add(1)
+	go func() {
+		defer rt.ctrs.linkDel.Done()
+		for _, l := range links {
+			_ = netlink.LinkDel(l) // ENODEV: the namespace's teardown took it
+		}
+	}()
 	return errors.Join(errs...)
 }
 
