@@ -155,7 +155,7 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 		ex.Code = 128 + ex.Signal
 	}
 	ex.OOMKilled = ws.Signaled() && ws.Signal() == syscall.SIGKILL && oomKilled()
-	if r.writeExit(ex) == nil {
+	if r.writeExit(ex, cfg.Detached) == nil {
 		r.writeDieEvent(cfg, ex) // after exit.json: see hull's reap
 	}
 	Trace("C resident exit written")
@@ -189,8 +189,12 @@ func (r *resident) wait(pid int, sigs chan os.Signal, all bool) syscall.WaitStat
 	}
 }
 
-// writeExit writes exit.json atomically in the container's directory.
-func (r *resident) writeExit(ex Exit) error {
+// writeExit writes exit.json atomically in the container's directory,
+// synced if durable. Only a Detached container's needs to survive a crash
+// of the host: an owned container's owner reaps the init and records the
+// exit itself (and after a crash, recovery marks it exited); its exit.json
+// only tells other processes sooner.
+func (r *resident) writeExit(ex Exit, durable bool) error {
 	data, err := json.Marshal(ex)
 	if err != nil {
 		return err
@@ -202,7 +206,7 @@ func (r *resident) writeExit(ex Exit) error {
 	}
 	f := os.NewFile(uintptr(fd), tmp)
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
