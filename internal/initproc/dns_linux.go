@@ -54,6 +54,20 @@ func openDNS(cfg *Config) (*dnsService, error) {
 	return &dnsService{cfg: cfg.DNS, table: dns.NewReader(f)}, nil
 }
 
+// collect turns the garbage collector on, once the user's process runs
+// (runResident). The parent starts inits with GOGC=off, for a fast start
+// of a process that execs; one that serves for the container's life must
+// collect, and its memory counts against the container's limit: a small
+// percentage also lowers the minimum heap goal (4 MiB at 100) to 1 MiB,
+// which a server whose live heap is tiny collects cheaply. Not sooner: the
+// heap the config left is above that goal, and the first collection would
+// delay the start. Nil-safe.
+func (d *dnsService) collect() {
+	if d != nil {
+		debug.SetGCPercent(25)
+	}
+}
+
 // start listens on DNSAddr in the container's network namespace (after
 // setupContainer has brought lo up) and serves in the background until the
 // init exits. Nil-safe: no DNS, nothing to do.
@@ -61,12 +75,6 @@ func (d *dnsService) start() error {
 	if d == nil {
 		return nil
 	}
-	// The parent starts inits with GOGC=off, for a fast start of a process
-	// that execs; one that serves for the container's life must collect,
-	// and its memory counts against the container's limit: a small
-	// percentage also lowers the minimum heap goal (4 MiB at 100) to
-	// 1 MiB, which a server whose live heap is tiny collects cheaply.
-	debug.SetGCPercent(25)
 	if _, err := dns.ParseUpstreams(d.cfg.Upstreams); err != nil {
 		return err
 	}

@@ -171,6 +171,7 @@ func runInit() int {
 		return 125 // the parent went away or aborted: never start
 	}
 	if res != nil {
+		res.dns = dnsSrv
 		return runResident(cfg, res, status)
 	}
 	if err := applySecurity(cfg.Spec, beforeExec); err != nil {

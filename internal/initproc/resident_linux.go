@@ -40,6 +40,7 @@ type resident struct {
 	log   *logfile.Writer
 	srv   *attach.Server // a detached container's attach socket
 	evDir int            // O_PATH fd of the events log's directory, or -1
+	dns   *dnsService    // the resolver, if any: it collects once the command runs
 }
 
 // openResident opens the host files a resident init needs. The init is
@@ -133,6 +134,7 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("-999"), 0)
 	status.Close() // EOF: the parent knows the command runs
 	Trace("C resident forked")
+	r.dns.collect()
 	for _, f := range childEnds {
 		f.Close() // the child's now: the copiers see EOF when it is done
 	}
