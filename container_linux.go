@@ -427,6 +427,7 @@ func (c *Container) reap() {
 	exit.OOMKilled = lp.cg.oomKilled()
 	initproc.Trace("P reaped")
 	_ = lp.cg.remove()
+	initproc.Trace("P reap cgroup removed")
 	_ = c.releaseExited(lp.cmd.Process.Pid)
 	initproc.Trace("P reap released")
 	c.mu.Lock()
