@@ -197,13 +197,14 @@ func (rt *Runtime) closeNetworks() error {
 	}
 	for i := range recs {
 		rec := &recs[i]
-		if !rec.Default || !ownBridge(rec) {
+		if !rec.Default {
 			continue
 		}
 		if users, err := rt.networkUsers(rec); err != nil || len(users) > 0 {
 			return err
 		}
-		return errors.Join(rt.removeNetworkRules(rec.Bridge), netsetup.DeleteLink(rec.Bridge))
+		// Our rules go even if the bridge is no longer ours (or gone).
+		return errors.Join(rt.removeNetworkRules(rec.Bridge), deleteOwnBridge(rec))
 	}
 	return nil
 }
@@ -392,8 +393,18 @@ func (rt *Runtime) removeNetwork(id string) error {
 		if err := os.Rename(dir, gone); err != nil {
 			return err
 		}
-		return errors.Join(rt.removeNetworkRules(rec.Bridge), netsetup.DeleteLink(rec.Bridge), os.RemoveAll(gone))
+		return errors.Join(rt.removeNetworkRules(rec.Bridge), deleteOwnBridge(rec), os.RemoveAll(gone))
 	})
+}
+
+// deleteOwnBridge deletes the network's bridge if it is still ours: the
+// default network's device name is handed to another root once ours is
+// gone (remakeDefault), and deleting that one would strand its rules.
+func deleteOwnBridge(rec *networkRecord) error {
+	if !ownBridge(rec) {
+		return nil
+	}
+	return netsetup.DeleteLink(rec.Bridge)
 }
 
 // networkUsers returns the names of the live containers holding an

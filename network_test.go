@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -580,5 +581,44 @@ func TestNetworkConcurrentAttach(t *testing.T) {
 	t.Cleanup(func() { only.Remove(context.Background(), WithForceRemove()) })
 	if code, out := netExec(t, only, "ip", "route"); code != 0 || strings.Contains(out, "default") {
 		t.Errorf("internal network routes: %q", out)
+	}
+}
+
+// TestDefaultBridgeNameReused: once a root's default bridge is gone its
+// device name goes to the next root that needs one; removing the first
+// root's default network then must not delete the second root's bridge
+// (which stranded that root's rules: found by scripts/leakcheck.sh).
+func TestDefaultBridgeNameReused(t *testing.T) {
+	requirePrivateNetns(t)
+	a, b := openTest(t), openTest(t)
+	recA, err := a.defaultNetwork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.closeNetworks(); err != nil { // as a's Close with no container
+		t.Fatal(err)
+	}
+	recB, err := b.defaultNetwork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recB.Bridge != recA.Bridge {
+		t.Skipf("the second root got %s, not the freed %s: nothing to check", recB.Bridge, recA.Bridge)
+	}
+	if err := a.removeNetwork(recA.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !ownBridge(recB) {
+		t.Fatalf("removing root a's default network deleted root b's bridge %s", recB.Bridge)
+	}
+	_, bridges, err := netsetup.Owners()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(bridges, b.ruleOwner(recB.Bridge)) {
+		t.Errorf("root b's rules for %s are gone: %v", recB.Bridge, bridges)
+	}
+	if slices.Contains(bridges, a.ruleOwner(recA.Bridge)) {
+		t.Errorf("root a's rules for %s are left: %v", recA.Bridge, bridges)
 	}
 }
