@@ -22,13 +22,15 @@ func TestContainerWarmInit(t *testing.T) {
 	for i := range 5 {
 		var out, errOut syncBuffer
 		c, err := rt.Run(t.Context(), "busybox:test", WithStdout(&out), WithStderr(&errOut),
-			WithCmd("sh", "-c", "echo out $$; echo err >&2; grep -E ':(pids|memory):|^0::' /proc/self/cgroup | head -1; exit 3"))
+			WithCmd("sh", "-c", "echo out $$; echo err >&2; grep -E ':(pids|memory):|^0::' /proc/self/cgroup | head -1; sleep 0.2; exit 3"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if slices.Contains(c.lp.cmd.Env, initproc.Env+"="+initproc.WarmMode) {
 			warm++
 		}
+		// The command sleeps so that its process is still in its cgroup
+		// here: an exited task shows the root cgroups.
 		host, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(c.Inspect().State.Pid), "cgroup"))
 		st, err := c.Wait(t.Context())
 		if err != nil {

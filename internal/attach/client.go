@@ -109,7 +109,11 @@ func Run(ctx context.Context, conn net.Conn, o Options) error {
 	}
 	for {
 		typ, p, err := readFrame(r)
-		if errors.Is(err, io.EOF) {
+		// ECONNRESET is an end too: the server closed the session (the
+		// container ended) with our stdin or resize frames still unread,
+		// and a unix socket reports that as a reset once every frame it
+		// had sent us has been read.
+		if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
 			return ctxOr(ctx, nil)
 		}
 		if err != nil {
