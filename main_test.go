@@ -130,7 +130,11 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 	// detachoom starts a Detached container that its memory limit
 	// OOM-kills, prints its ID and exits.
 	"detachoom": func(ctx context.Context, rt *Runtime) error {
-		c, err := rt.Run(ctx, "busybox:test", Detached(), WithMemory(32<<20),
+		// 64 MiB: the init's own OOM score counts the pages of hull's
+		// binary it maps (~15-20 MB); the command must outgrow it before
+		// the kill, for hosts where the init cannot lower its score
+		// (no CAP_SYS_RESOURCE, as on the CI machine).
+		c, err := rt.Run(ctx, "busybox:test", Detached(), WithMemory(64<<20),
 			WithCmd("sh", "-c", `sleep 0.3; x=$(head -c 100000000 /dev/zero | tr "\0" x); echo survived`))
 		if err != nil {
 			return err

@@ -131,6 +131,9 @@ func runResident(cfg *Config, r *resident, status *os.File) int {
 	// The command was forked with the init's oom_score_adj; now make the
 	// init itself the memory cgroup's last choice, or an OOM kill could
 	// take it and lose the exit status (as containerd protects its shims).
+	// Lowering it needs CAP_SYS_RESOURCE: where hull runs without it, a
+	// tight memory limit can still make the init the victim (its score
+	// counts the pages of hull's binary it maps).
 	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("-999"), 0)
 	status.Close() // EOF: the parent knows the command runs
 	Trace("C resident forked")
