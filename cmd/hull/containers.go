@@ -202,14 +202,32 @@ func startFailure(e *env, err error) error {
 	return &exitError{code: exitUsage}
 }
 
-// ensureImage pulls ref if it is not in the root, as docker run and create do.
-func ensureImage(ctx context.Context, e *env, rt *hull.Runtime, ref string) error {
-	_, err := rt.Image(ctx, ref)
+// runtimeWithImage opens the runtime and pulls ref if it is not in the
+// root, as docker run and create do. Errors are start failures (125).
+func runtimeWithImage(ctx context.Context, e *env, ref string) (*hull.Runtime, error) {
+	rt, err := e.runtime(ctx)
+	if err != nil {
+		return nil, startFailure(e, err)
+	}
+	_, err = rt.Image(ctx, ref)
 	if errors.Is(err, hull.ErrNotFound) {
 		fmt.Fprintf(e.stderr, "Unable to find image '%s' locally\n", ref)
 		_, err = rt.Pull(ctx, ref)
 	}
-	return err
+	if err != nil {
+		return nil, startFailure(e, err)
+	}
+	return rt, nil
+}
+
+// allOptions is options plus the network flags (network.go), which
+// resolve network names in the root.
+func (f *runFlags) allOptions(ctx context.Context, e *env, path string, args []string) ([]hull.RunOption, error) {
+	opts, err := f.options(path, args)
+	if err != nil {
+		return nil, err
+	}
+	return f.networkOptions(ctx, e, path, opts)
 }
 
 func runCmd() *command {
@@ -221,11 +239,8 @@ func runCmd() *command {
 			f.register(fs, true)
 			path := fs.Name()
 			return func(ctx context.Context, e *env, args []string) error {
-				opts, err := f.options(path, args[1:])
+				opts, err := f.allOptions(ctx, e, path, args[1:])
 				if err != nil {
-					return err
-				}
-				if opts, err = f.networkOptions(ctx, e, path, opts); err != nil { // network.go
 					return err
 				}
 				if f.detach && f.rm {
@@ -235,12 +250,9 @@ func runCmd() *command {
 					// -dit: a terminal and an open stdin to attach to later.
 					return runDetached(ctx, e, args[0], append(opts, f.stdioOptions()...))
 				}
-				rt, err := e.runtime(ctx)
+				rt, err := runtimeWithImage(ctx, e, args[0])
 				if err != nil {
-					return startFailure(e, err)
-				}
-				if err := ensureImage(ctx, e, rt, args[0]); err != nil {
-					return startFailure(e, err)
+					return err
 				}
 				// Without -d the container belongs to this process, as issue 4
 				// and docker's semantics for an attached run want: killing
@@ -284,12 +296,9 @@ func runCmd() *command {
 
 // runDetached starts a Detached container and prints its ID (run -d).
 func runDetached(ctx context.Context, e *env, ref string, opts []hull.RunOption) error {
-	rt, err := e.runtime(ctx)
+	rt, err := runtimeWithImage(ctx, e, ref)
 	if err != nil {
-		return startFailure(e, err)
-	}
-	if err := ensureImage(ctx, e, rt, ref); err != nil {
-		return startFailure(e, err)
+		return err
 	}
 	c, err := rt.Run(ctx, ref, append(opts, hull.Detached())...)
 	if err != nil {
@@ -367,19 +376,13 @@ func createCmd() *command {
 			f.register(fs, false)
 			path := fs.Name()
 			return func(ctx context.Context, e *env, args []string) error {
-				opts, err := f.options(path, args[1:])
+				opts, err := f.allOptions(ctx, e, path, args[1:])
 				if err != nil {
 					return err
 				}
-				if opts, err = f.networkOptions(ctx, e, path, opts); err != nil { // network.go
-					return err
-				}
-				rt, err := e.runtime(ctx)
+				rt, err := runtimeWithImage(ctx, e, args[0])
 				if err != nil {
-					return startFailure(e, err)
-				}
-				if err := ensureImage(ctx, e, rt, args[0]); err != nil {
-					return startFailure(e, err)
+					return err
 				}
 				c, err := rt.Create(ctx, args[0], append(append(opts, f.stdioOptions()...), hull.Detached())...)
 				if err != nil {
