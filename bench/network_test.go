@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/hullbox/hull"
-	"github.com/hullbox/hull/internal/initproc"
 )
 
 // benchNet is the name of the user-defined bridge network the network
@@ -72,33 +71,9 @@ func BenchmarkRunPublish(b *testing.B) {
 	tarball := busyboxTar(b)
 
 	b.Run("hull", func(b *testing.B) {
-		ctx := context.Background()
 		rt := hullBusybox(b, tarball)
 		n := hullNetwork(b, rt)
-		runTrue := func() {
-			initproc.Trace("B run begin")
-			c, err := rt.Run(ctx, busyboxRef, hull.WithCmd("/bin/true"),
-				hull.WithNetwork(n), hull.WithPublish("127.0.0.1::80"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			initproc.Trace("B run done")
-			if st, err := c.Wait(ctx); err != nil || st.Code != 0 {
-				b.Fatalf("exit %+v, %v", st, err)
-			}
-			initproc.Trace("B wait done")
-			if err := c.Remove(ctx); err != nil {
-				b.Fatal(err)
-			}
-			initproc.Trace("B remove done")
-		}
-		// As BenchmarkRun/hull: the second Run starts the warm init pool,
-		// what is timed is the steady state.
-		runTrue()
-		runTrue()
-		for b.Loop() {
-			runTrue()
-		}
+		runHullSteady(b, rt, hull.WithNetwork(n), hull.WithPublish("127.0.0.1::80"))
 	})
 	b.Run("docker", func(b *testing.B) {
 		dockerNetwork(b, tarball)

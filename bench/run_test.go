@@ -28,33 +28,8 @@ func BenchmarkRun(b *testing.B) {
 	tarball := busyboxTar(b)
 
 	b.Run("hull", func(b *testing.B) {
-		ctx := context.Background()
 		rt := hullBusybox(b, tarball)
-		runTrue := func() {
-			initproc.Trace("B run begin")
-			c, err := rt.Run(ctx, busyboxRef, hull.WithCmd("/bin/true"), hull.WithNetworkMode(hull.NetworkModeNone))
-			if err != nil {
-				b.Fatal(err)
-			}
-			initproc.Trace("B run done")
-			if st, err := c.Wait(ctx); err != nil || st.Code != 0 {
-				b.Fatalf("exit %+v, %v", st, err)
-			}
-			initproc.Trace("B wait done")
-			if err := c.Remove(ctx); err != nil {
-				b.Fatal(err)
-			}
-			initproc.Trace("B remove done")
-		}
-		// The first Run copies the binary into its sealed memfd, the
-		// second starts the warm init pool (warm_linux.go): what is timed
-		// is a long-lived program's steady state. hull-cli below times a
-		// one-shot process, which has neither.
-		runTrue()
-		runTrue()
-		for b.Loop() {
-			runTrue()
-		}
+		runHullSteady(b, rt, hull.WithNetworkMode(hull.NetworkModeNone))
 	})
 
 	b.Run("hull-cli", func(b *testing.B) {
@@ -100,4 +75,36 @@ func BenchmarkRun(b *testing.B) {
 			p.run(b, p.runArgs("--rm", "--network", "none", busyboxRef, "/bin/true")...)
 		}
 	})
+}
+
+// runHullSteady times create+start+wait+remove of /bin/true on rt with
+// opts, each phase traced for scripts/trace_report.py (HULL_TRACE). The
+// first Run copies the binary into its sealed memfd, the second starts
+// the warm init pool (warm_linux.go): what is timed is a long-lived
+// program's steady state. hull-cli in BenchmarkRun times a one-shot
+// process, which has neither.
+func runHullSteady(b *testing.B, rt *hull.Runtime, opts ...hull.RunOption) {
+	ctx := context.Background()
+	opts = append([]hull.RunOption{hull.WithCmd("/bin/true")}, opts...)
+	runTrue := func() {
+		initproc.Trace("B run begin")
+		c, err := rt.Run(ctx, busyboxRef, opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		initproc.Trace("B run done")
+		if st, err := c.Wait(ctx); err != nil || st.Code != 0 {
+			b.Fatalf("exit %+v, %v", st, err)
+		}
+		initproc.Trace("B wait done")
+		if err := c.Remove(ctx); err != nil {
+			b.Fatal(err)
+		}
+		initproc.Trace("B remove done")
+	}
+	runTrue()
+	runTrue()
+	for b.Loop() {
+		runTrue()
+	}
 }
