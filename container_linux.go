@@ -102,9 +102,11 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	st.Publish = rc.publishSpecs()
 	st.OpenStdin, st.TTY = rc.stdio.open || rc.stdio.stdin != nil, rc.stdio.tty
 	st.Entrypoint, st.Cmd = runEntrypointCmd(img.Config(), &rc) // commit.go
+	initproc.Trace("P spec built")
 	if err := rt.reserve(&st); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
+	initproc.Trace("P reserved")
 	c := &Container{rt: rt, id: id, st: st}
 	defer func() {
 		if retErr != nil {
@@ -114,6 +116,7 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	if err := rt.store.PutHold(holdFor(&st)); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
+	initproc.Trace("P hold put")
 	if err := writeEtcFiles(dir, spec.Hostname); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
@@ -227,6 +230,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	if err := cg.setResources(cfg.Spec.Linux.Resources); err != nil {
 		return nil, errors.Join(fmt.Errorf("create container: %w", err), cg.remove())
 	}
+	initproc.Trace("P cgroup made")
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return nil, errors.Join(err, cg.remove())
@@ -257,14 +261,24 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		}
 		return nil, errors.Join(fmt.Errorf("create container: %w", err), cg.remove())
 	}
+	// Most containers get plan.c's init, the rest the Go one (PlanMode):
+	// decided once the config is complete (wireStdio makes some resident).
+	plan, usePlan := initproc.Compile(cfg)
+	if usePlan = usePlan && !rt.goInit; usePlan {
+		cmd.Env = append([]string{initproc.Env + "=" + initproc.PlanMode}, traceEnv()...)
+	}
 	if cgFD, err := cg.dirFD(); err != nil {
 		return nil, errors.Join(err, cg.remove())
 	} else if cgFD != nil {
 		defer cgFD.Close()
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
 	}
-	// A warm init stands in for cmd, with cmd's streams and its own pipes.
-	warm := rt.ctrs.spawner.takeWarm(exe.path(), cmd) // warm_linux.go
+	// A warm init stands in for a Go init, with cmd's streams and its own
+	// pipes; plan.c's init starts about as fast as one is handed over.
+	var warm *warmInit
+	if !usePlan {
+		warm = rt.ctrs.spawner.takeWarm(exe.path(), cmd) // warm_linux.go
+	}
 	if warm != nil && warm.adopt(cmd, &sio.copied) != nil {
 		warm.discard()
 		warm = nil
@@ -277,6 +291,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	} else {
 		err = rt.ctrs.spawner.start(cmd)
 	}
+	initproc.Trace("P init exec'd")
 	cfgR.Close()
 	statW.Close()
 	sio.started()
@@ -299,7 +314,12 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		return lp, fmt.Errorf("create container: join cgroup: %w", err)
 	}
 	initproc.Trace("P init started, in its cgroup")
-	if err := initproc.WriteConfig(cfgW, cfg); err != nil {
+	if usePlan {
+		_, err = cfgW.Write(plan)
+	} else {
+		err = initproc.WriteConfig(cfgW, cfg)
+	}
+	if err != nil {
 		return lp, fmt.Errorf("create container: send config: %w", err)
 	}
 	m, err := lp.next(ctx)

@@ -34,6 +34,8 @@ type Runtime struct {
 
 	mu     sync.Mutex
 	closed bool
+
+	goInit bool // tests: every container gets the Go init, as without cgo (initproc.PlanMode)
 }
 
 // Open opens (creating if needed) the state root and repairs what a crashed

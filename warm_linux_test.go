@@ -15,9 +15,11 @@ import (
 // start from a warm init (warm_linux.go), which must behave as a cold one:
 // its streams, its cgroup (joined before the user's process runs), exit
 // codes; and Close leaves no warm init behind. Not parallel: it counts
-// this process's children.
+// this process's children. Warm inits are Go inits: the test makes every
+// container use one (containers plan.c can set up do not need them).
 func TestContainerWarmInit(t *testing.T) {
 	rt := containerTest(t)
+	rt.goInit = true
 	warm := 0
 	for i := range 5 {
 		var out, errOut syncBuffer

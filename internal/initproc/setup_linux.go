@@ -219,11 +219,7 @@ func setupDev(rootfs string, l *specs.Linux) error {
 	if err != nil {
 		return err
 	}
-	links := [][2]string{
-		{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
-		{"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"}, {"/proc/kcore", "core"},
-	}
-	for _, ln := range links {
+	for _, ln := range devLinks { // plan_linux.go
 		if err := os.Symlink(ln[0], filepath.Join(dev, ln[1])); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}

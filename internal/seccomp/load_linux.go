@@ -35,6 +35,9 @@ func Apply(p *specs.LinuxSeccomp) error {
 	return ApplyCompiled(p, prog)
 }
 
+// LoadFlags returns the seccomp(2) flags p asks for.
+func LoadFlags(p *specs.LinuxSeccomp) (uint, error) { return loadFlags(p) }
+
 func loadFlags(p *specs.LinuxSeccomp) (uint, error) {
 	var flags uint
 	for _, f := range p.Flags {

@@ -1,0 +1,936 @@
+// The container init in C: runs a plan (plan.go) before the Go runtime
+// starts. See plan.go for why and for the format.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+// The new mount API, under our own names: older headers lack it, and
+// glibc 2.36's <sys/mount.h> defines some of it.
+#ifndef __NR_open_tree
+#define __NR_open_tree 428
+#endif
+#ifndef __NR_move_mount
+#define __NR_move_mount 429
+#endif
+#ifndef __NR_fsopen
+#define __NR_fsopen 430
+#endif
+#ifndef __NR_mount_setattr
+#define __NR_mount_setattr 442
+#endif
+#define HULL_OPEN_TREE_CLONE 1
+#define HULL_AT_RECURSIVE 0x8000
+#define HULL_MOVE_MOUNT_F_EMPTY_PATH 0x4
+#define HULL_MOVE_MOUNT_T_EMPTY_PATH 0x40
+#define HULL_MOUNT_ATTR_RDONLY 0x1
+#define HULL_MOUNT_ATTR_NOSUID 0x2
+#define HULL_MOUNT_ATTR_NODEV 0x4
+#define HULL_MOUNT_ATTR_NOEXEC 0x8
+struct hull_mount_attr {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+// Opcodes: plan.go has the same list, with what each one means.
+enum {
+	OP_STAGE = 1,
+	OP_TRACE,
+	OP_UNSHARE,
+	OP_SETNS,
+	OP_CHDIR,
+	OP_MOUNT,
+	OP_MOUNT_AT,
+	OP_REMOUNT_AT,
+	OP_BIND_AT,
+	OP_BIND_FILE,
+	OP_SYMLINK_AT,
+	OP_PIVOT,
+	OP_WRITE,
+	OP_READONLY,
+	OP_MASK,
+	OP_HOSTNAME,
+	OP_LOOPBACK,
+	OP_MKDIR_ALL,
+	OP_REMOUNT_ROOT_RO,
+	OP_CAPBSET,
+	OP_RLIMIT,
+	OP_KEEPCAPS,
+	OP_SECCOMP,
+	OP_USER,
+	OP_CAPS,
+	OP_READY,
+	OP_NO_NEW_PRIVS,
+	OP_EXEC,
+};
+
+#define CONFIG_FD 3
+#define STATUS_FD 4
+#define MAX_ARGS 4096
+
+static const char *stage = "setup";
+static int trace_fd = -1;
+
+// ---- reporting ----
+
+// jstr appends s to out as the inside of a JSON string.
+static size_t jstr(char *out, size_t n, size_t at, const char *s) {
+	for (; *s && at + 8 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[at++] = '\\';
+			out[at++] = c;
+		} else if (c < 0x20) {
+			at += snprintf(out + at, n - at, "\\u%04x", c);
+		} else {
+			out[at++] = c;
+		}
+	}
+	return at;
+}
+
+static void write_all(int fd, const char *p, size_t n) {
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= w;
+	}
+}
+
+// fail reports an error on the status pipe, as the Go init would
+// (initproc.Message), and exits with code.
+static void fail_code(int code, int err, const char *msg) {
+	static char buf[8192];
+	size_t at = 0, n = sizeof(buf);
+	at += snprintf(buf, n, "{\"type\":\"error\",\"stage\":\"");
+	at = jstr(buf, n, at, stage);
+	at += snprintf(buf + at, n - at, "\"");
+	if (err != 0)
+		at += snprintf(buf + at, n - at, ",\"errno\":%d", err);
+	at += snprintf(buf + at, n - at, ",\"message\":\"");
+	at = jstr(buf, n, at, msg);
+	if (at + 32 < n)
+		at += snprintf(buf + at, n - at, "\",\"code\":%d}\n", code);
+	write_all(STATUS_FD, buf, at);
+	_exit(code);
+}
+
+// errstr is strerror as Go spells it (lower case).
+static const char *errstr(int err) {
+	static char buf[256];
+	snprintf(buf, sizeof(buf), "%s", strerror(err));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] += 'a' - 'A';
+	return buf;
+}
+
+// fail reports "what: strerror(errno)" in the current stage.
+static void fail(const char *what) {
+	int err = errno;
+	char msg[4096];
+	if (what && *what)
+		snprintf(msg, sizeof(msg), "%s: %s", what, errstr(err));
+	else
+		snprintf(msg, sizeof(msg), "%s", errstr(err));
+	fail_code(125, err, msg);
+}
+
+static void trace(const char *what) {
+	if (trace_fd < 0)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	char line[256];
+	int n = snprintf(line, sizeof(line), "%d %lld %s\n", getpid(),
+			 (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, what);
+	if (n > 0 && n < (int)sizeof(line))
+		write_all(trace_fd, line, n);
+}
+
+// ---- the plan ----
+
+struct arg {
+	const char *s; // NUL-terminated
+	uint32_t len;  // without the NUL
+};
+
+struct op {
+	uint32_t code, argc;
+	struct arg *args;
+};
+
+static uint32_t le32(const unsigned char *p) {
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t num(const struct op *o, uint32_t i) {
+	if (i >= o->argc || o->args[i].len != 8) {
+		errno = EINVAL;
+		fail("malformed plan");
+	}
+	const unsigned char *p = (const unsigned char *)o->args[i].s;
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static const char *str(const struct op *o, uint32_t i) {
+	if (i >= o->argc) {
+		errno = EINVAL;
+		fail("malformed plan");
+	}
+	return o->args[i].s;
+}
+
+static int read_full(int fd, void *buf, size_t n) {
+	char *p = buf;
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= r;
+	}
+	return 0;
+}
+
+// ---- paths inside the root filesystem ----
+
+enum { LAST_EXIST, LAST_DIR, LAST_FILE };
+
+// walk resolves path inside the directory rootfd as if that were "/", one
+// component at a time through file descriptors: ".." stops at rootfd and
+// symlinks are followed inside it (absolute ones from rootfd), so nothing
+// leads outside whatever the image holds, dangling links included. Unless
+// last is LAST_EXIST, missing directories on the way are made (0755), and
+// a missing last component becomes a directory (LAST_DIR) or an empty file
+// (LAST_FILE). It returns an O_PATH descriptor, or -1 with errno set.
+static int walk(int rootfd, const char *path, int last) {
+	enum { MAX_DEPTH = 256, MAX_LINKS = 40 };
+	static int stack[MAX_DEPTH];
+	static char rest[2 * PATH_MAX], tmp[2 * PATH_MAX], link[PATH_MAX];
+	int depth = 0, links = 0, result = -1, err = 0;
+	stack[0] = rootfd;
+	if (strlen(path) >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(rest, path);
+	char *p = rest;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0') { // the path named a directory
+			result = fcntl(stack[depth], F_DUPFD_CLOEXEC, 0);
+			if (result < 0)
+				err = errno;
+			break;
+		}
+		char *end = strchr(p, '/');
+		if (end)
+			*end = '\0';
+		char *name = p;
+		p = end ? end + 1 : name + strlen(name);
+		while (*p == '/')
+			p++;
+		int final = *p == '\0';
+		if (strcmp(name, ".") == 0)
+			continue;
+		if (strcmp(name, "..") == 0) {
+			if (depth > 0)
+				close(stack[depth--]);
+			continue;
+		}
+		int cur = stack[depth];
+		int fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT && last != LAST_EXIST) {
+			if (!final || last == LAST_DIR) {
+				if (mkdirat(cur, name, 0755) < 0 && errno != EEXIST) {
+					err = errno;
+					break;
+				}
+			} else {
+				int f = openat(cur, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (f < 0 && errno != EEXIST) {
+					err = errno;
+					break;
+				}
+				if (f >= 0)
+					close(f);
+			}
+			fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (fd < 0) {
+			err = errno;
+			break;
+		}
+		struct stat st;
+		if (fstat(fd, &st) < 0) {
+			err = errno;
+			close(fd);
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			ssize_t n = readlinkat(fd, "", link, sizeof(link) - 1);
+			close(fd);
+			if (n < 0 || ++links > MAX_LINKS) {
+				err = n < 0 ? errno : ELOOP;
+				break;
+			}
+			link[n] = '\0';
+			if (snprintf(tmp, sizeof(tmp), "%s/%s", link, p) >= (int)sizeof(tmp)) {
+				err = ENAMETOOLONG;
+				break;
+			}
+			strcpy(rest, tmp);
+			p = rest;
+			if (link[0] == '/')
+				while (depth > 0)
+					close(stack[depth--]);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (depth + 1 >= MAX_DEPTH) {
+				close(fd);
+				err = ENAMETOOLONG;
+				break;
+			}
+			stack[++depth] = fd;
+			continue;
+		}
+		if (!final) {
+			close(fd);
+			err = ENOTDIR;
+			break;
+		}
+		result = fd;
+		break;
+	}
+	while (depth > 0)
+		close(stack[depth--]);
+	if (result < 0)
+		errno = err;
+	return result;
+}
+
+static char *fdpath(int fd) {
+	static char buf[64];
+	snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd);
+	return buf;
+}
+
+static int root_fd(const char *rootfs) {
+	int fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail(rootfs);
+	return fd;
+}
+
+// walk_or_fail resolves dest in rootfs, or fails with what.
+static int walk_or_fail(const char *rootfs, const char *dest, int last, const char *what) {
+	int root = root_fd(rootfs);
+	int fd = walk(root, dest, last);
+	int err = errno;
+	close(root);
+	if (fd < 0) {
+		errno = err;
+		fail(what);
+	}
+	return fd;
+}
+
+#define PROPAGATION (MS_PRIVATE | MS_SHARED | MS_SLAVE | MS_UNBINDABLE)
+
+static int have_mount_api(void) {
+	long r = syscall(__NR_fsopen, "", 0);
+	if (r >= 0)
+		close((int)r);
+	return !(r < 0 && (errno == ENOSYS || errno == EPERM));
+}
+
+// bind_tree binds the directory src at dest inside rootfs with the new
+// mount API (initproc's bindDir): the tree is cloned, given its flags as
+// a whole and attached to the walked destination. It returns 0 when done,
+// 1 when the kernel lacks the API (nothing done).
+static int bind_tree(const char *rootfs, const char *dest, const char *src, unsigned long flags,
+		     const char *what) {
+	unsigned tflags = HULL_OPEN_TREE_CLONE | O_CLOEXEC;
+	unsigned sflags = AT_EMPTY_PATH;
+	if (flags & MS_REC) {
+		tflags |= HULL_AT_RECURSIVE;
+		sflags |= HULL_AT_RECURSIVE;
+	}
+	long tree = syscall(__NR_open_tree, AT_FDCWD, src, tflags);
+	if (tree < 0 && (errno == ENOSYS || (errno == EPERM && !have_mount_api())))
+		return 1;
+	if (tree < 0)
+		fail(what);
+	struct hull_mount_attr attr = {.propagation = flags & PROPAGATION};
+	if (flags & MS_RDONLY)
+		attr.attr_set |= HULL_MOUNT_ATTR_RDONLY;
+	if (flags & MS_NOSUID)
+		attr.attr_set |= HULL_MOUNT_ATTR_NOSUID;
+	if (flags & MS_NODEV)
+		attr.attr_set |= HULL_MOUNT_ATTR_NODEV;
+	if (flags & MS_NOEXEC)
+		attr.attr_set |= HULL_MOUNT_ATTR_NOEXEC;
+	if ((attr.attr_set || attr.propagation) &&
+	    syscall(__NR_mount_setattr, (int)tree, "", sflags, &attr, sizeof(attr)) < 0)
+		fail(what);
+	int dst = walk_or_fail(rootfs, dest, LAST_DIR, what);
+	if (syscall(__NR_move_mount, (int)tree, "", dst, "",
+		    HULL_MOVE_MOUNT_F_EMPTY_PATH | HULL_MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		fail(what);
+	close(dst);
+	close((int)tree);
+	return 0;
+}
+
+// remount_at applies flags to the mount at dest inside rootfs (resolved
+// afresh, so that the lookup lands on the mount just made).
+static void remount_at(const char *rootfs, const char *dest, unsigned long flags, const char *what) {
+	int fd = walk_or_fail(rootfs, dest, LAST_EXIST, what);
+	if (mount("", fdpath(fd), "", flags, NULL) < 0)
+		fail(what);
+	close(fd);
+}
+
+// bind_at is initproc's mountInto for a bind: a file source is bound over
+// a file (made if missing), a directory one with bind_tree when it may,
+// else with mount(2), then the flags the bind ignores and the propagation.
+static void bind_at(const struct op *o) {
+	const char *rootfs = str(o, 0), *dest = str(o, 1), *src = str(o, 2);
+	unsigned long flags = num(o, 3), prop = num(o, 4), rec = num(o, 5);
+	int tree = num(o, 6);
+	const char *what = str(o, 7);
+	struct stat st;
+	int exists = stat(src, &st) == 0, isdir = exists && S_ISDIR(st.st_mode);
+	if (exists && !isdir) {
+		int fd = walk_or_fail(rootfs, dest, LAST_FILE, what);
+		if (mount(src, fdpath(fd), "", MS_BIND, NULL) < 0)
+			fail(what);
+		close(fd);
+		unsigned long rest = flags & ~(MS_BIND | MS_REC | prop);
+		if (rest)
+			remount_at(rootfs, dest, rest | MS_BIND | MS_REMOUNT, what);
+		if (prop)
+			remount_at(rootfs, dest, prop, what);
+		return;
+	}
+	if (tree && isdir && bind_tree(rootfs, dest, src, flags | prop, what) == 0)
+		return;
+	int fd = walk_or_fail(rootfs, dest, LAST_DIR, what);
+	if (mount(src, fdpath(fd), "", flags & (MS_BIND | MS_REC), NULL) < 0)
+		fail(what);
+	close(fd);
+	unsigned long rest = flags & ~(MS_BIND | MS_REC);
+	if (rest)
+		remount_at(rootfs, dest, rest | MS_BIND | MS_REMOUNT, what);
+	if (prop)
+		remount_at(rootfs, dest, prop | rec, what);
+}
+
+// ---- the rest of the steps ----
+
+static void mkdir_all(const char *path) {
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		fail(path);
+	}
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p, msg[PATH_MAX + 64];
+		*p = '\0';
+		snprintf(msg, sizeof(msg), "mkdir %s", buf);
+		if (mkdir(buf, 0755) < 0) {
+			// As os.MkdirAll: what is there must be a directory.
+			struct stat st;
+			if (errno != EEXIST || stat(buf, &st) < 0)
+				fail(msg);
+			if (!S_ISDIR(st.st_mode)) {
+				errno = ENOTDIR;
+				fail(msg);
+			}
+		}
+		if (c == '\0')
+			return;
+		*p = c;
+	}
+}
+
+static void readonly_path(const char *p) {
+	if (mount(p, p, "", MS_BIND | MS_REC, NULL) < 0) {
+		if (errno == ENOENT)
+			return;
+		fail(p);
+	}
+	if (mount("", p, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		fail(p);
+}
+
+static void mask_path(const char *p) {
+	struct stat st;
+	if (stat(p, &st) < 0)
+		return;
+	int r = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0")
+				    : mount("/dev/null", p, "", MS_BIND, NULL);
+	if (r < 0) {
+		char msg[PATH_MAX + 16];
+		snprintf(msg, sizeof(msg), "mask %s", p);
+		fail(msg);
+	}
+}
+
+static void pivot(const char *rootfs) {
+	if (chdir(rootfs) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+	    mount("", ".", "", MS_SLAVE | MS_REC, NULL) < 0 || umount2(".", MNT_DETACH) < 0 ||
+	    chdir("/") < 0)
+		fail("");
+}
+
+static void loopback_up(void) {
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fail("");
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		fail("");
+	close(fd);
+}
+
+static void remount_root_ro(void) {
+	struct statfs st;
+	if (statfs("/", &st) < 0)
+		fail("remount / read-only");
+	unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
+	if (st.f_flags & ST_NOSUID)
+		flags |= MS_NOSUID;
+	if (st.f_flags & ST_NODEV)
+		flags |= MS_NODEV;
+	if (st.f_flags & ST_NOEXEC)
+		flags |= MS_NOEXEC;
+	if (mount("", "/", "", flags, NULL) < 0)
+		fail("remount / read-only");
+}
+
+static void drop_bounding(uint64_t keep) {
+	int last = CAP_LAST_CAP;
+	char buf[16] = {0};
+	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf) - 1) > 0 && buf[0] >= '0' && buf[0] <= '9')
+			last = atoi(buf);
+		close(fd);
+	}
+	for (int c = 0; c <= last; c++) {
+		if (c < 64 && keep & (1ULL << c))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "drop capability %d", c);
+			fail(msg);
+		}
+	}
+}
+
+static void load_seccomp(const struct op *o) {
+	unsigned long flags = num(o, 0);
+	const struct arg *a = &o->args[1];
+	if (o->argc < 2 || a->len == 0 || a->len % 8 != 0) {
+		errno = EINVAL;
+		fail("seccomp: load filter");
+	}
+	size_t n = a->len / 8;
+	struct sock_filter *prog = malloc(n * sizeof(*prog));
+	if (!prog)
+		fail("seccomp: load filter");
+	const unsigned char *b = (const unsigned char *)a->s;
+	for (size_t i = 0; i < n; i++, b += 8) {
+		prog[i].code = (uint16_t)(b[0] | b[1] << 8);
+		prog[i].jt = b[2];
+		prog[i].jf = b[3];
+		prog[i].k = le32(b + 4);
+	}
+	struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) < 0)
+		fail("seccomp: load filter");
+	free(prog);
+}
+
+static void set_user(const struct op *o) {
+	uid_t uid = num(o, 0);
+	gid_t gid = num(o, 1);
+	const struct arg *g = &o->args[2];
+	if (o->argc < 3 || g->len % 4 != 0) {
+		errno = EINVAL;
+		fail("setgroups");
+	}
+	size_t n = g->len / 4;
+	gid_t groups[n + 1];
+	for (size_t i = 0; i < n; i++)
+		groups[i] = le32((const unsigned char *)g->s + 4 * i);
+	char msg[64];
+	if (syscall(SYS_setgroups, n, groups) < 0)
+		fail("setgroups");
+	if (syscall(SYS_setresgid, gid, gid, gid) < 0) {
+		snprintf(msg, sizeof(msg), "setgid %u", (unsigned)gid);
+		fail(msg);
+	}
+	if (syscall(SYS_setresuid, uid, uid, uid) < 0) {
+		snprintf(msg, sizeof(msg), "setuid %u", (unsigned)uid);
+		fail(msg);
+	}
+}
+
+static void set_caps(const struct op *o) {
+	uint64_t eff = num(o, 0), perm = num(o, 1), inh = num(o, 2);
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2];
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		fail("capget");
+	uint64_t held = (uint64_t)data[0].permitted | (uint64_t)data[1].permitted << 32;
+	eff &= held;
+	perm &= held;
+	inh &= held;
+	for (int i = 0; i < 2; i++) {
+		data[i].effective = (uint32_t)(eff >> (32 * i));
+		data[i].permitted = (uint32_t)(perm >> (32 * i));
+		data[i].inheritable = (uint32_t)(inh >> (32 * i));
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fail("capset");
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	for (uint32_t i = 3; i < o->argc; i++) {
+		uint64_t c = num(o, i);
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "raise ambient %llu", (unsigned long long)c);
+			fail(msg);
+		}
+	}
+}
+
+// quote writes s as Go's %q would for the common case (printable ASCII).
+static void quote(char *out, size_t n, const char *s) {
+	size_t at = 0;
+	out[at++] = '"';
+	for (; *s && at + 6 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[at++] = '\\';
+			out[at++] = c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			at += snprintf(out + at, n - at, "\\x%02x", c);
+		} else {
+			out[at++] = c;
+		}
+	}
+	out[at++] = '"';
+	out[at] = '\0';
+}
+
+// exec_process is initproc's execProcess: find the command like execvp
+// in the container's PATH and exec it, with Docker's exit codes (127 not
+// found, 126 not runnable).
+static void exec_process(const struct op *o) {
+	const char *pathenv = str(o, 0);
+	uint64_t argc = num(o, 1);
+	if (argc == 0 || argc + 2 > o->argc || o->argc - 2 - argc > MAX_ARGS || argc > MAX_ARGS) {
+		errno = EINVAL;
+		stage = "exec";
+		fail_code(125, 0, "no command specified");
+	}
+	size_t envc = o->argc - 2 - argc;
+	char **argv = calloc(argc + 1, sizeof(char *)), **envp = calloc(envc + 1, sizeof(char *));
+	if (!argv || !envp)
+		fail("exec");
+	for (size_t i = 0; i < argc; i++)
+		argv[i] = (char *)o->args[2 + i].s;
+	for (size_t i = 0; i < envc; i++)
+		envp[i] = (char *)o->args[2 + argc + i].s;
+	const char *name = argv[0];
+	char q[PATH_MAX + 16], msg[2 * PATH_MAX + 128], path[PATH_MAX];
+	struct stat st;
+	stage = "exec";
+	const char *file = name;
+	if (strchr(name, '/')) {
+		if (stat(name, &st) < 0) {
+			quote(q, sizeof(q), name);
+			snprintf(msg, sizeof(msg), "exec %s: %s", q, errstr(ENOENT));
+			fail_code(127, ENOENT, msg);
+		}
+	} else {
+		char denied[PATH_MAX] = "";
+		file = NULL;
+		const char *p = pathenv;
+		while (*pathenv && p) {
+			const char *end = strchr(p, ':');
+			size_t len = end ? (size_t)(end - p) : strlen(p);
+			int n;
+			if (len == 0)
+				n = snprintf(path, sizeof(path), "%s", name);
+			else
+				n = snprintf(path, sizeof(path), "%.*s%s%s", (int)len, p, p[len - 1] == '/' ? "" : "/", name);
+			p = end ? end + 1 : NULL;
+			if (n >= (int)sizeof(path) || stat(path, &st) < 0 || S_ISDIR(st.st_mode))
+				continue;
+			if (st.st_mode & 0111) {
+				file = path;
+				break;
+			}
+			if (!denied[0])
+				strcpy(denied, path);
+		}
+		if (!file && denied[0]) {
+			quote(q, sizeof(q), denied);
+			snprintf(msg, sizeof(msg), "exec %s: %s", q, errstr(EACCES));
+			fail_code(126, EACCES, msg);
+		}
+		if (!file) {
+			quote(q, sizeof(q), name);
+			snprintf(msg, sizeof(msg), "exec %s: executable file not found in $PATH: %s", q, errstr(ENOENT));
+			fail_code(127, ENOENT, msg);
+		}
+	}
+	execve(file, argv, envp);
+	int err = errno;
+	quote(q, sizeof(q), name);
+	snprintf(msg, sizeof(msg), "exec %s: %s", q, errstr(err));
+	fail_code(err == ENOENT ? 127 : 126, err, msg);
+}
+
+static void run_op(const struct op *o) {
+	switch (o->code) {
+	case OP_STAGE:
+		stage = str(o, 0);
+		break;
+	case OP_TRACE:
+		trace(str(o, 0));
+		break;
+	case OP_UNSHARE:
+		if (unshare(num(o, 0)) < 0)
+			fail("");
+		break;
+	case OP_SETNS: {
+		int fd = open(str(o, 0), O_RDONLY | O_CLOEXEC);
+		char msg[PATH_MAX + 64];
+		if (fd < 0) {
+			snprintf(msg, sizeof(msg), "open %s", str(o, 0));
+			fail(msg);
+		}
+		if (setns(fd, num(o, 1)) < 0) {
+			snprintf(msg, sizeof(msg), "join network namespace %s", str(o, 0));
+			fail(msg);
+		}
+		close(fd);
+		break;
+	}
+	case OP_CHDIR:
+		if (chdir(str(o, 0)) < 0)
+			fail(str(o, 1));
+		break;
+	case OP_MOUNT: {
+		const char *data = str(o, 4);
+		if (mount(str(o, 0), str(o, 1), str(o, 2), num(o, 3), *data ? data : NULL) < 0)
+			fail(str(o, 5));
+		break;
+	}
+	case OP_MOUNT_AT: {
+		int fd = walk_or_fail(str(o, 0), str(o, 1), LAST_DIR, str(o, 6));
+		const char *data = str(o, 5);
+		if (mount(str(o, 2), fdpath(fd), str(o, 3), num(o, 4), *data ? data : NULL) < 0)
+			fail(str(o, 6));
+		close(fd);
+		break;
+	}
+	case OP_REMOUNT_AT:
+		remount_at(str(o, 0), str(o, 1), num(o, 2), str(o, 3));
+		break;
+	case OP_BIND_AT:
+		bind_at(o);
+		break;
+	case OP_BIND_FILE: {
+		int fd = walk_or_fail(str(o, 0), str(o, 2), LAST_FILE, str(o, 3));
+		if (mount(str(o, 1), fdpath(fd), "", MS_BIND, NULL) < 0)
+			fail(str(o, 3));
+		close(fd);
+		break;
+	}
+	case OP_SYMLINK_AT: {
+		int dir = walk_or_fail(str(o, 0), str(o, 1), LAST_EXIST, str(o, 1));
+		if (symlinkat(str(o, 2), dir, str(o, 3)) < 0 && errno != EEXIST)
+			fail(str(o, 3));
+		close(dir);
+		break;
+	}
+	case OP_PIVOT:
+		pivot(str(o, 0));
+		break;
+	case OP_WRITE: {
+		int fd = open(str(o, 0), O_WRONLY | O_TRUNC | O_CLOEXEC);
+		if (fd < 0)
+			fail(str(o, 2));
+		if (write(fd, o->args[1].s, o->args[1].len) != (ssize_t)o->args[1].len)
+			fail(str(o, 2));
+		close(fd);
+		break;
+	}
+	case OP_READONLY:
+		readonly_path(str(o, 0));
+		break;
+	case OP_MASK:
+		mask_path(str(o, 0));
+		break;
+	case OP_HOSTNAME:
+		if (sethostname(str(o, 0), o->args[0].len) < 0)
+			fail("");
+		break;
+	case OP_LOOPBACK:
+		loopback_up();
+		break;
+	case OP_MKDIR_ALL:
+		mkdir_all(str(o, 0));
+		break;
+	case OP_REMOUNT_ROOT_RO:
+		remount_root_ro();
+		break;
+	case OP_CAPBSET:
+		drop_bounding(num(o, 0));
+		break;
+	case OP_RLIMIT: {
+		struct rlimit rl = {.rlim_cur = num(o, 1), .rlim_max = num(o, 2)};
+		if (prlimit(0, num(o, 0), &rl, NULL) < 0)
+			fail(str(o, 3));
+		break;
+	}
+	case OP_KEEPCAPS:
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+			fail("keepcaps");
+		break;
+	case OP_SECCOMP:
+		load_seccomp(o);
+		break;
+	case OP_USER:
+		set_user(o);
+		break;
+	case OP_CAPS:
+		set_caps(o);
+		break;
+	case OP_READY: {
+		static const char ready[] = "{\"type\":\"ready\"}\n";
+		write_all(STATUS_FD, ready, sizeof(ready) - 1);
+		char b;
+		if (read_full(CONFIG_FD, &b, 1) < 0)
+			_exit(125); // the parent went away or aborted: never start
+		break;
+	}
+	case OP_NO_NEW_PRIVS:
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			fail("");
+		break;
+	case OP_EXEC:
+		exec_process(o);
+		break;
+	default:
+		errno = EINVAL;
+		fail("unknown step in plan");
+	}
+}
+
+// hull_plan_init is the whole init when _HULL_INIT=plan: read the plan
+// from the config pipe, run it; the last step execs the user's process.
+__attribute__((constructor)) static void hull_plan_init(void) {
+	const char *mode = getenv("_HULL_INIT");
+	if (mode == NULL || strcmp(mode, "plan") != 0)
+		return;
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	fcntl(CONFIG_FD, F_SETFD, FD_CLOEXEC);
+	fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
+	const char *tf = getenv("HULL_TRACE");
+	if (tf && *tf)
+		trace_fd = open(tf, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	trace("C plan init");
+	unsigned char hdr[4];
+	stage = "config";
+	if (read_full(CONFIG_FD, hdr, 4) < 0) {
+		errno = EIO;
+		fail("read plan");
+	}
+	uint32_t size = le32(hdr);
+	if (size > 16 << 20) {
+		errno = E2BIG;
+		fail("read plan");
+	}
+	unsigned char *buf = malloc(size + 1);
+	if (!buf || read_full(CONFIG_FD, buf, size) < 0) {
+		errno = EIO;
+		fail("read plan");
+	}
+	// Each step: opcode, argument count, then each argument as length and
+	// bytes followed by a NUL (not counted).
+	const unsigned char *p = buf, *end = buf + size;
+	struct op o;
+	struct arg args[MAX_ARGS + 2];
+	while (p < end) {
+		if (end - p < 8) {
+			errno = EINVAL;
+			fail("malformed plan");
+		}
+		o.code = le32(p);
+		o.argc = le32(p + 4);
+		p += 8;
+		if (o.argc > MAX_ARGS + 2) {
+			errno = EINVAL;
+			fail("malformed plan");
+		}
+		for (uint32_t i = 0; i < o.argc; i++) {
+			if (end - p < 4) {
+				errno = EINVAL;
+				fail("malformed plan");
+			}
+			uint32_t len = le32(p);
+			p += 4;
+			if ((size_t)(end - p) < (size_t)len + 1 || p[len] != '\0') {
+				errno = EINVAL;
+				fail("malformed plan");
+			}
+			args[i].s = (const char *)p;
+			args[i].len = len;
+			p += len + 1;
+		}
+		o.args = args;
+		run_op(&o);
+	}
+	errno = EINVAL;
+	stage = "exec";
+	fail("plan ended without exec");
+}

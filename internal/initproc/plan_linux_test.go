@@ -1,0 +1,51 @@
+package initproc
+
+import (
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestCompileFallsBack: what plan.c does not do is left to the Go init.
+func TestCompileFallsBack(t *testing.T) {
+	if !planAvailable {
+		t.Skip("built without cgo: there is no plan.c")
+	}
+	cfg := func() *Config {
+		return &Config{
+			Spec: &specs.Spec{
+				Process: &specs.Process{
+					Args: []string{"true"}, Cwd: "/",
+					Capabilities: &specs.LinuxCapabilities{Bounding: []string{"CAP_CHOWN"}},
+				},
+				Root: &specs.Root{Path: "/rootfs"},
+			},
+			LowerRoot: "/", Lowers: []string{"l"}, Upper: "/u", Work: "/w",
+		}
+	}
+	if _, ok := Compile(cfg()); !ok {
+		t.Fatal("a plain config does not compile")
+	}
+	for name, change := range map[string]func(*Config){
+		"resident": func(c *Config) { c.Resident = true },
+		"dns":      func(c *Config) { c.DNS = &DNSConfig{} },
+		"terminal": func(c *Config) { c.Spec.Process.Terminal = true },
+		"copy-up": func(c *Config) {
+			c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/v", Type: "bind", Source: "/v", Options: []string{"rbind", CopyUpOption}})
+		},
+		"unknown capability": func(c *Config) {
+			c.Spec.Process.Capabilities.Bounding = append(c.Spec.Process.Capabilities.Bounding, "CAP_NOPE")
+		},
+		"unknown rlimit": func(c *Config) {
+			c.Spec.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOPE"}}
+		},
+		"no command": func(c *Config) { c.Spec.Process.Args = nil },
+		"no root":    func(c *Config) { c.Spec.Root = nil },
+	} {
+		c := cfg()
+		change(c)
+		if _, ok := Compile(c); ok {
+			t.Errorf("%s: compiled, want the Go init", name)
+		}
+	}
+}

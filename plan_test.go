@@ -1,0 +1,126 @@
+package hull
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// planProbe prints what a container's init set up: credentials,
+// capabilities, seccomp, limits, mounts (without the numbers that differ
+// between any two containers), /dev, the network and the environment.
+const planProbe = `
+grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status
+cat /proc/self/limits
+echo "pwd $(pwd) hostname $(hostname) umask $(umask)"
+cut -d' ' -f5- /proc/self/mountinfo | sed -E 's/(shared|master|propagate_from):[0-9]+/\1/g'
+for f in /dev/* /dev/.[!.]*; do [ -e "$f" ] || [ -L "$f" ] || continue; stat -c '%n %f %u %g %t %T' "$f"; [ -L "$f" ] && readlink "$f"; done
+cat /etc/hosts /etc/hostname /etc/resolv.conf
+cat /sys/class/net/lo/operstate /sys/class/net/lo/flags
+ls -a /
+env | sort
+`
+
+// TestPlanInitMatchesGoInit runs the same containers with plan.c's init
+// and with the Go init (initproc.PlanMode) and wants the same container
+// from both, and the same errors.
+func TestPlanInitMatchesGoInit(t *testing.T) {
+	t.Parallel()
+	rtPlan := containerTest(t)
+	rtGo := containerTest(t)
+	rtGo.goInit = true
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "motd"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(host, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base := []RunOption{WithNetworkMode(NetworkModeNone), WithHostname("probe")}
+	cases := []struct {
+		name string
+		opts []RunOption
+	}{
+		{"defaults", nil},
+		{"options", []RunOption{
+			WithUser("app"), WithCapAdd("CAP_NET_ADMIN"), WithCapDrop("CAP_CHOWN"),
+			WithEnv("A=1", "PATH=/usr/bin:/bin"), WithWorkdir("/new/work/dir"), WithReadOnlyRootfs(),
+			WithTmpfs("/scratch", "size=1m"), WithBind(host, "/data", ReadOnly()),
+			WithBind(filepath.Join(host, "motd"), "/etc/motd"), WithBind(filepath.Join(host, "dir"), "/deep/in/here", Propagation("rslave")),
+			WithUlimit("nofile", 512, 1024), WithSysctl("net.ipv4.ip_forward", "1"),
+		}},
+		{"root with capabilities", []RunOption{WithUser("0:1000"), WithCapAdd("ALL")}},
+		{"privileged", []RunOption{WithPrivileged()}},
+	}
+	ids := regexp.MustCompile(`[0-9a-f]{64}|[0-9a-f]{12}`)
+	runBoth := func(t *testing.T, opts []RunOption) (plan, gotGo string) {
+		t.Helper()
+		var outs [2]string
+		for i, rt := range []*Runtime{rtPlan, rtGo} {
+			st, out, err := run(t, rt, append(append(append([]RunOption{}, base...), opts...), WithCmd("sh", "-c", planProbe))...)
+			if err != nil || st.Code != 0 {
+				t.Fatalf("goInit=%v: %+v %v\n%s", rt.goInit, st, err, out)
+			}
+			outs[i] = ids.ReplaceAllString(strings.ReplaceAll(out, rt.Root(), "ROOT"), "ID")
+		}
+		return outs[0], outs[1]
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, goOut := runBoth(t, tc.opts)
+			if plan != goOut {
+				t.Errorf("plan.c's init and the Go init differ:\n%s", lineDiff(goOut, plan))
+			}
+			if !strings.Contains(plan, "pwd ") || !strings.Contains(plan, "CapBnd") || !strings.Contains(plan, "\n/proc ") {
+				t.Errorf("probe output incomplete:\n%s", plan)
+			}
+		})
+	}
+
+	// Failures: the same exit code and the same words.
+	for _, tc := range []struct {
+		name string
+		opts []RunOption
+	}{
+		{"missing command", []RunOption{WithCmd("no-such-command")}},
+		{"missing path", []RunOption{WithCmd("/bin/nope")}},
+		{"not executable", []RunOption{WithCmd("/etc/passwd")}},
+		{"workdir is a file", []RunOption{WithWorkdir("/etc/passwd/x"), WithCmd("true")}},
+		{"bind over a directory", []RunOption{WithBind(filepath.Join(host, "motd"), "/etc"), WithCmd("true")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got [2]string
+			for i, rt := range []*Runtime{rtPlan, rtGo} {
+				st, out, err := run(t, rt, append(append([]RunOption{}, base...), tc.opts...)...)
+				if err == nil {
+					t.Fatalf("goInit=%v: no error (%+v, %s)", rt.goInit, st, out)
+				}
+				got[i] = ids.ReplaceAllString(strings.ReplaceAll(err.Error(), rt.Root(), "ROOT"), "ID") + " / exit " + strconv.Itoa(st.Code)
+			}
+			if got[0] != got[1] {
+				t.Errorf("plan.c's init: %s\nGo init:       %s", got[0], got[1])
+			}
+		})
+	}
+}
+
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var a, c string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			c = g[i]
+		}
+		if a != c {
+			b.WriteString("- go:   " + a + "\n+ plan: " + c + "\n")
+		}
+	}
+	return b.String()
+}
