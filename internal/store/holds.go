@@ -41,6 +41,49 @@ func (s *Store) PutHold(h Hold) error {
 	return s.writeFileAtomic(p, data, 0o600)
 }
 
+// PutHoldVolatile is PutHold without waiting for the disk (no fsync, which
+// costs a container start about a millisecond): after a machine crash the
+// hold may be missing or unreadable. Only for holds the caller can put
+// back from its own records before anything collects garbage; hull's Open
+// does so for containers (RepairHold).
+func (s *Store) PutHoldVolatile(h Hold) error {
+	p, err := s.holdPath(h.ID)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	return s.writeFile(p, data, 0o600, false)
+}
+
+// RepairHold puts h back (durably) unless a readable hold with its ID
+// exists: after a machine crash, for holds written with PutHoldVolatile.
+func (s *Store) RepairHold(h Hold) error {
+	p, err := s.holdPath(h.ID)
+	if err != nil {
+		return err
+	}
+	if data, err := os.ReadFile(p); err == nil && json.Unmarshal(data, new(Hold)) == nil {
+		return nil
+	}
+	return s.PutHold(h)
+}
+
+// HoldIDs lists the IDs of every hold, readable or not.
+func (s *Store) HoldIDs() ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(s.root, "holds", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(matches))
+	for _, m := range matches {
+		ids = append(ids, strings.TrimSuffix(filepath.Base(m), ".json"))
+	}
+	return ids, nil
+}
+
 // DeleteHold removes a hold; a missing one is not an error.
 func (s *Store) DeleteHold(id string) error {
 	p, err := s.holdPath(id)
