@@ -11,4 +11,9 @@
 // clients, protobuf, ...) of the program that linked hull. Those would
 // otherwise delay every container start by tens of milliseconds, in a
 // process that only needs to exec.
+//
+// Most containers do not even pay for that: the parent compiles the same
+// setup into a plan of system calls (Compile), which a C constructor
+// (plan.c) carries out before the Go runtime starts, when _HULL_INIT=plan.
+// The Go init runs the rest (PlanMode says which).
 package initproc
