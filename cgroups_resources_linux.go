@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // defaultStopTimeout is how long Stop waits before SIGKILL when neither
@@ -33,7 +37,7 @@ func (cg *cgroup) setResources(r *specs.LinuxResources) error {
 		return nil
 	}
 	res := &specs.LinuxResources{CPU: r.CPU, Memory: r.Memory}
-	if m := r.Memory; m != nil && m.Swap != nil && !swapAccounting(cg.v2 != nil) {
+	if m := r.Memory; m != nil && m.Swap != nil && !cg.swapAccounting() {
 		mem := *m
 		mem.Swap = nil // as Docker: no swap accounting, no swap limit
 		res.Memory = &mem
@@ -41,30 +45,171 @@ func (cg *cgroup) setResources(r *specs.LinuxResources) error {
 	if res.CPU == nil && res.Memory == nil {
 		return nil
 	}
-	if cg.v2 != nil {
-		v2 := cgroup2.ToResources(res)
-		if err := cg.v2.ToggleControllers(v2.EnabledControllers(), cgroup2.Enable); err != nil {
-			return fmt.Errorf("cgroup controllers: %w", err)
-		}
-		if err := cg.v2.Update(v2); err != nil {
-			return fmt.Errorf("cgroup limits: %w", err)
-		}
-		return nil
+	if cg.fs.unified {
+		return cg.setResourcesV2(res)
 	}
-	if err := cg.v1.Update(res); err != nil {
+	if err := cg.setV1(res); err != nil {
 		return fmt.Errorf("cgroup limits: %w", err)
 	}
 	return nil
 }
 
-// swapAccounting reports whether the kernel accounts swap per cgroup.
-func swapAccounting(v2 bool) bool {
-	p := filepath.Join(cgroupRoot, "memory", "memory.memsw.limit_in_bytes")
-	if v2 {
-		// The root has no memory.swap.max; the hull parent does once
-		// created, and so does any child of a root with the controller.
-		p = filepath.Join(cgroupRoot, "hull", "memory.swap.max")
+// setV1 writes the limits to the v1 hierarchies' files, as runc does:
+// the memory limit before memory+swap (which may not be below it), the
+// CFS period before its quota.
+func (cg *cgroup) setV1(r *specs.LinuxResources) error {
+	type kv struct{ ctrl, file, value string }
+	var w []kv
+	i64 := func(ctrl, file string, v *int64) {
+		if v != nil && *v != 0 {
+			w = append(w, kv{ctrl, file, strconv.FormatInt(*v, 10)})
+		}
 	}
+	u64 := func(ctrl, file string, v *uint64) {
+		if v != nil && *v != 0 {
+			w = append(w, kv{ctrl, file, strconv.FormatUint(*v, 10)})
+		}
+	}
+	if m := r.Memory; m != nil {
+		i64("memory", "memory.limit_in_bytes", m.Limit)
+		i64("memory", "memory.memsw.limit_in_bytes", m.Swap)
+		i64("memory", "memory.soft_limit_in_bytes", m.Reservation)
+		if m.Swappiness != nil {
+			w = append(w, kv{"memory", "memory.swappiness", strconv.FormatUint(*m.Swappiness, 10)})
+		}
+		if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
+			w = append(w, kv{"memory", "memory.oom_control", "1"})
+		}
+	}
+	if c := r.CPU; c != nil {
+		u64("cpu", "cpu.shares", c.Shares)
+		u64("cpu", "cpu.cfs_period_us", c.Period)
+		i64("cpu", "cpu.cfs_quota_us", c.Quota)
+		u64("cpu", "cpu.rt_period_us", c.RealtimePeriod)
+		i64("cpu", "cpu.rt_runtime_us", c.RealtimeRuntime)
+		if c.Cpus != "" || c.Mems != "" {
+			if err := cg.addCpuset(); err != nil {
+				return fmt.Errorf("cpuset: %w", err)
+			}
+		}
+		if c.Cpus != "" {
+			w = append(w, kv{"cpuset", "cpuset.cpus", c.Cpus})
+		}
+		if c.Mems != "" {
+			w = append(w, kv{"cpuset", "cpuset.mems", c.Mems})
+		}
+	}
+	for _, x := range w {
+		if err := cg.write(x.ctrl, x.file, x.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setResourcesV2 converts the limits to v2's files (containerd's
+// conversion: shares to weight, memory+swap to swap) and writes them,
+// after enabling their controllers from the root down.
+func (cg *cgroup) setResourcesV2(res *specs.LinuxResources) error {
+	v2 := cgroup2.ToResources(res)
+	if err := cg.fs.enable(v2.EnabledControllers()); err != nil {
+		return fmt.Errorf("cgroup controllers: %w", err)
+	}
+	m, err := cgroup2.Load(cg.path, cgroup2.WithMountpoint(cg.fs.root))
+	if err == nil {
+		err = m.Update(v2)
+	}
+	if err != nil {
+		return fmt.Errorf("cgroup limits: %w", err)
+	}
+	return nil
+}
+
+// newV2 makes the container's v2 directory. A memory or pids limit needs
+// its controller, enabled from the mount's root down to "/hull": a mount
+// that offers neither (cgroup.controllers) cannot limit them, and says so.
+func (cg *cgroup) newV2(memory, pids int64) error {
+	var need []string
+	if memory > 0 {
+		need = append(need, "memory")
+	}
+	if pids > 0 {
+		need = append(need, "pids")
+	}
+	if err := cg.fs.enable(need); err != nil {
+		return fmt.Errorf("create cgroup: %w", err)
+	}
+	dir := filepath.Join(cg.fs.root, cg.path)
+	if err := mkdirCgroup(dir); err != nil {
+		return fmt.Errorf("create cgroup: %w", err)
+	}
+	cg.dirs = []string{dir}
+	if memory > 0 {
+		if err := cg.write("memory", "memory.max", strconv.FormatInt(memory, 10)); err != nil {
+			return errors.Join(fmt.Errorf("create cgroup: memory limit: %w", err), cg.remove())
+		}
+	}
+	return nil
+}
+
+// enable makes the v2 controllers available to the containers' cgroups:
+// "+name" in cgroup.subtree_control of the root and of "/hull" (made
+// here if missing). A controller the root does not offer is
+// ErrUnsupported.
+func (fs *cgroupFS) enable(ctrls []string) error {
+	if len(ctrls) == 0 {
+		return nil
+	}
+	have, err := os.ReadFile(filepath.Join(fs.root, "cgroup.controllers"))
+	if err != nil {
+		return err
+	}
+	for _, c := range ctrls {
+		if !slices.Contains(strings.Fields(string(have)), c) {
+			return fmt.Errorf("%w: the %s controller is not available on cgroup v2 at %s (cgroup.controllers: %q)", ErrUnsupported, c, fs.root, strings.TrimSpace(string(have)))
+		}
+	}
+	parent := filepath.Join(fs.root, "hull")
+	if err := unix.Mkdir(parent, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return &os.PathError{Op: "mkdir", Path: parent, Err: err}
+	}
+	for _, dir := range []string{fs.root, parent} {
+		on, err := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
+		if err != nil {
+			return err
+		}
+		for _, c := range ctrls {
+			if slices.Contains(strings.Fields(string(on)), c) {
+				continue
+			}
+			if err := writeCgroupFile(filepath.Join(dir, "cgroup.subtree_control"), "+"+c); err != nil {
+				return fmt.Errorf("enable the %s controller: %w", c, err)
+			}
+		}
+	}
+	return nil
+}
+
+// swapAccounting reports whether the kernel accounts swap per cgroup.
+func (cg *cgroup) swapAccounting() bool {
+	if !cg.fs.unified {
+		return fileExists(filepath.Join(cg.fs.v1["memory"], "memory.memsw.limit_in_bytes"))
+	}
+	// The root has no memory.swap.max; the hull parent does once created,
+	// and so does any child of a root with the controller.
+	return fileExists(filepath.Join(cg.fs.root, "hull", "memory.swap.max"))
+}
+
+// swapAccounting reports whether the host's cgroups account swap (v2: in
+// the hull parent).
+func swapAccounting(v2 bool) bool {
+	if v2 {
+		return fileExists(filepath.Join(cgroupRoot, "hull", "memory.swap.max"))
+	}
+	return fileExists(filepath.Join(cgroupRoot, "memory", "memory.memsw.limit_in_bytes"))
+}
+
+func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return !errors.Is(err, os.ErrNotExist)
 }

@@ -223,7 +223,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		return nil, fmt.Errorf("create container: %w", err)
 	}
 	initproc.Trace("P spawn begin")
-	cg, err := newCgroup(cfg.ID, rc.memory, rc.pidsLimit)
+	cg, err := rt.newCgroup(cfg.ID, rc.memory, rc.pidsLimit)
 	if err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
@@ -642,7 +642,7 @@ func (c *Container) cleanup() error {
 		lp.statR.Close()
 	}
 	var errs []error
-	if cg := loadCgroup(c.id); cg != nil {
+	if cg := rt.loadCgroup(c.id); cg != nil {
 		errs = append(errs, removeCgroupSettled(cg))
 	}
 	initproc.Trace("P cleanup cgroup")
@@ -720,13 +720,13 @@ func (rt *Runtime) recoverContainers() error {
 		if st.alive() {
 			_ = unix.Kill(st.Pid, unix.SIGKILL)
 			if st.Status == StatusPaused {
-				thawForKill(st.ID) // frozen tasks would not die
+				rt.thawForKill(st.ID) // frozen tasks would not die
 			}
 			for i := 0; i < 200 && st.alive(); i++ {
 				time.Sleep(5 * time.Millisecond)
 			}
 		}
-		if cg := loadCgroup(st.ID); cg != nil {
+		if cg := rt.loadCgroup(st.ID); cg != nil {
 			// Killed tasks leave the cgroup a moment after the init dies.
 			errs = append(errs, removeCgroupSettled(cg))
 		}

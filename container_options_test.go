@@ -191,7 +191,7 @@ func TestContainerAutoRemove(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if cg := loadCgroup(c.ID()); cg != nil {
+	if cg := rt.loadCgroup(c.ID()); cg != nil {
 		t.Errorf("cgroup left after auto-remove")
 	}
 }

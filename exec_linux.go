@@ -118,7 +118,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	if err != nil {
 		return ExecResult{}, err
 	}
-	cg := loadCgroup(c.id)
+	cg := c.rt.loadCgroup(c.id)
 	if cg == nil {
 		return ExecResult{}, fmt.Errorf("%w: container is not running (no cgroup)", ErrConflict)
 	}

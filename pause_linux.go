@@ -78,7 +78,7 @@ func (c *Container) liveCgroup(action string) (*cgroup, error) {
 	if lp := c.live(); lp != nil {
 		return lp.cg, nil
 	}
-	if cg := loadCgroup(c.id); cg != nil {
+	if cg := c.rt.loadCgroup(c.id); cg != nil {
 		return cg, nil
 	}
 	return nil, &TransitionError{ID: c.id, Action: action, Status: StatusExited}
@@ -98,8 +98,8 @@ func (c *Container) thawAfterKill() {
 
 // thawForKill thaws the cgroup of container id, if it has one, after a
 // SIGKILL (recovery of a paused container whose owner died).
-func thawForKill(id string) {
-	if cg := loadCgroup(id); cg != nil {
+func (rt *Runtime) thawForKill(id string) {
+	if cg := rt.loadCgroup(id); cg != nil {
 		_ = cg.setFrozen(context.Background(), false)
 	}
 }
@@ -113,8 +113,8 @@ func (cg *cgroup) setFrozen(ctx context.Context, frozen bool) error {
 	defer cancel()
 	var file, want string
 	var done func() bool
-	if cg.v2 != nil {
-		dir := filepath.Join(cgroupRoot, cg.path)
+	if cg.fs.unified {
+		dir := cg.dirs[0]
 		file, want = filepath.Join(dir, "cgroup.freeze"), "0"
 		if frozen {
 			want = "1"
@@ -124,7 +124,11 @@ func (cg *cgroup) setFrozen(ctx context.Context, frozen bool) error {
 			return (n == 1) == frozen
 		}
 	} else {
-		file, want = filepath.Join(cgroupRoot, "freezer", cg.path, "freezer.state"), "THAWED"
+		dir := cg.dir("freezer")
+		if dir == "" {
+			return fmt.Errorf("freezer: %w: no freezer cgroup hierarchy", ErrUnsupported)
+		}
+		file, want = filepath.Join(dir, "freezer.state"), "THAWED"
 		if frozen {
 			want = "FROZEN"
 		}
@@ -134,7 +138,7 @@ func (cg *cgroup) setFrozen(ctx context.Context, frozen bool) error {
 		}
 	}
 	for wait := time.Millisecond; ; wait = min(2*wait, 20*time.Millisecond) {
-		if err := os.WriteFile(file, []byte(want), 0); err != nil {
+		if err := writeCgroupFile(file, want); err != nil {
 			return fmt.Errorf("freezer: %w", err)
 		}
 		if done() {

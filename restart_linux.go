@@ -85,7 +85,7 @@ func (c *Container) respawn(ctx context.Context) (retErr error) {
 	rc.publish = parsePublishSpecs(st.Publish)
 	// A cgroup left by a dead owner (recovery removes it, but it may not
 	// have run) would keep old counters.
-	if cg := loadCgroup(c.id); cg != nil {
+	if cg := c.rt.loadCgroup(c.id); cg != nil {
 		if err := cg.remove(); err != nil {
 			return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
 		}

@@ -36,6 +36,8 @@ type Runtime struct {
 	closed bool
 
 	goInit bool // tests: every container gets the Go init, as without cgo (initproc.PlanMode)
+
+	cgroupMount string // tests: containers' cgroups on this cgroup2 mount, not the host's (cgroups_linux.go)
 }
 
 // Open opens (creating if needed) the state root and repairs what a crashed

@@ -14,6 +14,7 @@ import (
 
 	"github.com/containerd/cgroups/v3/cgroup1"
 	v1stats "github.com/containerd/cgroups/v3/cgroup1/stats"
+	"github.com/containerd/cgroups/v3/cgroup2"
 	v2stats "github.com/containerd/cgroups/v3/cgroup2/stats"
 )
 
@@ -88,14 +89,22 @@ func (c *Container) sampleStats() (Stats, uint64, error) {
 		return Stats{}, 0, fmt.Errorf("stats container %s: %w", shortContainerID(c.id), err)
 	}
 	var s Stats
-	if cg.v2 != nil {
-		m, err := cg.v2.Stat()
+	if cg.fs.unified {
+		m, err := cgroup2.Load(cg.path, cgroup2.WithMountpoint(cg.fs.root))
 		if err != nil {
 			return Stats{}, 0, c.statsError(err)
 		}
-		s = statsV2(m)
+		ms, err := m.Stat()
+		if err != nil {
+			return Stats{}, 0, c.statsError(err)
+		}
+		s = statsV2(ms)
 	} else {
-		m, err := cg.v1.Stat(cgroup1.IgnoreNotExist)
+		v1, err := cg.v1Cgroup()
+		if err != nil {
+			return Stats{}, 0, c.statsError(err)
+		}
+		m, err := v1.Stat(cgroup1.IgnoreNotExist)
 		if err != nil {
 			return Stats{}, 0, c.statsError(err)
 		}

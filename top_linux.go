@@ -51,13 +51,7 @@ func (c *Container) Top(ctx context.Context) ([]Process, error) {
 
 // procs returns the PIDs in the cgroup and its children.
 func (cg *cgroup) procs() ([]int, error) {
-	var root string
-	if cg.v2 != nil {
-		root = filepath.Join(cgroupRoot, cg.path)
-	} else {
-		// pids is always in the v1 hierarchy hull creates.
-		root = filepath.Join(cgroupRoot, "pids", cg.path)
-	}
+	root := cg.procsDir()
 	var pids []int
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
