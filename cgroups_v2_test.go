@@ -1,0 +1,259 @@
+package hull
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// v2TestMount is the cgroup2 mount of a hybrid host (v1 controllers, and a
+// cgroup2 hierarchy with none): the cgroup v2 tests put containers there.
+// Without controllers cgroup v2 still has its core: cgroup.procs,
+// cgroup.kill, cgroup.freeze, cgroup.events, clone3 CLONE_INTO_CGROUP.
+const v2TestMount = "/sys/fs/cgroup/unified"
+
+// cgroupV2Test returns a Runtime (with busybox:test) whose containers get
+// their cgroups on v2TestMount, or skips where there is none.
+func cgroupV2Test(t *testing.T) *Runtime {
+	t.Helper()
+	requireRoot(t)
+	var st unix.Statfs_t
+	if err := unix.Statfs(v2TestMount, &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+		t.Skipf("no cgroup2 mount at %s (only hybrid hosts have one; a unified host runs every container test on v2): %v", v2TestMount, err)
+	}
+	// cgroup.kill (Linux 5.14) is in every cgroup but the root: look in
+	// the parent hull makes anyway.
+	parent := filepath.Join(v2TestMount, "hull")
+	if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(parent, "cgroup.kill")); err != nil {
+		t.Skipf("the kernel has no cgroup.kill (Linux 5.14): %v", err)
+	}
+	rt := containerTest(t)
+	rt.cgroupMount = v2TestMount
+	return rt
+}
+
+// v2Dir is the container's cgroup directory on v2TestMount.
+func v2Dir(c *Container) string { return filepath.Join(v2TestMount, cgroupPath(c.ID())) }
+
+// cgroupProcs reads a cgroup's cgroup.procs.
+func cgroupProcs(t *testing.T, dir string) []int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		n, _ := strconv.Atoi(f)
+		pids = append(pids, n)
+	}
+	return pids
+}
+
+// checkCgroupGone fails unless the container's v2 directory is gone.
+func checkCgroupGone(t *testing.T, rt *Runtime, c *Container) {
+	t.Helper()
+	if _, err := os.Lstat(v2Dir(c)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cgroup %s left: %v", v2Dir(c), err)
+	}
+	if cg := rt.loadCgroup(c.ID()); cg != nil {
+		t.Errorf("loadCgroup finds a removed cgroup: %v", cg.dirs)
+	}
+}
+
+// TestCgroupV2Start: the init and exec'd processes are born in the
+// container's v2 cgroup (clone3 CLONE_INTO_CGROUP: on v2 nothing moves
+// them), which the container sees as "/" (its cgroup namespace).
+// Removing the container removes the directory.
+func TestCgroupV2Start(t *testing.T) {
+	t.Parallel()
+	rt := cgroupV2Test(t)
+	var out syncBuffer
+	c, err := rt.Run(t.Context(), "busybox:test", WithStdout(&out), WithStderr(&out),
+		WithCmd("sh", "-c", "grep '^0::' /proc/self/cgroup; exec sleep 1000"))
+	if c != nil {
+		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, &out, "0::")
+	if got := strings.TrimSpace(out.String()); got != "0::/" {
+		t.Errorf("the container's own view: %q, want 0::/", got)
+	}
+	pid := c.Inspect().State.Pid
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "0::" + cgroupPath(c.ID()); !slices.Contains(strings.Split(string(b), "\n"), want) {
+		t.Errorf("host view of the init (pid %d): want %q in\n%s", pid, want, b)
+	}
+	if procs := cgroupProcs(t, v2Dir(c)); !slices.Contains(procs, pid) {
+		t.Errorf("cgroup.procs %v lacks the init %d", procs, pid)
+	}
+	if code, out := execOut(t, c, []string{"grep", "^0::", "/proc/self/cgroup"}); code != 0 || strings.TrimSpace(out) != "0::/" {
+		t.Errorf("exec's view: %d %q, want 0::/", code, out)
+	}
+	if err := c.Remove(t.Context(), WithForceRemove()); err != nil {
+		t.Fatal(err)
+	}
+	checkCgroupGone(t, rt, c)
+}
+
+// TestCgroupV2PauseResume: Pause freezes the v2 cgroup (cgroup.freeze):
+// a busy loop gets no CPU time until Resume.
+func TestCgroupV2PauseResume(t *testing.T) {
+	t.Parallel()
+	rt := cgroupV2Test(t)
+	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sh", "-c", "while :; do :; done"))
+	if c != nil {
+		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := v2Dir(c)
+	usage := func() uint64 { return readKV(filepath.Join(dir, "cpu.stat"), "usage_usec") }
+	grows := func(from uint64) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); usage() <= from; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no CPU time used past %d us", from)
+			}
+		}
+	}
+	grows(0)
+	if err := c.Pause(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Inspect().State.Status; s != StatusPaused {
+		t.Errorf("status %q after Pause", s)
+	}
+	if n := readKV(filepath.Join(dir, "cgroup.events"), "frozen"); n != 1 {
+		t.Errorf("cgroup.events: frozen %d after Pause", n)
+	}
+	u := usage()
+	time.Sleep(100 * time.Millisecond)
+	if u2 := usage(); u2 != u {
+		t.Errorf("frozen cgroup used CPU: %d -> %d us", u, u2)
+	}
+	if err := c.Resume(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := readKV(filepath.Join(dir, "cgroup.events"), "frozen"); n != 0 {
+		t.Errorf("cgroup.events: frozen %d after Resume", n)
+	}
+	grows(u)
+	// A paused container still dies of Remove's SIGKILL.
+	if err := c.Pause(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remove(t.Context(), WithForceRemove()); err != nil {
+		t.Fatal(err)
+	}
+	checkCgroupGone(t, rt, c)
+}
+
+// TestCgroupV2KillEveryProcess: removing a container (Remove, or Close of
+// its Runtime) kills every process of its cgroup with cgroup.kill, even
+// one outside its PID namespace, which the death of the container's init
+// does not end, and leaves no directory.
+func TestCgroupV2KillEveryProcess(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"Remove", "Close"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			rt := cgroupV2Test(t)
+			c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sh", "-c", "sleep 1000 & sleep 1000 & wait"))
+			if c != nil {
+				t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := v2Dir(c)
+			for deadline := time.Now().Add(20 * time.Second); len(cgroupProcs(t, dir)) < 3; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("cgroup.procs: %v, want sh and two sleeps", cgroupProcs(t, dir))
+				}
+			}
+			inside := cgroupProcs(t, dir)
+			// A host process joins the cgroup.
+			stray := exec.Command("sleep", "1000")
+			if err := stray.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { _ = stray.Wait(); close(done) }()
+			t.Cleanup(func() { _ = stray.Process.Kill(); <-done })
+			if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(stray.Process.Pid)), 0); err != nil {
+				t.Fatal(err)
+			}
+			if how == "Remove" {
+				err = c.Remove(t.Context(), WithForceRemove())
+			} else {
+				err = rt.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-done:
+				if ws, ok := stray.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+					t.Errorf("the stray process ended with %v, want SIGKILL", stray.ProcessState)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%s left the stray process %d of the cgroup alive", how, stray.Process.Pid)
+			}
+			for _, pid := range inside {
+				if err := unix.Kill(pid, 0); !errors.Is(err, unix.ESRCH) {
+					t.Errorf("container process %d survives %s: %v", pid, how, err)
+				}
+			}
+			checkCgroupGone(t, rt, c)
+		})
+	}
+}
+
+// TestCgroupV2LimitsUnavailable: a mount whose root offers no controllers
+// (cgroup.controllers is empty on a hybrid host's cgroup2) cannot limit
+// memory, pids or CPU: Run fails with ErrUnsupported naming the
+// controller, and leaves no container or cgroup behind.
+func TestCgroupV2LimitsUnavailable(t *testing.T) {
+	t.Parallel()
+	rt := cgroupV2Test(t)
+	have, err := os.ReadFile(filepath.Join(v2TestMount, "cgroup.controllers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ctrl, opt := range map[string]RunOption{"memory": WithMemory(64 << 20), "pids": WithPidsLimit(20), "cpu": WithCPUs(0.5)} {
+		if slices.Contains(strings.Fields(string(have)), ctrl) {
+			t.Logf("%s: the mount offers the controller", ctrl)
+			continue
+		}
+		c, err := rt.Run(t.Context(), "busybox:test", opt, WithCmd("true"))
+		if c != nil {
+			t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+			checkCgroupGone(t, rt, c)
+		}
+		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "the "+ctrl+" controller is not available") {
+			t.Errorf("%s limit on a cgroup2 without the controller: %v, want ErrUnsupported naming it", ctrl, err)
+		}
+	}
+	if list, err := rt.Containers(t.Context(), All()); err != nil || len(list) != 0 {
+		t.Errorf("containers left: %d %v", len(list), err)
+	}
+}
