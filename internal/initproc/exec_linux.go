@@ -24,8 +24,7 @@ const ConsoleFD = 5
 func runExec() int {
 	runtime.LockOSThread()
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	unix.CloseOnExec(configFD)
-	unix.CloseOnExec(statusFD)
+	closeExecFrom(configFD)
 	status := os.NewFile(statusFD, "status")
 	cfg, err := readConfig(os.NewFile(configFD, "config"))
 	if err != nil {

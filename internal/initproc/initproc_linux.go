@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"syscall"
 
 	"github.com/hullbox/hull/internal/seccomp"
@@ -123,8 +124,7 @@ func runInit() int {
 	// up to the execve, happens on this one.
 	runtime.LockOSThread()
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	unix.CloseOnExec(configFD)
-	unix.CloseOnExec(statusFD)
+	closeExecFrom(configFD) // the config and status pipes too
 	cfgR := os.NewFile(configFD, "config")
 	status := os.NewFile(statusFD, "status")
 
@@ -273,6 +273,22 @@ func ReadMessage(r *bufio.Reader) (Message, error) {
 		return m, fmt.Errorf("bad message from container init: %q", line)
 	}
 	return m, nil
+}
+
+// closeExecFrom marks every descriptor from fd up close-on-exec: the
+// program that started the init may hold some without O_CLOEXEC (a C
+// library's, say), and no process in the container may inherit them (a
+// directory's would lead outside its root). plan.c does the same.
+func closeExecFrom(from int) {
+	if unix.CloseRange(uint(from), ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return
+	}
+	entries, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= from {
+			unix.CloseOnExec(fd)
+		}
+	}
 }
 
 // joinNetNS moves this (locked, main) thread into the network namespace

@@ -9,7 +9,9 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <dirent.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,10 @@
 #ifndef __NR_mount_setattr
 #define __NR_mount_setattr 442
 #endif
+#ifndef __NR_close_range
+#define __NR_close_range 436
+#endif
+#define HULL_CLOSE_RANGE_CLOEXEC (1U << 2)
 #define HULL_OPEN_TREE_CLONE 1
 #define HULL_AT_RECURSIVE 0x8000
 #define HULL_MOVE_MOUNT_F_EMPTY_PATH 0x4
@@ -124,17 +130,18 @@ static void write_all(int fd, const char *p, size_t n) {
 // fail reports an error on the status pipe, as the Go init would
 // (initproc.Message), and exits with code.
 static void fail_code(int code, int err, const char *msg) {
+	// The strings stop short of the end (jstr), so that the line always
+	// closes: a cut message still parses.
 	static char buf[8192];
-	size_t at = 0, n = sizeof(buf);
+	size_t at = 0, n = sizeof(buf), room = sizeof(buf) - 64;
 	at += snprintf(buf, n, "{\"type\":\"error\",\"stage\":\"");
-	at = jstr(buf, n, at, stage);
+	at = jstr(buf, room / 2, at, stage);
 	at += snprintf(buf + at, n - at, "\"");
 	if (err != 0)
 		at += snprintf(buf + at, n - at, ",\"errno\":%d", err);
 	at += snprintf(buf + at, n - at, ",\"message\":\"");
-	at = jstr(buf, n, at, msg);
-	if (at + 32 < n)
-		at += snprintf(buf + at, n - at, "\",\"code\":%d}\n", code);
+	at = jstr(buf, room, at, msg);
+	at += snprintf(buf + at, n - at, "\",\"code\":%d}\n", code);
 	write_all(STATUS_FD, buf, at);
 	_exit(code);
 }
@@ -350,16 +357,26 @@ static int root_fd(const char *rootfs) {
 	return fd;
 }
 
-// walk_or_fail resolves dest in rootfs, or fails with what.
+// walk_or_fail resolves dest in rootfs, or fails with what. What is to
+// be mounted (last not LAST_EXIST) may not resolve to the root itself
+// (initproc's secureDest): it would cover the whole image and the mounts
+// made so far, and the next steps would make their paths in it.
 static int walk_or_fail(const char *rootfs, const char *dest, int last, const char *what) {
 	int root = root_fd(rootfs);
 	int fd = walk(root, dest, last);
 	int err = errno;
-	close(root);
 	if (fd < 0) {
 		errno = err;
 		fail(what);
 	}
+	struct stat a, b;
+	if (last != LAST_EXIST && fstat(fd, &a) == 0 && fstat(root, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino) {
+		char msg[PATH_MAX + 64];
+		snprintf(msg, sizeof(msg), "%s: destination resolves to the container's root", what);
+		fail_code(125, 0, msg);
+	}
+	close(root);
 	return fd;
 }
 
@@ -570,6 +587,10 @@ static void load_seccomp(const struct op *o) {
 		fail("seccomp: load filter");
 	}
 	size_t n = a->len / 8;
+	if (n > BPF_MAXINSNS) { // sock_fprog's length is 16 bits: never cut a filter short
+		errno = EINVAL;
+		fail("seccomp: load filter");
+	}
 	struct sock_filter *prog = malloc(n * sizeof(*prog));
 	if (!prog)
 		fail("seccomp: load filter");
@@ -594,13 +615,22 @@ static void set_user(const struct op *o) {
 		errno = EINVAL;
 		fail("setgroups");
 	}
+	// The image's /etc/group decides how many: on the heap, and the
+	// kernel refuses more than NGROUPS_MAX as it does the Go init's.
 	size_t n = g->len / 4;
-	gid_t groups[n + 1];
+	gid_t *groups = malloc((n + 1) * sizeof(gid_t));
+	if (!groups)
+		fail("setgroups");
 	for (size_t i = 0; i < n; i++)
 		groups[i] = le32((const unsigned char *)g->s + 4 * i);
 	char msg[64];
+	// A credential change clears the parent-death signal (the owner's
+	// SIGKILL when it dies): set it again after (initproc's setUser).
+	int deathsig = 0;
+	prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0);
 	if (syscall(SYS_setgroups, n, groups) < 0)
 		fail("setgroups");
+	free(groups);
 	if (syscall(SYS_setresgid, gid, gid, gid) < 0) {
 		snprintf(msg, sizeof(msg), "setgid %u", (unsigned)gid);
 		fail(msg);
@@ -609,6 +639,8 @@ static void set_user(const struct op *o) {
 		snprintf(msg, sizeof(msg), "setuid %u", (unsigned)uid);
 		fail(msg);
 	}
+	if (deathsig != 0)
+		prctl(PR_SET_PDEATHSIG, deathsig, 0, 0, 0);
 }
 
 static void set_caps(const struct op *o) {
@@ -629,11 +661,11 @@ static void set_caps(const struct op *o) {
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		fail("capset");
 	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-	for (uint32_t i = 3; i < o->argc; i++) {
+	for (uint32_t i = 3; i + 1 < o->argc; i += 2) {
 		uint64_t c = num(o, i);
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
-			char msg[64];
-			snprintf(msg, sizeof(msg), "raise ambient %llu", (unsigned long long)c);
+			char msg[128];
+			snprintf(msg, sizeof(msg), "raise ambient %s", str(o, i + 1));
 			fail(msg);
 		}
 	}
@@ -656,6 +688,50 @@ static void quote(char *out, size_t n, const char *s) {
 	}
 	out[at++] = '"';
 	out[at] = '\0';
+}
+
+// reset_signals gives the user's process the signals a Go init leaves
+// it: execve resets handled signals, but one ignored by the program that
+// started us (signal.Ignore, or nohup) would stay ignored. The Go runtime
+// installs its handler over every inherited SIG_IGN but SIGHUP's and
+// SIGINT's, so those two stay ignored, as they do with the Go init. No
+// signal stays blocked.
+static void reset_signals(void) {
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+		if (sig == SIGKILL || sig == SIGSTOP || sig == SIGHUP || sig == SIGINT ||
+		    sigaction(sig, NULL, &sa) < 0 || sa.sa_handler != SIG_IGN)
+			continue;
+		sa.sa_handler = SIG_DFL;
+		sigaction(sig, &sa, NULL);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+// cloexec_from marks every descriptor from fd up close-on-exec: the
+// program that started us may hold descriptors without O_CLOEXEC (a C
+// library's, say), and the container must not inherit any of them (a
+// directory's would lead outside its root). close_range where the kernel
+// has it (5.11), else one by one from /proc/self/fd.
+static void cloexec_from(int from) {
+	if (syscall(__NR_close_range, from, ~0U, HULL_CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	DIR *d = opendir("/proc/self/fd");
+	if (d == NULL)
+		fail("list /proc/self/fd");
+	int self = dirfd(d);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || end == e->d_name || fd < from || fd == self)
+			continue;
+		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
+			fail("close-on-exec");
+	}
+	closedir(d);
 }
 
 // exec_process is initproc's execProcess: find the command like execvp
@@ -721,6 +797,7 @@ static void exec_process(const struct op *o) {
 			fail_code(127, ENOENT, msg);
 		}
 	}
+	reset_signals();
 	execve(file, argv, envp);
 	int err = errno;
 	quote(q, sizeof(q), name);
@@ -796,6 +873,7 @@ static void run_op(const struct op *o) {
 		pivot(str(o, 0));
 		break;
 	case OP_WRITE: {
+		str(o, 2); // checks the argument count
 		int fd = open(str(o, 0), O_WRONLY | O_TRUNC | O_CLOEXEC);
 		if (fd < 0)
 			fail(str(o, 2));
@@ -873,8 +951,8 @@ __attribute__((constructor)) static void hull_plan_init(void) {
 	if (mode == NULL || strcmp(mode, "plan") != 0)
 		return;
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	fcntl(CONFIG_FD, F_SETFD, FD_CLOEXEC);
-	fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
+	cloexec_from(CONFIG_FD); // the config and status pipes too
+
 	const char *tf = getenv("HULL_TRACE");
 	if (tf && *tf)
 		trace_fd = open(tf, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);

@@ -61,17 +61,26 @@ const (
 	opKeepCaps                 // (none)
 	opSeccomp                  // flags, program (seccomp.Encode)
 	opUser                     // uid, gid, groups (4 bytes each)
-	opCaps                     // effective, permitted, inheritable, ambient...
+	opCaps                     // effective, permitted, inheritable, then each ambient capability's number and name
 	opReady                    // (none): report ready, wait for the start byte
 	opNoNewPrivs               // (none)
 	opExec                     // PATH, argc, args..., env...
 )
 
-// maxPlanArgs is plan.c's MAX_ARGS: the most arguments or environment
-// entries a plan can exec with.
+// maxPlanArgs is plan.c's MAX_ARGS: the most arguments and environment
+// entries, together, that a plan can exec with.
 const maxPlanArgs = 4096
 
-type plan struct{ b []byte }
+// maxPlanSize is plan.c's (and readConfig's) limit on what it reads.
+const maxPlanSize = 16 << 20
+
+type plan struct {
+	b []byte
+	// nul: a string argument holds a NUL byte, which C would take for
+	// its end (a path or argument cut short): the Go init gets the config
+	// and fails on it as it would.
+	nul bool
+}
 
 // step appends one step; args are strings, []byte, or integers.
 func (p *plan) step(op uint32, args ...any) {
@@ -82,6 +91,7 @@ func (p *plan) step(op uint32, args ...any) {
 		switch v := a.(type) {
 		case string:
 			data = []byte(v)
+			p.nul = p.nul || strings.IndexByte(v, 0) >= 0
 		case []byte:
 			data = v
 		case uintptr:
@@ -113,7 +123,7 @@ func Compile(cfg *Config) (data []byte, ok bool) {
 		return nil, false
 	}
 	var p plan
-	if err := p.compile(cfg); err != nil {
+	if err := p.compile(cfg); err != nil || p.nul || len(p.b) > maxPlanSize {
 		return nil, false
 	}
 	return append(binary.LittleEndian.AppendUint32(nil, uint32(len(p.b))), p.b...), true
@@ -125,7 +135,7 @@ func (p *plan) compile(cfg *Config) error {
 		return errNoPlan
 	}
 	proc := s.Process
-	if len(proc.Args) == 0 || len(proc.Args) > maxPlanArgs || len(proc.Env) > maxPlanArgs {
+	if len(proc.Args) == 0 || len(proc.Args)+len(proc.Env) > maxPlanArgs {
 		return errNoPlan
 	}
 	rootfs := s.Root.Path
@@ -171,7 +181,7 @@ func (p *plan) compile(cfg *Config) error {
 			if !strings.HasPrefix(path, "/proc/sys/") || strings.Contains(k, "..") {
 				return errNoPlan
 			}
-			p.step(opWrite, path, l.Sysctl[k], "sysctl "+k)
+			p.step(opWrite, path, []byte(l.Sysctl[k]), "sysctl "+k)
 		}
 		p.step(opStage, "mount")
 		for _, path := range l.ReadonlyPaths {
@@ -183,7 +193,7 @@ func (p *plan) compile(cfg *Config) error {
 	}
 	p.step(opTrace, "C pivot and masks done")
 	p.step(opStage, "hostname")
-	p.step(opHostname, s.Hostname)
+	p.step(opHostname, []byte(s.Hostname))
 	p.step(opStage, "network")
 	p.step(opLoopback)
 	if proc.Cwd != "" {
@@ -257,7 +267,7 @@ func (p *plan) security(s *specs.Spec) error {
 	p.step(opStage, "user")
 	p.step(opUser, proc.User.UID, proc.User.GID, groups)
 	if c := proc.Capabilities; c != nil {
-		args := make([]any, 3, 3+len(c.Ambient))
+		args := make([]any, 3, 3+2*len(c.Ambient))
 		for i, set := range [][]string{c.Effective, c.Permitted, c.Inheritable} {
 			m, err := capMask(set)
 			if err != nil {
@@ -270,7 +280,7 @@ func (p *plan) security(s *specs.Spec) error {
 			if !ok {
 				return errNoPlan
 			}
-			args = append(args, n)
+			args = append(args, n, name)
 		}
 		p.step(opStage, "capabilities")
 		p.step(opCaps, args...)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -146,7 +147,7 @@ func parseMountOptions(opts []string) (flags uintptr, data string) {
 // mountInto mounts m at its destination inside rootfs, resolved so that a
 // symlink in the image cannot send it outside.
 func mountInto(rootfs string, m specs.Mount) error {
-	dst, err := securejoin.SecureJoin(rootfs, m.Destination)
+	dst, err := secureDest(rootfs, m.Destination)
 	if err != nil {
 		return err
 	}
@@ -185,10 +186,26 @@ func mountInto(rootfs string, m specs.Mount) error {
 	return nil
 }
 
+// errRootDest: a mount destination that the image's symlinks resolve to
+// the root itself ("/vol" -> "/") would be mounted over the whole image
+// and every mount made so far, and what follows would be made in the
+// mounted tree (a host directory, for a bind). plan.c refuses it too.
+var errRootDest = errors.New("destination resolves to the container's root")
+
+// secureDest resolves a mount destination in rootfs (securejoin) and
+// refuses the root itself.
+func secureDest(rootfs, dest string) (string, error) {
+	dst, err := securejoin.SecureJoin(rootfs, dest)
+	if err == nil && dst == filepath.Clean(rootfs) {
+		return "", errRootDest
+	}
+	return dst, err
+}
+
 // bindFile bind-mounts the host file src over path dst in rootfs,
 // creating an empty file there first if needed.
 func bindFile(rootfs, src, dst string) error {
-	target, err := securejoin.SecureJoin(rootfs, dst)
+	target, err := secureDest(rootfs, dst)
 	if err != nil {
 		return err
 	}
@@ -355,6 +372,10 @@ func setUser(p *specs.Process) error {
 	for _, g := range p.User.AdditionalGids {
 		groups = append(groups, int(g))
 	}
+	// A credential change clears the parent-death signal (the owner's
+	// SIGKILL when it dies): set it again after.
+	var deathsig int32
+	_ = unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&deathsig)), 0, 0, 0)
 	if err := unix.Setgroups(groups); err != nil {
 		return fail("user", fmt.Errorf("setgroups: %w", err))
 	}
@@ -363,6 +384,9 @@ func setUser(p *specs.Process) error {
 	}
 	if err := unix.Setresuid(uid, uid, uid); err != nil {
 		return fail("user", fmt.Errorf("setuid %d: %w", uid, err))
+	}
+	if deathsig != 0 {
+		_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(deathsig), 0, 0, 0)
 	}
 	return nil
 }

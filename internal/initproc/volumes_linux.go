@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"slices"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/hullbox/hull/internal/archive"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -115,7 +114,7 @@ func bindDir(rootfs string, m specs.Mount) (done bool, err error) {
 	// SecureJoin resolves the destination's symlinks inside rootfs, dangling
 	// ones too (which pathrs would refuse to create through); pathrs then
 	// creates and opens the result without leaving rootfs, whatever changed.
-	joined, err := securejoin.SecureJoin(rootfs, m.Destination)
+	joined, err := secureDest(rootfs, m.Destination)
 	if err != nil {
 		return true, err
 	}
@@ -151,7 +150,7 @@ func prepareVolume(rootfs string, m *specs.Mount) error {
 		return nil
 	}
 	m.Options = slices.Delete(slices.Clone(m.Options), i, i+1)
-	src, err := securejoin.SecureJoin(rootfs, m.Destination)
+	src, err := secureDest(rootfs, m.Destination) // never copy the whole root up
 	if err != nil {
 		return err
 	}
