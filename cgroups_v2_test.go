@@ -75,8 +75,8 @@ func checkCgroupGone(t *testing.T, rt *Runtime, c *Container) {
 
 // TestCgroupV2Start: the init and exec'd processes are born in the
 // container's v2 cgroup (clone3 CLONE_INTO_CGROUP: on v2 nothing moves
-// them), which the container sees as "/" (its cgroup namespace).
-// Removing the container removes the directory.
+// them), which the container sees as "/" (its cgroup namespace). Top and
+// Stats read it. Removing the container removes the directory.
 func TestCgroupV2Start(t *testing.T) {
 	t.Parallel()
 	rt := cgroupV2Test(t)
@@ -106,6 +106,14 @@ func TestCgroupV2Start(t *testing.T) {
 	}
 	if code, out := execOut(t, c, []string{"grep", "^0::", "/proc/self/cgroup"}); code != 0 || strings.TrimSpace(out) != "0::/" {
 		t.Errorf("exec's view: %d %q, want 0::/", code, out)
+	}
+	// Top lists the cgroup's processes; Stats reads its cpu.stat (the
+	// mount has no memory, pids or io controller: those read 0).
+	if ps, err := c.Top(t.Context()); err != nil || len(ps) != 1 || ps[0].PID != pid {
+		t.Errorf("top: %+v %v, want the init %d", ps, err, pid)
+	}
+	if s, err := c.Stats(t.Context()); err != nil || s.CPU.TotalNs == 0 {
+		t.Errorf("stats: %+v %v, want some CPU time", s, err)
 	}
 	if err := c.Remove(t.Context(), WithForceRemove()); err != nil {
 		t.Fatal(err)
