@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/magic.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <dirent.h>
@@ -229,6 +230,14 @@ static int read_full(int fd, void *buf, size_t n) {
 
 enum { LAST_EXIST, LAST_DIR, LAST_FILE };
 
+// walk_proc_link: walk's last failure was a symlink on procfs (initproc's
+// errProcLink): /proc/self/cwd and the like read differently before
+// pivot_root (the init's view of the host) and after it (the
+// container's), so that sysfs mounted through "/sys -> /proc/self/cwd"
+// would land where the masked paths, resolved after pivot_root, do not
+// reach.
+static int walk_proc_link;
+
 // walk resolves path inside the directory rootfd as if that were "/", one
 // component at a time through file descriptors: ".." stops at rootfd and
 // symlinks are followed inside it (absolute ones from rootfd), so nothing
@@ -241,6 +250,7 @@ static int walk(int rootfd, const char *path, int last) {
 	static int stack[MAX_DEPTH];
 	static char rest[2 * PATH_MAX], tmp[2 * PATH_MAX], link[PATH_MAX];
 	int depth = 0, links = 0, result = -1, err = 0;
+	walk_proc_link = 0;
 	stack[0] = rootfd;
 	if (strlen(path) >= PATH_MAX) {
 		errno = ENAMETOOLONG;
@@ -302,6 +312,13 @@ static int walk(int rootfd, const char *path, int last) {
 			break;
 		}
 		if (S_ISLNK(st.st_mode)) {
+			struct statfs sf;
+			if (fstatfs(fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC) {
+				close(fd);
+				walk_proc_link = 1;
+				err = EXDEV;
+				break;
+			}
 			ssize_t n = readlinkat(fd, "", link, sizeof(link) - 1);
 			close(fd);
 			if (n < 0 || ++links > MAX_LINKS) {
@@ -365,6 +382,11 @@ static int walk_or_fail(const char *rootfs, const char *dest, int last, const ch
 	int root = root_fd(rootfs);
 	int fd = walk(root, dest, last);
 	int err = errno;
+	char msg[PATH_MAX + 64];
+	if (fd < 0 && walk_proc_link) {
+		snprintf(msg, sizeof(msg), "%s: resolves through a symbolic link in /proc", what);
+		fail_code(125, 0, msg);
+	}
 	if (fd < 0) {
 		errno = err;
 		fail(what);
@@ -372,7 +394,6 @@ static int walk_or_fail(const char *rootfs, const char *dest, int last, const ch
 	struct stat a, b;
 	if (last != LAST_EXIST && fstat(fd, &a) == 0 && fstat(root, &b) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino) {
-		char msg[PATH_MAX + 64];
 		snprintf(msg, sizeof(msg), "%s: destination resolves to the container's root", what);
 		fail_code(125, 0, msg);
 	}

@@ -192,14 +192,41 @@ func mountInto(rootfs string, m specs.Mount) error {
 // mounted tree (a host directory, for a bind). plan.c refuses it too.
 var errRootDest = errors.New("destination resolves to the container's root")
 
-// secureDest resolves a mount destination in rootfs (securejoin) and
-// refuses the root itself.
+// secureDest resolves a mount destination in rootfs (securejoin, but
+// no symlink on procfs: noProcLinks) and refuses the root itself.
 func secureDest(rootfs, dest string) (string, error) {
-	dst, err := securejoin.SecureJoin(rootfs, dest)
+	dst, err := securejoin.SecureJoinVFS(rootfs, dest, noProcLinks{})
 	if err == nil && dst == filepath.Clean(rootfs) {
 		return "", errRootDest
 	}
 	return dst, err
+}
+
+// errProcLink: a mount destination resolved through a symlink on procfs
+// (/proc/self/cwd, /proc/1/root...), whose target reads differently
+// before pivot_root (the init's view of the host) and after it (the
+// container's): sysfs mounted through "/sys -> /proc/self/cwd" would
+// land where the masked paths, resolved after pivot_root, do not reach.
+// plan.c refuses it too, as runc does a symlinked /proc.
+var errProcLink = errors.New("resolves through a symbolic link in /proc")
+
+// noProcLinks is securejoin's VFS (the os package's) but for errProcLink.
+type noProcLinks struct{}
+
+func (noProcLinks) Lstat(name string) (os.FileInfo, error) { return os.Lstat(name) }
+
+func (noProcLinks) Readlink(name string) (string, error) {
+	fd, err := unix.Open(name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	var st unix.Statfs_t
+	err = unix.Fstatfs(fd, &st)
+	unix.Close(fd)
+	if err == nil && st.Type == unix.PROC_SUPER_MAGIC {
+		return "", errProcLink
+	}
+	return os.Readlink(name)
 }
 
 // bindFile bind-mounts the host file src over path dst in rootfs,
@@ -232,7 +259,7 @@ func setupDev(rootfs string, l *specs.Linux) error {
 			}
 		}
 	}
-	dev, err := securejoin.SecureJoin(rootfs, "/dev")
+	dev, err := securejoin.SecureJoinVFS(rootfs, "/dev", noProcLinks{})
 	if err != nil {
 		return err
 	}
