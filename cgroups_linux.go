@@ -2,6 +2,7 @@ package hull
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -354,13 +355,22 @@ func (cg *cgroup) procsDir() string {
 }
 
 // kill SIGKILLs every process in the cgroup: on v2 with cgroup.kill
-// (Linux 5.14), otherwise one by one.
+// (Linux 5.14), otherwise one by one, frozen (if it can be) so that none
+// forks between the list and the kills; frozen tasks die once thawed.
 func (cg *cgroup) kill() error {
 	if cg.fs.unified {
 		err := writeCgroupFile(filepath.Join(cg.dirs[0], "cgroup.kill"), "1")
 		if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
+	}
+	if cg.fs.unified || cg.dir("freezer") != "" {
+		// Best effort: unfrozen, the kills still come, but a fork may
+		// escape them (removeCgroupSettled tries again).
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = cg.setFrozen(ctx, true)
+		cancel()
+		defer func() { _ = cg.setFrozen(context.Background(), false) }()
 	}
 	pids, err := cg.procs()
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
