@@ -152,7 +152,7 @@ func replaceFile(path string, data []byte, perm os.FileMode, sync bool) error {
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && perm != 0o600 { // CreateTemp's mode
 		err = f.Chmod(perm)
 	}
 	if err == nil && sync {
