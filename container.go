@@ -275,6 +275,7 @@ type containerSet struct {
 	spawner spawner // the thread inits are forked from
 
 	linkDel sync.WaitGroup // background veth deletions (deleteLinksLater)
+	dirDel  sync.WaitGroup // background deletions of removed containers' directories (cleanup)
 }
 
 // RunOption configures Create and Run.

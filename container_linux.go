@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,10 +111,11 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 	c := &Container{rt: rt, id: id, st: st}
 	defer func() {
 		if retErr != nil {
-			retErr = errors.Join(retErr, c.cleanup(), rt.removeAnonymousVolumes(st.Mounts))
+			retErr = errors.Join(retErr, c.cleanup(true), rt.removeAnonymousVolumes(st.Mounts))
 		}
 	}()
-	if err := rt.store.PutHold(holdFor(&st)); err != nil {
+	// Not synced: Open puts back the holds a machine crash lost (repairHolds).
+	if err := rt.store.PutHoldVolatile(holdFor(&st)); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
 	initproc.Trace("P hold put")
@@ -617,7 +619,7 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 			return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
 		}
 	}
-	if err := c.cleanup(); err != nil {
+	if err := c.cleanup(false); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
 	}
 	c.mu.Lock()
@@ -632,9 +634,10 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 	return nil
 }
 
-// cleanup removes what Create made: the cgroup, the hold, the directory.
-// The process must be gone (or never started).
-func (c *Container) cleanup() error {
+// cleanup removes what Create made: the cgroup, the hold, the directory
+// (renamed out of sight, then deleted in the background unless now is
+// set). The process must be gone (or never started).
+func (c *Container) cleanup(now bool) error {
 	rt := c.rt
 	if lp := c.live(); lp != nil {
 		_ = lp.cmd.Process.Kill()
@@ -646,13 +649,16 @@ func (c *Container) cleanup() error {
 		errs = append(errs, removeCgroupSettled(cg))
 	}
 	initproc.Trace("P cleanup cgroup")
-	errs = append(errs, rt.store.DeleteHold(c.id), c.releaseNetworks())
-	initproc.Trace("P cleanup hold, networks")
+	errs = append(errs, c.releaseNetworks())
 	unlock, err := rt.lockContainers()
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
 	defer unlock()
+	// Under the lock, with the rename: repairHolds never sees the
+	// directory without the hold.
+	errs = append(errs, rt.store.DeleteHold(c.id))
+	initproc.Trace("P cleanup hold, networks")
 	c.mu.Lock()
 	c.st.Status = "" // the reaper no longer writes the state
 	c.mu.Unlock()
@@ -661,8 +667,17 @@ func (c *Container) cleanup() error {
 	gone := filepath.Join(rt.containersDir(), ".removing-"+c.id)
 	if err := os.Rename(dir, gone); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
-	} else {
+	} else if err == nil && now {
 		errs = append(errs, os.RemoveAll(gone))
+	} else if err == nil {
+		// Out of sight now: its files (a few ms of unlinks) go in the
+		// background. Close waits for them; a crash leaves the directory
+		// to the next Open (recoverContainers).
+		rt.ctrs.dirDel.Add(1)
+		go func() {
+			defer rt.ctrs.dirDel.Done()
+			_ = os.RemoveAll(gone)
+		}()
 	}
 	rt.ctrs.mu.Lock()
 	delete(rt.ctrs.owned, c.id)
@@ -690,6 +705,7 @@ func (rt *Runtime) closeContainers() error {
 		errs = append(errs, c.Remove(context.Background(), WithForceRemove()))
 	}
 	rt.ctrs.linkDel.Wait()
+	rt.ctrs.dirDel.Wait()
 	rt.ctrs.spawner.close()
 	if rt.ctrs.exe != nil {
 		errs = append(errs, rt.ctrs.exe.close())
@@ -708,6 +724,9 @@ func (rt *Runtime) recoverContainers() error {
 		}
 	}
 	rt.removeLostStates()
+	if err := rt.repairHolds(); err != nil {
+		return err
+	}
 	states, err := rt.readStates()
 	if err != nil {
 		return err
@@ -734,6 +753,32 @@ func (rt *Runtime) recoverContainers() error {
 		errs = append(errs, writeState(rt.containerDir(st.ID), &st))
 	}
 	return errors.Join(errs...)
+}
+
+// repairHolds puts back the image holds of the root's containers that a
+// machine crash lost (Create writes them without fsync) and drops those of
+// containers that are gone.
+func (rt *Runtime) repairHolds() error {
+	unlock, err := rt.lockContainers()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	states, err := rt.readStates()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, st := range states {
+		errs = append(errs, rt.store.RepairHold(holdFor(&st)))
+	}
+	ids, err := rt.store.HoldIDs()
+	for _, id := range ids {
+		if _, serr := os.Stat(rt.containerDir(id)); errors.Is(serr, fs.ErrNotExist) {
+			errs = append(errs, rt.store.DeleteHold(id))
+		}
+	}
+	return errors.Join(append(errs, err)...)
 }
 
 // removeLostStates removes the containers whose state a machine crash

@@ -60,3 +60,57 @@ func TestLostStateRemovedAtOpen(t *testing.T) {
 		}
 	}
 }
+
+// Image holds are written without fsync too: a machine crash may leave a
+// container's hold empty or missing, or a hold whose container never
+// reached the disk. Open puts back the first two and drops the third, so
+// GC neither fails on an unreadable hold nor collects a container's image.
+func TestLostHoldsRepairedAtOpen(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	var ctrs []*Container
+	for range 2 {
+		c, err := rt.Create(t.Context(), "busybox:test", WithNetworkMode("none"), WithCmd("true"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+		ctrs = append(ctrs, c)
+	}
+	holdFile := func(id string) string { return filepath.Join(rt.store.Root(), "holds", id+".json") }
+	if _, err := os.Stat(holdFile(ctrs[0].ID())); err != nil {
+		t.Fatalf("no hold file where expected: %v", err)
+	}
+	if err := os.WriteFile(holdFile(ctrs[0].ID()), nil, 0o600); err != nil { // empty
+		t.Fatal(err)
+	}
+	if err := os.Remove(holdFile(ctrs[1].ID())); err != nil { // missing
+		t.Fatal(err)
+	}
+	stray := newContainerID()
+	if err := os.WriteFile(holdFile(stray), []byte("{"), 0o600); err != nil { // no container
+		t.Fatal(err)
+	}
+	if _, err := rt.store.Holds(); err == nil {
+		t.Fatal("Holds read an empty hold file without error: the test sets up nothing")
+	}
+	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	holds, err := rt2.store.Holds()
+	if err != nil {
+		t.Fatalf("holds after Open: %v", err)
+	}
+	got := map[string]bool{}
+	for _, h := range holds {
+		got[h.ID] = true
+		if h.ID == ctrs[0].ID() && h.Image != ctrs[0].st.ImageDigest {
+			t.Errorf("repaired hold %+v, want image %s", h, ctrs[0].st.ImageDigest)
+		}
+	}
+	if !got[ctrs[0].ID()] || !got[ctrs[1].ID()] || got[stray] {
+		t.Errorf("holds after Open: %v; want both containers' and not %s", got, stray)
+	}
+}
