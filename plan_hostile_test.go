@@ -323,3 +323,32 @@ func TestPlanOwnerKilledNonRoot(t *testing.T) {
 	}
 	rt2.Close()
 }
+
+// TestPlanExecWords: commands that cannot run fail with the same code and
+// the same words from either init: names that %q escapes, and PATH
+// entries that filepath.Join cleans.
+func TestPlanExecWords(t *testing.T) {
+	t.Parallel()
+	rtPlan := containerTest(t)
+	rtGo := containerTest(t)
+	rtGo.goInit = true
+	for _, opts := range [][]RunOption{
+		{WithCmd("no\nsuch\tcommand\x01")},
+		{WithCmd("/bin/né-pas-là")},
+		{WithCmd("passwd"), WithEnv("PATH=/nonexistent:/usr/../etc//:/bin")},
+		{WithCmd("sh/"), WithEnv("PATH=bin:.")},
+		{WithCmd("nope"), WithEnv("PATH=")},
+	} {
+		var got [2]string
+		for i, rt := range []*Runtime{rtPlan, rtGo} {
+			st, out, err := run(t, rt, append([]RunOption{WithNetworkMode(NetworkModeNone)}, opts...)...)
+			if err == nil {
+				t.Fatalf("goInit=%v: no error (%+v, %s)", rt.goInit, st, out)
+			}
+			got[i] = idsRE.ReplaceAllString(err.Error(), "ID") + " / exit " + strconv.Itoa(st.Code)
+		}
+		if got[0] != got[1] {
+			t.Errorf("plan.c's init: %s\nGo init:       %s", got[0], got[1])
+		}
+	}
+}

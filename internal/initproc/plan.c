@@ -423,10 +423,15 @@ static int bind_tree(const char *rootfs, const char *dest, const char *src, unsi
 		sflags |= HULL_AT_RECURSIVE;
 	}
 	long tree = syscall(__NR_open_tree, AT_FDCWD, src, tflags);
-	if (tree < 0 && (errno == ENOSYS || (errno == EPERM && !have_mount_api())))
+	int err = errno;
+	if (tree < 0 && (err == ENOSYS || (err == EPERM && !have_mount_api())))
 		return 1;
-	if (tree < 0)
-		fail(what);
+	char msg[2 * PATH_MAX + 64];
+	if (tree < 0) { // bindDir's words
+		snprintf(msg, sizeof(msg), "%s: open_tree %s", what, src);
+		errno = err;
+		fail(msg);
+	}
 	struct hull_mount_attr attr = {.propagation = flags & PROPAGATION};
 	if (flags & MS_RDONLY)
 		attr.attr_set |= HULL_MOUNT_ATTR_RDONLY;
@@ -437,12 +442,16 @@ static int bind_tree(const char *rootfs, const char *dest, const char *src, unsi
 	if (flags & MS_NOEXEC)
 		attr.attr_set |= HULL_MOUNT_ATTR_NOEXEC;
 	if ((attr.attr_set || attr.propagation) &&
-	    syscall(__NR_mount_setattr, (int)tree, "", sflags, &attr, sizeof(attr)) < 0)
-		fail(what);
+	    syscall(__NR_mount_setattr, (int)tree, "", sflags, &attr, sizeof(attr)) < 0) {
+		snprintf(msg, sizeof(msg), "%s: mount_setattr", what);
+		fail(msg);
+	}
 	int dst = walk_or_fail(rootfs, dest, LAST_DIR, what);
 	if (syscall(__NR_move_mount, (int)tree, "", dst, "",
-		    HULL_MOVE_MOUNT_F_EMPTY_PATH | HULL_MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		fail(what);
+		    HULL_MOVE_MOUNT_F_EMPTY_PATH | HULL_MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+		snprintf(msg, sizeof(msg), "%s: move_mount", what);
+		fail(msg);
+	}
 	close(dst);
 	close((int)tree);
 	return 0;
@@ -692,15 +701,76 @@ static void set_caps(const struct op *o) {
 	}
 }
 
-// quote writes s as Go's %q would for the common case (printable ASCII).
+// clean_path is Go's filepath.Clean, in place (the result is never
+// longer, but for "" which becomes ".").
+static void clean_path(char *p) {
+	size_t n = strlen(p), r = 0, w = 0, dotdot = 0;
+	int rooted = p[0] == '/';
+	if (rooted) {
+		w = r = dotdot = 1;
+	}
+	while (r < n) {
+		if (p[r] == '/') {
+			r++;
+		} else if (p[r] == '.' && (r + 1 == n || p[r + 1] == '/')) {
+			r++;
+		} else if (p[r] == '.' && p[r + 1] == '.' && (r + 2 == n || p[r + 2] == '/')) {
+			r += 2;
+			if (w > dotdot) {
+				w--;
+				while (w > dotdot && p[w] != '/')
+					w--;
+			} else if (!rooted) {
+				if (w > 0)
+					p[w++] = '/';
+				p[w++] = '.';
+				p[w++] = '.';
+				dotdot = w;
+			}
+		} else {
+			if ((rooted && w != 1) || (!rooted && w != 0))
+				p[w++] = '/';
+			for (; r < n && p[r] != '/'; r++)
+				p[w++] = p[r];
+		}
+	}
+	if (w == 0)
+		p[w++] = '.';
+	p[w] = '\0';
+}
+
+// utf8_len is the length of the valid UTF-8 sequence at s, or 0.
+static int utf8_len(const unsigned char *s) {
+	int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+	for (int i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0; // overlong, surrogate, above U+10FFFF
+	return n;
+}
+
+// quote writes s as Go's %q does (strconv.Quote), but for non-ASCII
+// characters that Go deems unprintable, which it escapes and this keeps.
 static void quote(char *out, size_t n, const char *s) {
+	static const char esc[] = "\aa\bb\ff\nn\rr\tt\vv";
 	size_t at = 0;
 	out[at++] = '"';
 	for (; *s && at + 6 < n; s++) {
 		unsigned char c = (unsigned char)*s;
+		const char *e = c != 0 ? memchr(esc, c, sizeof(esc) - 1) : NULL;
+		int u = c >= 0x80 ? utf8_len((const unsigned char *)s) : 0;
 		if (c == '"' || c == '\\') {
 			out[at++] = '\\';
 			out[at++] = c;
+		} else if (e && (e - esc) % 2 == 0) {
+			out[at++] = '\\';
+			out[at++] = e[1];
+		} else if (u > 0) {
+			memcpy(out + at, s, u);
+			at += u;
+			s += u - 1;
 		} else if (c < 0x20 || c >= 0x7f) {
 			at += snprintf(out + at, n - at, "\\x%02x", c);
 		} else {
@@ -796,9 +866,12 @@ static void exec_process(const struct op *o) {
 			if (len == 0)
 				n = snprintf(path, sizeof(path), "%s", name);
 			else
-				n = snprintf(path, sizeof(path), "%.*s%s%s", (int)len, p, p[len - 1] == '/' ? "" : "/", name);
+				n = snprintf(path, sizeof(path), "%.*s/%s", (int)len, p, name);
 			p = end ? end + 1 : NULL;
-			if (n >= (int)sizeof(path) || stat(path, &st) < 0 || S_ISDIR(st.st_mode))
+			if (n >= (int)sizeof(path))
+				continue;
+			clean_path(path); // lookPath's filepath.Join
+			if (stat(path, &st) < 0 || S_ISDIR(st.st_mode))
 				continue;
 			if (st.st_mode & 0111) {
 				file = path;
