@@ -1,6 +1,7 @@
 package initproc
 
 import (
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -40,7 +41,18 @@ func TestCompileFallsBack(t *testing.T) {
 			c.Spec.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOPE"}}
 		},
 		"no command": func(c *Config) { c.Spec.Process.Args = nil },
-		"no root":    func(c *Config) { c.Spec.Root = nil },
+		// plan.c's strings end at a NUL: the Go init fails on it instead.
+		"NUL in an argument": func(c *Config) { c.Spec.Process.Args = []string{"true\x00/x"} },
+		"NUL in a mount destination": func(c *Config) {
+			c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/data\x00/../etc", Type: "tmpfs", Source: "tmpfs"})
+		},
+		// MAX_ARGS bounds arguments and environment together.
+		"arguments and environment above MAX_ARGS": func(c *Config) {
+			c.Spec.Process.Args = make([]string, maxPlanArgs/2+1)
+			c.Spec.Process.Env = make([]string, maxPlanArgs/2)
+		},
+		"plan above 16 MiB": func(c *Config) { c.Spec.Process.Env = []string{strings.Repeat("x", maxPlanSize)} },
+		"no root":           func(c *Config) { c.Spec.Root = nil },
 	} {
 		c := cfg()
 		change(c)
