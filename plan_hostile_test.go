@@ -32,6 +32,15 @@ func hostileImage(t *testing.T, extra ...testutil.File) []byte {
 	return testutil.TarBytes(t, append(files, extra...))
 }
 
+// linkChain is name -> /l1 -> /l2 ... -> /ln -> target.
+func linkChain(name string, n int, target string) []testutil.File {
+	files := []testutil.File{symlink(name, "/l1")}
+	for i := 1; i < n; i++ {
+		files = append(files, symlink("l"+strconv.Itoa(i), "/l"+strconv.Itoa(i+1)))
+	}
+	return append(files, symlink("l"+strconv.Itoa(n), target))
+}
+
 func symlink(name, target string) testutil.File {
 	return testutil.File{Name: name, Type: tar.TypeSymlink, Linkname: target}
 }
@@ -173,6 +182,10 @@ func TestPlanHostileImages(t *testing.T) {
 		{"symlink cycle at a bind", []testutil.File{symlink("a", "/b"), symlink("b", "a/x")},
 			[]RunOption{WithBind(src, "/a/y"), WithCmd("true")}, true},
 		{"hosts loops", []testutil.File{symlink("etc/hosts", "hosts")}, nil, true},
+		// 100 links to follow: more than Linux's 40, fewer than securejoin's 255.
+		{"hosts through a long chain", linkChain("etc/hosts", 100, "/tmp/hosts"),
+			[]RunOption{WithCmd("sh", "-c", "grep -c localhost /tmp/hosts")}, false},
+		{"hosts through a too long chain", linkChain("etc/hosts", 300, "/tmp/hosts"), nil, true},
 		{"resolv.conf through /proc/self", []testutil.File{symlink("etc/resolv.conf", "/proc/self/root"+outside+"/r")},
 			[]RunOption{WithCmd("true")}, true},
 		// /proc/self's links read differently before pivot_root (the

@@ -246,7 +246,8 @@ static int walk_proc_link;
 // a missing last component becomes a directory (LAST_DIR) or an empty file
 // (LAST_FILE). It returns an O_PATH descriptor, or -1 with errno set.
 static int walk(int rootfd, const char *path, int last) {
-	enum { MAX_DEPTH = 256, MAX_LINKS = 40 };
+	// MAX_LINKS is securejoin's limit, which the Go init has.
+	enum { MAX_DEPTH = 256, MAX_LINKS = 255 };
 	static int stack[MAX_DEPTH];
 	static char rest[2 * PATH_MAX], tmp[2 * PATH_MAX], link[PATH_MAX];
 	int depth = 0, links = 0, result = -1, err = 0;
