@@ -892,7 +892,6 @@ static void exec_process(const struct op *o) {
 			fail_code(127, ENOENT, msg);
 		}
 	}
-	reset_signals();
 	execve(file, argv, envp);
 	int err = errno;
 	quote(q, sizeof(q), name);
@@ -1047,6 +1046,7 @@ __attribute__((constructor)) static void hull_plan_init(void) {
 		return;
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	cloexec_from(CONFIG_FD); // the config and status pipes too
+	reset_signals();         // first, as the Go runtime: no syscall of it under seccomp
 
 	const char *tf = getenv("HULL_TRACE");
 	if (tf && *tf)
