@@ -93,7 +93,7 @@ func v1Mounts(root string) (map[string]string, error) {
 // or reads. memory: limit, OOM detection, stats; pids: limit, Top, Kill's
 // process list; cpu: shares and quota (and its own CPU scheduling group,
 // as in Docker); cpuacct and blkio: stats; freezer: Pause. cpuset is
-// joined only when the container has a cpuset (v1cpuset): without one
+// joined only when the container has a cpuset (addCpuset): without one
 // it would only copy its parent's.
 var v1Controllers = []string{"memory", "pids", "cpu", "cpuacct", "freezer", "blkio"}
 
@@ -102,7 +102,7 @@ var v1Controllers = []string{"memory", "pids", "cpu", "cpuacct", "freezer", "blk
 type cgroup struct {
 	fs   *cgroupFS
 	path string   // "/hull/<id>"
-	dirs []string // the directories, absolute; on v1 the procs hierarchy's first
+	dirs []string // the directories, absolute: v1 one per hierarchy joined
 }
 
 func cgroupPath(id string) string { return "/hull/" + id }
@@ -143,7 +143,10 @@ func (rt *Runtime) newCgroup(id string, memory, pids int64) (*cgroup, error) {
 	}
 	cg := &cgroup{fs: fs, path: cgroupPath(id)}
 	if fs.unified {
-		return cg, cg.newV2(memory, pids)
+		if err := cg.newV2(memory, pids); err != nil {
+			return nil, err
+		}
+		return cg, nil
 	}
 	if memory > 0 && fs.v1["memory"] == "" {
 		return nil, fmt.Errorf("create cgroup: memory limit: %w: no memory cgroup hierarchy", ErrUnsupported)
