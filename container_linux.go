@@ -31,6 +31,7 @@ type liveProcess struct {
 	io     *containerStdio // logs, stdin, terminal: stdio_linux.go
 	rc     *runConfig      // the options it ran with, for a restart: restart_linux.go
 	done   chan struct{}   // closed once reaped and recorded
+	dns    ownerDNS        // the DNS this process serves for it (under the container's mu): dns_serve_linux.go
 	exit   ExitStatus
 }
 
@@ -152,6 +153,9 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 		return nil, fmt.Errorf("create container: %w", err)
 	}
 	initproc.Trace("P networks attached")
+	if err := c.serveDNS(); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
 	c.mu.Lock()
 	err = writeState(dir, &c.st)
 	c.mu.Unlock()
@@ -436,6 +440,7 @@ func (c *Container) Start(ctx context.Context) error {
 func (c *Container) reap() {
 	lp := c.lp
 	_ = lp.cmd.Wait()
+	c.stopDNS(lp)
 	_ = lp.io.close()
 	var exit ExitStatus
 	if ws, ok := lp.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {

@@ -15,10 +15,17 @@ import (
 )
 
 // The name service of user-defined networks: every container attached to
-// one gets a resident init that answers DNS on 127.0.0.11:53 in the
-// container's network namespace for the container's whole life (Detached
-// ones too, after their creator is gone), from one name table per root
-// (internal/dns) that registerNames and unregisterNames keep current.
+// one gets a resolver on 127.0.0.11:53 in its network namespace, for its
+// whole life, which answers from one name table per root (internal/dns)
+// that registerNames and unregisterNames keep current. Who runs it depends
+// on who the container must outlive:
+//   - an owned container (neither Detached nor WithInit: the default) dies
+//     with the process that owns it, so that process serves its DNS
+//     (dns_serve_linux.go): its init can then be plan.c's, which execs the
+//     command, instead of a resident Go init (~20 ms of CPU per start);
+//   - a Detached or WithInit container has a resident init anyway: that
+//     init serves (initproc's DNSConfig), so a Detached container keeps
+//     its DNS after its creator is gone.
 
 // namesPath is the root's name table file.
 func (rt *Runtime) namesPath() string {
@@ -35,10 +42,14 @@ func (rt *Runtime) openNames() (*dns.Table, error) {
 	return dns.Open(path)
 }
 
-// enableDNS makes the container's init resident and serve DNS (Create
-// calls it for a container on at least one user-defined network, before
-// the init starts). The init opens the name table itself, before it
-// pivots into the container's root.
+// enableDNS gives the container the embedded DNS (Create calls it for a
+// container on at least one user-defined network, before the init
+// starts). A container with a resident init (Detached, WithInit) gets it
+// from its init, which opens the name table itself before it pivots into
+// the container's root. Any other container gets it from its owner:
+// enableDNS records the upstreams in the container's directory, and
+// serveDNS starts serving once the init is attached to its networks (and
+// again on every restart).
 func (rt *Runtime) enableDNS(cfg *initproc.Config, rc *runConfig) error {
 	t, err := rt.openNames() // so that it exists, initialised
 	if err != nil {
@@ -48,6 +59,9 @@ func (rt *Runtime) enableDNS(cfg *initproc.Config, rc *runConfig) error {
 	ups := rc.dns
 	if len(ups) == 0 {
 		ups = hostNameservers()
+	}
+	if !rc.stdio.detached && !rc.stdio.init {
+		return writeDNSFile(rt.containerDir(cfg.ID), ups)
 	}
 	cfg.Resident, cfg.Dir, cfg.LogName = true, rt.containerDir(cfg.ID), logName
 	cfg.DNS = &initproc.DNSConfig{Names: rt.namesPath(), Self: cfg.ID, Upstreams: ups}

@@ -495,6 +495,11 @@ func (n *Network) connect(ctx context.Context, c *Container, epc endpointConfig)
 			return err
 		}
 	}
+	if !n.rec.Default {
+		if err := c.connectDNS(running); err != nil { // dns_serve_linux.go
+			return err
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.st.Networks = append(c.st.Networks, ep)

@@ -128,6 +128,10 @@ func (c *Container) respawn(ctx context.Context) (retErr error) {
 		_ = lp.cmd.Process.Kill()
 		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
 	}
+	if err := c.serveDNS(); err != nil {
+		_ = lp.cmd.Process.Kill()
+		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
+	}
 	if len(st.Networks) > 0 {
 		c.mu.Lock()
 		werr = writeState(dir, &c.st)

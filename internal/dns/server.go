@@ -39,6 +39,11 @@ type Server struct {
 	Upstreams []string
 	// Timeout is how long one upstream gets to answer. Default: 2s.
 	Timeout time.Duration
+	// Dial connects to an upstream ("udp" or "tcp"). Default: a
+	// net.Dialer's, from the network namespace of the thread that asks (a
+	// server run by another process than the container's init sets it to
+	// dial from the container's network namespace).
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 
 	upstreams []netip.AddrPort
 }
@@ -339,9 +344,9 @@ func (s *Server) forward(msg []byte, id uint16, tcp bool) []byte {
 		timeout = 2 * time.Second
 	}
 	for _, up := range s.upstreams {
-		r, err := exchangeUDP(up, msg, id, timeout)
+		r, err := s.exchangeUDP(up, msg, id, timeout)
 		if err == nil && tcp && truncated(r) {
-			r, err = exchangeTCP(up, msg, id, timeout)
+			r, err = s.exchangeTCP(up, msg, id, timeout)
 		}
 		if err == nil {
 			return r
@@ -356,8 +361,19 @@ func truncated(msg []byte) bool {
 	return err == nil && h.Truncated
 }
 
-func exchangeUDP(up netip.AddrPort, msg []byte, id uint16, timeout time.Duration) ([]byte, error) {
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(up))
+// dial connects to the upstream up over network, within timeout.
+func (s *Server) dial(network string, up netip.AddrPort, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if s.Dial != nil {
+		return s.Dial(ctx, network, up.String())
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, up.String())
+}
+
+func (s *Server) exchangeUDP(up netip.AddrPort, msg []byte, id uint16, timeout time.Duration) ([]byte, error) {
+	c, err := s.dial("udp", up, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -379,9 +395,8 @@ func exchangeUDP(up netip.AddrPort, msg []byte, id uint16, timeout time.Duration
 	}
 }
 
-func exchangeTCP(up netip.AddrPort, msg []byte, id uint16, timeout time.Duration) ([]byte, error) {
-	d := net.Dialer{Timeout: timeout}
-	c, err := d.Dial("tcp", up.String())
+func (s *Server) exchangeTCP(up netip.AddrPort, msg []byte, id uint16, timeout time.Duration) ([]byte, error) {
+	c, err := s.dial("tcp", up, timeout)
 	if err != nil {
 		return nil, err
 	}
