@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/dns"
+	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/testutil"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -421,4 +422,132 @@ func TestDNSOptions(t *testing.T) {
 	if ups, loop := nameservers(conf); !loop || len(ups) != 1 || ups[0] != "10.0.0.2" {
 		t.Errorf("nameservers = %v %v", ups, loop)
 	}
+}
+
+// TestDNSOwnerServes: an owned container on a user-defined network gets
+// plan.c's init, and its DNS from this process, inside its network
+// namespace: it resolves the others by name; a container Connected to the
+// network later resolves them too; once a container is removed, this
+// process holds nothing of its name service (sockets, namespace, table).
+func TestDNSOwnerServes(t *testing.T) {
+	rt := dnsTest(t)
+	ctx := t.Context()
+	n, err := rt.CreateNetwork(ctx, "dnsown", WithSubnet("10.83.0.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := runDNS(t, rt, WithName("oweb"), WithNetwork(n, Alias("owww")), WithCmd("sleep", "3600"))
+	webIP := web.Inspect().NetworkSettings.Networks["dnsown"].IPAddress
+	client, err := rt.Run(ctx, "busybox:test", WithName("oclient"), WithNetwork(n), WithCmd("sleep", "3600"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := false
+	t.Cleanup(func() {
+		if !removed {
+			_ = client.Remove(context.Background(), WithForceRemove())
+		}
+	})
+	if env := client.live().cmd.Env; !slices.Contains(env, initproc.Env+"="+initproc.PlanMode) {
+		t.Errorf("an owned container on a user-defined network got the Go init: env %q", env)
+	}
+	if got := lookups(t, client, "oweb", "owww"); got["oweb"] != webIP || got["owww"] != webIP {
+		t.Errorf("client: %v, want oweb and owww = %s", got, webIP)
+	}
+	clientIP := client.Inspect().NetworkSettings.Networks["dnsown"].IPAddress
+	if got := lookups(t, web, "oclient"); got["oclient"] != clientIP {
+		t.Errorf("web: oclient = %q, want %s", got["oclient"], clientIP)
+	}
+
+	// Connected after Create (from the default network): it gets the
+	// embedded resolver at once.
+	late := runDNS(t, rt, WithName("olate"), WithCmd("sleep", "3600"))
+	if err := n.Connect(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := execOut(t, late, []string{"cat", "/etc/resolv.conf"}); code != 0 || !strings.HasPrefix(out, "nameserver 127.0.0.11\n") {
+		t.Errorf("resolv.conf after Connect: %q", out)
+	}
+	if got := lookups(t, late, "oweb"); got["oweb"] != webIP {
+		t.Errorf("connected container: oweb = %q, want %s", got["oweb"], webIP)
+	}
+
+	// What this process holds for client's name service: the two
+	// listeners (found in the container's namespace), the namespace, the
+	// name table.
+	pid := client.Inspect().State.Pid
+	socks := dnsSocketInodes(t, pid)
+	if len(socks) != 2 {
+		t.Fatalf("sockets on 127.0.0.11:53 in the container: %v, want udp and tcp", socks)
+	}
+	nsLink, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := fdLinks(t)
+	for _, s := range socks {
+		if before["socket:["+s+"]"] != 1 {
+			t.Errorf("this process does not hold the container's DNS socket %s", s)
+		}
+	}
+	if before[nsLink] == 0 || before[rt.namesPath()] == 0 {
+		t.Errorf("this process holds no fd for the container's namespace %s or the name table: %v", nsLink, before)
+	}
+	if err := client.Remove(ctx, WithForceRemove()); err != nil {
+		t.Fatal(err)
+	}
+	removed = true
+	after := fdLinks(t)
+	for _, s := range socks {
+		if after["socket:["+s+"]"] != 0 {
+			t.Errorf("the removed container's DNS socket %s is still open", s)
+		}
+	}
+	if after[nsLink] != 0 {
+		t.Errorf("the removed container's network namespace %s is still open", nsLink)
+	}
+	if after[rt.namesPath()] != before[rt.namesPath()]-1 {
+		t.Errorf("name table fds: %d before the removal, %d after", before[rt.namesPath()], after[rt.namesPath()])
+	}
+	// The others are still served. (Unknown names go to the host's
+	// nameservers, out of reach from the test's network namespace.)
+	if got := lookups(t, late, "oweb", "oclient"); got["oweb"] != webIP || got["oclient"] == clientIP {
+		t.Errorf("after the removal of oclient: %v", got)
+	}
+}
+
+// dnsSocketInodes returns the inodes of the UDP and TCP sockets bound to
+// 127.0.0.11:53 in the network namespace of pid.
+func dnsSocketInodes(t *testing.T, pid int) []string {
+	t.Helper()
+	var out []string
+	for _, proto := range []string{"udp", "tcp"} {
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/net/" + proto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			if f := strings.Fields(line); len(f) >= 10 && f[1] == "0B00007F:0035" {
+				out = append(out, f[9])
+			}
+		}
+	}
+	return out
+}
+
+// fdLinks counts this process's open fds by what they link to.
+func fdLinks(t *testing.T) map[string]int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]int{}
+	for _, e := range entries {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil {
+			links[l]++
+		}
+	}
+	return links
 }
