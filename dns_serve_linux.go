@@ -108,6 +108,7 @@ func (c *Container) stopDNS(lp *liveProcess) {
 	c.mu.Unlock()
 	if s != nil {
 		s.stop()
+		initproc.Trace("P dns stopped")
 	}
 }
 
