@@ -426,8 +426,9 @@ func TestDNSOptions(t *testing.T) {
 
 // TestDNSOwnerServes: an owned container on a user-defined network gets
 // plan.c's init, and its DNS from this process, inside its network
-// namespace: it resolves the others by name; a container Connected to the
-// network later resolves them too; once a container is removed, this
+// namespace: it resolves the others by name; a container Connected to a
+// network later (running, or stopped and started again) resolves them
+// too; once a container is removed, this
 // process holds nothing of its name service (sockets, namespace, table).
 func TestDNSOwnerServes(t *testing.T) {
 	rt := dnsTest(t)
@@ -470,6 +471,22 @@ func TestDNSOwnerServes(t *testing.T) {
 	}
 	if got := lookups(t, late, "oweb"); got["oweb"] != webIP {
 		t.Errorf("connected container: oweb = %q, want %s", got["oweb"], webIP)
+	}
+
+	// Connected while stopped: served from its next start.
+	stopped := runDNS(t, rt, WithName("ostopped"), WithCmd("sleep", "3600"))
+	if err := stopped.Stop(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Connect(ctx, stopped); err != nil {
+		t.Fatal(err)
+	}
+	if err := stopped.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lateIP := late.Inspect().NetworkSettings.Networks["dnsown"].IPAddress
+	if got := lookups(t, stopped, "oweb", "olate"); got["oweb"] != webIP || got["olate"] != lateIP {
+		t.Errorf("started after a Connect while stopped: %v, want oweb %s, olate %s", got, webIP, lateIP)
 	}
 
 	// What this process holds for client's name service: the two
