@@ -428,7 +428,8 @@ func TestDNSOptions(t *testing.T) {
 // plan.c's init, and its DNS from this process, inside its network
 // namespace: it resolves the others by name; a container Connected to a
 // network later (running, or stopped and started again) resolves them
-// too; once a container is removed, this
+// too; upstreams are asked from the container's namespace; once a
+// container is removed, this
 // process holds nothing of its name service (sockets, namespace, table).
 func TestDNSOwnerServes(t *testing.T) {
 	rt := dnsTest(t)
@@ -487,6 +488,22 @@ func TestDNSOwnerServes(t *testing.T) {
 	lateIP := late.Inspect().NetworkSettings.Networks["dnsown"].IPAddress
 	if got := lookups(t, stopped, "oweb", "olate"); got["oweb"] != webIP || got["olate"] != lateIP {
 		t.Errorf("started after a Connect while stopped: %v, want oweb %s, olate %s", got, webIP, lateIP)
+	}
+
+	// Upstreams are asked from the container's namespace: 127.0.0.1 is the
+	// container's loopback (nothing there), not this process's, where an
+	// upstream answers.
+	startUpstream(t, "127.0.0.1")
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, "127.0.0.1:53")
+	}}
+	if addrs, err := r.LookupHost(ctx, "upstream.example"); err != nil || len(addrs) != 1 || addrs[0] != "192.0.2.1" {
+		t.Fatalf("the test's upstream on 127.0.0.1: %v %v", addrs, err)
+	}
+	loop := runDNS(t, rt, WithName("oloop"), WithNetwork(n), WithDNS("127.0.0.1"), WithCmd("sleep", "3600"))
+	if got := lookups(t, loop, "upstream.example", "oweb"); got["upstream.example"] == "192.0.2.1" || got["oweb"] != webIP {
+		t.Errorf("WithDNS(127.0.0.1): %v: the upstream was asked from outside the container", got)
 	}
 
 	// What this process holds for client's name service: the two
