@@ -95,7 +95,7 @@ func v1Mounts(root string) (map[string]string, error) {
 // as in Docker); cpuacct and blkio: stats; freezer: Pause. cpuset is
 // joined only when the container has a cpuset (addCpuset): without one
 // it would only copy its parent's.
-var v1Controllers = []string{"memory", "pids", "cpu", "cpuacct", "freezer", "blkio"}
+var v1Controllers = []string{"memory", "pids", "cpu", "cpuacct", "freezer", "blkio", "devices"}
 
 // cgroup is a container's control group: on cgroup v1 one directory per
 // hierarchy ("/hull/<id>" in each), on v2 one directory.

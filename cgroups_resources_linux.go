@@ -27,22 +27,24 @@ func (st *containerState) stopTimeout() time.Duration {
 	return defaultStopTimeout
 }
 
-// setResources applies the spec's cpu, cpuset and memory(+swap) limits to
-// the cgroup before the container's process exists. The pids limit waits
-// for setPidsLimit (the init's Go runtime must start its threads first);
-// the device rules are not applied on v1 (hull does not join the devices
-// hierarchy: the container's /dev only has the spec's nodes).
+// setResources applies the spec's device rules and cpu, cpuset and
+// memory(+swap) limits to the cgroup before the container's process
+// exists. The pids limit waits for setPidsLimit (a Go init's runtime must
+// start its threads first). The device rules are Docker's (internal/spec):
+// the default capabilities include CAP_MKNOD, so they are what keeps a
+// container from making a node for the host's disk and reading it
+// (v1: the devices hierarchy; v2: an eBPF program on the cgroup).
 func (cg *cgroup) setResources(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
-	res := &specs.LinuxResources{CPU: r.CPU, Memory: r.Memory}
+	res := &specs.LinuxResources{CPU: r.CPU, Memory: r.Memory, Devices: r.Devices}
 	if m := r.Memory; m != nil && m.Swap != nil && !cg.swapAccounting() {
 		mem := *m
 		mem.Swap = nil // as Docker: no swap accounting, no swap limit
 		res.Memory = &mem
 	}
-	if res.CPU == nil && res.Memory == nil {
+	if res.CPU == nil && res.Memory == nil && len(res.Devices) == 0 {
 		return nil
 	}
 	if cg.fs.unified {
@@ -99,6 +101,13 @@ func (cg *cgroup) setV1(r *specs.LinuxResources) error {
 			w = append(w, kv{"cpuset", "cpuset.mems", c.Mems})
 		}
 	}
+	for _, d := range r.Devices {
+		file := "devices.deny"
+		if d.Allow {
+			file = "devices.allow"
+		}
+		w = append(w, kv{"devices", file, deviceRule(d)})
+	}
 	for _, x := range w {
 		if err := cg.write(x.ctrl, x.file, x.value); err != nil {
 			return err
@@ -107,11 +116,55 @@ func (cg *cgroup) setV1(r *specs.LinuxResources) error {
 	return nil
 }
 
+// bpfDeviceRules spells rules as containerd's eBPF device filter wants
+// them: type "a" and major or minor -1 for any.
+func bpfDeviceRules(rules []specs.LinuxDeviceCgroup) []specs.LinuxDeviceCgroup {
+	out := make([]specs.LinuxDeviceCgroup, len(rules))
+	for i, d := range rules {
+		wild := int64(-1)
+		if d.Type == "" {
+			d.Type = "a"
+		}
+		if d.Major == nil {
+			d.Major = &wild
+		}
+		if d.Minor == nil {
+			d.Minor = &wild
+		}
+		if d.Access == "" {
+			d.Access = "rwm"
+		}
+		out[i] = d
+	}
+	return out
+}
+
+// deviceRule is d as v1's devices.allow and devices.deny take it:
+// "type major:minor access", "*" for any.
+func deviceRule(d specs.LinuxDeviceCgroup) string {
+	typ, major, minor := d.Type, "*", "*"
+	if typ == "" {
+		typ = "a"
+	}
+	if d.Major != nil {
+		major = strconv.FormatInt(*d.Major, 10)
+	}
+	if d.Minor != nil {
+		minor = strconv.FormatInt(*d.Minor, 10)
+	}
+	access := d.Access
+	if access == "" {
+		access = "rwm"
+	}
+	return typ + " " + major + ":" + minor + " " + access
+}
+
 // setResourcesV2 converts the limits to v2's files (containerd's
 // conversion: shares to weight, memory+swap to swap) and writes them,
 // after enabling their controllers from the root down.
 func (cg *cgroup) setResourcesV2(res *specs.LinuxResources) error {
 	v2 := cgroup2.ToResources(res)
+	v2.Devices = bpfDeviceRules(res.Devices) // an eBPF program, which ToResources leaves out
 	if err := cg.fs.enable(v2.EnabledControllers()); err != nil {
 		return fmt.Errorf("cgroup controllers: %w", err)
 	}
