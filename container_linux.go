@@ -585,22 +585,6 @@ func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
 	return err
 }
 
-// RemoveOption configures Container.Remove.
-type RemoveOption func(*removeConfig)
-
-type removeConfig struct{ force, volumes bool }
-
-// WithForceRemove kills a running container before removing it. Default:
-// Remove refuses a running container with ErrConflict.
-func WithForceRemove() RemoveOption { return func(c *removeConfig) { c.force = true } }
-
-// WithRemoveVolumes also deletes the container's anonymous volumes (made
-// for an image's VOLUME or WithAnonymousVolume) that no other container
-// uses, like docker rm -v. Default: they are kept (PruneVolumes removes
-// them later), except for a WithAutoRemove container, as docker run --rm.
-// Named volumes are never removed.
-func WithRemoveVolumes() RemoveOption { return func(c *removeConfig) { c.volumes = true } }
-
 // Remove deletes the container: its process (with WithForceRemove), its
 // cgroup, its files and its hold on the image.
 func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {

@@ -36,14 +36,6 @@ func (c *Container) Kill(sig syscall.Signal) error { return ErrUnsupported }
 // Stop returns ErrUnsupported: containers need Linux.
 func (c *Container) Stop(ctx context.Context, timeout time.Duration) error { return ErrUnsupported }
 
-// RemoveOption configures Container.Remove.
-type RemoveOption func(*removeConfig)
-
-type removeConfig struct{ force bool }
-
-// WithForceRemove kills a running container before removing it.
-func WithForceRemove() RemoveOption { return func(c *removeConfig) { c.force = true } }
-
 // Remove returns ErrUnsupported: containers need Linux.
 func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error { return ErrUnsupported }
 

@@ -1,7 +1,6 @@
 package hull
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -119,12 +118,4 @@ func resolvConf() []byte {
 
 func holdFor(st *containerState) store.Hold {
 	return store.Hold{ID: st.ID, Image: st.ImageDigest, Snapshots: st.ChainIDs}
-}
-
-func mustJSON(v any) []byte {
-	data, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return data
 }

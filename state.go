@@ -143,6 +143,14 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return replaceFile(path, data, perm, true)
 }
 
+func mustJSON(v any) []byte {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return data
+}
+
 // replaceFile writes data to a temp file beside path (synced if sync) and
 // renames it over path.
 func replaceFile(path string, data []byte, perm os.FileMode, sync bool) error {

@@ -70,6 +70,18 @@ func WithVolumeLabels(labels map[string]string) VolumeOption {
 	}
 }
 
+// ExportVolumeOption configures Volume.Export.
+type ExportVolumeOption func(*exportVolumeConfig)
+
+type exportVolumeConfig struct{ live bool }
+
+// WithLiveExport exports even while containers that may write the volume
+// exist: the tar is then not a consistent copy (a file changing size while
+// read fails the export). Default: refuse with ErrConflict.
+func WithLiveExport() ExportVolumeOption {
+	return func(c *exportVolumeConfig) { c.live = true }
+}
+
 // Name returns the volume's name.
 func (v *Volume) Name() string { return v.meta.Name }
 

@@ -121,18 +121,6 @@ func (rt *Runtime) removeAnonymousVolumes(ms []MountPoint) error {
 	return errors.Join(errs...)
 }
 
-// ExportVolumeOption configures Volume.Export.
-type ExportVolumeOption func(*exportVolumeConfig)
-
-type exportVolumeConfig struct{ live bool }
-
-// WithLiveExport exports even while containers that may write the volume
-// exist: the tar is then not a consistent copy (a file changing size while
-// read fails the export). Default: refuse with ErrConflict.
-func WithLiveExport() ExportVolumeOption {
-	return func(c *exportVolumeConfig) { c.live = true }
-}
-
 // Export writes the volume's content to w as an uncompressed tar: the
 // root directory as "./", then every entry relative to it, with owners,
 // modes, nanosecond mtimes, xattrs (user.* and security.capability),

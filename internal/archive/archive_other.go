@@ -30,3 +30,13 @@ func WriteDiff(ctx context.Context, w io.Writer, upper string, exclude ...string
 func Changes(ctx context.Context, upper string, lowers []string, exclude ...string) ([]Change, error) {
 	return nil, errors.ErrUnsupported
 }
+
+// Resolve resolves a path inside the view; it needs Linux.
+func (u Union) Resolve(p string, followLast bool) (string, error) {
+	return "", errors.ErrUnsupported
+}
+
+// WriteTar writes a subtree of the view as a tar; it needs Linux.
+func (u Union) WriteTar(ctx context.Context, w io.Writer, rel, base string) error {
+	return errors.ErrUnsupported
+}

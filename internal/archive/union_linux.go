@@ -90,9 +90,6 @@ func (b byName) Swap(i, j int) {
 	b.nodes[i], b.nodes[j] = b.nodes[j], b.nodes[i]
 }
 
-// Union is the merged view of overlayfs layer directories, top first.
-type Union struct{ Layers []string }
-
 // lookup returns the node at rel (clean, relative, "." for the root) without following
 // symlinks; ok is false when rel does not exist in the view.
 func (u Union) lookup(rel string) (node, bool, error) {

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -243,7 +244,7 @@ func (t *Table) load() ([]Record, error) {
 		if try > 0 {
 			// A writer is between two pwrites: let it finish (all
 			// tries take 125ms at most, for a file that stays corrupt).
-			_ = unix.Nanosleep(&unix.Timespec{Nsec: int64(try) * 100_000}, nil)
+			time.Sleep(time.Duration(try) * 100 * time.Microsecond)
 		}
 		var hb [headerSize]byte
 		n, err := t.f.ReadAt(hb[:], 0)

@@ -16,11 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// CopyUpOption in a bind mount's options marks a volume: before it is
-// mounted, an empty volume is filled with what the container's root
-// filesystem has at the destination (Docker's copy-up). The init strips it.
-const CopyUpOption = "hull.copyup"
-
 // rootPropagation is how the container's mount namespace is detached from
 // the host's before anything is mounted: private, unless a mount asks for
 // slave or shared propagation; then slave, so that the host's later mounts

@@ -25,5 +25,6 @@
 //     allow-all device cgroup, but not the host's device nodes: bind them with
 //     Options.Mounts if needed.
 //
-// The package is Linux-only: an OCI Linux spec means nothing elsewhere.
+// The package is Linux-only: an OCI Linux spec means nothing elsewhere. Only Options and
+// Ulimit build on other systems, so that hull's option types do.
 package spec

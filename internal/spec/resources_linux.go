@@ -12,14 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Ulimit is one rlimit, named as docker run --ulimit names it.
-type Ulimit struct {
-	// Name is the resource: "nofile", "nproc", "core", ... ("RLIMIT_NOFILE" also works).
-	Name string
-	// Soft and Hard are the limits; a negative value means unlimited.
-	Soft, Hard int64
-}
-
 // DefaultNofile is the RLIMIT_NOFILE soft and hard limit a container gets unless
 // Options.Ulimits says otherwise (before clamping to the host's hard limit).
 const DefaultNofile = 1 << 20

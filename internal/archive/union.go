@@ -1,0 +1,4 @@
+package archive
+
+// Union is the merged view of overlayfs layer directories, top first.
+type Union struct{ Layers []string }
