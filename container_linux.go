@@ -270,6 +270,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	// Most containers get plan.c's init, the rest the Go one (PlanMode):
 	// decided once the config is complete (wireStdio makes some resident).
 	plan, usePlan := initproc.Compile(cfg)
+	initproc.Trace("P compiled")
 	if usePlan = usePlan && !rt.goInit; usePlan {
 		cmd.Env = append([]string{initproc.Env + "=" + initproc.PlanMode}, traceEnv()...)
 	}
@@ -279,12 +280,8 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		defer cgFD.Close()
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
 	}
-	// A warm init stands in for a Go init, with cmd's streams and its own
-	// pipes; plan.c's init starts about as fast as one is handed over.
-	var warm *warmInit
-	if !usePlan {
-		warm = rt.ctrs.spawner.takeWarm(exe.path(), cmd) // warm_linux.go
-	}
+	// A warm init stands in for cmd, with cmd's streams and its own pipes.
+	warm := rt.ctrs.spawner.takeWarm(exe.path(), cmd) // warm_linux.go
 	if warm != nil && warm.adopt(cmd, &sio.copied) != nil {
 		warm.discard()
 		warm = nil

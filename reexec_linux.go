@@ -67,7 +67,9 @@ type spawner struct {
 	reqs chan spawnRequest
 	done chan struct{}
 	stop sync.Once
-	warm warmPool // warm_linux.go
+	// Warm inits (warm_linux.go): Go ones and plan.c's.
+	warm, warmPlan warmPool
+	poolsOnce      sync.Once
 }
 
 type spawnRequest struct {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -12,10 +13,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A warm init is a container init started ahead of time (initproc.WarmMode):
-// the exec of the sealed binary and the Go runtime's start-up are most of
-// what a container start costs, and a Runtime that starts containers keeps
-// one init that is past them, in fresh namespaces, waiting. Create hands
+// A warm init is a container init started ahead of time (initproc.WarmMode
+// for a Go init, initproc.PlanWarmMode for plan.c's): the clone into new
+// namespaces, the exec of the sealed binary and the Go runtime's start-up
+// (or the dynamic loader's) are a large part of what a container start
+// costs, and a Runtime that starts containers keeps one init of each kind
+// that is past them, in fresh namespaces, waiting. Create hands
 // it the container's standard streams and config instead of starting one;
 // the next is started in the background. Only the common case uses it:
 // the default namespaces, owned (pdeathsig) and no terminal or stdin, as
@@ -33,23 +36,38 @@ type warmInit struct {
 	ctl   *os.File // WarmFD's other end: readiness, then the streams
 }
 
-// warmEnv is the environment of every init; a cold init has the same
-// with initproc.Env=1.
-var warmEnv = []string{initproc.Env + "=" + initproc.WarmMode, "GOMAXPROCS=1", "GOGC=off"}
-
 const warmCloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET
 
+// A spawner keeps two pools: one of Go inits, one of plan.c's
+// (initproc.PlanWarmMode: no Go runtime to wait for, but the clone into
+// new namespaces, the exec of the sealed binary and the dynamic loader
+// are still half of what is left of a container start).
 type warmPool struct {
+	cold   string   // Env's value in the cold init it stands in for: "1" or initproc.PlanMode
+	warm   string   // Env's value in its own: initproc.WarmMode or initproc.PlanWarmMode
+	env    []string // the rest of both environments (tracing aside)
 	mu     sync.Mutex
 	next   chan *warmInit // the one being started or ready (nil if it failed); made on second use
 	used   bool           // a Create has asked once
 	closed bool
 }
 
+// pool returns the pool of inits like cmd's (a Go init or a plan one).
+func (s *spawner) pool(cmd *exec.Cmd) *warmPool {
+	s.poolsOnce.Do(func() {
+		s.warm.cold, s.warm.warm, s.warm.env = "1", initproc.WarmMode, []string{"GOMAXPROCS=1", "GOGC=off"}
+		s.warmPlan.cold, s.warmPlan.warm = initproc.PlanMode, initproc.PlanWarmMode
+	})
+	if len(cmd.Env) > 0 && cmd.Env[0] == initproc.Env+"="+initproc.PlanMode {
+		return &s.warmPlan
+	}
+	return &s.warm
+}
+
 // takeWarm returns a warm init that can stand in for cmd (built by spawn,
 // not started), or nil: then spawn starts cmd. It starts the next one.
 func (s *spawner) takeWarm(exe string, cmd *exec.Cmd) *warmInit {
-	p := &s.warm
+	p := s.pool(cmd)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -66,12 +84,12 @@ func (s *spawner) takeWarm(exe string, cmd *exec.Cmd) *warmInit {
 			return nil
 		}
 		p.next = make(chan *warmInit, 1)
-		go s.fillWarm(exe)
+		go s.fillWarm(p, exe)
 		p.mu.Unlock()
 		return nil
 	}
 	p.mu.Unlock()
-	if !warmFits(exe, cmd) {
+	if !p.fits(exe, cmd) {
 		return nil
 	}
 	w := <-p.next // a start is always under way or done: this waits for at most one
@@ -81,37 +99,40 @@ func (s *spawner) takeWarm(exe string, cmd *exec.Cmd) *warmInit {
 		p.next <- w // for close to discard
 		return nil
 	}
-	go s.fillWarm(exe)
+	go s.fillWarm(p, exe)
 	p.mu.Unlock()
 	return w
 }
 
-// warmFits reports whether a warm init is what cmd would have started.
-func warmFits(exe string, cmd *exec.Cmd) bool {
+// fits reports whether one of p's warm inits is what cmd would have
+// started.
+func (p *warmPool) fits(exe string, cmd *exec.Cmd) bool {
 	a := cmd.SysProcAttr
 	if cmd.Path != exe || cmd.Dir != "" || cmd.Stdin != nil || len(cmd.ExtraFiles) != 2 || a == nil ||
 		a.Cloneflags != warmCloneflags || a.Pdeathsig != syscall.SIGKILL || a.Setsid || a.Setctty ||
 		a.Credential != nil || a.Unshareflags != 0 || a.Foreground || a.Noctty || a.Ptrace {
 		return false
 	}
+	var env []string
 	for _, e := range cmd.Env {
-		if e != initproc.Env+"=1" && !slices.Contains(warmEnv, e) {
-			return false
+		if !strings.HasPrefix(e, initproc.TraceEnv+"=") {
+			env = append(env, e)
 		}
 	}
-	return len(cmd.Env) == len(warmEnv)
+	return len(env) > 0 && env[0] == initproc.Env+"="+p.cold && slices.Equal(env[1:], p.env)
 }
 
-// fillWarm starts a warm init and offers it once it is ready (or nil).
-func (s *spawner) fillWarm(exe string) {
-	w, err := s.startWarm(exe)
+// fillWarm starts one of p's warm inits and offers it once it is ready
+// (or nil).
+func (s *spawner) fillWarm(p *warmPool, exe string) {
+	w, err := s.startWarm(p, exe)
 	if err != nil {
 		w = nil
 	}
-	s.warm.next <- w
+	p.next <- w
 }
 
-func (s *spawner) startWarm(exe string) (_ *warmInit, retErr error) {
+func (s *spawner) startWarm(p *warmPool, exe string) (_ *warmInit, retErr error) {
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
@@ -137,7 +158,7 @@ func (s *spawner) startWarm(exe string) (_ *warmInit, retErr error) {
 	cmd := &exec.Cmd{
 		Path:        exe,
 		Args:        []string{"hull-init"},
-		Env:         append(slices.Clip(warmEnv), traceEnv()...),
+		Env:         append(append([]string{initproc.Env + "=" + p.warm}, p.env...), traceEnv()...),
 		ExtraFiles:  []*os.File{cfgR, statW, child}, // configFD, statusFD, WarmFD
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: warmCloneflags, Pdeathsig: syscall.SIGKILL},
 	}
@@ -223,9 +244,14 @@ func (w *warmInit) close() {
 	}
 }
 
-// closeWarm discards the warm init, waiting for one being started.
+// closeWarm discards the warm inits, waiting for those being started.
 func (s *spawner) closeWarm() {
-	p := &s.warm
+	for _, p := range []*warmPool{&s.warm, &s.warmPlan} {
+		p.close()
+	}
+}
+
+func (p *warmPool) close() {
 	p.mu.Lock()
 	p.closed = true
 	next := p.next

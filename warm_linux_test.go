@@ -15,11 +15,21 @@ import (
 // start from a warm init (warm_linux.go), which must behave as a cold one:
 // its streams, its cgroup (joined before the user's process runs), exit
 // codes; and Close leaves no warm init behind. Not parallel: it counts
-// this process's children. Warm inits are Go inits: the test makes every
-// container use one (containers plan.c can set up do not need them).
+// this process's children. Both kinds: plan.c's inits (PlanWarmMode) and,
+// with every container made to use one, Go inits (WarmMode).
 func TestContainerWarmInit(t *testing.T) {
+	for _, goInit := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plan", true: "go"}[goInit], func(t *testing.T) { testWarmInit(t, goInit) })
+	}
+}
+
+func testWarmInit(t *testing.T, goInit bool) {
 	rt := containerTest(t)
-	rt.goInit = true
+	rt.goInit = goInit
+	mode := initproc.PlanWarmMode
+	if goInit {
+		mode = initproc.WarmMode
+	}
 	warm := 0
 	for i := range 5 {
 		var out, errOut syncBuffer
@@ -28,7 +38,7 @@ func TestContainerWarmInit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if slices.Contains(c.lp.cmd.Env, initproc.Env+"="+initproc.WarmMode) {
+		if slices.Contains(c.lp.cmd.Env, initproc.Env+"="+mode) {
 			warm++
 		}
 		// The command sleeps so that its process is still in its cgroup

@@ -1038,11 +1038,69 @@ static void run_op(const struct op *o) {
 	}
 }
 
+// The warm plan init's socket to its parent (initproc.WarmFD), and the
+// bits of the byte that says which standard streams come over it
+// (initproc.WarmStdin, WarmStdout, WarmStderr).
+#define WARM_FD 5
+
+// warm_wait is initproc's runWarm for a plan init started ahead of time
+// (_HULL_INIT=plan-warm, hull's warm_linux.go): say it is ready with one
+// byte on WARM_FD, then receive the container's standard streams there
+// and put them on fds 0-2 (the others stay /dev/null). Then it is an
+// ordinary plan init, which reads its plan from the config pipe.
+static void warm_wait(void) {
+	char one = 1, mask = 0;
+	if (write(WARM_FD, &one, 1) != 1)
+		_exit(125);
+	union {
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {.iov_base = &mask, .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	ssize_t n;
+	do
+		n = recvmsg(WARM_FD, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(125); // the parent went away: never start
+	int fds[3], nfds = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		int got = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (int i = 0; i < got; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (nfds < 3)
+				fds[nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	for (int target = 0, k = 0; target < 3; target++) {
+		if (!(mask & (1 << target)))
+			continue;
+		if (k >= nfds || dup3(fds[k], target, 0) < 0) {
+			static const char msg[] = "hull-init: receive stdio: fewer descriptors than announced\n";
+			write_all(2, msg, sizeof(msg) - 1);
+			_exit(125);
+		}
+		close(fds[k++]);
+	}
+	close(WARM_FD);
+	trace("C warm init adopted");
+}
+
 // hull_plan_init is the whole init when _HULL_INIT=plan: read the plan
 // from the config pipe, run it; the last step execs the user's process.
+// With _HULL_INIT=plan-warm it first waits to be adopted (warm_wait).
 __attribute__((constructor)) static void hull_plan_init(void) {
 	const char *mode = getenv("_HULL_INIT");
-	if (mode == NULL || strcmp(mode, "plan") != 0)
+	if (mode == NULL)
+		return;
+	int warm = strcmp(mode, "plan-warm") == 0;
+	if (!warm && strcmp(mode, "plan") != 0)
 		return;
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	cloexec_from(CONFIG_FD); // the config and status pipes too
@@ -1052,6 +1110,8 @@ __attribute__((constructor)) static void hull_plan_init(void) {
 	if (tf && *tf)
 		trace_fd = open(tf, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	trace("C plan init");
+	if (warm)
+		warm_wait();
 	unsigned char hdr[4];
 	stage = "config";
 	if (read_full(CONFIG_FD, hdr, 4) < 0) {

@@ -33,6 +33,11 @@ import (
 // (Compile says so), as do builds without cgo.
 const PlanMode = "plan"
 
+// PlanWarmMode is Env's value for a plan init started ahead of time
+// (hull's warm_linux.go): it waits on WarmFD for the container's standard
+// streams, as a WarmMode init does, and then reads its plan.
+const PlanWarmMode = "plan-warm"
+
 // Plan steps, in plan.c's numbering. Arguments are strings (paths, names)
 // or 8-byte little-endian integers; "what" is the prefix of the error
 // message when the step fails, in the stage last set by opStage.
