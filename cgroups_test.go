@@ -30,6 +30,25 @@ func TestCgroupKillEveryProcess(t *testing.T) {
 	if cg == nil {
 		t.Fatal("no cgroup for a running container")
 	}
+	stray, done := startStray(t)
+	if err := cg.moveIn(stray.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remove(t.Context(), WithForceRemove()); err != nil {
+		t.Fatal(err)
+	}
+	waitStrayKilled(t, stray, done, "Remove")
+	for _, d := range cg.dirs {
+		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cgroup %s left: %v", d, err)
+		}
+	}
+}
+
+// startStray starts a host process (sleep) for a test to put in a
+// container's cgroup; done closes when it has ended.
+func startStray(t *testing.T) (*exec.Cmd, <-chan struct{}) {
+	t.Helper()
 	stray := exec.Command("sleep", "1000")
 	if err := stray.Start(); err != nil {
 		t.Fatal(err)
@@ -37,23 +56,19 @@ func TestCgroupKillEveryProcess(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = stray.Wait(); close(done) }()
 	t.Cleanup(func() { _ = stray.Process.Kill(); <-done })
-	if err := cg.moveIn(stray.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Remove(t.Context(), WithForceRemove()); err != nil {
-		t.Fatal(err)
-	}
+	return stray, done
+}
+
+// waitStrayKilled wants the stray process SIGKILLed by what (Remove,
+// Close) within 20 seconds.
+func waitStrayKilled(t *testing.T, stray *exec.Cmd, done <-chan struct{}, what string) {
+	t.Helper()
 	select {
 	case <-done:
 		if ws, ok := stray.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
 			t.Errorf("the stray process ended with %v, want SIGKILL", stray.ProcessState)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatalf("Remove left the stray process %d of the cgroup alive", stray.Process.Pid)
-	}
-	for _, d := range cg.dirs {
-		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("cgroup %s left: %v", d, err)
-		}
+		t.Fatalf("%s left the stray process %d of the cgroup alive", what, stray.Process.Pid)
 	}
 }

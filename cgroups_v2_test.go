@@ -5,12 +5,10 @@ package hull
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -202,13 +200,7 @@ func TestCgroupV2KillEveryProcess(t *testing.T) {
 			}
 			inside := cgroupProcs(t, dir)
 			// A host process joins the cgroup.
-			stray := exec.Command("sleep", "1000")
-			if err := stray.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() { _ = stray.Wait(); close(done) }()
-			t.Cleanup(func() { _ = stray.Process.Kill(); <-done })
+			stray, done := startStray(t)
 			if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(stray.Process.Pid)), 0); err != nil {
 				t.Fatal(err)
 			}
@@ -220,14 +212,7 @@ func TestCgroupV2KillEveryProcess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case <-done:
-				if ws, ok := stray.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
-					t.Errorf("the stray process ended with %v, want SIGKILL", stray.ProcessState)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatalf("%s left the stray process %d of the cgroup alive", how, stray.Process.Pid)
-			}
+			waitStrayKilled(t, stray, done, how)
 			for _, pid := range inside {
 				if err := unix.Kill(pid, 0); !errors.Is(err, unix.ESRCH) {
 					t.Errorf("container process %d survives %s: %v", pid, how, err)

@@ -29,24 +29,16 @@ func (s *Store) holdPath(id string) (string, error) {
 }
 
 // PutHold writes (or replaces) a hold.
-func (s *Store) PutHold(h Hold) error {
-	p, err := s.holdPath(h.ID)
-	if err != nil {
-		return err
-	}
-	data, err := json.Marshal(h)
-	if err != nil {
-		return err
-	}
-	return s.writeFileAtomic(p, data, 0o600)
-}
+func (s *Store) PutHold(h Hold) error { return s.putHold(h, true) }
 
 // PutHoldVolatile is PutHold without waiting for the disk (no fsync, which
 // costs a container start about a millisecond): after a machine crash the
 // hold may be missing or unreadable. Only for holds the caller can put
 // back from its own records before anything collects garbage; hull's Open
 // does so for containers (RepairHold).
-func (s *Store) PutHoldVolatile(h Hold) error {
+func (s *Store) PutHoldVolatile(h Hold) error { return s.putHold(h, false) }
+
+func (s *Store) putHold(h Hold, durable bool) error {
 	p, err := s.holdPath(h.ID)
 	if err != nil {
 		return err
@@ -55,7 +47,7 @@ func (s *Store) PutHoldVolatile(h Hold) error {
 	if err != nil {
 		return err
 	}
-	return s.writeFile(p, data, 0o600, false)
+	return s.writeFile(p, data, 0o600, durable)
 }
 
 // RepairHold puts h back (durably) unless a readable hold with its ID
