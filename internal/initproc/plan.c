@@ -89,6 +89,7 @@ enum {
 	OP_READY,
 	OP_NO_NEW_PRIVS,
 	OP_EXEC,
+	OP_MKNOD,
 };
 
 #define CONFIG_FD 3
@@ -954,6 +955,29 @@ static void run_op(const struct op *o) {
 		if (mount(str(o, 1), fdpath(fd), "", MS_BIND, NULL) < 0)
 			fail(str(o, 3));
 		close(fd);
+		break;
+	}
+	case OP_MKNOD: {
+		// initproc's makeDevice: the node in its directory made inside
+		// rootfs, owned and moded as the spec says (not through the umask).
+		const char *path = str(o, 1);
+		mode_t mode = num(o, 2);
+		dev_t dev = num(o, 3);
+		uid_t uid = num(o, 4);
+		gid_t gid = num(o, 5);
+		const char *slash = strrchr(path, '/');
+		if (slash == NULL || slash[1] == '\0') {
+			errno = EINVAL;
+			fail(path);
+		}
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		int d = walk_or_fail(str(o, 0), dir[0] ? dir : "/", LAST_DIR, path);
+		const char *name = slash + 1;
+		if (mknodat(d, name, mode, dev) < 0 || fchownat(d, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    fchmodat(d, name, mode & 07777, 0) < 0)
+			fail(path);
+		close(d);
 		break;
 	}
 	case OP_SYMLINK_AT: {

@@ -51,7 +51,7 @@ const (
 	opMountAt                  // rootfs, dest, source, fstype, flags, data, what: on dest made a directory inside rootfs
 	opRemountAt                // rootfs, dest, flags, what: mount("", dest, "", flags) inside rootfs
 	opBindAt                   // rootfs, dest, source, flags, propagation, MS_REC or 0, use open_tree, what: mountInto for a bind
-	opBindFile                 // rootfs, source, dest, what: bindFile
+	opBindFile                 // rootfs, source, dest, what: bindFile (unused since opMknod)
 	opSymlinkAt                // rootfs, dir, target, name: a symlink in dir inside rootfs (EEXIST is fine)
 	opPivot                    // rootfs
 	opWrite                    // path, data, what
@@ -70,6 +70,7 @@ const (
 	opReady                    // (none): report ready, wait for the start byte
 	opNoNewPrivs               // (none)
 	opExec                     // PATH, argc, args..., env...
+	opMknod                    // rootfs, path, mode, dev, uid, gid: makeDevice
 )
 
 // maxPlanArgs is plan.c's MAX_ARGS: the most arguments and environment
@@ -171,7 +172,11 @@ func (p *plan) compile(cfg *Config) error {
 	p.step(opStage, "devices")
 	if l := s.Linux; l != nil {
 		for _, d := range l.Devices {
-			p.step(opBindFile, rootfs, d.Path, d.Path, d.Path)
+			mode, dev, uid, gid, err := deviceNode(d)
+			if err != nil {
+				return errNoPlan
+			}
+			p.step(opMknod, rootfs, d.Path, mode, dev, uid, gid)
 		}
 	}
 	for _, ln := range devLinks {

@@ -249,12 +249,12 @@ func bindFile(rootfs, src, dst string) error {
 	return unix.Mount(src, target, "", unix.MS_BIND, "")
 }
 
-// setupDev binds the spec's devices from the host into /dev (a tmpfs by
-// then) and adds the standard symlinks.
+// setupDev makes the spec's devices in /dev (a tmpfs by then) and adds
+// the standard symlinks.
 func setupDev(rootfs string, l *specs.Linux) error {
 	if l != nil {
 		for _, d := range l.Devices {
-			if err := bindFile(rootfs, d.Path, d.Path); err != nil {
+			if err := makeDevice(rootfs, d); err != nil {
 				return fmt.Errorf("%s: %w", d.Path, err)
 			}
 		}
@@ -269,6 +269,57 @@ func setupDev(rootfs string, l *specs.Linux) error {
 		}
 	}
 	return nil
+}
+
+// makeDevice makes the node for d inside rootfs with mknod, as runc does
+// outside user namespaces: a node of the container's own, not a bind
+// mount of the host's, so there is nothing to mount now or to unmount
+// when the container ends. The device rules (cgroup) say what it may be
+// used for.
+func makeDevice(rootfs string, d specs.LinuxDevice) error {
+	target, err := secureDest(rootfs, d.Path)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	mode, dev, uid, gid, err := deviceNode(d)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mknod(target, mode, int(dev)); err != nil {
+		return err
+	}
+	if err := unix.Lchown(target, uid, gid); err != nil {
+		return err
+	}
+	return unix.Chmod(target, mode&0o7777) // mknod's mode went through the umask
+}
+
+// deviceNode is what mknod and chown need for d.
+func deviceNode(d specs.LinuxDevice) (mode uint32, dev uint64, uid, gid int, err error) {
+	switch d.Type {
+	case "c", "u":
+		mode = unix.S_IFCHR
+	case "b":
+		mode = unix.S_IFBLK
+	case "p":
+		mode = unix.S_IFIFO
+	default:
+		return 0, 0, 0, 0, fmt.Errorf("device type %q", d.Type)
+	}
+	perm := uint32(0o666)
+	if d.FileMode != nil {
+		perm = uint32(d.FileMode.Perm())
+	}
+	if d.UID != nil {
+		uid = int(*d.UID)
+	}
+	if d.GID != nil {
+		gid = int(*d.GID)
+	}
+	return mode | perm, unix.Mkdev(uint32(d.Major), uint32(d.Minor)), uid, gid, nil
 }
 
 // pivotRoot makes rootfs the root and detaches the host's.
