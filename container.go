@@ -157,14 +157,15 @@ func (rt *Runtime) Run(ctx context.Context, ref string, opts ...RunOption) (*Con
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
 	}
-	if _, err := rt.Image(ctx, ref); errors.Is(err, ErrNotFound) {
-		if _, err := rt.Pull(ctx, ref); err != nil {
+	img, err := rt.Image(ctx, ref)
+	if errors.Is(err, ErrNotFound) {
+		if img, err = rt.Pull(ctx, ref); err != nil {
 			return nil, fmt.Errorf("run %s: %w", ref, err)
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("run %s: %w", ref, err)
 	}
-	c, err := rt.Create(ctx, ref, opts...)
+	c, err := rt.create(ctx, ref, img, opts...)
 	if err != nil {
 		return nil, err
 	}

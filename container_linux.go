@@ -39,7 +39,13 @@ type liveProcess struct {
 // may be) and starts its init, which sets up the namespaces, cgroup and
 // root filesystem and then waits for Start. It does not pull: Run does.
 // The container belongs to this Runtime until Removed (see Container).
-func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_ *Container, retErr error) {
+func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (*Container, error) {
+	return rt.create(ctx, ref, nil, opts...)
+}
+
+// create is Create of ref, resolved to img already unless img is nil (Run
+// looks it up first, to pull it if missing).
+func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...RunOption) (_ *Container, retErr error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -49,9 +55,11 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (_
 			return nil, fmt.Errorf("create container: %w", err)
 		}
 	}
-	img, err := rt.Image(ctx, ref)
-	if err != nil {
-		return nil, fmt.Errorf("create container: %w", err)
+	if img == nil {
+		var err error
+		if img, err = rt.Image(ctx, ref); err != nil {
+			return nil, fmt.Errorf("create container: %w", err)
+		}
 	}
 	if len(img.rec.ChainIDs) == 0 {
 		return nil, fmt.Errorf("create container: %w: image %s has no layers", ErrInvalidArgument, ref)

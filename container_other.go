@@ -22,6 +22,10 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (*
 	return nil, ErrUnsupported
 }
 
+func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...RunOption) (*Container, error) {
+	return nil, ErrUnsupported
+}
+
 // Start returns ErrUnsupported: containers need Linux.
 func (c *Container) Start(ctx context.Context) error { return ErrUnsupported }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hullbox/hull/internal/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -351,7 +352,7 @@ func (p *plan) cgroupfs(rootfs, dest string, flags uintptr) error {
 		p.step(opMountAt, rootfs, dest, "cgroup2", "cgroup2", flags, "", dest)
 		return nil
 	}
-	hierarchies, err := hostCgroupMounts()
+	hierarchies, err := planCgroupMounts()
 	if err != nil {
 		return errNoPlan
 	}
@@ -380,3 +381,8 @@ func capMask(names []string) (uint64, error) {
 	}
 	return m, nil
 }
+
+// planCgroupMounts is hostCgroupMounts read once per process: the parent
+// compiles a plan per container, and the host's hierarchies do not change
+// under a running program (hull's own cgroup code reads them once too).
+var planCgroupMounts = sync.OnceValues(hostCgroupMounts)
