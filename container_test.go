@@ -56,9 +56,15 @@ func containerTest(t *testing.T) *Runtime {
 // output (stdout and stderr together).
 func run(t *testing.T, rt *Runtime, opts ...RunOption) (ExitStatus, string, error) {
 	t.Helper()
+	return runRef(t, rt, "busybox:test", opts...)
+}
+
+// runRef is run of the image ref.
+func runRef(t *testing.T, rt *Runtime, ref string, opts ...RunOption) (ExitStatus, string, error) {
+	t.Helper()
 	var out syncBuffer
 	opts = append([]RunOption{WithStdout(&out), WithStderr(&out)}, opts...)
-	c, err := rt.Run(t.Context(), "busybox:test", opts...)
+	c, err := rt.Run(t.Context(), ref, opts...)
 	if c == nil {
 		return ExitStatus{}, "", err
 	}
@@ -445,6 +451,22 @@ func TestRunMissingImage(t *testing.T) {
 	}
 	if list, _ := rt.Containers(t.Context(), All()); len(list) != 0 {
 		t.Errorf("containers left: %d", len(list))
+	}
+}
+
+// TestRunPullsMissingImage: Run pulls an image it does not have from its
+// registry, then runs it, like docker run.
+func TestRunPullsMissingImage(t *testing.T) {
+	t.Parallel()
+	reg := testutil.StartRegistry(t)
+	pushed := reg.Push(t, "run/busybox:1", testutil.BusyboxImage(t))
+	rt := openTest(t)
+	st, out, err := runRef(t, rt, pushed.Ref, WithNetworkMode(NetworkModeNone), WithCmd("echo", "pulled and ran"))
+	if err != nil || st.Code != 0 || out != "pulled and ran\n" {
+		t.Fatalf("run of a missing image: %+v %v %q", st, err, out)
+	}
+	if _, err := rt.Image(t.Context(), pushed.Ref); err != nil {
+		t.Errorf("image after Run: %v", err)
 	}
 }
 
