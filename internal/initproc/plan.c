@@ -1,5 +1,6 @@
-// The container init in C: runs a plan (plan.go) before the Go runtime
-// starts. See plan.go for why and for the format.
+// The container init in C: runs a plan (plan_linux.go) before the Go runtime
+// starts. See PlanMode in plan_linux.go for why, and Compile there for
+// the format.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -59,7 +60,7 @@ struct hull_mount_attr {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
-// Opcodes: plan.go has the same list, with what each one means.
+// Opcodes: plan_linux.go has the same list, with what each one means.
 enum {
 	OP_STAGE = 1,
 	OP_TRACE,
