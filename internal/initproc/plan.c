@@ -71,7 +71,6 @@ enum {
 	OP_MOUNT_AT,
 	OP_REMOUNT_AT,
 	OP_BIND_AT,
-	OP_BIND_FILE,
 	OP_SYMLINK_AT,
 	OP_PIVOT,
 	OP_WRITE,
@@ -951,13 +950,6 @@ static void run_op(const struct op *o) {
 	case OP_BIND_AT:
 		bind_at(o);
 		break;
-	case OP_BIND_FILE: {
-		int fd = walk_or_fail(str(o, 0), str(o, 2), LAST_FILE, str(o, 3));
-		if (mount(str(o, 1), fdpath(fd), "", MS_BIND, NULL) < 0)
-			fail(str(o, 3));
-		close(fd);
-		break;
-	}
 	case OP_MKNOD: {
 		// initproc's makeDevice: the node in its directory made inside
 		// rootfs, owned and moded as the spec says (not through the umask).

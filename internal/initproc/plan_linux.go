@@ -52,7 +52,6 @@ const (
 	opMountAt                  // rootfs, dest, source, fstype, flags, data, what: on dest made a directory inside rootfs
 	opRemountAt                // rootfs, dest, flags, what: mount("", dest, "", flags) inside rootfs
 	opBindAt                   // rootfs, dest, source, flags, propagation, MS_REC or 0, use open_tree, what: mountInto for a bind
-	opBindFile                 // rootfs, source, dest, what: bindFile (unused since opMknod)
 	opSymlinkAt                // rootfs, dir, target, name: a symlink in dir inside rootfs (EEXIST is fine)
 	opPivot                    // rootfs
 	opWrite                    // path, data, what
