@@ -121,42 +121,41 @@ func (cg *cgroup) setV1(r *specs.LinuxResources) error {
 func bpfDeviceRules(rules []specs.LinuxDeviceCgroup) []specs.LinuxDeviceCgroup {
 	out := make([]specs.LinuxDeviceCgroup, len(rules))
 	for i, d := range rules {
-		wild := int64(-1)
-		if d.Type == "" {
-			d.Type = "a"
-		}
-		if d.Major == nil {
-			d.Major = &wild
-		}
-		if d.Minor == nil {
-			d.Minor = &wild
-		}
-		if d.Access == "" {
-			d.Access = "rwm"
-		}
-		out[i] = d
+		out[i] = fullDeviceRule(d)
 	}
 	return out
+}
+
+// fullDeviceRule fills what d leaves out with its meaning: type "a",
+// major and minor -1 (any), access "rwm".
+func fullDeviceRule(d specs.LinuxDeviceCgroup) specs.LinuxDeviceCgroup {
+	wild := int64(-1)
+	if d.Type == "" {
+		d.Type = "a"
+	}
+	if d.Major == nil {
+		d.Major = &wild
+	}
+	if d.Minor == nil {
+		d.Minor = &wild
+	}
+	if d.Access == "" {
+		d.Access = "rwm"
+	}
+	return d
 }
 
 // deviceRule is d as v1's devices.allow and devices.deny take it:
 // "type major:minor access", "*" for any.
 func deviceRule(d specs.LinuxDeviceCgroup) string {
-	typ, major, minor := d.Type, "*", "*"
-	if typ == "" {
-		typ = "a"
+	d = fullDeviceRule(d)
+	num := func(n int64) string {
+		if n < 0 {
+			return "*"
+		}
+		return strconv.FormatInt(n, 10)
 	}
-	if d.Major != nil {
-		major = strconv.FormatInt(*d.Major, 10)
-	}
-	if d.Minor != nil {
-		minor = strconv.FormatInt(*d.Minor, 10)
-	}
-	access := d.Access
-	if access == "" {
-		access = "rwm"
-	}
-	return typ + " " + major + ":" + minor + " " + access
+	return d.Type + " " + num(*d.Major) + ":" + num(*d.Minor) + " " + d.Access
 }
 
 // setResourcesV2 converts the limits to v2's files (containerd's
