@@ -264,7 +264,7 @@ func (c *Container) attachNetworks(ctx context.Context, rc *runConfig) error {
 	}
 	ep := st.Networks[slices.IndexFunc(st.Networks, func(e endpointState) bool { return e.NetworkID == first.ID })]
 	initproc.Trace("P names registered")
-	ports, err := c.rt.publishPorts(st.ID, ep.IP, first.Bridge, rc)
+	ports, err := c.rt.publishPorts(st.ID, ep.IP, hostVeth(st.ID, ep.IfName), rc)
 	if err != nil {
 		return fmt.Errorf("publish ports: %w", err)
 	}

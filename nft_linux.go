@@ -71,9 +71,10 @@ func (rt *Runtime) recoverNetRules(liveContainers map[string]bool, liveBridges m
 }
 
 // publishPorts allocates the host ports rc asks for and installs their
-// DNAT rules towards ip, the container's address on bridge. It runs under
-// a host-wide lock, so two processes never pick the same free port.
-func (rt *Runtime) publishPorts(id string, ip netip.Addr, bridge string, rc *runConfig) (_ []PortBinding, retErr error) {
+// DNAT rules towards ip, the container's address on the network whose
+// bridge port is veth. It runs under a host-wide lock, so two processes
+// never pick the same free port.
+func (rt *Runtime) publishPorts(id string, ip netip.Addr, veth string, rc *runConfig) (_ []PortBinding, retErr error) {
 	unlock, err := lockPorts()
 	if err != nil {
 		return nil, err
@@ -117,7 +118,7 @@ func (rt *Runtime) publishPorts(id string, ip netip.Addr, bridge string, rc *run
 	}
 	// The container's own port needs hairpin mode to reach itself through
 	// a host address (see netsetup.SetHairpin).
-	if err := netsetup.SetHairpin(bridge, hostVeth(id, "")); err != nil {
+	if err := netsetup.SetHairpin(veth); err != nil {
 		return nil, err
 	}
 	out := make([]PortBinding, len(rules))

@@ -164,13 +164,22 @@ func listRules(names ...string) ([]ownedRule, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		msgs, err := conn.Execute(mnl.Message{
+		req := mnl.Message{
 			Header: mnl.Header{
 				Type:  mnl.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETRULE),
 				Flags: mnl.Request | mnl.Dump,
 			},
 			Data: append([]byte{unix.NFPROTO_IPV4, unix.NFNETLINK_V0, 0, 0}, attrs...),
-		})
+		}
+		msgs, err := conn.Execute(req)
+		// A dump that spans several reads is flagged interrupted when the
+		// ruleset changed between them: it may miss rules, so read again.
+		for i := 0; i < 10 && err == nil && interrupted(msgs); i++ {
+			msgs, err = conn.Execute(req)
+		}
+		if err == nil && interrupted(msgs) {
+			err = errors.New("the ruleset kept changing during the dump")
+		}
 		if errors.Is(err, unix.ENOENT) {
 			return nil, false, nil // the table (with its chains) is not there yet
 		}
@@ -203,6 +212,11 @@ func listRules(names ...string) ([]ownedRule, bool, error) {
 		}
 	}
 	return out, true, nil
+}
+
+// interrupted tells whether the kernel flagged a dump as inconsistent.
+func interrupted(msgs []mnl.Message) bool {
+	return slices.ContainsFunc(msgs, func(m mnl.Message) bool { return m.Header.Flags&mnl.DumpInterrupted != 0 })
 }
 
 // replace atomically deletes the rules of the named chains whose comment
@@ -435,29 +449,22 @@ func FlushUDPConntrack(ports ...uint16) error {
 	return nil
 }
 
-// SetHairpin turns on hairpin mode on the ports of bridge whose name starts
-// with prefix ("": every port), so a frame may
-// leave by the port it came in. A container reaching its own published port
-// through a host address needs it when br_netfilter is loaded: the DNATed
-// packet is then bridged back to the port it came from instead of routed.
-// Docker does the same for every endpoint when its userland proxy is off.
-// A side effect: the container also sees its own broadcasts reflected.
-func SetHairpin(bridge, prefix string) error {
-	br, err := netlink.LinkByName(bridge)
+// SetHairpin turns on hairpin mode on port, a bridge port (a host veth), so
+// a frame may leave by the port it came in. A container reaching its own
+// published port through a host address needs it when br_netfilter is
+// loaded: the DNATed packet is then bridged back to the port it came from
+// instead of routed. Docker does the same for every endpoint when its
+// userland proxy is off. A side effect: the container also sees its own
+// broadcasts reflected. The port is named rather than found by listing the
+// bridge's links: a link dump races with every veth being created or
+// deleted around it and fails as interrupted.
+func SetHairpin(port string) error {
+	l, err := netlink.LinkByName(port)
 	if err != nil {
-		return fmt.Errorf("bridge %s: %w", bridge, err)
+		return fmt.Errorf("hairpin on %s: %w", port, err)
 	}
-	links, err := netlink.LinkList()
-	if err != nil {
-		return err
-	}
-	for _, l := range links {
-		if l.Attrs().MasterIndex != br.Attrs().Index || !strings.HasPrefix(l.Attrs().Name, prefix) {
-			continue
-		}
-		if err := netlink.LinkSetHairpin(l, true); err != nil && !errors.Is(err, unix.ENODEV) {
-			return fmt.Errorf("hairpin on %s: %w", l.Attrs().Name, err)
-		}
+	if err := netlink.LinkSetHairpin(l, true); err != nil {
+		return fmt.Errorf("hairpin on %s: %w", port, err)
 	}
 	return nil
 }

@@ -211,7 +211,7 @@ func TestNFTPublishedPortPaths(t *testing.T) {
 	}
 	must(t, Publish("c1", ports))
 	must(t, Publish("c1", ports)) // replaces, does not duplicate
-	must(t, SetHairpin("hullnft0", "hvnft"))
+	must(t, SetHairpin("hvnft0"))
 
 	// The host itself: loopback (masqueraded to the gateway so the reply
 	// comes back), the bridge's own address, its LAN address.
