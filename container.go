@@ -19,7 +19,11 @@ import (
 // containers/<id>/ so that other processes find it. A Container created by
 // this Runtime is owned by it: it is killed and removed by rt.Close, and
 // killed by the kernel if this process dies. The caller removes it with
-// Remove when done.
+// Remove when done. Its root filesystem is not synced to disk (a volatile
+// overlay, as podman mounts --rm containers'): it lives no longer than
+// this process, so only a machine crash could lose what it wrote there,
+// even what it fsynced. Data that must outlast that belongs in a volume,
+// or in a Detached container, whose root is synced as Docker's is.
 type Container struct {
 	rt *Runtime
 	id string

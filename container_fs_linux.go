@@ -140,6 +140,10 @@ func (c *Container) copyTo(ctx context.Context, dst string, r io.Reader) error {
 		if len(opts) >= unix.Getpagesize() {
 			return fmt.Errorf("%w: %d layers make overlay options longer than a page", ErrUnsupported, len(lowers))
 		}
+		// A volatile run leaves a mark that fails the mount (initproc.Config.Volatile).
+		if err := os.RemoveAll(filepath.Join(work, initproc.VolatileMarker)); err != nil {
+			return err
+		}
 		if err := unix.Mount("overlay", mnt, "overlay", 0, opts); err != nil {
 			return fmt.Errorf("mount overlay: %w", err)
 		}

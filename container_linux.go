@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -137,6 +138,9 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 	cfg := &initproc.Config{
 		ID: id, Spec: spec, LowerRoot: lowerRoot, Lowers: lowers,
 		Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
+		// What an owned or auto-removed container writes to its root does
+		// not outlive the machine's uptime anyway: no syncs (docs/containers.md).
+		Volatile: (!st.Detached || st.AutoRemove) && volatileOverlay(),
 	}
 	initproc.Trace("P reserved, etc files")
 	if err := rt.prepareNetworks(&c.st, cfg, &rc, true); err != nil {
@@ -228,6 +232,20 @@ func (rt *Runtime) lockContainers() (func(), error) {
 	return lockFile(filepath.Join(rt.containersDir(), ".lock"))
 }
 
+// volatileOverlay tells whether the kernel knows overlayfs's "volatile"
+// option (Linux 5.10).
+var volatileOverlay = sync.OnceValue(func() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 5 || major == 5 && minor >= 10
+})
+
 // spawn starts the init in new namespaces, puts it in the cgroup, sends
 // its config and waits until it reports ready. The returned liveProcess is
 // non-nil once a process exists, even on error: the caller reaps it.
@@ -235,6 +253,11 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	exe, err := rt.initExe()
 	if err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
+	}
+	if cfg.Volatile { // the kernel's mark of the last run; this one is in the same boot or after a crash
+		if err := os.RemoveAll(filepath.Join(cfg.Work, initproc.VolatileMarker)); err != nil {
+			return nil, fmt.Errorf("create container: %w", err)
+		}
 	}
 	initproc.Trace("P spawn begin")
 	cg, err := rt.newCgroup(cfg.ID, rc.memory, rc.pidsLimit)

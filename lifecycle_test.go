@@ -3,6 +3,7 @@
 package hull
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hullbox/hull/internal/initproc"
+	"github.com/hullbox/hull/internal/testutil"
 )
 
 // startBusybox runs a busybox shell script in a container removed when
@@ -451,4 +455,70 @@ func TestContainerPrivilegedDevices(t *testing.T) {
 	if _, out, _ := run(t, rt, WithCmd("sh", "-c", probe)); strings.Contains(out, "has-device") {
 		t.Errorf("an ordinary container has %s: %q", dev, out)
 	}
+}
+
+// TestContainerVolatileRootfs: an owned container's overlay is mounted
+// volatile (nothing syncs it), a Detached one's is not; the mark a
+// volatile run leaves in the work dir, which fails any later mount of
+// the upper dir, stops neither CopyTo into the stopped container nor its
+// next start, and its writes are all still there.
+func TestContainerVolatileRootfs(t *testing.T) {
+	t.Parallel()
+	if !volatileOverlay() {
+		t.Skip("kernel older than 5.10: no volatile overlays")
+	}
+	rt := containerTest(t)
+	ctx := t.Context()
+	rootOptions := func(c *Container) string {
+		t.Helper()
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", c.Inspect().State.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if f := strings.Fields(line); len(f) > 4 && f[4] == "/" {
+				return f[len(f)-1] // the superblock's options
+			}
+		}
+		t.Fatalf("no root in %s", data)
+		return ""
+	}
+	var out syncBuffer
+	owned := startBusybox(t, rt, "echo run >> /runs; cat /runs; [ ! -e /copied ] || cat /copied; sleep 1000",
+		WithStdout(&out), WithStderr(&out))
+	detached := startBusybox(t, rt, "sleep 1000", Detached())
+	if o := rootOptions(owned); !strings.Contains(o, "volatile") { // "fsync=volatile" since Linux 6.4
+		t.Errorf("owned container's root: %s, want volatile", o)
+	}
+	if o := rootOptions(detached); strings.Contains(o, "volatile") {
+		t.Errorf("detached container's root: %s", o)
+	}
+	mark := filepath.Join(rt.containerDir(owned.ID()), "work", initproc.VolatileMarker)
+	// stop waits for the run's output, stops it and checks the mark is there.
+	stop := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); out.String() != want; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("output %q, want %q", out.String(), want)
+			}
+		}
+		if err := owned.Stop(ctx, 10*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(mark); err != nil {
+			t.Fatalf("no volatile mark after the run (the test would prove nothing): %v", err)
+		}
+	}
+	stop("run\n")
+	if err := owned.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop("run\nrun\nrun\n")
+	if err := owned.CopyTo(ctx, "/", bytes.NewReader(testutil.TarBytes(t, []testutil.File{{Name: "copied", Mode: 0o644, Body: []byte("copied\n")}}))); err != nil {
+		t.Fatal(err)
+	}
+	if err := owned.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop("run\nrun\nrun\nrun\nrun\nrun\ncopied\n")
 }

@@ -152,7 +152,11 @@ func mustJSON(v any) []byte {
 }
 
 // replaceFile writes data to a temp file beside path (synced if sync) and
-// renames it over path.
+// renames it over path. Without sync, it exchanges the two files instead
+// where it can and deletes the old one: ext4 starts writing a file's data
+// out when a rename replaces another file (its auto_da_alloc), a disk
+// write each state change paid for nothing, as most containers' state
+// files are deleted before the kernel's own writeback would reach them.
 func replaceFile(path string, data []byte, perm os.FileMode, sync bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
@@ -168,6 +172,12 @@ func replaceFile(path string, data []byte, perm os.FileMode, sync bool) error {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && !sync {
+		if err = exchangeFiles(tmp, path); err == nil {
+			return os.Remove(tmp) // now the old content
+		}
+		err = nil // no path yet, or no exchange on this filesystem
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)

@@ -42,6 +42,13 @@ type Config struct {
 	Lowers    []string `json:"lowers"` // top first
 	Upper     string   `json:"upper"`
 	Work      string   `json:"work"`
+	// Volatile mounts the overlay with "volatile" (Linux 5.10): nothing
+	// syncs its upper directory, not even at unmount, where the kernel
+	// would otherwise write out the whole upper filesystem (podman does
+	// the same for --rm containers). The kernel then leaves
+	// VolatileMarker under Work, and refuses the next mount of that
+	// upper directory until it is removed.
+	Volatile bool `json:"volatile,omitempty"`
 	// NetNS is a network namespace to join (/proc/<pid>/ns/net of
 	// another container's init, for network mode container:<id>) before
 	// anything else, instead of the new one the init was cloned into.

@@ -155,7 +155,7 @@ func (p *plan) compile(cfg *Config) error {
 	p.step(opStage, "mount")
 	p.step(opMount, "", "/", "", unix.MS_REC|rootPropagation(s.Mounts), "", "make / rprivate")
 	p.step(opChdir, cfg.LowerRoot, "overlay")
-	data := "lowerdir=" + strings.Join(cfg.Lowers, ":") + ",upperdir=" + cfg.Upper + ",workdir=" + cfg.Work
+	data := cfg.overlayOptions()
 	if len(data) >= os.Getpagesize() {
 		return errNoPlan
 	}

@@ -97,12 +97,26 @@ func setupContainer(cfg *Config) error {
 	return nil
 }
 
+// VolatileMarker is the directory, relative to the overlay's workdir, in
+// which the kernel marks an upper directory mounted volatile.
+const VolatileMarker = "work/incompat"
+
+// overlayOptions are the mount options of the container's root overlay,
+// its lowerdirs relative to LowerRoot.
+func (cfg *Config) overlayOptions() string {
+	data := "lowerdir=" + strings.Join(cfg.Lowers, ":") + ",upperdir=" + cfg.Upper + ",workdir=" + cfg.Work
+	if cfg.Volatile {
+		data += ",volatile"
+	}
+	return data
+}
+
 func mountOverlay(cfg *Config, rootfs string) error {
 	// Relative lowerdirs from LowerRoot keep the options short.
 	if err := unix.Chdir(cfg.LowerRoot); err != nil {
 		return fmt.Errorf("overlay: %w", err)
 	}
-	data := "lowerdir=" + strings.Join(cfg.Lowers, ":") + ",upperdir=" + cfg.Upper + ",workdir=" + cfg.Work
+	data := cfg.overlayOptions()
 	if len(data) >= os.Getpagesize() {
 		return fmt.Errorf("overlay: options too long (%d bytes, %d layers)", len(data), len(cfg.Lowers))
 	}
