@@ -254,7 +254,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	if err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
-	if cfg.Volatile { // the kernel's mark of the last run; this one is in the same boot or after a crash
+	if cfg.Volatile { // the mark the last volatile mount left, which fails the next (initproc.Config.Volatile)
 		if err := os.RemoveAll(filepath.Join(cfg.Work, initproc.VolatileMarker)); err != nil {
 			return nil, fmt.Errorf("create container: %w", err)
 		}

@@ -175,7 +175,10 @@ func replaceFile(path string, data []byte, perm os.FileMode, sync bool) error {
 	}
 	if err == nil && !sync {
 		if err = exchangeFiles(tmp, path); err == nil {
-			return os.Remove(tmp) // now the old content
+			// tmp now holds the old content; path is right even if this
+			// fails, and the container's directory goes with tmp.
+			_ = os.Remove(tmp)
+			return nil
 		}
 		err = nil // no path yet, or no exchange on this filesystem
 	}
