@@ -443,8 +443,18 @@ func FlushUDPConntrack(ports ...uint16) error {
 		}
 		filters = append(filters, f)
 	}
-	if _, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, filters...); err != nil {
-		return fmt.Errorf("conntrack: forget udp flows: %w", err)
+	// A conntrack dump may skip entries while the table changes under it
+	// (other containers' flows), without saying so: delete until a pass
+	// finds nothing left to delete. A client that keeps sending makes a
+	// new entry each pass, NATed already: a few passes are enough.
+	for range 5 {
+		n, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET, filters...)
+		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return fmt.Errorf("conntrack: forget udp flows: %w", err)
+		}
+		if n == 0 && err == nil {
+			return nil
+		}
 	}
 	return nil
 }
