@@ -169,7 +169,7 @@ func (rt *Runtime) Run(ctx context.Context, ref string, opts ...RunOption) (*Con
 	} else if err != nil {
 		return nil, fmt.Errorf("run %s: %w", ref, err)
 	}
-	c, err := rt.create(ctx, ref, img, opts...)
+	c, err := rt.create(ctx, ref, img, append(opts, startAtOnce)...)
 	if err != nil {
 		return nil, err
 	}
@@ -306,6 +306,15 @@ type runConfig struct {
 	mounts     []mountRequest // volumes and binds: mounts.go
 	net        netRunConfig   // networks: network.go
 	publish    []portSpec     // WithPublish: publish.go
+	// Start follows at once (Run, a restart): a plan init, which holds a
+	// thread of ours until it execs (initproc.Spawn), may run it.
+	startNow bool
+}
+
+// startAtOnce is Run's: see runConfig.startNow.
+func startAtOnce(c *runConfig) error {
+	c.startNow = true
+	return nil
 }
 
 // WithName names the container. Names are unique in a root: Create fails

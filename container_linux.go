@@ -24,9 +24,11 @@ import (
 
 // liveProcess is a container init this Runtime started and will reap.
 type liveProcess struct {
-	cmd    *exec.Cmd
-	cfgW   *os.File      // the start byte goes here; nil once sent
-	status *bufio.Reader // reports from the init
+	proc   *os.Process
+	wait   func() *os.ProcessState // reaps proc
+	kind   string                  // the init: "plan", "go" or "go-warm" (a warm one, warm_linux.go)
+	cfgW   *os.File                // the start byte goes here; nil once sent
+	status *bufio.Reader           // reports from the init
 	statR  *os.File
 	cg     *cgroup
 	io     *containerStdio // logs, stdin, terminal: stdio_linux.go
@@ -155,7 +157,7 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 	lp, err := rt.spawn(ctx, cfg, &rc)
 	if lp != nil {
 		c.lp = lp
-		c.st.Pid, c.st.PidStart = lp.cmd.Process.Pid, procStartTime(lp.cmd.Process.Pid)
+		c.st.Pid, c.st.PidStart = lp.proc.Pid, procStartTime(lp.proc.Pid)
 		go c.reap() // c.st is shared from here on: under c.mu
 	}
 	if err != nil {
@@ -250,10 +252,6 @@ var volatileOverlay = sync.OnceValue(func() bool {
 // its config and waits until it reports ready. The returned liveProcess is
 // non-nil once a process exists, even on error: the caller reaps it.
 func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfig) (_ *liveProcess, retErr error) {
-	exe, err := rt.initExe()
-	if err != nil {
-		return nil, fmt.Errorf("create container: %w", err)
-	}
 	if cfg.Volatile { // the mark the last volatile mount left, which fails the next (initproc.Config.Volatile)
 		if err := os.RemoveAll(filepath.Join(cfg.Work, initproc.VolatileMarker)); err != nil {
 			return nil, fmt.Errorf("create container: %w", err)
@@ -279,7 +277,6 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		return nil, errors.Join(err, cg.remove())
 	}
 	cmd := &exec.Cmd{
-		Path:       exe.path(),
 		Args:       []string{"hull-init", cfg.ID},
 		Env:        []string{initproc.Env + "=1", "GOMAXPROCS=1", "GOGC=off"},
 		ExtraFiles: []*os.File{cfgR, statW},
@@ -298,34 +295,41 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		}
 		return nil, errors.Join(fmt.Errorf("create container: %w", err), cg.remove())
 	}
-	// Most containers get plan.c's init, the rest the Go one (PlanMode):
-	// decided once the config is complete (wireStdio makes some resident).
+	// Most containers get a plan init, the rest the Go one (see
+	// initproc.Compile): decided once the config is complete (wireStdio
+	// makes some resident). A container created to be started later gets
+	// the Go init too: a plan init would hold one of our threads until
+	// then (initproc.Spawn).
 	plan, usePlan := initproc.Compile(cfg)
+	usePlan = usePlan && rc.startNow && !rt.goInit
 	initproc.Trace("P compiled")
-	if usePlan = usePlan && !rt.goInit; usePlan {
-		cmd.Env = append([]string{initproc.Env + "=" + initproc.PlanMode}, traceEnv()...)
-	}
-	if cgFD, err := cg.dirFD(); err != nil {
-		return nil, errors.Join(err, cg.remove())
-	} else if cgFD != nil {
-		defer cgFD.Close()
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
-	}
-	// A warm init stands in for cmd, with cmd's streams and its own pipes.
-	warm := rt.ctrs.spawner.takeWarm(exe.path(), cmd) // warm_linux.go
-	if warm != nil && warm.adopt(cmd, &sio.copied) != nil {
-		warm.discard()
-		warm = nil
-	}
-	if warm != nil {
-		for _, f := range []*os.File{cfgR, cfgW, statR, statW} {
-			f.Close()
+	status := bufio.NewReader(statR)
+	var proc *os.Process
+	var wait func() *os.ProcessState
+	kind, join := "plan", cg.add
+	if usePlan {
+		proc, err = rt.startPlan(cfg.ID, cmd, plan, &sio.copied, cfgR, cfgW, statW, status)
+		wait = func() *os.ProcessState {
+			ps, _ := proc.Wait()
+			return ps
 		}
-		cmd, cfgR, statW, cfgW, statR = warm.cmd, nil, nil, warm.cfgW, warm.statR
+		join = cg.moveIn // not born in it
 	} else {
-		err = rt.ctrs.spawner.start(cmd)
+		var warm bool
+		cmd, cfgW, statR, warm, err = rt.startGoInit(cmd, cg, sio, cfgR, cfgW, statR, statW)
+		if err == nil {
+			proc = cmd.Process
+			status = bufio.NewReader(statR)
+			wait = func() *os.ProcessState {
+				_ = cmd.Wait()
+				return cmd.ProcessState
+			}
+		}
+		kind = "go"
+		if warm {
+			kind, join = "go-warm", cg.moveIn
+		}
 	}
-	initproc.Trace("P init exec'd")
 	cfgR.Close()
 	statW.Close()
 	sio.started()
@@ -334,22 +338,18 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		statR.Close()
 		return nil, errors.Join(fmt.Errorf("create container: start init: %w", err), cg.remove(), sio.close())
 	}
-	lp := &liveProcess{cmd: cmd, cfgW: cfgW, status: bufio.NewReader(statR), statR: statR, cg: cg, io: sio, rc: rc, done: make(chan struct{})}
+	lp := &liveProcess{proc: proc, wait: wait, kind: kind, cfgW: cfgW, status: status, statR: statR, cg: cg, io: sio, rc: rc, done: make(chan struct{})}
 	defer func() {
 		if retErr != nil {
-			_ = cmd.Process.Kill()
+			_ = proc.Kill()
 		}
 	}()
-	join := cg.add
-	if warm != nil {
-		join = cg.moveIn
-	}
-	if err := join(cmd.Process.Pid); err != nil {
+	if err := join(proc.Pid); err != nil {
 		return lp, fmt.Errorf("create container: join cgroup: %w", err)
 	}
 	initproc.Trace("P init started, in its cgroup")
 	if usePlan {
-		_, err = cfgW.Write(plan)
+		_, err = cfgW.Write([]byte{1}) // go (initproc.Spawn)
 	} else {
 		err = initproc.WriteConfig(cfgW, cfg)
 	}
@@ -370,11 +370,102 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	if err := sio.attachConsole(ctx); err != nil {
 		return lp, fmt.Errorf("create container %s: %w", shortContainerID(cfg.ID), err)
 	}
-	// Only now: the init's Go runtime has made its threads.
+	// Only now: a Go init's runtime has made its threads.
 	if err := cg.setPidsLimit(rc.pidsLimit); err != nil {
 		return lp, fmt.Errorf("create container: pids limit: %w", err)
 	}
 	return lp, nil
+}
+
+// startGoInit starts cmd, the Go init, or has a warm one stand in for it
+// (warm_linux.go) with its own pipes, which it returns in place of cfgW
+// and statR (and warm true).
+func (rt *Runtime) startGoInit(cmd *exec.Cmd, cg *cgroup, sio *containerStdio, cfgR, cfgW, statR, statW *os.File) (_ *exec.Cmd, _, _ *os.File, warm bool, _ error) {
+	exe, err := rt.initExe()
+	if err != nil {
+		return cmd, cfgW, statR, false, err
+	}
+	cmd.Path = exe.path()
+	cgFD, err := cg.dirFD()
+	if err != nil {
+		return cmd, cfgW, statR, false, err
+	}
+	if cgFD != nil {
+		defer cgFD.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
+	}
+	// A warm init stands in for cmd, with cmd's streams and its own pipes.
+	w := rt.ctrs.spawner.takeWarm(exe.path(), cmd) // warm_linux.go
+	if w != nil && w.adopt(cmd, &sio.copied) != nil {
+		w.discard()
+		w = nil
+	}
+	if w == nil {
+		return cmd, cfgW, statR, false, rt.ctrs.spawner.start(cmd)
+	}
+	for _, f := range []*os.File{cfgR, cfgW, statR, statW} {
+		f.Close()
+	}
+	return w.cmd, w.cfgW, w.statR, true, nil
+}
+
+// startPlan starts a plan init (initproc.Spawn) with cmd's streams and
+// namespaces, and returns it once it has reported its pid: by then it
+// holds its copies of the descriptors given, and the caller may close
+// them. If it cannot, no init is left.
+func (rt *Runtime) startPlan(id string, cmd *exec.Cmd, plan []byte, copied *sync.WaitGroup, cfgR, cfgW, statW *os.File, status *bufio.Reader) (*os.Process, error) {
+	streams, ours, err := childStreams(cmd, copied)
+	defer func() {
+		for _, f := range ours {
+			f.Close()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	var stdio [3]int
+	for i, f := range streams {
+		stdio[i] = -1
+		if f != nil {
+			stdio[i] = int(f.Fd())
+		}
+	}
+	a := cmd.SysProcAttr
+	res := rt.ctrs.spawner.spawnPlan(cloneRequest{plan: plan, cloneflags: a.Cloneflags, stdio: stdio,
+		cfg: int(cfgR.Fd()), stat: int(statW.Fd()), pdeathsig: a.Pdeathsig})
+	cloned := make(chan cloneResult, 1)
+	go func() {
+		r := <-res
+		if r.err != nil {
+			statW.Close() // no init: the read below ends
+		}
+		cloned <- r
+	}()
+	m, err := initproc.ReadMessage(status)
+	if err == nil && m.Type == "pid" {
+		initproc.Trace("P init cloned")
+		return os.FindProcess(m.Code)
+	}
+	// No pid: the clone failed, or the init did before it could say it.
+	// Without the go byte, an init waiting for it exits; reap it.
+	cfgW.Close()
+	r := <-cloned
+	if r.pid > 0 {
+		if p, ferr := os.FindProcess(r.pid); ferr == nil {
+			_, _ = p.Wait()
+		}
+	}
+	switch {
+	case r.err != nil:
+		return nil, r.err
+	case err == nil && m.Type == "error":
+		return nil, startError(id, m)
+	case err == nil:
+		return nil, fmt.Errorf("init reported %q before its pid", m.Type)
+	case errors.Is(err, io.EOF):
+		return nil, errors.New("container init exited before it was ready")
+	}
+	return nil, err
 }
 
 // next reads the init's next report, giving up when ctx ends.
@@ -467,11 +558,13 @@ func (c *Container) Start(ctx context.Context) error {
 // reap waits for the init, records how it ended and removes the cgroup.
 func (c *Container) reap() {
 	lp := c.lp
-	_ = lp.cmd.Wait()
+	ps := lp.wait()
 	c.stopDNS(lp)
 	_ = lp.io.close()
 	var exit ExitStatus
-	if ws, ok := lp.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+	if ps == nil {
+		exit.Code = 137 // not ours to reap after all: as killed
+	} else if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
 		if ws.Signaled() {
 			exit.Signal = ws.Signal()
 			exit.Code = 128 + int(exit.Signal)
@@ -483,7 +576,7 @@ func (c *Container) reap() {
 	initproc.Trace("P reaped")
 	_ = lp.cg.remove()
 	initproc.Trace("P reap cgroup removed")
-	_ = c.releaseExited(lp.cmd.Process.Pid)
+	_ = c.releaseExited(lp.proc.Pid)
 	initproc.Trace("P reap released")
 	c.mu.Lock()
 	lp.exit = exit
@@ -563,7 +656,7 @@ func (c *Container) Kill(sig syscall.Signal) error {
 	}
 	var err error
 	if lp := c.live(); lp != nil {
-		err = lp.cmd.Process.Signal(sig)
+		err = lp.proc.Signal(sig)
 	} else {
 		err = unix.Kill(c.st.Pid, sig)
 	}
@@ -657,7 +750,7 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 func (c *Container) cleanup(now bool) error {
 	rt := c.rt
 	if lp := c.live(); lp != nil {
-		_ = lp.cmd.Process.Kill()
+		_ = lp.proc.Kill()
 		<-lp.done
 		lp.statR.Close()
 	}

@@ -32,7 +32,7 @@ func (c *Container) refresh() {
 		return // changed meanwhile
 	}
 	if lp != nil {
-		if st.Pid == lp.cmd.Process.Pid {
+		if st.Pid == lp.proc.Pid {
 			return // still our (exited) run
 		}
 		c.lp = nil

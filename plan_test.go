@@ -3,12 +3,15 @@
 package hull
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // planProbe prints what a container's init set up: credentials,
@@ -26,9 +29,9 @@ ls -a /
 env | sort
 `
 
-// TestPlanInitMatchesGoInit runs the same containers with plan.c's init
-// and with the Go init (initproc.PlanMode) and wants the same container
-// from both, and the same errors.
+// TestPlanInitMatchesGoInit runs the same containers with a plan init
+// (initproc.Spawn) and with the Go init and wants the same container from
+// both, and the same errors.
 func TestPlanInitMatchesGoInit(t *testing.T) {
 	t.Parallel()
 	rtPlan := containerTest(t)
@@ -125,4 +128,61 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestPlanInitWhen: Run starts a plan init (initproc.Spawn), and so does
+// the Start of an exited container; a container created to be started
+// later gets the Go init, since a plan init would hold one of our threads
+// until its Start. Either way the command runs. A plan init shares this
+// program's memory until it execs, and its setuid marks that memory
+// non-dumpable: this program must be as dumpable after as before, either
+// way. Not parallel: it reads and sets the process's dumpable flag.
+func TestPlanInitWhen(t *testing.T) {
+	rt := containerTest(t)
+	ctx := t.Context()
+	c, err := rt.Run(ctx, "busybox:test", WithUser("app"), WithCmd("true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+	if kind := c.live().kind; kind != "plan" {
+		t.Errorf("Run: %s init, want plan", kind)
+	}
+	if st, err := c.Wait(ctx); err != nil || st.Code != 0 {
+		t.Fatalf("Run: %+v %v", st, err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if kind := c.live().kind; kind != "plan" {
+		t.Errorf("Start of an exited container: %s init, want plan", kind)
+	}
+	if st, err := c.Wait(ctx); err != nil || st.Code != 0 {
+		t.Fatalf("restart: %+v %v", st, err)
+	}
+	created, err := rt.Create(ctx, "busybox:test", WithCmd("sh", "-c", "exit 4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { created.Remove(context.Background(), WithForceRemove()) })
+	if kind := created.live().kind; kind != "go" && kind != "go-warm" {
+		t.Errorf("Create: %s init, want the Go one", kind)
+	}
+	if err := created.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := created.Wait(ctx); err != nil || st.Code != 4 {
+		t.Fatalf("Create, Start: %+v %v", st, err)
+	}
+	for _, want := range []int{1, 0, 1} {
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, uintptr(want), 0, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		if st, _, err := run(t, rt, WithUser("app"), WithCmd("true")); err != nil || st.Code != 0 {
+			t.Fatalf("%+v %v", st, err)
+		}
+		if d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); err != nil || d != want {
+			t.Errorf("this program's dumpable flag after a run: %d %v, want %d", d, err, want)
+		}
+	}
 }

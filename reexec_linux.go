@@ -8,7 +8,9 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 
+	"github.com/hullbox/hull/internal/initproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,9 +69,11 @@ type spawner struct {
 	reqs chan spawnRequest
 	done chan struct{}
 	stop sync.Once
-	// Warm inits (warm_linux.go): Go ones and plan.c's.
-	warm, warmPlan warmPool
-	poolsOnce      sync.Once
+	// Warm Go inits (warm_linux.go).
+	warm      warmPool
+	poolsOnce sync.Once
+	// Idle threads that spawn plan inits (spawnPlan) wait here.
+	clones chan cloneRequest
 }
 
 type spawnRequest struct {
@@ -78,23 +82,7 @@ type spawnRequest struct {
 }
 
 func (s *spawner) start(cmd *exec.Cmd) error {
-	s.once.Do(func() {
-		s.reqs = make(chan spawnRequest)
-		if s.done == nil {
-			s.done = make(chan struct{})
-		}
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-			for {
-				select {
-				case r := <-s.reqs:
-					r.result <- r.cmd.Start()
-				case <-s.done:
-					return
-				}
-			}
-		}()
-	})
+	s.once.Do(s.begin)
 	r := spawnRequest{cmd: cmd, result: make(chan error, 1)}
 	select {
 	case s.reqs <- r:
@@ -102,6 +90,77 @@ func (s *spawner) start(cmd *exec.Cmd) error {
 	case <-s.done:
 		return ErrClosed
 	}
+}
+
+// cloneRequest asks a spawner thread to start a plan init (initproc.Spawn).
+type cloneRequest struct {
+	plan       []byte
+	cloneflags uintptr
+	stdio      [3]int
+	cfg, stat  int
+	pdeathsig  syscall.Signal
+	result     chan cloneResult
+}
+
+type cloneResult struct {
+	pid int
+	err error
+}
+
+// spawnPlan starts a plan init on one of the spawner's clone threads and
+// returns what will tell its pid and whether the clone failed, once the
+// init has exec'd or exited: the thread waits until then (initproc.Spawn),
+// so a thread is made whenever none is idle. Like the spawner's own, a
+// clone thread is locked and lives as long as the Runtime: the init's
+// pdeathsig follows the thread.
+func (s *spawner) spawnPlan(r cloneRequest) <-chan cloneResult {
+	s.once.Do(s.begin)
+	r.result = make(chan cloneResult, 1)
+	select {
+	case s.clones <- r:
+	case <-s.done:
+		r.result <- cloneResult{err: ErrClosed}
+	default:
+		go s.cloneThread(r)
+	}
+	return r.result
+}
+
+func (s *spawner) cloneThread(r cloneRequest) {
+	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+	stack, err := initproc.NewSpawnStack()
+	if err != nil {
+		r.result <- cloneResult{err: err}
+		return
+	}
+	defer stack.Free()
+	for {
+		pid, err := initproc.Spawn(stack, r.plan, r.cloneflags, r.stdio, r.cfg, r.stat, r.pdeathsig)
+		r.result <- cloneResult{pid: pid, err: err}
+		select {
+		case r = <-s.clones:
+		case <-s.done:
+			return
+		}
+	}
+}
+
+func (s *spawner) begin() {
+	s.reqs, s.clones = make(chan spawnRequest), make(chan cloneRequest)
+	if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		for {
+			select {
+			case r := <-s.reqs:
+				r.result <- r.cmd.Start()
+			case <-s.done:
+				return
+			}
+		}
+	}()
 }
 
 // close ends the spawner thread; the Runtime's containers must be gone.

@@ -93,6 +93,7 @@ func (c *Container) respawn(ctx context.Context) (retErr error) {
 	if err := rt.prepareNetworks(&st, &cfg, &rc, false); err != nil {
 		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
 	}
+	rc.startNow = true // Start: the exec follows
 	lp, err := rt.spawn(ctx, &cfg, &rc)
 	if lp == nil {
 		return errors.Join(err, rt.releaseAddresses(c.id))
@@ -100,7 +101,7 @@ func (c *Container) respawn(ctx context.Context) (retErr error) {
 	c.mu.Lock()
 	c.lp = lp
 	st.Status, st.Error, st.ExitCode, st.OOMKilled = StatusCreated, "", 0, false
-	st.Pid, st.PidStart = lp.cmd.Process.Pid, procStartTime(lp.cmd.Process.Pid)
+	st.Pid, st.PidStart = lp.proc.Pid, procStartTime(lp.proc.Pid)
 	st.Owner, st.OwnerStart = os.Getpid(), procStartTime(os.Getpid())
 	c.st = st
 	go c.reap() // records the exit, even of a failed spawn
@@ -121,15 +122,15 @@ func (c *Container) respawn(ctx context.Context) (retErr error) {
 	}
 	if err := rt.checkOpen(); err != nil {
 		// A Close that ran meanwhile did not see it: end the new run.
-		_ = lp.cmd.Process.Kill()
+		_ = lp.proc.Kill()
 		return err
 	}
 	if err := c.attachNetworks(ctx, &rc); err != nil {
-		_ = lp.cmd.Process.Kill()
+		_ = lp.proc.Kill()
 		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
 	}
 	if err := c.serveDNS(); err != nil {
-		_ = lp.cmd.Process.Kill()
+		_ = lp.proc.Kill()
 		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
 	}
 	if len(st.Networks) > 0 {

@@ -35,7 +35,7 @@ type Runtime struct {
 	mu     sync.Mutex
 	closed bool
 
-	goInit bool // tests: every container gets the Go init, as without cgo (initproc.PlanMode)
+	goInit bool // tests: every container gets the Go init, as without cgo (initproc.Compile)
 
 	cgroupMount string // tests: containers' cgroups on this cgroup2 mount, not the host's (cgroups_linux.go)
 }

@@ -13,12 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A warm init is a container init started ahead of time (initproc.WarmMode
-// for a Go init, initproc.PlanWarmMode for plan.c's): the clone into new
-// namespaces, the exec of the sealed binary and the Go runtime's start-up
-// (or the dynamic loader's) are a large part of what a container start
-// costs, and a Runtime that starts containers keeps one init of each kind
-// that is past them, in fresh namespaces, waiting. Create hands
+// A warm init is a Go init started ahead of time (initproc.WarmMode): the
+// clone into new namespaces, the exec of the sealed binary and the Go
+// runtime's start-up are most of what such a container start costs, and a
+// Runtime that starts them keeps one init that is past them, in fresh
+// namespaces, waiting. (Plan inits need none: initproc.Spawn.) Create hands
 // it the container's standard streams and config instead of starting one;
 // the next is started in the background. Only the common case uses it:
 // the default namespaces, owned (pdeathsig) and no terminal or stdin, as
@@ -38,13 +37,10 @@ type warmInit struct {
 
 const warmCloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET
 
-// A spawner keeps two pools: one of Go inits, one of plan.c's
-// (initproc.PlanWarmMode: no Go runtime to wait for, but the clone into
-// new namespaces, the exec of the sealed binary and the dynamic loader
-// are still half of what is left of a container start).
+// A warmPool is a spawner's one warm init, being started or ready.
 type warmPool struct {
-	cold   string   // Env's value in the cold init it stands in for: "1" or initproc.PlanMode
-	warm   string   // Env's value in its own: initproc.WarmMode or initproc.PlanWarmMode
+	cold   string   // Env's value in the cold init it stands in for
+	warm   string   // Env's value in its own: initproc.WarmMode
 	env    []string // the rest of both environments (tracing aside)
 	mu     sync.Mutex
 	next   chan *warmInit // the one being started or ready (nil if it failed); made on second use
@@ -52,22 +48,18 @@ type warmPool struct {
 	closed bool
 }
 
-// pool returns the pool of inits like cmd's (a Go init or a plan one).
-func (s *spawner) pool(cmd *exec.Cmd) *warmPool {
+// pool returns the spawner's pool of Go inits.
+func (s *spawner) pool() *warmPool {
 	s.poolsOnce.Do(func() {
 		s.warm.cold, s.warm.warm, s.warm.env = "1", initproc.WarmMode, []string{"GOMAXPROCS=1", "GOGC=off"}
-		s.warmPlan.cold, s.warmPlan.warm = initproc.PlanMode, initproc.PlanWarmMode
 	})
-	if len(cmd.Env) > 0 && cmd.Env[0] == initproc.Env+"="+initproc.PlanMode {
-		return &s.warmPlan
-	}
 	return &s.warm
 }
 
 // takeWarm returns a warm init that can stand in for cmd (built by spawn,
 // not started), or nil: then spawn starts cmd. It starts the next one.
 func (s *spawner) takeWarm(exe string, cmd *exec.Cmd) *warmInit {
-	p := s.pool(cmd)
+	p := s.pool()
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -179,35 +171,22 @@ func (s *spawner) startWarm(p *warmPool, exe string) (_ *warmInit, retErr error)
 // writer, which gets a pipe copied into it under copied) and returns the
 // started command in cmd's place.
 func (w *warmInit) adopt(cmd *exec.Cmd, copied *sync.WaitGroup) error {
-	var mask byte
-	var send, ours []*os.File
+	streams, ours, err := childStreams(cmd, copied)
 	defer func() {
 		for _, f := range ours {
 			f.Close()
 		}
 	}()
-	for i, out := range []io.Writer{cmd.Stdout, cmd.Stderr} {
-		bit := byte(initproc.WarmStdout << i)
-		switch o := out.(type) {
-		case nil:
-			continue
-		case *os.File:
-			send = append(send, o)
-		default:
-			r, wr, err := os.Pipe()
-			if err != nil {
-				return err
-			}
-			ours = append(ours, wr)
-			send = append(send, wr)
-			copied.Add(1)
-			go func() {
-				defer copied.Done()
-				_, _ = io.Copy(o, r)
-				r.Close()
-			}()
+	if err != nil {
+		return err
+	}
+	var mask byte
+	var send []*os.File
+	for i, f := range streams[1:] { // fits: no stdin
+		if f != nil {
+			mask |= byte(initproc.WarmStdout << i)
+			send = append(send, f)
 		}
-		mask |= bit
 	}
 	fds := make([]int, len(send))
 	for i, f := range send {
@@ -217,7 +196,7 @@ func (w *warmInit) adopt(cmd *exec.Cmd, copied *sync.WaitGroup) error {
 	if len(fds) > 0 {
 		rights = unix.UnixRights(fds...)
 	}
-	err := unix.Sendmsg(int(w.ctl.Fd()), []byte{mask}, rights, nil, 0)
+	err = unix.Sendmsg(int(w.ctl.Fd()), []byte{mask}, rights, nil, 0)
 	w.ctl.Close()
 	initproc.Trace("P warm init adopted")
 	return err
@@ -246,9 +225,7 @@ func (w *warmInit) close() {
 
 // closeWarm discards the warm inits, waiting for those being started.
 func (s *spawner) closeWarm() {
-	for _, p := range []*warmPool{&s.warm, &s.warmPlan} {
-		p.close()
-	}
+	s.warm.close()
 }
 
 func (p *warmPool) close() {

@@ -13,7 +13,8 @@
 // process that only needs to exec.
 //
 // Most containers do not even pay for that: the parent compiles the same
-// setup into a plan of system calls (Compile), which a C constructor
-// (plan.c) carries out before the Go runtime starts, when _HULL_INIT=plan.
-// The Go init runs the rest (PlanMode says which).
+// setup into a plan of system calls (Compile), and Spawn starts an init
+// that carries it out in C (plan.c) as a clone of the parent that shares
+// its memory until it execs the user's command: no exec of the binary, no
+// Go runtime. The Go init runs the rest (Compile says which).
 package initproc

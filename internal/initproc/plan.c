@@ -1,6 +1,7 @@
-// The container init in C: runs a plan (plan_linux.go) before the Go runtime
-// starts. See PlanMode in plan_linux.go for why, and Compile there for
-// the format.
+// The container init in C: runs a plan (plan_linux.go) in a clone of the
+// program that shares its memory until it execs the container's process
+// (hull_plan_spawn, at the end). See plan in plan_linux.go for why, and
+// Compile there for the format.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -30,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spawn.h"
+
 // The new mount API, under our own names: older headers lack it, and
 // glibc 2.36's <sys/mount.h> defines some of it.
 #ifndef __NR_open_tree
@@ -47,7 +51,6 @@
 #ifndef __NR_close_range
 #define __NR_close_range 436
 #endif
-#define HULL_CLOSE_RANGE_CLOEXEC (1U << 2)
 #define HULL_OPEN_TREE_CLONE 1
 #define HULL_AT_RECURSIVE 0x8000
 #define HULL_MOVE_MOUNT_F_EMPTY_PATH 0x4
@@ -106,8 +109,13 @@ enum {
 #define STATUS_FD 4
 #define MAX_ARGS 4096
 
-static const char *stage = "setup";
-static int trace_fd = -1;
+// Per thread, as everything this file changes: a plan init started by
+// hull_plan_spawn shares the program's memory until it execs, and
+// several may run at once, each on the thread that started it (which
+// waits) and so with that thread's own copy of these.
+static __thread const char *stage = "setup";
+static __thread int trace_fd = -1;
+static __thread int status_fd = STATUS_FD;
 
 // ---- reporting ----
 
@@ -144,7 +152,7 @@ static void write_all(int fd, const char *p, size_t n) {
 static void fail_code(int code, int err, const char *msg) {
 	// The strings stop short of the end (jstr), so that the line always
 	// closes: a cut message still parses.
-	static char buf[8192];
+	char buf[8192];
 	size_t at = 0, n = sizeof(buf), room = sizeof(buf) - 64;
 	at += snprintf(buf, n, "{\"type\":\"error\",\"stage\":\"");
 	at = jstr(buf, room / 2, at, stage);
@@ -154,13 +162,13 @@ static void fail_code(int code, int err, const char *msg) {
 	at += snprintf(buf + at, n - at, ",\"message\":\"");
 	at = jstr(buf, room, at, msg);
 	at += snprintf(buf + at, n - at, "\",\"code\":%d}\n", code);
-	write_all(STATUS_FD, buf, at);
+	write_all(status_fd, buf, at);
 	_exit(code);
 }
 
 // errstr is strerror as Go spells it (lower case).
 static const char *errstr(int err) {
-	static char buf[256];
+	static __thread char buf[256];
 	snprintf(buf, sizeof(buf), "%s", strerror(err));
 	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
 		buf[0] += 'a' - 'A';
@@ -247,7 +255,7 @@ enum { LAST_EXIST, LAST_DIR, LAST_FILE };
 // container's), so that sysfs mounted through "/sys -> /proc/self/cwd"
 // would land where the masked paths, resolved after pivot_root, do not
 // reach.
-static int walk_proc_link;
+static __thread int walk_proc_link;
 
 // walk resolves path inside the directory rootfd as if that were "/", one
 // component at a time through file descriptors: ".." stops at rootfd and
@@ -259,8 +267,8 @@ static int walk_proc_link;
 static int walk(int rootfd, const char *path, int last) {
 	// MAX_LINKS is securejoin's limit, which the Go init has.
 	enum { MAX_DEPTH = 256, MAX_LINKS = 255 };
-	static int stack[MAX_DEPTH];
-	static char rest[2 * PATH_MAX], tmp[2 * PATH_MAX], link[PATH_MAX];
+	int stack[MAX_DEPTH];
+	char rest[2 * PATH_MAX], tmp[2 * PATH_MAX], link[PATH_MAX];
 	int depth = 0, links = 0, result = -1, err = 0;
 	walk_proc_link = 0;
 	// First, one syscall for the common case: a path of directories that
@@ -386,7 +394,7 @@ static int walk(int rootfd, const char *path, int last) {
 }
 
 static char *fdpath(int fd) {
-	static char buf[64];
+	static __thread char buf[64];
 	snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd);
 	return buf;
 }
@@ -645,9 +653,7 @@ static void load_seccomp(const struct op *o) {
 		errno = EINVAL;
 		fail("seccomp: load filter");
 	}
-	struct sock_filter *prog = malloc(n * sizeof(*prog));
-	if (!prog)
-		fail("seccomp: load filter");
+	struct sock_filter prog[n]; // no heap: see hull_plan_spawn
 	const unsigned char *b = (const unsigned char *)a->s;
 	for (size_t i = 0; i < n; i++, b += 8) {
 		prog[i].code = (uint16_t)(b[0] | b[1] << 8);
@@ -658,7 +664,6 @@ static void load_seccomp(const struct op *o) {
 	struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) < 0)
 		fail("seccomp: load filter");
-	free(prog);
 }
 
 static void set_user(const struct op *o) {
@@ -669,12 +674,14 @@ static void set_user(const struct op *o) {
 		errno = EINVAL;
 		fail("setgroups");
 	}
-	// The image's /etc/group decides how many: on the heap, and the
-	// kernel refuses more than NGROUPS_MAX as it does the Go init's.
+	// The image's /etc/group decides how many: more than the kernel's
+	// NGROUPS_MAX (65536) it refuses, as it does the Go init's.
 	size_t n = g->len / 4;
-	gid_t *groups = malloc((n + 1) * sizeof(gid_t));
-	if (!groups)
+	if (n > 65536) {
+		errno = EINVAL;
 		fail("setgroups");
+	}
+	gid_t groups[n + 1]; // no heap: see hull_plan_spawn
 	for (size_t i = 0; i < n; i++)
 		groups[i] = le32((const unsigned char *)g->s + 4 * i);
 	char msg[64];
@@ -684,7 +691,6 @@ static void set_user(const struct op *o) {
 	prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0);
 	if (syscall(SYS_setgroups, n, groups) < 0)
 		fail("setgroups");
-	free(groups);
 	if (syscall(SYS_setresgid, gid, gid, gid) < 0) {
 		snprintf(msg, sizeof(msg), "setgid %u", (unsigned)gid);
 		fail(msg);
@@ -806,47 +812,24 @@ static void quote(char *out, size_t n, const char *s) {
 }
 
 // reset_signals gives the user's process the signals a Go init leaves
-// it: execve resets handled signals, but one ignored by the program that
-// started us (signal.Ignore, or nohup) would stay ignored. The Go runtime
-// installs its handler over every inherited SIG_IGN but SIGHUP's and
-// SIGINT's, so those two stay ignored, as they do with the Go init. No
-// signal stays blocked.
+// it. Every handler of the program's goes (this is the copy of its table
+// a plan init starts with), and so does an ignore it inherited
+// (signal.Ignore, or nohup) but SIGHUP's and SIGINT's: the Go runtime
+// installs its handler over every inherited SIG_IGN but those two, so
+// they stay ignored, as with the Go init. No signal stays blocked.
 static void reset_signals(void) {
 	for (int sig = 1; sig < NSIG; sig++) {
 		struct sigaction sa;
-		if (sig == SIGKILL || sig == SIGSTOP || sig == SIGHUP || sig == SIGINT ||
-		    sigaction(sig, NULL, &sa) < 0 || sa.sa_handler != SIG_IGN)
+		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0 || sa.sa_handler == SIG_DFL ||
+		    (sa.sa_handler == SIG_IGN && (sig == SIGHUP || sig == SIGINT)))
 			continue;
+		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = SIG_DFL;
-		sigaction(sig, &sa, NULL);
+		sigaction(sig, &sa, NULL); // glibc keeps its own two (SIGCANCEL, SIGSETXID): EINVAL
 	}
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-// cloexec_from marks every descriptor from fd up close-on-exec: the
-// program that started us may hold descriptors without O_CLOEXEC (a C
-// library's, say), and the container must not inherit any of them (a
-// directory's would lead outside its root). close_range where the kernel
-// has it (5.11), else one by one from /proc/self/fd.
-static void cloexec_from(int from) {
-	if (syscall(__NR_close_range, from, ~0U, HULL_CLOSE_RANGE_CLOEXEC) == 0)
-		return;
-	DIR *d = opendir("/proc/self/fd");
-	if (d == NULL)
-		fail("list /proc/self/fd");
-	int self = dirfd(d);
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		char *end;
-		long fd = strtol(e->d_name, &end, 10);
-		if (*end != '\0' || end == e->d_name || fd < from || fd == self)
-			continue;
-		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
-			fail("close-on-exec");
-	}
-	closedir(d);
 }
 
 // exec_process is initproc's execProcess: find the command like execvp
@@ -861,9 +844,8 @@ static void exec_process(const struct op *o) {
 		fail_code(125, 0, "no command specified");
 	}
 	size_t envc = o->argc - 2 - argc;
-	char **argv = calloc(argc + 1, sizeof(char *)), **envp = calloc(envc + 1, sizeof(char *));
-	if (!argv || !envp)
-		fail("exec");
+	char *argv[argc + 1], *envp[envc + 1]; // no heap: see hull_plan_spawn
+	argv[argc] = envp[envc] = NULL;
 	for (size_t i = 0; i < argc; i++)
 		argv[i] = (char *)o->args[2 + i].s;
 	for (size_t i = 0; i < envc; i++)
@@ -1058,7 +1040,7 @@ static void run_op(const struct op *o) {
 		break;
 	case OP_READY: {
 		static const char ready[] = "{\"type\":\"ready\"}\n";
-		write_all(STATUS_FD, ready, sizeof(ready) - 1);
+		write_all(status_fd, ready, sizeof(ready) - 1);
 		char b;
 		if (read_full(CONFIG_FD, &b, 1) < 0)
 			_exit(125); // the parent went away or aborted: never start
@@ -1077,96 +1059,9 @@ static void run_op(const struct op *o) {
 	}
 }
 
-// The warm plan init's socket to its parent (initproc.WarmFD), and the
-// bits of the byte that says which standard streams come over it
-// (initproc.WarmStdin, WarmStdout, WarmStderr).
-#define WARM_FD 5
-
-// warm_wait is initproc's runWarm for a plan init started ahead of time
-// (_HULL_INIT=plan-warm, hull's warm_linux.go): say it is ready with one
-// byte on WARM_FD, then receive the container's standard streams there
-// and put them on fds 0-2 (the others stay /dev/null). Then it is an
-// ordinary plan init, which reads its plan from the config pipe.
-static void warm_wait(void) {
-	char one = 1, mask = 0;
-	if (write(WARM_FD, &one, 1) != 1)
-		_exit(125);
-	union {
-		char buf[CMSG_SPACE(3 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = {.iov_base = &mask, .iov_len = 1};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
-	ssize_t n;
-	do
-		n = recvmsg(WARM_FD, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n != 1)
-		_exit(125); // the parent went away: never start
-	int fds[3], nfds = 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		int got = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (int i = 0; i < got; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (nfds < 3)
-				fds[nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
-	for (int target = 0, k = 0; target < 3; target++) {
-		if (!(mask & (1 << target)))
-			continue;
-		if (k >= nfds || dup3(fds[k], target, 0) < 0) {
-			static const char msg[] = "hull-init: receive stdio: fewer descriptors than announced\n";
-			write_all(2, msg, sizeof(msg) - 1);
-			_exit(125);
-		}
-		close(fds[k++]);
-	}
-	close(WARM_FD);
-	trace("C warm init adopted");
-}
-
-// hull_plan_init is the whole init when _HULL_INIT=plan: read the plan
-// from the config pipe, run it; the last step execs the user's process.
-// With _HULL_INIT=plan-warm it first waits to be adopted (warm_wait).
-__attribute__((constructor)) static void hull_plan_init(void) {
-	const char *mode = getenv("_HULL_INIT");
-	if (mode == NULL)
-		return;
-	int warm = strcmp(mode, "plan-warm") == 0;
-	if (!warm && strcmp(mode, "plan") != 0)
-		return;
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	cloexec_from(CONFIG_FD); // the config and status pipes too
-	reset_signals();         // first, as the Go runtime: no syscall of it under seccomp
-
-	const char *tf = getenv("HULL_TRACE");
-	if (tf && *tf)
-		trace_fd = open(tf, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	trace("C plan init");
-	if (warm)
-		warm_wait();
-	unsigned char hdr[4];
-	stage = "config";
-	if (read_full(CONFIG_FD, hdr, 4) < 0) {
-		errno = EIO;
-		fail("read plan");
-	}
-	uint32_t size = le32(hdr);
-	if (size > 16 << 20) {
-		errno = E2BIG;
-		fail("read plan");
-	}
-	unsigned char *buf = malloc(size + 1);
-	if (!buf || read_full(CONFIG_FD, buf, size) < 0) {
-		errno = EIO;
-		fail("read plan");
-	}
+// run_plan runs the steps of a plan (Compile's, without its size): the
+// last one execs the container's process.
+static void run_plan(const unsigned char *buf, size_t size) {
 	// Each step: opcode, argument count, then each argument as length and
 	// bytes followed by a NUL (not counted).
 	const unsigned char *p = buf, *end = buf + size;
@@ -1205,4 +1100,116 @@ __attribute__((constructor)) static void hull_plan_init(void) {
 	errno = EINVAL;
 	stage = "exec";
 	fail("plan ended without exec");
+}
+
+// close_from closes every descriptor from fd up: close_range where the
+// kernel has it (5.9), else one by one as /proc/self/fd lists them.
+static void close_from(int from) {
+	if (syscall(__NR_close_range, from, ~0U, 0) == 0)
+		return;
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		fail("list /proc/self/fd");
+	char buf[4096];
+	long n;
+	while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+		for (long at = 0; at < n;) {
+			struct dirent64 *e = (struct dirent64 *)(buf + at);
+			at += e->d_reclen;
+			char *end;
+			long fd = strtol(e->d_name, &end, 10);
+			if (*end == '\0' && end != e->d_name && fd >= from && fd != dir)
+				close((int)fd);
+		}
+	}
+	if (n < 0)
+		fail("list /proc/self/fd");
+	close(dir);
+}
+
+// place_fds puts the descriptors a plan init is given on 0-4 (stdin,
+// stdout, stderr, CONFIG_FD, STATUS_FD; a missing stream is /dev/null)
+// and closes every other one it holds: its copy of the program's table.
+static void place_fds(int *src) {
+	for (int i = 0; i < 3; i++)
+		if (src[i] < 0 && (src[i] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+			fail("open /dev/null");
+	// First off 0-4 whatever is not in its place already, so that no
+	// dup2 below closes a descriptor still to be moved.
+	for (int i = 0; i < 5; i++)
+		if (src[i] < 5 && src[i] != i && (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 5)) < 0)
+			fail("place descriptors");
+	for (int i = 0; i < 5; i++) {
+		int r = src[i] == i ? fcntl(i, F_SETFD, i < 3 ? 0 : FD_CLOEXEC) : dup3(src[i], i, i < 3 ? 0 : O_CLOEXEC);
+		if (r < 0)
+			fail("place descriptors");
+	}
+	status_fd = STATUS_FD;
+	close_from(5);
+}
+
+// spawn_main is a plan init's first function: it runs on its own stack,
+// in the program's memory, with every signal blocked (hull_plan_spawn).
+static int spawn_main(void *arg) {
+	struct hull_spawn *s = arg;
+	stage = "setup";
+	trace_fd = -1;
+	status_fd = s->fds[4]; // until place_fds
+	reset_signals(); // the program's handlers too: this is its table's copy
+	if (s->pdeathsig && prctl(PR_SET_PDEATHSIG, s->pdeathsig, 0, 0, 0) < 0)
+		fail("parent-death signal");
+	int fds[5];
+	memcpy(fds, s->fds, sizeof(fds));
+	place_fds(fds);
+	if (s->trace && *s->trace)
+		trace_fd = open(s->trace, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	trace("C plan init");
+	// The pid as the parent's namespace numbers it (the kernel wrote it
+	// for CLONE_PARENT_SETTID before this ran): the parent puts it in the
+	// cgroup, then says go.
+	char line[64];
+	int n = snprintf(line, sizeof(line), "{\"type\":\"pid\",\"code\":%d}\n", s->pid);
+	write_all(STATUS_FD, line, n);
+	char go;
+	if (read_full(CONFIG_FD, &go, 1) < 0)
+		_exit(125); // the parent went away or gave up: never start
+	run_plan(s->plan, s->plan_len);
+	return 125; // not reached: run_plan execs or exits
+}
+
+// hull_plan_spawn starts a plan init as glibc's posix_spawn starts a
+// process: clone with CLONE_VM|CLONE_VFORK, the child on its own stack
+// in the program's memory until it execs (no copy of the program's
+// pages, no exec of the program itself), while the calling thread waits.
+// So the child uses no heap (it would take from the program's and never
+// give back) and no state but the calling thread's own (__thread, which
+// waits) and its stack. Every signal stays blocked across the clone: a
+// handler of the program's must never run in the child. It returns the
+// child's pid once the child has exec'd or exited, or -errno.
+//
+// One attribute of the shared memory the child does change: a credential
+// change (setuid, setgid) makes the kernel mark the memory non-dumpable
+// (suid_dumpable), and the program with it. The program's own is put back
+// once the last child running has exec'd.
+int hull_plan_spawn(struct hull_spawn *s) {
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static int running, dumpable;
+	pthread_mutex_lock(&mu);
+	if (running++ == 0)
+		dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	pthread_mutex_unlock(&mu);
+
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int pid = clone(spawn_main, s->stack + s->stack_size,
+			(int)s->flags | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, s, &s->pid);
+	int err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	pthread_mutex_lock(&mu);
+	if (--running == 0 && dumpable >= 0 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable)
+		prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
+	pthread_mutex_unlock(&mu);
+	return pid < 0 ? -err : pid;
 }

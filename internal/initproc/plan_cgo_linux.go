@@ -3,7 +3,81 @@
 package initproc
 
 // #cgo CFLAGS: -Wall -O2
+// #include <stdlib.h>
+// #include "spawn.h"
 import "C"
 
-// planAvailable: plan.c's constructor is linked in (see PlanMode).
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// planAvailable: plan.c is linked in (see Spawn).
 const planAvailable = true
+
+// spawnStackSize is a plan init's stack until it execs: plan.c keeps what
+// it needs there (never on the heap), up to a few hundred KiB for a plan
+// with the most groups and arguments; pages never touched cost nothing.
+const spawnStackSize = 1 << 20
+
+// SpawnStack is the stack plan inits run on until they exec. One thread
+// spawns one at a time, so it keeps one stack for all of them.
+type SpawnStack struct{ mem []byte }
+
+// NewSpawnStack maps a stack, with a guard page below it.
+func NewSpawnStack() (*SpawnStack, error) {
+	mem, err := unix.Mmap(-1, 0, spawnStackSize, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_STACK|unix.MAP_NORESERVE)
+	if err != nil {
+		return nil, fmt.Errorf("init stack: %w", err)
+	}
+	if err := unix.Mprotect(mem[:os.Getpagesize()], unix.PROT_NONE); err != nil {
+		_ = unix.Munmap(mem)
+		return nil, fmt.Errorf("init stack: %w", err)
+	}
+	return &SpawnStack{mem: mem}, nil
+}
+
+// Free unmaps the stack; no init may be running on it.
+func (s *SpawnStack) Free() { _ = unix.Munmap(s.mem) }
+
+// Spawn starts a plan init from the calling thread, which it blocks until
+// the init has exec'd the container's process or exited, as posix_spawn
+// does: clone(CLONE_VM|CLONE_VFORK) into the namespaces of cloneflags,
+// and the init runs plan.c in this program's memory, on stack, with no
+// exec of this program (plan.c's hull_plan_spawn). The caller must keep
+// the thread for as long as the init may live: pdeathsig, when set, is
+// sent when that thread ends.
+//
+// The init first reports its pid on the status pipe ("pid", in Code),
+// then waits for one byte on the config pipe (the parent puts it in its
+// cgroup in between), then runs plan (Compile's) as the Go init runs a
+// config: "ready", the start byte, exec. The descriptors (stdio: -1 is
+// /dev/null) must stay open until the pid is reported.
+func Spawn(stack *SpawnStack, plan []byte, cloneflags uintptr, stdio [3]int, config, status int, pdeathsig syscall.Signal) (int, error) {
+	s := (*C.struct_hull_spawn)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_hull_spawn{}))))
+	defer C.free(unsafe.Pointer(s))
+	s.plan = (*C.uchar)(C.CBytes(plan))
+	defer C.free(unsafe.Pointer(s.plan))
+	s.plan_len = C.size_t(len(plan))
+	s.flags = C.ulong(cloneflags)
+	for i, fd := range append(stdio[:], config, status) {
+		s.fds[i] = C.int(fd)
+	}
+	s.pdeathsig = C.int(pdeathsig)
+	if Tracing() {
+		s.trace = C.CString(os.Getenv(TraceEnv))
+		defer C.free(unsafe.Pointer(s.trace))
+	}
+	s.stack = (*C.char)(unsafe.Pointer(&stack.mem[0]))
+	s.stack_size = C.size_t(len(stack.mem))
+	pid := int(C.hull_plan_spawn(s))
+	if pid < 0 {
+		return 0, fmt.Errorf("clone: %w", syscall.Errno(-pid))
+	}
+	return pid, nil
+}

@@ -16,28 +16,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PlanMode is Env's value for an init that runs a plan: the same setup as
-// runInit's, compiled by the parent (Compile) into a list of system calls
-// that plan.c's constructor carries out before the Go runtime starts.
+// A plan is runInit's setup compiled by the parent (Compile) into a list
+// of system calls, which plan.c carries out in an init started by Spawn:
+// a clone of this program that shares its memory until it execs the
+// container's process, so it never execs this program nor starts a Go
+// runtime.
 //
-// Why: a Go init pays for the runtime's start-up and for every package
-// initialiser of the program that linked hull (about 20 ms of CPU for
-// hull's own CLI; more for a bigger program) on every container start.
-// The plan's init pays for an exec and the system calls. Everything that
-// needs decisions is taken here, in Go, by the same code paths as the Go
-// init's; plan.c only walks paths inside the root filesystem (openat per
+// Why: a Go init pays for an exec of the program that linked hull, the
+// runtime's start-up and every package initialiser (about 20 ms of CPU for
+// hull's own CLI; more for a bigger program) on every container start. A
+// plan init pays for a clone and the system calls. Everything that needs
+// decisions is taken here, in Go, by the same code paths as the Go init's;
+// plan.c only walks paths inside the root filesystem (openat per
 // component, never leaving it), tells files from directories and reports
 // errors in the Go init's words.
 //
 // Containers whose init stays resident (WithInit, Detached, embedded
 // DNS), that copy a volume up or that have a terminal keep the Go init
 // (Compile says so), as do builds without cgo.
-const PlanMode = "plan"
-
-// PlanWarmMode is Env's value for a plan init started ahead of time
-// (hull's warm_linux.go): it waits on WarmFD for the container's standard
-// streams, as a WarmMode init does, and then reads its plan.
-const PlanWarmMode = "plan-warm"
 
 // Plan steps, in plan.c's numbering. Arguments are strings (paths, names)
 // or 8-byte little-endian integers; "what" is the prefix of the error
@@ -77,7 +73,8 @@ const (
 // entries, together, that a plan can exec with.
 const maxPlanArgs = 4096
 
-// maxPlanSize is plan.c's (and readConfig's) limit on what it reads.
+// maxPlanSize is readConfig's limit on a config: a bigger plan is left to
+// the Go init, which refuses it as too big.
 const maxPlanSize = 16 << 20
 
 type plan struct {
@@ -119,8 +116,8 @@ func (p *plan) step(op uint32, args ...any) {
 // errNoPlan means the Go init must run this config.
 var errNoPlan = errors.New("no plan")
 
-// Compile turns cfg into a plan for plan.c (see PlanMode), framed for the
-// config pipe, or returns ok false when the config needs the Go init:
+// Compile turns cfg into a plan for Spawn (see plan), or returns ok false
+// when the config needs the Go init:
 // then the parent starts that with WriteConfig. A config the Go init
 // would refuse (an unknown capability, say) also gets ok false, so that
 // its error is the Go init's.
@@ -132,7 +129,7 @@ func Compile(cfg *Config) (data []byte, ok bool) {
 	if err := p.compile(cfg); err != nil || p.nul || len(p.b) > maxPlanSize {
 		return nil, false
 	}
-	return append(binary.LittleEndian.AppendUint32(nil, uint32(len(p.b))), p.b...), true
+	return p.b, true
 }
 
 func (p *plan) compile(cfg *Config) error {

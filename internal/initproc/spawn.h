@@ -1,0 +1,16 @@
+// What hull_plan_spawn (plan.c) is given: spawn_cgo_linux.go fills it.
+#include <stddef.h>
+
+struct hull_spawn {
+	const unsigned char *plan; // Compile's steps, without their size
+	size_t plan_len;
+	unsigned long flags; // the CLONE_NEW* namespaces
+	int fds[5];          // stdin, stdout, stderr (-1: /dev/null), config pipe, status pipe
+	int pdeathsig;       // 0: none
+	const char *trace;   // initproc.TraceEnv's file, or NULL
+	char *stack;         // the child's until it execs
+	size_t stack_size;
+	int pid; // the child's, set by the kernel
+};
+
+int hull_plan_spawn(struct hull_spawn *s);
