@@ -301,14 +301,14 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	// the Go init too: a plan init would hold one of our threads until
 	// then (initproc.Spawn).
 	plan, usePlan := initproc.Compile(cfg)
-	usePlan = usePlan && rc.startNow && !rt.goInit
+	usePlan = usePlan && rc.startNow && !rt.goInit && planFits(cmd, cfg)
 	initproc.Trace("P compiled")
 	status := bufio.NewReader(statR)
 	var proc *os.Process
 	var wait func() *os.ProcessState
 	kind, join := "plan", cg.add
 	if usePlan {
-		proc, err = rt.startPlan(cfg.ID, cmd, plan, &sio.copied, cfgR, cfgW, statW, status)
+		proc, err = rt.startPlan(ctx, cfg.ID, cmd, plan, &sio.copied, cfgR, cfgW, statR, statW, status)
 		wait = func() *os.ProcessState {
 			ps, _ := proc.Wait()
 			return ps
@@ -409,11 +409,25 @@ func (rt *Runtime) startGoInit(cmd *exec.Cmd, cg *cgroup, sio *containerStdio, c
 	return w.cmd, w.cfgW, w.statR, true, nil
 }
 
+// planFits reports whether a plan init can be what cmd would start: it
+// has cmd's namespaces, streams and pdeathsig, nothing else of its
+// SysProcAttr. And one that shares our memory must not be moved into a
+// cpuset with memory nodes of its own: the kernel would move our pages.
+func planFits(cmd *exec.Cmd, cfg *initproc.Config) bool {
+	a := cmd.SysProcAttr
+	if a.Setsid || a.Setpgid || a.Setctty || a.Noctty || a.Foreground || a.Credential != nil ||
+		a.Ptrace || a.Unshareflags != 0 || a.UseCgroupFD || len(cmd.ExtraFiles) != 2 || cmd.Dir != "" {
+		return false
+	}
+	r := cfg.Spec.Linux.Resources
+	return r == nil || r.CPU == nil || r.CPU.Mems == ""
+}
+
 // startPlan starts a plan init (initproc.Spawn) with cmd's streams and
 // namespaces, and returns it once it has reported its pid: by then it
 // holds its copies of the descriptors given, and the caller may close
 // them. If it cannot, no init is left.
-func (rt *Runtime) startPlan(id string, cmd *exec.Cmd, plan []byte, copied *sync.WaitGroup, cfgR, cfgW, statW *os.File, status *bufio.Reader) (*os.Process, error) {
+func (rt *Runtime) startPlan(ctx context.Context, id string, cmd *exec.Cmd, plan []byte, copied *sync.WaitGroup, cfgR, cfgW, statR, statW *os.File, status *bufio.Reader) (*os.Process, error) {
 	streams, ours, err := childStreams(cmd, copied)
 	defer func() {
 		for _, f := range ours {
@@ -436,12 +450,14 @@ func (rt *Runtime) startPlan(id string, cmd *exec.Cmd, plan []byte, copied *sync
 	cloned := make(chan cloneResult, 1)
 	go func() {
 		r := <-res
-		if r.err != nil {
-			statW.Close() // no init: the read below ends
-		}
+		// The init has exec'd or is gone: if it died before its pid,
+		// the read below must end.
+		statW.Close()
 		cloned <- r
 	}()
+	stop := context.AfterFunc(ctx, func() { _ = statR.SetReadDeadline(time.Now()) })
 	m, err := initproc.ReadMessage(status)
+	stop()
 	if err == nil && m.Type == "pid" {
 		initproc.Trace("P init cloned")
 		return os.FindProcess(m.Code)
@@ -464,6 +480,8 @@ func (rt *Runtime) startPlan(id string, cmd *exec.Cmd, plan []byte, copied *sync
 		return nil, fmt.Errorf("init reported %q before its pid", m.Type)
 	case errors.Is(err, io.EOF):
 		return nil, errors.New("container init exited before it was ready")
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
 	}
 	return nil, err
 }

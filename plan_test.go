@@ -133,7 +133,7 @@ func lineDiff(want, got string) string {
 // TestPlanInitWhen: Run starts a plan init (initproc.Spawn), and so does
 // the Start of an exited container; a container created to be started
 // later gets the Go init, since a plan init would hold one of our threads
-// until its Start. Either way the command runs. A plan init shares this
+// until its Start, and so does one pinned to memory nodes. Either way the command runs. A plan init shares this
 // program's memory until it execs, and its setuid marks that memory
 // non-dumpable: this program must be as dumpable after as before, either
 // way. Not parallel: it reads and sets the process's dumpable flag.
@@ -159,6 +159,19 @@ func TestPlanInitWhen(t *testing.T) {
 	}
 	if st, err := c.Wait(ctx); err != nil || st.Code != 0 {
 		t.Fatalf("restart: %+v %v", st, err)
+	}
+	// Pinned to memory nodes: moving a plan init into that cpuset would
+	// move this program's pages there.
+	pinned, err := rt.Run(ctx, "busybox:test", WithCpuset("0", "0"), WithCmd("true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pinned.Remove(context.Background(), WithForceRemove()) })
+	if kind := pinned.live().kind; kind != "go" && kind != "go-warm" {
+		t.Errorf("Run with cpuset mems: %s init, want the Go one", kind)
+	}
+	if st, err := pinned.Wait(ctx); err != nil || st.Code != 0 {
+		t.Fatalf("Run with cpuset mems: %+v %v", st, err)
 	}
 	created, err := rt.Create(ctx, "busybox:test", WithCmd("sh", "-c", "exit 4"))
 	if err != nil {

@@ -72,9 +72,17 @@ type spawner struct {
 	// Warm Go inits (warm_linux.go).
 	warm      warmPool
 	poolsOnce sync.Once
-	// Idle threads that spawn plan inits (spawnPlan) wait here.
-	clones chan cloneRequest
+	// Idle threads that spawn plan inits (spawnPlan) wait here; threads
+	// holds a token for each such thread there is.
+	clones  chan cloneRequest
+	threads chan struct{}
 }
+
+// maxCloneThreads bounds the threads that spawn plan inits: past it, a
+// spawn waits for a thread (each is busy only until its init execs, which
+// needs no other spawn), and each costs a locked thread and a stack for
+// as long as the Runtime lives.
+const maxCloneThreads = 16
 
 type spawnRequest struct {
 	cmd    *exec.Cmd
@@ -110,18 +118,26 @@ type cloneResult struct {
 // spawnPlan starts a plan init on one of the spawner's clone threads and
 // returns what will tell its pid and whether the clone failed, once the
 // init has exec'd or exited: the thread waits until then (initproc.Spawn),
-// so a thread is made whenever none is idle. Like the spawner's own, a
-// clone thread is locked and lives as long as the Runtime: the init's
-// pdeathsig follows the thread.
+// so a thread is made whenever none is idle, up to maxCloneThreads. Like
+// the spawner's own, a clone thread is locked and lives as long as the
+// Runtime: the init's pdeathsig follows the thread.
 func (s *spawner) spawnPlan(r cloneRequest) <-chan cloneResult {
 	s.once.Do(s.begin)
 	r.result = make(chan cloneResult, 1)
 	select {
 	case s.clones <- r:
+		return r.result
 	case <-s.done:
 		r.result <- cloneResult{err: ErrClosed}
+		return r.result
 	default:
+	}
+	select {
+	case s.clones <- r:
+	case s.threads <- struct{}{}:
 		go s.cloneThread(r)
+	case <-s.done:
+		r.result <- cloneResult{err: ErrClosed}
 	}
 	return r.result
 }
@@ -130,6 +146,7 @@ func (s *spawner) cloneThread(r cloneRequest) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 	stack, err := initproc.NewSpawnStack()
 	if err != nil {
+		<-s.threads // no thread after all
 		r.result <- cloneResult{err: err}
 		return
 	}
@@ -147,6 +164,7 @@ func (s *spawner) cloneThread(r cloneRequest) {
 
 func (s *spawner) begin() {
 	s.reqs, s.clones = make(chan spawnRequest), make(chan cloneRequest)
+	s.threads = make(chan struct{}, maxCloneThreads)
 	if s.done == nil {
 		s.done = make(chan struct{})
 	}

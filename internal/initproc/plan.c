@@ -116,6 +116,7 @@ enum {
 static __thread const char *stage = "setup";
 static __thread int trace_fd = -1;
 static __thread int status_fd = STATUS_FD;
+static __thread char errstr_buf[256], fdpath_buf[64];
 
 // ---- reporting ----
 
@@ -166,10 +167,21 @@ static void fail_code(int code, int err, const char *msg) {
 	_exit(code);
 }
 
-// errstr is strerror as Go spells it (lower case).
+// errstr is strerror as Go spells it (lower case). Where glibc has it,
+// strerrordesc_np: strerror may translate (under the program's locks) or
+// allocate, which a plan init must not (hull_plan_spawn).
 static const char *errstr(int err) {
-	static __thread char buf[256];
-	snprintf(buf, sizeof(buf), "%s", strerror(err));
+	char *buf = errstr_buf;
+	size_t n = sizeof(errstr_buf);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
+	const char *desc = strerrordesc_np(err);
+	if (desc)
+		snprintf(buf, n, "%s", desc);
+	else
+		snprintf(buf, n, "Unknown error %d", err);
+#else
+	snprintf(buf, n, "%s", strerror(err));
+#endif
 	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
 		buf[0] += 'a' - 'A';
 	return buf;
@@ -394,9 +406,8 @@ static int walk(int rootfd, const char *path, int last) {
 }
 
 static char *fdpath(int fd) {
-	static __thread char buf[64];
-	snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd);
-	return buf;
+	snprintf(fdpath_buf, sizeof(fdpath_buf), "/proc/self/fd/%d", fd);
+	return fdpath_buf;
 }
 
 static int root_fd(const char *rootfs) {
@@ -699,6 +710,9 @@ static void set_user(const struct op *o) {
 		snprintf(msg, sizeof(msg), "setuid %u", (unsigned)uid);
 		fail(msg);
 	}
+	// The credential change set the memory's dumpable flag to the
+	// kernel's suid_dumpable, which may be 2: see spawn_main.
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (deathsig != 0)
 		prctl(PR_SET_PDEATHSIG, deathsig, 0, 0, 0);
 }
@@ -816,20 +830,22 @@ static void quote(char *out, size_t n, const char *s) {
 // a plan init starts with), and so does an ignore it inherited
 // (signal.Ignore, or nohup) but SIGHUP's and SIGINT's: the Go runtime
 // installs its handler over every inherited SIG_IGN but those two, so
-// they stay ignored, as with the Go init. No signal stays blocked.
+// they stay ignored, as with the Go init. No signal stays blocked. Raw
+// system calls: glibc's refuse its own two (SIGCANCEL, SIGSETXID), and
+// an all-zero kernel sigaction is SIG_DFL with no flags everywhere.
 static void reset_signals(void) {
-	for (int sig = 1; sig < NSIG; sig++) {
+	static const char dfl[64]; // at least any kernel's struct sigaction
+	for (int sig = 1; sig <= 64; sig++) {
 		struct sigaction sa;
-		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0 || sa.sa_handler == SIG_DFL ||
-		    (sa.sa_handler == SIG_IGN && (sig == SIGHUP || sig == SIGINT)))
+		if (sig == SIGKILL || sig == SIGSTOP ||
+		    ((sig == SIGHUP || sig == SIGINT) && sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN))
 			continue;
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		sigaction(sig, &sa, NULL); // glibc keeps its own two (SIGCANCEL, SIGSETXID): EINVAL
+		syscall(SYS_rt_sigaction, sig, dfl, NULL, 8);
 	}
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	uint64_t none = 0;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+	stack_t off = {.ss_flags = SS_DISABLE};
+	sigaltstack(&off, NULL); // the spawning thread's, in the program's memory
 }
 
 // exec_process is initproc's execProcess: find the command like execvp
@@ -868,10 +884,10 @@ static void exec_process(const struct op *o) {
 		while (*pathenv && p) {
 			const char *end = strchr(p, ':');
 			size_t len = end ? (size_t)(end - p) : strlen(p);
-			int n;
-			if (len == 0)
+			int n = sizeof(path); // too long: skipped, as below (and glibc's
+			if (len == 0)         // snprintf allocates for a large precision)
 				n = snprintf(path, sizeof(path), "%s", name);
-			else
+			else if (len < sizeof(path))
 				n = snprintf(path, sizeof(path), "%.*s/%s", (int)len, p, name);
 			p = end ? end + 1 : NULL;
 			if (n >= (int)sizeof(path))
@@ -968,7 +984,12 @@ static void run_op(const struct op *o) {
 			fail(path);
 		}
 		char dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		if (slash - path >= PATH_MAX) {
+			errno = ENAMETOOLONG;
+			fail(path);
+		}
+		memcpy(dir, path, slash - path);
+		dir[slash - path] = '\0';
 		int d = walk_or_fail(str(o, 0), dir[0] ? dir : "/", LAST_DIR, path);
 		const char *name = slash + 1;
 		if (mknodat(d, name, mode, dev) < 0 || fchownat(d, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -1139,6 +1160,7 @@ static void place_fds(int *src) {
 	for (int i = 0; i < 5; i++)
 		if (src[i] < 5 && src[i] != i && (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 5)) < 0)
 			fail("place descriptors");
+	status_fd = src[4]; // its old number may be another's place
 	for (int i = 0; i < 5; i++) {
 		int r = src[i] == i ? fcntl(i, F_SETFD, i < 3 ? 0 : FD_CLOEXEC) : dup3(src[i], i, i < 3 ? 0 : O_CLOEXEC);
 		if (r < 0)
@@ -1152,9 +1174,10 @@ static void place_fds(int *src) {
 // in the program's memory, with every signal blocked (hull_plan_spawn).
 static int spawn_main(void *arg) {
 	struct hull_spawn *s = arg;
-	stage = "setup";
-	trace_fd = -1;
-	status_fd = s->fds[4]; // until place_fds
+	// The memory's dumpable flag, which is the program's: a crash here
+	// must not dump the program's memory into the container (or, before
+	// Linux 5.16, kill the program with it). hull_plan_spawn puts it back.
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	reset_signals(); // the program's handlers too: this is its table's copy
 	if (s->pdeathsig && prctl(PR_SET_PDEATHSIG, s->pdeathsig, 0, 0, 0) < 0)
 		fail("parent-death signal");
@@ -1187,10 +1210,10 @@ static int spawn_main(void *arg) {
 // handler of the program's must never run in the child. It returns the
 // child's pid once the child has exec'd or exited, or -errno.
 //
-// One attribute of the shared memory the child does change: a credential
-// change (setuid, setgid) makes the kernel mark the memory non-dumpable
-// (suid_dumpable), and the program with it. The program's own is put back
-// once the last child running has exec'd.
+// One attribute of the shared memory the child does change: its
+// dumpable flag, which the child clears (spawn_main), and the program's
+// with it. The program's own is put back once the last child running has
+// exec'd (but for suid_dumpable's 2, which prctl cannot set: it stays 0).
 int hull_plan_spawn(struct hull_spawn *s) {
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	static int running, dumpable;
@@ -1199,13 +1222,21 @@ int hull_plan_spawn(struct hull_spawn *s) {
 		dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
 	pthread_mutex_unlock(&mu);
 
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	// The thread's variables, set here: were they allocated lazily (a
+	// shared library's), the child would do it on the program's heap.
+	stage = "setup";
+	trace_fd = -1;
+	status_fd = s->fds[4]; // until place_fds
+	walk_proc_link = 0;
+	errstr_buf[0] = fdpath_buf[0] = '\0';
+
+	// Every signal, glibc's own two too (its pthread_sigmask keeps them).
+	uint64_t all = ~(uint64_t)0, old;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
 	int pid = clone(spawn_main, s->stack + s->stack_size,
 			(int)s->flags | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, s, &s->pid);
 	int err = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
 
 	pthread_mutex_lock(&mu);
 	if (--running == 0 && dumpable >= 0 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable)
