@@ -154,8 +154,8 @@ func (c *Container) Inspect() ContainerInspect {
 	return in
 }
 
-// Run is Create then Start. The image is looked up locally and pulled if
-// missing. On a start failure it returns the container with the error, so
+// Run is Create then Start, and the fastest way to start a container
+// (see Create). The image is looked up locally and pulled if missing. On a start failure it returns the container with the error, so
 // that the caller can inspect and Remove it.
 func (rt *Runtime) Run(ctx context.Context, ref string, opts ...RunOption) (*Container, error) {
 	if err := rt.checkOpen(); err != nil {

@@ -42,6 +42,8 @@ type liveProcess struct {
 // may be) and starts its init, which sets up the namespaces, cgroup and
 // root filesystem and then waits for Start. It does not pull: Run does.
 // The container belongs to this Runtime until Removed (see Container).
+// Run starts faster: knowing that Start follows, it may use an init that
+// is not an exec of this program (docs/containers.md, "Two inits").
 func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (*Container, error) {
 	return rt.create(ctx, ref, nil, opts...)
 }
@@ -401,7 +403,14 @@ func (rt *Runtime) startGoInit(cmd *exec.Cmd, cg *cgroup, sio *containerStdio, c
 		w = nil
 	}
 	if w == nil {
-		return cmd, cfgW, statR, false, rt.ctrs.spawner.start(cmd)
+		err := rt.ctrs.spawner.start(cmd)
+		if errors.Is(err, unix.EACCES) {
+			// Seen once in CI, not understood: say what the sealed
+			// binary's descriptor was by then.
+			l, _ := os.Readlink(exe.path())
+			err = fmt.Errorf("%w (%s is %q)", err, exe.path(), l)
+		}
+		return cmd, cfgW, statR, false, err
 	}
 	for _, f := range []*os.File{cfgR, cfgW, statR, statW} {
 		f.Close()

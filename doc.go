@@ -45,10 +45,13 @@
 // # Containers
 //
 // Runtime.Run (or Create then Container.Start) starts a container from an
-// image: a re-execution of the calling binary (from a sealed in-memory
-// copy, so a container can never write to it) sets up new namespaces, an
-// overlay root filesystem over the image's shared layers, Docker's default
-// capabilities, seccomp profile and masked paths, then execs the command.
+// image: an init cloned from the calling process sets up new namespaces,
+// an overlay root filesystem over the image's shared layers, Docker's
+// default capabilities, seccomp profile and masked paths, then execs the
+// command. For Run it is a posix_spawn-like clone that runs C code in the
+// caller's memory until that exec; otherwise a re-execution of the calling
+// binary from a sealed in-memory copy, so that a container can never
+// write to it.
 // No daemon or shim stays behind: a container belongs to the process that
 // started it and dies with it, unless it was started Detached. See
 // docs/containers.md for the process model.
