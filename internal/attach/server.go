@@ -61,6 +61,7 @@ func Listen(dir string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attach socket: %w", err)
 	}
+	defer unix.Close(fd) // ListenFD keeps a copy
 	return ListenFD(fd)
 }
 
