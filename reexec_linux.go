@@ -1,6 +1,7 @@
 package hull
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,9 +33,9 @@ func newExecFile() (*execFile, error) {
 		return nil, fmt.Errorf("copy own binary: %w", err)
 	}
 	defer src.Close()
-	fd, err := unix.MemfdCreate("hull-init", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	fd, err := memfdExec("hull-init")
 	if err != nil {
-		return nil, fmt.Errorf("copy own binary: memfd_create: %w", err)
+		return nil, fmt.Errorf("copy own binary: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "memfd:hull-init")
 	if fi, err := src.Stat(); err == nil {
@@ -51,6 +52,25 @@ func newExecFile() (*execFile, error) {
 		return nil, fmt.Errorf("copy own binary: seal: %w", err)
 	}
 	return &execFile{f: f}, nil
+}
+
+// memfdExec makes a sealable memfd that can be executed. Linux 6.3 added
+// vm.memfd_noexec: at 1 a memfd made without MFD_EXEC is silently sealed
+// against exec (every init would then fail with EACCES), at 2 MFD_EXEC is
+// refused. Older kernels reject the flag they do not know with EINVAL.
+func memfdExec(name string) (int, error) {
+	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
+	fd, err := unix.MemfdCreate(name, flags|unix.MFD_EXEC)
+	if errors.Is(err, unix.EINVAL) {
+		fd, err = unix.MemfdCreate(name, flags)
+	}
+	switch {
+	case errors.Is(err, unix.EACCES):
+		return -1, fmt.Errorf("memfd_create: executable memfds are forbidden here (sysctl vm.memfd_noexec=2 in this PID namespace): %w", err)
+	case err != nil:
+		return -1, fmt.Errorf("memfd_create: %w", err)
+	}
+	return fd, nil
 }
 
 // initExe returns the Runtime's sealed binary, made on first use.
