@@ -43,7 +43,8 @@ type liveProcess struct {
 // root filesystem and then waits for Start. It does not pull: Run does.
 // The container belongs to this Runtime until Removed (see Container).
 // Run starts faster: knowing that Start follows, it may use an init that
-// is not an exec of this program (docs/containers.md, "Two inits").
+// is not an exec of this program (docs/containers.md, "Two inits"). A
+// Create that Close overtakes fails with ErrClosed and leaves nothing.
 func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (*Container, error) {
 	return rt.create(ctx, ref, nil, opts...)
 }
@@ -54,6 +55,11 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if retErr != nil {
+			retErr = rt.closedMeanwhile(retErr)
+		}
+	}()
 	var rc runConfig
 	for _, o := range opts {
 		if err := o(&rc); err != nil {
@@ -531,8 +537,16 @@ func (e *errnoError) Unwrap() error { return e.errno }
 // container is then exited with the matching exit code. Starting an exited
 // container runs its command again over the same root filesystem, as
 // `docker start`; starting a running one does nothing; a paused one is a
-// *TransitionError (ErrConflict).
+// *TransitionError (ErrConflict). If the Runtime is closed meanwhile, the
+// error is ErrClosed.
 func (c *Container) Start(ctx context.Context) error {
+	if err := c.start(ctx); err != nil {
+		return c.rt.closedMeanwhile(err)
+	}
+	return nil
+}
+
+func (c *Container) start(ctx context.Context) error {
 	if c.status() == StatusExited {
 		if err := c.respawn(ctx); err != nil {
 			return err
@@ -843,7 +857,10 @@ func (rt *Runtime) closeContainers() error {
 	}
 	rt.ctrs.linkDel.Wait()
 	rt.ctrs.dirDel.Wait()
+	// Every start that might exec the sealed binary has returned; a later
+	// initExe gets ErrClosed.
 	rt.ctrs.spawner.close()
+	rt.ctrs.exeOnce.Do(func() { rt.ctrs.exeErr = ErrClosed })
 	if rt.ctrs.exe != nil {
 		errs = append(errs, rt.ctrs.exe.close())
 	}

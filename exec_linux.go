@@ -29,7 +29,8 @@ import (
 // process exits and its output is copied. A command that does not exist or
 // cannot be run is not an error: like docker exec, ExitCode is 127 or 126
 // and the reason goes to WithExecStderr. Cancelling ctx kills the process.
-// It fails with ErrConflict if the container is not running.
+// It fails with ErrConflict if the container is not running, and with
+// ErrClosed if its Runtime is closed meanwhile (the process is killed).
 func (c *Container) Exec(ctx context.Context, argv []string, opts ...ExecOption) (ExecResult, error) {
 	var ec execConfig
 	for _, o := range opts {
@@ -45,7 +46,7 @@ func (c *Container) Exec(ctx context.Context, argv []string, opts ...ExecOption)
 	}
 	res, err := c.exec(ctx, argv, &ec)
 	if err != nil {
-		return res, fmt.Errorf("exec in container %s: %w", shortContainerID(c.id), err)
+		return res, fmt.Errorf("exec in container %s: %w", shortContainerID(c.id), c.rt.closedMeanwhile(err))
 	}
 	return res, nil
 }

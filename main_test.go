@@ -69,8 +69,6 @@ func helperProcess() int {
 // helperRoles are what a child test process can do. The container roles
 // expect busybox:test in the root (containerTest).
 var helperRoles = map[string]func(context.Context, *Runtime) error{
-	// memfd-noexec raises vm.memfd_noexec (TestMemfdNoexec).
-	"memfd-noexec": memfdNoexecRole,
 	// pull pulls HULL_TEST_REF.
 	"pull": func(ctx context.Context, rt *Runtime) error {
 		_, err := rt.Pull(ctx, os.Getenv("HULL_TEST_REF"))

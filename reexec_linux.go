@@ -89,6 +89,9 @@ type spawner struct {
 	reqs chan spawnRequest
 	done chan struct{}
 	stop sync.Once
+	// ended is closed when the spawner thread has returned: after that
+	// no start runs, and the sealed binary may be closed.
+	ended chan struct{}
 	// Warm Go inits (warm_linux.go).
 	warm      warmPool
 	poolsOnce sync.Once
@@ -188,11 +191,21 @@ func (s *spawner) begin() {
 	if s.done == nil {
 		s.done = make(chan struct{})
 	}
+	s.ended = make(chan struct{})
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		defer close(s.ended)
 		for {
 			select {
 			case r := <-s.reqs:
+				// select picks at random among ready cases: a request
+				// that came with close must not start after it.
+				select {
+				case <-s.done:
+					r.result <- ErrClosed
+					return
+				default:
+				}
 				r.result <- r.cmd.Start()
 			case <-s.done:
 				return
@@ -201,7 +214,8 @@ func (s *spawner) begin() {
 	}()
 }
 
-// close ends the spawner thread; the Runtime's containers must be gone.
+// close ends the spawner thread, once any start in progress has returned;
+// the Runtime's containers must be gone.
 func (s *spawner) close() {
 	s.closeWarm()
 	s.stop.Do(func() {
@@ -211,4 +225,7 @@ func (s *spawner) close() {
 		}
 		close(s.done)
 	})
+	if s.ended != nil {
+		<-s.ended
+	}
 }

@@ -12,8 +12,10 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,6 +75,8 @@ echo done`
 	}
 }
 
+func init() { helperRoles["memfd-noexec"] = memfdNoexecRole }
+
 // memfdNoexecRole runs in a child test process in a PID namespace of its
 // own (TestMemfdNoexec), whose vm.memfd_noexec it raises: at 1 the binary's
 // copy must still run, at 2 making it must fail and say why.
@@ -119,5 +123,88 @@ func TestMemfdNoexec(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%v: %s", err, stderr.String())
+	}
+}
+
+// TestCloseDuringStarts: Close while other goroutines Create containers
+// and Exec in a Detached one on the same Runtime. Each call succeeds or
+// fails cleanly (ErrClosed), none runs the sealed binary Close releases,
+// and every container Close owned is gone afterwards.
+func TestCloseDuringStarts(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	// Detached: Close leaves it running, so Execs go on through Close.
+	target, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sleep", "1000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		rt2, err := Open(context.Background(), WithRoot(rt.Root()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rt2.Close()
+		if c, err := rt2.Container(context.Background(), target.ID()); err != nil {
+			t.Error(err)
+		} else if err := c.Remove(context.Background(), WithForceRemove()); err != nil {
+			t.Error(err)
+		}
+		checkGone(t, rt2, target.ID(), 0)
+	}()
+	var (
+		mu   sync.Mutex
+		ids  []string
+		errs []error
+		wg   sync.WaitGroup
+	)
+	record := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	for range 3 {
+		wg.Go(func() {
+			for {
+				c, err := rt.Create(context.Background(), "busybox:test", WithCmd("true"))
+				if c != nil {
+					mu.Lock()
+					ids = append(ids, c.ID())
+					mu.Unlock()
+				}
+				if err != nil {
+					record(err)
+					return
+				}
+			}
+		})
+	}
+	for range 8 {
+		wg.Go(func() {
+			for {
+				if _, err := target.Exec(context.Background(), []string{"true"}); err != nil {
+					record(err)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := rt.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("calls still running a minute after Close")
+	}
+	for _, err := range errs {
+		if !errors.Is(err, ErrClosed) || strings.Contains(err.Error(), "fork/exec") {
+			t.Errorf("want ErrClosed, with no start of the released binary: %v", err)
+		}
+	}
+	for _, id := range ids {
+		checkGone(t, rt, id, 0)
 	}
 }

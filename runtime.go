@@ -110,6 +110,16 @@ func (rt *Runtime) Close() error {
 	return errors.Join(rt.closeContainers(), rt.closeNetworks())
 }
 
+// closedMeanwhile marks err, from a call that failed, with ErrClosed when
+// the Runtime was closed while the call ran: the call's processes were
+// killed, which is what err tells of.
+func (rt *Runtime) closedMeanwhile(err error) error {
+	if cerr := rt.checkOpen(); cerr != nil && !errors.Is(err, ErrClosed) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
+}
+
 func (rt *Runtime) checkOpen() error {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
