@@ -230,7 +230,9 @@ func TestContainerCopy(t *testing.T) {
 	// Into a running container, through its own view.
 	var out syncBuffer
 	c2, err := rt.Run(t.Context(), "busybox:test", WithStdout(&out),
-		WithCmd("sh", "-c", "ln -s "+outside+" /escape; touch /ready; while [ ! -e /srv2/in ]; do sleep 0.01; done; cat /srv2/in"))
+		// It waits for the entry after "in": a file exists before its
+		// content is written.
+		WithCmd("sh", "-c", "ln -s "+outside+" /escape; touch /ready; while [ ! -e /srv2/done ]; do sleep 0.01; done; cat /srv2/in"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +249,7 @@ func TestContainerCopy(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	_ = c2.CopyTo(t.Context(), "/escape", tarOf(testutil.File{Name: "pwned", Mode: 0o644, Body: []byte("x")}))
-	if err := c2.CopyTo(t.Context(), "/", tarOf(testutil.File{Name: "srv2/in", Mode: 0o644, Body: []byte("copied\n")})); err != nil {
+	if err := c2.CopyTo(t.Context(), "/", tarOf(testutil.File{Name: "srv2/in", Mode: 0o644, Body: []byte("copied\n")}, testutil.File{Name: "srv2/done", Mode: 0o644})); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := c2.Wait(t.Context()); err != nil || st.Code != 0 || out.String() != "copied\n" {
