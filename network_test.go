@@ -218,7 +218,10 @@ func TestNetworkContainersReachEachOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	var srvOut syncBuffer
-	srv := runBG(t, rt, &srvOut, WithNetwork(n, Alias("db"), IP("10.80.0.50")), WithCmd("nc", "-l", "-p", "7000"))
+	// busybox nc -l quits as soon as its stdin ends, even before it reads
+	// a connection's data: its stdin is a FIFO it holds open itself.
+	srv := runBG(t, rt, &srvOut, WithNetwork(n, Alias("db"), IP("10.80.0.50")),
+		WithCmd("sh", "-c", "mkfifo /in && exec nc -l -p 7000 0<>/in"))
 	ns := srv.Inspect().NetworkSettings
 	ep := ns.Networks["app"]
 	if ep.IPAddress != "10.80.0.50" || ep.IPPrefixLen != 24 || ep.Gateway != "10.80.0.1" ||
