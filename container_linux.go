@@ -409,10 +409,10 @@ func (rt *Runtime) startGoInit(cmd *exec.Cmd, cg *cgroup, sio *containerStdio, c
 		w = nil
 	}
 	if w == nil {
-		err := rt.ctrs.spawner.start(cmd)
+		cmd, err := rt.ctrs.spawner.start(cmd)
 		if errors.Is(err, unix.EACCES) {
-			// Seen once in CI, not understood: say what the sealed
-			// binary's descriptor was by then.
+			// Retried already (startCmd): say what the sealed binary's
+			// descriptor was by then.
 			l, _ := os.Readlink(exe.path())
 			err = fmt.Errorf("%w (%s is %q)", err, exe.path(), l)
 		}

@@ -170,7 +170,8 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		defer cgFD.Close()
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
 	}
-	if err := c.rt.ctrs.spawner.start(cmd); err != nil {
+	cmd, err = c.rt.ctrs.spawner.start(cmd)
+	if err != nil {
 		return ExecResult{}, fmt.Errorf("start: %w", err)
 	}
 	for _, f := range closeAfterStart {

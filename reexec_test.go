@@ -211,3 +211,36 @@ func TestCloseDuringStarts(t *testing.T) {
 		checkGone(t, rt, id, 0)
 	}
 }
+
+// TestStartRetries: goroutines that each make a sealed copy of the binary
+// and exec it at once, as parallel Runtimes do. An exec of a memfd fails
+// now and then with EACCES although the memfd is executable and a second
+// try works (startCmd); none of these starts may fail.
+func TestStartRetries(t *testing.T) {
+	t.Parallel()
+	env := slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "HULL_TEST_HELPER=") })
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for range 30 {
+				exe, err := newExecFile()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				cmd := exec.Command(exe.path(), "-test.list=^$")
+				cmd.Env = env
+				cmd, err = startCmd(cmd)
+				if err == nil {
+					err = cmd.Wait()
+				}
+				exe.close()
+				if err != nil {
+					t.Errorf("exec of the binary's copy: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -154,7 +154,8 @@ func (s *spawner) startWarm(p *warmPool, exe string) (_ *warmInit, retErr error)
 		ExtraFiles:  []*os.File{cfgR, statW, child}, // configFD, statusFD, WarmFD
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: warmCloneflags, Pdeathsig: syscall.SIGKILL},
 	}
-	if err := s.start(cmd); err != nil {
+	cmd, err = s.start(cmd)
+	if err != nil {
 		return nil, err
 	}
 	w := &warmInit{cmd: cmd, cfgW: cfgW, statR: statR, ctl: ctl}
