@@ -410,12 +410,6 @@ func (rt *Runtime) startGoInit(cmd *exec.Cmd, cg *cgroup, sio *containerStdio, c
 	}
 	if w == nil {
 		cmd, err := rt.ctrs.spawner.start(cmd)
-		if errors.Is(err, unix.EACCES) {
-			// Retried already (startCmd): say what the sealed binary's
-			// descriptor was by then.
-			l, _ := os.Readlink(exe.path())
-			err = fmt.Errorf("%w (%s is %q)", err, exe.path(), l)
-		}
 		return cmd, cfgW, statR, false, err
 	}
 	for _, f := range []*os.File{cfgR, cfgW, statR, statW} {

@@ -144,8 +144,13 @@ func (s *spawner) start(cmd *exec.Cmd) (*exec.Cmd, error) {
 func startCmd(cmd *exec.Cmd) (*exec.Cmd, error) {
 	for try := 1; ; try++ {
 		err := cmd.Start()
-		if err == nil || !errors.Is(err, unix.EACCES) || try == startTries {
+		if err == nil || !errors.Is(err, unix.EACCES) {
 			return cmd, err
+		}
+		if try == startTries {
+			// Say what the sealed binary's descriptor was by then.
+			l, _ := os.Readlink(cmd.Path)
+			return cmd, fmt.Errorf("%w (%s is %q)", err, cmd.Path, l)
 		}
 		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir,
 			Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr, ExtraFiles: cmd.ExtraFiles,

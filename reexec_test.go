@@ -77,6 +77,14 @@ echo done`
 
 func init() { helperRoles["memfd-noexec"] = memfdNoexecRole }
 
+// copyCmd runs this test binary's sealed copy exe, as a plain test
+// process that lists no test and exits 0 (no helper role).
+func copyCmd(exe *execFile) *exec.Cmd {
+	cmd := exec.Command(exe.path(), "-test.list=^$")
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "HULL_TEST_HELPER=") })
+	return cmd
+}
+
 // memfdNoexecRole runs in a child test process in a PID namespace of its
 // own (TestMemfdNoexec), whose vm.memfd_noexec it raises: at 1 the binary's
 // copy must still run, at 2 making it must fail and say why.
@@ -90,9 +98,7 @@ func memfdNoexecRole(context.Context, *Runtime) error {
 		return fmt.Errorf("memfd_noexec=1: %w", err)
 	}
 	defer exe.close()
-	cmd := exec.Command(exe.path(), "-test.list=^$")
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "HULL_TEST_HELPER=") })
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := copyCmd(exe).CombinedOutput(); err != nil {
 		return fmt.Errorf("memfd_noexec=1: run the binary's copy: %w: %s", err, out)
 	}
 	if err := os.WriteFile(sysctl, []byte("2"), 0); err != nil {
@@ -218,7 +224,6 @@ func TestCloseDuringStarts(t *testing.T) {
 // try works (startCmd); none of these starts may fail.
 func TestStartRetries(t *testing.T) {
 	t.Parallel()
-	env := slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "HULL_TEST_HELPER=") })
 	var wg sync.WaitGroup
 	for range 6 {
 		wg.Go(func() {
@@ -228,9 +233,7 @@ func TestStartRetries(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				cmd := exec.Command(exe.path(), "-test.list=^$")
-				cmd.Env = env
-				cmd, err = startCmd(cmd)
+				cmd, err := startCmd(copyCmd(exe))
 				if err == nil {
 					err = cmd.Wait()
 				}
