@@ -1,6 +1,7 @@
 package hull
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -112,6 +113,10 @@ func entryTag(desc ocispec.Descriptor) (string, error) {
 		return "", nil
 	}
 	r, err := ParseReference(name)
+	if errors.Is(err, errIDName) {
+		// "sha256:<id>" would make a tag that reads as an image ID.
+		return "", fmt.Errorf("%w: index.json entry %s: %w", ErrInvalidContent, desc.Digest, err)
+	}
 	if err != nil {
 		return "", nil // a ref.name is free text; only a reference names
 	}

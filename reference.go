@@ -1,7 +1,9 @@
 package hull
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -18,8 +20,21 @@ type Reference struct {
 	Digest digest.Digest // set when the reference pins a digest
 }
 
+// errIDName is wrapped (with ErrInvalidReference) by ParseReference's
+// error for a repository name that reads as an image ID.
+var errIDName = errors.New("a repository name cannot be a digest algorithm or 64 hexadecimal characters, which name image IDs")
+
+// hex64 is a whole image ID without its algorithm.
+var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
 // ParseReference parses and normalises s. A malformed reference returns an
 // error wrapping ErrInvalidReference that names s.
+//
+// As Docker does, it refuses a repository whose short name (as `docker
+// images` shows it) is a digest algorithm ("sha256", so "sha256:<id>"
+// would be a tag) or 64 hexadecimal characters: such a tag could stand
+// for an image ID. Every path that names an image (Tag, Commit, Import,
+// Load, Pull) parses with it, so none can create one.
 func ParseReference(s string) (Reference, error) {
 	if s == "" || strings.TrimSpace(s) != s {
 		return Reference{}, fmt.Errorf("%w: %q", ErrInvalidReference, s)
@@ -27,6 +42,9 @@ func ParseReference(s string) (Reference, error) {
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
 		return Reference{}, fmt.Errorf("%w: %q: %v", ErrInvalidReference, s, err)
+	}
+	if name := reference.FamiliarName(named); isIDName(name) {
+		return Reference{}, fmt.Errorf("%w: %q: %w", ErrInvalidReference, s, errIDName)
 	}
 	r := Reference{Domain: reference.Domain(named), Path: reference.Path(named)}
 	if t, ok := named.(reference.Tagged); ok {
@@ -39,6 +57,16 @@ func ParseReference(s string) (Reference, error) {
 		r.Tag = "latest"
 	}
 	return r, nil
+}
+
+// isIDName reports whether a repository's short name could be read as
+// (part of) an image ID: a digest algorithm or a whole hex digest.
+func isIDName(name string) bool {
+	switch digest.Algorithm(name) {
+	case digest.SHA256, digest.SHA384, digest.SHA512:
+		return true
+	}
+	return digest.Algorithm(name).Available() || hex64.MatchString(name)
 }
 
 // Name returns "domain/path", e.g. "docker.io/library/redis".

@@ -23,6 +23,10 @@ func TestParseReference(t *testing.T) {
 		{"ghcr.io/org/img:v1.2", "ghcr.io/org/img:v1.2", "ghcr.io/org/img:v1.2"},
 		{"redis@" + dg, "docker.io/library/redis@" + dg, "redis@" + dg},
 		{"q.io/a:1@" + dg, "q.io/a:1@" + dg, "q.io/a:1@" + dg},
+		// Only a short name that reads as an image ID is refused.
+		{"user/sha256:1", "docker.io/user/sha256:1", "user/sha256:1"},
+		{"localhost:5000/sha256", "localhost:5000/sha256:latest", "localhost:5000/sha256:latest"},
+		{"e3b0c44298fc", "docker.io/library/e3b0c44298fc:latest", "e3b0c44298fc:latest"},
 	}
 	for _, tc := range tests {
 		r, err := ParseReference(tc.in)
@@ -41,9 +45,13 @@ func TestParseReference(t *testing.T) {
 
 func TestParseReferenceInvalid(t *testing.T) {
 	t.Parallel()
+	const hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 	for _, in := range []string{
 		"", " redis", "Redis", "redis:", "redis:t@g", "a//b", "redis@sha256:short",
 		"-leading", "x:" + strings.Repeat("t", 200), "ho st/a", "upper/Case",
+		// Names that read as an image ID (Docker refuses them too).
+		"sha256:" + hex, hex, hex + ":latest", "library/" + hex, "docker.io/library/sha256:" + hex,
+		"sha256", "sha256:latest", "sha512:x", "sha384", "library/sha256@sha256:" + hex,
 	} {
 		_, err := ParseReference(in)
 		if !errors.Is(err, ErrInvalidReference) {
