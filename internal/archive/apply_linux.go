@@ -26,21 +26,27 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 // missing from the tar are created 0755, owned by root. Owners, modes (setuid, setgid and
 // sticky included), xattrs and nanosecond times are restored; directory times are set
 // last, once everything inside them is written. Unsupported entry types are skipped.
+// Aligned 4 KiB blocks of zeros in regular files, a sparse entry's holes among them,
+// are left holes (see Options).
 //
 // Hostile entries are refused with an error naming the entry and wrapping ErrUnsafe;
 // nothing is ever written outside dir. After the tar's end Apply reads r to EOF, so a
 // digest verifier wrapping r sees the whole stream. Apply does not fsync; the caller
 // syncs the filesystem before recording the layer. On error dir holds a partial layer
-// that the caller removes. ctx is checked between entries.
+// that the caller removes. ctx is checked between entries and every MiB of a file.
 func Apply(ctx context.Context, dir string, r io.Reader, opts Options) (Result, error) {
 	bufp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bufp)
-	limit := opts.MaxSize
-	if limit <= 0 {
-		limit = DefaultMaxSize
+	a := newApplier(dir)
+	a.ctx, a.buf = ctx, *bufp
+	a.max, a.maxLogical = opts.MaxSize, opts.MaxLogicalSize
+	if a.max <= 0 {
+		a.max = DefaultMaxSize
 	}
-	a := newApplier(dir, limit)
-	a.buf = *bufp
+	if a.maxLogical <= 0 {
+		a.maxLogical = DefaultMaxLogicalSize
+	}
+	a.maxLogical = max(a.maxLogical, a.max)
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -55,7 +61,7 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts Options) (Result, 
 			return Result{}, fmt.Errorf("read layer tar: %w", err)
 		}
 		if err := a.entry(hdr, tr); err != nil {
-			return Result{}, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+			return Result{}, fmt.Errorf("layer entry %s: %w", quote(hdr.Name), err)
 		}
 	}
 	if err := a.setDirTimes(); err != nil {
@@ -68,17 +74,20 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts Options) (Result, 
 	if n > a.max {
 		return Result{}, fmt.Errorf("layer tar: trailing data exceeds %d bytes: %w", a.max, ErrUnsafe)
 	}
-	return Result{Size: a.size, PendingLinks: a.pendingLinks()}, nil
+	return Result{Size: a.size, Written: a.written, PendingLinks: a.pendingLinks()}, nil
 }
 
 // applier holds the state of one Apply call. The layer directory is private to the call
 // while it runs: the checks guard against what the tar itself does (a symlink planted by
 // an earlier entry), not against other writers.
 type applier struct {
-	root string
-	max  int64
-	size int64
-	buf  []byte
+	ctx        context.Context
+	root       string
+	max        int64 // bound on written
+	maxLogical int64 // bound on size
+	size       int64 // apparent size of the regular files so far
+	written    int64 // bytes of it written, the rest being holes
+	buf        []byte
 	// dirs holds the paths known to be real directories (never symlinks) in the layer.
 	// Only remove takes paths out, so a parent in dirs needs no further check.
 	dirs    map[string]struct{}
@@ -87,10 +96,10 @@ type applier struct {
 	linkIdx map[string]int
 }
 
-func newApplier(root string, limit int64) *applier {
+func newApplier(root string) *applier {
 	return &applier{
+		ctx:     context.Background(),
 		root:    root,
-		max:     limit,
 		dirs:    map[string]struct{}{".": {}},
 		times:   map[string][2]unix.Timespec{},
 		linkIdx: map[string]int{},
@@ -106,8 +115,10 @@ func (a *applier) abs(name string) string {
 }
 
 func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
-	if hdr.Size < 0 || hdr.Size > a.max {
-		return unsafe("declared size %d exceeds the limit of %d bytes", hdr.Size, a.max)
+	// For a sparse file, Size is the apparent size: the data in the tar is less, and is
+	// counted against max as it is written.
+	if hdr.Size < 0 || hdr.Size > a.maxLogical {
+		return unsafe("declared size %d exceeds the limit of %d bytes", hdr.Size, a.maxLogical)
 	}
 	name, err := cleanName(hdr.Name)
 	if err != nil {
@@ -178,27 +189,27 @@ func (a *applier) checkDir(name string, create bool) (bool, error) {
 	case err == nil && isDir(&st):
 		return true, nil
 	case err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK:
-		return false, unsafe("parent %q is a symlink", name)
+		return false, unsafe("parent %s is a symlink", quote(name))
 	case err == nil && isWhiteout(&st) && create:
 		// Deleted earlier in this layer, then written into: Docker recreates the
 		// directory empty, which over lower layers is an opaque directory.
 		if err := unix.Unlink(p); err != nil {
-			return false, fmt.Errorf("replace whiteout %q: %w", name, err)
+			return false, fmt.Errorf("replace whiteout %s: %w", quote(name), err)
 		}
 		if err := implicitDir(p); err != nil {
 			return false, err
 		}
 		return true, setOpaque(p)
 	case err == nil && isWhiteout(&st):
-		return false, unsafe("parent %q was deleted by a whiteout", name)
+		return false, unsafe("parent %s was deleted by a whiteout", quote(name))
 	case err == nil:
-		return false, unsafe("parent %q is not a directory", name)
+		return false, unsafe("parent %s is not a directory", quote(name))
 	case errors.Is(err, unix.ENOENT) && create:
 		return true, implicitDir(p)
 	case errors.Is(err, unix.ENOENT):
 		return false, nil
 	}
-	return false, fmt.Errorf("parent %q: %w", name, err)
+	return false, fmt.Errorf("parent %s: %w", quote(name), err)
 }
 
 // create makes name with mk. If an earlier entry left something there, it is removed and
@@ -243,7 +254,7 @@ func (a *applier) remove(name string) (whiteout bool, err error) {
 			a.forgetLink(k)
 		}
 	}
-	return false, os.RemoveAll(p)
+	return false, shortPathErr(os.RemoveAll(p))
 }
 
 func (a *applier) forgetLink(name string) {
@@ -264,8 +275,8 @@ func (a *applier) pendingLinks() []Link {
 }
 
 func (a *applier) regular(name string, hdr *tar.Header, r io.Reader) (retErr error) {
-	if hdr.Size > a.max-a.size {
-		return unsafe("layer content exceeds the limit of %d bytes", a.max)
+	if hdr.Size > a.maxLogical-a.size {
+		return unsafe("apparent size of the layer's files exceeds the limit of %d bytes", a.maxLogical)
 	}
 	fd := -1
 	_, err := a.create(name, func(p string) (err error) {
@@ -280,7 +291,7 @@ func (a *applier) regular(name string, hdr *tar.Header, r io.Reader) (retErr err
 			retErr = fmt.Errorf("close file: %w", err)
 		}
 	}()
-	if err := a.copyContent(fd, r, hdr.Size); err != nil {
+	if err := a.copySparse(fd, r, hdr.Size); err != nil {
 		return err
 	}
 	a.size += hdr.Size
@@ -289,31 +300,6 @@ func (a *applier) regular(name string, hdr *tar.Header, r io.Reader) (retErr err
 		return err
 	}
 	return setTimes(p, hdr)
-}
-
-// copyContent writes size bytes from r to fd in chunks of up to 1 MiB.
-func (a *applier) copyContent(fd int, r io.Reader, size int64) error {
-	for size > 0 {
-		chunk := a.buf[:min(int64(len(a.buf)), size)]
-		if _, err := io.ReadFull(r, chunk); err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return fmt.Errorf("read content: %w", err)
-		}
-		for b := chunk; len(b) > 0; {
-			n, err := unix.Write(fd, b)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("write content: %w", err)
-			}
-			b = b[n:]
-		}
-		size -= int64(len(chunk))
-	}
-	return nil
 }
 
 func (a *applier) directory(name string, hdr *tar.Header) error {
@@ -377,7 +363,7 @@ func (a *applier) setDirTimes() error {
 	for _, name := range names {
 		ts := a.times[name]
 		if err := unix.UtimesNanoAt(unix.AT_FDCWD, a.abs(name), ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("layer entry %q: set times: %w", name, err)
+			return fmt.Errorf("layer entry %s: set times: %w", quote(name), err)
 		}
 	}
 	return nil
@@ -419,17 +405,17 @@ func (a *applier) device(name string, hdr *tar.Header) error {
 func (a *applier) hardlink(name string, hdr *tar.Header) error {
 	target, err := cleanName(hdr.Linkname)
 	if err != nil {
-		return fmt.Errorf("hardlink target %q: %w", hdr.Linkname, err)
+		return fmt.Errorf("hardlink target %s: %w", quote(hdr.Linkname), err)
 	}
 	if target == name {
 		return nil
 	}
 	if target == "." {
-		return unsafe("hardlink target %q is the layer root", hdr.Linkname)
+		return unsafe("hardlink target %s is the layer root", quote(hdr.Linkname))
 	}
 	found, err := a.dir(path.Dir(target), false)
 	if err != nil {
-		return fmt.Errorf("hardlink target %q: %w", hdr.Linkname, err)
+		return fmt.Errorf("hardlink target %s: %w", quote(hdr.Linkname), err)
 	}
 	var st unix.Stat_t
 	if found {
@@ -440,11 +426,11 @@ func (a *applier) hardlink(name string, hdr *tar.Header) error {
 	}
 	switch {
 	case err != nil:
-		return fmt.Errorf("hardlink target %q: %w", hdr.Linkname, err)
+		return fmt.Errorf("hardlink target %s: %w", quote(hdr.Linkname), err)
 	case isDir(&st):
-		return unsafe("hardlink target %q is a directory", hdr.Linkname)
+		return unsafe("hardlink target %s is a directory", quote(hdr.Linkname))
 	case isWhiteout(&st):
-		return unsafe("hardlink target %q was deleted by a whiteout", hdr.Linkname)
+		return unsafe("hardlink target %s was deleted by a whiteout", quote(hdr.Linkname))
 	}
 	src := a.abs(target)
 	if _, err := a.create(name, func(p string) error { return unix.Link(src, p) }); err != nil {
@@ -476,7 +462,7 @@ func (a *applier) whiteout(parent, base string) error {
 	}
 	victim := strings.TrimPrefix(base, whiteoutPrefix)
 	if victim == "" || victim == "." || victim == ".." {
-		return unsafe("whiteout of %q would delete the directory itself or its parent", victim)
+		return unsafe("whiteout of %s would delete the directory itself or its parent", quote(victim))
 	}
 	name := path.Join(parent, victim)
 	mk := func(p string) error { return unix.Mknod(p, unix.S_IFCHR, 0) }

@@ -66,7 +66,7 @@ func TestApplyRefusesHostile(t *testing.T) {
 	const out = "$OUT" // replaced with the outside directory's absolute path
 	tests := []struct {
 		name    string
-		max     int64
+		max     int64 // Options.MaxSize and MaxLogicalSize
 		entries []ent
 		bad     string // the entry the error must name
 	}{
@@ -95,8 +95,9 @@ func TestApplyRefusesHostile(t *testing.T) {
 		{name: "negative owner", entries: []ent{owned(file("f", "f", 0o644), -1, 0)}, bad: "f"},
 		{name: "root replaced by a file", entries: []ent{file(".", "x", 0o644)}, bad: "."},
 		{name: "entry larger than MaxSize", max: 10, entries: []ent{file("big", "01234567890", 0o644)}, bad: "big"},
-		{name: "declared size larger than MaxSize", max: 10, entries: []ent{{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "d", Size: 11}}}, bad: "d"},
+		{name: "declared size larger than MaxLogicalSize", max: 10, entries: []ent{{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "d", Size: 11}}}, bad: "d"},
 		{name: "layer larger than MaxSize", max: 10, entries: []ent{file("a", "012345", 0o644), file("b", "012345", 0o644)}, bad: "b"},
+		{name: "layer larger than MaxLogicalSize in zeros", max: 10, entries: []ent{file("a", "\x00\x00\x00\x00\x00\x00", 0o644), file("b", "\x00\x00\x00\x00\x00\x00", 0o644)}, bad: "b"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,7 +109,7 @@ func TestApplyRefusesHostile(t *testing.T) {
 				entries[i].hdr.Linkname = strings.ReplaceAll(entries[i].hdr.Linkname, out, outside)
 			}
 			bad := strings.ReplaceAll(tt.bad, out, outside)
-			_, err := Apply(t.Context(), layer, bytes.NewReader(makeTar(t, entries...)), Options{MaxSize: tt.max})
+			_, err := Apply(t.Context(), layer, bytes.NewReader(makeTar(t, entries...)), Options{MaxSize: tt.max, MaxLogicalSize: tt.max})
 			if !errors.Is(err, ErrUnsafe) {
 				t.Fatalf("Apply: %v, want ErrUnsafe", err)
 			}

@@ -23,10 +23,10 @@ import (
 // the target is copied instead, with its mode, owner, xattrs and times.
 func ResolveLinks(dir string, links []Link, lowers []string) error {
 	layers := append([]string{dir}, lowers...)
-	a := newApplier(dir, 0)
+	a := newApplier(dir)
 	for _, l := range links {
 		if err := a.resolve(l, layers); err != nil {
-			return fmt.Errorf("layer link %q to %q: %w", l.Name, l.Target, err)
+			return fmt.Errorf("layer link %s to %s: %w", quote(l.Name), quote(l.Target), err)
 		}
 	}
 	return nil
@@ -113,7 +113,7 @@ func lookup(layers []string, target string) (string, error) {
 			}
 			if !isDir(&st) {
 				if len(next) == 0 && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-					return "", unsafe("target parent %q is a symlink", prefix)
+					return "", unsafe("target parent %s is a symlink", quote(prefix))
 				}
 				break
 			}
@@ -179,15 +179,15 @@ func copyNode(src, dst string) error {
 func copyFile(src, dst string) error {
 	in, err := os.OpenFile(src, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return err
+		return shortPathErr(err)
 	}
 	defer in.Close()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return err
+		return shortPathErr(err)
 	}
 	_, err = io.Copy(out, in) // copy_file_range where the kernel can
-	return errors.Join(err, out.Close())
+	return errors.Join(shortPathErr(err), shortPathErr(out.Close()))
 }
 
 func copyXattrs(src, dst string) error {
@@ -208,14 +208,14 @@ func copyXattrs(src, dst string) error {
 		}
 		n, err := unix.Lgetxattr(src, key, nil)
 		if err != nil {
-			return fmt.Errorf("get xattr %s: %w", key, err)
+			return fmt.Errorf("get xattr %s: %w", quote(key), err)
 		}
 		val := make([]byte, n)
 		if n, err = unix.Lgetxattr(src, key, val); err != nil {
-			return fmt.Errorf("get xattr %s: %w", key, err)
+			return fmt.Errorf("get xattr %s: %w", quote(key), err)
 		}
 		if err := unix.Lsetxattr(dst, key, val[:n], 0); err != nil {
-			return fmt.Errorf("set xattr %s: %w", key, err)
+			return fmt.Errorf("set xattr %s: %w", quote(key), err)
 		}
 	}
 	return nil

@@ -102,7 +102,7 @@ func setXattrs(p string, fd int, hdr *tar.Header) error {
 			hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeDir:
 			// Linux allows user.* xattrs only on files and directories.
 		case err != nil:
-			return fmt.Errorf("set xattr %s: %w", key, err)
+			return fmt.Errorf("set xattr %s: %w", quote(key), err)
 		}
 	}
 	return nil

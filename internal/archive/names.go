@@ -1,9 +1,13 @@
 package archive
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 const (
@@ -12,11 +16,66 @@ const (
 	whiteoutOpaque = ".wh..wh..opq" // hides everything the layers below have in its directory
 	opaqueXattr    = "trusted.overlay.opaque"
 	maxNameLen     = 4096 // PATH_MAX: no longer name can be created anyway
+
+	// An error quotes at most about this many bytes of a name from a layer: its
+	// beginning and its end, so a hostile name cannot make a megabyte of log line.
+	quoteHead, quoteTail = 100, 60
 )
 
 // unsafe returns an error wrapping ErrUnsafe with the reason.
 func unsafe(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUnsafe, fmt.Sprintf(format, args...))
+}
+
+// quote quotes s, a name or other string from a layer, for an error message: the whole
+// of it, as %q would, when short; otherwise its first and last bytes around "…" and its
+// length. Every untrusted name in this package's errors goes through it.
+func quote(s string) string {
+	q := strconv.Quote(s)
+	if len(q) <= quoteHead+quoteTail+2 {
+		return q
+	}
+	head, tail := quotedPrefix(s, quoteHead), quotedSuffix(s, quoteTail)
+	return fmt.Sprintf("%s…%s (%d bytes)", head[:len(head)-1], tail[1:], len(s))
+}
+
+// quotedPrefix returns the quoted form of the longest prefix of s that quotes to at most
+// n bytes between the quotes. s is cut between runes, never inside one or its escape.
+func quotedPrefix(s string, n int) string {
+	end, used := 0, 0
+	for end < len(s) {
+		_, size := utf8.DecodeRuneInString(s[end:])
+		w := len(strconv.Quote(s[end:end+size])) - 2
+		if used+w > n {
+			break
+		}
+		end, used = end+size, used+w
+	}
+	return strconv.Quote(s[:end])
+}
+
+// quotedSuffix is quotedPrefix for the end of s.
+func quotedSuffix(s string, n int) string {
+	start, used := len(s), 0
+	for start > 0 {
+		_, size := utf8.DecodeLastRuneInString(s[:start])
+		w := len(strconv.Quote(s[start-size:start])) - 2
+		if used+w > n {
+			break
+		}
+		start, used = start-size, used+w
+	}
+	return strconv.Quote(s[start:])
+}
+
+// shortPathErr returns err with the path of a *fs.PathError in it quoted by quote: that
+// path is a host path ending in a name from the layer.
+func shortPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && len(pe.Path) > quoteHead+quoteTail {
+		return fmt.Errorf("%s %s: %w", pe.Op, quote(pe.Path), pe.Err)
+	}
+	return err
 }
 
 // cleanName turns a tar entry name into a clean slash-separated path relative to the layer
