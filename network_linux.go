@@ -24,7 +24,9 @@ import (
 // its firewall rules (masquerade unless internal, isolation from the other
 // networks). Containers on it find each other by name. It fails with
 // ErrConflict if the name is taken or the subnet overlaps another
-// network's, ErrInvalidArgument for a bad name, subnet, gateway or range.
+// network's or an address or route of the host (of the network namespace
+// hull runs in), ErrInvalidArgument for a bad name, subnet, gateway or
+// range (see WithSubnet).
 // The network stays until Removed.
 func (rt *Runtime) CreateNetwork(ctx context.Context, name string, opts ...NetworkOption) (*Network, error) {
 	if err := rt.checkOpen(); err != nil {
@@ -43,8 +45,8 @@ func (rt *Runtime) CreateNetwork(ctx context.Context, name string, opts ...Netwo
 	case NetworkModeBridge, NetworkModeHost, NetworkModeNone:
 		return nil, fmt.Errorf("create network %s: %w: %s is a predefined network", name, ErrConflict, name)
 	}
-	if !cfg.subnet.IsValid() && (cfg.gateway.IsValid() || cfg.ipRange.IsValid()) {
-		return nil, fmt.Errorf("create network %s: %w: a gateway or IP range needs a subnet", name, ErrInvalidArgument)
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("create network %s: %w", name, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -227,7 +229,11 @@ func (rt *Runtime) createNetworkLocked(rec *networkRecord, recs []networkRecord,
 			}
 		}
 	}
-	if !rec.Subnet.IsValid() {
+	if rec.Subnet.IsValid() {
+		if err := checkHostOverlap(rec.Subnet); err != nil {
+			return err
+		}
+	} else {
 		used, err := hostRoutes()
 		if err != nil {
 			return err
@@ -315,29 +321,6 @@ func enableForwarding() error {
 		return fmt.Errorf("enable IPv4 forwarding: %w", err)
 	}
 	return nil
-}
-
-// hostRoutes lists the IPv4 destinations routed in this network namespace.
-func hostRoutes() ([]netip.Prefix, error) {
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
-	for i := 0; i < 5 && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
-		routes, err = netlink.RouteList(nil, netlink.FAMILY_V4)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list routes: %w", err)
-	}
-	var out []netip.Prefix
-	for _, r := range routes {
-		if r.Dst == nil {
-			continue
-		}
-		a, ok := netip.AddrFromSlice(r.Dst.IP.To4())
-		ones, _ := r.Dst.Mask.Size()
-		if ok && ones > 0 {
-			out = append(out, netip.PrefixFrom(a, ones).Masked())
-		}
-	}
-	return out, nil
 }
 
 // lockNetworks takes the root's networks lock: creating and removing
