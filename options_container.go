@@ -124,7 +124,8 @@ func WithReadOnlyRootfs() RunOption {
 
 // WithTmpfs mounts an empty tmpfs at path, with docker --tmpfs options
 // ("size=64m,mode=1777,exec") merged over Docker's defaults
-// "rw,noexec,nosuid,nodev". Default: none.
+// "rw,noexec,nosuid,nodev". Targets under /proc: see WithVolume.
+// Default: none.
 func WithTmpfs(path, options string) RunOption {
 	return func(c *runConfig) error {
 		if !strings.HasPrefix(path, "/") || path == "/" {

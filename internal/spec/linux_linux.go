@@ -206,6 +206,9 @@ func buildMounts(o *Options) ([]specs.Mount, error) {
 		if seen[dst] {
 			return nil, invalidf("duplicate mount point %s", dst)
 		}
+		if err := checkProcMount(user[i], dst); err != nil {
+			return nil, err
+		}
 		seen[dst], user[i].Destination = true, dst
 	}
 	slices.SortStableFunc(user, func(a, b specs.Mount) int {

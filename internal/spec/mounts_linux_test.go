@@ -117,3 +117,64 @@ func TestUserMountErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestProcMountDestinations: runc's rule for mounts over /proc, on the
+// cleaned destination; the other destinations stay allowed (/sys, /dev
+// and their paths too, as Docker's).
+func TestProcMountDestinations(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bind := func(dst, src string) specs.Mount {
+		return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", "rprivate"}}
+	}
+	tests := []struct {
+		m  specs.Mount
+		ok bool
+	}{
+		{bind("/proc", dir), false},
+		{bind("//proc", dir), false},
+		{bind("/proc/", dir), false},
+		{bind("/proc/../proc", dir), false},
+		{bind("/proc/./", dir), false},
+		{bind("/x/../proc", dir), false},
+		{bind("/proc/sys", dir), false},
+		{bind("/proc/sys/kernel", dir), false},
+		{bind("//proc//sys/", dir), false},
+		{bind("/proc/self", dir), false},
+		{bind("/proc/1/root", dir), false},
+		{bind("/proc/net", dir), false},
+		{bind("/proc/cpuinfo/x", dir), false},
+		{specs.Mount{Destination: "/proc", Type: "tmpfs", Source: "tmpfs"}, false},
+		{specs.Mount{Destination: "/proc/sys", Type: "tmpfs", Source: "tmpfs"}, false},
+		{bind("/proc", "/proc"), true}, // a bind of a procfs, as runc allows
+		{specs.Mount{Destination: "/proc", Type: "proc", Source: "proc"}, true},
+		{bind("/proc/cpuinfo", dir), true},
+		{bind("/proc/./meminfo", dir), true},
+		{bind("/proc/net/dev", dir), true},
+		{bind("/proc/sys/kernel/ns_last_pid", dir), true},
+		{specs.Mount{Destination: "/proc/uptime", Type: "tmpfs", Source: "tmpfs"}, true},
+		{bind("/procfs", dir), true},
+		{bind("/proc2/x", dir), true},
+		{bind("/sys", dir), true},
+		{bind("/sys/kernel", dir), true},
+		{bind("/dev/fuse", dir), true},
+		{bind("/dev", dir), true},
+		{bind("/data/proc", dir), true},
+	}
+	for _, tc := range tests {
+		o := Options{Mounts: []specs.Mount{tc.m}}
+		_, err := buildMounts(&o)
+		if tc.ok && err != nil {
+			t.Errorf("%s %s from %s: %v", tc.m.Type, tc.m.Destination, tc.m.Source, err)
+		}
+		if !tc.ok && !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s %s from %s: %v; want ErrInvalid", tc.m.Type, tc.m.Destination, tc.m.Source, err)
+		}
+	}
+	for dst, ok := range map[string]bool{"/proc": false, "/proc/": false, "/proc/kcore": false, "/proc/stat": true} {
+		o := Options{Tmpfs: map[string]string{dst: ""}}
+		if _, err := buildMounts(&o); (err == nil) != ok || !ok && !errors.Is(err, ErrInvalid) {
+			t.Errorf("tmpfs %s: %v", dst, err)
+		}
+	}
+}
