@@ -162,7 +162,20 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		closeAfterStart = append(closeAfterStart, child)
 		cmd.ExtraFiles = append(cmd.ExtraFiles, child) // fd 5: initproc.ConsoleFD
 	} else {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = ec.stdin, ec.stdout, ec.stderr
+		// Pipes, never the caller's descriptors: a host file given as
+		// stdout would be reachable from the container through
+		// /proc/<pid>/fd/1 (read, seek, append), as `docker exec >> f`
+		// never allows. cmd copies into non-file writers itself.
+		cmd.Stdout, cmd.Stderr = notAFile(ec.stdout), notAFile(ec.stderr)
+		if ec.stdin != nil {
+			in, err := stdinPipe(ec.stdin)
+			if err != nil {
+				return ExecResult{}, err
+			}
+			defer in.Close() // EOF for the container once we are done
+			closeAfterStart = append(closeAfterStart, in.r)
+			cmd.Stdin = in.r
+		}
 	}
 	if cgFD, err := cg.dirFD(); err != nil {
 		return ExecResult{}, err
@@ -186,8 +199,8 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 			<-waited
 		}
 	}()
-	// The nsenter constructor forks once this config arrives: by then
-	// the process must be in the container's cgroup (v1; v2 clones into it).
+	// The helper forks the command once this config arrives: by then it
+	// must be in the container's cgroup (v1; v2 clones into it).
 	if err := cg.add(cmd.Process.Pid); err != nil {
 		return ExecResult{}, fmt.Errorf("join cgroup: %w", err)
 	}
@@ -327,4 +340,43 @@ func copyTTY(master *os.File, ec *execConfig, copied *sync.WaitGroup) {
 			}
 		}()
 	}
+}
+
+// notAFile hides an *os.File behind a plain io.Writer, so that exec.Cmd
+// gives the child a pipe and copies, instead of the file's descriptor.
+func notAFile(w io.Writer) io.Writer {
+	if w == nil {
+		return nil
+	}
+	return struct{ io.Writer }{w}
+}
+
+// inPipe feeds a child's stdin from a reader: the child gets r; a
+// goroutine copies the reader into w until it ends (then the child reads
+// EOF) or Close. Unlike exec.Cmd's own copy, Wait never waits for it: the
+// reader (a terminal, say) may never end, and docker exec -i returns when
+// the process exits all the same. The goroutine ends at the reader's next
+// read.
+type inPipe struct {
+	r, w *os.File
+	once sync.Once
+}
+
+func stdinPipe(src io.Reader) (*inPipe, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	p := &inPipe{r: r, w: w}
+	go func() {
+		_, _ = io.Copy(w, src)
+		p.Close()
+	}()
+	return p, nil
+}
+
+// Close closes our end: the child reads EOF.
+func (p *inPipe) Close() error {
+	p.once.Do(func() { p.w.Close() })
+	return nil
 }

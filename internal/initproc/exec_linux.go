@@ -1,10 +1,15 @@
 package initproc
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
+	"syscall"
+
+	"github.com/hullbox/hull/internal/nsenter"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -12,7 +17,8 @@ import (
 
 // ExecMode is Env's value for a process exec'd into a running container
 // (Container.Exec): internal/nsenter's constructor has already put it in
-// the container's namespaces, and it only drops privileges and execs.
+// the container's mount, network, UTS, IPC and cgroup namespaces, but not
+// in its pid namespace (nsenter.PidNSFD).
 const ExecMode = "exec"
 
 // ConsoleFD is the unix socket a terminal's master is sent back on, for
@@ -21,8 +27,15 @@ const ConsoleFD = 5
 
 // runExec is the Go side of an exec: the same steps as the init's after
 // its mounts, with the spec that Exec derived from the container's.
+//
+// This process is not in the container's pid namespace, so nothing of the
+// container can see it while it holds more than the container may: only
+// the command is, forked from the thread that took the container's
+// credentials, capabilities, no_new_privs and seccomp filter, and which
+// alone joined the pid namespace. It then waits for the command and
+// exits as it did, a signal by the same signal.
 func runExec() int {
-	runtime.LockOSThread()
+	runtime.LockOSThread() // never unlocked: the credentials are this thread's
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	closeExecFrom(configFD)
 	status := os.NewFile(statusFD, "status")
@@ -30,44 +43,98 @@ func runExec() int {
 	if err != nil {
 		return report(status, fail("config", err))
 	}
-	return report(status, execInContainer(cfg.Spec))
+	pid, err := execInContainer(cfg.Spec)
+	if err != nil {
+		return report(status, err)
+	}
+	status.Close() // EOF: the parent knows the command runs
+	return waitExit(pid)
 }
 
-func execInContainer(s *specs.Spec) error {
+// execInContainer forks the spec's process into the container from this
+// (locked) thread, which first takes the process's credentials, and
+// returns its pid.
+func execInContainer(s *specs.Spec) (int, error) {
 	p := s.Process
+	// The pid namespace, for this thread's children only (and while we
+	// may): the Go runtime makes no thread from a locked one (it asks its
+	// template thread), and the fork below is this thread's.
+	if err := unix.Setns(nsenter.PidNSFD, unix.CLONE_NEWPID); err != nil {
+		return 0, fail("setns", fmt.Errorf("pid namespace: %w", err))
+	}
+	fds := [3]int{0, 1, 2}
 	if p.Terminal {
-		unix.CloseOnExec(ConsoleFD)
-		if err := SetupConsole(os.NewFile(ConsoleFD, "console"), p.ConsoleSize); err != nil {
-			return fail("tty", err)
+		slave, err := openConsole(os.NewFile(ConsoleFD, "console"), p.ConsoleSize)
+		if err != nil {
+			return 0, fail("tty", err)
 		}
+		defer slave.Close()
+		fd := int(slave.Fd())
+		fds = [3]int{fd, fd, fd}
 	}
 	if p.Capabilities != nil {
 		if err := dropBounding(p.Capabilities.Bounding); err != nil {
-			return fail("capabilities", err)
+			return 0, fail("capabilities", err)
 		}
 	}
 	if err := setRlimits(p.Rlimits); err != nil {
-		return fail("rlimits", err)
+		return 0, fail("rlimits", err)
 	}
 	if err := applySecurity(s, beforeUser); err != nil {
-		return err
+		return 0, err
 	}
 	if err := setUser(p); err != nil {
-		return err
+		return 0, err
 	}
 	if err := applySecurity(s, afterUser); err != nil {
-		return err
+		return 0, err
 	}
-	// A credential change clears the parent-death signal that the
-	// nsenter constructor set: set it again.
-	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	if err := unix.Chdir(p.Cwd); err != nil {
-		return fail("workdir", fmt.Errorf("chdir %s: %w", p.Cwd, err))
+		return 0, fail("workdir", fmt.Errorf("chdir %s: %w", p.Cwd, err))
+	}
+	if len(p.Args) == 0 {
+		return 0, fail("exec", errors.New("no command specified"))
+	}
+	path, err := lookPath(p.Args[0], getEnv(p.Env, "PATH"))
+	if err != nil {
+		return 0, err
 	}
 	if err := applySecurity(s, beforeExec); err != nil {
-		return err
+		return 0, err
 	}
-	return execProcess(p)
+	pid, err := forkExec(path, p.Args, p.Env, fds, p.Terminal)
+	if err != nil {
+		code := 126
+		if errors.Is(err, unix.ENOENT) {
+			code = 127
+		}
+		return 0, &stageError{stage: "exec", code: code, err: fmt.Errorf("exec %q: %w", p.Args[0], err)}
+	}
+	return pid, nil
+}
+
+// waitExit waits for the child pid and returns its exit code; a child
+// killed by a signal kills this process with the same signal.
+func waitExit(pid int) int {
+	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE)
+	var ws syscall.WaitStatus
+	for {
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err == nil {
+			break
+		}
+		if err != syscall.EINTR {
+			return 125
+		}
+	}
+	if !ws.Signaled() {
+		return ws.ExitStatus()
+	}
+	sig := ws.Signal()
+	signal.Reset(sig)
+	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{}) // no core of ours
+	_ = syscall.Kill(os.Getpid(), sig)
+	return 128 + int(sig)
 }
 
 // SetupConsole makes a pseudo-terminal in the container's /dev/pts (its
@@ -75,51 +142,64 @@ func execInContainer(s *specs.Spec) error {
 // parent over sock with SCM_RIGHTS, and makes the slave this process's
 // controlling terminal and stdin, stdout and stderr.
 func SetupConsole(sock *os.File, size *specs.Box) error {
+	slave, err := openConsole(sock, size)
+	if err != nil {
+		return err
+	}
+	if _, err := unix.Setsid(); err != nil {
+		slave.Close()
+		return fmt.Errorf("setsid: %w", err)
+	}
+	fd := int(slave.Fd())
+	if err := unix.IoctlSetInt(fd, unix.TIOCSCTTY, 0); err != nil {
+		slave.Close()
+		return fmt.Errorf("set controlling tty: %w", err)
+	}
+	for i := 0; i <= 2; i++ {
+		if i == fd {
+			_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0) // stays, as stdio
+			continue
+		}
+		if err := unix.Dup3(fd, i, 0); err != nil {
+			return err
+		}
+	}
+	if fd > 2 {
+		slave.Close()
+	}
+	return nil
+}
+
+// openConsole makes a pseudo-terminal in the container's /dev/pts, sends
+// its master to the parent over sock with SCM_RIGHTS and returns the
+// slave (close-on-exec).
+func openConsole(sock *os.File, size *specs.Box) (*os.File, error) {
 	defer sock.Close()
 	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open /dev/ptmx: %w", err)
+		return nil, fmt.Errorf("open /dev/ptmx: %w", err)
 	}
 	defer unix.Close(master)
 	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
-		return fmt.Errorf("unlockpt: %w", err)
+		return nil, fmt.Errorf("unlockpt: %w", err)
 	}
 	n, err := unix.IoctlGetInt(master, unix.TIOCGPTN)
 	if err != nil {
-		return fmt.Errorf("ptsname: %w", err)
+		return nil, fmt.Errorf("ptsname: %w", err)
 	}
 	if size != nil {
 		ws := &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}
 		if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, ws); err != nil {
-			return fmt.Errorf("set window size: %w", err)
+			return nil, fmt.Errorf("set window size: %w", err)
 		}
 	}
-	slave, err := unix.Open("/dev/pts/"+strconv.Itoa(n), unix.O_RDWR|unix.O_NOCTTY, 0)
+	slave, err := unix.Open("/dev/pts/"+strconv.Itoa(n), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open pty slave: %w", err)
+		return nil, fmt.Errorf("open pty slave: %w", err)
 	}
 	if err := unix.Sendmsg(int(sock.Fd()), []byte{0}, unix.UnixRights(master), nil, 0); err != nil {
 		unix.Close(slave)
-		return fmt.Errorf("send pty master: %w", err)
+		return nil, fmt.Errorf("send pty master: %w", err)
 	}
-	if _, err := unix.Setsid(); err != nil {
-		unix.Close(slave)
-		return fmt.Errorf("setsid: %w", err)
-	}
-	if err := unix.IoctlSetInt(slave, unix.TIOCSCTTY, 0); err != nil {
-		unix.Close(slave)
-		return fmt.Errorf("set controlling tty: %w", err)
-	}
-	for fd := 0; fd <= 2; fd++ {
-		if fd == slave {
-			continue
-		}
-		if err := unix.Dup3(slave, fd, 0); err != nil {
-			return err
-		}
-	}
-	if slave > 2 {
-		unix.Close(slave)
-	}
-	return nil
+	return os.NewFile(uintptr(slave), "pty-slave"), nil
 }
