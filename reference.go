@@ -24,11 +24,18 @@ type Reference struct {
 // error for a repository name that reads as an image ID.
 var errIDName = errors.New("a repository name cannot be a digest algorithm or 64 hexadecimal characters, which name image IDs")
 
+// maxReferenceLen is the longest a reference can be: a 255-character name
+// (distribution/reference's limit), a 128-character tag and a sha512
+// digest. Longer input is refused before it is parsed, and so before an
+// error could quote it whole.
+const maxReferenceLen = 255 + 1 + 128 + 1 + len("sha512:") + 128
+
 // hex64 is a whole image ID without its algorithm.
 var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // ParseReference parses and normalises s. A malformed reference returns an
-// error wrapping ErrInvalidReference that names s.
+// error wrapping ErrInvalidReference that names s (its first 256
+// characters: s may come from a hostile archive).
 //
 // As Docker does, it refuses a repository whose short name (as `docker
 // images` shows it) is a digest algorithm ("sha256", so "sha256:<id>"
@@ -37,16 +44,26 @@ var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // Load, Pull) parses with it, so none can create one.
 func ParseReference(s string) (Reference, error) {
 	if s == "" || strings.TrimSpace(s) != s {
-		return Reference{}, fmt.Errorf("%w: %q", ErrInvalidReference, s)
+		return Reference{}, fmt.Errorf("%w: %.256q", ErrInvalidReference, s)
+	}
+	if len(s) > maxReferenceLen {
+		return Reference{}, fmt.Errorf("%w: %.64q...: %d bytes, longer than any reference", ErrInvalidReference, s, len(s))
 	}
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
-		return Reference{}, fmt.Errorf("%w: %q: %v", ErrInvalidReference, s, err)
+		return Reference{}, fmt.Errorf("%w: %.256q: %v", ErrInvalidReference, s, err)
 	}
 	if name := reference.FamiliarName(named); isIDName(name) {
-		return Reference{}, fmt.Errorf("%w: %q: %w", ErrInvalidReference, s, errIDName)
+		return Reference{}, fmt.Errorf("%w: %.256q: %w", ErrInvalidReference, s, errIDName)
 	}
 	r := Reference{Domain: reference.Domain(named), Path: reference.Path(named)}
+	if r.Domain == "" {
+		// distribution/reference reads "a_b.com/x" as a name with no
+		// registry at all: a first component with a dot or a colon names
+		// a host, and this one cannot be.
+		host, _, _ := strings.Cut(s, "/")
+		return Reference{}, fmt.Errorf("%w: %.256q: %q is not a valid registry host", ErrInvalidReference, s, host)
+	}
 	if t, ok := named.(reference.Tagged); ok {
 		r.Tag = t.Tag()
 	}
@@ -86,13 +103,13 @@ func (r Reference) String() string {
 }
 
 // Familiar returns the short form Docker prints: "redis:7" for
-// docker.io/library/redis:7, the full form for other registries.
+// docker.io/library/redis:7, the full form for other registries. Unlike
+// Docker, a Docker Hub name whose first component reads as a host keeps
+// its full form: "docker.io/ghcr.io/org/app" would shorten to
+// "ghcr.io/org/app", another registry's repository (and Save, which
+// writes this form, would rename the image).
 func (r Reference) Familiar() string {
-	named, err := reference.ParseNormalizedNamed(r.String())
-	if err != nil {
-		return r.String()
-	}
-	return reference.FamiliarString(named)
+	return familiarName(r.String())
 }
 
 // tagged returns name:tag (empty when r has no tag).
@@ -104,11 +121,15 @@ func (r Reference) tagged() string {
 }
 
 // familiarName shortens a stored "domain/path:tag" or "domain/path@digest"
-// string for display; it returns s unchanged if it does not parse.
+// string as Familiar does; it returns s unchanged if it does not parse.
 func familiarName(s string) string {
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
 		return s
 	}
-	return reference.FamiliarString(named)
+	short := reference.FamiliarString(named)
+	if again, err := reference.ParseNormalizedNamed(short); err != nil || again.String() != named.String() {
+		return named.String() // the short form names something else
+	}
+	return short
 }

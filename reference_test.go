@@ -27,6 +27,10 @@ func TestParseReference(t *testing.T) {
 		{"user/sha256:1", "docker.io/user/sha256:1", "user/sha256:1"},
 		{"localhost:5000/sha256", "localhost:5000/sha256:latest", "localhost:5000/sha256:latest"},
 		{"e3b0c44298fc", "docker.io/library/e3b0c44298fc:latest", "e3b0c44298fc:latest"},
+		// A Hub name whose short form would name another registry's.
+		{"docker.io/ghcr.io/org/app:1", "docker.io/ghcr.io/org/app:1", "docker.io/ghcr.io/org/app:1"},
+		{"docker.io/localhost/x", "docker.io/localhost/x:latest", "docker.io/localhost/x:latest"},
+		{"docker.io/0.0/00", "docker.io/0.0/00:latest", "docker.io/0.0/00:latest"},
 	}
 	for _, tc := range tests {
 		r, err := ParseReference(tc.in)
@@ -49,6 +53,7 @@ func TestParseReferenceInvalid(t *testing.T) {
 	for _, in := range []string{
 		"", " redis", "Redis", "redis:", "redis:t@g", "a//b", "redis@sha256:short",
 		"-leading", "x:" + strings.Repeat("t", 200), "ho st/a", "upper/Case",
+		"a_b.com/x", "0_0.0/00:1", // a host with "_", which distribution/reference reads as no host at all
 		// Names that read as an image ID (Docker refuses them too).
 		"sha256:" + hex, hex, hex + ":latest", "library/" + hex, "docker.io/library/sha256:" + hex,
 		"sha256", "sha256:latest", "sha512:x", "sha384", "library/sha256@sha256:" + hex,

@@ -398,3 +398,27 @@ func TestSaveNames(t *testing.T) {
 		t.Errorf("two saves differ")
 	}
 }
+
+// TestSaveLoadKeepsHostLikeHubNames: a Docker Hub name whose first
+// component looks like a host ("docker.io/ghcr.io/org/app") keeps its full
+// form where it is shown and saved, since its short form names another
+// registry's repository; Save then Load keeps the tag, and the short form
+// does not find the image.
+func TestSaveLoadKeepsHostLikeHubNames(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	const name = "docker.io/ghcr.io/org/app:1"
+	rt := openTest(t)
+	img := importOne(t, rt, name, "hub")
+	if got := img.RepoTags(); !slices.Equal(got, []string{name}) {
+		t.Errorf("RepoTags %v, want [%s]", got, name)
+	}
+	dst := openTest(t)
+	loaded, err := dst.Load(ctx, bytes.NewReader(saveArchive(t, rt, name)))
+	if err != nil || len(loaded) != 1 || !slices.Equal(loaded[0].RepoTags(), []string{name}) {
+		t.Fatalf("load of the saved image: %v, %v; want it tagged %s", loaded, err, name)
+	}
+	if got, err := dst.Image(ctx, "ghcr.io/org/app:1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ghcr.io/org/app:1 -> %v, %v; want ErrNotFound", got, err)
+	}
+}
