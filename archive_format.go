@@ -1,9 +1,11 @@
 package hull
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
@@ -50,6 +52,120 @@ type dockerManifestItem struct {
 	Layers   []string `json:"Layers"`
 }
 
+// dockerImage is one image of a docker save manifest.json, checked: its
+// paths are clean and inside the archive, its tags normalised
+// ("domain/path:tag"), once each.
+type dockerImage struct {
+	config string
+	layers []string
+	tags   []string
+}
+
+// parseDockerManifest reads a docker save manifest.json. It refuses a
+// path that leaves the archive and a RepoTags entry that is not a tag
+// (a digest, or a name that reads as an image ID: ErrInvalidReference
+// too); what the paths name is checked later, against the archive.
+func parseDockerManifest(data []byte) ([]dockerImage, error) {
+	var items []dockerManifestItem
+	if err := json.Unmarshal(data, &items); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidContent, dockerManifestFile, err)
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("%w: %s lists no image", ErrInvalidContent, dockerManifestFile)
+	}
+	if len(items) > maxArchiveImages {
+		return nil, fmt.Errorf("%w: %s lists more than %d images", ErrInvalidContent, dockerManifestFile, maxArchiveImages)
+	}
+	out := make([]dockerImage, 0, len(items))
+	for i, it := range items {
+		img, err := checkDockerItem(it)
+		if err != nil {
+			return nil, fmt.Errorf("%s: image %d: %w", dockerManifestFile, i, err)
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+// checkDockerItem checks one item of manifest.json (parseDockerManifest).
+func checkDockerItem(it dockerManifestItem) (dockerImage, error) {
+	var img dockerImage
+	var err error
+	if img.config, err = archiveName(it.Config); err != nil {
+		return img, fmt.Errorf("config: %w", err)
+	}
+	for _, l := range it.Layers {
+		name, err := archiveName(l)
+		if err != nil {
+			return img, fmt.Errorf("layer: %w", err)
+		}
+		img.layers = append(img.layers, name)
+	}
+	for _, t := range it.RepoTags {
+		r, err := ParseReference(t)
+		if err != nil {
+			return img, fmt.Errorf("%w: RepoTags: %w", ErrInvalidContent, err)
+		}
+		if r.Digest != "" {
+			return img, fmt.Errorf("%w: RepoTags: %.256q is not a tag", ErrInvalidContent, t)
+		}
+		if !slices.Contains(img.tags, r.tagged()) {
+			img.tags = append(img.tags, r.tagged())
+		}
+	}
+	return img, nil
+}
+
+// indexEntry is one image an OCI layout's index.json lists, with the tag
+// its annotations name ("" for none).
+type indexEntry struct {
+	desc ocispec.Descriptor
+	tag  string
+}
+
+// parseOCIIndex reads an OCI layout's index.json. Every entry must have a
+// sha256 digest and a size that can be right; the blob it names is
+// checked later, against the archive.
+func parseOCIIndex(data []byte) ([]indexEntry, error) {
+	var idx ocispec.Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidContent, ociIndexFile, err)
+	}
+	if len(idx.Manifests) == 0 {
+		return nil, fmt.Errorf("%w: %s lists no image", ErrInvalidContent, ociIndexFile)
+	}
+	if len(idx.Manifests) > maxArchiveImages {
+		return nil, fmt.Errorf("%w: %s lists more than %d images", ErrInvalidContent, ociIndexFile, maxArchiveImages)
+	}
+	out := make([]indexEntry, 0, len(idx.Manifests))
+	for i, d := range idx.Manifests {
+		if err := checkDescriptor(d); err != nil {
+			return nil, fmt.Errorf("%s: entry %d: %w", ociIndexFile, i, err)
+		}
+		tag, err := entryTag(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, indexEntry{desc: d, tag: tag})
+	}
+	return out, nil
+}
+
+// checkDescriptor checks what a descriptor says of its blob: a valid
+// sha256 digest (the only algorithm hull stores) and a size.
+func checkDescriptor(d ocispec.Descriptor) error {
+	if err := d.Digest.Validate(); err != nil {
+		return fmt.Errorf("%w: digest %.80q: %v", ErrInvalidContent, d.Digest, err)
+	}
+	if d.Digest.Algorithm() != digest.SHA256 {
+		return fmt.Errorf("%w: digest algorithm %s", ErrUnsupported, d.Digest.Algorithm())
+	}
+	if d.Size < 0 {
+		return fmt.Errorf("%w: blob %s: negative size %d", ErrInvalidContent, d.Digest, d.Size)
+	}
+	return nil
+}
+
 // ociLayout is the content of the oci-layout file.
 type ociLayout struct {
 	Version string `json:"imageLayoutVersion"`
@@ -85,11 +201,11 @@ func archiveName(name string) (string, error) {
 	case len(name) > 4096 || strings.IndexByte(name, 0) >= 0:
 		return "", fmt.Errorf("%w: malformed name %.64q in the archive", ErrInvalidContent, name)
 	case strings.HasPrefix(name, "/"):
-		return "", fmt.Errorf("%w: absolute path %q in the archive", ErrInvalidContent, name)
+		return "", fmt.Errorf("%w: absolute path %.256q in the archive", ErrInvalidContent, name)
 	}
 	clean := path.Clean(name)
 	if clean == ".." || strings.HasPrefix(clean, "../") {
-		return "", fmt.Errorf("%w: path %q escapes the archive", ErrInvalidContent, name)
+		return "", fmt.Errorf("%w: path %.256q escapes the archive", ErrInvalidContent, name)
 	}
 	return clean, nil
 }

@@ -70,28 +70,18 @@ func (s *archiveStage) planOCI(cfg *loadConfig) ([]*loadPlan, error) {
 			return nil, fmt.Errorf("%w: OCI layout version %q", ErrUnsupported, l.Version)
 		}
 	}
-	var idx ocispec.Index
-	if err := json.Unmarshal(s.meta[ociIndexFile], &idx); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidContent, ociIndexFile, err)
-	}
-	if len(idx.Manifests) == 0 {
-		return nil, fmt.Errorf("%w: %s lists no image", ErrInvalidContent, ociIndexFile)
-	}
-	if len(idx.Manifests) > maxArchiveImages {
-		return nil, fmt.Errorf("%w: %s lists more than %d images", ErrInvalidContent, ociIndexFile, maxArchiveImages)
+	entries, err := parseOCIIndex(s.meta[ociIndexFile])
+	if err != nil {
+		return nil, err
 	}
 	var plans []*loadPlan
-	for _, d := range idx.Manifests {
-		tag, err := entryTag(d)
+	for _, e := range entries {
+		p, err := s.planDescriptor(e.desc, cfg.platform, 0)
 		if err != nil {
 			return nil, err
 		}
-		p, err := s.planDescriptor(d, cfg.platform, 0)
-		if err != nil {
-			return nil, err
-		}
-		if tag != "" {
-			p.tags = []string{tag}
+		if e.tag != "" {
+			p.tags = []string{e.tag}
 		}
 		plans = append(plans, p)
 	}
@@ -199,19 +189,13 @@ func (s *archiveStage) imageConfig(f stagedFile, n int) (ocispec.Image, error) {
 }
 
 func (s *archiveStage) planDocker() ([]*loadPlan, error) {
-	var items []dockerManifestItem
-	if err := json.Unmarshal(s.meta[dockerManifestFile], &items); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidContent, dockerManifestFile, err)
-	}
-	if len(items) == 0 {
-		return nil, fmt.Errorf("%w: %s lists no image", ErrInvalidContent, dockerManifestFile)
-	}
-	if len(items) > maxArchiveImages {
-		return nil, fmt.Errorf("%w: %s lists more than %d images", ErrInvalidContent, dockerManifestFile, maxArchiveImages)
+	imgs, err := parseDockerManifest(s.meta[dockerManifestFile])
+	if err != nil {
+		return nil, err
 	}
 	var plans []*loadPlan
-	for i, it := range items {
-		p, err := s.planDockerItem(it)
+	for i, img := range imgs {
+		p, err := s.planDockerItem(img)
 		if err != nil {
 			return nil, fmt.Errorf("%s: image %d: %w", dockerManifestFile, i, err)
 		}
@@ -222,13 +206,13 @@ func (s *archiveStage) planDocker() ([]*loadPlan, error) {
 
 // planDockerItem checks one image of a docker save archive and makes its
 // manifest: Docker schema2 over the layer files as they are.
-func (s *archiveStage) planDockerItem(it dockerManifestItem) (*loadPlan, error) {
-	cf, err := s.lookup(it.Config)
+func (s *archiveStage) planDockerItem(it dockerImage) (*loadPlan, error) {
+	cf, err := s.lookup(it.config)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	p := &loadPlan{configD: cf.digest}
-	if p.config, err = s.imageConfig(cf, len(it.Layers)); err != nil {
+	p := &loadPlan{configD: cf.digest, tags: it.tags}
+	if p.config, err = s.imageConfig(cf, len(it.layers)); err != nil {
 		return nil, err
 	}
 	m := ocispec.Manifest{
@@ -238,7 +222,7 @@ func (s *archiveStage) planDockerItem(it dockerManifestItem) (*loadPlan, error) 
 		Layers:    []ocispec.Descriptor{},
 	}
 	var comps []string
-	for _, name := range it.Layers {
+	for _, name := range it.layers {
 		lf, err := s.lookup(name)
 		if err != nil {
 			return nil, fmt.Errorf("layer: %w", err)
@@ -264,18 +248,6 @@ func (s *archiveStage) planDockerItem(it dockerManifestItem) (*loadPlan, error) 
 	}
 	p.manifest, p.mediaType, p.layers = digest.FromBytes(p.data), m.MediaType, m.Layers
 	p.chains = chainIDs(p.config.RootFS.DiffIDs)
-	for _, t := range it.RepoTags {
-		r, err := ParseReference(t)
-		if err != nil {
-			return nil, fmt.Errorf("%w: RepoTags: %w", ErrInvalidContent, err)
-		}
-		if r.Digest != "" {
-			return nil, fmt.Errorf("%w: RepoTags: %q is not a tag", ErrInvalidContent, t)
-		}
-		if !slices.Contains(p.tags, r.tagged()) {
-			p.tags = append(p.tags, r.tagged())
-		}
-	}
 	return p, nil
 }
 

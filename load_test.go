@@ -9,6 +9,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -429,5 +431,90 @@ func TestLoadCancelled(t *testing.T) {
 	}
 	if after := rootListing(t, rt.Root()); !slices.Equal(before, after) {
 		t.Errorf("root changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestLoadRefusesBadMetadata: archives whose manifest.json, index.json or
+// oci-layout is wrong in shape or content are refused with an error that
+// says what is wrong, and the store, its tags and its images stay as they
+// were. (TestLoadRefusesHostileArchives has the archives whose files are
+// hostile, TestLoadRefusesIDTags the tags that read as image IDs.)
+func TestLoadRefusesBadMetadata(t *testing.T) {
+	t.Parallel()
+	reg := testutil.StartRegistry(t)
+	_, _, good := savedSmall(t, reg, "badmeta")
+	docker := func(manifest string) []byte {
+		return writeEntries(t, replaceBody(withoutEntries(good, ociIndexFile, ociLayoutFile), dockerManifestFile, []byte(manifest)))
+	}
+	dockerEdit := func(edit func(*dockerManifestItem)) []byte {
+		return writeEntries(t, dockerOnly(t, good, func(it *dockerManifestItem) []tarEntry { edit(it); return nil }))
+	}
+	oci := func(edit func(*ocispec.Index)) []byte {
+		var idx ocispec.Index
+		if err := json.Unmarshal(entryNamed(good, ociIndexFile).body, &idx); err != nil {
+			t.Fatal(err)
+		}
+		edit(&idx)
+		data, _ := json.Marshal(idx)
+		return writeEntries(t, replaceBody(good, ociIndexFile, data))
+	}
+	const hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	cases := []struct {
+		name    string
+		archive []byte
+		want    error
+		says    string // the error must contain this
+	}{
+		{"manifest.json an object", docker(`{"Config":"c.json"}`), ErrInvalidContent, "manifest.json: json: cannot unmarshal object"},
+		{"manifest.json empty list", docker(`[]`), ErrInvalidContent, "manifest.json lists no image"},
+		{"manifest.json config absolute", dockerEdit(func(it *dockerManifestItem) { it.Config = "/etc/passwd" }), ErrInvalidContent,
+			`manifest.json: image 0: config: invalid content: absolute path "/etc/passwd"`},
+		{"manifest.json config escapes", dockerEdit(func(it *dockerManifestItem) { it.Config = "a/../../c.json" }), ErrInvalidContent,
+			`path "a/../../c.json" escapes the archive`},
+		{"RepoTags holds a digest", dockerEdit(func(it *dockerManifestItem) { it.RepoTags = []string{"app@sha256:" + hex} }), ErrInvalidContent,
+			`"app@sha256:` + hex + `" is not a tag`},
+		{"RepoTags holds 1 MiB", dockerEdit(func(it *dockerManifestItem) { it.RepoTags = []string{strings.Repeat("a", 1<<20)} }), ErrInvalidReference,
+			"1048576 bytes, longer than any reference"},
+		{"index.json lists nothing", oci(func(idx *ocispec.Index) { idx.Manifests = []ocispec.Descriptor{} }), ErrInvalidContent,
+			"index.json lists no image"},
+		{"index.json bad digest", oci(func(idx *ocispec.Index) { idx.Manifests[0].Digest = "sha256:e3b0" }), ErrInvalidContent,
+			`index.json: entry 0: invalid content: digest "sha256:e3b0"`},
+		{"index.json negative size", oci(func(idx *ocispec.Index) { idx.Manifests[0].Size = -1 }), ErrInvalidContent, "size -1"},
+		{"index.json sha512 digest", oci(func(idx *ocispec.Index) { idx.Manifests[0].Digest = digest.SHA512.FromString("x") }), ErrUnsupported,
+			"digest algorithm sha512"},
+		{"oci-layout version", writeEntries(t, replaceBody(good, ociLayoutFile, []byte(`{"imageLayoutVersion":"2.0.0"}`))), ErrUnsupported,
+			`OCI layout version "2.0.0"`},
+	}
+	rt := openTest(t)
+	// An image and its tag first, so that "unchanged" means something.
+	existing, err := rt.Load(t.Context(), bytes.NewReader(saveArchive(t, openPulled(t, reg, "kept"), reg.Host+"/test/small:kept")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before, tags := rootListing(t, rt.Root()), tagsOf(t, rt)
+			_, err := rt.Load(t.Context(), bytes.NewReader(tc.archive))
+			t.Log(err)
+			if !errors.Is(err, tc.want) || !strings.Contains(fmt.Sprint(err), tc.says) {
+				t.Errorf("load: %v; want %v saying %q", err, tc.want, tc.says)
+			}
+			if len(fmt.Sprint(err)) > 1024 {
+				t.Errorf("a %d-byte error", len(err.Error()))
+			}
+			if after := rootListing(t, rt.Root()); !slices.Equal(before, after) {
+				t.Errorf("root changed:\nbefore %v\nafter  %v", before, after)
+			}
+			if after := tagsOf(t, rt); !maps.Equal(tags, after) {
+				t.Errorf("tags changed:\nbefore %v\nafter  %v", tags, after)
+			}
+		})
+	}
+	imgs, err := rt.Images(t.Context())
+	if err != nil || len(imgs) != 1 || imgs[0].ID() != existing[0].ID() {
+		t.Errorf("images after the refused loads: %v, %v; want only %s", imgs, err, existing[0].ID())
+	}
+	if got, err := rt.Image(t.Context(), reg.Host+"/test/small:kept"); err != nil || got.ID() != existing[0].ID() {
+		t.Errorf("the existing image's tag: %v, %v", got, err)
 	}
 }
