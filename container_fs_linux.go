@@ -25,7 +25,10 @@ import (
 // same on running and stopped containers and cannot leak a mount. What hull mounts at
 // start (/proc, /sys, /dev, /etc/hosts...) is not part of that view, as in Docker.
 // Reading a running container's upper directory sees its files as they are being
-// written; stop it for a consistent copy.
+// written; stop it for a consistent copy. The reads go down the layer directories by
+// descriptor, one name at a time, never through a symlink (internal/archive's
+// fdwalk_linux.go): a container that swaps a directory for a symlink meanwhile
+// (CVE-2018-15664) can make its own copy fail, never make it read the host's files.
 
 // layerDirs returns the container's upper directory and its image's snapshots, top first.
 func (c *Container) layerDirs() (upper string, lowers []string) {
@@ -112,12 +115,14 @@ func (c *Container) CopyFrom(ctx context.Context, p string) (io.ReadCloser, erro
 // CopyTo extracts the tar stream r into the directory dst of the container, like `docker
 // cp - CONTAINER:dst`. dst and every path in the tar are resolved inside the container's
 // root: a symlink in the container, absolute or relative, cannot send a write outside
-// it. Whiteout entries (".wh.*") are ignored.
+// it, even one swapped in while the copy runs. Whiteout entries (".wh.*") are ignored.
 //
 // A running (or created) container is written through its own view of its root
 // (/proc/<pid>/root, with RESOLVE_IN_ROOT), so its mounts are seen as it sees them. A
 // stopped container's overlay is mounted in a private mount namespace of one thread,
-// which the kernel removes when the copy ends: nothing to leak even if hull dies.
+// which the kernel removes when the copy ends: nothing to leak even if hull dies. Either
+// way the tar is unpacked by a thread whose root directory is the container's root. A
+// container that exits as the copy starts fails it with ErrConflict.
 func (c *Container) CopyTo(ctx context.Context, dst string, r io.Reader) error {
 	if err := c.copyTo(ctx, dst, r); err != nil {
 		return fmt.Errorf("copy to container %s:%s: %w", shortContainerID(c.id), dst, err)
@@ -128,9 +133,16 @@ func (c *Container) CopyTo(ctx context.Context, dst string, r io.Reader) error {
 func (c *Container) copyTo(ctx context.Context, dst string, r io.Reader) error {
 	if c.running() {
 		c.mu.Lock()
-		pid := c.st.Pid
+		pid, start := c.st.Pid, c.st.PidStart
 		c.mu.Unlock()
-		return extractInRoot(ctx, "/proc/"+strconv.Itoa(pid)+"/root", dst, r)
+		return onOwnFS(func() error {
+			root, err := procRoot(pid, start)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(root)
+			return extractInRoot(ctx, root, dst, r)
+		})
 	}
 	upper, lowers := c.layerDirs()
 	work := filepath.Join(c.rt.containerDir(c.id), "work")
@@ -147,8 +159,28 @@ func (c *Container) copyTo(ctx context.Context, dst string, r io.Reader) error {
 		if err := unix.Mount("overlay", mnt, "overlay", 0, opts); err != nil {
 			return fmt.Errorf("mount overlay: %w", err)
 		}
-		return extractInRoot(ctx, mnt, dst, r)
+		root, err := unix.Open(mnt, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open container root: %w", err)
+		}
+		defer unix.Close(root)
+		return extractInRoot(ctx, root, dst, r)
 	})
+}
+
+// procRoot opens the root directory of the process pid, the container's, which started
+// at start. The check after the open makes sure that pid was still that process: had
+// the container exited and its pid gone to a host process, its root would be the host's.
+func procRoot(pid int, start uint64) (int, error) {
+	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open container root: %w", err)
+	}
+	if start == 0 || procStartTime(pid) != start {
+		unix.Close(fd)
+		return -1, fmt.Errorf("open container root: %w: the container exited meanwhile", ErrConflict)
+	}
+	return fd, nil
 }
 
 // pauseForCommit freezes a running container (unless noPause) and returns what thaws it.
@@ -166,9 +198,10 @@ func (c *Container) pauseForCommit(ctx context.Context, noPause bool) (func() er
 	return func() error { return c.Resume(context.WithoutCancel(ctx)) }, nil
 }
 
-// inPrivateMountNS runs fn on a thread of its own in a new mount namespace. The thread is
-// never given back to the Go scheduler: it exits with the goroutine, and its namespace,
-// with every mount fn made, goes with it.
+// inPrivateMountNS runs fn on a thread of its own in a new mount namespace (and so with
+// its own root and working directory, as with onOwnFS). The thread is never given back to
+// the Go scheduler: it exits with the goroutine, and its namespace, with every mount fn
+// made, goes with it.
 func inPrivateMountNS(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
@@ -186,28 +219,67 @@ func inPrivateMountNS(fn func() error) error {
 	return <-errc
 }
 
-// extractInRoot applies the tar r in dst, resolved inside root by the kernel.
-func extractInRoot(ctx context.Context, root, dst string, r io.Reader) error {
-	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open container root: %w", err)
-	}
-	defer unix.Close(rootFD)
-	fd, err := unix.Openat2(rootFD, dst, &unix.OpenHow{
+// onOwnFS runs fn on a thread of its own whose root and working directory are its own
+// (unshare CLONE_FS), so that fn may chroot. The thread is never given back to the Go
+// scheduler: it exits with the goroutine.
+func onOwnFS(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // no unlock: the thread must die, not be reused
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			errc <- fmt.Errorf("unshare fs: %w", err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// openInRoot opens the directory p inside rootFD with RESOLVE_IN_ROOT, trying again
+// while a rename elsewhere makes the kernel answer EAGAIN (a container renaming files in
+// a loop could otherwise fail every copy at once).
+func openInRoot(rootFD int, p string) (int, error) {
+	how := &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
+	}
+	for try := 0; ; try++ {
+		fd, err := unix.Openat2(rootFD, p, how)
+		if (errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR)) && try < 100 {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// extractInRoot applies the tar r in dst, resolved inside the container root rootFD by
+// the kernel. It must run on a thread of its own file system context (onOwnFS,
+// inPrivateMountNS): it makes the root that thread's root directory, so that no path
+// Apply walks, whatever the container swaps into it meanwhile (a symlink to "/", ".."
+// beyond the root), leaves the container: Apply checks each parent once and then writes
+// by path, which alone would follow a directory exchanged for a symlink after the check
+// (CVE-2018-15664).
+func extractInRoot(ctx context.Context, rootFD int, dst string, r io.Reader) error {
+	fd, err := openInRoot(rootFD, dst)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dst, err)
 	}
 	defer unix.Close(fd)
-	// Through the descriptor, dst cannot be swapped for a symlink any more; Apply
-	// refuses symlinks below it.
-	dir := "/proc/self/fd/" + strconv.Itoa(fd)
+	if err := unix.Fchdir(rootFD); err != nil {
+		return fmt.Errorf("enter container root: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("enter container root: %w", err)
+	}
+	// The working directory is dst itself, held by its descriptor: a rename of dst or
+	// of its parents does not move the copy.
+	if err := unix.Fchdir(fd); err != nil {
+		return fmt.Errorf("enter %s: %w", dst, err)
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(dropWhiteouts(r, pw)) }()
 	defer pr.Close()
-	res, err := archive.Apply(ctx, dir, pr, archive.Options{})
+	res, err := archive.Apply(ctx, ".", pr, archive.Options{})
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -145,7 +144,7 @@ func (v *Volume) Export(ctx context.Context, w io.Writer, opts ...ExportVolumeOp
 		return fmt.Errorf("export volume %s: %w", name, err)
 	}
 	defer release()
-	if err := writeConfined(ctx, w, rt.volumeData(name)); err != nil {
+	if err := writeVolumeTar(ctx, w, rt.volumeData(name)); err != nil {
 		return fmt.Errorf("export volume %s: %w", name, err)
 	}
 	return nil
@@ -192,32 +191,12 @@ func exporting(dir string) bool {
 	return false
 }
 
-// writeConfined writes the volume tar from a thread of its own whose root
-// directory is the volume (unshare CLONE_FS, chroot): a container that
-// swaps a directory for a symlink while the walk goes on (WithLiveExport)
-// cannot make it read anything outside the volume.
-func writeConfined(ctx context.Context, w io.Writer, dir string) error {
-	errc := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread, with its own root, ends with the goroutine.
-		runtime.LockOSThread()
-		err := unix.Unshare(unix.CLONE_FS)
-		if err == nil {
-			err = unix.Chroot(dir)
-		}
-		if err == nil {
-			err = unix.Chdir("/")
-		}
-		if err != nil {
-			errc <- fmt.Errorf("confine to %s: %w", dir, err)
-			return
-		}
-		errc <- writeVolumeTar(ctx, w, "/")
-	}()
-	return <-errc
-}
-
-// writeVolumeTar writes the root's metadata as "./" and then the tree.
+// writeVolumeTar writes the volume directory dir's metadata as "./" and then
+// the tree. dir is hull's (a container mounts it, so cannot replace it); the
+// walk below it reaches every entry by descriptor, one name at a time and
+// never through a symlink (archive.WriteTree), so a container that swaps a
+// directory for a symlink meanwhile (WithLiveExport) cannot make it read
+// anything outside the volume.
 func writeVolumeTar(ctx context.Context, w io.Writer, dir string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(dir, &st); err != nil {

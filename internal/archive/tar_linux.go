@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -21,16 +20,17 @@ import (
 
 const whiteoutXattr = "trusted.overlay.whiteout" // newer kernels' whiteout: an empty file with it
 
-// node is one entry of a tree being written. dirs lists, top first, the host directories
-// whose contents make up a directory node (one for a plain tree, several for a merged view).
+// node is one entry of a tree being written, reached by descriptor (see fdwalk_linux.go).
+// dirs lists, top first, the directories whose contents make up a directory node (one
+// for a plain tree, several for a merged view).
 type node struct {
-	path string // host path of the entry itself
+	at   ref // the entry itself; at.name is its name in its directory
 	st   unix.Stat_t
-	dirs []string
+	dirs []ref
 }
 
-// lister returns the entries of a directory node, sorted by name.
-type lister func(n *node) ([]string, []node, error)
+// lister returns the entries of a directory node, sorted by name, given its dirs opened.
+type lister func(fds []int) ([]node, error)
 
 // treeWriter writes nodes as tar entries.
 type treeWriter struct {
@@ -72,12 +72,14 @@ func WriteDiff(ctx context.Context, w io.Writer, upper string, exclude ...string
 }
 
 func writeRoot(ctx context.Context, w io.Writer, dirs []string, list lister, diff bool, exclude ...string) error {
-	var st unix.Stat_t
-	if err := unix.Stat(dirs[0], &st); err != nil {
-		return fmt.Errorf("write tree %s: %w", dirs[0], err)
+	fds, err := openRoots(dirs)
+	if err != nil {
+		return fmt.Errorf("write tree: %w", err)
 	}
-	if !isDir(&st) {
-		return fmt.Errorf("write tree %s: %w", dirs[0], unix.ENOTDIR)
+	defer closeAll(fds)
+	root, err := rootNode(fds)
+	if err != nil {
+		return fmt.Errorf("write tree %s: %w", dirs[0], err)
 	}
 	t := newTreeWriter(w, list, diff)
 	for _, e := range exclude {
@@ -89,43 +91,59 @@ func writeRoot(ctx context.Context, w io.Writer, dirs []string, list lister, dif
 	bufp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bufp)
 	t.buf = *bufp
-	if err := t.children(ctx, &node{path: dirs[0], st: st, dirs: dirs}, ""); err != nil {
+	if err := t.children(ctx, &root, ""); err != nil {
 		return err
 	}
 	return t.tw.Close()
 }
 
 // plainList lists one directory.
-func plainList(n *node) ([]string, []node, error) {
-	ents, err := os.ReadDir(n.path)
+func plainList(fds []int) ([]node, error) {
+	names, err := readNames(fds[0])
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	names := make([]string, 0, len(ents))
-	nodes := make([]node, 0, len(ents))
-	for _, e := range ents {
-		p := n.path + "/" + e.Name()
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return nil, nil, err
+	nodes := make([]node, 0, len(names))
+	for _, name := range names {
+		c := node{at: ref{dir: fds[0], name: name}}
+		if err := c.at.stat(&c.st); err != nil {
+			return nil, err
 		}
-		names = append(names, e.Name())
-		nodes = append(nodes, node{path: p, st: st, dirs: []string{p}})
+		if isDir(&c.st) {
+			c.dirs = []ref{c.dirRef()}
+		}
+		nodes = append(nodes, c)
 	}
-	return names, nodes, nil
+	return nodes, nil
+}
+
+// dirRef is n as a directory to open: checked to be the one listed.
+func (n *node) dirRef() ref {
+	r := n.at
+	r.dev, r.ino = n.st.Dev, n.st.Ino
+	return r
 }
 
 // children writes the entries below n, whose tar name is prefix ("" for the root).
 func (t *treeWriter) children(ctx context.Context, n *node, prefix string) error {
-	names, nodes, err := t.list(n)
+	display := prefix
+	if display == "" {
+		display = "."
+	}
+	fds, err := openDirs(n.dirs)
 	if err != nil {
-		return fmt.Errorf("read directory %s: %w", n.path, err)
+		return fmt.Errorf("open directory %s: %w", display, err)
+	}
+	defer closeAll(fds)
+	nodes, err := t.list(fds)
+	if err != nil {
+		return fmt.Errorf("read directory %s: %w", display, err)
 	}
 	for i := range nodes {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		name := path.Join(prefix, names[i])
+		name := path.Join(prefix, nodes[i].at.name)
 		if t.skip[name] {
 			continue
 		}
@@ -154,9 +172,9 @@ func (t *treeWriter) entry(ctx context.Context, n *node, name string) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg:
-		return t.content(n.path, name, hdr.Size)
+		return t.content(n, name, hdr.Size)
 	case tar.TypeDir:
-		if t.diff && isOpaqueDir(n.path) {
+		if t.diff && isOpaqueDir(n.at.xattrPath()) {
 			opq := &tar.Header{Typeflag: tar.TypeReg, Name: name + "/" + whiteoutOpaque, ModTime: hdr.ModTime, Format: tar.FormatPAX}
 			if err := t.tw.WriteHeader(opq); err != nil {
 				return err
@@ -188,9 +206,9 @@ func (t *treeWriter) header(n *node, name string) (*tar.Header, error) {
 	case unix.S_IFDIR:
 		hdr.Typeflag, hdr.Name = tar.TypeDir, name+"/"
 	case unix.S_IFLNK:
-		target, err := os.Readlink(n.path)
+		target, err := n.at.readlink()
 		if err != nil {
-			return nil, fmt.Errorf("read symlink %s: %w", n.path, err)
+			return nil, fmt.Errorf("read symlink %s: %w", name, err)
 		}
 		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, target
 	case unix.S_IFCHR, unix.S_IFBLK:
@@ -204,7 +222,7 @@ func (t *treeWriter) header(n *node, name string) (*tar.Header, error) {
 	default:
 		return nil, nil
 	}
-	xattrs, err := t.readXattrs(n.path)
+	xattrs, err := t.readXattrs(n.at.xattrPath(), name)
 	if err != nil {
 		return nil, err
 	}
@@ -217,20 +235,20 @@ func (t *treeWriter) header(n *node, name string) (*tar.Header, error) {
 	return hdr, nil
 }
 
-// content copies size bytes of the file at p. A file that changed size meanwhile is an
+// content copies size bytes of the file n. A file that changed size meanwhile is an
 // error rather than a corrupt tar.
-func (t *treeWriter) content(p, name string, size int64) error {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+func (t *treeWriter) content(n *node, name string, size int64) error {
+	f, err := n.dirRef().openFile()
 	if err != nil {
-		return fmt.Errorf("open %s: %w", p, err)
+		return fmt.Errorf("open %s: %w", name, err)
 	}
 	defer f.Close()
-	n, err := io.CopyBuffer(t.tw, io.LimitReader(f, size), t.buf)
+	got, err := io.CopyBuffer(t.tw, io.LimitReader(f, size), t.buf)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	if n != size {
-		return fmt.Errorf("write %s: file shrank from %d to %d bytes while read", name, size, n)
+	if got != size {
+		return fmt.Errorf("write %s: file shrank from %d to %d bytes while read", name, size, got)
 	}
 	return nil
 }
@@ -247,16 +265,17 @@ func keepXattr(key string) bool {
 	return key == "security.capability" || strings.HasPrefix(key, "user.")
 }
 
-// readXattrs returns the xattrs of p worth writing (see keepXattr).
-func (t *treeWriter) readXattrs(p string) (map[string]string, error) {
-	keys, err := listXattrs(p)
+// readXattrs returns the xattrs worth writing (see keepXattr) of the entry name, at p
+// (a ref's xattrPath).
+func (t *treeWriter) readXattrs(p, name string) (map[string]string, error) {
+	keys, err := listXattrs(p, name)
 	if err != nil {
 		return nil, err
 	}
 	var out map[string]string
 	for _, k := range keys {
 		if t.diff && (k == "trusted.overlay.redirect" || k == "trusted.overlay.metacopy") {
-			return nil, fmt.Errorf("%s has %s: overlayfs redirect_dir/metacopy upper dirs cannot be written as a layer: %w", p, k, errors.ErrUnsupported)
+			return nil, fmt.Errorf("%s has %s: overlayfs redirect_dir/metacopy upper dirs cannot be written as a layer: %w", name, k, errors.ErrUnsupported)
 		}
 		if !keepXattr(k) {
 			continue
@@ -266,7 +285,7 @@ func (t *treeWriter) readXattrs(p string) (map[string]string, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("xattr %s of %s: %w", k, p, err)
+			return nil, fmt.Errorf("xattr %s of %s: %w", k, name, err)
 		}
 		if out == nil {
 			out = map[string]string{}
@@ -276,7 +295,7 @@ func (t *treeWriter) readXattrs(p string) (map[string]string, error) {
 	return out, nil
 }
 
-func listXattrs(p string) ([]string, error) {
+func listXattrs(p, name string) ([]string, error) {
 	for size := 256; ; size *= 4 {
 		buf := make([]byte, size)
 		n, err := unix.Llistxattr(p, buf)
@@ -287,7 +306,7 @@ func listXattrs(p string) ([]string, error) {
 			return nil, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list xattrs of %s: %w", p, err)
+			return nil, fmt.Errorf("list xattrs of %s: %w", name, err)
 		}
 		var keys []string
 		for _, k := range strings.Split(string(buf[:n]), "\x00") {
@@ -322,10 +341,11 @@ func isWhiteoutNode(n *node) bool {
 	if n.st.Mode&unix.S_IFMT != unix.S_IFREG || n.st.Size != 0 {
 		return false
 	}
-	_, err := unix.Lgetxattr(n.path, whiteoutXattr, nil)
+	_, err := unix.Lgetxattr(n.at.xattrPath(), whiteoutXattr, nil)
 	return err == nil
 }
 
+// isOpaqueDir reports whether the directory at p (a ref's xattrPath) is opaque.
 func isOpaqueDir(p string) bool {
 	buf := make([]byte, 4)
 	n, err := unix.Lgetxattr(p, opaqueXattr, buf)
