@@ -50,6 +50,28 @@ func buildSpec(id, rootfs string, img *Image, snaps []string, rc *runConfig, etc
 type layerFS []string
 
 func (l layerFS) Open(name string) (fs.File, error) {
+	root := l.layer(name)
+	if root == nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	defer root.Close()
+	return root.Open(name)
+}
+
+// Stat makes layerFS an fs.StatFS, so that a reader checks what a name is before it
+// opens it: opening a FIFO (a hostile image's etc/passwd) would block for ever.
+func (l layerFS) Stat(name string) (fs.FileInfo, error) {
+	root := l.layer(name)
+	if root == nil {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+	}
+	defer root.Close()
+	return root.Stat(name)
+}
+
+// layer opens the topmost layer that has name; nil when none has it or a whiteout
+// deletes it. The caller closes it.
+func (l layerFS) layer(name string) *os.Root {
 	for _, dir := range l {
 		root, err := os.OpenRoot(dir)
 		if err != nil {
@@ -62,13 +84,11 @@ func (l layerFS) Open(name string) (fs.File, error) {
 		}
 		if fi.Mode()&fs.ModeCharDevice != 0 && fi.Mode()&fs.ModeDevice != 0 {
 			root.Close()
-			break // a whiteout: deleted in this layer
+			return nil // a whiteout: deleted in this layer
 		}
-		f, err := root.Open(name)
-		root.Close()
-		return f, err
+		return root
 	}
-	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	return nil
 }
 
 // writeEtcFiles writes the container's /etc/hostname, /etc/hosts and
