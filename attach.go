@@ -58,7 +58,7 @@ func WithAttachReady(fn func()) AttachOption {
 // `docker attach`: output produced from now on goes to the writers (the
 // earlier output is in Logs), input to its stdin or terminal, from any
 // process on the same root. Whoever holds the container's stdio serves
-// it: the owning Runtime, or for a Detached container its resident init,
+// it: the owning Runtime, or for a Detached container its shim,
 // over containers/<id>/attach.sock. Several clients may attach at once; a
 // client too slow to read is disconnected rather than block the
 // container.

@@ -341,11 +341,20 @@ func (cg *cgroup) setPidsLimit(n int64) error {
 // oomKilled reports whether the kernel's OOM killer killed a process of
 // the cgroup.
 func (cg *cgroup) oomKilled() bool {
+	f := cg.oomFile()
+	return f != "" && readKV(f, "oom_kill") > 0
+}
+
+// oomFile is the file whose oom_kill counts the cgroup's OOM kills, or ""
+// without a memory controller.
+func (cg *cgroup) oomFile() string {
 	if cg.fs.unified {
-		return readKV(filepath.Join(cg.dirs[0], "memory.events"), "oom_kill") > 0
+		return filepath.Join(cg.dirs[0], "memory.events")
 	}
-	d := cg.dir("memory")
-	return d != "" && readKV(filepath.Join(d, "memory.oom_control"), "oom_kill") > 0
+	if d := cg.dir("memory"); d != "" {
+		return filepath.Join(d, "memory.oom_control")
+	}
+	return ""
 }
 
 // procsDir is the directory whose cgroup.procs (and its children's) list

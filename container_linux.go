@@ -303,9 +303,12 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		}
 		return nil, errors.Join(fmt.Errorf("create container: %w", err), cg.remove())
 	}
+	if cfg.Reaper {
+		cmd.Env = append(cmd.Env, initproc.ReaperEnv+"=1") // WithInit: no warm init then
+	}
 	// Most containers get a plan init, the rest the Go one (see
 	// initproc.Compile): decided once the config is complete (wireStdio
-	// makes some resident). A container created to be started later gets
+	// sets Reaper and Detached). A container created to be started later gets
 	// the Go init too: a plan init would hold one of our threads until
 	// then (initproc.Spawn).
 	plan, usePlan := initproc.Compile(cfg)
@@ -322,6 +325,9 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 			return ps
 		}
 		join = cg.moveIn // not born in it
+	} else if cfg.Detached {
+		kind = "shim"
+		proc, wait, err = rt.startShim(cmd, cg, cfg, statW, status)
 	} else {
 		var warm bool
 		cmd, cfgW, statR, warm, err = rt.startGoInit(cmd, cg, sio, cfgR, cfgW, statR, statW)
@@ -383,6 +389,66 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		return lp, fmt.Errorf("create container: pids limit: %w", err)
 	}
 	return lp, nil
+}
+
+// startShim starts a Detached container's shim (internal/initproc's
+// ShimMode) with cmd's pipes, outside the container's namespaces and
+// cgroup, in its own session; the shim starts the init, with cmd's
+// namespaces, as its child and reports its pid: proc is that init. wait
+// waits for the shim, which ends as the init did once it has written
+// exit.json. Everything the container must keep when this process is
+// gone (its log, attach socket, DNS, exit status) is the shim's, and
+// nothing of it is within the container's reach.
+func (rt *Runtime) startShim(cmd *exec.Cmd, cg *cgroup, cfg *initproc.Config, statW *os.File, status *bufio.Reader) (*os.Process, func() *os.ProcessState, error) {
+	exe, err := rt.initExe()
+	if err != nil {
+		return nil, nil, err
+	}
+	args := initproc.ShimArgs{Cloneflags: cmd.SysProcAttr.Cloneflags, TTY: cfg.Spec.Process.Terminal,
+		OpenStdin: cfg.OpenStdin, Reaper: cfg.Reaper}
+	cgFD, err := cg.dirFD()
+	if err != nil {
+		return nil, nil, err
+	}
+	if cgFD != nil {
+		defer cgFD.Close()
+		args.CgroupFD = 3 + len(cmd.ExtraFiles)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, cgFD)
+	}
+	cfg.OOMFile = cg.oomFile()
+	// What goes wrong in the shim (its log, DNS) is told there.
+	shimLog, err := os.OpenFile(filepath.Join(cfg.Dir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer shimLog.Close()
+	cmd.Stdout, cmd.Stderr = nil, shimLog
+	cmd.Path = exe.path()
+	cmd.Env = []string{initproc.Env + "=" + initproc.ShimMode, initproc.ShimEnv + "=" + string(mustJSON(args))}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd, err = rt.ctrs.spawner.start(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	wait := func() *os.ProcessState {
+		_ = cmd.Wait()
+		return cmd.ProcessState
+	}
+	statW.Close() // the shim's and its init's now: EOF if both are gone
+	m, err := initproc.ReadMessage(status)
+	if err == nil && m.Type != "pid" {
+		err = startError(cfg.ID, m)
+	}
+	var proc *os.Process
+	if err == nil {
+		proc, err = os.FindProcess(m.Pid)
+	}
+	if err != nil {
+		_ = cmd.Process.Kill()
+		wait()
+		return nil, nil, fmt.Errorf("shim: %w", err)
+	}
+	return proc, wait, nil
 }
 
 // startGoInit starts cmd, the Go init, or has a warm one stand in for it
@@ -651,7 +717,7 @@ func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
 		if err != nil {
 			return ExitStatus{}, fmt.Errorf("wait container %s: %w", shortContainerID(c.id), err)
 		}
-		if st.Status == StatusExited || !st.alive() {
+		if st.Status == StatusExited || !st.alive() && !st.exitPending() {
 			c.mu.Lock()
 			c.st = st
 			c.mu.Unlock()

@@ -16,8 +16,7 @@ func TestContainerWithInit(t *testing.T) {
 	rt := containerTest(t)
 	st, out, err := run(t, rt, WithInit(), WithUser("app"),
 		WithCmd("sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; echo $$ $(id -u); sleep 0.1 & exit 5"))
-	// PID 1 is the init; the command is its child (not PID 2: the init's
-	// Go runtime threads take PIDs too).
+	// PID 1 is the init (hull's reaper); the command is its child.
 	if f := strings.Fields(out); err != nil || st.Code != 5 || len(f) != 4 || f[0] != "hull-init" || f[2] == "1" || f[3] != "1000" {
 		t.Errorf("with init: %+v %v %q", st, err, out)
 	}
@@ -52,7 +51,7 @@ func TestContainerDetached(t *testing.T) {
 	if st := c.Inspect().State; !st.Running {
 		t.Fatalf("detached container not running after its creator exited: %+v", st)
 	}
-	// Its init keeps logging after the creator is gone.
+	// Its shim keeps logging after the creator is gone.
 	var logs syncBuffer
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(logs.String(), "tick") && time.Now().Before(deadline) {
@@ -66,8 +65,9 @@ func TestContainerDetached(t *testing.T) {
 		t.Errorf("logs: %q", s)
 	}
 	var ps syncBuffer
+	// PID 1 is the command, as with docker run -d: the shim is outside.
 	res, err := c.Exec(t.Context(), []string{"sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; ps -o comm | grep -c sh"}, WithExecStdout(&ps))
-	if err != nil || res.ExitCode != 0 || !strings.HasPrefix(ps.String(), "hull-init ") {
+	if err != nil || res.ExitCode != 0 || !strings.HasPrefix(ps.String(), "sh -c echo started") {
 		t.Errorf("exec: %+v %v %q", res, err, ps.String())
 	}
 	died := events(t, rt2, WithEventsFilter("container", id), WithEventsFilter("event", "die"))

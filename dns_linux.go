@@ -19,13 +19,12 @@ import (
 // whole life, which answers from one name table per root (internal/dns)
 // that registerNames and unregisterNames keep current. Who runs it depends
 // on who the container must outlive:
-//   - an owned container (neither Detached nor WithInit: the default) dies
-//     with the process that owns it, so that process serves its DNS
-//     (dns_serve_linux.go): its init can then be plan.c's, which execs the
-//     command, instead of a resident Go init (~20 ms of CPU per start);
-//   - a Detached or WithInit container has a resident init anyway: that
-//     init serves (initproc's DNSConfig), so a Detached container keeps
-//     its DNS after its creator is gone.
+//   - an owned container (not Detached: the default) dies with the
+//     process that owns it, so that process serves its DNS
+//     (dns_serve_linux.go);
+//   - a Detached container has a shim on the host anyway (startShim):
+//     that shim serves (initproc's DNSConfig), so a Detached container
+//     keeps its DNS after its creator is gone.
 
 // namesPath is the root's name table file.
 func (rt *Runtime) namesPath() string {
@@ -44,9 +43,8 @@ func (rt *Runtime) openNames() (*dns.Table, error) {
 
 // enableDNS gives the container the embedded DNS (Create calls it for a
 // container on at least one user-defined network, before the init
-// starts). A container with a resident init (Detached, WithInit) gets it
-// from its init, which opens the name table itself before it pivots into
-// the container's root. Any other container gets it from its owner:
+// starts). A Detached container gets it from its shim. Any other
+// container gets it from its owner:
 // enableDNS records the upstreams in the container's directory, and
 // serveDNS starts serving once the init is attached to its networks (and
 // again on every restart).
@@ -60,10 +58,9 @@ func (rt *Runtime) enableDNS(cfg *initproc.Config, rc *runConfig) error {
 	if len(ups) == 0 {
 		ups = hostNameservers()
 	}
-	if !rc.stdio.detached && !rc.stdio.init {
+	if !rc.stdio.detached {
 		return writeDNSFile(rt.containerDir(cfg.ID), ups)
 	}
-	cfg.Resident, cfg.Dir, cfg.LogName = true, rt.containerDir(cfg.ID), logName
 	cfg.DNS = &initproc.DNSConfig{Names: rt.namesPath(), Self: cfg.ID, Upstreams: ups}
 	return nil
 }
@@ -108,7 +105,7 @@ func (rt *Runtime) unregisterNames(containerID, network string) error {
 // are).
 func dnsResolvConf(upstreamsConf []byte) []byte {
 	var b bytes.Buffer
-	b.WriteString("nameserver " + strings.TrimSuffix(initproc.DNSAddr, ":53") + "\n")
+	b.WriteString("nameserver " + strings.TrimSuffix(dns.Addr, ":53") + "\n")
 	ndots := false
 	for _, line := range strings.Split(string(upstreamsConf), "\n") {
 		f := strings.Fields(line)

@@ -210,7 +210,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	cfgW.Close()
 	var copied sync.WaitGroup
 	if console != nil {
-		master, err := recvConsole(ctx, console)
+		master, err := initproc.RecvConsole(ctx, console)
 		if err != nil {
 			m, _ := initproc.ReadMessage(bufio.NewReader(statR))
 			if m.Type == "error" {
@@ -253,47 +253,6 @@ func exitCode(ps *os.ProcessState) int {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
-}
-
-// recvConsole receives a pseudo-terminal master sent with SCM_RIGHTS
-// (initproc.SetupConsole).
-func recvConsole(ctx context.Context, sock *os.File) (*os.File, error) {
-	stop := context.AfterFunc(ctx, func() { _ = unix.Shutdown(int(sock.Fd()), unix.SHUT_RDWR) })
-	defer stop()
-	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
-	rc, err := sock.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var n, oobn int
-	var rerr error
-	if err := rc.Read(func(fd uintptr) bool {
-		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, 0)
-		return rerr != unix.EAGAIN
-	}); err != nil {
-		return nil, err
-	}
-	if rerr != nil {
-		return nil, rerr
-	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	if n == 0 && oobn == 0 {
-		return nil, io.EOF
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return nil, errors.New("no terminal received")
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return nil, errors.New("no terminal received")
-	}
-	unix.CloseOnExec(fds[0])
-	// Non-blocking, so that the poller serves it and Close ends a Read.
-	_ = unix.SetNonblock(fds[0], true)
-	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
 }
 
 // copyTTY copies between the terminal's master and the exec's streams,

@@ -71,6 +71,17 @@ func (st *containerState) alive() bool {
 	return st.Pid > 0 && procStartTime(st.Pid) == st.PidStart && st.PidStart != 0
 }
 
+// exitPending reports whether a Detached container's PID 1 has exited
+// and its shim has not reaped it yet: it does so once exit.json is
+// written, so the exit status is on its way.
+func (st *containerState) exitPending() bool {
+	if !st.Detached || st.Pid <= 0 || st.PidStart == 0 {
+		return false
+	}
+	start, exited := procStat(st.Pid)
+	return exited && start == st.PidStart
+}
+
 // ownerAlive reports whether the process that owns the container exists.
 func (st *containerState) ownerAlive() bool {
 	return st.Owner > 0 && procStartTime(st.Owner) == st.OwnerStart && st.OwnerStart != 0
@@ -194,25 +205,31 @@ func replaceFile(path string, data []byte, perm os.FileMode, sync bool) error {
 // procStartTime returns field 22 of /proc/<pid>/stat (start time in clock
 // ticks since boot), or 0 if the process does not exist.
 func procStartTime(pid int) uint64 {
+	start, exited := procStat(pid)
+	if exited {
+		return 0 // a zombie is not running any more
+	}
+	return start
+}
+
+// procStat returns the start time of pid (0 if there is no such process)
+// and whether it has exited (a zombie its parent has not reaped yet).
+func procStat(pid int) (start uint64, exited bool) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	// The command name (field 2) may hold spaces and parentheses: fields
 	// are counted after its last ')'.
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
-		return 0
+		return 0, false
 	}
 	fields := bytes.Fields(data[i+1:])
 	// fields[0] is field 3 (state); starttime is field 22.
 	if len(fields) < 20 {
-		return 0
-	}
-	// A zombie has exited: it is not running any more.
-	if string(fields[0]) == "Z" || string(fields[0]) == "X" {
-		return 0
+		return 0, false
 	}
 	v, _ := strconv.ParseUint(string(fields[19]), 10, 64)
-	return v
+	return v, string(fields[0]) == "Z" || string(fields[0]) == "X"
 }

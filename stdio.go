@@ -54,18 +54,18 @@ func WithTTY() RunOption {
 }
 
 // Detached makes the container outlive the process that creates it (like
-// docker run -d): its PID 1 is hull's init, which stays resident, runs the
-// command as its child, forwards it the signals it handles (those it does
-// not handle are dropped, as the kernel does for a PID 1 in Docker: Stop
-// of a command that ignores SIGTERM ends in SIGKILL, 137; WithInit
-// forwards every signal, as docker --init), reaps orphans, writes the
-// output to the container's log itself and records the exit status; no
-// parent-death signal, and neither Runtime.Close nor a later Open's
-// recovery kills it. Any process on the same root finds it with
-// Runtime.Container and can Wait, Stop, Kill, Exec, read Logs and Remove
-// it. WithStdout and WithStderr receive nothing: read Logs, or Attach,
-// which the init serves (its terminal with WithTTY, its input with
-// WithOpenStdin). WithStdin cannot be combined with it (no one would be
+// docker run -d). Its PID 1 is the command, as in Docker: it gets only the
+// signals it handles (Stop of a command that ignores SIGTERM ends in
+// SIGKILL, 137; add WithInit for an init that forwards every signal and
+// reaps orphans). Its parent is a shim of hull's on the host, outside the
+// container's namespaces and cgroup (like containerd's shim), which
+// writes the output to the container's log, serves Attach (the terminal
+// with WithTTY, the input with WithOpenStdin) and its DNS on user-defined
+// networks, and records the exit status; no parent-death signal, and
+// neither Runtime.Close nor a later Open's recovery kills them. Any
+// process on the same root finds it with Runtime.Container and can Wait,
+// Stop, Kill, Exec, read Logs and Remove it. WithStdout and WithStderr
+// receive nothing: read Logs, or Attach. WithStdin cannot be combined with it (no one would be
 // left to feed it). Default: the container belongs to its creator (see
 // Container).
 func Detached() RunOption {
@@ -76,8 +76,10 @@ func Detached() RunOption {
 }
 
 // WithInit runs hull's init as the container's PID 1, reaping orphaned
-// processes and forwarding signals to the command, which runs as its
-// child (like docker run --init). Default: the command is PID 1.
+// processes and forwarding every signal to the command, which runs as its
+// child (like docker run --init). That init is a small C process with the
+// command's user and no capability at all, holding nothing of the host's.
+// Default: the command is PID 1.
 func WithInit() RunOption {
 	return func(c *runConfig) error {
 		c.stdio.init = true
@@ -85,25 +87,26 @@ func WithInit() RunOption {
 	}
 }
 
-// exitName is the file a resident init writes when the command ends
-// (internal/initproc.ExitName).
+// exitName is the file a Detached container's shim writes when its PID 1
+// ends (internal/initproc.ExitName).
 const exitName = "exit.json"
 
-// mergeExit applies a resident init's exit.json to a state that does not
+// mergeExit applies a shim's exit.json to a state that does not
 // know yet that the container exited (its owner is gone, or is slower).
 func mergeExit(dir string, st *containerState) {
 	// Only once the init is gone: until then the container still holds
 	// its cgroup.
-	if st.Status == StatusExited || st.Status == "" || st.alive() {
+	if st.Status == StatusExited || st.Status == "" || st.alive() || st.exitPending() {
 		return
 	}
 	data, err := os.ReadFile(filepath.Join(dir, exitName))
 	if errors.Is(err, fs.ErrNotExist) && st.Detached && st.Pid != 0 &&
 		(st.Status == StatusRunning || st.Status == StatusPaused) && !st.ownerAlive() {
-		// A detached init that ran its command and is gone without
-		// writing exit.json was killed (SIGKILL: it handles the rest),
-		// and its command with it, as Docker's PID 1 would be: 137.
-		// (A live creator records the real status itself.)
+		// A detached PID 1 that ran and is gone (reaped) without its
+		// shim writing exit.json lost its shim (killed): how it ended
+		// is not known; 137, as for a PID 1 Docker lost track of.
+		// (The shim writes exit.json before it reaps PID 1, and a
+		// live creator records the real status itself.)
 		st.Status, st.ExitCode = StatusExited, 137
 		return
 	}

@@ -39,23 +39,20 @@ type containerStdio struct {
 // log, WithStdout/WithStderr and WithStdin; with WithTTY it adds the
 // console socket as the init's fd 5 (initproc.ConsoleFD).
 //
-// WithInit and Detached make the init resident (cfg.Resident): see
-// Detached for what a detached init does, and no longer the parent.
+// WithInit makes PID 1 a reaper (cfg.Reaper). A Detached container's
+// streams are its shim's (startShim): see Detached.
 func (rt *Runtime) wireStdio(cfg *initproc.Config, rc *runConfig, cmd *exec.Cmd) (*containerStdio, error) {
 	dir := rt.containerDir(cfg.ID)
 	if err := os.Remove(filepath.Join(dir, exitName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err // a previous run's: it would mark this one exited
 	}
-	if rc.stdio.detached || rc.stdio.init {
-		cfg.Resident, cfg.Dir, cfg.LogName = true, dir, logName
-		cfg.ForwardAll = rc.stdio.init
-	}
+	cfg.Reaper = rc.stdio.init
 	if rc.stdio.detached {
 		if rc.stdio.stdin != nil {
 			return nil, fmt.Errorf("%w: Detached with WithStdin: no one would be left to feed it (use WithOpenStdin and Attach)", ErrInvalidArgument)
 		}
-		cfg.Detached, cfg.OpenStdin = true, rc.stdio.open
-		// Its init logs its "die" event: no one else may be left to.
+		cfg.Detached, cfg.OpenStdin, cfg.Dir, cfg.LogName = true, rc.stdio.open, dir, logName
+		// Its shim logs its "die" event: no one else may be left to.
 		if st, err := readState(dir); err == nil {
 			cfg.EventsLog, cfg.EventAttrs = rt.events.path, map[string]string{"name": st.Name, "image": st.Image}
 		}
@@ -166,7 +163,7 @@ func (sio *containerStdio) attachConsole(ctx context.Context) error {
 	if sio.console == nil {
 		return nil
 	}
-	master, err := recvConsole(ctx, sio.console)
+	master, err := initproc.RecvConsole(ctx, sio.console)
 	sio.console.Close()
 	sio.console = nil
 	if err != nil {

@@ -38,9 +38,10 @@ func memN() int {
 // only), of any process it started (dockerd, containerd and the shims
 // under it) and of any other process in the benchmark's network namespace
 // (podman's conmon), minus what was there before. "initKiB/ctr" is the
-// anonymous memory of each container's PID 1 (hull's resident init with
-// hull.Detached, the command itself otherwise) and "ctrKiB/ctr" that of
-// everything in the container. runc: `runc run -d` (no shim: nothing
+// anonymous memory of each container's PID 1 (the command itself; the
+// shim of a hull.Detached container is outside, counted as host memory
+// like Docker's shims) and "ctrKiB/ctr" that of everything in the
+// container. runc: `runc run -d` (no shim: nothing
 // stays outside).
 func BenchmarkHostMemory(b *testing.B) {
 	tarball := busyboxTar(b)

@@ -1,7 +1,7 @@
 // Package attach connects clients to a running container's standard
 // streams, like `docker attach`, without a daemon: whoever holds the
-// container's stdio (the owning process, or the resident init of a
-// detached container) serves a unix socket in the container's directory,
+// container's stdio (the owning process, or the shim of a detached
+// container) serves a unix socket in the container's directory,
 // and any process on the same root dials it.
 //
 // The protocol is framed both ways: an 8-byte header (type, 3 zero bytes,

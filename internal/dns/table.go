@@ -1,6 +1,6 @@
 // Package dns is hull's embedded name service for user-defined networks:
 // a name table shared by every container of a state root (Table), and the
-// server each container's resident init runs on 127.0.0.11:53 (Server),
+// server run for each container on 127.0.0.11:53 (Server, ServeNetns),
 // which answers the names of containers that share a network with its own
 // container and forwards every other question to upstream resolvers.
 package dns

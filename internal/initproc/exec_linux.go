@@ -1,8 +1,10 @@
 package initproc
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -130,11 +132,8 @@ func waitExit(pid int) int {
 	if !ws.Signaled() {
 		return ws.ExitStatus()
 	}
-	sig := ws.Signal()
-	signal.Reset(sig)
-	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{}) // no core of ours
-	_ = syscall.Kill(os.Getpid(), sig)
-	return 128 + int(sig)
+	raise(ws.Signal())
+	return 128 + int(ws.Signal())
 }
 
 // SetupConsole makes a pseudo-terminal in the container's /dev/pts (its
@@ -202,4 +201,45 @@ func openConsole(sock *os.File, size *specs.Box) (*os.File, error) {
 		return nil, fmt.Errorf("send pty master: %w", err)
 	}
 	return os.NewFile(uintptr(slave), "pty-slave"), nil
+}
+
+// RecvConsole receives a pseudo-terminal master sent with SCM_RIGHTS
+// (SetupConsole); io.EOF if the sender closed its end without one.
+func RecvConsole(ctx context.Context, sock *os.File) (*os.File, error) {
+	stop := context.AfterFunc(ctx, func() { _ = unix.Shutdown(int(sock.Fd()), unix.SHUT_RDWR) })
+	defer stop()
+	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
+	rc, err := sock.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var n, oobn int
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, 0)
+		return rerr != unix.EAGAIN
+	}); err != nil {
+		return nil, err
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if n == 0 && oobn == 0 {
+		return nil, io.EOF
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, errors.New("no terminal received")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, errors.New("no terminal received")
+	}
+	unix.CloseOnExec(fds[0])
+	// Non-blocking, so that the poller serves it and Close ends a Read.
+	_ = unix.SetNonblock(fds[0], true)
+	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
 }

@@ -53,35 +53,30 @@ type Config struct {
 	// another container's init, for network mode container:<id>) before
 	// anything else, instead of the new one the init was cloned into.
 	NetNS string `json:"netns,omitempty"`
-	// DNS makes the (resident) init serve DNS on 127.0.0.11: dns_linux.go.
+	// DNS makes a Detached container's shim serve DNS on dns.Addr.
 	DNS *DNSConfig `json:"dns,omitempty"`
 	// SeccompBPF is the spec's seccomp profile compiled by the parent
 	// (seccomp.Encode), which then sends the profile without its rules:
 	// the parent compiles each profile once, not every init.
 	SeccompBPF []byte `json:"seccompBPF,omitempty"`
-	// Resident keeps the init as the container's PID 1 (WithInit,
-	// Detached): it runs the user's process as its child and reaps
-	// (resident_linux.go). Dir is the container's directory, where it
-	// writes ExitName; a Detached init also writes the output to LogName
-	// there itself, as no one else may be left to.
-	Resident bool   `json:"resident,omitempty"`
-	Detached bool   `json:"detached,omitempty"`
-	Dir      string `json:"dir,omitempty"`
-	LogName  string `json:"logName,omitempty"`
-	// OpenStdin gives a Detached container's process a stdin pipe that
-	// attached clients write to (else /dev/null).
-	OpenStdin bool `json:"openStdin,omitempty"`
-	// EventsLog is the root's events log, where a Detached init appends
-	// the container's "die" event with EventAttrs (name, image): its
-	// creator may be gone.
+	// Reaper says the init runs under a reaper (WithInit: ReaperEnv),
+	// which it confines before anything else.
+	Reaper bool `json:"reaper,omitempty"`
+	// The rest is for a Detached container's shim (shim_linux.go). Dir
+	// is the container's directory, where it writes ExitName and the
+	// output to LogName; OpenStdin gives the command a stdin pipe that
+	// attached clients write to (else /dev/null); EventsLog is the
+	// root's events log, where it appends the container's "die" event
+	// with EventAttrs (name, image); OOMFile is the host's path of the
+	// memory cgroup's memory.events (v2) or memory.oom_control (v1),
+	// which tells whether the OOM killer ended the container.
+	Detached   bool              `json:"detached,omitempty"`
+	Dir        string            `json:"dir,omitempty"`
+	LogName    string            `json:"logName,omitempty"`
+	OpenStdin  bool              `json:"openStdin,omitempty"`
 	EventsLog  string            `json:"eventsLog,omitempty"`
 	EventAttrs map[string]string `json:"eventAttrs,omitempty"`
-	// ForwardAll makes a resident init pass every signal on to the
-	// command (WithInit, like docker --init). Otherwise (Detached alone)
-	// it passes on only those the command handles: the command stands
-	// for PID 1, which the kernel spares signals it does not handle, as
-	// in Docker.
-	ForwardAll bool `json:"forwardAll,omitempty"`
+	OOMFile    string            `json:"oomFile,omitempty"`
 }
 
 // Message is one report from the init on the status pipe.
@@ -91,6 +86,7 @@ type Message struct {
 	Errno   int    `json:"errno,omitempty"`
 	Message string `json:"message,omitempty"`
 	Code    int    `json:"code,omitempty"` // exit code the failure stands for
+	Pid     int    `json:"pid,omitempty"`  // a shim's "pid": its init's
 }
 
 func init() {
@@ -102,6 +98,10 @@ func init() {
 // then never returns; otherwise it does nothing. This package's init()
 // calls it (see the package comment for why here).
 func Run() {
+	if os.Getenv(ReaperEnv) != "" { // reaper.c did not take it
+		fmt.Fprintln(os.Stderr, "hull init:", errReaperNoCgo)
+		os.Exit(125)
+	}
 	switch os.Getenv(Env) {
 	case "":
 		return
@@ -109,6 +109,8 @@ func Run() {
 		os.Exit(runExec())
 	case WarmMode:
 		os.Exit(runWarm())
+	case ShimMode:
+		os.Exit(runShim())
 	}
 	os.Exit(runInit())
 }
@@ -140,29 +142,18 @@ func runInit() int {
 		return report(status, fail("config", err))
 	}
 	Trace("C config read")
-	if err := joinNetNS(cfg.NetNS); err != nil {
-		return report(status, fail("network", err))
-	}
-	var res *resident
-	if cfg.Resident {
-		if res, err = openResident(cfg); err != nil {
+	if cfg.Reaper {
+		if err := confineReaper(cfg.Spec.Process); err != nil {
 			return report(status, fail("init", err))
 		}
 	}
-	dnsSrv, err := openDNS(cfg) // before pivot_root: the table is a host file
-	if err != nil {
-		return report(status, fail("dns", err))
+	if err := joinNetNS(cfg.NetNS); err != nil {
+		return report(status, fail("network", err))
 	}
 	if err := setupContainer(cfg); err != nil {
 		return report(status, err)
 	}
-	if err := dnsSrv.start(); err != nil { // lo is up now
-		return report(status, fail("dns", err))
-	}
-	if dnsSrv != nil {
-		Trace("C dns started")
-	}
-	if cfg.Spec.Process.Terminal && !cfg.Detached { // a detached init keeps its terminal: resident_linux.go
+	if cfg.Spec.Process.Terminal {
 		// Before "ready": the parent receives the terminal after it.
 		unix.CloseOnExec(ConsoleFD)
 		if err := SetupConsole(os.NewFile(ConsoleFD, "console"), cfg.Spec.Process.ConsoleSize); err != nil {
@@ -176,10 +167,6 @@ func runInit() int {
 	var b [1]byte
 	if _, err := io.ReadFull(cfgR, b[:]); err != nil {
 		return 125 // the parent went away or aborted: never start
-	}
-	if res != nil {
-		res.dns = dnsSrv
-		return runResident(cfg, res, status)
 	}
 	if err := applySecurity(cfg.Spec, beforeExec); err != nil {
 		return report(status, err)

@@ -31,9 +31,9 @@ import (
 // component, never leaving it), tells files from directories and reports
 // errors in the Go init's words.
 //
-// Containers whose init stays resident (WithInit, Detached, embedded
-// DNS), that copy a volume up or that have a terminal keep the Go init
-// (Compile says so), as do builds without cgo.
+// Containers run WithInit (its reaper forks the Go init) or Detached
+// (its shim starts the Go init), that copy a volume up or that have a
+// terminal keep the Go init (Compile says so), as do builds without cgo.
 
 // Plan steps, in plan.c's numbering. Arguments are strings (paths, names)
 // or 8-byte little-endian integers; "what" is the prefix of the error
@@ -134,7 +134,7 @@ func Compile(cfg *Config) (data []byte, ok bool) {
 
 func (p *plan) compile(cfg *Config) error {
 	s := cfg.Spec
-	if s == nil || s.Process == nil || s.Root == nil || cfg.Resident || cfg.DNS != nil || s.Process.Terminal {
+	if s == nil || s.Process == nil || s.Root == nil || cfg.Reaper || cfg.Detached || cfg.DNS != nil || s.Process.Terminal {
 		return errNoPlan
 	}
 	proc := s.Process

@@ -28,7 +28,8 @@ func TestCompileFallsBack(t *testing.T) {
 		t.Fatal("a plain config does not compile")
 	}
 	for name, change := range map[string]func(*Config){
-		"resident": func(c *Config) { c.Resident = true },
+		"reaper":   func(c *Config) { c.Reaper = true },
+		"detached": func(c *Config) { c.Detached = true },
 		"dns":      func(c *Config) { c.DNS = &DNSConfig{} },
 		"terminal": func(c *Config) { c.Spec.Process.Terminal = true },
 		"copy-up": func(c *Config) {

@@ -13,6 +13,8 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullbox/hull/internal/netsetup"
 )
 
 // setupContainer runs in the container's init, in its new namespaces, and
@@ -58,7 +60,7 @@ func setupContainer(cfg *Config) error {
 	if err := unix.Sethostname([]byte(cfg.Spec.Hostname)); err != nil {
 		return fail("hostname", err)
 	}
-	if err := loopbackUp(); err != nil {
+	if err := netsetup.LoopbackUp(); err != nil {
 		return fail("network", err)
 	}
 	p := cfg.Spec.Process
@@ -80,16 +82,14 @@ func setupContainer(cfg *Config) error {
 	if err := setRlimits(p.Rlimits); err != nil {
 		return fail("rlimits", err)
 	}
-	if !cfg.Resident { // a resident init stays root: its child changes user
-		if err := applySecurity(cfg.Spec, beforeUser); err != nil {
-			return err
-		}
-		if err := setUser(p); err != nil {
-			return err
-		}
-		if err := applySecurity(cfg.Spec, afterUser); err != nil {
-			return err
-		}
+	if err := applySecurity(cfg.Spec, beforeUser); err != nil {
+		return err
+	}
+	if err := setUser(p); err != nil {
+		return err
+	}
+	if err := applySecurity(cfg.Spec, afterUser); err != nil {
+		return err
 	}
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return fail("workdir", fmt.Errorf("chdir %s: %w", p.Cwd, err))
@@ -385,21 +385,6 @@ func maskPaths(masked, readonly []string) error {
 		}
 	}
 	return nil
-}
-
-// loopbackUp brings up lo in the new network namespace.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 // capNames maps the spec's capability names to numbers.

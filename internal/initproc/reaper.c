@@ -1,0 +1,138 @@
+// The PID 1 of a container run WithInit: see ReaperEnv in shim_linux.go.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "reaper.h"
+
+// The config pipe: hull writes it once the init is in the container's
+// cgroup (v1), so the fork waits for it to be readable.
+#define CONFIG_FD 3
+
+// confine takes the command's user and groups as the Go init sent them
+// on sock, and then no capability at all, no way to gain one, and every
+// capability out of the bounding set: PID 1 then holds nothing the
+// container's own processes lack. Without them (the Go init failed
+// first), it stays root with no capability. It acks on sock.
+static void confine(int sock) {
+	struct hull_reaper_creds c;
+	memset(&c, 0, sizeof(c));
+	ssize_t n;
+	while ((n = read(sock, &c, sizeof(c))) < 0 && errno == EINTR)
+		;
+	for (int cap = 0; cap <= 63; cap++)
+		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0); // EINVAL past the last
+	if (n == sizeof(c) && c.ngroups <= HULL_REAPER_MAX_GROUPS) {
+		gid_t groups[HULL_REAPER_MAX_GROUPS];
+		for (uint32_t i = 0; i < c.ngroups; i++)
+			groups[i] = c.groups[i];
+		if (setgroups(c.ngroups, groups) < 0 || setresgid(c.gid, c.gid, c.gid) < 0 ||
+		    setresuid(c.uid, c.uid, c.uid) < 0)
+			_exit(125);
+	}
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) < 0)
+		_exit(125);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		_exit(125);
+	while (write(sock, "", 1) < 0 && errno == EINTR)
+		;
+	close(sock);
+}
+
+// hull_reaper runs before the Go runtime of a container's init when hull
+// started it with _HULL_REAPER set (WithInit): it forks, the child goes
+// on into Go as the init and execs the command, and this process stays
+// PID 1 in C, single-threaded: it drops its privileges (confine), then
+// forwards every signal it gets to the child, reaps every orphan, and
+// exits as the child did (128+n for signal n). It never returns into Go.
+__attribute__((constructor)) static void hull_reaper(void) {
+	if (getenv("_HULL_REAPER") == NULL)
+		return;
+	unsetenv("_HULL_REAPER");
+	struct pollfd p = {.fd = CONFIG_FD, .events = POLLIN};
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+	// The container's cgroup namespace, which the init would make for
+	// itself only: an exec joins this process's namespaces.
+	if (unshare(CLONE_NEWCGROUP) < 0) {
+		dprintf(2, "hull init: cgroup namespace: %s\n", strerror(errno));
+		_exit(125);
+	}
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		dprintf(2, "hull init: socketpair: %s\n", strerror(errno));
+		_exit(125);
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	// Blocked, a signal waits for sigwaitinfo even at PID 1, which the
+	// kernel spares the signals it has no handler for.
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid_t child = fork();
+	if (child < 0) {
+		dprintf(2, "hull init: fork: %s\n", strerror(errno));
+		_exit(125);
+	}
+	if (child == 0) {
+		close(sv[0]);
+		if (sv[1] != HULL_REAPER_FD) {
+			if (dup3(sv[1], HULL_REAPER_FD, O_CLOEXEC) < 0)
+				_exit(125);
+			close(sv[1]);
+		}
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return; // on into Go, as the init
+	}
+	close(sv[1]);
+	// Nothing of the host's: at "/", which the child's pivot_root moves
+	// into the container's root, as it moves this process's root; and
+	// no descriptor but the socket (the child has all it needs).
+	if (chdir("/") < 0)
+		_exit(125);
+	int sock = sv[0];
+	if (sock != 0) {
+		dup2(sock, 0);
+		close(sock);
+		sock = 0;
+	}
+	syscall(SYS_close_range, 1, ~0U, 0);
+	prctl(PR_SET_NAME, "hull-init", 0, 0, 0);
+	confine(sock);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			kill(child, sig);
+			continue;
+		}
+		int st;
+		pid_t pid;
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (pid != child)
+				continue;
+			if (WIFSIGNALED(st))
+				_exit(128 + WTERMSIG(st));
+			_exit(WEXITSTATUS(st));
+		}
+	}
+}

@@ -1,0 +1,14 @@
+#include <stdint.h>
+
+// Where a WithInit container's Go init finds its socket to the reaper
+// (ReaperFD in reaper_linux.go).
+#define HULL_REAPER_FD 6
+
+// How many supplementary groups the reaper takes at most.
+#define HULL_REAPER_MAX_GROUPS 64
+
+// The command's credentials, as the Go init sends them to the reaper.
+struct hull_reaper_creds {
+	uint32_t uid, gid, ngroups;
+	uint32_t groups[HULL_REAPER_MAX_GROUPS];
+};

@@ -1,0 +1,436 @@
+package initproc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hullbox/hull/internal/attach"
+	"github.com/hullbox/hull/internal/dns"
+	"github.com/hullbox/hull/internal/logfile"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Who stays with a container (docs/containers.md, "Who watches a
+// container"): nothing of hull's that the container can see holds more
+// than the container. A Detached container's PID 1 is its command, as
+// with docker run -d, and its shim, a process of the host outside every
+// namespace of the container, is that PID 1's parent: it keeps the log,
+// the attach socket, the DNS and the events, and writes exit.json. A
+// container run WithInit has for PID 1 a reaper in C (reaper.c) with
+// the command's user and no capability.
+
+// ShimMode is Env's value for a Detached container's shim.
+const ShimMode = "shim"
+
+// ShimEnv holds the shim's ShimArgs, as JSON.
+const ShimEnv = "_HULL_SHIM"
+
+// ShimArgs is what a shim needs before the config: how to start the init.
+// The shim gets the init's config pipe at fd 3, its status pipe at fd 4
+// (on which it first sends a "pid" message, then leaves it to the init)
+// and, if CgroupFD is not 0, the container's cgroup v2 directory there.
+type ShimArgs struct {
+	Cloneflags uintptr `json:"cloneflags"`
+	CgroupFD   int     `json:"cgroupFD,omitempty"`
+	TTY        bool    `json:"tty,omitempty"`
+	OpenStdin  bool    `json:"openStdin,omitempty"`
+	Reaper     bool    `json:"reaper,omitempty"` // WithInit: ReaperEnv
+}
+
+// ExitName is the file a shim writes in the container's directory when
+// the container's PID 1 ends.
+const ExitName = "exit.json"
+
+// Exit is the content of exit.json.
+type Exit struct {
+	Code       int       `json:"exitCode"`
+	Signal     int       `json:"signal,omitempty"`
+	OOMKilled  bool      `json:"oomKilled,omitempty"`
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+// DNSConfig makes a Detached container's shim serve DNS on dns.Addr in
+// the container's network namespace for its whole life (user-defined
+// networks): the names of the containers that share a network with it,
+// from the host's name table, and other names from the upstream
+// resolvers.
+type DNSConfig struct {
+	Names     string   `json:"names"`               // the name table file (internal/dns)
+	Self      string   `json:"self"`                // the container's id in the table
+	Upstreams []string `json:"upstreams,omitempty"` // "ip" or "ip:port"; none: NXDOMAIN
+}
+
+// shim is a Detached container's watcher, on the host side.
+type shim struct {
+	init    *exec.Cmd
+	cfgW    *os.File    // the init's config pipe
+	console *os.File    // our end of the init's console socket (TTY)
+	outs    [2]*os.File // the read ends of the init's stdout and stderr
+	stdin   *os.File    // the write end of its stdin (OpenStdin)
+	log     *logfile.Writer
+	srv     *attach.Server
+	dns     *dns.NetnsServer
+	copiers sync.WaitGroup
+}
+
+// runShim starts the init as its child, passes the config on, serves the
+// container's output, input and DNS while it runs, and records how it
+// ended; then exits the same way.
+func runShim() int {
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGPIPE)
+	closeExecFrom(configFD)
+	status := os.NewFile(statusFD, "status")
+	cfgR := os.NewFile(configFD, "config")
+	var args ShimArgs
+	if err := json.Unmarshal([]byte(os.Getenv(ShimEnv)), &args); err != nil {
+		return report(status, fail("shim", err))
+	}
+	s, err := startInit(args, status)
+	if err != nil {
+		return report(status, fail("shim", err))
+	}
+	// The init's from now on: EOF for our parent when it execs.
+	err = sendMessage(status, Message{Type: "pid", Pid: s.init.Process.Pid})
+	status.Close()
+	if err != nil {
+		_ = s.init.Process.Kill()
+	}
+	cfg, err := readConfig(cfgR)
+	if err == nil {
+		err = WriteConfig(s.cfgW, cfg)
+	}
+	if err != nil {
+		_ = s.init.Process.Kill() // our parent failed: it removes the rest
+		_ = s.init.Wait()
+		return 125
+	}
+	s.serve(cfg, args)
+	go func() {
+		_, _ = io.Copy(s.cfgW, cfgR) // the start byte, whenever it comes
+		s.cfgW.Close()
+	}()
+	// Not reaped yet: until exit.json is written, PID 1 must still
+	// exist for whoever looks (a zombie), or it would look lost.
+	ws, err := waitNoReap(s.init.Process.Pid)
+	if err != nil {
+		_ = s.init.Wait()
+		ws = s.init.ProcessState.Sys().(syscall.WaitStatus)
+	}
+	s.close()
+	ex := Exit{Code: ws.ExitStatus(), FinishedAt: time.Now().UTC()}
+	if ws.Signaled() {
+		ex.Signal = int(ws.Signal())
+		ex.Code = 128 + ex.Signal
+	}
+	ex.OOMKilled = ws.Signaled() && ws.Signal() == syscall.SIGKILL && readKV(cfg.OOMFile, "oom_kill") > 0
+	if writeExit(cfg.Dir, ex) == nil {
+		writeDieEvent(cfg, ex) // after exit.json: see hull's reap
+	}
+	_ = s.init.Wait()
+	if ws.Signaled() {
+		raise(ws.Signal())
+	}
+	return ex.Code
+}
+
+// startInit starts the Go init with the pipes the shim keeps the other
+// ends of, in the namespaces and cgroup of args.
+func startInit(args ShimArgs, status *os.File) (*shim, error) {
+	s := &shim{}
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer cfgR.Close()
+	s.cfgW = cfgW
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe", // the sealed copy we run from
+		Args:       []string{"hull-init"},
+		Env:        []string{Env + "=1", "GOMAXPROCS=1", "GOGC=off"},
+		ExtraFiles: []*os.File{cfgR, status},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:  args.Cloneflags,
+			UseCgroupFD: args.CgroupFD != 0,
+			CgroupFD:    args.CgroupFD,
+		},
+	}
+	if args.Reaper {
+		cmd.Env = append(cmd.Env, ReaperEnv+"=1")
+	}
+	var childEnds []*os.File
+	defer func() {
+		for _, f := range childEnds {
+			f.Close()
+		}
+	}()
+	if args.TTY {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		s.console = os.NewFile(uintptr(fds[0]), "console")
+		child := os.NewFile(uintptr(fds[1]), "console-child")
+		childEnds = append(childEnds, child)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, child) // ConsoleFD
+	} else {
+		for i := range s.outs {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return nil, err
+			}
+			s.outs[i] = r
+			childEnds = append(childEnds, w)
+		}
+		cmd.Stdout, cmd.Stderr = childEnds[0], childEnds[1]
+		if args.OpenStdin {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return nil, err
+			}
+			s.stdin = w
+			childEnds = append(childEnds, r)
+			cmd.Stdin = r
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s.init = cmd
+	if args.CgroupFD != 0 {
+		unix.Close(args.CgroupFD)
+	}
+	return s, nil
+}
+
+// serve opens the log and the attach socket in the container's
+// directory, copies the init's output to them (from its terminal once it
+// has sent it) and starts the DNS, all before the init may exec.
+func (s *shim) serve(cfg *Config, args ShimArgs) {
+	var err error
+	if s.log, err = logfile.Create(filepath.Join(cfg.Dir, cfg.LogName)); err != nil {
+		fmt.Fprintf(os.Stderr, "hull shim: log: %v\n", err)
+	}
+	if s.srv, err = attach.Listen(cfg.Dir); err != nil {
+		fmt.Fprintf(os.Stderr, "hull shim: attach: %v\n", err)
+	}
+	copyOut := func(name string, typ byte, src *os.File) {
+		var w io.Writer = io.Discard
+		if s.log != nil && s.srv != nil {
+			w = s.log.Stream(name, s.srv.Writer(typ))
+		}
+		s.copiers.Add(1)
+		go func() {
+			defer s.copiers.Done()
+			_, _ = io.Copy(w, src)
+		}()
+	}
+	if s.console != nil {
+		// Sent during the init's setup; EOF if it failed before.
+		if master, err := RecvConsole(context.Background(), s.console); err == nil {
+			copyOut("stdout", attach.FrameStdout, master)
+			if s.srv != nil {
+				if args.OpenStdin {
+					s.srv.SetStdin(nopCloser{master})
+				}
+				s.srv.SetResize(func(rows, cols uint16) {
+					if rc, err := master.SyscallConn(); err == nil {
+						_ = rc.Control(func(fd uintptr) {
+							_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+						})
+					}
+				})
+			}
+		}
+	} else {
+		copyOut("stdout", attach.FrameStdout, s.outs[0])
+		copyOut("stderr", attach.FrameStderr, s.outs[1])
+		if s.stdin != nil && s.srv != nil {
+			s.srv.SetStdin(s.stdin)
+		}
+	}
+	if cfg.DNS != nil {
+		if s.dns, err = serveDNS(cfg, s.init.Process.Pid); err != nil {
+			fmt.Fprintf(os.Stderr, "hull shim: dns: %v\n", err)
+		}
+		debug.SetGCPercent(25) // a server for the container's life
+	}
+}
+
+// serveDNS serves cfg.DNS in the network namespace the init joins (its
+// NetNS) or made.
+func serveDNS(cfg *Config, pid int) (*dns.NetnsServer, error) {
+	path := cfg.NetNS
+	if path == "" {
+		path = "/proc/" + strconv.Itoa(pid) + "/ns/net"
+	}
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(cfg.DNS.Names)
+	if err != nil {
+		ns.Close()
+		return nil, err
+	}
+	return dns.ServeNetns(ns, dns.NewReader(f), cfg.DNS.Self, cfg.DNS.Upstreams)
+}
+
+// close drains the output (for at most a second: a process the command
+// left may hold it open) and closes the log, the attach socket (clients
+// get the last output, then EOF) and the DNS.
+func (s *shim) close() {
+	done := make(chan struct{})
+	go func() { s.copiers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+	if s.log != nil {
+		_ = s.log.Close()
+	}
+	if s.srv != nil {
+		_ = s.srv.Close()
+	}
+	if s.dns != nil {
+		s.dns.Stop()
+	}
+}
+
+// nopCloser keeps a terminal master open when a client closes its input.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// writeExit writes exit.json atomically and durably in dir: a Detached
+// container's must survive a crash of the host.
+func writeExit(dir string, ex Exit) error {
+	data, err := json.Marshal(ex)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, ".tmp-"+ExitName+"-"+strconv.Itoa(os.Getpid()))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, ExitName))
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// writeDieEvent appends the container's "oom" (if the OOM killer ended
+// it) and "die" events to the root's events log, in hull's format (one
+// write on an O_APPEND file).
+func writeDieEvent(cfg *Config, ex Exit) {
+	if cfg.EventsLog == "" {
+		return
+	}
+	attrs := map[string]string{"exitCode": strconv.Itoa(ex.Code)}
+	for k, v := range cfg.EventAttrs {
+		attrs[k] = v
+	}
+	if ex.Signal != 0 {
+		attrs["signal"] = strconv.Itoa(ex.Signal)
+	}
+	var lines []byte
+	for _, action := range []string{"oom", "die"} {
+		if action == "oom" && !ex.OOMKilled {
+			continue
+		}
+		a := attrs
+		if action == "oom" {
+			a = map[string]string{"name": cfg.EventAttrs["name"], "image": cfg.EventAttrs["image"]}
+		}
+		data, err := json.Marshal(map[string]any{
+			"time": ex.FinishedAt, "type": "container", "action": action, "id": cfg.ID,
+			"name": cfg.EventAttrs["name"], "attributes": a,
+		})
+		if err != nil {
+			return
+		}
+		lines = append(append(lines, data...), '\n')
+	}
+	f, err := os.OpenFile(cfg.EventsLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	_, _ = f.Write(lines)
+	f.Close()
+}
+
+// readKV returns the value of key in a file of "key value" lines (a
+// cgroup's memory.events or memory.oom_control), or 0.
+func readKV(path, key string) int64 {
+	if path == "" {
+		return 0
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, key+" "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// waitNoReap waits until child pid has exited and returns its status,
+// leaving it a zombie (waitid WNOWAIT; the status from its stat).
+func waitNoReap(pid int) (syscall.WaitStatus, error) {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
+			return 0, err
+		}
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// pid (comm) state ... exit_code: the 52nd field, the 50th after comm.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(f) < 50 {
+		return 0, fmt.Errorf("stat of %d: %d fields", pid, len(f))
+	}
+	code, err := strconv.Atoi(f[49])
+	return syscall.WaitStatus(code), err
+}
+
+// raise ends this process by sig, without a core.
+func raise(sig syscall.Signal) {
+	signal.Reset(sig)
+	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
+	_ = syscall.Kill(os.Getpid(), sig)
+}
