@@ -101,7 +101,7 @@ func rotateEvents(path string, written os.FileInfo) {
 	if err != nil {
 		return
 	}
-	defer lock.Close()
+	defer unlockClose(lock)
 	if unix.Flock(int(lock.Fd()), unix.LOCK_EX) != nil {
 		return
 	}

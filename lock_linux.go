@@ -28,5 +28,14 @@ func flock(path string, how int) (func(), error) {
 		f.Close()
 		return nil, err
 	}
-	return func() { f.Close() }, nil
+	return func() { unlockClose(f) }, nil
+}
+
+// unlockClose drops f's flock, then closes f. Closing alone is not
+// enough: a child forked meanwhile (a container's init before it execs)
+// holds a copy of the descriptor, and the lock with it, until it execs;
+// LOCK_UN releases the lock of the open file for every copy.
+func unlockClose(f *os.File) {
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	f.Close()
 }

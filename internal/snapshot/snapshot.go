@@ -65,12 +65,19 @@ func (s *Store) guard(how int) (*os.File, error) {
 	return f, nil
 }
 
+// unlockClose drops f's flock, then closes f: a child forked meanwhile
+// holds a copy of the descriptor, and so the lock, until it execs.
+func unlockClose(f *os.File) {
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	f.Close()
+}
+
 func (s *Store) clean() error {
 	g, err := s.guard(unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
-	defer g.Close()
+	defer unlockClose(g)
 	entries, err := os.ReadDir(s.root)
 	if err != nil {
 		return err
@@ -188,7 +195,7 @@ func (s *Store) Prepare() (_ *Pending, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	defer g.Close()
+	defer unlockClose(g)
 	tmp := filepath.Join(s.root, ".tmp-"+randHex())
 	lock, err := os.OpenFile(tmp+".lock", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -239,7 +246,7 @@ func (p *Pending) Abort() {
 	}
 	os.RemoveAll(p.tmp) // no-op after a successful rename
 	os.Remove(p.tmp + ".lock")
-	p.lock.Close()
+	unlockClose(p.lock)
 	p.lock = nil
 }
 

@@ -67,6 +67,9 @@ func (l *Lock) Unlock() {
 	if l == nil || l.f == nil {
 		return
 	}
-	l.f.Close() // closing the descriptor drops the flock
+	// LOCK_UN first: a child forked meanwhile holds a copy of the
+	// descriptor (and so the lock) until it execs.
+	_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+	l.f.Close()
 	l.f = nil
 }
