@@ -92,7 +92,16 @@ func (c *Container) execSpec(pid int, argv []string, ec *execConfig) (*specs.Spe
 		p.Cwd = ec.workdir
 	}
 	if ec.user != "" {
-		uid, gid, groups, _, err := specpkg.ResolveUser("/proc/"+strconv.Itoa(pid)+"/root", ec.user)
+		// The root of that very process, not of one that took its pid.
+		c.mu.Lock()
+		start := c.st.PidStart
+		c.mu.Unlock()
+		root, err := procRoot(pid, start)
+		if err != nil {
+			return nil, err
+		}
+		defer unix.Close(root)
+		uid, gid, groups, _, err := specpkg.ResolveUser("/proc/self/fd/"+strconv.Itoa(root), ec.user)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 		}
