@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -119,8 +120,15 @@ func runShim() int {
 		return 125
 	}
 	s.serve(cfg, args)
+	// The start byte, whenever it comes; marked before it is passed on,
+	// so that a command that ran is always seen to have started.
+	var started atomic.Bool
 	go func() {
-		_, _ = io.Copy(s.cfgW, cfgR) // the start byte, whenever it comes
+		var b [1]byte
+		if n, _ := cfgR.Read(b[:]); n == 1 {
+			started.Store(true)
+			_, _ = s.cfgW.Write(b[:])
+		}
 		s.cfgW.Close()
 	}()
 	// Not reaped yet: until exit.json is written, PID 1 must still
@@ -137,7 +145,10 @@ func runShim() int {
 		ex.Code = 128 + ex.Signal
 	}
 	ex.OOMKilled = ws.Signaled() && ws.Signal() == syscall.SIGKILL && readKV(cfg.OOMFile, "oom_kill") > 0
-	if writeExit(cfg.Dir, ex) == nil {
+	// An init that never got the start byte (its creator went away
+	// before Start) ran nothing: no exit to record, and a late exit.json
+	// would pass for that of the run a later Start makes.
+	if started.Load() && writeExit(cfg.Dir, ex) == nil {
 		writeDieEvent(cfg, ex) // after exit.json: see hull's reap
 	}
 	_ = s.init.Wait()
