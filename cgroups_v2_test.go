@@ -252,3 +252,41 @@ func TestCgroupV2LimitsUnavailable(t *testing.T) {
 		t.Errorf("containers left: %d %v", len(list), err)
 	}
 }
+
+// TestCgroupV2ShimAndReaper: a Detached container's init is cloned into
+// its v2 cgroup by the shim, which stays outside it; WithInit's reaper is
+// born there and gives execs the container's cgroup namespace.
+func TestCgroupV2ShimAndReaper(t *testing.T) {
+	t.Parallel()
+	rt := cgroupV2Test(t)
+	for name, opts := range map[string][]RunOption{
+		"detached":      {Detached()},
+		"init":          {WithInit()},
+		"detached-init": {Detached(), WithInit()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := rt.Run(t.Context(), "busybox:test", append(opts, WithCmd("sleep", "1000"))...)
+			if c != nil {
+				t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid := c.Inspect().State.Pid
+			procs := cgroupProcs(t, v2Dir(c))
+			if !slices.Contains(procs, pid) {
+				t.Errorf("cgroup.procs %v lacks PID 1 (%d)", procs, pid)
+			}
+			if shim := parentPid(pid); name != "init" && slices.Contains(procs, shim) {
+				t.Errorf("the shim (%d) is in the container's cgroup %v", shim, procs)
+			}
+			if code, out := execOut(t, c, []string{"grep", "^0::", "/proc/self/cgroup"}); code != 0 || strings.TrimSpace(out) != "0::/" {
+				t.Errorf("exec's view: %d %q, want 0::/", code, out)
+			}
+			if err := c.Remove(t.Context(), WithForceRemove()); err != nil {
+				t.Fatal(err)
+			}
+			checkCgroupGone(t, rt, c)
+		})
+	}
+}
