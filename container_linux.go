@@ -687,7 +687,7 @@ func (c *Container) reap() {
 	}
 	if c.st.Status != "" {
 		c.st.Status = StatusExited
-		c.st.ExitCode, c.st.OOMKilled = exit.Code, exit.OOMKilled
+		c.st.ExitCode, c.st.ExitSignal, c.st.OOMKilled = exit.Code, int(exit.Signal), exit.OOMKilled
 		c.st.FinishedAt = time.Now().UTC()
 		if _, err := os.Stat(c.rt.containerDir(c.id)); err == nil {
 			_ = writeState(c.rt.containerDir(c.id), &c.st)
@@ -721,7 +721,7 @@ func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
 			c.mu.Lock()
 			c.st = st
 			c.mu.Unlock()
-			return ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled}, nil
+			return ExitStatus{Code: st.ExitCode, Signal: syscall.Signal(st.ExitSignal), OOMKilled: st.OOMKilled}, nil
 		}
 		select {
 		case <-t.C:
@@ -963,7 +963,7 @@ func (rt *Runtime) recoverContainers() error {
 			// Killed tasks leave the cgroup a moment after the init dies.
 			errs = append(errs, removeCgroupSettled(cg))
 		}
-		st.Status, st.ExitCode, st.FinishedAt = StatusExited, 137, time.Now().UTC()
+		st.Status, st.ExitCode, st.ExitSignal, st.FinishedAt = StatusExited, 137, 9, time.Now().UTC()
 		errs = append(errs, writeState(rt.containerDir(st.ID), &st))
 	}
 	return errors.Join(errs...)

@@ -154,7 +154,9 @@ func TestContainerDetachedOOM(t *testing.T) {
 }
 
 // TestContainerDetachedKilled: SIGKILL of a Detached container whose
-// creator has gone ends it with 137, as docker kill does.
+// creator has gone ends it with 137, as docker kill does; this process
+// sees the same status as a creator would (signal 9), and the container's
+// "die" event is logged once, with that signal.
 func TestContainerDetachedKilled(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
@@ -164,11 +166,19 @@ func TestContainerDetachedKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Remove(context.Background(), WithForceRemove())
+	start := time.Now()
 	if err := c.Kill(9); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := c.Wait(t.Context()); err != nil || st.Code != 137 {
+	if st, err := c.Wait(t.Context()); err != nil || st.Code != 137 || st.Signal != 9 {
 		t.Errorf("wait after SIGKILL: %+v %v", st, err)
+	}
+	var dies []Event
+	for e := range events(t, rt, WithEventsSince(start), WithEventsUntil(time.Now()), WithEventsFilter("container", id), WithEventsFilter("event", "die")) {
+		dies = append(dies, e)
+	}
+	if len(dies) != 1 || dies[0].Attributes["exitCode"] != "137" || dies[0].Attributes["signal"] != "9" {
+		t.Errorf("die events: %+v, want one with exitCode 137, signal 9", dies)
 	}
 	if st := c.Inspect().State; st.Status != StatusExited || st.ExitCode != 137 {
 		t.Errorf("inspect after SIGKILL: %+v", st)

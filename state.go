@@ -61,6 +61,7 @@ type containerState struct {
 	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	ExitCode   int       `json:"exitCode"`
+	ExitSignal int       `json:"exitSignal,omitempty"` // the signal that ended PID 1, or 0
 	OOMKilled  bool      `json:"oomKilled,omitempty"`
 	Error      string    `json:"error,omitempty"`
 }

@@ -107,7 +107,7 @@ func mergeExit(dir string, st *containerState) {
 		// is not known; 137, as for a PID 1 Docker lost track of.
 		// (The shim writes exit.json before it reaps PID 1, and a
 		// live creator records the real status itself.)
-		st.Status, st.ExitCode = StatusExited, 137
+		st.Status, st.ExitCode, st.ExitSignal = StatusExited, 137, 9
 		return
 	}
 	if err != nil {
@@ -115,11 +115,13 @@ func mergeExit(dir string, st *containerState) {
 	}
 	var ex struct {
 		Code       int       `json:"exitCode"`
+		Signal     int       `json:"signal"`
 		FinishedAt time.Time `json:"finishedAt"`
 		OOMKilled  bool      `json:"oomKilled"`
 	}
 	if json.Unmarshal(data, &ex) != nil {
 		return
 	}
-	st.Status, st.ExitCode, st.FinishedAt, st.OOMKilled = StatusExited, ex.Code, ex.FinishedAt, ex.OOMKilled
+	st.Status, st.ExitCode, st.ExitSignal = StatusExited, ex.Code, ex.Signal
+	st.FinishedAt, st.OOMKilled = ex.FinishedAt, ex.OOMKilled
 }
