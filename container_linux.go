@@ -404,7 +404,7 @@ func (rt *Runtime) startShim(cmd *exec.Cmd, cg *cgroup, cfg *initproc.Config, st
 	if err != nil {
 		return nil, nil, err
 	}
-	args := initproc.ShimArgs{Cloneflags: cmd.SysProcAttr.Cloneflags, TTY: cfg.Spec.Process.Terminal,
+	args := initproc.ShimArgs{ID: cfg.ID, Cloneflags: cmd.SysProcAttr.Cloneflags, TTY: cfg.Spec.Process.Terminal,
 		OpenStdin: cfg.OpenStdin, Reaper: cfg.Reaper}
 	cgFD, err := cg.dirFD()
 	if err != nil {
@@ -423,7 +423,7 @@ func (rt *Runtime) startShim(cmd *exec.Cmd, cg *cgroup, cfg *initproc.Config, st
 	}
 	defer shimLog.Close()
 	cmd.Stdout, cmd.Stderr = nil, shimLog
-	cmd.Path = exe.path()
+	cmd.Path, cmd.Args = exe.path(), []string{"hull-shim", cfg.ID}
 	cmd.Env = []string{initproc.Env + "=" + initproc.ShimMode, initproc.ShimEnv + "=" + string(mustJSON(args))}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd, err = rt.ctrs.spawner.start(cmd)
@@ -717,7 +717,16 @@ func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
 		if err != nil {
 			return ExitStatus{}, fmt.Errorf("wait container %s: %w", shortContainerID(c.id), err)
 		}
-		if st.Status == StatusExited || !st.alive() && !st.exitPending() {
+		// Looked at once: PID 1 may be reaped between two looks.
+		gone := !st.alive() && !st.exitPending()
+		if st.Status != StatusExited && gone {
+			// Maybe gone since readState looked (a shim writes
+			// exit.json, then reaps): read again, which merges it.
+			if st, err = readState(c.rt.containerDir(c.id)); err != nil {
+				return ExitStatus{}, fmt.Errorf("wait container %s: %w", shortContainerID(c.id), err)
+			}
+		}
+		if st.Status == StatusExited || gone {
 			c.mu.Lock()
 			c.st = st
 			c.mu.Unlock()
@@ -947,7 +956,16 @@ func (rt *Runtime) recoverContainers() error {
 	}
 	var errs []error
 	for _, st := range states {
-		if st.Status == StatusExited || st.ownerAlive() || st.Detached && st.alive() {
+		// A Detached one runs on, or its shim is recording its exit
+		// (looked at once: PID 1 may be reaped between two looks, and
+		// then exit.json is written: read again, which merges it).
+		pending := st.Detached && (st.alive() || st.exitPending())
+		if st.Detached && !pending && st.Status != StatusExited {
+			if again, err := readState(rt.containerDir(st.ID)); err == nil {
+				st = again
+			}
+		}
+		if st.Status == StatusExited || st.ownerAlive() || pending {
 			continue
 		}
 		if st.alive() {

@@ -19,7 +19,7 @@ fi
 cgroups=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -path '*/hull/*' 2>/dev/null | grep -E '/hull/[0-9a-f]{64}$' || true)
 [ -n "$cgroups" ] && report "container cgroups left" "$cgroups"
 
-procs=$(ps -eo pid=,args= | awk '$2 ~ /^hull-(init|exec)$/' || true)
+procs=$(ps -eo pid=,args= | awk '$2 ~ /^hull-(init|exec|shim)$/' || true)
 [ -n "$procs" ] && report "container processes left" "$procs"
 
 mounts=$(awk '$9 == "overlay" || $5 ~ /hull/ {print $5}' /proc/self/mountinfo | grep -E '/(hull|containers|snapshots)' || true)

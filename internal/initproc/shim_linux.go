@@ -44,6 +44,7 @@ const ShimEnv = "_HULL_SHIM"
 // (on which it first sends a "pid" message, then leaves it to the init)
 // and, if CgroupFD is not 0, the container's cgroup v2 directory there.
 type ShimArgs struct {
+	ID         string  `json:"id"` // the container's: the init's argv[1], for ps
 	Cloneflags uintptr `json:"cloneflags"`
 	CgroupFD   int     `json:"cgroupFD,omitempty"`
 	TTY        bool    `json:"tty,omitempty"`
@@ -170,7 +171,7 @@ func startInit(args ShimArgs, status *os.File) (*shim, error) {
 	s.cfgW = cfgW
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe", // the sealed copy we run from
-		Args:       []string{"hull-init"},
+		Args:       []string{"hull-init", args.ID},
 		Env:        []string{Env + "=1", "GOMAXPROCS=1", "GOGC=off"},
 		ExtraFiles: []*os.File{cfgR, status},
 		SysProcAttr: &syscall.SysProcAttr{
