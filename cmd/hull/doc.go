@@ -72,9 +72,10 @@
 //	    Create and start a container; flags end at IMAGE. In the
 //	    foreground hull follows its output and exits with its status
 //	    (125 when hull failed, 126/127 when the command could not run);
-//	    SIGINT and SIGTERM go to the container. Without -i or -t the
-//	    container is hull.Detached and stays after it exits (unless
-//	    --rm); with -i or -t it belongs to hull and goes when hull exits.
+//	    SIGINT and SIGTERM go to the container. A foreground container
+//	    belongs to hull and is removed when hull exits, --rm or not
+//	    (Docker keeps it, exited, without --rm). With -d it is
+//	    hull.Detached and stays after it exits, as with Docker.
 //	    -d prints the full ID; with -d, --rm removes it once it exited
 //	    (the next hull command does, the starting hull being gone) and
 //	    -i/-t keep its stdin open and give it a terminal for attach.
