@@ -8,11 +8,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -334,7 +334,8 @@ var deepName = strings.Repeat("d", 100)
 const deepLevels = 60
 
 // TestDeepPaths: paths longer than PATH_MAX, which a container can make by going down
-// one directory at a time, go through Diff, Export, CopyFrom and Commit. The tree is
+// one directory at a time, go through Diff, Export, CopyFrom, Commit (a container of the
+// image reads the file) and CopyTo (created and running containers). The tree is
 // made in the upper directory of a created container (busybox's cd keeps a string path
 // and stops at PATH_MAX).
 func TestDeepPaths(t *testing.T) {
@@ -377,25 +378,72 @@ func TestDeepPaths(t *testing.T) {
 		t.Errorf("CopyFrom: deep file %q", got)
 	}
 
-	// Commit writes the layer whole (archive.TestWriteDeepPaths checks the tar), then
-	// unpacks it as a snapshot with archive.Apply, which creates entries by path and so
-	// still stops at PATH_MAX: a per-entry ENAMETOOLONG from Apply is that limit, any
-	// other error (the writer's would come as "read layer tar") fails.
-	img, err := c.Commit(t.Context(), "deep:1")
-	if err != nil {
-		if !errors.Is(err, unix.ENAMETOOLONG) || !strings.Contains(err.Error(), "layer entry") {
-			t.Fatal(err)
-		}
-		t.Logf("Commit: the layer was written; unpacking it stops at PATH_MAX: %.200s", err)
-		return
+	// Commit writes the layer and unpacks it as a snapshot (archive.Apply walks by
+	// descriptors); a container of the image sees the deep file.
+	if _, err := c.Commit(t.Context(), "deep:1"); err != nil {
+		t.Fatalf("Commit: %.300v", err)
 	}
-	buf.Reset()
-	if err := rt.Save(t.Context(), &buf, img.ID().String()); err != nil {
+	st, out, err := runRef(t, rt, "deep:1", WithCmd("sh", "-c", deepCat("/"+want)))
+	if err != nil || st.Code != 0 || out != "bottom\n" {
+		t.Errorf("container of the committed image: exit %+v, %v, output %q", st, err, out)
+	}
+
+	// CopyTo of a tar with a name longer than PATH_MAX, into the created container
+	// (its overlay mounted for the copy) and into a running one.
+	copied := "copied/" + strings.Repeat(deepName+"/", deepLevels) + "g"
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	if err := tw.WriteHeader(&tar.Header{Name: copied, Mode: 0o644, Size: 7, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(buf.Bytes(), []byte("bottom\n")) {
-		t.Error("the committed image lacks the deep file")
+	if _, err := tw.Write([]byte("copied\n")); err != nil {
+		t.Fatal(err)
 	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CopyTo(t.Context(), "/", bytes.NewReader(tb.Bytes())); err != nil {
+		t.Fatalf("CopyTo a created container: %.300v", err)
+	}
+	rc, err = c.CopyFrom(t.Context(), "/copied")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = tarFile(t, rc, copied)
+	rc.Close()
+	if got != "copied\n" {
+		t.Errorf("CopyTo a created container: deep file %q", got)
+	}
+	running, err := rt.Run(t.Context(), "busybox:test", WithCmd("sleep", "60"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { running.Remove(context.WithoutCancel(t.Context()), WithForceRemove()) })
+	if err := running.CopyTo(t.Context(), "/tmp", bytes.NewReader(tb.Bytes())); err != nil {
+		t.Fatalf("CopyTo a running container: %.300v", err)
+	}
+	var execOut syncBuffer
+	res, err := running.Exec(t.Context(), []string{"sh", "-c", deepCat("/tmp/" + copied)}, WithExecStdout(&execOut), WithExecStderr(&execOut))
+	if err != nil || res.ExitCode != 0 || execOut.String() != "copied\n" {
+		t.Errorf("CopyTo a running container: exec exit %d, %v, output %q", res.ExitCode, err, execOut.String())
+	}
+}
+
+// deepCat is a shell command that prints the file p, longer than PATH_MAX: it goes down
+// by relative `cd -P` of less than PATH_MAX each (a logical cd would build the whole
+// path and stop there).
+func deepCat(p string) string {
+	dir, file := path.Split(p)
+	names := strings.Split(strings.Trim(dir, "/"), "/")
+	cmd, step := "cd -P /", ""
+	for _, n := range names {
+		if len(step)+len(n)+1 > 3000 {
+			cmd += " && cd -P " + step
+			step = ""
+		}
+		step += n + "/"
+	}
+	return cmd + " && cd -P " + step + " && cat " + file
 }
 
 // makeDeep makes upper/deep/NAME/NAME.../f, deepLevels of NAME, one directory at a time.

@@ -21,9 +21,16 @@ import (
 // The link shares the lower file's inode (layers are immutable and on one filesystem);
 // if the layers are on different filesystems (EXDEV) or the inode has too many links,
 // the target is copied instead, with its mode, owner, xattrs and times.
+//
+// A link's name may be longer than PATH_MAX, as in Apply; its target is looked up in the
+// layers by path, and so must be shorter (a limit only of cross-layer hardlinks).
 func ResolveLinks(dir string, links []Link, lowers []string) error {
 	layers := append([]string{dir}, lowers...)
-	a := newApplier(dir)
+	a, err := newApplier(dir)
+	if err != nil {
+		return fmt.Errorf("resolve layer links: %w", err)
+	}
+	defer a.close()
 	for _, l := range links {
 		if err := a.resolve(l, layers); err != nil {
 			return fmt.Errorf("layer link %s to %s: %w", quote(l.Name), quote(l.Target), err)
@@ -44,7 +51,8 @@ func (a *applier) resolve(l Link, layers []string) error {
 	if name == "." || target == "." {
 		return unsafe("a link cannot be the layer root")
 	}
-	if _, err := a.dir(path.Dir(name), true); err != nil {
+	dirfd, _, err := a.enter(path.Dir(name), true)
+	if err != nil {
 		return err
 	}
 	src, err := lookup(layers, target)
@@ -53,27 +61,27 @@ func (a *applier) resolve(l Link, layers []string) error {
 	}
 	// The link completes the layer rather than changing it: keep its directory's times
 	// as Apply set them from the tar.
-	parent := a.abs(path.Dir(name))
 	var st unix.Stat_t
-	if err := unix.Lstat(parent, &st); err != nil {
+	if err := unix.Fstat(dirfd, &st); err != nil {
 		return err
 	}
-	if err := linkOrCopy(src, a.abs(name)); err != nil {
+	if err := linkOrCopy(src, dirfd, path.Base(name), a.abs(name)); err != nil {
 		return err
 	}
-	ts := []unix.Timespec{st.Atim, st.Mtim}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, parent, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	ts := [2]unix.Timespec{st.Atim, st.Mtim}
+	if err := futimens(dirfd, &ts); err != nil {
 		return fmt.Errorf("restore directory times: %w", err)
 	}
 	return nil
 }
 
-// linkOrCopy hardlinks src to dst, or copies it where the filesystem cannot link it.
-func linkOrCopy(src, dst string) error {
-	err := unix.Link(src, dst)
+// linkOrCopy hardlinks src to base in the directory dirfd, or copies it to dst, the
+// same entry's path, where the filesystem cannot link it.
+func linkOrCopy(src string, dirfd int, base, dst string) error {
+	err := unix.Linkat(unix.AT_FDCWD, src, dirfd, base, 0)
 	if errors.Is(err, unix.EEXIST) { // resolved before: replace, so a retry is harmless
-		if err = unix.Unlink(dst); err == nil {
-			err = unix.Link(src, dst)
+		if err = unix.Unlinkat(dirfd, base, 0); err == nil {
+			err = unix.Linkat(unix.AT_FDCWD, src, dirfd, base, 0)
 		}
 	}
 	if errors.Is(err, unix.EXDEV) || errors.Is(err, unix.EMLINK) {

@@ -33,68 +33,79 @@ func isWhiteout(st *unix.Stat_t) bool {
 	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
 }
 
-// implicitDir creates a directory the tar did not list: 0755, owned by root.
-func implicitDir(p string) error {
-	if err := unix.Mkdir(p, 0o755); err != nil {
-		return fmt.Errorf("create parent directory: %w", err)
+// implicitDir creates the directory name in dirfd, which the tar did not list: 0755,
+// owned by root. It returns the new directory opened.
+func implicitDir(dirfd int, name string) (int, error) {
+	if err := unix.Mkdirat(dirfd, name, 0o755); err != nil {
+		return -1, fmt.Errorf("create parent directory: %w", err)
+	}
+	fd, err := unix.Openat(dirfd, name, dirFlags, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open parent directory: %w", err)
 	}
 	// Explicit, so neither the umask nor a setgid parent decides.
-	if err := unix.Lchown(p, 0, 0); err != nil {
-		return fmt.Errorf("chown parent directory: %w", err)
+	if err := unix.Fchown(fd, 0, 0); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("chown parent directory: %w", err)
 	}
-	if err := unix.Chmod(p, 0o755); err != nil {
-		return fmt.Errorf("chmod parent directory: %w", err)
+	if err := unix.Fchmod(fd, 0o755); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("chmod parent directory: %w", err)
 	}
-	return nil
+	return fd, nil
 }
 
-func setOpaque(p string) error {
-	if err := unix.Lsetxattr(p, opaqueXattr, []byte("y"), 0); err != nil {
+// setOpaque marks the directory fd opaque.
+func setOpaque(fd int) error {
+	if err := unix.Fsetxattr(fd, opaqueXattr, []byte("y"), 0); err != nil {
 		return fmt.Errorf("mark directory opaque: %w", err)
 	}
 	return nil
 }
 
-// setMeta applies hdr's owner, mode and xattrs to the entry at p, through fd if it is not
-// -1. The order matters: chown clears setuid/setgid bits and file capabilities, so chmod
+// setMetaFD applies hdr's owner, mode and xattrs to fd, a regular file or directory.
+// The order matters: chown clears setuid/setgid bits and file capabilities, so chmod
 // and the xattrs (security.capability among them) come after it.
-func setMeta(p string, fd int, hdr *tar.Header) error {
-	var err error
-	if fd >= 0 {
-		err = unix.Fchown(fd, hdr.Uid, hdr.Gid)
-	} else {
-		err = unix.Lchown(p, hdr.Uid, hdr.Gid)
+func setMetaFD(fd int, hdr *tar.Header) error {
+	if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+		return fmt.Errorf("chown: %w", err)
 	}
-	if err != nil {
+	if err := unix.Fchmod(fd, uint32(hdr.Mode)&0o7777); err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	return setXattrs(hdr, func(key string, val []byte) error { return unix.Fsetxattr(fd, key, val, 0) })
+}
+
+// setMetaAt is setMetaFD for the entry name of the directory dirfd, a symlink or device
+// (never followed, never opened); xpath is a path to it for the xattr calls.
+func setMetaAt(dirfd int, name, xpath string, hdr *tar.Header) error {
+	if err := unix.Fchownat(dirfd, name, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("chown: %w", err)
 	}
 	if hdr.Typeflag != tar.TypeSymlink { // a symlink's mode means nothing on Linux
 		mode := uint32(hdr.Mode) & 0o7777
-		if fd >= 0 {
-			err = unix.Fchmod(fd, mode)
-		} else {
-			err = unix.Chmod(p, mode) // p was just checked or created: not a symlink
+		// fchmodat2 (Linux 6.6) can refuse to follow a symlink; before it, name was just
+		// created by mknodat, and fchmodat follows nothing but a symlink.
+		err := unix.Fchmodat(dirfd, name, mode, unix.AT_SYMLINK_NOFOLLOW)
+		if errors.Is(err, unix.EOPNOTSUPP) {
+			err = unix.Fchmodat(dirfd, name, mode, 0)
 		}
 		if err != nil {
 			return fmt.Errorf("chmod: %w", err)
 		}
 	}
-	return setXattrs(p, fd, hdr)
+	return setXattrs(hdr, func(key string, val []byte) error { return unix.Lsetxattr(xpath, key, val, 0) })
 }
 
-// setXattrs applies the SCHILY.xattr.* PAX records, except overlayfs's own xattrs.
-func setXattrs(p string, fd int, hdr *tar.Header) error {
+// setXattrs applies the SCHILY.xattr.* PAX records with set, except overlayfs's own
+// xattrs.
+func setXattrs(hdr *tar.Header, set func(key string, val []byte) error) error {
 	for k, v := range hdr.PAXRecords {
 		key, ok := strings.CutPrefix(k, "SCHILY.xattr.")
 		if !ok || overlayXattr(key) {
 			continue
 		}
-		var err error
-		if fd >= 0 {
-			err = unix.Fsetxattr(fd, key, []byte(v), 0)
-		} else {
-			err = unix.Lsetxattr(p, key, []byte(v), 0)
-		}
+		err := set(key, []byte(v))
 		switch {
 		case errors.Is(err, unix.EOPNOTSUPP):
 			// The filesystem has no such namespace (security.selinux without SELinux...).
@@ -122,13 +133,4 @@ func timespec(t time.Time) unix.Timespec {
 		return unix.Timespec{}
 	}
 	return unix.Timespec{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
-}
-
-// setTimes sets hdr's times on p itself, never on what a symlink points to.
-func setTimes(p string, hdr *tar.Header) error {
-	ts := timespecs(hdr)
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("set times: %w", err)
-	}
-	return nil
 }

@@ -15,7 +15,10 @@ const (
 	whiteoutMeta   = ".wh..wh."     // reserved prefix for whiteout metadata entries
 	whiteoutOpaque = ".wh..wh..opq" // hides everything the layers below have in its directory
 	opaqueXattr    = "trusted.overlay.opaque"
-	maxNameLen     = 4096 // PATH_MAX: no longer name can be created anyway
+	// maxNameLen bounds an entry's name. Apply walks by descriptors, so PATH_MAX (4096)
+	// is no limit: a container can make a deeper tree, and commit it. Go's tar reader
+	// (Docker's too) refuses PAX headers over 1 MiB, so this only says it outright.
+	maxNameLen = 1 << 20
 
 	// An error quotes at most about this many bytes of a name from a layer: its
 	// beginning and its end, so a hostile name cannot make a megabyte of log line.
