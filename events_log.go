@@ -101,7 +101,12 @@ func rotateEvents(path string, written os.FileInfo) {
 	if err != nil {
 		return
 	}
-	defer unlockClose(lock)
+	defer func() {
+		// LOCK_UN first: a child forked meanwhile keeps a copy of the
+		// descriptor, and the lock, until it execs.
+		_ = unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+		lock.Close()
+	}()
 	if unix.Flock(int(lock.Fd()), unix.LOCK_EX) != nil {
 		return
 	}
