@@ -256,9 +256,9 @@ func openInRoot(rootFD int, p string) (int, error) {
 // the kernel. It must run on a thread of its own file system context (onOwnFS,
 // inPrivateMountNS): it makes the root that thread's root directory, so that no path
 // Apply walks, whatever the container swaps into it meanwhile (a symlink to "/", ".."
-// beyond the root), leaves the container: Apply checks each parent once and then writes
-// by path, which alone would follow a directory exchanged for a symlink after the check
-// (CVE-2018-15664).
+// beyond the root), leaves the container. Apply itself walks by descriptors, never
+// following a symlink; the chroot also keeps its ".." walks back up a deep tree inside
+// the container (CVE-2018-15664).
 func extractInRoot(ctx context.Context, rootFD int, dst string, r io.Reader) error {
 	fd, err := openInRoot(rootFD, dst)
 	if err != nil {
