@@ -271,7 +271,7 @@ func (rt *Runtime) PruneVolumes(ctx context.Context, opts ...PruneVolumesOption)
 		return rep, fmt.Errorf("prune volumes: %w", err)
 	}
 	defer unlock()
-	rt.removeStaleVolumeDirs()
+	rep.SpaceReclaimed += rt.removeStaleVolumeDirs()
 	users, err := rt.volumeUsers()
 	if err != nil {
 		return rep, fmt.Errorf("prune volumes: %w", err)
@@ -301,8 +301,8 @@ func (rt *Runtime) PruneVolumes(ctx context.Context, opts ...PruneVolumesOption)
 // removeStaleVolumeDirs removes temp directories of creates, imports and
 // removes that a dead process left. The volumes lock is held, and every
 // writer of such a directory holds it while the name is visible, except an
-// import, which keeps its own lock on it.
-func (rt *Runtime) removeStaleVolumeDirs() {
+// import, which keeps its own lock on it. It returns the bytes it freed.
+func (rt *Runtime) removeStaleVolumeDirs() (freed uint64) {
 	entries, _ := os.ReadDir(rt.volumesDir())
 	for _, e := range entries {
 		n := e.Name()
@@ -313,8 +313,12 @@ func (rt *Runtime) removeStaleVolumeDirs() {
 		if strings.HasPrefix(n, ".import-") && importBusy(p) {
 			continue
 		}
-		_ = os.RemoveAll(p)
+		size := dirSize(p)
+		if os.RemoveAll(p) == nil {
+			freed += size
+		}
 	}
+	return freed
 }
 
 func dirSize(dir string) uint64 {

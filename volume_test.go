@@ -873,7 +873,8 @@ func TestBindReadOnlyRecursive(t *testing.T) {
 }
 
 // TestVolumeStaleDirs: what a crashed create, import or remove left is
-// invisible, and PruneVolumes removes it, but not a live import's.
+// invisible, and PruneVolumes removes it, counting its bytes as
+// reclaimed, but not a live import's.
 func TestVolumeStaleDirs(t *testing.T) {
 	t.Parallel()
 	rt := openTest(t)
@@ -884,16 +885,23 @@ func TestVolumeStaleDirs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A killed import's content.
+	if err := os.WriteFile(filepath.Join(rt.volumesDir(), ".import-2/_data/big"), make([]byte, 300_000), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	live, release, err := rt.importDir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer release()
+	if err := os.WriteFile(filepath.Join(live, "_data/busy"), make([]byte, 100_000), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if vols, err := rt.Volumes(ctx); err != nil || len(vols) != 1 || vols[0].Name() != "real" {
 		t.Errorf("Volumes = %v, %v", vols, err)
 	}
-	if rep, err := rt.PruneVolumes(ctx); err != nil || len(rep.VolumesDeleted) != 0 {
-		t.Errorf("prune: %+v %v", rep, err)
+	if rep, err := rt.PruneVolumes(ctx); err != nil || len(rep.VolumesDeleted) != 0 || rep.SpaceReclaimed != 300_000 {
+		t.Errorf("prune: %+v %v, want 300000 bytes reclaimed (the killed import's)", rep, err)
 	}
 	ents, _ := os.ReadDir(rt.volumesDir())
 	var names []string
