@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/hullbox/hull"
 )
@@ -41,34 +40,7 @@ func saveImages(ctx context.Context, e *env, output string, refs []string) error
 	if output == "" {
 		return save(e.stdout)
 	}
-	return writeFileAtomic(output, save)
-}
-
-// writeFileAtomic writes path through a temporary file beside it, renamed
-// into place once write succeeds, as docker save -o does: a failed save
-// leaves no partial archive, and an earlier file at path stays as it was.
-// The file gets mode 0600, as with docker.
-func writeFileAtomic(path string, write func(io.Writer) error) (retErr error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".hull_temp_")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if retErr != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := write(f); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeFileAtomic(output, 0o600, save) // 0600, as docker save -o
 }
 
 type loadOpts struct {

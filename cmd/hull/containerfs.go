@@ -62,25 +62,13 @@ func exportCmd() *command {
 	}
 }
 
-// writeOutput runs write on stdout, or on the file output (replaced only when write
-// succeeds).
+// writeOutput runs write on stdout, or on the file output (replaced only
+// when write succeeds: writeFileAtomic).
 func writeOutput(e *env, output string, write func(io.Writer) error) error {
 	if output == "" {
 		return write(e.stdout)
 	}
-	f, err := os.CreateTemp(filepath.Dir(output), ".hull-export-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), output)
+	return writeFileAtomic(output, 0o600, write)
 }
 
 func cpCmd() *command {

@@ -216,33 +216,10 @@ func volumeExportCmd() *command {
 				if output == "" {
 					return v.Export(ctx, e.stdout, opts...)
 				}
-				return writeFileVia(output, func(w io.Writer) error { return v.Export(ctx, w, opts...) })
+				return writeFileAtomic(output, 0o644, func(w io.Writer) error { return v.Export(ctx, w, opts...) })
 			}
 		},
 	}
-}
-
-// writeFileVia writes a file through a temp file renamed into place, so a
-// failed export leaves no partial archive.
-func writeFileVia(name string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
-	if err != nil {
-		return err
-	}
-	err = write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), name)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 func volumeImportCmd() *command {
