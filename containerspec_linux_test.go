@@ -3,6 +3,7 @@ package hull
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -37,5 +38,42 @@ func TestCreateUserFIFOPasswd(t *testing.T) {
 		t.Log(err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("Create blocks on a FIFO etc/passwd")
+	}
+}
+
+// TestUserSymlinkedPasswd: an image whose /etc/passwd and /etc/group are
+// absolute symlinks inside it (even across layers) runs as a named user,
+// as with Docker; a link that climbs out of the root stays in it.
+func TestUserSymlinkedPasswd(t *testing.T) {
+	t.Parallel()
+	rt := openTest(t)
+	ctx := t.Context()
+	lower := append(testutil.BusyboxFiles(t),
+		testutil.File{Name: "etc/real/passwd", Body: []byte("root:x:0:0::/root:/bin/sh\napp:x:1234:4321::/home/app:/bin/sh\n")},
+		testutil.File{Name: "etc/real/group", Body: []byte("root:x:0:\nteam:x:4321:\nextra:x:777:app\n")})
+	cfg := ocispec.ImageConfig{Env: []string{testutil.DefaultPath}, Cmd: []string{"sh"}}
+	if _, err := rt.Import(ctx, bytes.NewReader(testutil.TarBytes(t, lower)), "links:base", WithImportConfig(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	// The links in a layer of their own, on top: absolute, and one that
+	// climbs past the root (which the container's kernel keeps at /).
+	c, err := rt.Create(ctx, "links:base", WithCmd("true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(context.Background(), WithForceRemove())
+	upper := testutil.TarBytes(t, []testutil.File{
+		{Name: "etc/passwd", Type: tar.TypeSymlink, Linkname: "/etc/real/passwd"},
+		{Name: "etc/group", Type: tar.TypeSymlink, Linkname: "../../../../etc/real/group"},
+	})
+	if err := c.CopyTo(ctx, "/", bytes.NewReader(upper)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Commit(ctx, "links:test"); err != nil {
+		t.Fatal(err)
+	}
+	st, out, err := runRef(t, rt, "links:test", WithUser("app"), WithCmd("id"))
+	if err != nil || st.Code != 0 || out != "uid=1234(app) gid=4321(team) groups=777(extra)\n" {
+		t.Errorf("run as app: %+v %v %q", st, err, out)
 	}
 }
