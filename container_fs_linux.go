@@ -189,13 +189,33 @@ func (c *Container) pauseForCommit(ctx context.Context, noPause bool) (func() er
 	if noPause || c.Inspect().State.Status != StatusRunning {
 		return nothing, nil
 	}
+	// Who froze it, before it is frozen: should this process die before
+	// it thaws, the next Open does (recoverContainers).
+	if err := c.setPausedBy(os.Getpid()); err != nil {
+		return nil, err
+	}
 	if err := c.Pause(ctx); err != nil {
+		err = errors.Join(err, c.setPausedBy(0))
 		if !c.running() {
 			return nothing, nil // it exited meanwhile: nothing to freeze
 		}
 		return nil, err
 	}
-	return func() error { return c.Resume(context.WithoutCancel(ctx)) }, nil
+	return func() error {
+		return errors.Join(c.Resume(context.WithoutCancel(ctx)), c.setPausedBy(0))
+	}, nil
+}
+
+// setPausedBy records pid (0: no one) as the process that froze the
+// container for its own work.
+func (c *Container) setPausedBy(pid int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st.PausedBy, c.st.PausedByStart = pid, 0
+	if pid != 0 {
+		c.st.PausedByStart = procStartTime(pid)
+	}
+	return writeState(c.rt.containerDir(c.id), &c.st)
 }
 
 // inPrivateMountNS runs fn on a thread of its own in a new mount namespace (and so with

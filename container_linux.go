@@ -955,6 +955,9 @@ func (rt *Runtime) recoverContainers() error {
 		return err
 	}
 	var errs []error
+	for i := range states {
+		errs = append(errs, rt.thawAbandoned(&states[i]))
+	}
 	for _, st := range states {
 		// A Detached one runs on, or its shim is recording its exit
 		// (looked at once: PID 1 may be reaped between two looks, and

@@ -142,6 +142,16 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 		fmt.Println(c.ID())
 		return nil
 	},
+	// commit commits container HULL_TEST_ID (pausing it), to be killed
+	// meanwhile (TestCommitKilledThaws).
+	"commit": func(ctx context.Context, rt *Runtime) error {
+		c, err := rt.Container(ctx, os.Getenv("HULL_TEST_ID"))
+		if err != nil {
+			return err
+		}
+		_, err = c.Commit(ctx, "killed:commit")
+		return err
+	},
 	// events runs a container named HULL_TEST_NAME that exits 2, and
 	// removes it.
 	"events": func(ctx context.Context, rt *Runtime) error {

@@ -84,16 +84,40 @@ func (c *Container) liveCgroup(action string) (*cgroup, error) {
 	return nil, &TransitionError{ID: c.id, Action: action, Status: StatusExited}
 }
 
-// thawAfterKill lets a paused container die of the SIGKILL it was just
+// thawAfterKill lets a frozen container die of the SIGKILL it was just
 // sent: frozen tasks do not handle signals until thawed (on cgroup v1).
-// The status stays paused until the reaper records the exit.
+// Whatever its recorded status: a process that froze it for a Commit may
+// have died between the freeze and the record. The status stays paused
+// until the reaper records the exit.
 func (c *Container) thawAfterKill() {
-	if c.status() != StatusPaused {
-		return
+	cg := c.rt.loadCgroup(c.id)
+	if lp := c.live(); lp != nil {
+		cg = lp.cg
 	}
-	if cg, err := c.liveCgroup("resume"); err == nil {
+	if cg != nil {
 		_ = cg.setFrozen(context.Background(), false)
 	}
+}
+
+// thawAbandoned thaws a container that a process froze for its own work
+// (Commit) and died before it thawed it (Container.setPausedBy): it runs
+// again, as before. A pause a user asked for stays.
+func (rt *Runtime) thawAbandoned(st *containerState) error {
+	if st.PausedBy == 0 || procStartTime(st.PausedBy) == st.PausedByStart && st.PausedByStart != 0 {
+		return nil
+	}
+	if st.Status == StatusRunning || st.Status == StatusPaused {
+		if cg := rt.loadCgroup(st.ID); cg != nil {
+			if err := cg.setFrozen(context.Background(), false); err != nil {
+				return fmt.Errorf("thaw container %s: %w", shortContainerID(st.ID), err)
+			}
+		}
+		if st.Status == StatusPaused {
+			st.Status = StatusRunning
+		}
+	}
+	st.PausedBy, st.PausedByStart = 0, 0
+	return writeState(rt.containerDir(st.ID), st)
 }
 
 // thawForKill thaws the cgroup of container id, if it has one, after a

@@ -62,8 +62,13 @@ type containerState struct {
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	ExitCode   int       `json:"exitCode"`
 	ExitSignal int       `json:"exitSignal,omitempty"` // the signal that ended PID 1, or 0
-	OOMKilled  bool      `json:"oomKilled,omitempty"`
-	Error      string    `json:"error,omitempty"`
+	// PausedBy and PausedByStart name the process that froze the
+	// container for its own work (Commit), recorded before it freezes:
+	// if it dies before it thaws, the next Open thaws the container.
+	PausedBy      int    `json:"pausedBy,omitempty"`
+	PausedByStart uint64 `json:"pausedByStart,omitempty"`
+	OOMKilled     bool   `json:"oomKilled,omitempty"`
+	Error         string `json:"error,omitempty"`
 }
 
 // alive reports whether the container's init process still exists (same

@@ -1,0 +1,88 @@
+package hull
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cgroupFrozen reports whether the kernel has frozen cg.
+func cgroupFrozen(cg *cgroup) bool {
+	if cg.fs.unified {
+		return readKV(filepath.Join(cg.dirs[0], "cgroup.events"), "frozen") == 1
+	}
+	b, err := os.ReadFile(filepath.Join(cg.dir("freezer"), "freezer.state"))
+	return err == nil && strings.TrimSpace(string(b)) == "FROZEN"
+}
+
+// TestCommitKilledThaws is issue 16's "SIGKILL during commit left the
+// container frozen": a process killed while its Commit has the container
+// paused leaves it frozen; the next Open thaws it and it runs again. A
+// pause a user asked for stays (TestContainerPauseResume).
+func TestCommitKilledThaws(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	// 200 MB to commit: long enough to be caught frozen.
+	c, err := rt.Run(ctx, "busybox:test", Detached(), WithNetworkMode("none"),
+		WithCmd("sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=200 2>/dev/null; echo ready; exec sleep 600"))
+	if c != nil {
+		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var logs syncBuffer
+		if err := c.Logs(ctx, LogsOptions{Stdout: &logs}); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(logs.String(), "ready") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the container never wrote its file")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cg := rt.loadCgroup(c.ID())
+	if cg == nil {
+		t.Fatal("no cgroup")
+	}
+	helper := helperCmd(rt.Root(), "commit", "HULL_TEST_ID="+c.ID())
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for !cgroupFrozen(cg) {
+		if time.Now().After(deadline) {
+			helper.Process.Kill()
+			helper.Wait()
+			t.Skip("the commit never froze the container (no freezer here?)")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	helper.Process.Kill()
+	helper.Wait()
+	if !cgroupFrozen(cg) {
+		t.Skip("the commit was done before the kill")
+	}
+	rt2, err := Open(ctx, WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	c2, err := rt2.Container(ctx, c.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cgroupFrozen(cg) || c2.Inspect().State.Status != StatusRunning {
+		t.Fatalf("after Open: frozen %v, status %s", cgroupFrozen(cg), c2.Inspect().State.Status)
+	}
+	if code, out := execOut(t, c2, []string{"echo", "alive"}); code != 0 || out != "alive\n" {
+		t.Errorf("exec after the thaw: %d %q", code, out)
+	}
+}
