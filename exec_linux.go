@@ -202,8 +202,9 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	closeAfterStart = nil
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
+	reaped := false // waited was received from
 	defer func() {
-		if retErr != nil {
+		if retErr != nil && !reaped {
 			_ = cmd.Process.Kill()
 			<-waited
 		}
@@ -241,6 +242,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	case <-ctx.Done():
 		_ = cmd.Process.Kill()
 		<-waited
+		reaped = true
 		return ExecResult{}, ctx.Err()
 	}
 	copied.Wait()

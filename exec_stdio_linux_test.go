@@ -3,10 +3,12 @@ package hull
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestExecStdioPipes is finding 4 of issue 13: Exec given host files as
@@ -55,5 +57,36 @@ func TestExecStdioPipes(t *testing.T) {
 	got, _ := os.ReadFile(outPath)
 	if string(got) != "host secret\ninput\n" {
 		t.Errorf("out file holds %q, want the earlier content and the command's output appended", got)
+	}
+}
+
+// TestExecContextEnds: an Exec whose context ends while the command runs
+// returns the context's error at once (it used to block for ever
+// receiving the helper's exit twice).
+func TestExecContextEnds(t *testing.T) {
+	rt := containerTest(t)
+	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sleep", "600"))
+	if c != nil {
+		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 { // the select picks at random between two ready cases
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Exec(ctx, []string{"sleep", "60"})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Exec: %v, want the deadline", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("Exec still blocked 20 s after its context ended")
+		}
+		cancel()
 	}
 }
