@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -674,6 +675,16 @@ func (c *Container) reap() {
 		}
 	}
 	exit.OOMKilled = lp.cg.oomKilled()
+	if lp.kind == "shim" {
+		// The shim exits 128+n for a PID 1 killed by signal n: the
+		// signal itself is in its exit.json.
+		if data, err := os.ReadFile(filepath.Join(c.rt.containerDir(c.id), exitName)); err == nil {
+			var ex initproc.Exit
+			if json.Unmarshal(data, &ex) == nil && ex.Code == exit.Code {
+				exit.Signal = syscall.Signal(ex.Signal)
+			}
+		}
+	}
 	initproc.Trace("P reaped")
 	_ = lp.cg.remove()
 	initproc.Trace("P reap cgroup removed")

@@ -90,3 +90,37 @@ func TestExecContextEnds(t *testing.T) {
 		cancel()
 	}
 }
+
+// TestSignalExitCodes: a command killed by a signal reports 128+n, as
+// Docker does, from Exec (with no Go traceback in its stderr) and to the
+// owner of a Detached container, who also gets the signal.
+func TestSignalExitCodes(t *testing.T) {
+	rt := containerTest(t)
+	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sleep", "600"))
+	if c != nil {
+		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Kill(9); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.Wait(t.Context()); err != nil || st.Code != 137 || st.Signal != 9 {
+		t.Errorf("Detached PID 1 killed by SIGKILL, to its owner: %+v %v, want 137 and signal 9", st, err)
+	}
+	d, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sleep", "600"))
+	if d != nil {
+		t.Cleanup(func() { d.Remove(context.Background(), WithForceRemove()) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sig, want := range map[string]int{"SEGV": 139, "TERM": 143, "ABRT": 134} {
+		var errb bytes.Buffer
+		res, err := d.Exec(t.Context(), []string{"sh", "-c", "kill -" + sig + " $$"}, WithExecStderr(&errb))
+		if err != nil || res.ExitCode != want || errb.Len() != 0 {
+			t.Errorf("exec killed by SIG%s: %+v %v, stderr %q; want %d and nothing", sig, res, err, errb.String(), want)
+		}
+	}
+}

@@ -115,8 +115,9 @@ func execInContainer(s *specs.Spec) (int, error) {
 	return pid, nil
 }
 
-// waitExit waits for the child pid and returns its exit code; a child
-// killed by a signal kills this process with the same signal.
+// waitExit waits for the child pid and returns its exit code, 128+n for
+// a child killed by signal n, as Docker reports it (a Go process cannot
+// re-raise SIGSEGV and the like on itself: the runtime catches them).
 func waitExit(pid int) int {
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE)
 	var ws syscall.WaitStatus
@@ -132,7 +133,6 @@ func waitExit(pid int) int {
 	if !ws.Signaled() {
 		return ws.ExitStatus()
 	}
-	raise(ws.Signal())
 	return 128 + int(ws.Signal())
 }
 

@@ -153,9 +153,9 @@ func runShim() int {
 		writeDieEvent(cfg, ex) // after exit.json: see hull's reap
 	}
 	_ = s.init.Wait()
-	if ws.Signaled() {
-		raise(ws.Signal())
-	}
+	// 128+n for signal n: a Go process cannot die by most signals it
+	// sends itself (the runtime catches SIGSEGV and the like). The owner
+	// reads the signal from exit.json.
 	return ex.Code
 }
 
@@ -440,9 +440,3 @@ func waitNoReap(pid int) (syscall.WaitStatus, error) {
 	return syscall.WaitStatus(code), err
 }
 
-// raise ends this process by sig, without a core.
-func raise(sig syscall.Signal) {
-	signal.Reset(sig)
-	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
-	_ = syscall.Kill(os.Getpid(), sig)
-}
