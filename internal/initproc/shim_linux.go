@@ -439,4 +439,3 @@ func waitNoReap(pid int) (syscall.WaitStatus, error) {
 	code, err := strconv.Atoi(f[49])
 	return syscall.WaitStatus(code), err
 }
-
