@@ -16,12 +16,15 @@ import (
 // no descriptor, cwd or root that leads out of the container: a
 // directory whose parents reach the host's marker file (written in the
 // host's /), or a file that is not the file of the same name inside the
-// container. The probe itself (an exec, which joins PID 1's namespaces)
+// container; and each must be under seccomp as the probe is (a process
+// it can ptrace could make the calls the filter refuses). The probe
+// itself (an exec, which joins PID 1's namespaces)
 // must be in the container's cgroup namespace. It prints BAD lines, then
 // "probed N".
 const escapeProbe = `
 grep -v ':/$' /proc/self/cgroup | sed 's/^/BAD cgroup /'
 me=$(grep CapBnd /proc/self/status | cut -f2)
+sc=$(grep '^Seccomp:' /proc/self/status | cut -f2)
 i=0
 while [ $i -lt "$1" ]; do
   for d in /proc/[0-9]*; do
@@ -32,6 +35,10 @@ while [ $i -lt "$1" ]; do
         echo "BAD $k $p $c $(tr '\0' ' ' <$d/cmdline 2>/dev/null)"
       fi
     done
+    s=$(grep '^Seccomp:' $d/status 2>/dev/null | cut -f2)
+    if [ -n "$s" ] && [ "$s" != "$sc" ]; then
+      echo "BAD seccomp $p $s $(tr '\0' ' ' <$d/cmdline 2>/dev/null)"
+    fi
     for f in $d/fd/* $d/cwd $d/root; do
       l=$(readlink $f 2>/dev/null) || continue
       case "$l" in /*) ;; *) continue ;; esac

@@ -143,7 +143,7 @@ func runInit() int {
 	}
 	Trace("C config read")
 	if cfg.Reaper {
-		if err := confineReaper(cfg.Spec.Process); err != nil {
+		if err := confineReaper(cfg.Spec); err != nil {
 			return report(status, fail("init", err))
 		}
 	}

@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/keyctl.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -23,27 +26,44 @@
 // cgroup (v1), so the fork waits for it to be readable.
 #define CONFIG_FD 3
 
-// confine takes the command's user and groups as the Go init sent them
-// on sock, and then no capability at all, no way to gain one, and every
-// capability out of the bounding set: PID 1 then holds nothing the
-// container's own processes lack. Without them (the Go init failed
-// first), it stays root with no capability. It acks on sock.
+// readFull reads n bytes from fd; it returns whether it got them all.
+static int readFull(int fd, void *buf, size_t n) {
+	char *p = buf;
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		p += r;
+		n -= r;
+	}
+	return 1;
+}
+
+static struct sock_filter filter[HULL_REAPER_MAX_FILTER];
+
+// confine takes the command's user and groups and its seccomp filter as
+// the Go init sent them on sock, and then no capability at all, no way to
+// gain one, and every capability out of the bounding set: PID 1 then
+// holds nothing the container's own processes lack, and can make no call
+// they cannot (it could be ptraced and made to). Without them (the Go
+// init failed first), it exits. It acks on sock.
 static void confine(int sock) {
 	struct hull_reaper_creds c;
 	memset(&c, 0, sizeof(c));
-	ssize_t n;
-	while ((n = read(sock, &c, sizeof(c))) < 0 && errno == EINTR)
-		;
+	if (!readFull(sock, &c, sizeof(c)) || c.ngroups > HULL_REAPER_MAX_GROUPS ||
+	    c.nfilter > HULL_REAPER_MAX_FILTER ||
+	    !readFull(sock, filter, c.nfilter * sizeof(struct sock_filter)))
+		_exit(125);
 	for (int cap = 0; cap <= 63; cap++)
 		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0); // EINVAL past the last
-	if (n == sizeof(c) && c.ngroups <= HULL_REAPER_MAX_GROUPS) {
-		gid_t groups[HULL_REAPER_MAX_GROUPS];
-		for (uint32_t i = 0; i < c.ngroups; i++)
-			groups[i] = c.groups[i];
-		if (setgroups(c.ngroups, groups) < 0 || setresgid(c.gid, c.gid, c.gid) < 0 ||
-		    setresuid(c.uid, c.uid, c.uid) < 0)
-			_exit(125);
-	}
+	gid_t groups[HULL_REAPER_MAX_GROUPS];
+	for (uint32_t i = 0; i < c.ngroups; i++)
+		groups[i] = c.groups[i];
+	if (setgroups(c.ngroups, groups) < 0 || setresgid(c.gid, c.gid, c.gid) < 0 ||
+	    setresuid(c.uid, c.uid, c.uid) < 0)
+		_exit(125);
 	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct d[2];
 	memset(d, 0, sizeof(d));
@@ -52,6 +72,11 @@ static void confine(int sock) {
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		_exit(125);
+	if (c.nfilter > 0) {
+		struct sock_fprog prog = {.len = c.nfilter, .filter = filter};
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+			_exit(125);
+	}
 	while (write(sock, "", 1) < 0 && errno == EINTR)
 		;
 	close(sock);
@@ -70,6 +95,9 @@ __attribute__((constructor)) static void hull_reaper(void) {
 	struct pollfd p = {.fd = CONFIG_FD, .events = POLLIN};
 	while (poll(&p, 1, -1) < 0 && errno == EINTR)
 		;
+	// A session keyring of the container's own, not the host's, for it
+	// and the init (as runc does); where keyctl is refused, none.
+	syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL);
 	// The container's cgroup namespace, which the init would make for
 	// itself only: an exec joins this process's namespaces.
 	if (unshare(CLONE_NEWCGROUP) < 0) {
@@ -102,6 +130,8 @@ __attribute__((constructor)) static void hull_reaper(void) {
 		return; // on into Go, as the init
 	}
 	close(sv[1]);
+	// Not dumpable: without CAP_SYS_PTRACE nothing may ptrace it.
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	// Nothing of the host's: at "/", which the child's pivot_root moves
 	// into the container's root, as it moves this process's root; and
 	// no descriptor but the socket (the child has all it needs).
@@ -113,7 +143,9 @@ __attribute__((constructor)) static void hull_reaper(void) {
 		close(sock);
 		sock = 0;
 	}
-	syscall(SYS_close_range, 1, ~0U, 0);
+	if (syscall(SYS_close_range, 1, ~0U, 0) < 0)
+		for (int fd = 1; fd < 1024; fd++) // before Linux 5.9
+			close(fd);
 	prctl(PR_SET_NAME, "hull-init", 0, 0, 0);
 	confine(sock);
 	for (;;) {

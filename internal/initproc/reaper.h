@@ -7,8 +7,13 @@
 // How many supplementary groups the reaper takes at most.
 #define HULL_REAPER_MAX_GROUPS 64
 
-// The command's credentials, as the Go init sends them to the reaper.
+// The most seccomp instructions the reaper takes (BPF_MAXINSNS).
+#define HULL_REAPER_MAX_FILTER 4096
+
+// The command's credentials, as the Go init sends them to the reaper,
+// followed by nfilter struct sock_filter: the container's seccomp program.
 struct hull_reaper_creds {
 	uint32_t uid, gid, ngroups;
 	uint32_t groups[HULL_REAPER_MAX_GROUPS];
+	uint32_t nfilter;
 };

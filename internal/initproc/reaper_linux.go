@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/hullbox/hull/internal/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -21,30 +22,52 @@ const ReaperEnv = "_HULL_REAPER"
 // reaper.h).
 const reaperFD = 6
 
-// maxReaperGroups is HULL_REAPER_MAX_GROUPS in reaper.h.
-const maxReaperGroups = 64
+// maxReaperGroups and maxReaperFilter are HULL_REAPER_MAX_GROUPS and
+// HULL_REAPER_MAX_FILTER in reaper.h.
+const (
+	maxReaperGroups = 64
+	maxReaperFilter = 4096
+)
 
 // errReaperNoCgo is the init's answer to ReaperEnv when reaper.c is not
 // linked in.
 var errReaperNoCgo = errors.New("WithInit needs a build with cgo")
 
-// confineReaper sends the reaper the command's user and groups
-// (struct hull_reaper_creds) and waits until it has taken them and
-// dropped every capability, so that PID 1 holds no more than the
-// container before anything of the container runs.
-func confineReaper(p *specs.Process) error {
+// confineReaper sends the reaper the command's user and groups and the
+// container's seccomp program (struct hull_reaper_creds, then the
+// instructions) and waits until it has taken them and dropped every
+// capability, so that PID 1 holds no more than the container before
+// anything of the container runs.
+func confineReaper(s *specs.Spec) error {
 	sock := os.NewFile(reaperFD, "reaper")
 	defer sock.Close()
+	p := s.Process
 	groups := p.User.AdditionalGids
 	if len(groups) > maxReaperGroups {
 		return fmt.Errorf("%d supplementary groups: WithInit takes at most %d", len(groups), maxReaperGroups)
 	}
-	buf := make([]byte, 4*(3+maxReaperGroups))
+	prog := seccompProg
+	if prog == nil && s.Linux != nil && s.Linux.Seccomp != nil {
+		var err error
+		if prog, err = seccomp.CompileCached(s.Linux.Seccomp); err != nil {
+			return fmt.Errorf("seccomp: %w", err)
+		}
+	}
+	if len(prog) > maxReaperFilter {
+		return fmt.Errorf("seccomp program of %d instructions: WithInit takes at most %d", len(prog), maxReaperFilter)
+	}
+	buf := make([]byte, 4*(4+maxReaperGroups), 4*(4+maxReaperGroups)+8*len(prog))
 	binary.NativeEndian.PutUint32(buf[0:], p.User.UID)
 	binary.NativeEndian.PutUint32(buf[4:], p.User.GID)
 	binary.NativeEndian.PutUint32(buf[8:], uint32(len(groups)))
 	for i, g := range groups {
 		binary.NativeEndian.PutUint32(buf[12+4*i:], g)
+	}
+	binary.NativeEndian.PutUint32(buf[12+4*maxReaperGroups:], uint32(len(prog)))
+	for _, f := range prog { // struct sock_filter
+		buf = binary.NativeEndian.AppendUint16(buf, f.Code)
+		buf = append(buf, f.Jt, f.Jf)
+		buf = binary.NativeEndian.AppendUint32(buf, f.K)
 	}
 	if _, err := sock.Write(buf); err != nil {
 		return fmt.Errorf("reaper: %w", err)
