@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,21 +30,13 @@ int hull_forkexec(const char *path, char *const argv[], char *const envp[],
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid_t pid = fork();
 	if (pid == 0) {
-		// Only async-signal-safe calls from here to execve.
-		close(p[0]);
-		struct sigaction dfl = {.sa_handler = SIG_DFL};
-		for (int s = 1; s < _NSIG; s++)
-			sigaction(s, &dfl, NULL); // fails harmlessly for KILL, STOP, 32, 33
+		// Only async-signal-safe calls from here to execve. First of
+		// all, as this process is in the container's pid namespace
+		// already: nothing but its stdio and the error pipe (at 3), none
+		// of the helper's descriptors (its pipes to hull, the pid
+		// namespace). It is not dumpable until it execs, so only a
+		// container with CAP_SYS_PTRACE could look meanwhile.
 		int err = 0;
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-			err = errno;
-		// The parent may be gone already (killed), and would then never
-		// signal us: our end of the pipe shows whether it still reads.
-		struct pollfd q = {.fd = p[1], .events = POLLOUT};
-		if (!err && poll(&q, 1, 0) == 1 && (q.revents & POLLERR))
-			_exit(137);
-		if (!err && tty && setsid() < 0)
-			err = errno;
 		for (int i = 0; !err && i < 3; i++) {
 			if (fds[i] == i) {
 				if (fcntl(i, F_SETFD, 0) < 0)
@@ -52,6 +45,25 @@ int hull_forkexec(const char *path, char *const argv[], char *const envp[],
 				err = errno;
 			}
 		}
+		int ep = p[1];
+		if (ep != 3 && dup3(ep, 3, O_CLOEXEC) == 0)
+			ep = 3;
+		if (ep == 3 && syscall(SYS_close_range, 4, ~0U, 0) < 0)
+			for (int fd = 4; fd < 1024; fd++)
+				close(fd);
+		p[1] = ep;
+		struct sigaction dfl = {.sa_handler = SIG_DFL};
+		for (int s = 1; s < _NSIG; s++)
+			sigaction(s, &dfl, NULL); // fails harmlessly for KILL, STOP, 32, 33
+		if (!err && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			err = errno;
+		// The parent may be gone already (killed), and would then never
+		// signal us: our end of the pipe shows whether it still reads.
+		struct pollfd q = {.fd = p[1], .events = POLLOUT};
+		if (!err && poll(&q, 1, 0) == 1 && (q.revents & POLLERR))
+			_exit(137);
+		if (!err && tty && setsid() < 0)
+			err = errno;
 		if (!err && tty && ioctl(0, TIOCSCTTY, 0) < 0)
 			err = errno;
 		sigset_t none;
