@@ -357,6 +357,11 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	defer func() {
 		if retErr != nil {
 			_ = proc.Kill()
+			if kind == "shim" {
+				// A shim waiting for the config would wait for ever
+				// (and the reaper for it): EOF makes it give up.
+				_ = cfgW.Close()
+			}
 		}
 	}()
 	if err := join(proc.Pid); err != nil {
