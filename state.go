@@ -74,7 +74,14 @@ type containerState struct {
 // alive reports whether the container's init process still exists (same
 // PID and start time).
 func (st *containerState) alive() bool {
-	return st.Pid > 0 && procStartTime(st.Pid) == st.PidStart && st.PidStart != 0
+	if st.Pid <= 0 || st.PidStart == 0 {
+		return false
+	}
+	start, exited := procStat(st.Pid)
+	// A Detached PID 1 that exited is running still, as Docker reports
+	// it, until its shim has recorded the exit and reaped it: readers
+	// that took it for gone would miss exit.json (exitPending).
+	return start == st.PidStart && (!exited || st.Detached)
 }
 
 // exitPending reports whether a Detached container's PID 1 has exited
