@@ -17,13 +17,7 @@ import (
 // > file does the same).
 func TestExecStdioPipes(t *testing.T) {
 	rt := containerTest(t)
-	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sleep", "600"))
-	if c != nil {
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := sleeper(t, rt)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
 	if err := os.WriteFile(in, []byte("input\n"), 0o600); err != nil {
@@ -65,13 +59,7 @@ func TestExecStdioPipes(t *testing.T) {
 // receiving the helper's exit twice).
 func TestExecContextEnds(t *testing.T) {
 	rt := containerTest(t)
-	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sleep", "600"))
-	if c != nil {
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := sleeper(t, rt)
 	for range 4 { // the select picks at random between two ready cases
 		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 		done := make(chan error, 1)
@@ -96,26 +84,14 @@ func TestExecContextEnds(t *testing.T) {
 // owner of a Detached container, who also gets the signal.
 func TestSignalExitCodes(t *testing.T) {
 	rt := containerTest(t)
-	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sleep", "600"))
-	if c != nil {
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := sleeper(t, rt)
 	if err := c.Kill(9); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := c.Wait(t.Context()); err != nil || st.Code != 137 || st.Signal != 9 {
 		t.Errorf("Detached PID 1 killed by SIGKILL, to its owner: %+v %v, want 137 and signal 9", st, err)
 	}
-	d, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sleep", "600"))
-	if d != nil {
-		t.Cleanup(func() { d.Remove(context.Background(), WithForceRemove()) })
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := sleeper(t, rt)
 	for sig, want := range map[string]int{"SEGV": 139, "TERM": 143, "ABRT": 134} {
 		var errb bytes.Buffer
 		res, err := d.Exec(t.Context(), []string{"sh", "-c", "kill -" + sig + " $$"}, WithExecStderr(&errb))
@@ -123,4 +99,17 @@ func TestSignalExitCodes(t *testing.T) {
 			t.Errorf("exec killed by SIG%s: %+v %v, stderr %q; want %d and nothing", sig, res, err, errb.String(), want)
 		}
 	}
+}
+
+// sleeper runs a Detached busybox that sleeps, removed when the test ends.
+func sleeper(t *testing.T, rt *Runtime) *Container {
+	t.Helper()
+	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sleep", "600"))
+	if c != nil {
+		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
