@@ -41,22 +41,30 @@ func runExec() int {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	closeExecFrom(configFD)
 	status := os.NewFile(statusFD, "status")
-	cfg, err := readConfig(os.NewFile(configFD, "config"))
+	cfgR := os.NewFile(configFD, "config")
+	cfg, err := readConfig(cfgR)
+	cfgR.Close()
 	if err != nil {
 		return report(status, fail("config", err))
 	}
-	pid, err := execInContainer(cfg.Spec)
+	pid, err := execInContainer(cfg.Spec, status)
+	var se *stageError
+	if errors.As(err, &se) && se.stage == "exec" && status.Fd() == ^uintptr(0) {
+		// The status pipe is closed already (execInContainer): the
+		// command's stderr tells, as the parent would have.
+		fmt.Fprintf(os.Stderr, "hull: %s: %s\n", se.stage, se.err)
+		return se.code
+	}
 	if err != nil {
 		return report(status, err)
 	}
-	status.Close() // EOF: the parent knows the command runs
 	return waitExit(pid)
 }
 
 // execInContainer forks the spec's process into the container from this
 // (locked) thread, which first takes the process's credentials, and
 // returns its pid.
-func execInContainer(s *specs.Spec) (int, error) {
+func execInContainer(s *specs.Spec, status *os.File) (int, error) {
 	p := s.Process
 	// The pid namespace, for this thread's children only (and while we
 	// may): the Go runtime makes no thread from a locked one (it asks its
@@ -64,6 +72,7 @@ func execInContainer(s *specs.Spec) (int, error) {
 	if err := unix.Setns(nsenter.PidNSFD, unix.CLONE_NEWPID); err != nil {
 		return 0, fail("setns", fmt.Errorf("pid namespace: %w", err))
 	}
+	unix.Close(nsenter.PidNSFD) // joined: nothing of the command's
 	fds := [3]int{0, 1, 2}
 	if p.Terminal {
 		slave, err := openConsole(os.NewFile(ConsoleFD, "console"), p.ConsoleSize)
@@ -104,6 +113,12 @@ func execInContainer(s *specs.Spec) (int, error) {
 	if err := applySecurity(s, beforeExec); err != nil {
 		return 0, err
 	}
+	// The command is in the container's pid namespace from the fork on,
+	// before it drops what it inherits: it must not inherit the pipes to
+	// hull (the config pipe is closed already). EOF on the status pipe
+	// tells the parent the command runs; should the exec fail, the
+	// command's stderr says why.
+	status.Close()
 	pid, err := forkExec(path, p.Args, p.Env, fds, p.Terminal)
 	if err != nil {
 		code := 126
