@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +60,11 @@ int hull_forkexec(const char *path, char *const argv[], char *const envp[],
 				err = errno;
 			}
 		}
+		// Then nothing else: the Go runtime's descriptors (epoll and
+		// the like) would go at execve, but the child is visible now.
+		if (!err && syscall(SYS_close_range, 3, ~0U, 0) < 0)
+			for (int fd = 3; fd < 1024; fd++)
+				close(fd);
 		struct sigaction dfl = {.sa_handler = SIG_DFL};
 		for (int s = 1; s < _NSIG; s++)
 			sigaction(s, &dfl, NULL); // fails harmlessly for KILL, STOP, 32, 33
