@@ -22,7 +22,6 @@ import (
 
 	"github.com/hullbox/hull/internal/testutil"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
 )
 
 // The swap race of CVE-2018-15664 (`docker cp`): a container exchanges, in a tight loop,
@@ -37,7 +36,6 @@ const racerSource = `package main
 import (
 	"os"
 
-	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -329,7 +327,7 @@ func TestRaceVolumeExport(t *testing.T) {
 
 // deepName is a directory name of 100 bytes; deepLevels of them make a path of 6060
 // bytes, longer than PATH_MAX.
-var deepName = strings.Repeat("d", 100)
+var deepName = testutil.DeepName
 
 const deepLevels = 60
 
@@ -346,8 +344,7 @@ func TestDeepPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Remove(context.WithoutCancel(t.Context()), WithForceRemove()) })
-	makeDeep(t, filepath.Join(rt.containerDir(c.ID()), "upper"))
-	want := "deep/" + strings.Repeat(deepName+"/", deepLevels) + "f"
+	want := testutil.DeepTree(t, filepath.Join(rt.containerDir(c.ID()), "upper"), deepLevels)
 	if len(want) < 6000 {
 		t.Fatalf("path of %d bytes", len(want))
 	}
@@ -444,38 +441,6 @@ func deepCat(p string) string {
 		step += n + "/"
 	}
 	return cmd + " && cd -P " + step + " && cat " + file
-}
-
-// makeDeep makes upper/deep/NAME/NAME.../f, deepLevels of NAME, one directory at a time.
-func makeDeep(t *testing.T, upper string) {
-	t.Helper()
-	if err := os.Mkdir(filepath.Join(upper, "deep"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := unix.Open(filepath.Join(upper, "deep"), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range deepLevels {
-		if err := unix.Mkdirat(fd, deepName, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		next, err := unix.Openat(fd, deepName, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		unix.Close(fd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fd = next
-	}
-	defer unix.Close(fd)
-	f, err := unix.Openat(fd, "f", unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(f)
-	if _, err := unix.Write(f, []byte("bottom\n")); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // tarFile returns the content of the entry name in the tar r ("" if absent).

@@ -7,55 +7,20 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/hullbox/hull/internal/testutil"
 	"golang.org/x/sys/unix"
 )
-
-// deepTree makes dir/deep/NAME/.../NAME/f, levels names of 100 bytes, one directory at a
-// time (the whole path is longer than PATH_MAX); it returns the path of f below dir.
-func deepTree(t *testing.T, dir string, levels int) string {
-	t.Helper()
-	name := strings.Repeat("d", 100)
-	if err := os.Mkdir(filepath.Join(dir, "deep"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	fd, err := unix.Open(filepath.Join(dir, "deep"), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range levels {
-		if err := unix.Mkdirat(fd, name, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		next, err := unix.Openat(fd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		unix.Close(fd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fd = next
-	}
-	defer unix.Close(fd)
-	f, err := unix.Openat(fd, "f", unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(f)
-	if _, err := unix.Write(f, []byte("bottom\n")); err != nil {
-		t.Fatal(err)
-	}
-	return "deep/" + strings.Repeat(name+"/", levels) + "f"
-}
 
 // TestWriteDeepPaths: a tree deeper than PATH_MAX is written whole by every walk.
 func TestWriteDeepPaths(t *testing.T) {
 	requireRoot(t)
 	lower, upper := t.TempDir(), t.TempDir()
 	applyTar(t, lower, file("etc/passwd", "root\n", 0o644))
-	want := deepTree(t, upper, 60)
+	want := testutil.DeepTree(t, upper, 60)
 	if len(want) <= 4096 {
 		t.Fatalf("path of %d bytes", len(want))
 	}
