@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "readfull.h"
 #include "spawn.h"
 
 // The new mount API, under our own names: older headers lack it, and
@@ -241,20 +242,6 @@ static const char *str(const struct op *o, uint32_t i) {
 		fail("malformed plan");
 	}
 	return o->args[i].s;
-}
-
-static int read_full(int fd, void *buf, size_t n) {
-	char *p = buf;
-	while (n > 0) {
-		ssize_t r = read(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= r;
-	}
-	return 0;
 }
 
 // ---- paths inside the root filesystem ----

@@ -20,26 +20,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "readfull.h"
 #include "reaper.h"
 
 // The config pipe: hull writes it once the init is in the container's
 // cgroup (v1), so the fork waits for it to be readable.
 #define CONFIG_FD 3
-
-// readFull reads n bytes from fd; it returns whether it got them all.
-static int readFull(int fd, void *buf, size_t n) {
-	char *p = buf;
-	while (n > 0) {
-		ssize_t r = read(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return 0;
-		p += r;
-		n -= r;
-	}
-	return 1;
-}
 
 static struct sock_filter filter[HULL_REAPER_MAX_FILTER];
 
@@ -52,9 +38,9 @@ static struct sock_filter filter[HULL_REAPER_MAX_FILTER];
 static void confine(int sock) {
 	struct hull_reaper_creds c;
 	memset(&c, 0, sizeof(c));
-	if (!readFull(sock, &c, sizeof(c)) || c.ngroups > HULL_REAPER_MAX_GROUPS ||
+	if (read_full(sock, &c, sizeof(c)) < 0 || c.ngroups > HULL_REAPER_MAX_GROUPS ||
 	    c.nfilter > HULL_REAPER_MAX_FILTER ||
-	    !readFull(sock, filter, c.nfilter * sizeof(struct sock_filter)))
+	    read_full(sock, filter, c.nfilter * sizeof(struct sock_filter)) < 0)
 		_exit(125);
 	for (int cap = 0; cap <= 63; cap++)
 		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0); // EINVAL past the last
