@@ -89,7 +89,7 @@ func (c *Container) Attach(ctx context.Context, opts ...AttachOption) error {
 		if st.Status == StatusCreated {
 			status = StatusCreated // created by another process, whose init is gone until Start
 		}
-		return &TransitionError{ID: c.id, Action: "attach", Status: status}
+		return &TransitionError{ID: c.id, Action: string(actAttach), Status: status}
 	}
 	if ac.stdin != nil && !st.OpenStdin {
 		return fmt.Errorf("attach to container %s: %w: its stdin is not open (create it WithOpenStdin)", shortContainerID(c.id), ErrInvalidArgument)
@@ -97,7 +97,7 @@ func (c *Container) Attach(ctx context.Context, opts ...AttachOption) error {
 	conn, err := attach.Dial(dir)
 	if errors.Is(err, attach.ErrNoServer) {
 		if st, rerr := readState(dir); rerr == nil && (st.Status == StatusExited || !st.alive()) {
-			return &TransitionError{ID: c.id, Action: "attach", Status: StatusExited}
+			return &TransitionError{ID: c.id, Action: string(actAttach), Status: StatusExited}
 		}
 		return fmt.Errorf("attach to container %s: %w: %w", shortContainerID(c.id), ErrConflict, err)
 	}

@@ -63,15 +63,6 @@ func (e *StartError) Error() string {
 
 func (e *StartError) Unwrap() error { return e.Err }
 
-// Container states, as ContainerInspect.State.Status reports them (Docker's
-// names).
-const (
-	StatusCreated = "created"
-	StatusRunning = "running"
-	StatusPaused  = "paused"
-	StatusExited  = "exited"
-)
-
 // ContainerInspect is a snapshot of a container's configuration and state.
 type ContainerInspect struct {
 	ID          string
@@ -101,7 +92,7 @@ type ContainerInspect struct {
 
 // ContainerStateInfo is the state part of ContainerInspect.
 type ContainerStateInfo struct {
-	Status     string // StatusCreated, StatusRunning, StatusPaused or StatusExited
+	Status     Status // StatusCreated, StatusRunning, StatusPaused or StatusExited
 	Running    bool   // running or paused, as Docker
 	Paused     bool
 	Pid        int // host PID of the container's init; 0 when not running
@@ -129,6 +120,8 @@ func (c *Container) Inspect() ContainerInspect {
 	st := c.st
 	c.mu.Unlock()
 	if c.lp == nil && st.Status != StatusExited && !st.alive() {
+		// A view, not a transition: its owner (or the next Open's
+		// recovery) records the exit.
 		st.Status = StatusExited
 	}
 	in := ContainerInspect{

@@ -9,12 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -107,9 +104,10 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 		ID: id, Name: rc.name, Image: ref, ImageDigest: img.Digest(), ChainIDs: img.rec.ChainIDs,
 		Created: time.Now().UTC(), Hostname: spec.Hostname, Args: spec.Process.Args,
 		Env: spec.Process.Env, Workdir: spec.Process.Cwd, User: rc.user,
-		Memory: rc.memory, PidsLimit: rc.pidsLimit, Status: StatusCreated,
+		Memory: rc.memory, PidsLimit: rc.pidsLimit,
 		Owner: os.Getpid(), OwnerStart: procStartTime(os.Getpid()), Cgroup: cgroupPath(id),
 	}
+	_ = st.apply(actCreate, nil) // a new state: always allowed
 	st.Labels = containerLabels(img.Config().Labels, rc.opts.labels)
 	st.Mounts = rc.mountPoints()
 	if st.User == "" {
@@ -154,47 +152,8 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 		Volatile: (!st.Detached || st.AutoRemove) && volatileOverlay(),
 	}
 	initproc.Trace("P reserved, etc files")
-	if err := rt.prepareNetworks(&c.st, cfg, &rc, true); err != nil {
-		return nil, fmt.Errorf("create container: %w", err)
-	}
-	initproc.Trace("P networks prepared")
-	// config.json is for inspection only (the init gets its config over a
-	// pipe): no need for an atomic, synced write on the start path.
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600); err != nil {
-		return nil, fmt.Errorf("create container: %w", err)
-	}
-	lp, err := rt.spawn(ctx, cfg, &rc)
-	if lp != nil {
-		c.lp = lp
-		c.st.Pid, c.st.PidStart = lp.proc.Pid, procStartTime(lp.proc.Pid)
-		go c.reap() // c.st is shared from here on: under c.mu
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := c.attachNetworks(ctx, &rc); err != nil {
-		return nil, fmt.Errorf("create container: %w", err)
-	}
-	initproc.Trace("P networks attached")
-	if err := c.serveDNS(); err != nil {
-		return nil, fmt.Errorf("create container: %w", err)
-	}
-	c.mu.Lock()
-	err = writeState(dir, &c.st)
-	c.mu.Unlock()
-	initproc.Trace("P state written")
-	if err != nil {
-		return nil, fmt.Errorf("create container: %w", err)
-	}
-	rt.ctrs.mu.Lock()
-	if rt.ctrs.owned == nil {
-		rt.ctrs.owned = map[string]*Container{}
-	}
-	rt.ctrs.owned[id] = c
-	rt.ctrs.mu.Unlock()
-	// A Close that ran meanwhile did not see this container: undo it.
-	if err := rt.checkOpen(); err != nil {
-		return nil, err
+	if err := c.launch(ctx, st, cfg, &rc, true); err != nil {
+		return nil, launchError("create", id, err)
 	}
 	c.event("create", nil)
 	return c, nil
@@ -243,361 +202,6 @@ func (rt *Runtime) lockContainers() (func(), error) {
 	return lockFile(filepath.Join(rt.containersDir(), ".lock"))
 }
 
-// volatileOverlay tells whether the kernel knows overlayfs's "volatile"
-// option (Linux 5.10).
-var volatileOverlay = sync.OnceValue(func() bool {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
-		return false
-	}
-	var major, minor int
-	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
-		return false
-	}
-	return major > 5 || major == 5 && minor >= 10
-})
-
-// spawn starts the init in new namespaces, puts it in the cgroup, sends
-// its config and waits until it reports ready. The returned liveProcess is
-// non-nil once a process exists, even on error: the caller reaps it.
-func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfig) (_ *liveProcess, retErr error) {
-	if cfg.Volatile { // the mark the last volatile mount left, which fails the next (initproc.Config.Volatile)
-		if err := os.RemoveAll(filepath.Join(cfg.Work, initproc.VolatileMarker)); err != nil {
-			return nil, fmt.Errorf("create container: %w", err)
-		}
-	}
-	initproc.Trace("P spawn begin")
-	cg, err := rt.newCgroup(cfg.ID, rc.memory, rc.pidsLimit)
-	if err != nil {
-		return nil, fmt.Errorf("create container: %w", err)
-	}
-	if err := cg.setResources(cfg.Spec.Linux.Resources); err != nil {
-		return nil, errors.Join(fmt.Errorf("create container: %w", err), cg.remove())
-	}
-	initproc.Trace("P cgroup made")
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return nil, errors.Join(err, cg.remove())
-	}
-	statR, statW, err := os.Pipe()
-	if err != nil {
-		cfgR.Close()
-		cfgW.Close()
-		return nil, errors.Join(err, cg.remove())
-	}
-	cmd := &exec.Cmd{
-		Args:       []string{"hull-init", cfg.ID},
-		Env:        []string{initproc.Env + "=1", "GOMAXPROCS=1", "GOGC=off"},
-		ExtraFiles: []*os.File{cfgR, statW},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET,
-			Pdeathsig:  syscall.SIGKILL,
-		},
-	}
-	if rc.net.mode == NetworkModeHost {
-		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWNET
-	}
-	sio, err := rt.wireStdio(cfg, rc, cmd)
-	if err != nil {
-		for _, f := range []*os.File{cfgR, cfgW, statR, statW} {
-			f.Close()
-		}
-		return nil, errors.Join(fmt.Errorf("create container: %w", err), cg.remove())
-	}
-	if cfg.Reaper {
-		cmd.Env = append(cmd.Env, initproc.ReaperEnv+"=1") // WithInit: no warm init then
-	}
-	// Most containers get a plan init, the rest the Go one (see
-	// initproc.Compile): decided once the config is complete (wireStdio
-	// sets Reaper and Detached). A container created to be started later gets
-	// the Go init too: a plan init would hold one of our threads until
-	// then (initproc.Spawn).
-	plan, usePlan := initproc.Compile(cfg)
-	usePlan = usePlan && rc.startNow && !rt.goInit && planFits(cmd, cfg)
-	initproc.Trace("P compiled")
-	status := bufio.NewReader(statR)
-	var proc *os.Process
-	var wait func() *os.ProcessState
-	kind, join := "plan", cg.add
-	if usePlan {
-		proc, err = rt.startPlan(ctx, cfg.ID, cmd, plan, &sio.copied, cfgR, cfgW, statR, statW, status)
-		wait = func() *os.ProcessState {
-			ps, _ := proc.Wait()
-			return ps
-		}
-		join = cg.moveIn // not born in it
-	} else if cfg.Detached {
-		kind = "shim"
-		proc, wait, err = rt.startShim(cmd, cg, cfg, statW, status)
-	} else {
-		var warm bool
-		cmd, cfgW, statR, warm, err = rt.startGoInit(cmd, cg, sio, cfgR, cfgW, statR, statW)
-		if err == nil {
-			proc = cmd.Process
-			status = bufio.NewReader(statR)
-			wait = func() *os.ProcessState {
-				_ = cmd.Wait()
-				return cmd.ProcessState
-			}
-		}
-		kind = "go"
-		if warm {
-			kind, join = "go-warm", cg.moveIn
-		}
-	}
-	cfgR.Close()
-	statW.Close()
-	sio.started()
-	if err != nil {
-		cfgW.Close()
-		statR.Close()
-		return nil, errors.Join(fmt.Errorf("create container: start init: %w", err), cg.remove(), sio.close())
-	}
-	lp := &liveProcess{proc: proc, wait: wait, kind: kind, cfgW: cfgW, status: status, statR: statR, cg: cg, io: sio, rc: rc, done: make(chan struct{})}
-	defer func() {
-		if retErr != nil {
-			_ = proc.Kill()
-			if kind == "shim" {
-				// A shim waiting for the config would wait for ever
-				// (and the reaper for it): EOF makes it give up.
-				_ = cfgW.Close()
-			}
-		}
-	}()
-	if err := join(proc.Pid); err != nil {
-		return lp, fmt.Errorf("create container: join cgroup: %w", err)
-	}
-	initproc.Trace("P init started, in its cgroup")
-	if usePlan {
-		_, err = cfgW.Write([]byte{1}) // go (initproc.Spawn)
-	} else {
-		err = initproc.WriteConfig(cfgW, cfg)
-	}
-	if err != nil {
-		return lp, fmt.Errorf("create container: send config: %w", err)
-	}
-	m, err := lp.next(ctx)
-	if errors.Is(err, io.EOF) {
-		err = errors.New("container init exited before it was ready (its stderr went to WithStderr)")
-	}
-	if err != nil {
-		return lp, fmt.Errorf("create container %s: %w", shortContainerID(cfg.ID), err)
-	}
-	if m.Type != "ready" {
-		return lp, startError(cfg.ID, m)
-	}
-	initproc.Trace("P init ready")
-	if err := sio.attachConsole(ctx); err != nil {
-		return lp, fmt.Errorf("create container %s: %w", shortContainerID(cfg.ID), err)
-	}
-	// Only now: a Go init's runtime has made its threads.
-	if err := cg.setPidsLimit(rc.pidsLimit); err != nil {
-		return lp, fmt.Errorf("create container: pids limit: %w", err)
-	}
-	return lp, nil
-}
-
-// startShim starts a Detached container's shim (internal/initproc's
-// ShimMode) with cmd's pipes, outside the container's namespaces and
-// cgroup, in its own session; the shim starts the init, with cmd's
-// namespaces, as its child and reports its pid: proc is that init. wait
-// waits for the shim, which ends as the init did once it has written
-// exit.json. Everything the container must keep when this process is
-// gone (its log, attach socket, DNS, exit status) is the shim's, and
-// nothing of it is within the container's reach.
-func (rt *Runtime) startShim(cmd *exec.Cmd, cg *cgroup, cfg *initproc.Config, statW *os.File, status *bufio.Reader) (*os.Process, func() *os.ProcessState, error) {
-	exe, err := rt.initExe()
-	if err != nil {
-		return nil, nil, err
-	}
-	args := initproc.ShimArgs{ID: cfg.ID, Cloneflags: cmd.SysProcAttr.Cloneflags, TTY: cfg.Spec.Process.Terminal,
-		OpenStdin: cfg.OpenStdin, Reaper: cfg.Reaper}
-	cgFD, err := cg.dirFD()
-	if err != nil {
-		return nil, nil, err
-	}
-	if cgFD != nil {
-		defer cgFD.Close()
-		args.CgroupFD = 3 + len(cmd.ExtraFiles)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, cgFD)
-	}
-	cfg.OOMFile = cg.oomFile()
-	// What goes wrong in the shim (its log, DNS) is told there.
-	shimLog, err := os.OpenFile(filepath.Join(cfg.Dir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer shimLog.Close()
-	cmd.Stdout, cmd.Stderr = nil, shimLog
-	cmd.Path, cmd.Args = exe.path(), []string{"hull-shim", cfg.ID}
-	cmd.Env = []string{initproc.Env + "=" + initproc.ShimMode, initproc.ShimEnv + "=" + string(mustJSON(args))}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd, err = rt.ctrs.spawner.start(cmd)
-	if err != nil {
-		return nil, nil, err
-	}
-	wait := func() *os.ProcessState {
-		_ = cmd.Wait()
-		return cmd.ProcessState
-	}
-	statW.Close() // the shim's and its init's now: EOF if both are gone
-	m, err := initproc.ReadMessage(status)
-	if err == nil && m.Type != "pid" {
-		err = startError(cfg.ID, m)
-	}
-	var proc *os.Process
-	if err == nil {
-		proc, err = os.FindProcess(m.Pid)
-	}
-	if err != nil {
-		_ = cmd.Process.Kill()
-		wait()
-		return nil, nil, fmt.Errorf("shim: %w", err)
-	}
-	return proc, wait, nil
-}
-
-// startGoInit starts cmd, the Go init, or has a warm one stand in for it
-// (warm_linux.go) with its own pipes, which it returns in place of cfgW
-// and statR (and warm true).
-func (rt *Runtime) startGoInit(cmd *exec.Cmd, cg *cgroup, sio *containerStdio, cfgR, cfgW, statR, statW *os.File) (_ *exec.Cmd, _, _ *os.File, warm bool, _ error) {
-	exe, err := rt.initExe()
-	if err != nil {
-		return cmd, cfgW, statR, false, err
-	}
-	cmd.Path = exe.path()
-	cgFD, err := cg.dirFD()
-	if err != nil {
-		return cmd, cfgW, statR, false, err
-	}
-	if cgFD != nil {
-		defer cgFD.Close()
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
-	}
-	// A warm init stands in for cmd, with cmd's streams and its own pipes.
-	w := rt.ctrs.spawner.takeWarm(exe.path(), cmd) // warm_linux.go
-	if w != nil && w.adopt(cmd, &sio.copied) != nil {
-		w.discard()
-		w = nil
-	}
-	if w == nil {
-		cmd, err := rt.ctrs.spawner.start(cmd)
-		return cmd, cfgW, statR, false, err
-	}
-	for _, f := range []*os.File{cfgR, cfgW, statR, statW} {
-		f.Close()
-	}
-	return w.cmd, w.cfgW, w.statR, true, nil
-}
-
-// planFits reports whether a plan init can be what cmd would start: it
-// has cmd's namespaces, streams and pdeathsig, nothing else of its
-// SysProcAttr. And one that shares our memory must not be moved into a
-// cpuset with memory nodes of its own: the kernel would move our pages.
-func planFits(cmd *exec.Cmd, cfg *initproc.Config) bool {
-	a := cmd.SysProcAttr
-	if a.Setsid || a.Setpgid || a.Setctty || a.Noctty || a.Foreground || a.Credential != nil ||
-		a.Ptrace || a.Unshareflags != 0 || a.UseCgroupFD || len(cmd.ExtraFiles) != 2 || cmd.Dir != "" {
-		return false
-	}
-	r := cfg.Spec.Linux.Resources
-	return r == nil || r.CPU == nil || r.CPU.Mems == ""
-}
-
-// startPlan starts a plan init (initproc.Spawn) with cmd's streams and
-// namespaces, and returns it once it has reported its pid: by then it
-// holds its copies of the descriptors given, and the caller may close
-// them. If it cannot, no init is left.
-func (rt *Runtime) startPlan(ctx context.Context, id string, cmd *exec.Cmd, plan []byte, copied *sync.WaitGroup, cfgR, cfgW, statR, statW *os.File, status *bufio.Reader) (*os.Process, error) {
-	streams, ours, err := childStreams(cmd, copied)
-	defer func() {
-		for _, f := range ours {
-			f.Close()
-		}
-	}()
-	if err != nil {
-		return nil, err
-	}
-	var stdio [3]int
-	for i, f := range streams {
-		stdio[i] = -1
-		if f != nil {
-			stdio[i] = int(f.Fd())
-		}
-	}
-	a := cmd.SysProcAttr
-	res := rt.ctrs.spawner.spawnPlan(cloneRequest{plan: plan, cloneflags: a.Cloneflags, stdio: stdio,
-		cfg: int(cfgR.Fd()), stat: int(statW.Fd()), pdeathsig: a.Pdeathsig})
-	cloned := make(chan cloneResult, 1)
-	go func() {
-		r := <-res
-		// The init has exec'd or is gone: if it died before its pid,
-		// the read below must end.
-		statW.Close()
-		cloned <- r
-	}()
-	stop := context.AfterFunc(ctx, func() { _ = statR.SetReadDeadline(time.Now()) })
-	m, err := initproc.ReadMessage(status)
-	stop()
-	if err == nil && m.Type == "pid" {
-		initproc.Trace("P init cloned")
-		return os.FindProcess(m.Code)
-	}
-	// No pid: the clone failed, or the init did before it could say it.
-	// Without the go byte, an init waiting for it exits; reap it.
-	cfgW.Close()
-	r := <-cloned
-	if r.pid > 0 {
-		if p, ferr := os.FindProcess(r.pid); ferr == nil {
-			_, _ = p.Wait()
-		}
-	}
-	switch {
-	case r.err != nil:
-		return nil, r.err
-	case err == nil && m.Type == "error":
-		return nil, startError(id, m)
-	case err == nil:
-		return nil, fmt.Errorf("init reported %q before its pid", m.Type)
-	case errors.Is(err, io.EOF):
-		return nil, errors.New("container init exited before it was ready")
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	}
-	return nil, err
-}
-
-// next reads the init's next report, giving up when ctx ends.
-func (lp *liveProcess) next(ctx context.Context) (initproc.Message, error) {
-	stop := context.AfterFunc(ctx, func() { _ = lp.statR.SetReadDeadline(time.Now()) })
-	defer stop()
-	m, err := initproc.ReadMessage(lp.status)
-	if err != nil && ctx.Err() != nil {
-		return m, ctx.Err()
-	}
-	if errors.Is(err, io.EOF) {
-		return m, io.EOF
-	}
-	return m, err
-}
-
-func startError(id string, m initproc.Message) error {
-	var err error = errors.New(m.Message)
-	if m.Errno != 0 {
-		err = &errnoError{msg: m.Message, errno: syscall.Errno(m.Errno)}
-	}
-	return &StartError{ID: id, Stage: m.Stage, ExitCode: m.Code, Err: err}
-}
-
-// errnoError is a message from the init that carries an errno.
-type errnoError struct {
-	msg   string
-	errno syscall.Errno
-}
-
-func (e *errnoError) Error() string { return e.msg }
-func (e *errnoError) Unwrap() error { return e.errno }
-
 // Start runs the container's command. Errors from inside the container
 // (command not found, not executable) are *StartError values; the
 // container is then exited with the matching exit code. Starting an exited
@@ -615,20 +219,19 @@ func (c *Container) Start(ctx context.Context) error {
 func (c *Container) start(ctx context.Context) error {
 	if c.status() == StatusExited {
 		if err := c.respawn(ctx); err != nil {
-			return err
+			return launchError("start", c.id, err)
 		}
 	}
 	c.mu.Lock()
 	lp, status := c.lp, c.st.Status
 	if status == StatusRunning {
 		c.mu.Unlock()
-		return nil
+		return nil // as `docker start`
 	}
-	if lp == nil || lp.cfgW == nil || status != StatusCreated {
+	if lp == nil || lp.cfgW == nil || !allowed(actStart, status) {
 		c.mu.Unlock()
-		return &TransitionError{ID: c.id, Action: "start", Status: status}
+		return &TransitionError{ID: c.id, Action: string(actStart), Status: status}
 	}
-	c.st.StartedAt = time.Now().UTC()
 	c.eventLocked("start", nil) // before the process can exit: "start" comes before "die"
 	initproc.Trace("P start")
 	_, err := lp.cfgW.Write([]byte{1})
@@ -641,14 +244,13 @@ func (c *Container) start(ctx context.Context) error {
 	m, err := lp.next(ctx)
 	lp.statR.Close()
 	if errors.Is(err, io.EOF) {
-		// The status pipe closed on exec: the command runs.
-		c.mu.Lock()
-		if c.st.Status == StatusCreated {
-			c.st.Status = StatusRunning
+		// The status pipe closed on exec: the command runs (unless it
+		// has exited already: the reaper recorded it).
+		err := c.transition(actStart, nil, "")
+		if _, refused := err.(*TransitionError); refused {
+			return nil
 		}
-		werr := writeState(c.rt.containerDir(c.id), &c.st)
-		c.mu.Unlock()
-		return werr
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
@@ -701,14 +303,8 @@ func (c *Container) reap() {
 		lp.cfgW.Close()
 		lp.cfgW = nil
 	}
-	if c.st.Status != "" {
-		c.st.Status = StatusExited
-		c.st.ExitCode, c.st.ExitSignal, c.st.OOMKilled = exit.Code, int(exit.Signal), exit.OOMKilled
-		c.st.FinishedAt = time.Now().UTC()
-		if _, err := os.Stat(c.rt.containerDir(c.id)); err == nil {
-			_ = writeState(c.rt.containerDir(c.id), &c.st)
-		}
-	}
+	// Not after Remove (statusNone): the directory is going.
+	_ = c.transitionLocked(actExit, &exitRecord{code: exit.Code, signal: int(exit.Signal), oomKilled: exit.OOMKilled, at: time.Now().UTC()}, "")
 	c.mu.Unlock()
 	c.emitExit(exit)
 	close(lp.done)
@@ -777,17 +373,28 @@ func (c *Container) running() bool {
 // ErrConflict if the container is not running. As in Docker, a PID 1 that
 // has no handler for sig ignores it (SIGKILL always works).
 func (c *Container) Kill(sig syscall.Signal) error {
+	if err := c.signal(sig); err != nil {
+		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
+	}
+	return nil
+}
+
+// signal is Kill, its error not wrapped.
+func (c *Container) signal(sig syscall.Signal) error {
 	if !c.running() {
-		return fmt.Errorf("kill container %s: %w: container is not running", shortContainerID(c.id), ErrConflict)
+		return fmt.Errorf("%w: container is not running", ErrConflict)
 	}
 	var err error
 	if lp := c.live(); lp != nil {
 		err = lp.proc.Signal(sig)
 	} else {
-		err = unix.Kill(c.st.Pid, sig)
+		c.mu.Lock()
+		pid := c.st.Pid
+		c.mu.Unlock()
+		err = unix.Kill(pid, sig)
 	}
 	if err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
+		return err
 	}
 	if sig == syscall.SIGKILL {
 		c.thawAfterKill()
@@ -810,7 +417,7 @@ func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
 		timeout = c.st.stopTimeout()
 	}
 	c.mu.Unlock()
-	if err := c.Kill(sig); err != nil {
+	if err := c.signal(sig); err != nil {
 		if !c.running() {
 			return nil
 		}
@@ -825,7 +432,7 @@ func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err := c.Kill(syscall.SIGKILL); err != nil && c.running() {
+	if err := c.signal(syscall.SIGKILL); err != nil && c.running() {
 		return fmt.Errorf("stop container %s: %w", shortContainerID(c.id), err)
 	}
 	_, err = c.Wait(ctx)
@@ -848,7 +455,7 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 		if !cfg.force && !created {
 			return fmt.Errorf("remove container %s: %w: container is running: stop it first, or force", shortContainerID(c.id), ErrConflict)
 		}
-		if err := c.Kill(syscall.SIGKILL); err != nil && c.running() {
+		if err := c.signal(syscall.SIGKILL); err != nil && c.running() {
 			return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
 		}
 		if _, err := c.Wait(ctx); err != nil {
@@ -895,9 +502,7 @@ func (c *Container) cleanup(now bool) error {
 	// directory without the hold.
 	errs = append(errs, rt.store.DeleteHold(c.id))
 	initproc.Trace("P cleanup hold, networks")
-	c.mu.Lock()
-	c.st.Status = "" // the reaper no longer writes the state
-	c.mu.Unlock()
+	_ = c.transition(actRemove, nil, "") // the reaper no longer writes the state
 	dir := rt.containerDir(c.id)
 	// Rename first so no reader sees a half-removed container.
 	gone := filepath.Join(rt.containersDir(), ".removing-"+c.id)
@@ -950,107 +555,6 @@ func (rt *Runtime) closeContainers() error {
 		errs = append(errs, rt.ctrs.exe.close())
 	}
 	return errors.Join(errs...)
-}
-
-// recoverContainers repairs what dead owners left: their live containers
-// are killed (they are not Detached; pdeathsig normally did it already),
-// cgroups removed, and state marked exited. Open calls it.
-func (rt *Runtime) recoverContainers() error {
-	// Half-removed directories.
-	if olds, _ := filepath.Glob(filepath.Join(rt.containersDir(), ".removing-*")); len(olds) > 0 {
-		for _, o := range olds {
-			_ = os.RemoveAll(o)
-		}
-	}
-	rt.removeLostStates()
-	if err := rt.repairHolds(); err != nil {
-		return err
-	}
-	states, err := rt.readStates()
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for i := range states {
-		errs = append(errs, rt.thawAbandoned(&states[i]))
-	}
-	for _, st := range states {
-		// A Detached one runs on, or its shim is recording its exit
-		// (looked at once: PID 1 may be reaped between two looks, and
-		// then exit.json is written: read again, which merges it).
-		pending := st.Detached && (st.alive() || st.exitPending())
-		if st.Detached && !pending && st.Status != StatusExited {
-			if again, err := readState(rt.containerDir(st.ID)); err == nil {
-				st = again
-			}
-		}
-		if st.Status == StatusExited || st.ownerAlive() || pending {
-			continue
-		}
-		if st.alive() {
-			_ = unix.Kill(st.Pid, unix.SIGKILL)
-			if st.Status == StatusPaused {
-				rt.thawForKill(st.ID) // frozen tasks would not die
-			}
-			for i := 0; i < 200 && st.alive(); i++ {
-				time.Sleep(5 * time.Millisecond)
-			}
-		}
-		if cg := rt.loadCgroup(st.ID); cg != nil {
-			// Killed tasks leave the cgroup a moment after the init dies.
-			errs = append(errs, removeCgroupSettled(cg))
-		}
-		st.Status, st.ExitCode, st.ExitSignal, st.FinishedAt = StatusExited, 137, 9, time.Now().UTC()
-		errs = append(errs, writeState(rt.containerDir(st.ID), &st))
-	}
-	return errors.Join(errs...)
-}
-
-// repairHolds puts back the image holds of the root's containers that a
-// machine crash lost (Create writes them without fsync) and drops those of
-// containers that are gone.
-func (rt *Runtime) repairHolds() error {
-	unlock, err := rt.lockContainers()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	states, err := rt.readStates()
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, st := range states {
-		errs = append(errs, rt.store.RepairHold(holdFor(&st)))
-	}
-	ids, err := rt.store.HoldIDs()
-	for _, id := range ids {
-		if _, serr := os.Stat(rt.containerDir(id)); errors.Is(serr, fs.ErrNotExist) {
-			errs = append(errs, rt.store.DeleteHold(id))
-		}
-	}
-	return errors.Join(append(errs, err)...)
-}
-
-// removeLostStates removes the containers whose state a machine crash
-// destroyed (errStateLost): their processes died with the machine, and
-// without the state nothing else could ever remove them.
-func (rt *Runtime) removeLostStates() {
-	entries, _ := os.ReadDir(rt.containersDir())
-	for _, e := range entries {
-		if !e.IsDir() || len(e.Name()) != 64 {
-			continue
-		}
-		dir := rt.containerDir(e.Name())
-		if _, err := readState(dir); !errors.Is(err, errStateLost) {
-			continue
-		}
-		gone := filepath.Join(rt.containersDir(), ".removing-"+e.Name())
-		if os.Rename(dir, gone) == nil {
-			_ = os.RemoveAll(gone)
-			_ = rt.store.DeleteHold(e.Name())
-		}
-	}
 }
 
 func newContainerID() string {

@@ -65,7 +65,7 @@ func (c *Container) execPid() (int, error) {
 	c.mu.Lock()
 	status, pid := c.st.Status, c.st.Pid
 	c.mu.Unlock()
-	if status != StatusRunning || !c.running() {
+	if !allowed(actExec, status) || !c.running() {
 		return 0, fmt.Errorf("%w: container is not running", ErrConflict)
 	}
 	return pid, nil

@@ -1,44 +1,9 @@
 package hull
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 )
-
-// TransitionError is the error of an action the container's state does
-// not allow, such as pausing an exited container. It wraps ErrConflict.
-type TransitionError struct {
-	ID     string // container ID
-	Action string // "pause", "resume", "start", "stats"...
-	Status string // the container's status when it was refused
-}
-
-func (e *TransitionError) Error() string {
-	return fmt.Sprintf("%s container %s: %v: container is %s", e.Action, shortContainerID(e.ID), ErrConflict, e.Status)
-}
-
-func (e *TransitionError) Unwrap() error { return ErrConflict }
-
-// transitions is the container state machine: the statuses each action
-// is allowed from. Start on a running container does nothing; on an
-// exited one it starts the command again, as `docker start` does.
-//
-//	created --start--> running --pause--> paused --resume--> running
-//	running/paused --(exit, stop, kill)--> exited --start--> running
-var transitions = map[string][]string{
-	"start":   {StatusCreated, StatusExited},
-	"pause":   {StatusRunning},
-	"resume":  {StatusPaused},
-	"restart": {StatusCreated, StatusRunning, StatusPaused, StatusExited},
-	"stats":   {StatusRunning, StatusPaused},
-	"top":     {StatusRunning, StatusPaused},
-}
-
-// allowed reports whether action may run from status.
-func allowed(action, status string) bool {
-	return slices.Contains(transitions[action], status)
-}
 
 // ContainerFilter selects containers in Runtime.Containers.
 type ContainerFilter func(*containerFilters)
@@ -63,7 +28,7 @@ func FilterName(name string) ContainerFilter {
 // FilterStatus keeps the containers whose status is one of statuses
 // (StatusCreated, StatusRunning, StatusPaused, StatusExited); it implies
 // All for the other statuses.
-func FilterStatus(statuses ...string) ContainerFilter {
+func FilterStatus(statuses ...Status) ContainerFilter {
 	return func(f *containerFilters) {
 		f.status = true
 		f.match = append(f.match, func(st *containerState) bool { return slices.Contains(statuses, st.Status) })

@@ -10,7 +10,7 @@ import "context"
 // PID nor kills and removes the container on Close.
 func (c *Container) refresh() {
 	c.mu.Lock()
-	lp, removed := c.lp, c.st.Status == ""
+	lp, removed := c.lp, c.st.Status == statusNone
 	c.mu.Unlock()
 	if removed {
 		return
@@ -28,7 +28,7 @@ func (c *Container) refresh() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.lp != lp || c.st.Status == "" {
+	if c.lp != lp || c.st.Status == statusNone {
 		return // changed meanwhile
 	}
 	if lp != nil {

@@ -15,7 +15,7 @@ import (
 // with SIGKILL, Stop and Remove with WithForceRemove still end it. It fails
 // with a *TransitionError (ErrConflict) unless the container is running.
 func (c *Container) Pause(ctx context.Context) error {
-	cg, err := c.liveCgroup("pause")
+	cg, err := c.liveCgroup(actPause)
 	if err != nil {
 		return err
 	}
@@ -23,34 +23,30 @@ func (c *Container) Pause(ctx context.Context) error {
 		// Leave it as it was: running.
 		return errors.Join(fmt.Errorf("pause container %s: %w", shortContainerID(c.id), err), cg.setFrozen(context.Background(), false))
 	}
-	return c.setStatus("pause", StatusRunning, StatusPaused)
+	return c.exitedMeanwhile(c.transition(actPause, nil, "pause"))
 }
 
 // Resume thaws a paused container, as `docker unpause`. It fails with a
 // *TransitionError (ErrConflict) unless the container is paused.
 func (c *Container) Resume(ctx context.Context) error {
-	cg, err := c.liveCgroup("resume")
+	cg, err := c.liveCgroup(actResume)
 	if err != nil {
 		return err
 	}
 	if err := cg.setFrozen(ctx, false); err != nil {
 		return fmt.Errorf("resume container %s: %w", shortContainerID(c.id), err)
 	}
-	return c.setStatus("unpause", StatusPaused, StatusRunning)
+	return c.exitedMeanwhile(c.transition(actResume, nil, "unpause"))
 }
 
-// setStatus moves the recorded status from -> to, saves it and sends the
-// event. A container that exited meanwhile stays exited.
-func (c *Container) setStatus(event, from, to string) error {
-	c.mu.Lock()
-	if c.st.Status != from {
-		c.mu.Unlock()
+// exitedMeanwhile is err, unless it is the *TransitionError of a
+// container that exited while Pause or Resume froze or thawed it: it
+// stays exited, and the action is not an error.
+func (c *Container) exitedMeanwhile(err error) error {
+	var te *TransitionError
+	if errors.As(err, &te) && te.Status == StatusExited {
 		return nil
 	}
-	c.st.Status = to
-	err := writeState(c.rt.containerDir(c.id), &c.st)
-	c.eventLocked(event, nil)
-	c.mu.Unlock()
 	return err
 }
 
@@ -62,18 +58,10 @@ func (c *Container) live() *liveProcess {
 	return c.lp
 }
 
-// status is the container's current status, checked against its process.
-func (c *Container) status() string { return c.Inspect().State.Status }
-
-func (c *Container) transitionError(action string) error {
-	return &TransitionError{ID: c.id, Action: action, Status: c.status()}
-}
-
 // liveCgroup returns the cgroup of a container whose status allows action.
-func (c *Container) liveCgroup(action string) (*cgroup, error) {
-	status := c.status()
-	if !allowed(action, status) {
-		return nil, &TransitionError{ID: c.id, Action: action, Status: status}
+func (c *Container) liveCgroup(a action) (*cgroup, error) {
+	if err := c.check(a); err != nil {
+		return nil, err
 	}
 	if lp := c.live(); lp != nil {
 		return lp.cg, nil
@@ -81,7 +69,7 @@ func (c *Container) liveCgroup(action string) (*cgroup, error) {
 	if cg := c.rt.loadCgroup(c.id); cg != nil {
 		return cg, nil
 	}
-	return nil, &TransitionError{ID: c.id, Action: action, Status: StatusExited}
+	return nil, &TransitionError{ID: c.id, Action: string(a), Status: StatusExited}
 }
 
 // thawAfterKill lets a frozen container die of the SIGKILL it was just
@@ -112,9 +100,8 @@ func (rt *Runtime) thawAbandoned(st *containerState) error {
 				return fmt.Errorf("thaw container %s: %w", shortContainerID(st.ID), err)
 			}
 		}
-		if st.Status == StatusPaused {
-			st.Status = StatusRunning
-		}
+		_ = st.apply(actResume, nil) // if paused
+
 	}
 	st.PausedBy, st.PausedByStart = 0, 0
 	return writeState(rt.containerDir(st.ID), st)

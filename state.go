@@ -52,7 +52,7 @@ type containerState struct {
 	Labels map[string]string `json:"labels,omitempty"`
 	Mounts []MountPoint      `json:"mounts,omitempty"` // volumes, binds, tmpfs: mounts.go
 
-	Status     string    `json:"status"`
+	Status     Status    `json:"status"`
 	Pid        int       `json:"pid,omitempty"`
 	PidStart   uint64    `json:"pidStart,omitempty"` // /proc/<pid>/stat starttime: guards against PID reuse
 	Owner      int       `json:"owner,omitempty"`

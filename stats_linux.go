@@ -120,7 +120,7 @@ func (c *Container) sampleStats() (Stats, uint64, error) {
 	// The cgroup may outlive the process by a moment: no processes, no
 	// container.
 	if s.Pids.Current == 0 && !c.running() {
-		return Stats{}, 0, c.transitionError("stats")
+		return Stats{}, 0, c.gone(actStats)
 	}
 	return s, sys, nil
 }
@@ -129,10 +129,10 @@ func (c *Container) sampleStats() (Stats, uint64, error) {
 // its cgroup was read (the reaper removes the cgroup).
 func (c *Container) statsError(err error) error {
 	if errors.Is(err, cgroup1.ErrCgroupDeleted) || errors.Is(err, fs.ErrNotExist) {
-		return &TransitionError{ID: c.id, Action: "stats", Status: StatusExited}
+		return &TransitionError{ID: c.id, Action: string(actStats), Status: StatusExited}
 	}
 	if !c.running() {
-		return c.transitionError("stats")
+		return c.gone(actStats)
 	}
 	return fmt.Errorf("stats container %s: %w", shortContainerID(c.id), err)
 }

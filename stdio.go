@@ -96,7 +96,7 @@ const exitName = "exit.json"
 func mergeExit(dir string, st *containerState) {
 	// Only once the init is gone: until then the container still holds
 	// its cgroup.
-	if st.Status == StatusExited || st.Status == "" || st.alive() || st.exitPending() {
+	if !allowed(actExit, st.Status) || st.alive() || st.exitPending() {
 		return
 	}
 	data, err := os.ReadFile(filepath.Join(dir, exitName))
@@ -107,7 +107,7 @@ func mergeExit(dir string, st *containerState) {
 		// is not known; 137, as for a PID 1 Docker lost track of.
 		// (The shim writes exit.json before it reaps PID 1, and a
 		// live creator records the real status itself.)
-		st.Status, st.ExitCode, st.ExitSignal = StatusExited, 137, 9
+		_ = st.apply(actExit, &exitRecord{code: 137, signal: 9, at: st.FinishedAt})
 		return
 	}
 	if err != nil {
@@ -122,6 +122,5 @@ func mergeExit(dir string, st *containerState) {
 	if json.Unmarshal(data, &ex) != nil {
 		return
 	}
-	st.Status, st.ExitCode, st.ExitSignal = StatusExited, ex.Code, ex.Signal
-	st.FinishedAt, st.OOMKilled = ex.FinishedAt, ex.OOMKilled
+	_ = st.apply(actExit, &exitRecord{code: ex.Code, signal: ex.Signal, oomKilled: ex.OOMKilled, at: ex.FinishedAt})
 }

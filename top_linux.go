@@ -20,7 +20,7 @@ import (
 // *TransitionError (ErrConflict) unless the container is running or
 // paused.
 func (c *Container) Top(ctx context.Context) ([]Process, error) {
-	cg, err := c.liveCgroup("top")
+	cg, err := c.liveCgroup(actTop)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,90 @@
+package hull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hullbox/hull/internal/initproc"
+)
+
+// launch starts an init for the container over cfg: the one way a
+// container gets a process, for Create and for the Start of an exited
+// container (respawn), which pass the state to run with (created, not
+// written yet) and fresh (a new container: addresses to allocate, files
+// to make). It prepares the networks, writes config.json, spawns the
+// init and has it reaped, attaches the networks, serves DNS, records the
+// state and makes the container this Runtime's. On error, an init that
+// was started is killed (the reaper records its exit); the caller undoes
+// the rest. Its errors are not wrapped: the caller says what it was doing.
+func (c *Container) launch(ctx context.Context, st containerState, cfg *initproc.Config, rc *runConfig, fresh bool) error {
+	rt := c.rt
+	dir := rt.containerDir(c.id)
+	if err := rt.prepareNetworks(&st, cfg, rc, fresh); err != nil { // network_attach_linux.go
+		return err
+	}
+	initproc.Trace("P networks prepared")
+	// Restart reads config.json back: replaced whole, never torn.
+	if err := replaceFile(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600, false); err != nil {
+		return errors.Join(err, rt.releaseAddresses(c.id))
+	}
+	lp, err := rt.spawn(ctx, cfg, rc)
+	c.mu.Lock()
+	if lp != nil {
+		c.lp = lp
+		st.Pid, st.PidStart = lp.proc.Pid, procStartTime(lp.proc.Pid)
+		st.Owner, st.OwnerStart = os.Getpid(), procStartTime(os.Getpid())
+	}
+	if lp != nil || fresh {
+		c.st = st // with its networks: what cleanup releases
+	}
+	if lp != nil {
+		go c.reap() // c.st is shared from here on: under c.mu
+	}
+	c.mu.Unlock()
+	if lp == nil {
+		return errors.Join(err, rt.releaseAddresses(c.id))
+	}
+	if err == nil {
+		err = c.attachNetworks(ctx, rc)
+		initproc.Trace("P networks attached")
+	}
+	if err == nil {
+		err = c.serveDNS()
+	}
+	if err == nil {
+		c.mu.Lock()
+		err = writeState(dir, &c.st)
+		c.mu.Unlock()
+		initproc.Trace("P state written")
+	}
+	if err == nil {
+		rt.ctrs.mu.Lock()
+		if rt.ctrs.owned == nil {
+			rt.ctrs.owned = map[string]*Container{}
+		}
+		rt.ctrs.owned[c.id] = c
+		rt.ctrs.mu.Unlock()
+		// A Close that ran meanwhile did not see this container.
+		err = rt.checkOpen()
+	}
+	if err != nil {
+		_ = lp.proc.Kill()
+	}
+	return err
+}
+
+// launchError is err of a launch for action ("create", "start"), said
+// once: a *StartError, or ErrClosed, says what it is already.
+func launchError(action, id string, err error) error {
+	var se *StartError
+	if err == nil || errors.As(err, &se) || errors.Is(err, ErrClosed) {
+		return err
+	}
+	if action == "create" {
+		return fmt.Errorf("create container: %w", err)
+	}
+	return fmt.Errorf("%s container %s: %w", action, shortContainerID(id), err)
+}

@@ -1,0 +1,112 @@
+package hull
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// recoverContainers repairs what dead owners left: their live containers
+// are killed (they are not Detached; pdeathsig normally did it already),
+// cgroups removed, and state marked exited. Open calls it.
+func (rt *Runtime) recoverContainers() error {
+	// Half-removed directories.
+	if olds, _ := filepath.Glob(filepath.Join(rt.containersDir(), ".removing-*")); len(olds) > 0 {
+		for _, o := range olds {
+			_ = os.RemoveAll(o)
+		}
+	}
+	rt.removeLostStates()
+	if err := rt.repairHolds(); err != nil {
+		return err
+	}
+	states, err := rt.readStates()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := range states {
+		errs = append(errs, rt.thawAbandoned(&states[i]))
+	}
+	for _, st := range states {
+		// A Detached one runs on, or its shim is recording its exit
+		// (looked at once: PID 1 may be reaped between two looks, and
+		// then exit.json is written: read again, which merges it).
+		pending := st.Detached && (st.alive() || st.exitPending())
+		if st.Detached && !pending && st.Status != StatusExited {
+			if again, err := readState(rt.containerDir(st.ID)); err == nil {
+				st = again
+			}
+		}
+		if st.Status == StatusExited || st.ownerAlive() || pending {
+			continue
+		}
+		if st.alive() {
+			_ = unix.Kill(st.Pid, unix.SIGKILL)
+			if st.Status == StatusPaused {
+				rt.thawForKill(st.ID) // frozen tasks would not die
+			}
+			for i := 0; i < 200 && st.alive(); i++ {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		if cg := rt.loadCgroup(st.ID); cg != nil {
+			// Killed tasks leave the cgroup a moment after the init dies.
+			errs = append(errs, removeCgroupSettled(cg))
+		}
+		_ = st.apply(actExit, nil) // killed: 137
+		errs = append(errs, writeState(rt.containerDir(st.ID), &st))
+	}
+	return errors.Join(errs...)
+}
+
+// repairHolds puts back the image holds of the root's containers that a
+// machine crash lost (Create writes them without fsync) and drops those of
+// containers that are gone.
+func (rt *Runtime) repairHolds() error {
+	unlock, err := rt.lockContainers()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	states, err := rt.readStates()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, st := range states {
+		errs = append(errs, rt.store.RepairHold(holdFor(&st)))
+	}
+	ids, err := rt.store.HoldIDs()
+	for _, id := range ids {
+		if _, serr := os.Stat(rt.containerDir(id)); errors.Is(serr, fs.ErrNotExist) {
+			errs = append(errs, rt.store.DeleteHold(id))
+		}
+	}
+	return errors.Join(append(errs, err)...)
+}
+
+// removeLostStates removes the containers whose state a machine crash
+// destroyed (errStateLost): their processes died with the machine, and
+// without the state nothing else could ever remove them.
+func (rt *Runtime) removeLostStates() {
+	entries, _ := os.ReadDir(rt.containersDir())
+	for _, e := range entries {
+		if !e.IsDir() || len(e.Name()) != 64 {
+			continue
+		}
+		dir := rt.containerDir(e.Name())
+		if _, err := readState(dir); !errors.Is(err, errStateLost) {
+			continue
+		}
+		gone := filepath.Join(rt.containersDir(), ".removing-"+e.Name())
+		if os.Rename(dir, gone) == nil {
+			_ = os.RemoveAll(gone)
+			_ = rt.store.DeleteHold(e.Name())
+		}
+	}
+}
