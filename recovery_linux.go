@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -12,7 +13,8 @@ import (
 
 // recoverContainers repairs what dead owners left: their live containers
 // are killed (they are not Detached; pdeathsig normally did it already),
-// cgroups removed, and state marked exited. Open calls it.
+// cgroups removed, and state marked exited; a Detached one whose command
+// runs is recorded running. Open calls it.
 func (rt *Runtime) recoverContainers() error {
 	// Half-removed directories.
 	if olds, _ := filepath.Glob(filepath.Join(rt.containersDir(), ".removing-*")); len(olds) > 0 {
@@ -40,6 +42,14 @@ func (rt *Runtime) recoverContainers() error {
 		if st.Detached && !pending && st.Status != StatusExited {
 			if again, err := readState(rt.containerDir(st.ID)); err == nil {
 				st = again
+			}
+		}
+		if pending && st.Status == StatusCreated && !st.ownerAlive() && st.alive() && execd(st.Pid) {
+			// Its creator died between Start's go-ahead and the record:
+			// the command runs. Without this, it would stay "created"
+			// for good: hidden from ps, refused by Exec.
+			if st.apply(actStart, nil) == nil {
+				errs = append(errs, writeState(rt.containerDir(st.ID), &st))
 			}
 		}
 		if st.Status == StatusExited || st.ownerAlive() || pending {
@@ -109,4 +119,12 @@ func (rt *Runtime) removeLostStates() {
 			_ = rt.store.DeleteHold(e.Name())
 		}
 	}
+}
+
+// execd reports whether process pid has exec'd something other than a
+// container init (the sealed copy of this program, reexec_linux.go): a
+// Detached container's PID 1 is its command once started.
+func execd(pid int) bool {
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	return err == nil && exe != "/memfd:hull-init (deleted)" // the memfd's name: newExecFile
 }

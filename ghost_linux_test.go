@@ -1,0 +1,83 @@
+package hull
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestDetachedCreatorKilled kills the creator of a Detached container
+// (the "detach" helper: Open, Run, print the ID, exit) at 60 points
+// spread over its life, then opens the root again: every container's record agrees
+// with the kernel. A running one is alive and takes an Exec; an exited
+// one has no process; none is left "created" with a live command (a
+// ghost: hidden from ps, refused by Exec).
+func TestDetachedCreatorKilled(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	root := rt.Root()
+	// How long a creator takes when left alone: the kills are spread
+	// over it (the machine's load changes it a lot).
+	var full time.Duration
+	for range 3 {
+		begin := time.Now()
+		id := detachedByHelper(t, root, "detach")
+		full = max(full, time.Since(begin))
+		if c, err := rt.Container(t.Context(), id); err == nil {
+			_ = c.Remove(context.Background(), WithForceRemove())
+		}
+	}
+	const tries = 60
+	for i := range tries {
+		cmd := helperCmd(root, "detach")
+		cmd.Stdout = nil
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(full/5 + time.Duration(i)*full/tries)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	again, err := Open(t.Context(), WithRoot(root)) // recovery runs
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	cs, err := again.Containers(t.Context(), All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[Status]int{}
+	for _, c := range cs {
+		in := c.Inspect()
+		st := in.State
+		counts[st.Status]++
+		switch st.Status {
+		case StatusRunning:
+			if st.Pid == 0 || !pidAlive(st.Pid) {
+				t.Errorf("%s: running with pid %d, which is gone", c.ID(), st.Pid)
+			} else if res, err := c.Exec(t.Context(), []string{"true"}); err != nil || res.ExitCode != 0 {
+				t.Errorf("%s: running, exec: %+v %v", c.ID(), res, err)
+			}
+		case StatusExited:
+			if rec, err := readState(again.containerDir(c.ID())); err != nil || rec.alive() {
+				t.Errorf("%s: exited, but its pid %d lives (%v)", c.ID(), st.Pid, err)
+			}
+		default:
+			t.Errorf("%s: status %q after its creator died (pid %d)", c.ID(), st.Status, st.Pid)
+		}
+		if err := c.Remove(context.Background(), WithForceRemove()); err != nil {
+			t.Errorf("remove %s: %v", c.ID(), err)
+		}
+	}
+	t.Logf("after %d creators killed within %v: %v", tries, full, counts)
+	if counts[StatusRunning] == 0 {
+		t.Errorf("no creator got as far as a running container: the kills are too early to test anything")
+	}
+}
+
+// pidAlive reports whether pid exists and is not a zombie.
+func pidAlive(pid int) bool {
+	_, exited := procStat(pid)
+	return procStartTime(pid) != 0 && !exited
+}
