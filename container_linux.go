@@ -311,6 +311,14 @@ func (c *Container) reap() {
 	c.autoRemove()
 }
 
+// live returns the process this Runtime owns, or nil; Start may replace
+// it (a restart), so it is read under c.mu.
+func (c *Container) live() *liveProcess {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lp
+}
+
 // Wait blocks until the container's process exits and returns how it
 // ended. For a container another process owns, it polls.
 func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {

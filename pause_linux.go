@@ -50,14 +50,6 @@ func (c *Container) exitedMeanwhile(err error) error {
 	return err
 }
 
-// live returns the process this Runtime owns, or nil; Start may replace
-// it (a restart), so it is read under c.mu.
-func (c *Container) live() *liveProcess {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lp
-}
-
 // liveCgroup returns the cgroup of a container whose status allows action.
 func (c *Container) liveCgroup(a action) (*cgroup, error) {
 	if err := c.check(a); err != nil {

@@ -1,13 +1,7 @@
 package hull
 
 import (
-	"encoding/json"
-	"errors"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"time"
 )
 
 // stdioConfig is how a container's main process is wired: RunOptions
@@ -85,42 +79,4 @@ func WithInit() RunOption {
 		c.stdio.init = true
 		return nil
 	}
-}
-
-// exitName is the file a Detached container's shim writes when its PID 1
-// ends (internal/initproc.ExitName).
-const exitName = "exit.json"
-
-// mergeExit applies a shim's exit.json to a state that does not
-// know yet that the container exited (its owner is gone, or is slower).
-func mergeExit(dir string, st *containerState) {
-	// Only once the init is gone: until then the container still holds
-	// its cgroup.
-	if !allowed(actExit, st.Status) || st.alive() || st.exitPending() {
-		return
-	}
-	data, err := os.ReadFile(filepath.Join(dir, exitName))
-	if errors.Is(err, fs.ErrNotExist) && st.Detached && st.Pid != 0 &&
-		(st.Status == StatusRunning || st.Status == StatusPaused) && !st.ownerAlive() {
-		// A detached PID 1 that ran and is gone (reaped) without its
-		// shim writing exit.json lost its shim (killed): how it ended
-		// is not known; 137, as for a PID 1 Docker lost track of.
-		// (The shim writes exit.json before it reaps PID 1, and a
-		// live creator records the real status itself.)
-		_ = st.apply(actExit, &exitRecord{code: 137, signal: 9, at: st.FinishedAt})
-		return
-	}
-	if err != nil {
-		return
-	}
-	var ex struct {
-		Code       int       `json:"exitCode"`
-		Signal     int       `json:"signal"`
-		FinishedAt time.Time `json:"finishedAt"`
-		OOMKilled  bool      `json:"oomKilled"`
-	}
-	if json.Unmarshal(data, &ex) != nil {
-		return
-	}
-	_ = st.apply(actExit, &exitRecord{code: ex.Code, signal: ex.Signal, oomKilled: ex.OOMKilled, at: ex.FinishedAt})
 }
