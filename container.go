@@ -119,10 +119,8 @@ func (c *Container) Inspect() ContainerInspect {
 	c.mu.Lock()
 	st := c.st
 	c.mu.Unlock()
-	if c.lp == nil && st.Status != StatusExited && !st.alive() {
-		// A view, not a transition: its owner (or the next Open's
-		// recovery) records the exit.
-		st.Status = StatusExited
+	if c.lp == nil {
+		st.Status = st.view()
 	}
 	in := ContainerInspect{
 		ID: st.ID, Name: st.Name, Image: st.Image, ImageDigest: st.ImageDigest,
@@ -203,7 +201,8 @@ func (rt *Runtime) Container(ctx context.Context, idOrName string) (*Container, 
 	if found == nil {
 		return nil, fmt.Errorf("container %s: %w", idOrName, ErrNotFound)
 	}
-	return rt.containerFor(*found), nil
+	c, _ := rt.containerFor(*found)
+	return c, nil
 }
 
 // Containers lists the containers in the root that the filters keep,
@@ -224,8 +223,12 @@ func (rt *Runtime) Containers(ctx context.Context, filters ...ContainerFilter) (
 	sort.Slice(states, func(i, j int) bool { return states[i].Created.After(states[j].Created) })
 	out := make([]*Container, 0, len(states))
 	for _, st := range states {
-		c := rt.containerFor(st)
-		if cur := c.Inspect().State.Status; !cf.keep(&containerState{Name: st.Name, Status: cur, Labels: st.Labels}) {
+		c, owned := rt.containerFor(st)
+		cur := st.view()
+		if owned {
+			cur = c.Inspect().State.Status // ours: what we know is newer
+		}
+		if !cf.keep(&containerState{Name: st.Name, Status: cur, Labels: st.Labels}) {
 			continue
 		}
 		out = append(out, c)
@@ -233,15 +236,15 @@ func (rt *Runtime) Containers(ctx context.Context, filters ...ContainerFilter) (
 	return out, nil
 }
 
-// containerFor returns this Runtime's live object for an owned container,
-// or a new one over the state read from disk.
-func (rt *Runtime) containerFor(st containerState) *Container {
+// containerFor returns this Runtime's live object for an owned container
+// (and owned true), or a new one over the state read from disk.
+func (rt *Runtime) containerFor(st containerState) (_ *Container, owned bool) {
 	rt.ctrs.mu.Lock()
 	defer rt.ctrs.mu.Unlock()
 	if c := rt.ctrs.owned[st.ID]; c != nil {
-		return c
+		return c, true
 	}
-	return &Container{rt: rt, id: st.ID, st: st}
+	return &Container{rt: rt, id: st.ID, st: st}, false
 }
 
 func isHex(s string) bool {

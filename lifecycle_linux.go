@@ -49,17 +49,14 @@ func (c *Container) refresh() {
 // live process owns, such as a Detached one (run -d --rm) whose creator
 // has gone: Docker's daemon removes them when they exit; without a
 // daemon, the next Open does (an owner that is alive removes its own
-// when it reaps them). Open calls it after recovery; failures are left
-// for the next Open.
-func (rt *Runtime) removeAutoRemoved() {
-	states, err := rt.readStates()
-	if err != nil {
-		return
-	}
+// when it reaps them). Open calls it after recovery, with the states
+// recovery left; failures are left for the next Open.
+func (rt *Runtime) removeAutoRemoved(states []containerState) {
 	for _, st := range states {
 		if !st.AutoRemove || st.Status != StatusExited || st.alive() || st.ownerAlive() {
 			continue
 		}
-		_ = rt.containerFor(st).Remove(context.Background(), WithRemoveVolumes())
+		c, _ := rt.containerFor(st)
+		_ = c.Remove(context.Background(), WithRemoveVolumes())
 	}
 }

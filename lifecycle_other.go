@@ -31,4 +31,4 @@ func (c *Container) Restart(ctx context.Context, timeout time.Duration) error { 
 
 func (c *Container) refresh() {}
 
-func (rt *Runtime) removeAutoRemoved() {}
+func (rt *Runtime) removeAutoRemoved([]containerState) {}

@@ -14,34 +14,32 @@ import (
 // recoverContainers repairs what dead owners left: their live containers
 // are killed (they are not Detached; pdeathsig normally did it already),
 // cgroups removed, and state marked exited; a Detached one whose command
-// runs is recorded running. Open calls it.
-func (rt *Runtime) recoverContainers() error {
+// runs is recorded running. It returns every container's state as it
+// left it (read once: Open's other steps use it). Open calls it.
+func (rt *Runtime) recoverContainers() ([]containerState, error) {
 	// Half-removed directories.
 	if olds, _ := filepath.Glob(filepath.Join(rt.containersDir(), ".removing-*")); len(olds) > 0 {
 		for _, o := range olds {
 			_ = os.RemoveAll(o)
 		}
 	}
-	rt.removeLostStates()
-	if err := rt.repairHolds(); err != nil {
-		return err
-	}
-	states, err := rt.readStates()
+	states, err := rt.scanStates()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var errs []error
 	for i := range states {
 		errs = append(errs, rt.thawAbandoned(&states[i]))
 	}
-	for _, st := range states {
+	for i := range states {
+		st := &states[i]
 		// A Detached one runs on, or its shim is recording its exit
 		// (looked at once: PID 1 may be reaped between two looks, and
 		// then exit.json is written: read again, which merges it).
 		pending := st.Detached && (st.alive() || st.exitPending())
 		if st.Detached && !pending && st.Status != StatusExited {
 			if again, err := readState(rt.containerDir(st.ID)); err == nil {
-				st = again
+				*st = again
 			}
 		}
 		if pending && st.Status == StatusCreated && !st.ownerAlive() && st.alive() && execd(st.Pid) {
@@ -49,7 +47,7 @@ func (rt *Runtime) recoverContainers() error {
 			// the command runs. Without this, it would stay "created"
 			// for good: hidden from ps, refused by Exec.
 			if st.apply(actStart, nil) == nil {
-				errs = append(errs, writeState(rt.containerDir(st.ID), &st))
+				errs = append(errs, writeState(rt.containerDir(st.ID), st))
 			}
 		}
 		if st.Status == StatusExited || st.ownerAlive() || pending {
@@ -69,27 +67,50 @@ func (rt *Runtime) recoverContainers() error {
 			errs = append(errs, removeCgroupSettled(cg))
 		}
 		_ = st.apply(actExit, nil) // killed: 137
-		errs = append(errs, writeState(rt.containerDir(st.ID), &st))
+		errs = append(errs, writeState(rt.containerDir(st.ID), st))
 	}
-	return errors.Join(errs...)
+	return states, errors.Join(errs...)
 }
 
-// repairHolds puts back the image holds of the root's containers that a
-// machine crash lost (Create writes them without fsync) and drops those of
-// containers that are gone.
-func (rt *Runtime) repairHolds() error {
+// scanStates reads every container's state once, under the containers
+// lock: it removes the containers whose state a machine crash destroyed
+// (errStateLost: their processes died with the machine, and without the
+// state nothing else could ever remove them), puts back the image holds
+// such a crash lost (Create writes them without fsync) and drops those
+// of containers that are gone.
+func (rt *Runtime) scanStates() ([]containerState, error) {
 	unlock, err := rt.lockContainers()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unlock()
-	states, err := rt.readStates()
-	if err != nil {
-		return err
+	entries, err := os.ReadDir(rt.containersDir())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
+	var states []containerState
 	var errs []error
-	for _, st := range states {
+	for _, e := range entries {
+		if !e.IsDir() || len(e.Name()) != 64 {
+			continue
+		}
+		dir := rt.containerDir(e.Name())
+		st, err := readState(dir)
+		switch {
+		case errors.Is(err, errStateLost):
+			gone := filepath.Join(rt.containersDir(), ".removing-"+e.Name())
+			if os.Rename(dir, gone) == nil {
+				_ = os.RemoveAll(gone)
+				_ = rt.store.DeleteHold(e.Name())
+			}
+			continue
+		case errors.Is(err, fs.ErrNotExist):
+			continue // a Create under way, or a Remove half done
+		case err != nil:
+			return nil, err
+		}
 		errs = append(errs, rt.store.RepairHold(holdFor(&st)))
+		states = append(states, st)
 	}
 	ids, err := rt.store.HoldIDs()
 	for _, id := range ids {
@@ -97,28 +118,7 @@ func (rt *Runtime) repairHolds() error {
 			errs = append(errs, rt.store.DeleteHold(id))
 		}
 	}
-	return errors.Join(append(errs, err)...)
-}
-
-// removeLostStates removes the containers whose state a machine crash
-// destroyed (errStateLost): their processes died with the machine, and
-// without the state nothing else could ever remove them.
-func (rt *Runtime) removeLostStates() {
-	entries, _ := os.ReadDir(rt.containersDir())
-	for _, e := range entries {
-		if !e.IsDir() || len(e.Name()) != 64 {
-			continue
-		}
-		dir := rt.containerDir(e.Name())
-		if _, err := readState(dir); !errors.Is(err, errStateLost) {
-			continue
-		}
-		gone := filepath.Join(rt.containersDir(), ".removing-"+e.Name())
-		if os.Rename(dir, gone) == nil {
-			_ = os.RemoveAll(gone)
-			_ = rt.store.DeleteHold(e.Name())
-		}
-	}
+	return states, errors.Join(append(errs, err)...)
 }
 
 // execd reports whether process pid has exec'd something other than a

@@ -77,13 +77,14 @@ func Open(ctx context.Context, opts ...Option) (*Runtime, error) {
 	rt := &Runtime{cfg: cfg, store: st, snaps: snaps}
 	rt.events.path = filepath.Join(root, eventsLogName)
 	// Containers whose owner died: kill what is left, mark them exited.
-	if err := rt.recoverContainers(); err != nil {
+	states, err := rt.recoverContainers()
+	if err != nil {
 		return nil, fmt.Errorf("open %s: recover containers: %w", root, err)
 	}
 	if err := rt.recoverNetworks(); err != nil {
 		return nil, fmt.Errorf("open %s: recover networks: %w", root, err)
 	}
-	rt.removeAutoRemoved() // run -d --rm whose creator is gone: lifecycle_linux.go
+	rt.removeAutoRemoved(states) // run -d --rm whose creator is gone: lifecycle_linux.go
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 16
 	transport.ResponseHeaderTimeout = 60 * time.Second

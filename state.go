@@ -84,6 +84,16 @@ func (st *containerState) alive() bool {
 	return start == st.PidStart && (!exited || st.Detached)
 }
 
+// view is the status a reader that does not own the container reports:
+// the recorded one, or exited if its init is gone. A view, not a
+// transition: its owner (or the next Open's recovery) records the exit.
+func (st *containerState) view() Status {
+	if st.Status != StatusExited && !st.alive() {
+		return StatusExited
+	}
+	return st.Status
+}
+
 // exitPending reports whether a Detached container's PID 1 has exited
 // and its shim has not reaped it yet: it does so once exit.json is
 // written, so the exit status is on its way.

@@ -1,0 +1,71 @@
+//go:build linux
+
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hullbox/hull"
+	"github.com/hullbox/hull/internal/testutil"
+)
+
+// BenchmarkOpenScale measures what a root's size costs: Open (and Close)
+// of a root holding n images and n exited containers, and listing every
+// container (Containers(All()), `hull ps -a`), for n = 10, 100 and 1000
+// (10 and 100 with -short). Each image is busybox plus a file of its own
+// (a layer of its own); each container ran /bin/true from one of them.
+func BenchmarkOpenScale(b *testing.B) {
+	tarball := busyboxTar(b)
+	sizes := []int{10, 100, 1000}
+	if testing.Short() {
+		sizes = sizes[:2]
+	}
+	for _, n := range sizes {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			rt := hullBusybox(b, tarball)
+			ctx := context.Background()
+			root := rt.Root()
+			for i := range n {
+				ref := busyboxRef
+				if i > 0 {
+					ref = fmt.Sprintf("scale:%d", i)
+					layer := testutil.TarBytes(b, []testutil.File{{Name: "id", Mode: 0o644, Body: []byte(ref)}})
+					if _, err := rt.Import(ctx, bytes.NewReader(layer), ref); err != nil {
+						b.Fatal(err)
+					}
+				}
+				c, err := rt.Run(ctx, busyboxRef, hull.WithNetworkMode(hull.NetworkModeNone), hull.WithCmd("/bin/true"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.Wait(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var open, list time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				again, err := hull.Open(ctx, hull.WithRoot(root))
+				if err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				cs, err := again.Containers(ctx, hull.All())
+				if err != nil || len(cs) != n {
+					b.Fatalf("%d containers, %v; want %d", len(cs), err, n)
+				}
+				list += time.Since(t1)
+				open += t1.Sub(t0)
+				if err := again.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(open.Microseconds())/1000/float64(b.N), "ms/open")
+			b.ReportMetric(float64(list.Microseconds())/1000/float64(b.N), "ms/ps-a")
+		})
+	}
+}
