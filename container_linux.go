@@ -25,6 +25,7 @@ type liveProcess struct {
 	proc   *os.Process
 	wait   func() *os.ProcessState // reaps proc
 	kind   string                  // the init: "plan", "go" or "go-warm" (a warm one, warm_linux.go)
+	plan   []byte                  // a plan init's (initproc.Word words its failures)
 	cfgW   *os.File                // the start byte goes here; nil once sent
 	status *bufio.Reader           // reports from the init
 	statR  *os.File

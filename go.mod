@@ -20,6 +20,8 @@ require (
 	oras.land/oras-go/v2 v2.7.0
 )
 
+require github.com/moby/sys/mountinfo v0.7.2 // indirect
+
 require (
 	cyphar.com/go-pathrs v0.2.5 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

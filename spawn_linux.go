@@ -127,7 +127,10 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		statR.Close()
 		return nil, errors.Join(fmt.Errorf("start init: %w", err), cg.remove(), sio.close())
 	}
-	lp := &liveProcess{proc: proc, wait: wait, kind: kind, cfgW: cfgW, status: status, statR: statR, cg: cg, io: sio, rc: rc, done: make(chan struct{})}
+	if !usePlan {
+		plan = nil
+	}
+	lp := &liveProcess{proc: proc, wait: wait, kind: kind, plan: plan, cfgW: cfgW, status: status, statR: statR, cg: cg, io: sio, rc: rc, done: make(chan struct{})}
 	defer func() {
 		if retErr != nil {
 			_ = proc.Kill()
@@ -330,7 +333,7 @@ func (rt *Runtime) startPlan(ctx context.Context, id string, cmd *exec.Cmd, plan
 	case r.err != nil:
 		return nil, r.err
 	case err == nil && m.Type == "error":
-		return nil, startError(id, m)
+		return nil, startError(id, initproc.Word(plan, m))
 	case err == nil:
 		return nil, fmt.Errorf("init reported %q before its pid", m.Type)
 	case errors.Is(err, io.EOF):
@@ -346,6 +349,7 @@ func (lp *liveProcess) next(ctx context.Context) (initproc.Message, error) {
 	stop := context.AfterFunc(ctx, func() { _ = lp.statR.SetReadDeadline(time.Now()) })
 	defer stop()
 	m, err := initproc.ReadMessage(lp.status)
+	m = initproc.Word(lp.plan, m) // a plan init's failures have no words
 	if err != nil && ctx.Err() != nil {
 		return m, ctx.Err()
 	}

@@ -47,7 +47,7 @@ func runExec() int {
 	if err != nil {
 		return report(status, fail("config", err))
 	}
-	pid, err := execInContainer(cfg.Spec, status)
+	pid, err := execInContainer(cfg, status)
 	var se *stageError
 	if errors.As(err, &se) && se.stage == "exec" && status.Fd() == ^uintptr(0) {
 		// The status pipe is closed already (execInContainer): the
@@ -64,7 +64,8 @@ func runExec() int {
 // execInContainer forks the spec's process into the container from this
 // (locked) thread, which first takes the process's credentials, and
 // returns its pid.
-func execInContainer(s *specs.Spec, status *os.File) (int, error) {
+func execInContainer(cfg *Config, status *os.File) (int, error) {
+	s := cfg.Spec
 	p := s.Process
 	// The pid namespace, for this thread's children only (and while we
 	// may): the Go runtime makes no thread from a locked one (it asks its
@@ -83,34 +84,31 @@ func execInContainer(s *specs.Spec, status *os.File) (int, error) {
 		fd := int(slave.Fd())
 		fds = [3]int{fd, fd, fd}
 	}
-	if p.Capabilities != nil {
-		if err := dropBounding(p.Capabilities.Bounding); err != nil {
-			return 0, fail("capabilities", err)
-		}
+	// The init's security steps and chdir (compilePlan), the command
+	// found as the init's exec finds it, then the init's last steps.
+	r := goRun{}
+	pl := &plan{bpf: cfg.SeccompBPF}
+	cerr := pl.security(s)
+	if cerr == nil {
+		pl.step(opStage, "workdir")
+		pl.step(opChdir, p.Cwd, "chdir "+p.Cwd)
 	}
-	if err := setRlimits(p.Rlimits); err != nil {
-		return 0, fail("rlimits", err)
-	}
-	if err := applySecurity(s, beforeUser); err != nil {
+	if err := r.runPlan(pl, cerr); err != nil {
 		return 0, err
 	}
-	if err := setUser(p); err != nil {
-		return 0, err
-	}
-	if err := applySecurity(s, afterUser); err != nil {
-		return 0, err
-	}
-	if err := unix.Chdir(p.Cwd); err != nil {
-		return 0, fail("workdir", fmt.Errorf("chdir %s: %w", p.Cwd, err))
-	}
+	ex := &plan{}
+	ex.exec(p)
+	steps, _ := decodePlan(ex.b)
 	if len(p.Args) == 0 {
-		return 0, fail("exec", errors.New("no command specified"))
+		return 0, worded(steps, 1, failAt(failNoCommand, 0, nil))
 	}
 	path, err := lookPath(p.Args[0], getEnv(p.Env, "PATH"))
 	if err != nil {
-		return 0, err
+		return 0, worded(steps, 1, err)
 	}
-	if err := applySecurity(s, beforeExec); err != nil {
+	last := &plan{bpf: cfg.SeccompBPF}
+	cerr = last.beforeExec(s)
+	if err := r.runPlan(last, cerr); err != nil {
 		return 0, err
 	}
 	// The command is in the container's pid namespace from the fork on,

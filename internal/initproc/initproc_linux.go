@@ -87,6 +87,12 @@ type Message struct {
 	Message string `json:"message,omitempty"`
 	Code    int    `json:"code,omitempty"` // exit code the failure stands for
 	Pid     int    `json:"pid,omitempty"`  // a shim's "pid": its init's
+	// A plan init's failure has no words (Word gives them): the step
+	// (1-based; 0 is before the first), where in it (a fail constant)
+	// and a number some of those need.
+	Step int `json:"step,omitempty"`
+	At   int `json:"at,omitempty"`
+	N    int `json:"n,omitempty"`
 }
 
 func init() {
@@ -147,32 +153,14 @@ func runInit() int {
 			return report(status, fail("init", err))
 		}
 	}
-	if err := joinNetNS(cfg.NetNS); err != nil {
-		return report(status, fail("network", err))
-	}
-	if err := setupContainer(cfg); err != nil {
-		return report(status, err)
-	}
-	if cfg.Spec.Process.Terminal {
-		// Before "ready": the parent receives the terminal after it.
-		unix.CloseOnExec(ConsoleFD)
-		if err := SetupConsole(os.NewFile(ConsoleFD, "console"), cfg.Spec.Process.ConsoleSize); err != nil {
-			return report(status, fail("tty", err))
-		}
-	}
-	Trace("C setup done")
-	if err := sendMessage(status, Message{Type: "ready"}); err != nil {
+	// The plan Compile would give plan.c, run by the Go executors.
+	p, cerr := compilePlan(cfg)
+	r := goRun{status: status, config: cfgR}
+	err = r.runPlan(p, cerr)
+	if errors.Is(err, errQuit) {
 		return 125
 	}
-	var b [1]byte
-	if _, err := io.ReadFull(cfgR, b[:]); err != nil {
-		return 125 // the parent went away or aborted: never start
-	}
-	if err := applySecurity(cfg.Spec, beforeExec); err != nil {
-		return report(status, err)
-	}
-	Trace("C security done")
-	return report(status, execProcess(cfg.Spec.Process))
+	return report(status, err)
 }
 
 func readConfig(r io.Reader) (*Config, error) {
@@ -283,23 +271,4 @@ func closeExecFrom(from int) {
 			unix.CloseOnExec(fd)
 		}
 	}
-}
-
-// joinNetNS moves this (locked, main) thread into the network namespace
-// at path, if any: the user's process is exec'd or forked from it, and
-// /proc/<pid>/ns/net, which exec and network attach use, shows the main
-// thread's namespace.
-func joinNetNS(path string) error {
-	if path == "" {
-		return nil
-	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-		return fmt.Errorf("join network namespace %s: %w", path, err)
-	}
-	return nil
 }

@@ -70,8 +70,8 @@ func TestLookPath(t *testing.T) {
 	if p, err := lookPath("sh", "/nonexistent:/bin"); err != nil || p != "/bin/sh" {
 		t.Errorf("sh: %q %v", p, err)
 	}
-	var se *stageError
-	if _, err := lookPath("no-such-cmd", "/bin"); !errors.As(err, &se) || se.code != 127 {
+	var f *stepFailure
+	if _, err := lookPath("no-such-cmd", "/bin"); !errors.As(err, &f) || f.at != failNotInPath {
 		t.Errorf("missing: %v", err)
 	}
 	if _, err := lookPath("/etc/passwd", ""); err != nil {

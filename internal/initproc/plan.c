@@ -1,7 +1,9 @@
 // The container init in C: runs a plan (plan_linux.go) in a clone of the
 // program that shares its memory until it execs the container's process
 // (hull_plan_spawn, at the end). See plan in plan_linux.go for why, and
-// Compile there for the format.
+// Compile there for the format. It takes no decision and words nothing:
+// a failure is reported as {step, at, n, errno} (fail_code), which Go's
+// planWord words.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "plan_ops.h"
 #include "readfull.h"
 #include "spawn.h"
 
@@ -74,38 +77,6 @@ struct hull_open_how {
 	uint64_t flags, mode, resolve;
 };
 
-// Opcodes: plan_linux.go has the same list, with what each one means.
-enum {
-	OP_STAGE = 1,
-	OP_TRACE,
-	OP_UNSHARE,
-	OP_SETNS,
-	OP_CHDIR,
-	OP_MOUNT,
-	OP_MOUNT_AT,
-	OP_REMOUNT_AT,
-	OP_BIND_AT,
-	OP_SYMLINK_AT,
-	OP_PIVOT,
-	OP_WRITE,
-	OP_READONLY,
-	OP_MASK,
-	OP_HOSTNAME,
-	OP_LOOPBACK,
-	OP_MKDIR_ALL,
-	OP_REMOUNT_ROOT_RO,
-	OP_CAPBSET,
-	OP_RLIMIT,
-	OP_KEEPCAPS,
-	OP_SECCOMP,
-	OP_USER,
-	OP_CAPS,
-	OP_READY,
-	OP_NO_NEW_PRIVS,
-	OP_EXEC,
-	OP_MKNOD,
-};
-
 #define CONFIG_FD 3
 #define STATUS_FD 4
 #define MAX_ARGS 4096
@@ -114,28 +85,12 @@ enum {
 // hull_plan_spawn shares the program's memory until it execs, and
 // several may run at once, each on the thread that started it (which
 // waits) and so with that thread's own copy of these.
-static __thread const char *stage = "setup";
+static __thread uint32_t cur_step; // the step running, from 1; 0: before the plan
 static __thread int trace_fd = -1;
 static __thread int status_fd = STATUS_FD;
-static __thread char errstr_buf[256], fdpath_buf[64];
+static __thread char fdpath_buf[64];
 
 // ---- reporting ----
-
-// jstr appends s to out as the inside of a JSON string.
-static size_t jstr(char *out, size_t n, size_t at, const char *s) {
-	for (; *s && at + 8 < n; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			out[at++] = '\\';
-			out[at++] = c;
-		} else if (c < 0x20) {
-			at += snprintf(out + at, n - at, "\\u%04x", c);
-		} else {
-			out[at++] = c;
-		}
-	}
-	return at;
-}
 
 static void write_all(int fd, const char *p, size_t n) {
 	while (n > 0) {
@@ -149,55 +104,24 @@ static void write_all(int fd, const char *p, size_t n) {
 	}
 }
 
-// fail reports an error on the status pipe, as the Go init would
-// (initproc.Message), and exits with code.
-static void fail_code(int code, int err, const char *msg) {
-	// The strings stop short of the end (jstr), so that the line always
-	// closes: a cut message still parses.
-	char buf[8192];
-	size_t at = 0, n = sizeof(buf), room = sizeof(buf) - 64;
-	at += snprintf(buf, n, "{\"type\":\"error\",\"stage\":\"");
-	at = jstr(buf, room / 2, at, stage);
-	at += snprintf(buf + at, n - at, "\"");
-	if (err != 0)
-		at += snprintf(buf + at, n - at, ",\"errno\":%d", err);
-	at += snprintf(buf + at, n - at, ",\"message\":\"");
-	at = jstr(buf, room, at, msg);
-	at += snprintf(buf + at, n - at, "\",\"code\":%d}\n", code);
-	write_all(status_fd, buf, at);
+// fail_code reports the running step's failure on the status pipe: at
+// (a FAIL_ constant: where in the step), n (a number some of them need)
+// and err; then exits with code. The parent words it (initproc.Word).
+static void fail_code(int code, int at, long n, int err) {
+	char buf[160];
+	int len = snprintf(buf, sizeof(buf),
+			   "{\"type\":\"error\",\"step\":%u,\"at\":%d,\"n\":%ld,\"errno\":%d,\"code\":%d}\n",
+			   cur_step, at, n, err, code);
+	if (len > 0 && len < (int)sizeof(buf))
+		write_all(status_fd, buf, len);
 	_exit(code);
 }
 
-// errstr is strerror as Go spells it (lower case). Where glibc has it,
-// strerrordesc_np: strerror may translate (under the program's locks) or
-// allocate, which a plan init must not (hull_plan_spawn).
-static const char *errstr(int err) {
-	char *buf = errstr_buf;
-	size_t n = sizeof(errstr_buf);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
-	const char *desc = strerrordesc_np(err);
-	if (desc)
-		snprintf(buf, n, "%s", desc);
-	else
-		snprintf(buf, n, "Unknown error %d", err);
-#else
-	snprintf(buf, n, "%s", strerror(err));
-#endif
-	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
-		buf[0] += 'a' - 'A';
-	return buf;
-}
+// fail_at reports a failure at with errno.
+static void fail_at(int at, long n) { fail_code(125, at, n, errno); }
 
-// fail reports "what: strerror(errno)" in the current stage.
-static void fail(const char *what) {
-	int err = errno;
-	char msg[4096];
-	if (what && *what)
-		snprintf(msg, sizeof(msg), "%s: %s", what, errstr(err));
-	else
-		snprintf(msg, sizeof(msg), "%s", errstr(err));
-	fail_code(125, err, msg);
-}
+// fail reports the failure of the step's own system call, with errno.
+static void fail(void) { fail_at(FAIL_CALL, 0); }
 
 static void trace(const char *what) {
 	if (trace_fd < 0)
@@ -230,7 +154,7 @@ static uint32_t le32(const unsigned char *p) {
 static uint64_t num(const struct op *o, uint32_t i) {
 	if (i >= o->argc || o->args[i].len != 8) {
 		errno = EINVAL;
-		fail("malformed plan");
+		fail_at(FAIL_MALFORMED, 0);
 	}
 	const unsigned char *p = (const unsigned char *)o->args[i].s;
 	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
@@ -239,7 +163,7 @@ static uint64_t num(const struct op *o, uint32_t i) {
 static const char *str(const struct op *o, uint32_t i) {
 	if (i >= o->argc) {
 		errno = EINVAL;
-		fail("malformed plan");
+		fail_at(FAIL_MALFORMED, 0);
 	}
 	return o->args[i].s;
 }
@@ -400,33 +324,28 @@ static char *fdpath(int fd) {
 static int root_fd(const char *rootfs) {
 	int fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		fail(rootfs);
+		fail_at(FAIL_ROOT_FD, 0);
 	return fd;
 }
 
-// walk_or_fail resolves dest in rootfs, or fails with what. What is to
-// be mounted (last not LAST_EXIST) may not resolve to the root itself
-// (initproc's secureDest): it would cover the whole image and the mounts
-// made so far, and the next steps would make their paths in it.
-static int walk_or_fail(const char *rootfs, const char *dest, int last, const char *what) {
+// walk_or_fail resolves dest in rootfs, or fails. What is to be mounted
+// (last not LAST_EXIST) may not resolve to the root itself (initproc's
+// secureDest): it would cover the whole image and the mounts made so far,
+// and the next steps would make their paths in it.
+static int walk_or_fail(const char *rootfs, const char *dest, int last) {
 	int root = root_fd(rootfs);
 	int fd = walk(root, dest, last);
 	int err = errno;
-	char msg[PATH_MAX + 64];
-	if (fd < 0 && walk_proc_link) {
-		snprintf(msg, sizeof(msg), "%s: resolves through a symbolic link in /proc", what);
-		fail_code(125, 0, msg);
-	}
+	if (fd < 0 && walk_proc_link)
+		fail_code(125, FAIL_PROC_LINK, 0, 0);
 	if (fd < 0) {
 		errno = err;
-		fail(what);
+		fail_at(FAIL_WALK, 0);
 	}
 	struct stat a, b;
 	if (last != LAST_EXIST && fstat(fd, &a) == 0 && fstat(root, &b) == 0 && a.st_dev == b.st_dev &&
-	    a.st_ino == b.st_ino) {
-		snprintf(msg, sizeof(msg), "%s: destination resolves to the container's root", what);
-		fail_code(125, 0, msg);
-	}
+	    a.st_ino == b.st_ino)
+		fail_code(125, FAIL_ROOT_DEST, 0, 0);
 	close(root);
 	return fd;
 }
@@ -444,8 +363,7 @@ static int have_mount_api(void) {
 // mount API (initproc's bindDir): the tree is cloned, given its flags as
 // a whole and attached to the walked destination. It returns 0 when done,
 // 1 when the kernel lacks the API (nothing done).
-static int bind_tree(const char *rootfs, const char *dest, const char *src, unsigned long flags,
-		     const char *what) {
+static int bind_tree(const char *rootfs, const char *dest, const char *src, unsigned long flags) {
 	unsigned tflags = HULL_OPEN_TREE_CLONE | O_CLOEXEC;
 	unsigned sflags = AT_EMPTY_PATH;
 	if (flags & MS_REC) {
@@ -456,11 +374,9 @@ static int bind_tree(const char *rootfs, const char *dest, const char *src, unsi
 	int err = errno;
 	if (tree < 0 && (err == ENOSYS || (err == EPERM && !have_mount_api())))
 		return 1;
-	char msg[2 * PATH_MAX + 64];
-	if (tree < 0) { // bindDir's words
-		snprintf(msg, sizeof(msg), "%s: open_tree %s", what, src);
+	if (tree < 0) {
 		errno = err;
-		fail(msg);
+		fail_at(FAIL_OPEN_TREE, 0);
 	}
 	struct hull_mount_attr attr = {.propagation = flags & PROPAGATION};
 	if (flags & MS_RDONLY)
@@ -472,16 +388,12 @@ static int bind_tree(const char *rootfs, const char *dest, const char *src, unsi
 	if (flags & MS_NOEXEC)
 		attr.attr_set |= HULL_MOUNT_ATTR_NOEXEC;
 	if ((attr.attr_set || attr.propagation) &&
-	    syscall(__NR_mount_setattr, (int)tree, "", sflags, &attr, sizeof(attr)) < 0) {
-		snprintf(msg, sizeof(msg), "%s: mount_setattr", what);
-		fail(msg);
-	}
-	int dst = walk_or_fail(rootfs, dest, LAST_DIR, what);
+	    syscall(__NR_mount_setattr, (int)tree, "", sflags, &attr, sizeof(attr)) < 0)
+		fail_at(FAIL_MOUNT_SETATTR, 0);
+	int dst = walk_or_fail(rootfs, dest, LAST_DIR);
 	if (syscall(__NR_move_mount, (int)tree, "", dst, "",
-		    HULL_MOVE_MOUNT_F_EMPTY_PATH | HULL_MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-		snprintf(msg, sizeof(msg), "%s: move_mount", what);
-		fail(msg);
-	}
+		    HULL_MOVE_MOUNT_F_EMPTY_PATH | HULL_MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		fail_at(FAIL_MOVE_MOUNT, 0);
 	close(dst);
 	close((int)tree);
 	return 0;
@@ -489,10 +401,10 @@ static int bind_tree(const char *rootfs, const char *dest, const char *src, unsi
 
 // remount_at applies flags to the mount at dest inside rootfs (resolved
 // afresh, so that the lookup lands on the mount just made).
-static void remount_at(const char *rootfs, const char *dest, unsigned long flags, const char *what) {
-	int fd = walk_or_fail(rootfs, dest, LAST_EXIST, what);
+static void remount_at(const char *rootfs, const char *dest, unsigned long flags) {
+	int fd = walk_or_fail(rootfs, dest, LAST_EXIST);
 	if (mount("", fdpath(fd), "", flags, NULL) < 0)
-		fail(what);
+		fail();
 	close(fd);
 }
 
@@ -503,32 +415,32 @@ static void bind_at(const struct op *o) {
 	const char *rootfs = str(o, 0), *dest = str(o, 1), *src = str(o, 2);
 	unsigned long flags = num(o, 3), prop = num(o, 4), rec = num(o, 5);
 	int tree = num(o, 6);
-	const char *what = str(o, 7);
+	str(o, 7); // what: the parent's words
 	struct stat st;
 	int exists = stat(src, &st) == 0, isdir = exists && S_ISDIR(st.st_mode);
 	if (exists && !isdir) {
-		int fd = walk_or_fail(rootfs, dest, LAST_FILE, what);
+		int fd = walk_or_fail(rootfs, dest, LAST_FILE);
 		if (mount(src, fdpath(fd), "", MS_BIND, NULL) < 0)
-			fail(what);
+			fail();
 		close(fd);
 		unsigned long rest = flags & ~(MS_BIND | MS_REC | prop);
 		if (rest)
-			remount_at(rootfs, dest, rest | MS_BIND | MS_REMOUNT, what);
+			remount_at(rootfs, dest, rest | MS_BIND | MS_REMOUNT);
 		if (prop)
-			remount_at(rootfs, dest, prop, what);
+			remount_at(rootfs, dest, prop);
 		return;
 	}
-	if (tree && isdir && bind_tree(rootfs, dest, src, flags | prop, what) == 0)
+	if (tree && isdir && bind_tree(rootfs, dest, src, flags | prop) == 0)
 		return;
-	int fd = walk_or_fail(rootfs, dest, LAST_DIR, what);
+	int fd = walk_or_fail(rootfs, dest, LAST_DIR);
 	if (mount(src, fdpath(fd), "", flags & (MS_BIND | MS_REC), NULL) < 0)
-		fail(what);
+		fail();
 	close(fd);
 	unsigned long rest = flags & ~(MS_BIND | MS_REC);
 	if (rest)
-		remount_at(rootfs, dest, rest | MS_BIND | MS_REMOUNT, what);
+		remount_at(rootfs, dest, rest | MS_BIND | MS_REMOUNT);
 	if (prop)
-		remount_at(rootfs, dest, prop | rec, what);
+		remount_at(rootfs, dest, prop | rec);
 }
 
 // ---- the rest of the steps ----
@@ -537,22 +449,21 @@ static void mkdir_all(const char *path) {
 	char buf[PATH_MAX];
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
 		errno = ENAMETOOLONG;
-		fail(path);
+		fail();
 	}
 	for (char *p = buf + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
-		char c = *p, msg[PATH_MAX + 64];
+		char c = *p;
 		*p = '\0';
-		snprintf(msg, sizeof(msg), "mkdir %s", buf);
 		if (mkdir(buf, 0755) < 0) {
 			// As os.MkdirAll: what is there must be a directory.
 			struct stat st;
 			if (errno != EEXIST || stat(buf, &st) < 0)
-				fail(msg);
+				fail_at(FAIL_MKDIR, p - buf);
 			if (!S_ISDIR(st.st_mode)) {
 				errno = ENOTDIR;
-				fail(msg);
+				fail_at(FAIL_MKDIR, p - buf);
 			}
 		}
 		if (c == '\0')
@@ -565,10 +476,10 @@ static void readonly_path(const char *p) {
 	if (mount(p, p, "", MS_BIND | MS_REC, NULL) < 0) {
 		if (errno == ENOENT)
 			return;
-		fail(p);
+		fail();
 	}
 	if (mount("", p, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		fail(p);
+		fail();
 }
 
 static void mask_path(const char *p) {
@@ -577,37 +488,34 @@ static void mask_path(const char *p) {
 		return;
 	int r = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0")
 				    : mount("/dev/null", p, "", MS_BIND, NULL);
-	if (r < 0) {
-		char msg[PATH_MAX + 16];
-		snprintf(msg, sizeof(msg), "mask %s", p);
-		fail(msg);
-	}
+	if (r < 0)
+		fail();
 }
 
 static void pivot(const char *rootfs) {
 	if (chdir(rootfs) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
 	    mount("", ".", "", MS_SLAVE | MS_REC, NULL) < 0 || umount2(".", MNT_DETACH) < 0 ||
 	    chdir("/") < 0)
-		fail("");
+		fail();
 }
 
 static void loopback_up(void) {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		fail("");
+		fail();
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
 	strcpy(ifr.ifr_name, "lo");
 	ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
 	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		fail("");
+		fail();
 	close(fd);
 }
 
 static void remount_root_ro(void) {
 	struct statfs st;
 	if (statfs("/", &st) < 0)
-		fail("remount / read-only");
+		fail();
 	unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
 	if (st.f_flags & ST_NOSUID)
 		flags |= MS_NOSUID;
@@ -616,7 +524,7 @@ static void remount_root_ro(void) {
 	if (st.f_flags & ST_NOEXEC)
 		flags |= MS_NOEXEC;
 	if (mount("", "/", "", flags, NULL) < 0)
-		fail("remount / read-only");
+		fail();
 }
 
 static void drop_bounding(uint64_t keep) {
@@ -631,11 +539,8 @@ static void drop_bounding(uint64_t keep) {
 	for (int c = 0; c <= last; c++) {
 		if (c < 64 && keep & (1ULL << c))
 			continue;
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) {
-			char msg[64];
-			snprintf(msg, sizeof(msg), "drop capability %d", c);
-			fail(msg);
-		}
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			fail_at(FAIL_DROP_CAP, c);
 	}
 }
 
@@ -644,12 +549,12 @@ static void load_seccomp(const struct op *o) {
 	const struct arg *a = &o->args[1];
 	if (o->argc < 2 || a->len == 0 || a->len % 8 != 0) {
 		errno = EINVAL;
-		fail("seccomp: load filter");
+		fail();
 	}
 	size_t n = a->len / 8;
 	if (n > BPF_MAXINSNS) { // sock_fprog's length is 16 bits: never cut a filter short
 		errno = EINVAL;
-		fail("seccomp: load filter");
+		fail();
 	}
 	struct sock_filter prog[n]; // no heap: see hull_plan_spawn
 	const unsigned char *b = (const unsigned char *)a->s;
@@ -661,7 +566,7 @@ static void load_seccomp(const struct op *o) {
 	}
 	struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) < 0)
-		fail("seccomp: load filter");
+		fail();
 }
 
 static void set_user(const struct op *o) {
@@ -670,33 +575,28 @@ static void set_user(const struct op *o) {
 	const struct arg *g = &o->args[2];
 	if (o->argc < 3 || g->len % 4 != 0) {
 		errno = EINVAL;
-		fail("setgroups");
+		fail_at(FAIL_SETGROUPS, 0);
 	}
 	// The image's /etc/group decides how many: more than the kernel's
 	// NGROUPS_MAX (65536) it refuses, as it does the Go init's.
 	size_t n = g->len / 4;
 	if (n > 65536) {
 		errno = EINVAL;
-		fail("setgroups");
+		fail_at(FAIL_SETGROUPS, 0);
 	}
 	gid_t groups[n + 1]; // no heap: see hull_plan_spawn
 	for (size_t i = 0; i < n; i++)
 		groups[i] = le32((const unsigned char *)g->s + 4 * i);
-	char msg[64];
 	// A credential change clears the parent-death signal (the owner's
 	// SIGKILL when it dies): set it again after (initproc's setUser).
 	int deathsig = 0;
 	prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0);
 	if (syscall(SYS_setgroups, n, groups) < 0)
-		fail("setgroups");
-	if (syscall(SYS_setresgid, gid, gid, gid) < 0) {
-		snprintf(msg, sizeof(msg), "setgid %u", (unsigned)gid);
-		fail(msg);
-	}
-	if (syscall(SYS_setresuid, uid, uid, uid) < 0) {
-		snprintf(msg, sizeof(msg), "setuid %u", (unsigned)uid);
-		fail(msg);
-	}
+		fail_at(FAIL_SETGROUPS, 0);
+	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
+		fail_at(FAIL_SETGID, 0);
+	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
+		fail_at(FAIL_SETUID, 0);
 	// The credential change set the memory's dumpable flag to the
 	// kernel's suid_dumpable, which may be 2: see spawn_main.
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -709,7 +609,7 @@ static void set_caps(const struct op *o) {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2];
 	if (syscall(SYS_capget, &hdr, data) < 0)
-		fail("capget");
+		fail_at(FAIL_CAPGET, 0);
 	uint64_t held = (uint64_t)data[0].permitted | (uint64_t)data[1].permitted << 32;
 	eff &= held;
 	perm &= held;
@@ -720,15 +620,12 @@ static void set_caps(const struct op *o) {
 		data[i].inheritable = (uint32_t)(inh >> (32 * i));
 	}
 	if (syscall(SYS_capset, &hdr, data) < 0)
-		fail("capset");
+		fail_at(FAIL_CAPSET, 0);
 	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 	for (uint32_t i = 3; i + 1 < o->argc; i += 2) {
 		uint64_t c = num(o, i);
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
-			char msg[128];
-			snprintf(msg, sizeof(msg), "raise ambient %s", str(o, i + 1));
-			fail(msg);
-		}
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+			fail_at(FAIL_AMBIENT, i + 1);
 	}
 }
 
@@ -770,48 +667,6 @@ static void clean_path(char *p) {
 	p[w] = '\0';
 }
 
-// utf8_len is the length of the valid UTF-8 sequence at s, or 0.
-static int utf8_len(const unsigned char *s) {
-	int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
-	for (int i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
-	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
-		return 0; // overlong, surrogate, above U+10FFFF
-	return n;
-}
-
-// quote writes s as Go's %q does (strconv.Quote), but for non-ASCII
-// characters that Go deems unprintable, which it escapes and this keeps.
-static void quote(char *out, size_t n, const char *s) {
-	static const char esc[] = "\aa\bb\ff\nn\rr\tt\vv";
-	size_t at = 0;
-	out[at++] = '"';
-	for (; *s && at + 6 < n; s++) {
-		unsigned char c = (unsigned char)*s;
-		const char *e = c != 0 ? memchr(esc, c, sizeof(esc) - 1) : NULL;
-		int u = c >= 0x80 ? utf8_len((const unsigned char *)s) : 0;
-		if (c == '"' || c == '\\') {
-			out[at++] = '\\';
-			out[at++] = c;
-		} else if (e && (e - esc) % 2 == 0) {
-			out[at++] = '\\';
-			out[at++] = e[1];
-		} else if (u > 0) {
-			memcpy(out + at, s, u);
-			at += u;
-			s += u - 1;
-		} else if (c < 0x20 || c >= 0x7f) {
-			at += snprintf(out + at, n - at, "\\x%02x", c);
-		} else {
-			out[at++] = c;
-		}
-	}
-	out[at++] = '"';
-	out[at] = '\0';
-}
-
 // reset_signals gives the user's process the signals a Go init leaves
 // it. Every handler of the program's goes (this is the copy of its table
 // a plan init starts with), and so does an ignore it inherited
@@ -835,17 +690,14 @@ static void reset_signals(void) {
 	sigaltstack(&off, NULL); // the spawning thread's, in the program's memory
 }
 
-// exec_process is initproc's execProcess: find the command like execvp
-// in the container's PATH and exec it, with Docker's exit codes (127 not
-// found, 126 not runnable).
+// exec_process finds the command like execvp in the container's PATH
+// and execs it, with Docker's exit codes (127 not found, 126 not
+// runnable).
 static void exec_process(const struct op *o) {
 	const char *pathenv = str(o, 0);
 	uint64_t argc = num(o, 1);
-	if (argc == 0 || argc + 2 > o->argc || o->argc - 2 - argc > MAX_ARGS || argc > MAX_ARGS) {
-		errno = EINVAL;
-		stage = "exec";
-		fail_code(125, 0, "no command specified");
-	}
+	if (argc == 0 || argc + 2 > o->argc || o->argc - 2 - argc > MAX_ARGS || argc > MAX_ARGS)
+		fail_code(125, FAIL_NO_COMMAND, 0, 0);
 	size_t envc = o->argc - 2 - argc;
 	char *argv[argc + 1], *envp[envc + 1]; // no heap: see hull_plan_spawn
 	argv[argc] = envp[envc] = NULL;
@@ -854,21 +706,17 @@ static void exec_process(const struct op *o) {
 	for (size_t i = 0; i < envc; i++)
 		envp[i] = (char *)o->args[2 + argc + i].s;
 	const char *name = argv[0];
-	char q[PATH_MAX + 16], msg[2 * PATH_MAX + 128], path[PATH_MAX];
+	char path[PATH_MAX];
 	struct stat st;
-	stage = "exec";
 	const char *file = name;
 	if (strchr(name, '/')) {
-		if (stat(name, &st) < 0) {
-			quote(q, sizeof(q), name);
-			snprintf(msg, sizeof(msg), "exec %s: %s", q, errstr(ENOENT));
-			fail_code(127, ENOENT, msg);
-		}
+		if (stat(name, &st) < 0)
+			fail_code(127, FAIL_NO_FILE, 0, ENOENT);
 	} else {
-		char denied[PATH_MAX] = "";
+		long denied = -1, entry = 0;
 		file = NULL;
 		const char *p = pathenv;
-		while (*pathenv && p) {
+		for (; *pathenv && p; entry++) {
 			const char *end = strchr(p, ':');
 			size_t len = end ? (size_t)(end - p) : strlen(p);
 			int n = sizeof(path); // too long: skipped, as below (and glibc's
@@ -886,185 +734,192 @@ static void exec_process(const struct op *o) {
 				file = path;
 				break;
 			}
-			if (!denied[0])
-				strcpy(denied, path);
+			if (denied < 0)
+				denied = entry;
 		}
-		if (!file && denied[0]) {
-			quote(q, sizeof(q), denied);
-			snprintf(msg, sizeof(msg), "exec %s: %s", q, errstr(EACCES));
-			fail_code(126, EACCES, msg);
-		}
-		if (!file) {
-			quote(q, sizeof(q), name);
-			snprintf(msg, sizeof(msg), "exec %s: executable file not found in $PATH: %s", q, errstr(ENOENT));
-			fail_code(127, ENOENT, msg);
-		}
+		if (!file && denied >= 0)
+			fail_code(126, FAIL_DENIED, denied, EACCES);
+		if (!file)
+			fail_code(127, FAIL_NOT_IN_PATH, 0, ENOENT);
 	}
 	execve(file, argv, envp);
 	int err = errno;
-	quote(q, sizeof(q), name);
-	snprintf(msg, sizeof(msg), "exec %s: %s", q, errstr(err));
-	fail_code(err == ENOENT ? 127 : 126, err, msg);
+	fail_code(err == ENOENT ? 127 : 126, FAIL_EXECVE, 0, err);
 }
 
-static void run_op(const struct op *o) {
-	switch (o->code) {
-	case OP_STAGE:
-		stage = str(o, 0);
-		break;
-	case OP_TRACE:
-		trace(str(o, 0));
-		break;
-	case OP_UNSHARE:
-		if (unshare(num(o, 0)) < 0)
-			fail("");
-		break;
-	case OP_SETNS: {
-		int fd = open(str(o, 0), O_RDONLY | O_CLOEXEC);
-		char msg[PATH_MAX + 64];
-		if (fd < 0) {
-			snprintf(msg, sizeof(msg), "open %s", str(o, 0));
-			fail(msg);
-		}
-		if (setns(fd, num(o, 1)) < 0) {
-			snprintf(msg, sizeof(msg), "join network namespace %s", str(o, 0));
-			fail(msg);
-		}
-		close(fd);
-		break;
-	}
-	case OP_CHDIR:
-		if (chdir(str(o, 0)) < 0)
-			fail(str(o, 1));
-		break;
-	case OP_MOUNT: {
-		const char *data = str(o, 4);
-		if (mount(str(o, 0), str(o, 1), str(o, 2), num(o, 3), *data ? data : NULL) < 0)
-			fail(str(o, 5));
-		break;
-	}
-	case OP_MOUNT_AT: {
-		int fd = walk_or_fail(str(o, 0), str(o, 1), LAST_DIR, str(o, 6));
-		const char *data = str(o, 5);
-		if (mount(str(o, 2), fdpath(fd), str(o, 3), num(o, 4), *data ? data : NULL) < 0)
-			fail(str(o, 6));
-		close(fd);
-		break;
-	}
-	case OP_REMOUNT_AT:
-		remount_at(str(o, 0), str(o, 1), num(o, 2), str(o, 3));
-		break;
-	case OP_BIND_AT:
-		bind_at(o);
-		break;
-	case OP_MKNOD: {
-		// initproc's makeDevice: the node in its directory made inside
-		// rootfs, owned and moded as the spec says (not through the umask).
-		const char *path = str(o, 1);
-		mode_t mode = num(o, 2);
-		dev_t dev = num(o, 3);
-		uid_t uid = num(o, 4);
-		gid_t gid = num(o, 5);
-		const char *slash = strrchr(path, '/');
-		if (slash == NULL || slash[1] == '\0') {
-			errno = EINVAL;
-			fail(path);
-		}
-		char dir[PATH_MAX];
-		if (slash - path >= PATH_MAX) {
-			errno = ENAMETOOLONG;
-			fail(path);
-		}
-		memcpy(dir, path, slash - path);
-		dir[slash - path] = '\0';
-		int d = walk_or_fail(str(o, 0), dir[0] ? dir : "/", LAST_DIR, path);
-		const char *name = slash + 1;
-		if (mknodat(d, name, mode, dev) < 0 || fchownat(d, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    fchmodat(d, name, mode & 07777, 0) < 0)
-			fail(path);
-		close(d);
-		break;
-	}
-	case OP_SYMLINK_AT: {
-		int dir = walk_or_fail(str(o, 0), str(o, 1), LAST_EXIST, str(o, 1));
-		if (symlinkat(str(o, 2), dir, str(o, 3)) < 0 && errno != EEXIST)
-			fail(str(o, 3));
-		close(dir);
-		break;
-	}
-	case OP_PIVOT:
-		pivot(str(o, 0));
-		break;
-	case OP_WRITE: {
-		str(o, 2); // checks the argument count
-		int fd = open(str(o, 0), O_WRONLY | O_TRUNC | O_CLOEXEC);
-		if (fd < 0)
-			fail(str(o, 2));
-		if (write(fd, o->args[1].s, o->args[1].len) != (ssize_t)o->args[1].len)
-			fail(str(o, 2));
-		close(fd);
-		break;
-	}
-	case OP_READONLY:
-		readonly_path(str(o, 0));
-		break;
-	case OP_MASK:
-		mask_path(str(o, 0));
-		break;
-	case OP_HOSTNAME:
-		if (sethostname(str(o, 0), o->args[0].len) < 0)
-			fail("");
-		break;
-	case OP_LOOPBACK:
-		loopback_up();
-		break;
-	case OP_MKDIR_ALL:
-		mkdir_all(str(o, 0));
-		break;
-	case OP_REMOUNT_ROOT_RO:
-		remount_root_ro();
-		break;
-	case OP_CAPBSET:
-		drop_bounding(num(o, 0));
-		break;
-	case OP_RLIMIT: {
-		struct rlimit rl = {.rlim_cur = num(o, 1), .rlim_max = num(o, 2)};
-		if (prlimit(0, num(o, 0), &rl, NULL) < 0)
-			fail(str(o, 3));
-		break;
-	}
-	case OP_KEEPCAPS:
-		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-			fail("keepcaps");
-		break;
-	case OP_SECCOMP:
-		load_seccomp(o);
-		break;
-	case OP_USER:
-		set_user(o);
-		break;
-	case OP_CAPS:
-		set_caps(o);
-		break;
-	case OP_READY: {
-		static const char ready[] = "{\"type\":\"ready\"}\n";
-		write_all(status_fd, ready, sizeof(ready) - 1);
-		char b;
-		if (read_full(CONFIG_FD, &b, 1) < 0)
-			_exit(125); // the parent went away or aborted: never start
-		break;
-	}
-	case OP_NO_NEW_PRIVS:
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-			fail("");
-		break;
-	case OP_EXEC:
-		exec_process(o);
-		break;
-	default:
+// ---- the executors, one per op (TestPlanExecutors) ----
+
+static void op_stage(const struct op *o) { str(o, 0); } // the parent's words
+
+static void op_trace(const struct op *o) { trace(str(o, 0)); }
+
+static void op_unshare(const struct op *o) {
+	if (unshare(num(o, 0)) < 0)
+		fail();
+}
+
+static void op_setns(const struct op *o) {
+	int fd = open(str(o, 0), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail_at(FAIL_OPEN, 0);
+	if (setns(fd, num(o, 1)) < 0)
+		fail();
+	close(fd);
+}
+
+static void op_chdir(const struct op *o) {
+	if (chdir(str(o, 0)) < 0)
+		fail();
+}
+
+static void op_mount(const struct op *o) {
+	const char *data = str(o, 4);
+	if (mount(str(o, 0), str(o, 1), str(o, 2), num(o, 3), *data ? data : NULL) < 0)
+		fail();
+}
+
+static void op_mount_at(const struct op *o) {
+	int fd = walk_or_fail(str(o, 0), str(o, 1), LAST_DIR);
+	const char *data = str(o, 5);
+	if (mount(str(o, 2), fdpath(fd), str(o, 3), num(o, 4), *data ? data : NULL) < 0)
+		fail();
+	close(fd);
+}
+
+static void op_remount_at(const struct op *o) { remount_at(str(o, 0), str(o, 1), num(o, 2)); }
+
+// op_mknod makes the node in its directory inside rootfs, owned and
+// moded as the spec says (not through the umask).
+static void op_mknod(const struct op *o) {
+	const char *path = str(o, 1);
+	mode_t mode = num(o, 2);
+	dev_t dev = num(o, 3);
+	uid_t uid = num(o, 4);
+	gid_t gid = num(o, 5);
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL || slash[1] == '\0') {
 		errno = EINVAL;
-		fail("unknown step in plan");
+		fail();
 	}
+	char dir[PATH_MAX];
+	if (slash - path >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		fail();
+	}
+	memcpy(dir, path, slash - path);
+	dir[slash - path] = '\0';
+	int d = walk_or_fail(str(o, 0), dir[0] ? dir : "/", LAST_DIR);
+	const char *name = slash + 1;
+	if (mknodat(d, name, mode, dev) < 0 || fchownat(d, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fchmodat(d, name, mode & 07777, 0) < 0)
+		fail();
+	close(d);
+}
+
+static void op_symlink_at(const struct op *o) {
+	int dir = walk_or_fail(str(o, 0), str(o, 1), LAST_EXIST);
+	if (symlinkat(str(o, 2), dir, str(o, 3)) < 0 && errno != EEXIST)
+		fail();
+	close(dir);
+}
+
+static void op_pivot(const struct op *o) { pivot(str(o, 0)); }
+
+static void op_write(const struct op *o) {
+	str(o, 2); // checks the argument count
+	int fd = open(str(o, 0), O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		fail();
+	if (write(fd, o->args[1].s, o->args[1].len) != (ssize_t)o->args[1].len)
+		fail();
+	close(fd);
+}
+
+static void op_readonly(const struct op *o) { readonly_path(str(o, 0)); }
+
+static void op_mask(const struct op *o) { mask_path(str(o, 0)); }
+
+static void op_hostname(const struct op *o) {
+	if (sethostname(str(o, 0), o->args[0].len) < 0)
+		fail();
+}
+
+static void op_loopback(const struct op *o) { (void)o, loopback_up(); }
+
+static void op_mkdir_all(const struct op *o) { mkdir_all(str(o, 0)); }
+
+static void op_remount_root_ro(const struct op *o) { (void)o, remount_root_ro(); }
+
+static void op_capbset(const struct op *o) { drop_bounding(num(o, 0)); }
+
+static void op_rlimit(const struct op *o) {
+	struct rlimit rl = {.rlim_cur = num(o, 1), .rlim_max = num(o, 2)};
+	if (prlimit(0, num(o, 0), &rl, NULL) < 0)
+		fail();
+}
+
+static void op_keepcaps(const struct op *o) {
+	(void)o;
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		fail();
+}
+
+static void op_ready(const struct op *o) {
+	(void)o;
+	static const char ready[] = "{\"type\":\"ready\"}\n";
+	write_all(status_fd, ready, sizeof(ready) - 1);
+	char b;
+	if (read_full(CONFIG_FD, &b, 1) < 0)
+		_exit(125); // the parent went away or aborted: never start
+}
+
+static void op_no_new_privs(const struct op *o) {
+	(void)o;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail();
+}
+
+// executors has plan.c's executor of each op; the Go-only ones (see
+// plan_ops_linux.go) have none, and a plan holding one fails.
+static void (*const executors[OP_COUNT])(const struct op *) = {
+    [OP_STAGE] = op_stage,
+    [OP_TRACE] = op_trace,
+    [OP_UNSHARE] = op_unshare,
+    [OP_SETNS] = op_setns,
+    [OP_CHDIR] = op_chdir,
+    [OP_MOUNT] = op_mount,
+    [OP_MOUNT_AT] = op_mount_at,
+    [OP_REMOUNT_AT] = op_remount_at,
+    [OP_BIND_AT] = bind_at,
+    [OP_SYMLINK_AT] = op_symlink_at,
+    [OP_PIVOT] = op_pivot,
+    [OP_WRITE] = op_write,
+    [OP_READONLY] = op_readonly,
+    [OP_MASK] = op_mask,
+    [OP_HOSTNAME] = op_hostname,
+    [OP_LOOPBACK] = op_loopback,
+    [OP_MKDIR_ALL] = op_mkdir_all,
+    [OP_REMOUNT_ROOT_RO] = op_remount_root_ro,
+    [OP_CAPBSET] = op_capbset,
+    [OP_RLIMIT] = op_rlimit,
+    [OP_KEEPCAPS] = op_keepcaps,
+    [OP_SECCOMP] = load_seccomp,
+    [OP_USER] = set_user,
+    [OP_CAPS] = set_caps,
+    [OP_READY] = op_ready,
+    [OP_NO_NEW_PRIVS] = op_no_new_privs,
+    [OP_EXEC] = exec_process,
+    [OP_MKNOD] = op_mknod,
+};
+
+int hull_plan_executes(unsigned op) { return op < OP_COUNT && executors[op] != NULL; }
+
+static void run_op(const struct op *o) {
+	if (!hull_plan_executes(o->code)) {
+		errno = EINVAL;
+		fail_at(FAIL_UNKNOWN_OP, 0);
+	}
+	executors[o->code](o);
 }
 
 // run_plan runs the steps of a plan (Compile's, without its size): the
@@ -1075,28 +930,28 @@ static void run_plan(const unsigned char *buf, size_t size) {
 	const unsigned char *p = buf, *end = buf + size;
 	struct op o;
 	struct arg args[MAX_ARGS + 2];
-	while (p < end) {
+	for (cur_step = 1; p < end; cur_step++) {
 		if (end - p < 8) {
 			errno = EINVAL;
-			fail("malformed plan");
+			fail_at(FAIL_MALFORMED, 0);
 		}
 		o.code = le32(p);
 		o.argc = le32(p + 4);
 		p += 8;
 		if (o.argc > MAX_ARGS + 2) {
 			errno = EINVAL;
-			fail("malformed plan");
+			fail_at(FAIL_MALFORMED, 0);
 		}
 		for (uint32_t i = 0; i < o.argc; i++) {
 			if (end - p < 4) {
 				errno = EINVAL;
-				fail("malformed plan");
+				fail_at(FAIL_MALFORMED, 0);
 			}
 			uint32_t len = le32(p);
 			p += 4;
 			if ((size_t)(end - p) < (size_t)len + 1 || p[len] != '\0') {
 				errno = EINVAL;
-				fail("malformed plan");
+				fail_at(FAIL_MALFORMED, 0);
 			}
 			args[i].s = (const char *)p;
 			args[i].len = len;
@@ -1106,8 +961,7 @@ static void run_plan(const unsigned char *buf, size_t size) {
 		run_op(&o);
 	}
 	errno = EINVAL;
-	stage = "exec";
-	fail("plan ended without exec");
+	fail_at(FAIL_NO_EXEC, 0);
 }
 
 // close_from closes every descriptor from fd up: close_range where the
@@ -1117,7 +971,7 @@ static void close_from(int from) {
 		return;
 	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
-		fail("list /proc/self/fd");
+		fail_at(FAIL_LIST_FDS, 0);
 	char buf[4096];
 	long n;
 	while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
@@ -1131,7 +985,7 @@ static void close_from(int from) {
 		}
 	}
 	if (n < 0)
-		fail("list /proc/self/fd");
+		fail_at(FAIL_LIST_FDS, 0);
 	close(dir);
 }
 
@@ -1141,17 +995,17 @@ static void close_from(int from) {
 static void place_fds(int *src) {
 	for (int i = 0; i < 3; i++)
 		if (src[i] < 0 && (src[i] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
-			fail("open /dev/null");
+			fail_at(FAIL_DEV_NULL, 0);
 	// First off 0-4 whatever is not in its place already, so that no
 	// dup2 below closes a descriptor still to be moved.
 	for (int i = 0; i < 5; i++)
 		if (src[i] < 5 && src[i] != i && (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 5)) < 0)
-			fail("place descriptors");
+			fail_at(FAIL_PLACE_FDS, 0);
 	status_fd = src[4]; // its old number may be another's place
 	for (int i = 0; i < 5; i++) {
 		int r = src[i] == i ? fcntl(i, F_SETFD, i < 3 ? 0 : FD_CLOEXEC) : dup3(src[i], i, i < 3 ? 0 : O_CLOEXEC);
 		if (r < 0)
-			fail("place descriptors");
+			fail_at(FAIL_PLACE_FDS, 0);
 	}
 	status_fd = STATUS_FD;
 	close_from(5);
@@ -1167,7 +1021,7 @@ static int spawn_main(void *arg) {
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	reset_signals(); // the program's handlers too: this is its table's copy
 	if (s->pdeathsig && prctl(PR_SET_PDEATHSIG, s->pdeathsig, 0, 0, 0) < 0)
-		fail("parent-death signal");
+		fail_at(FAIL_PDEATHSIG, 0);
 	int fds[5];
 	memcpy(fds, s->fds, sizeof(fds));
 	place_fds(fds);
@@ -1211,11 +1065,11 @@ int hull_plan_spawn(struct hull_spawn *s) {
 
 	// The thread's variables, set here: were they allocated lazily (a
 	// shared library's), the child would do it on the program's heap.
-	stage = "setup";
+	cur_step = 0;
 	trace_fd = -1;
 	status_fd = s->fds[4]; // until place_fds
 	walk_proc_link = 0;
-	errstr_buf[0] = fdpath_buf[0] = '\0';
+	fdpath_buf[0] = '\0';
 
 	// Every signal, glibc's own two too (its pthread_sigmask keeps them).
 	uint64_t all = ~(uint64_t)0, old;

@@ -87,3 +87,7 @@ func Spawn(stack *SpawnStack, plan []byte, cloneflags uintptr, stdio [3]int, con
 	}
 	return pid, nil
 }
+
+// cExecutes reports whether plan.c has an executor for op
+// (TestPlanExecutors).
+func cExecutes(op uint32) bool { return C.hull_plan_executes(C.unsigned(op)) != 0 }

@@ -16,58 +16,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A plan is runInit's setup compiled by the parent (Compile) into a list
-// of system calls, which plan.c carries out in an init started by Spawn:
-// a clone of this program that shares its memory until it execs the
-// container's process, so it never execs this program nor starts a Go
-// runtime.
+// A plan is a container's setup compiled in Go (compilePlan) into a list
+// of steps, the only description of what an init does. Two executors run
+// it: plan.c, in an init started by Spawn (a clone of this program that
+// shares its memory until it execs the container's process, so it never
+// execs this program nor starts a Go runtime), and the Go init
+// (plan_exec_linux.go), which runs every container that plan.c cannot.
 //
-// Why: a Go init pays for an exec of the program that linked hull, the
-// runtime's start-up and every package initialiser (about 20 ms of CPU for
-// hull's own CLI; more for a bigger program) on every container start. A
-// plan init pays for a clone and the system calls. Everything that needs
-// decisions is taken here, in Go, by the same code paths as the Go init's;
-// plan.c only walks paths inside the root filesystem (openat per
-// component, never leaving it), tells files from directories and reports
-// errors in the Go init's words.
+// Why two: a Go init pays for an exec of the program that linked hull,
+// the runtime's start-up and every package initialiser (about 20 ms of
+// CPU for hull's own CLI; more for a bigger program) on every container
+// start. A plan init pays for a clone and the system calls. Every
+// decision is taken here; the executors only walk paths inside the root
+// filesystem, tell files from directories, make the system calls and
+// report a failure as {step, at, n, errno}, which planWord words.
 //
 // Containers run WithInit (its reaper forks the Go init) or Detached
 // (its shim starts the Go init), that copy a volume up or that have a
-// terminal keep the Go init (Compile says so), as do builds without cgo.
-
-// Plan steps, in plan.c's numbering. Arguments are strings (paths, names)
-// or 8-byte little-endian integers; "what" is the prefix of the error
-// message when the step fails, in the stage last set by opStage.
-const (
-	opStage         = iota + 1 // name: the stage of the errors that follow
-	opTrace                    // phase: a HULL_TRACE line
-	opUnshare                  // flags
-	opSetns                    // path, nstype
-	opChdir                    // path, what
-	opMount                    // source, target, fstype, flags, data, what: mount(2) as is
-	opMountAt                  // rootfs, dest, source, fstype, flags, data, what: on dest made a directory inside rootfs
-	opRemountAt                // rootfs, dest, flags, what: mount("", dest, "", flags) inside rootfs
-	opBindAt                   // rootfs, dest, source, flags, propagation, MS_REC or 0, use open_tree, what: mountInto for a bind
-	opSymlinkAt                // rootfs, dir, target, name: a symlink in dir inside rootfs (EEXIST is fine)
-	opPivot                    // rootfs
-	opWrite                    // path, data, what
-	opReadonly                 // path: maskPaths' read-only bind (absent paths skipped)
-	opMask                     // path: maskPaths' mask (absent paths skipped)
-	opHostname                 // name
-	opLoopback                 // (none)
-	opMkdirAll                 // path
-	opRemountRootRO            // (none)
-	opCapBSet                  // mask to keep
-	opRlimit                   // resource, soft, hard, what
-	opKeepCaps                 // (none)
-	opSeccomp                  // flags, program (seccomp.Encode)
-	opUser                     // uid, gid, groups (4 bytes each)
-	opCaps                     // effective, permitted, inheritable, then each ambient capability's number and name
-	opReady                    // (none): report ready, wait for the start byte
-	opNoNewPrivs               // (none)
-	opExec                     // PATH, argc, args..., env...
-	opMknod                    // rootfs, path, mode, dev, uid, gid: makeDevice
-)
+// terminal (Go-only steps) get the Go init (Compile says so), as do
+// builds without cgo.
 
 // maxPlanArgs is plan.c's MAX_ARGS: the most arguments and environment
 // entries, together, that a plan can exec with.
@@ -78,7 +45,10 @@ const maxPlanArgs = 4096
 const maxPlanSize = 16 << 20
 
 type plan struct {
-	b []byte
+	b   []byte
+	bpf []byte // Config.SeccompBPF
+	// goOnly: a step is one plan.c has no executor for.
+	goOnly bool
 	// nul: a string argument holds a NUL byte, which C would take for
 	// its end (a path or argument cut short): the Go init gets the config
 	// and fails on it as it would.
@@ -113,65 +83,70 @@ func (p *plan) step(op uint32, args ...any) {
 	}
 }
 
-// errNoPlan means the Go init must run this config.
-var errNoPlan = errors.New("no plan")
-
 // Compile turns cfg into a plan for Spawn (see plan), or returns ok false
-// when the config needs the Go init:
-// then the parent starts that with WriteConfig. A config the Go init
-// would refuse (an unknown capability, say) also gets ok false, so that
-// its error is the Go init's.
+// when the config needs the Go init: then the parent starts that with
+// WriteConfig, and the Go init runs the same plan (compilePlan) with the
+// Go executors, and what no plan holds (the reaper of WithInit). A
+// config whose plan fails to compile (an unknown capability, say) also
+// gets ok false, so that the Go init runs the plan up to there and
+// reports the error in its place.
 func Compile(cfg *Config) (data []byte, ok bool) {
-	if !planAvailable {
+	if !planAvailable || cfg.Reaper || cfg.Detached || cfg.DNS != nil {
 		return nil, false
 	}
-	var p plan
-	if err := p.compile(cfg); err != nil || p.nul || len(p.b) > maxPlanSize {
+	p, err := compilePlan(cfg)
+	if err != nil || p.nul || p.goOnly || len(p.b) > maxPlanSize {
+		return nil, false
+	}
+	proc := cfg.Spec.Process
+	if len(proc.Args) == 0 || len(proc.Args)+len(proc.Env) > maxPlanArgs {
 		return nil, false
 	}
 	return p.b, true
 }
 
-func (p *plan) compile(cfg *Config) error {
+// compilePlan compiles cfg's setup, from joining a network namespace to
+// the exec of the container's process. When a step cannot be compiled,
+// the plan stops short of it and err (a *stageError) says why: the Go
+// init runs the steps before it, then reports err, as it would have
+// failed there.
+func compilePlan(cfg *Config) (*plan, error) {
+	p := &plan{bpf: cfg.SeccompBPF}
 	s := cfg.Spec
-	if s == nil || s.Process == nil || s.Root == nil || cfg.Reaper || cfg.Detached || cfg.DNS != nil || s.Process.Terminal {
-		return errNoPlan
+	if s == nil || s.Process == nil || s.Root == nil {
+		return p, fail("config", errors.New("incomplete spec"))
 	}
 	proc := s.Process
-	if len(proc.Args) == 0 || len(proc.Args)+len(proc.Env) > maxPlanArgs {
-		return errNoPlan
-	}
 	rootfs := s.Root.Path
 	if cfg.NetNS != "" {
 		p.step(opStage, "network")
 		p.step(opSetns, cfg.NetNS, uint64(unix.CLONE_NEWNET))
 	}
-	// setupContainer, step by step.
 	p.step(opStage, "cgroup namespace")
 	p.step(opUnshare, uint64(unix.CLONE_NEWCGROUP))
 	p.step(opStage, "mount")
+	// Nothing we mount may propagate back to the host.
 	p.step(opMount, "", "/", "", unix.MS_REC|rootPropagation(s.Mounts), "", "make / rprivate")
+	// Relative lowerdirs from LowerRoot keep the options short.
 	p.step(opChdir, cfg.LowerRoot, "overlay")
 	data := cfg.overlayOptions()
 	if len(data) >= os.Getpagesize() {
-		return errNoPlan
+		return p, fail("mount", fmt.Errorf("overlay: options too long (%d bytes, %d layers)", len(data), len(cfg.Lowers)))
 	}
 	p.step(opMount, "overlay", rootfs, "overlay", uintptr(0), data, "overlay on "+rootfs)
 	for _, m := range s.Mounts {
-		if slices.Contains(m.Options, CopyUpOption) {
-			return errNoPlan
-		}
 		if err := p.mountInto(rootfs, m); err != nil {
-			return err
+			return p, fail("mount", fmt.Errorf("%s: %w", m.Destination, err))
 		}
 	}
 	p.step(opTrace, "C mounts done")
+	// /dev (a tmpfs by then): the spec's devices and the standard links.
 	p.step(opStage, "devices")
 	if l := s.Linux; l != nil {
 		for _, d := range l.Devices {
 			mode, dev, uid, gid, err := deviceNode(d)
 			if err != nil {
-				return errNoPlan
+				return p, fail("devices", fmt.Errorf("%s: %w", d.Path, err))
 			}
 			p.step(opMknod, rootfs, d.Path, mode, dev, uid, gid)
 		}
@@ -182,11 +157,13 @@ func (p *plan) compile(cfg *Config) error {
 	p.step(opStage, "pivot_root")
 	p.step(opPivot, rootfs)
 	if l := s.Linux; l != nil {
+		// The spec only admits namespaced sysctls; written before
+		// /proc/sys is made read-only.
 		p.step(opStage, "sysctl")
 		for _, k := range slices.Sorted(maps.Keys(l.Sysctl)) {
 			path := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
 			if !strings.HasPrefix(path, "/proc/sys/") || strings.Contains(k, "..") {
-				return errNoPlan
+				return p, fail("sysctl", fmt.Errorf("sysctl %q", k))
 			}
 			p.step(opWrite, path, []byte(l.Sysctl[k]), "sysctl "+k)
 		}
@@ -212,21 +189,43 @@ func (p *plan) compile(cfg *Config) error {
 		p.step(opRemountRootRO)
 	}
 	if err := p.security(s); err != nil {
-		return err
+		return p, err
 	}
 	p.step(opStage, "workdir")
 	p.step(opChdir, proc.Cwd, "chdir "+proc.Cwd)
+	if proc.Terminal {
+		p.goOnly = true
+		var w, h uint64
+		if b := proc.ConsoleSize; b != nil {
+			w, h = uint64(b.Width), uint64(b.Height)
+		}
+		p.step(opStage, "tty")
+		p.step(opConsole, boolNum(proc.ConsoleSize != nil), w, h)
+	}
 	p.step(opTrace, "C setup done")
 	p.step(opReady)
-	// applySecurity(beforeExec), then execProcess.
-	if proc.NoNewPrivileges {
-		p.step(opStage, "no_new_privs")
-		p.step(opNoNewPrivs)
-		if err := p.seccomp(s); err != nil {
-			return err
-		}
+	if err := p.beforeExec(s); err != nil {
+		return p, err
 	}
 	p.step(opTrace, "C security done")
+	p.exec(proc)
+	return p, nil
+}
+
+// beforeExec is the last steps before the exec: no_new_privs, and then
+// the seccomp filter, loaded last so that the setup's own system calls
+// are not filtered (security loads it earlier without no_new_privs).
+func (p *plan) beforeExec(s *specs.Spec) error {
+	if !s.Process.NoNewPrivileges {
+		return nil
+	}
+	p.step(opStage, "no_new_privs")
+	p.step(opNoNewPrivs)
+	return p.seccomp(s)
+}
+
+// exec is the exec of the container's process.
+func (p *plan) exec(proc *specs.Process) {
 	args := []any{getEnv(proc.Env, "PATH"), len(proc.Args)}
 	for _, a := range proc.Args {
 		args = append(args, a)
@@ -234,18 +233,27 @@ func (p *plan) compile(cfg *Config) error {
 	for _, e := range proc.Env {
 		args = append(args, e)
 	}
+	p.step(opStage, "exec")
 	p.step(opExec, args...)
-	return nil
 }
 
-// security is setupContainer's steps from the bounding set to the user
-// change: applySecurity's beforeUser and afterUser phases around setUser.
+func boolNum(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// security is the steps from the bounding set to the capabilities: the
+// seccomp filter goes before the user change when no_new_privs is off
+// (AllowNewPrivileges), since loading it then needs CAP_SYS_ADMIN; the
+// permitted set is kept across the user change for the capset after it.
 func (p *plan) security(s *specs.Spec) error {
 	proc := s.Process
 	if c := proc.Capabilities; c != nil {
 		keep, err := capMask(c.Bounding)
 		if err != nil {
-			return err
+			return fail("capabilities", err)
 		}
 		p.step(opStage, "capabilities")
 		p.step(opCapBSet, keep)
@@ -254,7 +262,7 @@ func (p *plan) security(s *specs.Spec) error {
 	for _, l := range proc.Rlimits {
 		res, ok := rlimitNames[l.Type]
 		if !ok {
-			return errNoPlan
+			return fail("rlimits", fmt.Errorf("unknown rlimit %s", l.Type))
 		}
 		p.step(opRlimit, res, l.Soft, l.Hard, l.Type)
 	}
@@ -278,14 +286,14 @@ func (p *plan) security(s *specs.Spec) error {
 		for i, set := range [][]string{c.Effective, c.Permitted, c.Inheritable} {
 			m, err := capMask(set)
 			if err != nil {
-				return err
+				return fail("capabilities", err)
 			}
 			args[i] = m
 		}
 		for _, name := range c.Ambient {
 			n, ok := capNames[name]
 			if !ok {
-				return errNoPlan
+				return fail("capabilities", fmt.Errorf("unknown capability %s", name))
 			}
 			args = append(args, n, name)
 		}
@@ -295,26 +303,38 @@ func (p *plan) security(s *specs.Spec) error {
 	return nil
 }
 
-// seccomp loads the spec's filter, compiled here (seccomp.CompileCached).
+// seccomp loads the spec's filter: the one the parent compiled and sent
+// (Config.SeccompBPF), or compiled here (seccomp.CompileCached).
 func (p *plan) seccomp(s *specs.Spec) error {
 	if s.Linux == nil || s.Linux.Seccomp == nil {
 		return nil
 	}
-	prog, err := seccomp.CompileCached(s.Linux.Seccomp)
-	if err != nil {
-		return errNoPlan
+	prog := p.bpf
+	if prog == nil {
+		compiled, err := seccomp.CompileCached(s.Linux.Seccomp)
+		if err != nil {
+			return fail("seccomp", err)
+		}
+		prog = seccomp.Encode(compiled)
 	}
 	flags, err := seccomp.LoadFlags(s.Linux.Seccomp)
 	if err != nil {
-		return errNoPlan
+		return fail("seccomp", err)
 	}
 	p.step(opStage, "seccomp")
-	p.step(opSeccomp, uint64(flags), seccomp.Encode(prog))
+	p.step(opSeccomp, uint64(flags), prog)
 	return nil
 }
 
-// mountInto is the plan of initproc's mountVolume and mountInto for m.
+// mountInto is the plan of mounting m at its destination inside rootfs,
+// resolved so that a symlink in the image cannot send it outside: a
+// volume's copy-up first, if m asks for it.
 func (p *plan) mountInto(rootfs string, m specs.Mount) error {
+	if i := slices.Index(m.Options, CopyUpOption); i >= 0 {
+		m.Options = slices.Delete(slices.Clone(m.Options), i, i+1)
+		p.goOnly = true
+		p.step(opCopyUp, rootfs, m.Destination, m.Source)
+	}
 	flags, data := parseMountOptions(m.Options)
 	what := m.Destination
 	if m.Type == "cgroup" {
@@ -337,12 +357,16 @@ func (p *plan) mountInto(rootfs string, m specs.Mount) error {
 	return nil
 }
 
-// cgroupfs is the plan of mountCgroupfs.
+// cgroupfs gives the container its own view of the cgroup filesystem,
+// rooted at its cgroup namespace (so it sees its own cgroup as "/"),
+// read-only unless the spec says rw. On cgroup v2 that is one cgroup2
+// mount; on v1 a tmpfs with each of the host's hierarchies mounted under
+// the same name, as Docker does.
 func (p *plan) cgroupfs(rootfs, dest string, flags uintptr) error {
 	flags |= unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	var st unix.Statfs_t
 	if err := unix.Statfs(cgroupRoot, &st); err != nil {
-		return errNoPlan
+		return err
 	}
 	if st.Type == unix.CGROUP2_SUPER_MAGIC {
 		p.step(opMountAt, rootfs, dest, "cgroup2", "cgroup2", flags, "", dest)
@@ -350,7 +374,7 @@ func (p *plan) cgroupfs(rootfs, dest string, flags uintptr) error {
 	}
 	hierarchies, err := planCgroupMounts()
 	if err != nil {
-		return errNoPlan
+		return err
 	}
 	p.step(opMountAt, rootfs, dest, "tmpfs", "tmpfs", uintptr(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "mode=755", dest)
 	for _, h := range hierarchies {
@@ -371,7 +395,7 @@ func capMask(names []string) (uint64, error) {
 	for _, name := range names {
 		n, ok := capNames[name]
 		if !ok || n >= 64 {
-			return 0, errNoPlan
+			return 0, fmt.Errorf("unknown capability %s", name)
 		}
 		m |= 1 << n
 	}

@@ -26,3 +26,6 @@ func (s *SpawnStack) Free() {}
 func Spawn(*SpawnStack, []byte, uintptr, [3]int, int, int, syscall.Signal) (int, error) {
 	return 0, errNoCgo
 }
+
+// cExecutes: without cgo there is no plan.c, and no executor.
+func cExecutes(uint32) bool { return false }

@@ -14,3 +14,6 @@ struct hull_spawn {
 };
 
 int hull_plan_spawn(struct hull_spawn *s);
+
+// hull_plan_executes says whether plan.c has an executor for op.
+int hull_plan_executes(unsigned op);

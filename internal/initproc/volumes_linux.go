@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/hullbox/hull/internal/archive"
@@ -46,45 +45,28 @@ func recursivePropagation(opts []string) uintptr {
 	return 0
 }
 
-// mountVolume does a volume mount's copy-up, if m asks for it (stripping
-// the marker from m's options), and then mounts a bind of a directory
-// (volumes, WithBind) with bindDir. done is false when m is left to
-// mountInto: other types, files, or a kernel without the new mount API.
-func mountVolume(rootfs string, m *specs.Mount) (done bool, err error) {
-	if err := prepareVolume(rootfs, m); err != nil {
-		return false, err
-	}
-	return bindDir(rootfs, *m)
-}
-
-// bindDir bind-mounts a directory with the new mount API: the source tree
-// is cloned (open_tree), given its flags and propagation as a whole
-// (mount_setattr: ro is recursive), and attached (move_mount) to a handle
-// on the destination that pathrs opened, creating it, inside rootfs. No
-// path inside the container is looked up twice, so a symlink swapped in
-// meanwhile (by another container sharing a volume above the destination)
-// cannot send the mount outside rootfs. done is false, and nothing done,
-// when m is not a directory bind or the kernel lacks the API (before 5.12).
-func bindDir(rootfs string, m specs.Mount) (done bool, err error) {
-	flags, _ := parseMountOptions(m.Options)
-	if m.Type != "bind" || flags&unix.MS_BIND == 0 {
-		return false, nil
-	}
-	if fi, err := os.Stat(m.Source); err != nil || !fi.IsDir() {
-		return false, nil
-	}
+// bindDir binds the directory src at dest inside rootfs with the new
+// mount API: the source tree is cloned (open_tree), given its flags and
+// propagation as a whole (mount_setattr: ro is recursive), and attached
+// (move_mount) to a handle on the destination that pathrs opened,
+// creating it, inside rootfs. No path inside the container is looked up
+// twice, so a symlink swapped in meanwhile (by another container sharing
+// a volume above the destination) cannot send the mount outside rootfs.
+// done is false, and nothing done, when the kernel lacks the API (before
+// 5.12). Failures are goBindAt's (stepFailure).
+func bindDir(rootfs, dest, src string, flags uintptr) (done bool, err error) {
 	treeFlags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
 	setFlags := uint(unix.AT_EMPTY_PATH)
 	if flags&unix.MS_REC != 0 {
 		treeFlags |= unix.AT_RECURSIVE
 		setFlags |= unix.AT_RECURSIVE
 	}
-	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, treeFlags)
+	tree, err := unix.OpenTree(unix.AT_FDCWD, src, treeFlags)
 	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) && !haveMountAPI() {
 		return false, nil
 	}
 	if err != nil {
-		return true, fmt.Errorf("open_tree %s: %w", m.Source, err)
+		return true, failAt(failOpenTree, 0, err)
 	}
 	defer unix.Close(tree)
 	attr := unix.MountAttr{Propagation: uint64(flags & (unix.MS_PRIVATE | unix.MS_SHARED | unix.MS_SLAVE | unix.MS_UNBINDABLE))}
@@ -98,32 +80,32 @@ func bindDir(rootfs string, m specs.Mount) (done bool, err error) {
 	}
 	if attr.Attr_set != 0 || attr.Propagation != 0 {
 		if err := unix.MountSetattr(tree, "", setFlags, &attr); err != nil {
-			return true, fmt.Errorf("mount_setattr: %w", err)
+			return true, failAt(failMountSetattr, 0, err)
 		}
 	}
 	root, err := os.OpenFile(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return true, err
+		return true, failAt(failRootFD, 0, errnoOf(err))
 	}
 	defer root.Close()
 	// SecureJoin resolves the destination's symlinks inside rootfs, dangling
 	// ones too (which pathrs would refuse to create through); pathrs then
 	// creates and opens the result without leaving rootfs, whatever changed.
-	joined, err := secureDest(rootfs, m.Destination)
+	joined, err := secureDest(rootfs, dest)
 	if err != nil {
-		return true, err
+		return true, walkFailure(err)
 	}
 	rel, err := filepath.Rel(rootfs, joined)
 	if err != nil {
-		return true, err
+		return true, walkFailure(err)
 	}
 	dst, err := pathrs.MkdirAllHandle(root, rel, 0o755)
 	if err != nil {
-		return true, err
+		return true, walkFailure(err)
 	}
 	defer dst.Close()
 	if err := unix.MoveMount(tree, "", int(dst.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return true, fmt.Errorf("move_mount: %w", err)
+		return true, failAt(failMoveMount, 0, err)
 	}
 	return true, nil
 }
@@ -135,17 +117,12 @@ func haveMountAPI() bool {
 	return !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EPERM)
 }
 
-// prepareVolume does a volume mount's copy-up, if m asks for it, and
-// strips the marker from m's options. It runs just before m is mounted:
-// what is at the destination then (the image's content, or a mount below)
-// is what gets copied.
-func prepareVolume(rootfs string, m *specs.Mount) error {
-	i := slices.Index(m.Options, CopyUpOption)
-	if i < 0 {
-		return nil
-	}
-	m.Options = slices.Delete(slices.Clone(m.Options), i, i+1)
-	src, err := secureDest(rootfs, m.Destination) // never copy the whole root up
+// prepareVolume does a volume's copy-up (opCopyUp) into vol from dest in
+// rootfs. It runs just before the volume is mounted: what is at the
+// destination then (the image's content, or a mount below) is what gets
+// copied.
+func prepareVolume(rootfs, dest, vol string) error {
+	src, err := secureDest(rootfs, dest) // never copy the whole root up
 	if err != nil {
 		return err
 	}
@@ -170,7 +147,7 @@ func prepareVolume(rootfs string, m *specs.Mount) error {
 	if st.Dev != rootSt.Dev {
 		return nil
 	}
-	return copyUp(fmt.Sprintf("/proc/self/fd/%d", fd), m.Source, &st)
+	return copyUp(fmt.Sprintf("/proc/self/fd/%d", fd), vol, &st)
 }
 
 // copyUp copies the tree src into the volume directory vol if vol is
@@ -226,19 +203,4 @@ func applyConfined(dirFD int, r io.Reader) error {
 		errc <- err
 	}()
 	return <-errc
-}
-
-// remountBind applies a bind mount's flags (ro, nosuid...) that the bind
-// itself ignores, and its propagation.
-func remountBind(dst string, flags uintptr) error {
-	propagation := flags & (unix.MS_PRIVATE | unix.MS_SHARED | unix.MS_SLAVE | unix.MS_UNBINDABLE)
-	if rest := flags &^ (unix.MS_BIND | unix.MS_REC | propagation); rest != 0 {
-		if err := unix.Mount("", dst, "", rest|unix.MS_BIND|unix.MS_REMOUNT, ""); err != nil {
-			return err
-		}
-	}
-	if propagation != 0 {
-		return unix.Mount("", dst, "", propagation, "")
-	}
-	return nil
 }

@@ -1,0 +1,54 @@
+package initproc
+
+import (
+	"flag"
+	"os"
+	"testing"
+)
+
+var updateOpsHeader = flag.Bool("update-ops-header", false, "rewrite plan_ops.h from plan_ops_linux.go")
+
+// TestPlanOpsHeader: plan_ops.h, which plan.c numbers its ops and failure
+// points by, is what plan_ops_linux.go generates (go generate rewrites it).
+func TestPlanOpsHeader(t *testing.T) {
+	want := planOpsHeader()
+	if *updateOpsHeader {
+		if err := os.WriteFile("plan_ops.h", []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile("plan_ops.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("plan_ops.h is stale: run go generate ./internal/initproc")
+	}
+}
+
+// TestPlanExecutors: every op has a name, a Go executor and, but for the
+// Go-only ones, a C executor; plan.c has none beyond them.
+func TestPlanExecutors(t *testing.T) {
+	for op := uint32(1); op < opCount; op++ {
+		info := planOps[op]
+		if info.name == "" {
+			t.Errorf("op %d has no name", op)
+		}
+		if goExecutors[op] == nil {
+			t.Errorf("op %d (%s) has no Go executor", op, info.name)
+		}
+		if planAvailable && cExecutes(op) == info.goOnly {
+			t.Errorf("op %d (%s): goOnly %v, plan.c executes it: %v", op, info.name, info.goOnly, cExecutes(op))
+		}
+	}
+	for _, op := range []uint32{0, opCount, opCount + 1, 1 << 31} {
+		if cExecutes(op) {
+			t.Errorf("plan.c executes op %d, which does not exist", op)
+		}
+	}
+	for f, name := range failNames {
+		if name == "" {
+			t.Errorf("failure point %d has no name", f)
+		}
+	}
+}
