@@ -9,7 +9,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/hullbox/hull/internal/initproc"
 
 	"golang.org/x/sys/unix"
 )
@@ -59,13 +62,57 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		}},
 		{"root with capabilities", []RunOption{WithUser("0:1000"), WithCapAdd("ALL")}},
 		{"privileged", []RunOption{WithPrivileged()}},
+		{"tmpfs shared", []RunOption{WithTmpfs("/shared", "rshared")}},
 	}
 	ids := regexp.MustCompile(`[0-9a-f]{64}|[0-9a-f]{12}`)
+	// Every op plan.c executes must be compared here: the ops the plans
+	// of these cases went through.
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	run := func(t *testing.T, rt *Runtime, opts ...RunOption) (ExitStatus, string, error) {
+		t.Helper()
+		var out syncBuffer
+		c, err := rt.Run(t.Context(), "busybox:test", append([]RunOption{WithStdout(&out), WithStderr(&out)}, opts...)...)
+		if c == nil {
+			return ExitStatus{}, "", err
+		}
+		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+		if lp := c.live(); lp != nil {
+			mu.Lock()
+			for _, op := range initproc.PlanOps(lp.plan) {
+				seen[op] = true
+			}
+			mu.Unlock()
+		}
+		st, werr := c.Wait(t.Context())
+		if err == nil {
+			err = werr
+		}
+		return st, out.String(), err
+	}
+	// "network of another container": each runtime's own.
+	others := map[*Runtime]*Container{}
+	for _, rt := range []*Runtime{rtPlan, rtGo} {
+		other, err := rt.Run(t.Context(), "busybox:test", WithNetworkMode(NetworkModeNone), WithCmd("sleep", "60"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { other.Remove(context.Background(), WithForceRemove()) })
+		others[rt] = other
+	}
+	cases = append(cases, struct {
+		name string
+		opts []RunOption
+	}{"network of another container", nil})
 	runBoth := func(t *testing.T, opts []RunOption) (plan, gotGo string) {
 		t.Helper()
 		var outs [2]string
 		for i, rt := range []*Runtime{rtPlan, rtGo} {
-			st, out, err := run(t, rt, append(append(append([]RunOption{}, base...), opts...), WithCmd("sh", "-c", planProbe))...)
+			o := append(append(append([]RunOption{}, base...), opts...), WithCmd("sh", "-c", planProbe))
+			if t.Name() == "TestPlanInitMatchesGoInit/network_of_another_container" {
+				o = append(o, WithNetworkMode("container:"+others[rt].ID()))
+			}
+			st, out, err := run(t, rt, o...)
 			if err != nil || st.Code != 0 {
 				t.Fatalf("goInit=%v: %+v %v\n%s", rt.goInit, st, err, out)
 			}
@@ -86,6 +133,16 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 	}
 
 	// Failures: the same exit code and the same words.
+	defer func() {
+		for _, op := range initproc.COps() {
+			// keepcaps: no option leads to it (internal/spec gives a
+			// non-root user no permitted set); TestPlanExecutors checks
+			// that both sides have it.
+			if !seen[op] && op != "keepcaps" {
+				t.Errorf("no case runs plan.c's op %s: add one", op)
+			}
+		}
+	}()
 	for _, tc := range []struct {
 		name string
 		opts []RunOption

@@ -256,3 +256,27 @@ func Word(plan []byte, m Message) Message {
 	m.Stage, m.Message, m.Code = planWord(steps, m.Step-1, m.At, m.N, err)
 	return m
 }
+
+// PlanOps names the ops of plan's steps, in order (tests: which ops a
+// set of containers went through).
+func PlanOps(plan []byte) []string {
+	steps, _ := decodePlan(plan)
+	names := make([]string, len(steps))
+	for i, s := range steps {
+		if s.op > 0 && s.op < opCount {
+			names[i] = planOps[s.op].name
+		}
+	}
+	return names
+}
+
+// COps names every op plan.c executes: those a plan init can run.
+func COps() []string {
+	var names []string
+	for op := 1; op < opCount; op++ {
+		if !planOps[op].goOnly {
+			names = append(names, planOps[op].name)
+		}
+	}
+	return names
+}
