@@ -408,7 +408,7 @@ static void remount_at(const char *rootfs, const char *dest, unsigned long flags
 	close(fd);
 }
 
-// bind_at is initproc's mountInto for a bind: a file source is bound over
+// bind_at is goBindAt in C (plan_exec_linux.go): a file source is bound over
 // a file (made if missing), a directory one with bind_tree when it may,
 // else with mount(2), then the flags the bind ignores and the propagation.
 static void bind_at(const struct op *o) {
@@ -588,7 +588,7 @@ static void set_user(const struct op *o) {
 	for (size_t i = 0; i < n; i++)
 		groups[i] = le32((const unsigned char *)g->s + 4 * i);
 	// A credential change clears the parent-death signal (the owner's
-	// SIGKILL when it dies): set it again after (initproc's setUser).
+	// SIGKILL when it dies): set it again after (as goUser does).
 	int deathsig = 0;
 	prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0);
 	if (syscall(SYS_setgroups, n, groups) < 0)

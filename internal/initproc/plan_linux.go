@@ -384,7 +384,7 @@ func (p *plan) cgroupfs(rootfs, dest string, flags uintptr) error {
 	return nil
 }
 
-// devLinks are the symlinks setupDev adds to /dev: target, name.
+// devLinks are the symlinks every /dev gets: target, name.
 var devLinks = [][2]string{
 	{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
 	{"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"}, {"/proc/kcore", "core"},
