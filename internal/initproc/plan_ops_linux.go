@@ -7,11 +7,12 @@ import (
 
 // The plan's operations and the points at which one can fail: defined
 // here, once. plan_ops.h, which plan.c includes, is generated from these
-// lists (go generate; TestPlanOpsHeader fails when it is stale), and
+// lists (go generate, without cgo so that a stale header cannot stop
+// it; TestPlanOpsHeader fails when it is stale), and
 // TestPlanExecutors that both executors (plan_exec_linux.go in Go,
 // plan.c's executors table in C) have one for each.
 //
-//go:generate go test -run ^TestPlanOpsHeader$ . -args -update-ops-header
+//go:generate env CGO_ENABLED=0 go test -run ^TestPlanOpsHeader$ . -args -update-ops-header
 
 // Plan steps. Arguments are strings (paths, names) or 8-byte
 // little-endian integers; "what" names the object in the error message
