@@ -200,7 +200,8 @@ func (c *commitConfig) apply(base ocispec.ImageConfig) ocispec.ImageConfig {
 // container's (see below), changed by opts; the history gets one entry.
 //
 // The layer is stored uncompressed, like Import's: committing costs one read of the
-// changes and no compression (a push may compress). It is unpacked as a snapshot by the
+// changes and no compression. Push compresses it (gzip by default, see WithCompression)
+// the first time it is pushed and keeps the compressed blob for later pushes. It is unpacked as a snapshot by the
 // same code a pull uses, so the new image shares and runs exactly like a pulled one.
 //
 // A running container is paused (cgroup freezer) while its changes are read, as Docker

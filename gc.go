@@ -180,7 +180,7 @@ func (rt *Runtime) collect(ctx context.Context, wait bool) (int64, error) {
 }
 
 // liveContent returns the blobs and snapshots referenced by images and
-// holds.
+// holds, and the compressed copies of those blobs.
 func (rt *Runtime) liveContent() (map[digest.Digest]bool, map[digest.Digest]bool, error) {
 	blobs, snaps := map[digest.Digest]bool{}, map[digest.Digest]bool{}
 	ix, err := rt.store.ReadIndex()
@@ -221,6 +221,18 @@ func (rt *Runtime) liveContent() (map[digest.Digest]bool, map[digest.Digest]bool
 			blobs[m.Config.Digest] = true
 			for _, l := range m.Layers {
 				blobs[l.Digest] = true
+			}
+		}
+	}
+	// The compressed copies Push made of live layers stay with them.
+	copies, err := rt.store.CompressedCopies()
+	if err != nil {
+		return nil, nil, err
+	}
+	for d, cs := range copies {
+		if blobs[d] {
+			for _, c := range cs {
+				blobs[c.Digest] = true
 			}
 		}
 	}

@@ -204,6 +204,13 @@ func resolve(ix *store.Index, ref string) (rec *store.ImageRecord, tag string, e
 					return rec, "", nil
 				}
 			}
+			// The digest of a manifest Push made (compressing the layers)
+			// names the image it was made from, in that repository.
+			for _, rec := range ix.Images {
+				if slices.Contains(rec.RepoDigests, r.Name()+"@"+r.Digest.String()) {
+					return rec, "", nil
+				}
+			}
 			return nil, "", fmt.Errorf("image %s: %w", ref, ErrNotFound)
 		}
 		if t := ix.Tags[r.tagged()]; t != nil {

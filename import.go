@@ -19,7 +19,8 @@ import (
 // (plain, gzip or zstd), like `docker import`, and tags it ref (which may
 // be empty for an untagged image). The stream is unpacked as it is read;
 // a malformed or hostile tar returns an error wrapping ErrInvalidContent
-// and stores nothing.
+// and stores nothing. The layer is stored uncompressed, as Commit's;
+// Push compresses it.
 func (rt *Runtime) Import(ctx context.Context, r io.Reader, ref string, opts ...ImportOption) (*Image, error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err

@@ -121,11 +121,13 @@ func (o ProgressOption) applyPull(c *pullConfig) error { c.progress = o.fn; retu
 
 func (o ProgressOption) applyPush(c *pushConfig) error { c.progress = o.fn; return nil }
 
-// PushOption configures Push. WithProgress is a PushOption.
+// PushOption configures Push. WithProgress and WithCompression are
+// PushOptions.
 type PushOption interface{ applyPush(*pushConfig) error }
 
 type pushConfig struct {
-	progress func(Progress)
+	progress    func(Progress)
+	compression Compression // "" is CompressionGzip
 }
 
 // WithProgress calls fn as a pull or push advances. By default nothing is

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
@@ -23,15 +24,30 @@ import (
 // tag an image first with Tag) or a local manifest digest
 // ("localhost:5000/app@sha256:...", pushed without a tag).
 //
+// Layers go compressed, as `docker push` sends them. A layer stored
+// uncompressed (Commit and Import make them, and Load from docker save
+// archives) is compressed with gzip, or as WithCompression says; the
+// compressed blob is stored and recorded the first time, so a later push
+// of the layer, to any registry, sends the same blob (or nothing, if the
+// registry has it) without compressing again. The manifest pushed is then
+// a new one naming the compressed layers: same config and image ID, the
+// diff IDs still those of the uncompressed tars, but a digest other than
+// the local Digest(). Layers stored compressed (as pulled) are sent as
+// they are.
+//
+// The stored manifest itself is pushed, byte for byte and so under its
+// own digest, when no layer needs compressing, when ref names a manifest
+// digest (that digest is what lands in the registry), or when the
+// manifest is already in a registry as it is (the image was pulled):
+// name@digest then means the same image everywhere.
+//
 // Only what the repository lacks is sent. Each blob is checked first; a
 // missing one is mounted from another repository of the same registry known
 // to hold it (one it was pulled from or pushed to) and otherwise uploaded
 // from the store, up to WithMaxConcurrentDownloads blobs at once. The
-// manifest is pushed last, byte for byte as stored (Docker schema2 or OCI,
-// as pulled, imported or built), so its digest does not change: a later
-// pull of name@digest gives back exactly this image. On success the image
-// gains the repository digest name@digest. Credentials are those of Pull
-// (WithAuth, Login, docker's config.json).
+// manifest is pushed last. On success the image gains the repository
+// digest name@digest of the manifest pushed, which Image and Pull accept.
+// Credentials are those of Pull (WithAuth, Login, docker's config.json).
 //
 // Errors wrap ErrInvalidReference, ErrNotFound (no such local image),
 // ErrUnauthorized (a *RegistryError) or ErrUnsupported. A failed push may
@@ -59,8 +75,9 @@ func (rt *Runtime) Push(ctx context.Context, ref string, opts ...PushOption) err
 
 // pushPlan is what one push sends.
 type pushPlan struct {
-	manifest  []byte
-	desc      ocispec.Descriptor       // of the manifest
+	local     digest.Digest            // the stored manifest's digest (the image's record)
+	manifest  []byte                   // the manifest pushed: the stored one, or one naming compressed layers
+	desc      ocispec.Descriptor       // of the manifest pushed
 	layers    []ocispec.Descriptor     // distinct layer blobs, bottom first
 	config    ocispec.Descriptor       // the config blob
 	mountFrom map[digest.Digest]string // blob -> repository path to mount it from
@@ -75,7 +92,7 @@ func (rt *Runtime) push(ctx context.Context, r Reference, cfg *pushConfig) error
 	}
 	defer gcLock.Unlock()
 
-	plan, err := rt.planPush(r)
+	plan, err := rt.planPush(ctx, r, cfg)
 	if err != nil {
 		return err
 	}
@@ -103,7 +120,7 @@ func (rt *Runtime) push(ctx context.Context, r Reference, cfg *pushConfig) error
 
 	repoDigest := r.Name() + "@" + plan.desc.Digest.String()
 	err = rt.store.UpdateIndex(ctx, func(ix *store.Index) error {
-		if rec := ix.Images[plan.desc.Digest]; rec != nil && !slices.Contains(rec.RepoDigests, repoDigest) {
+		if rec := ix.Images[plan.local]; rec != nil && !slices.Contains(rec.RepoDigests, repoDigest) {
 			rec.RepoDigests = append(rec.RepoDigests, repoDigest)
 		}
 		return nil
@@ -164,8 +181,11 @@ func (rt *Runtime) pushBlobs(ctx context.Context, repo *remote.Repository, plan 
 	return g.Wait()
 }
 
-// planPush finds the local image r names and what pushing it involves.
-func (rt *Runtime) planPush(r Reference) (*pushPlan, error) {
+// planPush finds the local image r names and what pushing it involves:
+// its layers stored uncompressed are compressed with cfg's compression
+// (compressPlan) unless r names a manifest digest, which is pushed as it
+// is, or the manifest is already in a registry (inRegistry).
+func (rt *Runtime) planPush(ctx context.Context, r Reference, cfg *pushConfig) (*pushPlan, error) {
 	ix, err := rt.store.ReadIndex()
 	if err != nil {
 		return nil, err
@@ -183,16 +203,24 @@ func (rt *Runtime) planPush(r Reference) (*pushPlan, error) {
 		return nil, err
 	}
 	plan := &pushPlan{
+		local:    rec.Manifest,
 		manifest: data,
 		desc:     ocispec.Descriptor{MediaType: rec.MediaType, Digest: rec.Manifest, Size: int64(len(data))},
 		config:   m.Config,
+		layers:   distinctLayers(m),
 	}
-	seen := map[digest.Digest]bool{m.Config.Digest: true}
-	for _, l := range m.Layers {
-		if !seen[l.Digest] {
-			seen[l.Digest] = true
-			plan.layers = append(plan.layers, l)
+	if r.Digest == "" && !inRegistry(rec) {
+		c := cfg.compression
+		if c == "" {
+			c = CompressionGzip
 		}
+		if err := rt.compressPlan(ctx, plan, m, c); err != nil {
+			return nil, err
+		}
+	}
+	seen := map[digest.Digest]bool{plan.config.Digest: true}
+	for _, l := range plan.layers {
+		seen[l.Digest] = true
 	}
 	known, err := rt.store.BlobSources()
 	if err != nil {
@@ -228,7 +256,8 @@ func pushSource(ix *store.Index, r Reference) (*store.ImageRecord, error) {
 // mountSources picks, for each blob in want, a repository of r's registry
 // other than r's that is known to hold it: first from the store's record of
 // pushes, then from the repository digests of the local images containing
-// it, most recently added first. It returns repository paths.
+// it as stored (not a repository Push sent it to compressed), most
+// recently added first. It returns repository paths.
 func mountSources(ix *store.Index, known map[digest.Digest][]string, r Reference, want map[digest.Digest]bool) map[digest.Digest]string {
 	out := map[digest.Digest]string{}
 	sameRegistry := func(name string) (string, bool) {
@@ -256,6 +285,13 @@ func mountSources(ix *store.Index, known map[digest.Digest][]string, r Reference
 	for _, rec := range recs {
 		var from string
 		for _, rd := range rec.RepoDigests {
+			// Only a repository holding the manifest as stored holds
+			// rec.Layers; one that got it with its layers compressed
+			// holds other blobs (known tells those).
+			_, d, _ := strings.Cut(rd, "@")
+			if d != rec.Manifest.String() && (rec.Index == "" || d != rec.Index.String()) {
+				continue
+			}
 			if p, ok := sameRegistry(rd); ok {
 				from = p
 				break

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hullbox/hull/internal/store"
 	"github.com/hullbox/hull/internal/testutil"
@@ -197,8 +198,8 @@ func TestPushRoundTrip(t *testing.T) {
 	}
 }
 
-// TestPushImported pushes an image made locally (an uncompressed OCI layer)
-// and pulls it back.
+// TestPushImported pushes an image made locally (an uncompressed OCI layer,
+// pushed compressed: a new manifest, the same image ID) and pulls it back.
 func TestPushImported(t *testing.T) {
 	t.Parallel()
 	reg := testutil.StartRegistry(t)
@@ -216,8 +217,12 @@ func TestPushImported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Digest() != img.Digest() || got.ID() != img.ID() {
-		t.Errorf("pulled %s/%s, pushed %s/%s", got.Digest(), got.ID(), img.Digest(), img.ID())
+	img, err = rt.Image(t.Context(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if repoDigest := ref[:strings.LastIndex(ref, ":")] + "@" + got.Digest().String(); got.ID() != img.ID() || !slices.Contains(img.RepoDigests(), repoDigest) {
+		t.Errorf("pulled %s/%s, pushed %s (RepoDigests %v)", got.Digest(), got.ID(), img.ID(), img.RepoDigests())
 	}
 }
 
@@ -370,8 +375,12 @@ func TestMountSources(t *testing.T) {
 	t.Parallel()
 	a, b, c := digest.FromString("a"), digest.FromString("b"), digest.FromString("c")
 	ix := &store.Index{Images: map[digest.Digest]*store.ImageRecord{
-		digest.FromString("m1"): {Config: c, Layers: []digest.Digest{a, b},
+		digest.FromString("m1"): {Manifest: digest.FromString("m1"), Config: c, Layers: []digest.Digest{a, b},
 			RepoDigests: []string{"other.io/x/y@" + digest.FromString("m1").String(), "reg.io/base@" + digest.FromString("m1").String()}},
+		// Pushed with its layers compressed: reg.io/compressed holds
+		// other blobs than a and b.
+		digest.FromString("m2"): {Manifest: digest.FromString("m2"), Config: c, Layers: []digest.Digest{a, b},
+			RepoDigests: []string{"reg.io/compressed@" + digest.FromString("pushed").String()}, Added: time.Now()},
 	}}
 	known := map[digest.Digest][]string{
 		a: {"reg.io/app", "reg.io/recent"}, // the target itself is skipped

@@ -1,0 +1,106 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
+)
+
+// compressed.json maps the digest of a blob stored uncompressed (a layer
+// made by Commit, Import or Load) to the compressed copies of it that a
+// push made and stored, so that the next push of the same layer sends the
+// same blob without compressing it again. A copy is live as long as its
+// source blob is (see the caller's garbage collection).
+
+// Compressed is a stored compressed copy of a blob.
+type Compressed struct {
+	Compression string        `json:"compression"` // "gzip" or "zstd"
+	Digest      digest.Digest `json:"digest"`
+	Size        int64         `json:"size"`
+}
+
+func (s *Store) compressedPath() string { return filepath.Join(s.root, "compressed.json") }
+
+func (s *Store) readCompressed() (map[digest.Digest][]Compressed, error) {
+	out := map[digest.Digest][]Compressed{}
+	data, err := os.ReadFile(s.compressedPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.compressedPath(), err)
+	}
+	return out, nil
+}
+
+// CompressedCopies returns, for each blob, its recorded compressed copies.
+// Writers replace the file atomically; no lock is needed.
+func (s *Store) CompressedCopies() (map[digest.Digest][]Compressed, error) {
+	return s.readCompressed()
+}
+
+// CompressedCopy returns the copy of blob d compressed with compression,
+// if one is recorded and stored with the recorded size.
+func (s *Store) CompressedCopy(d digest.Digest, compression string) (Compressed, bool) {
+	all, err := s.readCompressed()
+	if err != nil {
+		return Compressed{}, false
+	}
+	i := slices.IndexFunc(all[d], func(c Compressed) bool { return c.Compression == compression })
+	if i < 0 {
+		return Compressed{}, false
+	}
+	c := all[d][i]
+	if size, ok := s.HasBlob(c.Digest); !ok || size != c.Size {
+		return Compressed{}, false
+	}
+	return c, true
+}
+
+// AddCompressedCopy records c, a stored blob, as blob d compressed with
+// c.Compression, replacing an earlier copy of the same compression.
+// Entries whose blobs are no longer stored are dropped, so the file stays
+// as small as the store.
+func (s *Store) AddCompressedCopy(ctx context.Context, d digest.Digest, c Compressed) error {
+	l, err := lockFile(ctx, filepath.Join(s.root, "compressed.lock"), unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	all, err := s.readCompressed()
+	if err != nil {
+		return err
+	}
+	all[d] = append(slices.DeleteFunc(all[d], func(o Compressed) bool { return o.Compression == c.Compression }), c)
+	for src, copies := range all {
+		if _, ok := s.HasBlob(src); !ok {
+			delete(all, src)
+			continue
+		}
+		copies = slices.DeleteFunc(copies, func(o Compressed) bool {
+			_, ok := s.HasBlob(o.Digest)
+			return !ok
+		})
+		if len(copies) == 0 {
+			delete(all, src)
+		} else {
+			all[src] = copies
+		}
+	}
+	data, err := json.Marshal(all)
+	if err != nil {
+		return err
+	}
+	return s.writeFileAtomic(s.compressedPath(), data, 0o600)
+}
