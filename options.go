@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -110,7 +111,11 @@ type Progress struct {
 	ID      string // short digest of the layer or manifest this report is about
 	Status  string // "Resolving", "Waiting", "Downloading", "Already exists", "Pull complete", "Done" (pull); "Preparing", "Pushing", "Layer already exists", "Mounted from <repo>", "Pushed", then "Done" for the manifest (push)
 	Current int64  // bytes done (Downloading, Pushing)
-	Total   int64  // bytes in all (Downloading, Pushing)
+	Total   int64  // bytes in all (Downloading, Pushing); a push's "Done": the manifest's size
+	// Digest is, in a push's "Done" report, the digest of the manifest
+	// pushed (the image's Digest, or that of the manifest naming its
+	// layers compressed, see Push); empty in every other report.
+	Digest digest.Digest
 }
 
 // ProgressOption reports a transfer's advance; it is both a PullOption and

@@ -135,7 +135,7 @@ func (rt *Runtime) push(ctx context.Context, r Reference, cfg *pushConfig) error
 	// Only a hint for later mounts: losing it costs an upload, not
 	// correctness, so a failure here does not fail the push.
 	_ = rt.store.AddBlobSources(ctx, r.Name(), blobs)
-	rep.send(Progress{ID: shortID(plan.desc.Digest), Status: "Done"})
+	rep.send(Progress{ID: shortID(plan.desc.Digest), Status: "Done", Digest: plan.desc.Digest, Total: plan.desc.Size})
 	return nil
 }
 

@@ -122,10 +122,14 @@ func TestPushCompressesCommit(t *testing.T) {
 	if err := rt.Tag(t.Context(), "committed:1", target); err != nil {
 		t.Fatal(err)
 	}
-	if err := rt.Push(t.Context(), target); err != nil {
+	var progress progressLog
+	if err := rt.Push(t.Context(), target, progress.option()); err != nil {
 		t.Fatal(err)
 	}
 	desc, m := remoteImage(t, reg, "c/app", "1")
+	if done := progress.all[len(progress.all)-1]; done.Status != "Done" || done.Digest != desc.Digest || done.Total != desc.Size {
+		t.Errorf("last report %+v, want Done with the manifest pushed, %s (%d bytes)", done, desc.Digest, desc.Size)
+	}
 	if desc.MediaType != ocispec.MediaTypeImageManifest || desc.Digest == img.Digest() || m.Config.Digest != img.ID() || len(m.Layers) != len(local) {
 		t.Fatalf("remote manifest %s (%s), config %s, %d layers; local %s, ID %s, %d layers",
 			desc.Digest, desc.MediaType, m.Config.Digest, len(m.Layers), img.Digest(), img.ID(), len(local))

@@ -90,9 +90,15 @@ func localTags(ctx context.Context, rt *hull.Runtime, r hull.Reference) ([]hull.
 
 func pushOne(ctx context.Context, e *env, rt *hull.Runtime, r hull.Reference, quiet bool) error {
 	var opts []hull.PushOption
+	var done hull.Progress // the manifest pushed: its digest and size
 	if !quiet {
 		pp := newProgressPrinter(e.stderr, e.stderrTTY, r)
-		opts = append(opts, hull.WithProgress(pp.pushUpdate))
+		opts = append(opts, hull.WithProgress(func(ev hull.Progress) {
+			if ev.Status == "Done" {
+				done = ev
+			}
+			pp.pushUpdate(ev)
+		}))
 	}
 	if err := rt.Push(ctx, r.String(), opts...); err != nil {
 		return withLoginHint(err, r.Domain)
@@ -101,14 +107,9 @@ func pushOne(ctx context.Context, e *env, rt *hull.Runtime, r hull.Reference, qu
 		fmt.Fprintln(e.stdout, r.String())
 		return nil
 	}
-	// Push does not return what it pushed: the image is looked up again.
-	// Push sends the manifest byte for byte as stored, so the local
-	// descriptor is the one the registry holds.
-	img, err := rt.Image(ctx, r.String())
-	if err != nil {
-		return err
-	}
-	line := fmt.Sprintf("digest: %s size: %d", img.Digest(), img.Inspect().Descriptor.Size)
+	// Not the local image's digest: a push may compress the layers, and
+	// then sends another manifest.
+	line := fmt.Sprintf("digest: %s size: %d", done.Digest, done.Total)
 	if r.Tag != "" {
 		line = r.Tag + ": " + line
 	}
