@@ -130,7 +130,7 @@ func TestPushCompressesCommit(t *testing.T) {
 	if done := progress.all[len(progress.all)-1]; done.Status != "Done" || done.Digest != desc.Digest || done.Total != desc.Size {
 		t.Errorf("last report %+v, want Done with the manifest pushed, %s (%d bytes)", done, desc.Digest, desc.Size)
 	}
-	if desc.MediaType != ocispec.MediaTypeImageManifest || desc.Digest == img.Digest() || m.Config.Digest != img.ID() || len(m.Layers) != len(local) {
+	if desc.MediaType != ocispec.MediaTypeImageManifest || desc.Digest == img.Digest() || string(m.Config.Digest) != string(img.ID()) || len(m.Layers) != len(local) {
 		t.Fatalf("remote manifest %s (%s), config %s, %d layers; local %s, ID %s, %d layers",
 			desc.Digest, desc.MediaType, m.Config.Digest, len(m.Layers), img.Digest(), img.ID(), len(local))
 	}
@@ -285,7 +285,7 @@ func TestPushCompressDockerParent(t *testing.T) {
 		t.Run(string(tc.comp), func(t *testing.T) {
 			repo := "child/" + string(tc.comp)
 			ref := dst.Host + "/" + repo + ":1"
-			if err := rt.Tag(t.Context(), img.ID().String(), ref); err != nil {
+			if err := rt.Tag(t.Context(), string(img.ID()), ref); err != nil {
 				t.Fatal(err)
 			}
 			if err := rt.Push(t.Context(), ref, WithCompression(tc.comp)); err != nil {
@@ -332,7 +332,7 @@ func TestPushCompressesImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	desc, m := remoteImage(t, reg, "imported/big", "1")
-	if len(m.Layers) != 1 || m.Config.Digest != img.ID() {
+	if len(m.Layers) != 1 || string(m.Config.Digest) != string(img.ID()) {
 		t.Fatalf("remote manifest %s: %+v", desc.Digest, m)
 	}
 	layer := m.Layers[0]
