@@ -830,7 +830,10 @@ static void op_write(const struct op *o) {
 	int fd = open(str(o, 0), O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		fail();
-	if (write(fd, o->args[1].s, o->args[1].len) != (ssize_t)o->args[1].len)
+	ssize_t n = write(fd, o->args[1].s, o->args[1].len);
+	if (n >= 0 && n != (ssize_t)o->args[1].len)
+		errno = EIO; // short: as the Go executor says
+	if (n != (ssize_t)o->args[1].len)
 		fail();
 	close(fd);
 }

@@ -51,7 +51,7 @@ var goExecutors = [opCount]func(*goRun, *step) error{
 	opWrite:         goWrite,
 	opReadonly:      goReadonly,
 	opMask:          goMask,
-	opHostname:      func(_ *goRun, s *step) error { return call(unix.Sethostname(s.args[0])) },
+	opHostname:      func(_ *goRun, s *step) error { return call(unix.Sethostname(s.bytes(0))) },
 	opLoopback:      func(*goRun, *step) error { return call(netsetup.LoopbackUp()) },
 	opMkdirAll:      goMkdirAll,
 	opRemountRootRO: func(*goRun, *step) error { return call(remountReadonly()) },
@@ -90,6 +90,11 @@ func (r *goRun) runPlan(p *plan, cerr error) error {
 	}
 	if err := r.run(steps); err != nil {
 		return err
+	}
+	if cerr == nil {
+		// Every step ran and none exec'd: a plan without opExec, which
+		// plan.c refuses the same way (FAIL_NO_EXEC).
+		return worded(steps, len(steps)-1, failAt(failNoExec, 0, unix.EINVAL))
 	}
 	return cerr
 }
@@ -264,7 +269,7 @@ func goWrite(_ *goRun, s *step) error {
 		return call(err)
 	}
 	defer unix.Close(fd)
-	data := s.args[1]
+	data := s.bytes(1)
 	n, err := unix.Write(fd, data)
 	if err == nil && n != len(data) {
 		err = unix.EIO

@@ -57,6 +57,7 @@ type plan struct {
 
 // step appends one step; args are strings, []byte, or integers.
 func (p *plan) step(op uint32, args ...any) {
+	p.goOnly = p.goOnly || planOps[op].goOnly
 	p.b = binary.LittleEndian.AppendUint32(p.b, op)
 	p.b = binary.LittleEndian.AppendUint32(p.b, uint32(len(args)))
 	for _, a := range args {

@@ -56,6 +56,13 @@ func (s *step) str(i int) string {
 	return string(s.args[i])
 }
 
+func (s *step) bytes(i int) []byte {
+	if i >= len(s.args) {
+		panic(argPanic{})
+	}
+	return s.args[i]
+}
+
 func (s *step) num(i int) uint64 {
 	if i >= len(s.args) || len(s.args[i]) != 8 {
 		panic(argPanic{})
