@@ -156,7 +156,7 @@ func runInit() int {
 	// The plan Compile would give plan.c, run by the Go executors.
 	p, cerr := compilePlan(cfg)
 	r := goRun{status: status, config: cfgR}
-	err = r.runPlan(p, cerr)
+	err = r.runInitPlan(p, cerr)
 	if errors.Is(err, errQuit) {
 		return 125
 	}

@@ -91,12 +91,18 @@ func (r *goRun) runPlan(p *plan, cerr error) error {
 	if err := r.run(steps); err != nil {
 		return err
 	}
-	if cerr == nil {
-		// Every step ran and none exec'd: a plan without opExec, which
-		// plan.c refuses the same way (FAIL_NO_EXEC).
-		return worded(steps, len(steps)-1, failAt(failNoExec, 0, unix.EINVAL))
-	}
 	return cerr
+}
+
+// runInitPlan is runPlan of an init's whole plan, which ends in an exec
+// that does not return: if every step ran, the plan had no opExec, which
+// plan.c refuses the same way (FAIL_NO_EXEC).
+func (r *goRun) runInitPlan(p *plan, cerr error) error {
+	if err := r.runPlan(p, cerr); err != nil {
+		return err
+	}
+	steps, _ := decodePlan(p.b)
+	return worded(steps, len(steps)-1, failAt(failNoExec, 0, unix.EINVAL))
 }
 
 // worded is step i's failure err as a *stageError in planWord's words,
