@@ -54,7 +54,7 @@ func TestContainerAttach(t *testing.T) {
 		opts []RunOption
 	}{
 		{"owned", nil},
-		{"detached", []RunOption{Detached()}},
+		{"detached", []RunOption{WithDetached()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := rt.Run(t.Context(), "busybox:test", append(tc.opts, WithOpenStdin(), WithCmd("sh", "-c", echoLoop))...)
@@ -116,7 +116,7 @@ func TestContainerAttach(t *testing.T) {
 func TestContainerAttachTTY(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
-	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithTTY(), WithOpenStdin(), WithCmd("sh"))
+	c, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithTTY(), WithOpenStdin(), WithCmd("sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestContainerAttachErrors(t *testing.T) {
 func TestContainerRestartKeepsTerminal(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
-	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithTTY(), WithOpenStdin(), WithCmd("sh"))
+	c, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithTTY(), WithOpenStdin(), WithCmd("sh"))
 	if err != nil {
 		t.Fatal(err)
 	}

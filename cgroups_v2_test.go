@@ -248,7 +248,7 @@ func TestCgroupV2LimitsUnavailable(t *testing.T) {
 			t.Errorf("%s limit on a cgroup2 without the controller: %v, want ErrUnsupported naming it", ctrl, err)
 		}
 	}
-	if list, err := rt.Containers(t.Context(), All()); err != nil || len(list) != 0 {
+	if list, err := rt.Containers(t.Context(), WithAllContainers()); err != nil || len(list) != 0 {
 		t.Errorf("containers left: %d %v", len(list), err)
 	}
 }
@@ -260,9 +260,9 @@ func TestCgroupV2ShimAndReaper(t *testing.T) {
 	t.Parallel()
 	rt := cgroupV2Test(t)
 	for name, opts := range map[string][]RunOption{
-		"detached":      {Detached()},
+		"detached":      {WithDetached()},
 		"init":          {WithInit()},
-		"detached-init": {Detached(), WithInit()},
+		"detached-init": {WithDetached(), WithInit()},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, err := rt.Run(t.Context(), "busybox:test", append(opts, WithCmd("sleep", "1000"))...)

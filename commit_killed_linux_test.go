@@ -27,7 +27,7 @@ func TestCommitKilledThaws(t *testing.T) {
 	rt := containerTest(t)
 	ctx := t.Context()
 	// 200 MB to commit: long enough to be caught frozen.
-	c, err := rt.Run(ctx, "busybox:test", Detached(), WithNetworkMode("none"),
+	c, err := rt.Run(ctx, "busybox:test", WithDetached(), WithNetworkMode("none"),
 		WithCmd("sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=200 2>/dev/null; echo ready; exec sleep 600"))
 	if c != nil {
 		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })

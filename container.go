@@ -208,7 +208,7 @@ func (rt *Runtime) Container(ctx context.Context, idOrName string) (*Container, 
 // Containers lists the containers in the root that the filters keep,
 // most recently created first. Default: the running and paused ones, as
 // `docker ps`; All() lists every one (see ContainerFilter).
-func (rt *Runtime) Containers(ctx context.Context, filters ...ContainerFilter) ([]*Container, error) {
+func (rt *Runtime) Containers(ctx context.Context, filters ...ContainersOption) ([]*Container, error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -216,7 +216,7 @@ func (rt *Runtime) Containers(ctx context.Context, filters ...ContainerFilter) (
 	if err != nil {
 		return nil, err
 	}
-	var cf containerFilters
+	var cf containersConfig
 	for _, f := range filters {
 		f(&cf)
 	}

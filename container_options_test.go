@@ -125,7 +125,7 @@ func TestContainerCgroupResources(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
 	c, err := rt.Create(t.Context(), "busybox:test", WithCmd("true"),
-		WithCPUs(0.5), WithCPUShares(512), WithCpuset("0", "0"), WithMemory(64<<20), WithMemorySwap(128<<20))
+		WithCPUs(0.5), WithCPUShares(512), WithCPUSet("0", "0"), WithMemory(64<<20), WithMemorySwap(128<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestContainerStopSignalAndTimeout(t *testing.T) {
 func TestContainerOptionsValidate(t *testing.T) {
 	t.Parallel()
 	for _, o := range []RunOption{
-		WithCPUs(0), WithCPUs(-1), WithCPUShares(1), WithCpuset("a", ""), WithMemorySwap(0),
+		WithCPUs(0), WithCPUs(-1), WithCPUShares(1), WithCPUSet("a", ""), WithMemorySwap(0),
 		WithMemorySwap(-2), WithUlimit("", 1, 1), WithTmpfs("rel", ""), WithTmpfs("/", ""),
 		WithStopSignal(""), WithStopTimeout(-time.Second), WithLabels(map[string]string{"": "x"}),
 		WithSysctl("", "1"),
@@ -253,7 +253,7 @@ func TestContainerOptionsValidate(t *testing.T) {
 	}
 	var rc runConfig
 	for _, o := range []RunOption{
-		WithCPUs(1.5), WithCPUShares(512), WithCpuset("0-1", ""), WithMemorySwap(-1), WithUlimit("nofile", 10, 20),
+		WithCPUs(1.5), WithCPUShares(512), WithCPUSet("0-1", ""), WithMemorySwap(-1), WithUlimit("nofile", 10, 20),
 		WithReadOnlyRootfs(), WithTmpfs("/run", "size=1m"), WithCapAdd("NET_ADMIN"), WithCapDrop("CHOWN"),
 		WithPrivileged(), WithStopSignal("SIGINT"), WithStopTimeout(time.Second), WithLabels(map[string]string{"a": "b"}),
 		WithAutoRemove(), WithSysctl("net.ipv4.ip_forward", "1"),

@@ -284,7 +284,7 @@ func TestContainerNameConflictAndHolds(t *testing.T) {
 	if _, err := rt.RemoveImage(ctx, "busybox:test"); err != nil {
 		t.Errorf("remove image after the container: %v", err)
 	}
-	if list, err := rt.Containers(ctx, All()); err != nil || len(list) != 0 {
+	if list, err := rt.Containers(ctx, WithAllContainers()); err != nil || len(list) != 0 {
 		t.Errorf("Containers after removal: %v %v", list, err)
 	}
 }
@@ -403,7 +403,7 @@ func TestContainerLifecycle(t *testing.T) {
 	if in := c.Inspect(); in.State.Status != StatusCreated || in.Name != "life" || in.Path != "sh" {
 		t.Errorf("created: %+v", in)
 	}
-	if list, err := rt.Containers(ctx, All()); err != nil || len(list) != 1 || list[0].ID() != c.ID() {
+	if list, err := rt.Containers(ctx, WithAllContainers()); err != nil || len(list) != 1 || list[0].ID() != c.ID() {
 		t.Errorf("Containers = %v, %v", list, err)
 	}
 	if err := c.Start(ctx); err != nil {
@@ -449,7 +449,7 @@ func TestRunMissingImage(t *testing.T) {
 	if _, err := rt.Create(t.Context(), "nope:1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("create from a missing image: %v, want ErrNotFound", err)
 	}
-	if list, _ := rt.Containers(t.Context(), All()); len(list) != 0 {
+	if list, _ := rt.Containers(t.Context(), WithAllContainers()); len(list) != 0 {
 		t.Errorf("containers left: %d", len(list))
 	}
 }
@@ -544,7 +544,7 @@ func TestContainerCreateCancelled(t *testing.T) {
 	if _, err := rt.Create(ctx, "busybox:test", WithCmd("true")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("create with a cancelled context: %v", err)
 	}
-	if list, _ := rt.Containers(t.Context(), All()); len(list) != 0 {
+	if list, _ := rt.Containers(t.Context(), WithAllContainers()); len(list) != 0 {
 		t.Errorf("containers left: %d", len(list))
 	}
 	if holds, _ := rt.store.Holds(); len(holds) != 0 {

@@ -102,8 +102,8 @@ func TestContainerDetachedStopCodes(t *testing.T) {
 		opts []RunOption
 		code int
 	}{
-		{"pid1", []RunOption{Detached()}, 137},
-		{"init", []RunOption{Detached(), WithInit()}, 143},
+		{"pid1", []RunOption{WithDetached()}, 137},
+		{"init", []RunOption{WithDetached(), WithInit()}, 143},
 	} {
 		c, err := rt.Run(t.Context(), "busybox:test", append(tc.opts, WithCmd("sleep", "60"))...)
 		if err != nil {

@@ -224,7 +224,7 @@ func TestNetworkDNS(t *testing.T) {
 	}
 	startUpstream(t, "10.81.0.1")
 
-	web := runDNS(t, rt, WithName("web"), WithNetwork(n1, Alias("www", "Front")), WithCmd("probe", "serve", "8080"))
+	web := runDNS(t, rt, WithName("web"), WithNetwork(n1, WithAlias("www", "Front")), WithCmd("probe", "serve", "8080"))
 	webIP := web.Inspect().NetworkSettings.Networks["dns1"].IPAddress
 	client := runDNS(t, rt, WithName("client"), WithNetwork(n1), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
 	stranger := runDNS(t, rt, WithName("stranger"), WithNetwork(n2), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
@@ -349,8 +349,8 @@ func dnsDetachHelper(t *testing.T, root string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithName("detached"),
-		WithNetwork(n, Alias("dalias")), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
+	c, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithName("detached"),
+		WithNetwork(n, WithAlias("dalias")), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +449,7 @@ func TestDNSOwnerServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web := runDNS(t, rt, WithName("oweb"), WithNetwork(n, Alias("owww")), WithCmd("sleep", "3600"))
+	web := runDNS(t, rt, WithName("oweb"), WithNetwork(n, WithAlias("owww")), WithCmd("sleep", "3600"))
 	webIP := web.Inspect().NetworkSettings.Networks["dnsown"].IPAddress
 	client, err := rt.Run(ctx, "busybox:test", WithName("oclient"), WithNetwork(n), WithCmd("sleep", "3600"))
 	if err != nil {

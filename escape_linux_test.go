@@ -77,10 +77,10 @@ func TestNoHostReach(t *testing.T) {
 		opts []RunOption
 	}{
 		{"attached", nil},
-		{"detached", []RunOption{Detached()}},
+		{"detached", []RunOption{WithDetached()}},
 		{"init", []RunOption{WithInit()}},
-		{"detached-init", []RunOption{Detached(), WithInit()}},
-		{"tty-detached", []RunOption{Detached(), WithTTY()}},
+		{"detached-init", []RunOption{WithDetached(), WithInit()}},
+		{"tty-detached", []RunOption{WithDetached(), WithTTY()}},
 	} {
 		// Every capability Docker lets one add, and the one of the
 		// finding: then a process with more than the container shows.

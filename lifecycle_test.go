@@ -168,7 +168,7 @@ func TestContainerPauseResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt2.Close()
-	if list, err := rt2.Containers(ctx, FilterStatus(StatusPaused)); err != nil || len(list) != 1 || list[0].Inspect().State.Status != StatusPaused {
+	if list, err := rt2.Containers(ctx, WithFilterStatus(StatusPaused)); err != nil || len(list) != 1 || list[0].Inspect().State.Status != StatusPaused {
 		t.Errorf("paused containers: %v %v", list, err)
 	}
 	if _, err := c.Stats(ctx); err != nil {
@@ -238,7 +238,7 @@ func TestContainersFilters(t *testing.T) {
 	if _, err := exited.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ids := func(filters ...ContainerFilter) []string {
+	ids := func(filters ...ContainersOption) []string {
 		list, err := rt.Containers(ctx, filters...)
 		if err != nil {
 			t.Fatal(err)
@@ -250,18 +250,18 @@ func TestContainersFilters(t *testing.T) {
 		return out
 	}
 	for _, tc := range []struct {
-		filters []ContainerFilter
+		filters []ContainersOption
 		want    string
 	}{
 		{nil, "up"},
-		{[]ContainerFilter{All()}, "down up"},
-		{[]ContainerFilter{FilterStatus(StatusExited)}, "down"},
-		{[]ContainerFilter{All(), FilterName("up")}, "up"},
-		{[]ContainerFilter{FilterName("down")}, ""},
-		{[]ContainerFilter{All(), FilterLabel("tier", "")}, "down up"},
-		{[]ContainerFilter{All(), FilterLabel("tier", "db")}, "down"},
-		{[]ContainerFilter{All(), FilterLabel("x", "")}, "down"},
-		{[]ContainerFilter{FilterLabel("tier", "db")}, ""},
+		{[]ContainersOption{WithAllContainers()}, "down up"},
+		{[]ContainersOption{WithFilterStatus(StatusExited)}, "down"},
+		{[]ContainersOption{WithAllContainers(), WithFilterName("up")}, "up"},
+		{[]ContainersOption{WithFilterName("down")}, ""},
+		{[]ContainersOption{WithAllContainers(), WithFilterLabel("tier", "")}, "down up"},
+		{[]ContainersOption{WithAllContainers(), WithFilterLabel("tier", "db")}, "down"},
+		{[]ContainersOption{WithAllContainers(), WithFilterLabel("x", "")}, "down"},
+		{[]ContainersOption{WithFilterLabel("tier", "db")}, ""},
 	} {
 		got := ids(tc.filters...)
 		if strings.Join(got, " ") != tc.want {
@@ -486,7 +486,7 @@ func TestContainerVolatileRootfs(t *testing.T) {
 	var out syncBuffer
 	owned := startBusybox(t, rt, "echo run >> /runs; cat /runs; [ ! -e /copied ] || cat /copied; sleep 1000",
 		WithStdout(&out), WithStderr(&out))
-	detached := startBusybox(t, rt, "sleep 1000", Detached())
+	detached := startBusybox(t, rt, "sleep 1000", WithDetached())
 	if o := rootOptions(owned); !strings.Contains(o, "volatile") { // "fsync=volatile" since Linux 6.4
 		t.Errorf("owned container's root: %s, want volatile", o)
 	}

@@ -41,18 +41,18 @@ type MountPoint struct {
 // WithBind.
 type MountOption func(*MountPoint) error
 
-// ReadOnly mounts read-only. Default: read-write.
-func ReadOnly() MountOption {
+// WithReadOnly mounts read-only. Default: read-write.
+func WithReadOnly() MountOption {
 	return func(m *MountPoint) error { m.RW = false; return nil }
 }
 
-// Propagation sets a bind mount's propagation: "rprivate" (the default),
+// WithPropagation sets a bind mount's propagation: "rprivate" (the default),
 // "private", "rslave", "slave", "rshared" or "shared". The slave modes let
 // mounts made later on the host under the source (when the source is on a
 // shared mount) appear in the container. Unlike Docker, hull never lets a
 // container's mounts reach the host: the shared modes act as the slave
 // ones. Volumes refuse it, as Docker's.
-func Propagation(mode string) MountOption {
+func WithPropagation(mode string) MountOption {
 	return func(m *MountPoint) error {
 		switch mode {
 		case "private", "rprivate", "shared", "rshared", "slave", "rslave":
@@ -67,10 +67,10 @@ func Propagation(mode string) MountOption {
 	}
 }
 
-// NoCopy turns off copy-up for a volume: by default an empty volume is
+// WithNoCopy turns off copy-up for a volume: by default an empty volume is
 // first filled with what the image has at the mount's path (files,
 // owners, modes, xattrs), as Docker does. Binds never copy.
-func NoCopy() MountOption {
+func WithNoCopy() MountOption {
 	return func(m *MountPoint) error {
 		if m.Type != MountTypeVolume {
 			return fmt.Errorf("%w: nocopy applies to volumes only", ErrInvalidArgument)

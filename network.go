@@ -335,10 +335,10 @@ type endpointConfig struct {
 	ip      netip.Addr
 }
 
-// Alias adds names under which the container is found on this network,
+// WithAlias adds names under which the container is found on this network,
 // besides its name and short ID. Only user-defined networks resolve names.
 // Default: none.
-func Alias(names ...string) EndpointOption {
+func WithAlias(names ...string) EndpointOption {
 	return func(c *endpointConfig) error {
 		for _, n := range names {
 			if !validName(n) {
@@ -350,11 +350,11 @@ func Alias(names ...string) EndpointOption {
 	}
 }
 
-// IP gives the container a fixed IPv4 address in this network's subnet;
+// WithIP gives the container a fixed IPv4 address in this network's subnet;
 // the default network refuses it (ErrInvalidArgument), and an address in
 // use is ErrConflict. Unlike Docker, a network whose subnet was chosen by
 // hull allows it too. Default: the next free address.
-func IP(addr string) EndpointOption {
+func WithIP(addr string) EndpointOption {
 	return func(c *endpointConfig) error {
 		a, err := netip.ParseAddr(addr)
 		if err != nil || !a.Is4() {

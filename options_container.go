@@ -68,10 +68,10 @@ func WithCPUShares(shares uint64) RunOption {
 	}
 }
 
-// WithCpuset pins the container to CPUs and memory nodes, in the kernel's
+// WithCPUSet pins the container to CPUs and memory nodes, in the kernel's
 // list format ("0-2,4"); an empty string leaves that part unpinned.
 // Default: every CPU and node of the host.
-func WithCpuset(cpus, mems string) RunOption {
+func WithCPUSet(cpus, mems string) RunOption {
 	return func(c *runConfig) error {
 		for _, s := range []string{cpus, mems} {
 			if strings.Trim(s, "0123456789,-") != "" {

@@ -56,8 +56,8 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		{"options", []RunOption{
 			WithUser("app"), WithCapAdd("CAP_NET_ADMIN"), WithCapDrop("CAP_CHOWN"),
 			WithEnv("A=1", "PATH=/usr/bin:/bin"), WithWorkdir("/new/work/dir"), WithReadOnlyRootfs(),
-			WithTmpfs("/scratch", "size=1m"), WithBind(host, "/data", ReadOnly()),
-			WithBind(filepath.Join(host, "motd"), "/etc/motd"), WithBind(filepath.Join(host, "dir"), "/deep/in/here", Propagation("rslave")),
+			WithTmpfs("/scratch", "size=1m"), WithBind(host, "/data", WithReadOnly()),
+			WithBind(filepath.Join(host, "motd"), "/etc/motd"), WithBind(filepath.Join(host, "dir"), "/deep/in/here", WithPropagation("rslave")),
 			WithUlimit("nofile", 512, 1024), WithSysctl("net.ipv4.ip_forward", "1"),
 		}},
 		{"root with capabilities", []RunOption{WithUser("0:1000"), WithCapAdd("ALL")}},
@@ -222,7 +222,7 @@ func TestPlanInitWhen(t *testing.T) {
 	}
 	// Pinned to memory nodes: moving a plan init into that cpuset would
 	// move this program's pages there.
-	pinned, err := rt.Run(ctx, "busybox:test", WithCpuset("0", "0"), WithCmd("true"))
+	pinned, err := rt.Run(ctx, "busybox:test", WithCPUSet("0", "0"), WithCmd("true"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -314,11 +314,11 @@ func TestPublishReachableFromHost(t *testing.T) {
 func TestPublishConflictsAndBadSpecs(t *testing.T) {
 	rt := publishTest(t)
 	ctx := t.Context()
-	before, _ := rt.Containers(ctx, All())
+	before, _ := rt.Containers(ctx, WithAllContainers())
 	if _, err := rt.Create(ctx, "busybox:test", WithPublish("80:80:80")); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "80:80:80") {
 		t.Errorf("bad spec: %v", err)
 	}
-	if after, _ := rt.Containers(ctx, All()); len(after) != len(before) {
+	if after, _ := rt.Containers(ctx, WithAllContainers()); len(after) != len(before) {
 		t.Errorf("a refused spec left a container")
 	}
 	a := runBG(t, rt, nil, WithPublish("18100:80"))
@@ -573,7 +573,7 @@ func TestPublishOwnerKilled(t *testing.T) {
 func TestPublishKeptAcrossRestart(t *testing.T) {
 	rt := publishTest(t)
 	ctx := t.Context()
-	c := runBG(t, rt, nil, WithPublish("18500:80"), Detached())
+	c := runBG(t, rt, nil, WithPublish("18500:80"), WithDetached())
 	if _, err := dialPub("127.0.0.1:18500", true); err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func TestLostStateRemovedAtOpen(t *testing.T) {
 	if err := rt.store.PutHold(holdFor(&c.st)); err != nil {
 		t.Fatal(err)
 	}
-	list, err := rt.Containers(t.Context(), All())
+	list, err := rt.Containers(t.Context(), WithAllContainers())
 	if err != nil {
 		t.Fatalf("Containers with a lost state: %v", err)
 	}

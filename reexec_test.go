@@ -143,7 +143,7 @@ func TestCloseDuringStarts(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
 	// Detached: Close leaves it running, so Execs go on through Close.
-	target, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sleep", "1000"))
+	target, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithCmd("sleep", "1000"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -241,9 +241,9 @@ type PruneVolumesOption func(*pruneVolumesConfig)
 
 type pruneVolumesConfig struct{ all bool }
 
-// PruneAllVolumes makes PruneVolumes remove every unused volume, named ones
+// WithAllVolumes makes PruneVolumes remove every unused volume, named ones
 // too, like `docker volume prune --all`. Default: only anonymous ones.
-func PruneAllVolumes() PruneVolumesOption {
+func WithAllVolumes() PruneVolumesOption {
 	return func(c *pruneVolumesConfig) { c.all = true }
 }
 

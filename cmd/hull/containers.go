@@ -300,7 +300,7 @@ func runDetached(ctx context.Context, e *env, ref string, opts []hull.RunOption)
 	if err != nil {
 		return err
 	}
-	c, err := rt.Run(ctx, ref, append(opts, hull.Detached())...)
+	c, err := rt.Run(ctx, ref, append(opts, hull.WithDetached())...)
 	if err != nil {
 		if c != nil {
 			_ = c.Remove(context.WithoutCancel(ctx), hull.WithForceRemove())
@@ -384,7 +384,7 @@ func createCmd() *command {
 				if err != nil {
 					return err
 				}
-				c, err := rt.Create(ctx, args[0], append(append(opts, f.stdioOptions()...), hull.Detached())...)
+				c, err := rt.Create(ctx, args[0], append(append(opts, f.stdioOptions()...), hull.WithDetached())...)
 				if err != nil {
 					return startFailure(e, err)
 				}
@@ -484,9 +484,9 @@ func psCmd() *command {
 				if err != nil {
 					return err
 				}
-				var filters []hull.ContainerFilter
+				var filters []hull.ContainersOption
 				if all {
-					filters = append(filters, hull.All())
+					filters = append(filters, hull.WithAllContainers())
 				}
 				ctrs, err := rt.Containers(ctx, filters...)
 				if err != nil {
@@ -820,9 +820,9 @@ func statsCmd() *command {
 					if err != nil {
 						return err
 					}
-					var filters []hull.ContainerFilter
+					var filters []hull.ContainersOption
 					if all {
-						filters = append(filters, hull.All())
+						filters = append(filters, hull.WithAllContainers())
 					}
 					if ctrs, err = rt.Containers(ctx, filters...); err != nil {
 						return err
