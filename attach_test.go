@@ -61,7 +61,7 @@ func TestContainerAttach(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer c.Remove(context.Background(), WithForceRemove())
+			defer c.Remove(context.Background(), WithForce())
 			other, err := rt2.Container(t.Context(), c.ID())
 			if err != nil {
 				t.Fatal(err)
@@ -120,7 +120,7 @@ func TestContainerAttachTTY(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	pr, pw := io.Pipe()
 	resize := make(chan [2]uint16, 1)
 	var out syncBuffer
@@ -154,7 +154,7 @@ func TestContainerAttachErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	if err := c.Attach(t.Context(), WithAttachStdin(strings.NewReader("x"))); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("stdin to a container without open stdin: %v", err)
 	}
@@ -174,7 +174,7 @@ func TestContainerRestartKeepsTerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	for i, code := range []int{3, 4} {
 		if i > 0 {
 			if err := c.Start(t.Context()); err != nil {

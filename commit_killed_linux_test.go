@@ -30,7 +30,7 @@ func TestCommitKilledThaws(t *testing.T) {
 	c, err := rt.Run(ctx, "busybox:test", WithDetached(), WithNetworkMode("none"),
 		WithCmd("sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=200 2>/dev/null; echo ready; exec sleep 600"))
 	if c != nil {
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)

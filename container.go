@@ -449,19 +449,3 @@ func WithStderr(w io.Writer) RunOption {
 		return nil
 	}
 }
-
-// RemoveOption configures Container.Remove.
-type RemoveOption func(*removeConfig)
-
-type removeConfig struct{ force, volumes bool }
-
-// WithForceRemove kills a running container before removing it. Default:
-// Remove refuses a running container with ErrConflict.
-func WithForceRemove() RemoveOption { return func(c *removeConfig) { c.force = true } }
-
-// WithRemoveVolumes also deletes the container's anonymous volumes (made
-// for an image's VOLUME or WithAnonymousVolume) that no other container
-// uses, like docker rm -v. Default: they are kept (PruneVolumes removes
-// them later), except for a WithAutoRemove container, as docker run --rm.
-// Named volumes are never removed.
-func WithRemoveVolumes() RemoveOption { return func(c *removeConfig) { c.volumes = true } }

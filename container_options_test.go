@@ -129,7 +129,7 @@ func TestContainerCgroupResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+	t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	read := func(parts ...string) string {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join(append([]string{cgroupRoot}, parts...)...))
@@ -207,7 +207,7 @@ func TestContainerStopSignalAndTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+	t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	for i := 0; !strings.Contains(out.String(), "ready"); i++ {
 		if i > 500 {
 			t.Fatal("container never got ready")
@@ -227,7 +227,7 @@ func TestContainerStopSignalAndTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c2.Remove(t.Context(), WithForceRemove()) })
+	t.Cleanup(func() { c2.Remove(t.Context(), WithForce()) })
 	start := time.Now()
 	if err := c2.Stop(t.Context(), -1); err != nil {
 		t.Fatal(err)

@@ -68,7 +68,7 @@ func runRef(t *testing.T, rt *Runtime, ref string, opts ...RunOption) (ExitStatu
 	if c == nil {
 		return ExitStatus{}, "", err
 	}
-	t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+	t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	st, werr := c.Wait(t.Context())
 	if err == nil {
 		err = werr
@@ -399,7 +399,7 @@ func TestContainerLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(ctx, WithForceRemove())
+	defer c.Remove(ctx, WithForce())
 	if in := c.Inspect(); in.State.Status != StatusCreated || in.Name != "life" || in.Path != "sh" {
 		t.Errorf("created: %+v", in)
 	}
@@ -488,7 +488,7 @@ func TestContainerSurvivesCallerThread(t *testing.T) {
 	if c == nil {
 		return
 	}
-	defer c.Remove(t.Context(), WithForceRemove())
+	defer c.Remove(t.Context(), WithForce())
 	time.Sleep(200 * time.Millisecond)
 	if !c.Inspect().State.Running {
 		t.Fatalf("container died with its creator's thread: %+v", c.Inspect().State)

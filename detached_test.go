@@ -45,7 +45,7 @@ func TestContainerDetached(t *testing.T) {
 	}
 	pid := c.Inspect().State.Pid
 	defer func() {
-		c.Remove(context.Background(), WithForceRemove())
+		c.Remove(context.Background(), WithForce())
 		checkGone(t, rt2, id, pid)
 	}()
 	if st := c.Inspect().State; !st.Running {
@@ -109,7 +109,7 @@ func TestContainerDetachedStopCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Remove(context.Background(), WithForceRemove())
+		defer c.Remove(context.Background(), WithForce())
 		if err := c.Stop(t.Context(), 300*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +130,7 @@ func TestContainerDetachedOOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	st, err := c.Wait(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func TestContainerDetachedKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	start := time.Now()
 	if err := c.Kill(9); err != nil {
 		t.Fatal(err)

@@ -98,7 +98,7 @@ func probeHostReach(t *testing.T, rt *Runtime, marker string, opts []RunOption) 
 	opts = append([]RunOption{WithNetworkMode("none"), WithCmd("sleep", "600")}, opts...)
 	c, err := rt.Run(t.Context(), "busybox:test", opts...)
 	if c != nil {
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -106,7 +106,7 @@ func sleeper(t *testing.T, rt *Runtime) *Container {
 	t.Helper()
 	c, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithCmd("sleep", "600"))
 	if c != nil {
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)

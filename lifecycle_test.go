@@ -26,7 +26,7 @@ func startBusybox(t *testing.T, rt *Runtime, script string, opts ...RunOption) *
 	c, err := rt.Run(t.Context(), "busybox:test", append([]RunOption{WithCmd("sh", "-c", script)}, opts...)...)
 	if c != nil {
 		t.Cleanup(func() {
-			if err := c.Remove(context.Background(), WithForceRemove()); err != nil {
+			if err := c.Remove(context.Background(), WithForce()); err != nil {
 				t.Errorf("remove: %v", err)
 			}
 		})
@@ -206,7 +206,7 @@ func TestContainerKillPaused(t *testing.T) {
 			}
 		case "remove":
 			pid := c.Inspect().State.Pid
-			if err := c.Remove(ctx, WithForceRemove()); err != nil {
+			if err := c.Remove(ctx, WithForce()); err != nil {
 				t.Fatal(err)
 			}
 			checkGone(t, rt, c.ID(), pid)
@@ -425,7 +425,7 @@ func TestContainerRestartedElsewhere(t *testing.T) {
 		t.Error(err)
 	}
 	pid := c2.Inspect().State.Pid
-	if err := c2.Remove(t.Context(), WithForceRemove()); err != nil {
+	if err := c2.Remove(t.Context(), WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	checkGone(t, rt2, c.ID(), pid)

@@ -34,7 +34,7 @@ func TestContainerLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	if _, err := c.Wait(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestContainerLogsFollow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestContainerLogsOutliveOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	var out, errs strings.Builder
 	if err := c.Logs(t.Context(), LogsOptions{Follow: true, Stdout: &out, Stderr: &errs}); err != nil {
 		t.Fatal(err)

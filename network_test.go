@@ -81,7 +81,7 @@ func runBG(t *testing.T, rt *Runtime, out *syncBuffer, opts ...RunOption) *Conta
 	c, err := rt.Run(t.Context(), "busybox:test", opts...)
 	if c != nil {
 		// Not t.Context(): it is cancelled before cleanups run.
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -362,7 +362,7 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 	if err := b.Connect(ctx, peer, WithIP("10.82.0.10")); !errors.Is(err, ErrConflict) {
 		t.Errorf("connect an attached container again: %v", err)
 	}
-	if err := peer.Remove(ctx, WithForceRemove()); err != nil {
+	if err := peer.Remove(ctx, WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Remove(ctx); err != nil {
@@ -491,7 +491,7 @@ func TestNetworkDefaultBridgeLifecycle(t *testing.T) {
 	if code, out := netExec(t, c, "ping", "-c1", "-W2", def.Inspect().IPAM.Config[0].Gateway); code != 0 {
 		t.Errorf("ping the gateway after restart: %q", out)
 	}
-	if err := c.Remove(ctx, WithForceRemove()); err != nil {
+	if err := c.Remove(ctx, WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	rt2, err := Open(ctx, WithRoot(rt.Root()))
@@ -532,7 +532,7 @@ func TestNetworkConcurrentAttach(t *testing.T) {
 			c, err := rt.Run(ctx, "busybox:test", WithNetwork(n), WithCmd("sleep", "60"))
 			if c != nil {
 				ctrs[i] = c
-				t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+				t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 			}
 			errs <- err
 		}()
@@ -562,7 +562,7 @@ func TestNetworkConcurrentAttach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+	t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -583,7 +583,7 @@ func TestNetworkConcurrentAttach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { only.Remove(context.Background(), WithForceRemove()) })
+	t.Cleanup(func() { only.Remove(context.Background(), WithForce()) })
 	if code, out := netExec(t, only, "ip", "route"); code != 0 || strings.Contains(out, "default") {
 		t.Errorf("internal network routes: %q", out)
 	}

@@ -204,7 +204,7 @@ func TestPlanInitWhen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+	t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	if kind := c.live().kind; kind != "plan" {
 		t.Errorf("Run: %s init, want plan", kind)
 	}
@@ -226,7 +226,7 @@ func TestPlanInitWhen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pinned.Remove(context.Background(), WithForceRemove()) })
+	t.Cleanup(func() { pinned.Remove(context.Background(), WithForce()) })
 	if kind := pinned.live().kind; kind != "go" && kind != "go-warm" {
 		t.Errorf("Run with cpuset mems: %s init, want the Go one", kind)
 	}
@@ -237,7 +237,7 @@ func TestPlanInitWhen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { created.Remove(context.Background(), WithForceRemove()) })
+	t.Cleanup(func() { created.Remove(context.Background(), WithForce()) })
 	if kind := created.live().kind; kind != "go" && kind != "go-warm" {
 		t.Errorf("Create: %s init, want the Go one", kind)
 	}

@@ -51,7 +51,7 @@ func runIn(t *testing.T, rt *Runtime, ref, script string, opts ...RunOption) (in
 	opts = append([]RunOption{WithStdout(&out), WithStderr(&out), WithCmd("sh", "-c", script)}, opts...)
 	c, err := rt.Run(t.Context(), ref, opts...)
 	if c != nil {
-		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove(), WithRemoveVolumes()) })
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce(), WithRemoveVolumes()) })
 	}
 	if err != nil {
 		t.Fatalf("run %q: %v (output %q)", script, err, out.String())
@@ -169,7 +169,7 @@ func TestVolumeSharedByRunningContainers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 		cs = append(cs, c)
 	}
 	if res, err := cs[0].Exec(t.Context(), []string{"sh", "-c", "echo one > /shared/x"}); err != nil || res.ExitCode != 0 {
@@ -494,7 +494,7 @@ func TestBindPropagationSlave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(t.Context(), WithForceRemove())
+	defer c.Remove(t.Context(), WithForce())
 	// A mount made on the host afterwards shows in the container: in the
 	// test's own mount namespace it would not reach the host anyway.
 	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
@@ -709,7 +709,7 @@ func TestVolumeExportRefusesLiveWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(ctx, WithForceRemove())
+	defer c.Remove(ctx, WithForce())
 	if err := vol.Export(ctx, io.Discard); !errors.Is(err, ErrConflict) {
 		t.Errorf("export with a running writer: %v, want ErrConflict", err)
 	}
@@ -722,7 +722,7 @@ func TestVolumeExportRefusesLiveWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c2.Remove(ctx, WithForceRemove())
+	defer c2.Remove(ctx, WithForce())
 	if err := ro.Export(ctx, io.Discard); err != nil {
 		t.Errorf("export with a read-only user: %v", err)
 	}
@@ -799,7 +799,7 @@ func TestVolumeInUseByOtherProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(ctx, WithForceRemove())
+	defer c.Remove(ctx, WithForce())
 	vol, err := rt.Volume(ctx, "shared")
 	if err != nil {
 		t.Fatal(err)
@@ -813,7 +813,7 @@ func TestVolumeInUseByOtherProcess(t *testing.T) {
 	if rep, err := rt.PruneVolumes(ctx, WithAllVolumes()); err != nil || len(rep.VolumesDeleted) != 0 {
 		t.Errorf("prune: %+v %v", rep, err)
 	}
-	if err := c.Remove(ctx, WithForceRemove()); err != nil {
+	if err := c.Remove(ctx, WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	if err := vol.Remove(ctx); err != nil {
@@ -833,7 +833,7 @@ func TestVolumeConcurrentCopyUp(t *testing.T) {
 		go func() {
 			c, err := rt.Create(t.Context(), "copyup:test", WithCmd("true"), WithVolume(vol, "/srv/app"))
 			if c != nil {
-				err = errors.Join(err, c.Remove(t.Context(), WithForceRemove()))
+				err = errors.Join(err, c.Remove(t.Context(), WithForce()))
 			}
 			errs <- err
 		}()

@@ -284,7 +284,7 @@ func runCmd() *command {
 				c, err := rt.Run(ctx, args[0], opts...)
 				if err != nil {
 					if c != nil {
-						_ = c.Remove(context.WithoutCancel(ctx), hull.WithForceRemove())
+						_ = c.Remove(context.WithoutCancel(ctx), hull.WithForce())
 					}
 					return startFailure(e, err)
 				}
@@ -303,7 +303,7 @@ func runDetached(ctx context.Context, e *env, ref string, opts []hull.RunOption)
 	c, err := rt.Run(ctx, ref, append(opts, hull.WithDetached())...)
 	if err != nil {
 		if c != nil {
-			_ = c.Remove(context.WithoutCancel(ctx), hull.WithForceRemove())
+			_ = c.Remove(context.WithoutCancel(ctx), hull.WithForce())
 		}
 		return startFailure(e, err)
 	}
@@ -342,7 +342,7 @@ func attach(ctx context.Context, e *env, c *hull.Container, follow bool, since t
 	st, err := c.Wait(wctx)
 	wg.Wait()
 	if rm {
-		err = errors.Join(err, c.Remove(wctx, hull.WithForceRemove()))
+		err = errors.Join(err, c.Remove(wctx, hull.WithForce()))
 	}
 	if err != nil {
 		return startFailure(e, err)
@@ -619,7 +619,7 @@ func rmCmd() *command {
 			return func(ctx context.Context, e *env, args []string) error {
 				var opts []hull.RemoveOption
 				if force {
-					opts = append(opts, hull.WithForceRemove())
+					opts = append(opts, hull.WithForce())
 				}
 				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Remove(ctx, opts...) })
 			}
