@@ -100,7 +100,7 @@ func TestContainerAttach(t *testing.T) {
 			}
 			// Everything is in the log too.
 			var logs syncBuffer
-			if err := c.Logs(t.Context(), LogsOptions{Stdout: &logs}); err != nil || logs.String() != "got one\ngot two\nbye\n" {
+			if err := c.Logs(t.Context(), WithLogsStdout(&logs)); err != nil || logs.String() != "got one\ngot two\nbye\n" {
 				t.Errorf("logs: %q %v", logs.String(), err)
 			}
 			if err := other.Attach(t.Context()); !errors.Is(err, ErrConflict) {

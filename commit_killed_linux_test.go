@@ -38,7 +38,7 @@ func TestCommitKilledThaws(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var logs syncBuffer
-		if err := c.Logs(ctx, LogsOptions{Stdout: &logs}); err != nil {
+		if err := c.Logs(ctx, WithLogsStdout(&logs)); err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(logs.String(), "ready") {

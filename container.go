@@ -205,20 +205,22 @@ func (rt *Runtime) Container(ctx context.Context, idOrName string) (*Container, 
 	return c, nil
 }
 
-// Containers lists the containers in the root that the filters keep,
+// Containers lists the containers in the root that the options keep,
 // most recently created first. Default: the running and paused ones, as
-// `docker ps`; All() lists every one (see ContainerFilter).
-func (rt *Runtime) Containers(ctx context.Context, filters ...ContainersOption) ([]*Container, error) {
+// `docker ps`; WithAllContainers lists every one.
+func (rt *Runtime) Containers(ctx context.Context, opts ...ContainersOption) ([]*Container, error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
+	}
+	var cf containersConfig
+	for _, o := range opts {
+		if err := o(&cf); err != nil {
+			return nil, fmt.Errorf("list containers: %w", err)
+		}
 	}
 	states, err := rt.readStates()
 	if err != nil {
 		return nil, err
-	}
-	var cf containersConfig
-	for _, f := range filters {
-		f(&cf)
 	}
 	sort.Slice(states, func(i, j int) bool { return states[i].Created.After(states[j].Created) })
 	out := make([]*Container, 0, len(states))

@@ -57,7 +57,7 @@ func TestContainerDetached(t *testing.T) {
 	for !strings.Contains(logs.String(), "tick") && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 		logs = syncBuffer{}
-		if err := c.Logs(t.Context(), LogsOptions{Stdout: &logs, Stderr: &logs}); err != nil {
+		if err := c.Logs(t.Context(), WithLogsStdout(&logs), WithLogsStderr(&logs)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,7 +83,7 @@ func TestContainerDetached(t *testing.T) {
 		t.Errorf("die event %+v", e)
 	}
 	logs = syncBuffer{}
-	if err := c.Logs(t.Context(), LogsOptions{Follow: true, Stdout: &logs}); err != nil || !strings.Contains(logs.String(), "got-term\n") {
+	if err := c.Logs(t.Context(), WithLogsFollow(), WithLogsStdout(&logs)); err != nil || !strings.Contains(logs.String(), "got-term\n") {
 		t.Errorf("logs after stop: %q %v", logs.String(), err)
 	}
 	if err := c.Remove(t.Context()); err != nil {
@@ -136,7 +136,7 @@ func TestContainerDetachedOOM(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs strings.Builder
-	c.Logs(t.Context(), LogsOptions{Stdout: &logs})
+	c.Logs(t.Context(), WithLogsStdout(&logs))
 	if !st.OOMKilled && strings.Contains(logs.String(), "survived") {
 		t.Skipf("no OOM kill here (%+v)", st)
 	}

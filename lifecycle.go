@@ -6,7 +6,7 @@ import (
 )
 
 // ContainersOption selects containers in Runtime.Containers.
-type ContainersOption func(*containersConfig)
+type ContainersOption func(*containersConfig) error
 
 type containersConfig struct {
 	all    bool
@@ -14,14 +14,18 @@ type containersConfig struct {
 	status bool // a status filter was given: it replaces the running-only default
 }
 
-// WithAllContainers lists every container, whatever its status. Default: running (and
-// paused) containers only, like `docker ps`.
-func WithAllContainers() ContainersOption { return func(f *containersConfig) { f.all = true } }
+// WithAllContainers lists every container, whatever its status, like
+// `docker ps -a`. Default: running (and paused) containers only, like
+// `docker ps`.
+func WithAllContainers() ContainersOption {
+	return func(f *containersConfig) error { f.all = true; return nil }
+}
 
 // WithFilterName keeps the containers whose name is name.
 func WithFilterName(name string) ContainersOption {
-	return func(f *containersConfig) {
+	return func(f *containersConfig) error {
 		f.match = append(f.match, func(st *containerState) bool { return st.Name == name })
+		return nil
 	}
 }
 
@@ -29,9 +33,10 @@ func WithFilterName(name string) ContainersOption {
 // (StatusCreated, StatusRunning, StatusPaused, StatusExited); it implies
 // WithAllContainers for the other statuses.
 func WithFilterStatus(statuses ...Status) ContainersOption {
-	return func(f *containersConfig) {
+	return func(f *containersConfig) error {
 		f.status = true
 		f.match = append(f.match, func(st *containerState) bool { return slices.Contains(statuses, st.Status) })
+		return nil
 	}
 }
 
@@ -50,11 +55,12 @@ func (f *containersConfig) keep(st *containerState) bool {
 // WithFilterLabel keeps the containers that have the label key, with the
 // value value unless value is "".
 func WithFilterLabel(key, value string) ContainersOption {
-	return func(f *containersConfig) {
+	return func(f *containersConfig) error {
 		f.match = append(f.match, func(st *containerState) bool {
 			v, ok := st.Labels[key]
 			return ok && (value == "" || v == value)
 		})
+		return nil
 	}
 }
 

@@ -421,7 +421,7 @@ func TestContainerRestartedElsewhere(t *testing.T) {
 		t.Fatalf("the first Runtime's Close ended a container it no longer owns: %+v", st)
 	}
 	var logs strings.Builder
-	if err := c2.Logs(t.Context(), LogsOptions{Stdout: &logs}); err != nil {
+	if err := c2.Logs(t.Context(), WithLogsStdout(&logs)); err != nil {
 		t.Error(err)
 	}
 	pid := c2.Inspect().State.Pid

@@ -39,11 +39,11 @@ type MountPoint struct {
 
 // MountOption configures one mount of WithVolume, WithAnonymousVolume or
 // WithBind.
-type MountOption func(*MountPoint) error
+type MountOption func(*mountRequest) error
 
 // WithReadOnly mounts read-only. Default: read-write.
 func WithReadOnly() MountOption {
-	return func(m *MountPoint) error { m.RW = false; return nil }
+	return func(m *mountRequest) error { m.RW = false; return nil }
 }
 
 // WithPropagation sets a bind mount's propagation: "rprivate" (the default),
@@ -53,7 +53,7 @@ func WithReadOnly() MountOption {
 // container's mounts reach the host: the shared modes act as the slave
 // ones. Volumes refuse it, as Docker's.
 func WithPropagation(mode string) MountOption {
-	return func(m *MountPoint) error {
+	return func(m *mountRequest) error {
 		switch mode {
 		case "private", "rprivate", "shared", "rshared", "slave", "rslave":
 		default:
@@ -71,7 +71,7 @@ func WithPropagation(mode string) MountOption {
 // first filled with what the image has at the mount's path (files,
 // owners, modes, xattrs), as Docker does. Binds never copy.
 func WithNoCopy() MountOption {
-	return func(m *MountPoint) error {
+	return func(m *mountRequest) error {
 		if m.Type != MountTypeVolume {
 			return fmt.Errorf("%w: nocopy applies to volumes only", ErrInvalidArgument)
 		}
@@ -153,7 +153,7 @@ func (c *runConfig) addMount(r mountRequest, target string, opts []MountOption) 
 	}
 	r.Destination, r.RW = path.Clean(target), true
 	for _, o := range opts {
-		if err := o(&r.MountPoint); err != nil {
+		if err := o(&r); err != nil {
 			return fmt.Errorf("mount %s: %w", target, err)
 		}
 	}

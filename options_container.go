@@ -3,7 +3,9 @@ package hull
 import (
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hullbox/hull/internal/spec"
@@ -21,7 +23,7 @@ type containerOptions struct {
 	tmpfs                  map[string]string
 	capAdd, capDrop        []string
 	privileged             bool
-	stopSignal             string
+	stopSignal             syscall.Signal
 	stopTimeout            *time.Duration
 	labels                 map[string]string
 	autoRemove             bool
@@ -38,7 +40,9 @@ func (x *containerOptions) specOptions(o *spec.Options) {
 	o.Tmpfs = x.tmpfs
 	o.CapAdd, o.CapDrop = x.capAdd, x.capDrop
 	o.Privileged = x.privileged
-	o.StopSignal = x.stopSignal
+	if x.stopSignal != 0 {
+		o.StopSignal = strconv.Itoa(int(x.stopSignal))
+	}
 	o.Labels = x.labels
 	o.Sysctls = x.sysctls
 }
@@ -172,12 +176,12 @@ func WithPrivileged() RunOption {
 	}
 }
 
-// WithStopSignal sets the signal Stop sends first ("SIGINT", "INT", "2").
+// WithStopSignal sets the signal Stop sends first (syscall.SIGINT...).
 // Default: the image's STOPSIGNAL, else SIGTERM.
-func WithStopSignal(sig string) RunOption {
+func WithStopSignal(sig syscall.Signal) RunOption {
 	return func(c *runConfig) error {
-		if sig == "" {
-			return fmt.Errorf("%w: empty stop signal", ErrInvalidArgument)
+		if sig < 1 || sig > 64 {
+			return fmt.Errorf("%w: stop signal %d: want 1 to 64", ErrInvalidArgument, int(sig))
 		}
 		c.opts.stopSignal = sig
 		return nil

@@ -336,7 +336,7 @@ func attach(ctx context.Context, e *env, c *hull.Container, follow bool, since t
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			logErr = c.Logs(wctx, hull.LogsOptions{Follow: true, Since: since.Add(-time.Second), Stdout: e.stdout, Stderr: e.stderr})
+			logErr = c.Logs(wctx, hull.WithLogsFollow(), hull.WithLogsSince(since.Add(-time.Second)), hull.WithLogsStdout(e.stdout), hull.WithLogsStderr(e.stderr))
 		}()
 	}
 	st, err := c.Wait(wctx)
@@ -691,35 +691,29 @@ func logsCmd() *command {
 			fs.String(&since, "", "since", "string", `Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)`)
 			path := fs.Name()
 			return func(ctx context.Context, e *env, args []string) error {
-				o := hull.LogsOptions{Follow: follow, Stdout: e.stdout, Stderr: e.stderr}
+				o := []hull.LogsOption{hull.WithLogsStdout(e.stdout), hull.WithLogsStderr(e.stderr)}
+				if follow {
+					o = append(o, hull.WithLogsFollow())
+				}
 				if tail != "all" && tail != "" {
 					n, err := strconv.Atoi(tail)
 					if err != nil {
 						return usageErrorf(path, "invalid argument %q for \"-n, --tail\" flag", tail)
 					}
-					if n == 0 {
-						n = -1 // docker: --tail 0 shows nothing
-					}
-					o.Tail = n
+					o = append(o, hull.WithLogsTail(max(n, 0))) // a negative count shows nothing, as 0
 				}
 				if since != "" {
 					t, err := parseSince(since, time.Now())
 					if err != nil {
 						return usageErrorf(path, "invalid value for \"since\": %v", err)
 					}
-					o.Since = t
+					o = append(o, hull.WithLogsSince(t))
 				}
 				c, err := lookupContainer(ctx, e, args[0])
 				if err != nil {
 					return err
 				}
-				if o.Tail < 0 && !follow {
-					return nil
-				}
-				if o.Tail < 0 {
-					o.Tail, o.Since = 0, time.Now()
-				}
-				err = c.Logs(ctx, o)
+				err = c.Logs(ctx, o...)
 				if follow && ctx.Err() != nil {
 					return nil
 				}
