@@ -243,7 +243,7 @@ func TestContainerOptionsValidate(t *testing.T) {
 	for _, o := range []RunOption{
 		WithCPUs(0), WithCPUs(-1), WithCPUShares(1), WithCPUSet("a", ""), WithMemorySwap(0),
 		WithMemorySwap(-2), WithUlimit("", 1, 1), WithTmpfs("rel", ""), WithTmpfs("/", ""),
-		WithStopSignal(0), WithStopTimeout(-time.Second), WithLabels(map[string]string{"": "x"}),
+		WithStopSignal(0), WithStopSignal(65), WithStopTimeout(-time.Second), WithLabels(map[string]string{"": "x"}),
 		WithSysctl("", "1"),
 	} {
 		var rc runConfig

@@ -54,6 +54,10 @@ func TestContainerLogs(t *testing.T) {
 	if out, errs := logs(c, WithLogsTail(2)); strings.Count(out+errs, "\n") != 2 || !strings.HasSuffix(out, "out3\n") && !strings.HasSuffix(errs, "err3\n") {
 		t.Errorf("tail 2: %q %q", out, errs)
 	}
+	// Tail 0 shows nothing logged so far, as docker logs --tail 0.
+	if out, errs := logs(c, WithLogsTail(0)); out != "" || errs != "" {
+		t.Errorf("tail 0: %q %q", out, errs)
+	}
 	if out, errs := logs(c, WithLogsSince(time.Now().Add(time.Hour))); out != "" || errs != "" {
 		t.Errorf("since later: %q %q", out, errs)
 	}

@@ -89,10 +89,10 @@ type mountRequest struct {
 }
 
 // WithVolume mounts vol at target (an absolute path in the container),
-// read-write unless ReadOnly. The path is resolved inside the container's
+// read-write unless WithReadOnly. The path is resolved inside the container's
 // root filesystem: a symlink there cannot send the mount outside it. An
 // empty volume is first filled with the image's content at target (see
-// NoCopy). A target at or inside /proc is refused (ErrInvalidArgument),
+// WithNoCopy). A target at or inside /proc is refused (ErrInvalidArgument),
 // as runc refuses it, but for the files lxcfs emulates (/proc/cpuinfo,
 // /proc/meminfo, /proc/uptime ...) and, for WithBind, a procfs bound over
 // /proc itself; this holds for binds, tmpfs and an image's VOLUME too.
@@ -132,7 +132,7 @@ func WithAnonymousVolume(target string, opts ...MountOption) RunOption {
 
 // WithBind bind-mounts (recursively) the host path hostPath at target,
 // like `docker run --mount type=bind`: hostPath must be absolute and
-// exist, else ErrInvalidArgument. Options: ReadOnly, Propagation (default
+// exist, else ErrInvalidArgument. Options: WithReadOnly, WithPropagation (default
 // rprivate). Targets under /proc: see WithVolume.
 func WithBind(hostPath, target string, opts ...MountOption) RunOption {
 	return func(c *runConfig) error {

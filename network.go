@@ -378,7 +378,7 @@ type netAttach struct {
 
 // WithNetwork attaches the container to n; repeat it for several networks
 // (the first gives the default route). On a user-defined network the
-// container is found by its name, its short ID and Alias names. Default:
+// container is found by its name, its short ID and WithAlias names. Default:
 // the default network "bridge" (see WithNetworkMode).
 func WithNetwork(n *Network, opts ...EndpointOption) RunOption {
 	return func(c *runConfig) error {
@@ -425,7 +425,7 @@ type endpointState struct {
 	NetworkID string     `json:"networkID"`
 	Name      string     `json:"name"` // the network's name
 	Aliases   []string   `json:"aliases,omitempty"`
-	StaticIP  netip.Addr `json:"staticIP,omitzero"` // IP()
+	StaticIP  netip.Addr `json:"staticIP,omitzero"` // WithIP()
 	// Set while attached (the container runs):
 	IP      netip.Addr `json:"ip,omitzero"`
 	Bits    int        `json:"bits,omitempty"`

@@ -10,7 +10,7 @@ type stdioConfig struct {
 	stdin    io.Reader
 	open     bool // WithOpenStdin
 	tty      bool
-	detached bool // Detached
+	detached bool // WithDetached
 	init     bool // WithInit
 }
 

@@ -277,7 +277,7 @@ func TestVolumeCopyUp(t *testing.T) {
 	if code, out, _ := runIn(t, rt, "copyup:test", "ls /srv/app", WithVolume(full, "/srv/app")); code != 0 || out != "mine\n" {
 		t.Errorf("non-empty volume: exit %d, %q", code, out)
 	}
-	// NoCopy: the empty volume stays empty.
+	// WithNoCopy: the empty volume stays empty.
 	nocopy := mustVolume(t, rt, "nocopy")
 	if code, out, _ := runIn(t, rt, "copyup:test", "ls -A /srv/app", WithVolume(nocopy, "/srv/app", WithNoCopy())); code != 0 || out != "" {
 		t.Errorf("nocopy: exit %d, %q", code, out)
@@ -393,7 +393,7 @@ func TestVolumeAnonymousFromImage(t *testing.T) {
 	if !slices.Equal(rep.VolumesDeleted, want) || rep.SpaceReclaimed != 4 {
 		t.Errorf("prune: %+v, want %q and 4 bytes", rep, want)
 	}
-	// "named" is in use by c2; an unused named volume goes only with PruneAllVolumes.
+	// "named" is in use by c2; an unused named volume goes only with WithAllVolumes.
 	mustVolume(t, rt, "unused")
 	if rep, err := rt.PruneVolumes(ctx); err != nil || len(rep.VolumesDeleted) != 0 {
 		t.Errorf("prune named: %+v %v", rep, err)
