@@ -62,12 +62,12 @@ func WithCPUs(n float64) RunOption {
 // WithCPUShares sets the container's relative CPU weight against other
 // cgroups (cgroup v1 cpu.shares; converted to cpu.weight on v2). Default:
 // 1024, the kernel's.
-func WithCPUShares(shares uint64) RunOption {
+func WithCPUShares(shares int64) RunOption {
 	return func(c *runConfig) error {
 		if shares < 2 || shares > 262144 {
 			return fmt.Errorf("%w: cpu shares %d: want 2 to 262144", ErrInvalidArgument, shares)
 		}
-		c.opts.cpuShares = shares
+		c.opts.cpuShares = uint64(shares)
 		return nil
 	}
 }
