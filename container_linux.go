@@ -453,7 +453,7 @@ func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
 func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 	cfg, err := removeOptions(opts)
 	if err != nil {
-		return err
+		return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
 	}
 	c.mu.Lock()
 	created := c.st.Status == StatusCreated

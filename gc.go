@@ -30,7 +30,7 @@ func (rt *Runtime) RemoveImage(ctx context.Context, ref string, opts ...RemoveOp
 	}
 	cfg, err := removeOptions(opts)
 	if err != nil {
-		return rep, err
+		return rep, fmt.Errorf("remove image %s: %w", ref, err)
 	}
 	if cfg.volumes {
 		return rep, fmt.Errorf("remove image %s: %w: WithRemoveVolumes is for containers", ref, ErrInvalidArgument)

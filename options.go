@@ -106,7 +106,7 @@ type imageConfig struct {
 	given       []string            // the names of the options applied
 }
 
-// imageOptions applies opts for op ("pull", "push", "load", "import"),
+// imageOptions applies opts for op ("Pull", "Push", "Load", "Import"),
 // which takes the options named in uses.
 func imageOptions(op string, opts []ImageOption, uses ...string) (*imageConfig, error) {
 	cfg := &imageConfig{}
