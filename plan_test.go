@@ -76,7 +76,7 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		if c == nil {
 			return ExitStatus{}, "", err
 		}
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 		if lp := c.live(); lp != nil {
 			mu.Lock()
 			for _, op := range initproc.PlanOps(lp.plan) {
@@ -97,7 +97,7 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { other.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { other.Remove(context.Background(), WithForce()) })
 		others[rt] = other
 	}
 	cases = append(cases, struct {
