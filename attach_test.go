@@ -54,14 +54,14 @@ func TestContainerAttach(t *testing.T) {
 		opts []RunOption
 	}{
 		{"owned", nil},
-		{"detached", []RunOption{Detached()}},
+		{"detached", []RunOption{WithDetached()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := rt.Run(t.Context(), "busybox:test", append(tc.opts, WithOpenStdin(), WithCmd("sh", "-c", echoLoop))...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer c.Remove(context.Background(), WithForceRemove())
+			defer c.Remove(context.Background(), WithForce())
 			other, err := rt2.Container(t.Context(), c.ID())
 			if err != nil {
 				t.Fatal(err)
@@ -100,7 +100,7 @@ func TestContainerAttach(t *testing.T) {
 			}
 			// Everything is in the log too.
 			var logs syncBuffer
-			if err := c.Logs(t.Context(), LogsOptions{Stdout: &logs}); err != nil || logs.String() != "got one\ngot two\nbye\n" {
+			if err := c.Logs(t.Context(), WithLogsStdout(&logs)); err != nil || logs.String() != "got one\ngot two\nbye\n" {
 				t.Errorf("logs: %q %v", logs.String(), err)
 			}
 			if err := other.Attach(t.Context()); !errors.Is(err, ErrConflict) {
@@ -116,11 +116,11 @@ func TestContainerAttach(t *testing.T) {
 func TestContainerAttachTTY(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
-	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithTTY(), WithOpenStdin(), WithCmd("sh"))
+	c, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithTTY(), WithOpenStdin(), WithCmd("sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	pr, pw := io.Pipe()
 	resize := make(chan [2]uint16, 1)
 	var out syncBuffer
@@ -154,7 +154,7 @@ func TestContainerAttachErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	if err := c.Attach(t.Context(), WithAttachStdin(strings.NewReader("x"))); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("stdin to a container without open stdin: %v", err)
 	}
@@ -170,11 +170,11 @@ func TestContainerAttachErrors(t *testing.T) {
 func TestContainerRestartKeepsTerminal(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
-	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithTTY(), WithOpenStdin(), WithCmd("sh"))
+	c, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithTTY(), WithOpenStdin(), WithCmd("sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	for i, code := range []int{3, 4} {
 		if i > 0 {
 			if err := c.Start(t.Context()); err != nil {

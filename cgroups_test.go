@@ -21,7 +21,7 @@ func TestCgroupKillEveryProcess(t *testing.T) {
 	rt := containerTest(t)
 	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sleep", "1000"))
 	if c != nil {
-		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestCgroupKillEveryProcess(t *testing.T) {
 	if err := cg.moveIn(stray.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Remove(t.Context(), WithForceRemove()); err != nil {
+	if err := c.Remove(t.Context(), WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	waitStrayKilled(t, stray, done, "Remove")

@@ -84,7 +84,7 @@ func TestCgroupV2Start(t *testing.T) {
 	c, err := rt.Run(t.Context(), "busybox:test", WithStdout(&out), WithStderr(&out),
 		WithCmd("sh", "-c", "grep '^0::' /proc/self/cgroup; exec sleep 1000"))
 	if c != nil {
-		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func TestCgroupV2Start(t *testing.T) {
 	if s, err := c.Stats(t.Context()); err != nil || s.CPU.TotalNs == 0 {
 		t.Errorf("stats: %+v %v, want some CPU time", s, err)
 	}
-	if err := c.Remove(t.Context(), WithForceRemove()); err != nil {
+	if err := c.Remove(t.Context(), WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	checkCgroupGone(t, rt, c)
@@ -128,7 +128,7 @@ func TestCgroupV2PauseResume(t *testing.T) {
 	rt := cgroupV2Test(t)
 	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sh", "-c", "while :; do :; done"))
 	if c != nil {
-		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestCgroupV2PauseResume(t *testing.T) {
 	if err := c.Pause(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Remove(t.Context(), WithForceRemove()); err != nil {
+	if err := c.Remove(t.Context(), WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	checkCgroupGone(t, rt, c)
@@ -187,7 +187,7 @@ func TestCgroupV2KillEveryProcess(t *testing.T) {
 			rt := cgroupV2Test(t)
 			c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sh", "-c", "sleep 1000 & sleep 1000 & wait"))
 			if c != nil {
-				t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+				t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -205,7 +205,7 @@ func TestCgroupV2KillEveryProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 			if how == "Remove" {
-				err = c.Remove(t.Context(), WithForceRemove())
+				err = c.Remove(t.Context(), WithForce())
 			} else {
 				err = rt.Close()
 			}
@@ -241,14 +241,14 @@ func TestCgroupV2LimitsUnavailable(t *testing.T) {
 		}
 		c, err := rt.Run(t.Context(), "busybox:test", opt, WithCmd("true"))
 		if c != nil {
-			t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+			t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 			checkCgroupGone(t, rt, c)
 		}
 		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "the "+ctrl+" controller is not available") {
 			t.Errorf("%s limit on a cgroup2 without the controller: %v, want ErrUnsupported naming it", ctrl, err)
 		}
 	}
-	if list, err := rt.Containers(t.Context(), All()); err != nil || len(list) != 0 {
+	if list, err := rt.Containers(t.Context(), WithAllContainers()); err != nil || len(list) != 0 {
 		t.Errorf("containers left: %d %v", len(list), err)
 	}
 }
@@ -260,14 +260,14 @@ func TestCgroupV2ShimAndReaper(t *testing.T) {
 	t.Parallel()
 	rt := cgroupV2Test(t)
 	for name, opts := range map[string][]RunOption{
-		"detached":      {Detached()},
+		"detached":      {WithDetached()},
 		"init":          {WithInit()},
-		"detached-init": {Detached(), WithInit()},
+		"detached-init": {WithDetached(), WithInit()},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, err := rt.Run(t.Context(), "busybox:test", append(opts, WithCmd("sleep", "1000"))...)
 			if c != nil {
-				t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+				t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -283,7 +283,7 @@ func TestCgroupV2ShimAndReaper(t *testing.T) {
 			if code, out := execOut(t, c, []string{"grep", "^0::", "/proc/self/cgroup"}); code != 0 || strings.TrimSpace(out) != "0::/" {
 				t.Errorf("exec's view: %d %q, want 0::/", code, out)
 			}
-			if err := c.Remove(t.Context(), WithForceRemove()); err != nil {
+			if err := c.Remove(t.Context(), WithForce()); err != nil {
 				t.Fatal(err)
 			}
 			checkCgroupGone(t, rt, c)

@@ -27,10 +27,10 @@ func TestCommitKilledThaws(t *testing.T) {
 	rt := containerTest(t)
 	ctx := t.Context()
 	// 200 MB to commit: long enough to be caught frozen.
-	c, err := rt.Run(ctx, "busybox:test", Detached(), WithNetworkMode("none"),
+	c, err := rt.Run(ctx, "busybox:test", WithDetached(), WithNetworkMode("none"),
 		WithCmd("sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=200 2>/dev/null; echo ready; exec sleep 600"))
 	if c != nil {
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func TestCommitKilledThaws(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var logs syncBuffer
-		if err := c.Logs(ctx, LogsOptions{Stdout: &logs}); err != nil {
+		if err := c.Logs(ctx, WithLogsStdout(&logs)); err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(logs.String(), "ready") {

@@ -41,7 +41,7 @@ func TestCommitRunConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c2.Remove(t.Context(), WithForceRemove())
+	defer c2.Remove(t.Context(), WithForce())
 	if _, err := c2.Wait(t.Context()); err != nil || buf.String() != "1 /w 1000\n" {
 		t.Errorf("the committed image runs %q %v", buf.String(), err)
 	}

@@ -205,20 +205,22 @@ func (rt *Runtime) Container(ctx context.Context, idOrName string) (*Container, 
 	return c, nil
 }
 
-// Containers lists the containers in the root that the filters keep,
+// Containers lists the containers in the root that the options keep,
 // most recently created first. Default: the running and paused ones, as
-// `docker ps`; All() lists every one (see ContainerFilter).
-func (rt *Runtime) Containers(ctx context.Context, filters ...ContainerFilter) ([]*Container, error) {
+// `docker ps`; WithAllContainers lists every one.
+func (rt *Runtime) Containers(ctx context.Context, opts ...ContainersOption) ([]*Container, error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
+	}
+	var cf containersConfig
+	for _, o := range opts {
+		if err := o(&cf); err != nil {
+			return nil, fmt.Errorf("list containers: %w", err)
+		}
 	}
 	states, err := rt.readStates()
 	if err != nil {
 		return nil, err
-	}
-	var cf containerFilters
-	for _, f := range filters {
-		f(&cf)
 	}
 	sort.Slice(states, func(i, j int) bool { return states[i].Created.After(states[j].Created) })
 	out := make([]*Container, 0, len(states))
@@ -449,19 +451,3 @@ func WithStderr(w io.Writer) RunOption {
 		return nil
 	}
 }
-
-// RemoveOption configures Container.Remove.
-type RemoveOption func(*removeConfig)
-
-type removeConfig struct{ force, volumes bool }
-
-// WithForceRemove kills a running container before removing it. Default:
-// Remove refuses a running container with ErrConflict.
-func WithForceRemove() RemoveOption { return func(c *removeConfig) { c.force = true } }
-
-// WithRemoveVolumes also deletes the container's anonymous volumes (made
-// for an image's VOLUME or WithAnonymousVolume) that no other container
-// uses, like docker rm -v. Default: they are kept (PruneVolumes removes
-// them later), except for a WithAutoRemove container, as docker run --rm.
-// Named volumes are never removed.
-func WithRemoveVolumes() RemoveOption { return func(c *removeConfig) { c.volumes = true } }

@@ -27,7 +27,7 @@ func ranContainer(t *testing.T, rt *Runtime, ref string, cmd ...string) *Contain
 	var out syncBuffer
 	c, err := rt.Run(t.Context(), ref, WithCmd(cmd...), WithStdout(&out), WithStderr(&out))
 	if c != nil {
-		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func TestContainerCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c2.Remove(t.Context(), WithForceRemove())
+	defer c2.Remove(t.Context(), WithForce())
 	if st, err := c2.Wait(t.Context()); err != nil || st.Code != 0 {
 		t.Fatalf("exit %+v %v: %s", st, err, out.String())
 	}
@@ -236,7 +236,7 @@ func TestContainerCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c2.Remove(t.Context(), WithForceRemove())
+	defer c2.Remove(t.Context(), WithForce())
 	for i := 0; ; i++ {
 		rc, err := c2.CopyFrom(t.Context(), "/ready")
 		if err == nil {
@@ -284,7 +284,7 @@ func TestContainerCommitRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(t.Context(), WithForceRemove())
+	defer c.Remove(t.Context(), WithForce())
 	for i := 0; ; i++ {
 		if rc, err := c.CopyFrom(t.Context(), "/ready"); err == nil {
 			rc.Close()
@@ -313,7 +313,7 @@ func TestContainerCommitRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c2.Remove(t.Context(), WithForceRemove())
+	defer c2.Remove(t.Context(), WithForce())
 	if _, err := c2.Wait(t.Context()); err != nil || buf.String() != "live\n" {
 		t.Errorf("committed image: %v %q", err, buf.String())
 	}

@@ -448,12 +448,12 @@ func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
 	return err
 }
 
-// Remove deletes the container: its process (with WithForceRemove), its
+// Remove deletes the container: its process (with WithForce), its
 // cgroup, its files and its hold on the image.
 func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
-	var cfg removeConfig
-	for _, o := range opts {
-		o(&cfg)
+	cfg, err := removeOptions(opts)
+	if err != nil {
+		return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
 	}
 	c.mu.Lock()
 	created := c.st.Status == StatusCreated
@@ -552,7 +552,7 @@ func (rt *Runtime) closeContainers() error {
 		if c.refresh(); c.live() == nil {
 			continue // restarted elsewhere: no longer ours (lifecycle_linux.go)
 		}
-		errs = append(errs, c.Remove(context.Background(), WithForceRemove()))
+		errs = append(errs, c.Remove(context.Background(), WithForce()))
 	}
 	rt.ctrs.linkDel.Wait()
 	rt.ctrs.dirDel.Wait()

@@ -125,11 +125,11 @@ func TestContainerCgroupResources(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
 	c, err := rt.Create(t.Context(), "busybox:test", WithCmd("true"),
-		WithCPUs(0.5), WithCPUShares(512), WithCpuset("0", "0"), WithMemory(64<<20), WithMemorySwap(128<<20))
+		WithCPUs(0.5), WithCPUShares(512), WithCPUSet("0", "0"), WithMemory(64<<20), WithMemorySwap(128<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+	t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	read := func(parts ...string) string {
 		t.Helper()
 		b, err := os.ReadFile(filepath.Join(append([]string{cgroupRoot}, parts...)...))
@@ -202,12 +202,12 @@ func TestContainerStopSignalAndTimeout(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
 	var out syncBuffer
-	c, err := rt.Run(t.Context(), "busybox:test", WithStopSignal("USR1"), WithStdout(&out),
+	c, err := rt.Run(t.Context(), "busybox:test", WithStopSignal(syscall.SIGUSR1), WithStdout(&out),
 		WithCmd("sh", "-c", "trap 'echo got-usr1; exit 3' USR1; echo ready; while true; do sleep 0.05; done"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+	t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	for i := 0; !strings.Contains(out.String(), "ready"); i++ {
 		if i > 500 {
 			t.Fatal("container never got ready")
@@ -227,7 +227,7 @@ func TestContainerStopSignalAndTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c2.Remove(t.Context(), WithForceRemove()) })
+	t.Cleanup(func() { c2.Remove(t.Context(), WithForce()) })
 	start := time.Now()
 	if err := c2.Stop(t.Context(), -1); err != nil {
 		t.Fatal(err)
@@ -241,9 +241,9 @@ func TestContainerStopSignalAndTimeout(t *testing.T) {
 func TestContainerOptionsValidate(t *testing.T) {
 	t.Parallel()
 	for _, o := range []RunOption{
-		WithCPUs(0), WithCPUs(-1), WithCPUShares(1), WithCpuset("a", ""), WithMemorySwap(0),
+		WithCPUs(0), WithCPUs(-1), WithCPUShares(1), WithCPUSet("a", ""), WithMemorySwap(0),
 		WithMemorySwap(-2), WithUlimit("", 1, 1), WithTmpfs("rel", ""), WithTmpfs("/", ""),
-		WithStopSignal(""), WithStopTimeout(-time.Second), WithLabels(map[string]string{"": "x"}),
+		WithStopSignal(0), WithStopSignal(65), WithStopTimeout(-time.Second), WithLabels(map[string]string{"": "x"}),
 		WithSysctl("", "1"),
 	} {
 		var rc runConfig
@@ -253,9 +253,9 @@ func TestContainerOptionsValidate(t *testing.T) {
 	}
 	var rc runConfig
 	for _, o := range []RunOption{
-		WithCPUs(1.5), WithCPUShares(512), WithCpuset("0-1", ""), WithMemorySwap(-1), WithUlimit("nofile", 10, 20),
+		WithCPUs(1.5), WithCPUShares(512), WithCPUSet("0-1", ""), WithMemorySwap(-1), WithUlimit("nofile", 10, 20),
 		WithReadOnlyRootfs(), WithTmpfs("/run", "size=1m"), WithCapAdd("NET_ADMIN"), WithCapDrop("CHOWN"),
-		WithPrivileged(), WithStopSignal("SIGINT"), WithStopTimeout(time.Second), WithLabels(map[string]string{"a": "b"}),
+		WithPrivileged(), WithStopSignal(syscall.SIGINT), WithStopTimeout(time.Second), WithLabels(map[string]string{"a": "b"}),
 		WithAutoRemove(), WithSysctl("net.ipv4.ip_forward", "1"),
 	} {
 		if err := o(&rc); err != nil {
@@ -264,7 +264,7 @@ func TestContainerOptionsValidate(t *testing.T) {
 	}
 	if x := rc.opts; x.cpus != 1.5 || x.cpuShares != 512 || x.cpusetCpus != "0-1" || x.memorySwap != -1 ||
 		len(x.ulimits) != 1 || !x.readonlyRootfs || x.tmpfs["/run"] != "size=1m" || x.capAdd[0] != "NET_ADMIN" ||
-		x.capDrop[0] != "CHOWN" || !x.privileged || x.stopSignal != "SIGINT" || *x.stopTimeout != time.Second ||
+		x.capDrop[0] != "CHOWN" || !x.privileged || x.stopSignal != syscall.SIGINT || *x.stopTimeout != time.Second ||
 		x.labels["a"] != "b" || !x.autoRemove || x.sysctls["net.ipv4.ip_forward"] != "1" {
 		t.Errorf("options recorded %+v", rc.opts)
 	}

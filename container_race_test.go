@@ -144,7 +144,7 @@ func startRacer(t *testing.T, rt *Runtime, h raceHost, dir, then string, opts ..
 	opts = append([]RunOption{WithCmd("sh", "-c", script)}, opts...)
 	c, err := rt.Run(t.Context(), "busybox:test", opts...)
 	if c != nil {
-		t.Cleanup(func() { c.Remove(context.WithoutCancel(t.Context()), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(context.WithoutCancel(t.Context()), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -343,7 +343,7 @@ func TestDeepPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Remove(context.WithoutCancel(t.Context()), WithForceRemove()) })
+	t.Cleanup(func() { c.Remove(context.WithoutCancel(t.Context()), WithForce()) })
 	want := testutil.DeepTree(t, filepath.Join(rt.containerDir(c.ID()), "upper"), deepLevels)
 	if len(want) < 6000 {
 		t.Fatalf("path of %d bytes", len(want))
@@ -415,7 +415,7 @@ func TestDeepPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { running.Remove(context.WithoutCancel(t.Context()), WithForceRemove()) })
+	t.Cleanup(func() { running.Remove(context.WithoutCancel(t.Context()), WithForce()) })
 	if err := running.CopyTo(t.Context(), "/tmp", bytes.NewReader(tb.Bytes())); err != nil {
 		t.Fatalf("CopyTo a running container: %.300v", err)
 	}

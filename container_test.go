@@ -68,7 +68,7 @@ func runRef(t *testing.T, rt *Runtime, ref string, opts ...RunOption) (ExitStatu
 	if c == nil {
 		return ExitStatus{}, "", err
 	}
-	t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+	t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	st, werr := c.Wait(t.Context())
 	if err == nil {
 		err = werr
@@ -284,7 +284,7 @@ func TestContainerNameConflictAndHolds(t *testing.T) {
 	if _, err := rt.RemoveImage(ctx, "busybox:test"); err != nil {
 		t.Errorf("remove image after the container: %v", err)
 	}
-	if list, err := rt.Containers(ctx, All()); err != nil || len(list) != 0 {
+	if list, err := rt.Containers(ctx, WithAllContainers()); err != nil || len(list) != 0 {
 		t.Errorf("Containers after removal: %v %v", list, err)
 	}
 }
@@ -399,11 +399,11 @@ func TestContainerLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(ctx, WithForceRemove())
+	defer c.Remove(ctx, WithForce())
 	if in := c.Inspect(); in.State.Status != StatusCreated || in.Name != "life" || in.Path != "sh" {
 		t.Errorf("created: %+v", in)
 	}
-	if list, err := rt.Containers(ctx, All()); err != nil || len(list) != 1 || list[0].ID() != c.ID() {
+	if list, err := rt.Containers(ctx, WithAllContainers()); err != nil || len(list) != 1 || list[0].ID() != c.ID() {
 		t.Errorf("Containers = %v, %v", list, err)
 	}
 	if err := c.Start(ctx); err != nil {
@@ -449,7 +449,7 @@ func TestRunMissingImage(t *testing.T) {
 	if _, err := rt.Create(t.Context(), "nope:1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("create from a missing image: %v, want ErrNotFound", err)
 	}
-	if list, _ := rt.Containers(t.Context(), All()); len(list) != 0 {
+	if list, _ := rt.Containers(t.Context(), WithAllContainers()); len(list) != 0 {
 		t.Errorf("containers left: %d", len(list))
 	}
 }
@@ -488,7 +488,7 @@ func TestContainerSurvivesCallerThread(t *testing.T) {
 	if c == nil {
 		return
 	}
-	defer c.Remove(t.Context(), WithForceRemove())
+	defer c.Remove(t.Context(), WithForce())
 	time.Sleep(200 * time.Millisecond)
 	if !c.Inspect().State.Running {
 		t.Fatalf("container died with its creator's thread: %+v", c.Inspect().State)
@@ -544,7 +544,7 @@ func TestContainerCreateCancelled(t *testing.T) {
 	if _, err := rt.Create(ctx, "busybox:test", WithCmd("true")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("create with a cancelled context: %v", err)
 	}
-	if list, _ := rt.Containers(t.Context(), All()); len(list) != 0 {
+	if list, _ := rt.Containers(t.Context(), WithAllContainers()); len(list) != 0 {
 		t.Errorf("containers left: %d", len(list))
 	}
 	if holds, _ := rt.store.Holds(); len(holds) != 0 {

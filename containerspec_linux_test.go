@@ -26,7 +26,7 @@ func TestCreateUserFIFOPasswd(t *testing.T) {
 	go func() {
 		c, err := rt.Create(t.Context(), "fifo:test")
 		if c != nil {
-			c.Remove(t.Context(), WithForceRemove())
+			c.Remove(t.Context(), WithForce())
 		}
 		done <- err
 	}()
@@ -61,7 +61,7 @@ func TestUserSymlinkedPasswd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	upper := testutil.TarBytes(t, []testutil.File{
 		{Name: "etc/passwd", Type: tar.TypeSymlink, Linkname: "/etc/real/passwd"},
 		{Name: "etc/group", Type: tar.TypeSymlink, Linkname: "../../../../etc/real/group"},

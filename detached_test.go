@@ -45,7 +45,7 @@ func TestContainerDetached(t *testing.T) {
 	}
 	pid := c.Inspect().State.Pid
 	defer func() {
-		c.Remove(context.Background(), WithForceRemove())
+		c.Remove(context.Background(), WithForce())
 		checkGone(t, rt2, id, pid)
 	}()
 	if st := c.Inspect().State; !st.Running {
@@ -57,7 +57,7 @@ func TestContainerDetached(t *testing.T) {
 	for !strings.Contains(logs.String(), "tick") && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 		logs = syncBuffer{}
-		if err := c.Logs(t.Context(), LogsOptions{Stdout: &logs, Stderr: &logs}); err != nil {
+		if err := c.Logs(t.Context(), WithLogsStdout(&logs), WithLogsStderr(&logs)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,7 +83,7 @@ func TestContainerDetached(t *testing.T) {
 		t.Errorf("die event %+v", e)
 	}
 	logs = syncBuffer{}
-	if err := c.Logs(t.Context(), LogsOptions{Follow: true, Stdout: &logs}); err != nil || !strings.Contains(logs.String(), "got-term\n") {
+	if err := c.Logs(t.Context(), WithLogsFollow(), WithLogsStdout(&logs)); err != nil || !strings.Contains(logs.String(), "got-term\n") {
 		t.Errorf("logs after stop: %q %v", logs.String(), err)
 	}
 	if err := c.Remove(t.Context()); err != nil {
@@ -102,14 +102,14 @@ func TestContainerDetachedStopCodes(t *testing.T) {
 		opts []RunOption
 		code int
 	}{
-		{"pid1", []RunOption{Detached()}, 137},
-		{"init", []RunOption{Detached(), WithInit()}, 143},
+		{"pid1", []RunOption{WithDetached()}, 137},
+		{"init", []RunOption{WithDetached(), WithInit()}, 143},
 	} {
 		c, err := rt.Run(t.Context(), "busybox:test", append(tc.opts, WithCmd("sleep", "60"))...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Remove(context.Background(), WithForceRemove())
+		defer c.Remove(context.Background(), WithForce())
 		if err := c.Stop(t.Context(), 300*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
@@ -130,13 +130,13 @@ func TestContainerDetachedOOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	st, err := c.Wait(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs strings.Builder
-	c.Logs(t.Context(), LogsOptions{Stdout: &logs})
+	c.Logs(t.Context(), WithLogsStdout(&logs))
 	if !st.OOMKilled && strings.Contains(logs.String(), "survived") {
 		t.Skipf("no OOM kill here (%+v)", st)
 	}
@@ -165,7 +165,7 @@ func TestContainerDetachedKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	start := time.Now()
 	if err := c.Kill(9); err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ func TestContainerDeviceRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 		var eout syncBuffer
 		res, err := c.Exec(t.Context(), []string{"sh", "-c", deviceProbe}, WithExecStdout(&eout), WithExecStderr(&eout))
 		if err != nil || res.ExitCode != 0 || !strings.Contains(eout.String(), "vcs-denied") {

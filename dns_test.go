@@ -224,7 +224,7 @@ func TestNetworkDNS(t *testing.T) {
 	}
 	startUpstream(t, "10.81.0.1")
 
-	web := runDNS(t, rt, WithName("web"), WithNetwork(n1, Alias("www", "Front")), WithCmd("probe", "serve", "8080"))
+	web := runDNS(t, rt, WithName("web"), WithNetwork(n1, WithAlias("www", "Front")), WithCmd("probe", "serve", "8080"))
 	webIP := web.Inspect().NetworkSettings.Networks["dns1"].IPAddress
 	client := runDNS(t, rt, WithName("client"), WithNetwork(n1), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
 	stranger := runDNS(t, rt, WithName("stranger"), WithNetwork(n2), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
@@ -286,7 +286,7 @@ func TestNetworkDNS(t *testing.T) {
 	det, err := rt.Container(ctx, "detached")
 	if err == nil {
 		t.Cleanup(func() {
-			if err := det.Remove(context.Background(), WithForceRemove()); err != nil {
+			if err := det.Remove(context.Background(), WithForce()); err != nil {
 				t.Errorf("remove the detached container: %v", err)
 			}
 		})
@@ -330,7 +330,7 @@ func TestNetworkDNS(t *testing.T) {
 	}
 
 	// Removal takes the names away at once.
-	if err := web.Remove(ctx, WithForceRemove()); err != nil {
+	if err := web.Remove(ctx, WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	if got := lookups(t, client, "web", "upstream.example"); got["web"] != "NOTFOUND" || got["upstream.example"] != "192.0.2.1" {
@@ -349,8 +349,8 @@ func dnsDetachHelper(t *testing.T, root string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithName("detached"),
-		WithNetwork(n, Alias("dalias")), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
+	c, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithName("detached"),
+		WithNetwork(n, WithAlias("dalias")), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func runDNS(t *testing.T, rt *Runtime, opts ...RunOption) *Container {
 	c, err := rt.Run(t.Context(), "busybox:test", opts...)
 	if c != nil {
 		t.Cleanup(func() {
-			if err := c.Remove(context.Background(), WithForceRemove()); err != nil {
+			if err := c.Remove(context.Background(), WithForce()); err != nil {
 				t.Errorf("remove %s: %v", c.Name(), err)
 			}
 		})
@@ -449,7 +449,7 @@ func TestDNSOwnerServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web := runDNS(t, rt, WithName("oweb"), WithNetwork(n, Alias("owww")), WithCmd("sleep", "3600"))
+	web := runDNS(t, rt, WithName("oweb"), WithNetwork(n, WithAlias("owww")), WithCmd("sleep", "3600"))
 	webIP := web.Inspect().NetworkSettings.Networks["dnsown"].IPAddress
 	client, err := rt.Run(ctx, "busybox:test", WithName("oclient"), WithNetwork(n), WithCmd("sleep", "3600"))
 	if err != nil {
@@ -458,7 +458,7 @@ func TestDNSOwnerServes(t *testing.T) {
 	removed := false
 	t.Cleanup(func() {
 		if !removed {
-			_ = client.Remove(context.Background(), WithForceRemove())
+			_ = client.Remove(context.Background(), WithForce())
 		}
 	})
 	if kind := client.live().kind; kind != "plan" {
@@ -538,7 +538,7 @@ func TestDNSOwnerServes(t *testing.T) {
 	if before[nsLink] == 0 || before[rt.namesPath()] == 0 {
 		t.Errorf("this process holds no fd for the container's namespace %s or the name table: %v", nsLink, before)
 	}
-	if err := client.Remove(ctx, WithForceRemove()); err != nil {
+	if err := client.Remove(ctx, WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	removed = true

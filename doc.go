@@ -53,7 +53,7 @@
 // binary from a sealed in-memory copy, so that a container can never
 // write to it.
 // No daemon or shim stays behind: a container belongs to the process that
-// started it and dies with it, unless it was started Detached. See
+// started it and dies with it, unless it was started WithDetached. See
 // docs/containers.md for the process model.
 //
 // # Sharing a root
@@ -71,6 +71,15 @@
 // are bounded, and a layer that tries to write outside its directory
 // (absolute or ../ paths, links out of the root, writes through symlinks)
 // is refused with an error wrapping ErrInvalidContent.
+//
+// # The API's rules
+//
+// Options, names and types follow a few rules, written down in
+// docs/api.md: every option is a With... func of a type named for the
+// call it configures (RunOption, ExecOption, ImageOption for Pull, Push,
+// Load and Import...), a setting has one name wherever it applies
+// (WithPlatform, WithProgress, WithForce), and values are Go types
+// (syscall.Signal, time.Duration) rather than text to parse.
 //
 // # Errors
 //

@@ -77,10 +77,10 @@ func TestNoHostReach(t *testing.T) {
 		opts []RunOption
 	}{
 		{"attached", nil},
-		{"detached", []RunOption{Detached()}},
+		{"detached", []RunOption{WithDetached()}},
 		{"init", []RunOption{WithInit()}},
-		{"detached-init", []RunOption{Detached(), WithInit()}},
-		{"tty-detached", []RunOption{Detached(), WithTTY()}},
+		{"detached-init", []RunOption{WithDetached(), WithInit()}},
+		{"tty-detached", []RunOption{WithDetached(), WithTTY()}},
 	} {
 		// Every capability Docker lets one add, and the one of the
 		// finding: then a process with more than the container shows.
@@ -98,7 +98,7 @@ func probeHostReach(t *testing.T, rt *Runtime, marker string, opts []RunOption) 
 	opts = append([]RunOption{WithNetworkMode("none"), WithCmd("sleep", "600")}, opts...)
 	c, err := rt.Run(t.Context(), "busybox:test", opts...)
 	if c != nil {
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)

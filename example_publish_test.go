@@ -24,7 +24,7 @@ func ExampleWithPublish() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer c.Remove(ctx, hull.WithForceRemove())
+	defer c.Remove(ctx, hull.WithForce())
 	for _, p := range c.Inspect().NetworkSettings.Ports {
 		fmt.Println(p) // e.g. 80/tcp -> 127.0.0.1:49153
 		resp, err := http.Get(fmt.Sprintf("http://%s:%d/", p.HostIP, p.HostPort))

@@ -26,7 +26,7 @@ func ExampleRuntime_CreateVolume() {
 	}
 	c, err := rt.Run(ctx, "postgres:16",
 		hull.WithVolume(vol, "/var/lib/postgresql/data"), // filled from the image while empty
-		hull.WithBind("/etc/ssl/certs", "/etc/ssl/certs", hull.ReadOnly()),
+		hull.WithBind("/etc/ssl/certs", "/etc/ssl/certs", hull.WithReadOnly()),
 		hull.WithTmpfs("/run/postgresql", "size=16m"))
 	if err != nil {
 		log.Fatal(err)

@@ -104,9 +104,9 @@ func TestSignalExitCodes(t *testing.T) {
 // sleeper runs a Detached busybox that sleeps, removed when the test ends.
 func sleeper(t *testing.T, rt *Runtime) *Container {
 	t.Helper()
-	c, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sleep", "600"))
+	c, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithCmd("sleep", "600"))
 	if c != nil {
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ func runningContainer(t *testing.T, rt *Runtime, opts ...RunOption) *Container {
 		WithCmd("sh", "-c", "echo hello > /home/app/marker; exec sleep 1000")}, opts...)
 	c, err := rt.Run(t.Context(), "busybox:test", opts...)
 	if c != nil {
-		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -23,14 +23,17 @@ type RemoveImageReport struct {
 // digest or an ID removes the image and frees the content no other image
 // shares. It refuses with ErrConflict while a container uses the image, or
 // when an ID names an image with several tags, unless WithForce is given.
-func (rt *Runtime) RemoveImage(ctx context.Context, ref string, opts ...RemoveImageOption) (RemoveImageReport, error) {
+func (rt *Runtime) RemoveImage(ctx context.Context, ref string, opts ...RemoveOption) (RemoveImageReport, error) {
 	var rep RemoveImageReport
 	if err := rt.checkOpen(); err != nil {
 		return rep, err
 	}
-	var cfg removeImageConfig
-	for _, o := range opts {
-		o(&cfg)
+	cfg, err := removeOptions(opts)
+	if err != nil {
+		return rep, fmt.Errorf("remove image %s: %w", ref, err)
+	}
+	if cfg.volumes {
+		return rep, fmt.Errorf("remove image %s: %w: WithRemoveVolumes is for containers", ref, ErrInvalidArgument)
 	}
 	holds, err := rt.store.Holds()
 	if err != nil {

@@ -24,7 +24,7 @@ func TestDetachedCreatorKilled(t *testing.T) {
 		id := detachedByHelper(t, root, "detach")
 		full = max(full, time.Since(begin))
 		if c, err := rt.Container(t.Context(), id); err == nil {
-			_ = c.Remove(context.Background(), WithForceRemove())
+			_ = c.Remove(context.Background(), WithForce())
 		}
 	}
 	const tries = 60
@@ -43,7 +43,7 @@ func TestDetachedCreatorKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer again.Close()
-	cs, err := again.Containers(t.Context(), All())
+	cs, err := again.Containers(t.Context(), WithAllContainers())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestDetachedCreatorKilled(t *testing.T) {
 		default:
 			t.Errorf("%s: status %q after its creator died (pid %d)", c.ID(), st.Status, st.Pid)
 		}
-		if err := c.Remove(context.Background(), WithForceRemove()); err != nil {
+		if err := c.Remove(context.Background(), WithForce()); err != nil {
 			t.Errorf("remove %s: %v", c.ID(), err)
 		}
 	}

@@ -21,21 +21,19 @@ import (
 // a malformed or hostile tar returns an error wrapping ErrInvalidContent
 // and stores nothing. The layer is stored uncompressed, as Commit's;
 // Push compresses it.
-func (rt *Runtime) Import(ctx context.Context, r io.Reader, ref string, opts ...ImportOption) (*Image, error) {
+func (rt *Runtime) Import(ctx context.Context, r io.Reader, ref string, opts ...ImageOption) (*Image, error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
 	}
-	var cfg importConfig
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return nil, fmt.Errorf("import: %w", err)
-		}
+	cfg, err := imageOptions("Import", opts, "WithPlatform", "WithImportConfig", "WithImportMessage")
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
 	}
 	tag, err := optionalTag(ref)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	img, err := rt.importLayer(ctx, r, tag, &cfg)
+	img, err := rt.importLayer(ctx, r, tag, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", ref, err)
 	}
@@ -43,7 +41,7 @@ func (rt *Runtime) Import(ctx context.Context, r io.Reader, ref string, opts ...
 	return img, nil
 }
 
-func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg *importConfig) (*Image, error) {
+func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg *imageConfig) (*Image, error) {
 	gcLock, err := rt.store.Writing(ctx)
 	if err != nil {
 		return nil, err

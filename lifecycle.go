@@ -5,37 +5,42 @@ import (
 	"slices"
 )
 
-// ContainerFilter selects containers in Runtime.Containers.
-type ContainerFilter func(*containerFilters)
+// ContainersOption selects containers in Runtime.Containers.
+type ContainersOption func(*containersConfig) error
 
-type containerFilters struct {
+type containersConfig struct {
 	all    bool
 	match  []func(*containerState) bool
 	status bool // a status filter was given: it replaces the running-only default
 }
 
-// All lists every container, whatever its status. Default: running (and
-// paused) containers only, like `docker ps`.
-func All() ContainerFilter { return func(f *containerFilters) { f.all = true } }
+// WithAllContainers lists every container, whatever its status, like
+// `docker ps -a`. Default: running (and paused) containers only, like
+// `docker ps`.
+func WithAllContainers() ContainersOption {
+	return func(f *containersConfig) error { f.all = true; return nil }
+}
 
-// FilterName keeps the containers whose name is name.
-func FilterName(name string) ContainerFilter {
-	return func(f *containerFilters) {
+// WithFilterName keeps the containers whose name is name.
+func WithFilterName(name string) ContainersOption {
+	return func(f *containersConfig) error {
 		f.match = append(f.match, func(st *containerState) bool { return st.Name == name })
+		return nil
 	}
 }
 
-// FilterStatus keeps the containers whose status is one of statuses
+// WithFilterStatus keeps the containers whose status is one of statuses
 // (StatusCreated, StatusRunning, StatusPaused, StatusExited); it implies
-// All for the other statuses.
-func FilterStatus(statuses ...Status) ContainerFilter {
-	return func(f *containerFilters) {
+// WithAllContainers for the other statuses.
+func WithFilterStatus(statuses ...Status) ContainersOption {
+	return func(f *containersConfig) error {
 		f.status = true
 		f.match = append(f.match, func(st *containerState) bool { return slices.Contains(statuses, st.Status) })
+		return nil
 	}
 }
 
-func (f *containerFilters) keep(st *containerState) bool {
+func (f *containersConfig) keep(st *containerState) bool {
 	if !f.all && !f.status && st.Status != StatusRunning && st.Status != StatusPaused {
 		return false
 	}
@@ -47,14 +52,15 @@ func (f *containerFilters) keep(st *containerState) bool {
 	return true
 }
 
-// FilterLabel keeps the containers that have the label key, with the
+// WithFilterLabel keeps the containers that have the label key, with the
 // value value unless value is "".
-func FilterLabel(key, value string) ContainerFilter {
-	return func(f *containerFilters) {
+func WithFilterLabel(key, value string) ContainersOption {
+	return func(f *containersConfig) error {
 		f.match = append(f.match, func(st *containerState) bool {
 			v, ok := st.Labels[key]
 			return ok && (value == "" || v == value)
 		})
+		return nil
 	}
 }
 

@@ -26,7 +26,7 @@ func startBusybox(t *testing.T, rt *Runtime, script string, opts ...RunOption) *
 	c, err := rt.Run(t.Context(), "busybox:test", append([]RunOption{WithCmd("sh", "-c", script)}, opts...)...)
 	if c != nil {
 		t.Cleanup(func() {
-			if err := c.Remove(context.Background(), WithForceRemove()); err != nil {
+			if err := c.Remove(context.Background(), WithForce()); err != nil {
 				t.Errorf("remove: %v", err)
 			}
 		})
@@ -168,7 +168,7 @@ func TestContainerPauseResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt2.Close()
-	if list, err := rt2.Containers(ctx, FilterStatus(StatusPaused)); err != nil || len(list) != 1 || list[0].Inspect().State.Status != StatusPaused {
+	if list, err := rt2.Containers(ctx, WithFilterStatus(StatusPaused)); err != nil || len(list) != 1 || list[0].Inspect().State.Status != StatusPaused {
 		t.Errorf("paused containers: %v %v", list, err)
 	}
 	if _, err := c.Stats(ctx); err != nil {
@@ -206,7 +206,7 @@ func TestContainerKillPaused(t *testing.T) {
 			}
 		case "remove":
 			pid := c.Inspect().State.Pid
-			if err := c.Remove(ctx, WithForceRemove()); err != nil {
+			if err := c.Remove(ctx, WithForce()); err != nil {
 				t.Fatal(err)
 			}
 			checkGone(t, rt, c.ID(), pid)
@@ -238,7 +238,7 @@ func TestContainersFilters(t *testing.T) {
 	if _, err := exited.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ids := func(filters ...ContainerFilter) []string {
+	ids := func(filters ...ContainersOption) []string {
 		list, err := rt.Containers(ctx, filters...)
 		if err != nil {
 			t.Fatal(err)
@@ -250,18 +250,18 @@ func TestContainersFilters(t *testing.T) {
 		return out
 	}
 	for _, tc := range []struct {
-		filters []ContainerFilter
+		filters []ContainersOption
 		want    string
 	}{
 		{nil, "up"},
-		{[]ContainerFilter{All()}, "down up"},
-		{[]ContainerFilter{FilterStatus(StatusExited)}, "down"},
-		{[]ContainerFilter{All(), FilterName("up")}, "up"},
-		{[]ContainerFilter{FilterName("down")}, ""},
-		{[]ContainerFilter{All(), FilterLabel("tier", "")}, "down up"},
-		{[]ContainerFilter{All(), FilterLabel("tier", "db")}, "down"},
-		{[]ContainerFilter{All(), FilterLabel("x", "")}, "down"},
-		{[]ContainerFilter{FilterLabel("tier", "db")}, ""},
+		{[]ContainersOption{WithAllContainers()}, "down up"},
+		{[]ContainersOption{WithFilterStatus(StatusExited)}, "down"},
+		{[]ContainersOption{WithAllContainers(), WithFilterName("up")}, "up"},
+		{[]ContainersOption{WithFilterName("down")}, ""},
+		{[]ContainersOption{WithAllContainers(), WithFilterLabel("tier", "")}, "down up"},
+		{[]ContainersOption{WithAllContainers(), WithFilterLabel("tier", "db")}, "down"},
+		{[]ContainersOption{WithAllContainers(), WithFilterLabel("x", "")}, "down"},
+		{[]ContainersOption{WithFilterLabel("tier", "db")}, ""},
 	} {
 		got := ids(tc.filters...)
 		if strings.Join(got, " ") != tc.want {
@@ -421,11 +421,11 @@ func TestContainerRestartedElsewhere(t *testing.T) {
 		t.Fatalf("the first Runtime's Close ended a container it no longer owns: %+v", st)
 	}
 	var logs strings.Builder
-	if err := c2.Logs(t.Context(), LogsOptions{Stdout: &logs}); err != nil {
+	if err := c2.Logs(t.Context(), WithLogsStdout(&logs)); err != nil {
 		t.Error(err)
 	}
 	pid := c2.Inspect().State.Pid
-	if err := c2.Remove(t.Context(), WithForceRemove()); err != nil {
+	if err := c2.Remove(t.Context(), WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	checkGone(t, rt2, c.ID(), pid)
@@ -486,7 +486,7 @@ func TestContainerVolatileRootfs(t *testing.T) {
 	var out syncBuffer
 	owned := startBusybox(t, rt, "echo run >> /runs; cat /runs; [ ! -e /copied ] || cat /copied; sleep 1000",
 		WithStdout(&out), WithStderr(&out))
-	detached := startBusybox(t, rt, "sleep 1000", Detached())
+	detached := startBusybox(t, rt, "sleep 1000", WithDetached())
 	if o := rootOptions(owned); !strings.Contains(o, "volatile") { // "fsync=volatile" since Linux 6.4
 		t.Errorf("owned container's root: %s, want volatile", o)
 	}

@@ -12,39 +12,13 @@ import (
 	"github.com/hullbox/hull/internal/archive"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// LoadOption configures Load.
-type LoadOption interface{ applyLoad(*loadConfig) error }
-
-type loadConfig struct {
-	platform *ocispec.Platform
-}
-
-type loadOptionFunc func(*loadConfig) error
-
-func (f loadOptionFunc) applyLoad(c *loadConfig) error { return f(c) }
-
-// WithLoadPlatform chooses, where an archive holds a multi-platform index,
-// the image for platform ("os/arch[/variant]"), like `docker load
-// --platform`. The default is the host's.
-func WithLoadPlatform(platform string) LoadOption {
-	return loadOptionFunc(func(c *loadConfig) error {
-		p, err := parsePlatform(platform)
-		if err != nil {
-			return err
-		}
-		c.platform = &p
-		return nil
-	})
-}
 
 // Load reads an image archive from r and stores its images, like `docker
 // load`, returning them in the order the archive lists them. The archive
 // may be gzip or zstd compressed. Both layouts are understood, and
 // detected: an OCI image layout (index.json; a nested index or manifest
-// list resolves to the host's platform, see WithLoadPlatform), and the
+// list resolves to the host's platform, see WithPlatform), and the
 // docker save format (manifest.json; the layer files may be compressed
 // blobs, as Docker 25 and later write them, or the uncompressed
 // <id>/layer.tar of older Docker and of skopeo's docker-archive). An
@@ -65,24 +39,22 @@ func WithLoadPlatform(platform string) LoadOption {
 // content hull cannot use) and leaves the store as it was; content
 // written meanwhile is removed, or, if another process is adding content
 // at that moment, left unreferenced for Prune.
-func (rt *Runtime) Load(ctx context.Context, r io.Reader, opts ...LoadOption) ([]*Image, error) {
+func (rt *Runtime) Load(ctx context.Context, r io.Reader, opts ...ImageOption) ([]*Image, error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
 	}
-	var cfg loadConfig
-	for _, o := range opts {
-		if err := o.applyLoad(&cfg); err != nil {
-			return nil, fmt.Errorf("load: %w", err)
-		}
+	cfg, err := imageOptions("Load", opts, "WithPlatform")
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
 	}
-	imgs, err := rt.loadArchive(ctx, r, &cfg)
+	imgs, err := rt.loadArchive(ctx, r, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	return imgs, nil
 }
 
-func (rt *Runtime) loadArchive(ctx context.Context, r io.Reader, cfg *loadConfig) (_ []*Image, retErr error) {
+func (rt *Runtime) loadArchive(ctx context.Context, r io.Reader, cfg *imageConfig) (_ []*Image, retErr error) {
 	dr, err := archive.Decompress(r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidContent, err)

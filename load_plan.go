@@ -28,7 +28,7 @@ type loadPlan struct {
 }
 
 // plan reads the archive's layout and checks every image it names.
-func (s *archiveStage) plan(cfg *loadConfig) ([]*loadPlan, error) {
+func (s *archiveStage) plan(cfg *imageConfig) ([]*loadPlan, error) {
 	var plans []*loadPlan
 	var err error
 	switch {
@@ -60,7 +60,7 @@ func (s *archiveStage) plan(cfg *loadConfig) ([]*loadPlan, error) {
 	return out, nil
 }
 
-func (s *archiveStage) planOCI(cfg *loadConfig) ([]*loadPlan, error) {
+func (s *archiveStage) planOCI(cfg *imageConfig) ([]*loadPlan, error) {
 	if data := s.meta[ociLayoutFile]; data != nil {
 		var l ociLayout
 		if err := json.Unmarshal(data, &l); err != nil {

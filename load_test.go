@@ -277,7 +277,7 @@ func TestLoadLegacyDockerArchive(t *testing.T) {
 
 // TestLoadNestedIndex: an index.json entry that is itself an index (as
 // Docker's containerd store saves) resolves to the host's platform, or the
-// one WithLoadPlatform names.
+// one WithPlatform names.
 func TestLoadNestedIndex(t *testing.T) {
 	t.Parallel()
 	reg := testutil.StartRegistry(t)
@@ -310,16 +310,16 @@ func TestLoadNestedIndex(t *testing.T) {
 		t.Fatalf("loaded %v", imgs)
 	}
 	before := rootListing(t, rt.Root())
-	if _, err := rt.Load(t.Context(), bytes.NewReader(archive), WithLoadPlatform("linux/s390x")); !errors.Is(err, ErrInvalidContent) {
+	if _, err := rt.Load(t.Context(), bytes.NewReader(archive), WithPlatform("linux/s390x")); !errors.Is(err, ErrInvalidContent) {
 		t.Errorf("load of a platform whose blobs are absent: %v, want ErrInvalidContent", err)
 	}
-	if _, err := rt.Load(t.Context(), bytes.NewReader(archive), WithLoadPlatform("windows/arm")); !errors.Is(err, ErrNotFound) {
+	if _, err := rt.Load(t.Context(), bytes.NewReader(archive), WithPlatform("windows/arm")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("load of an absent platform: %v, want ErrNotFound", err)
 	}
 	if after := rootListing(t, rt.Root()); !slices.Equal(before, after) {
 		t.Errorf("failed loads changed the root:\nbefore %v\nafter  %v", before, after)
 	}
-	if _, err := rt.Load(t.Context(), bytes.NewReader(archive), WithLoadPlatform("bad")); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := rt.Load(t.Context(), bytes.NewReader(archive), WithPlatform("bad")); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("bad platform: %v", err)
 	}
 }

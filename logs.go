@@ -14,30 +14,78 @@ import (
 // format, Docker's json-file).
 const logName = "container.log"
 
-// LogsOptions selects what Container.Logs writes.
-type LogsOptions struct {
-	// Follow keeps writing new output until the container exits or ctx
-	// ends. Default: only what is logged now.
-	Follow bool
-	// Since skips output logged before it. Default: from the start.
-	Since time.Time
-	// Tail, when > 0, starts with the last Tail lines only. Default: all.
-	Tail int
-	// Stdout and Stderr receive the container's standard output and
-	// error. A nil writer drops that stream.
-	Stdout, Stderr io.Writer
+// LogsOption configures Container.Logs.
+type LogsOption func(*logsConfig) error
+
+type logsConfig struct {
+	follow         bool
+	since          time.Time
+	tail           int // -1: all
+	stdout, stderr io.Writer
+}
+
+// WithLogsStdout writes the container's standard output to w (with
+// WithTTY, all its output). Default: dropped.
+func WithLogsStdout(w io.Writer) LogsOption {
+	return func(c *logsConfig) error { c.stdout = w; return nil }
+}
+
+// WithLogsStderr writes the container's standard error to w. Default:
+// dropped.
+func WithLogsStderr(w io.Writer) LogsOption {
+	return func(c *logsConfig) error { c.stderr = w; return nil }
+}
+
+// WithLogsFollow keeps writing new output until the container exits or
+// ctx ends, like docker logs -f. Default: only what is logged now.
+func WithLogsFollow() LogsOption {
+	return func(c *logsConfig) error { c.follow = true; return nil }
+}
+
+// WithLogsSince skips output logged before t. Default: from the start.
+func WithLogsSince(t time.Time) LogsOption {
+	return func(c *logsConfig) error { c.since = t; return nil }
+}
+
+// WithLogsTail starts with the last n lines (of both streams) only; 0
+// skips all that is logged so far, as docker logs --tail 0. Default: all.
+func WithLogsTail(n int) LogsOption {
+	return func(c *logsConfig) error {
+		if n < 0 {
+			return fmt.Errorf("%w: WithLogsTail(%d): want 0 or more lines", ErrInvalidArgument, n)
+		}
+		c.tail = n
+		return nil
+	}
 }
 
 // Logs writes the container's output, as kept in containers/<id>/
 // container.log by the process that ran it: it works from any process on
 // the same root, and after the container (or its owner) exited. A line is
-// written whole; with WithTTY all output is Stdout.
-func (c *Container) Logs(ctx context.Context, o LogsOptions) error {
-	ro := logfile.ReadOptions{Since: o.Since, Tail: o.Tail, Follow: o.Follow, Done: c.logsDone}
+// written whole. Without WithLogsStdout or WithLogsStderr nothing is
+// written.
+func (c *Container) Logs(ctx context.Context, opts ...LogsOption) error {
+	o := logsConfig{tail: -1}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return fmt.Errorf("logs of container %s: %w", shortContainerID(c.id), err)
+		}
+	}
+	ro := logfile.ReadOptions{Since: o.since, Follow: o.follow, Done: c.logsDone}
+	switch {
+	case o.tail > 0:
+		ro.Tail = o.tail
+	case o.tail == 0 && !o.follow:
+		return nil
+	case o.tail == 0:
+		if now := time.Now(); now.After(ro.Since) {
+			ro.Since = now
+		}
+	}
 	err := logfile.Read(ctx, filepath.Join(c.rt.containerDir(c.id), logName), ro, func(e logfile.Entry) error {
-		w := o.Stdout
+		w := o.stdout
 		if e.Stream == "stderr" {
-			w = o.Stderr
+			w = o.stderr
 		}
 		if w == nil {
 			return nil

@@ -34,30 +34,34 @@ func TestContainerLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	if _, err := c.Wait(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	logs := func(c *Container, o LogsOptions) (string, string) {
+	logs := func(c *Container, opts ...LogsOption) (string, string) {
 		t.Helper()
 		var out, errs strings.Builder
-		o.Stdout, o.Stderr = &out, &errs
-		if err := c.Logs(t.Context(), o); err != nil {
+		opts = append(opts, WithLogsStdout(&out), WithLogsStderr(&errs))
+		if err := c.Logs(t.Context(), opts...); err != nil {
 			t.Fatal(err)
 		}
 		return out.String(), errs.String()
 	}
-	if out, errs := logs(c, LogsOptions{}); out != "out1\nout2\nout3\n" || errs != "err1\nerr2\nerr3\n" {
+	if out, errs := logs(c); out != "out1\nout2\nout3\n" || errs != "err1\nerr2\nerr3\n" {
 		t.Errorf("logs: %q %q", out, errs)
 	}
 	// Tail counts lines of both streams, in the order they were logged.
-	if out, errs := logs(c, LogsOptions{Tail: 2}); strings.Count(out+errs, "\n") != 2 || !strings.HasSuffix(out, "out3\n") && !strings.HasSuffix(errs, "err3\n") {
+	if out, errs := logs(c, WithLogsTail(2)); strings.Count(out+errs, "\n") != 2 || !strings.HasSuffix(out, "out3\n") && !strings.HasSuffix(errs, "err3\n") {
 		t.Errorf("tail 2: %q %q", out, errs)
 	}
-	if out, errs := logs(c, LogsOptions{Since: time.Now().Add(time.Hour)}); out != "" || errs != "" {
+	// Tail 0 shows nothing logged so far, as docker logs --tail 0.
+	if out, errs := logs(c, WithLogsTail(0)); out != "" || errs != "" {
+		t.Errorf("tail 0: %q %q", out, errs)
+	}
+	if out, errs := logs(c, WithLogsSince(time.Now().Add(time.Hour))); out != "" || errs != "" {
 		t.Errorf("since later: %q %q", out, errs)
 	}
-	if out, _ := logs(c, LogsOptions{Follow: true, Since: time.Now().Add(-time.Hour)}); out != "out1\nout2\nout3\n" {
+	if out, _ := logs(c, WithLogsFollow(), WithLogsSince(time.Now().Add(-time.Hour))); out != "out1\nout2\nout3\n" {
 		t.Errorf("follow of an exited container: %q", out)
 	}
 	// A second Runtime on the same root, while the first is open and after
@@ -71,7 +75,7 @@ func TestContainerLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, errs := logs(c2, LogsOptions{}); out != "out1\nout2\nout3\n" || errs != "err1\nerr2\nerr3\n" {
+	if out, errs := logs(c2); out != "out1\nout2\nout3\n" || errs != "err1\nerr2\nerr3\n" {
 		t.Errorf("second runtime: %q %q", out, errs)
 	}
 	if err := rt.Close(); err != nil {
@@ -89,7 +93,7 @@ func TestContainerLogsFollow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +109,7 @@ func TestContainerLogsFollow(t *testing.T) {
 	}{{"owner", c}, {"other runtime", other}} {
 		var out, errs syncBuffer
 		done := make(chan error, 1)
-		go func() { done <- tc.c.Logs(t.Context(), LogsOptions{Follow: true, Stdout: &out, Stderr: &errs}) }()
+		go func() { done <- tc.c.Logs(t.Context(), WithLogsFollow(), WithLogsStdout(&out), WithLogsStderr(&errs)) }()
 		select {
 		case err := <-done:
 			if err != nil {
@@ -149,9 +153,9 @@ func TestContainerLogsOutliveOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(context.Background(), WithForceRemove())
+	defer c.Remove(context.Background(), WithForce())
 	var out, errs strings.Builder
-	if err := c.Logs(t.Context(), LogsOptions{Follow: true, Stdout: &out, Stderr: &errs}); err != nil {
+	if err := c.Logs(t.Context(), WithLogsFollow(), WithLogsStdout(&out), WithLogsStderr(&errs)); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "to-out\n" || errs.String() != "to-err\n" {

@@ -110,7 +110,7 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 	// detach starts a Detached container, prints its ID and exits.
 	"detach": func(ctx context.Context, rt *Runtime) error {
 		script := `echo started; echo warn >&2; trap 'echo got-term; exit 7' TERM; while true; do echo tick; sleep 0.1; done`
-		c, err := rt.Run(ctx, "busybox:test", Detached(), WithCmd("sh", "-c", script))
+		c, err := rt.Run(ctx, "busybox:test", WithDetached(), WithCmd("sh", "-c", script))
 		if err != nil {
 			return err
 		}
@@ -120,7 +120,7 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 	// detachrm starts a Detached WithAutoRemove container that exits a
 	// moment later, prints its ID and exits.
 	"detachrm": func(ctx context.Context, rt *Runtime) error {
-		c, err := rt.Run(ctx, "busybox:test", Detached(), WithAutoRemove(), WithCmd("sleep", "0.5"))
+		c, err := rt.Run(ctx, "busybox:test", WithDetached(), WithAutoRemove(), WithCmd("sleep", "0.5"))
 		if err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 		// binary it maps (~15-20 MB); the command must outgrow it before
 		// the kill, for hosts where the init cannot lower its score
 		// (no CAP_SYS_RESOURCE, as on the CI machine).
-		c, err := rt.Run(ctx, "busybox:test", Detached(), WithMemory(64<<20),
+		c, err := rt.Run(ctx, "busybox:test", WithDetached(), WithMemory(64<<20),
 			WithCmd("sh", "-c", `sleep 0.3; x=$(head -c 100000000 /dev/zero | tr "\0" x); echo survived`))
 		if err != nil {
 			return err

@@ -39,21 +39,21 @@ type MountPoint struct {
 
 // MountOption configures one mount of WithVolume, WithAnonymousVolume or
 // WithBind.
-type MountOption func(*MountPoint) error
+type MountOption func(*mountRequest) error
 
-// ReadOnly mounts read-only. Default: read-write.
-func ReadOnly() MountOption {
-	return func(m *MountPoint) error { m.RW = false; return nil }
+// WithReadOnly mounts read-only. Default: read-write.
+func WithReadOnly() MountOption {
+	return func(m *mountRequest) error { m.RW = false; return nil }
 }
 
-// Propagation sets a bind mount's propagation: "rprivate" (the default),
+// WithPropagation sets a bind mount's propagation: "rprivate" (the default),
 // "private", "rslave", "slave", "rshared" or "shared". The slave modes let
 // mounts made later on the host under the source (when the source is on a
 // shared mount) appear in the container. Unlike Docker, hull never lets a
 // container's mounts reach the host: the shared modes act as the slave
 // ones. Volumes refuse it, as Docker's.
-func Propagation(mode string) MountOption {
-	return func(m *MountPoint) error {
+func WithPropagation(mode string) MountOption {
+	return func(m *mountRequest) error {
 		switch mode {
 		case "private", "rprivate", "shared", "rshared", "slave", "rslave":
 		default:
@@ -67,11 +67,11 @@ func Propagation(mode string) MountOption {
 	}
 }
 
-// NoCopy turns off copy-up for a volume: by default an empty volume is
+// WithNoCopy turns off copy-up for a volume: by default an empty volume is
 // first filled with what the image has at the mount's path (files,
 // owners, modes, xattrs), as Docker does. Binds never copy.
-func NoCopy() MountOption {
-	return func(m *MountPoint) error {
+func WithNoCopy() MountOption {
+	return func(m *mountRequest) error {
 		if m.Type != MountTypeVolume {
 			return fmt.Errorf("%w: nocopy applies to volumes only", ErrInvalidArgument)
 		}
@@ -89,10 +89,10 @@ type mountRequest struct {
 }
 
 // WithVolume mounts vol at target (an absolute path in the container),
-// read-write unless ReadOnly. The path is resolved inside the container's
+// read-write unless WithReadOnly. The path is resolved inside the container's
 // root filesystem: a symlink there cannot send the mount outside it. An
 // empty volume is first filled with the image's content at target (see
-// NoCopy). A target at or inside /proc is refused (ErrInvalidArgument),
+// WithNoCopy). A target at or inside /proc is refused (ErrInvalidArgument),
 // as runc refuses it, but for the files lxcfs emulates (/proc/cpuinfo,
 // /proc/meminfo, /proc/uptime ...) and, for WithBind, a procfs bound over
 // /proc itself; this holds for binds, tmpfs and an image's VOLUME too.
@@ -132,7 +132,7 @@ func WithAnonymousVolume(target string, opts ...MountOption) RunOption {
 
 // WithBind bind-mounts (recursively) the host path hostPath at target,
 // like `docker run --mount type=bind`: hostPath must be absolute and
-// exist, else ErrInvalidArgument. Options: ReadOnly, Propagation (default
+// exist, else ErrInvalidArgument. Options: WithReadOnly, WithPropagation (default
 // rprivate). Targets under /proc: see WithVolume.
 func WithBind(hostPath, target string, opts ...MountOption) RunOption {
 	return func(c *runConfig) error {
@@ -153,7 +153,7 @@ func (c *runConfig) addMount(r mountRequest, target string, opts []MountOption) 
 	}
 	r.Destination, r.RW = path.Clean(target), true
 	for _, o := range opts {
-		if err := o(&r.MountPoint); err != nil {
+		if err := o(&r); err != nil {
 			return fmt.Errorf("mount %s: %w", target, err)
 		}
 	}

@@ -26,7 +26,7 @@ func TestMountOverProcRefused(t *testing.T) {
 	}{
 		"bind /proc":         {"busybox:test", WithBind(dir, "/proc")},
 		"bind //proc":        {"busybox:test", WithBind(dir, "//proc")},
-		"bind /proc/":        {"busybox:test", WithBind(dir, "/proc/", ReadOnly())},
+		"bind /proc/":        {"busybox:test", WithBind(dir, "/proc/", WithReadOnly())},
 		"bind /proc/../proc": {"busybox:test", WithBind(dir, "/proc/../proc")},
 		"bind /proc/sys":     {"busybox:test", WithBind(dir, "/x/../proc//sys/")},
 		"bind /proc/1/root":  {"busybox:test", WithBind(dir, "/proc/1/root")},
@@ -44,7 +44,7 @@ func TestMountOverProcRefused(t *testing.T) {
 			t.Errorf("%s: Create = %v, %v; want ErrInvalidArgument naming /proc", name, c, err)
 		}
 	}
-	if cs, err := rt.Containers(ctx, All()); err != nil || len(cs) != 0 {
+	if cs, err := rt.Containers(ctx, WithAllContainers()); err != nil || len(cs) != 0 {
 		t.Errorf("containers left: %v, %v", cs, err)
 	}
 	if vs, err := rt.Volumes(ctx); err != nil || len(vs) != 0 {
@@ -61,7 +61,7 @@ func TestMountOverProcRefused(t *testing.T) {
 	if err := os.WriteFile(f, []byte("42.00 7.00\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ := runIn(t, rt, "busybox:test", "cat /proc/uptime", WithBind(f, "/proc//uptime", ReadOnly()))
+	code, out, _ := runIn(t, rt, "busybox:test", "cat /proc/uptime", WithBind(f, "/proc//uptime", WithReadOnly()))
 	if code != 0 || out != "42.00 7.00\n" {
 		t.Errorf("bind over /proc/uptime: exit %d, %q", code, out)
 	}

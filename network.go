@@ -335,10 +335,10 @@ type endpointConfig struct {
 	ip      netip.Addr
 }
 
-// Alias adds names under which the container is found on this network,
+// WithAlias adds names under which the container is found on this network,
 // besides its name and short ID. Only user-defined networks resolve names.
 // Default: none.
-func Alias(names ...string) EndpointOption {
+func WithAlias(names ...string) EndpointOption {
 	return func(c *endpointConfig) error {
 		for _, n := range names {
 			if !validName(n) {
@@ -350,11 +350,11 @@ func Alias(names ...string) EndpointOption {
 	}
 }
 
-// IP gives the container a fixed IPv4 address in this network's subnet;
+// WithIP gives the container a fixed IPv4 address in this network's subnet;
 // the default network refuses it (ErrInvalidArgument), and an address in
 // use is ErrConflict. Unlike Docker, a network whose subnet was chosen by
 // hull allows it too. Default: the next free address.
-func IP(addr string) EndpointOption {
+func WithIP(addr string) EndpointOption {
 	return func(c *endpointConfig) error {
 		a, err := netip.ParseAddr(addr)
 		if err != nil || !a.Is4() {
@@ -378,7 +378,7 @@ type netAttach struct {
 
 // WithNetwork attaches the container to n; repeat it for several networks
 // (the first gives the default route). On a user-defined network the
-// container is found by its name, its short ID and Alias names. Default:
+// container is found by its name, its short ID and WithAlias names. Default:
 // the default network "bridge" (see WithNetworkMode).
 func WithNetwork(n *Network, opts ...EndpointOption) RunOption {
 	return func(c *runConfig) error {
@@ -425,7 +425,7 @@ type endpointState struct {
 	NetworkID string     `json:"networkID"`
 	Name      string     `json:"name"` // the network's name
 	Aliases   []string   `json:"aliases,omitempty"`
-	StaticIP  netip.Addr `json:"staticIP,omitzero"` // IP()
+	StaticIP  netip.Addr `json:"staticIP,omitzero"` // WithIP()
 	// Set while attached (the container runs):
 	IP      netip.Addr `json:"ip,omitzero"`
 	Bits    int        `json:"bits,omitempty"`

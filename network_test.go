@@ -81,7 +81,7 @@ func runBG(t *testing.T, rt *Runtime, out *syncBuffer, opts ...RunOption) *Conta
 	c, err := rt.Run(t.Context(), "busybox:test", opts...)
 	if c != nil {
 		// Not t.Context(): it is cancelled before cleanups run.
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -198,10 +198,10 @@ func TestNetworkBadInput(t *testing.T) {
 			t.Errorf("run option: %v", err)
 		}
 	}
-	if err := Alias("bad name")(&endpointConfig{}); !errors.Is(err, ErrInvalidArgument) {
+	if err := WithAlias("bad name")(&endpointConfig{}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("Alias: %v", err)
 	}
-	if err := IP("300.1.1.1")(&endpointConfig{}); !errors.Is(err, ErrInvalidArgument) {
+	if err := WithIP("300.1.1.1")(&endpointConfig{}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("IP: %v", err)
 	}
 }
@@ -220,7 +220,7 @@ func TestNetworkContainersReachEachOther(t *testing.T) {
 	var srvOut syncBuffer
 	// busybox nc -l quits as soon as its stdin ends, even before it reads
 	// a connection's data: its stdin is a FIFO it holds open itself.
-	srv := runBG(t, rt, &srvOut, WithNetwork(n, Alias("db"), IP("10.80.0.50")),
+	srv := runBG(t, rt, &srvOut, WithNetwork(n, WithAlias("db"), WithIP("10.80.0.50")),
 		WithCmd("sh", "-c", "mkfifo /in && exec nc -l -p 7000 0<>/in"))
 	ns := srv.Inspect().NetworkSettings
 	ep := ns.Networks["app"]
@@ -235,10 +235,10 @@ func TestNetworkContainersReachEachOther(t *testing.T) {
 		t.Errorf("/etc/hosts: %q", out)
 	}
 	before := rootListing(t, rt.Root())
-	if _, err := rt.Create(ctx, "busybox:test", WithNetwork(n, IP("10.80.0.50"))); !errors.Is(err, ErrConflict) {
+	if _, err := rt.Create(ctx, "busybox:test", WithNetwork(n, WithIP("10.80.0.50"))); !errors.Is(err, ErrConflict) {
 		t.Errorf("an address in use: %v", err)
 	}
-	if _, err := rt.Create(ctx, "busybox:test", WithNetwork(n, IP("10.81.0.50"))); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := rt.Create(ctx, "busybox:test", WithNetwork(n, WithIP("10.81.0.50"))); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("an address outside the subnet: %v", err)
 	}
 	if after := rootListing(t, rt.Root()); strings.Join(after, "\n") != strings.Join(before, "\n") {
@@ -310,7 +310,7 @@ func TestNetworkModes(t *testing.T) {
 	if _, err := rt.Create(ctx, "busybox:test", WithNetworkMode("none"), WithNetwork(n)); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("none + network: %v", err)
 	}
-	if _, err := rt.Create(ctx, "busybox:test", WithNetwork(def, IP("172.17.0.9"))); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := rt.Create(ctx, "busybox:test", WithNetwork(def, WithIP("172.17.0.9"))); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("fixed IP on the default network: %v", err)
 	}
 }
@@ -327,8 +327,8 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := runBG(t, rt, nil, WithNetwork(a), WithCmd("sleep", "60"))
-	peer := runBG(t, rt, nil, WithNetwork(b, IP("10.82.0.9")), WithCmd("sleep", "60"))
-	if err := b.Connect(ctx, c, Alias("web"), IP("10.82.0.10")); err != nil {
+	peer := runBG(t, rt, nil, WithNetwork(b, WithIP("10.82.0.9")), WithCmd("sleep", "60"))
+	if err := b.Connect(ctx, c, WithAlias("web"), WithIP("10.82.0.10")); err != nil {
 		t.Fatal(err)
 	}
 	if code, out := netExec(t, c, "ip", "-4", "addr", "show", "eth1"); code != 0 || !strings.Contains(out, "10.82.0.10/24") {
@@ -359,10 +359,10 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 		t.Error("network still lists the disconnected container")
 	}
 	// The address is free again.
-	if err := b.Connect(ctx, peer, IP("10.82.0.10")); !errors.Is(err, ErrConflict) {
+	if err := b.Connect(ctx, peer, WithIP("10.82.0.10")); !errors.Is(err, ErrConflict) {
 		t.Errorf("connect an attached container again: %v", err)
 	}
-	if err := peer.Remove(ctx, WithForceRemove()); err != nil {
+	if err := peer.Remove(ctx, WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Remove(ctx); err != nil {
@@ -491,7 +491,7 @@ func TestNetworkDefaultBridgeLifecycle(t *testing.T) {
 	if code, out := netExec(t, c, "ping", "-c1", "-W2", def.Inspect().IPAM.Config[0].Gateway); code != 0 {
 		t.Errorf("ping the gateway after restart: %q", out)
 	}
-	if err := c.Remove(ctx, WithForceRemove()); err != nil {
+	if err := c.Remove(ctx, WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	rt2, err := Open(ctx, WithRoot(rt.Root()))
@@ -532,7 +532,7 @@ func TestNetworkConcurrentAttach(t *testing.T) {
 			c, err := rt.Run(ctx, "busybox:test", WithNetwork(n), WithCmd("sleep", "60"))
 			if c != nil {
 				ctrs[i] = c
-				t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+				t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 			}
 			errs <- err
 		}()
@@ -562,7 +562,7 @@ func TestNetworkConcurrentAttach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+	t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -583,7 +583,7 @@ func TestNetworkConcurrentAttach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { only.Remove(context.Background(), WithForceRemove()) })
+	t.Cleanup(func() { only.Remove(context.Background(), WithForce()) })
 	if code, out := netExec(t, only, "ip", "route"); code != 0 || strings.Contains(out, "default") {
 		t.Errorf("internal network routes: %q", out)
 	}

@@ -2,6 +2,7 @@ package hull
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
@@ -90,20 +91,39 @@ func WithMaxConcurrentDownloads(n int) Option {
 	}
 }
 
-// PullOption configures Pull. WithProgress and WithPlatform are
-// PullOptions.
-type PullOption interface{ applyPull(*pullConfig) error }
+// ImageOption configures the operations that bring images in and send
+// them out: Pull, Push, Load and Import. An option means the same for each
+// of them, and says which of them take it; an operation refuses, with
+// ErrInvalidArgument, an option it has no use for.
+type ImageOption func(*imageConfig) error
 
-type pullConfig struct {
-	progress func(Progress)
-	platform *ocispec.Platform
+type imageConfig struct {
+	progress    func(Progress)      // WithProgress
+	platform    *ocispec.Platform   // WithPlatform
+	compression Compression         // WithCompression; "" is CompressionGzip
+	config      ocispec.ImageConfig // WithImportConfig
+	comment     string              // WithImportMessage
+	given       []string            // the names of the options applied
 }
 
-type pullOptionFunc func(*pullConfig) error
+// imageOptions applies opts for op ("Pull", "Push", "Load", "Import"),
+// which takes the options named in uses.
+func imageOptions(op string, opts []ImageOption, uses ...string) (*imageConfig, error) {
+	cfg := &imageConfig{}
+	for _, o := range opts {
+		if err := o(cfg); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range cfg.given {
+		if !slices.Contains(uses, name) {
+			return nil, fmt.Errorf("%w: %s is not an option of %s", ErrInvalidArgument, name, op)
+		}
+	}
+	return cfg, nil
+}
 
-func (f pullOptionFunc) applyPull(c *pullConfig) error { return f(c) }
-
-// Progress is one report of a transfer's advance (pull, push, import).
+// Progress is one report of a transfer's advance (pull, push).
 // Reports for one operation are delivered one at a time, never
 // concurrently.
 type Progress struct {
@@ -118,38 +138,31 @@ type Progress struct {
 	Digest digest.Digest
 }
 
-// ProgressOption reports a transfer's advance; it is both a PullOption and
-// a PushOption. Make one with WithProgress.
-type ProgressOption struct{ fn func(Progress) }
-
-func (o ProgressOption) applyPull(c *pullConfig) error { c.progress = o.fn; return nil }
-
-func (o ProgressOption) applyPush(c *pushConfig) error { c.progress = o.fn; return nil }
-
-// PushOption configures Push. WithProgress and WithCompression are
-// PushOptions.
-type PushOption interface{ applyPush(*pushConfig) error }
-
-type pushConfig struct {
-	progress    func(Progress)
-	compression Compression // "" is CompressionGzip
+// WithProgress calls fn as a Pull or Push advances. By default nothing is
+// reported. fn must not block for long: transfers wait for it.
+func WithProgress(fn func(Progress)) ImageOption {
+	return func(c *imageConfig) error {
+		c.progress = fn
+		c.given = append(c.given, "WithProgress")
+		return nil
+	}
 }
 
-// WithProgress calls fn as a pull or push advances. By default nothing is
-// reported. fn must not block for long: transfers wait for it.
-func WithProgress(fn func(Progress)) ProgressOption { return ProgressOption{fn: fn} }
-
-// WithPlatform chooses the image from a multi-platform index: "os/arch" or
-// "os/arch/variant" (e.g. "linux/arm64/v8"). The default is the host's.
-func WithPlatform(platform string) PullOption {
-	return pullOptionFunc(func(c *pullConfig) error {
+// WithPlatform chooses the platform of the image: "os/arch" or
+// "os/arch/variant" (e.g. "linux/arm64/v8"). Pull and Load take, from a
+// multi-platform index, the image for platform (docker pull and load
+// --platform); Import records it as the new image's platform (docker
+// import --platform). The default is the host's.
+func WithPlatform(platform string) ImageOption {
+	return func(c *imageConfig) error {
 		p, err := parsePlatform(platform)
 		if err != nil {
 			return err
 		}
 		c.platform = &p
+		c.given = append(c.given, "WithPlatform")
 		return nil
-	})
+	}
 }
 
 func parsePlatform(s string) (ocispec.Platform, error) {
@@ -164,52 +177,59 @@ func parsePlatform(s string) (ocispec.Platform, error) {
 	return p, nil
 }
 
-// RemoveImageOption configures RemoveImage.
-type RemoveImageOption func(*removeImageConfig)
+// RemoveOption configures Container.Remove and Runtime.RemoveImage.
+type RemoveOption func(*removeConfig) error
 
-type removeImageConfig struct{ force bool }
-
-// WithForce removes the image even if containers use it or it has several
-// tags. Default: refuse with ErrConflict.
-func WithForce() RemoveImageOption {
-	return func(c *removeImageConfig) { c.force = true }
+type removeConfig struct {
+	force   bool
+	volumes bool // WithRemoveVolumes: containers only
 }
 
-// ImportOption configures Import.
-type ImportOption func(*importConfig) error
-
-type importConfig struct {
-	config   ocispec.ImageConfig
-	platform *ocispec.Platform
-	comment  string
+// WithForce removes what is in use: Container.Remove kills a running
+// container first; RemoveImage removes an image that containers use or
+// that has several tags (docker rm -f, docker rmi -f). Default: both
+// refuse with ErrConflict.
+func WithForce() RemoveOption {
+	return func(c *removeConfig) error { c.force = true; return nil }
 }
 
-// WithImportConfig sets the imported image's configuration (Cmd, Env,
-// Entrypoint...), like `docker import --change`. Default: empty.
-func WithImportConfig(cfg ocispec.ImageConfig) ImportOption {
-	return func(c *importConfig) error {
-		c.config = cfg
-		return nil
-	}
+// WithRemoveVolumes makes Container.Remove also delete the container's
+// anonymous volumes (made for an image's VOLUME or WithAnonymousVolume)
+// that no other container uses, like docker rm -v. Default: they are kept
+// (PruneVolumes removes them later), except for a WithAutoRemove
+// container, as docker run --rm. Named volumes are never removed.
+// RemoveImage refuses it with ErrInvalidArgument.
+func WithRemoveVolumes() RemoveOption {
+	return func(c *removeConfig) error { c.volumes = true; return nil }
 }
 
-// WithImportPlatform sets the image's os/arch[/variant]. Default: the host's.
-func WithImportPlatform(platform string) ImportOption {
-	return func(c *importConfig) error {
-		p, err := parsePlatform(platform)
-		if err != nil {
-			return err
+// removeOptions applies opts.
+func removeOptions(opts []RemoveOption) (removeConfig, error) {
+	var cfg removeConfig
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return cfg, err
 		}
-		c.platform = &p
+	}
+	return cfg, nil
+}
+
+// WithImportConfig sets the configuration (Cmd, Env, Entrypoint...) of
+// the image Import makes, like `docker import --change`. Default: empty.
+func WithImportConfig(cfg ocispec.ImageConfig) ImageOption {
+	return func(c *imageConfig) error {
+		c.config = cfg
+		c.given = append(c.given, "WithImportConfig")
 		return nil
 	}
 }
 
-// WithImportMessage sets the history comment of the imported layer, like
-// `docker import --message`. Default: none.
-func WithImportMessage(msg string) ImportOption {
-	return func(c *importConfig) error {
+// WithImportMessage sets the history comment of the layer Import makes,
+// like `docker import --message`. Default: none.
+func WithImportMessage(msg string) ImageOption {
+	return func(c *imageConfig) error {
 		c.comment = msg
+		c.given = append(c.given, "WithImportMessage")
 		return nil
 	}
 }

@@ -3,7 +3,9 @@ package hull
 import (
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hullbox/hull/internal/spec"
@@ -21,7 +23,7 @@ type containerOptions struct {
 	tmpfs                  map[string]string
 	capAdd, capDrop        []string
 	privileged             bool
-	stopSignal             string
+	stopSignal             syscall.Signal
 	stopTimeout            *time.Duration
 	labels                 map[string]string
 	autoRemove             bool
@@ -38,7 +40,9 @@ func (x *containerOptions) specOptions(o *spec.Options) {
 	o.Tmpfs = x.tmpfs
 	o.CapAdd, o.CapDrop = x.capAdd, x.capDrop
 	o.Privileged = x.privileged
-	o.StopSignal = x.stopSignal
+	if x.stopSignal != 0 {
+		o.StopSignal = strconv.Itoa(int(x.stopSignal))
+	}
 	o.Labels = x.labels
 	o.Sysctls = x.sysctls
 }
@@ -58,20 +62,20 @@ func WithCPUs(n float64) RunOption {
 // WithCPUShares sets the container's relative CPU weight against other
 // cgroups (cgroup v1 cpu.shares; converted to cpu.weight on v2). Default:
 // 1024, the kernel's.
-func WithCPUShares(shares uint64) RunOption {
+func WithCPUShares(shares int64) RunOption {
 	return func(c *runConfig) error {
 		if shares < 2 || shares > 262144 {
 			return fmt.Errorf("%w: cpu shares %d: want 2 to 262144", ErrInvalidArgument, shares)
 		}
-		c.opts.cpuShares = shares
+		c.opts.cpuShares = uint64(shares)
 		return nil
 	}
 }
 
-// WithCpuset pins the container to CPUs and memory nodes, in the kernel's
+// WithCPUSet pins the container to CPUs and memory nodes, in the kernel's
 // list format ("0-2,4"); an empty string leaves that part unpinned.
 // Default: every CPU and node of the host.
-func WithCpuset(cpus, mems string) RunOption {
+func WithCPUSet(cpus, mems string) RunOption {
 	return func(c *runConfig) error {
 		for _, s := range []string{cpus, mems} {
 			if strings.Trim(s, "0123456789,-") != "" {
@@ -172,12 +176,12 @@ func WithPrivileged() RunOption {
 	}
 }
 
-// WithStopSignal sets the signal Stop sends first ("SIGINT", "INT", "2").
+// WithStopSignal sets the signal Stop sends first (syscall.SIGINT...).
 // Default: the image's STOPSIGNAL, else SIGTERM.
-func WithStopSignal(sig string) RunOption {
+func WithStopSignal(sig syscall.Signal) RunOption {
 	return func(c *runConfig) error {
-		if sig == "" {
-			return fmt.Errorf("%w: empty stop signal", ErrInvalidArgument)
+		if sig < 1 || sig > 64 {
+			return fmt.Errorf("%w: stop signal %d: want 1 to 64", ErrInvalidArgument, int(sig))
 		}
 		c.opts.stopSignal = sig
 		return nil

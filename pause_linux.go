@@ -12,7 +12,7 @@ import (
 
 // Pause freezes every process of the container (the cgroup freezer), as
 // `docker pause`. The container is then StatusPaused until Resume; Kill
-// with SIGKILL, Stop and Remove with WithForceRemove still end it. It fails
+// with SIGKILL, Stop and Remove with WithForce still end it. It fails
 // with a *TransitionError (ErrConflict) unless the container is running.
 func (c *Container) Pause(ctx context.Context) error {
 	cg, err := c.liveCgroup(actPause)

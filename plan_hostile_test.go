@@ -74,7 +74,7 @@ func runHostile(t *testing.T, rt *Runtime, ref string, image []byte, opts ...Run
 	c, err := rt.Run(t.Context(), ref, opts...)
 	var o hostileOutcome
 	if c != nil {
-		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 		st, werr := c.Wait(t.Context())
 		if err == nil {
 			err = werr

@@ -56,8 +56,8 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		{"options", []RunOption{
 			WithUser("app"), WithCapAdd("CAP_NET_ADMIN"), WithCapDrop("CAP_CHOWN"),
 			WithEnv("A=1", "PATH=/usr/bin:/bin"), WithWorkdir("/new/work/dir"), WithReadOnlyRootfs(),
-			WithTmpfs("/scratch", "size=1m"), WithBind(host, "/data", ReadOnly()),
-			WithBind(filepath.Join(host, "motd"), "/etc/motd"), WithBind(filepath.Join(host, "dir"), "/deep/in/here", Propagation("rslave")),
+			WithTmpfs("/scratch", "size=1m"), WithBind(host, "/data", WithReadOnly()),
+			WithBind(filepath.Join(host, "motd"), "/etc/motd"), WithBind(filepath.Join(host, "dir"), "/deep/in/here", WithPropagation("rslave")),
 			WithUlimit("nofile", 512, 1024), WithSysctl("net.ipv4.ip_forward", "1"),
 		}},
 		{"root with capabilities", []RunOption{WithUser("0:1000"), WithCapAdd("ALL")}},
@@ -76,7 +76,7 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		if c == nil {
 			return ExitStatus{}, "", err
 		}
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 		if lp := c.live(); lp != nil {
 			mu.Lock()
 			for _, op := range initproc.PlanOps(lp.plan) {
@@ -97,7 +97,7 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { other.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { other.Remove(context.Background(), WithForce()) })
 		others[rt] = other
 	}
 	cases = append(cases, struct {
@@ -204,7 +204,7 @@ func TestPlanInitWhen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+	t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	if kind := c.live().kind; kind != "plan" {
 		t.Errorf("Run: %s init, want plan", kind)
 	}
@@ -222,11 +222,11 @@ func TestPlanInitWhen(t *testing.T) {
 	}
 	// Pinned to memory nodes: moving a plan init into that cpuset would
 	// move this program's pages there.
-	pinned, err := rt.Run(ctx, "busybox:test", WithCpuset("0", "0"), WithCmd("true"))
+	pinned, err := rt.Run(ctx, "busybox:test", WithCPUSet("0", "0"), WithCmd("true"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pinned.Remove(context.Background(), WithForceRemove()) })
+	t.Cleanup(func() { pinned.Remove(context.Background(), WithForce()) })
 	if kind := pinned.live().kind; kind != "go" && kind != "go-warm" {
 		t.Errorf("Run with cpuset mems: %s init, want the Go one", kind)
 	}
@@ -237,7 +237,7 @@ func TestPlanInitWhen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { created.Remove(context.Background(), WithForceRemove()) })
+	t.Cleanup(func() { created.Remove(context.Background(), WithForce()) })
 	if kind := created.live().kind; kind != "go" && kind != "go-warm" {
 		t.Errorf("Create: %s init, want the Go one", kind)
 	}

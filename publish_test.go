@@ -293,7 +293,7 @@ func TestPublishReachableFromHost(t *testing.T) {
 		t.Fatal("no rules of ours while the container runs")
 	}
 	owner := rt.ruleOwner(c.ID())
-	if err := c.Remove(ctx, WithForceRemove()); err != nil {
+	if err := c.Remove(ctx, WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	if slices.Contains(ourRules(t, rt), owner) {
@@ -302,7 +302,7 @@ func TestPublishReachableFromHost(t *testing.T) {
 	if _, err := dialPub("127.0.0.1:18080", false); err == nil {
 		t.Error("published port still answers after Remove")
 	}
-	if err := other.Remove(ctx, WithForceRemove()); err != nil {
+	if err := other.Remove(ctx, WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	removeTestNetworks(t, rt)
@@ -314,11 +314,11 @@ func TestPublishReachableFromHost(t *testing.T) {
 func TestPublishConflictsAndBadSpecs(t *testing.T) {
 	rt := publishTest(t)
 	ctx := t.Context()
-	before, _ := rt.Containers(ctx, All())
+	before, _ := rt.Containers(ctx, WithAllContainers())
 	if _, err := rt.Create(ctx, "busybox:test", WithPublish("80:80:80")); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "80:80:80") {
 		t.Errorf("bad spec: %v", err)
 	}
-	if after, _ := rt.Containers(ctx, All()); len(after) != len(before) {
+	if after, _ := rt.Containers(ctx, WithAllContainers()); len(after) != len(before) {
 		t.Errorf("a refused spec left a container")
 	}
 	a := runBG(t, rt, nil, WithPublish("18100:80"))
@@ -329,7 +329,7 @@ func TestPublishConflictsAndBadSpecs(t *testing.T) {
 	// no rules (the first one keeps working).
 	c, err := rt.Run(ctx, "busybox:test", WithPublish("127.0.0.1:18100:80"))
 	if c != nil {
-		defer c.Remove(ctx, WithForceRemove())
+		defer c.Remove(ctx, WithForce())
 	}
 	if !errors.Is(err, ErrConflict) {
 		t.Errorf("second publish of 18100: %v, want ErrConflict", err)
@@ -346,7 +346,7 @@ func TestPublishConflictsAndBadSpecs(t *testing.T) {
 	if c, err := rt.Run(ctx, "busybox:test", WithPublish("18101:80")); !errors.Is(err, ErrConflict) {
 		t.Errorf("port bound by the host: %v, want ErrConflict", err)
 		if c != nil {
-			c.Remove(ctx, WithForceRemove())
+			c.Remove(ctx, WithForce())
 		}
 	}
 	// A host range skips taken ports.
@@ -358,7 +358,7 @@ func TestPublishConflictsAndBadSpecs(t *testing.T) {
 		t.Errorf("first container after the refusals: %q, %v", got, err)
 	}
 	for _, c := range []*Container{a, b} {
-		if err := c.Remove(ctx, WithForceRemove()); err != nil {
+		if err := c.Remove(ctx, WithForce()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -429,7 +429,7 @@ func TestPublishNetworks(t *testing.T) {
 	}
 	// Rules go with the containers and networks.
 	for _, c := range []*Container{a, b, in} {
-		if err := c.Remove(ctx, WithForceRemove()); err != nil {
+		if err := c.Remove(ctx, WithForce()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -573,7 +573,7 @@ func TestPublishOwnerKilled(t *testing.T) {
 func TestPublishKeptAcrossRestart(t *testing.T) {
 	rt := publishTest(t)
 	ctx := t.Context()
-	c := runBG(t, rt, nil, WithPublish("18500:80"), Detached())
+	c := runBG(t, rt, nil, WithPublish("18500:80"), WithDetached())
 	if _, err := dialPub("127.0.0.1:18500", true); err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +598,7 @@ func TestPublishKeptAcrossRestart(t *testing.T) {
 	if err := c2.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer c2.Remove(ctx, WithForceRemove())
+	defer c2.Remove(ctx, WithForce())
 	if p := c2.Inspect().NetworkSettings.Ports; len(p) != 1 || p[0].HostPort != 18500 {
 		t.Errorf("ports after the restart: %+v", p)
 	}
@@ -632,7 +632,7 @@ func TestPublishConcurrentRandomPorts(t *testing.T) {
 	seen := map[string]bool{}
 	for i, c := range ctrs {
 		if c != nil {
-			defer c.Remove(ctx, WithForceRemove())
+			defer c.Remove(ctx, WithForce())
 		}
 		if errs[i] != nil {
 			t.Fatal(errs[i])

@@ -26,21 +26,19 @@ import (
 // Errors wrap ErrInvalidReference, ErrNotFound, ErrUnauthorized (a
 // *RegistryError), ErrInvalidContent (content not matching its digest, or
 // a hostile layer) or ErrUnsupported. A failed pull leaves nothing behind.
-func (rt *Runtime) Pull(ctx context.Context, ref string, opts ...PullOption) (*Image, error) {
+func (rt *Runtime) Pull(ctx context.Context, ref string, opts ...ImageOption) (*Image, error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
 	}
-	var cfg pullConfig
-	for _, o := range opts {
-		if err := o.applyPull(&cfg); err != nil {
-			return nil, fmt.Errorf("pull %s: %w", ref, err)
-		}
+	cfg, err := imageOptions("Pull", opts, "WithProgress", "WithPlatform")
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
 	r, err := ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("pull: %w", err)
 	}
-	img, err := rt.pull(ctx, r, &cfg)
+	img, err := rt.pull(ctx, r, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", r.Familiar(), err)
 	}
@@ -48,7 +46,7 @@ func (rt *Runtime) Pull(ctx context.Context, ref string, opts ...PullOption) (*I
 	return img, nil
 }
 
-func (rt *Runtime) pull(ctx context.Context, r Reference, cfg *pullConfig) (*Image, error) {
+func (rt *Runtime) pull(ctx context.Context, r Reference, cfg *imageConfig) (*Image, error) {
 	// Content written by this pull must survive a concurrent prune until
 	// the index references it.
 	gcLock, err := rt.store.Writing(ctx)

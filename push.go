@@ -53,21 +53,19 @@ import (
 // ErrUnauthorized (a *RegistryError) or ErrUnsupported. A failed push may
 // leave blobs in the registry (they are not referenced by a tag); pushing
 // again sends only the rest.
-func (rt *Runtime) Push(ctx context.Context, ref string, opts ...PushOption) error {
+func (rt *Runtime) Push(ctx context.Context, ref string, opts ...ImageOption) error {
 	if err := rt.checkOpen(); err != nil {
 		return err
 	}
-	var cfg pushConfig
-	for _, o := range opts {
-		if err := o.applyPush(&cfg); err != nil {
-			return fmt.Errorf("push %s: %w", ref, err)
-		}
+	cfg, err := imageOptions("Push", opts, "WithProgress", "WithCompression")
+	if err != nil {
+		return fmt.Errorf("push %s: %w", ref, err)
 	}
 	r, err := ParseReference(ref)
 	if err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
-	if err := rt.push(ctx, r, &cfg); err != nil {
+	if err := rt.push(ctx, r, cfg); err != nil {
 		return fmt.Errorf("push %s: %w", r.Familiar(), err)
 	}
 	return nil
@@ -83,7 +81,7 @@ type pushPlan struct {
 	mountFrom map[digest.Digest]string // blob -> repository path to mount it from
 }
 
-func (rt *Runtime) push(ctx context.Context, r Reference, cfg *pushConfig) error {
+func (rt *Runtime) push(ctx context.Context, r Reference, cfg *imageConfig) error {
 	// The blobs read here must survive a concurrent prune until the push
 	// is done.
 	gcLock, err := rt.store.Writing(ctx)
@@ -185,7 +183,7 @@ func (rt *Runtime) pushBlobs(ctx context.Context, repo *remote.Repository, plan 
 // its layers stored uncompressed are compressed with cfg's compression
 // (compressPlan) unless r names a manifest digest, which is pushed as it
 // is, or the manifest is already in a registry (inRegistry).
-func (rt *Runtime) planPush(ctx context.Context, r Reference, cfg *pushConfig) (*pushPlan, error) {
+func (rt *Runtime) planPush(ctx context.Context, r Reference, cfg *imageConfig) (*pushPlan, error) {
 	ix, err := rt.store.ReadIndex()
 	if err != nil {
 		return nil, err

@@ -38,21 +38,19 @@ const (
 // WithCompression chooses how Push compresses the layers an image stores
 // uncompressed. Default: CompressionGzip. Layers stored compressed (as
 // pulled) are pushed as they are whatever it says, and so is the whole
-// image when its manifest is already in a registry (see Push).
-func WithCompression(c Compression) PushOption {
-	return pushOptionFunc(func(cfg *pushConfig) error {
+// image when its manifest is already in a registry (see Push). Only Push
+// takes it.
+func WithCompression(c Compression) ImageOption {
+	return func(cfg *imageConfig) error {
 		switch c {
 		case CompressionGzip, CompressionZstd, CompressionNone:
 			cfg.compression = c
+			cfg.given = append(cfg.given, "WithCompression")
 			return nil
 		}
 		return fmt.Errorf("%w: WithCompression(%q): want gzip, zstd or none", ErrInvalidArgument, c)
-	})
+	}
 }
-
-type pushOptionFunc func(*pushConfig) error
-
-func (f pushOptionFunc) applyPush(c *pushConfig) error { return f(c) }
 
 // uncompressedLayer reports whether a layer media type is a plain tar.
 func uncompressedLayer(mt string) bool {

@@ -379,13 +379,13 @@ func TestPushCompressesImport(t *testing.T) {
 func TestWithCompression(t *testing.T) {
 	t.Parallel()
 	for _, c := range []Compression{CompressionGzip, CompressionZstd, CompressionNone} {
-		var cfg pushConfig
-		if err := WithCompression(c).applyPush(&cfg); err != nil || cfg.compression != c {
+		var cfg imageConfig
+		if err := WithCompression(c)(&cfg); err != nil || cfg.compression != c {
 			t.Errorf("WithCompression(%q): %v, %q", c, err, cfg.compression)
 		}
 	}
-	var cfg pushConfig
-	if err := WithCompression("xz").applyPush(&cfg); !errors.Is(err, ErrInvalidArgument) {
+	var cfg imageConfig
+	if err := WithCompression("xz")(&cfg); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("WithCompression(xz) = %v, want ErrInvalidArgument", err)
 	}
 }

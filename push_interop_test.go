@@ -81,7 +81,7 @@ func TestPushDebianRegistry(t *testing.T) {
 			if err := rt.Tag(t.Context(), pushed.Ref, target); err != nil {
 				t.Fatal(err)
 			}
-			opts := []PushOption{}
+			opts := []ImageOption{}
 			if i == 1 {
 				opts = append(opts, mounted.option())
 			}

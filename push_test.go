@@ -86,7 +86,7 @@ type progressLog struct {
 	all []Progress
 }
 
-func (p *progressLog) option() ProgressOption {
+func (p *progressLog) option() ImageOption {
 	return WithProgress(func(pr Progress) {
 		p.mu.Lock()
 		p.all = append(p.all, pr)

@@ -22,8 +22,8 @@ func TestLostStateRemovedAtOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { keep.Remove(t.Context(), WithForceRemove()) })
-	if err := c.Remove(t.Context(), WithForceRemove()); err != nil {
+	t.Cleanup(func() { keep.Remove(t.Context(), WithForce()) })
+	if err := c.Remove(t.Context(), WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	// Recreate what a crash leaves: the directory, an empty state, a hold.
@@ -37,7 +37,7 @@ func TestLostStateRemovedAtOpen(t *testing.T) {
 	if err := rt.store.PutHold(holdFor(&c.st)); err != nil {
 		t.Fatal(err)
 	}
-	list, err := rt.Containers(t.Context(), All())
+	list, err := rt.Containers(t.Context(), WithAllContainers())
 	if err != nil {
 		t.Fatalf("Containers with a lost state: %v", err)
 	}
@@ -76,7 +76,7 @@ func TestLostHoldsRepairedAtOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 		ctrs = append(ctrs, c)
 	}
 	holdFile := func(id string) string { return filepath.Join(rt.store.Root(), "holds", id+".json") }

@@ -42,7 +42,7 @@ func TestReexecSafety(t *testing.T) {
 	before := sum()
 	c, err := rt.Run(t.Context(), "busybox:test", WithPrivileged(), WithInit(), WithCmd("sleep", "1000"))
 	if c != nil {
-		t.Cleanup(func() { c.Remove(context.Background(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestCloseDuringStarts(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
 	// Detached: Close leaves it running, so Execs go on through Close.
-	target, err := rt.Run(t.Context(), "busybox:test", Detached(), WithCmd("sleep", "1000"))
+	target, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithCmd("sleep", "1000"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestCloseDuringStarts(t *testing.T) {
 		defer rt2.Close()
 		if c, err := rt2.Container(context.Background(), target.ID()); err != nil {
 			t.Error(err)
-		} else if err := c.Remove(context.Background(), WithForceRemove()); err != nil {
+		} else if err := c.Remove(context.Background(), WithForce()); err != nil {
 			t.Error(err)
 		}
 		checkGone(t, rt2, target.ID(), 0)

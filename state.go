@@ -48,7 +48,7 @@ type containerState struct {
 	Entrypoint []string `json:"entrypoint,omitempty"`
 	Cmd        []string `json:"cmd,omitempty"`
 
-	// Labels are the image's, then WithLabels', for FilterLabel.
+	// Labels are the image's, then WithLabels', for WithFilterLabel.
 	Labels map[string]string `json:"labels,omitempty"`
 	Mounts []MountPoint      `json:"mounts,omitempty"` // volumes, binds, tmpfs: mounts.go
 

@@ -10,7 +10,7 @@ type stdioConfig struct {
 	stdin    io.Reader
 	open     bool // WithOpenStdin
 	tty      bool
-	detached bool // Detached
+	detached bool // WithDetached
 	init     bool // WithInit
 }
 
@@ -47,7 +47,7 @@ func WithTTY() RunOption {
 	}
 }
 
-// Detached makes the container outlive the process that creates it (like
+// WithDetached makes the container outlive the process that creates it (like
 // docker run -d). Its PID 1 is the command, as in Docker: it gets only the
 // signals it handles (Stop of a command that ignores SIGTERM ends in
 // SIGKILL, 137; add WithInit for an init that forwards every signal and
@@ -62,7 +62,7 @@ func WithTTY() RunOption {
 // receive nothing: read Logs, or Attach. WithStdin cannot be combined with it (no one would be
 // left to feed it). Default: the container belongs to its creator (see
 // Container).
-func Detached() RunOption {
+func WithDetached() RunOption {
 	return func(c *runConfig) error {
 		c.stdio.detached = true
 		return nil

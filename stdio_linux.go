@@ -40,7 +40,7 @@ type containerStdio struct {
 // console socket as the init's fd 5 (initproc.ConsoleFD).
 //
 // WithInit makes PID 1 a reaper (cfg.Reaper). A Detached container's
-// streams are its shim's (startShim): see Detached.
+// streams are its shim's (startShim): see WithDetached.
 func (rt *Runtime) wireStdio(cfg *initproc.Config, rc *runConfig, cmd *exec.Cmd) (*containerStdio, error) {
 	dir := rt.containerDir(cfg.ID)
 	if err := os.Remove(filepath.Join(dir, exitName)); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -62,7 +62,7 @@ func TestTagRefusesIDNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+	t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	tags := tagsOf(t, rt)
 	imgs, _ := rt.Images(ctx)
 	for _, name := range idNames(trusted) {

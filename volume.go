@@ -71,7 +71,7 @@ func WithVolumeLabels(labels map[string]string) VolumeOption {
 }
 
 // ExportVolumeOption configures Volume.Export.
-type ExportVolumeOption func(*exportVolumeConfig)
+type ExportVolumeOption func(*exportVolumeConfig) error
 
 type exportVolumeConfig struct{ live bool }
 
@@ -79,7 +79,7 @@ type exportVolumeConfig struct{ live bool }
 // exist: the tar is then not a consistent copy (a file changing size while
 // read fails the export). Default: refuse with ErrConflict.
 func WithLiveExport() ExportVolumeOption {
-	return func(c *exportVolumeConfig) { c.live = true }
+	return func(c *exportVolumeConfig) error { c.live = true; return nil }
 }
 
 // Name returns the volume's name.
@@ -237,14 +237,14 @@ func (rt *Runtime) deleteVolume(name string) error {
 }
 
 // PruneVolumesOption configures PruneVolumes.
-type PruneVolumesOption func(*pruneVolumesConfig)
+type PruneVolumesOption func(*pruneVolumesConfig) error
 
 type pruneVolumesConfig struct{ all bool }
 
-// PruneAllVolumes makes PruneVolumes remove every unused volume, named ones
+// WithAllVolumes makes PruneVolumes remove every unused volume, named ones
 // too, like `docker volume prune --all`. Default: only anonymous ones.
-func PruneAllVolumes() PruneVolumesOption {
-	return func(c *pruneVolumesConfig) { c.all = true }
+func WithAllVolumes() PruneVolumesOption {
+	return func(c *pruneVolumesConfig) error { c.all = true; return nil }
 }
 
 // VolumePruneReport is what PruneVolumes removed.
@@ -254,14 +254,16 @@ type VolumePruneReport struct {
 }
 
 // PruneVolumes removes the anonymous volumes that no container uses (with
-// PruneAllVolumes, every unused volume), and what a crashed process left
+// WithAllVolumes, every unused volume), and what a crashed process left
 // half-created or half-removed.
 func (rt *Runtime) PruneVolumes(ctx context.Context, opts ...PruneVolumesOption) (VolumePruneReport, error) {
+	var rep VolumePruneReport
 	var cfg pruneVolumesConfig
 	for _, o := range opts {
-		o(&cfg)
+		if err := o(&cfg); err != nil {
+			return rep, fmt.Errorf("prune volumes: %w", err)
+		}
 	}
-	var rep VolumePruneReport
 	vols, err := rt.Volumes(ctx)
 	if err != nil {
 		return rep, err

@@ -131,11 +131,13 @@ func (rt *Runtime) removeAnonymousVolumes(ms []MountPoint) error {
 // an exited container) refuse containers that would mount the volume
 // read-write.
 func (v *Volume) Export(ctx context.Context, w io.Writer, opts ...ExportVolumeOption) error {
+	rt, name := v.rt, v.meta.Name
 	var cfg exportVolumeConfig
 	for _, o := range opts {
-		o(&cfg)
+		if err := o(&cfg); err != nil {
+			return fmt.Errorf("export volume %s: %w", name, err)
+		}
 	}
-	rt, name := v.rt, v.meta.Name
 	if err := rt.checkOpen(); err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ func runIn(t *testing.T, rt *Runtime, ref, script string, opts ...RunOption) (in
 	opts = append([]RunOption{WithStdout(&out), WithStderr(&out), WithCmd("sh", "-c", script)}, opts...)
 	c, err := rt.Run(t.Context(), ref, opts...)
 	if c != nil {
-		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove(), WithRemoveVolumes()) })
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce(), WithRemoveVolumes()) })
 	}
 	if err != nil {
 		t.Fatalf("run %q: %v (output %q)", script, err, out.String())
@@ -169,7 +169,7 @@ func TestVolumeSharedByRunningContainers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { c.Remove(t.Context(), WithForceRemove()) })
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 		cs = append(cs, c)
 	}
 	if res, err := cs[0].Exec(t.Context(), []string{"sh", "-c", "echo one > /shared/x"}); err != nil || res.ExitCode != 0 {
@@ -217,7 +217,7 @@ func TestVolumeReadOnly(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(vol.Mountpoint(), "f"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, c := runIn(t, rt, "busybox:test", "cat /data/f; touch /data/g", WithVolume(vol, "/data", ReadOnly()))
+	code, out, c := runIn(t, rt, "busybox:test", "cat /data/f; touch /data/g", WithVolume(vol, "/data", WithReadOnly()))
 	if code == 0 || !strings.Contains(out, "x") || !strings.Contains(out, "Read-only file system") {
 		t.Errorf("exit %d, %q: want a read-only failure", code, out)
 	}
@@ -277,9 +277,9 @@ func TestVolumeCopyUp(t *testing.T) {
 	if code, out, _ := runIn(t, rt, "copyup:test", "ls /srv/app", WithVolume(full, "/srv/app")); code != 0 || out != "mine\n" {
 		t.Errorf("non-empty volume: exit %d, %q", code, out)
 	}
-	// NoCopy: the empty volume stays empty.
+	// WithNoCopy: the empty volume stays empty.
 	nocopy := mustVolume(t, rt, "nocopy")
-	if code, out, _ := runIn(t, rt, "copyup:test", "ls -A /srv/app", WithVolume(nocopy, "/srv/app", NoCopy())); code != 0 || out != "" {
+	if code, out, _ := runIn(t, rt, "copyup:test", "ls -A /srv/app", WithVolume(nocopy, "/srv/app", WithNoCopy())); code != 0 || out != "" {
 		t.Errorf("nocopy: exit %d, %q", code, out)
 	}
 	// Binds never copy.
@@ -393,12 +393,12 @@ func TestVolumeAnonymousFromImage(t *testing.T) {
 	if !slices.Equal(rep.VolumesDeleted, want) || rep.SpaceReclaimed != 4 {
 		t.Errorf("prune: %+v, want %q and 4 bytes", rep, want)
 	}
-	// "named" is in use by c2; an unused named volume goes only with PruneAllVolumes.
+	// "named" is in use by c2; an unused named volume goes only with WithAllVolumes.
 	mustVolume(t, rt, "unused")
 	if rep, err := rt.PruneVolumes(ctx); err != nil || len(rep.VolumesDeleted) != 0 {
 		t.Errorf("prune named: %+v %v", rep, err)
 	}
-	if rep, err := rt.PruneVolumes(ctx, PruneAllVolumes()); err != nil || !slices.Equal(rep.VolumesDeleted, []string{"unused"}) {
+	if rep, err := rt.PruneVolumes(ctx, WithAllVolumes()); err != nil || !slices.Equal(rep.VolumesDeleted, []string{"unused"}) {
 		t.Errorf("prune --all: %+v %v", rep, err)
 	}
 }
@@ -448,7 +448,7 @@ func TestBindMounts(t *testing.T) {
 		t.Errorf("Mounts = %+v, want %+v", m, want)
 	}
 	code, out, _ = runIn(t, rt, "busybox:test", "cat /mnt/in; touch /mnt/x; echo y > /f/in",
-		WithBind(dir, "/mnt", ReadOnly()), WithBind(filepath.Join(dir, "in"), "/f/in", ReadOnly()))
+		WithBind(dir, "/mnt", WithReadOnly()), WithBind(filepath.Join(dir, "in"), "/f/in", WithReadOnly()))
 	if code == 0 || strings.Count(out, "Read-only file system") != 2 {
 		t.Errorf("ro bind: exit %d, %q", code, out)
 	}
@@ -460,8 +460,8 @@ func TestBindMounts(t *testing.T) {
 		"missing":  WithBind(filepath.Join(dir, "nope"), "/mnt"),
 		"target":   WithBind(dir, "mnt"),
 		"root":     WithBind(dir, "/"),
-		"prop":     WithBind(dir, "/mnt", Propagation("weird")),
-		"volprop":  WithVolume(&Volume{rt: rt, meta: volumeMeta{Name: "v1"}}, "/mnt", Propagation("rslave")),
+		"prop":     WithBind(dir, "/mnt", WithPropagation("weird")),
+		"volprop":  WithVolume(&Volume{rt: rt, meta: volumeMeta{Name: "v1"}}, "/mnt", WithPropagation("rslave")),
 		"nil":      WithVolume(nil, "/mnt"),
 	} {
 		if _, err := rt.Create(t.Context(), "busybox:test", opt); !errors.Is(err, ErrInvalidArgument) {
@@ -490,11 +490,11 @@ func TestBindPropagationSlave(t *testing.T) {
 	if err := unix.Mount("", dir, "", unix.MS_SHARED, ""); err != nil {
 		t.Fatal(err)
 	}
-	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sleep", "1000"), WithBind(dir, "/mnt", Propagation("rslave")))
+	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sleep", "1000"), WithBind(dir, "/mnt", WithPropagation("rslave")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(t.Context(), WithForceRemove())
+	defer c.Remove(t.Context(), WithForce())
 	// A mount made on the host afterwards shows in the container: in the
 	// test's own mount namespace it would not reach the host anyway.
 	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
@@ -695,7 +695,7 @@ func TestVolumeExportImportRoundTrip(t *testing.T) {
 	}
 	// And a container sees the imported content.
 	volumeImage(t, rt, "busybox:test", nil)
-	if code, out, _ := runIn(t, rt, "busybox:test", "cat /v/hard", WithVolume(dst, "/v", ReadOnly())); code != 0 || out != "content" {
+	if code, out, _ := runIn(t, rt, "busybox:test", "cat /v/hard", WithVolume(dst, "/v", WithReadOnly())); code != 0 || out != "content" {
 		t.Errorf("container read: exit %d, %q", code, out)
 	}
 }
@@ -709,7 +709,7 @@ func TestVolumeExportRefusesLiveWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(ctx, WithForceRemove())
+	defer c.Remove(ctx, WithForce())
 	if err := vol.Export(ctx, io.Discard); !errors.Is(err, ErrConflict) {
 		t.Errorf("export with a running writer: %v, want ErrConflict", err)
 	}
@@ -718,11 +718,11 @@ func TestVolumeExportRefusesLiveWriter(t *testing.T) {
 	}
 	// A read-only user does not block it.
 	ro := mustVolume(t, rt, "ro-user")
-	c2, err := rt.Run(ctx, "busybox:test", WithCmd("sleep", "1000"), WithVolume(ro, "/data", ReadOnly()))
+	c2, err := rt.Run(ctx, "busybox:test", WithCmd("sleep", "1000"), WithVolume(ro, "/data", WithReadOnly()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c2.Remove(ctx, WithForceRemove())
+	defer c2.Remove(ctx, WithForce())
 	if err := ro.Export(ctx, io.Discard); err != nil {
 		t.Errorf("export with a read-only user: %v", err)
 	}
@@ -776,7 +776,7 @@ func init() {
 	// "shared" read-write, prints its ID and returns: the container
 	// outlives this child process.
 	helperRoles["volume-user"] = func(ctx context.Context, rt *Runtime) error {
-		c, err := rt.Run(ctx, "busybox:test", WithCmd("sleep", "600"), Detached(), WithNamedVolume("shared", "/d"))
+		c, err := rt.Run(ctx, "busybox:test", WithCmd("sleep", "600"), WithDetached(), WithNamedVolume("shared", "/d"))
 		if err != nil {
 			return err
 		}
@@ -799,7 +799,7 @@ func TestVolumeInUseByOtherProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Remove(ctx, WithForceRemove())
+	defer c.Remove(ctx, WithForce())
 	vol, err := rt.Volume(ctx, "shared")
 	if err != nil {
 		t.Fatal(err)
@@ -810,10 +810,10 @@ func TestVolumeInUseByOtherProcess(t *testing.T) {
 	if err := vol.Export(ctx, io.Discard); !errors.Is(err, ErrConflict) {
 		t.Errorf("Export: %v, want ErrConflict", err)
 	}
-	if rep, err := rt.PruneVolumes(ctx, PruneAllVolumes()); err != nil || len(rep.VolumesDeleted) != 0 {
+	if rep, err := rt.PruneVolumes(ctx, WithAllVolumes()); err != nil || len(rep.VolumesDeleted) != 0 {
 		t.Errorf("prune: %+v %v", rep, err)
 	}
-	if err := c.Remove(ctx, WithForceRemove()); err != nil {
+	if err := c.Remove(ctx, WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	if err := vol.Remove(ctx); err != nil {
@@ -833,7 +833,7 @@ func TestVolumeConcurrentCopyUp(t *testing.T) {
 		go func() {
 			c, err := rt.Create(t.Context(), "copyup:test", WithCmd("true"), WithVolume(vol, "/srv/app"))
 			if c != nil {
-				err = errors.Join(err, c.Remove(t.Context(), WithForceRemove()))
+				err = errors.Join(err, c.Remove(t.Context(), WithForce()))
 			}
 			errs <- err
 		}()
@@ -866,7 +866,7 @@ func TestBindReadOnlyRecursive(t *testing.T) {
 		t.Skipf("cannot mount tmpfs: %v", err)
 	}
 	t.Cleanup(func() { unix.Unmount(sub, unix.MNT_DETACH) })
-	code, out, _ := runIn(t, rt, "busybox:test", "touch /m/sub/x", WithBind(dir, "/m", ReadOnly()))
+	code, out, _ := runIn(t, rt, "busybox:test", "touch /m/sub/x", WithBind(dir, "/m", WithReadOnly()))
 	if code == 0 || !strings.Contains(out, "Read-only file system") {
 		t.Errorf("exit %d, %q: want a read-only submount", code, out)
 	}
@@ -940,7 +940,7 @@ func TestVolumeExportBlocksWriters(t *testing.T) {
 	if _, err := rt.Create(ctx, "busybox:test", WithVolume(vol, "/d")); !errors.Is(err, ErrConflict) {
 		t.Errorf("create during export: %v, want ErrConflict", err)
 	}
-	ro, err := rt.Create(ctx, "busybox:test", WithVolume(vol, "/d", ReadOnly()))
+	ro, err := rt.Create(ctx, "busybox:test", WithVolume(vol, "/d", WithReadOnly()))
 	if err != nil {
 		t.Errorf("read-only create during export: %v", err)
 	} else {

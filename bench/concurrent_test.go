@@ -144,7 +144,7 @@ func hullStarter(b *testing.B, rt *hull.Runtime, opts ...hull.RunOption) starter
 		},
 		removeAll: func() {
 			if err := parallel(len(ctrs), func(i int) error {
-				return ctrs[i].Remove(ctx, hull.WithForceRemove())
+				return ctrs[i].Remove(ctx, hull.WithForce())
 			}); err != nil {
 				b.Fatal(err)
 			}

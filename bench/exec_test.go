@@ -24,7 +24,7 @@ func BenchmarkExec(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer c.Remove(ctx, hull.WithForceRemove())
+		defer c.Remove(ctx, hull.WithForce())
 		// A Runtime's first Exec seals its copy of the binary (docs/containers.md,
 		// "Re-exec safety"): what is timed is a long-lived program's exec.
 		if _, err := c.Exec(ctx, []string{"/bin/true"}); err != nil {

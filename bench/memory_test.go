@@ -50,7 +50,7 @@ func BenchmarkHostMemory(b *testing.B) {
 		name  string
 		setup func(b *testing.B, tarball []byte, opts ...hull.RunOption) starter
 	}{"hull-detached", func(b *testing.B, tarball []byte, _ ...hull.RunOption) starter {
-		return runners[0].setup(b, tarball, hull.Detached(), hull.WithNetworkMode("none"))
+		return runners[0].setup(b, tarball, hull.WithDetached(), hull.WithNetworkMode("none"))
 	}})
 	impls = append(impls, runners[1:]...)
 	for _, impl := range impls {

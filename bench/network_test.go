@@ -164,7 +164,7 @@ func BenchmarkPublishThroughput(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { c.Remove(ctx, hull.WithForceRemove()) })
+		b.Cleanup(func() { c.Remove(ctx, hull.WithForce()) })
 		return c
 	}
 	impls := []struct {

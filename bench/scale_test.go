@@ -15,7 +15,7 @@ import (
 
 // BenchmarkOpenScale measures what a root's size costs: Open (and Close)
 // of a root holding n images and n exited containers, and listing every
-// container (Containers(All()), `hull ps -a`), for n = 10, 100 and 1000
+// container (Containers(WithAllContainers()), `hull ps -a`), for n = 10, 100 and 1000
 // (10 and 100 with -short). Each image is busybox plus a file of its own
 // (a layer of its own); each container ran /bin/true from one of them.
 func BenchmarkOpenScale(b *testing.B) {
@@ -54,7 +54,7 @@ func BenchmarkOpenScale(b *testing.B) {
 					b.Fatal(err)
 				}
 				t1 := time.Now()
-				cs, err := again.Containers(ctx, hull.All())
+				cs, err := again.Containers(ctx, hull.WithAllContainers())
 				if err != nil || len(cs) != n {
 					b.Fatalf("%d containers, %v; want %d", len(cs), err, n)
 				}

@@ -80,9 +80,9 @@ func loadImages(ctx context.Context, e *env, o loadOpts) error {
 		defer f.Close()
 		src = f
 	}
-	var opts []hull.LoadOption
+	var opts []hull.ImageOption
 	if o.platform != "" {
-		opts = append(opts, hull.WithLoadPlatform(o.platform))
+		opts = append(opts, hull.WithPlatform(o.platform))
 	}
 	rt, err := e.runtime(ctx)
 	if err != nil {

@@ -284,7 +284,7 @@ func runCmd() *command {
 				c, err := rt.Run(ctx, args[0], opts...)
 				if err != nil {
 					if c != nil {
-						_ = c.Remove(context.WithoutCancel(ctx), hull.WithForceRemove())
+						_ = c.Remove(context.WithoutCancel(ctx), hull.WithForce())
 					}
 					return startFailure(e, err)
 				}
@@ -300,10 +300,10 @@ func runDetached(ctx context.Context, e *env, ref string, opts []hull.RunOption)
 	if err != nil {
 		return err
 	}
-	c, err := rt.Run(ctx, ref, append(opts, hull.Detached())...)
+	c, err := rt.Run(ctx, ref, append(opts, hull.WithDetached())...)
 	if err != nil {
 		if c != nil {
-			_ = c.Remove(context.WithoutCancel(ctx), hull.WithForceRemove())
+			_ = c.Remove(context.WithoutCancel(ctx), hull.WithForce())
 		}
 		return startFailure(e, err)
 	}
@@ -336,13 +336,13 @@ func attach(ctx context.Context, e *env, c *hull.Container, follow bool, since t
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			logErr = c.Logs(wctx, hull.LogsOptions{Follow: true, Since: since.Add(-time.Second), Stdout: e.stdout, Stderr: e.stderr})
+			logErr = c.Logs(wctx, hull.WithLogsFollow(), hull.WithLogsSince(since.Add(-time.Second)), hull.WithLogsStdout(e.stdout), hull.WithLogsStderr(e.stderr))
 		}()
 	}
 	st, err := c.Wait(wctx)
 	wg.Wait()
 	if rm {
-		err = errors.Join(err, c.Remove(wctx, hull.WithForceRemove()))
+		err = errors.Join(err, c.Remove(wctx, hull.WithForce()))
 	}
 	if err != nil {
 		return startFailure(e, err)
@@ -384,7 +384,7 @@ func createCmd() *command {
 				if err != nil {
 					return err
 				}
-				c, err := rt.Create(ctx, args[0], append(append(opts, f.stdioOptions()...), hull.Detached())...)
+				c, err := rt.Create(ctx, args[0], append(append(opts, f.stdioOptions()...), hull.WithDetached())...)
 				if err != nil {
 					return startFailure(e, err)
 				}
@@ -484,9 +484,9 @@ func psCmd() *command {
 				if err != nil {
 					return err
 				}
-				var filters []hull.ContainerFilter
+				var filters []hull.ContainersOption
 				if all {
-					filters = append(filters, hull.All())
+					filters = append(filters, hull.WithAllContainers())
 				}
 				ctrs, err := rt.Containers(ctx, filters...)
 				if err != nil {
@@ -619,7 +619,7 @@ func rmCmd() *command {
 			return func(ctx context.Context, e *env, args []string) error {
 				var opts []hull.RemoveOption
 				if force {
-					opts = append(opts, hull.WithForceRemove())
+					opts = append(opts, hull.WithForce())
 				}
 				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Remove(ctx, opts...) })
 			}
@@ -691,35 +691,29 @@ func logsCmd() *command {
 			fs.String(&since, "", "since", "string", `Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)`)
 			path := fs.Name()
 			return func(ctx context.Context, e *env, args []string) error {
-				o := hull.LogsOptions{Follow: follow, Stdout: e.stdout, Stderr: e.stderr}
+				o := []hull.LogsOption{hull.WithLogsStdout(e.stdout), hull.WithLogsStderr(e.stderr)}
+				if follow {
+					o = append(o, hull.WithLogsFollow())
+				}
 				if tail != "all" && tail != "" {
 					n, err := strconv.Atoi(tail)
 					if err != nil {
 						return usageErrorf(path, "invalid argument %q for \"-n, --tail\" flag", tail)
 					}
-					if n == 0 {
-						n = -1 // docker: --tail 0 shows nothing
-					}
-					o.Tail = n
+					o = append(o, hull.WithLogsTail(max(n, 0))) // a negative count shows nothing, as 0
 				}
 				if since != "" {
 					t, err := parseSince(since, time.Now())
 					if err != nil {
 						return usageErrorf(path, "invalid value for \"since\": %v", err)
 					}
-					o.Since = t
+					o = append(o, hull.WithLogsSince(t))
 				}
 				c, err := lookupContainer(ctx, e, args[0])
 				if err != nil {
 					return err
 				}
-				if o.Tail < 0 && !follow {
-					return nil
-				}
-				if o.Tail < 0 {
-					o.Tail, o.Since = 0, time.Now()
-				}
-				err = c.Logs(ctx, o)
+				err = c.Logs(ctx, o...)
 				if follow && ctx.Err() != nil {
 					return nil
 				}
@@ -820,9 +814,9 @@ func statsCmd() *command {
 					if err != nil {
 						return err
 					}
-					var filters []hull.ContainerFilter
+					var filters []hull.ContainersOption
 					if all {
-						filters = append(filters, hull.All())
+						filters = append(filters, hull.WithAllContainers())
 					}
 					if ctrs, err = rt.Containers(ctx, filters...); err != nil {
 						return err

@@ -233,7 +233,7 @@ func removeImages(ctx context.Context, e *env, force bool, refs []string) error 
 	if err != nil {
 		return err
 	}
-	var opts []hull.RemoveImageOption
+	var opts []hull.RemoveOption
 	if force {
 		opts = append(opts, hull.WithForce())
 	}

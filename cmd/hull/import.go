@@ -42,12 +42,12 @@ func importCmd() *command {
 // importImage imports a root filesystem tar (plain, gzip or zstd; "-" is
 // stdin) and prints the new image's ID.
 func importImage(ctx context.Context, e *env, cfg ocispec.ImageConfig, o importOpts, args []string) error {
-	opts := []hull.ImportOption{hull.WithImportConfig(cfg)}
+	opts := []hull.ImageOption{hull.WithImportConfig(cfg)}
 	if o.message != "" {
 		opts = append(opts, hull.WithImportMessage(o.message))
 	}
 	if o.platform != "" {
-		opts = append(opts, hull.WithImportPlatform(o.platform))
+		opts = append(opts, hull.WithPlatform(o.platform))
 	}
 	ref := ""
 	if len(args) == 2 {

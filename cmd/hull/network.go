@@ -188,10 +188,10 @@ func networkConnectCmd() *command {
 				}
 				var opts []hull.EndpointOption
 				if len(aliases) > 0 {
-					opts = append(opts, hull.Alias(aliases...))
+					opts = append(opts, hull.WithAlias(aliases...))
 				}
 				if ip != "" {
-					opts = append(opts, hull.IP(ip))
+					opts = append(opts, hull.WithIP(ip))
 				}
 				return n.Connect(ctx, c, opts...)
 			}
@@ -275,7 +275,7 @@ func (f *runFlags) networkOptions(ctx context.Context, e *env, path string, opts
 		}
 		var eps []hull.EndpointOption
 		if i == 0 && len(aliases) > 0 {
-			eps = append(eps, hull.Alias(aliases...)) // docker: aliases apply to the first network
+			eps = append(eps, hull.WithAlias(aliases...)) // docker: aliases apply to the first network
 		}
 		opts = append(opts, hull.WithNetwork(n, eps...))
 	}

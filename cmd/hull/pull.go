@@ -38,7 +38,7 @@ func pullImage(ctx context.Context, e *env, ref, platform string, quiet bool) er
 	if err != nil {
 		return err
 	}
-	var opts []hull.PullOption
+	var opts []hull.ImageOption
 	if platform != "" {
 		opts = append(opts, hull.WithPlatform(platform))
 	}

@@ -89,7 +89,7 @@ func localTags(ctx context.Context, rt *hull.Runtime, r hull.Reference) ([]hull.
 }
 
 func pushOne(ctx context.Context, e *env, rt *hull.Runtime, r hull.Reference, quiet bool) error {
-	var opts []hull.PushOption
+	var opts []hull.ImageOption
 	var done hull.Progress // the manifest pushed: its digest and size
 	if !quiet {
 		pp := newProgressPrinter(e.stderr, e.stderrTTY, r)

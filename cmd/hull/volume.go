@@ -160,7 +160,7 @@ func volumePruneCmd() *command {
 				var opts []hull.PruneVolumesOption
 				if all {
 					warning = "WARNING! This will remove all local volumes not used by at least one container."
-					opts = append(opts, hull.PruneAllVolumes())
+					opts = append(opts, hull.WithAllVolumes())
 				}
 				if !force && !confirm(e, warning) {
 					return nil
@@ -318,17 +318,17 @@ func volumeFlag(s string) (hull.RunOption, error) {
 			switch o {
 			case "rw", "z", "Z", "":
 			case "ro":
-				mopts = append(mopts, hull.ReadOnly())
+				mopts = append(mopts, hull.WithReadOnly())
 			case "nocopy":
 				if bind {
 					return nil, errors.New("nocopy applies to volumes")
 				}
-				mopts = append(mopts, hull.NoCopy())
+				mopts = append(mopts, hull.WithNoCopy())
 			case "private", "rprivate", "shared", "rshared", "slave", "rslave":
 				if !bind {
 					return nil, errors.New("propagation applies to bind mounts")
 				}
-				mopts = append(mopts, hull.Propagation(o))
+				mopts = append(mopts, hull.WithPropagation(o))
 			default:
 				return nil, fmt.Errorf("invalid mode %q", o)
 			}
@@ -388,7 +388,7 @@ func mountFlag(s string) (hull.RunOption, error) {
 	}
 	var mopts []hull.MountOption
 	if ro {
-		mopts = append(mopts, hull.ReadOnly())
+		mopts = append(mopts, hull.WithReadOnly())
 	}
 	if nocopy && typ != "volume" || prop != "" && typ != "bind" || len(tmpfsOpts) > 0 && typ != "tmpfs" {
 		return nil, fmt.Errorf("an option does not apply to type=%s", typ)
@@ -396,7 +396,7 @@ func mountFlag(s string) (hull.RunOption, error) {
 	switch typ {
 	case "volume":
 		if nocopy {
-			mopts = append(mopts, hull.NoCopy())
+			mopts = append(mopts, hull.WithNoCopy())
 		}
 		if src == "" {
 			return hull.WithAnonymousVolume(dst, mopts...), nil
@@ -407,7 +407,7 @@ func mountFlag(s string) (hull.RunOption, error) {
 			return nil, errors.New("source is required for a bind mount")
 		}
 		if prop != "" {
-			mopts = append(mopts, hull.Propagation(prop))
+			mopts = append(mopts, hull.WithPropagation(prop))
 		}
 		abs, err := filepath.Abs(src)
 		if err != nil {
