@@ -304,6 +304,7 @@ type runConfig struct {
 	mounts     []mountRequest // volumes and binds: mounts.go
 	net        netRunConfig   // networks: network.go
 	publish    []portSpec     // WithPublish: publish.go
+	logs       logLimits      // WithLogMaxSize, WithLogMaxFiles: log_limits.go
 	// Start follows at once (Run, a restart): a plan init, which holds a
 	// thread of ours until it execs (initproc.Spawn), may run it.
 	startNow bool

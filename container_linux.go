@@ -151,6 +151,7 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 		// What an owned or auto-removed container writes to its root does
 		// not outlive the machine's uptime anyway: no syncs (docs/containers.md).
 		Volatile: (!st.Detached || st.AutoRemove) && volatileOverlay(),
+		Log:      rc.logs.limits(), // in config.json: a Restart keeps them
 	}
 	initproc.Trace("P reserved, etc files")
 	if err := c.launch(ctx, st, cfg, &rc, true); err != nil {

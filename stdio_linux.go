@@ -60,7 +60,7 @@ func (rt *Runtime) wireStdio(cfg *initproc.Config, rc *runConfig, cmd *exec.Cmd)
 		cmd.SysProcAttr.Pdeathsig, cmd.SysProcAttr.Setsid = 0, true
 		return &containerStdio{}, nil
 	}
-	lw, err := logfile.Create(filepath.Join(dir, logName))
+	lw, err := logfile.Create(filepath.Join(dir, logName), cfg.Log)
 	if err != nil {
 		return nil, fmt.Errorf("container log: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/hullbox/hull/internal/logfile"
 	"github.com/hullbox/hull/internal/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -62,6 +63,9 @@ type Config struct {
 	// Reaper says the init runs under a reaper (WithInit: ReaperEnv),
 	// which it confines before anything else.
 	Reaper bool `json:"reaper,omitempty"`
+	// Log bounds the container's log (WithLogMaxSize, WithLogMaxFiles),
+	// for whoever writes it: the creator, or a Detached container's shim.
+	Log logfile.Limits `json:"log,omitzero"`
 	// The rest is for a Detached container's shim (shim_linux.go). Dir
 	// is the container's directory, where it writes ExitName and the
 	// output to LogName; OpenStdin gives the command a stdin pipe that

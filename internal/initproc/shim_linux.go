@@ -233,7 +233,7 @@ func startInit(args ShimArgs, status *os.File) (*shim, error) {
 // has sent it) and starts the DNS, all before the init may exec.
 func (s *shim) serve(cfg *Config, args ShimArgs) {
 	var err error
-	if s.log, err = logfile.Create(filepath.Join(cfg.Dir, cfg.LogName)); err != nil {
+	if s.log, err = logfile.Create(filepath.Join(cfg.Dir, cfg.LogName), cfg.Log); err != nil {
 		fmt.Fprintf(os.Stderr, "hull shim: log: %v\n", err)
 	}
 	if s.srv, err = attach.Listen(cfg.Dir); err != nil {

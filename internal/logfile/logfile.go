@@ -6,10 +6,16 @@
 // so that logs outlive the process that started the container and any
 // process can read them. The Writer is used by the one process that copies
 // the container's output; Read works from anywhere, while it is written.
+//
+// With Limits, the Writer rotates the log as Docker's json-file driver
+// does with max-size and max-file: path is the live file, path.1 the one
+// before it, up to path.<MaxFiles-1>, the oldest; Read goes through them
+// in order and follows across rotations (rotate.go).
 package logfile
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -32,17 +38,34 @@ type Entry struct {
 type Writer struct {
 	mu      sync.Mutex
 	f       *os.File
+	path    string
+	lim     Limits
+	size    int64 // of f
 	streams []*stream
 	now     func() time.Time
 }
 
-// Create opens (creating if needed) the log file at path for appending.
-func Create(path string) (*Writer, error) {
+// Create opens (creating if needed) the log file at path for appending,
+// rotated as lim says. Rotated files beyond lim.MaxFiles that an earlier
+// writer with a larger limit left are removed.
+func Create(path string, lim Limits) (*Writer, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{f: f, now: time.Now}, nil
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if lim.MaxSize > 0 {
+		for i := lim.files(); ; i++ {
+			if err := os.Remove(rotatedName(path, i)); err != nil {
+				break
+			}
+		}
+	}
+	return &Writer{f: f, path: path, lim: lim, size: fi.Size(), now: time.Now}, nil
 }
 
 // Stream returns a writer for the named stream ("stdout", "stderr") that
@@ -75,7 +98,8 @@ func (w *Writer) Close() error {
 }
 
 // writeLocked writes one entry with one write(2) on an O_APPEND file, so
-// that a reader never sees two entries interleaved.
+// that a reader never sees two entries interleaved. An entry that would
+// take the file past MaxSize goes to a new file (rotateLocked).
 func (w *Writer) writeLocked(stream string, line []byte) {
 	if w.f == nil {
 		return
@@ -84,7 +108,42 @@ func (w *Writer) writeLocked(stream string, line []byte) {
 	if err != nil {
 		return
 	}
-	_, _ = w.f.Write(append(data, '\n'))
+	data = append(data, '\n')
+	if w.lim.MaxSize > 0 && w.size > 0 && w.size+int64(len(data)) > w.lim.MaxSize {
+		if err := w.rotateLocked(); err != nil {
+			// Keep logging to the file we have: losing output is
+			// worse than a late rotation, retried MaxSize bytes on.
+			w.size = 0
+		}
+	}
+	n, _ := w.f.Write(data)
+	w.size += int64(n)
+}
+
+// rotateLocked moves path.i to path.i+1 (the last one falls off), path to
+// path.1, and starts a new path. Renames go oldest first, so that a file
+// only ever moves to a higher number (Read's successor relies on it); with
+// MaxFiles 1 the live file is removed instead.
+func (w *Writer) rotateLocked() error {
+	n := w.lim.files()
+	if n == 1 {
+		if err := os.Remove(w.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	for i := n - 1; i >= 1; i-- {
+		err := os.Rename(rotatedName(w.path, i-1), rotatedName(w.path, i))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	w.f.Close()
+	w.f, w.size = f, 0
+	return nil
 }
 
 type stream struct {

@@ -29,7 +29,7 @@ func text(es []Entry) string {
 func TestWriteRead(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "container.log")
-	w, err := Create(path)
+	w, err := Create(path, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestFollow(t *testing.T) {
 		errc <- Read(context.Background(), path, ReadOptions{Follow: true, Done: done.Load, Poll: 5 * time.Millisecond},
 			func(e Entry) error { got <- e.Log; return nil })
 	}()
-	w, err := Create(path)
+	w, err := Create(path, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

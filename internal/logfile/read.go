@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"time"
 )
 
@@ -26,64 +25,40 @@ type ReadOptions struct {
 	Poll time.Duration
 }
 
-// Read calls fn for each selected entry of the log at path, in order. A
-// missing file is an empty log. Lines that are not valid entries (a torn
-// write after a crash) are skipped.
+// Read calls fn for each selected entry of the log at path, in order,
+// from the oldest rotated file kept (Limits) to the live one; a follower
+// goes on across rotations, each entry once. A missing file is an empty
+// log. Lines that are not valid entries (a torn write after a crash) are
+// skipped.
 func Read(ctx context.Context, path string, o ReadOptions, fn func(Entry) error) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) && !o.Follow {
-		return nil
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	c := &cursor{path: path}
+	defer c.close()
+	found, err := c.openOldest()
+	if err != nil {
 		return err
 	}
-	if f != nil {
-		defer f.Close()
+	if !found && !o.Follow {
+		return nil
 	}
-	keep := func(e *Entry) bool { return o.Since.IsZero() || !e.Time.Before(o.Since) }
-	var r *bufio.Reader
-	var partial []byte
-	if f != nil {
-		r = bufio.NewReaderSize(f, 64<<10)
-		if o.Tail > 0 {
-			ring := make([]Entry, 0, o.Tail)
-			pos := 0
-			partial, err = scanFrom(r, nil, func(e Entry) error {
-				if !keep(&e) {
-					return nil
-				}
-				if len(ring) < o.Tail {
-					ring = append(ring, e)
-				} else {
-					ring[pos] = e
-					pos = (pos + 1) % o.Tail
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			for i := range ring {
-				if err := fn(ring[(pos+i)%len(ring)]); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	emit := func(e Entry) error {
-		if !keep(&e) {
+	emit := func(line []byte) error {
+		var e Entry
+		if json.Unmarshal(line, &e) != nil || !o.Since.IsZero() && e.Time.Before(o.Since) {
 			return nil
 		}
 		return fn(e)
+	}
+	if o.Tail > 0 && found {
+		if err := c.tail(o, emit); err != nil {
+			return err
+		}
 	}
 	poll := o.Poll
 	if poll <= 0 {
 		poll = 50 * time.Millisecond
 	}
 	for {
-		if r != nil {
-			var err error
-			if partial, err = scanFrom(r, partial, emit); err != nil {
+		if c.f != nil {
+			if err := c.readAll(emit); err != nil {
 				return err
 			}
 		}
@@ -92,50 +67,107 @@ func Read(ctx context.Context, path string, o ReadOptions, fn func(Entry) error)
 		}
 		if o.Done != nil && o.Done() {
 			// One last look: what was written before it ended.
-			if r == nil {
-				if f, err = os.Open(path); err != nil {
-					return nil
+			if c.f == nil {
+				if found, err := c.openOldest(); !found || err != nil {
+					return err
 				}
-				defer f.Close()
-				r = bufio.NewReaderSize(f, 64<<10)
 			}
-			_, err := scanFrom(r, partial, emit)
-			return err
+			return c.readAll(emit)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(poll):
 		}
-		if r == nil {
-			if f, err = os.Open(path); err == nil {
-				defer f.Close()
-				r = bufio.NewReaderSize(f, 64<<10)
+		if c.f == nil {
+			if _, err := c.openOldest(); err != nil {
+				return err
 			}
 		}
 	}
 }
 
-// scanFrom reads complete lines from r (the first starting with partial)
-// and returns what is left of an unfinished last line.
-func scanFrom(r *bufio.Reader, partial []byte, fn func(Entry) error) ([]byte, error) {
+// tail reads the log up to the live end and passes the last o.Tail
+// entries (of those after o.Since) to emit.
+func (c *cursor) tail(o ReadOptions, emit func([]byte) error) error {
+	ring := make([][]byte, 0, o.Tail)
+	pos := 0
+	err := c.readAll(func(line []byte) error {
+		if o.Since.IsZero() {
+			// Decoded when emitted: a rotated log can hold many.
+			if line[0] != '{' || line[len(line)-1] != '}' {
+				return nil
+			}
+		} else {
+			var e Entry
+			if json.Unmarshal(line, &e) != nil || e.Time.Before(o.Since) {
+				return nil
+			}
+		}
+		if len(ring) < o.Tail {
+			ring = append(ring, bytes.Clone(line))
+		} else {
+			ring[pos] = append(ring[pos][:0], line...)
+			pos = (pos + 1) % o.Tail
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range ring {
+		if err := emit(ring[(pos+i)%len(ring)]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readAll passes every complete line of the cursor's file to fn, then
+// those of the files that followed it, up to the end of the live file.
+func (c *cursor) readAll(fn func([]byte) error) error {
 	for {
-		chunk, err := r.ReadBytes('\n')
-		partial = append(partial, chunk...)
-		if errors.Is(err, io.EOF) {
-			return partial, nil
+		if err := c.scan(fn); err != nil {
+			return err
 		}
-		if err != nil {
-			return partial, err
+		next, err := c.successor()
+		if err != nil || next == nil {
+			return err
 		}
-		var e Entry
-		line := bytes.TrimSpace(partial)
-		partial = partial[:0]
-		if len(line) == 0 || json.Unmarshal(line, &e) != nil {
+		// Its last lines, written before next was made.
+		if err := c.scan(fn); err != nil {
+			next.Close()
+			return err
+		}
+		c.set(next) // an unfinished last line was torn: dropped
+	}
+}
+
+// scan passes the complete, non-empty lines from the cursor to its file's
+// end to fn, and keeps what is left of an unfinished last line.
+func (c *cursor) scan(fn func([]byte) error) error {
+	for {
+		chunk, err := c.r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			c.partial = append(c.partial, chunk...)
 			continue
 		}
-		if err := fn(e); err != nil {
-			return nil, err
+		line := chunk
+		if len(c.partial) > 0 || errors.Is(err, io.EOF) {
+			c.partial = append(c.partial, chunk...)
+			line = c.partial
 		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			if err := fn(line); err != nil {
+				return err
+			}
+		}
+		c.partial = c.partial[:0]
 	}
 }
