@@ -34,6 +34,7 @@ type runFlags struct {
 	dns                    []string
 	mnt                    mountFlags // -v, --mount, --tmpfs: volume.go
 	publish                []string
+	logOpts                []string // --log-opt: logopts.go
 }
 
 func (f *runFlags) register(fs *flags, run bool) {
@@ -59,6 +60,7 @@ func (f *runFlags) register(fs *flags, run bool) {
 	fs.Strings(&f.publish, "p", "publish", "list", "Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto])")
 	fs.Strings(&f.networks, "", "network", "network", "Connect a container to a network (a name, bridge, none, host or container:<name|id>)")
 	fs.Strings(&f.netAliases, "", "network-alias", "list", "Add network-scoped alias for the container")
+	fs.Strings(&f.logOpts, "", "log-opt", "list", "Log driver options (json-file: max-size, max-file)")
 	f.entrypoint = "\x00"
 	fs.String(&f.entrypoint, "", "entrypoint", "string", "Overwrite the default ENTRYPOINT of the image")
 	fs.stopAtArg = true // IMAGE [COMMAND] [ARG...]: what follows IMAGE is the command's
@@ -147,6 +149,11 @@ func (f *runFlags) options(path string, cmd []string) ([]hull.RunOption, error) 
 		return nil, err
 	}
 	opts = append(opts, mopts...)
+	lopts, err := logOptions(path, f.logOpts)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, lopts...)
 	for _, p := range f.publish {
 		opts = append(opts, hull.WithPublish(p))
 	}
