@@ -81,8 +81,13 @@
 //	    -i/-t keep its stdin open and give it a terminal for attach.
 //	create [--name N] [-e K=V]... [-w DIR] [-u USER] [-m BYTES] [--cpus F]
 //	       [--pids-limit N] [--read-only] [--cap-add C]... [--cap-drop C]...
-//	       [--init] [--network none] [--entrypoint X] IMAGE [COMMAND [ARG...]]
+//	       [--init] [--network none] [--entrypoint X]
+//	       [--log-opt max-size=SIZE] [--log-opt max-file=N] IMAGE [COMMAND [ARG...]]
 //	    Create a detached container and print its ID (-i, -t as run -d).
+//	    --log-opt are docker's json-file options: the log is rotated at
+//	    max-size (decimal units, as docker: 10k, 10m, 1g; -1: unlimited)
+//	    and keeps max-file files. Default max-size=10m max-file=3 (docker:
+//	    unlimited; see hull.DefaultLogMaxSize).
 //	start [-a] [-i] CONTAINER..., stop [-t N], kill [-s SIG], restart [-t N],
 //	rm [-f], pause, unpause, wait CONTAINER...
 //	    Container lifecycle, by name, ID or unique ID prefix.
