@@ -63,7 +63,10 @@ func WithLogsTail(n int) LogsOption {
 // container.log by the process that ran it: it works from any process on
 // the same root, and after the container (or its owner) exited. A line is
 // written whole. Without WithLogsStdout or WithLogsStderr nothing is
-// written.
+// written. The log is bounded (WithLogMaxSize): Logs reads the files
+// kept, oldest first, and WithLogsFollow goes on across rotations without
+// losing or repeating a line, unless it fell behind by more than the kept
+// files.
 func (c *Container) Logs(ctx context.Context, opts ...LogsOption) error {
 	o := logsConfig{tail: -1}
 	for _, opt := range opts {

@@ -214,3 +214,54 @@ func TestFollowRotatedOut(t *testing.T) {
 		t.Errorf("after the gap: %d, oldest kept %d", got[i], kept[0])
 	}
 }
+
+// TestFollowRotationRace: followers of a writer that does not wait for
+// them may lose what is rotated out before they get to it, but see each
+// line at most once, in order, up to the last.
+func TestFollowRotationRace(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "container.log")
+	w, err := Create(path, Limits{MaxSize: 4000, MaxFiles: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lines, readers = 20000, 4
+	var done atomic.Bool
+	type result struct {
+		got []int
+		err error
+	}
+	results := make(chan result, readers)
+	for range readers {
+		go func() {
+			var got []int
+			err := Read(t.Context(), path, ReadOptions{Follow: true, Done: done.Load, Poll: time.Millisecond}, func(e Entry) error {
+				n, err := strconv.Atoi(strings.TrimSuffix(e.Log, "\n"))
+				got = append(got, n)
+				return err
+			})
+			results <- result{got, err}
+		}()
+	}
+	s := w.Stream("stdout", nil)
+	for i := range lines {
+		fmt.Fprintf(s, "%d\n", i)
+	}
+	w.Close()
+	done.Store(true)
+	for range readers {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		for i := 1; i < len(r.got); i++ {
+			if r.got[i] <= r.got[i-1] {
+				t.Fatalf("%d then %d", r.got[i-1], r.got[i])
+			}
+		}
+		if len(r.got) == 0 || r.got[len(r.got)-1] != lines-1 {
+			t.Fatalf("%d lines, not up to the last", len(r.got))
+		}
+		t.Logf("a follower read %d of %d lines", len(r.got), lines)
+	}
+}
