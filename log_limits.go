@@ -19,17 +19,21 @@ import (
 // nothing when the output is small. Logs reads the kept files as one.
 const (
 	DefaultLogMaxSize  int64 = 10_000_000
-	DefaultLogMaxFiles int   = 3
+	DefaultLogMaxFiles int64 = 3
 )
 
 // LogMaxSizeUnlimited given to WithLogMaxSize keeps the log in one file
 // that grows without bound, as Docker does when no max-size is set.
 const LogMaxSizeUnlimited int64 = -1
 
+// maxLogFiles bounds WithLogMaxFiles: a file name per rotated file, and
+// an int on every platform.
+const maxLogFiles = 1 << 20
+
 // logLimits are WithLogMaxSize and WithLogMaxFiles; zero: the default.
 type logLimits struct {
 	maxSize  int64
-	maxFiles int
+	maxFiles int64
 }
 
 // WithLogMaxSize rotates the container's log when it reaches bytes, as
@@ -45,7 +49,7 @@ type logLimits struct {
 func WithLogMaxSize(bytes int64) RunOption {
 	return func(c *runConfig) error {
 		if bytes <= 0 && bytes != LogMaxSizeUnlimited {
-			return fmt.Errorf("%w: log max-size %d: must be a positive number (or LogMaxSizeUnlimited)", ErrInvalidArgument, bytes)
+			return fmt.Errorf("%w: WithLogMaxSize(%d): want a positive size, or LogMaxSizeUnlimited", ErrInvalidArgument, bytes)
 		}
 		c.logs.maxSize = bytes
 		return nil
@@ -53,13 +57,13 @@ func WithLogMaxSize(bytes int64) RunOption {
 }
 
 // WithLogMaxFiles is how many files the container's log keeps, the live
-// one included, as Docker's json-file `--log-opt max-file`: n >= 1; with
-// 1, a rotation starts the log afresh. It has no effect with
+// one included, as Docker's json-file `--log-opt max-file`: 1 <= n <=
+// 2^20; with 1, a rotation starts the log afresh. It has no effect with
 // LogMaxSizeUnlimited. Default: DefaultLogMaxFiles.
-func WithLogMaxFiles(n int) RunOption {
+func WithLogMaxFiles(n int64) RunOption {
 	return func(c *runConfig) error {
-		if n < 1 {
-			return fmt.Errorf("%w: log max-file %d: cannot be less than 1", ErrInvalidArgument, n)
+		if n < 1 || n > maxLogFiles {
+			return fmt.Errorf("%w: WithLogMaxFiles(%d): want 1 to %d files", ErrInvalidArgument, n, maxLogFiles)
 		}
 		c.logs.maxFiles = n
 		return nil
@@ -69,7 +73,7 @@ func WithLogMaxFiles(n int) RunOption {
 // limits are the log's limits for the log writer (initproc.Config.Log),
 // defaults applied.
 func (l logLimits) limits() logfile.Limits {
-	lim := logfile.Limits{MaxSize: l.maxSize, MaxFiles: l.maxFiles}
+	lim := logfile.Limits{MaxSize: l.maxSize, MaxFiles: int(l.maxFiles)}
 	if lim.MaxSize == 0 {
 		lim.MaxSize = DefaultLogMaxSize
 	}
@@ -77,7 +81,7 @@ func (l logLimits) limits() logfile.Limits {
 		return logfile.Limits{}
 	}
 	if lim.MaxFiles == 0 {
-		lim.MaxFiles = DefaultLogMaxFiles
+		lim.MaxFiles = int(DefaultLogMaxFiles)
 	}
 	return lim
 }

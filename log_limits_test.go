@@ -27,6 +27,7 @@ func TestLogLimitOptions(t *testing.T) {
 		{opts: []RunOption{WithLogMaxSize(0)}, err: true},
 		{opts: []RunOption{WithLogMaxSize(-2)}, err: true},
 		{opts: []RunOption{WithLogMaxFiles(0)}, err: true},
+		{opts: []RunOption{WithLogMaxFiles(1 << 40)}, err: true},
 	} {
 		var rc runConfig
 		var err error
@@ -37,7 +38,7 @@ func TestLogLimitOptions(t *testing.T) {
 			t.Errorf("%d options: %+v, %v", len(tt.opts), rc.logs, err)
 		}
 	}
-	if lim := (logLimits{}).limits(); lim.MaxSize != DefaultLogMaxSize || lim.MaxFiles != DefaultLogMaxFiles {
+	if lim := (logLimits{}).limits(); lim.MaxSize != DefaultLogMaxSize || int64(lim.MaxFiles) != DefaultLogMaxFiles {
 		t.Errorf("default limits %+v", lim)
 	}
 	if lim := (logLimits{maxSize: -1, maxFiles: 5}).limits(); lim.MaxSize != 0 {

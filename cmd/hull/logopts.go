@@ -29,7 +29,7 @@ func logOptions(path string, opts []string) ([]hull.RunOption, error) {
 			}
 			ro = append(ro, hull.WithLogMaxSize(n))
 		case key == "max-file":
-			n, err := strconv.Atoi(val)
+			n, err := strconv.ParseInt(val, 10, 64)
 			if err != nil {
 				return nil, bad("max-file: %q is not an integer", val)
 			}

@@ -41,6 +41,7 @@ type Writer struct {
 	path    string
 	lim     Limits
 	size    int64 // of f
+	rotated int   // how many rotated files there may be: path.1 .. path.<rotated>
 	streams []*stream
 	now     func() time.Time
 }
@@ -58,14 +59,15 @@ func Create(path string, lim Limits) (*Writer, error) {
 		f.Close()
 		return nil, err
 	}
+	w := &Writer{f: f, path: path, lim: lim, size: fi.Size(), now: time.Now}
 	if lim.MaxSize > 0 {
-		for i := lim.files(); ; i++ {
-			if err := os.Remove(rotatedName(path, i)); err != nil {
-				break
-			}
+		w.rotated = topRotated(path)
+		for i := lim.files(); i <= w.rotated; i++ {
+			_ = os.Remove(rotatedName(path, i))
 		}
+		w.rotated = min(w.rotated, lim.files()-1)
 	}
-	return &Writer{f: f, path: path, lim: lim, size: fi.Size(), now: time.Now}, nil
+	return w, nil
 }
 
 // Stream returns a writer for the named stream ("stdout", "stderr") that
@@ -131,7 +133,8 @@ func (w *Writer) rotateLocked() error {
 			return err
 		}
 	}
-	for i := n - 1; i >= 1; i-- {
+	// Only the files there are: MaxFiles may be large.
+	for i := min(w.rotated+1, n-1); i >= 1; i-- {
 		err := os.Rename(rotatedName(w.path, i-1), rotatedName(w.path, i))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
@@ -142,7 +145,7 @@ func (w *Writer) rotateLocked() error {
 		return err
 	}
 	w.f.Close()
-	w.f, w.size = f, 0
+	w.f, w.size, w.rotated = f, 0, min(w.rotated+1, n-1)
 	return nil
 }
 

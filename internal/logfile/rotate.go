@@ -40,13 +40,10 @@ func rotatedName(path string, i int) string {
 	return path + "." + strconv.Itoa(i)
 }
 
-// rotatedFiles returns the names of the files of the log at path that
-// exist now, oldest first (path.N ... path.1, path).
-func rotatedFiles(path string) []string {
-	ents, err := os.ReadDir(filepath.Dir(path))
-	if err != nil {
-		return nil
-	}
+// topRotated returns the highest i of the files path.i there are (0:
+// none).
+func topRotated(path string) int {
+	ents, _ := os.ReadDir(filepath.Dir(path))
 	prefix := filepath.Base(path) + "."
 	top := 0
 	for _, e := range ents {
@@ -56,8 +53,14 @@ func rotatedFiles(path string) []string {
 			}
 		}
 	}
+	return top
+}
+
+// rotatedFiles returns the names of the files of the log at path that
+// exist now, oldest first (path.N ... path.1, path).
+func rotatedFiles(path string) []string {
 	var names []string
-	for i := top; i >= 0; i-- {
+	for i := topRotated(path); i >= 0; i-- {
 		if _, err := os.Lstat(rotatedName(path, i)); err == nil {
 			names = append(names, rotatedName(path, i))
 		}
@@ -139,7 +142,7 @@ func (c *cursor) successor() (*os.File, error) {
 		// per rotation: looking from 0 up, a file that keeps a name is
 		// always found.
 		k := -1
-		for i := 0; i < 1000 && k < 0; i++ {
+		for i := 0; k < 0; i++ {
 			gi, err := os.Stat(rotatedName(c.path, i))
 			if errors.Is(err, os.ErrNotExist) && i > 0 {
 				if _, err := os.Stat(rotatedName(c.path, i+1)); errors.Is(err, os.ErrNotExist) {
