@@ -49,7 +49,7 @@ func newNFTHost(t *testing.T) *nftHost {
 	peer, err := netlink.LinkByName("hvlan0p")
 	must(t, err)
 	must(t, netlink.LinkSetNsFd(peer, int(h.outside)))
-	must(t, inNetns(h.outside, func(nh *netlink.Handle) error {
+	must(t, withHandleAt(h.outside, func(nh *netlink.Handle) error {
 		l, err := nh.LinkByName("hvlan0p")
 		if err != nil {
 			return err
