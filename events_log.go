@@ -90,12 +90,6 @@ func (w *eventWriter) close() {
 	}
 }
 
-// appendEvent appends ev to the log at path with a writer of its own.
-func appendEvent(path string, ev Event) {
-	w := eventWriter{closed: true}
-	w.append(path, ev)
-}
-
 // rotateEvents renames the log to .1 unless another process did already.
 func rotateEvents(path string, written os.FileInfo) {
 	l, err := fsutil.LockFile(filepath.Join(filepath.Dir(path), "events.lock"), fsutil.Exclusive)

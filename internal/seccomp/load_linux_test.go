@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/hullbox/hull/internal/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,7 +42,7 @@ func loadChild() error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return err
 	}
-	if err := Apply(spec.DefaultSeccomp()); err != nil {
+	if err := Apply(defaultProfile()); err != nil {
 		return err
 	}
 	if _, _, errno := unix.RawSyscall(unix.SYS_KEYCTL, 0, 0, 0); errno != unix.EPERM {

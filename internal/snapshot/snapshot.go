@@ -3,7 +3,7 @@
 // 0:0 character devices, opaque directories carry trusted.overlay.opaque).
 // A layer is unpacked once and shared by every image and container that
 // has it; a container's root filesystem is an overlay mount of its image's
-// snapshots (see Mount).
+// snapshots (Path of each), made by the container's init.
 //
 // Layout under the root:
 //
