@@ -11,6 +11,7 @@ require (
 	github.com/klauspost/compress v1.20.3
 	github.com/klauspost/pgzip v1.3.0
 	github.com/mdlayher/netlink v1.7.3-0.20250113171957-fbb4dce95f42
+	github.com/moby/sys/mountinfo v0.7.2
 	github.com/opencontainers/go-digest v1.0.0
 	github.com/opencontainers/image-spec v1.1.1
 	github.com/opencontainers/runtime-spec v1.3.0
@@ -23,8 +24,6 @@ require (
 	golang.org/x/sys v0.49.0
 	oras.land/oras-go/v2 v2.7.0
 )
-
-require github.com/moby/sys/mountinfo v0.7.2 // indirect
 
 require (
 	cyphar.com/go-pathrs v0.2.5 // indirect
