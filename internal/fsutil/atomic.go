@@ -126,7 +126,9 @@ func WriteAtomic(path string, perm os.FileMode, write func(io.Writer) error, opt
 		// fails, and path's directory takes tmp with it when deleted.
 		_ = os.Remove(tmp)
 	} else if err := os.Rename(tmp, path); err != nil {
-		return err // (no path yet, or no exchange on this file system)
+		// (Rename also where the exchange failed: no file at path
+		// yet, or no exchange on this file system.)
+		return err
 	}
 	tmp = ""
 	err = f.Close()
