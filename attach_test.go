@@ -191,3 +191,35 @@ func TestContainerRestartKeepsTerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestContainerAttachReady: WithAttachReady's fn runs once the attach is
+// in place, so that output the container writes after it reaches the
+// writer: a line PID 1's stdout gets once, right after, is not lost.
+func TestContainerAttachReady(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sleep", "60"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(context.Background(), WithForce())
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out, ready, done := &syncBuffer{}, make(chan struct{}), make(chan error, 1)
+	go func() { done <- c.Attach(ctx, WithAttachStdout(out), WithAttachReady(func() { close(ready) })) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Attach returned before ready: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("ready not called")
+	}
+	if _, err := c.Exec(t.Context(), []string{"sh", "-c", "echo after-ready >/proc/1/fd/1"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, out, "after-ready\n")
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("detach: %v", err)
+	}
+}

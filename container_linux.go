@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/initproc"
 	specpkg "github.com/hullbox/hull/internal/spec"
 	"golang.org/x/sys/unix"
@@ -201,7 +202,11 @@ func (rt *Runtime) reserve(st *containerState) error {
 }
 
 func (rt *Runtime) lockContainers() (func(), error) {
-	return lockFile(filepath.Join(rt.containersDir(), ".lock"))
+	l, err := fsutil.LockFile(filepath.Join(rt.containersDir(), ".lock"), fsutil.CreateDir)
+	if err != nil {
+		return nil, err
+	}
+	return l.Unlock, nil
 }
 
 // Start runs the container's command. Errors from inside the container
@@ -287,7 +292,7 @@ func (c *Container) reap() {
 	if lp.kind == "shim" {
 		// The shim exits 128+n for a PID 1 killed by signal n: the
 		// signal itself is in its exit.json.
-		if data, err := os.ReadFile(filepath.Join(c.rt.containerDir(c.id), exitName)); err == nil {
+		if data, err := os.ReadFile(filepath.Join(c.rt.containerDir(c.id), initproc.ExitName)); err == nil {
 			var ex initproc.Exit
 			if json.Unmarshal(data, &ex) == nil && ex.Code == exit.Code {
 				exit.Signal = syscall.Signal(ex.Signal)

@@ -1,6 +1,7 @@
-// Package hull is a container engine you import: it pulls, imports,
-// inspects and manages OCI and Docker images inside the program that calls
-// it, with no daemon, no socket and nothing to install.
+// Package hull is a container engine you import: it pulls, pushes and
+// manages OCI and Docker images, runs containers from them, and gives them
+// volumes and bridge networks, inside the program that calls it, with no
+// daemon, no socket and nothing to install.
 //
 // # The story
 //
@@ -48,10 +49,11 @@
 // image: an init cloned from the calling process sets up new namespaces,
 // an overlay root filesystem over the image's shared layers, Docker's
 // default capabilities, seccomp profile and masked paths, then execs the
-// command. For Run it is a posix_spawn-like clone that runs C code in the
-// caller's memory until that exec; otherwise a re-execution of the calling
-// binary from a sealed in-memory copy, so that a container can never
-// write to it.
+// command. For most containers it is a posix_spawn-like clone that runs C
+// code in the caller's memory until that exec; those that need more (a
+// terminal, WithInit, Detached, a volume to fill, a build without cgo)
+// get a re-execution of the calling binary from a sealed in-memory copy,
+// so that a container can never write to it.
 // No daemon or shim stays behind: a container belongs to the process that
 // started it and dies with it, unless it was started WithDetached. See
 // docs/containers.md for the process model.
@@ -60,7 +62,8 @@
 //
 // Several processes may open the same root at once and even pull the same
 // image at the same moment: the store is content-addressed, every write is
-// atomic (temp file, fsync, rename), and cross-process locks make sure a
+// atomic (temp file and rename, with fsync for what must survive a crash
+// of the machine), and cross-process locks make sure a
 // layer is downloaded and unpacked once. A process that dies mid-pull
 // leaves only files that the next Open removes.
 //

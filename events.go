@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hullbox/hull/internal/initproc"
 )
 
 // Event types.
@@ -220,7 +222,7 @@ func (c *Container) emitExit(exit ExitStatus) {
 	detached := c.st.Detached
 	c.mu.Unlock()
 	if detached {
-		if _, err := os.Stat(filepath.Join(c.rt.containerDir(c.id), exitName)); err == nil {
+		if _, err := os.Stat(filepath.Join(c.rt.containerDir(c.id), initproc.ExitName)); err == nil {
 			return // its init logged "oom" and "die" when it wrote exit.json
 		}
 	}

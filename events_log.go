@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -89,27 +90,13 @@ func (w *eventWriter) close() {
 	}
 }
 
-// appendEvent appends ev to the log at path with a writer of its own.
-func appendEvent(path string, ev Event) {
-	w := eventWriter{closed: true}
-	w.append(path, ev)
-}
-
 // rotateEvents renames the log to .1 unless another process did already.
 func rotateEvents(path string, written os.FileInfo) {
-	lock, err := os.OpenFile(filepath.Join(filepath.Dir(path), "events.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	l, err := fsutil.LockFile(filepath.Join(filepath.Dir(path), "events.lock"), fsutil.Exclusive)
 	if err != nil {
 		return
 	}
-	defer func() {
-		// LOCK_UN first: a child forked meanwhile keeps a copy of the
-		// descriptor, and the lock, until it execs.
-		_ = unix.Flock(int(lock.Fd()), unix.LOCK_UN)
-		lock.Close()
-	}()
-	if unix.Flock(int(lock.Fd()), unix.LOCK_EX) != nil {
-		return
-	}
+	defer l.Unlock()
 	if cur, err := os.Stat(path); err == nil && os.SameFile(cur, written) && cur.Size() > eventsLogMax {
 		_ = os.Rename(path, path+".1")
 	}

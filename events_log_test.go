@@ -76,3 +76,9 @@ func BenchmarkAppendEvent(b *testing.B) {
 		w.append(path, ev)
 	}
 }
+
+// appendEvent appends ev to the log at path with a writer of its own.
+func appendEvent(path string, ev Event) {
+	w := eventWriter{closed: true}
+	w.append(path, ev)
+}

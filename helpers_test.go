@@ -7,10 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/hullbox/hull/internal/snapshot"
+	"golang.org/x/sys/unix"
 )
 
 // requireRoot skips tests that unpack layers: device nodes, ownership,
@@ -44,11 +45,21 @@ func mountImage(t testing.TB, rt *Runtime, img *Image) string {
 		lowers = append(lowers, rt.snaps.Path(img.rec.ChainIDs[i]))
 	}
 	target := t.TempDir()
-	if err := snapshot.MountReadOnly(target, lowers); err != nil {
-		t.Skipf("cannot mount overlayfs here: %v", err)
+	var err error
+	if len(lowers) == 1 {
+		err = unix.Mount(lowers[0], target, "", unix.MS_BIND, "")
+		if err == nil {
+			err = unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
+		}
+	} else {
+		err = unix.Mount("overlay", target, "overlay", unix.MS_RDONLY, "lowerdir="+strings.Join(lowers, ":"))
+	}
+	if err != nil {
+		unix.Unmount(target, unix.MNT_DETACH)
+		t.Skipf("cannot mount the image's layers here: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := snapshot.Unmount(target); err != nil {
+		if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
 			t.Errorf("unmount %s: %v", target, err)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/initproc"
 )
 
@@ -27,7 +28,7 @@ func (c *Container) launch(ctx context.Context, st containerState, cfg *initproc
 	}
 	initproc.Trace("P networks prepared")
 	// Restart reads config.json back: replaced whole, never torn.
-	if err := replaceFile(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600, false); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600, fsutil.Exchange()); err != nil {
 		return errors.Join(err, rt.releaseAddresses(c.id))
 	}
 	lp, err := rt.spawn(ctx, cfg, rc)

@@ -531,7 +531,7 @@ func (n *Network) Disconnect(ctx context.Context, c *Container) error {
 	var errs []error
 	if ep.IP.IsValid() && st.netLive() && st.Pid > 0 {
 		if ns, err := netns.GetFromPath("/proc/" + strconv.Itoa(st.Pid) + "/ns/net"); err == nil {
-			errs = append(errs, deleteInNetns(ns, ep.IfName))
+			errs = append(errs, netsetup.DeleteLinkAt(ns, ep.IfName))
 			ns.Close()
 		}
 		errs = append(errs, netsetup.DeleteLink(hostVeth(st.ID, ep.IfName)))
@@ -545,17 +545,4 @@ func (n *Network) Disconnect(ctx context.Context, c *Container) error {
 		return fmt.Errorf("disconnect %s from network %s: %w", shortContainerID(c.id), n.rec.Name, err)
 	}
 	return nil
-}
-
-func deleteInNetns(ns netns.NsHandle, ifName string) error {
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	l, err := h.LinkByName(ifName)
-	if err != nil {
-		return nil // gone already
-	}
-	return h.LinkDel(l)
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/netsetup"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -175,7 +176,7 @@ func (rt *Runtime) remakeDefault(rec *networkRecord, recs []networkRecord) error
 				return err
 			}
 		}
-		if err := writeFileAtomic(filepath.Join(rt.networkDir(rec.ID), "network.json"), mustJSON(rec), 0o600); err != nil {
+		if err := fsutil.WriteFileAtomic(filepath.Join(rt.networkDir(rec.ID), "network.json"), mustJSON(rec), 0o600, fsutil.Sync()); err != nil {
 			return err
 		}
 	}
@@ -269,7 +270,7 @@ func (rt *Runtime) createNetworkLocked(rec *networkRecord, recs []networkRecord,
 			retErr = errors.Join(retErr, rt.removeNetworkRules(rec.Bridge), netsetup.DeleteLink(rec.Bridge))
 		}
 	}()
-	return writeFileAtomic(filepath.Join(dir, "network.json"), mustJSON(rec), 0o600)
+	return fsutil.WriteFileAtomic(filepath.Join(dir, "network.json"), mustJSON(rec), 0o600, fsutil.Sync())
 }
 
 // makeBridge creates the network's bridge and rules; forwarding is turned
@@ -327,7 +328,11 @@ func enableForwarding() error {
 // networks and allocating addresses happen under it, so a Remove never
 // races an attach, in this process or another.
 func (rt *Runtime) lockNetworks() (func(), error) {
-	return lockFile(filepath.Join(rt.networksDir(), ".lock"))
+	l, err := fsutil.LockFile(filepath.Join(rt.networksDir(), ".lock"), fsutil.CreateDir)
+	if err != nil {
+		return nil, err
+	}
+	return l.Unlock, nil
 }
 
 // lockHostNet serializes the choice of bridge names and subnets between
@@ -337,7 +342,11 @@ func lockHostNet() (func(), error) {
 	if _, err := os.Stat(dir); err != nil {
 		dir = os.TempDir()
 	}
-	return lockFile(filepath.Join(dir, "hull-network.lock"))
+	l, err := fsutil.LockFile(filepath.Join(dir, "hull-network.lock"), fsutil.CreateDir)
+	if err != nil {
+		return nil, err
+	}
+	return l.Unlock, nil
 }
 
 // Remove deletes the network: its bridge, rules and state. It fails with

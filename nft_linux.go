@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/netsetup"
 	"golang.org/x/sys/unix"
 )
@@ -268,9 +269,9 @@ func lockPorts() (func(), error) {
 	if _, err := os.Stat(dir); err != nil {
 		dir = os.TempDir()
 	}
-	unlock, err := lockFile(filepath.Join(dir, "hull-ports.lock"))
+	l, err := fsutil.LockFile(filepath.Join(dir, "hull-ports.lock"), fsutil.CreateDir)
 	if err != nil {
 		return nil, fmt.Errorf("lock host ports: %w", err)
 	}
-	return unlock, nil
+	return l.Unlock, nil
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hullbox/hull/internal/fsutil"
+	"github.com/hullbox/hull/internal/initproc"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -163,18 +165,14 @@ func readState(dir string) (containerState, error) {
 // writeState replaces the container's state.json atomically but does not
 // sync it: a container does not survive a reboot, and the three or four
 // fsyncs of every start cost milliseconds (bench/run_test.go).
+// fsutil.Exchange spares it the flush ext4 starts when a rename replaces
+// a file.
 func writeState(dir string, st *containerState) error {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return replaceFile(filepath.Join(dir, "state.json"), data, 0o600, false)
-}
-
-// writeFileAtomic writes a temp file, syncs it and renames it over path,
-// so readers see the old content or the new, never a mix.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return replaceFile(path, data, perm, true)
+	return fsutil.WriteFileAtomic(filepath.Join(dir, "state.json"), data, 0o600, fsutil.Exchange())
 }
 
 func mustJSON(v any) []byte {
@@ -183,46 +181,6 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return data
-}
-
-// replaceFile writes data to a temp file beside path (synced if sync) and
-// renames it over path. Without sync, it exchanges the two files instead
-// where it can and deletes the old one: ext4 starts writing a file's data
-// out when a rename replaces another file (its auto_da_alloc), a disk
-// write each state change paid for nothing, as most containers' state
-// files are deleted before the kernel's own writeback would reach them.
-func replaceFile(path string, data []byte, perm os.FileMode, sync bool) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil && perm != 0o600 { // CreateTemp's mode
-		err = f.Chmod(perm)
-	}
-	if err == nil && sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && !sync {
-		if err = exchangeFiles(tmp, path); err == nil {
-			// tmp now holds the old content; path is right even if this
-			// fails, and the container's directory goes with tmp.
-			_ = os.Remove(tmp)
-			return nil
-		}
-		err = nil // no path yet, or no exchange on this filesystem
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // procStartTime returns field 22 of /proc/<pid>/stat (start time in clock
@@ -257,10 +215,6 @@ func procStat(pid int) (start uint64, exited bool) {
 	return v, string(fields[0]) == "Z" || string(fields[0]) == "X"
 }
 
-// exitName is the file a Detached container's shim writes when its PID 1
-// ends (internal/initproc.ExitName).
-const exitName = "exit.json"
-
 // mergeExit applies a shim's exit.json to a state that does not
 // know yet that the container exited (its owner is gone, or is slower).
 func mergeExit(dir string, st *containerState) {
@@ -269,7 +223,7 @@ func mergeExit(dir string, st *containerState) {
 	if !allowed(actExit, st.Status) || st.alive() || st.exitPending() {
 		return
 	}
-	data, err := os.ReadFile(filepath.Join(dir, exitName))
+	data, err := os.ReadFile(filepath.Join(dir, initproc.ExitName))
 	if errors.Is(err, fs.ErrNotExist) && st.Detached && st.Pid != 0 &&
 		(st.Status == StatusRunning || st.Status == StatusPaused) && !st.ownerAlive() {
 		// A detached PID 1 that ran and is gone (reaped) without its
@@ -283,12 +237,7 @@ func mergeExit(dir string, st *containerState) {
 	if err != nil {
 		return
 	}
-	var ex struct {
-		Code       int       `json:"exitCode"`
-		Signal     int       `json:"signal"`
-		FinishedAt time.Time `json:"finishedAt"`
-		OOMKilled  bool      `json:"oomKilled"`
-	}
+	var ex initproc.Exit
 	if json.Unmarshal(data, &ex) != nil {
 		return
 	}

@@ -43,7 +43,7 @@ type containerStdio struct {
 // streams are its shim's (startShim): see WithDetached.
 func (rt *Runtime) wireStdio(cfg *initproc.Config, rc *runConfig, cmd *exec.Cmd) (*containerStdio, error) {
 	dir := rt.containerDir(cfg.ID)
-	if err := os.Remove(filepath.Join(dir, exitName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(filepath.Join(dir, initproc.ExitName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err // a previous run's: it would mark this one exited
 	}
 	cfg.Reaper = rc.stdio.init

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/hullbox/hull/internal/fsutil"
 )
 
 // Volume is a named directory in the Runtime's root (volumes/<name>/_data)
@@ -142,7 +144,7 @@ func (rt *Runtime) makeVolume(meta volumeMeta) error {
 	}
 	err = os.Mkdir(filepath.Join(tmp, "_data"), 0o755)
 	if err == nil {
-		err = writeFileAtomic(filepath.Join(tmp, "meta.json"), mustJSON(meta), 0o600)
+		err = fsutil.WriteFileAtomic(filepath.Join(tmp, "meta.json"), mustJSON(meta), 0o600, fsutil.Sync())
 	}
 	if err == nil {
 		err = os.Rename(tmp, rt.volumeDir(meta.Name))

@@ -13,13 +13,18 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
 // lockVolumes takes the root's volumes lock (an flock, so it holds across
 // processes). Lock order: the containers lock first, then this one.
 func (rt *Runtime) lockVolumes() (func(), error) {
-	return lockFile(filepath.Join(rt.volumesDir(), ".lock"))
+	l, err := fsutil.LockFile(filepath.Join(rt.volumesDir(), ".lock"), fsutil.CreateDir)
+	if err != nil {
+		return nil, err
+	}
+	return l.Unlock, nil
 }
 
 // lockContainersAndVolumes takes both locks, so that the volumes in use
@@ -180,16 +185,20 @@ func (rt *Runtime) holdForExport(name string, live bool) (func(), error) {
 			}
 		}
 	}
-	return flock(filepath.Join(rt.volumeDir(name), "export.lock"), unix.LOCK_SH)
+	l, err := fsutil.LockFile(filepath.Join(rt.volumeDir(name), "export.lock"), fsutil.Shared)
+	if err != nil {
+		return nil, err
+	}
+	return l.Unlock, nil
 }
 
 // exporting reports whether an Export holds the volume's export.lock.
 func exporting(dir string) bool {
-	release, err := flock(filepath.Join(dir, "export.lock"), unix.LOCK_EX|unix.LOCK_NB)
+	l, err := fsutil.LockFile(filepath.Join(dir, "export.lock"), fsutil.NoWait)
 	if err != nil {
-		return errors.Is(err, unix.EWOULDBLOCK)
+		return errors.Is(err, fsutil.ErrLocked)
 	}
-	release()
+	l.Unlock()
 	return false
 }
 
@@ -270,7 +279,7 @@ func (rt *Runtime) ImportVolume(ctx context.Context, name string, r io.Reader, o
 		return nil, fmt.Errorf("import volume %s: %w: a volume with that name exists", meta.Name, ErrConflict)
 	}
 	meta.CreatedAt = time.Now().UTC()
-	if err := writeFileAtomic(filepath.Join(tmp, "meta.json"), mustJSON(meta), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(tmp, "meta.json"), mustJSON(meta), 0o600, fsutil.Sync()); err != nil {
 		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
 	}
 	if err := os.Rename(tmp, rt.volumeDir(meta.Name)); err != nil {
@@ -297,27 +306,27 @@ func (rt *Runtime) importDir() (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	release, err := flock(filepath.Join(tmp, ".lock"), unix.LOCK_EX)
+	l, err := fsutil.LockFile(filepath.Join(tmp, ".lock"), fsutil.Exclusive)
 	if err == nil {
 		err = os.Mkdir(filepath.Join(tmp, "_data"), 0o755)
 		if err != nil {
-			release()
+			l.Unlock()
 		}
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
 		return "", nil, err
 	}
-	return tmp, release, nil
+	return tmp, l.Unlock, nil
 }
 
 // importBusy reports whether a live import holds the import directory.
 func importBusy(dir string) bool {
-	release, err := flock(filepath.Join(dir, ".lock"), unix.LOCK_EX|unix.LOCK_NB)
+	l, err := fsutil.LockFile(filepath.Join(dir, ".lock"), fsutil.NoWait)
 	if err != nil {
-		return errors.Is(err, unix.EWOULDBLOCK)
+		return errors.Is(err, fsutil.ErrLocked)
 	}
-	release()
+	l.Unlock()
 	return false
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/hullbox/hull"
+	"github.com/hullbox/hull/internal/fsutil"
 )
 
 func saveCmd() *command {
@@ -40,7 +41,7 @@ func saveImages(ctx context.Context, e *env, output string, refs []string) error
 	if output == "" {
 		return save(e.stdout)
 	}
-	return writeFileAtomic(output, 0o600, save) // 0600, as docker save -o
+	return fsutil.WriteAtomic(output, 0o600, save, fsutil.Unnamed()) // 0600, as docker save -o
 }
 
 type loadOpts struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hullbox/hull"
 	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/fsutil"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -63,12 +64,12 @@ func exportCmd() *command {
 }
 
 // writeOutput runs write on stdout, or on the file output (replaced only
-// when write succeeds: writeFileAtomic).
+// when write succeeds, and never left half-written: fsutil.Unnamed).
 func writeOutput(e *env, output string, write func(io.Writer) error) error {
 	if output == "" {
 		return write(e.stdout)
 	}
-	return writeFileAtomic(output, 0o600, write)
+	return fsutil.WriteAtomic(output, 0o600, write, fsutil.Unnamed())
 }
 
 func cpCmd() *command {

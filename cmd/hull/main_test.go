@@ -23,9 +23,6 @@ import (
 var hullBin, dockerConfig string
 
 func TestMain(m *testing.M) {
-	if path := os.Getenv("HULL_TEST_WRITEFILE"); path != "" {
-		writeFileHelper(path) // never returns: TestWriteFileAtomicKilled kills it
-	}
 	dir, err := os.MkdirTemp("", "hull-cli-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

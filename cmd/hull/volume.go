@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/hullbox/hull"
+	"github.com/hullbox/hull/internal/fsutil"
 )
 
 // The volume commands (hull volume create|ls|inspect|rm|prune|export|import)
@@ -216,7 +217,7 @@ func volumeExportCmd() *command {
 				if output == "" {
 					return v.Export(ctx, e.stdout, opts...)
 				}
-				return writeFileAtomic(output, 0o644, func(w io.Writer) error { return v.Export(ctx, w, opts...) })
+				return fsutil.WriteAtomic(output, 0o644, func(w io.Writer) error { return v.Export(ctx, w, opts...) }, fsutil.Unnamed())
 			}
 		},
 	}

@@ -1,16 +1,22 @@
 // Package initproc is what runs inside a new container before the user's
-// process: hull re-executes a sealed copy of its own binary with
-// _HULL_INIT=1 in new namespaces, and this package's init() takes over
-// there, mounts the root filesystem, /proc, /dev, /sys..., pivots into it,
-// drops privileges and execs the user's command (docs/containers.md).
+// process, and the helpers hull starts beside containers.
 //
-// It is a package of its own, importing only the standard library,
-// x/sys/unix, securejoin and the runtime-spec types, for start-up speed:
-// Go runs package initialisers in dependency order, and a package with few
-// dependencies runs early, before the heavy initialisers (registry
-// clients, protobuf, ...) of the program that linked hull. Those would
-// otherwise delay every container start by tens of milliseconds, in a
-// process that only needs to exec.
+// A container's Go init is a sealed in-memory copy of the program that
+// linked hull, executed with Env (_HULL_INIT) set in new namespaces: this
+// package's init() sees it and takes over (Run), mounts the root
+// filesystem, /proc, /dev, /sys..., pivots into it, drops privileges and
+// execs the user's command (docs/containers.md). The same re-execution,
+// with Env set to ExecMode, WarmMode or ShimMode, runs `exec` in a
+// container, a warm pool's spare init, or a Detached container's shim.
+//
+// It is a package apart so that its init() runs early: Go runs package
+// initialisers in dependency order, so only those of its own imports run
+// first (hull's leaf packages, securejoin, klauspost/compress, netlink,
+// nftables, the runtime-spec types: `go list -deps` lists them), not the
+// heavy ones of the program that linked hull (registry clients, protobuf,
+// ...), which would otherwise delay every container start by tens of
+// milliseconds in a process that only needs to exec. Nothing in this
+// package's imports may be costly to initialise.
 //
 // Most containers do not even pay for that: the parent compiles the same
 // setup into a plan of system calls (Compile), and Spawn starts an init

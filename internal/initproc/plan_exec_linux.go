@@ -370,12 +370,7 @@ func goSeccomp(_ *goRun, s *step) error {
 	if err != nil || len(prog) == 0 || len(prog) > unix.BPF_MAXINSNS {
 		return call(unix.EINVAL)
 	}
-	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), uintptr(unsafe.Pointer(&fprog)))
-	if errno != 0 {
-		return call(errno)
-	}
-	return nil
+	return call(seccomp.Load(prog, uint(flags)))
 }
 
 // goUser switches to the step's user and groups (resolved by

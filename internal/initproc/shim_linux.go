@@ -19,6 +19,7 @@ import (
 
 	"github.com/hullbox/hull/internal/attach"
 	"github.com/hullbox/hull/internal/dns"
+	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/logfile"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -50,18 +51,6 @@ type ShimArgs struct {
 	TTY        bool    `json:"tty,omitempty"`
 	OpenStdin  bool    `json:"openStdin,omitempty"`
 	Reaper     bool    `json:"reaper,omitempty"` // WithInit: ReaperEnv
-}
-
-// ExitName is the file a shim writes in the container's directory when
-// the container's PID 1 ends.
-const ExitName = "exit.json"
-
-// Exit is the content of exit.json.
-type Exit struct {
-	Code       int       `json:"exitCode"`
-	Signal     int       `json:"signal,omitempty"`
-	OOMKilled  bool      `json:"oomKilled,omitempty"`
-	FinishedAt time.Time `json:"finishedAt"`
 }
 
 // DNSConfig makes a Detached container's shim serve DNS on dns.Addr in
@@ -334,25 +323,7 @@ func writeExit(dir string, ex Exit) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, ".tmp-"+ExitName+"-"+strconv.Itoa(os.Getpid()))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, ExitName))
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return fsutil.WriteFileAtomic(filepath.Join(dir, ExitName), data, 0o600, fsutil.Sync())
 }
 
 // writeDieEvent appends the container's "oom" (if the OOM killer ended

@@ -1,4 +1,4 @@
-// What hull_plan_spawn (plan.c) is given: spawn_cgo_linux.go fills it.
+// What hull_plan_spawn (plan.c) is given: Spawn (plan_cgo_linux.go) fills it.
 #include <stddef.h>
 
 struct hull_spawn {

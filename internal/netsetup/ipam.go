@@ -10,7 +10,7 @@ import (
 	"os"
 	"sort"
 
-	"golang.org/x/sys/unix"
+	"github.com/hullbox/hull/internal/fsutil"
 )
 
 // ErrExhausted reports that no subnet or address is left.
@@ -151,23 +151,16 @@ func (m *IPAM) save(st *ipamState) error {
 	if err != nil {
 		return err
 	}
-	tmp := m.path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, m.path)
+	return fsutil.WriteFileAtomic(m.path, data, 0o600)
 }
 
 // update runs fn on the state under the lock and saves the result.
 func (m *IPAM) update(fn func(*ipamState) error) error {
-	lf, err := os.OpenFile(m.path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	l, err := fsutil.LockFile(m.path+".lock", fsutil.Exclusive)
 	if err != nil {
 		return err
 	}
-	defer lf.Close()
-	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX); err != nil {
-		return err
-	}
+	defer l.Unlock()
 	st, err := m.load()
 	if err != nil {
 		return err

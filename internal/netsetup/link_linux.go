@@ -61,6 +61,18 @@ func DeleteLink(name string) error {
 	return netlink.LinkDel(l)
 }
 
+// DeleteLinkAt removes the link called name in the network namespace ns;
+// a missing link is not an error.
+func DeleteLinkAt(ns netns.NsHandle, name string) error {
+	return withHandleAt(ns, func(h *netlink.Handle) error {
+		l, err := h.LinkByName(name)
+		if err != nil {
+			return nil // gone already
+		}
+		return h.LinkDel(l)
+	})
+}
+
 // Attachment describes one container interface to create.
 type Attachment struct {
 	Bridge   string     // bridge on the host side
@@ -117,7 +129,7 @@ func Attach(target netns.NsHandle, a Attachment) (retErr error) {
 	if err := netlink.LinkSetUp(veth); err != nil {
 		return err
 	}
-	return inNetns(target, func(h *netlink.Handle) error { return configurePeer(h, a) })
+	return withHandleAt(target, func(h *netlink.Handle) error { return configurePeer(h, a) })
 }
 
 func configurePeer(h *netlink.Handle, a Attachment) error {
@@ -144,10 +156,10 @@ func configurePeer(h *netlink.Handle, a Attachment) error {
 	return nil
 }
 
-// inNetns runs fn with a netlink handle bound to ns. The handle talks to
-// the namespace through its own socket, so no thread has to switch
-// namespaces.
-func inNetns(ns netns.NsHandle, fn func(*netlink.Handle) error) error {
+// withHandleAt runs fn with a netlink handle bound to ns. The handle
+// talks to the namespace through its own socket, so no thread has to
+// switch namespaces (unlike internal/dns's InNetns).
+func withHandleAt(ns netns.NsHandle, fn func(*netlink.Handle) error) error {
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		return err

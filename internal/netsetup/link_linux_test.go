@@ -81,7 +81,7 @@ func TestAttachReachableOverBridge(t *testing.T) {
 		t.Errorf("got %q", msg)
 	}
 	// Inside: eth0 with the address and the MAC, default route via gw.
-	err = inNetns(ctr, func(h *netlink.Handle) error {
+	err = withHandleAt(ctr, func(h *netlink.Handle) error {
 		l, err := h.LinkByName("eth0")
 		if err != nil {
 			return err

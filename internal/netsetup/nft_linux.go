@@ -118,21 +118,6 @@ func ensure(c *nftables.Conn) {
 	}
 }
 
-// EnsureTables creates hull's table and its chains if they are missing.
-// It is idempotent and safe to call from several processes at once. Rules
-// live in the caller's network namespace (the calling thread's).
-func EnsureTables() error {
-	c, err := nftables.New()
-	if err != nil {
-		return err
-	}
-	ensure(c)
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: create table %s: %w", TableName, err)
-	}
-	return nil
-}
-
 // ownedRule is an existing rule with the comment naming its owner.
 type ownedRule struct {
 	rule    *nftables.Rule

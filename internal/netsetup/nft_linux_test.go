@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -37,7 +38,7 @@ var (
 func newNFTHost(t *testing.T) *nftHost {
 	t.Helper()
 	host := inFreshNetns(t)
-	if err := EnsureTables(); err != nil {
+	if err := ensureTables(); err != nil {
 		t.Skipf("nftables unavailable here: %v", err)
 	}
 	h := &nftHost{t: t, host: host}
@@ -49,7 +50,7 @@ func newNFTHost(t *testing.T) *nftHost {
 	peer, err := netlink.LinkByName("hvlan0p")
 	must(t, err)
 	must(t, netlink.LinkSetNsFd(peer, int(h.outside)))
-	must(t, inNetns(h.outside, func(nh *netlink.Handle) error {
+	must(t, withHandleAt(h.outside, func(nh *netlink.Handle) error {
 		l, err := nh.LinkByName("hvlan0p")
 		if err != nil {
 			return err
@@ -623,4 +624,19 @@ func BenchmarkNFTThroughput(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// ensureTables creates hull's table and its chains if they are missing.
+// It is idempotent and safe to call from several processes at once. Rules
+// live in the caller's network namespace (the calling thread's).
+func ensureTables() error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	ensure(c)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables: create table %s: %w", TableName, err)
+	}
+	return nil
 }

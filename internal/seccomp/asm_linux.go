@@ -28,8 +28,6 @@ type label int
 // reaches far only when A == k.
 const skip1 label = -1
 
-func newAsm() *asm { return &asm{labels: []label{-1}} }
-
 func (a *asm) label() label {
 	a.labels = append(a.labels, -1)
 	return label(len(a.labels) - 1)

@@ -71,13 +71,3 @@ func Decode(b []byte) ([]unix.SockFilter, error) {
 	}
 	return prog, nil
 }
-
-// ApplyCompiled loads prog, compiled from p, with p's flags, on the
-// calling thread (see Apply).
-func ApplyCompiled(p *specs.LinuxSeccomp, prog []unix.SockFilter) error {
-	flags, err := loadFlags(p)
-	if err != nil {
-		return err
-	}
-	return Load(prog, flags)
-}

@@ -23,18 +23,6 @@ var flagNames = map[specs.LinuxSeccompFlag]uint{
 	"SECCOMP_FILTER_FLAG_SPEC_ALLOW": flagSpecAllow,
 }
 
-// Apply compiles p and loads it on the calling OS thread, which must stay
-// locked to its goroutine (runtime.LockOSThread) up to the execve that
-// the filter is meant for: a filter is per thread and survives execve.
-// The thread needs no_new_privs or CAP_SYS_ADMIN.
-func Apply(p *specs.LinuxSeccomp) error {
-	prog, err := Compile(p)
-	if err != nil {
-		return err
-	}
-	return ApplyCompiled(p, prog)
-}
-
 // LoadFlags returns the seccomp(2) flags p asks for.
 func LoadFlags(p *specs.LinuxSeccomp) (uint, error) { return loadFlags(p) }
 
@@ -51,6 +39,9 @@ func loadFlags(p *specs.LinuxSeccomp) (uint, error) {
 }
 
 // Load loads a compiled filter on the calling thread with seccomp(2).
+// The thread must stay locked to its goroutine (runtime.LockOSThread) up
+// to the execve the filter is meant for: a filter is per thread and
+// survives execve. The thread needs no_new_privs or CAP_SYS_ADMIN.
 func Load(prog []unix.SockFilter, flags uint) error {
 	if len(prog) == 0 {
 		return fmt.Errorf("seccomp: empty filter")

@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/hullbox/hull/internal/spec"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,7 +43,7 @@ func loadChild() error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return err
 	}
-	if err := Apply(spec.DefaultSeccomp()); err != nil {
+	if err := apply(defaultProfile()); err != nil {
 		return err
 	}
 	if _, _, errno := unix.RawSyscall(unix.SYS_KEYCTL, 0, 0, 0); errno != unix.EPERM {
@@ -62,4 +62,18 @@ func loadChild() error {
 		return err
 	}
 	return nil
+}
+
+// apply compiles p and loads it with its flags on the calling thread
+// (see Load).
+func apply(p *specs.LinuxSeccomp) error {
+	prog, err := Compile(p)
+	if err != nil {
+		return err
+	}
+	flags, err := loadFlags(p)
+	if err != nil {
+		return err
+	}
+	return Load(prog, flags)
 }

@@ -63,15 +63,6 @@ func (a *abi) nr(id int) (uint32, bool) {
 	return uint32(n), n >= 0
 }
 
-// lookup returns name's number in this ABI.
-func (a *abi) lookup(name string) (uint32, bool) {
-	id := lookup(name)
-	if id < 0 {
-		return 0, false
-	}
-	return a.nr(id)
-}
-
 var abis = map[specs.Arch]abi{
 	specs.ArchX86_64:  {specs.ArchX86_64, auditArchX86_64, colX86_64, false},
 	specs.ArchX32:     {specs.ArchX32, auditArchX86_64, colX32, false},

@@ -3,7 +3,7 @@
 // 0:0 character devices, opaque directories carry trusted.overlay.opaque).
 // A layer is unpacked once and shared by every image and container that
 // has it; a container's root filesystem is an overlay mount of its image's
-// snapshots (see Mount).
+// snapshots (Path of each), made by the container's init.
 //
 // Layout under the root:
 //
@@ -26,8 +26,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 )
 
 // Meta describes a committed snapshot.
@@ -53,31 +53,16 @@ func Open(root string) (*Store, error) {
 // guard takes tmp.lock: shared by Prepare while it creates and locks a
 // temp snapshot, exclusive while clean decides what is abandoned, so clean
 // never mistakes a snapshot being born for a dead one.
-func (s *Store) guard(how int) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(s.root, "tmp.lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), how); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-// unlockClose drops f's flock, then closes f: a child forked meanwhile
-// holds a copy of the descriptor, and so the lock, until it execs.
-func unlockClose(f *os.File) {
-	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
-	f.Close()
+func (s *Store) guard(mode fsutil.Mode) (*fsutil.Lock, error) {
+	return fsutil.LockFile(filepath.Join(s.root, "tmp.lock"), mode)
 }
 
 func (s *Store) clean() error {
-	g, err := s.guard(unix.LOCK_EX)
+	g, err := s.guard(fsutil.Exclusive)
 	if err != nil {
 		return err
 	}
-	defer unlockClose(g)
+	defer g.Unlock()
 	entries, err := os.ReadDir(s.root)
 	if err != nil {
 		return err
@@ -88,28 +73,23 @@ func (s *Store) clean() error {
 			continue
 		}
 		p := filepath.Join(s.root, name)
-		lock, err := os.OpenFile(p+".lock", os.O_RDWR, 0)
-		if err == nil {
-			if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-				lock.Close()
-				continue // a live unpack
-			}
+		lock, err := fsutil.LockFile(p+".lock", fsutil.NoWait|fsutil.MustExist)
+		if errors.Is(err, fsutil.ErrLocked) {
+			continue // a live unpack
 		}
 		os.RemoveAll(p)
 		if lock != nil {
 			os.Remove(p + ".lock")
-			lock.Close()
+			lock.Unlock()
 		}
 	}
 	// Lock files whose directory is gone.
 	locks, _ := filepath.Glob(filepath.Join(s.root, ".tmp-*.lock"))
 	for _, l := range locks {
 		if _, err := os.Stat(strings.TrimSuffix(l, ".lock")); errors.Is(err, fs.ErrNotExist) {
-			if f, err := os.OpenFile(l, os.O_RDWR, 0); err == nil {
-				if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-					os.Remove(l)
-				}
-				f.Close()
+			if lock, err := fsutil.LockFile(l, fsutil.NoWait|fsutil.MustExist); err == nil {
+				os.Remove(l)
+				lock.Unlock()
 			}
 		}
 	}
@@ -184,20 +164,20 @@ func (s *Store) Remove(chainID digest.Digest) (int64, error) {
 type Pending struct {
 	s    *Store
 	tmp  string
-	lock *os.File
+	lock *fsutil.Lock
 	// Dir is the directory to unpack the layer into (empty at first).
 	Dir string
 }
 
 // Prepare starts a new snapshot in a private temp directory.
 func (s *Store) Prepare() (_ *Pending, retErr error) {
-	g, err := s.guard(unix.LOCK_SH)
+	g, err := s.guard(fsutil.Shared)
 	if err != nil {
 		return nil, err
 	}
-	defer unlockClose(g)
+	defer g.Unlock()
 	tmp := filepath.Join(s.root, ".tmp-"+randHex())
-	lock, err := os.OpenFile(tmp+".lock", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	lock, err := fsutil.LockFile(tmp+".lock", fsutil.CreateNew|fsutil.NoWait)
 	if err != nil {
 		return nil, err
 	}
@@ -207,9 +187,6 @@ func (s *Store) Prepare() (_ *Pending, retErr error) {
 			p.Abort()
 		}
 	}()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return nil, err
-	}
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
@@ -246,7 +223,7 @@ func (p *Pending) Abort() {
 	}
 	os.RemoveAll(p.tmp) // no-op after a successful rename
 	os.Remove(p.tmp + ".lock")
-	unlockClose(p.lock)
+	p.lock.Unlock()
 	p.lock = nil
 }
 

@@ -29,13 +29,6 @@ var defaultCaps = []string{
 	"CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",
 }
 
-// DefaultCapabilities returns Docker's default capability set, sorted: AUDIT_WRITE,
-// CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, NET_RAW, SETFCAP,
-// SETGID, SETPCAP, SETUID, SYS_CHROOT (each with its "CAP_" prefix).
-func DefaultCapabilities() []string {
-	return slices.Clone(defaultCaps)
-}
-
 // kernelCaps lists the capabilities this kernel knows (/proc/sys/kernel/cap_last_cap), or
 // every capability hull knows if the file cannot be read.
 func kernelCaps() []string {

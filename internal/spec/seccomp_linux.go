@@ -11,21 +11,6 @@ import (
 // goarch is the architecture whose seccomp profile Generate writes.
 const goarch = runtime.GOARCH
 
-// DefaultSeccomp returns Docker's default seccomp profile for this architecture and
-// Docker's default capabilities: everything not listed fails with EPERM; ordinary
-// programs' syscalls are allowed; what needs a capability outside the default set
-// (mount, module loading, reboot, namespaces, BPF, ...) is allowed only when that
-// capability is in the bounding set (Generate uses the container's own set); clone3
-// fails with ENOSYS so libc falls back to clone, whose namespace flags are filtered.
-//
-// Names are those of every ABI the profile lists (x86_64 with i386 and x32, or aarch64
-// with arm); whoever compiles the filter skips names an ABI does not have, as runc does.
-// ptrace is allowed as in Docker, which assumes kernel ≥ 4.8 (before it, ptrace could
-// bypass seccomp).
-func DefaultSeccomp() *specs.LinuxSeccomp {
-	return seccompFor(goarch, defaultCaps)
-}
-
 // seccompArches are the ABIs a process may use, by GOARCH. An architecture not listed
 // gets only its native ABI.
 var seccompArches = map[string][]specs.Arch{
@@ -33,9 +18,19 @@ var seccompArches = map[string][]specs.Arch{
 	"arm64": {specs.ArchAARCH64, specs.ArchARM},
 }
 
-// seccompFor builds the profile for an architecture and a bounding capability set: every
-// argument-free allow rule that applies is merged into one sorted entry, followed by the
-// rules with argument filters or errno actions, in table order.
+// seccompFor builds Docker's default seccomp profile for an architecture and a bounding
+// capability set (Generate uses the container's own set): every argument-free allow rule
+// that applies is merged into one sorted entry, followed by the rules with argument filters
+// or errno actions, in table order. Everything not listed fails with EPERM; ordinary
+// programs' syscalls are allowed; what needs a capability outside Docker's default set
+// (mount, module loading, reboot, namespaces, BPF, ...) is allowed only when that
+// capability is in the bounding set; clone3 fails with ENOSYS so libc falls back to clone,
+// whose namespace flags are filtered.
+//
+// Names are those of every ABI the profile lists (x86_64 with i386 and x32, or aarch64
+// with arm); whoever compiles the filter skips names an ABI does not have, as runc does.
+// ptrace is allowed as in Docker, which assumes kernel ≥ 4.8 (before it, ptrace could
+// bypass seccomp).
 func seccompFor(arch string, bounding []string) *specs.LinuxSeccomp {
 	eperm := uint(unix.EPERM)
 	p := &specs.LinuxSeccomp{

@@ -124,7 +124,7 @@ var deniedCalls = []call{
 
 func TestDefaultSeccomp(t *testing.T) {
 	t.Parallel()
-	p := roundTrip(t, DefaultSeccomp())
+	p := roundTrip(t, seccompFor(goarch, defaultCaps))
 	if p.DefaultAction != specs.ActErrno || p.DefaultErrnoRet == nil || *p.DefaultErrnoRet != uint(unix.EPERM) {
 		t.Fatalf("default action %s errno %v", p.DefaultAction, p.DefaultErrnoRet)
 	}
@@ -166,7 +166,7 @@ func TestSeccompCapabilityGates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.capability, func(t *testing.T) {
-			caps := append(DefaultCapabilities(), tt.capability)
+			caps := append(slices.Clone(defaultCaps), tt.capability)
 			p := roundTrip(t, seccompFor(goarch, caps))
 			for _, cl := range tt.unlocks {
 				if ok, _ := verdict(p, cl.name, cl.args...); !ok {
@@ -182,7 +182,7 @@ func TestSeccompCapabilityGates(t *testing.T) {
 		})
 	}
 	// Dropping a default capability closes its syscall.
-	p := seccompFor(goarch, slices.DeleteFunc(DefaultCapabilities(), func(c string) bool { return c == "CAP_SYS_CHROOT" }))
+	p := seccompFor(goarch, slices.DeleteFunc(slices.Clone(defaultCaps), func(c string) bool { return c == "CAP_SYS_CHROOT" }))
 	if ok, _ := verdict(p, "chroot"); ok {
 		t.Error("chroot allowed without CAP_SYS_CHROOT")
 	}
@@ -233,7 +233,7 @@ func TestSeccompArchitectures(t *testing.T) {
 
 func TestSeccompShape(t *testing.T) {
 	t.Parallel()
-	p := DefaultSeccomp()
+	p := seccompFor(goarch, defaultCaps)
 	allow := p.Syscalls[0]
 	if allow.Action != specs.ActAllow || allow.Args != nil || len(allow.Names) < 250 {
 		t.Fatalf("first entry must be the plain allow-list: %s, %d names", allow.Action, len(allow.Names))
@@ -254,7 +254,7 @@ func TestSeccompShape(t *testing.T) {
 	}
 	// The returned profile is the caller's to change.
 	p.Syscalls[0].Names[0] = "changed"
-	if DefaultSeccomp().Syscalls[0].Names[0] == "changed" {
+	if seccompFor(goarch, defaultCaps).Syscalls[0].Names[0] == "changed" {
 		t.Error("DefaultSeccomp returns shared state")
 	}
 }

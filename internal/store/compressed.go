@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 )
 
 // compressed.json maps the digest of a blob stored uncompressed (a layer
@@ -73,7 +73,7 @@ func (s *Store) CompressedCopy(d digest.Digest, compression string) (Compressed,
 // Entries whose blobs are no longer stored are dropped, so the file stays
 // as small as the store.
 func (s *Store) AddCompressedCopy(ctx context.Context, d digest.Digest, c Compressed) error {
-	l, err := lockFile(ctx, filepath.Join(s.root, "compressed.lock"), unix.LOCK_EX)
+	l, err := fsutil.LockFileContext(ctx, filepath.Join(s.root, "compressed.lock"), fsutil.Exclusive)
 	if err != nil {
 		return err
 	}
@@ -102,5 +102,5 @@ func (s *Store) AddCompressedCopy(ctx context.Context, d digest.Digest, c Compre
 	if err != nil {
 		return err
 	}
-	return s.writeFileAtomic(s.compressedPath(), data, 0o600)
+	return s.writeFile(s.compressedPath(), data, 0o600, fsutil.SyncDir())
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -47,7 +48,10 @@ func (s *Store) putHold(h Hold, durable bool) error {
 	if err != nil {
 		return err
 	}
-	return s.writeFile(p, data, 0o600, durable)
+	if durable {
+		return s.writeFile(p, data, 0o600, fsutil.SyncDir())
+	}
+	return s.writeFile(p, data, 0o600)
 }
 
 // RepairHold puts h back (durably) unless a readable hold with its ID

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 )
 
 // Index is the metadata of every image in the store: the records by
@@ -104,7 +104,7 @@ func (s *Store) ReadIndex() (*Index, error) { return s.readIndex() }
 // UpdateIndex runs fn on the current index under the index lock and, if fn
 // succeeds, writes the result atomically. fn must not block on I/O.
 func (s *Store) UpdateIndex(ctx context.Context, fn func(*Index) error) error {
-	l, err := lockFile(ctx, filepath.Join(s.root, "index.lock"), unix.LOCK_EX)
+	l, err := fsutil.LockFileContext(ctx, filepath.Join(s.root, "index.lock"), fsutil.Exclusive)
 	if err != nil {
 		return err
 	}
@@ -120,5 +120,5 @@ func (s *Store) UpdateIndex(ctx context.Context, fn func(*Index) error) error {
 	if err != nil {
 		return err
 	}
-	return s.writeFileAtomic(s.indexPath(), data, 0o600)
+	return s.writeFile(s.indexPath(), data, 0o600, fsutil.SyncDir())
 }

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 )
 
 // maxSources bounds how many repositories are remembered per blob: a push
@@ -48,7 +48,7 @@ func (s *Store) BlobSources() (map[digest.Digest][]string, error) { return s.rea
 // blobs no longer stored are dropped, so the file stays as small as the
 // store.
 func (s *Store) AddBlobSources(ctx context.Context, repo string, blobs []digest.Digest) error {
-	l, err := lockFile(ctx, filepath.Join(s.root, "sources.lock"), unix.LOCK_EX)
+	l, err := fsutil.LockFileContext(ctx, filepath.Join(s.root, "sources.lock"), fsutil.Exclusive)
 	if err != nil {
 		return err
 	}
@@ -71,5 +71,5 @@ func (s *Store) AddBlobSources(ctx context.Context, repo string, blobs []digest.
 	if err != nil {
 		return err
 	}
-	return s.writeFileAtomic(s.sourcesPath(), data, 0o600)
+	return s.writeFile(s.sourcesPath(), data, 0o600, fsutil.SyncDir())
 }

@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
@@ -67,7 +68,7 @@ func (s *Store) cleanIngest() error {
 	// Writers hold tmp.lock shared between creating a temp file and locking
 	// it; holding it exclusively here means every unlocked temp file is a
 	// dead writer's.
-	l, err := lockFile(context.Background(), filepath.Join(s.root, "tmp.lock"), unix.LOCK_EX)
+	l, err := fsutil.LockFile(filepath.Join(s.root, "tmp.lock"), fsutil.Exclusive)
 	if err != nil {
 		return err
 	}
@@ -92,9 +93,9 @@ func (s *Store) cleanIngest() error {
 
 // removeIfAbandoned removes a temp file that no live writer holds.
 func removeIfAbandoned(path string) {
-	l, ok, err := tryLockFile(path)
-	if err != nil || !ok {
-		return // a live writer holds it
+	l, err := fsutil.LockFile(path, fsutil.NoWait|fsutil.MustExist)
+	if err != nil {
+		return // a live writer holds it, or it is gone
 	}
 	os.Remove(path)
 	l.Unlock()
@@ -103,7 +104,7 @@ func removeIfAbandoned(path string) {
 // createLocked creates a temp file (via create) and flocks it, under
 // tmp.lock shared so that a concurrent Open never sees it unlocked.
 func createLocked(root string, create func() (*os.File, error)) (*os.File, error) {
-	l, err := lockFile(context.Background(), filepath.Join(root, "tmp.lock"), unix.LOCK_SH)
+	l, err := fsutil.LockFile(filepath.Join(root, "tmp.lock"), fsutil.Shared)
 	if err != nil {
 		return nil, err
 	}
@@ -222,24 +223,24 @@ func (s *Store) Blobs() ([]digest.Digest, error) {
 
 // Lock takes the named cross-process lock, waiting until it is free or ctx
 // ends. Names are plain file names (e.g. "blob-<hex>").
-func (s *Store) Lock(ctx context.Context, name string) (*Lock, error) {
+func (s *Store) Lock(ctx context.Context, name string) (*fsutil.Lock, error) {
 	if strings.ContainsAny(name, "/\x00") || name == "" || name[0] == '.' {
 		return nil, fmt.Errorf("bad lock name %q", name)
 	}
-	return lockFile(ctx, filepath.Join(s.root, "locks", name), unix.LOCK_EX)
+	return fsutil.LockFileContext(ctx, filepath.Join(s.root, "locks", name), fsutil.Exclusive)
 }
 
 // Writing takes the GC lock shared: content added while it is held is safe
 // from a concurrent Collect. Release it after the content is referenced by
 // the index or a hold.
-func (s *Store) Writing(ctx context.Context) (*Lock, error) {
-	return lockFile(ctx, filepath.Join(s.root, "gc.lock"), unix.LOCK_SH)
+func (s *Store) Writing(ctx context.Context) (*fsutil.Lock, error) {
+	return fsutil.LockFileContext(ctx, filepath.Join(s.root, "gc.lock"), fsutil.Shared)
 }
 
 // Collecting takes the GC lock exclusively: no writer is adding content
 // while it is held.
-func (s *Store) Collecting(ctx context.Context) (*Lock, error) {
-	return lockFile(ctx, filepath.Join(s.root, "gc.lock"), unix.LOCK_EX)
+func (s *Store) Collecting(ctx context.Context) (*fsutil.Lock, error) {
+	return fsutil.LockFileContext(ctx, filepath.Join(s.root, "gc.lock"), fsutil.Exclusive)
 }
 
 // BlobWriter writes one blob into the ingest area; Commit verifies it and
@@ -247,7 +248,7 @@ func (s *Store) Collecting(ctx context.Context) (*Lock, error) {
 type BlobWriter struct {
 	s        *Store
 	f        *os.File
-	lock     *Lock
+	lock     *fsutil.Lock
 	h        hash.Hash
 	n        int64
 	expected digest.Digest
