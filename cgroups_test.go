@@ -31,14 +31,14 @@ func TestCgroupKillEveryProcess(t *testing.T) {
 		t.Fatal("no cgroup for a running container")
 	}
 	stray, done := startStray(t)
-	if err := cg.moveIn(stray.Process.Pid); err != nil {
+	if err := cg.MoveIn(stray.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Remove(t.Context(), WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	waitStrayKilled(t, stray, done, "Remove")
-	for _, d := range cg.dirs {
+	for _, d := range cg.Dirs() {
 		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("cgroup %s left: %v", d, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hullbox/hull/internal/cgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,7 +46,7 @@ func cgroupV2Test(t *testing.T) *Runtime {
 }
 
 // v2Dir is the container's cgroup directory on v2TestMount.
-func v2Dir(c *Container) string { return filepath.Join(v2TestMount, cgroupPath(c.ID())) }
+func v2Dir(c *Container) string { return filepath.Join(v2TestMount, cgroup.Path(c.ID())) }
 
 // cgroupProcs reads a cgroup's cgroup.procs.
 func cgroupProcs(t *testing.T, dir string) []int {
@@ -69,7 +70,7 @@ func checkCgroupGone(t *testing.T, rt *Runtime, c *Container) {
 		t.Errorf("cgroup %s left: %v", v2Dir(c), err)
 	}
 	if cg := rt.loadCgroup(c.ID()); cg != nil {
-		t.Errorf("loadCgroup finds a removed cgroup: %v", cg.dirs)
+		t.Errorf("loadCgroup finds a removed cgroup: %v", cg.Dirs())
 	}
 }
 
@@ -98,7 +99,7 @@ func TestCgroupV2Start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "0::" + cgroupPath(c.ID()); !slices.Contains(strings.Split(string(b), "\n"), want) {
+	if want := "0::" + cgroup.Path(c.ID()); !slices.Contains(strings.Split(string(b), "\n"), want) {
 		t.Errorf("host view of the init (pid %d): want %q in\n%s", pid, want, b)
 	}
 	if procs := cgroupProcs(t, v2Dir(c)); !slices.Contains(procs, pid) {
@@ -134,7 +135,7 @@ func TestCgroupV2PauseResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := v2Dir(c)
-	usage := func() uint64 { return readKV(filepath.Join(dir, "cpu.stat"), "usage_usec") }
+	usage := func() uint64 { return cgroup.ReadKV(filepath.Join(dir, "cpu.stat"), "usage_usec") }
 	grows := func(from uint64) {
 		t.Helper()
 		for deadline := time.Now().Add(20 * time.Second); usage() <= from; time.Sleep(10 * time.Millisecond) {
@@ -150,7 +151,7 @@ func TestCgroupV2PauseResume(t *testing.T) {
 	if s := c.Inspect().State.Status; s != StatusPaused {
 		t.Errorf("status %q after Pause", s)
 	}
-	if n := readKV(filepath.Join(dir, "cgroup.events"), "frozen"); n != 1 {
+	if n := cgroup.ReadKV(filepath.Join(dir, "cgroup.events"), "frozen"); n != 1 {
 		t.Errorf("cgroup.events: frozen %d after Pause", n)
 	}
 	u := usage()
@@ -161,7 +162,7 @@ func TestCgroupV2PauseResume(t *testing.T) {
 	if err := c.Resume(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := readKV(filepath.Join(dir, "cgroup.events"), "frozen"); n != 0 {
+	if n := cgroup.ReadKV(filepath.Join(dir, "cgroup.events"), "frozen"); n != 0 {
 		t.Errorf("cgroup.events: frozen %d after Resume", n)
 	}
 	grows(u)

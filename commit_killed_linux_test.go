@@ -2,21 +2,10 @@ package hull
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
-
-// cgroupFrozen reports whether the kernel has frozen cg.
-func cgroupFrozen(cg *cgroup) bool {
-	if cg.fs.unified {
-		return readKV(filepath.Join(cg.dirs[0], "cgroup.events"), "frozen") == 1
-	}
-	b, err := os.ReadFile(filepath.Join(cg.dir("freezer"), "freezer.state"))
-	return err == nil && strings.TrimSpace(string(b)) == "FROZEN"
-}
 
 // TestCommitKilledThaws is issue 16's "SIGKILL during commit left the
 // container frozen": a process killed while its Commit has the container
@@ -57,7 +46,7 @@ func TestCommitKilledThaws(t *testing.T) {
 	if err := helper.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for !cgroupFrozen(cg) {
+	for !cg.Frozen() {
 		if time.Now().After(deadline) {
 			helper.Process.Kill()
 			helper.Wait()
@@ -67,7 +56,7 @@ func TestCommitKilledThaws(t *testing.T) {
 	}
 	helper.Process.Kill()
 	helper.Wait()
-	if !cgroupFrozen(cg) {
+	if !cg.Frozen() {
 		t.Skip("the commit was done before the kill")
 	}
 	rt2, err := Open(ctx, WithRoot(rt.Root()))
@@ -79,8 +68,8 @@ func TestCommitKilledThaws(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cgroupFrozen(cg) || c2.Inspect().State.Status != StatusRunning {
-		t.Fatalf("after Open: frozen %v, status %s", cgroupFrozen(cg), c2.Inspect().State.Status)
+	if cg.Frozen() || c2.Inspect().State.Status != StatusRunning {
+		t.Fatalf("after Open: frozen %v, status %s", cg.Frozen(), c2.Inspect().State.Status)
 	}
 	if code, out := execOut(t, c2, []string{"echo", "alive"}); code != 0 || out != "alive\n" {
 		t.Errorf("exec after the thaw: %d %q", code, out)

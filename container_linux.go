@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hullbox/hull/internal/cgroup"
 	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/initproc"
 	specpkg "github.com/hullbox/hull/internal/spec"
@@ -30,7 +31,7 @@ type liveProcess struct {
 	cfgW   *os.File                // the start byte goes here; nil once sent
 	status *bufio.Reader           // reports from the init
 	statR  *os.File
-	cg     *cgroup
+	cg     *cgroup.Cgroup
 	io     *containerStdio // logs, stdin, terminal: stdio_linux.go
 	rc     *runConfig      // the options it ran with, for a restart: restart_linux.go
 	done   chan struct{}   // closed once reaped and recorded
@@ -107,7 +108,7 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 		Created: time.Now().UTC(), Hostname: spec.Hostname, Args: spec.Process.Args,
 		Env: spec.Process.Env, Workdir: spec.Process.Cwd, User: rc.user,
 		Memory: rc.memory, PidsLimit: rc.pidsLimit,
-		Owner: os.Getpid(), OwnerStart: procStartTime(os.Getpid()), Cgroup: cgroupPath(id),
+		Owner: os.Getpid(), OwnerStart: procStartTime(os.Getpid()), Cgroup: cgroup.Path(id),
 	}
 	_ = st.apply(actCreate, nil) // a new state: always allowed
 	st.Labels = containerLabels(img.Config().Labels, rc.opts.labels)
@@ -288,7 +289,7 @@ func (c *Container) reap() {
 			exit.Code = ws.ExitStatus()
 		}
 	}
-	exit.OOMKilled = lp.cg.oomKilled()
+	exit.OOMKilled = lp.cg.OOMKilled()
 	if lp.kind == "shim" {
 		// The shim exits 128+n for a PID 1 killed by signal n: the
 		// signal itself is in its exit.json.
@@ -300,7 +301,7 @@ func (c *Container) reap() {
 		}
 	}
 	initproc.Trace("P reaped")
-	_ = lp.cg.remove()
+	_ = lp.cg.Remove()
 	initproc.Trace("P reap cgroup removed")
 	_ = c.releaseExited(lp.proc.Pid)
 	initproc.Trace("P reap released")

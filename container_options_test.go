@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/containerd/cgroups/v3"
+	"github.com/hullbox/hull/internal/cgroup"
 )
 
 // runOK runs a busybox command that must exit 0 and returns its output.
@@ -132,13 +133,13 @@ func TestContainerCgroupResources(t *testing.T) {
 	t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	read := func(parts ...string) string {
 		t.Helper()
-		b, err := os.ReadFile(filepath.Join(append([]string{cgroupRoot}, parts...)...))
+		b, err := os.ReadFile(filepath.Join(append([]string{cgroup.Root}, parts...)...))
 		if err != nil {
 			t.Error(err)
 		}
 		return strings.TrimSpace(string(b))
 	}
-	p := cgroupPath(c.ID())
+	p := cgroup.Path(c.ID())
 	want := map[string]string{}
 	got := map[string]string{}
 	if cgroups.Mode() == cgroups.Unified {
@@ -153,7 +154,7 @@ func TestContainerCgroupResources(t *testing.T) {
 		got["cpus"], want["cpus"] = read("cpuset", p, "cpuset.cpus"), "0"
 		got["mems"], want["mems"] = read("cpuset", p, "cpuset.mems"), "0"
 		got["memory"], want["memory"] = read("memory", p, "memory.limit_in_bytes"), strconv.Itoa(64<<20)
-		if swapAccounting(false) {
+		if cgroup.Host().SwapAccounting() {
 			got["memsw"], want["memsw"] = read("memory", p, "memory.memsw.limit_in_bytes"), strconv.Itoa(128<<20)
 		}
 	}
@@ -165,7 +166,7 @@ func TestContainerCgroupResources(t *testing.T) {
 	if err := c.Remove(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(cgroupRoot, "cpuset", p)); !errors.Is(err, os.ErrNotExist) && cgroups.Mode() != cgroups.Unified {
+	if _, err := os.Stat(filepath.Join(cgroup.Root, "cpuset", p)); !errors.Is(err, os.ErrNotExist) && cgroups.Mode() != cgroups.Unified {
 		t.Errorf("cpuset cgroup left after Remove: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hullbox/hull/internal/cgroup"
 	"github.com/hullbox/hull/internal/spec"
 	"github.com/hullbox/hull/internal/store"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -26,7 +27,7 @@ func buildSpec(id, rootfs string, img *Image, snaps []string, rc *runConfig, etc
 		Cmd: rc.cmd, Entrypoint: rc.entrypoint, EntrypointSet: rc.entrySet,
 		Env: rc.env, WorkingDir: rc.workdir, User: rc.user,
 		Memory: rc.memory, PidsLimit: rc.pidsLimit,
-		CgroupsPath: cgroupPath(id),
+		CgroupsPath: cgroup.Path(id),
 		UserFS:      layerFS(snaps),
 	}
 	rc.opts.specOptions(&o)

@@ -186,7 +186,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 			cmd.Stdin = in.r
 		}
 	}
-	if cgFD, err := cg.dirFD(); err != nil {
+	if cgFD, err := cg.DirFD(); err != nil {
 		return ExecResult{}, err
 	} else if cgFD != nil {
 		defer cgFD.Close()
@@ -211,7 +211,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	}()
 	// The helper forks the command once this config arrives: by then it
 	// must be in the container's cgroup (v1; v2 clones into it).
-	if err := cg.add(cmd.Process.Pid); err != nil {
+	if err := cg.Add(cmd.Process.Pid); err != nil {
 		return ExecResult{}, fmt.Errorf("join cgroup: %w", err)
 	}
 	if err := initproc.WriteConfig(cfgW, &initproc.Config{ID: c.id, Spec: s}); err != nil {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
+
+	"github.com/hullbox/hull/internal/cgroup"
 )
 
 // Pause freezes every process of the container (the cgroup freezer), as
@@ -19,9 +17,9 @@ func (c *Container) Pause(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := cg.setFrozen(ctx, true); err != nil {
+	if err := cg.SetFrozen(ctx, true); err != nil {
 		// Leave it as it was: running.
-		return errors.Join(fmt.Errorf("pause container %s: %w", shortContainerID(c.id), err), cg.setFrozen(context.Background(), false))
+		return errors.Join(fmt.Errorf("pause container %s: %w", shortContainerID(c.id), cgroupErr(err)), cg.SetFrozen(context.Background(), false))
 	}
 	return c.exitedMeanwhile(c.transition(actPause, nil, "pause"))
 }
@@ -33,8 +31,8 @@ func (c *Container) Resume(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := cg.setFrozen(ctx, false); err != nil {
-		return fmt.Errorf("resume container %s: %w", shortContainerID(c.id), err)
+	if err := cg.SetFrozen(ctx, false); err != nil {
+		return fmt.Errorf("resume container %s: %w", shortContainerID(c.id), cgroupErr(err))
 	}
 	return c.exitedMeanwhile(c.transition(actResume, nil, "unpause"))
 }
@@ -51,7 +49,7 @@ func (c *Container) exitedMeanwhile(err error) error {
 }
 
 // liveCgroup returns the cgroup of a container whose status allows action.
-func (c *Container) liveCgroup(a action) (*cgroup, error) {
+func (c *Container) liveCgroup(a action) (*cgroup.Cgroup, error) {
 	if err := c.check(a); err != nil {
 		return nil, err
 	}
@@ -75,7 +73,7 @@ func (c *Container) thawAfterKill() {
 		cg = lp.cg
 	}
 	if cg != nil {
-		_ = cg.setFrozen(context.Background(), false)
+		_ = cg.SetFrozen(context.Background(), false)
 	}
 }
 
@@ -88,7 +86,7 @@ func (rt *Runtime) thawAbandoned(st *containerState) error {
 	}
 	if st.Status == StatusRunning || st.Status == StatusPaused {
 		if cg := rt.loadCgroup(st.ID); cg != nil {
-			if err := cg.setFrozen(context.Background(), false); err != nil {
+			if err := cg.SetFrozen(context.Background(), false); err != nil {
 				return fmt.Errorf("thaw container %s: %w", shortContainerID(st.ID), err)
 			}
 		}
@@ -103,54 +101,6 @@ func (rt *Runtime) thawAbandoned(st *containerState) error {
 // SIGKILL (recovery of a paused container whose owner died).
 func (rt *Runtime) thawForKill(id string) {
 	if cg := rt.loadCgroup(id); cg != nil {
-		_ = cg.setFrozen(context.Background(), false)
-	}
-}
-
-// setFrozen freezes or thaws the cgroup and waits until the kernel has
-// done it: on v1 freezer.state goes FREEZING -> FROZEN (written again
-// until it sticks, as a task may be mid-fork); on v2 cgroup.events says
-// "frozen 1". Waiting is bounded by ctx and 10 seconds.
-func (cg *cgroup) setFrozen(ctx context.Context, frozen bool) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	var file, want string
-	var done func() bool
-	if cg.fs.unified {
-		dir := cg.dirs[0]
-		file, want = filepath.Join(dir, "cgroup.freeze"), "0"
-		if frozen {
-			want = "1"
-		}
-		done = func() bool {
-			n := readKV(filepath.Join(dir, "cgroup.events"), "frozen")
-			return (n == 1) == frozen
-		}
-	} else {
-		dir := cg.dir("freezer")
-		if dir == "" {
-			return fmt.Errorf("freezer: %w: no freezer cgroup hierarchy", ErrUnsupported)
-		}
-		file, want = filepath.Join(dir, "freezer.state"), "THAWED"
-		if frozen {
-			want = "FROZEN"
-		}
-		done = func() bool {
-			b, err := os.ReadFile(file)
-			return err == nil && strings.TrimSpace(string(b)) == want
-		}
-	}
-	for wait := time.Millisecond; ; wait = min(2*wait, 20*time.Millisecond) {
-		if err := writeCgroupFile(file, want); err != nil {
-			return fmt.Errorf("freezer: %w", err)
-		}
-		if done() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("freezer: %s not reached: %w", want, ctx.Err())
-		case <-time.After(wait):
-		}
+		_ = cg.SetFrozen(context.Background(), false)
 	}
 }

@@ -88,7 +88,7 @@ func (c *Container) respawn(ctx context.Context) error {
 	// A cgroup left by a dead owner (recovery removes it, but it may not
 	// have run) would keep old counters.
 	if cg := c.rt.loadCgroup(c.id); cg != nil {
-		if err := cg.remove(); err != nil {
+		if err := cg.Remove(); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hullbox/hull/internal/cgroup"
 	"github.com/hullbox/hull/internal/initproc"
 	"golang.org/x/sys/unix"
 )
@@ -45,19 +46,19 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	if err != nil {
 		return nil, err
 	}
-	if err := cg.setResources(cfg.Spec.Linux.Resources); err != nil {
-		return nil, errors.Join(err, cg.remove())
+	if err := cg.SetResources(cfg.Spec.Linux.Resources); err != nil {
+		return nil, errors.Join(cgroupErr(err), cg.Remove())
 	}
 	initproc.Trace("P cgroup made")
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
-		return nil, errors.Join(err, cg.remove())
+		return nil, errors.Join(err, cg.Remove())
 	}
 	statR, statW, err := os.Pipe()
 	if err != nil {
 		cfgR.Close()
 		cfgW.Close()
-		return nil, errors.Join(err, cg.remove())
+		return nil, errors.Join(err, cg.Remove())
 	}
 	cmd := &exec.Cmd{
 		Args:       []string{"hull-init", cfg.ID},
@@ -76,7 +77,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		for _, f := range []*os.File{cfgR, cfgW, statR, statW} {
 			f.Close()
 		}
-		return nil, errors.Join(err, cg.remove())
+		return nil, errors.Join(err, cg.Remove())
 	}
 	if cfg.Reaper {
 		cmd.Env = append(cmd.Env, initproc.ReaperEnv+"=1") // WithInit: no warm init then
@@ -92,14 +93,14 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	status := bufio.NewReader(statR)
 	var proc *os.Process
 	var wait func() *os.ProcessState
-	kind, join := "plan", cg.add
+	kind, join := "plan", cg.Add
 	if usePlan {
 		proc, err = rt.startPlan(ctx, cfg.ID, cmd, plan, &sio.copied, cfgR, cfgW, statR, statW, status)
 		wait = func() *os.ProcessState {
 			ps, _ := proc.Wait()
 			return ps
 		}
-		join = cg.moveIn // not born in it
+		join = cg.MoveIn // not born in it
 	} else if cfg.Detached {
 		kind = "shim"
 		proc, wait, err = rt.startShim(cmd, cg, cfg, statW, status)
@@ -116,7 +117,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		}
 		kind = "go"
 		if warm {
-			kind, join = "go-warm", cg.moveIn
+			kind, join = "go-warm", cg.MoveIn
 		}
 	}
 	cfgR.Close()
@@ -125,7 +126,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	if err != nil {
 		cfgW.Close()
 		statR.Close()
-		return nil, errors.Join(fmt.Errorf("start init: %w", err), cg.remove(), sio.close())
+		return nil, errors.Join(fmt.Errorf("start init: %w", err), cg.Remove(), sio.close())
 	}
 	if !usePlan {
 		plan = nil
@@ -168,7 +169,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		return lp, err
 	}
 	// Only now: a Go init's runtime has made its threads.
-	if err := cg.setPidsLimit(rc.pidsLimit); err != nil {
+	if err := cg.SetPidsLimit(rc.pidsLimit); err != nil {
 		return lp, fmt.Errorf("pids limit: %w", err)
 	}
 	return lp, nil
@@ -182,14 +183,14 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 // exit.json. Everything the container must keep when this process is
 // gone (its log, attach socket, DNS, exit status) is the shim's, and
 // nothing of it is within the container's reach.
-func (rt *Runtime) startShim(cmd *exec.Cmd, cg *cgroup, cfg *initproc.Config, statW *os.File, status *bufio.Reader) (*os.Process, func() *os.ProcessState, error) {
+func (rt *Runtime) startShim(cmd *exec.Cmd, cg *cgroup.Cgroup, cfg *initproc.Config, statW *os.File, status *bufio.Reader) (*os.Process, func() *os.ProcessState, error) {
 	exe, err := rt.initExe()
 	if err != nil {
 		return nil, nil, err
 	}
 	args := initproc.ShimArgs{ID: cfg.ID, Cloneflags: cmd.SysProcAttr.Cloneflags, TTY: cfg.Spec.Process.Terminal,
 		OpenStdin: cfg.OpenStdin, Reaper: cfg.Reaper}
-	cgFD, err := cg.dirFD()
+	cgFD, err := cg.DirFD()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -198,7 +199,7 @@ func (rt *Runtime) startShim(cmd *exec.Cmd, cg *cgroup, cfg *initproc.Config, st
 		args.CgroupFD = 3 + len(cmd.ExtraFiles)
 		cmd.ExtraFiles = append(cmd.ExtraFiles, cgFD)
 	}
-	cfg.OOMFile = cg.oomFile()
+	cfg.OOMFile = cg.OOMFile()
 	// What goes wrong in the shim (its log, DNS) is told there.
 	shimLog, err := os.OpenFile(filepath.Join(cfg.Dir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -237,13 +238,13 @@ func (rt *Runtime) startShim(cmd *exec.Cmd, cg *cgroup, cfg *initproc.Config, st
 // startGoInit starts cmd, the Go init, or has a warm one stand in for it
 // (warm_linux.go) with its own pipes, which it returns in place of cfgW
 // and statR (and warm true).
-func (rt *Runtime) startGoInit(cmd *exec.Cmd, cg *cgroup, sio *containerStdio, cfgR, cfgW, statR, statW *os.File) (_ *exec.Cmd, _, _ *os.File, warm bool, _ error) {
+func (rt *Runtime) startGoInit(cmd *exec.Cmd, cg *cgroup.Cgroup, sio *containerStdio, cfgR, cfgW, statR, statW *os.File) (_ *exec.Cmd, _, _ *os.File, warm bool, _ error) {
 	exe, err := rt.initExe()
 	if err != nil {
 		return cmd, cfgW, statR, false, err
 	}
 	cmd.Path = exe.path()
-	cgFD, err := cg.dirFD()
+	cgFD, err := cg.DirFD()
 	if err != nil {
 		return cmd, cfgW, statR, false, err
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/containerd/cgroups/v3/cgroup1"
 	v1stats "github.com/containerd/cgroups/v3/cgroup1/stats"
-	"github.com/containerd/cgroups/v3/cgroup2"
 	v2stats "github.com/containerd/cgroups/v3/cgroup2/stats"
 )
 
@@ -88,27 +87,15 @@ func (c *Container) sampleStats() (Stats, uint64, error) {
 	if err != nil {
 		return Stats{}, 0, fmt.Errorf("stats container %s: %w", shortContainerID(c.id), err)
 	}
+	v1, v2, err := cg.Stat()
+	if err != nil {
+		return Stats{}, 0, c.statsError(err)
+	}
 	var s Stats
-	if cg.fs.unified {
-		m, err := cgroup2.Load(cg.path, cgroup2.WithMountpoint(cg.fs.root))
-		if err != nil {
-			return Stats{}, 0, c.statsError(err)
-		}
-		ms, err := m.Stat()
-		if err != nil {
-			return Stats{}, 0, c.statsError(err)
-		}
-		s = statsV2(ms)
+	if v2 != nil {
+		s = statsV2(v2)
 	} else {
-		v1, err := cg.v1Cgroup()
-		if err != nil {
-			return Stats{}, 0, c.statsError(err)
-		}
-		m, err := v1.Stat(cgroup1.IgnoreNotExist)
-		if err != nil {
-			return Stats{}, 0, c.statsError(err)
-		}
-		s = statsV1(m)
+		s = statsV1(v1)
 	}
 	s.Time = time.Now()
 	if total := memTotal(); total > 0 && (s.Memory.Limit == 0 || s.Memory.Limit > total) {

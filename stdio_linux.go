@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/attach"
+	"github.com/hullbox/hull/internal/cgroup"
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/logfile"
 	"golang.org/x/sys/unix"
@@ -228,12 +229,12 @@ func (c *Container) detached() bool {
 // removeCgroupSettled removes a container's cgroup, giving its last
 // processes a moment to be reaped: a detached init is reaped by whoever
 // inherited it, not by us, and the cgroup is busy until then.
-func removeCgroupSettled(cg *cgroup) error {
-	err := cg.remove()
+func removeCgroupSettled(cg *cgroup.Cgroup) error {
+	err := cg.Remove()
 	for i := 0; err != nil && i < 100; i++ {
 		time.Sleep(10 * time.Millisecond)
-		_ = cg.kill()
-		err = cg.remove()
+		_ = cg.Kill()
+		err = cg.Remove()
 	}
 	return err
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,7 +23,7 @@ func (c *Container) Top(ctx context.Context) ([]Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	pids, err := cg.procs()
+	pids, err := cg.Procs()
 	if err != nil {
 		return nil, fmt.Errorf("top container %s: %w", shortContainerID(c.id), err)
 	}
@@ -47,31 +46,6 @@ func (c *Container) Top(ctx context.Context) ([]Process, error) {
 	}
 	slices.SortFunc(out, func(a, b Process) int { return a.PID - b.PID })
 	return out, nil
-}
-
-// procs returns the PIDs in the cgroup and its children.
-func (cg *cgroup) procs() ([]int, error) {
-	root := cg.procsDir()
-	var pids []int
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || d.Name() != "cgroup.procs" {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for _, f := range strings.Fields(string(data)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				pids = append(pids, n)
-			}
-		}
-		return nil
-	})
-	return pids, err
 }
 
 // readProcess reads /proc/<pid>/stat, status and cmdline.

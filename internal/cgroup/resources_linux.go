@@ -1,7 +1,6 @@
-package hull
+package cgroup
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,37 +8,25 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
-// defaultStopTimeout is how long Stop waits before SIGKILL when neither
-// the caller nor WithStopTimeout says (Docker's 10 seconds).
-const defaultStopTimeout = 10 * time.Second
-
-func (st *containerState) stopTimeout() time.Duration {
-	if st.StopTimeout != nil {
-		return *st.StopTimeout
-	}
-	return defaultStopTimeout
-}
-
-// setResources applies the spec's device rules and cpu, cpuset and
+// SetResources applies the spec's device rules and cpu, cpuset and
 // memory(+swap) limits to the cgroup before the container's process
-// exists. The pids limit waits for setPidsLimit (a Go init's runtime must
+// exists. The pids limit waits for SetPidsLimit (a Go init's runtime must
 // start its threads first). The device rules are Docker's (internal/spec):
 // the default capabilities include CAP_MKNOD, so they are what keeps a
 // container from making a node for the host's disk and reading it
 // (v1: the devices hierarchy; v2: an eBPF program on the cgroup).
-func (cg *cgroup) setResources(r *specs.LinuxResources) error {
+func (cg *Cgroup) SetResources(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
 	res := &specs.LinuxResources{CPU: r.CPU, Memory: r.Memory, Devices: r.Devices}
-	if m := r.Memory; m != nil && m.Swap != nil && !cg.swapAccounting() {
+	if m := r.Memory; m != nil && m.Swap != nil && !cg.fs.SwapAccounting() {
 		mem := *m
 		mem.Swap = nil // as Docker: no swap accounting, no swap limit
 		res.Memory = &mem
@@ -59,7 +46,7 @@ func (cg *cgroup) setResources(r *specs.LinuxResources) error {
 // setV1 writes the limits to the v1 hierarchies' files, as runc does:
 // the memory limit before memory+swap (which may not be below it), the
 // CFS period before its quota.
-func (cg *cgroup) setV1(r *specs.LinuxResources) error {
+func (cg *Cgroup) setV1(r *specs.LinuxResources) error {
 	type kv struct{ ctrl, file, value string }
 	var w []kv
 	i64 := func(ctrl, file string, v *int64) {
@@ -161,7 +148,7 @@ func deviceRule(d specs.LinuxDeviceCgroup) string {
 // setResourcesV2 converts the limits to v2's files (containerd's
 // conversion: shares to weight, memory+swap to swap) and writes them,
 // after enabling their controllers from the root down.
-func (cg *cgroup) setResourcesV2(res *specs.LinuxResources) error {
+func (cg *Cgroup) setResourcesV2(res *specs.LinuxResources) error {
 	v2 := cgroup2.ToResources(res)
 	v2.Devices = bpfDeviceRules(res.Devices) // an eBPF program, which ToResources leaves out
 	if err := cg.fs.enable(v2.EnabledControllers()); err != nil {
@@ -180,7 +167,7 @@ func (cg *cgroup) setResourcesV2(res *specs.LinuxResources) error {
 // newV2 makes the container's v2 directory. A memory or pids limit needs
 // its controller, enabled from the mount's root down to "/hull": a mount
 // that offers neither (cgroup.controllers) cannot limit them, and says so.
-func (cg *cgroup) newV2(memory, pids int64) error {
+func (cg *Cgroup) newV2(memory, pids int64) error {
 	var need []string
 	if memory > 0 {
 		need = append(need, "memory")
@@ -198,7 +185,7 @@ func (cg *cgroup) newV2(memory, pids int64) error {
 	cg.dirs = []string{dir}
 	if memory > 0 {
 		if err := cg.write("memory", "memory.max", strconv.FormatInt(memory, 10)); err != nil {
-			return errors.Join(fmt.Errorf("create cgroup: memory limit: %w", err), cg.remove())
+			return errors.Join(fmt.Errorf("create cgroup: memory limit: %w", err), cg.Remove())
 		}
 	}
 	return nil
@@ -208,7 +195,7 @@ func (cg *cgroup) newV2(memory, pids int64) error {
 // "+name" in cgroup.subtree_control of the root and of "/hull" (made
 // here if missing). A controller the root does not offer is
 // ErrUnsupported.
-func (fs *cgroupFS) enable(ctrls []string) error {
+func (fs *FS) enable(ctrls []string) error {
 	if len(ctrls) == 0 {
 		return nil
 	}
@@ -234,7 +221,7 @@ func (fs *cgroupFS) enable(ctrls []string) error {
 			if slices.Contains(strings.Fields(string(on)), c) {
 				continue
 			}
-			if err := writeCgroupFile(filepath.Join(dir, "cgroup.subtree_control"), "+"+c); err != nil {
+			if err := writeFile(filepath.Join(dir, "cgroup.subtree_control"), "+"+c); err != nil {
 				return fmt.Errorf("enable the %s controller: %w", c, err)
 			}
 		}
@@ -242,37 +229,17 @@ func (fs *cgroupFS) enable(ctrls []string) error {
 	return nil
 }
 
-// swapAccounting reports whether the kernel accounts swap per cgroup.
-func (cg *cgroup) swapAccounting() bool {
-	if !cg.fs.unified {
-		return fileExists(filepath.Join(cg.fs.v1["memory"], "memory.memsw.limit_in_bytes"))
+// SwapAccounting reports whether the kernel accounts swap per cgroup
+// (v2: seen in the hull parent, which has memory.swap.max once made; the
+// root has none).
+func (fs *FS) SwapAccounting() bool {
+	if !fs.unified {
+		return fileExists(filepath.Join(fs.v1["memory"], "memory.memsw.limit_in_bytes"))
 	}
-	// The root has no memory.swap.max; the hull parent does once created,
-	// and so does any child of a root with the controller.
-	return fileExists(filepath.Join(cg.fs.root, "hull", "memory.swap.max"))
-}
-
-// swapAccounting reports whether the host's cgroups account swap (v2: in
-// the hull parent).
-func swapAccounting(v2 bool) bool {
-	if v2 {
-		return fileExists(filepath.Join(cgroupRoot, "hull", "memory.swap.max"))
-	}
-	return fileExists(filepath.Join(cgroupRoot, "memory", "memory.memsw.limit_in_bytes"))
+	return fileExists(filepath.Join(fs.root, "hull", "memory.swap.max"))
 }
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return !errors.Is(err, os.ErrNotExist)
-}
-
-// autoRemove removes an exited container made WithAutoRemove. The reaper
-// calls it once the exit is recorded.
-func (c *Container) autoRemove() {
-	c.mu.Lock()
-	auto := c.st.AutoRemove && c.st.Status != ""
-	c.mu.Unlock()
-	if auto {
-		_ = c.Remove(context.Background(), WithRemoveVolumes()) // docker run --rm removes them too
-	}
 }
