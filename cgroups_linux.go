@@ -1,10 +1,6 @@
 package hull
 
-import (
-	"errors"
-
-	"github.com/hullbox/hull/internal/cgroup"
-)
+import "github.com/hullbox/hull/internal/cgroup"
 
 // cgroups is where this Runtime's containers get their cgroups: the
 // host's, unless a test put them on another cgroup2 mount
@@ -28,17 +24,5 @@ func (rt *Runtime) newCgroup(id string, memory, pids int64) (*cgroup.Cgroup, err
 func (rt *Runtime) loadCgroup(id string) *cgroup.Cgroup { return rt.cgroups().Load(id) }
 
 // cgroupErr makes an error of internal/cgroup that wraps its
-// ErrUnsupported wrap hull's ErrUnsupported too, with the same message.
-func cgroupErr(err error) error {
-	if err != nil && errors.Is(err, cgroup.ErrUnsupported) {
-		return unsupportedError{err}
-	}
-	return err
-}
-
-// unsupportedError is an error that is also ErrUnsupported.
-type unsupportedError struct{ err error }
-
-func (e unsupportedError) Error() string        { return e.err.Error() }
-func (e unsupportedError) Unwrap() error        { return e.err }
-func (e unsupportedError) Is(target error) bool { return target == ErrUnsupported }
+// ErrUnsupported wrap hull's ErrUnsupported too.
+func cgroupErr(err error) error { return alsoIs(err, cgroup.ErrUnsupported, ErrUnsupported) }

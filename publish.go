@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/hullbox/hull/internal/netsetup"
 )
 
 // PortBinding is one published port of a container: connections to
@@ -29,16 +31,9 @@ func (p PortBinding) String() string {
 	return fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Proto, net.JoinHostPort(p.HostIP, strconv.Itoa(int(p.HostPort))))
 }
 
-// portSpec is one parsed WithPublish argument. A zero hostLo means "pick a
-// free port"; a host range with a single container port means "the first
-// free port of the range", as Docker.
-type portSpec struct {
-	raw            string
-	hostIP         netip.Addr // invalid: every address
-	hostLo, hostHi uint16
-	ctrLo, ctrHi   uint16
-	proto          string
-}
+// portSpec is one parsed WithPublish argument (netsetup allocates its
+// host ports).
+type portSpec = netsetup.PortSpec
 
 // WithPublish publishes container ports on the host, like `docker run -p`:
 //
@@ -79,7 +74,7 @@ func (rc *runConfig) wantsPublish() bool { return len(rc.publish) > 0 }
 func (rc *runConfig) publishSpecs() []string {
 	var out []string
 	for _, ps := range rc.publish {
-		out = append(out, ps.raw)
+		out = append(out, ps.Raw)
 	}
 	return out
 }
@@ -97,16 +92,16 @@ func parsePublishSpecs(specs []string) []portSpec {
 }
 
 func parsePortSpec(spec string) (portSpec, error) {
-	ps := portSpec{raw: spec, proto: "tcp"}
+	ps := portSpec{Raw: spec, Proto: "tcp"}
 	bad := func(format string, args ...any) (portSpec, error) {
 		return portSpec{}, fmt.Errorf("%w: publish %q: %s", ErrInvalidArgument, spec, fmt.Sprintf(format, args...))
 	}
 	rest := spec
 	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
-		ps.proto = strings.ToLower(rest[i+1:])
+		ps.Proto = strings.ToLower(rest[i+1:])
 		rest = rest[:i]
-		if ps.proto != "tcp" && ps.proto != "udp" {
-			return bad("protocol %q: want tcp or udp", ps.proto)
+		if ps.Proto != "tcp" && ps.Proto != "udp" {
+			return bad("protocol %q: want tcp or udp", ps.Proto)
 		}
 	}
 	var host, hostPorts, ctrPorts string
@@ -143,20 +138,20 @@ func parsePortSpec(spec string) (portSpec, error) {
 			return bad("IPv6 host address %s: only IPv4 is supported", a)
 		}
 		if a = a.Unmap(); !a.IsUnspecified() {
-			ps.hostIP = a
+			ps.HostIP = a
 		}
 	}
 	var err error
-	if ps.ctrLo, ps.ctrHi, err = parsePortRange(ctrPorts, false); err != nil {
+	if ps.CtrLo, ps.CtrHi, err = parsePortRange(ctrPorts, false); err != nil {
 		return bad("container port: %v", err)
 	}
 	if hostPorts != "" {
-		if ps.hostLo, ps.hostHi, err = parsePortRange(hostPorts, true); err != nil {
+		if ps.HostLo, ps.HostHi, err = parsePortRange(hostPorts, true); err != nil {
 			return bad("host port: %v", err)
 		}
 	}
-	if n := ps.hostHi - ps.hostLo; ps.hostLo != 0 && ps.ctrHi != ps.ctrLo && n != ps.ctrHi-ps.ctrLo {
-		return bad("host range %d-%d and container range %d-%d differ in length", ps.hostLo, ps.hostHi, ps.ctrLo, ps.ctrHi)
+	if n := ps.HostHi - ps.HostLo; ps.HostLo != 0 && ps.CtrHi != ps.CtrLo && n != ps.CtrHi-ps.CtrLo {
+		return bad("host range %d-%d and container range %d-%d differ in length", ps.HostLo, ps.HostHi, ps.CtrLo, ps.CtrHi)
 	}
 	return ps, nil
 }

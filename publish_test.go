@@ -34,20 +34,20 @@ func TestParsePortSpec(t *testing.T) {
 		spec string
 		want portSpec
 	}{
-		{"80", portSpec{ctrLo: 80, ctrHi: 80, proto: "tcp"}},
-		{"80/udp", portSpec{ctrLo: 80, ctrHi: 80, proto: "udp"}},
-		{"8080:80", portSpec{hostLo: 8080, hostHi: 8080, ctrLo: 80, ctrHi: 80, proto: "tcp"}},
-		{"0:80", portSpec{ctrLo: 80, ctrHi: 80, proto: "tcp"}},
-		{"127.0.0.1:8080:80/TCP", portSpec{hostIP: lo, hostLo: 8080, hostHi: 8080, ctrLo: 80, ctrHi: 80, proto: "tcp"}},
-		{"127.0.0.1::80", portSpec{hostIP: lo, ctrLo: 80, ctrHi: 80, proto: "tcp"}},
-		{"0.0.0.0:53:53/udp", portSpec{hostLo: 53, hostHi: 53, ctrLo: 53, ctrHi: 53, proto: "udp"}},
-		{"8000-8001:80-81", portSpec{hostLo: 8000, hostHi: 8001, ctrLo: 80, ctrHi: 81, proto: "tcp"}},
-		{"8000-8010:80", portSpec{hostLo: 8000, hostHi: 8010, ctrLo: 80, ctrHi: 80, proto: "tcp"}},
-		{"80-82", portSpec{ctrLo: 80, ctrHi: 82, proto: "tcp"}},
-		{"[::ffff:127.0.0.1]:1:2", portSpec{hostIP: lo, hostLo: 1, hostHi: 1, ctrLo: 2, ctrHi: 2, proto: "tcp"}},
+		{"80", portSpec{CtrLo: 80, CtrHi: 80, Proto: "tcp"}},
+		{"80/udp", portSpec{CtrLo: 80, CtrHi: 80, Proto: "udp"}},
+		{"8080:80", portSpec{HostLo: 8080, HostHi: 8080, CtrLo: 80, CtrHi: 80, Proto: "tcp"}},
+		{"0:80", portSpec{CtrLo: 80, CtrHi: 80, Proto: "tcp"}},
+		{"127.0.0.1:8080:80/TCP", portSpec{HostIP: lo, HostLo: 8080, HostHi: 8080, CtrLo: 80, CtrHi: 80, Proto: "tcp"}},
+		{"127.0.0.1::80", portSpec{HostIP: lo, CtrLo: 80, CtrHi: 80, Proto: "tcp"}},
+		{"0.0.0.0:53:53/udp", portSpec{HostLo: 53, HostHi: 53, CtrLo: 53, CtrHi: 53, Proto: "udp"}},
+		{"8000-8001:80-81", portSpec{HostLo: 8000, HostHi: 8001, CtrLo: 80, CtrHi: 81, Proto: "tcp"}},
+		{"8000-8010:80", portSpec{HostLo: 8000, HostHi: 8010, CtrLo: 80, CtrHi: 80, Proto: "tcp"}},
+		{"80-82", portSpec{CtrLo: 80, CtrHi: 82, Proto: "tcp"}},
+		{"[::ffff:127.0.0.1]:1:2", portSpec{HostIP: lo, HostLo: 1, HostHi: 1, CtrLo: 2, CtrHi: 2, Proto: "tcp"}},
 	} {
 		got, err := parsePortSpec(tc.spec)
-		tc.want.raw = tc.spec
+		tc.want.Raw = tc.spec
 		if err != nil || got != tc.want {
 			t.Errorf("parsePortSpec(%q) = %+v, %v; want %+v", tc.spec, got, err, tc.want)
 		}
@@ -246,7 +246,7 @@ func TestPublishReachableFromHost(t *testing.T) {
 	if gw == "" {
 		t.Fatalf("no gateway in %+v", in.NetworkSettings)
 	}
-	lo, hi := ephemeralRange()
+	lo, hi := netsetup.EphemeralRange()
 	udp, ok := findPort(ports, 81, "udp", "0.0.0.0")
 	if !ok || udp.HostPort < lo || udp.HostPort > hi {
 		t.Errorf("random udp port %+v not in %d-%d", udp, lo, hi)

@@ -407,6 +407,29 @@ func Owners() (containers, bridges []string, err error) {
 	return slices.Compact(containers), slices.Compact(bridges), nil
 }
 
+// RemoveOrphans drops the rules of the owners named prefix+name whose
+// name is not in containers (published ports) or bridges (bridge rules):
+// those a dead process left. Owners of other prefixes (other roots) are
+// left alone.
+func RemoveOrphans(prefix string, containers, bridges map[string]bool) error {
+	ctrs, brs, err := Owners()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, o := range ctrs {
+		if id, ok := strings.CutPrefix(o, prefix); ok && !containers[id] {
+			errs = append(errs, Unpublish(o))
+		}
+	}
+	for _, o := range brs {
+		if br, ok := strings.CutPrefix(o, prefix); ok && !bridges[br] {
+			errs = append(errs, RemoveBridge(o))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // FlushUDPConntrack forgets the kernel's connection tracking entries of UDP
 // flows to the given host ports. NAT is decided on a flow's first packet,
 // so a client that was already sending to a port before it was published

@@ -1,0 +1,67 @@
+package hull
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
+	"path/filepath"
+
+	"github.com/hullbox/hull/internal/netsetup"
+)
+
+// The nftables rules of networks and published ports are written by
+// internal/netsetup. Rules are tagged with an owner "<root tag>:<container
+// id or bridge>", so several roots can share a host (or a network
+// namespace) and each one's recovery only drops its own.
+
+// ruleOwner names a container or bridge of this root in rule comments.
+func (rt *Runtime) ruleOwner(name string) string {
+	root, err := filepath.Abs(rt.cfg.root)
+	if err != nil {
+		root = rt.cfg.root
+	}
+	sum := sha256.Sum256([]byte(root))
+	return hex.EncodeToString(sum[:4]) + ":" + name
+}
+
+// setupNetworkRules installs a bridge's NAT, isolation and (internal)
+// confinement rules; see netsetup.SetupBridge. Idempotent.
+func (rt *Runtime) setupNetworkRules(bridge string, subnet netip.Prefix, internal bool) error {
+	return netsetup.SetupBridge(rt.ruleOwner(bridge), bridge, subnet, internal)
+}
+
+// removeNetworkRules deletes a bridge's rules; idempotent.
+func (rt *Runtime) removeNetworkRules(bridge string) error {
+	return netsetup.RemoveBridge(rt.ruleOwner(bridge))
+}
+
+// unpublishPorts deletes a container's published-port rules; idempotent.
+func (rt *Runtime) unpublishPorts(id string) error {
+	return netsetup.Unpublish(rt.ruleOwner(id))
+}
+
+// recoverNetRules drops this root's rules whose container or bridge is gone.
+func (rt *Runtime) recoverNetRules(liveContainers map[string]bool, liveBridges map[string]bool) error {
+	return netsetup.RemoveOrphans(rt.ruleOwner(""), liveContainers, liveBridges)
+}
+
+// publishPorts publishes the ports rc asks for towards ip, the
+// container's address on the network whose bridge port is veth (see
+// netsetup.PublishPorts). A port taken is ErrConflict, a host address
+// that is not the host's ErrInvalidArgument.
+func (rt *Runtime) publishPorts(id string, ip netip.Addr, veth string, rc *runConfig) ([]PortBinding, error) {
+	rules, err := netsetup.PublishPorts(rt.ruleOwner(id), ip, veth, rc.publish)
+	if err != nil {
+		err = alsoIs(err, netsetup.ErrPortInUse, ErrConflict)
+		return nil, alsoIs(err, netsetup.ErrNotHostAddress, ErrInvalidArgument)
+	}
+	out := make([]PortBinding, len(rules))
+	for i, r := range rules {
+		hostIP := "0.0.0.0"
+		if r.HostIP.IsValid() {
+			hostIP = r.HostIP.String()
+		}
+		out[i] = PortBinding{HostIP: hostIP, HostPort: r.HostPort, ContainerPort: r.Port, Proto: r.Proto}
+	}
+	return out, nil
+}
