@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/cgroup"
+	"github.com/hullbox/hull/internal/dns"
 	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/initproc"
 	specpkg "github.com/hullbox/hull/internal/spec"
@@ -144,7 +145,7 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 	if err := writeEtcFiles(dir, spec.Hostname); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
-	if err := writeDNSServers(dir, rc.dns); err != nil {
+	if err := dns.SetNameservers(filepath.Join(dir, "resolv.conf"), rc.dns); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
 	cfg := &initproc.Config{

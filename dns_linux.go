@@ -1,14 +1,12 @@
 package hull
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/hullbox/hull/internal/dns"
 	"github.com/hullbox/hull/internal/initproc"
@@ -56,10 +54,10 @@ func (rt *Runtime) enableDNS(cfg *initproc.Config, rc *runConfig) error {
 	t.Close()
 	ups := rc.dns
 	if len(ups) == 0 {
-		ups = hostNameservers()
+		ups = dns.HostNameservers()
 	}
 	if !rc.stdio.detached {
-		return writeDNSFile(rt.containerDir(cfg.ID), ups)
+		return dns.WriteServeFile(rt.containerDir(cfg.ID), ups)
 	}
 	cfg.DNS = &initproc.DNSConfig{Names: rt.namesPath(), Self: cfg.ID, Upstreams: ups}
 	return nil
@@ -95,92 +93,4 @@ func (rt *Runtime) unregisterNames(containerID, network string) error {
 		return fmt.Errorf("unregister names of %s: %w", shortContainerID(containerID), err)
 	}
 	return nil
-}
-
-// dnsResolvConf turns upstreamsConf (the resolv.conf the container would
-// have had) into that of a container on a user-defined network: its only
-// nameserver is the init's resolver, the search and other options are
-// kept, and ndots:0 is added unless an ndots option is there (as Docker:
-// a bare name is first asked as it is, which is what container names
-// are).
-func dnsResolvConf(upstreamsConf []byte) []byte {
-	var b bytes.Buffer
-	b.WriteString("nameserver " + strings.TrimSuffix(dns.Addr, ":53") + "\n")
-	ndots := false
-	for _, line := range strings.Split(string(upstreamsConf), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] == "nameserver" {
-			continue
-		}
-		if f[0] == "options" {
-			for _, o := range f[1:] {
-				ndots = ndots || strings.HasPrefix(o, "ndots:")
-			}
-		}
-		b.WriteString(line + "\n")
-	}
-	if !ndots {
-		b.WriteString("options ndots:0\n")
-	}
-	return b.Bytes()
-}
-
-// hostNameservers are the upstreams by default: the host's IPv4
-// nameservers that are not loopback ones; under systemd-resolved (only
-// loopback ones) those it forwards to.
-func hostNameservers() []string {
-	ups, loopback := nameservers("/etc/resolv.conf")
-	if len(ups) == 0 && loopback {
-		ups, _ = nameservers("/run/systemd/resolve/resolv.conf")
-	}
-	return ups
-}
-
-// nameservers lists the usable nameservers of a resolv.conf file, and
-// whether it had loopback ones.
-func nameservers(path string) (ups []string, loopback bool) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 || f[0] != "nameserver" {
-			continue
-		}
-		a, err := netip.ParseAddr(f[1])
-		switch {
-		case err != nil || !a.Is4():
-		case a.IsLoopback():
-			loopback = true
-		default:
-			ups = append(ups, a.String())
-		}
-	}
-	return ups, loopback
-}
-
-// writeDNSServers makes servers (WithDNS) the nameservers of the
-// resolv.conf in the container's directory dir, as docker run --dns does;
-// the rest of the file stays. On a user-defined network the file then
-// names 127.0.0.11 instead (dnsResolvConf) and the init forwards to them.
-func writeDNSServers(dir string, servers []string) error {
-	if len(servers) == 0 {
-		return nil
-	}
-	path := filepath.Join(dir, "resolv.conf")
-	data, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	var b bytes.Buffer
-	for _, s := range servers {
-		b.WriteString("nameserver " + s + "\n")
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 0 && f[0] != "nameserver" {
-			b.WriteString(line + "\n")
-		}
-	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
 }

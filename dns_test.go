@@ -418,21 +418,6 @@ func TestDNSOptions(t *testing.T) {
 			t.Errorf("WithDNS(%q) accepted", bad)
 		}
 	}
-	for _, tc := range []struct{ in, want string }{
-		{"nameserver 10.0.0.2\nsearch corp.example\n", "nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0\n"},
-		{"# host\nnameserver 10.0.0.2\nnameserver 10.0.0.3\noptions ndots:2 edns0\n", "nameserver 127.0.0.11\n# host\noptions ndots:2 edns0\n"},
-		{"", "nameserver 127.0.0.11\noptions ndots:0\n"},
-	} {
-		if got := string(dnsResolvConf([]byte(tc.in))); got != tc.want {
-			t.Errorf("dnsResolvConf(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "resolv.conf")
-	os.WriteFile(conf, []byte("nameserver 127.0.0.53\nnameserver ::1\nnameserver 2001:db8::1\nnameserver 10.0.0.2\n"), 0o644)
-	if ups, loop := nameservers(conf); !loop || len(ups) != 1 || ups[0] != "10.0.0.2" {
-		t.Errorf("nameservers = %v %v", ups, loop)
-	}
 }
 
 // TestDNSOwnerServes: an owned container on a user-defined network gets

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hullbox/hull/internal/dns"
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/netsetup"
 	"github.com/vishvananda/netlink"
@@ -172,7 +173,7 @@ func (rt *Runtime) prepareNetworks(st *containerState, cfg *initproc.Config, rc 
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "resolv.conf"), dnsResolvConf(up), 0o644)
+	return os.WriteFile(filepath.Join(dir, "resolv.conf"), dns.ResolvConf(up), 0o644)
 }
 
 // withNetworks runs fn with the network records under the networks lock.
