@@ -566,10 +566,10 @@ func (rt *Runtime) closeContainers() error {
 	rt.ctrs.dirDel.Wait()
 	// Every start that might exec the sealed binary has returned; a later
 	// initExe gets ErrClosed.
-	rt.ctrs.spawner.close()
+	rt.ctrs.spawner.Close()
 	rt.ctrs.exeOnce.Do(func() { rt.ctrs.exeErr = ErrClosed })
 	if rt.ctrs.exe != nil {
-		errs = append(errs, rt.ctrs.exe.close())
+		errs = append(errs, rt.ctrs.exe.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -151,7 +151,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	defer statR.Close()
 	closeAfterStart = append(closeAfterStart, cfgR, statW)
 	cmd := &exec.Cmd{
-		Path: exe.path(),
+		Path: exe.Path(),
 		Args: []string{"hull-exec", c.id},
 		Env: []string{initproc.Env + "=" + initproc.ExecMode, nsenter.Env + "=" + strconv.Itoa(pid),
 			"GOMAXPROCS=1", "GOGC=off"},
@@ -192,7 +192,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		defer cgFD.Close()
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
 	}
-	cmd, err = c.rt.ctrs.spawner.start(cmd)
+	cmd, err = c.rt.spawnStart(cmd)
 	if err != nil {
 		return ExecResult{}, fmt.Errorf("start: %w", err)
 	}

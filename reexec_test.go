@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hullbox/hull/internal/spawn"
 	"golang.org/x/sys/unix"
 )
 
@@ -80,7 +81,7 @@ func init() { helperRoles["memfd-noexec"] = memfdNoexecRole }
 // copyCmd runs this test binary's sealed copy exe, as a plain test
 // process that lists no test and exits 0 (no helper role).
 func copyCmd(exe *execFile) *exec.Cmd {
-	cmd := exec.Command(exe.path(), "-test.list=^$")
+	cmd := exec.Command(exe.Path(), "-test.list=^$")
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(e string) bool { return strings.HasPrefix(e, "HULL_TEST_HELPER=") })
 	return cmd
 }
@@ -93,18 +94,18 @@ func memfdNoexecRole(context.Context, *Runtime) error {
 	if err := os.WriteFile(sysctl, []byte("1"), 0); err != nil {
 		return err
 	}
-	exe, err := newExecFile()
+	exe, err := spawn.NewExe()
 	if err != nil {
 		return fmt.Errorf("memfd_noexec=1: %w", err)
 	}
-	defer exe.close()
+	defer exe.Close()
 	if out, err := copyCmd(exe).CombinedOutput(); err != nil {
 		return fmt.Errorf("memfd_noexec=1: run the binary's copy: %w: %s", err, out)
 	}
 	if err := os.WriteFile(sysctl, []byte("2"), 0); err != nil {
 		return err
 	}
-	if _, err := newExecFile(); err == nil || !errors.Is(err, syscall.EACCES) || !strings.Contains(err.Error(), "vm.memfd_noexec=2") {
+	if _, err := spawn.NewExe(); err == nil || !errors.Is(err, syscall.EACCES) || !strings.Contains(err.Error(), "vm.memfd_noexec=2") {
 		return fmt.Errorf("memfd_noexec=2: got %v, want EACCES naming the sysctl", err)
 	}
 	return nil
@@ -216,34 +217,4 @@ func TestCloseDuringStarts(t *testing.T) {
 	for _, id := range ids {
 		checkGone(t, rt, id, 0)
 	}
-}
-
-// TestStartRetries: goroutines that each make a sealed copy of the binary
-// and exec it at once, as parallel Runtimes do. An exec of a memfd fails
-// now and then with EACCES although the memfd is executable and a second
-// try works (startCmd); none of these starts may fail.
-func TestStartRetries(t *testing.T) {
-	t.Parallel()
-	var wg sync.WaitGroup
-	for range 6 {
-		wg.Go(func() {
-			for range 30 {
-				exe, err := newExecFile()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				cmd, err := startCmd(copyCmd(exe))
-				if err == nil {
-					err = cmd.Wait()
-				}
-				exe.close()
-				if err != nil {
-					t.Errorf("exec of the binary's copy: %v", err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hullbox/hull/internal/cgroup"
 	"github.com/hullbox/hull/internal/initproc"
+	"github.com/hullbox/hull/internal/spawn"
 	"golang.org/x/sys/unix"
 )
 
@@ -207,10 +208,10 @@ func (rt *Runtime) startShim(cmd *exec.Cmd, cg *cgroup.Cgroup, cfg *initproc.Con
 	}
 	defer shimLog.Close()
 	cmd.Stdout, cmd.Stderr = nil, shimLog
-	cmd.Path, cmd.Args = exe.path(), []string{"hull-shim", cfg.ID}
+	cmd.Path, cmd.Args = exe.Path(), []string{"hull-shim", cfg.ID}
 	cmd.Env = []string{initproc.Env + "=" + initproc.ShimMode, initproc.ShimEnv + "=" + string(mustJSON(args))}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd, err = rt.ctrs.spawner.start(cmd)
+	cmd, err = rt.spawnStart(cmd)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -243,7 +244,7 @@ func (rt *Runtime) startGoInit(cmd *exec.Cmd, cg *cgroup.Cgroup, sio *containerS
 	if err != nil {
 		return cmd, cfgW, statR, false, err
 	}
-	cmd.Path = exe.path()
+	cmd.Path = exe.Path()
 	cgFD, err := cg.DirFD()
 	if err != nil {
 		return cmd, cfgW, statR, false, err
@@ -253,19 +254,19 @@ func (rt *Runtime) startGoInit(cmd *exec.Cmd, cg *cgroup.Cgroup, sio *containerS
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
 	}
 	// A warm init stands in for cmd, with cmd's streams and its own pipes.
-	w := rt.ctrs.spawner.takeWarm(exe.path(), cmd) // warm_linux.go
-	if w != nil && w.adopt(cmd, &sio.copied) != nil {
-		w.discard()
+	w := rt.ctrs.spawner.TakeWarm(exe.Path(), cmd) // internal/spawn
+	if w != nil && adoptWarm(w, cmd, &sio.copied) != nil {
+		w.Discard()
 		w = nil
 	}
 	if w == nil {
-		cmd, err := rt.ctrs.spawner.start(cmd)
+		cmd, err := rt.spawnStart(cmd)
 		return cmd, cfgW, statR, false, err
 	}
 	for _, f := range []*os.File{cfgR, cfgW, statR, statW} {
 		f.Close()
 	}
-	return w.cmd, w.cfgW, w.statR, true, nil
+	return w.Cmd, w.CfgW, w.StatR, true, nil
 }
 
 // planFits reports whether a plan init can be what cmd would start: it
@@ -304,9 +305,9 @@ func (rt *Runtime) startPlan(ctx context.Context, id string, cmd *exec.Cmd, plan
 		}
 	}
 	a := cmd.SysProcAttr
-	res := rt.ctrs.spawner.spawnPlan(cloneRequest{plan: plan, cloneflags: a.Cloneflags, stdio: stdio,
-		cfg: int(cfgR.Fd()), stat: int(statW.Fd()), pdeathsig: a.Pdeathsig})
-	cloned := make(chan cloneResult, 1)
+	res := rt.ctrs.spawner.SpawnPlan(spawn.PlanRequest{Plan: plan, Cloneflags: a.Cloneflags, Stdio: stdio,
+		Cfg: int(cfgR.Fd()), Stat: int(statW.Fd()), Pdeathsig: a.Pdeathsig})
+	cloned := make(chan spawn.PlanResult, 1)
 	go func() {
 		r := <-res
 		// The init has exec'd or is gone: if it died before its pid,
@@ -325,14 +326,14 @@ func (rt *Runtime) startPlan(ctx context.Context, id string, cmd *exec.Cmd, plan
 	// Without the go byte, an init waiting for it exits; reap it.
 	cfgW.Close()
 	r := <-cloned
-	if r.pid > 0 {
-		if p, ferr := os.FindProcess(r.pid); ferr == nil {
+	if r.Pid > 0 {
+		if p, ferr := os.FindProcess(r.Pid); ferr == nil {
 			_, _ = p.Wait()
 		}
 	}
 	switch {
-	case r.err != nil:
-		return nil, r.err
+	case r.Err != nil:
+		return nil, spawnErr(r.Err)
 	case err == nil && m.Type == "error":
 		return nil, startError(id, initproc.Word(plan, m))
 	case err == nil:

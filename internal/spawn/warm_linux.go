@@ -1,4 +1,4 @@
-package hull
+package spawn
 
 import (
 	"io"
@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A warm init is a Go init started ahead of time (initproc.WarmMode): the
+// A WarmInit is a Go init started ahead of time (initproc.WarmMode): the
 // clone into new namespaces, the exec of the sealed binary and the Go
 // runtime's start-up are most of what such a container start costs, and a
 // Runtime that starts them keeps one init that is past them, in fresh
@@ -23,42 +23,42 @@ import (
 // the default namespaces, owned (pdeathsig) and no terminal or stdin, as
 // spawn would start the init for it anyway; everything else starts cold.
 //
-// Nothing about it is visible: it is a child of the spawner thread like
+// Nothing about it is visible: it is a child of the Spawner thread like
 // any init (pdeathsig SIGKILL, non-dumpable), it is in no cgroup of ours
 // until adopted (then moved into the container's, before it forks or execs
 // anything), and Runtime.Close kills it. The first two Creates of a
 // Runtime start cold; the second starts the pool.
-type warmInit struct {
-	cmd   *exec.Cmd
-	cfgW  *os.File // config, then the start byte
-	statR *os.File // reports
-	ctl   *os.File // WarmFD's other end: readiness, then the streams
+type WarmInit struct {
+	Cmd   *exec.Cmd // the started init, to wait for
+	CfgW  *os.File  // its config pipe: the config, then the start byte
+	StatR *os.File  // its status pipe: the reports
+	ctl   *os.File  // WarmFD's other end: readiness, then the streams
 }
 
 const warmCloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET
 
-// A warmPool is a spawner's one warm init, being started or ready.
+// A warmPool is a Spawner's one warm init, being started or ready.
 type warmPool struct {
 	cold   string   // Env's value in the cold init it stands in for
 	warm   string   // Env's value in its own: initproc.WarmMode
 	env    []string // the rest of both environments (tracing aside)
 	mu     sync.Mutex
-	next   chan *warmInit // the one being started or ready (nil if it failed); made on second use
+	next   chan *WarmInit // the one being started or ready (nil if it failed); made on second use
 	used   bool           // a Create has asked once
 	closed bool
 }
 
-// pool returns the spawner's pool of Go inits.
-func (s *spawner) pool() *warmPool {
+// pool returns the Spawner's pool of Go inits.
+func (s *Spawner) pool() *warmPool {
 	s.poolsOnce.Do(func() {
 		s.warm.cold, s.warm.warm, s.warm.env = "1", initproc.WarmMode, []string{"GOMAXPROCS=1", "GOGC=off"}
 	})
 	return &s.warm
 }
 
-// takeWarm returns a warm init that can stand in for cmd (built by spawn,
-// not started), or nil: then spawn starts cmd. It starts the next one.
-func (s *spawner) takeWarm(exe string, cmd *exec.Cmd) *warmInit {
+// TakeWarm returns a warm init that can stand in for cmd (built by spawn,
+// not started), or nil: then the caller starts cmd. It starts the next one.
+func (s *Spawner) TakeWarm(exe string, cmd *exec.Cmd) *WarmInit {
 	p := s.pool()
 	p.mu.Lock()
 	if p.closed {
@@ -75,7 +75,7 @@ func (s *spawner) takeWarm(exe string, cmd *exec.Cmd) *warmInit {
 			p.mu.Unlock()
 			return nil
 		}
-		p.next = make(chan *warmInit, 1)
+		p.next = make(chan *WarmInit, 1)
 		go s.fillWarm(p, exe)
 		p.mu.Unlock()
 		return nil
@@ -116,7 +116,7 @@ func (p *warmPool) fits(exe string, cmd *exec.Cmd) bool {
 
 // fillWarm starts one of p's warm inits and offers it once it is ready
 // (or nil).
-func (s *spawner) fillWarm(p *warmPool, exe string) {
+func (s *Spawner) fillWarm(p *warmPool, exe string) {
 	w, err := s.startWarm(p, exe)
 	if err != nil {
 		w = nil
@@ -124,7 +124,7 @@ func (s *spawner) fillWarm(p *warmPool, exe string) {
 	p.next <- w
 }
 
-func (s *spawner) startWarm(p *warmPool, exe string) (_ *warmInit, retErr error) {
+func (s *Spawner) startWarm(p *warmPool, exe string) (_ *WarmInit, retErr error) {
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
@@ -154,33 +154,25 @@ func (s *spawner) startWarm(p *warmPool, exe string) (_ *warmInit, retErr error)
 		ExtraFiles:  []*os.File{cfgR, statW, child}, // configFD, statusFD, WarmFD
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: warmCloneflags, Pdeathsig: syscall.SIGKILL},
 	}
-	cmd, err = s.start(cmd)
+	cmd, err = s.Start(cmd)
 	if err != nil {
 		return nil, err
 	}
-	w := &warmInit{cmd: cmd, cfgW: cfgW, statR: statR, ctl: ctl}
+	w := &WarmInit{Cmd: cmd, CfgW: cfgW, StatR: statR, ctl: ctl}
 	files = []*os.File{cfgR, statW, child}
 	var b [1]byte
 	if _, err := io.ReadFull(ctl, b[:]); err != nil {
-		w.discard()
+		w.Discard()
 		return nil, err
 	}
 	return w, nil
 }
 
-// adopt sends the warm init the streams cmd was given (nil, *os.File or a
-// writer, which gets a pipe copied into it under copied) and returns the
-// started command in cmd's place.
-func (w *warmInit) adopt(cmd *exec.Cmd, copied *sync.WaitGroup) error {
-	streams, ours, err := childStreams(cmd, copied)
-	defer func() {
-		for _, f := range ours {
-			f.Close()
-		}
-	}()
-	if err != nil {
-		return err
-	}
+// Adopt sends the warm init the streams it is to have in place of those
+// of the command it stands in for (nil: /dev/null; it has no stdin), and
+// lets it go on as that command: Cmd. The caller closes its copies of
+// the streams once Adopt has returned.
+func (w *WarmInit) Adopt(streams [3]*os.File) error {
 	var mask byte
 	var send []*os.File
 	for i, f := range streams[1:] { // fits: no stdin
@@ -197,7 +189,7 @@ func (w *warmInit) adopt(cmd *exec.Cmd, copied *sync.WaitGroup) error {
 	if len(fds) > 0 {
 		rights = unix.UnixRights(fds...)
 	}
-	err = unix.Sendmsg(int(w.ctl.Fd()), []byte{mask}, rights, nil, 0)
+	err := unix.Sendmsg(int(w.ctl.Fd()), []byte{mask}, rights, nil, 0)
 	w.ctl.Close()
 	initproc.Trace("P warm init adopted")
 	return err
@@ -211,24 +203,20 @@ func traceEnv() []string {
 	return nil
 }
 
-// discard kills a warm init that will not be used and reaps it.
-func (w *warmInit) discard() {
-	_ = w.cmd.Process.Kill()
-	_ = w.cmd.Wait()
+// Discard kills a warm init that will not be used and reaps it.
+func (w *WarmInit) Discard() {
+	_ = w.Cmd.Process.Kill()
+	_ = w.Cmd.Wait()
 	w.close()
 }
 
-func (w *warmInit) close() {
-	for _, f := range []*os.File{w.cfgW, w.statR, w.ctl} {
+func (w *WarmInit) close() {
+	for _, f := range []*os.File{w.CfgW, w.StatR, w.ctl} {
 		f.Close()
 	}
 }
 
-// closeWarm discards the warm inits, waiting for those being started.
-func (s *spawner) closeWarm() {
-	s.warm.close()
-}
-
+// close discards the warm inits, waiting for those being started.
 func (p *warmPool) close() {
 	p.mu.Lock()
 	p.closed = true
@@ -238,7 +226,7 @@ func (p *warmPool) close() {
 		return
 	}
 	if w := <-next; w != nil {
-		w.discard()
+		w.Discard()
 	}
 	next <- nil // for a takeWarm that was waiting too
 }

@@ -1,13 +1,11 @@
-package hull
+package spawn
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -16,89 +14,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// execFile is a sealed in-memory copy of this program's binary, which every
-// container init is started from (docs/containers.md, "Re-exec safety"): a
-// process in a container that opens /proc/<init>/exe reaches this copy,
-// which cannot be written, never the binary on the host.
-type execFile struct{ f *os.File }
+// ErrClosed is the error of a start asked of a Spawner after Close.
+var ErrClosed = errors.New("runtime closed")
 
-// path is what to exec: the memfd through our own fd table. The child
-// resolves it before close-on-exec closes its copy of the fd.
-func (e *execFile) path() string { return "/proc/self/fd/" + strconv.Itoa(int(e.f.Fd())) }
-
-func (e *execFile) close() error { return e.f.Close() }
-
-func newExecFile() (*execFile, error) {
-	src, err := os.Open("/proc/self/exe")
-	if err != nil {
-		return nil, fmt.Errorf("copy own binary: %w", err)
-	}
-	defer src.Close()
-	fd, err := memfdExec("hull-init")
-	if err != nil {
-		return nil, fmt.Errorf("copy own binary: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "memfd:hull-init")
-	if fi, err := src.Stat(); err == nil {
-		// Size it first so the copy does not grow the file page by page.
-		_ = f.Truncate(fi.Size())
-	}
-	if _, err := io.Copy(f, src); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("copy own binary: %w", err)
-	}
-	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("copy own binary: seal: %w", err)
-	}
-	return &execFile{f: f}, nil
-}
-
-// memfdExec makes a sealable memfd that can be executed. Linux 6.3 added
-// vm.memfd_noexec: at 1 a memfd made without MFD_EXEC is silently sealed
-// against exec (every init would then fail with EACCES), at 2 MFD_EXEC is
-// refused. Older kernels reject the flag they do not know with EINVAL.
-func memfdExec(name string) (int, error) {
-	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
-	fd, err := unix.MemfdCreate(name, flags|unix.MFD_EXEC)
-	if errors.Is(err, unix.EINVAL) {
-		fd, err = unix.MemfdCreate(name, flags)
-	}
-	switch {
-	case errors.Is(err, unix.EACCES):
-		return -1, fmt.Errorf("memfd_create: executable memfds are forbidden here (sysctl vm.memfd_noexec=2 in this PID namespace): %w", err)
-	case err != nil:
-		return -1, fmt.Errorf("memfd_create: %w", err)
-	}
-	return fd, nil
-}
-
-// initExe returns the Runtime's sealed binary, made on first use.
-func (rt *Runtime) initExe() (*execFile, error) {
-	rt.ctrs.exeOnce.Do(func() { rt.ctrs.exe, rt.ctrs.exeErr = newExecFile() })
-	return rt.ctrs.exe, rt.ctrs.exeErr
-}
-
-// spawner starts container inits from one OS thread that lives as long as
-// the Runtime. Pdeathsig fires when the *thread* that forked a child
+// Spawner starts container inits from one OS thread that lives as long as
+// the Runtime (the zero Spawner is ready; the thread starts on first
+// use). Pdeathsig fires when the *thread* that forked a child
 // exits, not the process (golang/go#27505): forking from whatever thread
 // the caller's goroutine is on would kill its containers if that goroutine
 // was locked to its thread and then ended.
-type spawner struct {
+type Spawner struct {
 	once sync.Once
 	reqs chan spawnRequest
 	done chan struct{}
 	stop sync.Once
-	// ended is closed when the spawner thread has returned: after that
+	// ended is closed when the Spawner thread has returned: after that
 	// no start runs, and the sealed binary may be closed.
 	ended chan struct{}
 	// Warm Go inits (warm_linux.go).
 	warm      warmPool
 	poolsOnce sync.Once
-	// Idle threads that spawn plan inits (spawnPlan) wait here; threads
+	// Idle threads that spawn plan inits (SpawnPlan) wait here; threads
 	// holds a token for each such thread there is.
-	clones  chan cloneRequest
+	clones  chan PlanRequest
 	threads chan struct{}
 }
 
@@ -118,9 +56,9 @@ type spawnResult struct {
 	err error
 }
 
-// start starts cmd on the spawner thread (startCmd) and returns the
+// Start starts cmd on the Spawner thread (startCmd) and returns the
 // command that runs: cmd, or a copy of it that a retry started.
-func (s *spawner) start(cmd *exec.Cmd) (*exec.Cmd, error) {
+func (s *Spawner) Start(cmd *exec.Cmd) (*exec.Cmd, error) {
 	s.once.Do(s.begin)
 	r := spawnRequest{cmd: cmd, result: make(chan spawnResult, 1)}
 	select {
@@ -163,35 +101,37 @@ func startCmd(cmd *exec.Cmd) (*exec.Cmd, error) {
 // say) is reported after them.
 const startTries = 3
 
-// cloneRequest asks a spawner thread to start a plan init (initproc.Spawn).
-type cloneRequest struct {
-	plan       []byte
-	cloneflags uintptr
-	stdio      [3]int
-	cfg, stat  int
-	pdeathsig  syscall.Signal
-	result     chan cloneResult
+// PlanRequest asks a spawner thread to start a plan init (initproc.Spawn).
+type PlanRequest struct {
+	Plan       []byte         // the compiled plan (initproc.Compile)
+	Cloneflags uintptr        // the namespaces to make
+	Stdio      [3]int         // the init's stdin, stdout, stderr; -1: /dev/null
+	Cfg, Stat  int            // the config and status pipes' child ends
+	Pdeathsig  syscall.Signal // sent to the init when the thread that cloned it ends
+	result     chan PlanResult
 }
 
-type cloneResult struct {
-	pid int
-	err error
+// PlanResult is what became of a PlanRequest, once its init has exec'd
+// or exited: its pid (0 if the clone failed) and the clone's error.
+type PlanResult struct {
+	Pid int
+	Err error
 }
 
-// spawnPlan starts a plan init on one of the spawner's clone threads and
+// SpawnPlan starts a plan init on one of the Spawner's clone threads and
 // returns what will tell its pid and whether the clone failed, once the
 // init has exec'd or exited: the thread waits until then (initproc.Spawn),
 // so a thread is made whenever none is idle, up to maxCloneThreads. Like
-// the spawner's own, a clone thread is locked and lives as long as the
+// the Spawner's own, a clone thread is locked and lives as long as the
 // Runtime: the init's pdeathsig follows the thread.
-func (s *spawner) spawnPlan(r cloneRequest) <-chan cloneResult {
+func (s *Spawner) SpawnPlan(r PlanRequest) <-chan PlanResult {
 	s.once.Do(s.begin)
-	r.result = make(chan cloneResult, 1)
+	r.result = make(chan PlanResult, 1)
 	select {
 	case s.clones <- r:
 		return r.result
 	case <-s.done:
-		r.result <- cloneResult{err: ErrClosed}
+		r.result <- PlanResult{Err: ErrClosed}
 		return r.result
 	default:
 	}
@@ -200,23 +140,23 @@ func (s *spawner) spawnPlan(r cloneRequest) <-chan cloneResult {
 	case s.threads <- struct{}{}:
 		go s.cloneThread(r)
 	case <-s.done:
-		r.result <- cloneResult{err: ErrClosed}
+		r.result <- PlanResult{Err: ErrClosed}
 	}
 	return r.result
 }
 
-func (s *spawner) cloneThread(r cloneRequest) {
+func (s *Spawner) cloneThread(r PlanRequest) {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 	stack, err := initproc.NewSpawnStack()
 	if err != nil {
 		<-s.threads // no thread after all
-		r.result <- cloneResult{err: err}
+		r.result <- PlanResult{Err: err}
 		return
 	}
 	defer stack.Free()
 	for {
-		pid, err := initproc.Spawn(stack, r.plan, r.cloneflags, r.stdio, r.cfg, r.stat, r.pdeathsig)
-		r.result <- cloneResult{pid: pid, err: err}
+		pid, err := initproc.Spawn(stack, r.Plan, r.Cloneflags, r.Stdio, r.Cfg, r.Stat, r.Pdeathsig)
+		r.result <- PlanResult{Pid: pid, Err: err}
 		select {
 		case r = <-s.clones:
 		case <-s.done:
@@ -225,8 +165,8 @@ func (s *spawner) cloneThread(r cloneRequest) {
 	}
 }
 
-func (s *spawner) begin() {
-	s.reqs, s.clones = make(chan spawnRequest), make(chan cloneRequest)
+func (s *Spawner) begin() {
+	s.reqs, s.clones = make(chan spawnRequest), make(chan PlanRequest)
 	s.threads = make(chan struct{}, maxCloneThreads)
 	if s.done == nil {
 		s.done = make(chan struct{})
@@ -255,12 +195,12 @@ func (s *spawner) begin() {
 	}()
 }
 
-// close ends the spawner thread, once any start in progress has returned;
+// close ends the Spawner thread, once any start in progress has returned;
 // the Runtime's containers must be gone.
-func (s *spawner) close() {
-	s.closeWarm()
+func (s *Spawner) Close() {
+	s.warm.close()
 	s.stop.Do(func() {
-		s.once.Do(func() {}) // a spawner never started stays unstarted
+		s.once.Do(func() {}) // a Spawner never started stays unstarted
 		if s.done == nil {
 			s.done = make(chan struct{})
 		}
