@@ -277,7 +277,7 @@ type containerSet struct {
 
 	spawner spawner // the thread inits are forked from
 
-	linkDel sync.WaitGroup // background veth deletions (deleteLinksLater)
+	linkDel sync.WaitGroup // background veth deletions (netsetup.DeleteLinksLater)
 	dirDel  sync.WaitGroup // background deletions of removed containers' directories (cleanup)
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/hullbox/hull/internal/dns"
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/netsetup"
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
 
@@ -265,7 +264,7 @@ func (c *Container) attachNetworks(ctx context.Context, rc *runConfig) error {
 	}
 	ep := st.Networks[slices.IndexFunc(st.Networks, func(e endpointState) bool { return e.NetworkID == first.ID })]
 	initproc.Trace("P names registered")
-	ports, err := c.rt.publishPorts(st.ID, ep.IP, hostVeth(st.ID, ep.IfName), rc)
+	ports, err := c.rt.publishPorts(st.ID, ep.IP, netsetup.HostVeth(st.ID, ep.IfName), rc)
 	if err != nil {
 		return fmt.Errorf("publish ports: %w", err)
 	}
@@ -286,7 +285,7 @@ func (rt *Runtime) attachEndpoint(ns netns.NsHandle, st *containerState, rec *ne
 	if err != nil {
 		return err
 	}
-	host := hostVeth(st.ID, ep.IfName)
+	host := netsetup.HostVeth(st.ID, ep.IfName)
 	_ = netsetup.DeleteLink(host) // a previous run's, if its netns is not gone yet
 	a := netsetup.Attachment{
 		Bridge: rec.Bridge, HostName: host, IfName: ep.IfName,
@@ -305,13 +304,6 @@ func (rt *Runtime) attachEndpoint(ns netns.NsHandle, st *containerState, rec *ne
 	names := append([]string{st.Name}, ep.Aliases...)
 	names = append(names, st.ID[:12])
 	return rt.registerNames(rec.ID, st.ID, names, ep.IP)
-}
-
-// hostVeth names the host end of a container's interface: "hv", 9 hex
-// digits of the ID, the interface number (at most 14 bytes: the peer
-// gets a "p" appended while it is created).
-func hostVeth(id, ifName string) string {
-	return "hv" + id[:9] + strings.TrimPrefix(ifName, "eth")
 }
 
 // releaseNetworks gives back what the container's run held: addresses,
@@ -341,45 +333,11 @@ func (c *Container) releaseNetworks() error {
 	var veths []string
 	for _, ep := range eps {
 		if ep.IfName != "" {
-			veths = append(veths, hostVeth(c.id, ep.IfName))
+			veths = append(veths, netsetup.HostVeth(c.id, ep.IfName))
 		}
 	}
-	errs = append(errs, rt.deleteLinksLater(veths))
+	errs = append(errs, netsetup.DeleteLinksLater(veths, &rt.ctrs.linkDel))
 	initproc.Trace("P release veths")
-	return errors.Join(errs...)
-}
-
-// deleteLinksLater deletes the links named (host ends of veths) in the
-// background; Close waits for them. Deleting a veth waits for the kernel
-// (synchronize_net; after the container's init died, for the teardown of
-// its network namespace, which deletes the pair itself unless another
-// container shares it): 10-15 ms that the start path of the next container
-// need not pay. The links are looked up now, and deleted by index: a
-// restart's new veth of the same name is never the one deleted.
-func (rt *Runtime) deleteLinksLater(names []string) error {
-	var links []netlink.Link
-	var errs []error
-	for _, name := range names {
-		l, err := netlink.LinkByName(name)
-		var nf netlink.LinkNotFoundError
-		switch {
-		case errors.As(err, &nf):
-		case err != nil:
-			errs = append(errs, err)
-		default:
-			links = append(links, l)
-		}
-	}
-	if len(links) == 0 {
-		return errors.Join(errs...)
-	}
-	rt.ctrs.linkDel.Add(1)
-	go func() {
-		defer rt.ctrs.linkDel.Done()
-		for _, l := range links {
-			_ = netlink.LinkDel(l) // ENODEV: the namespace's teardown took it
-		}
-	}()
 	return errors.Join(errs...)
 }
 
@@ -535,7 +493,7 @@ func (n *Network) Disconnect(ctx context.Context, c *Container) error {
 			errs = append(errs, netsetup.DeleteLinkAt(ns, ep.IfName))
 			ns.Close()
 		}
-		errs = append(errs, netsetup.DeleteLink(hostVeth(st.ID, ep.IfName)))
+		errs = append(errs, netsetup.DeleteLink(netsetup.HostVeth(st.ID, ep.IfName)))
 	}
 	errs = append(errs, n.releaseOne(st.ID), n.rt.unregisterNames(st.ID, n.rec.ID))
 	c.mu.Lock()

@@ -5,18 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/netsetup"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // CreateNetwork creates a user-defined bridge network: its state under the
@@ -122,15 +121,15 @@ func (rt *Runtime) defaultNetwork() (*networkRecord, error) {
 
 // ownBridge reports whether the network's bridge exists and is ours.
 func ownBridge(rec *networkRecord) bool {
-	l, err := netlink.LinkByName(rec.Bridge)
-	return err == nil && l.Attrs().Alias == rec.ID
+	alias, ok := netsetup.LinkAlias(rec.Bridge)
+	return ok && alias == rec.ID
 }
 
 // remakeDefault makes the default network's bridge again (networks lock
 // held). While no container holds an address it may move to a free device
 // name and subnet first.
 func (rt *Runtime) remakeDefault(rec *networkRecord, recs []networkRecord) error {
-	hostUnlock, err := lockHostNet()
+	hostUnlock, err := netsetup.LockHost()
 	if err != nil {
 		return err
 	}
@@ -143,15 +142,10 @@ func (rt *Runtime) remakeDefault(rec *networkRecord, recs []networkRecord) error
 		return err
 	}
 	if len(users) == 0 {
-		if _, err := netlink.LinkByName(rec.Bridge); err == nil {
-			for i := 0; ; i++ {
-				if _, err := netlink.LinkByName("hull" + strconv.Itoa(i)); err != nil {
-					rec.Bridge = "hull" + strconv.Itoa(i)
-					break
-				}
-			}
+		if _, exists := netsetup.LinkAlias(rec.Bridge); exists {
+			rec.Bridge = netsetup.FreeLinkName("hull")
 		}
-		used, err := hostRoutes()
+		used, err := netsetup.HostRoutes()
 		if err != nil {
 			return err
 		}
@@ -216,26 +210,20 @@ func (rt *Runtime) closeNetworks() error {
 // writes the IPAM state, makes the bridge and its rules and finally the
 // record. The networks lock is held; on error nothing is left.
 func (rt *Runtime) createNetworkLocked(rec *networkRecord, recs []networkRecord, gateway netip.Addr) (retErr error) {
-	hostUnlock, err := lockHostNet()
+	hostUnlock, err := netsetup.LockHost()
 	if err != nil {
 		return err
 	}
 	defer hostUnlock()
 	if rec.Default {
-		for i := 0; ; i++ {
-			name := "hull" + strconv.Itoa(i)
-			if _, err := netlink.LinkByName(name); err != nil {
-				rec.Bridge = name
-				break
-			}
-		}
+		rec.Bridge = netsetup.FreeLinkName("hull")
 	}
 	if rec.Subnet.IsValid() {
-		if err := checkHostOverlap(rec.Subnet); err != nil {
-			return err
+		if err := netsetup.CheckHostOverlap(rec.Subnet); err != nil {
+			return alsoIs(err, netsetup.ErrHostOverlap, ErrConflict)
 		}
 	} else {
-		used, err := hostRoutes()
+		used, err := netsetup.HostRoutes()
 		if err != nil {
 			return err
 		}
@@ -286,7 +274,7 @@ func (rt *Runtime) makeBridge(rec *networkRecord) error {
 		return errors.Join(err, netsetup.DeleteLink(rec.Bridge))
 	}
 	if !rec.Internal {
-		if err := enableForwarding(); err != nil {
+		if err := netsetup.EnableForwarding(); err != nil {
 			return errors.Join(err, netsetup.DeleteLink(rec.Bridge))
 		}
 	}
@@ -302,7 +290,7 @@ func (rt *Runtime) ensureBridge(rec *networkRecord) error {
 	if _, err := netlink.LinkByName(rec.Bridge); err == nil {
 		return nil
 	}
-	unlock, err := lockHostNet()
+	unlock, err := netsetup.LockHost()
 	if err != nil {
 		return err
 	}
@@ -313,36 +301,11 @@ func (rt *Runtime) ensureBridge(rec *networkRecord) error {
 	return rt.makeBridge(rec)
 }
 
-func enableForwarding() error {
-	const p = "/proc/sys/net/ipv4/ip_forward"
-	if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == "1" {
-		return nil
-	}
-	if err := os.WriteFile(p, []byte("1"), 0o644); err != nil {
-		return fmt.Errorf("enable IPv4 forwarding: %w", err)
-	}
-	return nil
-}
-
 // lockNetworks takes the root's networks lock: creating and removing
 // networks and allocating addresses happen under it, so a Remove never
 // races an attach, in this process or another.
 func (rt *Runtime) lockNetworks() (func(), error) {
 	l, err := fsutil.LockFile(filepath.Join(rt.networksDir(), ".lock"), fsutil.CreateDir)
-	if err != nil {
-		return nil, err
-	}
-	return l.Unlock, nil
-}
-
-// lockHostNet serializes the choice of bridge names and subnets between
-// the roots of this host: they look at the host's links and routes.
-func lockHostNet() (func(), error) {
-	dir := "/run/lock"
-	if _, err := os.Stat(dir); err != nil {
-		dir = os.TempDir()
-	}
-	l, err := fsutil.LockFile(filepath.Join(dir, "hull-network.lock"), fsutil.CreateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -505,7 +468,7 @@ func (rt *Runtime) recoverNetworks() error {
 				errs = append(errs, err)
 			}
 		}
-		errs = append(errs, deleteStaleVeths(devices, live))
+		errs = append(errs, netsetup.DeleteStaleVeths(devices, slices.Collect(maps.Keys(live))))
 		liveIDs := map[string]bool{}
 		for id := range live {
 			liveIDs[id] = true
@@ -518,41 +481,4 @@ func (rt *Runtime) recoverNetworks() error {
 		errs = append(errs, rt.recoverNetRules(liveIDs, bridges))
 		return errors.Join(errs...)
 	})
-}
-
-// deleteStaleVeths deletes host veths plugged into our bridges (name ->
-// network ID, which a bridge of ours carries as its alias) whose
-// container is not live (the kernel deletes them with the container's
-// netns, but a moment later).
-func deleteStaleVeths(bridges map[string]string, live map[string]*containerState) error {
-	links, err := netlink.LinkList()
-	for i := 0; i < 5 && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
-		links, err = netlink.LinkList() // links changed during the dump: a netns going away
-	}
-	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-		return err
-	}
-	masters := map[int]bool{}
-	for _, l := range links {
-		if id, ok := bridges[l.Attrs().Name]; ok && l.Attrs().Alias == id {
-			masters[l.Attrs().Index] = true
-		}
-	}
-	var errs []error
-	for _, l := range links {
-		name := l.Attrs().Name
-		if !masters[l.Attrs().MasterIndex] || !strings.HasPrefix(name, "hv") || len(name) < 11 {
-			continue
-		}
-		prefix, alive := name[2:11], false
-		for id := range live {
-			alive = alive || strings.HasPrefix(id, prefix)
-		}
-		if !alive {
-			if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
 }

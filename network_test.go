@@ -411,7 +411,7 @@ func TestNetworkOwnerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd, id, pid := startOwner(t, rt.Root(), "net-owner")
-	if _, err := netlink.LinkByName(hostVeth(id, "eth0")); err != nil {
+	if _, err := netlink.LinkByName(netsetup.HostVeth(id, "eth0")); err != nil {
 		t.Errorf("no host veth while the container runs: %v", err)
 	}
 	killOwner(t, cmd, pid)
@@ -430,8 +430,8 @@ func TestNetworkOwnerKilled(t *testing.T) {
 	}
 	defer rt2.Close()
 	for _, ifName := range []string{"eth0", "eth1"} {
-		if _, err := netlink.LinkByName(hostVeth(id, ifName)); err == nil {
-			t.Errorf("veth %s left after recovery", hostVeth(id, ifName))
+		if _, err := netlink.LinkByName(netsetup.HostVeth(id, ifName)); err == nil {
+			t.Errorf("veth %s left after recovery", netsetup.HostVeth(id, ifName))
 		}
 	}
 	for _, net := range []string{"crash", "bridge"} {

@@ -7,11 +7,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/hullbox/hull/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -208,13 +206,9 @@ func EphemeralRange() (lo, hi uint16) {
 // lockPorts serializes port allocation between the processes (and roots)
 // of this host: an flock on /run/lock/hull-ports.lock.
 func lockPorts() (func(), error) {
-	dir := "/run/lock"
-	if _, err := os.Stat(dir); err != nil {
-		dir = os.TempDir()
-	}
-	l, err := fsutil.LockFile(filepath.Join(dir, "hull-ports.lock"), fsutil.CreateDir)
+	unlock, err := hostLock("hull-ports.lock")
 	if err != nil {
 		return nil, fmt.Errorf("lock host ports: %w", err)
 	}
-	return l.Unlock, nil
+	return unlock, nil
 }

@@ -1,12 +1,16 @@
-package hull
+package netsetup
 
 import (
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/vishvananda/netlink"
 )
 
@@ -96,9 +100,9 @@ func v4Prefix(n *net.IPNet) (netip.Prefix, bool) {
 	return netip.PrefixFrom(a, ones), true
 }
 
-// hostRoutes lists the IPv4 prefixes of the host's routes and addresses
+// HostRoutes lists the IPv4 prefixes of the host's routes and addresses
 // (hostNets), for choosing a free subnet.
-func hostRoutes() ([]netip.Prefix, error) {
+func HostRoutes() ([]netip.Prefix, error) {
 	nets, err := hostNets()
 	if err != nil {
 		return nil, err
@@ -110,18 +114,74 @@ func hostRoutes() ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// checkHostOverlap refuses (ErrConflict) a subnet that overlaps an address
-// or route of the host, naming it. Networks of this root were checked
-// before (their bridges' routes are named by network there).
-func checkHostOverlap(subnet netip.Prefix) error {
+// CheckHostOverlap refuses (ErrHostOverlap) a subnet that overlaps an
+// address or route of the host, naming it. The caller checks its own
+// networks first (their bridges' routes are better named by network).
+func CheckHostOverlap(subnet netip.Prefix) error {
 	nets, err := hostNets()
 	if err != nil {
 		return err
 	}
 	for _, n := range nets {
 		if subnet.Overlaps(n.prefix.Masked()) {
-			return fmt.Errorf("%w: subnet %s overlaps %s of the host", ErrConflict, subnet, n.desc)
+			return fmt.Errorf("%w: subnet %s overlaps %s of the host", ErrHostOverlap, subnet, n.desc)
 		}
 	}
 	return nil
+}
+
+// ErrHostOverlap is wrapped by CheckHostOverlap's error.
+var ErrHostOverlap = errors.New("subnet in use by the host")
+
+// EnableForwarding turns on IPv4 forwarding (net.ipv4.ip_forward), as
+// Docker does for networks that reach the outside.
+func EnableForwarding() error {
+	const p = "/proc/sys/net/ipv4/ip_forward"
+	if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == "1" {
+		return nil
+	}
+	if err := os.WriteFile(p, []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("enable IPv4 forwarding: %w", err)
+	}
+	return nil
+}
+
+// LockHost serializes the choice of bridge names and subnets between the
+// processes (and roots) of this host, which look at the host's links and
+// routes: an flock on /run/lock/hull-network.lock. The returned func
+// releases it.
+func LockHost() (func(), error) { return hostLock("hull-network.lock") }
+
+// hostLock takes an exclusive flock on name in /run/lock (or the
+// temporary directory); the returned func releases it.
+func hostLock(name string) (func(), error) {
+	dir := "/run/lock"
+	if _, err := os.Stat(dir); err != nil {
+		dir = os.TempDir()
+	}
+	l, err := fsutil.LockFile(filepath.Join(dir, name), fsutil.CreateDir)
+	if err != nil {
+		return nil, err
+	}
+	return l.Unlock, nil
+}
+
+// FreeLinkName is the first of prefix0, prefix1, ... that names no link.
+func FreeLinkName(prefix string) string {
+	for i := 0; ; i++ {
+		name := prefix + strconv.Itoa(i)
+		if _, err := netlink.LinkByName(name); err != nil {
+			return name
+		}
+	}
+}
+
+// LinkAlias returns the alias (IFLA_IFALIAS) of the link name, and false
+// if there is no such link. hull names a bridge's network in it.
+func LinkAlias(name string) (string, bool) {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return "", false
+	}
+	return l.Attrs().Alias, true
 }
