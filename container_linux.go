@@ -27,7 +27,7 @@ import (
 type liveProcess struct {
 	proc   *os.Process
 	wait   func() *os.ProcessState // reaps proc
-	kind   string                  // the init: "plan", "go" or "go-warm" (a warm one, warm_linux.go)
+	kind   string                  // the init: "plan", "go" or "go-warm" (a warm one, internal/spawn)
 	plan   []byte                  // a plan init's (initproc.Word words its failures)
 	cfgW   *os.File                // the start byte goes here; nil once sent
 	status *bufio.Reader           // reports from the init

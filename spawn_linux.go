@@ -237,7 +237,7 @@ func (rt *Runtime) startShim(cmd *exec.Cmd, cg *cgroup.Cgroup, cfg *initproc.Con
 }
 
 // startGoInit starts cmd, the Go init, or has a warm one stand in for it
-// (warm_linux.go) with its own pipes, which it returns in place of cfgW
+// (internal/spawn.WarmInit) with its own pipes, which it returns in place of cfgW
 // and statR (and warm true).
 func (rt *Runtime) startGoInit(cmd *exec.Cmd, cg *cgroup.Cgroup, sio *containerStdio, cfgR, cfgW, statR, statW *os.File) (_ *exec.Cmd, _, _ *os.File, warm bool, _ error) {
 	exe, err := rt.initExe()

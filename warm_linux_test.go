@@ -9,7 +9,7 @@ import (
 )
 
 // TestContainerWarmInit: with every container made to use the Go init,
-// a Runtime's containers start from a warm init (warm_linux.go) after the
+// a Runtime's containers start from a warm init (internal/spawn) after the
 // first, which must behave as a cold one: its streams, its cgroup (joined
 // before the user's process runs), exit codes; and Close leaves no warm
 // init behind. The same of plan inits (initproc.Spawn), which have no

@@ -82,7 +82,7 @@ func BenchmarkRun(b *testing.B) {
 // runHullSteady times create+start+wait+remove of /bin/true on rt with
 // opts, each phase traced for scripts/trace_report.py (HULL_TRACE). The
 // first Run copies the binary into its sealed memfd, the second starts
-// the warm init pool (warm_linux.go): what is timed is a long-lived
+// the warm init pool (internal/spawn): what is timed is a long-lived
 // program's steady state. hull-cli in BenchmarkRun times a one-shot
 // process, which has neither.
 func runHullSteady(b *testing.B, rt *hull.Runtime, opts ...hull.RunOption) {

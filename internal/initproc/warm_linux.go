@@ -11,7 +11,7 @@ import (
 )
 
 // WarmMode is Env's value for an init started ahead of time, before any
-// container asks for one (hull's warm_linux.go): it has the same
+// container asks for one (internal/spawn's warm_linux.go): it has the same
 // namespaces, config and status pipes as any init, plus a unix socket on
 // WarmFD. It gets through the exec and the Go runtime's start-up, which
 // are most of a container start's cost, then says so with one byte on
