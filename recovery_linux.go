@@ -122,7 +122,7 @@ func (rt *Runtime) scanStates() ([]containerState, error) {
 }
 
 // execd reports whether process pid has exec'd something other than a
-// container init (the sealed copy of this program, reexec_linux.go): a
+// container init (the sealed copy of this program, internal/spawn.Exe): a
 // Detached container's PID 1 is its command once started.
 func execd(pid int) bool {
 	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
