@@ -95,7 +95,7 @@ func TestContainerAttach(t *testing.T) {
 			if out.String() != "got two\nbye\n" || errs.String() != "err two\n" {
 				t.Errorf("second attach: %q %q", out.String(), errs.String())
 			}
-			if st, err := c.Wait(t.Context()); err != nil || st.Code != 0 {
+			if st, err := c.Wait(t.Context()); err != nil || st.ExitCode != 0 {
 				t.Errorf("wait: %+v %v", st, err)
 			}
 			// Everything is in the log too.
@@ -142,7 +142,7 @@ func TestContainerAttachTTY(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if st, err := c.Wait(t.Context()); err != nil || st.Code != 3 {
+	if st, err := c.Wait(t.Context()); err != nil || st.ExitCode != 3 {
 		t.Errorf("wait: %+v %v", st, err)
 	}
 }
@@ -186,7 +186,7 @@ func TestContainerRestartKeepsTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st, err := c.Wait(t.Context()); err != nil || st.Code != code || !strings.Contains(out.String(), "/dev/pts/") {
+		if st, err := c.Wait(t.Context()); err != nil || st.ExitCode != code || !strings.Contains(out.String(), "/dev/pts/") {
 			t.Errorf("run %d: %+v %v %q", i, st, err, out.String())
 		}
 	}

@@ -35,10 +35,10 @@ type Container struct {
 
 // ExitStatus is how a container's main process ended.
 type ExitStatus struct {
-	// Code is the exit code, Docker style: 128+signal when a signal ended
+	// ExitCode is the exit code, Docker style: 128+signal when a signal ended
 	// the process, 125 when hull failed to set the container up, 126 when
 	// the command is not executable, 127 when it does not exist.
-	Code int
+	ExitCode int
 	// Signal is the signal that ended the process, or 0.
 	Signal syscall.Signal
 	// OOMKilled reports that the kernel's OOM killer killed a process of

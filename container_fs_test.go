@@ -33,7 +33,7 @@ func ranContainer(t *testing.T, rt *Runtime, ref string, cmd ...string) *Contain
 		t.Fatal(err)
 	}
 	st, err := c.Wait(t.Context())
-	if err != nil || st.Code != 0 {
+	if err != nil || st.ExitCode != 0 {
 		t.Fatalf("exit %+v, %v: %s", st, err, out.String())
 	}
 	return c
@@ -97,7 +97,7 @@ func TestContainerCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Remove(t.Context(), WithForce())
-	if st, err := c2.Wait(t.Context()); err != nil || st.Code != 0 {
+	if st, err := c2.Wait(t.Context()); err != nil || st.ExitCode != 0 {
 		t.Fatalf("exit %+v %v: %s", st, err, out.String())
 	}
 	if got := out.String(); got != "hi\nbar\nnogroup\nnoapp\n2\n" {
@@ -252,7 +252,7 @@ func TestContainerCopy(t *testing.T) {
 	if err := c2.CopyTo(t.Context(), "/", tarOf(testutil.File{Name: "srv2/in", Mode: 0o644, Body: []byte("copied\n")}, testutil.File{Name: "srv2/done", Mode: 0o644})); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := c2.Wait(t.Context()); err != nil || st.Code != 0 || out.String() != "copied\n" {
+	if st, err := c2.Wait(t.Context()); err != nil || st.ExitCode != 0 || out.String() != "copied\n" {
 		t.Errorf("running container: %+v %v %q", st, err, out.String())
 	}
 	if ents, _ := os.ReadDir(outside); len(ents) != 0 {

@@ -381,7 +381,7 @@ func TestDeepPaths(t *testing.T) {
 		t.Fatalf("Commit: %.300v", err)
 	}
 	st, out, err := runRef(t, rt, "deep:1", WithCmd("sh", "-c", deepCat("/"+want)))
-	if err != nil || st.Code != 0 || out != "bottom\n" {
+	if err != nil || st.ExitCode != 0 || out != "bottom\n" {
 		t.Errorf("container of the committed image: exit %+v, %v, output %q", st, err, out)
 	}
 

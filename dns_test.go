@@ -258,14 +258,14 @@ func TestNetworkDNS(t *testing.T) {
 	}
 	// On the default network WithDNS servers are the resolv.conf's.
 	out := syncBuffer{}
-	if st, _, err := run(t, rt, WithDNS("192.0.2.53"), WithStdout(&out), WithCmd("cat", "/etc/resolv.conf")); err != nil || st.Code != 0 ||
+	if st, _, err := run(t, rt, WithDNS("192.0.2.53"), WithStdout(&out), WithCmd("cat", "/etc/resolv.conf")); err != nil || st.ExitCode != 0 ||
 		!strings.HasPrefix(out.String(), "nameserver 192.0.2.53\n") || strings.Count(out.String(), "nameserver") != 1 {
 		t.Errorf("resolv.conf with WithDNS on the default network: %v %q", err, out.String())
 	}
 	// The default network has no name service.
 	out = syncBuffer{}
 	st, _, err := run(t, rt, WithStdout(&out), WithCmd("probe", "lookup", "web"))
-	if err != nil || st.Code != 0 || strings.Contains(out.String(), webIP) {
+	if err != nil || st.ExitCode != 0 || strings.Contains(out.String(), webIP) {
 		t.Errorf("default network resolved web: %+v %v %q", st, err, out.String())
 	}
 

@@ -229,7 +229,7 @@ func (c *Container) emitExit(exit ExitStatus) {
 	if exit.OOMKilled {
 		c.event("oom", nil)
 	}
-	attrs := map[string]string{"exitCode": strconv.Itoa(exit.Code)}
+	attrs := map[string]string{"exitCode": strconv.Itoa(exit.ExitCode)}
 	if exit.Signal != 0 {
 		attrs["signal"] = strconv.Itoa(int(exit.Signal))
 	}

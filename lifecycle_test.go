@@ -213,7 +213,7 @@ func TestContainerKillPaused(t *testing.T) {
 			continue
 		}
 		st, err := c.Wait(ctx)
-		if err != nil || st.Code != 137 {
+		if err != nil || st.ExitCode != 137 {
 			t.Errorf("%s paused: %+v %v", how, st, err)
 		}
 		if s := c.Inspect().State.Status; s != StatusExited {
@@ -311,7 +311,7 @@ func TestContainerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := c.Wait(ctx)
-	if err != nil || st.Code != 3 {
+	if err != nil || st.ExitCode != 3 {
 		t.Errorf("third run: %+v %v", st, err)
 	}
 	if got := out.String(); got != "run 1\nrun 2\nrun 3\n" {
@@ -323,7 +323,7 @@ func TestContainerRestart(t *testing.T) {
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := c.Wait(ctx); err != nil || st.Code != 4 {
+	if st, err := c.Wait(ctx); err != nil || st.ExitCode != 4 {
 		t.Errorf("fourth run: %+v %v", st, err)
 	}
 }
@@ -333,7 +333,7 @@ func TestContainerStartExitedFromOtherRuntime(t *testing.T) {
 	rt := containerTest(t)
 	ctx := t.Context()
 	c := startBusybox(t, rt, `echo x >> /runs; exit $(wc -l < /runs)`)
-	if st, err := c.Wait(ctx); err != nil || st.Code != 1 {
+	if st, err := c.Wait(ctx); err != nil || st.ExitCode != 1 {
 		t.Fatalf("first run: %+v %v", st, err)
 	}
 	rt2, err := Open(ctx, WithRoot(rt.Root()))
@@ -348,7 +348,7 @@ func TestContainerStartExitedFromOtherRuntime(t *testing.T) {
 	if err := other.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := other.Wait(ctx); err != nil || st.Code != 2 {
+	if st, err := other.Wait(ctx); err != nil || st.ExitCode != 2 {
 		t.Errorf("second run, from another Runtime: %+v %v", st, err)
 	}
 	if st, err := readState(rt.containerDir(c.ID())); err != nil || st.ExitCode != 2 || st.Owner != os.Getpid() {
@@ -449,7 +449,7 @@ func TestContainerPrivilegedDevices(t *testing.T) {
 	rt := containerTest(t)
 	probe := "test -c " + dev + " && echo has-device; tty"
 	st, out, err := run(t, rt, WithPrivileged(), WithTTY(), WithCmd("sh", "-c", probe))
-	if err != nil || st.Code != 0 || !strings.Contains(out, "has-device") || !strings.Contains(out, "/dev/pts/") {
+	if err != nil || st.ExitCode != 0 || !strings.Contains(out, "has-device") || !strings.Contains(out, "/dev/pts/") {
 		t.Errorf("privileged: %+v %v %q", st, err, out)
 	}
 	if _, out, _ := run(t, rt, WithCmd("sh", "-c", probe)); strings.Contains(out, "has-device") {

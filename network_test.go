@@ -246,12 +246,12 @@ func TestNetworkContainersReachEachOther(t *testing.T) {
 	}
 	// A container on another network cannot reach it (NFT's isolation).
 	st, out, _ := run(t, rt, WithNetwork(other), WithCmd("sh", "-c", "echo nope | nc -w 2 10.80.0.50 7000"))
-	if st.Code == 0 {
+	if st.ExitCode == 0 {
 		t.Errorf("a container on another network reached the server: %s", out)
 	}
 	// A container on the same network can.
 	st, out, err = run(t, rt, WithNetwork(n), WithCmd("sh", "-c", "ping -c1 -W2 10.80.0.1 >/dev/null && echo hello | nc -w 2 10.80.0.50 7000"))
-	if err != nil || st.Code != 0 {
+	if err != nil || st.ExitCode != 0 {
 		t.Fatalf("client: %v %+v %s", err, st, out)
 	}
 	if _, err := srv.Wait(ctx); err != nil {
@@ -297,7 +297,7 @@ func TestNetworkModes(t *testing.T) {
 	first := runBG(t, rt, nil, WithName("first"), WithCmd("sleep", "60"))
 	mac := first.Inspect().NetworkSettings.MacAddress
 	st, out, err := run(t, rt, WithNetworkMode("container:first"), WithCmd("cat", "/sys/class/net/eth0/address"))
-	if err != nil || st.Code != 0 || strings.TrimSpace(out) != mac {
+	if err != nil || st.ExitCode != 0 || strings.TrimSpace(out) != mac {
 		t.Errorf("container mode: %q (want %s) %v", out, mac, err)
 	}
 	if _, err := rt.Create(ctx, "busybox:test", WithNetworkMode("container:nosuch")); !errors.Is(err, ErrNotFound) {

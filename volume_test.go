@@ -60,7 +60,7 @@ func runIn(t *testing.T, rt *Runtime, ref, script string, opts ...RunOption) (in
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st.Code, out.String(), c
+	return st.ExitCode, out.String(), c
 }
 
 func mustVolume(t *testing.T, rt *Runtime, name string, opts ...VolumeOption) *Volume {

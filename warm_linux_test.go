@@ -42,7 +42,7 @@ func testWarmInit(t *testing.T, goInit bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Code != 3 {
+		if st.ExitCode != 3 {
 			t.Errorf("run %d: exit %+v", i, st)
 		}
 		if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 || lines[0] != "out 1" || !strings.HasSuffix(lines[1], ":/") {

@@ -364,7 +364,7 @@ func attach(ctx context.Context, e *env, c *hull.Container, follow bool, since t
 // and attach do: its code, or 137 if it was OOM-killed with code 0.
 func exitWith(e *env, st hull.ExitStatus) error {
 	e.containerExit = true
-	code := st.Code
+	code := st.ExitCode
 	if st.OOMKilled && code == 0 {
 		code = 137
 	}
@@ -675,7 +675,7 @@ func waitCmd() *command {
 						failed = true
 						continue
 					}
-					fmt.Fprintln(e.stdout, st.Code)
+					fmt.Fprintln(e.stdout, st.ExitCode)
 				}
 				if failed {
 					return &exitError{code: exitFailure}
