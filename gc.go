@@ -90,8 +90,8 @@ func (rt *Runtime) RemoveImage(ctx context.Context, ref string, opts ...RemoveOp
 	return rep, nil
 }
 
-// PruneReport says what Prune removed.
-type PruneReport struct {
+// ImagePruneReport says what Prune removed.
+type ImagePruneReport struct {
 	ImagesDeleted  []digest.Digest // IDs of the dangling images removed
 	SpaceReclaimed int64           // bytes of blobs and unpacked layers freed
 }
@@ -100,8 +100,8 @@ type PruneReport struct {
 // container uses, then every blob and unpacked layer no image or container
 // references, and reports the bytes freed. It waits for pulls under way to
 // finish first.
-func (rt *Runtime) Prune(ctx context.Context) (PruneReport, error) {
-	var rep PruneReport
+func (rt *Runtime) Prune(ctx context.Context) (ImagePruneReport, error) {
+	var rep ImagePruneReport
 	if err := rt.checkOpen(); err != nil {
 		return rep, err
 	}

@@ -115,6 +115,11 @@ type EndpointSettings struct {
 	MacAddress  string
 }
 
+// NetworkPruneReport is what PruneNetworks removed.
+type NetworkPruneReport struct {
+	NetworksDeleted []string // names, in name order
+}
+
 // ID returns the network's ID: 64 hex digits.
 func (n *Network) ID() string { return n.rec.ID }
 

@@ -151,9 +151,9 @@ func TestNetworkCreateInspectRemove(t *testing.T) {
 	if err := n.Remove(ctx); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second remove: %v", err)
 	}
-	pruned, err := rt.PruneNetworks(ctx)
-	if err != nil || len(pruned) != 1 || pruned[0] != "back" {
-		t.Errorf("prune = %v, %v", pruned, err)
+	rep, err := rt.PruneNetworks(ctx)
+	if pruned := rep.NetworksDeleted; err != nil || len(pruned) != 1 || pruned[0] != "back" {
+		t.Errorf("prune = %v, %v", rep, err)
 	}
 }
 

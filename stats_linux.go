@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -111,7 +112,7 @@ func (c *Container) sampleStats() (Stats, uint64, error) {
 		s = statsV1(m)
 	}
 	s.Time = time.Now()
-	if total := memTotal(); total > 0 && (s.Memory.Limit == 0 || s.Memory.Limit > total) {
+	if total := i64(memTotal()); total > 0 && (s.Memory.Limit == 0 || s.Memory.Limit > total) {
 		s.Memory.Limit = total
 	}
 	if s.Memory.Limit > 0 {
@@ -140,23 +141,23 @@ func (c *Container) statsError(err error) error {
 func statsV1(m *v1stats.Metrics) Stats {
 	var s Stats
 	if cpu := m.GetCPU().GetUsage(); cpu != nil {
-		s.CPU = CPUStats{TotalNs: cpu.Total, UserNs: cpu.User, SystemNs: cpu.Kernel}
+		s.CPU = CPUStats{TotalNs: i64(cpu.Total), UserNs: i64(cpu.User), SystemNs: i64(cpu.Kernel)}
 	}
 	if mem := m.GetMemory(); mem != nil {
 		usage := mem.GetUsage().GetUsage()
-		s.Memory.Cache = min(mem.TotalInactiveFile, usage)
-		s.Memory.Usage = usage - s.Memory.Cache
-		s.Memory.Limit = mem.GetUsage().GetLimit()
+		cache := min(mem.TotalInactiveFile, usage)
+		s.Memory.Cache, s.Memory.Usage = i64(cache), i64(usage-cache)
+		s.Memory.Limit = i64(mem.GetUsage().GetLimit())
 	}
 	if p := m.GetPids(); p != nil {
-		s.Pids = PidsStats{Current: p.Current, Limit: p.Limit}
+		s.Pids = PidsStats{Current: i64(p.Current), Limit: i64(p.Limit)}
 	}
 	for _, e := range m.GetBlkio().GetIoServiceBytesRecursive() {
 		switch strings.ToLower(e.Op) {
 		case "read":
-			s.IO.ReadBytes += e.Value
+			s.IO.ReadBytes += i64(e.Value)
 		case "write":
-			s.IO.WriteBytes += e.Value
+			s.IO.WriteBytes += i64(e.Value)
 		}
 	}
 	return s
@@ -165,22 +166,26 @@ func statsV1(m *v1stats.Metrics) Stats {
 func statsV2(m *v2stats.Metrics) Stats {
 	var s Stats
 	if cpu := m.GetCPU(); cpu != nil {
-		s.CPU = CPUStats{TotalNs: cpu.UsageUsec * 1000, UserNs: cpu.UserUsec * 1000, SystemNs: cpu.SystemUsec * 1000}
+		s.CPU = CPUStats{TotalNs: i64(cpu.UsageUsec) * 1000, UserNs: i64(cpu.UserUsec) * 1000, SystemNs: i64(cpu.SystemUsec) * 1000}
 	}
 	if mem := m.GetMemory(); mem != nil {
-		s.Memory.Cache = min(mem.InactiveFile, mem.Usage)
-		s.Memory.Usage = mem.Usage - s.Memory.Cache
-		s.Memory.Limit = mem.UsageLimit
+		cache := min(mem.InactiveFile, mem.Usage)
+		s.Memory.Cache, s.Memory.Usage = i64(cache), i64(mem.Usage-cache)
+		s.Memory.Limit = i64(mem.UsageLimit)
 	}
 	if p := m.GetPids(); p != nil {
-		s.Pids = PidsStats{Current: p.Current, Limit: p.Limit}
+		s.Pids = PidsStats{Current: i64(p.Current), Limit: i64(p.Limit)}
 	}
 	for _, e := range m.GetIo().GetUsage() {
-		s.IO.ReadBytes += e.Rbytes
-		s.IO.WriteBytes += e.Wbytes
+		s.IO.ReadBytes += i64(e.Rbytes)
+		s.IO.WriteBytes += i64(e.Wbytes)
 	}
 	return s
 }
+
+// i64 converts a cgroup counter to the API's int64, saturating: an
+// unlimited limit reads as the largest uint64.
+func i64(u uint64) int64 { return int64(min(u, math.MaxInt64)) }
 
 // clockTick is USER_HZ, the unit of /proc/stat and /proc/<pid>/stat
 // times: 100 on every Linux architecture hull runs on.

@@ -252,7 +252,7 @@ func WithAllVolumes() PruneVolumesOption {
 // VolumePruneReport is what PruneVolumes removed.
 type VolumePruneReport struct {
 	VolumesDeleted []string // names, sorted
-	SpaceReclaimed uint64   // bytes of file content freed (apparent size)
+	SpaceReclaimed int64    // bytes of file content freed (apparent size)
 }
 
 // PruneVolumes removes the anonymous volumes that no container uses (with
@@ -306,7 +306,7 @@ func (rt *Runtime) PruneVolumes(ctx context.Context, opts ...PruneVolumesOption)
 // removes that a dead process left. The volumes lock is held, and every
 // writer of such a directory holds it while the name is visible, except an
 // import, which keeps its own lock on it. It returns the bytes it freed.
-func (rt *Runtime) removeStaleVolumeDirs() (freed uint64) {
+func (rt *Runtime) removeStaleVolumeDirs() (freed int64) {
 	entries, _ := os.ReadDir(rt.volumesDir())
 	for _, e := range entries {
 		n := e.Name()
@@ -325,12 +325,12 @@ func (rt *Runtime) removeStaleVolumeDirs() (freed uint64) {
 	return freed
 }
 
-func dirSize(dir string) uint64 {
-	var n uint64
+func dirSize(dir string) int64 {
+	var n int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			if fi, err := d.Info(); err == nil {
-				n += uint64(fi.Size())
+				n += fi.Size()
 			}
 		}
 		return nil

@@ -875,7 +875,7 @@ func statsCmd() *command {
 
 // binarySize formats bytes with binary units, as docker stats's memory
 // (go-units BytesSize): "1.5MiB".
-func binarySize(n uint64) string {
+func binarySize(n int64) string {
 	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
 	size, i := float64(n), 0
 	for size >= 1024 && i < len(units)-1 {

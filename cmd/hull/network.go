@@ -232,10 +232,10 @@ func networkPruneCmd() *command {
 				if err != nil {
 					return err
 				}
-				names, err := rt.PruneNetworks(ctx)
-				if len(names) > 0 {
+				rep, err := rt.PruneNetworks(ctx)
+				if len(rep.NetworksDeleted) > 0 {
 					fmt.Fprintln(e.stdout, "Deleted Networks:")
-					for _, n := range names {
+					for _, n := range rep.NetworksDeleted {
 						fmt.Fprintln(e.stdout, n)
 					}
 				}
