@@ -257,11 +257,11 @@ func TestRaceCommit(t *testing.T) {
 			return false
 		}
 		var buf bytes.Buffer
-		if err := rt.Save(t.Context(), &buf, img.ID().String()); err != nil {
+		if err := rt.Save(t.Context(), &buf, img.ID()); err != nil {
 			t.Fatal(err)
 		}
 		h.check(t, "Commit", i, buf.Bytes())
-		if _, err := rt.RemoveImage(t.Context(), img.ID().String()); err != nil {
+		if _, err := rt.RemoveImage(t.Context(), img.ID()); err != nil {
 			t.Fatal(err)
 		}
 		return true

@@ -84,14 +84,14 @@ func TestEvents(t *testing.T) {
 	if got := actions(evs); !slices.Equal(got, want) {
 		t.Fatalf("events %q, want %q", got, want)
 	}
-	if evs[0].ID != pulled.ID().String() || evs[0].Name == "" {
+	if evs[0].ID != pulled.ID() || evs[0].Name == "" {
 		t.Errorf("pull event %+v", evs[0])
 	}
 	die := evs[3]
 	if die.ID != c.ID() || die.Name != "ev" || die.Attributes["exitCode"] != "3" || die.Time.IsZero() {
 		t.Errorf("die event %+v", die)
 	}
-	if evs[4].Attributes["imageID"] != committed.ID().String() {
+	if evs[4].Attributes["imageID"] != committed.ID() {
 		t.Errorf("commit event %+v", evs[4])
 	}
 	// A commit keeps its parent's manifest format.
@@ -101,7 +101,7 @@ func TestEvents(t *testing.T) {
 	if ls := committed.Layers(); ls[len(ls)-1].MediaType != mediaTypeDockerLayerTar {
 		t.Errorf("committed layer type %s", ls[len(ls)-1].MediaType)
 	}
-	if evs[9].ID != committed.ID().String() {
+	if evs[9].ID != committed.ID() {
 		t.Errorf("delete event %+v", evs[9])
 	}
 }

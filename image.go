@@ -26,9 +26,10 @@ type Image struct {
 	config   ocispec.Image
 }
 
-// ID returns the image ID, the digest of its configuration, as Docker
-// shows it.
-func (i *Image) ID() digest.Digest { return i.rec.Config }
+// ID returns the image ID, as Docker shows it: "sha256:" and the 64 hex
+// digits of the digest of its configuration. Like every ID in the API it
+// is a string; Digest and Layer's digests are content addresses.
+func (i *Image) ID() string { return i.rec.Config.String() }
 
 // Digest returns the digest of the image's manifest.
 func (i *Image) Digest() digest.Digest { return i.rec.Manifest }

@@ -204,9 +204,9 @@ func matchRow(r imageRow, pattern string) bool {
 // imageID is the ID as docker shows it: 12 hex digits, or sha256:... whole.
 func imageID(img *hull.Image, noTrunc bool) string {
 	if noTrunc {
-		return img.ID().String()
+		return img.ID()
 	}
-	id := img.ID().Encoded()
+	id := strings.TrimPrefix(img.ID(), "sha256:")
 	return id[:min(12, len(id))]
 }
 
