@@ -35,7 +35,7 @@ func nextEvents(t *testing.T, ch <-chan Event, n int) []Event {
 func actions(evs []Event) []string {
 	var out []string
 	for _, e := range evs {
-		out = append(out, e.Type+" "+e.Action)
+		out = append(out, string(e.Type)+" "+e.Action)
 	}
 	return out
 }

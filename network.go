@@ -21,11 +21,16 @@ import (
 // It is created on first use, on the bridge device hull0.
 const DefaultNetworkName = "bridge"
 
-// Network modes for WithNetworkMode besides a network's name.
+// NetworkMode is how a container is networked (Docker's
+// HostConfig.NetworkMode): one of the constants below, or
+// "container:<name|id>" to share a running container's network namespace.
+type NetworkMode string
+
+// Network modes for WithNetworkMode.
 const (
-	NetworkModeBridge = "bridge" // the default network
-	NetworkModeNone   = "none"   // only a loopback interface
-	NetworkModeHost   = "host"   // the host's network namespace
+	NetworkModeBridge NetworkMode = "bridge" // the default network
+	NetworkModeNone               = "none"   // only a loopback interface
+	NetworkModeHost               = "host"   // the host's network namespace
 )
 
 // Network is a user-defined (or the default) network: a Linux bridge with
@@ -92,7 +97,7 @@ type NetworkEndpoint struct {
 type NetworkSettings struct {
 	// NetworkMode is "bridge" (the default network or WithNetwork),
 	// "none", "host" or "container:<id>" (Docker's HostConfig.NetworkMode).
-	NetworkMode string
+	NetworkMode NetworkMode
 	// IPAddress, Gateway and MacAddress are those of the first network,
 	// for convenience (Docker fills them for the default network only).
 	IPAddress  string
@@ -372,7 +377,7 @@ func WithIP(addr string) EndpointOption {
 
 // netRunConfig is the network part of runConfig.
 type netRunConfig struct {
-	mode   string // "", "bridge", "none", "host", "container:<name|id>"
+	mode   NetworkMode // "", "bridge", "none", "host", "container:<name|id>"
 	attach []netAttach
 }
 
@@ -412,11 +417,11 @@ func WithNetwork(n *Network, opts ...EndpointOption) RunOption {
 // isolation) or "container:<name|id>" (the network namespace of that
 // running container). "none", "host" and "container:" exclude WithNetwork.
 // Default: "bridge" unless WithNetwork is given.
-func WithNetworkMode(mode string) RunOption {
+func WithNetworkMode(mode NetworkMode) RunOption {
 	return func(c *runConfig) error {
 		switch {
 		case mode == NetworkModeBridge || mode == NetworkModeNone || mode == NetworkModeHost:
-		case strings.HasPrefix(mode, "container:") && len(mode) > len("container:"):
+		case strings.HasPrefix(string(mode), "container:") && len(mode) > len("container:"):
 		default:
 			return fmt.Errorf("%w: network mode %q: want bridge, none, host or container:<name|id>", ErrInvalidArgument, mode)
 		}

@@ -42,7 +42,7 @@ func (rt *Runtime) CreateNetwork(ctx context.Context, name string, opts ...Netwo
 	if !validName(name) {
 		return nil, fmt.Errorf("create network: %w: name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]*", ErrInvalidArgument, name)
 	}
-	switch name {
+	switch NetworkMode(name) {
 	case NetworkModeBridge, NetworkModeHost, NetworkModeNone:
 		return nil, fmt.Errorf("create network %s: %w: %s is a predefined network", name, ErrConflict, name)
 	}

@@ -257,12 +257,12 @@ func (f *runFlags) networkOptions(ctx context.Context, e *env, path string, opts
 		return opts, nil
 	}
 	for i, name := range f.networks {
-		switch {
+		switch mode := hull.NetworkMode(name); {
 		case name == "default":
-			name = hull.NetworkModeBridge
+			mode = hull.NetworkModeBridge
 			fallthrough
-		case name == hull.NetworkModeBridge || name == hull.NetworkModeNone || name == hull.NetworkModeHost || strings.HasPrefix(name, "container:"):
-			opts = append(opts, hull.WithNetworkMode(name))
+		case mode == hull.NetworkModeBridge || mode == hull.NetworkModeNone || mode == hull.NetworkModeHost || strings.HasPrefix(name, "container:"):
+			opts = append(opts, hull.WithNetworkMode(mode))
 			continue
 		}
 		rt, err := e.runtime(ctx)
