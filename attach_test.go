@@ -76,7 +76,7 @@ func TestContainerAttach(t *testing.T) {
 			if err := <-done; !errors.Is(err, context.Canceled) {
 				t.Fatalf("detach: %v", err)
 			}
-			if st := other.Inspect().State; !st.Running {
+			if st := inspect(t, other).State; !st.Running {
 				t.Fatalf("detach stopped the container: %+v", st)
 			}
 			// Second client: its end of input ends the command.
@@ -158,7 +158,7 @@ func TestContainerAttachErrors(t *testing.T) {
 	if err := c.Attach(t.Context(), WithAttachStdin(strings.NewReader("x"))); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("stdin to a container without open stdin: %v", err)
 	}
-	c.Kill(9)
+	c.Kill(t.Context(), 9)
 	c.Wait(t.Context())
 	if err := c.Attach(t.Context()); !errors.Is(err, ErrConflict) {
 		t.Errorf("attach to an exited container: %v", err)

@@ -79,8 +79,8 @@ func TestCommitKilledThaws(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cgroupFrozen(cg) || c2.Inspect().State.Status != StatusRunning {
-		t.Fatalf("after Open: frozen %v, status %s", cgroupFrozen(cg), c2.Inspect().State.Status)
+	if cgroupFrozen(cg) || inspect(t, c2).State.Status != StatusRunning {
+		t.Fatalf("after Open: frozen %v, status %s", cgroupFrozen(cg), inspect(t, c2).State.Status)
 	}
 	if code, out := execOut(t, c2, []string{"echo", "alive"}); code != 0 || out != "alive\n" {
 		t.Errorf("exec after the thaw: %d %q", code, out)

@@ -302,7 +302,7 @@ func TestContainerCommitRunning(t *testing.T) {
 	if _, err := c.Commit(t.Context(), "live:1", WithCommitCmd("cat", "/live")); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Inspect().State.Status; st != StatusRunning {
+	if st := inspect(t, c).State.Status; st != StatusRunning {
 		t.Errorf("after commit the container is %s, want running", st)
 	}
 	if got := actions(nextEvents(t, evs, 3)); !slices.Equal(got, []string{"container pause", "container unpause", "container commit"}) {

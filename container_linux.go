@@ -387,14 +387,18 @@ func (c *Container) running() bool {
 // Kill sends sig to the container's main process. It fails with
 // ErrConflict if the container is not running. As in Docker, a PID 1 that
 // has no handler for sig ignores it (SIGKILL always works).
-func (c *Container) Kill(sig syscall.Signal) error {
+func (c *Container) Kill(ctx context.Context, sig syscall.Signal) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
+	}
 	if err := c.signal(sig); err != nil {
 		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
 	}
 	return nil
 }
 
-// signal is Kill, its error not wrapped.
+// signal is Kill, its error not wrapped and without a context: Stop
+// and Remove must still kill when their context has ended.
 func (c *Container) signal(sig syscall.Signal) error {
 	if !c.running() {
 		return fmt.Errorf("%w: container is not running", ErrConflict)

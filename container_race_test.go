@@ -194,7 +194,7 @@ func raceTries(t *testing.T, c *Container, what string, tries int, op func(try i
 		}
 	}
 	t.Logf("%s: %d of %d tries succeeded under the race, the others failed; no host content", what, ok, tries)
-	if st := c.Inspect().State; st.Status != StatusRunning {
+	if st := inspect(t, c).State; st.Status != StatusRunning {
 		t.Fatalf("the racer stopped (%s, exit %d): the tries raced nothing", st.Status, st.ExitCode)
 	}
 }

@@ -103,8 +103,8 @@ func TestContainerRunPID1AndHostname(t *testing.T) {
 			t.Errorf("line %d = %q, want %q", i, lines[i], want[i])
 		}
 	}
-	in := c.Inspect()
-	if in.State.Status != StatusExited || in.State.ExitCode != 0 || in.Hostname != c.ID()[:12] {
+	in := inspect(t, c)
+	if in.State.Status != StatusExited || in.State.ExitCode != 0 || in.Config.Hostname != c.ID()[:12] {
 		t.Errorf("inspect: %+v", in)
 	}
 }
@@ -253,7 +253,7 @@ func TestContainerNameConflictAndHolds(t *testing.T) {
 	if got, err := rt.Container(ctx, c.ID()[:6]); err != nil || got.ID() != c.ID() {
 		t.Fatalf("Container(prefix) = %v, %v", got, err)
 	}
-	if in := c.Inspect(); !in.State.Running || in.State.Pid == 0 {
+	if in := inspect(t, c); !in.State.Running || in.State.Pid == 0 {
 		t.Errorf("inspect running container: %+v", in.State)
 	}
 	if err := c.Remove(ctx); !errors.Is(err, ErrConflict) {
@@ -269,7 +269,7 @@ func TestContainerNameConflictAndHolds(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("stop took %v", d)
 	}
-	pid := c.Inspect().State.Pid
+	pid := inspect(t, c).State.Pid
 	if err := c.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestContainerCloseKillsOwned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := c.Inspect().State.Pid
+	pid := inspect(t, c).State.Pid
 	if err := rt.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func TestContainerOwnerKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Inspect().State; st.Status != StatusExited || st.Running {
+	if st := inspect(t, c).State; st.Status != StatusExited || st.Running {
 		t.Errorf("after the owner died: %+v", st)
 	}
 	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory/hull", id)); err == nil {
@@ -400,7 +400,7 @@ func TestContainerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Remove(ctx, WithForce())
-	if in := c.Inspect(); in.State.Status != StatusCreated || in.Name != "life" || in.Path != "sh" {
+	if in := inspect(t, c); in.State.Status != StatusCreated || in.Name != "/life" || in.Path != "sh" {
 		t.Errorf("created: %+v", in)
 	}
 	if list, err := rt.Containers(ctx, WithAllContainers()); err != nil || len(list) != 1 || list[0].ID() != c.ID() {
@@ -422,7 +422,7 @@ func TestContainerLifecycle(t *testing.T) {
 	if got := out.String(); got != "hi box /work/dir\nterm\n" {
 		t.Errorf("output %q", got)
 	}
-	if err := c.Kill(syscall.SIGKILL); !errors.Is(err, ErrConflict) {
+	if err := c.Kill(ctx, syscall.SIGKILL); !errors.Is(err, ErrConflict) {
 		t.Errorf("kill exited container: %v, want ErrConflict", err)
 	}
 	// Another Runtime on the same root sees it exited.
@@ -435,7 +435,7 @@ func TestContainerLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in := other.Inspect(); in.State.Status != StatusExited || in.State.ExitCode != 7 {
+	if in := inspect(t, other); in.State.Status != StatusExited || in.State.ExitCode != 7 {
 		t.Errorf("seen from another runtime: %+v", in.State)
 	}
 }
@@ -490,8 +490,8 @@ func TestContainerSurvivesCallerThread(t *testing.T) {
 	}
 	defer c.Remove(t.Context(), WithForce())
 	time.Sleep(200 * time.Millisecond)
-	if !c.Inspect().State.Running {
-		t.Fatalf("container died with its creator's thread: %+v", c.Inspect().State)
+	if !inspect(t, c).State.Running {
+		t.Fatalf("container died with its creator's thread: %+v", inspect(t, c).State)
 	}
 }
 

@@ -43,12 +43,12 @@ func TestContainerDetached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := c.Inspect().State.Pid
+	pid := inspect(t, c).State.Pid
 	defer func() {
 		c.Remove(context.Background(), WithForce())
 		checkGone(t, rt2, id, pid)
 	}()
-	if st := c.Inspect().State; !st.Running {
+	if st := inspect(t, c).State; !st.Running {
 		t.Fatalf("detached container not running after its creator exited: %+v", st)
 	}
 	// Its shim keeps logging after the creator is gone.
@@ -167,7 +167,7 @@ func TestContainerDetachedKilled(t *testing.T) {
 	}
 	defer c.Remove(context.Background(), WithForce())
 	start := time.Now()
-	if err := c.Kill(9); err != nil {
+	if err := c.Kill(t.Context(), 9); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := c.Wait(t.Context()); err != nil || st.ExitCode != 137 || st.Signal != 9 {
@@ -180,7 +180,7 @@ func TestContainerDetachedKilled(t *testing.T) {
 	if len(dies) != 1 || dies[0].Attributes["exitCode"] != "137" || dies[0].Attributes["signal"] != "9" {
 		t.Errorf("die events: %+v, want one with exitCode 137, signal 9", dies)
 	}
-	if st := c.Inspect().State; st.Status != StatusExited || st.ExitCode != 137 {
+	if st := inspect(t, c).State; st.Status != StatusExited || st.ExitCode != 137 {
 		t.Errorf("inspect after SIGKILL: %+v", st)
 	}
 }

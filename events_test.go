@@ -64,6 +64,11 @@ func TestEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A commit keeps its parent's manifest format (checked before
+	// RemoveImage below: Inspect of a removed image is ErrNotFound).
+	if mt := inspect(t, committed).Descriptor.MediaType; mt != mediaTypeDockerManifest {
+		t.Errorf("commit of a Docker image has manifest type %s", mt)
+	}
 	if err := c.Remove(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -93,10 +98,6 @@ func TestEvents(t *testing.T) {
 	}
 	if evs[4].Attributes["imageID"] != committed.ID() {
 		t.Errorf("commit event %+v", evs[4])
-	}
-	// A commit keeps its parent's manifest format.
-	if mt := committed.Inspect().Descriptor.MediaType; mt != mediaTypeDockerManifest {
-		t.Errorf("commit of a Docker image has manifest type %s", mt)
 	}
 	if ls := committed.Layers(); ls[len(ls)-1].MediaType != mediaTypeDockerLayerTar {
 		t.Errorf("committed layer type %s", ls[len(ls)-1].MediaType)

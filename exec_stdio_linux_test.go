@@ -85,7 +85,7 @@ func TestExecContextEnds(t *testing.T) {
 func TestSignalExitCodes(t *testing.T) {
 	rt := containerTest(t)
 	c := sleeper(t, rt)
-	if err := c.Kill(9); err != nil {
+	if err := c.Kill(t.Context(), 9); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := c.Wait(t.Context()); err != nil || st.ExitCode != 137 || st.Signal != 9 {

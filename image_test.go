@@ -43,7 +43,7 @@ func TestImportTagRemovePrune(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "bin/busybox")); err != nil {
 		t.Error(err)
 	}
-	in := img.Inspect()
+	in := inspect(t, img)
 	if in.ID != img.ID() || len(in.RootFS.Layers) != 1 || in.Os != "linux" {
 		t.Errorf("inspect %+v", in)
 	}

@@ -29,6 +29,6 @@ func (c *Container) Resume(ctx context.Context) error { return ErrUnsupported }
 // Restart returns ErrUnsupported: containers need Linux.
 func (c *Container) Restart(ctx context.Context, timeout time.Duration) error { return ErrUnsupported }
 
-func (c *Container) refresh() {}
+func (c *Container) refresh() error { return nil }
 
 func (rt *Runtime) removeAutoRemoved([]containerState) {}

@@ -65,7 +65,7 @@ func TestContainerStats(t *testing.T) {
 	// The stream ends when the container does.
 	ch := busy.StatsStream(ctx, 10*time.Millisecond)
 	<-ch
-	if err := busy.Kill(syscall.SIGKILL); err != nil {
+	if err := busy.Kill(ctx, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	timeout := time.After(10 * time.Second)
@@ -102,7 +102,7 @@ func TestContainerTop(t *testing.T) {
 	if len(procs) != 3 {
 		t.Fatalf("top: %+v", procs)
 	}
-	init := c.Inspect().State.Pid
+	init := inspect(t, c).State.Pid
 	if procs[0].PID != init || procs[0].Cmd != "sh -c sleep 1000 & sleep 2000 & wait" || procs[0].UID != 0 || procs[0].User != "root" {
 		t.Errorf("init: %+v (host pid %d)", procs[0], init)
 	}
@@ -124,7 +124,7 @@ const counterScript = "while :; do echo x >> /counter; sleep 0.01; done"
 // through its init's root.
 func counter(t *testing.T, c *Container) int {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(c.Inspect().State.Pid), "root/counter"))
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(inspect(t, c).State.Pid), "root/counter"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestContainerPauseResume(t *testing.T) {
 	if err := c.Pause(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if in := c.Inspect(); in.State.Status != StatusPaused || !in.State.Paused || !in.State.Running {
+	if in := inspect(t, c); in.State.Status != StatusPaused || !in.State.Paused || !in.State.Running {
 		t.Errorf("paused: %+v", in.State)
 	}
 	frozen := counter(t, c)
@@ -168,7 +168,7 @@ func TestContainerPauseResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt2.Close()
-	if list, err := rt2.Containers(ctx, WithFilterStatus(StatusPaused)); err != nil || len(list) != 1 || list[0].Inspect().State.Status != StatusPaused {
+	if list, err := rt2.Containers(ctx, WithFilterStatus(StatusPaused)); err != nil || len(list) != 1 || inspect(t, list[0]).State.Status != StatusPaused {
 		t.Errorf("paused containers: %v %v", list, err)
 	}
 	if _, err := c.Stats(ctx); err != nil {
@@ -177,7 +177,7 @@ func TestContainerPauseResume(t *testing.T) {
 	if err := c.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Inspect().State.Status; st != StatusRunning {
+	if st := inspect(t, c).State.Status; st != StatusRunning {
 		t.Errorf("resumed: %s", st)
 	}
 	waitCounter(t, c, frozen)
@@ -197,7 +197,7 @@ func TestContainerKillPaused(t *testing.T) {
 		}
 		switch how {
 		case "kill":
-			if err := c.Kill(syscall.SIGKILL); err != nil {
+			if err := c.Kill(ctx, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 		case "stop":
@@ -205,7 +205,7 @@ func TestContainerKillPaused(t *testing.T) {
 				t.Fatal(err)
 			}
 		case "remove":
-			pid := c.Inspect().State.Pid
+			pid := inspect(t, c).State.Pid
 			if err := c.Remove(ctx, WithForce()); err != nil {
 				t.Fatal(err)
 			}
@@ -216,7 +216,7 @@ func TestContainerKillPaused(t *testing.T) {
 		if err != nil || st.ExitCode != 137 {
 			t.Errorf("%s paused: %+v %v", how, st, err)
 		}
-		if s := c.Inspect().State.Status; s != StatusExited {
+		if s := inspect(t, c).State.Status; s != StatusExited {
 			t.Errorf("%s paused: status %s", how, s)
 		}
 		if err := c.Pause(ctx); !errors.Is(err, ErrConflict) {
@@ -268,7 +268,7 @@ func TestContainersFilters(t *testing.T) {
 			t.Errorf("%d filters: %v, want %q", len(tc.filters), got, tc.want)
 		}
 	}
-	if l := running.Inspect().Labels; l["tier"] != "web" {
+	if l := inspect(t, running).Config.Labels; l["tier"] != "web" {
 		t.Errorf("labels %v", l)
 	}
 }
@@ -295,7 +295,7 @@ func TestContainerRestart(t *testing.T) {
 	if err := c.Restart(ctx, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	in := c.Inspect()
+	in := inspect(t, c)
 	if in.State.Status != StatusRunning || in.State.Pid == 0 {
 		t.Errorf("restarted: %+v", in.State)
 	}
@@ -317,7 +317,7 @@ func TestContainerRestart(t *testing.T) {
 	if got := out.String(); got != "run 1\nrun 2\nrun 3\n" {
 		t.Errorf("output %q", got)
 	}
-	if in := c.Inspect(); in.State.Status != StatusExited || in.State.ExitCode != 3 {
+	if in := inspect(t, c); in.State.Status != StatusExited || in.State.ExitCode != 3 {
 		t.Errorf("after the third run: %+v", in.State)
 	}
 	if err := c.Start(ctx); err != nil {
@@ -411,20 +411,20 @@ func TestContainerRestartedElsewhere(t *testing.T) {
 	if err := c2.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Inspect().State; !st.Running || st.Pid != c2.Inspect().State.Pid {
+	if st := inspect(t, c).State; !st.Running || st.Pid != inspect(t, c2).State.Pid {
 		t.Errorf("the first Runtime's view after a restart elsewhere: %+v", st)
 	}
 	if err := rt.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if st := c2.Inspect().State; !st.Running {
+	if st := inspect(t, c2).State; !st.Running {
 		t.Fatalf("the first Runtime's Close ended a container it no longer owns: %+v", st)
 	}
 	var logs strings.Builder
 	if err := c2.Logs(t.Context(), WithLogsStdout(&logs)); err != nil {
 		t.Error(err)
 	}
-	pid := c2.Inspect().State.Pid
+	pid := inspect(t, c2).State.Pid
 	if err := c2.Remove(t.Context(), WithForce()); err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +471,7 @@ func TestContainerVolatileRootfs(t *testing.T) {
 	ctx := t.Context()
 	rootOptions := func(c *Container) string {
 		t.Helper()
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", c.Inspect().State.Pid))
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", inspect(t, c).State.Pid))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -253,8 +253,8 @@ func TestLoadLegacyDockerArchive(t *testing.T) {
 	if img.ID() != configD.String() || !slices.Equal(img.RepoTags(), []string{"legacy:1", "example.com/legacy/app:2"}) {
 		t.Errorf("ID %s tags %v", img.ID(), img.RepoTags())
 	}
-	if img.Inspect().Descriptor.MediaType != mediaTypeDockerManifest {
-		t.Errorf("manifest type %s", img.Inspect().Descriptor.MediaType)
+	if inspect(t, img).Descriptor.MediaType != mediaTypeDockerManifest {
+		t.Errorf("manifest type %s", inspect(t, img).Descriptor.MediaType)
 	}
 	for i, l := range img.Layers() {
 		if want := []digest.Digest{d1, d2, d2, d1}[i]; l.Digest != want || l.DiffID != want || l.MediaType != mediaTypeDockerLayerTar {
@@ -288,7 +288,7 @@ func TestLoadNestedIndex(t *testing.T) {
 		MediaType: ocispec.MediaTypeImageIndex,
 		Manifests: []ocispec.Descriptor{
 			{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("s390x image, not in the archive"), Size: 100, Platform: &ocispec.Platform{OS: "linux", Architecture: "s390x"}},
-			{MediaType: ocispec.MediaTypeImageManifest, Digest: img.Digest(), Size: img.Inspect().Descriptor.Size, Platform: &host},
+			{MediaType: ocispec.MediaTypeImageManifest, Digest: img.Digest(), Size: inspect(t, img).Descriptor.Size, Platform: &host},
 		},
 	})
 	nestedD := digest.FromBytes(nested)

@@ -95,9 +95,6 @@ type NetworkEndpoint struct {
 
 // NetworkSettings is the network part of ContainerInspect.
 type NetworkSettings struct {
-	// NetworkMode is "bridge" (the default network or WithNetwork),
-	// "none", "host" or "container:<id>" (Docker's HostConfig.NetworkMode).
-	NetworkMode NetworkMode
 	// IPAddress, Gateway and MacAddress are those of the first network,
 	// for convenience (Docker fills them for the default network only).
 	IPAddress  string
@@ -131,9 +128,21 @@ func (n *Network) ID() string { return n.rec.ID }
 // Name returns the network's name.
 func (n *Network) Name() string { return n.rec.Name }
 
-// Inspect describes the network and the running containers attached to it.
-func (n *Network) Inspect() NetworkInspect {
-	r := n.rec
+// Inspect describes the network and the running containers attached to
+// it. It fails with ErrNotFound if the network has been removed.
+func (n *Network) Inspect(ctx context.Context) (NetworkInspect, error) {
+	if err := ctx.Err(); err != nil {
+		return NetworkInspect{}, fmt.Errorf("inspect network %s: %w", n.rec.Name, err)
+	}
+	recs, err := n.rt.readNetworks()
+	if err != nil {
+		return NetworkInspect{}, fmt.Errorf("inspect network %s: %w", n.rec.Name, err)
+	}
+	i := slices.IndexFunc(recs, func(r networkRecord) bool { return r.ID == n.rec.ID })
+	if i < 0 {
+		return NetworkInspect{}, fmt.Errorf("inspect network %s: %w", n.rec.Name, ErrNotFound)
+	}
+	r := recs[i]
 	in := NetworkInspect{
 		Name: r.Name, ID: r.ID, Created: r.Created, Scope: "local", Driver: "bridge",
 		Internal: r.Internal, Labels: cloneLabels(r.Labels),
@@ -149,7 +158,10 @@ func (n *Network) Inspect() NetworkInspect {
 		cfg.IPRange = r.IPRange.String()
 	}
 	in.IPAM.Config = []NetworkIPAMConfig{cfg}
-	states, _ := n.rt.readStates()
+	states, err := n.rt.readStates()
+	if err != nil {
+		return NetworkInspect{}, fmt.Errorf("inspect network %s: %w", r.Name, err)
+	}
 	for _, st := range states {
 		if !st.netLive() {
 			continue
@@ -163,7 +175,7 @@ func (n *Network) Inspect() NetworkInspect {
 			}
 		}
 	}
-	return in
+	return in, nil
 }
 
 // NetworkOption configures CreateNetwork.
@@ -452,7 +464,7 @@ func (st *containerState) netLive() bool {
 
 // networkSettings is the NetworkSettings of ContainerInspect.
 func (st *containerState) networkSettings() NetworkSettings {
-	ns := NetworkSettings{NetworkMode: st.NetworkMode, Networks: map[string]EndpointSettings{}, Ports: slices.Clone(st.Ports)}
+	ns := NetworkSettings{Networks: map[string]EndpointSettings{}, Ports: slices.Clone(st.Ports)}
 	live := st.netLive() && st.Status != StatusExited
 	for i, ep := range st.Networks {
 		es := EndpointSettings{NetworkID: ep.NetworkID, Aliases: slices.Clone(ep.Aliases)}

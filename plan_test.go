@@ -110,7 +110,7 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		for i, rt := range []*Runtime{rtPlan, rtGo} {
 			o := append(append(append([]RunOption{}, base...), opts...), WithCmd("sh", "-c", planProbe))
 			if t.Name() == "TestPlanInitMatchesGoInit/network_of_another_container" {
-				o = append(o, WithNetworkMode("container:"+others[rt].ID()))
+				o = append(o, WithNetworkMode(NetworkMode("container:"+others[rt].ID())))
 			}
 			st, out, err := run(t, rt, o...)
 			if err != nil || st.ExitCode != 0 {

@@ -181,8 +181,8 @@ func sameImage(t *testing.T, wantRT *Runtime, want *Image, gotRT *Runtime, got *
 	if !slices.Equal(got.Layers(), want.Layers()) {
 		t.Errorf("loaded layers %+v, want %+v", got.Layers(), want.Layers())
 	}
-	if got.Size() != want.Size() || got.Inspect().Descriptor.MediaType != want.Inspect().Descriptor.MediaType {
-		t.Errorf("loaded size %d type %s, want %d %s", got.Size(), got.Inspect().Descriptor.MediaType, want.Size(), want.Inspect().Descriptor.MediaType)
+	if got.Size() != want.Size() || inspect(t, got).Descriptor.MediaType != inspect(t, want).Descriptor.MediaType {
+		t.Errorf("loaded size %d type %s, want %d %s", got.Size(), inspect(t, got).Descriptor.MediaType, want.Size(), inspect(t, want).Descriptor.MediaType)
 	}
 	if g, w := snapshotTree(t, gotRT, got), snapshotTree(t, wantRT, want); !slices.Equal(g, w) {
 		t.Errorf("unpacked files differ:\ngot  %v\nwant %v", g, w)

@@ -90,13 +90,21 @@ func (v *Volume) Name() string { return v.meta.Name }
 // Mountpoint returns the host directory that holds the volume's content.
 func (v *Volume) Mountpoint() string { return v.rt.volumeData(v.meta.Name) }
 
-// Inspect describes the volume.
-func (v *Volume) Inspect() VolumeInspect {
-	return VolumeInspect{
-		Name: v.meta.Name, Driver: "local", Mountpoint: v.Mountpoint(),
-		CreatedAt: v.meta.CreatedAt, Labels: cloneLabels(v.meta.Labels),
-		Options: map[string]string{}, Scope: "local", Anonymous: v.meta.Anonymous,
+// Inspect describes the volume, read again from the root. It fails with
+// ErrNotFound if the volume has been removed.
+func (v *Volume) Inspect(ctx context.Context) (VolumeInspect, error) {
+	if err := ctx.Err(); err != nil {
+		return VolumeInspect{}, fmt.Errorf("inspect volume %s: %w", v.meta.Name, err)
 	}
+	meta, err := v.rt.readVolume(v.meta.Name)
+	if err != nil {
+		return VolumeInspect{}, fmt.Errorf("inspect volume %s: %w", v.meta.Name, err)
+	}
+	return VolumeInspect{
+		Name: meta.Name, Driver: "local", Mountpoint: v.Mountpoint(),
+		CreatedAt: meta.CreatedAt, Labels: cloneLabels(meta.Labels),
+		Options: map[string]string{}, Scope: "local", Anonymous: meta.Anonymous,
+	}, nil
 }
 
 // CreateVolume creates a volume. An empty name creates an anonymous volume

@@ -37,7 +37,7 @@ func testWarmInit(t *testing.T, goInit bool) {
 		}
 		// The command sleeps so that its process is still in its cgroup
 		// here: an exited task shows the root cgroups.
-		host, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(c.Inspect().State.Pid), "cgroup"))
+		host, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(inspect(t, c).State.Pid), "cgroup"))
 		st, err := c.Wait(t.Context())
 		if err != nil {
 			t.Fatal(err)

@@ -303,8 +303,12 @@ func inspectImages(ctx context.Context, e *env, tmpl *template.Template, typ str
 		}
 		if typ != "image" && (errors.Is(err, hull.ErrNotFound) || errors.Is(err, hull.ErrInvalidReference)) {
 			if c, cerr := rt.Container(ctx, ref); cerr == nil {
-				found = append(found, containerInspect(c))
-				continue
+				in, ierr := containerInspect(ctx, c)
+				if ierr == nil {
+					found = append(found, in)
+					continue
+				}
+				err = ierr
 			}
 		}
 		switch {
@@ -313,7 +317,12 @@ func inspectImages(ctx context.Context, e *env, tmpl *template.Template, typ str
 		case err != nil:
 			errs = append(errs, "hull: "+err.Error())
 		default:
-			found = append(found, img.Inspect())
+			in, err := img.Inspect(ctx)
+			if err != nil {
+				errs = append(errs, "hull: "+err.Error())
+				continue
+			}
+			found = append(found, in)
 		}
 	}
 	if err := printInspect(e, tmpl, found); err != nil {

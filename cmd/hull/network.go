@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -102,7 +103,12 @@ func networkLsCmd() *command {
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 3, ' ', 0)
 				fmt.Fprintln(tw, "NETWORK ID\tNAME\tDRIVER\tSCOPE")
 				for _, n := range nets {
-					in := n.Inspect()
+					in, err := n.Inspect(ctx)
+					if errors.Is(err, hull.ErrNotFound) {
+						continue // removed meanwhile
+					} else if err != nil {
+						return err
+					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shortID(n.ID(), noTrunc), n.Name(), in.Driver, in.Scope)
 				}
 				return tw.Flush()
@@ -118,7 +124,7 @@ func networkInspectCmd() *command {
 			if err != nil {
 				return hull.NetworkInspect{}, err
 			}
-			return n.Inspect(), nil
+			return n.Inspect(ctx)
 		})
 }
 
