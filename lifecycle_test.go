@@ -53,7 +53,11 @@ func TestContainerStats(t *testing.T) {
 	}
 	var last Stats
 	n := 0
-	for s := range busy.StatsStream(ctx, 50*time.Millisecond) {
+	stream, err := busy.StatsStream(ctx, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := range stream {
 		last, n = s, n+1
 		if n == 3 {
 			break
@@ -63,7 +67,10 @@ func TestContainerStats(t *testing.T) {
 		t.Errorf("busy loop after %d samples: %+v", n, last.CPU)
 	}
 	// The stream ends when the container does.
-	ch := busy.StatsStream(ctx, 10*time.Millisecond)
+	ch, err := busy.StatsStream(ctx, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
 	<-ch
 	if err := busy.Kill(ctx, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -81,6 +88,9 @@ func TestContainerStats(t *testing.T) {
 	}
 	if _, err := busy.Stats(ctx); !errors.Is(err, ErrConflict) {
 		t.Errorf("stats of an exited container: %v, want ErrConflict", err)
+	}
+	if ch, err := busy.StatsStream(ctx, 0); !errors.Is(err, ErrConflict) || ch != nil {
+		t.Errorf("stats stream of an exited container: %v, want ErrConflict", err)
 	}
 }
 

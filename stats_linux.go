@@ -36,33 +36,33 @@ func (c *Container) Stats(ctx context.Context) (Stats, error) {
 }
 
 // StatsStream samples the container's usage every interval (1s if
-// interval <= 0) and sends the samples on the returned channel, which is
-// closed when ctx ends or the container exits. The first sample comes at
-// once. The channel is unbuffered: a slow reader delays sampling.
-func (c *Container) StatsStream(ctx context.Context, interval time.Duration) <-chan Stats {
+// interval <= 0) and sends the samples on the returned channel, as Events
+// streams: what fails before the first sample (the container is not
+// running: a *TransitionError wrapping ErrConflict; its cgroup cannot be
+// read) is returned at once; afterwards the channel is closed when ctx
+// ends or the container stops. The first sample comes at once. The
+// channel is unbuffered: a slow reader delays sampling.
+func (c *Container) StatsStream(ctx context.Context, interval time.Duration) (<-chan Stats, error) {
 	if interval <= 0 {
 		interval = time.Second
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("stats container %s: %w", shortContainerID(c.id), err)
+	}
+	first, sys, err := c.sampleStats()
+	if err != nil {
+		return nil, err
+	}
+	if st, err := c.Stats(ctx); err == nil {
+		first.CPU.Percent = st.CPU.Percent
 	}
 	ch := make(chan Stats)
 	go func() {
 		defer close(ch)
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		var prev Stats
-		var prevSys uint64
-		for first := true; ; first = false {
-			s, sys, err := c.sampleStats()
-			if err != nil {
-				return
-			}
-			if first {
-				if st, err := c.Stats(ctx); err == nil {
-					s.CPU.Percent = st.CPU.Percent
-				}
-			} else if sys > prevSys && s.CPU.TotalNs >= prev.CPU.TotalNs {
-				s.CPU.Percent = float64(s.CPU.TotalNs-prev.CPU.TotalNs) / float64(sys-prevSys) * float64(onlineCPUs()) * 100
-			}
-			prev, prevSys = s, sys
+		s, prev, prevSys := first, first, sys
+		for {
 			select {
 			case ch <- s:
 			case <-ctx.Done():
@@ -73,9 +73,17 @@ func (c *Container) StatsStream(ctx context.Context, interval time.Duration) <-c
 			case <-ctx.Done():
 				return
 			}
+			var err error
+			if s, sys, err = c.sampleStats(); err != nil {
+				return
+			}
+			if sys > prevSys && s.CPU.TotalNs >= prev.CPU.TotalNs {
+				s.CPU.Percent = float64(s.CPU.TotalNs-prev.CPU.TotalNs) / float64(sys-prevSys) * float64(onlineCPUs()) * 100
+			}
+			prev, prevSys = s, sys
 		}
 	}()
-	return ch
+	return ch, nil
 }
 
 // sampleStats reads the container's cgroup, and the host's CPU time in
