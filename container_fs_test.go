@@ -318,3 +318,33 @@ func TestContainerCommitRunning(t *testing.T) {
 		t.Errorf("committed image: %v %q", err, buf.String())
 	}
 }
+
+// TestContainerCopyHost copies a directory out of a container onto the
+// host and back into another place of the container, as `docker cp` does
+// both ways (the CLI's cp uses these).
+func TestContainerCopyHost(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	c := ranContainer(t, rt, "busybox:test", "sh", "-c", "mkdir -p /srv/sub && echo s > /srv/sub/file")
+	host := filepath.Join(t.TempDir(), "out")
+	if err := c.CopyToHost(t.Context(), "/srv", host); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(host, "srv", "sub", "file")); err != nil || string(data) != "s\n" {
+		t.Fatalf("CopyToHost: %q, %v", data, err)
+	}
+	if err := c.CopyToHost(t.Context(), "/nope", host); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("CopyToHost of a missing path: %v", err)
+	}
+	if err := c.CopyFromHost(t.Context(), filepath.Join(host, "srv"), "/tmp"); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := c.CopyFrom(t.Context(), "/tmp/srv/sub/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if names := tarNames(t, rc); names["file"] == nil || len(names) != 1 {
+		t.Errorf("CopyFromHost then CopyFrom: %v", slices.Sorted(maps.Keys(names)))
+	}
+}
