@@ -15,60 +15,60 @@ import (
 // | jq` work on `hull inspect`: .Id, .Name, .State.Status, .Config.Image,
 // .HostConfig.NetworkMode, .NetworkSettings.Networks, .Mounts...
 type ContainerInspect struct {
-	ID      string `json:"Id"`
-	Created time.Time
-	Path    string   // the command
-	Args    []string // its arguments
-	State   ContainerStateInfo
+	ID      string             `json:"Id"`
+	Created time.Time          `json:"Created"`
+	Path    string             `json:"Path"` // the command
+	Args    []string           `json:"Args"` // its arguments
+	State   ContainerStateInfo `json:"State"`
 	// Image is the image ID ("sha256:<hex>"), as Docker; empty if the
 	// image has been removed since. Config.Image is the reference the
 	// container was created from.
-	Image string
+	Image string `json:"Image"`
 	// Name is the container's name with Docker's leading slash: "/cache"
 	// (Container.Name has none).
-	Name            string
-	HostConfig      HostConfig
-	Mounts          []MountPoint // volumes, binds and tmpfs mounts
-	Config          ContainerConfig
-	NetworkSettings NetworkSettings // networks and published ports
+	Name            string          `json:"Name"`
+	HostConfig      HostConfig      `json:"HostConfig"`
+	Mounts          []MountPoint    `json:"Mounts"` // volumes, binds and tmpfs mounts
+	Config          ContainerConfig `json:"Config"`
+	NetworkSettings NetworkSettings `json:"NetworkSettings"` // networks and published ports
 }
 
 // ContainerStateInfo is the state part of ContainerInspect.
 type ContainerStateInfo struct {
-	Status     Status // StatusCreated, StatusRunning, StatusPaused or StatusExited
-	Running    bool   // running or paused, as Docker
-	Paused     bool
-	OOMKilled  bool
-	Pid        int // host PID of the container's init; 0 when not running
-	ExitCode   int
-	Error      string // why the start failed, if it did
-	StartedAt  time.Time
-	FinishedAt time.Time
+	Status     Status    `json:"Status"`  // StatusCreated, StatusRunning, StatusPaused or StatusExited
+	Running    bool      `json:"Running"` // running or paused, as Docker
+	Paused     bool      `json:"Paused"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	Pid        int       `json:"Pid"` // host PID of the container's init; 0 when not running
+	ExitCode   int       `json:"ExitCode"`
+	Error      string    `json:"Error"` // why the start failed, if it did
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
 }
 
 // ContainerConfig is the part of ContainerInspect that the image and the
 // run options configured (Docker's Config).
 type ContainerConfig struct {
-	Hostname   string
-	User       string
-	TTY        bool `json:"Tty"` // WithTTY
-	OpenStdin  bool // WithOpenStdin or WithStdin: Attach may send input
-	Env        []string
-	Cmd        []string
-	Image      string // the reference the container was created from
-	WorkingDir string
-	Entrypoint []string
+	Hostname   string   `json:"Hostname"`
+	User       string   `json:"User"`
+	TTY        bool     `json:"Tty"`       // WithTTY
+	OpenStdin  bool     `json:"OpenStdin"` // WithOpenStdin or WithStdin: Attach may send input
+	Env        []string `json:"Env"`
+	Cmd        []string `json:"Cmd"`
+	Image      string   `json:"Image"` // the reference the container was created from
+	WorkingDir string   `json:"WorkingDir"`
+	Entrypoint []string `json:"Entrypoint"`
 	// Labels are the image's labels, then WithLabels.
-	Labels map[string]string
+	Labels map[string]string `json:"Labels"`
 }
 
 // HostConfig is the part of ContainerInspect about the container's
 // resources and namespaces (Docker's HostConfig).
 type HostConfig struct {
-	NetworkMode NetworkMode
-	Memory      int64 // bytes; 0: unlimited
-	PidsLimit   int64 // 0: unlimited
-	AutoRemove  bool  // WithAutoRemove
+	NetworkMode NetworkMode `json:"NetworkMode"`
+	Memory      int64       `json:"Memory"`     // bytes; 0: unlimited
+	PidsLimit   int64       `json:"PidsLimit"`  // 0: unlimited
+	AutoRemove  bool        `json:"AutoRemove"` // WithAutoRemove
 }
 
 // Inspect returns the container's configuration and current state. It

@@ -60,61 +60,61 @@ type networkRecord struct {
 // NetworkInspect describes a network. Its JSON form uses Docker's field
 // names (`docker network inspect`).
 type NetworkInspect struct {
-	Name       string
-	ID         string `json:"Id"`
-	Created    time.Time
-	Scope      string // always "local"
-	Driver     string // always "bridge"
-	Internal   bool
-	Labels     map[string]string
-	IPAM       NetworkIPAM
-	Options    map[string]string          // the bridge device: com.docker.network.bridge.name
-	Containers map[string]NetworkEndpoint // running containers attached, by ID
+	Name       string                     `json:"Name"`
+	ID         string                     `json:"Id"`
+	Created    time.Time                  `json:"Created"`
+	Scope      string                     `json:"Scope"`  // always "local"
+	Driver     string                     `json:"Driver"` // always "bridge"
+	Internal   bool                       `json:"Internal"`
+	Labels     map[string]string          `json:"Labels"`
+	IPAM       NetworkIPAM                `json:"IPAM"`
+	Options    map[string]string          `json:"Options"`    // the bridge device: com.docker.network.bridge.name
+	Containers map[string]NetworkEndpoint `json:"Containers"` // running containers attached, by ID
 }
 
 // NetworkIPAM is the address part of NetworkInspect.
 type NetworkIPAM struct {
-	Driver string // always "default"
-	Config []NetworkIPAMConfig
+	Driver string              `json:"Driver"` // always "default"
+	Config []NetworkIPAMConfig `json:"Config"`
 }
 
 // NetworkIPAMConfig is one subnet of a network.
 type NetworkIPAMConfig struct {
-	Subnet  string
-	Gateway string
-	IPRange string `json:",omitempty"`
+	Subnet  string `json:"Subnet"`
+	Gateway string `json:"Gateway"`
+	IPRange string `json:"IPRange,omitempty"`
 }
 
 // NetworkEndpoint is a container attached to a network, as NetworkInspect
 // lists it.
 type NetworkEndpoint struct {
-	Name        string
-	MacAddress  string
-	IPv4Address string // address/prefix length, e.g. "172.18.0.2/16"
+	Name        string `json:"Name"`
+	MacAddress  string `json:"MacAddress"`
+	IPv4Address string `json:"IPv4Address"` // address/prefix length, e.g. "172.18.0.2/16"
 }
 
 // NetworkSettings is the network part of ContainerInspect.
 type NetworkSettings struct {
 	// IPAddress, Gateway and MacAddress are those of the first network,
 	// for convenience (Docker fills them for the default network only).
-	IPAddress  string
-	Gateway    string
-	MacAddress string
+	IPAddress  string `json:"IPAddress"`
+	Gateway    string `json:"Gateway"`
+	MacAddress string `json:"MacAddress"`
 	// Networks are the container's networks by name.
-	Networks map[string]EndpointSettings
+	Networks map[string]EndpointSettings `json:"Networks"`
 	// Ports are the published ports (WithPublish).
-	Ports []PortBinding
+	Ports []PortBinding `json:"Ports"`
 }
 
 // EndpointSettings is a container's attachment to one network. IPAddress,
 // Gateway and MacAddress are empty while the container is not running.
 type EndpointSettings struct {
-	NetworkID   string
-	Aliases     []string
-	IPAddress   string
-	IPPrefixLen int
-	Gateway     string
-	MacAddress  string
+	NetworkID   string   `json:"NetworkID"`
+	Aliases     []string `json:"Aliases"`
+	IPAddress   string   `json:"IPAddress"`
+	IPPrefixLen int      `json:"IPPrefixLen"`
+	Gateway     string   `json:"Gateway"`
+	MacAddress  string   `json:"MacAddress"`
 }
 
 // NetworkPruneReport is what PruneNetworks removed.

@@ -27,17 +27,17 @@ type Volume struct {
 
 // VolumeInspect describes a volume, as `docker volume inspect`.
 type VolumeInspect struct {
-	Name       string
-	Driver     string // always "local"
-	Mountpoint string // the host directory holding the volume's content
-	CreatedAt  time.Time
-	Labels     map[string]string
-	Options    map[string]string // driver options: always empty
-	Scope      string            // always "local"
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver"`     // always "local"
+	Mountpoint string            `json:"Mountpoint"` // the host directory holding the volume's content
+	CreatedAt  time.Time         `json:"CreatedAt"`
+	Labels     map[string]string `json:"Labels"`
+	Options    map[string]string `json:"Options"` // driver options: always empty
+	Scope      string            `json:"Scope"`   // always "local"
 	// Anonymous reports a volume created without a name (by CreateVolume
 	// with "", for an image's VOLUME, or by WithAnonymousVolume):
 	// PruneVolumes removes it by default once unused.
-	Anonymous bool
+	Anonymous bool `json:"Anonymous"`
 }
 
 // volumeMeta is volumes/<name>/meta.json.
