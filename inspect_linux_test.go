@@ -3,6 +3,7 @@
 package hull
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -53,7 +54,7 @@ func TestInspectDockerJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { n.Remove(t.Context()) })
+	t.Cleanup(func() { n.Remove(context.Background()) }) // t.Context() has ended by then
 	v, err := rt.CreateVolume(ctx, "jsonvol", WithVolumeLabels(map[string]string{"k": "v"}))
 	if err != nil {
 		t.Fatal(err)
