@@ -113,7 +113,7 @@ func TestSkopeoReadsSavedArchive(t *testing.T) {
 			dirs = append(dirs, fromOCI)
 		}
 		for _, dir := range dirs {
-			if _, config := layoutImage(t, dir, name); config != img.ID() {
+			if _, config := layoutImage(t, dir, name); config.String() != img.ID() {
 				t.Errorf("%s via %s: config %s, want %s", name, dir, config, img.ID())
 			}
 		}
@@ -121,7 +121,7 @@ func TestSkopeoReadsSavedArchive(t *testing.T) {
 	if m, _ := layoutImage(t, fromOCI, "oci"); digest.FromBytes(m) != imgs["oci"].Digest() {
 		t.Errorf("oci-archive copy changed the manifest of an OCI image: %s", m)
 	}
-	if d := digest.FromBytes(skopeo(t, "inspect", "--raw", "--config", "docker-archive:"+file+":"+refs[0])); d != imgs["docker"].ID() {
+	if d := digest.FromBytes(skopeo(t, "inspect", "--raw", "--config", "docker-archive:"+file+":"+refs[0])); d.String() != imgs["docker"].ID() {
 		t.Errorf("skopeo inspect --config of the docker-archive: %s, want %s", d, imgs["docker"].ID())
 	}
 	one := filepath.Join(t.TempDir(), "one.tar")
@@ -171,7 +171,7 @@ func TestLoadSkopeoArchives(t *testing.T) {
 					t.Fatalf("%s: loaded %d images", transport, len(got))
 				}
 				g := got[0]
-				if g.ID() != pushed.ConfigDigest || !slices.Equal(g.RepoTags(), []string{"x:1"}) {
+				if g.ID() != pushed.ConfigDigest.String() || !slices.Equal(g.RepoTags(), []string{"x:1"}) {
 					t.Errorf("%s: ID %s tags %v, want %s [x:1]", transport, g.ID(), g.RepoTags(), pushed.ConfigDigest)
 				}
 				// skopeo keeps an OCI manifest of compressed layers as it

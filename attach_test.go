@@ -76,7 +76,7 @@ func TestContainerAttach(t *testing.T) {
 			if err := <-done; !errors.Is(err, context.Canceled) {
 				t.Fatalf("detach: %v", err)
 			}
-			if st := other.Inspect().State; !st.Running {
+			if st := inspect(t, other).State; !st.Running {
 				t.Fatalf("detach stopped the container: %+v", st)
 			}
 			// Second client: its end of input ends the command.
@@ -95,7 +95,7 @@ func TestContainerAttach(t *testing.T) {
 			if out.String() != "got two\nbye\n" || errs.String() != "err two\n" {
 				t.Errorf("second attach: %q %q", out.String(), errs.String())
 			}
-			if st, err := c.Wait(t.Context()); err != nil || st.Code != 0 {
+			if st, err := c.Wait(t.Context()); err != nil || st.ExitCode != 0 {
 				t.Errorf("wait: %+v %v", st, err)
 			}
 			// Everything is in the log too.
@@ -142,7 +142,7 @@ func TestContainerAttachTTY(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if st, err := c.Wait(t.Context()); err != nil || st.Code != 3 {
+	if st, err := c.Wait(t.Context()); err != nil || st.ExitCode != 3 {
 		t.Errorf("wait: %+v %v", st, err)
 	}
 }
@@ -158,7 +158,7 @@ func TestContainerAttachErrors(t *testing.T) {
 	if err := c.Attach(t.Context(), WithAttachStdin(strings.NewReader("x"))); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("stdin to a container without open stdin: %v", err)
 	}
-	c.Kill(9)
+	c.Kill(t.Context(), 9)
 	c.Wait(t.Context())
 	if err := c.Attach(t.Context()); !errors.Is(err, ErrConflict) {
 		t.Errorf("attach to an exited container: %v", err)
@@ -186,7 +186,7 @@ func TestContainerRestartKeepsTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st, err := c.Wait(t.Context()); err != nil || st.Code != code || !strings.Contains(out.String(), "/dev/pts/") {
+		if st, err := c.Wait(t.Context()); err != nil || st.ExitCode != code || !strings.Contains(out.String(), "/dev/pts/") {
 			t.Errorf("run %d: %+v %v %q", i, st, err, out.String())
 		}
 	}

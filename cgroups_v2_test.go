@@ -94,7 +94,7 @@ func TestCgroupV2Start(t *testing.T) {
 	if got := strings.TrimSpace(out.String()); got != "0::/" {
 		t.Errorf("the container's own view: %q, want 0::/", got)
 	}
-	pid := c.Inspect().State.Pid
+	pid := inspect(t, c).State.Pid
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestCgroupV2PauseResume(t *testing.T) {
 	if err := c.Pause(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if s := c.Inspect().State.Status; s != StatusPaused {
+	if s := inspect(t, c).State.Status; s != StatusPaused {
 		t.Errorf("status %q after Pause", s)
 	}
 	if n := cgroup.ReadKV(filepath.Join(dir, "cgroup.events"), "frozen"); n != 1 {
@@ -273,7 +273,7 @@ func TestCgroupV2ShimAndReaper(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pid := c.Inspect().State.Pid
+			pid := inspect(t, c).State.Pid
 			procs := cgroupProcs(t, v2Dir(c))
 			if !slices.Contains(procs, pid) {
 				t.Errorf("cgroup.procs %v lacks PID 1 (%d)", procs, pid)

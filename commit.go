@@ -234,7 +234,7 @@ func (c *Container) Commit(ctx context.Context, ref string, opts ...CommitOption
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", shortContainerID(c.id), err)
 	}
-	c.event("commit", map[string]string{"imageID": img.ID().String(), "ref": ref})
+	c.event("commit", map[string]string{"imageID": img.ID(), "ref": ref})
 	return img, nil
 }
 

@@ -68,8 +68,8 @@ func TestCommitKilledThaws(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cg.Frozen() || c2.Inspect().State.Status != StatusRunning {
-		t.Fatalf("after Open: frozen %v, status %s", cg.Frozen(), c2.Inspect().State.Status)
+	if cg.Frozen() || inspect(t, c2).State.Status != StatusRunning {
+		t.Fatalf("after Open: frozen %v, status %s", cg.Frozen(), inspect(t, c2).State.Status)
 	}
 	if code, out := execOut(t, c2, []string{"echo", "alive"}); code != 0 || out != "alive\n" {
 		t.Errorf("exec after the thaw: %d %q", code, out)

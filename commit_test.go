@@ -15,7 +15,7 @@ func TestCommitRunConfig(t *testing.T) {
 	rt := containerTest(t)
 	st, out, err := run(t, rt, WithEnv("A=1"), WithWorkdir("/w"), WithUser("1000"), WithTTY(),
 		WithEntrypoint("sh", "-c"), WithCmd(`echo $A $(pwd) $(id -u)`), WithName("rc"))
-	if err != nil || st.Code != 0 {
+	if err != nil || st.ExitCode != 0 {
 		t.Fatalf("run: %+v %v %q", st, err, out)
 	}
 	c, err := rt.Container(t.Context(), "rc")

@@ -10,9 +10,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
-
-	digest "github.com/opencontainers/go-digest"
 )
 
 // Container is one container: its state lives in the Runtime's root under
@@ -35,10 +32,10 @@ type Container struct {
 
 // ExitStatus is how a container's main process ended.
 type ExitStatus struct {
-	// Code is the exit code, Docker style: 128+signal when a signal ended
+	// ExitCode is the exit code, Docker style: 128+signal when a signal ended
 	// the process, 125 when hull failed to set the container up, 126 when
 	// the command is not executable, 127 when it does not exist.
-	Code int
+	ExitCode int
 	// Signal is the signal that ended the process, or 0.
 	Signal syscall.Signal
 	// OOMKilled reports that the kernel's OOM killer killed a process of
@@ -63,46 +60,6 @@ func (e *StartError) Error() string {
 
 func (e *StartError) Unwrap() error { return e.Err }
 
-// ContainerInspect is a snapshot of a container's configuration and state.
-type ContainerInspect struct {
-	ID          string
-	Name        string
-	Image       string        // the reference the container was created from
-	ImageDigest digest.Digest // the image's manifest digest
-	Created     time.Time
-	Hostname    string
-	Path        string   // the command
-	Args        []string // its arguments
-	Env         []string
-	WorkingDir  string
-	User        string
-	Memory      int64 // bytes; 0: unlimited
-	PidsLimit   int64 // 0: unlimited
-	TTY         bool  // WithTTY
-	OpenStdin   bool  // WithOpenStdin or WithStdin: Attach may send input
-	State       ContainerStateInfo
-
-	// Labels are the image's labels, then WithLabels.
-	Labels map[string]string
-	// Mounts are the container's volumes, binds and tmpfs mounts.
-	Mounts []MountPoint
-	// NetworkSettings are the container's networks and published ports.
-	NetworkSettings NetworkSettings
-}
-
-// ContainerStateInfo is the state part of ContainerInspect.
-type ContainerStateInfo struct {
-	Status     Status // StatusCreated, StatusRunning, StatusPaused or StatusExited
-	Running    bool   // running or paused, as Docker
-	Paused     bool
-	Pid        int // host PID of the container's init; 0 when not running
-	ExitCode   int
-	OOMKilled  bool
-	Error      string // why the start failed, if it did
-	StartedAt  time.Time
-	FinishedAt time.Time
-}
-
 // ID returns the container's ID: 64 hex digits.
 func (c *Container) ID() string { return c.id }
 
@@ -111,38 +68,6 @@ func (c *Container) Name() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.st.Name
-}
-
-// Inspect returns the container's configuration and current state.
-func (c *Container) Inspect() ContainerInspect {
-	c.refresh() // lifecycle_linux.go
-	c.mu.Lock()
-	st := c.st
-	c.mu.Unlock()
-	if c.lp == nil {
-		st.Status = st.view()
-	}
-	in := ContainerInspect{
-		ID: st.ID, Name: st.Name, Image: st.Image, ImageDigest: st.ImageDigest,
-		Created: st.Created, Hostname: st.Hostname,
-		Env: slices.Clone(st.Env), WorkingDir: st.Workdir, User: st.User,
-		Memory: st.Memory, PidsLimit: st.PidsLimit, Labels: cloneLabels(st.Labels),
-		TTY: st.TTY, OpenStdin: st.OpenStdin,
-		Mounts: slices.Clone(st.Mounts), NetworkSettings: st.networkSettings(),
-		State: ContainerStateInfo{
-			Status: st.Status, Running: st.Status == StatusRunning || st.Status == StatusPaused,
-			Paused:   st.Status == StatusPaused,
-			ExitCode: st.ExitCode, OOMKilled: st.OOMKilled, Error: st.Error,
-			StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
-		},
-	}
-	if len(st.Args) > 0 {
-		in.Path, in.Args = st.Args[0], slices.Clone(st.Args[1:])
-	}
-	if st.Status != StatusExited {
-		in.State.Pid = st.Pid
-	}
-	return in
 }
 
 // Run is Create then Start, and the fastest way to start a container
@@ -228,7 +153,7 @@ func (rt *Runtime) Containers(ctx context.Context, opts ...ContainersOption) ([]
 		c, owned := rt.containerFor(st)
 		cur := st.view()
 		if owned {
-			cur = c.Inspect().State.Status // ours: what we know is newer
+			cur = c.status() // ours: what we know is newer
 		}
 		if !cf.keep(&containerState{Name: st.Name, Status: cur, Labels: st.Labels}) {
 			continue

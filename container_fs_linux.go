@@ -186,7 +186,7 @@ func procRoot(pid int, start uint64) (int, error) {
 // pauseForCommit freezes a running container (unless noPause) and returns what thaws it.
 func (c *Container) pauseForCommit(ctx context.Context, noPause bool) (func() error, error) {
 	nothing := func() error { return nil }
-	if noPause || c.Inspect().State.Status != StatusRunning {
+	if noPause || c.status() != StatusRunning {
 		return nothing, nil
 	}
 	// Who froze it, before it is frozen: should this process die before

@@ -33,7 +33,7 @@ func ranContainer(t *testing.T, rt *Runtime, ref string, cmd ...string) *Contain
 		t.Fatal(err)
 	}
 	st, err := c.Wait(t.Context())
-	if err != nil || st.Code != 0 {
+	if err != nil || st.ExitCode != 0 {
 		t.Fatalf("exit %+v, %v: %s", st, err, out.String())
 	}
 	return c
@@ -97,7 +97,7 @@ func TestContainerCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Remove(t.Context(), WithForce())
-	if st, err := c2.Wait(t.Context()); err != nil || st.Code != 0 {
+	if st, err := c2.Wait(t.Context()); err != nil || st.ExitCode != 0 {
 		t.Fatalf("exit %+v %v: %s", st, err, out.String())
 	}
 	if got := out.String(); got != "hi\nbar\nnogroup\nnoapp\n2\n" {
@@ -252,7 +252,7 @@ func TestContainerCopy(t *testing.T) {
 	if err := c2.CopyTo(t.Context(), "/", tarOf(testutil.File{Name: "srv2/in", Mode: 0o644, Body: []byte("copied\n")}, testutil.File{Name: "srv2/done", Mode: 0o644})); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := c2.Wait(t.Context()); err != nil || st.Code != 0 || out.String() != "copied\n" {
+	if st, err := c2.Wait(t.Context()); err != nil || st.ExitCode != 0 || out.String() != "copied\n" {
 		t.Errorf("running container: %+v %v %q", st, err, out.String())
 	}
 	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
@@ -302,7 +302,7 @@ func TestContainerCommitRunning(t *testing.T) {
 	if _, err := c.Commit(t.Context(), "live:1", WithCommitCmd("cat", "/live")); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Inspect().State.Status; st != StatusRunning {
+	if st := inspect(t, c).State.Status; st != StatusRunning {
 		t.Errorf("after commit the container is %s, want running", st)
 	}
 	if got := actions(nextEvents(t, evs, 3)); !slices.Equal(got, []string{"container pause", "container unpause", "container commit"}) {
@@ -316,5 +316,35 @@ func TestContainerCommitRunning(t *testing.T) {
 	defer c2.Remove(t.Context(), WithForce())
 	if _, err := c2.Wait(t.Context()); err != nil || buf.String() != "live\n" {
 		t.Errorf("committed image: %v %q", err, buf.String())
+	}
+}
+
+// TestContainerCopyHost copies a directory out of a container onto the
+// host and back into another place of the container, as `docker cp` does
+// both ways (the CLI's cp uses these).
+func TestContainerCopyHost(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	c := ranContainer(t, rt, "busybox:test", "sh", "-c", "mkdir -p /srv/sub && echo s > /srv/sub/file")
+	host := filepath.Join(t.TempDir(), "out")
+	if err := c.CopyToHost(t.Context(), "/srv", host); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(host, "srv", "sub", "file")); err != nil || string(data) != "s\n" {
+		t.Fatalf("CopyToHost: %q, %v", data, err)
+	}
+	if err := c.CopyToHost(t.Context(), "/nope", host); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("CopyToHost of a missing path: %v", err)
+	}
+	if err := c.CopyFromHost(t.Context(), filepath.Join(host, "srv"), "/tmp"); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := c.CopyFrom(t.Context(), "/tmp/srv/sub/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if names := tarNames(t, rc); names["file"] == nil || len(names) != 1 {
+		t.Errorf("CopyFromHost then CopyFrom: %v", slices.Sorted(maps.Keys(names)))
 	}
 }

@@ -281,13 +281,13 @@ func (c *Container) reap() {
 	_ = lp.io.close()
 	var exit ExitStatus
 	if ps == nil {
-		exit.Code = 137 // not ours to reap after all: as killed
+		exit.ExitCode = 137 // not ours to reap after all: as killed
 	} else if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
 		if ws.Signaled() {
 			exit.Signal = ws.Signal()
-			exit.Code = 128 + int(exit.Signal)
+			exit.ExitCode = 128 + int(exit.Signal)
 		} else {
-			exit.Code = ws.ExitStatus()
+			exit.ExitCode = ws.ExitStatus()
 		}
 	}
 	exit.OOMKilled = lp.cg.OOMKilled()
@@ -296,7 +296,7 @@ func (c *Container) reap() {
 		// signal itself is in its exit.json.
 		if data, err := os.ReadFile(filepath.Join(c.rt.containerDir(c.id), initproc.ExitName)); err == nil {
 			var ex initproc.Exit
-			if json.Unmarshal(data, &ex) == nil && ex.Code == exit.Code {
+			if json.Unmarshal(data, &ex) == nil && ex.Code == exit.ExitCode {
 				exit.Signal = syscall.Signal(ex.Signal)
 			}
 		}
@@ -313,7 +313,7 @@ func (c *Container) reap() {
 		lp.cfgW = nil
 	}
 	// Not after Remove (statusNone): the directory is going.
-	_ = c.transitionLocked(actExit, &exitRecord{code: exit.Code, signal: int(exit.Signal), oomKilled: exit.OOMKilled, at: time.Now().UTC()}, "")
+	_ = c.transitionLocked(actExit, &exitRecord{code: exit.ExitCode, signal: int(exit.Signal), oomKilled: exit.OOMKilled, at: time.Now().UTC()}, "")
 	c.mu.Unlock()
 	c.emitExit(exit)
 	close(lp.done)
@@ -359,7 +359,7 @@ func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
 			c.mu.Lock()
 			c.st = st
 			c.mu.Unlock()
-			return ExitStatus{Code: st.ExitCode, Signal: syscall.Signal(st.ExitSignal), OOMKilled: st.OOMKilled}, nil
+			return ExitStatus{ExitCode: st.ExitCode, Signal: syscall.Signal(st.ExitSignal), OOMKilled: st.OOMKilled}, nil
 		}
 		select {
 		case <-t.C:
@@ -389,14 +389,18 @@ func (c *Container) running() bool {
 // Kill sends sig to the container's main process. It fails with
 // ErrConflict if the container is not running. As in Docker, a PID 1 that
 // has no handler for sig ignores it (SIGKILL always works).
-func (c *Container) Kill(sig syscall.Signal) error {
+func (c *Container) Kill(ctx context.Context, sig syscall.Signal) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
+	}
 	if err := c.signal(sig); err != nil {
 		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
 	}
 	return nil
 }
 
-// signal is Kill, its error not wrapped.
+// signal is Kill, its error not wrapped and without a context: Stop
+// and Remove must still kill when their context has ended.
 func (c *Container) signal(sig syscall.Signal) error {
 	if !c.running() {
 		return fmt.Errorf("%w: container is not running", ErrConflict)

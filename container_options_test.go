@@ -20,7 +20,7 @@ import (
 func runOK(t *testing.T, rt *Runtime, opts ...RunOption) string {
 	t.Helper()
 	st, out, err := run(t, rt, opts...)
-	if err != nil || st.Code != 0 {
+	if err != nil || st.ExitCode != 0 {
 		t.Fatalf("exit %+v, err %v; output:\n%s", st, err, out)
 	}
 	return out
@@ -32,7 +32,7 @@ func TestContainerSeccomp(t *testing.T) {
 	// Unprivileged user namespaces need no capability: only seccomp stops
 	// them (and the privileged container below shows the kernel allows them).
 	st, out, err := run(t, rt, WithCmd("sh", "-c", "busybox unshare -U true && echo unshared; busybox swapon /dev/null; busybox reboot -f; echo done"))
-	if err != nil || st.Code != 0 {
+	if err != nil || st.ExitCode != 0 {
 		t.Fatalf("exit %+v, err %v: %s", st, err, out)
 	}
 	if strings.Contains(out, "unshared") || strings.Count(out, "Operation not permitted") < 2 {
@@ -179,7 +179,7 @@ func TestContainerAutoRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := c.Wait(t.Context())
-	if err != nil || st.Code != 3 {
+	if err != nil || st.ExitCode != 3 {
 		t.Fatalf("wait: %+v %v", st, err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -218,7 +218,7 @@ func TestContainerStopSignalAndTimeout(t *testing.T) {
 	if err := c.Stop(t.Context(), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := c.Wait(t.Context()); st.Code != 3 || !strings.Contains(out.String(), "got-usr1") {
+	if st, _ := c.Wait(t.Context()); st.ExitCode != 3 || !strings.Contains(out.String(), "got-usr1") {
 		t.Errorf("stop with USR1: %+v, output %q", st, out.String())
 	}
 

@@ -35,7 +35,7 @@ func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
 }
 
 // Kill returns ErrUnsupported: containers need Linux.
-func (c *Container) Kill(sig syscall.Signal) error { return ErrUnsupported }
+func (c *Container) Kill(ctx context.Context, sig syscall.Signal) error { return ErrUnsupported }
 
 // Stop returns ErrUnsupported: containers need Linux.
 func (c *Container) Stop(ctx context.Context, timeout time.Duration) error { return ErrUnsupported }

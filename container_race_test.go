@@ -194,7 +194,7 @@ func raceTries(t *testing.T, c *Container, what string, tries int, op func(try i
 		}
 	}
 	t.Logf("%s: %d of %d tries succeeded under the race, the others failed; no host content", what, ok, tries)
-	if st := c.Inspect().State; st.Status != StatusRunning {
+	if st := inspect(t, c).State; st.Status != StatusRunning {
 		t.Fatalf("the racer stopped (%s, exit %d): the tries raced nothing", st.Status, st.ExitCode)
 	}
 }
@@ -257,11 +257,11 @@ func TestRaceCommit(t *testing.T) {
 			return false
 		}
 		var buf bytes.Buffer
-		if err := rt.Save(t.Context(), &buf, img.ID().String()); err != nil {
+		if err := rt.Save(t.Context(), &buf, img.ID()); err != nil {
 			t.Fatal(err)
 		}
 		h.check(t, "Commit", i, buf.Bytes())
-		if _, err := rt.RemoveImage(t.Context(), img.ID().String()); err != nil {
+		if _, err := rt.RemoveImage(t.Context(), img.ID()); err != nil {
 			t.Fatal(err)
 		}
 		return true
@@ -381,7 +381,7 @@ func TestDeepPaths(t *testing.T) {
 		t.Fatalf("Commit: %.300v", err)
 	}
 	st, out, err := runRef(t, rt, "deep:1", WithCmd("sh", "-c", deepCat("/"+want)))
-	if err != nil || st.Code != 0 || out != "bottom\n" {
+	if err != nil || st.ExitCode != 0 || out != "bottom\n" {
 		t.Errorf("container of the committed image: exit %+v, %v, output %q", st, err, out)
 	}
 

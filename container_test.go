@@ -90,7 +90,7 @@ func TestContainerRunPID1AndHostname(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Code != 0 || st.OOMKilled {
+	if st.ExitCode != 0 || st.OOMKilled {
 		t.Fatalf("exit %+v, output %q", st, out.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -103,8 +103,8 @@ func TestContainerRunPID1AndHostname(t *testing.T) {
 			t.Errorf("line %d = %q, want %q", i, lines[i], want[i])
 		}
 	}
-	in := c.Inspect()
-	if in.State.Status != StatusExited || in.State.ExitCode != 0 || in.Hostname != c.ID()[:12] {
+	in := inspect(t, c)
+	if in.State.Status != StatusExited || in.State.ExitCode != 0 || in.Config.Hostname != c.ID()[:12] {
 		t.Errorf("inspect: %+v", in)
 	}
 }
@@ -125,8 +125,8 @@ func TestContainerExitCodes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, _, err := run(t, rt, WithCmd(tc.cmd...))
-			if st.Code != tc.code {
-				t.Errorf("exit code %d, want %d (err %v)", st.Code, tc.code, err)
+			if st.ExitCode != tc.code {
+				t.Errorf("exit code %d, want %d (err %v)", st.ExitCode, tc.code, err)
 			}
 			if tc.text == "" {
 				if err != nil {
@@ -157,7 +157,7 @@ mount -t tmpfs x /mnt 2>/dev/null && echo mount-ok || echo mount-denied
 ip=$(cat /sys/class/net/lo/operstate); echo lo-$ip
 `
 	st, out, err := run(t, rt, WithCmd("sh", "-c", script))
-	if err != nil || st.Code != 0 {
+	if err != nil || st.ExitCode != 0 {
 		t.Fatalf("exit %+v, %v: %s", st, err, out)
 	}
 	procs, rest, _ := strings.Cut(out, "\n")
@@ -193,7 +193,7 @@ func TestContainerUser(t *testing.T) {
 		{"4242", "4242 0 /"}, // Docker: gid 0 when the uid has no passwd entry
 	} {
 		st, out, err := run(t, rt, WithUser(tc.user), WithCmd("sh", "-c", "echo $(id -u) $(id -g) $HOME"))
-		if err != nil || st.Code != 0 || strings.TrimSpace(out) != tc.want {
+		if err != nil || st.ExitCode != 0 || strings.TrimSpace(out) != tc.want {
 			t.Errorf("user %q: %+v %v %q, want %q", tc.user, st, err, out, tc.want)
 		}
 	}
@@ -211,7 +211,7 @@ func TestContainerMemoryLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.OOMKilled || st.Code != 137 {
+	if !st.OOMKilled || st.ExitCode != 137 {
 		t.Errorf("exit %+v, want OOMKilled and 137; output %q", st, out)
 	}
 }
@@ -224,7 +224,7 @@ func TestContainerPidsLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "fork") && st.Code == 0 {
+	if !strings.Contains(out, "fork") && st.ExitCode == 0 {
 		t.Errorf("10 forks under a limit of 5 succeeded: %+v %q", st, out)
 	}
 }
@@ -253,7 +253,7 @@ func TestContainerNameConflictAndHolds(t *testing.T) {
 	if got, err := rt.Container(ctx, c.ID()[:6]); err != nil || got.ID() != c.ID() {
 		t.Fatalf("Container(prefix) = %v, %v", got, err)
 	}
-	if in := c.Inspect(); !in.State.Running || in.State.Pid == 0 {
+	if in := inspect(t, c); !in.State.Running || in.State.Pid == 0 {
 		t.Errorf("inspect running container: %+v", in.State)
 	}
 	if err := c.Remove(ctx); !errors.Is(err, ErrConflict) {
@@ -263,13 +263,13 @@ func TestContainerNameConflictAndHolds(t *testing.T) {
 	if err := c.Stop(ctx, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := c.Wait(ctx); st.Code != 137 || st.Signal != syscall.SIGKILL {
+	if st, _ := c.Wait(ctx); st.ExitCode != 137 || st.Signal != syscall.SIGKILL {
 		t.Errorf("stopped sleep (ignores SIGTERM as PID 1): %+v", st)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("stop took %v", d)
 	}
-	pid := c.Inspect().State.Pid
+	pid := inspect(t, c).State.Pid
 	if err := c.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestContainerCloseKillsOwned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := c.Inspect().State.Pid
+	pid := inspect(t, c).State.Pid
 	if err := rt.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func TestContainerOwnerKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Inspect().State; st.Status != StatusExited || st.Running {
+	if st := inspect(t, c).State; st.Status != StatusExited || st.Running {
 		t.Errorf("after the owner died: %+v", st)
 	}
 	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory/hull", id)); err == nil {
@@ -400,7 +400,7 @@ func TestContainerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Remove(ctx, WithForce())
-	if in := c.Inspect(); in.State.Status != StatusCreated || in.Name != "life" || in.Path != "sh" {
+	if in := inspect(t, c); in.State.Status != StatusCreated || in.Name != "/life" || in.Path != "sh" {
 		t.Errorf("created: %+v", in)
 	}
 	if list, err := rt.Containers(ctx, WithAllContainers()); err != nil || len(list) != 1 || list[0].ID() != c.ID() {
@@ -416,13 +416,13 @@ func TestContainerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := c.Wait(ctx)
-	if err != nil || st.Code != 7 {
+	if err != nil || st.ExitCode != 7 {
 		t.Errorf("stop with a TERM trap: %+v %v", st, err)
 	}
 	if got := out.String(); got != "hi box /work/dir\nterm\n" {
 		t.Errorf("output %q", got)
 	}
-	if err := c.Kill(syscall.SIGKILL); !errors.Is(err, ErrConflict) {
+	if err := c.Kill(ctx, syscall.SIGKILL); !errors.Is(err, ErrConflict) {
 		t.Errorf("kill exited container: %v, want ErrConflict", err)
 	}
 	// Another Runtime on the same root sees it exited.
@@ -435,7 +435,7 @@ func TestContainerLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in := other.Inspect(); in.State.Status != StatusExited || in.State.ExitCode != 7 {
+	if in := inspect(t, other); in.State.Status != StatusExited || in.State.ExitCode != 7 {
 		t.Errorf("seen from another runtime: %+v", in.State)
 	}
 }
@@ -462,7 +462,7 @@ func TestRunPullsMissingImage(t *testing.T) {
 	pushed := reg.Push(t, "run/busybox:1", testutil.BusyboxImage(t))
 	rt := openTest(t)
 	st, out, err := runRef(t, rt, pushed.Ref, WithNetworkMode(NetworkModeNone), WithCmd("echo", "pulled and ran"))
-	if err != nil || st.Code != 0 || out != "pulled and ran\n" {
+	if err != nil || st.ExitCode != 0 || out != "pulled and ran\n" {
 		t.Fatalf("run of a missing image: %+v %v %q", st, err, out)
 	}
 	if _, err := rt.Image(t.Context(), pushed.Ref); err != nil {
@@ -490,8 +490,8 @@ func TestContainerSurvivesCallerThread(t *testing.T) {
 	}
 	defer c.Remove(t.Context(), WithForce())
 	time.Sleep(200 * time.Millisecond)
-	if !c.Inspect().State.Running {
-		t.Fatalf("container died with its creator's thread: %+v", c.Inspect().State)
+	if !inspect(t, c).State.Running {
+		t.Fatalf("container died with its creator's thread: %+v", inspect(t, c).State)
 	}
 }
 
@@ -499,7 +499,7 @@ func TestContainerSecurityDefaults(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
 	st, out, err := run(t, rt, WithCmd("sh", "-c", "grep -E '^(NoNewPrivs|CapBnd|CapEff):' /proc/self/status; ulimit -n"))
-	if err != nil || st.Code != 0 {
+	if err != nil || st.ExitCode != 0 {
 		t.Fatalf("%+v %v: %s", st, err, out)
 	}
 	// Docker's default capability set, as a mask.
@@ -521,7 +521,7 @@ func TestContainerCgroupView(t *testing.T) {
 	rt := containerTest(t)
 	st, out, err := run(t, rt, WithMemory(64<<20),
 		WithCmd("sh", "-c", "cat /proc/self/cgroup; ls /sys/fs/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; mkdir /sys/fs/cgroup/memory/x 2>/dev/null && echo writable || echo ro"))
-	if err != nil || st.Code != 0 {
+	if err != nil || st.ExitCode != 0 {
 		t.Fatalf("%+v %v: %s", st, err, out)
 	}
 	if strings.Contains(out, "/hull/") {

@@ -73,7 +73,7 @@ func TestUserSymlinkedPasswd(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, out, err := runRef(t, rt, "links:test", WithUser("app"), WithCmd("id"))
-	if err != nil || st.Code != 0 || out != "uid=1234(app) gid=4321(team) groups=777(extra)\n" {
+	if err != nil || st.ExitCode != 0 || out != "uid=1234(app) gid=4321(team) groups=777(extra)\n" {
 		t.Errorf("run as app: %+v %v %q", st, err, out)
 	}
 }

@@ -17,11 +17,11 @@ func TestContainerWithInit(t *testing.T) {
 	st, out, err := run(t, rt, WithInit(), WithUser("app"),
 		WithCmd("sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; echo $$ $(id -u); sleep 0.1 & exit 5"))
 	// PID 1 is the init (hull's reaper); the command is its child.
-	if f := strings.Fields(out); err != nil || st.Code != 5 || len(f) != 4 || f[0] != "hull-init" || f[2] == "1" || f[3] != "1000" {
+	if f := strings.Fields(out); err != nil || st.ExitCode != 5 || len(f) != 4 || f[0] != "hull-init" || f[2] == "1" || f[3] != "1000" {
 		t.Errorf("with init: %+v %v %q", st, err, out)
 	}
 	st, out, _ = run(t, rt, WithInit(), WithCmd("no-such-command"))
-	if st.Code != 127 {
+	if st.ExitCode != 127 {
 		t.Errorf("missing command under init: %+v %q", st, out)
 	}
 }
@@ -43,12 +43,12 @@ func TestContainerDetached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := c.Inspect().State.Pid
+	pid := inspect(t, c).State.Pid
 	defer func() {
 		c.Remove(context.Background(), WithForce())
 		checkGone(t, rt2, id, pid)
 	}()
-	if st := c.Inspect().State; !st.Running {
+	if st := inspect(t, c).State; !st.Running {
 		t.Fatalf("detached container not running after its creator exited: %+v", st)
 	}
 	// Its shim keeps logging after the creator is gone.
@@ -75,7 +75,7 @@ func TestContainerDetached(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := c.Wait(t.Context())
-	if err != nil || st.Code != 7 {
+	if err != nil || st.ExitCode != 7 {
 		t.Errorf("wait: %+v %v", st, err)
 	}
 	// Its creator is gone: its init logged the "die" event.
@@ -113,7 +113,7 @@ func TestContainerDetachedStopCodes(t *testing.T) {
 		if err := c.Stop(t.Context(), 300*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
-		if st, err := c.Wait(t.Context()); err != nil || st.Code != tc.code {
+		if st, err := c.Wait(t.Context()); err != nil || st.ExitCode != tc.code {
 			t.Errorf("%s: stopped with %+v %v, want %d", tc.name, st, err, tc.code)
 		}
 	}
@@ -140,7 +140,7 @@ func TestContainerDetachedOOM(t *testing.T) {
 	if !st.OOMKilled && strings.Contains(logs.String(), "survived") {
 		t.Skipf("no OOM kill here (%+v)", st)
 	}
-	if !st.OOMKilled || st.Code != 137 {
+	if !st.OOMKilled || st.ExitCode != 137 {
 		t.Errorf("wait: %+v", st)
 	}
 	evs := events(t, rt, WithEventsSince(start), WithEventsUntil(time.Now()), WithEventsFilter("container", id))
@@ -167,10 +167,10 @@ func TestContainerDetachedKilled(t *testing.T) {
 	}
 	defer c.Remove(context.Background(), WithForce())
 	start := time.Now()
-	if err := c.Kill(9); err != nil {
+	if err := c.Kill(t.Context(), 9); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := c.Wait(t.Context()); err != nil || st.Code != 137 || st.Signal != 9 {
+	if st, err := c.Wait(t.Context()); err != nil || st.ExitCode != 137 || st.Signal != 9 {
 		t.Errorf("wait after SIGKILL: %+v %v", st, err)
 	}
 	var dies []Event
@@ -180,7 +180,7 @@ func TestContainerDetachedKilled(t *testing.T) {
 	if len(dies) != 1 || dies[0].Attributes["exitCode"] != "137" || dies[0].Attributes["signal"] != "9" {
 		t.Errorf("die events: %+v, want one with exitCode 137, signal 9", dies)
 	}
-	if st := c.Inspect().State; st.Status != StatusExited || st.ExitCode != 137 {
+	if st := inspect(t, c).State; st.Status != StatusExited || st.ExitCode != 137 {
 		t.Errorf("inspect after SIGKILL: %+v", st)
 	}
 }

@@ -26,14 +26,14 @@ func TestContainerDeviceRules(t *testing.T) {
 	}
 	probe := func(t *testing.T, rt *Runtime) {
 		st, out, err := run(t, rt, WithNetworkMode(NetworkModeNone), WithCmd("sh", "-c", deviceProbe))
-		if err != nil || st.Code != 0 {
+		if err != nil || st.ExitCode != 0 {
 			t.Fatalf("%+v %v: %s", st, err, out)
 		}
 		if !strings.Contains(out, "vcs-denied") || !strings.Contains(out, "not permitted") || !strings.Contains(out, "null-ok") {
 			t.Errorf("default container, want the made node denied and /dev/null usable:\n%s", out)
 		}
 		st, out, err = run(t, rt, WithNetworkMode(NetworkModeNone), WithPrivileged(), WithCmd("sh", "-c", deviceProbe))
-		if err != nil || st.Code != 0 {
+		if err != nil || st.ExitCode != 0 {
 			t.Fatalf("privileged: %+v %v: %s", st, err, out)
 		}
 		if !strings.Contains(out, "vcs-read") {

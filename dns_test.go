@@ -225,7 +225,7 @@ func TestNetworkDNS(t *testing.T) {
 	startUpstream(t, "10.81.0.1")
 
 	web := runDNS(t, rt, WithName("web"), WithNetwork(n1, WithAlias("www", "Front")), WithCmd("probe", "serve", "8080"))
-	webIP := web.Inspect().NetworkSettings.Networks["dns1"].IPAddress
+	webIP := inspect(t, web).NetworkSettings.Networks["dns1"].IPAddress
 	client := runDNS(t, rt, WithName("client"), WithNetwork(n1), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
 	stranger := runDNS(t, rt, WithName("stranger"), WithNetwork(n2), WithDNS("10.81.0.1"), WithCmd("sleep", "3600"))
 
@@ -234,7 +234,7 @@ func TestNetworkDNS(t *testing.T) {
 	}
 	want := map[string]string{
 		"web": webIP, "www": webIP, "front.": webIP, "WEB": webIP,
-		"client":           client.Inspect().NetworkSettings.Networks["dns1"].IPAddress,
+		"client":           inspect(t, client).NetworkSettings.Networks["dns1"].IPAddress,
 		"upstream.example": "192.0.2.1", "nowhere.invalid": "NOTFOUND",
 	}
 	// Go's resolver refuses all-digit names without asking: skip such a
@@ -248,7 +248,7 @@ func TestNetworkDNS(t *testing.T) {
 			t.Errorf("client: %s = %q, want %q", name, got[name], want)
 		}
 	}
-	if code, out := execOut(t, client, []string{"probe", "connect", "web:8080"}); code != 0 || out != "hello from "+web.Inspect().Hostname+"\n" {
+	if code, out := execOut(t, client, []string{"probe", "connect", "web:8080"}); code != 0 || out != "hello from "+inspect(t, web).Config.Hostname+"\n" {
 		t.Errorf("connect web:8080: %d %q", code, out)
 	}
 	for name, ans := range lookups(t, stranger, "web", "www", "client") {
@@ -258,14 +258,14 @@ func TestNetworkDNS(t *testing.T) {
 	}
 	// On the default network WithDNS servers are the resolv.conf's.
 	out := syncBuffer{}
-	if st, _, err := run(t, rt, WithDNS("192.0.2.53"), WithStdout(&out), WithCmd("cat", "/etc/resolv.conf")); err != nil || st.Code != 0 ||
+	if st, _, err := run(t, rt, WithDNS("192.0.2.53"), WithStdout(&out), WithCmd("cat", "/etc/resolv.conf")); err != nil || st.ExitCode != 0 ||
 		!strings.HasPrefix(out.String(), "nameserver 192.0.2.53\n") || strings.Count(out.String(), "nameserver") != 1 {
 		t.Errorf("resolv.conf with WithDNS on the default network: %v %q", err, out.String())
 	}
 	// The default network has no name service.
 	out = syncBuffer{}
 	st, _, err := run(t, rt, WithStdout(&out), WithCmd("probe", "lookup", "web"))
-	if err != nil || st.Code != 0 || strings.Contains(out.String(), webIP) {
+	if err != nil || st.ExitCode != 0 || strings.Contains(out.String(), webIP) {
 		t.Errorf("default network resolved web: %+v %v %q", st, err, out.String())
 	}
 
@@ -304,7 +304,7 @@ func TestNetworkDNS(t *testing.T) {
 	if got["web"] != webIP || got["upstream.example"] != "192.0.2.1" {
 		t.Errorf("detached container after its creator exited: %v", got)
 	}
-	detIP := det.Inspect().NetworkSettings.Networks["dns1"].IPAddress
+	detIP := inspect(t, det).NetworkSettings.Networks["dns1"].IPAddress
 	// A Detached container's shim serves it, from outside: the table file
 	// it reads is held by nothing the container can see.
 	script := "for f in /proc/[0-9]*/fd/*; do busybox readlink $f; done; true"
@@ -316,7 +316,7 @@ func TestNetworkDNS(t *testing.T) {
 		t.Errorf("1000 lookups: %d %q", code, out)
 	}
 	t.Logf("1000 lookups (A+AAAA) of a container name, served by a Detached container's shim: %v, exec included", time.Since(start).Round(time.Millisecond))
-	t.Logf("the shim that serves it: %s", procMemory(parentPid(det.Inspect().State.Pid)))
+	t.Logf("the shim that serves it: %s", procMemory(parentPid(inspect(t, det).State.Pid)))
 	if got := lookups(t, client, "detached", "dalias"); got["detached"] != detIP || got["dalias"] != detIP {
 		t.Errorf("client resolving the detached container: %v, want %s", got, detIP)
 	}
@@ -435,7 +435,7 @@ func TestDNSOwnerServes(t *testing.T) {
 		t.Fatal(err)
 	}
 	web := runDNS(t, rt, WithName("oweb"), WithNetwork(n, WithAlias("owww")), WithCmd("sleep", "3600"))
-	webIP := web.Inspect().NetworkSettings.Networks["dnsown"].IPAddress
+	webIP := inspect(t, web).NetworkSettings.Networks["dnsown"].IPAddress
 	client, err := rt.Run(ctx, "busybox:test", WithName("oclient"), WithNetwork(n), WithCmd("sleep", "3600"))
 	if err != nil {
 		t.Fatal(err)
@@ -452,7 +452,7 @@ func TestDNSOwnerServes(t *testing.T) {
 	if got := lookups(t, client, "oweb", "owww"); got["oweb"] != webIP || got["owww"] != webIP {
 		t.Errorf("client: %v, want oweb and owww = %s", got, webIP)
 	}
-	clientIP := client.Inspect().NetworkSettings.Networks["dnsown"].IPAddress
+	clientIP := inspect(t, client).NetworkSettings.Networks["dnsown"].IPAddress
 	if got := lookups(t, web, "oclient"); got["oclient"] != clientIP {
 		t.Errorf("web: oclient = %q, want %s", got["oclient"], clientIP)
 	}
@@ -481,7 +481,7 @@ func TestDNSOwnerServes(t *testing.T) {
 	if err := stopped.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	lateIP := late.Inspect().NetworkSettings.Networks["dnsown"].IPAddress
+	lateIP := inspect(t, late).NetworkSettings.Networks["dnsown"].IPAddress
 	if got := lookups(t, stopped, "oweb", "olate"); got["oweb"] != webIP || got["olate"] != lateIP {
 		t.Errorf("started after a Connect while stopped: %v, want oweb %s, olate %s", got, webIP, lateIP)
 	}
@@ -505,7 +505,7 @@ func TestDNSOwnerServes(t *testing.T) {
 	// What this process holds for client's name service: the two
 	// listeners (found in the container's namespace), the namespace, the
 	// name table.
-	pid := client.Inspect().State.Pid
+	pid := inspect(t, client).State.Pid
 	socks := dnsSocketInodes(t, pid)
 	if len(socks) != 2 {
 		t.Fatalf("sockets on 127.0.0.11:53 in the container: %v, want udp and tcp", socks)

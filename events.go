@@ -15,10 +15,13 @@ import (
 	"github.com/hullbox/hull/internal/initproc"
 )
 
+// EventType is what an Event is about (Docker's Type).
+type EventType string
+
 // Event types.
 const (
-	EventContainer = "container"
-	EventImage     = "image"
+	EventContainer EventType = "container"
+	EventImage               = "image"
 )
 
 // Event is something that happened to a container or an image, as `docker events`
@@ -32,7 +35,7 @@ const (
 // and "image".
 type Event struct {
 	Time   time.Time
-	Type   string // EventContainer or EventImage
+	Type   EventType // EventContainer or EventImage
 	Action string
 	// ID is the container ID, or the image ID (its config digest).
 	ID string
@@ -113,7 +116,7 @@ func (c *eventsConfig) match(ev *Event) bool {
 func matchEvent(ev *Event, key, v string) bool {
 	switch key {
 	case "type":
-		return ev.Type == v
+		return string(ev.Type) == v
 	case "event":
 		return ev.Action == v
 	case "container":
@@ -185,7 +188,7 @@ func (rt *Runtime) Events(ctx context.Context, opts ...EventsOption) (<-chan Eve
 }
 
 // emit records an event in the root's events log.
-func (h *eventHub) emit(typ, action, id, name string, attrs map[string]string) {
+func (h *eventHub) emit(typ EventType, action, id, name string, attrs map[string]string) {
 	h.w.append(h.path, Event{Time: time.Now().UTC(), Type: typ, Action: action, ID: id, Name: name, Attributes: maps.Clone(attrs)})
 }
 
@@ -229,7 +232,7 @@ func (c *Container) emitExit(exit ExitStatus) {
 	if exit.OOMKilled {
 		c.event("oom", nil)
 	}
-	attrs := map[string]string{"exitCode": strconv.Itoa(exit.Code)}
+	attrs := map[string]string{"exitCode": strconv.Itoa(exit.ExitCode)}
 	if exit.Signal != 0 {
 		attrs["signal"] = strconv.Itoa(int(exit.Signal))
 	}

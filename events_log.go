@@ -29,7 +29,7 @@ const (
 // eventRecord is an Event as stored in the log.
 type eventRecord struct {
 	Time       time.Time         `json:"time"`
-	Type       string            `json:"type"`
+	Type       EventType         `json:"type"`
 	Action     string            `json:"action"`
 	ID         string            `json:"id"`
 	Name       string            `json:"name,omitempty"`

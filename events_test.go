@@ -35,7 +35,7 @@ func nextEvents(t *testing.T, ch <-chan Event, n int) []Event {
 func actions(evs []Event) []string {
 	var out []string
 	for _, e := range evs {
-		out = append(out, e.Type+" "+e.Action)
+		out = append(out, string(e.Type)+" "+e.Action)
 	}
 	return out
 }
@@ -64,6 +64,11 @@ func TestEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A commit keeps its parent's manifest format (checked before
+	// RemoveImage below: Inspect of a removed image is ErrNotFound).
+	if mt := inspect(t, committed).Descriptor.MediaType; mt != mediaTypeDockerManifest {
+		t.Errorf("commit of a Docker image has manifest type %s", mt)
+	}
 	if err := c.Remove(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -84,24 +89,20 @@ func TestEvents(t *testing.T) {
 	if got := actions(evs); !slices.Equal(got, want) {
 		t.Fatalf("events %q, want %q", got, want)
 	}
-	if evs[0].ID != pulled.ID().String() || evs[0].Name == "" {
+	if evs[0].ID != pulled.ID() || evs[0].Name == "" {
 		t.Errorf("pull event %+v", evs[0])
 	}
 	die := evs[3]
 	if die.ID != c.ID() || die.Name != "ev" || die.Attributes["exitCode"] != "3" || die.Time.IsZero() {
 		t.Errorf("die event %+v", die)
 	}
-	if evs[4].Attributes["imageID"] != committed.ID().String() {
+	if evs[4].Attributes["imageID"] != committed.ID() {
 		t.Errorf("commit event %+v", evs[4])
-	}
-	// A commit keeps its parent's manifest format.
-	if mt := committed.Inspect().Descriptor.MediaType; mt != mediaTypeDockerManifest {
-		t.Errorf("commit of a Docker image has manifest type %s", mt)
 	}
 	if ls := committed.Layers(); ls[len(ls)-1].MediaType != mediaTypeDockerLayerTar {
 		t.Errorf("committed layer type %s", ls[len(ls)-1].MediaType)
 	}
-	if evs[9].ID != committed.ID().String() {
+	if evs[9].ID != committed.ID() {
 		t.Errorf("delete event %+v", evs[9])
 	}
 }

@@ -25,7 +25,11 @@ func ExampleWithPublish() {
 		log.Fatal(err)
 	}
 	defer c.Remove(ctx, hull.WithForce())
-	for _, p := range c.Inspect().NetworkSettings.Ports {
+	in, err := c.Inspect(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, p := range in.NetworkSettings.Ports {
 		fmt.Println(p) // e.g. 80/tcp -> 127.0.0.1:49153
 		resp, err := http.Get(fmt.Sprintf("http://%s:%d/", p.HostIP, p.HostPort))
 		if err == nil {

@@ -85,10 +85,10 @@ func TestExecContextEnds(t *testing.T) {
 func TestSignalExitCodes(t *testing.T) {
 	rt := containerTest(t)
 	c := sleeper(t, rt)
-	if err := c.Kill(9); err != nil {
+	if err := c.Kill(t.Context(), 9); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := c.Wait(t.Context()); err != nil || st.Code != 137 || st.Signal != 9 {
+	if st, err := c.Wait(t.Context()); err != nil || st.ExitCode != 137 || st.Signal != 9 {
 		t.Errorf("Detached PID 1 killed by SIGKILL, to its owner: %+v %v, want 137 and signal 9", st, err)
 	}
 	d := sleeper(t, rt)

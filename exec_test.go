@@ -98,7 +98,7 @@ func TestExecExitCodes(t *testing.T) {
 	if _, err := c.Exec(t.Context(), []string{"id"}, WithExecUser("nosuchuser")); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("unknown user: %v", err)
 	}
-	if err := c.Kill(9); err != nil {
+	if err := c.Kill(t.Context(), 9); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Wait(t.Context()); err != nil {

@@ -14,8 +14,8 @@ import (
 // RemoveImageReport says what RemoveImage did, in the terms `docker rmi`
 // prints.
 type RemoveImageReport struct {
-	Untagged []string        // tags removed (short form)
-	Deleted  []digest.Digest // image IDs deleted
+	Untagged []string // tags removed (short form)
+	Deleted  []string // image IDs deleted
 }
 
 // RemoveImage removes a tag or an image, like `docker rmi`. Naming one of
@@ -68,7 +68,7 @@ func (rt *Runtime) RemoveImage(ctx context.Context, ref string, opts ...RemoveOp
 			rep.Untagged = append(rep.Untagged, familiarName(t))
 		}
 		delete(ix.Images, rec.Manifest)
-		rep.Deleted = append(rep.Deleted, rec.Config)
+		rep.Deleted = append(rep.Deleted, rec.Config.String())
 		return nil
 	})
 	if err != nil {
@@ -78,7 +78,7 @@ func (rt *Runtime) RemoveImage(ctx context.Context, ref string, opts ...RemoveOp
 		rt.events.emit(EventImage, "untag", imageID.String(), t, nil)
 	}
 	for _, d := range rep.Deleted {
-		rt.events.emit(EventImage, "delete", d.String(), ref, nil)
+		rt.events.emit(EventImage, "delete", d, ref, nil)
 	}
 	if len(rep.Deleted) > 0 {
 		// Free the content now if no pull is under way; Prune gets it
@@ -90,18 +90,18 @@ func (rt *Runtime) RemoveImage(ctx context.Context, ref string, opts ...RemoveOp
 	return rep, nil
 }
 
-// PruneReport says what Prune removed.
-type PruneReport struct {
-	ImagesDeleted  []digest.Digest // IDs of the dangling images removed
-	SpaceReclaimed int64           // bytes of blobs and unpacked layers freed
+// ImagePruneReport says what Prune removed.
+type ImagePruneReport struct {
+	ImagesDeleted  []string // IDs of the dangling images removed
+	SpaceReclaimed int64    // bytes of blobs and unpacked layers freed
 }
 
 // Prune removes dangling images (no tag and no repository digest) that no
 // container uses, then every blob and unpacked layer no image or container
 // references, and reports the bytes freed. It waits for pulls under way to
 // finish first.
-func (rt *Runtime) Prune(ctx context.Context) (PruneReport, error) {
-	var rep PruneReport
+func (rt *Runtime) Prune(ctx context.Context) (ImagePruneReport, error) {
+	var rep ImagePruneReport
 	if err := rt.checkOpen(); err != nil {
 		return rep, err
 	}
@@ -118,7 +118,7 @@ func (rt *Runtime) Prune(ctx context.Context) (PruneReport, error) {
 		for d, rec := range ix.Images {
 			if len(ix.TagsOf(d)) == 0 && len(rec.RepoDigests) == 0 && !held[d] {
 				delete(ix.Images, d)
-				rep.ImagesDeleted = append(rep.ImagesDeleted, rec.Config)
+				rep.ImagesDeleted = append(rep.ImagesDeleted, rec.Config.String())
 			}
 		}
 		return nil

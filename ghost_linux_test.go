@@ -49,7 +49,7 @@ func TestDetachedCreatorKilled(t *testing.T) {
 	}
 	counts := map[Status]int{}
 	for _, c := range cs {
-		in := c.Inspect()
+		in := inspect(t, c)
 		st := in.State
 		counts[st.Status]++
 		switch st.Status {

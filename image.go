@@ -3,7 +3,10 @@ package hull
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -26,9 +29,10 @@ type Image struct {
 	config   ocispec.Image
 }
 
-// ID returns the image ID, the digest of its configuration, as Docker
-// shows it.
-func (i *Image) ID() digest.Digest { return i.rec.Config }
+// ID returns the image ID, as Docker shows it: "sha256:" and the 64 hex
+// digits of the digest of its configuration. Like every ID in the API it
+// is a string; Digest and Layer's digests are content addresses.
+func (i *Image) ID() string { return i.rec.Config.String() }
 
 // Digest returns the digest of the image's manifest.
 func (i *Image) Digest() digest.Digest { return i.rec.Manifest }
@@ -115,8 +119,18 @@ type InspectRootFS struct {
 	Layers []string `json:"Layers"`
 }
 
-// Inspect returns the image in the form `docker image inspect` prints.
-func (i *Image) Inspect() ImageInspect {
+// Inspect returns the image in the form `docker image inspect` prints. It
+// fails with ErrNotFound if the image's content has been removed.
+func (i *Image) Inspect(ctx context.Context) (ImageInspect, error) {
+	if err := ctx.Err(); err != nil {
+		return ImageInspect{}, fmt.Errorf("inspect image %s: %w", i.rec.Config, err)
+	}
+	fi, err := os.Stat(i.rt.store.BlobPath(i.rec.Manifest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ImageInspect{}, fmt.Errorf("inspect image %s: %w", i.rec.Config, ErrNotFound)
+	} else if err != nil {
+		return ImageInspect{}, fmt.Errorf("inspect image %s: %w", i.rec.Config, err)
+	}
 	out := ImageInspect{
 		ID:           i.rec.Config.String(),
 		RepoTags:     i.RepoTags(),
@@ -129,19 +143,16 @@ func (i *Image) Inspect() ImageInspect {
 		Config:       i.config.Config,
 		RootFS:       InspectRootFS{Type: "layers", Layers: []string{}},
 		Descriptor: ocispec.Descriptor{
-			MediaType: i.rec.MediaType, Digest: i.rec.Manifest,
+			MediaType: i.rec.MediaType, Digest: i.rec.Manifest, Size: fi.Size(),
 		},
 	}
 	if c := i.Created(); !c.IsZero() {
 		out.Created = c.Format(time.RFC3339Nano)
 	}
-	if size, ok := i.rt.store.HasBlob(i.rec.Manifest); ok {
-		out.Descriptor.Size = size
-	}
 	for _, d := range i.config.RootFS.DiffIDs {
 		out.RootFS.Layers = append(out.RootFS.Layers, d.String())
 	}
-	return out
+	return out, nil
 }
 
 // load builds an Image from its record, reading manifest and config from

@@ -43,8 +43,8 @@ func TestImportTagRemovePrune(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "bin/busybox")); err != nil {
 		t.Error(err)
 	}
-	in := img.Inspect()
-	if in.ID != img.ID().String() || len(in.RootFS.Layers) != 1 || in.Os != "linux" {
+	in := inspect(t, img)
+	if in.ID != img.ID() || len(in.RootFS.Layers) != 1 || in.Os != "linux" {
 		t.Errorf("inspect %+v", in)
 	}
 
@@ -55,7 +55,7 @@ func TestImportTagRemovePrune(t *testing.T) {
 	if err := rt.Tag(ctx, "local/busybox:1", "bad tag"); !errors.Is(err, ErrInvalidReference) {
 		t.Errorf("bad tag: %v", err)
 	}
-	if _, err := rt.RemoveImage(ctx, img.ID().String()); !errors.Is(err, ErrConflict) {
+	if _, err := rt.RemoveImage(ctx, img.ID()); !errors.Is(err, ErrConflict) {
 		t.Errorf("rmi by ID with two tags: %v, want ErrConflict", err)
 	}
 	rep, err := rt.RemoveImage(ctx, "local/busybox:1")
@@ -74,7 +74,7 @@ func TestImportTagRemovePrune(t *testing.T) {
 	if err != nil || len(rep.Deleted) != 1 || rep.Deleted[0] != img.ID() {
 		t.Fatalf("rmi last tag: %+v %v", rep, err)
 	}
-	if _, err := rt.Image(ctx, img.ID().String()); !errors.Is(err, ErrNotFound) {
+	if _, err := rt.Image(ctx, img.ID()); !errors.Is(err, ErrNotFound) {
 		t.Errorf("image still there: %v", err)
 	}
 	blobs, _ := rt.store.Blobs()
@@ -136,7 +136,7 @@ func TestTagHistoryKept(t *testing.T) {
 	if err := rt.Tag(ctx, "app:2", "app:live"); err != nil {
 		t.Fatal(err)
 	}
-	if err := rt.Tag(ctx, a.ID().String(), "app:live"); err != nil { // roll back
+	if err := rt.Tag(ctx, a.ID(), "app:live"); err != nil { // roll back
 		t.Fatal(err)
 	}
 	got, err := rt.Image(ctx, "app:live")

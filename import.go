@@ -37,7 +37,7 @@ func (rt *Runtime) Import(ctx context.Context, r io.Reader, ref string, opts ...
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", ref, err)
 	}
-	rt.events.emit(EventImage, "import", img.ID().String(), ref, nil)
+	rt.events.emit(EventImage, "import", img.ID(), ref, nil)
 	return img, nil
 }
 

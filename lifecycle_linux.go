@@ -1,39 +1,46 @@
 package hull
 
-import "context"
+import (
+	"context"
+	"errors"
+	"io/fs"
+)
 
 // refresh re-reads the container's state from disk when this Runtime has
 // no live process for it (it never had one, or its run has exited):
 // another process, or another Runtime in this one, may have started it
 // again since. A container respawned elsewhere belongs to its new owner:
 // this Runtime forgets its old run, so that it neither acts on a stale
-// PID nor kills and removes the container on Close.
-func (c *Container) refresh() {
+// PID nor kills and removes the container on Close. It fails with
+// ErrNotFound if the container has been removed.
+func (c *Container) refresh() error {
 	c.mu.Lock()
 	lp, removed := c.lp, c.st.Status == statusNone
 	c.mu.Unlock()
 	if removed {
-		return
+		return ErrNotFound
 	}
 	if lp != nil {
 		select {
 		case <-lp.done:
 		default:
-			return // ours and running: our state is the truth
+			return nil // ours and running: our state is the truth
 		}
 	}
 	st, err := readState(c.rt.containerDir(c.id))
-	if err != nil {
-		return // removed meanwhile: Remove reports it
+	if errors.Is(err, fs.ErrNotExist) {
+		return ErrNotFound // removed meanwhile
+	} else if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.lp != lp || c.st.Status == statusNone {
-		return // changed meanwhile
+		return nil // changed meanwhile
 	}
 	if lp != nil {
 		if st.Pid == lp.proc.Pid {
-			return // still our (exited) run
+			return nil // still our (exited) run
 		}
 		c.lp = nil
 		c.rt.ctrs.mu.Lock()
@@ -43,6 +50,7 @@ func (c *Container) refresh() {
 		c.rt.ctrs.mu.Unlock()
 	}
 	c.st = st
+	return nil
 }
 
 // removeAutoRemoved removes the exited WithAutoRemove containers that no

@@ -10,11 +10,9 @@ import (
 // Stats returns ErrUnsupported: containers need Linux.
 func (c *Container) Stats(ctx context.Context) (Stats, error) { return Stats{}, ErrUnsupported }
 
-// StatsStream returns a closed channel: containers need Linux.
-func (c *Container) StatsStream(ctx context.Context, interval time.Duration) <-chan Stats {
-	ch := make(chan Stats)
-	close(ch)
-	return ch
+// StatsStream returns ErrUnsupported: containers need Linux.
+func (c *Container) StatsStream(ctx context.Context, interval time.Duration) (<-chan Stats, error) {
+	return nil, ErrUnsupported
 }
 
 // Top returns ErrUnsupported: containers need Linux.
@@ -29,6 +27,6 @@ func (c *Container) Resume(ctx context.Context) error { return ErrUnsupported }
 // Restart returns ErrUnsupported: containers need Linux.
 func (c *Container) Restart(ctx context.Context, timeout time.Duration) error { return ErrUnsupported }
 
-func (c *Container) refresh() {}
+func (c *Container) refresh() error { return nil }
 
 func (rt *Runtime) removeAutoRemoved([]containerState) {}

@@ -53,7 +53,11 @@ func TestContainerStats(t *testing.T) {
 	}
 	var last Stats
 	n := 0
-	for s := range busy.StatsStream(ctx, 50*time.Millisecond) {
+	stream, err := busy.StatsStream(ctx, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := range stream {
 		last, n = s, n+1
 		if n == 3 {
 			break
@@ -63,9 +67,12 @@ func TestContainerStats(t *testing.T) {
 		t.Errorf("busy loop after %d samples: %+v", n, last.CPU)
 	}
 	// The stream ends when the container does.
-	ch := busy.StatsStream(ctx, 10*time.Millisecond)
+	ch, err := busy.StatsStream(ctx, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
 	<-ch
-	if err := busy.Kill(syscall.SIGKILL); err != nil {
+	if err := busy.Kill(ctx, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	timeout := time.After(10 * time.Second)
@@ -81,6 +88,9 @@ func TestContainerStats(t *testing.T) {
 	}
 	if _, err := busy.Stats(ctx); !errors.Is(err, ErrConflict) {
 		t.Errorf("stats of an exited container: %v, want ErrConflict", err)
+	}
+	if ch, err := busy.StatsStream(ctx, 0); !errors.Is(err, ErrConflict) || ch != nil {
+		t.Errorf("stats stream of an exited container: %v, want ErrConflict", err)
 	}
 }
 
@@ -102,7 +112,7 @@ func TestContainerTop(t *testing.T) {
 	if len(procs) != 3 {
 		t.Fatalf("top: %+v", procs)
 	}
-	init := c.Inspect().State.Pid
+	init := inspect(t, c).State.Pid
 	if procs[0].PID != init || procs[0].Cmd != "sh -c sleep 1000 & sleep 2000 & wait" || procs[0].UID != 0 || procs[0].User != "root" {
 		t.Errorf("init: %+v (host pid %d)", procs[0], init)
 	}
@@ -124,7 +134,7 @@ const counterScript = "while :; do echo x >> /counter; sleep 0.01; done"
 // through its init's root.
 func counter(t *testing.T, c *Container) int {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(c.Inspect().State.Pid), "root/counter"))
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(inspect(t, c).State.Pid), "root/counter"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
@@ -151,7 +161,7 @@ func TestContainerPauseResume(t *testing.T) {
 	if err := c.Pause(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if in := c.Inspect(); in.State.Status != StatusPaused || !in.State.Paused || !in.State.Running {
+	if in := inspect(t, c); in.State.Status != StatusPaused || !in.State.Paused || !in.State.Running {
 		t.Errorf("paused: %+v", in.State)
 	}
 	frozen := counter(t, c)
@@ -168,7 +178,7 @@ func TestContainerPauseResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt2.Close()
-	if list, err := rt2.Containers(ctx, WithFilterStatus(StatusPaused)); err != nil || len(list) != 1 || list[0].Inspect().State.Status != StatusPaused {
+	if list, err := rt2.Containers(ctx, WithFilterStatus(StatusPaused)); err != nil || len(list) != 1 || inspect(t, list[0]).State.Status != StatusPaused {
 		t.Errorf("paused containers: %v %v", list, err)
 	}
 	if _, err := c.Stats(ctx); err != nil {
@@ -177,7 +187,7 @@ func TestContainerPauseResume(t *testing.T) {
 	if err := c.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Inspect().State.Status; st != StatusRunning {
+	if st := inspect(t, c).State.Status; st != StatusRunning {
 		t.Errorf("resumed: %s", st)
 	}
 	waitCounter(t, c, frozen)
@@ -197,7 +207,7 @@ func TestContainerKillPaused(t *testing.T) {
 		}
 		switch how {
 		case "kill":
-			if err := c.Kill(syscall.SIGKILL); err != nil {
+			if err := c.Kill(ctx, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
 		case "stop":
@@ -205,7 +215,7 @@ func TestContainerKillPaused(t *testing.T) {
 				t.Fatal(err)
 			}
 		case "remove":
-			pid := c.Inspect().State.Pid
+			pid := inspect(t, c).State.Pid
 			if err := c.Remove(ctx, WithForce()); err != nil {
 				t.Fatal(err)
 			}
@@ -213,10 +223,10 @@ func TestContainerKillPaused(t *testing.T) {
 			continue
 		}
 		st, err := c.Wait(ctx)
-		if err != nil || st.Code != 137 {
+		if err != nil || st.ExitCode != 137 {
 			t.Errorf("%s paused: %+v %v", how, st, err)
 		}
-		if s := c.Inspect().State.Status; s != StatusExited {
+		if s := inspect(t, c).State.Status; s != StatusExited {
 			t.Errorf("%s paused: status %s", how, s)
 		}
 		if err := c.Pause(ctx); !errors.Is(err, ErrConflict) {
@@ -268,7 +278,7 @@ func TestContainersFilters(t *testing.T) {
 			t.Errorf("%d filters: %v, want %q", len(tc.filters), got, tc.want)
 		}
 	}
-	if l := running.Inspect().Labels; l["tier"] != "web" {
+	if l := inspect(t, running).Config.Labels; l["tier"] != "web" {
 		t.Errorf("labels %v", l)
 	}
 }
@@ -295,7 +305,7 @@ func TestContainerRestart(t *testing.T) {
 	if err := c.Restart(ctx, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	in := c.Inspect()
+	in := inspect(t, c)
 	if in.State.Status != StatusRunning || in.State.Pid == 0 {
 		t.Errorf("restarted: %+v", in.State)
 	}
@@ -311,19 +321,19 @@ func TestContainerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := c.Wait(ctx)
-	if err != nil || st.Code != 3 {
+	if err != nil || st.ExitCode != 3 {
 		t.Errorf("third run: %+v %v", st, err)
 	}
 	if got := out.String(); got != "run 1\nrun 2\nrun 3\n" {
 		t.Errorf("output %q", got)
 	}
-	if in := c.Inspect(); in.State.Status != StatusExited || in.State.ExitCode != 3 {
+	if in := inspect(t, c); in.State.Status != StatusExited || in.State.ExitCode != 3 {
 		t.Errorf("after the third run: %+v", in.State)
 	}
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := c.Wait(ctx); err != nil || st.Code != 4 {
+	if st, err := c.Wait(ctx); err != nil || st.ExitCode != 4 {
 		t.Errorf("fourth run: %+v %v", st, err)
 	}
 }
@@ -333,7 +343,7 @@ func TestContainerStartExitedFromOtherRuntime(t *testing.T) {
 	rt := containerTest(t)
 	ctx := t.Context()
 	c := startBusybox(t, rt, `echo x >> /runs; exit $(wc -l < /runs)`)
-	if st, err := c.Wait(ctx); err != nil || st.Code != 1 {
+	if st, err := c.Wait(ctx); err != nil || st.ExitCode != 1 {
 		t.Fatalf("first run: %+v %v", st, err)
 	}
 	rt2, err := Open(ctx, WithRoot(rt.Root()))
@@ -348,7 +358,7 @@ func TestContainerStartExitedFromOtherRuntime(t *testing.T) {
 	if err := other.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := other.Wait(ctx); err != nil || st.Code != 2 {
+	if st, err := other.Wait(ctx); err != nil || st.ExitCode != 2 {
 		t.Errorf("second run, from another Runtime: %+v %v", st, err)
 	}
 	if st, err := readState(rt.containerDir(c.ID())); err != nil || st.ExitCode != 2 || st.Owner != os.Getpid() {
@@ -411,20 +421,20 @@ func TestContainerRestartedElsewhere(t *testing.T) {
 	if err := c2.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Inspect().State; !st.Running || st.Pid != c2.Inspect().State.Pid {
+	if st := inspect(t, c).State; !st.Running || st.Pid != inspect(t, c2).State.Pid {
 		t.Errorf("the first Runtime's view after a restart elsewhere: %+v", st)
 	}
 	if err := rt.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if st := c2.Inspect().State; !st.Running {
+	if st := inspect(t, c2).State; !st.Running {
 		t.Fatalf("the first Runtime's Close ended a container it no longer owns: %+v", st)
 	}
 	var logs strings.Builder
 	if err := c2.Logs(t.Context(), WithLogsStdout(&logs)); err != nil {
 		t.Error(err)
 	}
-	pid := c2.Inspect().State.Pid
+	pid := inspect(t, c2).State.Pid
 	if err := c2.Remove(t.Context(), WithForce()); err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +459,7 @@ func TestContainerPrivilegedDevices(t *testing.T) {
 	rt := containerTest(t)
 	probe := "test -c " + dev + " && echo has-device; tty"
 	st, out, err := run(t, rt, WithPrivileged(), WithTTY(), WithCmd("sh", "-c", probe))
-	if err != nil || st.Code != 0 || !strings.Contains(out, "has-device") || !strings.Contains(out, "/dev/pts/") {
+	if err != nil || st.ExitCode != 0 || !strings.Contains(out, "has-device") || !strings.Contains(out, "/dev/pts/") {
 		t.Errorf("privileged: %+v %v %q", st, err, out)
 	}
 	if _, out, _ := run(t, rt, WithCmd("sh", "-c", probe)); strings.Contains(out, "has-device") {
@@ -471,7 +481,7 @@ func TestContainerVolatileRootfs(t *testing.T) {
 	ctx := t.Context()
 	rootOptions := func(c *Container) string {
 		t.Helper()
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", c.Inspect().State.Pid))
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", inspect(t, c).State.Pid))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -92,7 +92,7 @@ func TestLoadRefusesHostileArchives(t *testing.T) {
 	_, img, good := savedSmall(t, reg, "hostile")
 	layers := img.Layers()
 	top := blobPath(layers[1].Digest)
-	cfg := blobPath(img.ID())
+	cfg := blobPath(digest.Digest(img.ID()))
 	hostileLayer := rawTar(t, &tar.Header{Name: "../escape", Typeflag: tar.TypeReg, Mode: 0o644, Size: 5})
 	notTar := bytes.Repeat([]byte("not a tar archive "), 300)
 	cases := map[string]func() []byte{
@@ -107,7 +107,7 @@ func TestLoadRefusesHostileArchives(t *testing.T) {
 		},
 		"hardlink out": func() []byte { return writeEntries(t, append(good, linkEntry("evil", "../outside", tar.TypeLink))) },
 		"link to another blob": func() []byte {
-			return writeEntries(t, append(withoutEntries(good, top), linkEntry(top, img.ID().Encoded(), tar.TypeSymlink)))
+			return writeEntries(t, append(withoutEntries(good, top), linkEntry(top, digest.Digest(img.ID()).Encoded(), tar.TypeSymlink)))
 		},
 		"device entry": func() []byte {
 			return writeEntries(t, append(good, tarEntry{hdr: &tar.Header{Name: "dev", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}}))
@@ -250,11 +250,11 @@ func TestLoadLegacyDockerArchive(t *testing.T) {
 		t.Fatalf("loaded %d images", len(imgs))
 	}
 	img := imgs[0]
-	if img.ID() != configD || !slices.Equal(img.RepoTags(), []string{"legacy:1", "example.com/legacy/app:2"}) {
+	if img.ID() != configD.String() || !slices.Equal(img.RepoTags(), []string{"legacy:1", "example.com/legacy/app:2"}) {
 		t.Errorf("ID %s tags %v", img.ID(), img.RepoTags())
 	}
-	if img.Inspect().Descriptor.MediaType != mediaTypeDockerManifest {
-		t.Errorf("manifest type %s", img.Inspect().Descriptor.MediaType)
+	if inspect(t, img).Descriptor.MediaType != mediaTypeDockerManifest {
+		t.Errorf("manifest type %s", inspect(t, img).Descriptor.MediaType)
 	}
 	for i, l := range img.Layers() {
 		if want := []digest.Digest{d1, d2, d2, d1}[i]; l.Digest != want || l.DiffID != want || l.MediaType != mediaTypeDockerLayerTar {
@@ -288,7 +288,7 @@ func TestLoadNestedIndex(t *testing.T) {
 		MediaType: ocispec.MediaTypeImageIndex,
 		Manifests: []ocispec.Descriptor{
 			{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("s390x image, not in the archive"), Size: 100, Platform: &ocispec.Platform{OS: "linux", Architecture: "s390x"}},
-			{MediaType: ocispec.MediaTypeImageManifest, Digest: img.Digest(), Size: img.Inspect().Descriptor.Size, Platform: &host},
+			{MediaType: ocispec.MediaTypeImageManifest, Digest: img.Digest(), Size: inspect(t, img).Descriptor.Size, Platform: &host},
 		},
 	})
 	nestedD := digest.FromBytes(nested)
@@ -351,7 +351,7 @@ func TestLoadMovesTags(t *testing.T) {
 	if h := ix.Tags["docker.io/library/shared:tag"].History; len(h) != 2 || h[0].Digest != a.Digest() {
 		t.Errorf("tag history %+v", h)
 	}
-	if again, err := rt.Image(t.Context(), a.ID().String()); err != nil || !slices.Equal(again.RepoTags(), a.RepoTags()) {
+	if again, err := rt.Image(t.Context(), a.ID()); err != nil || !slices.Equal(again.RepoTags(), a.RepoTags()) {
 		t.Errorf("the first image: %v, %v", again, err)
 	}
 }
@@ -392,7 +392,7 @@ func TestConcurrentLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	blobs, _ := rt.store.Blobs()
-	want := []digest.Digest{img.Digest(), img.ID(), img.Layers()[0].Digest, img.Layers()[1].Digest}
+	want := []digest.Digest{img.Digest(), digest.Digest(img.ID()), img.Layers()[0].Digest, img.Layers()[1].Digest}
 	slices.Sort(blobs)
 	slices.Sort(want)
 	if !slices.Equal(blobs, want) {

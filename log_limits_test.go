@@ -126,7 +126,7 @@ func TestLogsRotateFastWriter(t *testing.T) {
 				took := time.Since(start)
 				close(stop)
 				<-sampled
-				if err != nil || st.Code != 0 {
+				if err != nil || st.ExitCode != 0 {
 					t.Fatalf("run %d: %+v %v", run, st, err)
 				}
 				total, files := logDiskUse(t, c)

@@ -17,11 +17,11 @@ func TestContainerStdinAndTTY(t *testing.T) {
 	st, out, err := run(t, rt, WithStdin(strings.NewReader("from\nstdin\n")), WithCmd("sh", "-c", "cat; echo err >&2"))
 	// stdout and stderr are separate pipes copied concurrently: their
 	// relative order in one buffer is not defined.
-	if err != nil || st.Code != 0 || (out != "from\nstdin\nerr\n" && out != "err\nfrom\nstdin\n") {
+	if err != nil || st.ExitCode != 0 || (out != "from\nstdin\nerr\n" && out != "err\nfrom\nstdin\n") {
 		t.Errorf("stdin: %+v %v %q", st, err, out)
 	}
 	st, out, err = run(t, rt, WithTTY(), WithCmd("sh", "-c", "tty; test -t 0 && echo tty-in; echo $TERM; echo err >&2"))
-	if err != nil || st.Code != 0 || !regexp.MustCompile(`^/dev/pts/\d+\r\ntty-in\r\nxterm\r\nerr\r\n$`).MatchString(out) {
+	if err != nil || st.ExitCode != 0 || !regexp.MustCompile(`^/dev/pts/\d+\r\ntty-in\r\nxterm\r\nerr\r\n$`).MatchString(out) {
 		t.Errorf("tty: %+v %v %q", st, err, out)
 	}
 }

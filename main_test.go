@@ -124,7 +124,8 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 		if err != nil {
 			return err
 		}
-		fmt.Println(c.ID(), c.Inspect().State.Pid)
+		st, _ := c.snapshot()
+		fmt.Println(c.ID(), st.Pid)
 		return nil
 	},
 	// detachoom starts a Detached container that its memory limit
@@ -172,7 +173,8 @@ func ownContainer(c *Container, err error) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println(c.ID(), c.Inspect().State.Pid)
+	st, _ := c.snapshot()
+	fmt.Println(c.ID(), st.Pid)
 	time.Sleep(time.Minute)
 	return nil
 }

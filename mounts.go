@@ -14,23 +14,27 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Mount types, as MountPoint.Type reports them (Docker's names).
+// MountType is the kind of a container's mount, as MountPoint.Type reports
+// it (Docker's names).
+type MountType string
+
+// Mount types.
 const (
-	MountTypeVolume = "volume"
-	MountTypeBind   = "bind"
-	MountTypeTmpfs  = "tmpfs"
+	MountTypeVolume MountType = "volume"
+	MountTypeBind             = "bind"
+	MountTypeTmpfs            = "tmpfs"
 )
 
 // MountPoint is one mount of a container, as ContainerInspect.Mounts
 // shows it (Docker's fields).
 type MountPoint struct {
-	Type        string `json:"Type"`           // MountTypeVolume, MountTypeBind or MountTypeTmpfs
-	Name        string `json:"Name,omitempty"` // the volume's name
-	Source      string `json:"Source"`
-	Destination string `json:"Destination"`
-	Driver      string `json:"Driver,omitempty"` // volumes: "local"
-	RW          bool   `json:"RW"`
-	Propagation string `json:"Propagation"` // binds: "rprivate" unless Propagation says otherwise
+	Type        MountType `json:"Type"`           // MountTypeVolume, MountTypeBind or MountTypeTmpfs
+	Name        string    `json:"Name,omitempty"` // the volume's name
+	Source      string    `json:"Source"`
+	Destination string    `json:"Destination"`
+	Driver      string    `json:"Driver,omitempty"` // volumes: "local"
+	RW          bool      `json:"RW"`
+	Propagation string    `json:"Propagation"` // binds: "rprivate" unless Propagation says otherwise
 	// Anonymous marks a volume made for this container (an image's VOLUME
 	// or WithAnonymousVolume): Remove with WithRemoveVolumes deletes it.
 	Anonymous bool `json:"Anonymous,omitempty"`

@@ -21,11 +21,16 @@ import (
 // It is created on first use, on the bridge device hull0.
 const DefaultNetworkName = "bridge"
 
-// Network modes for WithNetworkMode besides a network's name.
+// NetworkMode is how a container is networked (Docker's
+// HostConfig.NetworkMode): one of the constants below, or
+// "container:<name|id>" to share a running container's network namespace.
+type NetworkMode string
+
+// Network modes for WithNetworkMode.
 const (
-	NetworkModeBridge = "bridge" // the default network
-	NetworkModeNone   = "none"   // only a loopback interface
-	NetworkModeHost   = "host"   // the host's network namespace
+	NetworkModeBridge NetworkMode = "bridge" // the default network
+	NetworkModeNone               = "none"   // only a loopback interface
+	NetworkModeHost               = "host"   // the host's network namespace
 )
 
 // Network is a user-defined (or the default) network: a Linux bridge with
@@ -55,64 +60,66 @@ type networkRecord struct {
 // NetworkInspect describes a network. Its JSON form uses Docker's field
 // names (`docker network inspect`).
 type NetworkInspect struct {
-	Name       string
-	ID         string `json:"Id"`
-	Created    time.Time
-	Scope      string // always "local"
-	Driver     string // always "bridge"
-	Internal   bool
-	Labels     map[string]string
-	IPAM       NetworkIPAM
-	Options    map[string]string          // the bridge device: com.docker.network.bridge.name
-	Containers map[string]NetworkEndpoint // running containers attached, by ID
+	Name       string                     `json:"Name"`
+	ID         string                     `json:"Id"`
+	Created    time.Time                  `json:"Created"`
+	Scope      string                     `json:"Scope"`  // always "local"
+	Driver     string                     `json:"Driver"` // always "bridge"
+	Internal   bool                       `json:"Internal"`
+	Labels     map[string]string          `json:"Labels"`
+	IPAM       NetworkIPAM                `json:"IPAM"`
+	Options    map[string]string          `json:"Options"`    // the bridge device: com.docker.network.bridge.name
+	Containers map[string]NetworkEndpoint `json:"Containers"` // running containers attached, by ID
 }
 
 // NetworkIPAM is the address part of NetworkInspect.
 type NetworkIPAM struct {
-	Driver string // always "default"
-	Config []NetworkIPAMConfig
+	Driver string              `json:"Driver"` // always "default"
+	Config []NetworkIPAMConfig `json:"Config"`
 }
 
 // NetworkIPAMConfig is one subnet of a network.
 type NetworkIPAMConfig struct {
-	Subnet  string
-	Gateway string
-	IPRange string `json:",omitempty"`
+	Subnet  string `json:"Subnet"`
+	Gateway string `json:"Gateway"`
+	IPRange string `json:"IPRange,omitempty"`
 }
 
 // NetworkEndpoint is a container attached to a network, as NetworkInspect
 // lists it.
 type NetworkEndpoint struct {
-	Name        string
-	MacAddress  string
-	IPv4Address string // address/prefix length, e.g. "172.18.0.2/16"
+	Name        string `json:"Name"`
+	MacAddress  string `json:"MacAddress"`
+	IPv4Address string `json:"IPv4Address"` // address/prefix length, e.g. "172.18.0.2/16"
 }
 
 // NetworkSettings is the network part of ContainerInspect.
 type NetworkSettings struct {
-	// NetworkMode is "bridge" (the default network or WithNetwork),
-	// "none", "host" or "container:<id>" (Docker's HostConfig.NetworkMode).
-	NetworkMode string
 	// IPAddress, Gateway and MacAddress are those of the first network,
 	// for convenience (Docker fills them for the default network only).
-	IPAddress  string
-	Gateway    string
-	MacAddress string
+	IPAddress  string `json:"IPAddress"`
+	Gateway    string `json:"Gateway"`
+	MacAddress string `json:"MacAddress"`
 	// Networks are the container's networks by name.
-	Networks map[string]EndpointSettings
+	Networks map[string]EndpointSettings `json:"Networks"`
 	// Ports are the published ports (WithPublish).
-	Ports []PortBinding
+	Ports []PortBinding `json:"Ports"`
 }
 
 // EndpointSettings is a container's attachment to one network. IPAddress,
 // Gateway and MacAddress are empty while the container is not running.
 type EndpointSettings struct {
-	NetworkID   string
-	Aliases     []string
-	IPAddress   string
-	IPPrefixLen int
-	Gateway     string
-	MacAddress  string
+	NetworkID   string   `json:"NetworkID"`
+	Aliases     []string `json:"Aliases"`
+	IPAddress   string   `json:"IPAddress"`
+	IPPrefixLen int      `json:"IPPrefixLen"`
+	Gateway     string   `json:"Gateway"`
+	MacAddress  string   `json:"MacAddress"`
+}
+
+// NetworkPruneReport is what PruneNetworks removed.
+type NetworkPruneReport struct {
+	NetworksDeleted []string // names, in name order
 }
 
 // ID returns the network's ID: 64 hex digits.
@@ -121,9 +128,21 @@ func (n *Network) ID() string { return n.rec.ID }
 // Name returns the network's name.
 func (n *Network) Name() string { return n.rec.Name }
 
-// Inspect describes the network and the running containers attached to it.
-func (n *Network) Inspect() NetworkInspect {
-	r := n.rec
+// Inspect describes the network and the running containers attached to
+// it. It fails with ErrNotFound if the network has been removed.
+func (n *Network) Inspect(ctx context.Context) (NetworkInspect, error) {
+	if err := ctx.Err(); err != nil {
+		return NetworkInspect{}, fmt.Errorf("inspect network %s: %w", n.rec.Name, err)
+	}
+	recs, err := n.rt.readNetworks()
+	if err != nil {
+		return NetworkInspect{}, fmt.Errorf("inspect network %s: %w", n.rec.Name, err)
+	}
+	i := slices.IndexFunc(recs, func(r networkRecord) bool { return r.ID == n.rec.ID })
+	if i < 0 {
+		return NetworkInspect{}, fmt.Errorf("inspect network %s: %w", n.rec.Name, ErrNotFound)
+	}
+	r := recs[i]
 	in := NetworkInspect{
 		Name: r.Name, ID: r.ID, Created: r.Created, Scope: "local", Driver: "bridge",
 		Internal: r.Internal, Labels: cloneLabels(r.Labels),
@@ -139,7 +158,10 @@ func (n *Network) Inspect() NetworkInspect {
 		cfg.IPRange = r.IPRange.String()
 	}
 	in.IPAM.Config = []NetworkIPAMConfig{cfg}
-	states, _ := n.rt.readStates()
+	states, err := n.rt.readStates()
+	if err != nil {
+		return NetworkInspect{}, fmt.Errorf("inspect network %s: %w", r.Name, err)
+	}
 	for _, st := range states {
 		if !st.netLive() {
 			continue
@@ -153,7 +175,7 @@ func (n *Network) Inspect() NetworkInspect {
 			}
 		}
 	}
-	return in
+	return in, nil
 }
 
 // NetworkOption configures CreateNetwork.
@@ -367,7 +389,7 @@ func WithIP(addr string) EndpointOption {
 
 // netRunConfig is the network part of runConfig.
 type netRunConfig struct {
-	mode   string // "", "bridge", "none", "host", "container:<name|id>"
+	mode   NetworkMode // "", "bridge", "none", "host", "container:<name|id>"
 	attach []netAttach
 }
 
@@ -407,11 +429,11 @@ func WithNetwork(n *Network, opts ...EndpointOption) RunOption {
 // isolation) or "container:<name|id>" (the network namespace of that
 // running container). "none", "host" and "container:" exclude WithNetwork.
 // Default: "bridge" unless WithNetwork is given.
-func WithNetworkMode(mode string) RunOption {
+func WithNetworkMode(mode NetworkMode) RunOption {
 	return func(c *runConfig) error {
 		switch {
 		case mode == NetworkModeBridge || mode == NetworkModeNone || mode == NetworkModeHost:
-		case strings.HasPrefix(mode, "container:") && len(mode) > len("container:"):
+		case strings.HasPrefix(string(mode), "container:") && len(mode) > len("container:"):
 		default:
 			return fmt.Errorf("%w: network mode %q: want bridge, none, host or container:<name|id>", ErrInvalidArgument, mode)
 		}
@@ -442,7 +464,7 @@ func (st *containerState) netLive() bool {
 
 // networkSettings is the NetworkSettings of ContainerInspect.
 func (st *containerState) networkSettings() NetworkSettings {
-	ns := NetworkSettings{NetworkMode: st.NetworkMode, Networks: map[string]EndpointSettings{}, Ports: slices.Clone(st.Ports)}
+	ns := NetworkSettings{Networks: map[string]EndpointSettings{}, Ports: slices.Clone(st.Ports)}
 	live := st.netLive() && st.Status != StatusExited
 	for i, ep := range st.Networks {
 		es := EndpointSettings{NetworkID: ep.NetworkID, Aliases: slices.Clone(ep.Aliases)}

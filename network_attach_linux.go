@@ -28,7 +28,7 @@ import (
 
 // resolveNetworks turns the run options into the container's network mode
 // and endpoints. It creates the default network on first use.
-func (rt *Runtime) resolveNetworks(ctx context.Context, rc *runConfig) (string, []endpointState, error) {
+func (rt *Runtime) resolveNetworks(ctx context.Context, rc *runConfig) (NetworkMode, []endpointState, error) {
 	mode, attach := rc.net.mode, rc.net.attach
 	if mode != "" && mode != NetworkModeBridge && len(attach) > 0 {
 		return "", nil, fmt.Errorf("%w: network mode %s excludes WithNetwork", ErrInvalidArgument, mode)
@@ -41,8 +41,8 @@ func (rt *Runtime) resolveNetworks(ctx context.Context, rc *runConfig) (string, 
 			rc.hostname, _ = os.Hostname()
 		}
 		return mode, nil, nil
-	case strings.HasPrefix(mode, "container:"):
-		other, err := rt.Container(ctx, strings.TrimPrefix(mode, "container:"))
+	case strings.HasPrefix(string(mode), "container:"):
+		other, err := rt.Container(ctx, strings.TrimPrefix(string(mode), "container:"))
 		if err != nil {
 			return "", nil, fmt.Errorf("network mode %s: %w", mode, err)
 		}
@@ -53,7 +53,7 @@ func (rt *Runtime) resolveNetworks(ctx context.Context, rc *runConfig) (string, 
 		if rc.hostname == "" {
 			rc.hostname = ost.Hostname
 		}
-		return "container:" + ost.ID, nil, nil
+		return NetworkMode("container:" + ost.ID), nil, nil
 	}
 	var eps []endpointState
 	if mode == NetworkModeBridge || len(attach) == 0 {
@@ -123,8 +123,8 @@ func (rt *Runtime) prepareNetworks(st *containerState, cfg *initproc.Config, rc 
 			return nil
 		}
 		return copyFiles(dir, map[string]string{"hosts": "/etc/hosts", "resolv.conf": "/etc/resolv.conf"})
-	case strings.HasPrefix(mode, "container:"):
-		ost, err := readState(rt.containerDir(strings.TrimPrefix(mode, "container:")))
+	case strings.HasPrefix(string(mode), "container:"):
+		ost, err := readState(rt.containerDir(strings.TrimPrefix(string(mode), "container:")))
 		if err != nil || !ost.alive() || ost.Status == StatusExited {
 			return fmt.Errorf("%w: network mode %s: container is not running", ErrConflict, mode)
 		}

@@ -106,7 +106,7 @@ func TestNetworkHostOverlap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := n.Inspect().IPAM.Config[0].Subnet; s != "172.18.0.0/16" {
+	if s := inspect(t, n).IPAM.Config[0].Subnet; s != "172.18.0.0/16" {
 		t.Errorf("chosen subnet %s, want 172.18.0.0/16 (172.17.0.0/16 is routed)", s)
 	}
 }

@@ -41,7 +41,7 @@ func (rt *Runtime) CreateNetwork(ctx context.Context, name string, opts ...Netwo
 	if !validName(name) {
 		return nil, fmt.Errorf("create network: %w: name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]*", ErrInvalidArgument, name)
 	}
-	switch name {
+	switch NetworkMode(name) {
 	case NetworkModeBridge, NetworkModeHost, NetworkModeNone:
 		return nil, fmt.Errorf("create network %s: %w: %s is a predefined network", name, ErrConflict, name)
 	}
@@ -407,34 +407,34 @@ func (rt *Runtime) liveContainers() (map[string]*containerState, error) {
 }
 
 // PruneNetworks removes the user-defined networks no running or created
-// container is attached to and returns their names.
-func (rt *Runtime) PruneNetworks(ctx context.Context) ([]string, error) {
+// container is attached to and reports their names.
+func (rt *Runtime) PruneNetworks(ctx context.Context) (NetworkPruneReport, error) {
+	var rep NetworkPruneReport
 	if err := rt.checkOpen(); err != nil {
-		return nil, err
+		return rep, err
 	}
 	recs, err := rt.readNetworks()
 	if err != nil {
-		return nil, err
+		return rep, err
 	}
-	var removed []string
 	var errs []error
 	for _, r := range recs {
 		if r.Default {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return removed, err
+			return rep, err
 		}
 		err := rt.removeNetwork(r.ID)
 		switch {
 		case err == nil:
-			removed = append(removed, r.Name)
+			rep.NetworksDeleted = append(rep.NetworksDeleted, r.Name)
 		case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
 		default:
 			errs = append(errs, fmt.Errorf("prune network %s: %w", r.Name, err))
 		}
 	}
-	return removed, errors.Join(errs...)
+	return rep, errors.Join(errs...)
 }
 
 // recoverNetworks repairs what dead containers and owners left: addresses

@@ -13,7 +13,9 @@ func (rt *Runtime) CreateNetwork(ctx context.Context, name string, opts ...Netwo
 func (n *Network) Remove(ctx context.Context) error { return ErrUnsupported }
 
 // PruneNetworks returns ErrUnsupported: networks need Linux.
-func (rt *Runtime) PruneNetworks(ctx context.Context) ([]string, error) { return nil, ErrUnsupported }
+func (rt *Runtime) PruneNetworks(ctx context.Context) (NetworkPruneReport, error) {
+	return NetworkPruneReport{}, ErrUnsupported
+}
 
 // Connect returns ErrUnsupported: networks need Linux.
 func (n *Network) Connect(ctx context.Context, c *Container, opts ...EndpointOption) error {

@@ -104,7 +104,7 @@ func TestNetworkCreateInspectRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := n.Inspect()
+	in := inspect(t, n)
 	if in.Name != "front" || in.ID != n.ID() || in.Driver != "bridge" || in.Internal || in.Labels["team"] != "a" {
 		t.Errorf("inspect: %+v", in)
 	}
@@ -129,10 +129,10 @@ func TestNetworkCreateInspectRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := auto.Inspect().IPAM.Config[0]; s.Subnet != "172.17.0.0/16" && !strings.HasPrefix(s.Subnet, "172.") {
+	if s := inspect(t, auto).IPAM.Config[0]; s.Subnet != "172.17.0.0/16" && !strings.HasPrefix(s.Subnet, "172.") {
 		t.Errorf("default pool subnet %s", s.Subnet)
 	}
-	if !auto.Inspect().Internal {
+	if !inspect(t, auto).Internal {
 		t.Error("internal not recorded")
 	}
 	all, err := rt.Networks(ctx)
@@ -151,9 +151,9 @@ func TestNetworkCreateInspectRemove(t *testing.T) {
 	if err := n.Remove(ctx); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second remove: %v", err)
 	}
-	pruned, err := rt.PruneNetworks(ctx)
-	if err != nil || len(pruned) != 1 || pruned[0] != "back" {
-		t.Errorf("prune = %v, %v", pruned, err)
+	rep, err := rt.PruneNetworks(ctx)
+	if pruned := rep.NetworksDeleted; err != nil || len(pruned) != 1 || pruned[0] != "back" {
+		t.Errorf("prune = %v, %v", rep, err)
 	}
 }
 
@@ -222,14 +222,15 @@ func TestNetworkContainersReachEachOther(t *testing.T) {
 	// a connection's data: its stdin is a FIFO it holds open itself.
 	srv := runBG(t, rt, &srvOut, WithNetwork(n, WithAlias("db"), WithIP("10.80.0.50")),
 		WithCmd("sh", "-c", "mkfifo /in && exec nc -l -p 7000 0<>/in"))
-	ns := srv.Inspect().NetworkSettings
+	in := inspect(t, srv)
+	ns := in.NetworkSettings
 	ep := ns.Networks["app"]
 	if ep.IPAddress != "10.80.0.50" || ep.IPPrefixLen != 24 || ep.Gateway != "10.80.0.1" ||
-		ep.MacAddress != "02:42:0a:50:00:32" || ep.NetworkID != n.ID() || ns.NetworkMode != "bridge" || ns.IPAddress != "10.80.0.50" {
+		ep.MacAddress != "02:42:0a:50:00:32" || ep.NetworkID != n.ID() || in.HostConfig.NetworkMode != NetworkModeBridge || ns.IPAddress != "10.80.0.50" {
 		t.Errorf("network settings %+v", ns)
 	}
-	if c, ok := n.Inspect().Containers[srv.ID()]; !ok || c.IPv4Address != "10.80.0.50/24" || c.Name != srv.Name() {
-		t.Errorf("network's containers %+v", n.Inspect().Containers)
+	if c, ok := inspect(t, n).Containers[srv.ID()]; !ok || c.IPv4Address != "10.80.0.50/24" || c.Name != srv.Name() {
+		t.Errorf("network's containers %+v", inspect(t, n).Containers)
 	}
 	if code, out := netExec(t, srv, "cat", "/etc/hosts"); code != 0 || !strings.Contains(out, "10.80.0.50\t"+srv.ID()[:12]) {
 		t.Errorf("/etc/hosts: %q", out)
@@ -246,12 +247,12 @@ func TestNetworkContainersReachEachOther(t *testing.T) {
 	}
 	// A container on another network cannot reach it (NFT's isolation).
 	st, out, _ := run(t, rt, WithNetwork(other), WithCmd("sh", "-c", "echo nope | nc -w 2 10.80.0.50 7000"))
-	if st.Code == 0 {
+	if st.ExitCode == 0 {
 		t.Errorf("a container on another network reached the server: %s", out)
 	}
 	// A container on the same network can.
 	st, out, err = run(t, rt, WithNetwork(n), WithCmd("sh", "-c", "ping -c1 -W2 10.80.0.1 >/dev/null && echo hello | nc -w 2 10.80.0.50 7000"))
-	if err != nil || st.Code != 0 {
+	if err != nil || st.ExitCode != 0 {
 		t.Fatalf("client: %v %+v %s", err, st, out)
 	}
 	if _, err := srv.Wait(ctx); err != nil {
@@ -260,7 +261,7 @@ func TestNetworkContainersReachEachOther(t *testing.T) {
 	if !strings.Contains(srvOut.String(), "hello") || strings.Contains(srvOut.String(), "nope") {
 		t.Errorf("server got %q", srvOut.String())
 	}
-	if in := srv.Inspect().NetworkSettings.Networks["app"]; in.IPAddress != "" {
+	if in := inspect(t, srv).NetworkSettings.Networks["app"]; in.IPAddress != "" {
 		t.Errorf("exited container still has an address: %+v", in)
 	}
 	if err := n.Remove(ctx); err != nil {
@@ -288,16 +289,16 @@ func TestNetworkModes(t *testing.T) {
 		t.Errorf("removing the default network: %v", err)
 	}
 	// host: the bridges of this namespace are visible.
-	bridge := def.Inspect().Options["com.docker.network.bridge.name"]
+	bridge := inspect(t, def).Options["com.docker.network.bridge.name"]
 	_, out, err = run(t, rt, WithNetworkMode("host"), WithCmd("ls", "/sys/class/net"))
 	if err != nil || !strings.Contains(out, bridge) {
 		t.Errorf("host: %q (want %s) %v", out, bridge, err)
 	}
 	// container:<name>: the same interfaces as the other container.
 	first := runBG(t, rt, nil, WithName("first"), WithCmd("sleep", "60"))
-	mac := first.Inspect().NetworkSettings.MacAddress
+	mac := inspect(t, first).NetworkSettings.MacAddress
 	st, out, err := run(t, rt, WithNetworkMode("container:first"), WithCmd("cat", "/sys/class/net/eth0/address"))
-	if err != nil || st.Code != 0 || strings.TrimSpace(out) != mac {
+	if err != nil || st.ExitCode != 0 || strings.TrimSpace(out) != mac {
 		t.Errorf("container mode: %q (want %s) %v", out, mac, err)
 	}
 	if _, err := rt.Create(ctx, "busybox:test", WithNetworkMode("container:nosuch")); !errors.Is(err, ErrNotFound) {
@@ -337,7 +338,7 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 	if code, out := netExec(t, c, "ping", "-c1", "-W2", "10.82.0.9"); code != 0 {
 		t.Errorf("ping peer over the connected network: %q", out)
 	}
-	if eps := c.Inspect().NetworkSettings.Networks; len(eps) != 2 || eps["b"].IPAddress != "10.82.0.10" || eps["b"].Aliases[0] != "web" {
+	if eps := inspect(t, c).NetworkSettings.Networks; len(eps) != 2 || eps["b"].IPAddress != "10.82.0.10" || eps["b"].Aliases[0] != "web" {
 		t.Errorf("networks after connect %+v", eps)
 	}
 	if err := b.Connect(ctx, c); !errors.Is(err, ErrConflict) {
@@ -355,7 +356,7 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 	if err := b.Disconnect(ctx, c); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second disconnect: %v", err)
 	}
-	if _, ok := b.Inspect().Containers[c.ID()]; ok {
+	if _, ok := inspect(t, b).Containers[c.ID()]; ok {
 		t.Error("network still lists the disconnected container")
 	}
 	// The address is free again.
@@ -388,12 +389,12 @@ func TestNetworkIPAMSharedByRuntimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	c2 := runBG(t, rt2, nil, WithNetwork(n2), WithCmd("sleep", "60"))
-	ip1 := c1.Inspect().NetworkSettings.IPAddress
-	ip2 := c2.Inspect().NetworkSettings.IPAddress
+	ip1 := inspect(t, c1).NetworkSettings.IPAddress
+	ip2 := inspect(t, c2).NetworkSettings.IPAddress
 	if ip1 == "" || ip1 == ip2 {
 		t.Errorf("addresses %q and %q", ip1, ip2)
 	}
-	if got := n2.Inspect().Containers; len(got) != 2 {
+	if got := inspect(t, n2).Containers; len(got) != 2 {
 		t.Errorf("containers seen by the second runtime: %+v", got)
 	}
 	if code, out := netExec(t, c2, "ping", "-c1", "-W2", ip1); code != 0 {
@@ -471,24 +472,24 @@ func TestNetworkDefaultBridgeLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bridge := def.Inspect().Options["com.docker.network.bridge.name"]
+	bridge := inspect(t, def).Options["com.docker.network.bridge.name"]
 	if !ownBridge(&def.rec) {
 		t.Fatalf("bridge %s missing or not marked as ours", bridge)
 	}
 	if err := c.Stop(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	if ip := c.Inspect().NetworkSettings.IPAddress; ip != "" {
+	if ip := inspect(t, c).NetworkSettings.IPAddress; ip != "" {
 		t.Errorf("stopped container has address %s", ip)
 	}
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ip := c.Inspect().NetworkSettings.IPAddress
+	ip := inspect(t, c).NetworkSettings.IPAddress
 	if code, out := netExec(t, c, "ip", "-4", "addr", "show", "eth0"); code != 0 || ip == "" || !strings.Contains(out, ip+"/") {
 		t.Errorf("after restart: address %q, eth0: %q", ip, out)
 	}
-	if code, out := netExec(t, c, "ping", "-c1", "-W2", def.Inspect().IPAM.Config[0].Gateway); code != 0 {
+	if code, out := netExec(t, c, "ping", "-c1", "-W2", inspect(t, def).IPAM.Config[0].Gateway); code != 0 {
 		t.Errorf("ping the gateway after restart: %q", out)
 	}
 	if err := c.Remove(ctx, WithForce()); err != nil {
@@ -509,7 +510,7 @@ func TestNetworkDefaultBridgeLifecycle(t *testing.T) {
 	if err != nil || def2.ID() != def.ID() || !ownBridge(&def2.rec) {
 		t.Errorf("default network after its bridge came back: %v %v", def2, err)
 	}
-	if c2.Inspect().NetworkSettings.IPAddress == "" {
+	if inspect(t, c2).NetworkSettings.IPAddress == "" {
 		t.Error("no address on the re-made default network")
 	}
 }
@@ -544,13 +545,13 @@ func TestNetworkConcurrentAttach(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, c := range ctrs {
-		ip := c.Inspect().NetworkSettings.IPAddress
+		ip := inspect(t, c).NetworkSettings.IPAddress
 		if ip == "" || seen[ip] {
 			t.Errorf("address %q given twice or missing", ip)
 		}
 		seen[ip] = true
 	}
-	if got := len(n.Inspect().Containers); got != count {
+	if got := len(inspect(t, n).Containers); got != count {
 		t.Errorf("network lists %d containers, want %d", got, count)
 	}
 

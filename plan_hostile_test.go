@@ -79,7 +79,7 @@ func runHostile(t *testing.T, rt *Runtime, ref string, image []byte, opts ...Run
 		if err == nil {
 			err = werr
 		}
-		o.code = st.Code
+		o.code = st.ExitCode
 	}
 	norm := func(s string) string { return idsRE.ReplaceAllString(strings.ReplaceAll(s, rt.Root(), "ROOT"), "ID") }
 	o.out = norm(out.String())
@@ -250,7 +250,7 @@ func TestPlanNoInheritedFDs(t *testing.T) {
 		var outs [2]string
 		for i, rt := range []*Runtime{rtPlan, rtGo} {
 			st, out, err := run(t, rt, append([]RunOption{WithNetworkMode(NetworkModeNone)}, opts...)...)
-			if err != nil || st.Code != 0 {
+			if err != nil || st.ExitCode != 0 {
 				t.Fatalf("goInit=%v: %+v %v\n%s", rt.goInit, st, err, out)
 			}
 			outs[i] = out
@@ -281,7 +281,7 @@ func TestPlanManyEnv(t *testing.T) {
 	}
 	for _, rt := range []*Runtime{rtPlan, rtGo} {
 		st, out, err := run(t, rt, WithNetworkMode(NetworkModeNone), WithEnv(env...), WithCmd(args...))
-		if err != nil || st.Code != 0 || out != "1496 3000\n" {
+		if err != nil || st.ExitCode != 0 || out != "1496 3000\n" {
 			t.Errorf("goInit=%v: %+v %v %q", rt.goInit, st, err, out)
 		}
 	}
@@ -359,7 +359,7 @@ func TestPlanExecWords(t *testing.T) {
 			if err == nil {
 				t.Fatalf("goInit=%v: no error (%+v, %s)", rt.goInit, st, out)
 			}
-			got[i] = idsRE.ReplaceAllString(err.Error(), "ID") + " / exit " + strconv.Itoa(st.Code)
+			got[i] = idsRE.ReplaceAllString(err.Error(), "ID") + " / exit " + strconv.Itoa(st.ExitCode)
 		}
 		if got[0] != got[1] {
 			t.Errorf("plan.c's init: %s\nGo init:       %s", got[0], got[1])

@@ -110,10 +110,10 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		for i, rt := range []*Runtime{rtPlan, rtGo} {
 			o := append(append(append([]RunOption{}, base...), opts...), WithCmd("sh", "-c", planProbe))
 			if t.Name() == "TestPlanInitMatchesGoInit/network_of_another_container" {
-				o = append(o, WithNetworkMode("container:"+others[rt].ID()))
+				o = append(o, WithNetworkMode(NetworkMode("container:"+others[rt].ID())))
 			}
 			st, out, err := run(t, rt, o...)
-			if err != nil || st.Code != 0 {
+			if err != nil || st.ExitCode != 0 {
 				t.Fatalf("goInit=%v: %+v %v\n%s", rt.goInit, st, err, out)
 			}
 			outs[i] = ids.ReplaceAllString(strings.ReplaceAll(out, rt.Root(), "ROOT"), "ID")
@@ -163,7 +163,7 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 				if err == nil {
 					t.Fatalf("goInit=%v: no error (%+v, %s)", rt.goInit, st, out)
 				}
-				got[i] = ids.ReplaceAllString(strings.ReplaceAll(err.Error(), rt.Root(), "ROOT"), "ID") + " / exit " + strconv.Itoa(st.Code)
+				got[i] = ids.ReplaceAllString(strings.ReplaceAll(err.Error(), rt.Root(), "ROOT"), "ID") + " / exit " + strconv.Itoa(st.ExitCode)
 			}
 			if got[0] != got[1] {
 				t.Errorf("plan.c's init: %s\nGo init:       %s", got[0], got[1])
@@ -208,7 +208,7 @@ func TestPlanInitWhen(t *testing.T) {
 	if kind := c.live().kind; kind != "plan" {
 		t.Errorf("Run: %s init, want plan", kind)
 	}
-	if st, err := c.Wait(ctx); err != nil || st.Code != 0 {
+	if st, err := c.Wait(ctx); err != nil || st.ExitCode != 0 {
 		t.Fatalf("Run: %+v %v", st, err)
 	}
 	if err := c.Start(ctx); err != nil {
@@ -217,7 +217,7 @@ func TestPlanInitWhen(t *testing.T) {
 	if kind := c.live().kind; kind != "plan" {
 		t.Errorf("Start of an exited container: %s init, want plan", kind)
 	}
-	if st, err := c.Wait(ctx); err != nil || st.Code != 0 {
+	if st, err := c.Wait(ctx); err != nil || st.ExitCode != 0 {
 		t.Fatalf("restart: %+v %v", st, err)
 	}
 	// Pinned to memory nodes: moving a plan init into that cpuset would
@@ -230,7 +230,7 @@ func TestPlanInitWhen(t *testing.T) {
 	if kind := pinned.live().kind; kind != "go" && kind != "go-warm" {
 		t.Errorf("Run with cpuset mems: %s init, want the Go one", kind)
 	}
-	if st, err := pinned.Wait(ctx); err != nil || st.Code != 0 {
+	if st, err := pinned.Wait(ctx); err != nil || st.ExitCode != 0 {
 		t.Fatalf("Run with cpuset mems: %+v %v", st, err)
 	}
 	created, err := rt.Create(ctx, "busybox:test", WithCmd("sh", "-c", "exit 4"))
@@ -244,14 +244,14 @@ func TestPlanInitWhen(t *testing.T) {
 	if err := created.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := created.Wait(ctx); err != nil || st.Code != 4 {
+	if st, err := created.Wait(ctx); err != nil || st.ExitCode != 4 {
 		t.Fatalf("Create, Start: %+v %v", st, err)
 	}
 	for _, want := range []int{1, 0, 1} {
 		if err := unix.Prctl(unix.PR_SET_DUMPABLE, uintptr(want), 0, 0, 0); err != nil {
 			t.Fatal(err)
 		}
-		if st, _, err := run(t, rt, WithUser("app"), WithCmd("true")); err != nil || st.Code != 0 {
+		if st, _, err := run(t, rt, WithUser("app"), WithCmd("true")); err != nil || st.ExitCode != 0 {
 			t.Fatalf("%+v %v", st, err)
 		}
 		if d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); err != nil || d != want {

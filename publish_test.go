@@ -237,7 +237,7 @@ func TestPublishReachableFromHost(t *testing.T) {
 	ctx := t.Context()
 	c := runBG(t, rt, nil, WithCmd("pubsrv", "80", "81"),
 		WithPublish("18080:80"), WithPublish("81/udp"), WithPublish("127.0.0.1::80"), WithPublish("18090-18091:80-81"))
-	in := c.Inspect()
+	in := inspect(t, c)
 	ports := in.NetworkSettings.Ports
 	if len(ports) != 5 {
 		t.Fatalf("ports %+v, want 5", ports)
@@ -351,7 +351,7 @@ func TestPublishConflictsAndBadSpecs(t *testing.T) {
 	}
 	// A host range skips taken ports.
 	b := runBG(t, rt, nil, WithPublish("18100-18102:80"))
-	if p := b.Inspect().NetworkSettings.Ports; len(p) != 1 || p[0].HostPort != 18102 {
+	if p := inspect(t, b).NetworkSettings.Ports; len(p) != 1 || p[0].HostPort != 18102 {
 		t.Errorf("range 18100-18102 with 18100 and 18101 taken: %+v", p)
 	}
 	if got, err := dialPub("127.0.0.1:18100", false); err != nil || got == "" {
@@ -390,8 +390,8 @@ func TestPublishNetworks(t *testing.T) {
 	a := runBG(t, rt, nil, WithNetwork(netA), WithPublish("18200:80"))
 	b := runBG(t, rt, nil, WithNetwork(netB))
 	in := runBG(t, rt, nil, WithNetwork(netI), WithCapAdd("NET_ADMIN"))
-	aIP := a.Inspect().NetworkSettings.Networks["puba"].IPAddress
-	bIP := b.Inspect().NetworkSettings.Networks["pubb"].IPAddress
+	aIP := inspect(t, a).NetworkSettings.Networks["puba"].IPAddress
+	bIP := inspect(t, b).NetworkSettings.Networks["pubb"].IPAddress
 	if aIP == "" || bIP == "" {
 		t.Fatalf("addresses %q %q", aIP, bIP)
 	}
@@ -580,7 +580,7 @@ func TestPublishKeptAcrossRestart(t *testing.T) {
 	if err := c.Stop(ctx, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if p := c.Inspect().NetworkSettings.Ports; len(p) != 0 {
+	if p := inspect(t, c).NetworkSettings.Ports; len(p) != 0 {
 		t.Errorf("ports of a stopped container: %+v", p)
 	}
 	if slices.Contains(ourRules(t, rt), rt.ruleOwner(c.ID())) {
@@ -599,7 +599,7 @@ func TestPublishKeptAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Remove(ctx, WithForce())
-	if p := c2.Inspect().NetworkSettings.Ports; len(p) != 1 || p[0].HostPort != 18500 {
+	if p := inspect(t, c2).NetworkSettings.Ports; len(p) != 1 || p[0].HostPort != 18500 {
 		t.Errorf("ports after the restart: %+v", p)
 	}
 	if _, err := dialPub("127.0.0.1:18500", true); err != nil {
@@ -637,14 +637,14 @@ func TestPublishConcurrentRandomPorts(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatal(errs[i])
 		}
-		for _, p := range c.Inspect().NetworkSettings.Ports {
+		for _, p := range inspect(t, c).NetworkSettings.Ports {
 			k := fmt.Sprintf("%d/%s", p.HostPort, p.Proto)
 			if seen[k] {
 				t.Errorf("host port %s given twice", k)
 			}
 			seen[k] = true
 			if p.Proto == "tcp" {
-				ip := c.Inspect().NetworkSettings.IPAddress
+				ip := inspect(t, c).NetworkSettings.IPAddress
 				if got, err := dialPub(fmt.Sprintf("127.0.0.1:%d", p.HostPort), true); err != nil || got == "" {
 					t.Errorf("%s (%s): %q, %v", k, ip, got, err)
 				}

@@ -42,7 +42,7 @@ func (rt *Runtime) Pull(ctx context.Context, ref string, opts ...ImageOption) (*
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", r.Familiar(), err)
 	}
-	rt.events.emit(EventImage, "pull", img.ID().String(), r.Familiar(), nil)
+	rt.events.emit(EventImage, "pull", img.ID(), r.Familiar(), nil)
 	return img, nil
 }
 

@@ -17,6 +17,8 @@ import (
 	"github.com/hullbox/hull/internal/testutil"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
+
+	digest "github.com/opencontainers/go-digest"
 )
 
 func TestPullBusybox(t *testing.T) {
@@ -37,7 +39,7 @@ func TestPullBusybox(t *testing.T) {
 		if err != nil {
 			t.Fatalf("docker=%v: %v", docker, err)
 		}
-		if got.Digest() != pushed.ManifestDigest || got.ID() != pushed.ConfigDigest {
+		if got.Digest() != pushed.ManifestDigest || got.ID() != pushed.ConfigDigest.String() {
 			t.Errorf("digest/ID = %s/%s, want %s/%s", got.Digest(), got.ID(), pushed.ManifestDigest, pushed.ConfigDigest)
 		}
 		if tags := got.RepoTags(); !slices.Equal(tags, []string{pushed.Ref}) {
@@ -60,7 +62,7 @@ func TestPullBusybox(t *testing.T) {
 			t.Errorf("bin/sh -> %q, %v", l, err)
 		}
 		// Local lookups by tag, digest and ID prefix.
-		for _, ref := range []string{pushed.Ref, reg.Host + "/test/busybox@" + pushed.ManifestDigest.String(), got.ID().Encoded()[:12], got.ID().String()} {
+		for _, ref := range []string{pushed.Ref, reg.Host + "/test/busybox@" + pushed.ManifestDigest.String(), digest.Digest(got.ID()).Encoded()[:12], got.ID()} {
 			if found, err := rt.Image(t.Context(), ref); err != nil || found.Digest() != got.Digest() {
 				t.Errorf("Image(%q) = %v, %v", ref, found, err)
 			}

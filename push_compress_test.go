@@ -98,7 +98,7 @@ func sameFile(t *testing.T, rootA, rootB, path string) {
 func TestPushCompressesCommit(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
-	if st, out, err := run(t, rt, WithName("writer"), WithCmd("sh", "-c", compressibleScript)); err != nil || st.Code != 0 {
+	if st, out, err := run(t, rt, WithName("writer"), WithCmd("sh", "-c", compressibleScript)); err != nil || st.ExitCode != 0 {
 		t.Fatalf("run: %+v %v %q", st, err, out)
 	}
 	c, err := rt.Container(t.Context(), "writer")
@@ -249,7 +249,7 @@ func TestPushCompressDockerParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, out, err := runRef(t, rt, pushed.Ref, WithName("w"), WithCmd("sh", "-c", compressibleScript))
-	if err != nil || st.Code != 0 {
+	if err != nil || st.ExitCode != 0 {
 		t.Fatalf("run: %+v %v %q", st, err, out)
 	}
 	c, err := rt.Container(t.Context(), "w")

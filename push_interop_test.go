@@ -96,7 +96,7 @@ func TestPushDebianRegistry(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: pull back: %v", name, err)
 		}
-		if got.Digest() != pushed.ManifestDigest || got.ID() != pushed.ConfigDigest {
+		if got.Digest() != pushed.ManifestDigest || got.ID() != pushed.ConfigDigest.String() {
 			t.Errorf("%s: pulled %s/%s, pushed %s/%s", name, got.Digest(), got.ID(), pushed.ManifestDigest, pushed.ConfigDigest)
 		}
 	}

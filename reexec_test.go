@@ -61,7 +61,7 @@ echo done`
 		t.Errorf("the container changed its init's binary:\n%s", out)
 	}
 	// What guards the copy once no process runs it: its seals.
-	f, err := os.Open(fmt.Sprintf("/proc/%d/exe", c.Inspect().State.Pid))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/exe", inspect(t, c).State.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}

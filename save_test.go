@@ -22,6 +22,8 @@ import (
 	"github.com/hullbox/hull/internal/testutil"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
+
+	digest "github.com/opencontainers/go-digest"
 )
 
 // saveArchive saves refs from rt and returns the archive.
@@ -179,8 +181,8 @@ func sameImage(t *testing.T, wantRT *Runtime, want *Image, gotRT *Runtime, got *
 	if !slices.Equal(got.Layers(), want.Layers()) {
 		t.Errorf("loaded layers %+v, want %+v", got.Layers(), want.Layers())
 	}
-	if got.Size() != want.Size() || got.Inspect().Descriptor.MediaType != want.Inspect().Descriptor.MediaType {
-		t.Errorf("loaded size %d type %s, want %d %s", got.Size(), got.Inspect().Descriptor.MediaType, want.Size(), want.Inspect().Descriptor.MediaType)
+	if got.Size() != want.Size() || inspect(t, got).Descriptor.MediaType != inspect(t, want).Descriptor.MediaType {
+		t.Errorf("loaded size %d type %s, want %d %s", got.Size(), inspect(t, got).Descriptor.MediaType, want.Size(), inspect(t, want).Descriptor.MediaType)
 	}
 	if g, w := snapshotTree(t, gotRT, got), snapshotTree(t, wantRT, want); !slices.Equal(g, w) {
 		t.Errorf("unpacked files differ:\ngot  %v\nwant %v", g, w)
@@ -322,7 +324,7 @@ func checkArchiveLayout(t *testing.T, data []byte, imgs []*Image) {
 			t.Errorf("index.json entry %+v for %s", d, tag)
 		}
 		it := items[i]
-		if it.Config != "blobs/sha256/"+img.ID().Encoded() || !slices.Equal(it.RepoTags, []string{tag}) || len(it.Layers) != len(img.Layers()) {
+		if it.Config != "blobs/sha256/"+digest.Digest(img.ID()).Encoded() || !slices.Equal(it.RepoTags, []string{tag}) || len(it.Layers) != len(img.Layers()) {
 			t.Errorf("manifest.json item %+v for %s", it, tag)
 		}
 		for k, l := range img.Layers() {
@@ -367,7 +369,7 @@ func TestSaveNames(t *testing.T) {
 	}{
 		{[]string{repo}, []string{repo + ":1", repo + ":2", repo + ":3"}}, // a bare repository: every tag
 		{[]string{repo + ":2", repo + ":2"}, []string{repo + ":2"}},       // named twice, written once
-		{[]string{got.ID().String()}, nil},                                // by ID: no name
+		{[]string{got.ID()}, nil},                                         // by ID: no name
 		{[]string{repo + "@" + got.Digest().String()}, nil},               // by digest: no name
 	}
 	for _, tc := range cases {
@@ -389,7 +391,7 @@ func TestSaveNames(t *testing.T) {
 	}
 	// Untagged in the archive: loaded by ID.
 	dst := openTest(t)
-	loaded, err = dst.Load(ctx, bytes.NewReader(saveArchive(t, rt, got.ID().String())))
+	loaded, err = dst.Load(ctx, bytes.NewReader(saveArchive(t, rt, got.ID())))
 	if err != nil || len(loaded) != 1 || loaded[0].ID() != got.ID() || len(loaded[0].RepoTags()) != 0 {
 		t.Fatalf("load untagged: %v %v", loaded, err)
 	}

@@ -39,7 +39,7 @@ type containerState struct {
 	// NetworkMode is bridge, none, host or container:<id>; Networks are
 	// the endpoints of bridge mode and Ports the published ports
 	// (network.go).
-	NetworkMode string          `json:"networkMode,omitempty"`
+	NetworkMode NetworkMode     `json:"networkMode,omitempty"`
 	Networks    []endpointState `json:"networks,omitempty"`
 	Ports       []PortBinding   `json:"ports,omitempty"`
 	Publish     []string        `json:"publish,omitempty"`   // WithPublish's specs, for a restart: publish.go

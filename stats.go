@@ -14,9 +14,9 @@ type Stats struct {
 
 // CPUStats is the CPU time the container's processes used.
 type CPUStats struct {
-	TotalNs  uint64 // user + system, nanoseconds since the container started
-	UserNs   uint64
-	SystemNs uint64
+	TotalNs  int64 // user + system, nanoseconds since the container started
+	UserNs   int64
+	SystemNs int64
 	// Percent is the share of one CPU used, as Docker computes it: the
 	// container's CPU time over the host's, times the online CPUs, times
 	// 100 (so 2 busy CPUs is 200). Between two samples of StatsStream it
@@ -29,25 +29,25 @@ type CPUStats struct {
 type MemoryStats struct {
 	// Usage is the memory charged to the container minus its inactive
 	// file cache (what `docker stats` shows as MEM USAGE).
-	Usage uint64
+	Usage int64
 	// Limit is the container's memory limit, or the host's memory when
 	// it has none.
-	Limit uint64
+	Limit int64
 	// Cache is the inactive file cache not counted in Usage.
-	Cache   uint64
+	Cache   int64
 	Percent float64 // Usage / Limit * 100
 }
 
 // PidsStats counts the container's processes and threads.
 type PidsStats struct {
-	Current uint64
-	Limit   uint64 // 0: unlimited
+	Current int64
+	Limit   int64 // 0: unlimited
 }
 
 // IOStats is the bytes the container read and wrote on block devices.
 type IOStats struct {
-	ReadBytes  uint64
-	WriteBytes uint64
+	ReadBytes  int64
+	WriteBytes int64
 }
 
 // Process is one process of a container, as `docker top` lists it.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -34,33 +35,33 @@ func (c *Container) Stats(ctx context.Context) (Stats, error) {
 }
 
 // StatsStream samples the container's usage every interval (1s if
-// interval <= 0) and sends the samples on the returned channel, which is
-// closed when ctx ends or the container exits. The first sample comes at
-// once. The channel is unbuffered: a slow reader delays sampling.
-func (c *Container) StatsStream(ctx context.Context, interval time.Duration) <-chan Stats {
+// interval <= 0) and sends the samples on the returned channel, as Events
+// streams: what fails before the first sample (the container is not
+// running: a *TransitionError wrapping ErrConflict; its cgroup cannot be
+// read) is returned at once; afterwards the channel is closed when ctx
+// ends or the container stops. The first sample comes at once. The
+// channel is unbuffered: a slow reader delays sampling.
+func (c *Container) StatsStream(ctx context.Context, interval time.Duration) (<-chan Stats, error) {
 	if interval <= 0 {
 		interval = time.Second
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("stats container %s: %w", shortContainerID(c.id), err)
+	}
+	first, sys, err := c.sampleStats()
+	if err != nil {
+		return nil, err
+	}
+	if st, err := c.Stats(ctx); err == nil {
+		first.CPU.Percent = st.CPU.Percent
 	}
 	ch := make(chan Stats)
 	go func() {
 		defer close(ch)
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		var prev Stats
-		var prevSys uint64
-		for first := true; ; first = false {
-			s, sys, err := c.sampleStats()
-			if err != nil {
-				return
-			}
-			if first {
-				if st, err := c.Stats(ctx); err == nil {
-					s.CPU.Percent = st.CPU.Percent
-				}
-			} else if sys > prevSys && s.CPU.TotalNs >= prev.CPU.TotalNs {
-				s.CPU.Percent = float64(s.CPU.TotalNs-prev.CPU.TotalNs) / float64(sys-prevSys) * float64(onlineCPUs()) * 100
-			}
-			prev, prevSys = s, sys
+		s, prev, prevSys := first, first, sys
+		for {
 			select {
 			case ch <- s:
 			case <-ctx.Done():
@@ -71,9 +72,17 @@ func (c *Container) StatsStream(ctx context.Context, interval time.Duration) <-c
 			case <-ctx.Done():
 				return
 			}
+			var err error
+			if s, sys, err = c.sampleStats(); err != nil {
+				return
+			}
+			if sys > prevSys && s.CPU.TotalNs >= prev.CPU.TotalNs {
+				s.CPU.Percent = float64(s.CPU.TotalNs-prev.CPU.TotalNs) / float64(sys-prevSys) * float64(onlineCPUs()) * 100
+			}
+			prev, prevSys = s, sys
 		}
 	}()
-	return ch
+	return ch, nil
 }
 
 // sampleStats reads the container's cgroup, and the host's CPU time in
@@ -98,7 +107,7 @@ func (c *Container) sampleStats() (Stats, uint64, error) {
 		s = statsV1(v1)
 	}
 	s.Time = time.Now()
-	if total := memTotal(); total > 0 && (s.Memory.Limit == 0 || s.Memory.Limit > total) {
+	if total := i64(memTotal()); total > 0 && (s.Memory.Limit == 0 || s.Memory.Limit > total) {
 		s.Memory.Limit = total
 	}
 	if s.Memory.Limit > 0 {
@@ -127,23 +136,23 @@ func (c *Container) statsError(err error) error {
 func statsV1(m *v1stats.Metrics) Stats {
 	var s Stats
 	if cpu := m.GetCPU().GetUsage(); cpu != nil {
-		s.CPU = CPUStats{TotalNs: cpu.Total, UserNs: cpu.User, SystemNs: cpu.Kernel}
+		s.CPU = CPUStats{TotalNs: i64(cpu.Total), UserNs: i64(cpu.User), SystemNs: i64(cpu.Kernel)}
 	}
 	if mem := m.GetMemory(); mem != nil {
 		usage := mem.GetUsage().GetUsage()
-		s.Memory.Cache = min(mem.TotalInactiveFile, usage)
-		s.Memory.Usage = usage - s.Memory.Cache
-		s.Memory.Limit = mem.GetUsage().GetLimit()
+		cache := min(mem.TotalInactiveFile, usage)
+		s.Memory.Cache, s.Memory.Usage = i64(cache), i64(usage-cache)
+		s.Memory.Limit = i64(mem.GetUsage().GetLimit())
 	}
 	if p := m.GetPids(); p != nil {
-		s.Pids = PidsStats{Current: p.Current, Limit: p.Limit}
+		s.Pids = PidsStats{Current: i64(p.Current), Limit: i64(p.Limit)}
 	}
 	for _, e := range m.GetBlkio().GetIoServiceBytesRecursive() {
 		switch strings.ToLower(e.Op) {
 		case "read":
-			s.IO.ReadBytes += e.Value
+			s.IO.ReadBytes += i64(e.Value)
 		case "write":
-			s.IO.WriteBytes += e.Value
+			s.IO.WriteBytes += i64(e.Value)
 		}
 	}
 	return s
@@ -152,22 +161,26 @@ func statsV1(m *v1stats.Metrics) Stats {
 func statsV2(m *v2stats.Metrics) Stats {
 	var s Stats
 	if cpu := m.GetCPU(); cpu != nil {
-		s.CPU = CPUStats{TotalNs: cpu.UsageUsec * 1000, UserNs: cpu.UserUsec * 1000, SystemNs: cpu.SystemUsec * 1000}
+		s.CPU = CPUStats{TotalNs: i64(cpu.UsageUsec) * 1000, UserNs: i64(cpu.UserUsec) * 1000, SystemNs: i64(cpu.SystemUsec) * 1000}
 	}
 	if mem := m.GetMemory(); mem != nil {
-		s.Memory.Cache = min(mem.InactiveFile, mem.Usage)
-		s.Memory.Usage = mem.Usage - s.Memory.Cache
-		s.Memory.Limit = mem.UsageLimit
+		cache := min(mem.InactiveFile, mem.Usage)
+		s.Memory.Cache, s.Memory.Usage = i64(cache), i64(mem.Usage-cache)
+		s.Memory.Limit = i64(mem.UsageLimit)
 	}
 	if p := m.GetPids(); p != nil {
-		s.Pids = PidsStats{Current: p.Current, Limit: p.Limit}
+		s.Pids = PidsStats{Current: i64(p.Current), Limit: i64(p.Limit)}
 	}
 	for _, e := range m.GetIo().GetUsage() {
-		s.IO.ReadBytes += e.Rbytes
-		s.IO.WriteBytes += e.Wbytes
+		s.IO.ReadBytes += i64(e.Rbytes)
+		s.IO.WriteBytes += i64(e.Wbytes)
 	}
 	return s
 }
+
+// i64 converts a cgroup counter to the API's int64, saturating: an
+// unlimited limit reads as the largest uint64.
+func i64(u uint64) int64 { return int64(min(u, math.MaxInt64)) }
 
 // clockTick is USER_HZ, the unit of /proc/stat and /proc/<pid>/stat
 // times: 100 on every Linux architecture hull runs on.

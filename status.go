@@ -155,7 +155,10 @@ func (c *Container) transitionLocked(a action, ex *exitRecord, event string) err
 }
 
 // status is the container's current status, checked against its process.
-func (c *Container) status() Status { return c.Inspect().State.Status }
+func (c *Container) status() Status {
+	st, _ := c.snapshot() // a read error: the state it knew
+	return st.Status
+}
 
 // check returns a *TransitionError unless the container's current status
 // allows a.

@@ -27,17 +27,17 @@ type Volume struct {
 
 // VolumeInspect describes a volume, as `docker volume inspect`.
 type VolumeInspect struct {
-	Name       string
-	Driver     string // always "local"
-	Mountpoint string // the host directory holding the volume's content
-	CreatedAt  time.Time
-	Labels     map[string]string
-	Options    map[string]string // driver options: always empty
-	Scope      string            // always "local"
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver"`     // always "local"
+	Mountpoint string            `json:"Mountpoint"` // the host directory holding the volume's content
+	CreatedAt  time.Time         `json:"CreatedAt"`
+	Labels     map[string]string `json:"Labels"`
+	Options    map[string]string `json:"Options"` // driver options: always empty
+	Scope      string            `json:"Scope"`   // always "local"
 	// Anonymous reports a volume created without a name (by CreateVolume
 	// with "", for an image's VOLUME, or by WithAnonymousVolume):
 	// PruneVolumes removes it by default once unused.
-	Anonymous bool
+	Anonymous bool `json:"Anonymous"`
 }
 
 // volumeMeta is volumes/<name>/meta.json.
@@ -90,13 +90,21 @@ func (v *Volume) Name() string { return v.meta.Name }
 // Mountpoint returns the host directory that holds the volume's content.
 func (v *Volume) Mountpoint() string { return v.rt.volumeData(v.meta.Name) }
 
-// Inspect describes the volume.
-func (v *Volume) Inspect() VolumeInspect {
-	return VolumeInspect{
-		Name: v.meta.Name, Driver: "local", Mountpoint: v.Mountpoint(),
-		CreatedAt: v.meta.CreatedAt, Labels: cloneLabels(v.meta.Labels),
-		Options: map[string]string{}, Scope: "local", Anonymous: v.meta.Anonymous,
+// Inspect describes the volume, read again from the root. It fails with
+// ErrNotFound if the volume has been removed.
+func (v *Volume) Inspect(ctx context.Context) (VolumeInspect, error) {
+	if err := ctx.Err(); err != nil {
+		return VolumeInspect{}, fmt.Errorf("inspect volume %s: %w", v.meta.Name, err)
 	}
+	meta, err := v.rt.readVolume(v.meta.Name)
+	if err != nil {
+		return VolumeInspect{}, fmt.Errorf("inspect volume %s: %w", v.meta.Name, err)
+	}
+	return VolumeInspect{
+		Name: meta.Name, Driver: "local", Mountpoint: v.Mountpoint(),
+		CreatedAt: meta.CreatedAt, Labels: cloneLabels(meta.Labels),
+		Options: map[string]string{}, Scope: "local", Anonymous: meta.Anonymous,
+	}, nil
 }
 
 // CreateVolume creates a volume. An empty name creates an anonymous volume
@@ -252,7 +260,7 @@ func WithAllVolumes() PruneVolumesOption {
 // VolumePruneReport is what PruneVolumes removed.
 type VolumePruneReport struct {
 	VolumesDeleted []string // names, sorted
-	SpaceReclaimed uint64   // bytes of file content freed (apparent size)
+	SpaceReclaimed int64    // bytes of file content freed (apparent size)
 }
 
 // PruneVolumes removes the anonymous volumes that no container uses (with
@@ -306,7 +314,7 @@ func (rt *Runtime) PruneVolumes(ctx context.Context, opts ...PruneVolumesOption)
 // removes that a dead process left. The volumes lock is held, and every
 // writer of such a directory holds it while the name is visible, except an
 // import, which keeps its own lock on it. It returns the bytes it freed.
-func (rt *Runtime) removeStaleVolumeDirs() (freed uint64) {
+func (rt *Runtime) removeStaleVolumeDirs() (freed int64) {
 	entries, _ := os.ReadDir(rt.volumesDir())
 	for _, e := range entries {
 		n := e.Name()
@@ -325,12 +333,12 @@ func (rt *Runtime) removeStaleVolumeDirs() (freed uint64) {
 	return freed
 }
 
-func dirSize(dir string) uint64 {
-	var n uint64
+func dirSize(dir string) int64 {
+	var n int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			if fi, err := d.Info(); err == nil {
-				n += uint64(fi.Size())
+				n += fi.Size()
 			}
 		}
 		return nil

@@ -60,7 +60,7 @@ func runIn(t *testing.T, rt *Runtime, ref, script string, opts ...RunOption) (in
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st.Code, out.String(), c
+	return st.ExitCode, out.String(), c
 }
 
 func mustVolume(t *testing.T, rt *Runtime, name string, opts ...VolumeOption) *Volume {
@@ -80,7 +80,7 @@ func TestVolumeCreateInspectList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := v.Inspect()
+	in := inspect(t, v)
 	if in.Name != "data" || in.Driver != "local" || in.Scope != "local" || in.Labels["a"] != "b" ||
 		in.Mountpoint != filepath.Join(rt.cfg.root, "volumes", "data", "_data") || in.CreatedAt.IsZero() || in.Anonymous {
 		t.Errorf("inspect %+v", in)
@@ -90,15 +90,15 @@ func TestVolumeCreateInspectList(t *testing.T) {
 	}
 	// An existing name returns the volume, as docker volume create.
 	again, err := rt.CreateVolume(ctx, "data", WithVolumeLabels(map[string]string{"c": "d"}))
-	if err != nil || again.Inspect().CreatedAt != in.CreatedAt || again.Inspect().Labels["c"] != "" {
-		t.Errorf("create again: %+v, %v", again.Inspect(), err)
+	if err != nil || inspect(t, again).CreatedAt != in.CreatedAt || inspect(t, again).Labels["c"] != "" {
+		t.Errorf("create again: %+v, %v", inspect(t, again), err)
 	}
 	anon, err := rt.CreateVolume(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := anon.Name(); len(n) != 64 || !isHex(n) || !anon.Inspect().Anonymous {
-		t.Errorf("anonymous volume %+v", anon.Inspect())
+	if n := anon.Name(); len(n) != 64 || !isHex(n) || !inspect(t, anon).Anonymous {
+		t.Errorf("anonymous volume %+v", inspect(t, anon))
 	}
 	for _, bad := range []string{"a", "-x", "../x", "a/b", "x y", ".hidden", strings.Repeat("a", 256)} {
 		if _, err := rt.CreateVolume(ctx, bad); !errors.Is(err, ErrInvalidArgument) {
@@ -112,7 +112,7 @@ func TestVolumeCreateInspectList(t *testing.T) {
 		t.Errorf("Volume(../content) = %v", err)
 	}
 	got, err := rt.Volume(ctx, "data")
-	if err != nil || got.Inspect().Labels["a"] != "b" {
+	if err != nil || inspect(t, got).Labels["a"] != "b" {
 		t.Fatalf("Volume(data) = %v, %v", got, err)
 	}
 	vols, err := rt.Volumes(ctx)
@@ -145,7 +145,7 @@ func TestVolumePersistsAcrossContainers(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, out)
 	}
-	mounts := c.Inspect().Mounts
+	mounts := inspect(t, c).Mounts
 	want := MountPoint{Type: MountTypeVolume, Name: "keep", Source: vol.Mountpoint(), Destination: "/data", Driver: "local", RW: true}
 	if len(mounts) != 1 || mounts[0] != want {
 		t.Errorf("Mounts = %+v, want %+v", mounts, want)
@@ -190,7 +190,7 @@ func TestVolumeSharedByRunningContainers(t *testing.T) {
 		t.Errorf("Remove in use = %v, want ErrConflict", err)
 	}
 	for _, c := range cs {
-		if err := c.Kill(syscall.SIGKILL); err != nil {
+		if err := c.Kill(t.Context(), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c.Wait(t.Context()); err != nil {
@@ -221,7 +221,7 @@ func TestVolumeReadOnly(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "x") || !strings.Contains(out, "Read-only file system") {
 		t.Errorf("exit %d, %q: want a read-only failure", code, out)
 	}
-	if m := c.Inspect().Mounts; len(m) != 1 || m[0].RW {
+	if m := inspect(t, c).Mounts; len(m) != 1 || m[0].RW {
 		t.Errorf("Mounts = %+v", m)
 	}
 	if _, err := os.Stat(filepath.Join(vol.Mountpoint(), "g")); !errors.Is(err, fs.ErrNotExist) {
@@ -335,14 +335,14 @@ func TestVolumeAnonymousFromImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mounts := c.Inspect().Mounts
+	mounts := inspect(t, c).Mounts
 	if len(mounts) != 2 || mounts[0].Destination != "/cache" || mounts[1].Destination != "/logs" {
 		t.Fatalf("Mounts = %+v", mounts)
 	}
 	var names []string
 	for _, m := range mounts {
 		v, err := rt.Volume(ctx, m.Name)
-		if err != nil || !m.Anonymous || m.Type != MountTypeVolume || !m.RW || len(m.Name) != 64 || !v.Inspect().Anonymous {
+		if err != nil || !m.Anonymous || m.Type != MountTypeVolume || !m.RW || len(m.Name) != 64 || !inspect(t, v).Anonymous {
 			t.Errorf("mount %+v: volume %v", m, err)
 		}
 		names = append(names, m.Name)
@@ -371,7 +371,7 @@ func TestVolumeAnonymousFromImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Remove(ctx)
-	if m := c2.Inspect().Mounts; len(m) != 2 || m[0].Name != "named" || m[1].Type != MountTypeTmpfs {
+	if m := inspect(t, c2).Mounts; len(m) != 2 || m[0].Name != "named" || m[1].Type != MountTypeTmpfs {
 		t.Errorf("Mounts = %+v", m)
 	}
 
@@ -380,7 +380,7 @@ func TestVolumeAnonymousFromImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	anon := c3.Inspect().Mounts
+	anon := inspect(t, c3).Mounts
 	if err := c3.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestVolumeAutoRemoveDeletesAnonymous(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := c.Inspect().Mounts[0].Name
+	name := inspect(t, c).Mounts[0].Name
 	if _, err := c.Wait(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +444,7 @@ func TestBindMounts(t *testing.T) {
 		t.Errorf("host sees %q", data)
 	}
 	want := MountPoint{Type: MountTypeBind, Source: dir, Destination: "/mnt", RW: true, Propagation: "rprivate"}
-	if m := c.Inspect().Mounts; len(m) != 1 || m[0] != want {
+	if m := inspect(t, c).Mounts; len(m) != 1 || m[0] != want {
 		t.Errorf("Mounts = %+v, want %+v", m, want)
 	}
 	code, out, _ = runIn(t, rt, "busybox:test", "cat /mnt/in; touch /mnt/x; echo y > /f/in",
@@ -517,7 +517,7 @@ func TestTmpfsSize(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "tmpfs /scratch tmpfs ") || !strings.Contains(out, "size=65536k") || !strings.Contains(out, "mode=750") {
 		t.Errorf("exit %d, %q", code, out)
 	}
-	if m := c.Inspect().Mounts; len(m) != 1 || m[0] != (MountPoint{Type: MountTypeTmpfs, Destination: "/scratch", RW: true}) {
+	if m := inspect(t, c).Mounts; len(m) != 1 || m[0] != (MountPoint{Type: MountTypeTmpfs, Destination: "/scratch", RW: true}) {
 		t.Errorf("Mounts = %+v", m)
 	}
 	// The size is enforced.
@@ -667,8 +667,8 @@ func TestVolumeExportImportRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dst.Inspect().Labels["restored"] != "yes" || dst.Inspect().Anonymous {
-		t.Errorf("imported volume %+v", dst.Inspect())
+	if inspect(t, dst).Labels["restored"] != "yes" || inspect(t, dst).Anonymous {
+		t.Errorf("imported volume %+v", inspect(t, dst))
 	}
 	want, got := treeSummary(t, src.Mountpoint()), treeSummary(t, dst.Mountpoint())
 	if !slices.Equal(want, got) {
@@ -690,7 +690,7 @@ func TestVolumeExportImportRoundTrip(t *testing.T) {
 		t.Errorf("import over existing: %v", err)
 	}
 	anon, err := rt.ImportVolume(ctx, "", bytes.NewReader(tar1.Bytes()))
-	if err != nil || !anon.Inspect().Anonymous {
+	if err != nil || !inspect(t, anon).Anonymous {
 		t.Fatalf("anonymous import: %v", err)
 	}
 	// And a container sees the imported content.
@@ -971,7 +971,7 @@ func TestVolumeAutoRemoveOnClose(t *testing.T) {
 		rt2.Close()
 		t.Fatal(err)
 	}
-	name := c.Inspect().Mounts[0].Name
+	name := inspect(t, c).Mounts[0].Name
 	if err := rt2.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -37,12 +37,12 @@ func testWarmInit(t *testing.T, goInit bool) {
 		}
 		// The command sleeps so that its process is still in its cgroup
 		// here: an exited task shows the root cgroups.
-		host, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(c.Inspect().State.Pid), "cgroup"))
+		host, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(inspect(t, c).State.Pid), "cgroup"))
 		st, err := c.Wait(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Code != 3 {
+		if st.ExitCode != 3 {
 			t.Errorf("run %d: exit %+v", i, st)
 		}
 		if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 || lines[0] != "out 1" || !strings.HasSuffix(lines[1], ":/") {

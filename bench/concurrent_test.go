@@ -138,7 +138,9 @@ func hullStarter(b *testing.B, rt *hull.Runtime, opts ...hull.RunOption) starter
 		pids: func() []int {
 			var pids []int
 			for _, c := range ctrs {
-				pids = append(pids, c.Inspect().State.Pid)
+				if in, err := c.Inspect(context.Background()); err == nil {
+					pids = append(pids, in.State.Pid)
+				}
 			}
 			return pids
 		},

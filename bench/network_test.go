@@ -172,7 +172,11 @@ func BenchmarkPublishThroughput(b *testing.B) {
 		setup func(b *testing.B) string // the host address to send to
 	}{
 		{"hull", func(b *testing.B) string {
-			ports := hullSink(b).Inspect().NetworkSettings.Ports
+			in, err := hullSink(b).Inspect(b.Context())
+			if err != nil {
+				b.Fatal(err)
+			}
+			ports := in.NetworkSettings.Ports
 			if len(ports) != 1 {
 				b.Fatalf("published ports %+v, want one", ports)
 			}
@@ -180,7 +184,11 @@ func BenchmarkPublishThroughput(b *testing.B) {
 		}},
 		{"docker-proxy", func(b *testing.B) string {
 			proxy := dockerProxyPath(b)
-			ip := hullSink(b).Inspect().NetworkSettings.IPAddress
+			in, err := hullSink(b).Inspect(b.Context())
+			if err != nil {
+				b.Fatal(err)
+			}
+			ip := in.NetworkSettings.IPAddress
 			return startDockerProxy(b, proxy, ip)
 		}},
 		{"docker", func(b *testing.B) string {

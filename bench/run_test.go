@@ -95,7 +95,7 @@ func runHullSteady(b *testing.B, rt *hull.Runtime, opts ...hull.RunOption) {
 			b.Fatal(err)
 		}
 		initproc.Trace("B run done")
-		if st, err := c.Wait(ctx); err != nil || st.Code != 0 {
+		if st, err := c.Wait(ctx); err != nil || st.ExitCode != 0 {
 			b.Fatalf("exit %+v, %v", st, err)
 		}
 		initproc.Trace("B wait done")

@@ -47,7 +47,11 @@ func attachCmd() *command {
 // or the detach keys are typed, and returns its exit status like docker
 // attach.
 func attachTo(ctx context.Context, e *env, c *hull.Container, withStdin, proxy bool, keys []byte) error {
-	info := c.Inspect()
+	in, err := c.Inspect(ctx)
+	if err != nil {
+		return err
+	}
+	info := in.Config
 	actx, detach := context.WithCancel(ctx)
 	defer detach()
 	opts := []hull.AttachOption{hull.WithAttachStdout(e.stdout), hull.WithAttachStderr(e.stderr)}
@@ -102,7 +106,7 @@ func attachTo(ctx context.Context, e *env, c *hull.Container, withStdin, proxy b
 				select {
 				case s := <-sigs:
 					if sig, ok := s.(syscall.Signal); ok {
-						_ = c.Kill(sig)
+						_ = c.Kill(context.WithoutCancel(ctx), sig) // forward even once ctx ends
 					}
 				case <-actx.Done():
 					return
@@ -110,7 +114,7 @@ func attachTo(ctx context.Context, e *env, c *hull.Container, withStdin, proxy b
 			}
 		}()
 	}
-	err := c.Attach(actx, opts...)
+	err = c.Attach(actx, opts...)
 	if detached.Load() {
 		restore() // the terminal back to normal before the message
 		fmt.Fprintln(e.stderr, "read escape sequence")

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"unicode"
 
 	"github.com/hullbox/hull"
-	"github.com/hullbox/hull/internal/archive"
 	"github.com/hullbox/hull/internal/fsutil"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -108,19 +105,15 @@ func copyFromContainer(ctx context.Context, e *env, name, src, dst string) error
 	if err != nil {
 		return err
 	}
+	if dst != "-" {
+		return c.CopyToHost(ctx, src, dst)
+	}
 	rc, err := c.CopyFrom(ctx, src)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	if dst == "-" {
-		_, err = io.Copy(e.stdout, rc)
-		return err
-	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	_, err = archive.Apply(ctx, dst, rc, archive.Options{})
+	_, err = io.Copy(e.stdout, rc)
 	return err
 }
 
@@ -132,15 +125,7 @@ func copyToContainer(ctx context.Context, e *env, src, name, dst string) error {
 	if src == "-" {
 		return c.CopyTo(ctx, dst, e.stdin)
 	}
-	abs, err := filepath.Abs(src)
-	if err != nil {
-		return err
-	}
-	u := archive.Union{Layers: []string{filepath.Dir(abs)}}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(u.WriteTar(ctx, pw, filepath.Base(abs), filepath.Base(abs))) }()
-	defer pr.Close()
-	return c.CopyTo(ctx, dst, pr)
+	return c.CopyFromHost(ctx, src, dst)
 }
 
 func commitCmd() *command {

@@ -75,7 +75,7 @@ func TestContainerFSCommands(t *testing.T) {
 
 	id := strings.TrimSpace(mustHull(t, root, nil, "commit", "-c", "CMD cat /hello /etc/up", "-c", "ENV X=1", "-m", "msg", "fsc", "fsc:snap").stdout)
 	img, err := rt.Image(ctx, "fsc:snap")
-	if err != nil || img.ID().String() != id {
+	if err != nil || img.ID() != id {
 		t.Fatalf("commit printed %q; image %v %v", id, img, err)
 	}
 	if got := img.Config().Cmd; len(got) != 3 || got[2] != "cat /hello /etc/up" {

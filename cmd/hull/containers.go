@@ -330,7 +330,7 @@ func attach(ctx context.Context, e *env, c *hull.Container, follow bool, since t
 			select {
 			case s := <-sigs:
 				if sig, ok := s.(syscall.Signal); ok {
-					_ = c.Kill(sig)
+					_ = c.Kill(context.WithoutCancel(ctx), sig) // forward even once ctx ends
 				}
 			case <-done:
 				return
@@ -364,7 +364,7 @@ func attach(ctx context.Context, e *env, c *hull.Container, follow bool, since t
 // and attach do: its code, or 137 if it was OOM-killed with code 0.
 func exitWith(e *env, st hull.ExitStatus) error {
 	e.containerExit = true
-	code := st.Code
+	code := st.ExitCode
 	if st.OOMKilled && code == 0 {
 		code = 137
 	}
@@ -399,7 +399,7 @@ func createCmd() *command {
 				// now, cleanly, rather than leave it to die with hull. The
 				// container stays, never started ("Created" in ps); start
 				// sets it up again (as a restart does).
-				if err := c.Kill(syscall.SIGKILL); err == nil {
+				if err := c.Kill(ctx, syscall.SIGKILL); err == nil {
 					_, _ = c.Wait(ctx)
 				}
 				fmt.Fprintln(e.stdout, c.ID())
@@ -509,15 +509,20 @@ func psCmd() *command {
 				tw := tabwriter.NewWriter(e.stdout, 10, 1, 3, ' ', 0)
 				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
 				for _, c := range ctrs {
-					in := containerInspect(c)
+					in, err := containerInspect(ctx, c)
+					if errors.Is(err, hull.ErrNotFound) {
+						continue // removed meanwhile
+					} else if err != nil {
+						return err
+					}
 					cmd := strings.Join(append([]string{in.Path}, in.Args...), " ")
 					if !noTrunc {
 						if r := []rune(cmd); len(r) > 20 {
 							cmd = string(r[:19]) + "…"
 						}
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", shortID(in.ID, noTrunc), in.Image, cmd,
-						createdSince(in.Created, now), statusText(in.State, now), in.Name)
+					fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", shortID(in.ID, noTrunc), in.Config.Image, cmd,
+						createdSince(in.Created, now), statusText(in.State, now), strings.TrimPrefix(in.Name, "/"))
 				}
 				return tw.Flush()
 			}
@@ -610,7 +615,7 @@ func killCmd() *command {
 				if !ok {
 					return usageErrorf(path, "invalid signal: %s", sig)
 				}
-				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Kill(s) })
+				return forEachContainer(ctx, e, args, func(c *hull.Container) error { return c.Kill(ctx, s) })
 			}
 		},
 	}
@@ -675,7 +680,7 @@ func waitCmd() *command {
 						failed = true
 						continue
 					}
-					fmt.Fprintln(e.stdout, st.Code)
+					fmt.Fprintln(e.stdout, st.ExitCode)
 				}
 				if failed {
 					return &exitError{code: exitFailure}
@@ -875,7 +880,7 @@ func statsCmd() *command {
 
 // binarySize formats bytes with binary units, as docker stats's memory
 // (go-units BytesSize): "1.5MiB".
-func binarySize(n uint64) string {
+func binarySize(n int64) string {
 	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
 	size, i := float64(n), 0
 	for size >= 1024 && i < len(units)-1 {
@@ -918,10 +923,10 @@ func topCmd() *command {
 
 // containerInspect is c.Inspect, with a container that never started shown
 // as created (hull create ends the init that waits for start: see createCmd).
-func containerInspect(c *hull.Container) hull.ContainerInspect {
-	in := c.Inspect()
-	if in.State.Status == hull.StatusExited && in.State.StartedAt.IsZero() {
+func containerInspect(ctx context.Context, c *hull.Container) (hull.ContainerInspect, error) {
+	in, err := c.Inspect(ctx)
+	if err == nil && in.State.Status == hull.StatusExited && in.State.StartedAt.IsZero() {
 		in.State.Status, in.State.ExitCode, in.State.FinishedAt = hull.StatusCreated, 0, time.Time{}
 	}
-	return in
+	return in, err
 }

@@ -48,7 +48,7 @@ func TestRunForeground(t *testing.T) {
 	if r := mustHull(t, root, nil, "ps", "-a"); !strings.Contains(r.stdout, "Exited (0)") || !strings.Contains(r.stdout, "kept") {
 		t.Errorf("ps -a after run -d: %q", r.stdout)
 	}
-	if r := mustHull(t, root, nil, "inspect", "-f", "{{.State.Status}} {{.Name}}", "kept"); r.stdout != "exited kept\n" {
+	if r := mustHull(t, root, nil, "inspect", "-f", "{{.State.Status}} {{.Name}}", "kept"); r.stdout != "exited /kept\n" {
 		t.Errorf("inspect container: %q", r.stdout)
 	}
 	mustHull(t, root, nil, "rm", "kept")

@@ -71,7 +71,7 @@ func formatEvent(ev hull.Event) string {
 	for _, k := range slices.Sorted(maps.Keys(ev.Attributes)) {
 		attrs = append(attrs, k+"="+ev.Attributes[k])
 	}
-	s := ev.Time.Local().Format(time.RFC3339Nano) + " " + ev.Type + " " + ev.Action + " " + ev.ID
+	s := ev.Time.Local().Format(time.RFC3339Nano) + " " + string(ev.Type) + " " + ev.Action + " " + ev.ID
 	if len(attrs) > 0 {
 		s += " (" + strings.Join(attrs, ", ") + ")"
 	} else if ev.Name != "" {

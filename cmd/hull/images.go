@@ -204,9 +204,9 @@ func matchRow(r imageRow, pattern string) bool {
 // imageID is the ID as docker shows it: 12 hex digits, or sha256:... whole.
 func imageID(img *hull.Image, noTrunc bool) string {
 	if noTrunc {
-		return img.ID().String()
+		return img.ID()
 	}
-	id := img.ID().Encoded()
+	id := strings.TrimPrefix(img.ID(), "sha256:")
 	return id[:min(12, len(id))]
 }
 
@@ -303,8 +303,12 @@ func inspectImages(ctx context.Context, e *env, tmpl *template.Template, typ str
 		}
 		if typ != "image" && (errors.Is(err, hull.ErrNotFound) || errors.Is(err, hull.ErrInvalidReference)) {
 			if c, cerr := rt.Container(ctx, ref); cerr == nil {
-				found = append(found, containerInspect(c))
-				continue
+				in, ierr := containerInspect(ctx, c)
+				if ierr == nil {
+					found = append(found, in)
+					continue
+				}
+				err = ierr
 			}
 		}
 		switch {
@@ -313,7 +317,12 @@ func inspectImages(ctx context.Context, e *env, tmpl *template.Template, typ str
 		case err != nil:
 			errs = append(errs, "hull: "+err.Error())
 		default:
-			found = append(found, img.Inspect())
+			in, err := img.Inspect(ctx)
+			if err != nil {
+				errs = append(errs, "hull: "+err.Error())
+				continue
+			}
+			found = append(found, in)
 		}
 	}
 	if err := printInspect(e, tmpl, found); err != nil {

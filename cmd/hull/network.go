@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -102,7 +103,12 @@ func networkLsCmd() *command {
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 3, ' ', 0)
 				fmt.Fprintln(tw, "NETWORK ID\tNAME\tDRIVER\tSCOPE")
 				for _, n := range nets {
-					in := n.Inspect()
+					in, err := n.Inspect(ctx)
+					if errors.Is(err, hull.ErrNotFound) {
+						continue // removed meanwhile
+					} else if err != nil {
+						return err
+					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shortID(n.ID(), noTrunc), n.Name(), in.Driver, in.Scope)
 				}
 				return tw.Flush()
@@ -118,7 +124,7 @@ func networkInspectCmd() *command {
 			if err != nil {
 				return hull.NetworkInspect{}, err
 			}
-			return n.Inspect(), nil
+			return n.Inspect(ctx)
 		})
 }
 
@@ -232,10 +238,10 @@ func networkPruneCmd() *command {
 				if err != nil {
 					return err
 				}
-				names, err := rt.PruneNetworks(ctx)
-				if len(names) > 0 {
+				rep, err := rt.PruneNetworks(ctx)
+				if len(rep.NetworksDeleted) > 0 {
 					fmt.Fprintln(e.stdout, "Deleted Networks:")
-					for _, n := range names {
+					for _, n := range rep.NetworksDeleted {
 						fmt.Fprintln(e.stdout, n)
 					}
 				}
@@ -257,12 +263,12 @@ func (f *runFlags) networkOptions(ctx context.Context, e *env, path string, opts
 		return opts, nil
 	}
 	for i, name := range f.networks {
-		switch {
+		switch mode := hull.NetworkMode(name); {
 		case name == "default":
-			name = hull.NetworkModeBridge
+			mode = hull.NetworkModeBridge
 			fallthrough
-		case name == hull.NetworkModeBridge || name == hull.NetworkModeNone || name == hull.NetworkModeHost || strings.HasPrefix(name, "container:"):
-			opts = append(opts, hull.WithNetworkMode(name))
+		case mode == hull.NetworkModeBridge || mode == hull.NetworkModeNone || mode == hull.NetworkModeHost || strings.HasPrefix(name, "container:"):
+			opts = append(opts, hull.WithNetworkMode(mode))
 			continue
 		}
 		rt, err := e.runtime(ctx)

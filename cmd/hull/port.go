@@ -20,7 +20,11 @@ func portCmd() *command {
 				if err != nil {
 					return err
 				}
-				ports := c.Inspect().NetworkSettings.Ports
+				in, err := c.Inspect(ctx)
+				if err != nil {
+					return err
+				}
+				ports := in.NetworkSettings.Ports
 				if len(args) == 1 {
 					for _, p := range ports {
 						fmt.Fprintln(e.stdout, p)

@@ -19,7 +19,7 @@ func statsRow(c *hull.Container, s hull.Stats) string {
 	return fmt.Sprintf("%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s\t%s / %s\t%d",
 		shortID(c.ID(), false), c.Name(), s.CPU.Percent,
 		binarySize(s.Memory.Usage), binarySize(s.Memory.Limit), s.Memory.Percent,
-		"0B / 0B", humanSize(int64(s.IO.ReadBytes), 3), humanSize(int64(s.IO.WriteBytes), 3), s.Pids.Current)
+		"0B / 0B", humanSize(s.IO.ReadBytes, 3), humanSize(s.IO.WriteBytes, 3), s.Pids.Current)
 }
 
 // streamStats redraws the table of ctrs every second, as docker stats
@@ -33,7 +33,11 @@ func streamStats(ctx context.Context, w io.Writer, ctrs []*hull.Container) error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for s := range c.StatsStream(ctx, time.Second) {
+			stream, err := c.StatsStream(ctx, time.Second)
+			if err != nil {
+				return // not running: dashes
+			}
+			for s := range stream {
 				mu.Lock()
 				latest[i] = &s
 				mu.Unlock()

@@ -113,7 +113,7 @@ func volumeInspectCmd() *command {
 			if err != nil {
 				return hull.VolumeInspect{}, err
 			}
-			return v.Inspect(), nil
+			return v.Inspect(ctx)
 		})
 }
 

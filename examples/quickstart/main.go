@@ -52,7 +52,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	out, _ := json.MarshalIndent(img.Inspect(), "", "    ")
+	in, err := img.Inspect(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	out, _ := json.MarshalIndent(in, "", "    ")
 	fmt.Println(string(out))
 }
 
