@@ -71,8 +71,11 @@ func (c *Container) Name() string {
 }
 
 // Run is Create then Start, and the fastest way to start a container
-// (see Create). The image is looked up locally and pulled if missing. On a start failure it returns the container with the error, so
-// that the caller can inspect and Remove it.
+// (see Create). The image is looked up locally and pulled if missing.
+// On any error it returns nil and leaves nothing behind: a container
+// whose start failed (a *StartError: command not found, not executable)
+// is removed, with its anonymous volumes. To keep a failed container for
+// inspection, use Create and Start.
 func (rt *Runtime) Run(ctx context.Context, ref string, opts ...RunOption) (*Container, error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
@@ -90,7 +93,13 @@ func (rt *Runtime) Run(ctx context.Context, ref string, opts ...RunOption) (*Con
 		return nil, err
 	}
 	if err := c.Start(ctx); err != nil {
-		return c, err
+		// As Docker's SDK habits expect (if err != nil, return): nothing
+		// is left. A caller who wants the failed container to inspect
+		// uses Create and Start.
+		if rerr := c.Remove(context.WithoutCancel(ctx), WithForce(), WithRemoveVolumes()); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return nil, err
 	}
 	return c, nil
 }

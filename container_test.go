@@ -66,7 +66,13 @@ func runRef(t *testing.T, rt *Runtime, ref string, opts ...RunOption) (ExitStatu
 	opts = append([]RunOption{WithStdout(&out), WithStderr(&out)}, opts...)
 	c, err := rt.Run(t.Context(), ref, opts...)
 	if c == nil {
-		return ExitStatus{}, "", err
+		// A failed start: Run removed the container; its code is the
+		// error's.
+		var se *StartError
+		if errors.As(err, &se) {
+			return ExitStatus{ExitCode: se.ExitCode}, out.String(), err
+		}
+		return ExitStatus{}, out.String(), err
 	}
 	t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
 	st, werr := c.Wait(t.Context())
@@ -552,5 +558,33 @@ func TestContainerCreateCancelled(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(rt.containersDir()); len(entries) > 1 { // .lock
 		t.Errorf("container directories left: %v", entries)
+	}
+}
+
+// TestRunFailureLeavesNothing: a Run whose start fails returns nil and
+// the *StartError, and leaves no container, anonymous volume or cgroup
+// (Docker SDK habits: if err != nil, return).
+func TestRunFailureLeavesNothing(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	c, err := rt.Run(ctx, "busybox:test", WithCmd("no-such-command"), WithAnonymousVolume("/data"))
+	var se *StartError
+	if c != nil || !errors.As(err, &se) || se.ExitCode != 127 {
+		t.Fatalf("Run of a missing command: %v, %v; want nil and a *StartError with code 127", c, err)
+	}
+	if cs, err := rt.Containers(ctx, WithAllContainers()); err != nil || len(cs) != 0 {
+		t.Errorf("containers left: %d, %v", len(cs), err)
+	}
+	if vs, err := rt.Volumes(ctx); err != nil || len(vs) != 0 {
+		t.Errorf("volumes left: %d, %v", len(vs), err)
+	}
+	ents, _ := os.ReadDir(filepath.Join(rt.Root(), "containers"))
+	for _, e := range ents {
+		// .removing-*: renamed out of sight, deleted in the background
+		// (Close waits for it).
+		if n := e.Name(); n != ".lock" && !strings.HasPrefix(n, ".removing-") {
+			t.Errorf("containers/ holds %q", n)
+		}
 	}
 }

@@ -290,10 +290,7 @@ func runCmd() *command {
 				started := time.Now()
 				c, err := rt.Run(ctx, args[0], opts...)
 				if err != nil {
-					if c != nil {
-						_ = c.Remove(context.WithoutCancel(ctx), hull.WithForce())
-					}
-					return startFailure(e, err)
+					return startFailure(e, err) // Run left nothing
 				}
 				return attach(ctx, e, c, false, started, sigs, f.rm)
 			}
@@ -309,10 +306,7 @@ func runDetached(ctx context.Context, e *env, ref string, opts []hull.RunOption)
 	}
 	c, err := rt.Run(ctx, ref, append(opts, hull.WithDetached())...)
 	if err != nil {
-		if c != nil {
-			_ = c.Remove(context.WithoutCancel(ctx), hull.WithForce())
-		}
-		return startFailure(e, err)
+		return startFailure(e, err) // Run left nothing
 	}
 	fmt.Fprintln(e.stdout, c.ID())
 	return nil
