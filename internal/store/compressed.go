@@ -3,10 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -30,18 +26,7 @@ type Compressed struct {
 func (s *Store) compressedPath() string { return filepath.Join(s.root, "compressed.json") }
 
 func (s *Store) readCompressed() (map[digest.Digest][]Compressed, error) {
-	out := map[digest.Digest][]Compressed{}
-	data, err := os.ReadFile(s.compressedPath())
-	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.compressedPath(), err)
-	}
-	return out, nil
+	return readDigestMap[[]Compressed](s.compressedPath())
 }
 
 // CompressedCopies returns, for each blob, its recorded compressed copies.

@@ -26,8 +26,14 @@ const maxSources = 4
 func (s *Store) sourcesPath() string { return filepath.Join(s.root, "sources.json") }
 
 func (s *Store) readSources() (map[digest.Digest][]string, error) {
-	out := map[digest.Digest][]string{}
-	data, err := os.ReadFile(s.sourcesPath())
+	return readDigestMap[[]string](s.sourcesPath())
+}
+
+// readDigestMap reads a JSON object keyed by blob digest (sources.json,
+// compressed.json); a missing file is an empty map.
+func readDigestMap[V any](path string) (map[digest.Digest]V, error) {
+	out := map[digest.Digest]V{}
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil
 	}
@@ -35,7 +41,7 @@ func (s *Store) readSources() (map[digest.Digest][]string, error) {
 		return nil, err
 	}
 	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.sourcesPath(), err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
 }
