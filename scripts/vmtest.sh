@@ -9,7 +9,7 @@
 # Prints the tests' output and exits non-zero if any failed (or the guest
 # did not report).
 #
-# Usage (root, after scripts/setup.sh): ./scripts/vmtest.sh
+# Usage (root, after scripts/setup.sh): ./scripts/vmtest.sh [--fetch]
 # Environment:
 #   HULL_VMTEST_RUN_<PKG>  override the -test.run regexp of one package
 #                          (PKG: hull, initproc, archive, ...; see PKGS).
@@ -22,6 +22,9 @@
 #   HULL_VMTEST_KEEP=1     keep the work directory (guest tree, log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The whole script is one block, read before it runs: editing this file
+# while it runs cannot change what runs.
+{
 
 cache=${HULL_VMTEST_CACHE:-/var/cache/hull-vmtest}
 timeout_s=${HULL_VMTEST_TIMEOUT:-1500}
@@ -80,16 +83,13 @@ PKGS=(hull initproc archive snapshot seccomp netsetup spec)
 for tool in qemu-system-x86_64 busybox dpkg-deb apt-get go; do
 	command -v "$tool" >/dev/null || { echo "vmtest: $tool missing (scripts/setup.sh installs it)" >&2; exit 2; }
 done
-if ! file -L "$(command -v busybox)" 2>/dev/null | grep -q 'statically linked'; then
+if ldd "$(command -v busybox)" >/dev/null 2>&1; then
 	echo "vmtest: busybox is not static (apt-get install busybox-static)" >&2; exit 2
 fi
 
-work=$(mktemp -d /tmp/hull-vmtest.XXXXXX)
-if [ "${HULL_VMTEST_KEEP:-}" != 1 ]; then trap 'rm -rf "$work"' EXIT; fi
-t0=$(date +%s)
-
 # The kernel: the image package linux-image-cloud-amd64 points at, as a
-# .deb unpacked here (not installed on the host).
+# .deb kept in $cache and unpacked in the work directory (not installed
+# on the host). --fetch (scripts/setup.sh) only downloads it.
 kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
 [ -n "$kpkg" ] || { echo "vmtest: no linux-image-cloud-amd64 in apt (apt-get update?)" >&2; exit 2; }
 mkdir -p "$cache"
@@ -98,6 +98,11 @@ if [ -z "$deb" ]; then
 	(cd "$cache" && apt-get download -q "$kpkg" 2>&1 | grep -v 'unsandboxed' || true)
 	deb=$(ls "$cache/${kpkg}"_*.deb | tail -1)
 fi
+[ "${1:-}" != --fetch ] || exit 0
+
+work=$(mktemp -d /tmp/hull-vmtest.XXXXXX)
+if [ "${HULL_VMTEST_KEEP:-}" != 1 ]; then trap 'rm -rf "$work"' EXIT; fi
+t0=$(date +%s)
 dpkg-deb -x "$deb" "$work/kernel"
 kver=$(ls "$work/kernel/lib/modules")
 echo "vmtest: kernel $kver ($(basename "$deb"))"
@@ -121,7 +126,7 @@ done
 # uses, with their dependencies (busybox depmod writes modules.dep).
 mods=(overlay veth bridge br_netfilter nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_redir
 	nft_fib_inet nft_fib_ipv4 nft_fib_ipv6 nft_reject_inet nft_compat nft_limit nf_nat nf_conntrack
-	nft_counter nft_objref nft_quota nft_numgen nft_hash nft_tproxy nft_socket nft_log tun)
+	nft_objref nft_quota nft_numgen nft_hash nft_tproxy nft_socket nft_log tun)
 kmod=$work/kernel/lib/modules/$kver
 mkdir -p "$g/lib/modules/$kver"
 cp "$kmod"/modules.order "$kmod"/modules.builtin "$g/lib/modules/$kver/"
@@ -221,9 +226,8 @@ while IFS="	" read -r p re; do
 	echo "=== vmtest package $p (-test.run '$re')"
 	start=$(date +%s)
 	cd /tests
-	./"$p".test -test.count=1 -test.v -test.timeout=20m -test.run "$re" >/tmp/"$p".out 2>&1
-	rc=$?
-	cat /tmp/"$p".out
+	{ ./"$p".test -test.count=1 -test.v -test.timeout=20m -test.run "$re" 2>&1; echo $? >/tmp/rc; } | tee /tmp/"$p".out
+	rc=$(cat /tmp/rc)
 	echo "=== vmtest package $p rc=$rc in $(($(date +%s) - start))s"
 	[ "$rc" = 0 ] || fail=1
 done </tests/list
@@ -249,13 +253,18 @@ qrc=${PIPESTATUS[0]}
 set -e
 t2=$(date +%s)
 echo "vmtest: guest ran $((t2 - t1))s (qemu exit $qrc), total $((t2 - t0))s"
+count() { tr -d '\r' <"$log" | grep -c "^--- $1:" || true; }
+rc=0
 if ! grep -q '^VMTEST-RESULT fail=0' "$log"; then
+	rc=1
 	if grep -q '^VMTEST-RESULT' "$log"; then
-		echo "vmtest: FAIL (failed tests above:)"
+		echo "vmtest: FAIL:"
 		grep -E '^\s*--- FAIL' "$log" || true
 	else
 		echo "vmtest: FAIL: the guest did not report (timeout ${timeout_s}s or crash)"
 	fi
-	exit 1
 fi
-echo "vmtest: ok"
+# The closing line: top-level tests of every package.
+echo "vmtest: $(count PASS) passed, $(count FAIL) failed, $(count SKIP) skipped"
+exit "$rc"
+}
