@@ -11,8 +11,8 @@
 #
 # Usage (root, after scripts/setup.sh): ./scripts/vmtest.sh [--fetch]
 # Environment:
-#   HULL_VMTEST_RUN_<PKG>  override the -test.run regexp of one package
-#                          (PKG: hull, initproc, archive, ...; see PKGS).
+#   HULL_VMTEST_RUN_<RUN>  override the -test.run regexp of one run
+#                          (hull, hull_escape, initproc, archive, ...; RUNS).
 #   HULL_VMTEST_TIMEOUT    guest wall time limit in seconds (default 1500).
 #   HULL_VMTEST_MEM        guest memory (default 3G).
 #   HULL_VMTEST_CPUS       guest CPUs (default: nproc, at most 2).
@@ -53,10 +53,12 @@ hull_tests=(
 	'TestContainerSeccomp' 'TestContainerPrivileged' 'TestContainerCapabilities'
 	'TestContainerUlimitAndSysctl' 'TestContainerReadOnlyRootfs' 'TestContainerWithInit'
 	'TestContainerDetached.*' 'TestContainerRestart' 'TestContainerStopSignalAndTimeout'
-	'TestDetachedCreatorKilled' 'TestExec.*' 'TestSignalExitCodes'
-	# networks: bridges, DNS, published ports, no way to the host
-	'TestNetwork.*' 'TestNoHostReach' 'TestDNSOptions' 'TestDNSOwnerServes'
-	'TestPublish.*' 'TestDefaultBridgeNameReused'
+	'TestExec.*' 'TestSignalExitCodes'
+	# networks: bridges, DNS, published ports
+	'TestNetworkDNS' 'TestDNSOptions' 'TestDNSOwnerServes' 'TestNetworkCreateInspectRemove'
+	'TestNetworkContainersReachEachOther' 'TestNetworkModes' 'TestNetworkConnectDisconnect'
+	'TestNetworkOwnerKilled' 'TestNetworkDefaultBridgeLifecycle' 'TestNetworkHostOverlap'
+	'TestPublishReachableFromHost' 'TestPublishNetworks' 'TestPublishKeptAcrossRestart'
 	# volumes and mounts
 	'TestVolume.*' 'TestBindMounts' 'TestBindPropagationSlave' 'TestTmpfsSize'
 	'TestBindReadOnlyRecursive' 'TestMountOverProcRefused' 'TestDeepPaths'
@@ -64,8 +66,15 @@ hull_tests=(
 	'TestPullRefusesHostileLayers' 'TestLoadRefusesHostileArchives' 'TestPlan.*'
 )
 join() { local IFS='|'; echo "^($*)\$"; }
+# Left out as too slow under emulation (minutes each) for what they add
+# here: TestDetachedCreatorKilled (60 kills of a creator: recovery, not
+# the kernel), TestNetworkConcurrentAttach, TestPublishConcurrentRandomPorts;
+# TestNoHostReach (the escape probe) runs two of its ten cases
+# (hull-escape below). Left out as they need what the guest lacks: the
+# go toolchain (TestRace*: a module build), skopeo, docker-registry.
 declare -A runs=(
 	[hull]=${HULL_VMTEST_RUN_hull:-$(join "${hull_tests[@]}")}
+	[hull-escape]=${HULL_VMTEST_RUN_hull_escape:-'^TestNoHostReach$/^(detached-init-ALL|attached-SYS_PTRACE)$'}
 	[initproc]=${HULL_VMTEST_RUN_initproc:-.}
 	[archive]=${HULL_VMTEST_RUN_archive:-.}
 	[snapshot]=${HULL_VMTEST_RUN_snapshot:-.}
@@ -79,8 +88,10 @@ declare -A pkgdir=(
 	[netsetup]=./internal/netsetup [spec]=./internal/spec
 )
 PKGS=(hull initproc archive snapshot seccomp netsetup spec)
+# What the guest runs, in order: the binary is the part before "-".
+RUNS=(hull hull-escape initproc archive snapshot seccomp netsetup spec)
 
-for tool in qemu-system-x86_64 busybox dpkg-deb apt-get go; do
+for tool in qemu-system-x86_64 busybox dpkg-deb apt-get go mkfs.ext4 tar; do
 	command -v "$tool" >/dev/null || { echo "vmtest: $tool missing (scripts/setup.sh installs it)" >&2; exit 2; }
 done
 if ldd "$(command -v busybox)" >/dev/null 2>&1; then
@@ -116,7 +127,11 @@ cp "$(command -v busybox)" "$g/bin/busybox"
 for p in "${PKGS[@]}"; do
 	go test -c -ldflags='-s -w' -o "$g/tests/$p.test" "${pkgdir[$p]}"
 done
-for f in "$g"/tests/*.test; do
+# GNU tar (the sparse-file tests make archives with it; busybox's
+# cannot), found first on the guest's PATH.
+mkdir -p "$g/usr/bin"
+cp "$(command -v tar)" "$g/usr/bin/tar"
+for f in "$g"/tests/*.test "$g/usr/bin/tar"; do
 	{ ldd "$f" 2>/dev/null || true; } | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}'
 done | sort -u | while read -r lib; do
 	mkdir -p "$g$(dirname "$lib")"
@@ -178,8 +193,8 @@ printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"$g/etc/hosts"
 echo 'nameserver 127.0.0.1' >"$g/etc/resolv.conf"
 echo vmtest >"$g/etc/hostname"
 printf 'hosts: files dns\n' >"$g/etc/nsswitch.conf"
-for p in "${PKGS[@]}"; do
-	printf '%s\t%s\n' "$p" "${runs[$p]}"
+for r in "${RUNS[@]}"; do
+	printf '%s\t%s\n' "$r" "${runs[$r]}"
 done >"$g/tests/list"
 # HULL_VMTEST_PRE: shell commands the guest runs before the tests (to
 # look around when something fails).
@@ -204,14 +219,18 @@ EOF
 # Stage 2: the guest's system, then the tests.
 cat >"$g/stage2" <<'EOF'
 #!/bin/sh
-export PATH=/bin:/sbin HOME=/root TMPDIR=/tmp
+export PATH=/usr/bin:/bin:/sbin HOME=/root TMPDIR=/tmp
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm /root
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp, where the tests keep every root and layer, is an ext4 disk as on
+# a real host (tmpfs has no user.* xattrs before Linux 6.6).
+modprobe virtio_pci; modprobe virtio_blk
+i=0; while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+mount -t ext4 /dev/vda /tmp && chmod 1777 /tmp || { echo "vmtest-guest: no /dev/vda: /tmp on tmpfs"; mount -t tmpfs -o mode=1777 tmpfs /tmp; }
 mount -t tmpfs tmpfs /run
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount --make-rshared /
@@ -226,7 +245,7 @@ while IFS="	" read -r p re; do
 	echo "=== vmtest package $p (-test.run '$re')"
 	start=$(date +%s)
 	cd /tests
-	{ ./"$p".test -test.count=1 -test.v -test.timeout=20m -test.run "$re" 2>&1; echo $? >/tmp/rc; } | tee /tmp/"$p".out
+	{ ./"${p%%-*}".test -test.count=1 -test.v -test.timeout=20m -test.run "$re" 2>&1; echo $? >/tmp/rc; } | tee /tmp/"$p".out
 	rc=$(cat /tmp/rc)
 	echo "=== vmtest package $p rc=$rc in $(($(date +%s) - start))s"
 	[ "$rc" = 0 ] || fail=1
@@ -238,6 +257,8 @@ EOF
 chmod 755 "$g/init" "$g/stage2"
 
 (cd "$g" && find . | busybox cpio -o -H newc 2>/dev/null) >"$work/initrd"
+truncate -s "${HULL_VMTEST_DISK:-8G}" "$work/disk.img"
+mkfs.ext4 -q -F "$work/disk.img"
 t1=$(date +%s)
 echo "vmtest: guest built in $((t1 - t0))s ($(du -h "$work/initrd" | cut -f1) initramfs), booting"
 
@@ -246,6 +267,7 @@ set +e
 timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 	-accel tcg -cpu max -smp "$cpus" -m "$mem" -nographic -no-reboot -nodefaults \
 	-serial stdio -net none \
+	-drive file="$work/disk.img",format=raw,if=virtio,cache=unsafe \
 	-kernel "$work/kernel/boot/vmlinuz-$kver" -initrd "$work/initrd" \
 	-append "console=ttyS0 panic=-1 cgroup_no_v1=all quiet loglevel=3 rdinit=/init" </dev/null \
 	| tee "$log"
