@@ -44,7 +44,7 @@ hull_tests=(
 	'TestContainerMemoryLimit' 'TestContainerPidsLimit' 'TestContainerDetachedOOM'
 	'TestEventsOOM' 'TestContainerStats' 'TestContainerTop' 'TestContainerPauseResume'
 	'TestContainerKillPaused' 'TestCommitKilledThaws' 'TestContainerDeviceRules'
-	'TestContainerPrivilegedDevices' 'TestContainerWarmInit' 'TestStartRetries'
+	'TestContainerPrivilegedDevices' 'TestContainerWarmInit'
 	# kernel-version fallbacks: memfd (MFD_EXEC < 6.3), volatile overlay
 	'TestMemfdNoexec' 'TestReexecSafety' 'TestContainerVolatileRootfs'
 	# containers and Exec
@@ -76,6 +76,9 @@ declare -A runs=(
 	[hull]=${HULL_VMTEST_RUN_hull:-$(join "${hull_tests[@]}")}
 	[hull-escape]=${HULL_VMTEST_RUN_hull_escape:-'^TestNoHostReach$/^(detached-init-ALL|attached-SYS_PTRACE)$'}
 	[initproc]=${HULL_VMTEST_RUN_initproc:-.}
+	[spawn]=${HULL_VMTEST_RUN_spawn:-.}
+	[cgroup]=${HULL_VMTEST_RUN_cgroup:-.}
+	[fsutil]=${HULL_VMTEST_RUN_fsutil:-.}
 	[archive]=${HULL_VMTEST_RUN_archive:-.}
 	[snapshot]=${HULL_VMTEST_RUN_snapshot:-.}
 	[seccomp]=${HULL_VMTEST_RUN_seccomp:-.}
@@ -84,12 +87,13 @@ declare -A runs=(
 )
 declare -A pkgdir=(
 	[hull]=. [initproc]=./internal/initproc [archive]=./internal/archive
+	[spawn]=./internal/spawn [cgroup]=./internal/cgroup [fsutil]=./internal/fsutil
 	[snapshot]=./internal/snapshot [seccomp]=./internal/seccomp
 	[netsetup]=./internal/netsetup [spec]=./internal/spec
 )
-PKGS=(hull initproc archive snapshot seccomp netsetup spec)
+PKGS=(hull initproc spawn cgroup fsutil archive snapshot seccomp netsetup spec)
 # What the guest runs, in order: the binary is the part before "-".
-RUNS=(hull hull-escape initproc archive snapshot seccomp netsetup spec)
+RUNS=(hull hull-escape initproc spawn cgroup fsutil archive snapshot seccomp netsetup spec)
 
 for tool in qemu-system-x86_64 busybox dpkg-deb apt-get go mkfs.ext4 tar; do
 	command -v "$tool" >/dev/null || { echo "vmtest: $tool missing (scripts/setup.sh installs it)" >&2; exit 2; }
