@@ -13,7 +13,7 @@
 # Environment:
 #   HULL_VMTEST_RUN_<RUN>  override the -test.run regexp of one run
 #                          (hull, hull_escape, initproc, archive, ...; RUNS).
-#   HULL_VMTEST_TIMEOUT    guest wall time limit in seconds (default 1500).
+#   HULL_VMTEST_TIMEOUT    guest wall time limit in seconds (default 3000).
 #   HULL_VMTEST_MEM        guest memory (default 3G).
 #   HULL_VMTEST_CPUS       guest CPUs (default: nproc, at most 2).
 #   HULL_VMTEST_CACHE      where the kernel .deb is kept
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 {
 
 cache=${HULL_VMTEST_CACHE:-/var/cache/hull-vmtest}
-timeout_s=${HULL_VMTEST_TIMEOUT:-1500}
+timeout_s=${HULL_VMTEST_TIMEOUT:-3000}
 mem=${HULL_VMTEST_MEM:-3G}
 cpus=${HULL_VMTEST_CPUS:-$(($(nproc) > 2 ? 2 : $(nproc)))}
 
@@ -249,7 +249,7 @@ while IFS="	" read -r p re; do
 	echo "=== vmtest package $p (-test.run '$re')"
 	start=$(date +%s)
 	cd /tests
-	{ ./"${p%%-*}".test -test.count=1 -test.v -test.timeout=20m -test.run "$re" 2>&1; echo $? >/tmp/rc; } | tee /tmp/"$p".out
+	{ ./"${p%%-*}".test -test.count=1 -test.v -test.timeout=40m -test.run "$re" 2>&1; echo $? >/tmp/rc; } | tee /tmp/"$p".out
 	rc=$(cat /tmp/rc)
 	echo "=== vmtest package $p rc=$rc in $(($(date +%s) - start))s"
 	[ "$rc" = 0 ] || fail=1
