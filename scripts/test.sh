@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs hull's whole test suite (and the benchmarks once each) as root,
 # inside a private network namespace so no test traffic can leave the
-# machine. Usage: sudo ./scripts/test.sh [go test flags]
+# machine; then the kernel tests again in a VM with Debian 12's 6.1
+# kernel and cgroup v2 only (scripts/vmtest.sh; HULL_VMTEST=off skips it).
+# Usage: sudo ./scripts/test.sh [go test flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -11,7 +13,7 @@ go test -count=1 -run '^$' ./... >/dev/null
 export GOPROXY=off
 # How long each fuzzer runs after the tests; "off" skips them.
 export FUZZTIME=${FUZZTIME:-6s}
-exec unshare --net -- bash -c '
+unshare --net -- bash -c '
 	set -euo pipefail
 	ip link set lo up
 	go test -count=1 -timeout 20m "$@" ./...
@@ -29,3 +31,6 @@ exec unshare --net -- bash -c '
 	./bench/compare.sh --short
 	./scripts/leakcheck.sh
 ' bash "$@"
+if [ "${HULL_VMTEST:-on}" != off ]; then
+	./scripts/vmtest.sh
+fi

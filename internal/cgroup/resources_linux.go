@@ -178,6 +178,15 @@ func (cg *Cgroup) newV2(memory, pids int64) error {
 	if err := cg.fs.enable(need); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
+	// Stats and Top read memory, pids and io of every container, limited
+	// or not (v1 joins those hierarchies anyway): enable the ones the
+	// mount offers, best effort, so that what a container reports does not
+	// depend on whether an earlier one had a limit.
+	for _, c := range []string{"memory", "pids", "io"} {
+		if !slices.Contains(need, c) {
+			_ = cg.fs.enable([]string{c})
+		}
+	}
 	dir := filepath.Join(cg.fs.root, cg.path)
 	if err := mkdirCgroup(dir); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
