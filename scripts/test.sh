@@ -2,7 +2,7 @@
 # Runs hull's whole test suite (and the benchmarks once each) as root,
 # inside a private network namespace so no test traffic can leave the
 # machine; then the kernel tests again in a VM with Debian 12's 6.1
-# kernel and cgroup v2 only (scripts/vmtest.sh; HULL_VMTEST=off skips it).
+# kernel and cgroup v2 only (scripts/vmtest.sh), when HULL_VMTEST=on.
 # Usage: sudo ./scripts/test.sh [go test flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,7 @@ unshare --net -- bash -c '
 	./bench/compare.sh --short
 	./scripts/leakcheck.sh
 ' bash "$@"
-if [ "${HULL_VMTEST:-on}" != off ]; then
+# Not by default yet: README, "Kernels and cgroup setups tested".
+if [ "${HULL_VMTEST:-off}" = on ]; then
 	./scripts/vmtest.sh
 fi
