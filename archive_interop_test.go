@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hullbox/hull/internal/imagearchive"
 	"github.com/hullbox/hull/internal/testutil"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -50,7 +51,7 @@ func interopImages(t *testing.T) map[string]testutil.Image {
 // returns its manifest and config digest.
 func layoutImage(t *testing.T, dir, name string) ([]byte, digest.Digest) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, ociIndexFile))
+	data, err := os.ReadFile(filepath.Join(dir, imagearchive.IndexFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func layoutImage(t *testing.T, dir, name string) ([]byte, digest.Digest) {
 		if d.Annotations[ocispec.AnnotationRefName] != name {
 			continue
 		}
-		m, err := os.ReadFile(filepath.Join(dir, blobPath(d.Digest)))
+		m, err := os.ReadFile(filepath.Join(dir, imagearchive.BlobPath(d.Digest)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/imagearchive"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -49,7 +50,7 @@ func (rt *Runtime) Load(ctx context.Context, r io.Reader, opts ...ImageOption) (
 	}
 	imgs, err := rt.loadArchive(ctx, r, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
+		return nil, fmt.Errorf("load: %w", archiveErr(err))
 	}
 	return imgs, nil
 }
@@ -67,7 +68,7 @@ func (rt *Runtime) loadArchive(ctx context.Context, r io.Reader, cfg *imageConfi
 		return nil, err
 	}
 	defer gcLock.Unlock()
-	stage := newArchiveStage(rt)
+	stage := &archiveStage{imagearchive.NewStage(rt.store, maxManifestSize)}
 	var newSnaps []digest.Digest
 	defer func() {
 		if retErr == nil {
@@ -75,11 +76,11 @@ func (rt *Runtime) loadArchive(ctx context.Context, r io.Reader, cfg *imageConfi
 		}
 		gcLock.Unlock()
 		// The store must look as before: drop what this load added.
-		if err := rt.discard(ctx, stage.added, newSnaps); err != nil {
+		if err := rt.discard(ctx, stage.Added(), newSnaps); err != nil {
 			retErr = errors.Join(retErr, fmt.Errorf("remove what the failed load stored: %w", err))
 		}
 	}()
-	if err := stage.read(ctx, dr); err != nil {
+	if err := stage.Read(ctx, dr); err != nil {
 		return nil, err
 	}
 	plans, err := stage.plan(cfg)
@@ -99,7 +100,7 @@ func (rt *Runtime) loadArchive(ctx context.Context, r io.Reader, cfg *imageConfi
 			return nil, fmt.Errorf("image %s: %w", p.manifest, err)
 		}
 		if p.data != nil {
-			if err := stage.addBlob(p.data); err != nil {
+			if err := stage.AddBlob(p.data); err != nil {
 				return nil, err
 			}
 		}
@@ -111,7 +112,7 @@ func (rt *Runtime) loadArchive(ctx context.Context, r io.Reader, cfg *imageConfi
 	// Whatever the archive held beyond the images (legacy json files, other
 	// platforms' manifests) is unreferenced now. Best effort: what stays is
 	// Prune's.
-	_ = rt.discard(ctx, unused(stage.added, plans), nil)
+	_ = rt.discard(ctx, unused(stage.Added(), plans), nil)
 	out := make([]*Image, 0, len(plans))
 	for _, p := range plans {
 		img, err := rt.imageByDigest(p.manifest)
@@ -135,19 +136,6 @@ func unused(added map[digest.Digest]bool, plans []*loadPlan) map[digest.Digest]b
 		}
 	}
 	return out
-}
-
-// addBlob stores a blob made for the load (a manifest) and tracks it.
-func (s *archiveStage) addBlob(data []byte) error {
-	d := digest.FromBytes(data)
-	_, existed := s.rt.store.HasBlob(d)
-	if _, err := s.rt.store.WriteBlob(data, d); err != nil {
-		return err
-	}
-	if !existed {
-		s.added[d] = true
-	}
-	return nil
 }
 
 // unpackPlan makes the snapshots of an image's layers. Layers already

@@ -1,13 +1,11 @@
 package hull
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 
+	"github.com/hullbox/hull/internal/imagearchive"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -27,17 +25,23 @@ type loadPlan struct {
 	size      int64
 }
 
+// archiveStage is an image archive staged into the content store
+// (imagearchive.Stage), and what Load plans from it.
+type archiveStage struct {
+	*imagearchive.Stage
+}
+
 // plan reads the archive's layout and checks every image it names.
 func (s *archiveStage) plan(cfg *imageConfig) ([]*loadPlan, error) {
 	var plans []*loadPlan
 	var err error
 	switch {
-	case s.meta[ociIndexFile] != nil:
+	case s.Meta(imagearchive.IndexFile) != nil:
 		plans, err = s.planOCI(cfg)
-	case s.meta[dockerManifestFile] != nil:
+	case s.Meta(imagearchive.ManifestFile) != nil:
 		plans, err = s.planDocker()
 	default:
-		return nil, fmt.Errorf("%w: not an image archive: neither %s nor %s found", ErrInvalidContent, ociIndexFile, dockerManifestFile)
+		return nil, fmt.Errorf("%w: not an image archive: neither %s nor %s found", ErrInvalidContent, imagearchive.IndexFile, imagearchive.ManifestFile)
 	}
 	if err != nil {
 		return nil, err
@@ -61,16 +65,16 @@ func (s *archiveStage) plan(cfg *imageConfig) ([]*loadPlan, error) {
 }
 
 func (s *archiveStage) planOCI(cfg *imageConfig) ([]*loadPlan, error) {
-	if data := s.meta[ociLayoutFile]; data != nil {
-		var l ociLayout
+	if data := s.Meta(imagearchive.LayoutFile); data != nil {
+		var l imagearchive.Layout
 		if err := json.Unmarshal(data, &l); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidContent, ociLayoutFile, err)
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidContent, imagearchive.LayoutFile, err)
 		}
-		if l.Version != ociLayoutVersion {
+		if l.Version != imagearchive.LayoutVersion {
 			return nil, fmt.Errorf("%w: OCI layout version %q", ErrUnsupported, l.Version)
 		}
 	}
-	entries, err := parseOCIIndex(s.meta[ociIndexFile])
+	entries, err := parseOCIIndex(s.Meta(imagearchive.IndexFile))
 	if err != nil {
 		return nil, err
 	}
@@ -91,14 +95,14 @@ func (s *archiveStage) planOCI(cfg *imageConfig) ([]*loadPlan, error) {
 // planDescriptor checks the image an index entry points at, choosing the
 // platform's from nested indexes.
 func (s *archiveStage) planDescriptor(d ocispec.Descriptor, platform *ocispec.Platform, depth int) (*loadPlan, error) {
-	f, err := s.blob(d.Digest)
+	f, err := s.Blob(d.Digest)
 	if err != nil {
 		return nil, err
 	}
-	if d.Size != f.size {
-		return nil, fmt.Errorf("%w: blob %s is %d bytes, its descriptor says %d", ErrInvalidContent, d.Digest, f.size, d.Size)
+	if d.Size != f.Size {
+		return nil, fmt.Errorf("%w: blob %s is %d bytes, its descriptor says %d", ErrInvalidContent, d.Digest, f.Size, d.Size)
 	}
-	data, err := s.readBlob(f, maxManifestSize)
+	data, err := s.ReadBlob(f, maxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -107,8 +111,8 @@ func (s *archiveStage) planDescriptor(d ocispec.Descriptor, platform *ocispec.Pl
 		mt = sniffMediaType(data)
 	}
 	if isIndex(mt) {
-		if depth >= maxIndexDepth {
-			return nil, fmt.Errorf("%w: indexes nested more than %d deep", ErrInvalidContent, maxIndexDepth)
+		if depth >= imagearchive.MaxIndexDepth {
+			return nil, fmt.Errorf("%w: indexes nested more than %d deep", ErrInvalidContent, imagearchive.MaxIndexDepth)
 		}
 		child, err := choosePlatform(data, platform)
 		if err != nil {
@@ -125,23 +129,23 @@ func (s *archiveStage) planDescriptor(d ocispec.Descriptor, platform *ocispec.Pl
 		return nil, fmt.Errorf("manifest %s: %w", d.Digest, err)
 	}
 	p := &loadPlan{manifest: d.Digest, mediaType: mt, configD: m.Config.Digest, layers: m.Layers}
-	cf, err := s.blob(m.Config.Digest)
+	cf, err := s.Blob(m.Config.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: config: %w", d.Digest, err)
 	}
-	if cf.size != m.Config.Size {
-		return nil, fmt.Errorf("%w: config %s is %d bytes, the manifest says %d", ErrInvalidContent, cf.digest, cf.size, m.Config.Size)
+	if cf.Size != m.Config.Size {
+		return nil, fmt.Errorf("%w: config %s is %d bytes, the manifest says %d", ErrInvalidContent, cf.Digest, cf.Size, m.Config.Size)
 	}
 	if p.config, err = s.imageConfig(cf, len(m.Layers)); err != nil {
 		return nil, err
 	}
 	for _, l := range m.Layers {
-		lf, err := s.blob(l.Digest)
+		lf, err := s.Blob(l.Digest)
 		if err != nil {
 			return nil, fmt.Errorf("manifest %s: layer: %w", d.Digest, err)
 		}
-		if lf.size != l.Size {
-			return nil, fmt.Errorf("%w: layer %s is %d bytes, the manifest says %d", ErrInvalidContent, l.Digest, lf.size, l.Size)
+		if lf.Size != l.Size {
+			return nil, fmt.Errorf("%w: layer %s is %d bytes, the manifest says %d", ErrInvalidContent, l.Digest, lf.Size, l.Size)
 		}
 	}
 	p.chains = chainIDs(p.config.RootFS.DiffIDs)
@@ -168,28 +172,28 @@ func sniffMediaType(data []byte) string {
 }
 
 // imageConfig reads and checks an image config for an image of n layers.
-func (s *archiveStage) imageConfig(f stagedFile, n int) (ocispec.Image, error) {
+func (s *archiveStage) imageConfig(f imagearchive.File, n int) (ocispec.Image, error) {
 	var img ocispec.Image
-	data, err := s.readBlob(f, maxConfigSize)
+	data, err := s.ReadBlob(f, maxConfigSize)
 	if err != nil {
 		return img, err
 	}
 	if err := json.Unmarshal(data, &img); err != nil {
-		return img, fmt.Errorf("%w: config %s: %v", ErrInvalidContent, f.digest, err)
+		return img, fmt.Errorf("%w: config %s: %v", ErrInvalidContent, f.Digest, err)
 	}
 	if len(img.RootFS.DiffIDs) != n {
-		return img, fmt.Errorf("%w: config %s lists %d layers, the image has %d", ErrInvalidContent, f.digest, len(img.RootFS.DiffIDs), n)
+		return img, fmt.Errorf("%w: config %s lists %d layers, the image has %d", ErrInvalidContent, f.Digest, len(img.RootFS.DiffIDs), n)
 	}
 	for _, d := range img.RootFS.DiffIDs {
 		if err := d.Validate(); err != nil {
-			return img, fmt.Errorf("%w: config %s: diff ID %q: %v", ErrInvalidContent, f.digest, d, err)
+			return img, fmt.Errorf("%w: config %s: diff ID %q: %v", ErrInvalidContent, f.Digest, d, err)
 		}
 	}
 	return img, nil
 }
 
 func (s *archiveStage) planDocker() ([]*loadPlan, error) {
-	imgs, err := parseDockerManifest(s.meta[dockerManifestFile])
+	imgs, err := parseDockerManifest(s.Meta(imagearchive.ManifestFile))
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +201,7 @@ func (s *archiveStage) planDocker() ([]*loadPlan, error) {
 	for i, img := range imgs {
 		p, err := s.planDockerItem(img)
 		if err != nil {
-			return nil, fmt.Errorf("%s: image %d: %w", dockerManifestFile, i, err)
+			return nil, fmt.Errorf("%s: image %d: %w", imagearchive.ManifestFile, i, err)
 		}
 		plans = append(plans, p)
 	}
@@ -206,33 +210,33 @@ func (s *archiveStage) planDocker() ([]*loadPlan, error) {
 
 // planDockerItem checks one image of a docker save archive and makes its
 // manifest: Docker schema2 over the layer files as they are.
-func (s *archiveStage) planDockerItem(it dockerImage) (*loadPlan, error) {
-	cf, err := s.lookup(it.config)
+func (s *archiveStage) planDockerItem(it imagearchive.DockerImage) (*loadPlan, error) {
+	cf, err := s.Lookup(it.Config)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	p := &loadPlan{configD: cf.digest, tags: it.tags}
-	if p.config, err = s.imageConfig(cf, len(it.layers)); err != nil {
+	p := &loadPlan{configD: cf.Digest, tags: it.Tags}
+	if p.config, err = s.imageConfig(cf, len(it.Layers)); err != nil {
 		return nil, err
 	}
 	m := ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: mediaTypeDockerManifest,
-		Config:    ocispec.Descriptor{MediaType: mediaTypeDockerConfig, Digest: cf.digest, Size: cf.size},
+		Config:    ocispec.Descriptor{MediaType: mediaTypeDockerConfig, Digest: cf.Digest, Size: cf.Size},
 		Layers:    []ocispec.Descriptor{},
 	}
 	var comps []string
-	for _, name := range it.layers {
-		lf, err := s.lookup(name)
+	for _, name := range it.Layers {
+		lf, err := s.Lookup(name)
 		if err != nil {
 			return nil, fmt.Errorf("layer: %w", err)
 		}
-		c, err := s.compression(lf.digest)
+		c, err := s.Compression(lf.Digest)
 		if err != nil {
 			return nil, err
 		}
 		comps = append(comps, c)
-		m.Layers = append(m.Layers, ocispec.Descriptor{Digest: lf.digest, Size: lf.size})
+		m.Layers = append(m.Layers, ocispec.Descriptor{Digest: lf.Digest, Size: lf.Size})
 	}
 	types := dockerLayerTypes
 	if slices.Contains(comps, "zstd") {
@@ -256,24 +260,3 @@ var (
 	dockerLayerTypes = map[string]string{"": mediaTypeDockerLayerTar, "gzip": mediaTypeDockerLayer}
 	ociLayerTypes    = map[string]string{"": ocispec.MediaTypeImageLayer, "gzip": ocispec.MediaTypeImageLayerGzip, "zstd": ocispec.MediaTypeImageLayerZstd}
 )
-
-// compression tells a stored layer's compression by its first bytes: ""
-// (a plain tar), "gzip" or "zstd".
-func (s *archiveStage) compression(d digest.Digest) (string, error) {
-	f, err := s.rt.store.OpenBlob(d)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	magic, err := bufio.NewReader(f).Peek(4)
-	if err != nil && err != io.EOF {
-		return "", err
-	}
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		return "gzip", nil
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return "zstd", nil
-	}
-	return "", nil
-}

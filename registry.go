@@ -31,6 +31,7 @@ const (
 	mediaTypeDockerConfig       = "application/vnd.docker.container.image.v1+json"
 	mediaTypeDockerLayer        = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 	mediaTypeDockerSchema1      = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+	mediaTypeDockerLayerTar     = "application/vnd.docker.image.rootfs.diff.tar"
 )
 
 // registryHost maps the name users write to the host serving the API.
