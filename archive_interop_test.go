@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/hullbox/hull/internal/imagearchive"
+	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/testutil"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -109,7 +110,7 @@ func TestSkopeoReadsSavedArchive(t *testing.T) {
 		// skopeo finds only OCI-typed manifests by ref.name, so a Docker
 		// schema2 image is read from an oci-archive only when it is the
 		// archive's one entry (below).
-		if img.rec.MediaType != mediaTypeDockerManifest {
+		if img.rec.MediaType != manifest.MediaTypeDockerManifest {
 			skopeo(t, "copy", "--quiet", "oci-archive:"+file+":"+name, "oci:"+fromOCI+":"+name)
 			dirs = append(dirs, fromOCI)
 		}

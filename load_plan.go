@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/hullbox/hull/internal/imagearchive"
+	"github.com/hullbox/hull/internal/manifest"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -108,15 +109,15 @@ func (s *archiveStage) planDescriptor(d ocispec.Descriptor, platform *ocispec.Pl
 	}
 	mt := d.MediaType
 	if mt == "" {
-		mt = sniffMediaType(data)
+		mt = manifest.SniffMediaType(data)
 	}
-	if isIndex(mt) {
+	if manifest.IsIndex(mt) {
 		if depth >= imagearchive.MaxIndexDepth {
 			return nil, fmt.Errorf("%w: indexes nested more than %d deep", ErrInvalidContent, imagearchive.MaxIndexDepth)
 		}
-		child, err := choosePlatform(data, platform)
+		child, err := manifest.ChoosePlatform(data, platform)
 		if err != nil {
-			return nil, fmt.Errorf("index %s: %w", d.Digest, err)
+			return nil, fmt.Errorf("index %s: %w", d.Digest, manifestErr(err))
 		}
 		p, err := s.planDescriptor(child, platform, depth+1)
 		if err == nil && p.index == "" {
@@ -124,9 +125,9 @@ func (s *archiveStage) planDescriptor(d ocispec.Descriptor, platform *ocispec.Pl
 		}
 		return p, err
 	}
-	m, err := parseManifest(mt, data)
+	m, err := manifest.Parse(mt, data)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", d.Digest, err)
+		return nil, fmt.Errorf("manifest %s: %w", d.Digest, manifestErr(err))
 	}
 	p := &loadPlan{manifest: d.Digest, mediaType: mt, configD: m.Config.Digest, layers: m.Layers}
 	cf, err := s.Blob(m.Config.Digest)
@@ -148,27 +149,8 @@ func (s *archiveStage) planDescriptor(d ocispec.Descriptor, platform *ocispec.Pl
 			return nil, fmt.Errorf("%w: layer %s is %d bytes, the manifest says %d", ErrInvalidContent, l.Digest, lf.Size, l.Size)
 		}
 	}
-	p.chains = chainIDs(p.config.RootFS.DiffIDs)
+	p.chains = manifest.ChainIDs(p.config.RootFS.DiffIDs)
 	return p, nil
-}
-
-// sniffMediaType reads the mediaType a manifest or index names itself
-// with, for an index.json entry that does not say.
-func sniffMediaType(data []byte) string {
-	var v struct {
-		MediaType string            `json:"mediaType"`
-		Manifests []json.RawMessage `json:"manifests"`
-	}
-	if json.Unmarshal(data, &v) != nil {
-		return ""
-	}
-	if v.MediaType == "" && v.Manifests != nil {
-		return ocispec.MediaTypeImageIndex
-	}
-	if v.MediaType == "" {
-		return ocispec.MediaTypeImageManifest
-	}
-	return v.MediaType
 }
 
 // imageConfig reads and checks an image config for an image of n layers.
@@ -221,8 +203,8 @@ func (s *archiveStage) planDockerItem(it imagearchive.DockerImage) (*loadPlan, e
 	}
 	m := ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: mediaTypeDockerManifest,
-		Config:    ocispec.Descriptor{MediaType: mediaTypeDockerConfig, Digest: cf.Digest, Size: cf.Size},
+		MediaType: manifest.MediaTypeDockerManifest,
+		Config:    ocispec.Descriptor{MediaType: manifest.MediaTypeDockerConfig, Digest: cf.Digest, Size: cf.Size},
 		Layers:    []ocispec.Descriptor{},
 	}
 	var comps []string
@@ -238,11 +220,11 @@ func (s *archiveStage) planDockerItem(it imagearchive.DockerImage) (*loadPlan, e
 		comps = append(comps, c)
 		m.Layers = append(m.Layers, ocispec.Descriptor{Digest: lf.Digest, Size: lf.Size})
 	}
-	types := dockerLayerTypes
+	types := manifest.DockerLayerTypes
 	if slices.Contains(comps, "zstd") {
 		// Docker schema2 has no zstd layer type: describe the image in OCI.
 		m.MediaType, m.Config.MediaType = ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig
-		types = ociLayerTypes
+		types = manifest.OCILayerTypes
 	}
 	for i, c := range comps {
 		m.Layers[i].MediaType = types[c]
@@ -251,12 +233,6 @@ func (s *archiveStage) planDockerItem(it imagearchive.DockerImage) (*loadPlan, e
 		return nil, err
 	}
 	p.manifest, p.mediaType, p.layers = digest.FromBytes(p.data), m.MediaType, m.Layers
-	p.chains = chainIDs(p.config.RootFS.DiffIDs)
+	p.chains = manifest.ChainIDs(p.config.RootFS.DiffIDs)
 	return p, nil
 }
-
-// Layer media types by compression, for the manifests Load makes.
-var (
-	dockerLayerTypes = map[string]string{"": mediaTypeDockerLayerTar, "gzip": mediaTypeDockerLayer}
-	ociLayerTypes    = map[string]string{"": ocispec.MediaTypeImageLayer, "gzip": ocispec.MediaTypeImageLayerGzip, "zstd": ocispec.MediaTypeImageLayerZstd}
-)

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/hullbox/hull/internal/imagearchive"
+	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/testutil"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -220,7 +221,7 @@ func TestLoadLegacyDockerArchive(t *testing.T) {
 		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{d1, d2, d2, d1}},
 	})
 	configD := digest.FromBytes(config)
-	manifest, _ := json.Marshal([]imagearchive.ManifestItem{{
+	manifestJSON, _ := json.Marshal([]imagearchive.ManifestItem{{
 		Config:   "./" + configD.Encoded() + ".json",
 		RepoTags: []string{"legacy:1", "example.com/legacy/app:2"},
 		Layers:   []string{"aaa/layer.tar", "bbb/layer.tar", "ccc/layer.tar", "ddd/layer.tar"},
@@ -235,7 +236,7 @@ func TestLoadLegacyDockerArchive(t *testing.T) {
 		linkEntry("ddd/layer.tar", "aaa/layer.tar", tar.TypeLink), // a hardlink
 		regEntry(configD.Encoded()+".json", config),
 		regEntry("repositories", []byte(`{"legacy":{"1":"ddd"}}`)),
-		regEntry("./manifest.json", manifest),
+		regEntry("./manifest.json", manifestJSON),
 	}
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
@@ -254,11 +255,11 @@ func TestLoadLegacyDockerArchive(t *testing.T) {
 	if img.ID() != configD.String() || !slices.Equal(img.RepoTags(), []string{"legacy:1", "example.com/legacy/app:2"}) {
 		t.Errorf("ID %s tags %v", img.ID(), img.RepoTags())
 	}
-	if inspect(t, img).Descriptor.MediaType != mediaTypeDockerManifest {
+	if inspect(t, img).Descriptor.MediaType != manifest.MediaTypeDockerManifest {
 		t.Errorf("manifest type %s", inspect(t, img).Descriptor.MediaType)
 	}
 	for i, l := range img.Layers() {
-		if want := []digest.Digest{d1, d2, d2, d1}[i]; l.Digest != want || l.DiffID != want || l.MediaType != mediaTypeDockerLayerTar {
+		if want := []digest.Digest{d1, d2, d2, d1}[i]; l.Digest != want || l.DiffID != want || l.MediaType != manifest.MediaTypeDockerLayerTar {
 			t.Errorf("layer %d: %+v", i, l)
 		}
 	}
@@ -283,7 +284,7 @@ func TestLoadNestedIndex(t *testing.T) {
 	t.Parallel()
 	reg := testutil.StartRegistry(t)
 	_, img, entries := savedSmall(t, reg, "nested")
-	host := hostPlatform()
+	host := manifest.HostPlatform()
 	nested, _ := json.Marshal(ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex,
