@@ -8,6 +8,7 @@ import (
 
 	"github.com/hullbox/hull/internal/imagearchive"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Seeds shared by the load fuzzers.
@@ -135,4 +136,35 @@ func checkLoadTag(t *testing.T, tag string) {
 	if name := shortName(r); isIDName(name) || hex64.MatchString(name) {
 		t.Fatalf("accepted tag %q, whose short name reads as an image ID", tag)
 	}
+}
+
+// parseDockerManifest reads a manifest.json as Load does: hull's tags,
+// hull's sentinels.
+func parseDockerManifest(data []byte) ([]imagearchive.DockerImage, error) {
+	imgs, err := imagearchive.ParseDockerManifest(data, repoTag)
+	return imgs, archiveErr(err)
+}
+
+// indexEntry is one image an index.json lists, with its tag.
+type indexEntry struct {
+	desc ocispec.Descriptor
+	tag  string
+}
+
+// parseOCIIndex reads an index.json and the tag of each entry as Load
+// does: hull's tags, hull's sentinels.
+func parseOCIIndex(data []byte) ([]indexEntry, error) {
+	descs, err := imagearchive.ParseIndex(data)
+	if err != nil {
+		return nil, archiveErr(err)
+	}
+	out := make([]indexEntry, 0, len(descs))
+	for _, d := range descs {
+		tag, err := entryTag(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, indexEntry{desc: d, tag: tag})
+	}
+	return out, nil
 }

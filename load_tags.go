@@ -9,24 +9,16 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// archiveErr maps the refusals of internal/imagearchive to hull's
-// sentinels.
+// archiveErr maps the refusals of internal/imagearchive (and of
+// internal/manifest, which it reads manifests with) to hull's sentinels.
 func archiveErr(err error) error {
 	err = alsoIs(err, imagearchive.ErrInvalid, ErrInvalidContent)
-	return alsoIs(err, imagearchive.ErrUnsupported, ErrUnsupported)
-}
-
-// parseDockerManifest reads a docker save manifest.json. It refuses a
-// path that leaves the archive and a RepoTags entry that is not a tag
-// (a digest, or a name that reads as an image ID: ErrInvalidReference
-// too); what the paths name is checked later, against the archive.
-func parseDockerManifest(data []byte) ([]imagearchive.DockerImage, error) {
-	imgs, err := imagearchive.ParseDockerManifest(data, repoTag)
-	return imgs, archiveErr(err)
+	return manifestErr(alsoIs(err, imagearchive.ErrUnsupported, ErrUnsupported))
 }
 
 // repoTag normalises a RepoTags entry of manifest.json to the tag Load
-// sets ("domain/path:tag").
+// sets ("domain/path:tag"). It refuses a digest, and a name that reads as
+// an image ID (ErrInvalidReference too).
 func repoTag(t string) (string, error) {
 	r, err := ParseReference(t)
 	if err != nil {
@@ -36,32 +28,6 @@ func repoTag(t string) (string, error) {
 		return "", fmt.Errorf("%w: %.256q is not a tag", ErrInvalidContent, t)
 	}
 	return r.tagged(), nil
-}
-
-// indexEntry is one image an OCI layout's index.json lists, with the tag
-// its annotations name ("" for none).
-type indexEntry struct {
-	desc ocispec.Descriptor
-	tag  string
-}
-
-// parseOCIIndex reads an OCI layout's index.json and the tag of each
-// entry. Every entry must have a sha256 digest and a size that can be
-// right; the blob it names is checked later, against the archive.
-func parseOCIIndex(data []byte) ([]indexEntry, error) {
-	descs, err := imagearchive.ParseIndex(data)
-	if err != nil {
-		return nil, archiveErr(err)
-	}
-	out := make([]indexEntry, 0, len(descs))
-	for _, d := range descs {
-		tag, err := entryTag(d)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, indexEntry{desc: d, tag: tag})
-	}
-	return out, nil
 }
 
 // entryTag returns the tag ("domain/path:tag", normalised) an index.json

@@ -27,14 +27,15 @@ import (
 // archive's namespace; nothing of the archive is ever created on disk
 // under its own name.
 type Stage struct {
-	store     *store.Store
-	metaLimit int64                  // bytes of a metadata file
-	files     map[string]File        // regular files by clean name
-	links     map[string]string      // symlinks and hardlinks: clean name -> clean target
-	meta      map[string][]byte      // oci-layout, index.json, manifest.json
-	added     map[digest.Digest]bool // blobs this load put in the store
-	entries   int
-	buf       []byte
+	store         *store.Store
+	manifestLimit int64                  // bytes of a metadata file, index or manifest
+	configLimit   int64                  // bytes of an image config
+	files         map[string]File        // regular files by clean name
+	links         map[string]string      // symlinks and hardlinks: clean name -> clean target
+	meta          map[string][]byte      // oci-layout, index.json, manifest.json
+	added         map[digest.Digest]bool // blobs this load put in the store
+	entries       int
+	buf           []byte
 }
 
 // File is an archive file stored as a blob.
@@ -44,15 +45,18 @@ type File struct {
 }
 
 // NewStage returns an empty stage over st. Metadata files (oci-layout,
-// index.json, manifest.json) of more than metaLimit bytes are refused.
-func NewStage(st *store.Store, metaLimit int64) *Stage {
+// index.json, manifest.json), indexes and manifests of more than
+// manifestLimit bytes are refused, and so are image configs of more than
+// configLimit.
+func NewStage(st *store.Store, manifestLimit, configLimit int64) *Stage {
 	return &Stage{
-		store:     st,
-		metaLimit: metaLimit,
-		files:     map[string]File{},
-		links:     map[string]string{},
-		meta:      map[string][]byte{},
-		added:     map[digest.Digest]bool{},
+		store:         st,
+		manifestLimit: manifestLimit,
+		configLimit:   configLimit,
+		files:         map[string]File{},
+		links:         map[string]string{},
+		meta:          map[string][]byte{},
+		added:         map[digest.Digest]bool{},
 	}
 }
 
@@ -145,8 +149,8 @@ func (s *Stage) link(name, target string) error {
 
 func (s *Stage) file(name string, size int64, r io.Reader) error {
 	if isMetaFile(name) {
-		if size > s.metaLimit {
-			return fmt.Errorf("%w: %d bytes, more than the %d allowed", ErrInvalid, size, s.metaLimit)
+		if size > s.manifestLimit {
+			return fmt.Errorf("%w: %d bytes, more than the %d allowed", ErrInvalid, size, s.manifestLimit)
 		}
 		data, err := io.ReadAll(r)
 		if err != nil {
