@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hullbox/hull/internal/imagearchive"
+	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/testutil"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -50,7 +52,7 @@ func interopImages(t *testing.T) map[string]testutil.Image {
 // returns its manifest and config digest.
 func layoutImage(t *testing.T, dir, name string) ([]byte, digest.Digest) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, ociIndexFile))
+	data, err := os.ReadFile(filepath.Join(dir, imagearchive.IndexFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func layoutImage(t *testing.T, dir, name string) ([]byte, digest.Digest) {
 		if d.Annotations[ocispec.AnnotationRefName] != name {
 			continue
 		}
-		m, err := os.ReadFile(filepath.Join(dir, blobPath(d.Digest)))
+		m, err := os.ReadFile(filepath.Join(dir, imagearchive.BlobPath(d.Digest)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +110,7 @@ func TestSkopeoReadsSavedArchive(t *testing.T) {
 		// skopeo finds only OCI-typed manifests by ref.name, so a Docker
 		// schema2 image is read from an oci-archive only when it is the
 		// archive's one entry (below).
-		if img.rec.MediaType != mediaTypeDockerManifest {
+		if img.rec.MediaType != manifest.MediaTypeDockerManifest {
 			skopeo(t, "copy", "--quiet", "oci-archive:"+file+":"+name, "oci:"+fromOCI+":"+name)
 			dirs = append(dirs, fromOCI)
 		}

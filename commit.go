@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/snapshot"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
@@ -259,7 +260,7 @@ func (c *Container) commit(ctx context.Context, tag string, cfg *commitConfig) (
 	}
 	defer pending.Abort()
 	parentChains := parent.rec.ChainIDs
-	chains := chainIDs(append(slices.Clone(parent.config.RootFS.DiffIDs), diffID))
+	chains := manifest.ChainIDs(append(slices.Clone(parent.config.RootFS.DiffIDs), diffID))
 	if len(chains) != len(parentChains)+1 || (len(parentChains) > 0 && chains[len(parentChains)-1] != parentChains[len(parentChains)-1]) {
 		return nil, fmt.Errorf("%w: image %s: chain IDs do not match its diff IDs", ErrInvalidContent, st.Image)
 	}
@@ -333,8 +334,8 @@ func (rt *Runtime) storeDiff(ctx context.Context, upper string, exclude []string
 // manifest format (OCI or Docker schema 2), and returns the image's record.
 func (rt *Runtime) writeCommitted(parent *Image, config ocispec.Image, layer ocispec.Descriptor, chains []digest.Digest, size int64) (*store.ImageRecord, error) {
 	mt, ct, lt := ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig, ocispec.MediaTypeImageLayer
-	if parent.rec.MediaType == mediaTypeDockerManifest {
-		mt, ct, lt = mediaTypeDockerManifest, mediaTypeDockerConfig, mediaTypeDockerLayerTar
+	if parent.rec.MediaType == manifest.MediaTypeDockerManifest {
+		mt, ct, lt = manifest.MediaTypeDockerManifest, manifest.MediaTypeDockerConfig, manifest.MediaTypeDockerLayerTar
 	}
 	layer.MediaType = lt
 	return rt.writeImage(mt, ct, config, append(slices.Clone(parent.manifest.Layers), layer), chains, size)

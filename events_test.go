@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/testutil"
 )
 
@@ -66,7 +67,7 @@ func TestEvents(t *testing.T) {
 	}
 	// A commit keeps its parent's manifest format (checked before
 	// RemoveImage below: Inspect of a removed image is ErrNotFound).
-	if mt := inspect(t, committed).Descriptor.MediaType; mt != mediaTypeDockerManifest {
+	if mt := inspect(t, committed).Descriptor.MediaType; mt != manifest.MediaTypeDockerManifest {
 		t.Errorf("commit of a Docker image has manifest type %s", mt)
 	}
 	if err := c.Remove(t.Context()); err != nil {
@@ -99,7 +100,7 @@ func TestEvents(t *testing.T) {
 	if evs[4].Attributes["imageID"] != committed.ID() {
 		t.Errorf("commit event %+v", evs[4])
 	}
-	if ls := committed.Layers(); ls[len(ls)-1].MediaType != mediaTypeDockerLayerTar {
+	if ls := committed.Layers(); ls[len(ls)-1].MediaType != manifest.MediaTypeDockerLayerTar {
 		t.Errorf("committed layer type %s", ls[len(ls)-1].MediaType)
 	}
 	if evs[9].ID != committed.ID() {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/snapshot"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
@@ -78,7 +79,7 @@ func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg
 	}
 
 	now := time.Now().UTC()
-	platform := hostPlatform()
+	platform := manifest.HostPlatform()
 	if cfg.platform != nil {
 		platform = *cfg.platform
 	}

@@ -1,9 +1,7 @@
 package hull
 
 import (
-	"archive/tar"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -185,52 +183,11 @@ func (rt *Runtime) commitSnapshot(ctx context.Context, p *snapshot.Pending, res 
 	return p.Commit(snapshot.Meta{ChainID: j.chainID, Parent: j.parent, DiffID: j.diffID, Size: res.Size})
 }
 
-// unpack decompresses src and unpacks it into a new pending snapshot,
-// checking that the uncompressed stream hashes to diffID (when given). It
-// returns the pending snapshot (the caller commits or aborts it).
-func (rt *Runtime) unpack(ctx context.Context, src io.Reader, diffID digest.Digest) (_ *snapshot.Pending, _ archive.Result, retErr error) {
-	var res archive.Result
-	p, err := rt.snaps.Prepare()
-	if err != nil {
-		return nil, res, err
-	}
-	defer func() {
-		if retErr != nil {
-			p.Abort()
-		}
-	}()
-	got, res, err := unpackInto(ctx, p.Dir, src)
-	if err != nil {
-		return nil, res, err
-	}
-	if diffID != "" && got != diffID {
-		return nil, res, fmt.Errorf("%w: uncompressed layer hashes to %s, config says %s", ErrInvalidContent, got, diffID)
-	}
-	return p, res, nil
-}
-
-// unpackInto applies the (possibly compressed) layer stream src to dir and
-// returns the digest of the uncompressed tar.
-func unpackInto(ctx context.Context, dir string, src io.Reader) (digest.Digest, archive.Result, error) {
-	var res archive.Result
-	dr, err := archive.Decompress(src)
-	if err != nil {
-		return "", res, fmt.Errorf("%w: %v", ErrInvalidContent, err)
-	}
-	defer dr.Close()
-	h := sha256.New()
-	tr := io.TeeReader(dr, h)
-	res, err = archive.Apply(ctx, dir, tr, archive.Options{})
-	if err != nil {
-		if errors.Is(err, archive.ErrUnsafe) || errors.Is(err, tar.ErrHeader) {
-			return "", res, fmt.Errorf("%w: %w", ErrInvalidContent, err)
-		}
-		return "", res, err
-	}
-	if _, err := io.Copy(io.Discard, tr); err != nil {
-		return "", res, err
-	}
-	return digest.NewDigest(digest.SHA256, h), res, nil
+// unpack is snapshot.Store.Unpack with its refusals mapped to
+// ErrInvalidContent.
+func (rt *Runtime) unpack(ctx context.Context, src io.Reader, diffID digest.Digest) (*snapshot.Pending, archive.Result, error) {
+	p, res, err := rt.snaps.Unpack(ctx, src, diffID)
+	return p, res, alsoIs(err, snapshot.ErrInvalidLayer, ErrInvalidContent)
 }
 
 func shortID(d digest.Digest) string {

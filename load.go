@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/imagearchive"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -49,7 +50,7 @@ func (rt *Runtime) Load(ctx context.Context, r io.Reader, opts ...ImageOption) (
 	}
 	imgs, err := rt.loadArchive(ctx, r, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
+		return nil, fmt.Errorf("load: %w", archiveErr(err))
 	}
 	return imgs, nil
 }
@@ -67,7 +68,7 @@ func (rt *Runtime) loadArchive(ctx context.Context, r io.Reader, cfg *imageConfi
 		return nil, err
 	}
 	defer gcLock.Unlock()
-	stage := newArchiveStage(rt)
+	stage := imagearchive.NewStage(rt.store, maxManifestSize, maxConfigSize)
 	var newSnaps []digest.Digest
 	defer func() {
 		if retErr == nil {
@@ -75,19 +76,23 @@ func (rt *Runtime) loadArchive(ctx context.Context, r io.Reader, cfg *imageConfi
 		}
 		gcLock.Unlock()
 		// The store must look as before: drop what this load added.
-		if err := rt.discard(ctx, stage.added, newSnaps); err != nil {
+		if err := rt.discard(ctx, stage.Added(), newSnaps); err != nil {
 			retErr = errors.Join(retErr, fmt.Errorf("remove what the failed load stored: %w", err))
 		}
 	}()
-	if err := stage.read(ctx, dr); err != nil {
+	if err := stage.Read(ctx, dr); err != nil {
 		return nil, err
 	}
-	plans, err := stage.plan(cfg)
+	found, err := stage.Plan(cfg.platform, imagearchive.Tagger{RepoTag: repoTag, EntryTag: entryTag})
 	if err != nil {
 		return nil, err
 	}
+	plans := make([]*loadPlan, len(found))
+	for i, p := range found {
+		plans[i] = &loadPlan{Plan: p}
+	}
 	for _, p := range plans {
-		for _, c := range p.chains {
+		for _, c := range p.Chains {
 			if !rt.snaps.Exists(c) && !slices.Contains(newSnaps, c) {
 				newSnaps = append(newSnaps, c)
 			}
@@ -96,10 +101,10 @@ func (rt *Runtime) loadArchive(ctx context.Context, r io.Reader, cfg *imageConfi
 	verified := map[digest.Digest]digest.Digest{} // layer blob -> diff ID
 	for _, p := range plans {
 		if err := rt.unpackPlan(ctx, p, verified); err != nil {
-			return nil, fmt.Errorf("image %s: %w", p.manifest, err)
+			return nil, fmt.Errorf("image %s: %w", p.Manifest, err)
 		}
-		if p.data != nil {
-			if err := stage.addBlob(p.data); err != nil {
+		if p.Data != nil {
+			if err := stage.AddBlob(p.Data); err != nil {
 				return nil, err
 			}
 		}
@@ -111,10 +116,10 @@ func (rt *Runtime) loadArchive(ctx context.Context, r io.Reader, cfg *imageConfi
 	// Whatever the archive held beyond the images (legacy json files, other
 	// platforms' manifests) is unreferenced now. Best effort: what stays is
 	// Prune's.
-	_ = rt.discard(ctx, unused(stage.added, plans), nil)
+	_ = rt.discard(ctx, unused(stage.Added(), plans), nil)
 	out := make([]*Image, 0, len(plans))
 	for _, p := range plans {
-		img, err := rt.imageByDigest(p.manifest)
+		img, err := rt.imageByDigest(p.Manifest)
 		if err != nil {
 			return nil, err
 		}
@@ -123,31 +128,25 @@ func (rt *Runtime) loadArchive(ctx context.Context, r io.Reader, cfg *imageConfi
 	return out, nil
 }
 
+// loadPlan is one image Load found in the archive, checked
+// (imagearchive.Plan), and the bytes its layers take unpacked.
+type loadPlan struct {
+	*imagearchive.Plan
+	size int64
+}
+
 // unused returns the blobs of added that no image of plans references.
 func unused(added map[digest.Digest]bool, plans []*loadPlan) map[digest.Digest]bool {
 	out := maps.Clone(added)
 	for _, p := range plans {
-		delete(out, p.manifest)
-		delete(out, p.configD)
-		delete(out, p.index)
-		for _, l := range p.layers {
+		delete(out, p.Manifest)
+		delete(out, p.ConfigDigest)
+		delete(out, p.Index)
+		for _, l := range p.Layers {
 			delete(out, l.Digest)
 		}
 	}
 	return out
-}
-
-// addBlob stores a blob made for the load (a manifest) and tracks it.
-func (s *archiveStage) addBlob(data []byte) error {
-	d := digest.FromBytes(data)
-	_, existed := s.rt.store.HasBlob(d)
-	if _, err := s.rt.store.WriteBlob(data, d); err != nil {
-		return err
-	}
-	if !existed {
-		s.added[d] = true
-	}
-	return nil
 }
 
 // unpackPlan makes the snapshots of an image's layers. Layers already
@@ -156,19 +155,19 @@ func (s *archiveStage) addBlob(data []byte) error {
 // store, says which blob is which layer. verified records the pairs
 // checked.
 func (rt *Runtime) unpackPlan(ctx context.Context, p *loadPlan, verified map[digest.Digest]digest.Digest) error {
-	diffIDs := p.config.RootFS.DiffIDs
-	for i, l := range p.layers {
-		if verified[l.Digest] != diffIDs[i] && rt.snaps.Exists(p.chains[i]) {
+	diffIDs := p.Config.RootFS.DiffIDs
+	for i, l := range p.Layers {
+		if verified[l.Digest] != diffIDs[i] && rt.snaps.Exists(p.Chains[i]) {
 			if err := rt.checkDiffID(ctx, l.Digest, diffIDs[i]); err != nil {
 				return fmt.Errorf("layer %s: %w", l.Digest, err)
 			}
 		}
 	}
-	size, err := rt.fetchLayers(ctx, nil, p.layers, diffIDs, p.chains, newReporter(nil, ""))
+	size, err := rt.fetchLayers(ctx, nil, p.Layers, diffIDs, p.Chains, newReporter(nil, ""))
 	if err != nil {
 		return err
 	}
-	for i, l := range p.layers {
+	for i, l := range p.Layers {
 		verified[l.Digest] = diffIDs[i] // unpacking checked the others
 	}
 	p.size = size
@@ -207,26 +206,26 @@ func (rt *Runtime) addLoaded(ctx context.Context, plans []*loadPlan) error {
 	return rt.store.UpdateIndex(ctx, func(ix *store.Index) error {
 		for _, p := range plans {
 			rec := &store.ImageRecord{
-				Manifest:  p.manifest,
-				MediaType: p.mediaType,
-				Config:    p.configD,
-				ChainIDs:  p.chains,
-				Index:     p.index,
+				Manifest:  p.Manifest,
+				MediaType: p.MediaType,
+				Config:    p.ConfigDigest,
+				ChainIDs:  p.Chains,
+				Index:     p.Index,
 				Size:      p.size,
 				Added:     now,
 			}
-			for _, l := range p.layers {
+			for _, l := range p.Layers {
 				rec.Layers = append(rec.Layers, l.Digest)
 			}
-			if old := ix.Images[p.manifest]; old != nil {
+			if old := ix.Images[p.Manifest]; old != nil {
 				rec.RepoDigests, rec.Added = old.RepoDigests, old.Added
 				if rec.Index == "" {
 					rec.Index = old.Index
 				}
 			}
-			ix.Images[p.manifest] = rec
-			for _, t := range p.tags {
-				ix.SetTag(t, p.manifest, now)
+			ix.Images[p.Manifest] = rec
+			for _, t := range p.Tags {
+				ix.SetTag(t, p.Manifest, now)
 			}
 		}
 		return nil

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hullbox/hull/internal/imagearchive"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Seeds shared by the load fuzzers.
@@ -35,19 +37,19 @@ func FuzzDockerManifest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		imgs, err := parseDockerManifest(data)
 		if err != nil {
-			checkLoadError(t, err, dockerManifestFile)
+			checkLoadError(t, err, imagearchive.ManifestFile)
 			return
 		}
-		if len(imgs) == 0 || len(imgs) > maxArchiveImages {
+		if len(imgs) == 0 || len(imgs) > imagearchive.MaxImages {
 			t.Fatalf("accepted %d images", len(imgs))
 		}
 		for _, img := range imgs {
-			for _, p := range append([]string{img.config}, img.layers...) {
+			for _, p := range append([]string{img.Config}, img.Layers...) {
 				checkArchivePath(t, p)
 			}
-			for i, tag := range img.tags {
+			for i, tag := range img.Tags {
 				checkLoadTag(t, tag)
-				if slices.Contains(img.tags[:i], tag) {
+				if slices.Contains(img.Tags[:i], tag) {
 					t.Fatalf("tag %q listed twice", tag)
 				}
 			}
@@ -81,10 +83,10 @@ func FuzzOCIIndex(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		entries, err := parseOCIIndex(data)
 		if err != nil {
-			checkLoadError(t, err, ociIndexFile)
+			checkLoadError(t, err, imagearchive.IndexFile)
 			return
 		}
-		if len(entries) == 0 || len(entries) > maxArchiveImages {
+		if len(entries) == 0 || len(entries) > imagearchive.MaxImages {
 			t.Fatalf("accepted %d entries", len(entries))
 		}
 		for _, e := range entries {
@@ -117,7 +119,7 @@ func checkLoadError(t *testing.T, err error, file string) {
 // relative, inside the archive.
 func checkArchivePath(t *testing.T, p string) {
 	t.Helper()
-	if clean, err := archiveName(p); err != nil || clean != p || p == ".." ||
+	if clean, err := imagearchive.CleanName(p); err != nil || clean != p || p == ".." ||
 		strings.HasPrefix(p, "../") || strings.HasPrefix(p, "/") || strings.ContainsRune(p, 0) {
 		t.Fatalf("accepted path %q", p)
 	}
@@ -134,4 +136,35 @@ func checkLoadTag(t *testing.T, tag string) {
 	if name := shortName(r); isIDName(name) || hex64.MatchString(name) {
 		t.Fatalf("accepted tag %q, whose short name reads as an image ID", tag)
 	}
+}
+
+// parseDockerManifest reads a manifest.json as Load does: hull's tags,
+// hull's sentinels.
+func parseDockerManifest(data []byte) ([]imagearchive.DockerImage, error) {
+	imgs, err := imagearchive.ParseDockerManifest(data, repoTag)
+	return imgs, archiveErr(err)
+}
+
+// indexEntry is one image an index.json lists, with its tag.
+type indexEntry struct {
+	desc ocispec.Descriptor
+	tag  string
+}
+
+// parseOCIIndex reads an index.json and the tag of each entry as Load
+// does: hull's tags, hull's sentinels.
+func parseOCIIndex(data []byte) ([]indexEntry, error) {
+	descs, err := imagearchive.ParseIndex(data)
+	if err != nil {
+		return nil, archiveErr(err)
+	}
+	out := make([]indexEntry, 0, len(descs))
+	for _, d := range descs {
+		tag, err := entryTag(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, indexEntry{desc: d, tag: tag})
+	}
+	return out, nil
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hullbox/hull/internal/imagearchive"
+	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/testutil"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -59,22 +61,22 @@ func replaceBody(entries []tarEntry, name string, body []byte) []tarEntry {
 
 // dockerOnly returns the docker save layout of entries, with the
 // manifest.json item and files changed by edit.
-func dockerOnly(t *testing.T, entries []tarEntry, edit func(*dockerManifestItem) []tarEntry) []tarEntry {
+func dockerOnly(t *testing.T, entries []tarEntry, edit func(*imagearchive.ManifestItem) []tarEntry) []tarEntry {
 	t.Helper()
-	var items []dockerManifestItem
-	if err := json.Unmarshal(entryNamed(entries, dockerManifestFile).body, &items); err != nil {
+	var items []imagearchive.ManifestItem
+	if err := json.Unmarshal(entryNamed(entries, imagearchive.ManifestFile).body, &items); err != nil {
 		t.Fatal(err)
 	}
 	extra := edit(&items[0])
 	data, _ := json.Marshal(items)
-	out := replaceBody(withoutEntries(entries, ociIndexFile, ociLayoutFile), dockerManifestFile, data)
+	out := replaceBody(withoutEntries(entries, imagearchive.IndexFile, imagearchive.LayoutFile), imagearchive.ManifestFile, data)
 	return append(out, extra...)
 }
 
 // withConfig returns a docker-layout edit that replaces the config by
 // change(config), stored under a new name.
-func withConfig(t *testing.T, entries []tarEntry, change func(*ocispec.Image)) func(*dockerManifestItem) []tarEntry {
-	return func(it *dockerManifestItem) []tarEntry {
+func withConfig(t *testing.T, entries []tarEntry, change func(*ocispec.Image)) func(*imagearchive.ManifestItem) []tarEntry {
+	return func(it *imagearchive.ManifestItem) []tarEntry {
 		var c ocispec.Image
 		if err := json.Unmarshal(entryNamed(entries, it.Config).body, &c); err != nil {
 			t.Fatal(err)
@@ -91,8 +93,8 @@ func TestLoadRefusesHostileArchives(t *testing.T) {
 	reg := testutil.StartRegistry(t)
 	_, img, good := savedSmall(t, reg, "hostile")
 	layers := img.Layers()
-	top := blobPath(layers[1].Digest)
-	cfg := blobPath(digest.Digest(img.ID()))
+	top := imagearchive.BlobPath(layers[1].Digest)
+	cfg := imagearchive.BlobPath(digest.Digest(img.ID()))
 	hostileLayer := rawTar(t, &tar.Header{Name: "../escape", Typeflag: tar.TypeReg, Mode: 0o644, Size: 5})
 	notTar := bytes.Repeat([]byte("not a tar archive "), 300)
 	cases := map[string]func() []byte{
@@ -119,29 +121,29 @@ func TestLoadRefusesHostileArchives(t *testing.T) {
 		},
 		"missing layer blob":  func() []byte { return writeEntries(t, withoutEntries(good, top)) },
 		"missing config blob": func() []byte { return writeEntries(t, withoutEntries(good, cfg)) },
-		"garbage index.json":  func() []byte { return writeEntries(t, replaceBody(good, ociIndexFile, []byte("{not json"))) },
+		"garbage index.json":  func() []byte { return writeEntries(t, replaceBody(good, imagearchive.IndexFile, []byte("{not json"))) },
 		"oversized index.json": func() []byte {
-			return writeEntries(t, replaceBody(good, ociIndexFile, append(bytes.Repeat([]byte(" "), maxManifestSize), "{}"...)))
+			return writeEntries(t, replaceBody(good, imagearchive.IndexFile, append(bytes.Repeat([]byte(" "), maxManifestSize), "{}"...)))
 		},
 		"index entry size wrong": func() []byte {
-			idx := strings.Replace(string(entryNamed(good, ociIndexFile).body), `"size":`, `"size":1`, 1)
-			return writeEntries(t, replaceBody(good, ociIndexFile, []byte(idx)))
+			idx := strings.Replace(string(entryNamed(good, imagearchive.IndexFile).body), `"size":`, `"size":1`, 1)
+			return writeEntries(t, replaceBody(good, imagearchive.IndexFile, []byte(idx)))
 		},
 		"index names an absent manifest": func() []byte {
-			idx := strings.ReplaceAll(string(entryNamed(good, ociIndexFile).body), img.Digest().Encoded(), digest.FromString("absent").Encoded())
-			return writeEntries(t, replaceBody(good, ociIndexFile, []byte(idx)))
+			idx := strings.ReplaceAll(string(entryNamed(good, imagearchive.IndexFile).body), img.Digest().Encoded(), digest.FromString("absent").Encoded())
+			return writeEntries(t, replaceBody(good, imagearchive.IndexFile, []byte(idx)))
 		},
 		"garbage manifest.json": func() []byte {
-			return writeEntries(t, replaceBody(withoutEntries(good, ociIndexFile), dockerManifestFile, []byte("[{")))
+			return writeEntries(t, replaceBody(withoutEntries(good, imagearchive.IndexFile), imagearchive.ManifestFile, []byte("[{")))
 		},
 		"docker layout: absent layer file": func() []byte {
-			return writeEntries(t, dockerOnly(t, good, func(it *dockerManifestItem) []tarEntry { it.Layers[1] = "nope/layer.tar"; return nil }))
+			return writeEntries(t, dockerOnly(t, good, func(it *imagearchive.ManifestItem) []tarEntry { it.Layers[1] = "nope/layer.tar"; return nil }))
 		},
 		"docker layout: layer path escapes": func() []byte {
-			return writeEntries(t, dockerOnly(t, good, func(it *dockerManifestItem) []tarEntry { it.Layers[1] = "../" + top; return nil }))
+			return writeEntries(t, dockerOnly(t, good, func(it *imagearchive.ManifestItem) []tarEntry { it.Layers[1] = "../" + top; return nil }))
 		},
 		"docker layout: bad RepoTags": func() []byte {
-			return writeEntries(t, dockerOnly(t, good, func(it *dockerManifestItem) []tarEntry { it.RepoTags = []string{"Bad Tag!"}; return nil }))
+			return writeEntries(t, dockerOnly(t, good, func(it *imagearchive.ManifestItem) []tarEntry { it.RepoTags = []string{"Bad Tag!"}; return nil }))
 		},
 		"docker layout: diff ID mismatch": func() []byte {
 			return writeEntries(t, dockerOnly(t, good, withConfig(t, good, func(c *ocispec.Image) { c.RootFS.DiffIDs[1] = digest.FromString("other") })))
@@ -150,7 +152,7 @@ func TestLoadRefusesHostileArchives(t *testing.T) {
 			return writeEntries(t, dockerOnly(t, good, withConfig(t, good, func(c *ocispec.Image) { c.RootFS.DiffIDs = c.RootFS.DiffIDs[:1] })))
 		},
 		"docker layout: hostile layer": func() []byte {
-			return writeEntries(t, dockerOnly(t, good, func(it *dockerManifestItem) []tarEntry {
+			return writeEntries(t, dockerOnly(t, good, func(it *imagearchive.ManifestItem) []tarEntry {
 				extra := withConfig(t, good, func(c *ocispec.Image) { c.RootFS.DiffIDs[1] = digest.FromBytes(hostileLayer) })(it)
 				it.Layers[1] = "evil/layer.tar"
 				return append(extra, regEntry(it.Layers[1], hostileLayer))
@@ -159,12 +161,12 @@ func TestLoadRefusesHostileArchives(t *testing.T) {
 		"docker layout: second image bad": func() []byte {
 			// The first image is unpacked before the second fails: its
 			// snapshots must go too.
-			return writeEntries(t, dockerOnly(t, good, func(it *dockerManifestItem) []tarEntry {
+			return writeEntries(t, dockerOnly(t, good, func(it *imagearchive.ManifestItem) []tarEntry {
 				bad := *it
 				bad.RepoTags = []string{"bad:1"}
 				extra := withConfig(t, good, func(c *ocispec.Image) { c.RootFS.DiffIDs[1] = digest.FromString("other") })(&bad)
-				items, _ := json.Marshal([]dockerManifestItem{*it, bad})
-				return append(extra, regEntry(dockerManifestFile, items))
+				items, _ := json.Marshal([]imagearchive.ManifestItem{*it, bad})
+				return append(extra, regEntry(imagearchive.ManifestFile, items))
 			}))
 		},
 		"truncated in a blob": func() []byte { d := writeEntries(t, good); return d[:len(d)/2/512*512+100] },
@@ -219,7 +221,7 @@ func TestLoadLegacyDockerArchive(t *testing.T) {
 		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{d1, d2, d2, d1}},
 	})
 	configD := digest.FromBytes(config)
-	manifest, _ := json.Marshal([]dockerManifestItem{{
+	manifestJSON, _ := json.Marshal([]imagearchive.ManifestItem{{
 		Config:   "./" + configD.Encoded() + ".json",
 		RepoTags: []string{"legacy:1", "example.com/legacy/app:2"},
 		Layers:   []string{"aaa/layer.tar", "bbb/layer.tar", "ccc/layer.tar", "ddd/layer.tar"},
@@ -234,7 +236,7 @@ func TestLoadLegacyDockerArchive(t *testing.T) {
 		linkEntry("ddd/layer.tar", "aaa/layer.tar", tar.TypeLink), // a hardlink
 		regEntry(configD.Encoded()+".json", config),
 		regEntry("repositories", []byte(`{"legacy":{"1":"ddd"}}`)),
-		regEntry("./manifest.json", manifest),
+		regEntry("./manifest.json", manifestJSON),
 	}
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
@@ -253,11 +255,11 @@ func TestLoadLegacyDockerArchive(t *testing.T) {
 	if img.ID() != configD.String() || !slices.Equal(img.RepoTags(), []string{"legacy:1", "example.com/legacy/app:2"}) {
 		t.Errorf("ID %s tags %v", img.ID(), img.RepoTags())
 	}
-	if inspect(t, img).Descriptor.MediaType != mediaTypeDockerManifest {
+	if inspect(t, img).Descriptor.MediaType != manifest.MediaTypeDockerManifest {
 		t.Errorf("manifest type %s", inspect(t, img).Descriptor.MediaType)
 	}
 	for i, l := range img.Layers() {
-		if want := []digest.Digest{d1, d2, d2, d1}[i]; l.Digest != want || l.DiffID != want || l.MediaType != mediaTypeDockerLayerTar {
+		if want := []digest.Digest{d1, d2, d2, d1}[i]; l.Digest != want || l.DiffID != want || l.MediaType != manifest.MediaTypeDockerLayerTar {
 			t.Errorf("layer %d: %+v", i, l)
 		}
 	}
@@ -282,7 +284,7 @@ func TestLoadNestedIndex(t *testing.T) {
 	t.Parallel()
 	reg := testutil.StartRegistry(t)
 	_, img, entries := savedSmall(t, reg, "nested")
-	host := hostPlatform()
+	host := manifest.HostPlatform()
 	nested, _ := json.Marshal(ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex,
@@ -296,10 +298,10 @@ func TestLoadNestedIndex(t *testing.T) {
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		Manifests: []ocispec.Descriptor{{
 			MediaType: ocispec.MediaTypeImageIndex, Digest: nestedD, Size: int64(len(nested)),
-			Annotations: map[string]string{annotationImageName: "example.com/multi:1", ocispec.AnnotationRefName: "1"},
+			Annotations: map[string]string{imagearchive.AnnotationImageName: "example.com/multi:1", ocispec.AnnotationRefName: "1"},
 		}},
 	})
-	archive := writeEntries(t, append(replaceBody(withoutEntries(entries, dockerManifestFile), ociIndexFile, top), regEntry(blobPath(nestedD), nested)))
+	archive := writeEntries(t, append(replaceBody(withoutEntries(entries, imagearchive.ManifestFile), imagearchive.IndexFile, top), regEntry(imagearchive.BlobPath(nestedD), nested)))
 
 	rt := openTest(t)
 	imgs, err := rt.Load(t.Context(), bytes.NewReader(archive))
@@ -338,7 +340,7 @@ func TestLoadMovesTags(t *testing.T) {
 	if err := rt.Tag(t.Context(), a.RepoTags()[0], "shared:tag"); err != nil {
 		t.Fatal(err)
 	}
-	archive := writeEntries(t, dockerOnly(t, entries, func(it *dockerManifestItem) []tarEntry { it.RepoTags = []string{"shared:tag"}; return nil }))
+	archive := writeEntries(t, dockerOnly(t, entries, func(it *imagearchive.ManifestItem) []tarEntry { it.RepoTags = []string{"shared:tag"}; return nil }))
 	imgs, err := rt.Load(t.Context(), bytes.NewReader(archive))
 	if err != nil {
 		t.Fatal(err)
@@ -444,19 +446,19 @@ func TestLoadRefusesBadMetadata(t *testing.T) {
 	reg := testutil.StartRegistry(t)
 	_, _, good := savedSmall(t, reg, "badmeta")
 	docker := func(manifest string) []byte {
-		return writeEntries(t, replaceBody(withoutEntries(good, ociIndexFile, ociLayoutFile), dockerManifestFile, []byte(manifest)))
+		return writeEntries(t, replaceBody(withoutEntries(good, imagearchive.IndexFile, imagearchive.LayoutFile), imagearchive.ManifestFile, []byte(manifest)))
 	}
-	dockerEdit := func(edit func(*dockerManifestItem)) []byte {
-		return writeEntries(t, dockerOnly(t, good, func(it *dockerManifestItem) []tarEntry { edit(it); return nil }))
+	dockerEdit := func(edit func(*imagearchive.ManifestItem)) []byte {
+		return writeEntries(t, dockerOnly(t, good, func(it *imagearchive.ManifestItem) []tarEntry { edit(it); return nil }))
 	}
 	oci := func(edit func(*ocispec.Index)) []byte {
 		var idx ocispec.Index
-		if err := json.Unmarshal(entryNamed(good, ociIndexFile).body, &idx); err != nil {
+		if err := json.Unmarshal(entryNamed(good, imagearchive.IndexFile).body, &idx); err != nil {
 			t.Fatal(err)
 		}
 		edit(&idx)
 		data, _ := json.Marshal(idx)
-		return writeEntries(t, replaceBody(good, ociIndexFile, data))
+		return writeEntries(t, replaceBody(good, imagearchive.IndexFile, data))
 	}
 	const hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 	cases := []struct {
@@ -467,13 +469,13 @@ func TestLoadRefusesBadMetadata(t *testing.T) {
 	}{
 		{"manifest.json an object", docker(`{"Config":"c.json"}`), ErrInvalidContent, "manifest.json: json: cannot unmarshal object"},
 		{"manifest.json empty list", docker(`[]`), ErrInvalidContent, "manifest.json lists no image"},
-		{"manifest.json config absolute", dockerEdit(func(it *dockerManifestItem) { it.Config = "/etc/passwd" }), ErrInvalidContent,
+		{"manifest.json config absolute", dockerEdit(func(it *imagearchive.ManifestItem) { it.Config = "/etc/passwd" }), ErrInvalidContent,
 			`manifest.json: image 0: config: invalid content: absolute path "/etc/passwd"`},
-		{"manifest.json config escapes", dockerEdit(func(it *dockerManifestItem) { it.Config = "a/../../c.json" }), ErrInvalidContent,
+		{"manifest.json config escapes", dockerEdit(func(it *imagearchive.ManifestItem) { it.Config = "a/../../c.json" }), ErrInvalidContent,
 			`path "a/../../c.json" escapes the archive`},
-		{"RepoTags holds a digest", dockerEdit(func(it *dockerManifestItem) { it.RepoTags = []string{"app@sha256:" + hex} }), ErrInvalidContent,
+		{"RepoTags holds a digest", dockerEdit(func(it *imagearchive.ManifestItem) { it.RepoTags = []string{"app@sha256:" + hex} }), ErrInvalidContent,
 			`"app@sha256:` + hex + `" is not a tag`},
-		{"RepoTags holds 1 MiB", dockerEdit(func(it *dockerManifestItem) { it.RepoTags = []string{strings.Repeat("a", 1<<20)} }), ErrInvalidReference,
+		{"RepoTags holds 1 MiB", dockerEdit(func(it *imagearchive.ManifestItem) { it.RepoTags = []string{strings.Repeat("a", 1<<20)} }), ErrInvalidReference,
 			"1048576 bytes, longer than any reference"},
 		{"index.json lists nothing", oci(func(idx *ocispec.Index) { idx.Manifests = []ocispec.Descriptor{} }), ErrInvalidContent,
 			"index.json lists no image"},
@@ -482,7 +484,7 @@ func TestLoadRefusesBadMetadata(t *testing.T) {
 		{"index.json negative size", oci(func(idx *ocispec.Index) { idx.Manifests[0].Size = -1 }), ErrInvalidContent, "size -1"},
 		{"index.json sha512 digest", oci(func(idx *ocispec.Index) { idx.Manifests[0].Digest = digest.SHA512.FromString("x") }), ErrUnsupported,
 			"digest algorithm sha512"},
-		{"oci-layout version", writeEntries(t, replaceBody(good, ociLayoutFile, []byte(`{"imageLayoutVersion":"2.0.0"}`))), ErrUnsupported,
+		{"oci-layout version", writeEntries(t, replaceBody(good, imagearchive.LayoutFile, []byte(`{"imageLayoutVersion":"2.0.0"}`))), ErrUnsupported,
 			`OCI layout version "2.0.0"`},
 	}
 	rt := openTest(t)

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"slices"
 	"time"
 
+	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -70,28 +70,28 @@ func (rt *Runtime) pull(ctx context.Context, r Reference, cfg *imageConfig) (*Im
 		return nil, err
 	}
 	var indexDigest digest.Digest
-	if isIndex(desc.MediaType) {
+	if manifest.IsIndex(desc.MediaType) {
 		indexDigest = desc.Digest
 		if _, err := rt.store.WriteBlob(data, indexDigest); err != nil {
 			return nil, err
 		}
-		child, err := choosePlatform(data, cfg.platform)
+		child, err := manifest.ChoosePlatform(data, cfg.platform)
 		if err != nil {
-			return nil, err
+			return nil, manifestErr(err)
 		}
 		if desc, data, err = fetchManifest(ctx, repo, child.Digest.String(), child.Digest); err != nil {
 			return nil, err
 		}
 	}
-	m, err := parseManifest(desc.MediaType, data)
+	m, err := manifest.Parse(desc.MediaType, data)
 	if err != nil {
-		return nil, err
+		return nil, manifestErr(err)
 	}
 	config, cfgBytes, err := rt.fetchConfig(ctx, repo, m)
 	if err != nil {
 		return nil, err
 	}
-	chainIDs := chainIDs(config.RootFS.DiffIDs)
+	chainIDs := manifest.ChainIDs(config.RootFS.DiffIDs)
 	size, err := rt.fetchLayers(ctx, repo, m.Layers, config.RootFS.DiffIDs, chainIDs, rep)
 	if err != nil {
 		return nil, err
@@ -151,55 +151,6 @@ func (rt *Runtime) addImage(ctx context.Context, rec *store.ImageRecord, tag, re
 	})
 }
 
-func isIndex(mt string) bool {
-	return mt == ocispec.MediaTypeImageIndex || mt == mediaTypeDockerManifestList
-}
-
-func parseManifest(mediaType string, data []byte) (ocispec.Manifest, error) {
-	var m ocispec.Manifest
-	switch mediaType {
-	case ocispec.MediaTypeImageManifest, mediaTypeDockerManifest:
-	case mediaTypeDockerSchema1, "application/vnd.docker.distribution.manifest.v1+json":
-		return m, fmt.Errorf("%w: Docker schema1 manifests are deprecated and not supported; push the image again with a current client", ErrUnsupported)
-	default:
-		return m, fmt.Errorf("%w: manifest media type %q", ErrUnsupported, mediaType)
-	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		return m, fmt.Errorf("%w: manifest: %v", ErrInvalidContent, err)
-	}
-	if m.MediaType != "" && m.MediaType != mediaType {
-		return m, fmt.Errorf("%w: manifest says media type %q, registry said %q", ErrInvalidContent, m.MediaType, mediaType)
-	}
-	switch m.Config.MediaType {
-	case ocispec.MediaTypeImageConfig, mediaTypeDockerConfig:
-	default:
-		return m, fmt.Errorf("%w: config media type %q is not an image", ErrUnsupported, m.Config.MediaType)
-	}
-	for _, l := range m.Layers {
-		if _, err := layerCompression(l.MediaType); err != nil {
-			return m, err
-		}
-		if err := l.Digest.Validate(); err != nil {
-			return m, fmt.Errorf("%w: layer digest %q: %v", ErrInvalidContent, l.Digest, err)
-		}
-	}
-	return m, m.Config.Digest.Validate()
-}
-
-// layerCompression checks a layer media type; the stream itself is sniffed
-// when unpacked, so the name is only validated here.
-func layerCompression(mt string) (string, error) {
-	switch mt {
-	case ocispec.MediaTypeImageLayer, "application/vnd.docker.image.rootfs.diff.tar":
-		return "", nil
-	case ocispec.MediaTypeImageLayerGzip, mediaTypeDockerLayer:
-		return "gzip", nil
-	case ocispec.MediaTypeImageLayerZstd:
-		return "zstd", nil
-	}
-	return "", fmt.Errorf("%w: layer media type %q", ErrUnsupported, mt)
-}
-
 func (rt *Runtime) fetchConfig(ctx context.Context, repo *remote.Repository, m ocispec.Manifest) (ocispec.Image, []byte, error) {
 	var img ocispec.Image
 	data, err := rt.store.ReadBlob(m.Config.Digest, maxConfigSize)
@@ -222,62 +173,9 @@ func (rt *Runtime) fetchConfig(ctx context.Context, repo *remote.Repository, m o
 	return img, data, nil
 }
 
-// chainIDs computes the OCI chain ID of each layer prefix.
-func chainIDs(diffIDs []digest.Digest) []digest.Digest {
-	out := make([]digest.Digest, len(diffIDs))
-	for i, d := range diffIDs {
-		if i == 0 {
-			out[i] = d
-			continue
-		}
-		out[i] = digest.FromString(out[i-1].String() + " " + d.String())
-	}
-	return out
-}
-
-// hostPlatform is the platform images are chosen for by default.
-func hostPlatform() ocispec.Platform {
-	p := ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	switch runtime.GOARCH {
-	case "arm64":
-		p.Variant = "v8"
-	case "arm":
-		p.Variant = "v7"
-	}
-	return p
-}
-
-func platformMatches(want, have ocispec.Platform) bool {
-	if want.OS != have.OS || want.Architecture != have.Architecture {
-		return false
-	}
-	if want.Variant == "" || want.Variant == have.Variant {
-		return true
-	}
-	// arm64 manifests often omit the (only) variant.
-	return want.Architecture == "arm64" && want.Variant == "v8" && have.Variant == ""
-}
-
-func choosePlatform(data []byte, want *ocispec.Platform) (ocispec.Descriptor, error) {
-	var idx ocispec.Index
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("%w: index: %v", ErrInvalidContent, err)
-	}
-	p := hostPlatform()
-	if want != nil {
-		p = *want
-	}
-	for _, d := range idx.Manifests {
-		if d.Platform != nil && platformMatches(p, *d.Platform) {
-			if err := d.Digest.Validate(); err != nil {
-				return d, fmt.Errorf("%w: index entry digest %q: %v", ErrInvalidContent, d.Digest, err)
-			}
-			return d, nil
-		}
-	}
-	name := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		name += "/" + p.Variant
-	}
-	return ocispec.Descriptor{}, fmt.Errorf("%w: no image for platform %s in the manifest list", ErrNotFound, name)
+// manifestErr maps the refusals of internal/manifest to hull's sentinels.
+func manifestErr(err error) error {
+	err = alsoIs(err, manifest.ErrInvalid, ErrInvalidContent)
+	err = alsoIs(err, manifest.ErrUnsupported, ErrUnsupported)
+	return alsoIs(err, manifest.ErrNoPlatform, ErrNotFound)
 }

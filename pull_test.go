@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/testutil"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -238,7 +239,7 @@ func TestPullIndexPlatform(t *testing.T) {
 	}
 	for _, docker := range []bool{false, true} {
 		idx, children := reg.PushIndex(t, "test/multi:1", []testutil.Image{
-			mk("s390x", "", "s390x"), mk(runtime.GOARCH, hostPlatform().Variant, "host"), mk(other, "", "other"),
+			mk("s390x", "", "s390x"), mk(runtime.GOARCH, manifest.HostPlatform().Variant, "host"), mk(other, "", "other"),
 		}, docker)
 		rt := openTest(t)
 		img, err := rt.Pull(t.Context(), idx.Ref)

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -196,16 +197,16 @@ func (rt *Runtime) planPush(ctx context.Context, r Reference, cfg *imageConfig) 
 	if err != nil {
 		return nil, fmt.Errorf("image %s: manifest: %w", rec.Manifest, err)
 	}
-	m, err := parseManifest(rec.MediaType, data)
+	m, err := manifest.Parse(rec.MediaType, data)
 	if err != nil {
-		return nil, err
+		return nil, manifestErr(err)
 	}
 	plan := &pushPlan{
 		local:    rec.Manifest,
 		manifest: data,
 		desc:     ocispec.Descriptor{MediaType: rec.MediaType, Digest: rec.Manifest, Size: int64(len(data))},
 		config:   m.Config,
-		layers:   distinctLayers(m),
+		layers:   manifest.DistinctLayers(m),
 	}
 	if r.Digest == "" && !inRegistry(rec) {
 		c := cfg.compression

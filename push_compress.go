@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -52,11 +53,6 @@ func WithCompression(c Compression) ImageOption {
 	}
 }
 
-// uncompressedLayer reports whether a layer media type is a plain tar.
-func uncompressedLayer(mt string) bool {
-	return mt == ocispec.MediaTypeImageLayer || mt == mediaTypeDockerLayerTar
-}
-
 // inRegistry reports whether the image's manifest is known to be in a
 // registry as it is stored: it was pulled (by itself or through an index),
 // or pushed before with its layers as stored. Pushing it elsewhere keeps
@@ -71,14 +67,6 @@ func inRegistry(rec *store.ImageRecord) bool {
 	return false
 }
 
-// dockerToOCI are the OCI media types of a Docker schema 2 manifest's
-// layers, for a manifest rewritten as OCI.
-var dockerToOCI = map[string]string{
-	mediaTypeDockerLayerTar: ocispec.MediaTypeImageLayer,
-	mediaTypeDockerLayer:    ocispec.MediaTypeImageLayerGzip,
-	"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-}
-
 // compressPlan makes plan send the layers m (plan's manifest) holds
 // uncompressed compressed with c: each is compressed into the store the
 // first time and recorded (store.AddCompressedCopy), so a later push sends
@@ -91,7 +79,7 @@ func (rt *Runtime) compressPlan(ctx context.Context, plan *pushPlan, m ocispec.M
 	}
 	var todo []int
 	for i, l := range m.Layers {
-		if uncompressedLayer(l.MediaType) {
+		if manifest.Uncompressed(l.MediaType) {
 			todo = append(todo, i)
 		}
 	}
@@ -99,14 +87,14 @@ func (rt *Runtime) compressPlan(ctx context.Context, plan *pushPlan, m ocispec.M
 		return nil
 	}
 	m.Layers = append([]ocispec.Descriptor(nil), m.Layers...)
-	types := ociLayerTypes
-	if m.MediaType == mediaTypeDockerManifest || (m.MediaType == "" && plan.desc.MediaType == mediaTypeDockerManifest) {
-		types = dockerLayerTypes
+	types := manifest.OCILayerTypes
+	if m.MediaType == manifest.MediaTypeDockerManifest || (m.MediaType == "" && plan.desc.MediaType == manifest.MediaTypeDockerManifest) {
+		types = manifest.DockerLayerTypes
 		if c == CompressionZstd {
-			types = ociLayerTypes
+			types = manifest.OCILayerTypes
 			m.MediaType, m.Config.MediaType = ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig
 			for i, l := range m.Layers {
-				if t, ok := dockerToOCI[l.MediaType]; ok {
+				if t, ok := manifest.DockerToOCI[l.MediaType]; ok {
 					m.Layers[i].MediaType = t
 				}
 			}
@@ -135,22 +123,8 @@ func (rt *Runtime) compressPlan(ctx context.Context, plan *pushPlan, m ocispec.M
 	plan.manifest = data
 	plan.desc = ocispec.Descriptor{MediaType: m.MediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}
 	plan.config = m.Config
-	plan.layers = distinctLayers(m)
+	plan.layers = manifest.DistinctLayers(m)
 	return nil
-}
-
-// distinctLayers returns m's layer blobs, bottom first, each once and
-// none that is also the config.
-func distinctLayers(m ocispec.Manifest) []ocispec.Descriptor {
-	var out []ocispec.Descriptor
-	seen := map[digest.Digest]bool{m.Config.Digest: true}
-	for _, l := range m.Layers {
-		if !seen[l.Digest] {
-			seen[l.Digest] = true
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // compressedCopy returns the stored copy of the uncompressed layer blob

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/testutil"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -45,7 +46,7 @@ func remoteBlob(t *testing.T, reg *testutil.Registry, repo string, desc ocispec.
 func remoteImage(t *testing.T, reg *testutil.Registry, repo, ref string) (ocispec.Descriptor, ocispec.Manifest) {
 	t.Helper()
 	desc, raw := remoteManifest(t, reg, repo, ref)
-	m, err := parseManifest(desc.MediaType, raw)
+	m, err := manifest.Parse(desc.MediaType, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestPushCompressDockerParent(t *testing.T) {
 		baseTypes             []string
 		wantComp              string
 	}{
-		{CompressionGzip, testutil.MediaTypeDockerManifest, mediaTypeDockerLayer, []string{mediaTypeDockerLayer, mediaTypeDockerLayer}, "gzip"},
+		{CompressionGzip, testutil.MediaTypeDockerManifest, manifest.MediaTypeDockerLayer, []string{manifest.MediaTypeDockerLayer, manifest.MediaTypeDockerLayer}, "gzip"},
 		{CompressionZstd, ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageLayerZstd, []string{ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerGzip}, "zstd"},
 	} {
 		t.Run(string(tc.comp), func(t *testing.T) {

@@ -24,15 +24,6 @@ const (
 	maxConfigSize   = 16 << 20
 )
 
-// Media types hull understands.
-const (
-	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	mediaTypeDockerConfig       = "application/vnd.docker.container.image.v1+json"
-	mediaTypeDockerLayer        = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-	mediaTypeDockerSchema1      = "application/vnd.docker.distribution.manifest.v1+prettyjws"
-)
-
 // registryHost maps the name users write to the host serving the API.
 func registryHost(domain string) string {
 	if domain == "docker.io" || domain == "index.docker.io" {

@@ -12,12 +12,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/distribution/reference"
+	"github.com/hullbox/hull/internal/imagearchive"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
-	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -186,73 +185,22 @@ func (rt *Runtime) describeForSave(img *saveImage) error {
 }
 
 // writeArchiveMeta writes the directories, oci-layout, index.json and
-// manifest.json.
+// manifest.json (imagearchive.WriteMeta) of the images, with each name
+// spelled as each layout wants it.
 func writeArchiveMeta(tw *tar.Writer, imgs []*saveImage) error {
-	index := ocispec.Index{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: []ocispec.Descriptor{},
-	}
-	var items []dockerManifestItem
+	out := make([]imagearchive.SavedImage, 0, len(imgs))
 	for _, img := range imgs {
-		item := dockerManifestItem{Config: blobPath(img.config.Digest), Layers: []string{}}
-		for _, l := range img.layers {
-			item.Layers = append(item.Layers, blobPath(l.Digest))
-		}
-		if len(img.tags) == 0 {
-			index.Manifests = append(index.Manifests, img.manifest)
-		}
+		si := imagearchive.SavedImage{Manifest: img.manifest, Config: img.config, Layers: img.layers}
 		for _, t := range img.tags {
 			r, err := ParseReference(t)
 			if err != nil {
 				return err
 			}
-			d := img.manifest
-			d.Annotations = map[string]string{annotationImageName: t, ocispec.AnnotationRefName: r.Tag}
-			index.Manifests = append(index.Manifests, d)
-			item.RepoTags = append(item.RepoTags, r.Familiar())
+			si.Names = append(si.Names, imagearchive.SavedName{Full: t, Tag: r.Tag, Familiar: r.Familiar()})
 		}
-		items = append(items, item)
+		out = append(out, si)
 	}
-	layout, err := json.Marshal(ociLayout{Version: ociLayoutVersion})
-	if err != nil {
-		return err
-	}
-	idx, err := json.Marshal(index)
-	if err != nil {
-		return err
-	}
-	man, err := json.Marshal(items)
-	if err != nil {
-		return err
-	}
-	for _, dir := range []string{"blobs/", "blobs/sha256/"} {
-		if err := tw.WriteHeader(archiveHeader(dir, tar.TypeDir, 0)); err != nil {
-			return err
-		}
-	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{ociLayoutFile, layout}, {ociIndexFile, idx}, {dockerManifestFile, man}} {
-		if err := tw.WriteHeader(archiveHeader(f.name, tar.TypeReg, int64(len(f.data)))); err != nil {
-			return err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// archiveHeader is the header of an archive entry: owned by root, dated
-// the epoch, so that saving the same images twice gives the same bytes.
-func archiveHeader(name string, typ byte, size int64) *tar.Header {
-	mode := int64(0o644)
-	if typ == tar.TypeDir {
-		mode = 0o755
-	}
-	return &tar.Header{Typeflag: typ, Name: name, Size: size, Mode: mode, ModTime: time.Unix(0, 0)}
+	return imagearchive.WriteMeta(tw, out)
 }
 
 // writeBlob streams one stored blob into the archive, checking it against
@@ -271,7 +219,7 @@ func (rt *Runtime) writeBlob(ctx context.Context, tw *tar.Writer, d ocispec.Desc
 	if err != nil {
 		return err
 	}
-	if err := tw.WriteHeader(archiveHeader(blobPath(d.Digest), tar.TypeReg, fi.Size())); err != nil {
+	if err := tw.WriteHeader(imagearchive.Header(imagearchive.BlobPath(d.Digest), tar.TypeReg, fi.Size())); err != nil {
 		return err
 	}
 	h := sha256.New()

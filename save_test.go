@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hullbox/hull/internal/imagearchive"
 	"github.com/hullbox/hull/internal/testutil"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -258,7 +259,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 
 			// The docker save layout alone, as older Docker reads it.
 			entries := readEntries(t, data)
-			dockerOnly := writeEntries(t, withoutEntries(entries, ociIndexFile, ociLayoutFile))
+			dockerOnly := writeEntries(t, withoutEntries(entries, imagearchive.IndexFile, imagearchive.LayoutFile))
 			dst2 := openTest(t)
 			got2, err := dst2.Load(t.Context(), bytes.NewReader(dockerOnly))
 			if err != nil {
@@ -298,19 +299,19 @@ func checkArchiveLayout(t *testing.T, data []byte, imgs []*Image) {
 			t.Errorf("%s written twice", e.hdr.Name)
 		}
 		seen[e.hdr.Name] = true
-		if d := blobDigest(e.hdr.Name); d != "" && sha256Hex(e.body) != d.Encoded() {
+		if d := imagearchive.BlobDigest(e.hdr.Name); d != "" && sha256Hex(e.body) != d.Encoded() {
 			t.Errorf("%s holds content hashing to %s", e.hdr.Name, sha256Hex(e.body))
 		}
 	}
-	if e := entryNamed(entries, ociLayoutFile); e == nil || string(e.body) != `{"imageLayoutVersion":"1.0.0"}` {
+	if e := entryNamed(entries, imagearchive.LayoutFile); e == nil || string(e.body) != `{"imageLayoutVersion":"1.0.0"}` {
 		t.Errorf("oci-layout: %v", e)
 	}
 	var idx ocispec.Index
-	var items []dockerManifestItem
-	if err := json.Unmarshal(entryNamed(entries, ociIndexFile).body, &idx); err != nil {
+	var items []imagearchive.ManifestItem
+	if err := json.Unmarshal(entryNamed(entries, imagearchive.IndexFile).body, &idx); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(entryNamed(entries, dockerManifestFile).body, &items); err != nil {
+	if err := json.Unmarshal(entryNamed(entries, imagearchive.ManifestFile).body, &items); err != nil {
 		t.Fatal(err)
 	}
 	if len(idx.Manifests) != len(imgs) || len(items) != len(imgs) {
@@ -320,7 +321,7 @@ func checkArchiveLayout(t *testing.T, data []byte, imgs []*Image) {
 		d := idx.Manifests[i]
 		tag := img.RepoTags()[0]
 		r, _ := ParseReference(tag)
-		if d.Digest != img.Digest() || d.Annotations[annotationImageName] != r.String() || d.Annotations[ocispec.AnnotationRefName] != r.Tag {
+		if d.Digest != img.Digest() || d.Annotations[imagearchive.AnnotationImageName] != r.String() || d.Annotations[ocispec.AnnotationRefName] != r.Tag {
 			t.Errorf("index.json entry %+v for %s", d, tag)
 		}
 		it := items[i]
@@ -328,8 +329,8 @@ func checkArchiveLayout(t *testing.T, data []byte, imgs []*Image) {
 			t.Errorf("manifest.json item %+v for %s", it, tag)
 		}
 		for k, l := range img.Layers() {
-			if it.Layers[k] != blobPath(l.Digest) || !seen[it.Layers[k]] {
-				t.Errorf("manifest.json layer %s, want %s in the archive", it.Layers[k], blobPath(l.Digest))
+			if it.Layers[k] != imagearchive.BlobPath(l.Digest) || !seen[it.Layers[k]] {
+				t.Errorf("manifest.json layer %s, want %s in the archive", it.Layers[k], imagearchive.BlobPath(l.Digest))
 			}
 		}
 	}
@@ -355,8 +356,8 @@ func TestSaveNames(t *testing.T) {
 		}
 	}
 	tagsIn := func(data []byte) []string {
-		var items []dockerManifestItem
-		json.Unmarshal(entryNamed(readEntries(t, data), dockerManifestFile).body, &items)
+		var items []imagearchive.ManifestItem
+		json.Unmarshal(entryNamed(readEntries(t, data), imagearchive.ManifestFile).body, &items)
 		var out []string
 		for _, it := range items {
 			out = append(out, it.RepoTags...)

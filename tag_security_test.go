@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hullbox/hull/internal/imagearchive"
 	"github.com/hullbox/hull/internal/store"
 	"github.com/hullbox/hull/internal/testutil"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -105,24 +106,24 @@ func TestLoadRefusesIDTags(t *testing.T) {
 	id := digest.Digest(trusted.ID()).Encoded()
 	withIndex := func(annotations map[string]string) []byte {
 		var idx ocispec.Index
-		if err := json.Unmarshal(entryNamed(entries, ociIndexFile).body, &idx); err != nil {
+		if err := json.Unmarshal(entryNamed(entries, imagearchive.IndexFile).body, &idx); err != nil {
 			t.Fatal(err)
 		}
 		idx.Manifests[0].Annotations = annotations
 		data, _ := json.Marshal(idx)
-		return writeEntries(t, replaceBody(withoutEntries(entries, dockerManifestFile), ociIndexFile, data))
+		return writeEntries(t, replaceBody(withoutEntries(entries, imagearchive.ManifestFile), imagearchive.IndexFile, data))
 	}
 	cases := map[string][]byte{
-		"docker RepoTags": writeEntries(t, dockerOnly(t, entries, func(it *dockerManifestItem) []tarEntry {
+		"docker RepoTags": writeEntries(t, dockerOnly(t, entries, func(it *imagearchive.ManifestItem) []tarEntry {
 			it.RepoTags = []string{"sha256:" + id}
 			return nil
 		})),
-		"docker RepoTags, hex name": writeEntries(t, dockerOnly(t, entries, func(it *dockerManifestItem) []tarEntry {
+		"docker RepoTags, hex name": writeEntries(t, dockerOnly(t, entries, func(it *imagearchive.ManifestItem) []tarEntry {
 			it.RepoTags = []string{"evil:1", id + ":latest"}
 			return nil
 		})),
 		"OCI ref.name":   withIndex(map[string]string{ocispec.AnnotationRefName: "sha256:" + id}),
-		"OCI image name": withIndex(map[string]string{annotationImageName: "docker.io/library/sha256:" + id}),
+		"OCI image name": withIndex(map[string]string{imagearchive.AnnotationImageName: "docker.io/library/sha256:" + id}),
 	}
 	for name, archive := range cases {
 		t.Run(name, func(t *testing.T) {
