@@ -1,4 +1,4 @@
-package hull
+package eventlog
 
 import (
 	"context"
@@ -14,17 +14,17 @@ import (
 // rotation, and a replay with since reads the rotated file first.
 func TestEventsLogRotation(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), eventsLogName)
+	path := filepath.Join(t.TempDir(), FileName)
 	start := time.Now()
-	f, err := openEvents(path, time.Time{})
+	f, err := Open(path, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	got := make(chan Event, 100)
+	got := make(chan Record, 100)
 	go func() {
-		followEvents(ctx, f, path, time.Time{}, time.Time{}, func(ev Event) bool {
+		Follow(ctx, f, path, time.Time{}, time.Time{}, func(ev Record) bool {
 			got <- ev
 			return true
 		})
@@ -33,12 +33,12 @@ func TestEventsLogRotation(t *testing.T) {
 	pad := strings.Repeat("x", 200)
 	n := 0
 	for ; n < 20000; n++ {
-		appendEvent(path, Event{Time: time.Now(), Type: EventImage, Action: "tag", ID: pad, Name: strconv.Itoa(n)})
+		appendEvent(path, Record{Time: time.Now(), Type: "image", Action: "tag", ID: pad, Name: strconv.Itoa(n)})
 		if _, err := os.Stat(path + ".1"); err == nil && n > 100 {
 			break
 		}
 	}
-	appendEvent(path, Event{Time: time.Now(), Type: EventImage, Action: "tag", ID: pad, Name: strconv.Itoa(n + 1)})
+	appendEvent(path, Record{Time: time.Now(), Type: "image", Action: "tag", ID: pad, Name: strconv.Itoa(n + 1)})
 	if _, err := os.Stat(path + ".1"); err != nil {
 		t.Fatalf("no rotation after %d events: %v", n, err)
 	}
@@ -54,31 +54,31 @@ func TestEventsLogRotation(t *testing.T) {
 	}
 	cancel()
 	// Replay: the rotated file, then the new one.
-	f2, err := openEvents(path, start)
+	f2, err := Open(path, start)
 	if err != nil {
 		t.Fatal(err)
 	}
 	count := 0
-	followEvents(t.Context(), f2, path, start, time.Now(), func(Event) bool { count++; return true })
+	Follow(t.Context(), f2, path, start, time.Now(), func(Record) bool { count++; return true })
 	if count != n+2 {
 		t.Errorf("replayed %d events, want %d", count, n+2)
 	}
 }
 
-// BenchmarkAppendEvent is what one event costs the action that emits it.
-func BenchmarkAppendEvent(b *testing.B) {
-	path := filepath.Join(b.TempDir(), eventsLogName)
-	ev := Event{Time: time.Now(), Type: EventContainer, Action: "start", ID: strings.Repeat("a", 64),
+// BenchmarkAppend is what one event costs the action that emits it.
+func BenchmarkAppend(b *testing.B) {
+	path := filepath.Join(b.TempDir(), FileName)
+	ev := Record{Time: time.Now(), Type: "container", Action: "start", ID: strings.Repeat("a", 64),
 		Attributes: map[string]string{"name": "x", "image": "busybox:test"}}
-	var w eventWriter
-	defer w.close()
+	var w Writer
+	defer w.Close()
 	for b.Loop() {
-		w.append(path, ev)
+		w.Append(path, ev)
 	}
 }
 
 // appendEvent appends ev to the log at path with a writer of its own.
-func appendEvent(path string, ev Event) {
-	w := eventWriter{closed: true}
-	w.append(path, ev)
+func appendEvent(path string, ev Record) {
+	w := Writer{closed: true}
+	w.Append(path, ev)
 }
