@@ -1,7 +1,6 @@
 package hull
 
 import (
-	"archive/tar"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 
@@ -135,7 +133,7 @@ func (c *Container) copyTo(ctx context.Context, dst string, r io.Reader) error {
 		c.mu.Lock()
 		pid, start := c.st.Pid, c.st.PidStart
 		c.mu.Unlock()
-		return onOwnFS(func() error {
+		return archive.OnOwnFS(func() error {
 			root, err := procRoot(pid, start)
 			if err != nil {
 				return err
@@ -147,7 +145,7 @@ func (c *Container) copyTo(ctx context.Context, dst string, r io.Reader) error {
 	upper, lowers := c.layerDirs()
 	work := filepath.Join(c.rt.containerDir(c.id), "work")
 	mnt := filepath.Join(c.rt.containerDir(c.id), "rootfs")
-	return inPrivateMountNS(func() error {
+	return archive.InPrivateMountNS(func() error {
 		opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work
 		if len(opts) >= unix.Getpagesize() {
 			return fmt.Errorf("%w: %d layers make overlay options longer than a page", ErrUnsupported, len(lowers))
@@ -218,88 +216,11 @@ func (c *Container) setPausedBy(pid int) error {
 	return writeState(c.rt.containerDir(c.id), &c.st)
 }
 
-// inPrivateMountNS runs fn on a thread of its own in a new mount namespace (and so with
-// its own root and working directory, as with onOwnFS). The thread is never given back to
-// the Go scheduler: it exits with the goroutine, and its namespace, with every mount fn
-// made, goes with it.
-func inPrivateMountNS(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // no unlock: the thread must die, not be reused
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			errc <- fmt.Errorf("new mount namespace: %w", err)
-			return
-		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			errc <- fmt.Errorf("make mounts private: %w", err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
-// onOwnFS runs fn on a thread of its own whose root and working directory are its own
-// (unshare CLONE_FS), so that fn may chroot. The thread is never given back to the Go
-// scheduler: it exits with the goroutine.
-func onOwnFS(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // no unlock: the thread must die, not be reused
-		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			errc <- fmt.Errorf("unshare fs: %w", err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
-// openInRoot opens the directory p inside rootFD with RESOLVE_IN_ROOT, trying again
-// while a rename elsewhere makes the kernel answer EAGAIN (a container renaming files in
-// a loop could otherwise fail every copy at once).
-func openInRoot(rootFD int, p string) (int, error) {
-	how := &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	for try := 0; ; try++ {
-		fd, err := unix.Openat2(rootFD, p, how)
-		if (errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR)) && try < 100 {
-			continue
-		}
-		return fd, err
-	}
-}
-
-// extractInRoot applies the tar r in dst, resolved inside the container root rootFD by
-// the kernel. It must run on a thread of its own file system context (onOwnFS,
-// inPrivateMountNS): it makes the root that thread's root directory, so that no path
-// Apply walks, whatever the container swaps into it meanwhile (a symlink to "/", ".."
-// beyond the root), leaves the container. Apply itself walks by descriptors, never
-// following a symlink; the chroot also keeps its ".." walks back up a deep tree inside
-// the container (CVE-2018-15664).
+// extractInRoot applies the tar r in dst inside the container root rootFD
+// (archive.ApplyInRoot, on a thread of its own file system context) and refuses a
+// hardlink to a file the tar lacks.
 func extractInRoot(ctx context.Context, rootFD int, dst string, r io.Reader) error {
-	fd, err := openInRoot(rootFD, dst)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", dst, err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Fchdir(rootFD); err != nil {
-		return fmt.Errorf("enter container root: %w", err)
-	}
-	if err := unix.Chroot("."); err != nil {
-		return fmt.Errorf("enter container root: %w", err)
-	}
-	// The working directory is dst itself, held by its descriptor: a rename of dst or
-	// of its parents does not move the copy.
-	if err := unix.Fchdir(fd); err != nil {
-		return fmt.Errorf("enter %s: %w", dst, err)
-	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(dropWhiteouts(r, pw)) }()
-	defer pr.Close()
-	res, err := archive.Apply(ctx, ".", pr, archive.Options{})
+	res, err := archive.ApplyInRoot(ctx, rootFD, dst, r)
 	if err != nil {
 		return err
 	}
@@ -308,28 +229,4 @@ func extractInRoot(ctx context.Context, rootFD int, dst string, r io.Reader) err
 		return fmt.Errorf("%w: hardlink %q to %q: target not in the archive", ErrInvalidContent, l.Name, l.Target)
 	}
 	return nil
-}
-
-// dropWhiteouts copies the tar r to w without ".wh." entries: a copy into a container
-// writes files, it does not delete the image's.
-func dropWhiteouts(r io.Reader, w io.Writer) error {
-	tr, tw := tar.NewReader(r), tar.NewWriter(w)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return tw.Close()
-		}
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(path.Base(hdr.Name), ".wh.") {
-			continue
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return err
-		}
-	}
 }
