@@ -20,7 +20,7 @@ import (
 //   - an owned container (not Detached: the default) dies with the
 //     process that owns it, so that process serves its DNS
 //     (dns_serve_linux.go);
-//   - a Detached container has a shim on the host anyway (startShim):
+//   - a Detached container has a shim on the host anyway (spawn.Spawner.StartShim):
 //     that shim serves (initproc's DNSConfig), so a Detached container
 //     keeps its DNS after its creator is gone.
 

@@ -2,7 +2,6 @@ package hull
 
 import (
 	"os/exec"
-	"sync"
 
 	"github.com/hullbox/hull/internal/spawn"
 )
@@ -31,19 +30,3 @@ func (rt *Runtime) spawnStart(cmd *exec.Cmd) (*exec.Cmd, error) {
 
 // spawnErr makes spawn.ErrClosed match ErrClosed too.
 func spawnErr(err error) error { return alsoIs(err, spawn.ErrClosed, ErrClosed) }
-
-// adoptWarm has the warm init w stand in for cmd, with cmd's streams
-// (childStreams: a writer that is no file gets a pipe copied into it
-// under copied).
-func adoptWarm(w *spawn.WarmInit, cmd *exec.Cmd, copied *sync.WaitGroup) error {
-	streams, ours, err := childStreams(cmd, copied)
-	defer func() {
-		for _, f := range ours {
-			f.Close()
-		}
-	}()
-	if err != nil {
-		return err
-	}
-	return w.Adopt(streams)
-}

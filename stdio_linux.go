@@ -41,7 +41,7 @@ type containerStdio struct {
 // console socket as the init's fd 5 (initproc.ConsoleFD).
 //
 // WithInit makes PID 1 a reaper (cfg.Reaper). A Detached container's
-// streams are its shim's (startShim): see WithDetached.
+// streams are its shim's (spawn.Spawner.StartShim): see WithDetached.
 func (rt *Runtime) wireStdio(cfg *initproc.Config, rc *runConfig, cmd *exec.Cmd) (*containerStdio, error) {
 	dir := rt.containerDir(cfg.ID)
 	if err := os.Remove(filepath.Join(dir, initproc.ExitName)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -107,41 +107,6 @@ func (rt *Runtime) wireStdio(cfg *initproc.Config, rc *runConfig, cmd *exec.Cmd)
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, sio.child)
 	return sio, nil
-}
-
-// childStreams returns the files a child gets as cmd's stdin, stdout and
-// stderr (nil: /dev/null). A writer that is no file gets a pipe, copied
-// into it under copied; ours are those pipes' write ends, which the
-// caller closes once the child holds its copies.
-func childStreams(cmd *exec.Cmd, copied *sync.WaitGroup) (files [3]*os.File, ours []*os.File, err error) {
-	switch in := cmd.Stdin.(type) {
-	case nil:
-	case *os.File:
-		files[0] = in
-	default:
-		return files, nil, fmt.Errorf("init stdin: %T is no file", in)
-	}
-	for i, out := range []io.Writer{cmd.Stdout, cmd.Stderr} {
-		switch o := out.(type) {
-		case nil:
-		case *os.File:
-			files[1+i] = o
-		default:
-			r, w, err := os.Pipe()
-			if err != nil {
-				return files, ours, err
-			}
-			ours = append(ours, w)
-			files[1+i] = w
-			copied.Add(1)
-			go func() {
-				defer copied.Done()
-				_, _ = io.Copy(o, r)
-				r.Close()
-			}()
-		}
-	}
-	return files, ours, nil
 }
 
 // started is called once the init runs: the child's end of the console
