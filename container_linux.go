@@ -510,7 +510,7 @@ func (c *Container) cleanup(now bool) error {
 	}
 	var errs []error
 	if cg := rt.loadCgroup(c.id); cg != nil {
-		errs = append(errs, removeCgroupSettled(cg))
+		errs = append(errs, cg.RemoveSettled())
 	}
 	initproc.Trace("P cleanup cgroup")
 	errs = append(errs, c.releaseNetworks())

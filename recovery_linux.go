@@ -64,7 +64,7 @@ func (rt *Runtime) recoverContainers() ([]containerState, error) {
 		}
 		if cg := rt.loadCgroup(st.ID); cg != nil {
 			// Killed tasks leave the cgroup a moment after the init dies.
-			errs = append(errs, removeCgroupSettled(cg))
+			errs = append(errs, cg.RemoveSettled())
 		}
 		_ = st.apply(actExit, nil) // killed: 137
 		errs = append(errs, writeState(rt.containerDir(st.ID), st))

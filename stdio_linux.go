@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/attach"
-	"github.com/hullbox/hull/internal/cgroup"
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/logfile"
 	"golang.org/x/sys/unix"
@@ -139,10 +138,7 @@ func (sio *containerStdio) attachConsole(ctx context.Context) error {
 	if sio.stdin != nil {
 		go func() { _, _ = io.Copy(master, sio.stdin) }()
 	}
-	if sio.openIn {
-		sio.srv.SetStdin(nopCloser{master}) // closing a client's input keeps the terminal
-	}
-	sio.srv.SetResize(func(rows, cols uint16) { resizeTerminal(master, rows, cols) })
+	sio.srv.SetTerminal(master, sio.openIn)
 	sio.copied.Add(1)
 	go func() {
 		defer sio.copied.Done()
@@ -191,19 +187,6 @@ func (c *Container) detached() bool {
 	return c.st.Detached
 }
 
-// removeCgroupSettled removes a container's cgroup, giving its last
-// processes a moment to be reaped: a detached init is reaped by whoever
-// inherited it, not by us, and the cgroup is busy until then.
-func removeCgroupSettled(cg *cgroup.Cgroup) error {
-	err := cg.Remove()
-	for i := 0; err != nil && i < 100; i++ {
-		time.Sleep(10 * time.Millisecond)
-		_ = cg.Kill()
-		err = cg.Remove()
-	}
-	return err
-}
-
 // teeAll writes to every non-nil writer, whatever their errors: the
 // container's output must reach the log and attached clients even when
 // WithStdout's writer fails.
@@ -216,20 +199,4 @@ func (t teeAll) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
-}
-
-// nopCloser keeps a terminal open when an attached client closes its
-// input.
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }
-
-// resizeTerminal sets the size of the terminal whose master is f.
-func resizeTerminal(f *os.File, rows, cols uint16) {
-	// SyscallConn, not Fd: Fd would make it blocking, and races Close.
-	if rc, err := f.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
-		})
-	}
 }

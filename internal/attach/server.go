@@ -102,6 +102,31 @@ func (s *Server) SetResize(fn func(rows, cols uint16)) {
 	s.mu.Unlock()
 }
 
+// SetTerminal makes clients' terminal sizes resize the terminal whose
+// master is master and, with input, their input its input. A client that
+// ends its input leaves the terminal open: the others may still type.
+func (s *Server) SetTerminal(master *os.File, input bool) {
+	if input {
+		s.SetStdin(nopCloser{master})
+	}
+	s.SetResize(func(rows, cols uint16) { resizeTerminal(master, rows, cols) })
+}
+
+// nopCloser keeps a terminal open when a client closes its input.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// resizeTerminal sets the size of the terminal whose master is f.
+func resizeTerminal(f *os.File, rows, cols uint16) {
+	// SyscallConn, not Fd: Fd would make it blocking, and races Close.
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+		})
+	}
+}
+
 // Writer returns a writer whose bytes go to the clients as stream typ
 // (FrameStdout or FrameStderr). It never fails nor blocks for long.
 func (s *Server) Writer(typ byte) io.Writer { return streamWriter{s, typ} }

@@ -439,3 +439,17 @@ func ReadKV(path, key string) uint64 {
 	}
 	return 0
 }
+
+// RemoveSettled removes the cgroup, giving its last processes a moment to
+// be reaped (killing them again meanwhile): a detached init is reaped by
+// whoever inherited it, not by its owner, and the cgroup is busy until
+// then.
+func (c *Cgroup) RemoveSettled() error {
+	err := c.Remove()
+	for i := 0; err != nil && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+		_ = c.Kill()
+		err = c.Remove()
+	}
+	return err
+}

@@ -244,16 +244,7 @@ func (s *shim) serve(cfg *Config, args ShimArgs) {
 		if master, err := RecvConsole(context.Background(), s.console); err == nil {
 			copyOut("stdout", attach.FrameStdout, master)
 			if s.srv != nil {
-				if args.OpenStdin {
-					s.srv.SetStdin(nopCloser{master})
-				}
-				s.srv.SetResize(func(rows, cols uint16) {
-					if rc, err := master.SyscallConn(); err == nil {
-						_ = rc.Control(func(fd uintptr) {
-							_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
-						})
-					}
-				})
+				s.srv.SetTerminal(master, args.OpenStdin)
 			}
 		}
 	} else {
@@ -310,11 +301,6 @@ func (s *shim) close() {
 		s.dns.Stop()
 	}
 }
-
-// nopCloser keeps a terminal master open when a client closes its input.
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }
 
 // writeExit writes exit.json atomically and durably in dir: a Detached
 // container's must survive a crash of the host.
