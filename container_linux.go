@@ -278,7 +278,7 @@ func (c *Container) reap() {
 	lp := c.lp
 	ps := lp.wait()
 	c.stopDNS(lp)
-	_ = lp.io.close()
+	_ = lp.io.Close()
 	var exit ExitStatus
 	if ps == nil {
 		exit.ExitCode = 137 // not ours to reap after all: as killed

@@ -92,7 +92,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	usePlan = usePlan && rc.startNow && !rt.goInit && spawn.PlanFits(cmd, cfg)
 	initproc.Trace("P compiled")
 	status := bufio.NewReader(statR)
-	l := &spawn.Launch{Cmd: cmd, CfgR: cfgR, CfgW: cfgW, StatR: statR, StatW: statW, Status: status, Copied: &sio.copied,
+	l := &spawn.Launch{Cmd: cmd, CfgR: cfgR, CfgW: cfgW, StatR: statR, StatW: statW, Status: status, Copied: &sio.Copied,
 		StartError: func(m initproc.Message) error { return startError(cfg.ID, m) }}
 	var proc *os.Process
 	var wait func() *os.ProcessState
@@ -133,11 +133,11 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	err = spawnErr(err)
 	cfgR.Close()
 	statW.Close()
-	sio.started()
+	sio.Started()
 	if err != nil {
 		cfgW.Close()
 		statR.Close()
-		return nil, errors.Join(fmt.Errorf("start init: %w", err), cg.Remove(), sio.close())
+		return nil, errors.Join(fmt.Errorf("start init: %w", err), cg.Remove(), sio.Close())
 	}
 	if !usePlan {
 		plan = nil
@@ -176,7 +176,7 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 		return lp, startError(cfg.ID, m)
 	}
 	initproc.Trace("P init ready")
-	if err := sio.attachConsole(ctx); err != nil {
+	if err := sio.AttachConsole(ctx); err != nil {
 		return lp, err
 	}
 	// Only now: a Go init's runtime has made its threads.
