@@ -18,6 +18,7 @@ import (
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/nsenter"
 	specpkg "github.com/hullbox/hull/internal/spec"
+	"github.com/hullbox/hull/internal/stdio"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -175,15 +176,15 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		// stdout would be reachable from the container through
 		// /proc/<pid>/fd/1 (read, seek, append), as `docker exec >> f`
 		// never allows. cmd copies into non-file writers itself.
-		cmd.Stdout, cmd.Stderr = notAFile(ec.stdout), notAFile(ec.stderr)
+		cmd.Stdout, cmd.Stderr = stdio.NotAFile(ec.stdout), stdio.NotAFile(ec.stderr)
 		if ec.stdin != nil {
-			in, err := stdinPipe(ec.stdin)
+			in, err := stdio.NewInPipe(ec.stdin)
 			if err != nil {
 				return ExecResult{}, err
 			}
 			defer in.Close() // EOF for the container once we are done
-			closeAfterStart = append(closeAfterStart, in.r)
-			cmd.Stdin = in.r
+			closeAfterStart = append(closeAfterStart, in.R)
+			cmd.Stdin = in.R
 		}
 	}
 	if cgFD, err := cg.DirFD(); err != nil {
@@ -229,7 +230,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 			return ExecResult{}, fmt.Errorf("terminal: %w", err)
 		}
 		defer master.Close()
-		copyTTY(master, ec, &copied)
+		stdio.CopyTerminal(master, ec.stdin, ec.stdout, ec.resize, &copied)
 	}
 	// The status pipe closes on execve; before that, a setup failure.
 	m, merr := readStatus(ctx, statR)
@@ -264,89 +265,4 @@ func exitCode(ps *os.ProcessState) int {
 		return 128 + int(ws.Signal())
 	}
 	return ps.ExitCode()
-}
-
-// copyTTY copies between the terminal's master and the exec's streams,
-// and applies resizes; copied is done when the output is drained (the
-// master reads EIO once the process and its children closed the slave).
-func copyTTY(master *os.File, ec *execConfig, copied *sync.WaitGroup) {
-	if ec.stdin != nil {
-		go func() { _, _ = io.Copy(master, ec.stdin) }()
-	}
-	out := ec.stdout
-	if out == nil {
-		out = io.Discard
-	}
-	copied.Add(1)
-	go func() {
-		defer copied.Done()
-		_, _ = io.Copy(out, master)
-	}()
-	if ec.resize != nil {
-		// SyscallConn, not Fd: Fd would make the master blocking, and
-		// races with Close.
-		rc, err := master.SyscallConn()
-		if err != nil {
-			return
-		}
-		done := make(chan struct{})
-		go func() {
-			copied.Wait()
-			close(done)
-		}()
-		go func() {
-			for {
-				select {
-				case sz, ok := <-ec.resize:
-					if !ok {
-						return
-					}
-					_ = rc.Control(func(fd uintptr) {
-						_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: sz[0], Col: sz[1]})
-					})
-				case <-done:
-					return
-				}
-			}
-		}()
-	}
-}
-
-// notAFile hides an *os.File behind a plain io.Writer, so that exec.Cmd
-// gives the child a pipe and copies, instead of the file's descriptor.
-func notAFile(w io.Writer) io.Writer {
-	if w == nil {
-		return nil
-	}
-	return struct{ io.Writer }{w}
-}
-
-// inPipe feeds a child's stdin from a reader: the child gets r; a
-// goroutine copies the reader into w until it ends (then the child reads
-// EOF) or Close. Unlike exec.Cmd's own copy, Wait never waits for it: the
-// reader (a terminal, say) may never end, and docker exec -i returns when
-// the process exits all the same. The goroutine ends at the reader's next
-// read.
-type inPipe struct {
-	r, w *os.File
-	once sync.Once
-}
-
-func stdinPipe(src io.Reader) (*inPipe, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	p := &inPipe{r: r, w: w}
-	go func() {
-		_, _ = io.Copy(w, src)
-		p.Close()
-	}()
-	return p, nil
-}
-
-// Close closes our end: the child reads EOF.
-func (p *inPipe) Close() error {
-	p.once.Do(func() { p.w.Close() })
-	return nil
 }

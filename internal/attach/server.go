@@ -109,7 +109,7 @@ func (s *Server) SetTerminal(master *os.File, input bool) {
 	if input {
 		s.SetStdin(nopCloser{master})
 	}
-	s.SetResize(func(rows, cols uint16) { resizeTerminal(master, rows, cols) })
+	s.SetResize(func(rows, cols uint16) { ResizeTerminal(master, rows, cols) })
 }
 
 // nopCloser keeps a terminal open when a client closes its input.
@@ -117,8 +117,8 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-// resizeTerminal sets the size of the terminal whose master is f.
-func resizeTerminal(f *os.File, rows, cols uint16) {
+// ResizeTerminal sets the size of the terminal whose master is f.
+func ResizeTerminal(f *os.File, rows, cols uint16) {
 	// SyscallConn, not Fd: Fd would make it blocking, and races Close.
 	if rc, err := f.SyscallConn(); err == nil {
 		_ = rc.Control(func(fd uintptr) {
