@@ -142,7 +142,7 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 		return nil, fmt.Errorf("create container: %w", err)
 	}
 	initproc.Trace("P hold put")
-	if err := writeEtcFiles(dir, spec.Hostname); err != nil {
+	if err := specpkg.WriteEtcFiles(dir, spec.Hostname); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
 	if err := dns.SetNameservers(filepath.Join(dir, "resolv.conf"), rc.dns); err != nil {

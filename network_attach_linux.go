@@ -15,6 +15,7 @@ import (
 	"github.com/hullbox/hull/internal/dns"
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/netsetup"
+	specpkg "github.com/hullbox/hull/internal/spec"
 	"github.com/vishvananda/netns"
 )
 
@@ -159,7 +160,7 @@ func (rt *Runtime) prepareNetworks(st *containerState, cfg *initproc.Config, rc 
 		return err
 	}
 	initproc.Trace("P addresses allocated")
-	if err := os.WriteFile(filepath.Join(dir, "hosts"), etcHosts(st.Hostname, st.Networks[0].IP.String()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "hosts"), specpkg.EtcHosts(st.Hostname, st.Networks[0].IP.String()), 0o644); err != nil {
 		return err
 	}
 	if !user || !fresh {
