@@ -36,6 +36,7 @@ const racerSource = `package main
 import (
 	"os"
 
+	"golang.org/x/sys/unix"
 )
 
 func main() {
