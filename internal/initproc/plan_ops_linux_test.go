@@ -1,7 +1,9 @@
 package initproc
 
 import (
+	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"testing"
 )
@@ -18,6 +20,11 @@ func TestPlanOpsHeader(t *testing.T) {
 		}
 	}
 	got, err := os.ReadFile("plan_ops.h")
+	if errors.Is(err, fs.ErrNotExist) {
+		// A test binary run away from its sources (scripts/vmtest.sh):
+		// the build that made it had the header.
+		t.Skip("plan_ops.h is not here: the test runs outside the source tree")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
