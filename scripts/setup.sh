@@ -26,8 +26,8 @@ apt-get install -y -qq --no-install-recommends docker.io podman netavark tini >/
 # qemu-system-x86, e2fsprogs: scripts/vmtest.sh boots Debian 12's 6.1 kernel
 # (linux-image-cloud-amd64, whose .deb it downloads to its cache, not
 # installed on this host) with cgroup v2 only and runs the kernel tests
-# there (HULL_VMTEST=on: see scripts/test.sh).
-if [ "${HULL_VMTEST:-off}" = on ]; then
+# there (unless HULL_VMTEST=off: see scripts/test.sh).
+if [ "${HULL_VMTEST:-on}" != off ]; then
 	apt-get install -y -qq --no-install-recommends qemu-system-x86 e2fsprogs >/dev/null
 	./scripts/vmtest.sh --fetch
 fi
