@@ -41,8 +41,8 @@ const (
 )
 
 // transition is a row of the state machine: the statuses an action is
-// allowed from and the one it leads to (to == from for an action that
-// needs a status but does not change it).
+// allowed from and the one it leads to, or same for an action that needs
+// a status but does not change it.
 type transition struct {
 	from []Status
 	to   Status
