@@ -5,9 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
+	"github.com/hullbox/hull/internal/spawn"
 	"golang.org/x/sys/unix"
 )
 
@@ -84,33 +84,19 @@ func (rt *Runtime) scanStates() ([]containerState, error) {
 		return nil, err
 	}
 	defer unlock()
-	entries, err := os.ReadDir(rt.containersDir())
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	states, err := rt.walkStates(func(id string) {
+		gone := filepath.Join(rt.containersDir(), ".removing-"+id)
+		if os.Rename(rt.containerDir(id), gone) == nil {
+			_ = os.RemoveAll(gone)
+			_ = rt.store.DeleteHold(id)
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
-	var states []containerState
 	var errs []error
-	for _, e := range entries {
-		if !e.IsDir() || len(e.Name()) != 64 {
-			continue
-		}
-		dir := rt.containerDir(e.Name())
-		st, err := readState(dir)
-		switch {
-		case errors.Is(err, errStateLost):
-			gone := filepath.Join(rt.containersDir(), ".removing-"+e.Name())
-			if os.Rename(dir, gone) == nil {
-				_ = os.RemoveAll(gone)
-				_ = rt.store.DeleteHold(e.Name())
-			}
-			continue
-		case errors.Is(err, fs.ErrNotExist):
-			continue // a Create under way, or a Remove half done
-		case err != nil:
-			return nil, err
-		}
-		errs = append(errs, rt.store.RepairHold(holdFor(&st)))
-		states = append(states, st)
+	for i := range states {
+		errs = append(errs, rt.store.RepairHold(holdFor(&states[i])))
 	}
 	ids, err := rt.store.HoldIDs()
 	for _, id := range ids {
@@ -125,6 +111,6 @@ func (rt *Runtime) scanStates() ([]containerState, error) {
 // container init (the sealed copy of this program, internal/spawn.Exe): a
 // Detached container's PID 1 is its command once started.
 func execd(pid int) bool {
-	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
-	return err == nil && exe != "/memfd:hull-init (deleted)" // the memfd's name: newExecFile
+	sealed, known := spawn.RunsExe(pid)
+	return known && !sealed
 }

@@ -118,7 +118,11 @@ func (rt *Runtime) containerDir(id string) string { return filepath.Join(rt.cont
 
 // readStates reads every container's state file. Directories without one
 // (a Create under way or a Remove half done) are skipped.
-func (rt *Runtime) readStates() ([]containerState, error) {
+func (rt *Runtime) readStates() ([]containerState, error) { return rt.walkStates(nil) }
+
+// walkStates is readStates, calling lost (if not nil) with the ID of each
+// container whose state.json is lost (errStateLost), which it skips too.
+func (rt *Runtime) walkStates(lost func(id string)) ([]containerState, error) {
 	entries, err := os.ReadDir(rt.containersDir())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -132,8 +136,11 @@ func (rt *Runtime) readStates() ([]containerState, error) {
 			continue
 		}
 		st, err := readState(filepath.Join(rt.containersDir(), e.Name()))
+		if errors.Is(err, errStateLost) && lost != nil {
+			lost(e.Name())
+		}
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errStateLost) {
-			continue // Open's recovery removes a lost one
+			continue // a Create under way, a Remove half done; a lost one: Open's recovery removes it
 		}
 		if err != nil {
 			return nil, err

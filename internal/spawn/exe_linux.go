@@ -23,6 +23,18 @@ func (e *Exe) Path() string { return "/proc/self/fd/" + strconv.Itoa(int(e.f.Fd(
 // Close closes the memfd; inits started from it keep running.
 func (e *Exe) Close() error { return e.f.Close() }
 
+// ExeName is the sealed copy's memfd name: /proc/<pid>/exe of a process
+// running it (an init before it execs its command) reads
+// "/memfd:hull-init (deleted)".
+const ExeName = "hull-init"
+
+// RunsExe reports whether process pid runs the sealed copy, from
+// /proc/<pid>/exe; known is false if that cannot be read (pid is gone).
+func RunsExe(pid int) (runs, known bool) {
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	return err == nil && exe == "/memfd:"+ExeName+" (deleted)", err == nil
+}
+
 // NewExe copies /proc/self/exe into a sealed, executable memfd.
 func NewExe() (*Exe, error) {
 	src, err := os.Open("/proc/self/exe")
@@ -30,11 +42,11 @@ func NewExe() (*Exe, error) {
 		return nil, fmt.Errorf("copy own binary: %w", err)
 	}
 	defer src.Close()
-	fd, err := memfdExec("hull-init")
+	fd, err := memfdExec(ExeName)
 	if err != nil {
 		return nil, fmt.Errorf("copy own binary: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), "memfd:hull-init")
+	f := os.NewFile(uintptr(fd), "memfd:"+ExeName)
 	if fi, err := src.Stat(); err == nil {
 		// Size it first so the copy does not grow the file page by page.
 		_ = f.Truncate(fi.Size())
