@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/initproc"
-	"github.com/hullbox/hull/internal/nsenter"
+	"github.com/hullbox/hull/internal/spawn"
 	specpkg "github.com/hullbox/hull/internal/spec"
 	"github.com/hullbox/hull/internal/stdio"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -42,14 +42,21 @@ func (c *Container) Exec(ctx context.Context, argv []string, opts ...ExecOption)
 	if len(argv) == 0 || argv[0] == "" {
 		return ExecResult{}, fmt.Errorf("exec in container %s: %w: no command", shortContainerID(c.id), ErrInvalidArgument)
 	}
-	if !nsenter.Available {
-		return ExecResult{}, fmt.Errorf("exec in container %s: %w: hull was built without cgo", shortContainerID(c.id), ErrUnsupported)
-	}
 	res, err := c.exec(ctx, argv, &ec)
 	if err != nil {
 		return res, fmt.Errorf("exec in container %s: %w", shortContainerID(c.id), c.rt.closedMeanwhile(err))
 	}
 	return res, nil
+}
+
+// needCgo is Open's check that this build can do everything: on Linux
+// every Exec and most container starts run C code (initproc's plan.c), so
+// a build without cgo fails at Open rather than at the first Exec.
+func needCgo() error {
+	if !initproc.CgoBuilt {
+		return fmt.Errorf("%w: hull was built without cgo (CGO_ENABLED=0); on Linux it needs cgo", ErrUnsupported)
+	}
+	return nil
 }
 
 // execPid returns the container init's PID if the container is running.
@@ -125,106 +132,51 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	if err != nil {
 		return ExecResult{}, err
 	}
-	exe, err := c.rt.initExe()
+	plan, err := initproc.CompileExec(&initproc.Config{ID: c.id, Spec: s}, pid)
 	if err != nil {
-		return ExecResult{}, err
+		return ExecResult{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	cg := c.rt.loadCgroup(c.id)
 	if cg == nil {
 		return ExecResult{}, fmt.Errorf("%w: container is not running (no cgroup)", ErrConflict)
 	}
-	var closeAfterStart []io.Closer
+	x, err := newExecLaunch(ec)
+	if err != nil {
+		return ExecResult{}, err
+	}
+	defer x.close()
+	helper, err := c.rt.ctrs.spawner.StartPlan(ctx, x.l, plan)
+	x.started()
+	if err != nil {
+		return ExecResult{}, fmt.Errorf("start: %w", spawnErr(err))
+	}
+	// The helper (CompileExec) reaps itself from our side: it exits once
+	// its child, the command, has exec'd.
+	defer func() { _, _ = helper.Wait() }()
+	var cmd *os.Process // the command, once the helper has forked it
 	defer func() {
-		for _, f := range closeAfterStart {
-			f.Close()
-		}
-	}()
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return ExecResult{}, err
-	}
-	defer cfgW.Close()
-	statR, statW, err := os.Pipe()
-	if err != nil {
-		cfgR.Close()
-		return ExecResult{}, err
-	}
-	defer statR.Close()
-	closeAfterStart = append(closeAfterStart, cfgR, statW)
-	cmd := &exec.Cmd{
-		Path: exe.Path(),
-		Args: []string{"hull-exec", c.id},
-		Env: []string{initproc.Env + "=" + initproc.ExecMode, nsenter.Env + "=" + strconv.Itoa(pid),
-			"GOMAXPROCS=1", "GOGC=off"},
-		ExtraFiles:  []*os.File{cfgR, statW},
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
-		WaitDelay:   time.Second,
-	}
-	var console *os.File
-	if ec.tty {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return ExecResult{}, err
-		}
-		console = os.NewFile(uintptr(fds[0]), "console")
-		defer console.Close()
-		child := os.NewFile(uintptr(fds[1]), "console-child")
-		closeAfterStart = append(closeAfterStart, child)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, child) // fd 5: initproc.ConsoleFD
-	} else {
-		// Pipes, never the caller's descriptors: a host file given as
-		// stdout would be reachable from the container through
-		// /proc/<pid>/fd/1 (read, seek, append), as `docker exec >> f`
-		// never allows. cmd copies into non-file writers itself.
-		cmd.Stdout, cmd.Stderr = stdio.NotAFile(ec.stdout), stdio.NotAFile(ec.stderr)
-		if ec.stdin != nil {
-			in, err := stdio.NewInPipe(ec.stdin)
-			if err != nil {
-				return ExecResult{}, err
+		if retErr != nil {
+			_ = helper.Kill()
+			if cmd != nil {
+				_ = cmd.Kill()
+				_, _ = cmd.Wait()
 			}
-			defer in.Close() // EOF for the container once we are done
-			closeAfterStart = append(closeAfterStart, in.R)
-			cmd.Stdin = in.R
-		}
-	}
-	if cgFD, err := cg.DirFD(); err != nil {
-		return ExecResult{}, err
-	} else if cgFD != nil {
-		defer cgFD.Close()
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgFD.Fd())
-	}
-	cmd, err = c.rt.spawnStart(cmd)
-	if err != nil {
-		return ExecResult{}, fmt.Errorf("start: %w", err)
-	}
-	for _, f := range closeAfterStart {
-		f.Close()
-	}
-	closeAfterStart = nil
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	reaped := false // waited was received from
-	defer func() {
-		if retErr != nil && !reaped {
-			_ = cmd.Process.Kill()
-			<-waited
 		}
 	}()
-	// The helper forks the command once this config arrives: by then it
-	// must be in the container's cgroup (v1; v2 clones into it).
-	if err := cg.Add(cmd.Process.Pid); err != nil {
+	// The helper joins the container's cgroup namespace once it is in
+	// the cgroup, where its child is born.
+	if err := cg.MoveIn(helper.Pid); err != nil {
 		return ExecResult{}, fmt.Errorf("join cgroup: %w", err)
 	}
-	if err := initproc.WriteConfig(cfgW, &initproc.Config{ID: c.id, Spec: s}); err != nil {
-		return ExecResult{}, fmt.Errorf("send config: %w", err)
+	if _, err := x.l.CfgW.Write([]byte{1}); err != nil { // go (initproc.Spawn)
+		return ExecResult{}, fmt.Errorf("start: %w", err)
 	}
-	cfgW.Close()
+	x.l.CfgW.Close()
 	var copied sync.WaitGroup
-	if console != nil {
-		master, err := initproc.RecvConsole(ctx, console)
+	if x.console != nil {
+		master, err := initproc.RecvConsole(ctx, x.console)
 		if err != nil {
-			m, _ := initproc.ReadMessage(bufio.NewReader(statR))
-			if m.Type == "error" {
+			if m, merr := x.next(ctx, plan); merr == nil && m.Type == "error" {
 				err = startError(c.id, m)
 			}
 			return ExecResult{}, fmt.Errorf("terminal: %w", err)
@@ -232,32 +184,216 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		defer master.Close()
 		stdio.CopyTerminal(master, ec.stdin, ec.stdout, ec.resize, &copied)
 	}
-	// The status pipe closes on execve; before that, a setup failure.
-	m, merr := readStatus(ctx, statR)
-	if merr == nil && m.Type == "error" && ec.stderr != nil && console == nil {
-		fmt.Fprintf(ec.stderr, "hull: %s: %s\n", m.Stage, m.Message)
+	// The helper reports the command's pid, and before it any failure of
+	// its own or of the command before its exec; the pipe ends at exec.
+	var failed *initproc.Message
+	for {
+		m, err := x.next(ctx, plan)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return ExecResult{}, err
+		}
+		switch m.Type {
+		case "forked":
+			if cmd, err = os.FindProcess(m.Code); err != nil {
+				return ExecResult{}, err
+			}
+		case "error":
+			failed = &m
+		}
 	}
-	var werr error
+	if failed != nil && ec.stderr != nil && x.console == nil {
+		fmt.Fprintf(ec.stderr, "hull: %s: %s\n", failed.Stage, failed.Message)
+	}
+	if cmd == nil {
+		// The helper failed before the fork: its code is Docker's.
+		ps, err := helper.Wait()
+		if err != nil {
+			return ExecResult{}, err
+		}
+		if failed == nil {
+			return ExecResult{}, fmt.Errorf("exec helper ended before the command started (%s)", ps)
+		}
+		return ExecResult{ExitCode: exitCode(ps)}, nil
+	}
+	waited := make(chan *os.ProcessState, 1)
+	go func() {
+		ps, _ := cmd.Wait()
+		waited <- ps
+	}()
+	var ps *os.ProcessState
 	select {
-	case werr = <-waited:
+	case ps = <-waited:
 	case <-ctx.Done():
-		_ = cmd.Process.Kill()
+		_ = cmd.Kill()
 		<-waited
-		reaped = true
+		cmd = nil // reaped
 		return ExecResult{}, ctx.Err()
 	}
+	cmd = nil
+	x.waitOutput()
 	copied.Wait()
-	if cmd.ProcessState == nil {
-		return ExecResult{}, werr
+	if ps == nil {
+		return ExecResult{}, errors.New("exec: the command's status is lost")
 	}
-	return ExecResult{ExitCode: exitCode(cmd.ProcessState)}, nil
+	return ExecResult{ExitCode: exitCode(ps)}, nil
 }
 
-// readStatus reads the exec'd process's report: io.EOF when it exec'd.
-func readStatus(ctx context.Context, r *os.File) (initproc.Message, error) {
-	stop := context.AfterFunc(ctx, func() { _ = r.SetReadDeadline(time.Now()) })
+// execLaunch is what starting an exec's helper takes: the pipes and
+// streams of a spawn.Launch, the terminal's socket, and the copies of
+// the command's output.
+type execLaunch struct {
+	l       *spawn.Launch
+	console *os.File   // our end of the terminal's socket, or nil
+	child   []*os.File // the helper's ends, ours to close once it holds them
+	ours    []io.Closer
+	outputs []*os.File // the read ends of the command's stdout and stderr
+	copied  sync.WaitGroup
+}
+
+// newExecLaunch makes the pipes and streams of an exec: a terminal's
+// socket with ec.tty; else pipes, never the caller's descriptors: a host
+// file given as stdout would be reachable from the container through
+// /proc/<pid>/fd/1 (read, seek, append), as `docker exec >> f` never
+// allows.
+func newExecLaunch(ec *execConfig) (x *execLaunch, retErr error) {
+	x = &execLaunch{}
+	defer func() {
+		if retErr != nil {
+			x.started()
+			x.close()
+		}
+	}()
+	// pipe makes a pipe whose write end is the helper's.
+	pipe := func() (r, w *os.File, err error) {
+		if r, w, err = os.Pipe(); err == nil {
+			x.ours, x.child = append(x.ours, r), append(x.child, w)
+		}
+		return r, w, err
+	}
+	cfgR, cfgW, err := os.Pipe() // the helper reads this one
+	if err != nil {
+		return nil, err
+	}
+	x.ours, x.child = append(x.ours, cfgW), append(x.child, cfgR)
+	statR, statW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := &exec.Cmd{ExtraFiles: []*os.File{cfgR, statW}, SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}}
+	x.l = &spawn.Launch{Cmd: cmd, CfgR: cfgR, CfgW: cfgW, StatR: statR, StatW: statW,
+		Status: bufio.NewReader(statR), Copied: &x.copied}
+	if ec.tty {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		x.console = os.NewFile(uintptr(fds[0]), "console")
+		x.ours = append(x.ours, x.console)
+		child := os.NewFile(uintptr(fds[1]), "console-child")
+		x.child = append(x.child, child)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, child) // initproc.ConsoleFD
+		return x, nil
+	}
+	for i, w := range []io.Writer{ec.stdout, ec.stderr} {
+		if w == nil {
+			continue // /dev/null
+		}
+		if i == 1 && sameWriter(ec.stdout, ec.stderr) {
+			// One pipe for both, as os/exec does: two copies into one
+			// writer would race.
+			cmd.Stderr = cmd.Stdout
+			break
+		}
+		r, cw, err := pipe()
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			cmd.Stdout = cw
+		} else {
+			cmd.Stderr = cw
+		}
+		x.outputs = append(x.outputs, r)
+		x.copied.Add(1)
+		go func() {
+			defer x.copied.Done()
+			_, _ = io.Copy(w, r)
+		}()
+	}
+	if ec.stdin != nil {
+		in, err := stdio.NewInPipe(ec.stdin)
+		if err != nil {
+			return nil, err
+		}
+		x.ours = append(x.ours, in) // EOF for the container once we are done
+		x.child = append(x.child, in.R)
+		cmd.Stdin = in.R
+	}
+	return x, nil
+}
+
+// sameWriter reports whether a and b are the same writer (false for
+// writers of a type that cannot be compared).
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() { _ = recover() }()
+	return a == b
+}
+
+// started closes the helper's ends of the pipes, which it holds by now
+// (or never will).
+func (x *execLaunch) started() {
+	for _, f := range x.child {
+		f.Close()
+	}
+	x.child = nil
+}
+
+// outputDelay is how long the copies of an exec's output may go on once
+// the command has exited: a process it left behind may hold them open
+// (os/exec's WaitDelay).
+const outputDelay = time.Second
+
+// waitOutput waits for the copies of the command's output, for up to
+// outputDelay.
+func (x *execLaunch) waitOutput() {
+	done := make(chan struct{})
+	go func() {
+		x.copied.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(outputDelay):
+		for _, r := range x.outputs {
+			r.Close() // ends the copy
+		}
+		<-done
+	}
+}
+
+// close closes our ends of everything, once the copies of the output
+// have ended.
+func (x *execLaunch) close() {
+	x.waitOutput()
+	for _, f := range x.ours {
+		f.Close()
+	}
+}
+
+// next reads the exec helper's next report, worded (a plan's failures
+// have no words), giving up when ctx ends; io.EOF once the command has
+// exec'd and the helper is gone.
+func (x *execLaunch) next(ctx context.Context, plan []byte) (initproc.Message, error) {
+	stop := context.AfterFunc(ctx, func() { _ = x.l.StatR.SetReadDeadline(time.Now()) })
 	defer stop()
-	return initproc.ReadMessage(bufio.NewReader(r))
+	m, err := initproc.ReadMessage(x.l.Status)
+	if err != nil && ctx.Err() != nil {
+		return m, ctx.Err()
+	}
+	return initproc.Word(plan, m), err
 }
 
 func exitCode(ps *os.ProcessState) int {

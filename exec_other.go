@@ -8,3 +8,6 @@ import "context"
 func (c *Container) Exec(ctx context.Context, argv []string, opts ...ExecOption) (ExecResult, error) {
 	return ExecResult{}, ErrUnsupported
 }
+
+// needCgo: where containers are unsupported, so is nothing more.
+func needCgo() error { return nil }

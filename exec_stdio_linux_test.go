@@ -113,3 +113,19 @@ func sleeper(t *testing.T, rt *Runtime) *Container {
 	}
 	return c
 }
+
+// TestExecSameWriter: one writer given as both stdout and stderr gets
+// all of both, in the order written: one pipe serves both, as with
+// os/exec (two copies into one bytes.Buffer would race and lose output).
+func TestExecSameWriter(t *testing.T) {
+	rt := containerTest(t)
+	c := sleeper(t, rt)
+	for range 20 {
+		var out bytes.Buffer
+		res, err := c.Exec(t.Context(), []string{"sh", "-c", "echo out; echo err >&2; echo out2"},
+			WithExecStdout(&out), WithExecStderr(&out))
+		if err != nil || res.ExitCode != 0 || out.String() != "out\nerr\nout2\n" {
+			t.Fatalf("exec: %v %+v, output %q", err, res, out.String())
+		}
+	}
+}

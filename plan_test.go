@@ -3,6 +3,7 @@
 package hull
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hullbox/hull/internal/initproc"
 
@@ -63,6 +65,7 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		{"root with capabilities", []RunOption{WithUser("0:1000"), WithCapAdd("ALL")}},
 		{"privileged", []RunOption{WithPrivileged()}},
 		{"tmpfs shared", []RunOption{WithTmpfs("/shared", "rshared")}},
+		{"terminal", []RunOption{WithTTY()}},
 	}
 	ids := regexp.MustCompile(`[0-9a-f]{64}|[0-9a-f]{12}`)
 	// Every op plan.c executes must be compared here: the ops the plans
@@ -140,8 +143,9 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		for _, op := range initproc.COps() {
 			// keepcaps: no option leads to it (internal/spec gives a
 			// non-root user no permitted set); TestPlanExecutors checks
-			// that both sides have it.
-			if !seen[op] && op != "keepcaps" {
+			// that both sides have it. fork: only an exec's plan has it
+			// (TestExecMatchesInit).
+			if !seen[op] && op != "keepcaps" && op != "fork" {
 				t.Errorf("no case runs plan.c's op %s: add one", op)
 			}
 		}
@@ -257,5 +261,56 @@ func TestPlanInitWhen(t *testing.T) {
 		if d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); err != nil || d != want {
 			t.Errorf("this program's dumpable flag after a run: %d %v, want %d", d, err, want)
 		}
+	}
+}
+
+// TestExecMatchesInit: a process exec'd into a running container (its
+// plan, initproc.CompileExec) sees what the container's own process
+// sees: the same credentials, capabilities, no_new_privs, seccomp,
+// limits, working directory, mounts, /dev, network and environment, for
+// the same options.
+func TestExecMatchesInit(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ids := regexp.MustCompile(`[0-9a-f]{64}|[0-9a-f]{12}`)
+	for _, tc := range []struct {
+		name string
+		opts []RunOption
+	}{
+		{"defaults", nil},
+		{"options", []RunOption{
+			WithUser("app"), WithCapAdd("CAP_NET_ADMIN"), WithCapDrop("CAP_CHOWN"),
+			WithEnv("A=1", "PATH=/usr/bin:/bin"), WithWorkdir("/new/work/dir"), WithReadOnlyRootfs(),
+			WithTmpfs("/scratch", "size=1m"), WithUlimit("nofile", 512, 1024),
+		}},
+		{"root with capabilities", []RunOption{WithUser("0:1000"), WithCapAdd("ALL")}},
+		{"privileged", []RunOption{WithPrivileged()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := append([]RunOption{WithNetworkMode(NetworkModeNone), WithHostname("probe")}, tc.opts...)
+			var initOut syncBuffer
+			c, err := rt.Run(t.Context(), "busybox:test", append(opts, WithCmd("sh", "-c", planProbe+"sleep 60"), WithStdout(&initOut))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
+			var execOut bytes.Buffer
+			res, err := c.Exec(t.Context(), []string{"sh", "-c", planProbe}, WithExecStdout(&execOut), WithExecStderr(&execOut))
+			if err != nil || res.ExitCode != 0 {
+				t.Fatalf("exec: %+v %v\n%s", res, err, execOut.String())
+			}
+			clean := func(s string) string { return ids.ReplaceAllString(strings.ReplaceAll(s, rt.Root(), "ROOT"), "ID") }
+			got := clean(execOut.String())
+			want := ""
+			for range 100 { // the init's probe may still be printing
+				if want = clean(initOut.String()); strings.Count(want, "\n") >= strings.Count(got, "\n") {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if got != want {
+				t.Errorf("the exec'd process and the container's differ:\n%s", lineDiff(want, got))
+			}
+		})
 	}
 }

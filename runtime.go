@@ -58,6 +58,9 @@ func Open(ctx context.Context, opts ...Option) (*Runtime, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := needCgo(); err != nil {
+		return nil, err
+	}
 	root, err := filepath.Abs(cfg.root)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg.root, err)

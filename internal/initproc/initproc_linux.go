@@ -115,8 +115,6 @@ func Run() {
 	switch os.Getenv(Env) {
 	case "":
 		return
-	case ExecMode:
-		os.Exit(runExec())
 	case WarmMode:
 		os.Exit(runWarm())
 	case ShimMode:

@@ -79,6 +79,7 @@ struct hull_open_how {
 
 #define CONFIG_FD 3
 #define STATUS_FD 4
+#define CONSOLE_FD 5 // a terminal's socket (opConsole), when there is one
 #define MAX_ARGS 4096
 
 // Per thread, as everything this file changes: a plan init started by
@@ -89,6 +90,12 @@ static __thread uint32_t cur_step; // the step running, from 1; 0: before the pl
 static __thread int trace_fd = -1;
 static __thread int status_fd = STATUS_FD;
 static __thread char fdpath_buf[64];
+// What op_fork needs: the rest of the plan (run_plan's), the stack and
+// the parent-death signal of its child, and op_console's pty slave.
+static __thread const unsigned char *plan_next, *plan_end;
+static __thread char *fork_stack;
+static __thread int fork_deathsig;
+static __thread int console_slave;
 
 // ---- reporting ----
 
@@ -882,6 +889,105 @@ static void op_no_new_privs(const struct op *o) {
 		fail();
 }
 
+// op_console makes the container's terminal: a pseudo-terminal in its
+// /dev/pts (its own devpts, so that tty(1) names it), whose master goes
+// to the parent over CONSOLE_FD and whose slave op_ctty makes stdio.
+static void op_console(const struct op *o) {
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		fail_at(FAIL_CONSOLE, 0);
+	int unlock = 0, n;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		fail_at(FAIL_CONSOLE, 1);
+	if (ioctl(master, TIOCGPTN, &n) < 0)
+		fail_at(FAIL_CONSOLE, 2);
+	if (num(o, 0)) {
+		struct winsize ws = {.ws_col = (unsigned short)num(o, 1), .ws_row = (unsigned short)num(o, 2)};
+		if (ioctl(master, TIOCSWINSZ, &ws) < 0)
+			fail_at(FAIL_CONSOLE, 3);
+	}
+	char path[32];
+	snprintf(path, sizeof(path), "/dev/pts/%d", n);
+	int slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		fail_at(FAIL_CONSOLE, 4);
+	char byte = 0;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	if (sendmsg(CONSOLE_FD, &msg, MSG_NOSIGNAL) < 0)
+		fail_at(FAIL_CONSOLE, 5);
+	close(master);
+	close(CONSOLE_FD);
+	console_slave = slave;
+}
+
+// op_ctty makes op_console's terminal the controlling terminal of a new
+// session, and stdin, stdout and stderr.
+static void op_ctty(const struct op *o) {
+	(void)o;
+	if (console_slave < 0) {
+		errno = ENOTTY;
+		fail_at(FAIL_CTTY, 1);
+	}
+	if (setsid() < 0)
+		fail_at(FAIL_CTTY, 0);
+	if (ioctl(console_slave, TIOCSCTTY, 0) < 0)
+		fail_at(FAIL_CTTY, 1);
+	for (int i = 0; i < 3; i++)
+		if (dup2(console_slave, i) < 0)
+			fail_at(FAIL_CTTY, 2);
+	if (console_slave > 2)
+		close(console_slave);
+	console_slave = -1;
+}
+
+static void run_steps(void);
+
+// fork_main is the child of op_fork: in the pid namespace its parent
+// joined, with its credentials, and the program's parent-death signal.
+static int fork_main(void *arg) {
+	(void)arg;
+	uint64_t none = 0;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+	if (fork_deathsig && prctl(PR_SET_PDEATHSIG, fork_deathsig, 0, 0, 0) < 0)
+		fail_at(FAIL_PDEATHSIG, 0);
+	run_steps();
+	return 125; // not reached: run_steps execs or exits
+}
+
+// op_fork runs the rest of the plan in a child, as hull_plan_spawn runs
+// a plan init: clone(CLONE_VM|CLONE_VFORK) onto fork_stack, this process
+// waiting until it execs or exits. setns puts only a process's children
+// in a pid namespace: so an exec's plan joins the container's namespaces
+// and takes the process's credentials here, outside the container's pid
+// namespace, where nothing of the container can see a process that holds
+// more than the container may; only this child, with those credentials,
+// is in it. CLONE_PARENT makes it the program's child, which waits for
+// it, and this process reports its pid ("forked") and exits.
+static void op_fork(const struct op *o) {
+	(void)o;
+	int pid = 0;
+	uint64_t all = ~(uint64_t)0;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
+	if (clone(fork_main, fork_stack, CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD,
+		  NULL, &pid) < 0)
+		fail();
+	char line[64];
+	int n = snprintf(line, sizeof(line), "{\"type\":\"forked\",\"code\":%d}\n", pid);
+	write_all(status_fd, line, n);
+	_exit(0);
+}
+
 // executors has plan.c's executor of each op; the Go-only ones (see
 // plan_ops_linux.go) have none, and a plan holding one fails.
 static void (*const executors[OP_COUNT])(const struct op *) = {
@@ -913,6 +1019,9 @@ static void (*const executors[OP_COUNT])(const struct op *) = {
     [OP_NO_NEW_PRIVS] = op_no_new_privs,
     [OP_EXEC] = exec_process,
     [OP_MKNOD] = op_mknod,
+    [OP_CONSOLE] = op_console,
+    [OP_CTTY] = op_ctty,
+    [OP_FORK] = op_fork,
 };
 
 int hull_plan_executes(unsigned op) { return op < OP_COUNT && executors[op] != NULL; }
@@ -928,12 +1037,20 @@ static void run_op(const struct op *o) {
 // run_plan runs the steps of a plan (Compile's, without its size): the
 // last one execs the container's process.
 static void run_plan(const unsigned char *buf, size_t size) {
-	// Each step: opcode, argument count, then each argument as length and
-	// bytes followed by a NUL (not counted).
-	const unsigned char *p = buf, *end = buf + size;
+	plan_next = buf;
+	plan_end = buf + size;
+	cur_step = 0;
+	run_steps();
+}
+
+// run_steps runs the plan's steps from plan_next, the step after
+// cur_step. Each step: opcode, argument count, then each argument as
+// length and bytes followed by a NUL (not counted).
+static void run_steps(void) {
+	const unsigned char *p = plan_next, *end = plan_end;
 	struct op o;
 	struct arg args[MAX_ARGS + 2];
-	for (cur_step = 1; p < end; cur_step++) {
+	for (cur_step++; p < end; cur_step++) {
 		if (end - p < 8) {
 			errno = EINVAL;
 			fail_at(FAIL_MALFORMED, 0);
@@ -961,6 +1078,7 @@ static void run_plan(const unsigned char *buf, size_t size) {
 			p += len + 1;
 		}
 		o.args = args;
+		plan_next = p;
 		run_op(&o);
 	}
 	errno = EINVAL;
@@ -992,26 +1110,28 @@ static void close_from(int from) {
 	close(dir);
 }
 
-// place_fds puts the descriptors a plan init is given on 0-4 (stdin,
-// stdout, stderr, CONFIG_FD, STATUS_FD; a missing stream is /dev/null)
-// and closes every other one it holds: its copy of the program's table.
+// place_fds puts the descriptors a plan init is given on 0-5 (stdin,
+// stdout, stderr, CONFIG_FD, STATUS_FD and, if there is one, CONSOLE_FD;
+// a missing stream is /dev/null) and closes every other one it holds:
+// its copy of the program's table.
 static void place_fds(int *src) {
+	int n = src[5] < 0 ? 5 : 6;
 	for (int i = 0; i < 3; i++)
 		if (src[i] < 0 && (src[i] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 			fail_at(FAIL_DEV_NULL, 0);
-	// First off 0-4 whatever is not in its place already, so that no
+	// First off 0-5 whatever is not in its place already, so that no
 	// dup2 below closes a descriptor still to be moved.
-	for (int i = 0; i < 5; i++)
-		if (src[i] < 5 && src[i] != i && (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 5)) < 0)
+	for (int i = 0; i < n; i++)
+		if (src[i] < n && src[i] != i && (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, n)) < 0)
 			fail_at(FAIL_PLACE_FDS, 0);
 	status_fd = src[4]; // its old number may be another's place
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < n; i++) {
 		int r = src[i] == i ? fcntl(i, F_SETFD, i < 3 ? 0 : FD_CLOEXEC) : dup3(src[i], i, i < 3 ? 0 : O_CLOEXEC);
 		if (r < 0)
 			fail_at(FAIL_PLACE_FDS, 0);
 	}
 	status_fd = STATUS_FD;
-	close_from(5);
+	close_from(n);
 }
 
 // spawn_main is a plan init's first function: it runs on its own stack,
@@ -1025,7 +1145,7 @@ static int spawn_main(void *arg) {
 	reset_signals(); // the program's handlers too: this is its table's copy
 	if (s->pdeathsig && prctl(PR_SET_PDEATHSIG, s->pdeathsig, 0, 0, 0) < 0)
 		fail_at(FAIL_PDEATHSIG, 0);
-	int fds[5];
+	int fds[6];
 	memcpy(fds, s->fds, sizeof(fds));
 	place_fds(fds);
 	if (s->trace && *s->trace)
@@ -1073,6 +1193,10 @@ int hull_plan_spawn(struct hull_spawn *s) {
 	status_fd = s->fds[4]; // until place_fds
 	walk_proc_link = 0;
 	fdpath_buf[0] = '\0';
+	plan_next = plan_end = NULL;
+	fork_stack = s->fork_stack;
+	fork_deathsig = s->pdeathsig;
+	console_slave = -1;
 
 	// Every signal, glibc's own two too (its pthread_sigmask keeps them).
 	uint64_t all = ~(uint64_t)0, old;

@@ -24,9 +24,12 @@ const planAvailable = true
 // the most groups and arguments; pages never touched cost nothing. Below
 // it, spawnGuardSize of no access: an overflow faults (and with
 // -fstack-clash-protection, no frame jumps past it) instead of writing
-// into the program's memory.
+// into the program's memory. Below that guard, forkStackSize and another
+// guard: the stack of an exec's child (opFork), which runs the end of the
+// plan while the init waits on its own.
 const (
 	spawnStackSize = 1 << 20
+	forkStackSize  = 512 << 10
 	spawnGuardSize = 64 << 10
 )
 
@@ -34,16 +37,19 @@ const (
 // spawns one at a time, so it keeps one stack for all of them.
 type SpawnStack struct{ mem []byte }
 
-// NewSpawnStack maps a stack, with its guard below it.
+// NewSpawnStack maps a stack, with its guard below it, and opFork's with
+// its own.
 func NewSpawnStack() (*SpawnStack, error) {
-	mem, err := unix.Mmap(-1, 0, spawnGuardSize+spawnStackSize, unix.PROT_READ|unix.PROT_WRITE,
+	mem, err := unix.Mmap(-1, 0, 2*spawnGuardSize+forkStackSize+spawnStackSize, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_STACK|unix.MAP_NORESERVE)
 	if err != nil {
 		return nil, fmt.Errorf("init stack: %w", err)
 	}
-	if err := unix.Mprotect(mem[:spawnGuardSize], unix.PROT_NONE); err != nil {
-		_ = unix.Munmap(mem)
-		return nil, fmt.Errorf("init stack: %w", err)
+	for _, guard := range [][]byte{mem[:spawnGuardSize], mem[spawnGuardSize+forkStackSize:][:spawnGuardSize]} {
+		if err := unix.Mprotect(guard, unix.PROT_NONE); err != nil {
+			_ = unix.Munmap(mem)
+			return nil, fmt.Errorf("init stack: %w", err)
+		}
 	}
 	return &SpawnStack{mem: mem}, nil
 }
@@ -62,16 +68,18 @@ func (s *SpawnStack) Free() { _ = unix.Munmap(s.mem) }
 // The init first reports its pid on the status pipe ("pid", in Code),
 // then waits for one byte on the config pipe (the parent puts it in its
 // cgroup in between), then runs plan (Compile's) as the Go init runs a
-// config: "ready", the start byte, exec. The descriptors (stdio: -1 is
-// /dev/null) must stay open until the pid is reported.
-func Spawn(stack *SpawnStack, plan []byte, cloneflags uintptr, stdio [3]int, config, status int, pdeathsig syscall.Signal) (int, error) {
+// config: "ready", the start byte, exec; or an exec's plan
+// (CompileExec). The descriptors (stdio: -1 is /dev/null; console, the
+// socket a terminal's master is sent on, -1 if none) must stay open until
+// the pid is reported.
+func Spawn(stack *SpawnStack, plan []byte, cloneflags uintptr, stdio [3]int, config, status, console int, pdeathsig syscall.Signal) (int, error) {
 	s := (*C.struct_hull_spawn)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_hull_spawn{}))))
 	defer C.free(unsafe.Pointer(s))
 	s.plan = (*C.uchar)(C.CBytes(plan))
 	defer C.free(unsafe.Pointer(s.plan))
 	s.plan_len = C.size_t(len(plan))
 	s.flags = C.ulong(cloneflags)
-	for i, fd := range append(stdio[:], config, status) {
+	for i, fd := range append(stdio[:], config, status, console) {
 		s.fds[i] = C.int(fd)
 	}
 	s.pdeathsig = C.int(pdeathsig)
@@ -81,6 +89,7 @@ func Spawn(stack *SpawnStack, plan []byte, cloneflags uintptr, stdio [3]int, con
 	}
 	s.stack = (*C.char)(unsafe.Pointer(&stack.mem[0]))
 	s.stack_size = C.size_t(len(stack.mem))
+	s.fork_stack = (*C.char)(unsafe.Add(unsafe.Pointer(&stack.mem[0]), spawnGuardSize+forkStackSize))
 	pid := int(C.hull_plan_spawn(s))
 	if pid < 0 {
 		return 0, fmt.Errorf("clone: %w", syscall.Errno(-pid))

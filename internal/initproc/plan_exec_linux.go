@@ -14,7 +14,6 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/hullbox/hull/internal/netsetup"
 	"github.com/hullbox/hull/internal/seccomp"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,15 +26,17 @@ import (
 
 // goRun is the state a Go executor needs beyond its step.
 type goRun struct {
-	status io.Writer // the status pipe: opReady
-	config io.Reader // the config pipe: the start byte
+	status  io.Writer // the status pipe: opReady
+	config  io.Reader // the config pipe: the start byte
+	console *os.File  // opConsole's terminal, for opCtty
 }
 
 // errQuit: the parent went away or aborted before the start byte: the
 // init exits 125 without a word.
 var errQuit = errors.New("no start byte")
 
-// goExecutors has an executor for every op (TestPlanExecutors).
+// goExecutors has an executor for every op but the C-only ones
+// (TestPlanExecutors).
 var goExecutors = [opCount]func(*goRun, *step) error{
 	opStage:         func(*goRun, *step) error { return nil }, // planWord reads it
 	opTrace:         func(_ *goRun, s *step) error { Trace(s.str(0)); return nil },
@@ -67,6 +68,7 @@ var goExecutors = [opCount]func(*goRun, *step) error{
 	opMknod:         goMknod,
 	opCopyUp:        goCopyUp,
 	opConsole:       goConsole,
+	opCtty:          goCtty,
 }
 
 // run runs steps and returns why it stopped: a *stageError worded as
@@ -537,20 +539,6 @@ func goMknod(_ *goRun, s *step) error {
 func goCopyUp(_ *goRun, s *step) error {
 	if err := prepareVolume(s.str(0), s.str(1), s.str(2)); err != nil {
 		return fail("mount", fmt.Errorf("%s: %w", s.str(1), err))
-	}
-	return nil
-}
-
-// goConsole gives the container its terminal (SetupConsole), before
-// "ready": the parent receives the terminal after it.
-func goConsole(_ *goRun, s *step) error {
-	var size *specs.Box
-	if s.num(0) != 0 {
-		size = &specs.Box{Width: uint(s.num(1)), Height: uint(s.num(2))}
-	}
-	unix.CloseOnExec(ConsoleFD)
-	if err := SetupConsole(os.NewFile(ConsoleFD, "console"), size); err != nil {
-		return fail("tty", err)
 	}
 	return nil
 }

@@ -195,13 +195,8 @@ func compilePlan(cfg *Config) (*plan, error) {
 	p.step(opStage, "workdir")
 	p.step(opChdir, proc.Cwd, "chdir "+proc.Cwd)
 	if proc.Terminal {
-		p.goOnly = true
-		var w, h uint64
-		if b := proc.ConsoleSize; b != nil {
-			w, h = uint64(b.Width), uint64(b.Height)
-		}
-		p.step(opStage, "tty")
-		p.step(opConsole, boolNum(proc.ConsoleSize != nil), w, h)
+		p.console(proc)
+		p.step(opCtty)
 	}
 	p.step(opTrace, "C setup done")
 	p.step(opReady)

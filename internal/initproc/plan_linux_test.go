@@ -1,6 +1,7 @@
 package initproc
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,11 +28,15 @@ func TestCompileFallsBack(t *testing.T) {
 	if _, ok := Compile(cfg()); !ok {
 		t.Fatal("a plain config does not compile")
 	}
+	tty := cfg()
+	tty.Spec.Process.Terminal = true
+	if b, ok := Compile(tty); !ok || !slices.Contains(PlanOps(b), "console") || !slices.Contains(PlanOps(b), "ctty") {
+		t.Errorf("a terminal does not compile to its console and ctty steps")
+	}
 	for name, change := range map[string]func(*Config){
 		"reaper":   func(c *Config) { c.Reaper = true },
 		"detached": func(c *Config) { c.Detached = true },
 		"dns":      func(c *Config) { c.DNS = &DNSConfig{} },
-		"terminal": func(c *Config) { c.Spec.Process.Terminal = true },
 		"copy-up": func(c *Config) {
 			c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/v", Type: "bind", Source: "/v", Options: []string{"rbind", CopyUpOption}})
 		},

@@ -23,7 +23,7 @@ func NewSpawnStack() (*SpawnStack, error) { return nil, errNoCgo }
 func (s *SpawnStack) Free() {}
 
 // Spawn fails without cgo: Compile never returns a plan to give it.
-func Spawn(*SpawnStack, []byte, uintptr, [3]int, int, int, syscall.Signal) (int, error) {
+func Spawn(*SpawnStack, []byte, uintptr, [3]int, int, int, int, syscall.Signal) (int, error) {
 	return 0, errNoCgo
 }
 

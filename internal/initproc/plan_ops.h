@@ -34,7 +34,9 @@ enum hull_op {
 	OP_MKNOD = 28,
 	OP_COPY_UP = 29,
 	OP_CONSOLE = 30,
-	OP_COUNT = 31,
+	OP_CTTY = 31,
+	OP_FORK = 32,
+	OP_COUNT = 33,
 };
 
 enum hull_fail {
@@ -67,7 +69,9 @@ enum hull_fail {
 	FAIL_DEV_NULL = 26,
 	FAIL_PLACE_FDS = 27,
 	FAIL_LIST_FDS = 28,
-	FAIL_COUNT = 29,
+	FAIL_CONSOLE = 29,
+	FAIL_CTTY = 30,
+	FAIL_COUNT = 31,
 };
 
 #endif

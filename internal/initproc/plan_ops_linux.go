@@ -48,7 +48,9 @@ const (
 	opExec                     // PATH, argc, args..., env...
 	opMknod                    // rootfs, path, mode, dev, uid, gid
 	opCopyUp                   // rootfs, dest, source: a volume's copy-up (Go only)
-	opConsole                  // has size, width, height: the container's terminal (Go only)
+	opConsole                  // has size, width, height: a terminal in /dev/pts, its master sent on the console socket
+	opCtty                     // (none): a new session, the terminal of opConsole its controlling one and stdio
+	opFork                     // (none): the rest of the plan runs in a child, in the pid namespace joined (C only)
 	opCount
 )
 
@@ -56,6 +58,7 @@ const (
 type opInfo struct {
 	name   string // C's OP_ name, in lower case
 	goOnly bool   // plan.c has no executor for it: a plan with it is the Go init's
+	cOnly  bool   // the Go executor has none: only an exec's plan (CompileExec) has it
 }
 
 var planOps = [opCount]opInfo{
@@ -69,7 +72,8 @@ var planOps = [opCount]opInfo{
 	opSeccomp: {name: "seccomp"}, opUser: {name: "user"}, opCaps: {name: "caps"},
 	opReady: {name: "ready"}, opNoNewPrivs: {name: "no_new_privs"}, opExec: {name: "exec"},
 	opMknod:  {name: "mknod"},
-	opCopyUp: {name: "copy_up", goOnly: true}, opConsole: {name: "console", goOnly: true},
+	opCopyUp: {name: "copy_up", goOnly: true}, opConsole: {name: "console"}, opCtty: {name: "ctty"},
+	opFork: {name: "fork", cOnly: true},
 }
 
 // Where a step failed, beyond its op: an executor reports the step's
@@ -105,6 +109,8 @@ const (
 	failDevNull   // opening /dev/null for a missing stream,
 	failPlaceFDs  // putting the descriptors in place,
 	failListFDs   // listing /proc/self/fd to close the rest
+	failConsole   // opConsole's call n (consoleCalls)
+	failCtty      // opCtty's call n (cttyCalls)
 	failCount
 )
 
@@ -112,8 +118,15 @@ var failNames = [failCount]string{
 	"call", "walk", "proc_link", "root_dest", "root_fd", "open", "open_tree", "mount_setattr",
 	"move_mount", "mkdir", "drop_cap", "setgroups", "setgid", "setuid", "capget", "capset",
 	"ambient", "no_command", "no_file", "not_in_path", "denied", "execve", "malformed",
-	"unknown_op", "no_exec", "pdeathsig", "dev_null", "place_fds", "list_fds",
+	"unknown_op", "no_exec", "pdeathsig", "dev_null", "place_fds", "list_fds", "console", "ctty",
 }
+
+// consoleCalls and cttyCalls word failConsole's and failCtty's n: the
+// calls of opConsole and opCtty, in order.
+var (
+	consoleCalls = []string{"open /dev/ptmx", "unlockpt", "ptsname", "set window size", "open pty slave", "send pty master"}
+	cttyCalls    = []string{"setsid", "set controlling tty", "dup pty slave"}
+)
 
 // planOpsHeader is plan_ops.h's text.
 func planOpsHeader() string {

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -38,16 +40,7 @@ func TestPlanOrder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			steps, err := decodePlan(p.b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ops []uint32
-			for _, s := range steps {
-				if s.op != opStage && s.op != opTrace {
-					ops = append(ops, s.op)
-				}
-			}
+			ops := planSteps(t, p.b)
 			at := func(op uint32) int {
 				i := slices.Index(ops, op)
 				if i < 0 {
@@ -86,6 +79,80 @@ func TestPlanOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestExecPlanOrder pins the order of an exec's plan (CompileExec): the
+// namespaces joined first, the mount namespace last of them and the pid
+// namespace among them (for the fork's child); the terminal made and the
+// credentials taken before the fork, outside the container's pid
+// namespace; after it, in the child, only the session, no_new_privs,
+// seccomp (when no_new_privs is on) and the exec.
+func TestExecPlanOrder(t *testing.T) {
+	for _, nnp := range []bool{true, false} {
+		for _, tty := range []bool{true, false} {
+			spec := &specs.Spec{
+				Process: &specs.Process{
+					Args: []string{"true"}, Cwd: "/", NoNewPrivileges: nnp, Terminal: tty,
+					User:         specs.User{UID: 1000, GID: 1000},
+					Capabilities: &specs.LinuxCapabilities{Bounding: []string{"CAP_CHOWN"}, Permitted: []string{"CAP_CHOWN"}},
+				},
+				Linux: &specs.Linux{Seccomp: &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+					{Names: []string{"kexec_load"}, Action: specs.ActErrno},
+				}}},
+			}
+			b, err := CompileExec(&Config{Spec: spec}, 42)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops := planSteps(t, b)
+			what := names(ops)
+			fork := slices.Index(ops, opFork)
+			if fork < 0 || slices.Index(ops[fork+1:], opFork) >= 0 {
+				t.Fatalf("nnp %v tty %v: not one fork in %v", nnp, tty, what)
+			}
+			after := map[uint32]bool{opExec: true, opCtty: true, opNoNewPrivs: true, opSeccomp: nnp}
+			for i, op := range ops {
+				if op != opFork && (i > fork) != after[op] {
+					t.Errorf("nnp %v tty %v: %s on the wrong side of the fork in %v", nnp, tty, planOps[op].name, what)
+				}
+			}
+			if !slices.Equal(ops[:6], []uint32{opSetns, opSetns, opSetns, opSetns, opSetns, opSetns}) {
+				t.Errorf("nnp %v tty %v: the namespaces are not joined first: %v", nnp, tty, what)
+			}
+			steps, _ := decodePlan(b)
+			var joined []uint64
+			for _, s := range steps {
+				if s.op == opSetns {
+					joined = append(joined, s.num(1))
+				}
+			}
+			if joined[len(joined)-1] != unix.CLONE_NEWNS || !slices.Contains(joined, unix.CLONE_NEWPID) {
+				t.Errorf("nnp %v tty %v: namespaces joined %#x: want the pid one, and the mount one last", nnp, tty, joined)
+			}
+			if tty != slices.Contains(ops, opConsole) || (tty && slices.Index(ops, opConsole) > slices.Index(ops, opUser)) {
+				t.Errorf("nnp %v tty %v: the terminal is not made before the user change: %v", nnp, tty, what)
+			}
+			if ops[len(ops)-1] != opExec {
+				t.Errorf("nnp %v tty %v: the last step is not exec: %v", nnp, tty, what)
+			}
+		}
+	}
+}
+
+// planSteps is the ops of plan b, but for its stages and traces.
+func planSteps(t *testing.T, b []byte) []uint32 {
+	t.Helper()
+	steps, err := decodePlan(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []uint32
+	for _, s := range steps {
+		if s.op != opStage && s.op != opTrace {
+			ops = append(ops, s.op)
+		}
+	}
+	return ops
 }
 
 func names(ops []uint32) []string {

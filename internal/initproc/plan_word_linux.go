@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // step is one step of a plan, decoded: what both executors run.
@@ -83,6 +85,12 @@ func (f *stepFailure) Unwrap() error { return f.err }
 
 func failAt(at, n int, err error) error { return &stepFailure{at: at, n: n, err: err} }
 
+// nsNames names the namespaces opSetns joins.
+var nsNames = map[uint64]string{
+	unix.CLONE_NEWNET: "network", unix.CLONE_NEWNS: "mount", unix.CLONE_NEWPID: "pid",
+	unix.CLONE_NEWIPC: "ipc", unix.CLONE_NEWUTS: "uts", unix.CLONE_NEWCGROUP: "cgroup",
+}
+
 // planWord words the failure of step i of steps, as plan.c reports it
 // ({step, at, n, errno}) or the Go executor returns it: the stage last
 // set, the message naming the op's object, and the exit code it stands
@@ -128,6 +136,10 @@ func planWord(steps []step, i, at, n int, err error) (stage, msg string, code in
 		return stage, with("place descriptors"), code
 	case failListFDs:
 		return stage, with("list /proc/self/fd"), code
+	case failConsole:
+		return stage, with(consoleCalls[n]), code // out of range: recovered above
+	case failCtty:
+		return stage, with(cttyCalls[n]), code
 	}
 	if i < 0 || i >= len(steps) {
 		return stage, with(fmt.Sprintf("step %d", i)), code
@@ -161,7 +173,7 @@ func planWord(steps []step, i, at, n int, err error) (stage, msg string, code in
 	case opMknod:
 		what = s.str(1)
 	case opSetns:
-		what = "join network namespace " + s.str(0)
+		what = "join " + nsNames[s.num(1)] + " namespace " + s.str(0)
 	case opRemountRootRO:
 		what = "remount / read-only"
 	case opKeepCaps:

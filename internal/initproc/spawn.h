@@ -5,11 +5,12 @@ struct hull_spawn {
 	const unsigned char *plan; // Compile's steps, without their size
 	size_t plan_len;
 	unsigned long flags; // the CLONE_NEW* namespaces
-	int fds[5];          // stdin, stdout, stderr (-1: /dev/null), config pipe, status pipe
+	int fds[6];          // stdin, stdout, stderr (-1: /dev/null), config pipe, status pipe, console socket (-1: none)
 	int pdeathsig;       // 0: none
 	const char *trace;   // initproc.TraceEnv's file, or NULL
 	char *stack;         // the child's until it execs
 	size_t stack_size;
+	char *fork_stack;    // the top of opFork's child's, below stack
 	int pid; // the child's, set by the kernel
 };
 

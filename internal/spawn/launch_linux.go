@@ -139,13 +139,18 @@ func adoptWarm(w *WarmInit, cmd *exec.Cmd, copied *sync.WaitGroup) error {
 }
 
 // PlanFits reports whether a plan init can be what cmd would start: it
-// has cmd's namespaces, streams and pdeathsig, nothing else of its
-// SysProcAttr. And one that shares our memory must not be moved into a
-// cpuset with memory nodes of its own: the kernel would move our pages.
+// has cmd's namespaces, streams, pdeathsig and console socket (the third
+// of ExtraFiles, with a terminal), nothing else of its SysProcAttr. And
+// one that shares our memory must not be moved into a cpuset with memory
+// nodes of its own: the kernel would move our pages.
 func PlanFits(cmd *exec.Cmd, cfg *initproc.Config) bool {
 	a := cmd.SysProcAttr
+	files := 2
+	if cfg.Spec.Process.Terminal {
+		files = 3
+	}
 	if a.Setsid || a.Setpgid || a.Setctty || a.Noctty || a.Foreground || a.Credential != nil ||
-		a.Ptrace || a.Unshareflags != 0 || a.UseCgroupFD || len(cmd.ExtraFiles) != 2 || cmd.Dir != "" {
+		a.Ptrace || a.Unshareflags != 0 || a.UseCgroupFD || len(cmd.ExtraFiles) != files || cmd.Dir != "" {
 		return false
 	}
 	r := cfg.Spec.Linux.Resources
@@ -153,9 +158,10 @@ func PlanFits(cmd *exec.Cmd, cfg *initproc.Config) bool {
 }
 
 // StartPlan starts a plan init (initproc.Spawn) of plan with l.Cmd's
-// streams and namespaces, and returns it once it has reported its pid:
-// by then it holds its copies of the descriptors given, and the caller
-// may close them. If it cannot, no init is left.
+// streams, namespaces and console socket (the third of its ExtraFiles, if
+// any), and returns it once it has reported its pid: by then it holds its
+// copies of the descriptors given, and the caller may close them. If it
+// cannot, no init is left.
 func (s *Spawner) StartPlan(ctx context.Context, l *Launch, plan []byte) (*os.Process, error) {
 	cmd := l.Cmd
 	streams, ours, err := childStreams(cmd, l.Copied)
@@ -174,9 +180,13 @@ func (s *Spawner) StartPlan(ctx context.Context, l *Launch, plan []byte) (*os.Pr
 			stdio[i] = int(f.Fd())
 		}
 	}
+	console := -1
+	if len(cmd.ExtraFiles) > 2 {
+		console = int(cmd.ExtraFiles[2].Fd())
+	}
 	a := cmd.SysProcAttr
 	res := s.SpawnPlan(PlanRequest{Plan: plan, Cloneflags: a.Cloneflags, Stdio: stdio,
-		Cfg: int(l.CfgR.Fd()), Stat: int(l.StatW.Fd()), Pdeathsig: a.Pdeathsig})
+		Cfg: int(l.CfgR.Fd()), Stat: int(l.StatW.Fd()), Console: console, Pdeathsig: a.Pdeathsig})
 	cloned := make(chan PlanResult, 1)
 	go func() {
 		r := <-res

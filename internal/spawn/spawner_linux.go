@@ -107,6 +107,7 @@ type PlanRequest struct {
 	Cloneflags uintptr        // the namespaces to make
 	Stdio      [3]int         // the init's stdin, stdout, stderr; -1: /dev/null
 	Cfg, Stat  int            // the config and status pipes' child ends
+	Console    int            // the socket a terminal's master is sent on; -1: none
 	Pdeathsig  syscall.Signal // sent to the init when the thread that cloned it ends
 	result     chan PlanResult
 }
@@ -155,7 +156,7 @@ func (s *Spawner) cloneThread(r PlanRequest) {
 	}
 	defer stack.Free()
 	for {
-		pid, err := initproc.Spawn(stack, r.Plan, r.Cloneflags, r.Stdio, r.Cfg, r.Stat, r.Pdeathsig)
+		pid, err := initproc.Spawn(stack, r.Plan, r.Cloneflags, r.Stdio, r.Cfg, r.Stat, r.Console, r.Pdeathsig)
 		r.result <- PlanResult{Pid: pid, Err: err}
 		select {
 		case r = <-s.clones:
