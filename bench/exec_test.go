@@ -25,8 +25,8 @@ func BenchmarkExec(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer c.Remove(ctx, hull.WithForce())
-		// A Runtime's first Exec seals its copy of the binary (docs/containers.md,
-		// "Re-exec safety"): what is timed is a long-lived program's exec.
+		// A Runtime's first Exec starts its spawn thread: what is timed
+		// is a long-lived program's exec.
 		if _, err := c.Exec(ctx, []string{"/bin/true"}); err != nil {
 			b.Fatal(err)
 		}

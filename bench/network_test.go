@@ -75,7 +75,7 @@ func BenchmarkRunPublish(b *testing.B) {
 	b.Run("hull", func(b *testing.B) {
 		rt := hullBusybox(b, tarball)
 		n := hullNetwork(b, rt)
-		runHullSteady(b, rt, hull.WithNetwork(n), hull.WithPublish("127.0.0.1::80"))
+		runHullSteady(b, rt, false, hull.WithNetwork(n), hull.WithPublish("127.0.0.1::80"))
 	})
 	b.Run("docker", func(b *testing.B) {
 		dockerNetwork(b, tarball)

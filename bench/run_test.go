@@ -31,7 +31,20 @@ func BenchmarkRun(b *testing.B) {
 
 	b.Run("hull", func(b *testing.B) {
 		rt := hullBusybox(b, tarball)
-		runHullSteady(b, rt, hull.WithNetworkMode(hull.NetworkModeNone))
+		runHullSteady(b, rt, false, hull.WithNetworkMode(hull.NetworkModeNone))
+	})
+	// The same container created, then started: Create+Start+Wait.
+	b.Run("hull-create-start", func(b *testing.B) {
+		rt := hullBusybox(b, tarball)
+		runHullSteady(b, rt, true, hull.WithNetworkMode(hull.NetworkModeNone))
+	})
+	b.Run("hull-detached", func(b *testing.B) {
+		rt := hullBusybox(b, tarball)
+		runHullSteady(b, rt, false, hull.WithNetworkMode(hull.NetworkModeNone), hull.WithDetached())
+	})
+	b.Run("hull-tty", func(b *testing.B) {
+		rt := hullBusybox(b, tarball)
+		runHullSteady(b, rt, false, hull.WithNetworkMode(hull.NetworkModeNone), hull.WithTTY())
 	})
 
 	b.Run("hull-cli", func(b *testing.B) {
@@ -85,12 +98,20 @@ func BenchmarkRun(b *testing.B) {
 // the warm init pool (internal/spawn): what is timed is a long-lived
 // program's steady state. hull-cli in BenchmarkRun times a one-shot
 // process, which has neither.
-func runHullSteady(b *testing.B, rt *hull.Runtime, opts ...hull.RunOption) {
+func runHullSteady(b *testing.B, rt *hull.Runtime, createStart bool, opts ...hull.RunOption) {
 	ctx := context.Background()
 	opts = append([]hull.RunOption{hull.WithCmd("/bin/true")}, opts...)
 	runTrue := func() {
 		initproc.Trace("B run begin")
-		c, err := rt.Run(ctx, busyboxRef, opts...)
+		var c *hull.Container
+		var err error
+		if createStart {
+			if c, err = rt.Create(ctx, busyboxRef, opts...); err == nil {
+				err = c.Start(ctx)
+			}
+		} else {
+			c, err = rt.Run(ctx, busyboxRef, opts...)
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
