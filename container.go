@@ -25,9 +25,10 @@ type Container struct {
 	rt *Runtime
 	id string
 
-	mu sync.Mutex
-	st containerState
-	lp *liveProcess // non-nil while this Runtime owns a live process
+	mu       sync.Mutex
+	st       containerState
+	lp       *liveProcess // non-nil while this Runtime owns a live process
+	execBase execBase     // the config execs start from (exec_linux.go)
 }
 
 // ExitStatus is how a container's main process ended.

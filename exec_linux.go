@@ -17,6 +17,7 @@ import (
 
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/spawn"
+	"github.com/hullbox/hull/internal/seccomp"
 	specpkg "github.com/hullbox/hull/internal/spec"
 	"github.com/hullbox/hull/internal/stdio"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -79,8 +80,23 @@ func (c *Container) execPid() (int, error) {
 	return pid, nil
 }
 
-// execSpec derives the exec'd process's spec from the container's.
-func (c *Container) execSpec(pid int, argv []string, ec *execConfig) (*specs.Spec, error) {
+// execBase is a running container's config as its execs start from it:
+// config.json read once per start of its init (initStart, the init's
+// start time), its seccomp filter compiled.
+type execBase struct {
+	initStart uint64
+	cfg       *initproc.Config
+}
+
+// execBaseConfig returns the config of the container's init that started
+// at start (execBase), read now if it is not the one kept.
+func (c *Container) execBaseConfig(start uint64) (*initproc.Config, error) {
+	c.mu.Lock()
+	b := c.execBase
+	c.mu.Unlock()
+	if b.cfg != nil && b.initStart == start {
+		return b.cfg, nil
+	}
 	data, err := os.ReadFile(filepath.Join(c.rt.containerDir(c.id), "config.json"))
 	if err != nil {
 		return nil, err
@@ -92,8 +108,32 @@ func (c *Container) execSpec(pid int, argv []string, ec *execConfig) (*specs.Spe
 	if cfg.Spec == nil || cfg.Spec.Process == nil {
 		return nil, errors.New("container config has no process")
 	}
-	s := cfg.Spec
-	p := s.Process
+	if l := cfg.Spec.Linux; l != nil && l.Seccomp != nil && cfg.SeccompBPF == nil {
+		prog, err := seccomp.CompileCached(l.Seccomp)
+		if err != nil {
+			return nil, fmt.Errorf("container config: %w", err)
+		}
+		cfg.SeccompBPF = seccomp.Encode(prog)
+	}
+	c.mu.Lock()
+	c.execBase = execBase{initStart: start, cfg: &cfg}
+	c.mu.Unlock()
+	return &cfg, nil
+}
+
+// execConfig derives the exec'd process's config from the container's
+// (execBaseConfig), which it leaves as it is.
+func (c *Container) execConfig(pid int, argv []string, ec *execConfig) (*initproc.Config, error) {
+	c.mu.Lock()
+	start := c.st.PidStart
+	c.mu.Unlock()
+	base, err := c.execBaseConfig(start)
+	if err != nil {
+		return nil, err
+	}
+	s := *base.Spec
+	p := *s.Process
+	s.Process = &p
 	p.Args = argv
 	p.Env = mergeEnv(p.Env, ec.env)
 	if ec.workdir != "" {
@@ -101,9 +141,6 @@ func (c *Container) execSpec(pid int, argv []string, ec *execConfig) (*specs.Spe
 	}
 	if ec.user != "" {
 		// The root of that very process, not of one that took its pid.
-		c.mu.Lock()
-		start := c.st.PidStart
-		c.mu.Unlock()
 		root, err := procRoot(pid, start)
 		if err != nil {
 			return nil, err
@@ -120,7 +157,7 @@ func (c *Container) execSpec(pid int, argv []string, ec *execConfig) (*specs.Spe
 	if ec.tty {
 		p.ConsoleSize = &specs.Box{Height: uint(ec.rows), Width: uint(ec.cols)}
 	}
-	return s, nil
+	return &initproc.Config{ID: c.id, Spec: &s, SeccompBPF: base.SeccompBPF}, nil
 }
 
 func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ ExecResult, retErr error) {
@@ -128,11 +165,11 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	if err != nil {
 		return ExecResult{}, err
 	}
-	s, err := c.execSpec(pid, argv, ec)
+	cfg, err := c.execConfig(pid, argv, ec)
 	if err != nil {
 		return ExecResult{}, err
 	}
-	plan, err := initproc.CompileExec(&initproc.Config{ID: c.id, Spec: s}, pid)
+	plan, err := initproc.CompileExec(cfg, pid)
 	if err != nil {
 		return ExecResult{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
@@ -140,6 +177,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	if cg == nil {
 		return ExecResult{}, fmt.Errorf("%w: container is not running (no cgroup)", ErrConflict)
 	}
+	initproc.Trace("P exec compiled")
 	x, err := newExecLaunch(ec)
 	if err != nil {
 		return ExecResult{}, err
@@ -165,9 +203,11 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	}()
 	// The helper joins the container's cgroup namespace once it is in
 	// the cgroup, where its child is born.
+	initproc.Trace("P exec helper cloned")
 	if err := cg.MoveIn(helper.Pid); err != nil {
 		return ExecResult{}, fmt.Errorf("join cgroup: %w", err)
 	}
+	initproc.Trace("P exec helper in its cgroup")
 	if _, err := x.l.CfgW.Write([]byte{1}); err != nil { // go (initproc.Spawn)
 		return ExecResult{}, fmt.Errorf("start: %w", err)
 	}
@@ -197,6 +237,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		}
 		switch m.Type {
 		case "forked":
+			initproc.Trace("P exec forked")
 			if cmd, err = os.FindProcess(m.Code); err != nil {
 				return ExecResult{}, err
 			}
@@ -223,6 +264,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		ps, _ := cmd.Wait()
 		waited <- ps
 	}()
+	initproc.Trace("P exec running")
 	var ps *os.ProcessState
 	select {
 	case ps = <-waited:

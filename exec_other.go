@@ -11,3 +11,6 @@ func (c *Container) Exec(ctx context.Context, argv []string, opts ...ExecOption)
 
 // needCgo: where containers are unsupported, so is nothing more.
 func needCgo() error { return nil }
+
+// execBase: there are no execs to keep a config for.
+type execBase struct{}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hullbox/hull"
+	"github.com/hullbox/hull/internal/initproc"
 )
 
 // BenchmarkExec runs /bin/true in an already running busybox container
@@ -31,7 +32,9 @@ func BenchmarkExec(b *testing.B) {
 			b.Fatal(err)
 		}
 		for b.Loop() {
+			initproc.Trace("B exec begin")
 			res, err := c.Exec(ctx, []string{"/bin/true"})
+			initproc.Trace("B exec done")
 			if err != nil || res.ExitCode != 0 {
 				b.Fatalf("exec: %+v %v", res, err)
 			}

@@ -64,7 +64,9 @@ func CompileExec(cfg *Config, pid int) ([]byte, error) {
 	}
 	pl.step(opStage, "workdir")
 	pl.step(opChdir, p.Cwd, "chdir "+p.Cwd)
+	pl.step(opTrace, "C exec setup done")
 	pl.step(opFork)
+	pl.step(opTrace, "C exec forked")
 	if p.Terminal {
 		pl.step(opStage, "tty")
 		pl.step(opCtty)
