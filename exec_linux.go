@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/initproc"
-	"github.com/hullbox/hull/internal/spawn"
 	"github.com/hullbox/hull/internal/seccomp"
+	"github.com/hullbox/hull/internal/spawn"
 	specpkg "github.com/hullbox/hull/internal/spec"
 	"github.com/hullbox/hull/internal/stdio"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
