@@ -67,6 +67,14 @@ func WithLogsTail(n int) LogsOption {
 // kept, oldest first, and WithLogsFollow goes on across rotations without
 // losing or repeating a line, unless it fell behind by more than the kept
 // files.
+//
+// While the container runs, a line it wrote is in the log as soon as the
+// process that keeps the log (this program, or a Detached container's
+// shim) has read it from the container's pipe or terminal: within
+// milliseconds, and within a second on a loaded machine
+// (TestLogsLiveDelay). A line without its newline waits for it, for 16
+// KiB of it (then logged as a partial entry, as Docker does) or for the
+// container's end. Once Wait has returned, the log holds everything.
 func (c *Container) Logs(ctx context.Context, opts ...LogsOption) error {
 	o := logsConfig{tail: -1}
 	for _, opt := range opts {

@@ -162,3 +162,54 @@ func TestContainerLogsOutliveOwner(t *testing.T) {
 		t.Errorf("logs after the owner died: %q %q", out.String(), errs.String())
 	}
 }
+
+// TestLogsLiveDelay is item 4 of issue 16: a line the container has
+// written is in Logs within a bounded delay while it runs (Logs' doc
+// says which), for a container this process keeps the log of and for a
+// Detached one whose shim does, with and without a terminal. The line
+// is written by an exec into PID 1's stdout: once Exec returns, the
+// write is done.
+func TestLogsLiveDelay(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	for _, tc := range []struct {
+		name string
+		opts []RunOption
+	}{
+		{"attached", nil},
+		{"detached", []RunOption{WithDetached()}},
+		{"detached-tty", []RunOption{WithDetached(), WithTTY()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := rt.Run(t.Context(), "busybox:test", append([]RunOption{WithNetworkMode(NetworkModeNone), WithCmd("sleep", "600")}, tc.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Remove(context.Background(), WithForce())
+			for i := range 5 {
+				line := fmt.Sprintf("line %d", i)
+				if res, err := c.Exec(t.Context(), []string{"sh", "-c", "echo '" + line + "' > /proc/1/fd/1"}); err != nil || res.ExitCode != 0 {
+					t.Fatalf("exec: %+v %v", res, err)
+				}
+				deadline := time.Now().Add(logsLiveBound)
+				for {
+					var out syncBuffer
+					if err := c.Logs(t.Context(), WithLogsStdout(&out)); err != nil {
+						t.Fatal(err)
+					}
+					if strings.Contains(out.String(), line) {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%q written, not in the log after %v: %q", line, logsLiveBound, out.String())
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		})
+	}
+}
+
+// logsLiveBound is the delay Logs' doc promises, with room for a loaded
+// test machine.
+const logsLiveBound = time.Second
