@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -93,9 +94,7 @@ func (c *Container) Export(ctx context.Context, w io.Writer) error {
 // copied as a symlink. The caller must Close the stream. A missing p returns an error
 // wrapping fs.ErrNotExist.
 func (c *Container) CopyFrom(ctx context.Context, p string) (io.ReadCloser, error) {
-	upper, lowers := c.layerDirs()
-	u := archive.Union{Layers: append([]string{upper}, lowers...)}
-	rel, err := u.Resolve(p, false)
+	rel, _, err := c.copySource(p)
 	if err != nil {
 		return nil, fmt.Errorf("copy from container %s: %w", shortContainerID(c.id), err)
 	}
@@ -103,11 +102,68 @@ func (c *Container) CopyFrom(ctx context.Context, p string) (io.ReadCloser, erro
 	if rel == "." {
 		base = "" // the whole root: its entries, not the root itself
 	}
+	return c.copyFrom(ctx, rel, base)
+}
+
+// union is the merged view of the container's root (archive.Union).
+func (c *Container) union() archive.Union {
+	upper, lowers := c.layerDirs()
+	return archive.Union{Layers: append([]string{upper}, lowers...)}
+}
+
+// copySource resolves p, the source of a copy out of the container, as
+// docker cp does (a final symlink is not followed): its path in the
+// union view, and whether it is a directory. p ending in "/" must be one.
+func (c *Container) copySource(p string) (rel string, isDir bool, err error) {
+	u := c.union()
+	if rel, err = u.Resolve(p, false); err != nil {
+		return "", false, err
+	}
+	if _, isDir, err = u.IsDir(rel); err != nil {
+		return "", false, err
+	}
+	if !isDir && (strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.")) {
+		return "", false, fmt.Errorf("%s: %w", p, errNotDir)
+	}
+	return rel, isDir, nil
+}
+
+// copyFrom writes the tar of rel (copySource's) with its top entry named
+// name ("": the directory's entries only).
+func (c *Container) copyFrom(ctx context.Context, rel, name string) (io.ReadCloser, error) {
+	u := c.union()
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(u.WriteTar(ctx, pw, rel, base))
+		pw.CloseWithError(u.WriteTar(ctx, pw, rel, name))
 	}()
 	return pr, nil
+}
+
+// statPath reports whether p exists in the container and is a directory,
+// resolved as the container would (symlinks followed inside its root): in
+// its own view of its root while it runs (so volumes are seen), else in
+// the merged view of its layers.
+func (c *Container) statPath(p string) (exists, isDir bool, err error) {
+	if c.running() {
+		c.mu.Lock()
+		pid, start := c.st.Pid, c.st.PidStart
+		c.mu.Unlock()
+		root, err := procRoot(pid, start)
+		if err != nil {
+			return false, false, err
+		}
+		defer unix.Close(root)
+		return archive.StatInRoot(root, p)
+	}
+	u := c.union()
+	rel, err := u.Resolve(p, true)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	return u.IsDir(rel)
 }
 
 // CopyTo extracts the tar stream r into the directory dst of the container, like `docker

@@ -28,3 +28,13 @@ func (c *Container) pauseForCommit(ctx context.Context, noPause bool) (func() er
 }
 
 func (c *Container) mountPoints() []string { return nil }
+
+// CopyToHost needs Linux.
+func (c *Container) CopyToHost(ctx context.Context, src, hostDst string) error {
+	return ErrUnsupported
+}
+
+// CopyFromHost needs Linux.
+func (c *Container) CopyFromHost(ctx context.Context, hostPath, dst string) error {
+	return ErrUnsupported
+}

@@ -327,6 +327,9 @@ func TestContainerCopyHost(t *testing.T) {
 	rt := containerTest(t)
 	c := ranContainer(t, rt, "busybox:test", "sh", "-c", "mkdir -p /srv/sub && echo s > /srv/sub/file")
 	host := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(host, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.CopyToHost(t.Context(), "/srv", host); err != nil {
 		t.Fatal(err)
 	}

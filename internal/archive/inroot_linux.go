@@ -50,12 +50,36 @@ func OnOwnFS(fn func() error) error {
 	return <-errc
 }
 
-// openInRoot opens the directory p inside rootFD with RESOLVE_IN_ROOT, trying again
-// while a rename elsewhere makes the kernel answer EAGAIN (a container renaming files in
-// a loop could otherwise fail every copy at once).
+// openInRoot opens the directory p inside rootFD with RESOLVE_IN_ROOT (openAt2).
 func openInRoot(rootFD int, p string) (int, error) {
+	return openAt2(rootFD, p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
+}
+
+// StatInRoot reports whether p, resolved inside the root directory rootFD (a
+// container's) as the container would resolve it, symlinks followed but never above
+// the root, exists and is a directory. It may run on any thread.
+func StatInRoot(rootFD int, p string) (exists, isDir bool, err error) {
+	fd, err := openAt2(rootFD, p, unix.O_PATH|unix.O_CLOEXEC)
+	if errors.Is(err, unix.ENOENT) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("%s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return false, false, fmt.Errorf("%s: %w", p, err)
+	}
+	return true, st.Mode&unix.S_IFMT == unix.S_IFDIR, nil
+}
+
+// openAt2 opens p inside rootFD with RESOLVE_IN_ROOT and flags, trying again while a
+// rename elsewhere makes the kernel answer EAGAIN (a container renaming files in a loop
+// could otherwise fail every copy at once).
+func openAt2(rootFD int, p string, flags int) (int, error) {
 	how := &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Flags:   uint64(flags),
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	for try := 0; ; try++ {

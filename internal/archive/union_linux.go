@@ -176,6 +176,17 @@ func (u Union) Resolve(p string, followLast bool) (string, error) {
 	return cur, nil
 }
 
+// IsDir reports whether rel (as Resolve returns it) exists in the view and is a
+// directory (a symlink is not followed).
+func (u Union) IsDir(rel string) (exists, dir bool, err error) {
+	n, release, ok, err := u.lookup(rel)
+	defer release()
+	if err != nil || !ok {
+		return false, false, err
+	}
+	return true, isDir(&n.st), nil
+}
+
 // linkAt returns the target of rel if it is a symlink; a missing rel wraps
 // fs.ErrNotExist.
 func (u Union) linkAt(rel string) (target string, isLink bool, err error) {
