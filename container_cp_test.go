@@ -121,3 +121,37 @@ func TestCopyDockerRules(t *testing.T) {
 		t.Errorf("copies of a stopped container went astray")
 	}
 }
+
+// TestInitLayer is item 6 of issue 16: every container has Docker's init
+// layer over its image: /etc/mtab -> /proc/mounts, and the mount points
+// of /etc/hostname, /etc/hosts, /etc/resolv.conf, /dev, /proc and /sys,
+// so that its start writes none of them into its upper directory; its
+// export has them, as Docker's has.
+func TestInitLayer(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	c := ranContainer(t, rt, "busybox:test", "sh", "-c", "readlink /etc/mtab; grep -c ' / overlay ' /etc/mtab")
+	var out bytes.Buffer
+	if err := c.Logs(t.Context(), WithLogsStdout(&out)); err != nil || out.String() != "/proc/mounts\n1\n" {
+		t.Errorf("in the container: %q %v", out.String(), err)
+	}
+	upper, _ := c.layerDirs()
+	for _, p := range []string{"etc/hostname", "etc/hosts", "etc/resolv.conf", "etc/mtab", "dev", "proc", "sys"} {
+		if _, err := os.Lstat(filepath.Join(upper, p)); err == nil {
+			t.Errorf("the start made %s in the upper directory", p)
+		}
+	}
+	var tarball bytes.Buffer
+	if err := c.Export(t.Context(), &tarball); err != nil {
+		t.Fatal(err)
+	}
+	names := tarNames(t, &tarball)
+	if h := names["etc/mtab"]; h == nil || h.Linkname != "/proc/mounts" {
+		t.Errorf("export: etc/mtab is %+v", h)
+	}
+	for _, p := range []string{"etc/hostname", "etc/hosts", "etc/resolv.conf", "proc", "sys", "dev"} {
+		if names[p] == nil {
+			t.Errorf("export lacks %s", p)
+		}
+	}
+}

@@ -29,11 +29,15 @@ import (
 // fdwalk_linux.go): a container that swaps a directory for a symlink meanwhile
 // (CVE-2018-15664) can make its own copy fail, never make it read the host's files.
 
-// layerDirs returns the container's upper directory and its image's snapshots, top first.
+// layerDirs returns the container's upper directory and the layers below it, top first:
+// the init layer (snapshot.InitLayer), then its image's snapshots.
 func (c *Container) layerDirs() (upper string, lowers []string) {
 	c.mu.Lock()
 	chains := c.st.ChainIDs
 	c.mu.Unlock()
+	if dir, err := c.rt.snaps.InitLayer(); err == nil {
+		lowers = append(lowers, dir)
+	}
 	for i := len(chains) - 1; i >= 0; i-- {
 		lowers = append(lowers, c.rt.snaps.Path(chains[i]))
 	}

@@ -142,6 +142,15 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 		return nil, fmt.Errorf("create container: %w", err)
 	}
 	initproc.Trace("P hold put")
+	// The init layer over the image's (snapshot.InitLayer): made once,
+	// by the first container a root has that gets this far.
+	initLayer, err := rt.snaps.InitLayer()
+	if err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	if rel, err := filepath.Rel(lowerRoot, initLayer); err == nil {
+		lowers = append([]string{rel}, lowers...)
+	}
 	if err := specpkg.WriteEtcFiles(dir, spec.Hostname); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}

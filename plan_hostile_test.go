@@ -134,7 +134,11 @@ func hostState(t *testing.T, dir string) string {
 // mounts at the host (absolute paths, "..", loops, the root itself) with
 // plan.c's init and with the Go init: both must start or fail the same
 // way, and neither may create, change or mount anything outside the
-// container's root.
+// container's root. What the image has at /etc/hosts, /etc/hostname,
+// /etc/resolv.conf, /dev, /proc and /sys is hidden by the init layer
+// (snapshot.InitLayer), as Docker's hides it: those containers start,
+// with hull's files and mounts there; the other cases still aim hull's
+// mounts (binds, tmpfs) through the image's links.
 func TestPlanHostileImages(t *testing.T) {
 	t.Parallel()
 	rtPlan := containerTest(t)
@@ -157,7 +161,7 @@ func TestPlanHostileImages(t *testing.T) {
 		fails bool // the container must not start
 	}{
 		{"hosts to an absolute host path", []testutil.File{symlink("etc/hosts", outside+"/hosts")},
-			[]RunOption{WithCmd("sh", "-c", "cat /etc/hosts; readlink /etc/hosts")}, false},
+			[]RunOption{WithCmd("sh", "-c", "cat /etc/hosts; readlink /etc/hosts || echo not a link")}, false},
 		{"resolv.conf up and out", []testutil.File{symlink("etc/resolv.conf", up+outside[1:]+"/resolv.conf")},
 			[]RunOption{WithCmd("sh", "-c", "cat /etc/resolv.conf >/dev/null && grep -c ' /etc/resolv.conf\\| /tmp/' /proc/self/mountinfo")}, false},
 		{"hostname onto an existing host file", []testutil.File{symlink("etc/hostname", outside+"/victim")},
@@ -166,8 +170,8 @@ func TestPlanHostileImages(t *testing.T) {
 			[]RunOption{WithCmd("sh", "-c", "ls /dev/; echo x > /dev/null; readlink /dev/stdout")}, false},
 		{"proc is a symlink up", []testutil.File{symlink("proc", up+outside[1:]+"/proc")},
 			[]RunOption{WithCmd("sh", "-c", "wc -c < /proc/timer_list; grep -c '^Name' /proc/self/status; grep -c '/proc/sys ro,' /proc/self/mountinfo")}, false},
-		{"proc to the root", []testutil.File{symlink("proc", "/")}, nil, true},
-		{"dev to the root", []testutil.File{symlink("dev", "../..")}, nil, true},
+		{"proc to the root", []testutil.File{symlink("proc", "/")}, nil, false},
+		{"dev to the root", []testutil.File{symlink("dev", "../..")}, nil, false},
 		{"tmpfs through a link to ..", []testutil.File{symlink("up", "..")},
 			[]RunOption{WithTmpfs("/up/scratch", "size=1m"), WithCmd("sh", "-c", "grep -c ' /scratch ' /proc/self/mountinfo; ls -ld /up")}, false},
 		{"bind through a link out", []testutil.File{symlink("data", outside)},
@@ -178,23 +182,23 @@ func TestPlanHostileImages(t *testing.T) {
 			[]RunOption{WithBind(src, "/a/vol"), WithCmd("true")}, true},
 		{"volume in a file", nil, []RunOption{WithBind(src, "/etc/passwd/x"), WithCmd("true")}, true},
 		{"tmpfs onto a file", nil, []RunOption{WithTmpfs("/etc/passwd", ""), WithCmd("true")}, true},
-		{"hosts is a directory", []testutil.File{dir("etc/hosts/")}, nil, true},
+		{"hosts is a directory", []testutil.File{dir("etc/hosts/")}, nil, false},
 		{"symlink loop at a mount point", []testutil.File{symlink("loop", "loop")},
 			[]RunOption{WithTmpfs("/loop", ""), WithCmd("true")}, true},
 		{"symlink cycle at a bind", []testutil.File{symlink("a", "/b"), symlink("b", "a/x")},
 			[]RunOption{WithBind(src, "/a/y"), WithCmd("true")}, true},
-		{"hosts loops", []testutil.File{symlink("etc/hosts", "hosts")}, nil, true},
+		{"hosts loops", []testutil.File{symlink("etc/hosts", "hosts")}, nil, false},
 		// 100 links to follow: more than Linux's 40, fewer than securejoin's 255.
 		{"hosts through a long chain", linkChain("etc/hosts", 100, "/tmp/hosts"),
-			[]RunOption{WithCmd("sh", "-c", "grep -c localhost /tmp/hosts")}, false},
-		{"hosts through a too long chain", linkChain("etc/hosts", 300, "/tmp/hosts"), nil, true},
+			[]RunOption{WithCmd("sh", "-c", "grep -c localhost /etc/hosts; test ! -e /tmp/hosts")}, false},
+		{"hosts through a too long chain", linkChain("etc/hosts", 300, "/tmp/hosts"), nil, false},
 		{"resolv.conf through /proc/self", []testutil.File{symlink("etc/resolv.conf", "/proc/self/root"+outside+"/r")},
-			[]RunOption{WithCmd("true")}, true},
+			[]RunOption{WithCmd("true")}, false},
 		// /proc/self's links read differently before pivot_root (the
 		// init's cwd then) and after (the reader's): /sys/firmware would
 		// be masked where sysfs is not.
 		{"sys through /proc/self/cwd", []testutil.File{symlink("sys", "/proc/self/cwd")},
-			[]RunOption{WithCmd("sh", "-c", "for m in $(grep ' - sysfs ' /proc/self/mountinfo | cut -d' ' -f5); do ls $m/firmware; done")}, true},
+			[]RunOption{WithCmd("sh", "-c", "for m in $(grep ' - sysfs ' /proc/self/mountinfo | cut -d' ' -f5); do ls $m/firmware; done")}, false},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@
 //
 //	<hex>/fs          the layer's files
 //	<hex>/meta.json   chain ID, parent, diff ID, size
+//	init-1/fs         the init layer every container has over its image's (InitLayer)
 //	.tmp-<rand>/      a snapshot being unpacked (locked by .tmp-<rand>.lock)
 //
 // A snapshot appears by renaming its finished temp directory, so readers
