@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -156,6 +158,9 @@ func (c *Container) execConfig(pid int, argv []string, ec *execConfig) (*initpro
 	p.ConsoleSize = nil
 	if ec.tty {
 		p.ConsoleSize = &specs.Box{Height: uint(ec.rows), Width: uint(ec.cols)}
+		if !slices.ContainsFunc(p.Env, func(e string) bool { return strings.HasPrefix(e, "TERM=") }) {
+			p.Env = append(p.Env, "TERM=xterm") // as docker exec -t
+		}
 	}
 	return &initproc.Config{ID: c.id, Spec: &s, SeccompBPF: base.SeccompBPF}, nil
 }
@@ -177,29 +182,45 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	if cg == nil {
 		return ExecResult{}, fmt.Errorf("%w: container is not running (no cgroup)", ErrConflict)
 	}
-	initproc.Trace("P exec compiled")
-	x, err := newExecLaunch(ec)
+	ns, err := c.initPidfd(pid)
 	if err != nil {
 		return ExecResult{}, err
 	}
+	initproc.Trace("P exec compiled")
+	x, err := newExecLaunch(ec)
+	if err != nil {
+		ns.Close()
+		return ExecResult{}, err
+	}
 	defer x.close()
+	fork := initproc.NewForkSlot()
+	x.l.NS, x.l.Fork = ns, fork
 	helper, err := c.rt.ctrs.spawner.StartPlan(ctx, x.l, plan)
 	x.started()
+	ns.Close()
 	if err != nil {
+		fork.Free()
 		return ExecResult{}, fmt.Errorf("start: %w", spawnErr(err))
 	}
-	// The helper (CompileExec) reaps itself from our side: it exits once
-	// its child, the command, has exec'd.
-	defer func() { _, _ = helper.Wait() }()
-	var cmd *os.Process // the command, once the helper has forked it
+	// The helper exits once its child, the command's process, has exec'd
+	// or died; the child is our own child. On a failure, the child goes
+	// first: while it lives, its helper must (the child shares our memory
+	// until it execs: the helper's wait is what keeps the kernel from
+	// taking it for a process of its own, and a container can stop it).
+	var cmd *os.Process // the command's, once reaped or owned
 	defer func() {
 		if retErr != nil {
-			_ = helper.Kill()
+			if cmd == nil {
+				cmd, _ = findChild(fork.Pid())
+			}
 			if cmd != nil {
 				_ = cmd.Kill()
 				_, _ = cmd.Wait()
 			}
+			_ = helper.Kill()
 		}
+		_, _ = helper.Wait()
+		fork.Free() // the helper is gone: no clone can write it now
 	}()
 	// The helper joins the container's cgroup namespace once it is in
 	// the cgroup, where its child is born.
@@ -213,9 +234,9 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	}
 	x.l.CfgW.Close()
 	var copied sync.WaitGroup
+	var master *os.File
 	if x.console != nil {
-		master, err := initproc.RecvConsole(ctx, x.console)
-		if err != nil {
+		if master, err = initproc.RecvConsole(ctx, x.console); err != nil {
 			if m, merr := x.next(ctx, plan); merr == nil && m.Type == "error" {
 				err = startError(c.id, m)
 			}
@@ -224,8 +245,8 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		defer master.Close()
 		stdio.CopyTerminal(master, ec.stdin, ec.stdout, ec.resize, &copied)
 	}
-	// The helper reports the command's pid, and before it any failure of
-	// its own or of the command before its exec; the pipe ends at exec.
+	// The helper reports any failure of its own or of its child before the
+	// exec; the pipe ends when the child has exec'd and the helper exited.
 	var failed *initproc.Message
 	for {
 		m, err := x.next(ctx, plan)
@@ -235,18 +256,26 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		if err != nil {
 			return ExecResult{}, err
 		}
-		switch m.Type {
-		case "forked":
-			initproc.Trace("P exec forked")
-			if cmd, err = os.FindProcess(m.Code); err != nil {
-				return ExecResult{}, err
-			}
-		case "error":
+		if m.Type == "error" {
 			failed = &m
 		}
 	}
-	if failed != nil && ec.stderr != nil && x.console == nil {
-		fmt.Fprintf(ec.stderr, "hull: %s: %s\n", failed.Stage, failed.Message)
+	initproc.Trace("P exec forked")
+	if failed != nil {
+		// As docker exec: the reason on stderr (the terminal's output
+		// with one), the exit code Docker's.
+		w := ec.stderr
+		if w == nil {
+			w = ec.stdout
+		}
+		if w != nil {
+			fmt.Fprintf(w, "hull: %s: %s\n", failed.Stage, failed.Message)
+		}
+	}
+	// The child's pid as the kernel wrote it, never as a message says:
+	// what the container can write on a pipe it may have reached.
+	if cmd, err = findChild(fork.Pid()); err != nil {
+		return ExecResult{}, err
 	}
 	if cmd == nil {
 		// The helper failed before the fork: its code is Docker's.
@@ -276,11 +305,58 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	}
 	cmd = nil
 	x.waitOutput()
-	copied.Wait()
+	// A process the command left may hold the terminal open: as its
+	// pipes, at most outputDelay, then the terminal is closed.
+	waitBounded(&copied, outputDelay, func() {
+		if master != nil {
+			master.Close()
+		}
+	})
 	if ps == nil {
 		return ExecResult{}, errors.New("exec: the command's status is lost")
 	}
 	return ExecResult{ExitCode: exitCode(ps)}, nil
+}
+
+// initPidfd opens a pidfd of the container's init, pid, and checks that
+// pid is still that init (its start time): an exec joins its namespaces
+// through it, so a pid reused meanwhile cannot send it elsewhere.
+func (c *Container) initPidfd(pid int) (*os.File, error) {
+	c.mu.Lock()
+	start := c.st.PidStart
+	c.mu.Unlock()
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: container is not running: %w", ErrConflict, err)
+	}
+	if start == 0 || procStartTime(pid) != start {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%w: container is not running (its init is gone)", ErrConflict)
+	}
+	return os.NewFile(uintptr(fd), "pidfd"), nil
+}
+
+// findChild returns our child pid (nil for 0): an exec's command.
+func findChild(pid int) (*os.Process, error) {
+	if pid <= 0 {
+		return nil, nil
+	}
+	return os.FindProcess(pid)
+}
+
+// waitBounded waits for wg, for up to d; then calls stop and waits on.
+func waitBounded(wg *sync.WaitGroup, d time.Duration, stop func()) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		stop()
+		<-done
+	}
 }
 
 // execLaunch is what starting an exec's helper takes: the pipes and
@@ -401,19 +477,11 @@ const outputDelay = time.Second
 // waitOutput waits for the copies of the command's output, for up to
 // outputDelay.
 func (x *execLaunch) waitOutput() {
-	done := make(chan struct{})
-	go func() {
-		x.copied.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(outputDelay):
+	waitBounded(&x.copied, outputDelay, func() {
 		for _, r := range x.outputs {
 			r.Close() // ends the copy
 		}
-		<-done
-	}
+	})
 }
 
 // close closes our ends of everything, once the copies of the output

@@ -129,3 +129,37 @@ func TestExecSameWriter(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnSession: the process of an Exec and a container's own process
+// lead a session of their own with no controlling terminal, as runc
+// gives them: a terminal this program has (a test run from a shell, an
+// embedder's CLI) is never theirs to read or to push input into
+// (TIOCSTI).
+func TestOwnSession(t *testing.T) {
+	rt := containerTest(t)
+	// The shell's own stat (a redirection of the shell itself): its pid,
+	// its session and its controlling terminal's number.
+	const probe = "read pid comm state ppid pgrp sid tty rest < /proc/self/stat; echo $pid $sid $tty"
+	check := func(what, out string) {
+		t.Helper()
+		f := strings.Fields(out)
+		if len(f) != 3 || f[0] != f[1] || f[2] != "0" {
+			t.Errorf("%s: pid, session, tty: %q: want its own session and no terminal", what, out)
+		}
+	}
+	var out syncBuffer
+	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sh", "-c", probe+"; sleep 60"), WithStdout(&out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(context.Background(), WithForce())
+	var execOut bytes.Buffer
+	if res, err := c.Exec(t.Context(), []string{"sh", "-c", probe}, WithExecStdout(&execOut)); err != nil || res.ExitCode != 0 {
+		t.Fatalf("exec: %+v %v", res, err)
+	}
+	check("exec", execOut.String())
+	for i := 0; i < 100 && !strings.Contains(out.String(), "\n"); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	check("run", out.String())
+}

@@ -143,9 +143,9 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		for _, op := range initproc.COps() {
 			// keepcaps: no option leads to it (internal/spec gives a
 			// non-root user no permitted set); TestPlanExecutors checks
-			// that both sides have it. fork: only an exec's plan has it
-			// (TestExecMatchesInit).
-			if !seen[op] && op != "keepcaps" && op != "fork" {
+			// that both sides have it. fork and setns_fd: only an exec's
+			// plan has them (TestExecMatchesInit).
+			if !seen[op] && op != "keepcaps" && op != "fork" && op != "setns_fd" {
 				t.Errorf("no case runs plan.c's op %s: add one", op)
 			}
 		}
@@ -251,17 +251,42 @@ func TestPlanInitWhen(t *testing.T) {
 	if st, err := created.Wait(ctx); err != nil || st.ExitCode != 4 {
 		t.Fatalf("Create, Start: %+v %v", st, err)
 	}
-	for _, want := range []int{1, 0, 1} {
-		if err := unix.Prctl(unix.PR_SET_DUMPABLE, uintptr(want), 0, 0, 0); err != nil {
+	dumpableAfterRun := func(set int) int {
+		t.Helper()
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, uintptr(set), 0, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		if st, _, err := run(t, rt, WithUser("app"), WithCmd("true")); err != nil || st.ExitCode != 0 {
 			t.Fatalf("%+v %v", st, err)
 		}
-		if d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); err != nil || d != want {
-			t.Errorf("this program's dumpable flag after a run: %d %v, want %d", d, err, want)
+		d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	// Until this program's first Exec (other tests may have made one).
+	if !initproc.Undumpable() {
+		for _, want := range []int{1, 0, 1} {
+			if d := dumpableAfterRun(want); d != want {
+				t.Errorf("this program's dumpable flag after a run: %d, want %d", d, want)
+			}
 		}
 	}
+	// After an Exec, whose child may be stopped in the container with
+	// our memory, it stays 0.
+	sleeping, err := rt.Run(ctx, "busybox:test", WithCmd("sleep", "60"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleeping.Remove(context.Background(), WithForce()) })
+	if res, err := sleeping.Exec(ctx, []string{"true"}); err != nil || res.ExitCode != 0 {
+		t.Fatalf("exec: %+v %v", res, err)
+	}
+	if d := dumpableAfterRun(1); d != 0 || !initproc.Undumpable() {
+		t.Errorf("after an Exec, the dumpable flag after a run is %d (undumpable %v), want 0", d, initproc.Undumpable())
+	}
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0) // for the tests after this one: as it was
 }
 
 // TestExecMatchesInit: a process exec'd into a running container (its

@@ -20,25 +20,22 @@ const CgoBuilt = planAvailable
 // an init or exec whose spec has Process.Terminal: fd 5 of the child.
 const ConsoleFD = 5
 
-// execNamespaces are the namespaces an exec joins, in order: the mount
-// namespace last, since the others are opened by path in the host's
-// /proc; the pid namespace for the children only (opFork's).
-var execNamespaces = []struct {
-	name string
-	flag uint64
-}{
-	{"cgroup", unix.CLONE_NEWCGROUP}, {"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS},
-	{"net", unix.CLONE_NEWNET}, {"pid", unix.CLONE_NEWPID}, {"mnt", unix.CLONE_NEWNS},
-}
+// execNamespaces are the namespaces an exec joins: all of the init's but
+// its user namespace (hull makes none); the pid namespace for the
+// children only (opFork's).
+const execNamespaces = unix.CLONE_NEWCGROUP | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS |
+	unix.CLONE_NEWNET | unix.CLONE_NEWPID | unix.CLONE_NEWNS
 
 // CompileExec compiles the plan of an exec (Container.Exec) into the
 // running container whose init has pid (as the host numbers it), for
-// Spawn with no new namespaces: join the init's namespaces, make the
-// terminal, take the process's credentials, capabilities and working
-// directory, then fork (opFork) into the pid namespace, where the child
-// alone loads no_new_privs and the seccomp filter and execs the command.
-// No Go code runs in the container's namespaces, and nothing of the
-// container can see a process of ours that holds more than it may.
+// Spawn with no new namespaces and a pidfd of that init (nsfd) opened
+// after checking its start time: join the init's namespaces through it
+// (its pid cannot be reused meanwhile), take the process's credentials,
+// make its terminal, go to its working directory, load no_new_privs and
+// the seccomp filter, then fork (opFork) into the pid namespace, where
+// the child alone starts its session and execs the command. No Go code
+// runs in the container's namespaces, and nothing of the container can
+// see a process of ours that holds more than it may.
 func CompileExec(cfg *Config, pid int) ([]byte, error) {
 	s := cfg.Spec
 	if s == nil || s.Process == nil {
@@ -53,27 +50,26 @@ func CompileExec(cfg *Config, pid int) ([]byte, error) {
 	}
 	pl := &plan{bpf: cfg.SeccompBPF}
 	pl.step(opStage, "setns")
-	for _, ns := range execNamespaces {
-		pl.step(opSetns, "/proc/"+strconv.Itoa(pid)+"/ns/"+ns.name, ns.flag)
-	}
-	if p.Terminal {
-		pl.console(p)
-	}
+	pl.step(opSetnsFD, uint64(execNamespaces), pid)
 	if err := pl.security(s); err != nil {
 		return nil, err
 	}
+	if p.Terminal {
+		pl.console(p) // as the command's user, as Run's init does
+	}
 	pl.step(opStage, "workdir")
 	pl.step(opChdir, p.Cwd, "chdir "+p.Cwd)
-	pl.step(opTrace, "C exec setup done")
-	pl.step(opFork)
-	pl.step(opTrace, "C exec forked")
-	if p.Terminal {
-		pl.step(opStage, "tty")
-		pl.step(opCtty)
-	}
+	// no_new_privs and the filter before the fork: the child is visible in
+	// the container from its first instruction, and must never be seen
+	// without them (the filter is inherited; the child's last calls, its
+	// session and the exec, are ones every profile allows as Docker's).
 	if err := pl.beforeExec(s); err != nil {
 		return nil, err
 	}
+	pl.step(opTrace, "C exec setup done")
+	pl.step(opFork)
+	pl.step(opTrace, "C exec forked")
+	pl.session(p)
 	pl.exec(p)
 	if pl.nul {
 		return nil, errors.New("an argument, variable or path holds a NUL byte")
@@ -82,6 +78,19 @@ func CompileExec(cfg *Config, pid int) ([]byte, error) {
 		return nil, errors.New("plan too big")
 	}
 	return pl.b, nil
+}
+
+// session is the steps that give the process its session: with a
+// terminal, opConsole's as its controlling one (opCtty); without, a new
+// session with none, so that it keeps no terminal of ours.
+func (p *plan) session(proc *specs.Process) {
+	if proc.Terminal {
+		p.step(opStage, "tty")
+		p.step(opCtty)
+		return
+	}
+	p.step(opStage, "session")
+	p.step(opSetsid)
 }
 
 // console is the steps of making the process's terminal (opConsole); its

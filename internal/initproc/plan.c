@@ -55,6 +55,9 @@
 #ifndef __NR_close_range
 #define __NR_close_range 436
 #endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
 #define HULL_OPEN_TREE_CLONE 1
 #define HULL_AT_RECURSIVE 0x8000
 #define HULL_MOVE_MOUNT_F_EMPTY_PATH 0x4
@@ -80,6 +83,7 @@ struct hull_open_how {
 #define CONFIG_FD 3
 #define STATUS_FD 4
 #define CONSOLE_FD 5 // a terminal's socket (opConsole), when there is one
+#define NS_FD 6      // a pidfd of the process whose namespaces opSetnsFD joins
 #define MAX_ARGS 4096
 
 // Per thread, as everything this file changes: a plan init started by
@@ -95,6 +99,7 @@ static __thread char fdpath_buf[64];
 static __thread const unsigned char *plan_next, *plan_end;
 static __thread char *fork_stack;
 static __thread int fork_deathsig;
+static __thread int *fork_pid; // where the kernel writes op_fork's child's pid
 static __thread int console_slave;
 
 // ---- reporting ----
@@ -951,6 +956,50 @@ static void op_ctty(const struct op *o) {
 	console_slave = -1;
 }
 
+// op_setsid starts a new session with no controlling terminal: the
+// process keeps none of the program's (its terminal would take input
+// from the container, TIOCSTI).
+static void op_setsid(const struct op *o) {
+	(void)o;
+	if (setsid() < 0)
+		fail();
+}
+
+// op_setns_fd joins the namespaces num(o, 0) of the process NS_FD is a
+// pidfd of, at once (Linux 5.8); before 5.8 (EINVAL), one by one by the
+// paths of /proc/<num(o, 1)>/ns, then checks through the pidfd that the
+// process is still the one the parent opened (its pid not reused).
+static void op_setns_fd(const struct op *o) {
+	uint64_t flags = num(o, 0);
+	if (setns(NS_FD, (int)flags) == 0)
+		return;
+	if (errno != EINVAL)
+		fail();
+	static const struct { const char *name; int type; } nss[] = {
+		{"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+		{"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+	};
+	int fds[6];
+	char path[64];
+	for (int i = 0; i < 6; i++) {
+		fds[i] = -1;
+		if (!(flags & nss[i].type))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%llu/ns/%s", (unsigned long long)num(o, 1), nss[i].name);
+		if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			fail_at(FAIL_OPEN, 0);
+	}
+	// Opened: the pid was the pidfd's process if it is still alive.
+	if (syscall(SYS_pidfd_send_signal, NS_FD, 0, NULL, 0) < 0)
+		fail();
+	for (int i = 0; i < 6; i++) {
+		if (fds[i] >= 0 && setns(fds[i], nss[i].type) < 0)
+			fail();
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+}
+
 static void run_steps(void);
 
 // fork_main is the child of op_fork: in the pid namespace its parent
@@ -976,12 +1025,16 @@ static int fork_main(void *arg) {
 // it, and this process reports its pid ("forked") and exits.
 static void op_fork(const struct op *o) {
 	(void)o;
-	int pid = 0;
+	int local = 0, *slot = fork_pid ? fork_pid : &local;
 	uint64_t all = ~(uint64_t)0;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
+	// The kernel writes the child's pid in the slot before the child
+	// runs: the parent reads it there whenever it must kill the child
+	// (a child the container stopped never reports it).
 	if (clone(fork_main, fork_stack, CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD,
-		  NULL, &pid) < 0)
+		  NULL, slot) < 0)
 		fail();
+	int pid = *slot;
 	char line[64];
 	int n = snprintf(line, sizeof(line), "{\"type\":\"forked\",\"code\":%d}\n", pid);
 	write_all(status_fd, line, n);
@@ -1022,6 +1075,8 @@ static void (*const executors[OP_COUNT])(const struct op *) = {
     [OP_CONSOLE] = op_console,
     [OP_CTTY] = op_ctty,
     [OP_FORK] = op_fork,
+    [OP_SETSID] = op_setsid,
+    [OP_SETNS_FD] = op_setns_fd,
 };
 
 int hull_plan_executes(unsigned op) { return op < OP_COUNT && executors[op] != NULL; }
@@ -1110,28 +1165,34 @@ static void close_from(int from) {
 	close(dir);
 }
 
-// place_fds puts the descriptors a plan init is given on 0-5 (stdin,
-// stdout, stderr, CONFIG_FD, STATUS_FD and, if there is one, CONSOLE_FD;
-// a missing stream is /dev/null) and closes every other one it holds:
-// its copy of the program's table.
+// place_fds puts the descriptors a plan init is given on 0-6 (stdin,
+// stdout, stderr, CONFIG_FD, STATUS_FD, and CONSOLE_FD and NS_FD if
+// given; a missing stream is /dev/null) and closes every other one it
+// holds: its copy of the program's table.
 static void place_fds(int *src) {
-	int n = src[5] < 0 ? 5 : 6;
+	enum { N = 7 };
 	for (int i = 0; i < 3; i++)
 		if (src[i] < 0 && (src[i] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 			fail_at(FAIL_DEV_NULL, 0);
-	// First off 0-5 whatever is not in its place already, so that no
+	// First off 0-6 whatever is not in its place already, so that no
 	// dup2 below closes a descriptor still to be moved.
-	for (int i = 0; i < n; i++)
-		if (src[i] < n && src[i] != i && (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, n)) < 0)
+	for (int i = 0; i < N; i++)
+		if (src[i] >= 0 && src[i] < N && src[i] != i && (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, N)) < 0)
 			fail_at(FAIL_PLACE_FDS, 0);
 	status_fd = src[4]; // its old number may be another's place
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < N; i++) {
+		if (src[i] < 0)
+			continue; // an optional one not given: stays closed
 		int r = src[i] == i ? fcntl(i, F_SETFD, i < 3 ? 0 : FD_CLOEXEC) : dup3(src[i], i, i < 3 ? 0 : O_CLOEXEC);
 		if (r < 0)
 			fail_at(FAIL_PLACE_FDS, 0);
 	}
 	status_fd = STATUS_FD;
-	close_from(n);
+	// Above 6, and the optional ones not given, if the program had them.
+	for (int i = 5; i < N; i++)
+		if (src[i] < 0)
+			close(i);
+	close_from(N);
 }
 
 // spawn_main is a plan init's first function: it runs on its own stack,
@@ -1145,7 +1206,7 @@ static int spawn_main(void *arg) {
 	reset_signals(); // the program's handlers too: this is its table's copy
 	if (s->pdeathsig && prctl(PR_SET_PDEATHSIG, s->pdeathsig, 0, 0, 0) < 0)
 		fail_at(FAIL_PDEATHSIG, 0);
-	int fds[6];
+	int fds[7];
 	memcpy(fds, s->fds, sizeof(fds));
 	place_fds(fds);
 	if (s->trace && *s->trace)
@@ -1177,14 +1238,26 @@ static int spawn_main(void *arg) {
 // One attribute of the shared memory the child does change: its
 // dumpable flag, which the child clears (spawn_main), and the program's
 // with it. The program's own is put back once the last child running has
-// exec'd (but for suid_dumpable's 2, which prctl cannot set: it stays 0).
+// exec'd (but for suid_dumpable's 2, which prctl cannot set: it stays 0),
+// until an exec's plan has run (fork_pid): from then on it stays 0, since
+// that plan's child, in a container's pid namespace with our memory until
+// it execs, can be stopped there by the container and outlive the spawn.
+static pthread_mutex_t spawn_mu = PTHREAD_MUTEX_INITIALIZER;
+static int spawn_sticky; // an exec's plan ran
+
+int hull_plan_undumpable(void) {
+	pthread_mutex_lock(&spawn_mu);
+	int sticky = spawn_sticky;
+	pthread_mutex_unlock(&spawn_mu);
+	return sticky;
+}
+
 int hull_plan_spawn(struct hull_spawn *s) {
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	static int running, dumpable;
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&spawn_mu);
 	if (running++ == 0)
 		dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&spawn_mu);
 
 	// The thread's variables, set here: were they allocated lazily (a
 	// shared library's), the child would do it on the program's heap.
@@ -1196,6 +1269,7 @@ int hull_plan_spawn(struct hull_spawn *s) {
 	plan_next = plan_end = NULL;
 	fork_stack = s->fork_stack;
 	fork_deathsig = s->pdeathsig;
+	fork_pid = s->fork_pid;
 	console_slave = -1;
 
 	// Every signal, glibc's own two too (its pthread_sigmask keeps them).
@@ -1206,9 +1280,10 @@ int hull_plan_spawn(struct hull_spawn *s) {
 	int err = errno;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
 
-	pthread_mutex_lock(&mu);
-	if (--running == 0 && dumpable >= 0 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable)
+	pthread_mutex_lock(&spawn_mu);
+	spawn_sticky = spawn_sticky || s->fork_pid != NULL;
+	if (--running == 0 && !spawn_sticky && dumpable >= 0 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable)
 		prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&spawn_mu);
 	return pid < 0 ? -err : pid;
 }

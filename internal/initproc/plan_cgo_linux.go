@@ -10,6 +10,7 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -69,17 +70,18 @@ func (s *SpawnStack) Free() { _ = unix.Munmap(s.mem) }
 // then waits for one byte on the config pipe (the parent puts it in its
 // cgroup in between), then runs plan (Compile's) as the Go init runs a
 // config: "ready", the start byte, exec; or an exec's plan
-// (CompileExec). The descriptors (stdio: -1 is /dev/null; console, the
-// socket a terminal's master is sent on, -1 if none) must stay open until
-// the pid is reported.
-func Spawn(stack *SpawnStack, plan []byte, cloneflags uintptr, stdio [3]int, config, status, console int, pdeathsig syscall.Signal) (int, error) {
+// (CompileExec), with fork, where its child's pid goes. The descriptors
+// (stdio: -1 is /dev/null; console, the socket a terminal's master is sent
+// on, and nsfd, the pidfd whose namespaces an exec joins, -1 if none) must
+// stay open until the pid is reported.
+func Spawn(stack *SpawnStack, plan []byte, cloneflags uintptr, stdio [3]int, config, status, console, nsfd int, pdeathsig syscall.Signal, fork *ForkSlot) (int, error) {
 	s := (*C.struct_hull_spawn)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_hull_spawn{}))))
 	defer C.free(unsafe.Pointer(s))
 	s.plan = (*C.uchar)(C.CBytes(plan))
 	defer C.free(unsafe.Pointer(s.plan))
 	s.plan_len = C.size_t(len(plan))
 	s.flags = C.ulong(cloneflags)
-	for i, fd := range append(stdio[:], config, status, console) {
+	for i, fd := range append(stdio[:], config, status, console, nsfd) {
 		s.fds[i] = C.int(fd)
 	}
 	s.pdeathsig = C.int(pdeathsig)
@@ -90,12 +92,38 @@ func Spawn(stack *SpawnStack, plan []byte, cloneflags uintptr, stdio [3]int, con
 	s.stack = (*C.char)(unsafe.Pointer(&stack.mem[0]))
 	s.stack_size = C.size_t(len(stack.mem))
 	s.fork_stack = (*C.char)(unsafe.Add(unsafe.Pointer(&stack.mem[0]), spawnGuardSize+forkStackSize))
+	if fork != nil {
+		s.fork_pid = fork.p
+	}
 	pid := int(C.hull_plan_spawn(s))
 	if pid < 0 {
 		return 0, fmt.Errorf("clone: %w", syscall.Errno(-pid))
 	}
 	return pid, nil
 }
+
+// ForkSlot is where the kernel writes the pid of an exec's child (opFork)
+// as it clones it, before the child runs: the parent reads it there to
+// kill a child that never reported (the container can stop it). It is C
+// memory: Free it once the exec's plan init is done.
+type ForkSlot struct{ p *C.int }
+
+// NewForkSlot allocates a slot, 0 until a child is cloned.
+func NewForkSlot() *ForkSlot {
+	return &ForkSlot{p: (*C.int)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int(0)))))}
+}
+
+// Pid is the child's pid, or 0 before the clone.
+func (f *ForkSlot) Pid() int { return int(atomic.LoadInt32((*int32)(unsafe.Pointer(f.p)))) }
+
+// Free releases the slot.
+func (f *ForkSlot) Free() { C.free(unsafe.Pointer(f.p)) }
+
+// Undumpable reports whether an exec's plan (CompileExec) has run in this
+// program: its child may still be in a container, stopped there before its
+// exec with our memory, so the program stays non-dumpable from then on
+// (nothing without CAP_SYS_PTRACE can read or write its memory).
+func Undumpable() bool { return C.hull_plan_undumpable() != 0 }
 
 // cExecutes reports whether plan.c has an executor for op
 // (TestPlanExecutors).

@@ -69,6 +69,10 @@ var goExecutors = [opCount]func(*goRun, *step) error{
 	opCopyUp:        goCopyUp,
 	opConsole:       goConsole,
 	opCtty:          goCtty,
+	opSetsid: func(*goRun, *step) error {
+		_, err := unix.Setsid()
+		return call(err)
+	},
 }
 
 // run runs steps and returns why it stopped: a *stageError worded as

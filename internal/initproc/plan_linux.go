@@ -196,8 +196,8 @@ func compilePlan(cfg *Config) (*plan, error) {
 	p.step(opChdir, proc.Cwd, "chdir "+proc.Cwd)
 	if proc.Terminal {
 		p.console(proc)
-		p.step(opCtty)
 	}
+	p.session(proc)
 	p.step(opTrace, "C setup done")
 	p.step(opReady)
 	if err := p.beforeExec(s); err != nil {

@@ -36,7 +36,9 @@ enum hull_op {
 	OP_CONSOLE = 30,
 	OP_CTTY = 31,
 	OP_FORK = 32,
-	OP_COUNT = 33,
+	OP_SETSID = 33,
+	OP_SETNS_FD = 34,
+	OP_COUNT = 35,
 };
 
 enum hull_fail {

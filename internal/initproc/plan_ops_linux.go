@@ -51,6 +51,8 @@ const (
 	opConsole                  // has size, width, height: a terminal in /dev/pts, its master sent on the console socket
 	opCtty                     // (none): a new session, the terminal of opConsole its controlling one and stdio
 	opFork                     // (none): the rest of the plan runs in a child, in the pid namespace joined (C only)
+	opSetsid                   // (none): a new session, without a controlling terminal
+	opSetnsFD                  // flags, pid: join those namespaces of the process the pidfd NS_FD is of (C only)
 	opCount
 )
 
@@ -73,7 +75,7 @@ var planOps = [opCount]opInfo{
 	opReady: {name: "ready"}, opNoNewPrivs: {name: "no_new_privs"}, opExec: {name: "exec"},
 	opMknod:  {name: "mknod"},
 	opCopyUp: {name: "copy_up", goOnly: true}, opConsole: {name: "console"}, opCtty: {name: "ctty"},
-	opFork: {name: "fork", cOnly: true},
+	opFork: {name: "fork", cOnly: true}, opSetsid: {name: "setsid"}, opSetnsFD: {name: "setns_fd", cOnly: true},
 }
 
 // Where a step failed, beyond its op: an executor reports the step's

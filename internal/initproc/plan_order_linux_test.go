@@ -82,11 +82,12 @@ func TestPlanOrder(t *testing.T) {
 }
 
 // TestExecPlanOrder pins the order of an exec's plan (CompileExec): the
-// namespaces joined first, the mount namespace last of them and the pid
-// namespace among them (for the fork's child); the terminal made and the
-// credentials taken before the fork, outside the container's pid
-// namespace; after it, in the child, only the session, no_new_privs,
-// seccomp (when no_new_privs is on) and the exec.
+// init's namespaces joined first, all at once through its pidfd, the pid
+// namespace among them (for the fork's child); the credentials taken, the
+// terminal made, the working directory entered, no_new_privs and seccomp
+// loaded before the fork, outside the container's pid namespace (the
+// child is never seen there without its filter); after it, in the child,
+// only the session and the exec.
 func TestExecPlanOrder(t *testing.T) {
 	for _, nnp := range []bool{true, false} {
 		for _, tty := range []bool{true, false} {
@@ -110,27 +111,28 @@ func TestExecPlanOrder(t *testing.T) {
 			if fork < 0 || slices.Index(ops[fork+1:], opFork) >= 0 {
 				t.Fatalf("nnp %v tty %v: not one fork in %v", nnp, tty, what)
 			}
-			after := map[uint32]bool{opExec: true, opCtty: true, opNoNewPrivs: true, opSeccomp: nnp}
+			after := map[uint32]bool{opExec: true, opCtty: true, opSetsid: true}
 			for i, op := range ops {
 				if op != opFork && (i > fork) != after[op] {
 					t.Errorf("nnp %v tty %v: %s on the wrong side of the fork in %v", nnp, tty, planOps[op].name, what)
 				}
 			}
-			if !slices.Equal(ops[:6], []uint32{opSetns, opSetns, opSetns, opSetns, opSetns, opSetns}) {
-				t.Errorf("nnp %v tty %v: the namespaces are not joined first: %v", nnp, tty, what)
-			}
 			steps, _ := decodePlan(b)
-			var joined []uint64
-			for _, s := range steps {
-				if s.op == opSetns {
-					joined = append(joined, s.num(1))
+			var first *step
+			for i := range steps {
+				if steps[i].op != opStage && steps[i].op != opTrace {
+					first = &steps[i]
+					break
 				}
 			}
-			if joined[len(joined)-1] != unix.CLONE_NEWNS || !slices.Contains(joined, unix.CLONE_NEWPID) {
-				t.Errorf("nnp %v tty %v: namespaces joined %#x: want the pid one, and the mount one last", nnp, tty, joined)
+			if first == nil || first.op != opSetnsFD || first.num(0)&(unix.CLONE_NEWPID|unix.CLONE_NEWNS) != unix.CLONE_NEWPID|unix.CLONE_NEWNS {
+				t.Errorf("nnp %v tty %v: the init's namespaces are not joined first, with pid and mount: %v", nnp, tty, what)
 			}
-			if tty != slices.Contains(ops, opConsole) || (tty && slices.Index(ops, opConsole) > slices.Index(ops, opUser)) {
-				t.Errorf("nnp %v tty %v: the terminal is not made before the user change: %v", nnp, tty, what)
+			if tty != slices.Contains(ops, opConsole) || (tty && slices.Index(ops, opConsole) < slices.Index(ops, opCaps)) {
+				t.Errorf("nnp %v tty %v: the terminal is not made after the credentials: %v", nnp, tty, what)
+			}
+			if tty == slices.Contains(ops, opSetsid) || tty != slices.Contains(ops, opCtty) {
+				t.Errorf("nnp %v tty %v: the session: %v", nnp, tty, what)
 			}
 			if ops[len(ops)-1] != opExec {
 				t.Errorf("nnp %v tty %v: the last step is not exec: %v", nnp, tty, what)

@@ -40,6 +40,11 @@ type Launch struct {
 	CgroupFD *os.File
 	// StartError makes the init's report of a failure the caller's error.
 	StartError func(initproc.Message) error
+	// NS and Fork are an exec's (StartPlan only): a pidfd of the
+	// container's init, whose namespaces it joins, and where its child's
+	// pid goes.
+	NS   *os.File
+	Fork *initproc.ForkSlot
 }
 
 // StartShim starts a Detached container's shim (internal/initproc's
@@ -180,13 +185,16 @@ func (s *Spawner) StartPlan(ctx context.Context, l *Launch, plan []byte) (*os.Pr
 			stdio[i] = int(f.Fd())
 		}
 	}
-	console := -1
+	console, ns := -1, -1
 	if len(cmd.ExtraFiles) > 2 {
 		console = int(cmd.ExtraFiles[2].Fd())
 	}
+	if l.NS != nil {
+		ns = int(l.NS.Fd())
+	}
 	a := cmd.SysProcAttr
 	res := s.SpawnPlan(PlanRequest{Plan: plan, Cloneflags: a.Cloneflags, Stdio: stdio,
-		Cfg: int(l.CfgR.Fd()), Stat: int(l.StatW.Fd()), Console: console, Pdeathsig: a.Pdeathsig})
+		Cfg: int(l.CfgR.Fd()), Stat: int(l.StatW.Fd()), Console: console, NS: ns, Pdeathsig: a.Pdeathsig, Fork: l.Fork})
 	cloned := make(chan PlanResult, 1)
 	go func() {
 		r := <-res

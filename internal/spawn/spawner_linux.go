@@ -103,12 +103,14 @@ const startTries = 3
 
 // PlanRequest asks a spawner thread to start a plan init (initproc.Spawn).
 type PlanRequest struct {
-	Plan       []byte         // the compiled plan (initproc.Compile)
-	Cloneflags uintptr        // the namespaces to make
-	Stdio      [3]int         // the init's stdin, stdout, stderr; -1: /dev/null
-	Cfg, Stat  int            // the config and status pipes' child ends
-	Console    int            // the socket a terminal's master is sent on; -1: none
-	Pdeathsig  syscall.Signal // sent to the init when the thread that cloned it ends
+	Plan       []byte             // the compiled plan (initproc.Compile)
+	Cloneflags uintptr            // the namespaces to make
+	Stdio      [3]int             // the init's stdin, stdout, stderr; -1: /dev/null
+	Cfg, Stat  int                // the config and status pipes' child ends
+	Console    int                // the socket a terminal's master is sent on; -1: none
+	NS         int                // a pidfd whose namespaces an exec joins; -1: none
+	Fork       *initproc.ForkSlot // where an exec's child's pid goes, or nil
+	Pdeathsig  syscall.Signal     // sent to the init when the thread that cloned it ends
 	result     chan PlanResult
 }
 
@@ -156,7 +158,7 @@ func (s *Spawner) cloneThread(r PlanRequest) {
 	}
 	defer stack.Free()
 	for {
-		pid, err := initproc.Spawn(stack, r.Plan, r.Cloneflags, r.Stdio, r.Cfg, r.Stat, r.Console, r.Pdeathsig)
+		pid, err := initproc.Spawn(stack, r.Plan, r.Cloneflags, r.Stdio, r.Cfg, r.Stat, r.Console, r.NS, r.Pdeathsig, r.Fork)
 		r.result <- PlanResult{Pid: pid, Err: err}
 		select {
 		case r = <-s.clones:
