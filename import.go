@@ -65,9 +65,8 @@ func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg
 		return nil, err
 	}
 	defer pending.Abort()
-	if len(res.PendingLinks) > 0 {
-		l := res.PendingLinks[0]
-		return nil, fmt.Errorf("%w: hardlink %q to %q: target not in the archive", ErrInvalidContent, l.Name, l.Target)
+	if err := res.Dangling(); err != nil {
+		return nil, alsoIs(err, archive.ErrUnsafe, ErrInvalidContent)
 	}
 	size := w.Written()
 	diffID, err := w.Commit()

@@ -322,7 +322,7 @@ func (rt *Runtime) removeStaleVolumeDirs() (freed int64) {
 			continue
 		}
 		p := filepath.Join(rt.volumesDir(), n)
-		if strings.HasPrefix(n, ".import-") && importBusy(p) {
+		if strings.HasPrefix(n, ".import-") && fsutil.Held(filepath.Join(p, ".lock")) {
 			continue
 		}
 		size := dirSize(p)
