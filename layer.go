@@ -131,7 +131,7 @@ func (rt *Runtime) ensureLayer(ctx context.Context, repo *remote.Repository, job
 			return true, err
 		}
 		defer w.Abort()
-		src = io.TeeReader(rep.counter(rc, id, j.desc.Size), w)
+		src = io.TeeReader(rep.counter(rc, id, j.desc.Size, "Downloading"), w)
 	}
 
 	var pending *snapshot.Pending
@@ -217,31 +217,33 @@ func (r *reporter) send(p Progress) {
 	r.fn(p)
 }
 
-// counter wraps a download, reporting its advance at most every 512 KiB.
-func (r *reporter) counter(rd io.Reader, id string, total int64) io.Reader {
+// counter wraps a transfer of total bytes, reporting its advance (with
+// status: "Downloading", "Pushing") at most every 512 KiB, and at its end.
+func (r *reporter) counter(rd io.Reader, id string, total int64, status string) io.Reader {
 	if r.fn == nil {
 		return rd
 	}
-	return &countingReader{r: rd, rep: r, id: id, total: total}
+	return &countingReader{r: rd, rep: r, id: id, total: total, status: status}
 }
 
 type countingReader struct {
-	r      io.Reader
-	rep    *reporter
-	id     string
-	n      int64
-	last   int64
-	total  int64
-	closed bool
+	r           io.Reader
+	rep         *reporter
+	id, status  string
+	n, last     int64
+	total       int64
+	reportedEnd bool
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
-	if c.n-c.last >= 512<<10 || (err == io.EOF && !c.closed) {
+	// net/http stops reading an upload at its length, before EOF.
+	end := err == io.EOF || c.n == c.total
+	if c.n-c.last >= 512<<10 || (end && !c.reportedEnd) {
 		c.last = c.n
-		c.closed = err == io.EOF
-		c.rep.send(Progress{ID: c.id, Status: "Downloading", Current: c.n, Total: c.total})
+		c.reportedEnd = end
+		c.rep.send(Progress{ID: c.id, Status: c.status, Current: c.n, Total: c.total})
 	}
 	return n, err
 }

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/hullbox/hull/internal/manifest"
+	"github.com/hullbox/hull/internal/registry"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -308,59 +308,21 @@ func mountSources(ix *store.Index, known map[digest.Digest][]string, r Reference
 	return out
 }
 
-// pushBlob makes sure the repository has one blob: it is left alone if
-// present, mounted from the repository path from if given, else uploaded.
-// rep is nil for blobs that are not reported (the config).
+// pushBlob makes sure the repository has one blob (registry.PushBlob):
+// it is left alone if present, mounted from the repository path from if
+// given, else uploaded. rep is nil for blobs that are not reported (the
+// config).
 func (rt *Runtime) pushBlob(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor, from string, rep *reporter) error {
 	id := shortID(desc.Digest)
-	send := func(p Progress) {
-		if rep != nil {
-			p.ID = id
-			rep.send(p)
-		}
-	}
-	host := repo.Reference.Registry
-	fail := func(err error) error {
-		return fmt.Errorf("blob %s: %w", desc.Digest, registryError(host, err))
-	}
-	ok, err := repo.Blobs().Exists(ctx, desc)
-	if err != nil {
-		return fail(err)
-	}
-	if ok {
-		send(Progress{Status: "Layer already exists"})
-		return nil
-	}
 	open := func() (io.ReadCloser, error) { return rt.openBlobForPush(desc, rep, id) }
-	if from != "" {
-		uploaded := false
-		err := repo.Mount(ctx, desc, from, func() (io.ReadCloser, error) {
-			// The registry declined to mount and opened an upload instead.
-			uploaded = true
-			return open()
-		})
-		switch {
-		case err == nil && uploaded:
-			send(Progress{Status: "Pushed"})
-			return nil
-		case err == nil:
-			send(Progress{Status: "Mounted from " + from})
-			return nil
-		case uploaded || ctx.Err() != nil:
-			return fail(err)
-		}
-		// The mount was refused outright (say, no pull access to the
-		// source repository): upload as if there were no source.
-	}
-	rc, err := open()
+	done, err := registry.PushBlob(ctx, repo, desc, from, open)
 	if err != nil {
-		return err
+		return fmt.Errorf("blob %s: %w", desc.Digest, registryError(repo.Reference.Registry, err))
 	}
-	defer rc.Close()
-	if err := repo.Blobs().Push(ctx, desc, rc); err != nil {
-		return fail(err)
+	if rep != nil {
+		status := map[registry.Outcome]string{registry.Existed: "Layer already exists", registry.Mounted: "Mounted from " + from, registry.Pushed: "Pushed"}
+		rep.send(Progress{ID: id, Status: status[done]})
 	}
-	send(Progress{Status: "Pushed"})
 	return nil
 }
 
@@ -386,29 +348,8 @@ func (rt *Runtime) openBlobForPush(desc ocispec.Descriptor, rep *reporter, id st
 	if rep == nil || rep.fn == nil {
 		return f, nil
 	}
-	return &uploadCounter{f: f, rep: rep, id: id, total: desc.Size}, nil
+	return struct {
+		io.Reader
+		io.Closer
+	}{rep.counter(f, id, desc.Size, "Pushing"), f}, nil
 }
-
-// uploadCounter reports an upload's advance at most every 512 KiB.
-type uploadCounter struct {
-	f           *os.File
-	rep         *reporter
-	id          string
-	n, last     int64
-	total       int64
-	reportedEnd bool
-}
-
-func (c *uploadCounter) Read(p []byte) (int, error) {
-	n, err := c.f.Read(p)
-	c.n += int64(n)
-	end := err == io.EOF || c.n == c.total
-	if c.n-c.last >= 512<<10 || (end && !c.reportedEnd) {
-		c.last = c.n
-		c.reportedEnd = end
-		c.rep.send(Progress{ID: c.id, Status: "Pushing", Current: c.n, Total: c.total})
-	}
-	return n, err
-}
-
-func (c *uploadCounter) Close() error { return c.f.Close() }
