@@ -253,7 +253,7 @@ func (rt *Runtime) discard(ctx context.Context, blobs map[digest.Digest]bool, sn
 		return nil
 	}
 	defer lock.Unlock()
-	liveBlobs, liveSnaps, err := rt.liveContent()
+	liveBlobs, liveSnaps, err := rt.store.Live(maxManifestSize)
 	if err != nil {
 		return err
 	}
