@@ -210,3 +210,39 @@ func (p *Puller) commit(ctx context.Context, pending *snapshot.Pending, res arch
 	}
 	return pending.Commit(snapshot.Meta{ChainID: j.chainID, Parent: j.parent, DiffID: j.diffID, Size: res.Size})
 }
+
+// CheckDiffID checks that the stored layer blob d uncompresses to diffID,
+// as an image config says: a layer already unpacked is not unpacked again,
+// but the archive that names it, not the store, says which blob it is.
+// A mismatch, or a blob that does not decompress, is ErrInvalidContent.
+func CheckDiffID(ctx context.Context, st *store.Store, d, diffID digest.Digest) error {
+	f, err := st.OpenBlob(d)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dr, err := archive.Decompress(f)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidContent, err)
+	}
+	defer dr.Close()
+	v := diffID.Verifier()
+	buf := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := dr.Read(buf)
+		v.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidContent, err)
+		}
+	}
+	if !v.Verified() {
+		return fmt.Errorf("%w: uncompressed layer does not hash to %s, as the config says", ErrInvalidContent, diffID)
+	}
+	return nil
+}

@@ -111,3 +111,25 @@ func TestEnsureRefuses(t *testing.T) {
 		t.Errorf("Ensure of an unstored blob without Fetch: %v", err)
 	}
 }
+
+// TestCheckDiffID: a stored blob checks against the diff ID of its tar,
+// compressed or not, and fails ErrInvalidContent against another.
+func TestCheckDiffID(t *testing.T) {
+	t.Parallel()
+	r, descs, diffIDs := image(t)
+	p, _ := puller(t, r)
+	if _, err := p.Ensure(t.Context(), descs, diffIDs, manifest.ChainIDs(diffIDs)); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range descs {
+		if err := CheckDiffID(t.Context(), p.Store, d.Digest, diffIDs[i]); err != nil {
+			t.Errorf("layer %d: %v", i, err)
+		}
+	}
+	if err := CheckDiffID(t.Context(), p.Store, descs[1].Digest, diffIDs[0]); !errors.Is(err, ErrInvalidContent) {
+		t.Errorf("against another layer's diff ID: %v", err)
+	}
+	if err := CheckDiffID(t.Context(), p.Store, digest.FromString("absent"), diffIDs[0]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("of a missing blob: %v", err)
+	}
+}
