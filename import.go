@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/layers"
 	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/snapshot"
 	"github.com/hullbox/hull/internal/store"
@@ -55,25 +56,13 @@ func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg
 	}
 	defer dr.Close()
 	// The layer is stored uncompressed: its digest is its diff ID.
-	w, err := rt.store.NewWriter("", -1)
+	added, err := layers.Add(ctx, rt.store, rt.snaps, dr, true)
 	if err != nil {
-		return nil, err
+		return nil, alsoIs(err, layers.ErrInvalidContent, ErrInvalidContent)
 	}
-	defer w.Abort()
-	pending, res, err := rt.unpack(ctx, io.TeeReader(dr, w), "")
-	if err != nil {
-		return nil, err
-	}
-	defer pending.Abort()
-	if err := res.Dangling(); err != nil {
-		return nil, alsoIs(err, archive.ErrUnsafe, ErrInvalidContent)
-	}
-	size := w.Written()
-	diffID, err := w.Commit()
-	if err != nil {
-		return nil, err
-	}
-	if err := pending.Commit(snapshot.Meta{ChainID: diffID, DiffID: diffID, Size: res.Size}); err != nil {
+	defer added.Pending.Abort()
+	diffID, size, res := added.DiffID, added.Size, added.Result
+	if err := added.Pending.Commit(snapshot.Meta{ChainID: diffID, DiffID: diffID, Size: res.Size}); err != nil {
 		return nil, err
 	}
 

@@ -5,9 +5,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/hullbox/hull/internal/archive"
 	"github.com/hullbox/hull/internal/layers"
-	"github.com/hullbox/hull/internal/snapshot"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
@@ -42,13 +40,6 @@ func (rt *Runtime) fetchLayers(ctx context.Context, repo *remote.Repository, des
 	}
 	size, err := p.Ensure(ctx, descs, diffIDs, chains)
 	return size, alsoIs(alsoIs(err, layers.ErrInvalidContent, ErrInvalidContent), layers.ErrNotStored, ErrNotFound)
-}
-
-// unpack is snapshot.Store.Unpack with its refusals mapped to
-// ErrInvalidContent.
-func (rt *Runtime) unpack(ctx context.Context, src io.Reader, diffID digest.Digest) (*snapshot.Pending, archive.Result, error) {
-	p, res, err := rt.snaps.Unpack(ctx, src, diffID)
-	return p, res, alsoIs(err, snapshot.ErrInvalidLayer, ErrInvalidContent)
 }
 
 func shortID(d digest.Digest) string {

@@ -246,3 +246,65 @@ func CheckDiffID(ctx context.Context, st *store.Store, d, diffID digest.Digest) 
 	}
 	return nil
 }
+
+// Added is a layer Add stored: its blob, uncompressed, whose digest is its
+// diff ID, and the snapshot unpacked from it, pending: the caller commits
+// it (with the chain ID the layer has in its image) or aborts it.
+type Added struct {
+	DiffID  digest.Digest
+	Size    int64 // of the blob
+	Result  archive.Result
+	Pending *snapshot.Pending
+}
+
+// Add stores the uncompressed layer tar r as a blob and, from the same
+// stream, unpacks it into a pending snapshot. A hostile tar is
+// ErrInvalidContent; so, when alone is true (the layer stands on nothing),
+// is a hardlink to a file the tar lacks.
+func Add(ctx context.Context, st *store.Store, snaps *snapshot.Store, r io.Reader, alone bool) (_ Added, retErr error) {
+	w, err := st.NewWriter("", -1)
+	if err != nil {
+		return Added{}, err
+	}
+	defer w.Abort()
+	pending, res, err := snaps.Unpack(ctx, io.TeeReader(r, w), "")
+	if errors.Is(err, snapshot.ErrInvalidLayer) {
+		return Added{}, fmt.Errorf("%w: %w", ErrInvalidContent, err)
+	}
+	if err != nil {
+		return Added{}, err
+	}
+	defer func() {
+		if retErr != nil {
+			pending.Abort()
+		}
+	}()
+	if err := res.Dangling(); alone && err != nil {
+		return Added{}, fmt.Errorf("%w: %w", ErrInvalidContent, err)
+	}
+	size := w.Written()
+	diffID, err := w.Commit()
+	if err != nil {
+		return Added{}, err
+	}
+	return Added{DiffID: diffID, Size: size, Result: res, Pending: pending}, nil
+}
+
+// AddDiff is Add of the layer tar of an overlayfs upper directory, less
+// exclude (archive.WriteDiff).
+func AddDiff(ctx context.Context, st *store.Store, snaps *snapshot.Store, upper string, exclude []string) (Added, error) {
+	pr, pw := io.Pipe()
+	werr := make(chan error, 1)
+	go func() {
+		err := archive.WriteDiff(ctx, pw, upper, exclude...)
+		pw.CloseWithError(err)
+		werr <- err
+	}()
+	a, err := Add(ctx, st, snaps, pr, false)
+	pr.CloseWithError(io.ErrClosedPipe) // unblock the writer if Add stopped early
+	if e := <-werr; e != nil && err == nil {
+		a.Pending.Abort()
+		return Added{}, fmt.Errorf("write layer: %w", e)
+	}
+	return a, err
+}

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -131,5 +132,48 @@ func TestCheckDiffID(t *testing.T) {
 	}
 	if err := CheckDiffID(t.Context(), p.Store, digest.FromString("absent"), diffIDs[0]); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("of a missing blob: %v", err)
+	}
+}
+
+// TestAdd: a tar is stored as a blob named by its diff ID and unpacked;
+// alone, a hardlink to a file it lacks is ErrInvalidContent. AddDiff
+// stores a directory's tree the same way.
+func TestAdd(t *testing.T) {
+	t.Parallel()
+	r, _, _ := image(t) // for the root check
+	p, _ := puller(t, r)
+	tar := testutil.TarBytes(t, []testutil.File{{Name: "f", Body: []byte("x")}})
+	a, err := Add(t.Context(), p.Store, p.Snaps, bytes.NewReader(tar), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.DiffID != digest.FromBytes(tar) || a.Size != int64(len(tar)) || a.Result.Size != 1 {
+		t.Errorf("Add = %+v", a)
+	}
+	if data, err := os.ReadFile(filepath.Join(a.Pending.Dir, "f")); err != nil || string(data) != "x" {
+		t.Errorf("unpacked f = %q, %v", data, err)
+	}
+	a.Pending.Abort()
+	dangling := testutil.TarBytes(t, []testutil.File{{Name: "l", Type: '1', Linkname: "absent"}})
+	if _, err := Add(t.Context(), p.Store, p.Snaps, bytes.NewReader(dangling), true); !errors.Is(err, ErrInvalidContent) {
+		t.Errorf("Add of a dangling hardlink: %v", err)
+	}
+	upper := t.TempDir()
+	if err := os.WriteFile(filepath.Join(upper, "g"), []byte("yz"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(upper, "skip"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d, err := AddDiff(t.Context(), p.Store, p.Snaps, upper, []string{"skip"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Pending.Abort()
+	if _, ok := p.Store.HasBlob(d.DiffID); !ok || d.Result.Size != 2 {
+		t.Errorf("AddDiff = %+v", d)
+	}
+	if _, err := os.Stat(filepath.Join(d.Pending.Dir, "skip")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("excluded dir unpacked: %v", err)
 	}
 }
