@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/registry"
@@ -253,59 +252,16 @@ func pushSource(ix *store.Index, r Reference) (*store.ImageRecord, error) {
 }
 
 // mountSources picks, for each blob in want, a repository of r's registry
-// other than r's that is known to hold it: first from the store's record of
-// pushes, then from the repository digests of the local images containing
-// it as stored (not a repository Push sent it to compressed), most
-// recently added first. It returns repository paths.
+// other than r's to mount it from (store.Index.MountSources). It returns
+// repository paths.
 func mountSources(ix *store.Index, known map[digest.Digest][]string, r Reference, want map[digest.Digest]bool) map[digest.Digest]string {
-	out := map[digest.Digest]string{}
-	sameRegistry := func(name string) (string, bool) {
+	return ix.MountSources(known, want, func(name string) (string, bool) {
 		c, err := ParseReference(name)
 		if err != nil || c.Domain != r.Domain || c.Path == r.Path {
 			return "", false
 		}
 		return c.Path, true
-	}
-	for d := range want {
-		for _, name := range known[d] {
-			if p, ok := sameRegistry(name); ok {
-				out[d] = p
-				break
-			}
-		}
-	}
-	recs := make([]*store.ImageRecord, 0, len(ix.Images))
-	for _, rec := range ix.Images {
-		if len(rec.RepoDigests) > 0 {
-			recs = append(recs, rec)
-		}
-	}
-	sort.Slice(recs, func(a, b int) bool { return recs[a].Added.After(recs[b].Added) })
-	for _, rec := range recs {
-		var from string
-		for _, rd := range rec.RepoDigests {
-			// Only a repository holding the manifest as stored holds
-			// rec.Layers; one that got it with its layers compressed
-			// holds other blobs (known tells those).
-			_, d, _ := strings.Cut(rd, "@")
-			if d != rec.Manifest.String() && (rec.Index == "" || d != rec.Index.String()) {
-				continue
-			}
-			if p, ok := sameRegistry(rd); ok {
-				from = p
-				break
-			}
-		}
-		if from == "" {
-			continue
-		}
-		for _, d := range append([]digest.Digest{rec.Config}, rec.Layers...) {
-			if _, done := out[d]; want[d] && !done {
-				out[d] = from
-			}
-		}
-	}
-	return out
+	})
 }
 
 // pushBlob makes sure the repository has one blob (registry.PushBlob):

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"strings"
+	"slices"
 
 	"github.com/hullbox/hull/internal/archive"
 	"github.com/hullbox/hull/internal/manifest"
@@ -54,17 +54,12 @@ func WithCompression(c Compression) ImageOption {
 }
 
 // inRegistry reports whether the image's manifest is known to be in a
-// registry as it is stored: it was pulled (by itself or through an index),
-// or pushed before with its layers as stored. Pushing it elsewhere keeps
-// its digest, so that name@digest means the same image everywhere.
+// registry as it is stored (store.ImageRecord.AsStored): it was pulled
+// (by itself or through an index), or pushed before with its layers as
+// stored. Pushing it elsewhere keeps its digest, so that name@digest means
+// the same image everywhere.
 func inRegistry(rec *store.ImageRecord) bool {
-	for _, rd := range rec.RepoDigests {
-		_, d, _ := strings.Cut(rd, "@")
-		if d == rec.Manifest.String() || (rec.Index != "" && d == rec.Index.String()) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(rec.RepoDigests, rec.AsStored)
 }
 
 // compressPlan makes plan send the layers m (plan's manifest) holds
