@@ -207,7 +207,7 @@ func (rt *Runtime) ImportVolume(ctx context.Context, name string, r io.Reader, o
 	}
 	meta := volumeMeta{Name: name, Labels: cfg.labels}
 	if name == "" {
-		meta.Name, meta.Anonymous = newVolumeName(), true
+		meta.Name, meta.Anonymous = newID(), true
 	} else if err := checkVolumeName(name); err != nil {
 		return nil, fmt.Errorf("import volume: %w", err)
 	}
