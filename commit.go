@@ -303,7 +303,7 @@ func (rt *Runtime) writeCommitted(parent *Image, config ocispec.Image, layer oci
 		mt, ct, lt = manifest.MediaTypeDockerManifest, manifest.MediaTypeDockerConfig, manifest.MediaTypeDockerLayerTar
 	}
 	layer.MediaType = lt
-	return rt.writeImage(mt, ct, config, append(slices.Clone(parent.manifest.Layers), layer), chains, size)
+	return rt.store.WriteImage(mt, ct, config, append(slices.Clone(parent.manifest.Layers), layer), chains, size)
 }
 
 // runEntrypointCmd is the entrypoint and command a container created with

@@ -2,7 +2,6 @@ package hull
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -11,9 +10,7 @@ import (
 	"github.com/hullbox/hull/internal/layers"
 	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/snapshot"
-	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
-	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -82,7 +79,7 @@ func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg
 		config.Variant = ""
 	}
 	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffID, Size: size}
-	rec, err := rt.writeImage(ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig, config, []ocispec.Descriptor{layer}, []digest.Digest{diffID}, res.Size)
+	rec, err := rt.store.WriteImage(ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig, config, []ocispec.Descriptor{layer}, []digest.Digest{diffID}, res.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -90,41 +87,6 @@ func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg
 		return nil, err
 	}
 	return rt.imageByDigest(rec.Manifest)
-}
-
-// writeImage stores the config and a manifest (of media type mt, config
-// media type ct) for layers whose blobs and snapshots are already stored,
-// and returns the image's record.
-func (rt *Runtime) writeImage(mt, ct string, config ocispec.Image, layers []ocispec.Descriptor, chains []digest.Digest, size int64) (*store.ImageRecord, error) {
-	cdata, err := json.Marshal(config)
-	if err != nil {
-		return nil, err
-	}
-	cd, err := rt.store.WriteBlob(cdata, "")
-	if err != nil {
-		return nil, err
-	}
-	m := ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: mt,
-		Config:    ocispec.Descriptor{MediaType: ct, Digest: cd, Size: int64(len(cdata))},
-		Layers:    layers,
-	}
-	mdata, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	md, err := rt.store.WriteBlob(mdata, "")
-	if err != nil {
-		return nil, err
-	}
-	rec := &store.ImageRecord{
-		Manifest: md, MediaType: m.MediaType, Config: cd, ChainIDs: chains, Size: size,
-	}
-	for _, l := range layers {
-		rec.Layers = append(rec.Layers, l.Digest)
-	}
-	return rec, nil
 }
 
 // optionalTag normalises ref ("" allowed: no tag) into "domain/path:tag";

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestLive: what images and holds reference is live, with the compressed
@@ -102,5 +104,36 @@ func TestCompress(t *testing.T) {
 	}
 	if _, err := s.Compress(t.Context(), digest.FromString("absent"), 1, "gzip", gz); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Compress of a missing blob: %v", err)
+	}
+}
+
+// TestWriteImage: the config and a manifest naming it and the layers are
+// stored, and the record points at them.
+func TestWriteImage(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromString("l"), Size: 1}
+	chains := []digest.Digest{digest.FromString("chain")}
+	config := ocispec.Image{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"}}
+	rec, err := s.WriteImage(ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig, config, []ocispec.Descriptor{layer}, chains, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Size != 42 || rec.MediaType != ocispec.MediaTypeImageManifest || len(rec.Layers) != 1 || rec.Layers[0] != layer.Digest || rec.ChainIDs[0] != chains[0] {
+		t.Errorf("record %+v", rec)
+	}
+	data, err := s.ReadBlob(rec.Manifest, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(data, &m); err != nil || m.SchemaVersion != 2 || m.Config.Digest != rec.Config || m.Config.MediaType != ocispec.MediaTypeImageConfig || len(m.Layers) != 1 {
+		t.Errorf("manifest %s: %v", data, err)
+	}
+	if cdata, err := s.ReadBlob(rec.Config, 1<<20); err != nil || !bytes.Contains(cdata, []byte(`"architecture":"amd64"`)) {
+		t.Errorf("config %s: %v", cdata, err)
 	}
 }
