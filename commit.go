@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"path"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/layers"
 	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/snapshot"
 	"github.com/hullbox/hull/internal/store"
@@ -254,11 +253,13 @@ func (c *Container) commit(ctx context.Context, tag string, cfg *commitConfig) (
 	}
 	defer gcLock.Unlock()
 
-	layer, diffID, res, pending, err := rt.storeDiff(ctx, rt.containerDir(c.id)+"/upper", c.mountPoints())
+	added, err := layers.AddDiff(ctx, rt.store, rt.snaps, rt.containerDir(c.id)+"/upper", c.mountPoints())
 	if err != nil {
-		return nil, err
+		return nil, alsoIs(err, layers.ErrInvalidContent, ErrInvalidContent)
 	}
-	defer pending.Abort()
+	defer added.Pending.Abort()
+	diffID, res, pending := added.DiffID, added.Result, added.Pending
+	layer := ocispec.Descriptor{Digest: diffID, Size: added.Size}
 	parentChains := parent.rec.ChainIDs
 	chains := manifest.ChainIDs(append(slices.Clone(parent.config.RootFS.DiffIDs), diffID))
 	if len(chains) != len(parentChains)+1 || (len(parentChains) > 0 && chains[len(parentChains)-1] != parentChains[len(parentChains)-1]) {
@@ -294,42 +295,6 @@ func (c *Container) commit(ctx context.Context, tag string, cfg *commitConfig) (
 	return rt.imageByDigest(rec.Manifest)
 }
 
-// storeDiff writes the upper dir (less exclude) as a layer blob and, from the same stream, unpacks it
-// into a pending snapshot (the caller commits or aborts it).
-func (rt *Runtime) storeDiff(ctx context.Context, upper string, exclude []string) (ocispec.Descriptor, digest.Digest, archive.Result, *snapshot.Pending, error) {
-	var res archive.Result
-	w, err := rt.store.NewWriter("", -1)
-	if err != nil {
-		return ocispec.Descriptor{}, "", res, nil, err
-	}
-	defer w.Abort()
-	pr, pw := io.Pipe()
-	werr := make(chan error, 1)
-	go func() {
-		err := archive.WriteDiff(ctx, pw, upper, exclude...)
-		pw.CloseWithError(err)
-		werr <- err
-	}()
-	pending, res, err := rt.unpack(ctx, io.TeeReader(pr, w), "")
-	pr.CloseWithError(io.ErrClosedPipe) // unblock the writer if unpack stopped early
-	if e := <-werr; e != nil && err == nil {
-		err = fmt.Errorf("write layer: %w", e)
-	}
-	if err != nil {
-		if pending != nil {
-			pending.Abort()
-		}
-		return ocispec.Descriptor{}, "", res, nil, err
-	}
-	size := w.Written()
-	diffID, err := w.Commit()
-	if err != nil {
-		pending.Abort()
-		return ocispec.Descriptor{}, "", res, nil, err
-	}
-	return ocispec.Descriptor{Digest: diffID, Size: size}, diffID, res, pending, nil
-}
-
 // writeCommitted stores config and a manifest of parent's layers plus layer, in parent's
 // manifest format (OCI or Docker schema 2), and returns the image's record.
 func (rt *Runtime) writeCommitted(parent *Image, config ocispec.Image, layer ocispec.Descriptor, chains []digest.Digest, size int64) (*store.ImageRecord, error) {
@@ -338,7 +303,7 @@ func (rt *Runtime) writeCommitted(parent *Image, config ocispec.Image, layer oci
 		mt, ct, lt = manifest.MediaTypeDockerManifest, manifest.MediaTypeDockerConfig, manifest.MediaTypeDockerLayerTar
 	}
 	layer.MediaType = lt
-	return rt.writeImage(mt, ct, config, append(slices.Clone(parent.manifest.Layers), layer), chains, size)
+	return rt.store.WriteImage(mt, ct, config, append(slices.Clone(parent.manifest.Layers), layer), chains, size)
 }
 
 // runEntrypointCmd is the entrypoint and command a container created with

@@ -2,6 +2,8 @@ package hull
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -182,6 +184,14 @@ func (rt *Runtime) containerFor(st containerState) (_ *Container, owned bool) {
 		return c, true
 	}
 	return &Container{rt: rt, id: st.ID, st: st}, false
+}
+
+// newID returns a random ID of 64 hex digits: a container's, a network's,
+// an anonymous volume's name.
+func newID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func isHex(s string) bool {

@@ -284,9 +284,5 @@ func extractInRoot(ctx context.Context, rootFD int, dst string, r io.Reader) err
 	if err != nil {
 		return err
 	}
-	if len(res.PendingLinks) > 0 {
-		l := res.PendingLinks[0]
-		return fmt.Errorf("%w: hardlink %q to %q: target not in the archive", ErrInvalidContent, l.Name, l.Target)
-	}
-	return nil
+	return alsoIs(res.Dangling(), archive.ErrUnsafe, ErrInvalidContent)
 }

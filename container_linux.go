@@ -3,8 +3,6 @@ package hull
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,7 +78,7 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 	if err := rt.resolveMounts(ctx, img.Config().Volumes, &rc); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
 	}
-	id := newContainerID()
+	id := newID()
 	dir := rt.containerDir(id)
 	lowerRoot := filepath.Dir(filepath.Dir(rt.snaps.Path(img.rec.ChainIDs[0])))
 	var layers, lowers []string // top first
@@ -585,12 +583,6 @@ func (rt *Runtime) closeContainers() error {
 		errs = append(errs, rt.ctrs.exe.Close())
 	}
 	return errors.Join(errs...)
-}
-
-func newContainerID() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 func parseSignal(s string) syscall.Signal {

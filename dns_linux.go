@@ -1,11 +1,8 @@
 package hull
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
-	"os"
 	"path/filepath"
 
 	"github.com/hullbox/hull/internal/dns"
@@ -29,16 +26,6 @@ func (rt *Runtime) namesPath() string {
 	return filepath.Join(rt.cfg.root, "networks", "names")
 }
 
-// openNames opens the name table, creating it (and the networks
-// directory) if needed.
-func (rt *Runtime) openNames() (*dns.Table, error) {
-	path := rt.namesPath()
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	return dns.Open(path)
-}
-
 // enableDNS gives the container the embedded DNS (Create calls it for a
 // container on at least one user-defined network, before the init
 // starts). A Detached container gets it from its shim. Any other
@@ -47,11 +34,9 @@ func (rt *Runtime) openNames() (*dns.Table, error) {
 // serveDNS starts serving once the init is attached to its networks (and
 // again on every restart).
 func (rt *Runtime) enableDNS(cfg *initproc.Config, rc *runConfig) error {
-	t, err := rt.openNames() // so that it exists, initialised
-	if err != nil {
+	if err := dns.Create(rt.namesPath()); err != nil {
 		return fmt.Errorf("name table: %w", err)
 	}
-	t.Close()
 	ups := rc.dns
 	if len(ups) == 0 {
 		ups = dns.HostNameservers()
@@ -67,12 +52,7 @@ func (rt *Runtime) enableDNS(cfg *initproc.Config, rc *runConfig) error {
 // containerID at ip on network (NET-CORE calls it on attach to a
 // user-defined network).
 func (rt *Runtime) registerNames(network, containerID string, names []string, ip netip.Addr) error {
-	t, err := rt.openNames()
-	if err != nil {
-		return fmt.Errorf("register names of %s: %w", shortContainerID(containerID), err)
-	}
-	defer t.Close()
-	if err := t.Set(dns.Record{Network: network, Container: containerID, Names: names, IP: ip}); err != nil {
+	if err := dns.SetAt(rt.namesPath(), dns.Record{Network: network, Container: containerID, Names: names, IP: ip}); err != nil {
 		return fmt.Errorf("register names of %s: %w", shortContainerID(containerID), err)
 	}
 	return nil
@@ -81,15 +61,7 @@ func (rt *Runtime) registerNames(network, containerID string, names []string, ip
 // unregisterNames drops the names of containerID on network, or on every
 // network when network is "". Idempotent.
 func (rt *Runtime) unregisterNames(containerID, network string) error {
-	if _, err := os.Stat(rt.namesPath()); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	t, err := rt.openNames()
-	if err != nil {
-		return fmt.Errorf("unregister names of %s: %w", shortContainerID(containerID), err)
-	}
-	defer t.Close()
-	if err := t.Remove(containerID, network); err != nil {
+	if err := dns.RemoveAt(rt.namesPath(), containerID, network); err != nil {
 		return fmt.Errorf("unregister names of %s: %w", shortContainerID(containerID), err)
 	}
 	return nil

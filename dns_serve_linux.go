@@ -89,11 +89,9 @@ func (c *Container) connectDNS(running bool) error {
 		return err
 	}
 	if !dns.UsesEmbedded(data) {
-		t, err := c.rt.openNames() // so that it exists, initialised
-		if err != nil {
+		if err := dns.Create(c.rt.namesPath()); err != nil {
 			return fmt.Errorf("name table: %w", err)
 		}
-		t.Close()
 		ups, loopback := dns.Nameservers(path)
 		if len(ups) == 0 && loopback {
 			ups = dns.HostNameservers()

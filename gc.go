@@ -2,13 +2,11 @@ package hull
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // RemoveImageReport says what RemoveImage did, in the terms `docker rmi`
@@ -151,7 +149,7 @@ func (rt *Runtime) collect(ctx context.Context, wait bool) (int64, error) {
 	}
 	defer lock.Unlock()
 
-	liveBlobs, liveSnaps, err := rt.liveContent()
+	liveBlobs, liveSnaps, err := rt.store.Live(maxManifestSize)
 	if err != nil {
 		return 0, err
 	}
@@ -180,64 +178,4 @@ func (rt *Runtime) collect(ctx context.Context, wait bool) (int64, error) {
 		}
 	}
 	return freed, errors.Join(errs...)
-}
-
-// liveContent returns the blobs and snapshots referenced by images and
-// holds, and the compressed copies of those blobs.
-func (rt *Runtime) liveContent() (map[digest.Digest]bool, map[digest.Digest]bool, error) {
-	blobs, snaps := map[digest.Digest]bool{}, map[digest.Digest]bool{}
-	ix, err := rt.store.ReadIndex()
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, rec := range ix.Images {
-		blobs[rec.Manifest], blobs[rec.Config] = true, true
-		if rec.Index != "" {
-			blobs[rec.Index] = true
-		}
-		for _, l := range rec.Layers {
-			blobs[l] = true
-		}
-		for _, c := range rec.ChainIDs {
-			snaps[c] = true
-		}
-	}
-	holds, err := rt.store.Holds()
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, h := range holds {
-		for _, s := range h.Snapshots {
-			snaps[s] = true
-		}
-		if h.Image == "" {
-			continue
-		}
-		// A forced removal drops the record but not a held image's content.
-		blobs[h.Image] = true
-		data, err := rt.store.ReadBlob(h.Image, maxManifestSize)
-		if err != nil {
-			continue
-		}
-		var m ocispec.Manifest
-		if json.Unmarshal(data, &m) == nil {
-			blobs[m.Config.Digest] = true
-			for _, l := range m.Layers {
-				blobs[l.Digest] = true
-			}
-		}
-	}
-	// The compressed copies Push made of live layers stay with them.
-	copies, err := rt.store.CompressedCopies()
-	if err != nil {
-		return nil, nil, err
-	}
-	for d, cs := range copies {
-		if blobs[d] {
-			for _, c := range cs {
-				blobs[c.Digest] = true
-			}
-		}
-	}
-	return blobs, snaps, nil
 }

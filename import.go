@@ -2,17 +2,15 @@ package hull
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/hullbox/hull/internal/archive"
+	"github.com/hullbox/hull/internal/layers"
 	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/snapshot"
-	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
-	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -55,26 +53,13 @@ func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg
 	}
 	defer dr.Close()
 	// The layer is stored uncompressed: its digest is its diff ID.
-	w, err := rt.store.NewWriter("", -1)
+	added, err := layers.Add(ctx, rt.store, rt.snaps, dr, true)
 	if err != nil {
-		return nil, err
+		return nil, alsoIs(err, layers.ErrInvalidContent, ErrInvalidContent)
 	}
-	defer w.Abort()
-	pending, res, err := rt.unpack(ctx, io.TeeReader(dr, w), "")
-	if err != nil {
-		return nil, err
-	}
-	defer pending.Abort()
-	if len(res.PendingLinks) > 0 {
-		l := res.PendingLinks[0]
-		return nil, fmt.Errorf("%w: hardlink %q to %q: target not in the archive", ErrInvalidContent, l.Name, l.Target)
-	}
-	size := w.Written()
-	diffID, err := w.Commit()
-	if err != nil {
-		return nil, err
-	}
-	if err := pending.Commit(snapshot.Meta{ChainID: diffID, DiffID: diffID, Size: res.Size}); err != nil {
+	defer added.Pending.Abort()
+	diffID, size, res := added.DiffID, added.Size, added.Result
+	if err := added.Pending.Commit(snapshot.Meta{ChainID: diffID, DiffID: diffID, Size: res.Size}); err != nil {
 		return nil, err
 	}
 
@@ -94,7 +79,7 @@ func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg
 		config.Variant = ""
 	}
 	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffID, Size: size}
-	rec, err := rt.writeImage(ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig, config, []ocispec.Descriptor{layer}, []digest.Digest{diffID}, res.Size)
+	rec, err := rt.store.WriteImage(ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig, config, []ocispec.Descriptor{layer}, []digest.Digest{diffID}, res.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -102,41 +87,6 @@ func (rt *Runtime) importLayer(ctx context.Context, r io.Reader, tag string, cfg
 		return nil, err
 	}
 	return rt.imageByDigest(rec.Manifest)
-}
-
-// writeImage stores the config and a manifest (of media type mt, config
-// media type ct) for layers whose blobs and snapshots are already stored,
-// and returns the image's record.
-func (rt *Runtime) writeImage(mt, ct string, config ocispec.Image, layers []ocispec.Descriptor, chains []digest.Digest, size int64) (*store.ImageRecord, error) {
-	cdata, err := json.Marshal(config)
-	if err != nil {
-		return nil, err
-	}
-	cd, err := rt.store.WriteBlob(cdata, "")
-	if err != nil {
-		return nil, err
-	}
-	m := ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: mt,
-		Config:    ocispec.Descriptor{MediaType: ct, Digest: cd, Size: int64(len(cdata))},
-		Layers:    layers,
-	}
-	mdata, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	md, err := rt.store.WriteBlob(mdata, "")
-	if err != nil {
-		return nil, err
-	}
-	rec := &store.ImageRecord{
-		Manifest: md, MediaType: m.MediaType, Config: cd, ChainIDs: chains, Size: size,
-	}
-	for _, l := range layers {
-		rec.Layers = append(rec.Layers, l.Digest)
-	}
-	return rec, nil
 }
 
 // optionalTag normalises ref ("" allowed: no tag) into "domain/path:tag";

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hullbox/hull/internal/archive"
 	"github.com/hullbox/hull/internal/imagearchive"
+	"github.com/hullbox/hull/internal/layers"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -158,8 +159,8 @@ func (rt *Runtime) unpackPlan(ctx context.Context, p *loadPlan, verified map[dig
 	diffIDs := p.Config.RootFS.DiffIDs
 	for i, l := range p.Layers {
 		if verified[l.Digest] != diffIDs[i] && rt.snaps.Exists(p.Chains[i]) {
-			if err := rt.checkDiffID(ctx, l.Digest, diffIDs[i]); err != nil {
-				return fmt.Errorf("layer %s: %w", l.Digest, err)
+			if err := layers.CheckDiffID(ctx, rt.store, l.Digest, diffIDs[i]); err != nil {
+				return fmt.Errorf("layer %s: %w", l.Digest, alsoIs(err, layers.ErrInvalidContent, ErrInvalidContent))
 			}
 		}
 	}
@@ -171,31 +172,6 @@ func (rt *Runtime) unpackPlan(ctx context.Context, p *loadPlan, verified map[dig
 		verified[l.Digest] = diffIDs[i] // unpacking checked the others
 	}
 	p.size = size
-	return nil
-}
-
-// checkDiffID checks that stored layer blob d uncompresses to diffID.
-func (rt *Runtime) checkDiffID(ctx context.Context, d, diffID digest.Digest) error {
-	f, err := rt.store.OpenBlob(d)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	dr, err := archive.Decompress(&ctxReader{ctx, f})
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidContent, err)
-	}
-	defer dr.Close()
-	v := diffID.Verifier()
-	if _, err := io.Copy(v, dr); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("%w: %v", ErrInvalidContent, err)
-	}
-	if !v.Verified() {
-		return fmt.Errorf("%w: uncompressed layer does not hash to %s, as the config says", ErrInvalidContent, diffID)
-	}
 	return nil
 }
 
@@ -253,7 +229,7 @@ func (rt *Runtime) discard(ctx context.Context, blobs map[digest.Digest]bool, sn
 		return nil
 	}
 	defer lock.Unlock()
-	liveBlobs, liveSnaps, err := rt.liveContent()
+	liveBlobs, liveSnaps, err := rt.store.Live(maxManifestSize)
 	if err != nil {
 		return err
 	}

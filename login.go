@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"oras.land/oras-go/v2/registry"
-	"oras.land/oras-go/v2/registry/remote"
+	orasreg "oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 )
@@ -43,21 +42,13 @@ func (rt *Runtime) Login(ctx context.Context, registryName, user, password strin
 	if err != nil {
 		return fmt.Errorf("login %s: docker config: %w", name, err)
 	}
-	host := registryHost(name)
-	reg := &remote.Registry{RepositoryOptions: remote.RepositoryOptions{
-		Reference: registry.Reference{Registry: host},
-		PlainHTTP: rt.plainHTTP(name),
-		// A fresh cache: a token obtained with these credentials must not
-		// serve later requests if they are refused.
-		Client: &auth.Client{
-			Client: rt.http,
-			Header: map[string][]string{"User-Agent": {"hull/" + Version}},
-			Cache:  auth.NewCache(),
-		},
-	}}
+	// A client of its own, with a fresh token cache: a token obtained
+	// with these credentials must not serve later requests if they are
+	// refused.
+	reg := rt.registryClient().Registry(name)
 	cred := auth.Credential{Username: user, Password: password}
 	if err := credentials.Login(ctx, st, reg, cred); err != nil {
-		return fmt.Errorf("login %s: %w", name, registryError(host, err))
+		return fmt.Errorf("login %s: %w", name, registryError(reg.Reference.Registry, err))
 	}
 	return nil
 }
@@ -107,7 +98,7 @@ func loginServer(s string) (string, error) {
 	case "", "docker.io", "index.docker.io", "registry-1.docker.io":
 		return "docker.io", nil
 	}
-	if err := (registry.Reference{Registry: name}).ValidateRegistry(); err != nil {
+	if err := (orasreg.Reference{Registry: name}).ValidateRegistry(); err != nil {
 		return "", fmt.Errorf("%w: registry %q", ErrInvalidArgument, s)
 	}
 	return name, nil

@@ -203,7 +203,7 @@ func (rt *Runtime) resolveMounts(ctx context.Context, imageVolumes map[string]st
 			continue
 		}
 		if m.Anonymous && m.Name == "" {
-			m.Name = newVolumeName()
+			m.Name = newID()
 		}
 		m.Source = rt.volumeData(m.Name)
 	}

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hullbox/hull/internal/netsetup"
 )
 
 // DefaultNetworkName is the network containers join when Create is given
@@ -189,59 +191,6 @@ type networkConfig struct {
 	labels   map[string]string
 }
 
-func parseV4Prefix(what, s string) (netip.Prefix, error) {
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return p, fmt.Errorf("%w: %s %q: want an IPv4 CIDR such as 172.30.0.0/16", ErrInvalidArgument, what, s)
-	}
-	if !p.Addr().Is4() {
-		return p, fmt.Errorf("%w: %s %q: only IPv4 is supported", ErrInvalidArgument, what, s)
-	}
-	if p.Masked() != p {
-		return p, fmt.Errorf("%w: %s %q: host bits set, did you mean %s?", ErrInvalidArgument, what, s, p.Masked())
-	}
-	if p.Bits() > 30 {
-		return p, fmt.Errorf("%w: %s %q: too small (at most /30): no room for a gateway and a container", ErrInvalidArgument, what, s)
-	}
-	return p, nil
-}
-
-// specialV4 are the IPv4 blocks a network's subnet may not overlap: a
-// bridge with an address there, and the masquerade and routes that follow
-// it, would take over addresses the host and every program on it give a
-// fixed meaning to.
-var specialV4 = []struct {
-	block netip.Prefix
-	what  string
-}{
-	{netip.MustParsePrefix("0.0.0.0/8"), "the unspecified (\"this network\") block"},
-	{netip.MustParsePrefix("127.0.0.0/8"), "the loopback block"},
-	{netip.MustParsePrefix("169.254.0.0/16"), "the link-local block"},
-	{netip.MustParsePrefix("224.0.0.0/4"), "the multicast block"},
-	{netip.MustParsePrefix("240.0.0.0/4"), "the reserved block (with the broadcast address 255.255.255.255)"},
-}
-
-// minSubnetBits is the shortest prefix a network's subnet may have. The
-// largest private block is 10.0.0.0/8: a larger subnet must take in
-// addresses of other people's networks, and its masquerade rule and route
-// would capture the host's traffic to them.
-const minSubnetBits = 8
-
-// checkSubnet refuses the subnets no network may have (ErrInvalidArgument),
-// whatever the host: special blocks and sizes. parseV4Prefix has refused
-// those too small to hold a gateway and a container (/31, /32).
-func checkSubnet(p netip.Prefix) error {
-	for _, s := range specialV4 {
-		if p.Overlaps(s.block) {
-			return fmt.Errorf("%w: subnet %s overlaps %s, %s", ErrInvalidArgument, p, s.block, s.what)
-		}
-	}
-	if p.Bits() < minSubnetBits {
-		return fmt.Errorf("%w: subnet %s is too large (at least /%d): it would take in unrelated networks' addresses", ErrInvalidArgument, p, minSubnetBits)
-	}
-	return nil
-}
-
 // check refuses a gateway or IP range that does not fit the subnet
 // (ErrInvalidArgument), before anything is made.
 func (c *networkConfig) check() error {
@@ -251,30 +200,19 @@ func (c *networkConfig) check() error {
 		}
 		return nil
 	}
-	s := c.subnet
-	if g := c.gateway; g.IsValid() {
-		switch {
-		case !s.Contains(g):
-			return fmt.Errorf("%w: gateway %s is not in subnet %s", ErrInvalidArgument, g, s)
-		case g == s.Addr():
-			return fmt.Errorf("%w: gateway %s is the network address of %s", ErrInvalidArgument, g, s)
-		case g == lastAddr(s):
-			return fmt.Errorf("%w: gateway %s is the broadcast address of %s", ErrInvalidArgument, g, s)
-		}
-	}
-	if r := c.ipRange; r.IsValid() && (r.Bits() < s.Bits() || !s.Contains(r.Addr())) {
-		return fmt.Errorf("%w: IP range %s is not inside subnet %s", ErrInvalidArgument, r, s)
+	if err := netsetup.CheckLayout(c.subnet, c.gateway, c.ipRange); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	return nil
 }
 
-// lastAddr is the last (broadcast) address of an IPv4 prefix.
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().As4()
-	for i := p.Bits(); i < 32; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
+// parseV4Prefix is netsetup.ParsePrefix, its refusals ErrInvalidArgument.
+func parseV4Prefix(what, s string) (netip.Prefix, error) {
+	p, err := netsetup.ParsePrefix(what, s)
+	if err != nil {
+		return p, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
-	return netip.AddrFrom4(b)
+	return p, nil
 }
 
 // WithSubnet sets the network's IPv4 subnet in CIDR form ("172.30.0.0/16").
@@ -289,7 +227,9 @@ func WithSubnet(cidr string) NetworkOption {
 	return func(c *networkConfig) error {
 		p, err := parseV4Prefix("subnet", cidr)
 		if err == nil {
-			err = checkSubnet(p)
+			if err = netsetup.CheckSubnet(p); err != nil {
+				err = fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+			}
 		}
 		c.subnet = p
 		return err

@@ -69,7 +69,7 @@ func (rt *Runtime) CreateNetwork(ctx context.Context, name string, opts ...Netwo
 		}
 	}
 	rec := networkRecord{
-		ID: newContainerID(), Name: name, Created: time.Now().UTC(),
+		ID: newID(), Name: name, Created: time.Now().UTC(),
 		Subnet: cfg.subnet, IPRange: cfg.ipRange, Internal: cfg.internal, Labels: cfg.labels,
 	}
 	rec.Bridge = "hull-" + rec.ID[:10] // at most 15 bytes (IFNAMSIZ)
@@ -112,7 +112,7 @@ func (rt *Runtime) defaultNetwork() (*networkRecord, error) {
 			return &recs[i], nil
 		}
 	}
-	rec := networkRecord{ID: newContainerID(), Name: DefaultNetworkName, Created: time.Now().UTC(), Default: true}
+	rec := networkRecord{ID: newID(), Name: DefaultNetworkName, Created: time.Now().UTC(), Default: true}
 	if err := rt.createNetworkLocked(&rec, recs, netip.Addr{}); err != nil {
 		return nil, fmt.Errorf("create the default network: %w", err)
 	}

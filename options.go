@@ -2,6 +2,7 @@ package hull
 
 import (
 	"fmt"
+	"github.com/hullbox/hull/internal/manifest"
 	"slices"
 	"strings"
 
@@ -155,26 +156,14 @@ func WithProgress(fn func(Progress)) ImageOption {
 // import --platform). The default is the host's.
 func WithPlatform(platform string) ImageOption {
 	return func(c *imageConfig) error {
-		p, err := parsePlatform(platform)
+		p, err := manifest.ParsePlatform(platform)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 		}
 		c.platform = &p
 		c.given = append(c.given, "WithPlatform")
 		return nil
 	}
-}
-
-func parsePlatform(s string) (ocispec.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return ocispec.Platform{}, fmt.Errorf("%w: platform %q: want os/arch[/variant]", ErrInvalidArgument, s)
-	}
-	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
-	}
-	return p, nil
 }
 
 // RemoveOption configures Container.Remove and Runtime.RemoveImage.

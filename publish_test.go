@@ -29,34 +29,13 @@ import (
 )
 
 func TestParsePortSpec(t *testing.T) {
-	lo := netip.MustParseAddr("127.0.0.1")
-	for _, tc := range []struct {
-		spec string
-		want portSpec
-	}{
-		{"80", portSpec{CtrLo: 80, CtrHi: 80, Proto: "tcp"}},
-		{"80/udp", portSpec{CtrLo: 80, CtrHi: 80, Proto: "udp"}},
-		{"8080:80", portSpec{HostLo: 8080, HostHi: 8080, CtrLo: 80, CtrHi: 80, Proto: "tcp"}},
-		{"0:80", portSpec{CtrLo: 80, CtrHi: 80, Proto: "tcp"}},
-		{"127.0.0.1:8080:80/TCP", portSpec{HostIP: lo, HostLo: 8080, HostHi: 8080, CtrLo: 80, CtrHi: 80, Proto: "tcp"}},
-		{"127.0.0.1::80", portSpec{HostIP: lo, CtrLo: 80, CtrHi: 80, Proto: "tcp"}},
-		{"0.0.0.0:53:53/udp", portSpec{HostLo: 53, HostHi: 53, CtrLo: 53, CtrHi: 53, Proto: "udp"}},
-		{"8000-8001:80-81", portSpec{HostLo: 8000, HostHi: 8001, CtrLo: 80, CtrHi: 81, Proto: "tcp"}},
-		{"8000-8010:80", portSpec{HostLo: 8000, HostHi: 8010, CtrLo: 80, CtrHi: 80, Proto: "tcp"}},
-		{"80-82", portSpec{CtrLo: 80, CtrHi: 82, Proto: "tcp"}},
-		{"[::ffff:127.0.0.1]:1:2", portSpec{HostIP: lo, HostLo: 1, HostHi: 1, CtrLo: 2, CtrHi: 2, Proto: "tcp"}},
-	} {
-		got, err := parsePortSpec(tc.spec)
-		tc.want.Raw = tc.spec
-		if err != nil || got != tc.want {
-			t.Errorf("parsePortSpec(%q) = %+v, %v; want %+v", tc.spec, got, err, tc.want)
-		}
+	want := portSpec{Raw: "127.0.0.1::80", HostIP: netip.MustParseAddr("127.0.0.1"), CtrLo: 80, CtrHi: 80, Proto: "tcp"}
+	if got, err := parsePortSpec(want.Raw); err != nil || got != want {
+		t.Errorf("parsePortSpec(%q) = %+v, %v; want %+v", want.Raw, got, err, want)
 	}
-	for _, spec := range []string{
-		"", "abc", "0", "65536", "80/sctp", "80/", "1:2:3:4", "x:80:80", "127.0.0.1:80",
-		"8000-8002:80-81", "81-80", "80-", "-80", "[::1]:80:80", "[::1:80:80", "8080:0", "0-1:80", "80:80-81:",
-		"999999:80", " 80",
-	} {
+	// The table of specs is netsetup's (TestParsePortSpec there); here,
+	// that a bad one is an ErrInvalidArgument naming it.
+	for _, spec := range []string{"", "80/sctp", "[::1]:80:80"} {
 		_, err := parsePortSpec(spec)
 		if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), fmt.Sprintf("%q", spec)) {
 			t.Errorf("parsePortSpec(%q): %v, want ErrInvalidArgument naming the spec", spec, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/manifest"
+	"github.com/hullbox/hull/internal/registry"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -65,9 +66,9 @@ func (rt *Runtime) pull(ctx context.Context, r Reference, cfg *imageConfig) (*Im
 		target = r.Digest.String()
 	}
 	rep.send(Progress{ID: target, Status: "Resolving"})
-	desc, data, err := fetchManifest(ctx, repo, target, r.Digest)
+	desc, data, err := registry.FetchManifest(ctx, repo, target, r.Digest)
 	if err != nil {
-		return nil, err
+		return nil, registryError(repo.Reference.Registry, err)
 	}
 	var indexDigest digest.Digest
 	if manifest.IsIndex(desc.MediaType) {
@@ -79,8 +80,8 @@ func (rt *Runtime) pull(ctx context.Context, r Reference, cfg *imageConfig) (*Im
 		if err != nil {
 			return nil, manifestErr(err)
 		}
-		if desc, data, err = fetchManifest(ctx, repo, child.Digest.String(), child.Digest); err != nil {
-			return nil, err
+		if desc, data, err = registry.FetchManifest(ctx, repo, child.Digest.String(), child.Digest); err != nil {
+			return nil, registryError(repo.Reference.Registry, err)
 		}
 	}
 	m, err := manifest.Parse(desc.MediaType, data)
@@ -155,8 +156,8 @@ func (rt *Runtime) fetchConfig(ctx context.Context, repo *remote.Repository, m o
 	var img ocispec.Image
 	data, err := rt.store.ReadBlob(m.Config.Digest, maxConfigSize)
 	if err != nil {
-		if data, err = fetchSmallBlob(ctx, repo, m.Config, maxConfigSize); err != nil {
-			return img, nil, fmt.Errorf("config: %w", err)
+		if data, err = registry.FetchSmallBlob(ctx, repo, m.Config, maxConfigSize); err != nil {
+			return img, nil, fmt.Errorf("config: %w", registryError(repo.Reference.Registry, err))
 		}
 	}
 	if err := json.Unmarshal(data, &img); err != nil {

@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/hullbox/hull/internal/manifest"
+	"github.com/hullbox/hull/internal/registry"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -253,114 +252,33 @@ func pushSource(ix *store.Index, r Reference) (*store.ImageRecord, error) {
 }
 
 // mountSources picks, for each blob in want, a repository of r's registry
-// other than r's that is known to hold it: first from the store's record of
-// pushes, then from the repository digests of the local images containing
-// it as stored (not a repository Push sent it to compressed), most
-// recently added first. It returns repository paths.
+// other than r's to mount it from (store.Index.MountSources). It returns
+// repository paths.
 func mountSources(ix *store.Index, known map[digest.Digest][]string, r Reference, want map[digest.Digest]bool) map[digest.Digest]string {
-	out := map[digest.Digest]string{}
-	sameRegistry := func(name string) (string, bool) {
+	return ix.MountSources(known, want, func(name string) (string, bool) {
 		c, err := ParseReference(name)
 		if err != nil || c.Domain != r.Domain || c.Path == r.Path {
 			return "", false
 		}
 		return c.Path, true
-	}
-	for d := range want {
-		for _, name := range known[d] {
-			if p, ok := sameRegistry(name); ok {
-				out[d] = p
-				break
-			}
-		}
-	}
-	recs := make([]*store.ImageRecord, 0, len(ix.Images))
-	for _, rec := range ix.Images {
-		if len(rec.RepoDigests) > 0 {
-			recs = append(recs, rec)
-		}
-	}
-	sort.Slice(recs, func(a, b int) bool { return recs[a].Added.After(recs[b].Added) })
-	for _, rec := range recs {
-		var from string
-		for _, rd := range rec.RepoDigests {
-			// Only a repository holding the manifest as stored holds
-			// rec.Layers; one that got it with its layers compressed
-			// holds other blobs (known tells those).
-			_, d, _ := strings.Cut(rd, "@")
-			if d != rec.Manifest.String() && (rec.Index == "" || d != rec.Index.String()) {
-				continue
-			}
-			if p, ok := sameRegistry(rd); ok {
-				from = p
-				break
-			}
-		}
-		if from == "" {
-			continue
-		}
-		for _, d := range append([]digest.Digest{rec.Config}, rec.Layers...) {
-			if _, done := out[d]; want[d] && !done {
-				out[d] = from
-			}
-		}
-	}
-	return out
+	})
 }
 
-// pushBlob makes sure the repository has one blob: it is left alone if
-// present, mounted from the repository path from if given, else uploaded.
-// rep is nil for blobs that are not reported (the config).
+// pushBlob makes sure the repository has one blob (registry.PushBlob):
+// it is left alone if present, mounted from the repository path from if
+// given, else uploaded. rep is nil for blobs that are not reported (the
+// config).
 func (rt *Runtime) pushBlob(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor, from string, rep *reporter) error {
 	id := shortID(desc.Digest)
-	send := func(p Progress) {
-		if rep != nil {
-			p.ID = id
-			rep.send(p)
-		}
-	}
-	host := repo.Reference.Registry
-	fail := func(err error) error {
-		return fmt.Errorf("blob %s: %w", desc.Digest, registryError(host, err))
-	}
-	ok, err := repo.Blobs().Exists(ctx, desc)
-	if err != nil {
-		return fail(err)
-	}
-	if ok {
-		send(Progress{Status: "Layer already exists"})
-		return nil
-	}
 	open := func() (io.ReadCloser, error) { return rt.openBlobForPush(desc, rep, id) }
-	if from != "" {
-		uploaded := false
-		err := repo.Mount(ctx, desc, from, func() (io.ReadCloser, error) {
-			// The registry declined to mount and opened an upload instead.
-			uploaded = true
-			return open()
-		})
-		switch {
-		case err == nil && uploaded:
-			send(Progress{Status: "Pushed"})
-			return nil
-		case err == nil:
-			send(Progress{Status: "Mounted from " + from})
-			return nil
-		case uploaded || ctx.Err() != nil:
-			return fail(err)
-		}
-		// The mount was refused outright (say, no pull access to the
-		// source repository): upload as if there were no source.
-	}
-	rc, err := open()
+	done, err := registry.PushBlob(ctx, repo, desc, from, open)
 	if err != nil {
-		return err
+		return fmt.Errorf("blob %s: %w", desc.Digest, registryError(repo.Reference.Registry, err))
 	}
-	defer rc.Close()
-	if err := repo.Blobs().Push(ctx, desc, rc); err != nil {
-		return fail(err)
+	if rep != nil {
+		status := map[registry.Outcome]string{registry.Existed: "Layer already exists", registry.Mounted: "Mounted from " + from, registry.Pushed: "Pushed"}
+		rep.send(Progress{ID: id, Status: status[done]})
 	}
-	send(Progress{Status: "Pushed"})
 	return nil
 }
 
@@ -386,29 +304,8 @@ func (rt *Runtime) openBlobForPush(desc ocispec.Descriptor, rep *reporter, id st
 	if rep == nil || rep.fn == nil {
 		return f, nil
 	}
-	return &uploadCounter{f: f, rep: rep, id: id, total: desc.Size}, nil
+	return struct {
+		io.Reader
+		io.Closer
+	}{rep.counter(f, id, desc.Size, "Pushing"), f}, nil
 }
-
-// uploadCounter reports an upload's advance at most every 512 KiB.
-type uploadCounter struct {
-	f           *os.File
-	rep         *reporter
-	id          string
-	n, last     int64
-	total       int64
-	reportedEnd bool
-}
-
-func (c *uploadCounter) Read(p []byte) (int, error) {
-	n, err := c.f.Read(p)
-	c.n += int64(n)
-	end := err == io.EOF || c.n == c.total
-	if c.n-c.last >= 512<<10 || (end && !c.reportedEnd) {
-		c.last = c.n
-		c.reportedEnd = end
-		c.rep.send(Progress{ID: c.id, Status: "Pushing", Current: c.n, Total: c.total})
-	}
-	return n, err
-}
-
-func (c *uploadCounter) Close() error { return c.f.Close() }

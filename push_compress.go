@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"strings"
+	"slices"
 
 	"github.com/hullbox/hull/internal/archive"
 	"github.com/hullbox/hull/internal/manifest"
@@ -54,17 +54,12 @@ func WithCompression(c Compression) ImageOption {
 }
 
 // inRegistry reports whether the image's manifest is known to be in a
-// registry as it is stored: it was pulled (by itself or through an index),
-// or pushed before with its layers as stored. Pushing it elsewhere keeps
-// its digest, so that name@digest means the same image everywhere.
+// registry as it is stored (store.ImageRecord.AsStored): it was pulled
+// (by itself or through an index), or pushed before with its layers as
+// stored. Pushing it elsewhere keeps its digest, so that name@digest means
+// the same image everywhere.
 func inRegistry(rec *store.ImageRecord) bool {
-	for _, rd := range rec.RepoDigests {
-		_, d, _ := strings.Cut(rd, "@")
-		if d == rec.Manifest.String() || (rec.Index != "" && d == rec.Index.String()) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(rec.RepoDigests, rec.AsStored)
 }
 
 // compressPlan makes plan send the layers m (plan's manifest) holds
@@ -77,44 +72,12 @@ func (rt *Runtime) compressPlan(ctx context.Context, plan *pushPlan, m ocispec.M
 	if c == CompressionNone {
 		return nil
 	}
-	var todo []int
-	for i, l := range m.Layers {
-		if manifest.Uncompressed(l.MediaType) {
-			todo = append(todo, i)
-		}
-	}
-	if len(todo) == 0 {
-		return nil
-	}
-	m.Layers = append([]ocispec.Descriptor(nil), m.Layers...)
-	types := manifest.OCILayerTypes
-	if m.MediaType == manifest.MediaTypeDockerManifest || (m.MediaType == "" && plan.desc.MediaType == manifest.MediaTypeDockerManifest) {
-		types = manifest.DockerLayerTypes
-		if c == CompressionZstd {
-			types = manifest.OCILayerTypes
-			m.MediaType, m.Config.MediaType = ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig
-			for i, l := range m.Layers {
-				if t, ok := manifest.DockerToOCI[l.MediaType]; ok {
-					m.Layers[i].MediaType = t
-				}
-			}
-		}
-	}
-	copies := map[digest.Digest]store.Compressed{}
-	for _, i := range todo {
-		l := m.Layers[i]
-		cp, ok := copies[l.Digest]
-		if !ok {
-			var err error
-			if cp, err = rt.compressedCopy(ctx, l, string(c)); err != nil {
-				return fmt.Errorf("compress layer %s: %w", l.Digest, err)
-			}
-			copies[l.Digest] = cp
-		}
-		m.Layers[i].MediaType, m.Layers[i].Digest, m.Layers[i].Size = types[string(c)], cp.Digest, cp.Size
-	}
-	if m.MediaType == "" {
-		m.MediaType = plan.desc.MediaType
+	m, changed, err := manifest.Recompress(m, plan.desc.MediaType, string(c), func(l ocispec.Descriptor) (manifest.Compressed, error) {
+		cp, err := rt.compressedCopy(ctx, l, string(c))
+		return manifest.Compressed{Digest: cp.Digest, Size: cp.Size}, err
+	})
+	if err != nil || !changed {
+		return err
 	}
 	data, err := json.Marshal(m)
 	if err != nil {
@@ -128,54 +91,13 @@ func (rt *Runtime) compressPlan(ctx context.Context, plan *pushPlan, m ocispec.M
 }
 
 // compressedCopy returns the stored copy of the uncompressed layer blob
-// compressed with compression, making and recording it if there is none.
-// One process at a time compresses a given layer; the others wait and then
-// find the copy.
+// compressed with compression, making and recording it if there is none
+// (store.Compress).
 func (rt *Runtime) compressedCopy(ctx context.Context, layer ocispec.Descriptor, compression string) (store.Compressed, error) {
-	if cp, ok := rt.store.CompressedCopy(layer.Digest, compression); ok {
-		return cp, nil
-	}
-	lock, err := rt.store.Lock(ctx, "compress-"+layer.Digest.Encoded()+"-"+compression)
-	if err != nil {
-		return store.Compressed{}, err
-	}
-	defer lock.Unlock()
-	if cp, ok := rt.store.CompressedCopy(layer.Digest, compression); ok {
-		return cp, nil
-	}
-	f, err := rt.store.OpenBlob(layer.Digest)
+	compress := func(w io.Writer) (io.WriteCloser, error) { return archive.Compress(w, compression) }
+	cp, err := rt.store.Compress(ctx, layer.Digest, layer.Size, compression, compress)
 	if errors.Is(err, fs.ErrNotExist) {
-		return store.Compressed{}, fmt.Errorf("blob %s is not stored locally: %w", layer.Digest, ErrNotFound)
+		return cp, fmt.Errorf("blob %s is not stored locally: %w", layer.Digest, ErrNotFound)
 	}
-	if err != nil {
-		return store.Compressed{}, err
-	}
-	defer f.Close()
-	w, err := rt.store.NewWriter("", -1)
-	if err != nil {
-		return store.Compressed{}, err
-	}
-	defer w.Abort()
-	zw, err := archive.Compress(w, compression)
-	if err != nil {
-		return store.Compressed{}, err
-	}
-	n, err := io.Copy(zw, &ctxReader{ctx: ctx, r: f})
-	if cerr := zw.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return store.Compressed{}, err
-	}
-	if n != layer.Size {
-		return store.Compressed{}, fmt.Errorf("%w: stored blob %s has %d bytes, the manifest says %d", ErrInvalidContent, layer.Digest, n, layer.Size)
-	}
-	cp := store.Compressed{Compression: compression, Size: w.Written()}
-	if cp.Digest, err = w.Commit(); err != nil {
-		return store.Compressed{}, err
-	}
-	if err := rt.store.AddCompressedCopy(ctx, layer.Digest, cp); err != nil {
-		return store.Compressed{}, err
-	}
-	return cp, nil
+	return cp, alsoIs(err, store.ErrDigestMismatch, ErrInvalidContent)
 }

@@ -89,7 +89,7 @@ func TestLostHoldsRepairedAtOpen(t *testing.T) {
 	if err := os.Remove(holdFile(ctrs[1].ID())); err != nil { // missing
 		t.Fatal(err)
 	}
-	stray := newContainerID()
+	stray := newID()
 	if err := os.WriteFile(holdFile(stray), []byte("{"), 0o600); err != nil { // no container
 		t.Fatal(err)
 	}

@@ -1,10 +1,7 @@
 package hull
 
 import (
-	"archive/tar"
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +14,6 @@ import (
 	"github.com/hullbox/hull/internal/imagearchive"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Save writes the images refs name to w as one tar archive, like `docker
@@ -55,11 +51,8 @@ func (rt *Runtime) Save(ctx context.Context, w io.Writer, refs ...string) error 
 
 // saveImage is one image of an archive being saved.
 type saveImage struct {
-	rec      *store.ImageRecord
-	tags     []string // normalised name:tag
-	manifest ocispec.Descriptor
-	layers   []ocispec.Descriptor
-	config   ocispec.Descriptor
+	rec  *store.ImageRecord
+	tags []string // normalised name:tag
 }
 
 func (rt *Runtime) save(ctx context.Context, w io.Writer, refs []string) error {
@@ -78,28 +71,21 @@ func (rt *Runtime) save(ctx context.Context, w io.Writer, refs []string) error {
 	if err != nil {
 		return err
 	}
-	for _, img := range imgs {
-		if err := rt.describeForSave(img); err != nil {
-			return err
+	saved := make([]imagearchive.SavedImage, len(imgs))
+	for i, img := range imgs {
+		if saved[i], err = imagearchive.Describe(rt.store, img.rec.Manifest, img.rec.MediaType, maxManifestSize, maxConfigSize); err != nil {
+			return notFound(err)
 		}
-	}
-	tw := tar.NewWriter(w)
-	if err := writeArchiveMeta(tw, imgs); err != nil {
-		return err
-	}
-	written := map[digest.Digest]bool{}
-	for _, img := range imgs {
-		for _, d := range append([]ocispec.Descriptor{img.manifest, img.config}, img.layers...) {
-			if written[d.Digest] {
-				continue
-			}
-			written[d.Digest] = true
-			if err := rt.writeBlob(ctx, tw, d); err != nil {
+		// Each name spelt as each layout wants it.
+		for _, t := range img.tags {
+			r, err := ParseReference(t)
+			if err != nil {
 				return err
 			}
+			saved[i].Names = append(saved[i].Names, imagearchive.SavedName{Full: t, Tag: r.Tag, Familiar: r.Familiar()})
 		}
 	}
-	return tw.Close()
+	return notFound(imagearchive.Write(ctx, w, rt.store, saved))
 }
 
 // selectImages resolves refs against the index, in the order given; an
@@ -153,103 +139,10 @@ func repositoryTags(ix *store.Index, ref string) []string {
 	return out
 }
 
-// describeForSave reads an image's manifest and checks that every blob
-// it needs is stored, so that a missing one fails before anything is
-// written.
-func (rt *Runtime) describeForSave(img *saveImage) error {
-	data, err := rt.store.ReadBlob(img.rec.Manifest, maxManifestSize)
-	if err != nil {
-		return fmt.Errorf("image %s: manifest: %w", img.rec.Manifest, notFound(err))
-	}
-	var m ocispec.Manifest
-	if err := json.Unmarshal(data, &m); err != nil {
-		return fmt.Errorf("image %s: manifest: %w", img.rec.Manifest, err)
-	}
-	img.manifest = ocispec.Descriptor{MediaType: img.rec.MediaType, Digest: img.rec.Manifest, Size: int64(len(data))}
-	img.config, img.layers = m.Config, m.Layers
-	cdata, err := rt.store.ReadBlob(m.Config.Digest, maxConfigSize)
-	if err != nil {
-		return fmt.Errorf("image %s: config: %w", img.rec.Manifest, notFound(err))
-	}
-	var config ocispec.Image
-	if err := json.Unmarshal(cdata, &config); err != nil {
-		return fmt.Errorf("image %s: config: %w", img.rec.Manifest, err)
-	}
-	img.manifest.Platform = &ocispec.Platform{OS: config.OS, Architecture: config.Architecture, Variant: config.Variant}
-	for _, l := range m.Layers {
-		if size, ok := rt.store.HasBlob(l.Digest); !ok || size != l.Size {
-			return fmt.Errorf("image %s: layer %s: %w: not stored (pull the image again)", img.rec.Manifest, l.Digest, ErrNotFound)
-		}
-	}
-	return nil
-}
-
-// writeArchiveMeta writes the directories, oci-layout, index.json and
-// manifest.json (imagearchive.WriteMeta) of the images, with each name
-// spelled as each layout wants it.
-func writeArchiveMeta(tw *tar.Writer, imgs []*saveImage) error {
-	out := make([]imagearchive.SavedImage, 0, len(imgs))
-	for _, img := range imgs {
-		si := imagearchive.SavedImage{Manifest: img.manifest, Config: img.config, Layers: img.layers}
-		for _, t := range img.tags {
-			r, err := ParseReference(t)
-			if err != nil {
-				return err
-			}
-			si.Names = append(si.Names, imagearchive.SavedName{Full: t, Tag: r.Tag, Familiar: r.Familiar()})
-		}
-		out = append(out, si)
-	}
-	return imagearchive.WriteMeta(tw, out)
-}
-
-// writeBlob streams one stored blob into the archive, checking it against
-// its digest on the way: a corrupted store must not produce an archive
-// that only fails when loaded elsewhere.
-func (rt *Runtime) writeBlob(ctx context.Context, tw *tar.Writer, d ocispec.Descriptor) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	f, err := rt.store.OpenBlob(d.Digest)
-	if err != nil {
-		return fmt.Errorf("blob %s: %w", d.Digest, notFound(err))
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if err := tw.WriteHeader(imagearchive.Header(imagearchive.BlobPath(d.Digest), tar.TypeReg, fi.Size())); err != nil {
-		return err
-	}
-	h := sha256.New()
-	buf := make([]byte, 1<<20)
-	if _, err := io.CopyBuffer(tw, io.TeeReader(&ctxReader{ctx, f}, h), buf); err != nil {
-		return fmt.Errorf("blob %s: %w", d.Digest, err)
-	}
-	if got := digest.NewDigest(digest.SHA256, h); got != d.Digest {
-		return fmt.Errorf("blob %s: %w: stored content hashes to %s (store corrupted)", d.Digest, store.ErrDigestMismatch, got)
-	}
-	return nil
-}
-
 // notFound makes a blob missing from the store an ErrNotFound.
 func notFound(err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return err
-}
-
-// ctxReader stops a long copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -2,8 +2,6 @@ package hull
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,7 +121,7 @@ func (rt *Runtime) CreateVolume(ctx context.Context, name string, opts ...Volume
 	}
 	meta := volumeMeta{Name: name, Labels: cfg.labels, CreatedAt: time.Now().UTC()}
 	if name == "" {
-		meta.Name, meta.Anonymous = newVolumeName(), true
+		meta.Name, meta.Anonymous = newID(), true
 	} else if err := checkVolumeName(name); err != nil {
 		return nil, fmt.Errorf("create volume: %w", err)
 	}
@@ -297,7 +295,7 @@ func (rt *Runtime) PruneVolumes(ctx context.Context, opts ...PruneVolumesOption)
 			errs = append(errs, err)
 			break
 		}
-		size := dirSize(v.Mountpoint())
+		size := fsutil.DirSize(v.Mountpoint())
 		if err := rt.deleteVolume(v.meta.Name); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, fmt.Errorf("prune volume %s: %w", v.meta.Name, err))
@@ -322,28 +320,15 @@ func (rt *Runtime) removeStaleVolumeDirs() (freed int64) {
 			continue
 		}
 		p := filepath.Join(rt.volumesDir(), n)
-		if strings.HasPrefix(n, ".import-") && importBusy(p) {
+		if strings.HasPrefix(n, ".import-") && fsutil.Held(filepath.Join(p, ".lock")) {
 			continue
 		}
-		size := dirSize(p)
+		size := fsutil.DirSize(p)
 		if os.RemoveAll(p) == nil {
 			freed += size
 		}
 	}
 	return freed
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // volumeUsers maps each volume name to the IDs (short) of the containers
@@ -402,10 +387,4 @@ func checkVolumeName(name string) error {
 		return fmt.Errorf("%w: volume name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]+", ErrInvalidArgument, name)
 	}
 	return nil
-}
-
-func newVolumeName() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -1,20 +1,16 @@
 package hull
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hullbox/hull/internal/archive"
 	"github.com/hullbox/hull/internal/fsutil"
-	"golang.org/x/sys/unix"
 )
 
 // lockVolumes takes the root's volumes lock (an flock, so it holds across
@@ -69,7 +65,7 @@ func (rt *Runtime) claimVolumes(st *containerState) error {
 		if _, err := rt.readVolume(m.Name); err != nil {
 			return err
 		}
-		if m.RW && exporting(rt.volumeDir(m.Name)) {
+		if m.RW && fsutil.Held(filepath.Join(rt.volumeDir(m.Name), "export.lock")) {
 			return fmt.Errorf("%w: volume %s is being exported", ErrConflict, m.Name)
 		}
 	}
@@ -81,7 +77,7 @@ func (rt *Runtime) claimVolumes(st *containerState) error {
 // containers lock, as claimVolumes runs for a new one.
 func (rt *Runtime) checkExports(ms []MountPoint) error {
 	for _, m := range ms {
-		if m.Type == MountTypeVolume && m.RW && exporting(rt.volumeDir(m.Name)) {
+		if m.Type == MountTypeVolume && m.RW && fsutil.Held(filepath.Join(rt.volumeDir(m.Name), "export.lock")) {
 			return fmt.Errorf("%w: volume %s is being exported", ErrConflict, m.Name)
 		}
 	}
@@ -151,7 +147,7 @@ func (v *Volume) Export(ctx context.Context, w io.Writer, opts ...ExportVolumeOp
 		return fmt.Errorf("export volume %s: %w", name, err)
 	}
 	defer release()
-	if err := writeVolumeTar(ctx, w, rt.volumeData(name)); err != nil {
+	if err := archive.WriteDir(ctx, w, rt.volumeData(name)); err != nil {
 		return fmt.Errorf("export volume %s: %w", name, err)
 	}
 	return nil
@@ -159,7 +155,7 @@ func (v *Volume) Export(ctx context.Context, w io.Writer, opts ...ExportVolumeOp
 
 // holdForExport checks, under the containers and volumes locks, that the
 // volume exists and no live container writes it, and takes a shared lock
-// on its export.lock that claimVolumes tests.
+// on its export.lock that claimVolumes tests (fsutil.Held).
 func (rt *Runtime) holdForExport(name string, live bool) (func(), error) {
 	unlock, err := rt.lockContainersAndVolumes()
 	if err != nil {
@@ -192,42 +188,6 @@ func (rt *Runtime) holdForExport(name string, live bool) (func(), error) {
 	return l.Unlock, nil
 }
 
-// exporting reports whether an Export holds the volume's export.lock.
-func exporting(dir string) bool {
-	l, err := fsutil.LockFile(filepath.Join(dir, "export.lock"), fsutil.NoWait)
-	if err != nil {
-		return errors.Is(err, fsutil.ErrLocked)
-	}
-	l.Unlock()
-	return false
-}
-
-// writeVolumeTar writes the volume directory dir's metadata as "./" and then
-// the tree. dir is hull's (a container mounts it, so cannot replace it); the
-// walk below it reaches every entry by descriptor, one name at a time and
-// never through a symlink (archive.WriteTree), so a container that swaps a
-// directory for a symlink meanwhile (WithLiveExport) cannot make it read
-// anything outside the volume.
-func writeVolumeTar(ctx context.Context, w io.Writer, dir string) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(dir, &st); err != nil {
-		return err
-	}
-	tw := tar.NewWriter(w)
-	hdr := &tar.Header{
-		Typeflag: tar.TypeDir, Name: "./", Mode: int64(st.Mode & 0o7777),
-		Uid: int(st.Uid), Gid: int(st.Gid), ModTime: time.Unix(st.Mtim.Sec, st.Mtim.Nsec), Format: tar.FormatPAX,
-	}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	// No Close: WriteTree goes on in the same stream and ends it.
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	return archive.WriteTree(ctx, w, dir)
-}
-
 // ImportVolume creates a volume named name ("" for an anonymous one) from
 // a tar stream such as Export writes (owners, modes, xattrs, times, links
 // restored). A name in use fails with ErrConflict. Hostile or malformed
@@ -247,7 +207,7 @@ func (rt *Runtime) ImportVolume(ctx context.Context, name string, r io.Reader, o
 	}
 	meta := volumeMeta{Name: name, Labels: cfg.labels}
 	if name == "" {
-		meta.Name, meta.Anonymous = newVolumeName(), true
+		meta.Name, meta.Anonymous = newID(), true
 	} else if err := checkVolumeName(name); err != nil {
 		return nil, fmt.Errorf("import volume: %w", err)
 	}
@@ -264,8 +224,8 @@ func (rt *Runtime) ImportVolume(ctx context.Context, name string, r io.Reader, o
 			os.RemoveAll(tmp)
 		}
 	}()
-	if err := applyVolumeTar(ctx, filepath.Join(tmp, "_data"), r); err != nil {
-		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
+	if err := archive.ApplyDir(ctx, filepath.Join(tmp, "_data"), r); err != nil {
+		return nil, fmt.Errorf("import volume %s: %w", meta.Name, alsoIs(err, archive.ErrUnsafe, ErrInvalidContent))
 	}
 	if err := os.Remove(filepath.Join(tmp, ".lock")); err != nil {
 		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
@@ -318,63 +278,4 @@ func (rt *Runtime) importDir() (string, func(), error) {
 		return "", nil, err
 	}
 	return tmp, l.Unlock, nil
-}
-
-// importBusy reports whether a live import holds the import directory.
-func importBusy(dir string) bool {
-	l, err := fsutil.LockFile(filepath.Join(dir, ".lock"), fsutil.NoWait)
-	if err != nil {
-		return errors.Is(err, fsutil.ErrLocked)
-	}
-	l.Unlock()
-	return false
-}
-
-// errWhiteoutEntry: a volume archive has no business with layer whiteouts,
-// which archive.Apply would turn into overlayfs metadata.
-var errWhiteoutEntry = errors.New("whiteout entry")
-
-// applyVolumeTar unpacks a volume archive into the empty dir with
-// archive.Apply (its path, link and xattr checks), refusing what only
-// makes sense in an image layer: whiteouts and hardlinks to files outside
-// the archive.
-func applyVolumeTar(ctx context.Context, dir string, r io.Reader) error {
-	pr, pw := io.Pipe()
-	scanned := make(chan error, 1)
-	go func() {
-		err := scanWhiteouts(pr)
-		_, _ = io.Copy(io.Discard, pr)
-		scanned <- err
-	}()
-	res, err := archive.Apply(ctx, dir, io.TeeReader(r, pw), archive.Options{})
-	pw.Close()
-	if serr := <-scanned; serr != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidContent, serr)
-	}
-	if errors.Is(err, archive.ErrUnsafe) {
-		return fmt.Errorf("%w: %w", ErrInvalidContent, err)
-	}
-	if err != nil {
-		return err
-	}
-	if len(res.PendingLinks) > 0 {
-		l := res.PendingLinks[0]
-		return fmt.Errorf("%w: hardlink %q to %q, which is not in the archive", ErrInvalidContent, l.Name, l.Target)
-	}
-	return nil
-}
-
-// scanWhiteouts reads the tar's headers and reports the first entry whose
-// name is a whiteout. Read errors are Apply's to report.
-func scanWhiteouts(r io.Reader) error {
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if err != nil {
-			return nil
-		}
-		if strings.HasPrefix(path.Base(path.Clean(hdr.Name)), ".wh.") {
-			return fmt.Errorf("%w %q", errWhiteoutEntry, hdr.Name)
-		}
-	}
 }

@@ -22,5 +22,3 @@ func (rt *Runtime) ImportVolume(ctx context.Context, name string, r io.Reader, o
 func (rt *Runtime) lockVolumes() (func(), error) { return nil, ErrUnsupported }
 
 func (rt *Runtime) lockContainersAndVolumes() (func(), error) { return nil, ErrUnsupported }
-
-func importBusy(dir string) bool { return false }

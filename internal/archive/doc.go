@@ -21,7 +21,10 @@
 // symlink, forge overlayfs metadata, or exceed the size limit.
 package archive
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // ErrUnsafe is wrapped by every error that refuses hostile or malformed layer content: a
 // path that escapes the layer root or goes through a symlink or a file, a hardlink target
@@ -74,4 +77,15 @@ type Result struct {
 	// PendingLinks are the hardlinks to files in lower layers, in tar order. The layer is
 	// complete only after ResolveLinks has created them.
 	PendingLinks []Link
+}
+
+// Dangling refuses, wrapping ErrUnsafe, a result with pending links: for
+// a tar that stands alone (not a layer over others), a hardlink to a file
+// the tar lacks.
+func (r Result) Dangling() error {
+	if len(r.PendingLinks) == 0 {
+		return nil
+	}
+	l := r.PendingLinks[0]
+	return fmt.Errorf("%w: hardlink %q to %q: target not in the archive", ErrUnsafe, l.Name, l.Target)
 }

@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -116,6 +118,46 @@ func Open(path string) (*Table, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// Create makes the table file at path, and its directory, if missing, so
+// that servers can open it.
+func Create(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	t, err := Open(path)
+	if err != nil {
+		return err
+	}
+	return t.Close()
+}
+
+// SetAt records r (Set) in the table at path, made if missing.
+func SetAt(path string, r Record) error {
+	if err := Create(path); err != nil {
+		return err
+	}
+	t, err := Open(path)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return t.Set(r)
+}
+
+// RemoveAt drops the records of container on network (Remove) from the
+// table at path, if there is one.
+func RemoveAt(path, container, network string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	t, err := Open(path)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return t.Remove(container, network)
 }
 
 // NewReader returns a Table that reads f, an open table file (read-only

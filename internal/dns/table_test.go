@@ -334,3 +334,37 @@ func TestTableWriterCrash(t *testing.T) {
 		t.Errorf("a write after the crash: %v %v", found, err)
 	}
 }
+
+// TestTableAtPath: Create makes the file and its directory, SetAt and
+// RemoveAt change the table at a path, and RemoveAt of a table that does
+// not exist is nothing.
+func TestTableAtPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "networks", "names")
+	if err := RemoveAt(path, "c1", ""); err != nil {
+		t.Fatalf("RemoveAt before Create: %v", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("RemoveAt made the table: %v", err)
+	}
+	ip := netip.MustParseAddr("10.0.0.2")
+	if err := SetAt(path, Record{Network: "n1", Container: "c1", Names: []string{"web"}, IP: ip}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Create(path); err != nil {
+		t.Fatalf("Create of an existing table: %v", err)
+	}
+	tab, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.Close()
+	if recs, err := tab.Records(); err != nil || len(recs) != 1 || recs[0].IP != ip {
+		t.Errorf("Records = %+v, %v", recs, err)
+	}
+	if err := RemoveAt(path, "c1", "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := tab.Records(); err != nil || len(recs) != 0 {
+		t.Errorf("Records after RemoveAt = %+v, %v", recs, err)
+	}
+}

@@ -124,6 +124,18 @@ func flock(f *os.File, mode Mode, nb bool) error {
 	}
 }
 
+// Held reports whether a lock on the file at path (created if missing) is
+// held elsewhere: a marker that something is alive, tested without
+// waiting.
+func Held(path string) bool {
+	l, err := LockFile(path, NoWait)
+	if err != nil {
+		return errors.Is(err, ErrLocked)
+	}
+	l.Unlock()
+	return false
+}
+
 // Unlock releases the lock, then closes its file. Closing alone is not
 // enough: a child forked meanwhile (a container's init before it execs)
 // holds a copy of the descriptor, and the lock with it, until it execs;

@@ -133,3 +133,28 @@ func TestUnlockCopies(t *testing.T) {
 	}
 	l2.Unlock()
 }
+
+// TestHeld: a lock is seen held while another holder has it, shared or
+// not, and free once it is released; Held itself leaves it free.
+func TestHeld(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.lock")
+	if Held(p) {
+		t.Fatal("Held of a new file")
+	}
+	if Held(p) {
+		t.Fatal("Held after Held: it must release what it took")
+	}
+	for _, mode := range []Mode{Exclusive, Shared} {
+		l, err := LockFile(p, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !Held(p) {
+			t.Errorf("Held while locked (mode %d) = false", mode)
+		}
+		l.Unlock()
+		if Held(p) {
+			t.Errorf("Held after Unlock (mode %d) = true", mode)
+		}
+	}
+}

@@ -90,3 +90,19 @@ func TestSniffMediaType(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePlatform(t *testing.T) {
+	for s, want := range map[string]ocispec.Platform{
+		"linux/amd64":    {OS: "linux", Architecture: "amd64"},
+		"linux/arm64/v8": {OS: "linux", Architecture: "arm64", Variant: "v8"},
+	} {
+		if got, err := ParsePlatform(s); err != nil || got.OS != want.OS || got.Architecture != want.Architecture || got.Variant != want.Variant {
+			t.Errorf("ParsePlatform(%q) = %+v, %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"", "linux", "/amd64", "linux//", "a/b/c/d"} {
+		if _, err := ParsePlatform(s); err == nil {
+			t.Errorf("ParsePlatform(%q) succeeded", s)
+		}
+	}
+}

@@ -4,9 +4,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+// ParsePlatform parses "os/arch" or "os/arch/variant".
+func ParsePlatform(s string) (ocispec.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return ocispec.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant]", s)
+	}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
 
 // HostPlatform is the platform images are chosen for by default.
 func HostPlatform() ocispec.Platform {

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 
@@ -88,4 +90,69 @@ func (s *Store) AddCompressedCopy(ctx context.Context, d digest.Digest, c Compre
 		return err
 	}
 	return s.writeFile(s.compressedPath(), data, 0o600, fsutil.SyncDir())
+}
+
+// Compress returns the stored copy of blob d (size bytes, stored
+// uncompressed) compressed with compression, making it with compress and
+// recording it (AddCompressedCopy) if there is none. One process at a
+// time compresses a given blob; the others wait and then find the copy.
+// A blob missing from the store fails with fs.ErrNotExist, one of another
+// size than size with ErrDigestMismatch.
+func (s *Store) Compress(ctx context.Context, d digest.Digest, size int64, compression string, compress func(io.Writer) (io.WriteCloser, error)) (Compressed, error) {
+	if c, ok := s.CompressedCopy(d, compression); ok {
+		return c, nil
+	}
+	lock, err := s.Lock(ctx, "compress-"+d.Encoded()+"-"+compression)
+	if err != nil {
+		return Compressed{}, err
+	}
+	defer lock.Unlock()
+	if c, ok := s.CompressedCopy(d, compression); ok {
+		return c, nil
+	}
+	f, err := s.OpenBlob(d)
+	if err != nil {
+		return Compressed{}, err
+	}
+	defer f.Close()
+	w, err := s.NewWriter("", -1)
+	if err != nil {
+		return Compressed{}, err
+	}
+	defer w.Abort()
+	zw, err := compress(w)
+	if err != nil {
+		return Compressed{}, err
+	}
+	n, err := io.Copy(zw, ctxReader{ctx, f})
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Compressed{}, err
+	}
+	if n != size {
+		return Compressed{}, fmt.Errorf("%w: stored blob %s has %d bytes, the manifest says %d", ErrDigestMismatch, d, n, size)
+	}
+	c := Compressed{Compression: compression, Size: w.Written()}
+	if c.Digest, err = w.Commit(); err != nil {
+		return Compressed{}, err
+	}
+	if err := s.AddCompressedCopy(ctx, d, c); err != nil {
+		return Compressed{}, err
+	}
+	return c, nil
+}
+
+// ctxReader stops a long copy when ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
+	"strings"
 
 	"github.com/hullbox/hull/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
@@ -78,4 +80,56 @@ func (s *Store) AddBlobSources(ctx context.Context, repo string, blobs []digest.
 		return err
 	}
 	return s.writeFile(s.sourcesPath(), data, 0o600, fsutil.SyncDir())
+}
+
+// AsStored reports whether repoDigest ("name@digest") names the record's
+// manifest as stored, or the index it was chosen from: the repository
+// holds the image as it is here, its layers included. A repository a push
+// sent it to with its layers compressed holds another manifest.
+func (rec *ImageRecord) AsStored(repoDigest string) bool {
+	_, d, _ := strings.Cut(repoDigest, "@")
+	return d == rec.Manifest.String() || (rec.Index != "" && d == rec.Index.String())
+}
+
+// MountSources picks, for each blob in want, a repository to mount it
+// from: first one known (BlobSources) to hold it, else one of the
+// repository digests of the images holding it as stored (AsStored), most
+// recently added first. same maps a repository name ("domain/path") to
+// its path if a push may mount from it (the target's registry, another
+// repository); it returns repository paths.
+func (ix *Index) MountSources(known map[digest.Digest][]string, want map[digest.Digest]bool, same func(name string) (string, bool)) map[digest.Digest]string {
+	out := map[digest.Digest]string{}
+	for d := range want {
+		for _, name := range known[d] {
+			if p, ok := same(name); ok {
+				out[d] = p
+				break
+			}
+		}
+	}
+	recs := make([]*ImageRecord, 0, len(ix.Images))
+	for _, rec := range ix.Images {
+		if len(rec.RepoDigests) > 0 {
+			recs = append(recs, rec)
+		}
+	}
+	sort.Slice(recs, func(a, b int) bool { return recs[a].Added.After(recs[b].Added) })
+	for _, rec := range recs {
+		var from string
+		for _, rd := range rec.RepoDigests {
+			if p, ok := same(rd); ok && rec.AsStored(rd) {
+				from = p
+				break
+			}
+		}
+		if from == "" {
+			continue
+		}
+		for _, d := range append([]digest.Digest{rec.Config}, rec.Layers...) {
+			if _, done := out[d]; want[d] && !done {
+				out[d] = from
+			}
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
@@ -37,5 +38,36 @@ func TestBlobSources(t *testing.T) {
 	}
 	if _, ok := src[gone]; ok {
 		t.Errorf("kept sources of a blob not stored: %v", src[gone])
+	}
+}
+
+// TestMountSources: a recorded source comes first; else an image's
+// repository digest, if the repository holds the image as stored; same
+// decides which repositories qualify.
+func TestMountSources(t *testing.T) {
+	t.Parallel()
+	a, b, c := digest.FromString("a"), digest.FromString("b"), digest.FromString("c")
+	m1, m2 := digest.FromString("m1"), digest.FromString("m2")
+	ix := &Index{Images: map[digest.Digest]*ImageRecord{
+		m1: {Manifest: m1, Config: c, Layers: []digest.Digest{a, b}, RepoDigests: []string{"x/base@" + m1.String()}},
+		m2: {Manifest: m2, Config: c, Layers: []digest.Digest{a, b}, RepoDigests: []string{"x/compressed@" + digest.FromString("other").String()}},
+	}}
+	if !ix.Images[m1].AsStored("x/base@"+m1.String()) || ix.Images[m2].AsStored(ix.Images[m2].RepoDigests[0]) {
+		t.Error("AsStored")
+	}
+	known := map[digest.Digest][]string{a: {"x/self", "x/recent"}, b: {"y/elsewhere"}}
+	same := func(name string) (string, bool) {
+		name, _, _ = strings.Cut(name, "@")
+		return name, strings.HasPrefix(name, "x/") && name != "x/self"
+	}
+	got := ix.MountSources(known, map[digest.Digest]bool{a: true, b: true, c: true}, same)
+	want := map[digest.Digest]string{a: "x/recent", b: "x/base", c: "x/base"}
+	if len(got) != len(want) {
+		t.Errorf("MountSources = %v, want %v", got, want)
+	}
+	for d, w := range want {
+		if got[d] != w {
+			t.Errorf("source of %s = %q, want %q", d, got[d], w)
+		}
 	}
 }
