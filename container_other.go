@@ -43,5 +43,5 @@ func (c *Container) Stop(ctx context.Context, timeout time.Duration) error { ret
 // Remove returns ErrUnsupported: containers need Linux.
 func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error { return ErrUnsupported }
 
-func (rt *Runtime) closeContainers() error                       { return nil }
-func (rt *Runtime) recoverContainers() ([]containerState, error) { return nil, nil }
+func (rt *Runtime) closeContainers() error { return nil }
+func (rt *Runtime) recover() error         { return nil }

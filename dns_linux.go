@@ -66,3 +66,23 @@ func (rt *Runtime) unregisterNames(containerID, network string) error {
 	}
 	return nil
 }
+
+// unregisterAllNames drops the names of every container in ids, in one
+// update of the table (Open's recovery).
+func (rt *Runtime) unregisterAllNames(ids map[string]bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(rt.namesPath()); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	t, err := rt.openNames()
+	if err != nil {
+		return fmt.Errorf("unregister names: %w", err)
+	}
+	defer t.Close()
+	if err := t.RemoveIf(func(r dns.Record) bool { return ids[r.Container] }); err != nil {
+		return fmt.Errorf("unregister names: %w", err)
+	}
+	return nil
+}

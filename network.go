@@ -160,7 +160,7 @@ func (n *Network) Inspect(ctx context.Context) (NetworkInspect, error) {
 		cfg.IPRange = r.IPRange.String()
 	}
 	in.IPAM.Config = []NetworkIPAMConfig{cfg}
-	states, err := n.rt.readStates()
+	states, err := n.rt.readUnsettled(nil) // every live one is unsettled
 	if err != nil {
 		return NetworkInspect{}, fmt.Errorf("inspect network %s: %w", r.Name, err)
 	}

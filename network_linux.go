@@ -365,6 +365,12 @@ func deleteOwnBridge(rec *networkRecord) error {
 // networkUsers returns the names of the live containers holding an
 // address on the network; addresses (and names) of dead ones are released.
 func (rt *Runtime) networkUsers(rec *networkRecord) ([]string, error) {
+	return rt.networkUsersOf(rec, nil)
+}
+
+// networkUsersOf is networkUsers with the live containers already read
+// (liveContainers), or read by it if live is nil.
+func (rt *Runtime) networkUsersOf(rec *networkRecord, live map[string]*containerState) ([]string, error) {
 	ipam, err := netsetup.OpenIPAM(filepath.Join(rt.networkDir(rec.ID), "ipam.json"))
 	if err != nil {
 		return nil, err
@@ -373,9 +379,10 @@ func (rt *Runtime) networkUsers(rec *networkRecord) ([]string, error) {
 	if err != nil || len(owners) == 0 {
 		return nil, err
 	}
-	live, err := rt.liveContainers()
-	if err != nil {
-		return nil, err
+	if live == nil {
+		if live, err = rt.liveContainers(); err != nil {
+			return nil, err
+		}
 	}
 	var users []string
 	for _, owner := range owners {
@@ -391,9 +398,9 @@ func (rt *Runtime) networkUsers(rec *networkRecord) ([]string, error) {
 }
 
 // liveContainers maps the IDs of containers that hold network resources
-// to their state.
+// to their state (all of them are unsettled).
 func (rt *Runtime) liveContainers() (map[string]*containerState, error) {
-	states, err := rt.readStates()
+	states, err := rt.readUnsettled(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -440,8 +447,9 @@ func (rt *Runtime) PruneNetworks(ctx context.Context) (NetworkPruneReport, error
 // recoverNetworks repairs what dead containers and owners left: addresses
 // and names of containers that no longer run are released, their host
 // veths deleted, and rules of gone containers and bridges dropped. Open
-// calls it after recoverContainers.
-func (rt *Runtime) recoverNetworks() error {
+// calls it after recoverContainers, with the states that read (every
+// container that may be live is among them).
+func (rt *Runtime) recoverNetworks(states []containerState) error {
 	if _, err := os.Stat(rt.networksDir()); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -450,34 +458,31 @@ func (rt *Runtime) recoverNetworks() error {
 		_ = os.RemoveAll(o)
 	}
 	return rt.withNetworks(func(recs []networkRecord) error {
-		states, err := rt.readStates()
+		// Read again under the networks lock: a container created
+		// since recovery's read may be attaching now.
+		live, err := rt.liveContainers()
 		if err != nil {
 			return err
-		}
-		live := map[string]*containerState{}
-		for i := range states {
-			if states[i].netLive() {
-				live[states[i].ID] = &states[i]
-			}
 		}
 		var errs []error
 		bridges, devices := map[string]bool{}, map[string]string{}
 		for i := range recs {
 			bridges[recs[i].Bridge], devices[recs[i].Bridge] = true, recs[i].ID
-			if _, err := rt.networkUsers(&recs[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if _, err := rt.networkUsersOf(&recs[i], live); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, err)
 			}
 		}
 		errs = append(errs, netsetup.DeleteStaleVeths(devices, slices.Collect(maps.Keys(live))))
-		liveIDs := map[string]bool{}
+		liveIDs, gone := map[string]bool{}, map[string]bool{}
 		for id := range live {
 			liveIDs[id] = true
 		}
 		for _, st := range states {
 			if !liveIDs[st.ID] && len(st.Networks) > 0 {
-				errs = append(errs, rt.unregisterNames(st.ID, ""))
+				gone[st.ID] = true
 			}
 		}
+		errs = append(errs, rt.unregisterAllNames(gone))
 		errs = append(errs, rt.recoverNetRules(liveIDs, bridges))
 		return errors.Join(errs...)
 	})

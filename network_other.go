@@ -25,6 +25,6 @@ func (n *Network) Connect(ctx context.Context, c *Container, opts ...EndpointOpt
 // Disconnect returns ErrUnsupported: networks need Linux.
 func (n *Network) Disconnect(ctx context.Context, c *Container) error { return ErrUnsupported }
 
-func (rt *Runtime) recoverNetworks() error { return nil }
+func (rt *Runtime) recoverNetworks([]containerState) error { return nil }
 
 func (rt *Runtime) closeNetworks() error { return nil }

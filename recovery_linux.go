@@ -1,29 +1,64 @@
 package hull
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/spawn"
 	"golang.org/x/sys/unix"
 )
 
+// recover repairs what dead owners and a machine crash left in the root:
+// containers, then networks, then the auto-removed containers nobody
+// removes. Open calls it.
+//
+// Its cost grows with the containers that are not settled (containerState.
+// settled), not with all of them: within one boot, only those can need
+// work, and the root lists them (unsettledDir). A machine crash is what
+// can tear a state or lose a hold (both written without fsync), and it
+// changes the boot ID: the first Open of each boot (and of a root that has
+// no record of one) reads every state, as recovery did before the list
+// existed, and puts the list right.
+func (rt *Runtime) recover() error {
+	full := !rt.sameBoot()
+	states, err := rt.recoverContainers(full)
+	if err != nil {
+		return fmt.Errorf("recover containers: %w", err)
+	}
+	if err := rt.recoverNetworks(states); err != nil {
+		return fmt.Errorf("recover networks: %w", err)
+	}
+	rt.removeAutoRemoved(states) // run -d --rm whose creator is gone: lifecycle_linux.go
+	if err := rt.settle(states); err != nil {
+		return fmt.Errorf("recover containers: %w", err)
+	}
+	if full {
+		return rt.recordBoot()
+	}
+	return nil
+}
+
 // recoverContainers repairs what dead owners left: their live containers
 // are killed (they are not Detached; pdeathsig normally did it already),
 // cgroups removed, and state marked exited; a Detached one whose command
-// runs is recorded running. It returns every container's state as it
-// left it (read once: Open's other steps use it). Open calls it.
-func (rt *Runtime) recoverContainers() ([]containerState, error) {
+// runs is recorded running. It returns the state of every container it
+// looked at (all of them if full, else the unsettled ones) as it left it
+// (read once: Open's other steps use it).
+func (rt *Runtime) recoverContainers(full bool) ([]containerState, error) {
 	// Half-removed directories.
 	if olds, _ := filepath.Glob(filepath.Join(rt.containersDir(), ".removing-*")); len(olds) > 0 {
 		for _, o := range olds {
 			_ = os.RemoveAll(o)
 		}
 	}
-	states, err := rt.scanStates()
+	states, err := rt.scanStates(full)
 	if err != nil {
 		return nil, err
 	}
@@ -32,71 +67,86 @@ func (rt *Runtime) recoverContainers() ([]containerState, error) {
 		errs = append(errs, rt.thawAbandoned(&states[i]))
 	}
 	for i := range states {
-		st := &states[i]
-		// A Detached one runs on, or its shim is recording its exit
-		// (looked at once: PID 1 may be reaped between two looks, and
-		// then exit.json is written: read again, which merges it).
-		pending := st.Detached && (st.alive() || st.exitPending())
-		if st.Detached && !pending && st.Status != StatusExited {
-			if again, err := readState(rt.containerDir(st.ID)); err == nil {
-				*st = again
-			}
-		}
-		if pending && st.Status == StatusCreated && !st.ownerAlive() && st.alive() && execd(st.Pid) {
-			// Its creator died between Start's go-ahead and the record:
-			// the command runs. Without this, it would stay "created"
-			// for good: hidden from ps, refused by Exec.
-			if st.apply(actStart, nil) == nil {
-				errs = append(errs, writeState(rt.containerDir(st.ID), st))
-			}
-		}
-		if st.Status == StatusExited || st.ownerAlive() || pending {
-			continue
-		}
-		if st.alive() {
-			_ = unix.Kill(st.Pid, unix.SIGKILL)
-			if st.Status == StatusPaused {
-				rt.thawForKill(st.ID) // frozen tasks would not die
-			}
-			for i := 0; i < 200 && st.alive(); i++ {
-				time.Sleep(5 * time.Millisecond)
-			}
-		}
-		if cg := rt.loadCgroup(st.ID); cg != nil {
-			// Killed tasks leave the cgroup a moment after the init dies.
-			errs = append(errs, cg.RemoveSettled())
-		}
-		_ = st.apply(actExit, nil) // killed: 137
-		errs = append(errs, writeState(rt.containerDir(st.ID), st))
+		errs = append(errs, rt.recoverContainer(&states[i]))
 	}
 	return states, errors.Join(errs...)
 }
 
-// scanStates reads every container's state once, under the containers
-// lock: it removes the containers whose state a machine crash destroyed
-// (errStateLost: their processes died with the machine, and without the
-// state nothing else could ever remove them), puts back the image holds
-// such a crash lost (Create writes them without fsync) and drops those
-// of containers that are gone.
-func (rt *Runtime) scanStates() ([]containerState, error) {
+// recoverContainer is recoverContainers' work on one container.
+func (rt *Runtime) recoverContainer(st *containerState) error {
+	// A Detached one runs on, or its shim is recording its exit
+	// (looked at once: PID 1 may be reaped between two looks, and
+	// then exit.json is written: read again, which merges it).
+	pending := st.Detached && (st.alive() || st.exitPending())
+	if st.Detached && !pending && st.Status != StatusExited {
+		if again, err := readState(rt.containerDir(st.ID)); err == nil {
+			*st = again
+		}
+	}
+	if pending && st.Status == StatusCreated && !st.ownerAlive() && st.alive() && execd(st.Pid) {
+		// Its creator died between Start's go-ahead and the record:
+		// the command runs. Without this, it would stay "created"
+		// for good: hidden from ps, refused by Exec.
+		if st.apply(actStart, nil) == nil {
+			return writeState(rt.containerDir(st.ID), st)
+		}
+	}
+	if st.Status == StatusExited || st.ownerAlive() || pending {
+		return nil
+	}
+	if st.alive() {
+		_ = unix.Kill(st.Pid, unix.SIGKILL)
+		if st.Status == StatusPaused {
+			rt.thawForKill(st.ID) // frozen tasks would not die
+		}
+		for i := 0; i < 200 && st.alive(); i++ {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	var errs []error
+	if cg := rt.loadCgroup(st.ID); cg != nil {
+		// Killed tasks leave the cgroup a moment after the init dies.
+		errs = append(errs, cg.RemoveSettled())
+	}
+	_ = st.apply(actExit, nil) // killed: 137
+	return errors.Join(append(errs, writeState(rt.containerDir(st.ID), st))...)
+}
+
+// scanStates reads the states recovery looks at, under the containers
+// lock: every container's if full, else the unsettled ones'. It removes
+// the containers whose state a machine crash destroyed (errStateLost:
+// their processes died with the machine, and without the state nothing
+// else could ever remove them). If full, it also puts back the image
+// holds such a crash lost (Create writes them without fsync), drops those
+// of containers that are gone and lists every container that is not
+// settled (a root that a hull without the list used).
+func (rt *Runtime) scanStates(full bool) ([]containerState, error) {
 	unlock, err := rt.lockContainers()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	states, err := rt.walkStates(func(id string) {
+	lost := func(id string) {
 		gone := filepath.Join(rt.containersDir(), ".removing-"+id)
 		if os.Rename(rt.containerDir(id), gone) == nil {
 			_ = os.RemoveAll(gone)
 			_ = rt.store.DeleteHold(id)
 		}
-	})
+	}
+	if !full {
+		return rt.readUnsettled(lost)
+	}
+	states, err := rt.walkStates(lost)
 	if err != nil {
 		return nil, err
 	}
 	var errs []error
 	for i := range states {
-		errs = append(errs, rt.store.RepairHold(holdFor(&states[i])))
+		st := &states[i]
+		errs = append(errs, rt.store.RepairHold(holdFor(st)))
+		if !st.settled() {
+			errs = append(errs, markUnsettled(rt.containersDir(), st.ID))
+		}
 	}
 	ids, err := rt.store.HoldIDs()
 	for _, id := range ids {
@@ -105,6 +155,80 @@ func (rt *Runtime) scanStates() ([]containerState, error) {
 		}
 	}
 	return states, errors.Join(append(errs, err)...)
+}
+
+// settle drops from the unsettled list the containers of states (read by
+// this Open's recovery) that are settled now, or gone. It holds the
+// containers lock and reads each state again first: only Create and the
+// respawn of Start make a settled container unsettled, and both hold that
+// lock while they do.
+func (rt *Runtime) settle(states []containerState) error {
+	listed, err := rt.unsettledIDs()
+	if err != nil || len(listed) == 0 {
+		return err
+	}
+	unsettled := map[string]bool{}
+	for i := range states {
+		unsettled[states[i].ID] = !states[i].settled()
+	}
+	listed = slices.DeleteFunc(listed, func(id string) bool { return unsettled[id] })
+	if len(listed) == 0 {
+		return nil
+	}
+	unlock, err := rt.lockContainers()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var errs []error
+	for _, id := range listed {
+		st, err := readState(rt.containerDir(id))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// Removed (a Remove that died before it unlisted it), or
+			// not written yet: Create lists it first.
+			if _, serr := os.Lstat(rt.containerDir(id)); !errors.Is(serr, fs.ErrNotExist) {
+				continue
+			}
+		case err != nil || !st.settled():
+			continue
+		}
+		errs = append(errs, unmarkUnsettled(rt.containersDir(), id))
+	}
+	return errors.Join(errs...)
+}
+
+// bootIDPath is the file where the kernel gives the ID of this boot.
+const bootIDPath = "/proc/sys/kernel/random/boot_id"
+
+func (rt *Runtime) bootRecordPath() string {
+	return filepath.Join(rt.containersDir(), recoveryDirName, "boot")
+}
+
+// sameBoot reports whether the last Open that read every state
+// (recordBoot) ran in this boot of the machine.
+func (rt *Runtime) sameBoot() bool {
+	now, err := os.ReadFile(bootIDPath)
+	if err != nil || len(bytes.TrimSpace(now)) == 0 {
+		return false
+	}
+	rec, err := os.ReadFile(rt.bootRecordPath())
+	return err == nil && bytes.Equal(bytes.TrimSpace(now), bytes.TrimSpace(rec))
+}
+
+// recordBoot records this boot's ID: the Opens that follow in it need not
+// read every state. It is not synced: if a crash loses it, the machine
+// booted again, and the next Open reads every state anyway.
+func (rt *Runtime) recordBoot() error {
+	id, err := os.ReadFile(bootIDPath)
+	if err != nil {
+		return nil // no boot ID: every Open reads every state
+	}
+	path := rt.bootRecordPath()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(path, bytes.TrimSpace(id), 0o600)
 }
 
 // execd reports whether process pid has exec'd something other than a

@@ -3,6 +3,7 @@
 package hull
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,6 +45,7 @@ func TestLostStateRemovedAtOpen(t *testing.T) {
 	if len(list) != 1 || list[0].ID() != keep.ID() {
 		t.Fatalf("Containers = %d, want only %s", len(list), keep.ID())
 	}
+	rebooted(t, rt)
 	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +98,7 @@ func TestLostHoldsRepairedAtOpen(t *testing.T) {
 	if _, err := rt.store.Holds(); err == nil {
 		t.Fatal("Holds read an empty hold file without error: the test sets up nothing")
 	}
+	rebooted(t, rt)
 	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
 	if err != nil {
 		t.Fatal(err)
@@ -115,4 +118,90 @@ func TestLostHoldsRepairedAtOpen(t *testing.T) {
 	if !got[ctrs[0].ID()] || !got[ctrs[1].ID()] || got[stray] {
 		t.Errorf("holds after Open: %v; want both containers' and not %s", got, stray)
 	}
+}
+
+// rebooted makes the next Open of rt's root take the machine for
+// rebooted since the last (what a crash that tears states and holds
+// does): it reads every state, not only the unsettled ones.
+func rebooted(t *testing.T, rt *Runtime) {
+	t.Helper()
+	if err := os.WriteFile(rt.bootRecordPath(), []byte("another boot"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Open's recovery looks at the unsettled containers only: every one that
+// is created, running or paused, or exited and not yet seen by an Open,
+// or to be removed. An Open drops the settled ones from the list; a root
+// without the list (an older hull's) gets it at its first Open; Remove
+// drops its container.
+func TestUnsettledList(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	running, err := rt.Run(ctx, "busybox:test", WithNetworkMode("none"), WithCmd("sleep", "100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { running.Remove(context.Background(), WithForce()) })
+	exited, err := rt.Run(ctx, "busybox:test", WithNetworkMode("none"), WithCmd("true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exited.Remove(context.Background(), WithForce()) })
+	if _, err := exited.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	created, err := rt.Create(ctx, "busybox:test", WithNetworkMode("none"), WithCmd("true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { created.Remove(context.Background(), WithForce()) })
+	check := func(step string, want ...*Container) {
+		t.Helper()
+		ids, err := rt.unsettledIDs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, id := range ids {
+			got[id] = true
+		}
+		for _, c := range want {
+			if !got[c.ID()] {
+				t.Errorf("%s: %s not listed as unsettled", step, c.Name())
+			}
+			delete(got, c.ID())
+		}
+		if len(got) > 0 {
+			t.Errorf("%s: listed as unsettled too: %v", step, got)
+		}
+	}
+	open := func() {
+		t.Helper()
+		again, err := Open(ctx, WithRoot(rt.Root()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again.Close()
+	}
+	check("before Open", running, exited, created)
+	open()
+	check("after Open", running, created)
+	if err := os.RemoveAll(filepath.Join(rt.containersDir(), recoveryDirName)); err != nil {
+		t.Fatal(err)
+	}
+	open()
+	check("after Open of a root without the list", running, created)
+	if _, err := os.Stat(rt.bootRecordPath()); err != nil {
+		t.Errorf("no boot recorded: %v", err)
+	}
+	if err := running.Remove(ctx, WithForce()); err != nil {
+		t.Fatal(err)
+	}
+	check("after Remove", created)
+	if err := exited.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after Start of an exited one", created, exited)
 }

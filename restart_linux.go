@@ -96,5 +96,10 @@ func (c *Container) respawn(ctx context.Context) error {
 	if err := st.apply(actRespawn, nil); err != nil {
 		return err
 	}
+	// Listed before its new init exists (launch writes the state after):
+	// under this lock, so no Open unlists it meanwhile.
+	if err := markUnsettled(rt.containersDir(), c.id); err != nil {
+		return err
+	}
 	return c.launch(ctx, st, &cfg, &rc, false)
 }

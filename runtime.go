@@ -79,15 +79,11 @@ func Open(ctx context.Context, opts ...Option) (*Runtime, error) {
 	}
 	rt := &Runtime{cfg: cfg, store: st, snaps: snaps}
 	rt.events.path = filepath.Join(root, eventsLogName)
-	// Containers whose owner died: kill what is left, mark them exited.
-	states, err := rt.recoverContainers()
-	if err != nil {
-		return nil, fmt.Errorf("open %s: recover containers: %w", root, err)
+	// Containers whose owner died: kill what is left, mark them exited;
+	// release their network resources (recovery_linux.go).
+	if err := rt.recover(); err != nil {
+		return nil, fmt.Errorf("open %s: %w", root, err)
 	}
-	if err := rt.recoverNetworks(); err != nil {
-		return nil, fmt.Errorf("open %s: recover networks: %w", root, err)
-	}
-	rt.removeAutoRemoved(states) // run -d --rm whose creator is gone: lifecycle_linux.go
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 16
 	transport.ResponseHeaderTimeout = 60 * time.Second

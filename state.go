@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hullbox/hull/internal/fsutil"
@@ -116,6 +118,86 @@ func (rt *Runtime) containersDir() string { return filepath.Join(rt.cfg.root, "c
 
 func (rt *Runtime) containerDir(id string) string { return filepath.Join(rt.containersDir(), id) }
 
+// recoveryDirName is containers/.recovery, what Open's recovery keeps:
+// unsettled/ lists the containers that are not settled, one symlink
+// each, <id> -> ../../<id> (one syscall to make); boot is the boot ID of
+// the last Open that read every state (recovery_linux.go).
+const recoveryDirName = ".recovery"
+
+func unsettledDir(containersDir string) string {
+	return filepath.Join(containersDir, recoveryDirName, "unsettled")
+}
+
+// settled reports whether nothing is left to do for the container whose
+// state st is: it exited, its exit is recorded, its init is gone, and no
+// one has to remove it (WithAutoRemove). Open's recovery looks at the
+// containers that are not settled only, so every state that is not
+// settled must be listed (markUnsettled) before it is written.
+func (st *containerState) settled() bool {
+	return st.Status == StatusExited && !st.AutoRemove && !st.alive()
+}
+
+// markUnsettled lists container id as not settled. writeState calls it
+// before it writes a state that is not exited (or one that must be
+// removed), so a crash between the two leaves the container listed, never
+// unlisted; only Open's recovery unlists a container (settle), under the
+// containers lock, and Create and respawn, the only changes from settled
+// (or nothing) to not settled, write their state under that lock. The
+// list is not synced: a machine crash that loses an entry also killed the
+// container, and the first Open after it reads every state.
+func markUnsettled(containersDir, id string) error {
+	link := filepath.Join(unsettledDir(containersDir), id)
+	err := os.Symlink(filepath.Join("..", "..", id), link)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(link), 0o700); err == nil {
+			err = os.Symlink(filepath.Join("..", "..", id), link)
+		}
+	}
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("list container %s as unsettled: %w", shortContainerID(id), err)
+	}
+	return nil
+}
+
+// unmarkUnsettled drops container id from the list; it was not listed is
+// not an error.
+func unmarkUnsettled(containersDir, id string) error {
+	err := os.Remove(filepath.Join(unsettledDir(containersDir), id))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// unsettledIDs lists the containers markUnsettled listed.
+func (rt *Runtime) unsettledIDs() ([]string, error) {
+	entries, err := os.ReadDir(unsettledDir(rt.containersDir()))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if len(e.Name()) == 64 {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
+
+// readUnsettled is walkStates over the unsettled containers only: a
+// superset of those that are running, paused or created, or have an init
+// alive, or must be removed; cheap when most containers have exited.
+func (rt *Runtime) readUnsettled(lost func(id string)) ([]containerState, error) {
+	ids, err := rt.unsettledIDs()
+	if err != nil {
+		return nil, err
+	}
+	return rt.readStatesOf(ids, lost)
+}
+
 // readStates reads every container's state file. Directories without one
 // (a Create under way or a Remove half done) are skipped.
 func (rt *Runtime) readStates() ([]containerState, error) { return rt.walkStates(nil) }
@@ -130,14 +212,40 @@ func (rt *Runtime) walkStates(lost func(id string)) ([]containerState, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []containerState
+	ids := make([]string, 0, len(entries))
 	for _, e := range entries {
-		if !e.IsDir() || len(e.Name()) != 64 {
-			continue
+		if e.IsDir() && len(e.Name()) == 64 {
+			ids = append(ids, e.Name())
 		}
-		st, err := readState(filepath.Join(rt.containersDir(), e.Name()))
+	}
+	return rt.readStatesOf(ids, lost)
+}
+
+// readStatesOf is walkStates over the containers ids. Past a few hundred
+// it reads on every CPU: parsing the JSON is most of the cost (about 25
+// µs a state), and hull ps -a reads every state.
+func (rt *Runtime) readStatesOf(ids []string, lost func(id string)) ([]containerState, error) {
+	states, errs := make([]containerState, len(ids)), make([]error, len(ids))
+	read := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			states[i], errs[i] = readState(rt.containerDir(ids[i]))
+		}
+	}
+	if workers := min(runtime.GOMAXPROCS(0), len(ids)/statesPerWorker); workers > 1 {
+		var wg sync.WaitGroup
+		per := (len(ids) + workers - 1) / workers
+		for lo := 0; lo < len(ids); lo += per {
+			wg.Go(func() { read(lo, min(lo+per, len(ids))) })
+		}
+		wg.Wait()
+	} else {
+		read(0, len(ids))
+	}
+	out := states[:0]
+	for i, id := range ids {
+		err := errs[i]
 		if errors.Is(err, errStateLost) && lost != nil {
-			lost(e.Name())
+			lost(id)
 		}
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errStateLost) {
 			continue // a Create under way, a Remove half done; a lost one: Open's recovery removes it
@@ -145,10 +253,14 @@ func (rt *Runtime) walkStates(lost func(id string)) ([]containerState, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, st)
+		out = append(out, states[i])
 	}
 	return out, nil
 }
+
+// statesPerWorker is the fewest states readStatesOf gives a goroutine of
+// its own.
+const statesPerWorker = 128
 
 // errStateLost marks a state.json that does not parse. state.json is
 // replaced by rename without fsync (writeState), so only a machine crash
@@ -158,7 +270,7 @@ var errStateLost = errors.New("state lost in a crash")
 
 func readState(dir string) (containerState, error) {
 	var st containerState
-	data, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	data, err := readSmallFile(filepath.Join(dir, "state.json"))
 	if err != nil {
 		return st, err
 	}
@@ -178,6 +290,11 @@ func writeState(dir string, st *containerState) error {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return err
+	}
+	if st.Status != StatusExited || st.AutoRemove {
+		if err := markUnsettled(filepath.Dir(dir), st.ID); err != nil {
+			return err
+		}
 	}
 	return fsutil.WriteFileAtomic(filepath.Join(dir, "state.json"), data, 0o600, fsutil.Exchange())
 }

@@ -166,7 +166,7 @@ func (rt *Runtime) holdForExport(name string, live bool) (func(), error) {
 		return nil, err
 	}
 	if !live {
-		states, err := rt.readStates()
+		states, err := rt.readUnsettled(nil) // every live one is unsettled
 		if err != nil {
 			return nil, err
 		}

@@ -14,10 +14,12 @@ import (
 )
 
 // BenchmarkOpenScale measures what a root's size costs: Open (and Close)
-// of a root holding n images and n exited containers, and listing every
-// container (Containers(WithAllContainers()), `hull ps -a`), for n = 10, 100 and 1000
-// (10 and 100 with -short). Each image is busybox plus a file of its own
-// (a layer of its own); each container ran /bin/true from one of them.
+// of a root holding n images and n exited containers (ms/open), listing
+// every container (Containers(WithAllContainers()): ms/ps-a), and
+// inspecting each listed one, as `hull ps -a` does (ms/inspect-all), for
+// n = 10, 100 and 1000 (10 and 100 with -short): the sub-benchmarks show
+// how each grows. Each image is busybox plus a file of its own (a layer
+// of its own); each container ran /bin/true.
 func BenchmarkOpenScale(b *testing.B) {
 	tarball := busyboxTar(b)
 	sizes := []int{10, 100, 1000}
@@ -46,7 +48,7 @@ func BenchmarkOpenScale(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			var open, list time.Duration
+			var open, list, inspect time.Duration
 			for b.Loop() {
 				t0 := time.Now()
 				again, err := hull.Open(ctx, hull.WithRoot(root))
@@ -58,7 +60,14 @@ func BenchmarkOpenScale(b *testing.B) {
 				if err != nil || len(cs) != n {
 					b.Fatalf("%d containers, %v; want %d", len(cs), err, n)
 				}
-				list += time.Since(t1)
+				t2 := time.Now()
+				for _, c := range cs {
+					if _, err := c.Inspect(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				inspect += time.Since(t2)
+				list += t2.Sub(t1)
 				open += t1.Sub(t0)
 				if err := again.Close(); err != nil {
 					b.Fatal(err)
@@ -66,6 +75,7 @@ func BenchmarkOpenScale(b *testing.B) {
 			}
 			b.ReportMetric(float64(open.Microseconds())/1000/float64(b.N), "ms/open")
 			b.ReportMetric(float64(list.Microseconds())/1000/float64(b.N), "ms/ps-a")
+			b.ReportMetric(float64(inspect.Microseconds())/1000/float64(b.N), "ms/inspect-all")
 		})
 	}
 }

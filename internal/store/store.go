@@ -30,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/hullbox/hull/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
@@ -44,6 +45,9 @@ var ErrDigestMismatch = errors.New("digest mismatch")
 // use by goroutines and by processes sharing the root.
 type Store struct {
 	root string
+
+	ixMu sync.Mutex
+	ix   *Index // the index ReadIndex parsed last (shared, read-only)
 }
 
 // Open creates the layout under root if needed and removes what crashed
