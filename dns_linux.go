@@ -73,15 +73,7 @@ func (rt *Runtime) unregisterAllNames(ids map[string]bool) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := os.Stat(rt.namesPath()); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	t, err := rt.openNames()
-	if err != nil {
-		return fmt.Errorf("unregister names: %w", err)
-	}
-	defer t.Close()
-	if err := t.RemoveIf(func(r dns.Record) bool { return ids[r.Container] }); err != nil {
+	if err := dns.RemoveIfAt(rt.namesPath(), func(r dns.Record) bool { return ids[r.Container] }); err != nil {
 		return fmt.Errorf("unregister names: %w", err)
 	}
 	return nil

@@ -160,6 +160,20 @@ func RemoveAt(path, container, network string) error {
 	return t.Remove(container, network)
 }
 
+// RemoveIfAt drops every record drop returns true for (RemoveIf) from the
+// table at path, if there is one, in one update.
+func RemoveIfAt(path string, drop func(Record) bool) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	t, err := Open(path)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return t.RemoveIf(drop)
+}
+
 // NewReader returns a Table that reads f, an open table file (read-only
 // is enough). Set and Remove fail on it. Closing the Table closes f.
 func NewReader(f *os.File) *Table { return &Table{f: f} }
