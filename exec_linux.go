@@ -1,25 +1,21 @@
 package hull
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/seccomp"
-	"github.com/hullbox/hull/internal/spawn"
 	specpkg "github.com/hullbox/hull/internal/spec"
 	"github.com/hullbox/hull/internal/stdio"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -187,16 +183,16 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		return ExecResult{}, err
 	}
 	initproc.Trace("P exec compiled")
-	x, err := newExecLaunch(ec)
+	x, err := stdio.NewExec(ec.stdin, ec.stdout, ec.stderr, ec.tty)
 	if err != nil {
 		ns.Close()
 		return ExecResult{}, err
 	}
-	defer x.close()
+	defer x.Close()
 	fork := initproc.NewForkSlot()
-	x.l.NS, x.l.Fork = ns, fork
-	helper, err := c.rt.ctrs.spawner.StartPlan(ctx, x.l, plan)
-	x.started()
+	x.L.NS, x.L.Fork = ns, fork
+	helper, err := c.rt.ctrs.spawner.StartPlan(ctx, x.L, plan)
+	x.Started()
 	ns.Close()
 	if err != nil {
 		fork.Free()
@@ -229,15 +225,15 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		return ExecResult{}, fmt.Errorf("join cgroup: %w", err)
 	}
 	initproc.Trace("P exec helper in its cgroup")
-	if _, err := x.l.CfgW.Write([]byte{1}); err != nil { // go (initproc.Spawn)
+	if _, err := x.L.CfgW.Write([]byte{1}); err != nil { // go (initproc.Spawn)
 		return ExecResult{}, fmt.Errorf("start: %w", err)
 	}
-	x.l.CfgW.Close()
+	x.L.CfgW.Close()
 	var copied sync.WaitGroup
 	var master *os.File
-	if x.console != nil {
-		if master, err = initproc.RecvConsole(ctx, x.console); err != nil {
-			if m, merr := x.next(ctx, plan); merr == nil && m.Type == "error" {
+	if x.Console != nil {
+		if master, err = initproc.RecvConsole(ctx, x.Console); err != nil {
+			if m, merr := x.Next(ctx, plan); merr == nil && m.Type == "error" {
 				err = startError(c.id, m)
 			}
 			return ExecResult{}, fmt.Errorf("terminal: %w", err)
@@ -249,7 +245,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	// exec; the pipe ends when the child has exec'd and the helper exited.
 	var failed *initproc.Message
 	for {
-		m, err := x.next(ctx, plan)
+		m, err := x.Next(ctx, plan)
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -304,10 +300,10 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		return ExecResult{}, ctx.Err()
 	}
 	cmd = nil
-	x.waitOutput()
+	x.WaitOutput()
 	// A process the command left may hold the terminal open: as its
 	// pipes, at most outputDelay, then the terminal is closed.
-	waitBounded(&copied, outputDelay, func() {
+	stdio.WaitBounded(&copied, stdio.OutputDelay, func() {
 		if master != nil {
 			master.Close()
 		}
@@ -342,168 +338,6 @@ func findChild(pid int) (*os.Process, error) {
 		return nil, nil
 	}
 	return os.FindProcess(pid)
-}
-
-// waitBounded waits for wg, for up to d; then calls stop and waits on.
-func waitBounded(wg *sync.WaitGroup, d time.Duration, stop func()) {
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(d):
-		stop()
-		<-done
-	}
-}
-
-// execLaunch is what starting an exec's helper takes: the pipes and
-// streams of a spawn.Launch, the terminal's socket, and the copies of
-// the command's output.
-type execLaunch struct {
-	l       *spawn.Launch
-	console *os.File   // our end of the terminal's socket, or nil
-	child   []*os.File // the helper's ends, ours to close once it holds them
-	ours    []io.Closer
-	outputs []*os.File // the read ends of the command's stdout and stderr
-	copied  sync.WaitGroup
-}
-
-// newExecLaunch makes the pipes and streams of an exec: a terminal's
-// socket with ec.tty; else pipes, never the caller's descriptors: a host
-// file given as stdout would be reachable from the container through
-// /proc/<pid>/fd/1 (read, seek, append), as `docker exec >> f` never
-// allows.
-func newExecLaunch(ec *execConfig) (x *execLaunch, retErr error) {
-	x = &execLaunch{}
-	defer func() {
-		if retErr != nil {
-			x.started()
-			x.close()
-		}
-	}()
-	// pipe makes a pipe whose write end is the helper's.
-	pipe := func() (r, w *os.File, err error) {
-		if r, w, err = os.Pipe(); err == nil {
-			x.ours, x.child = append(x.ours, r), append(x.child, w)
-		}
-		return r, w, err
-	}
-	cfgR, cfgW, err := os.Pipe() // the helper reads this one
-	if err != nil {
-		return nil, err
-	}
-	x.ours, x.child = append(x.ours, cfgW), append(x.child, cfgR)
-	statR, statW, err := pipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd := &exec.Cmd{ExtraFiles: []*os.File{cfgR, statW}, SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}}
-	x.l = &spawn.Launch{Cmd: cmd, CfgR: cfgR, CfgW: cfgW, StatR: statR, StatW: statW,
-		Status: bufio.NewReader(statR), Copied: &x.copied}
-	if ec.tty {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return nil, err
-		}
-		x.console = os.NewFile(uintptr(fds[0]), "console")
-		x.ours = append(x.ours, x.console)
-		child := os.NewFile(uintptr(fds[1]), "console-child")
-		x.child = append(x.child, child)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, child) // initproc.ConsoleFD
-		return x, nil
-	}
-	for i, w := range []io.Writer{ec.stdout, ec.stderr} {
-		if w == nil {
-			continue // /dev/null
-		}
-		if i == 1 && sameWriter(ec.stdout, ec.stderr) {
-			// One pipe for both, as os/exec does: two copies into one
-			// writer would race.
-			cmd.Stderr = cmd.Stdout
-			break
-		}
-		r, cw, err := pipe()
-		if err != nil {
-			return nil, err
-		}
-		if i == 0 {
-			cmd.Stdout = cw
-		} else {
-			cmd.Stderr = cw
-		}
-		x.outputs = append(x.outputs, r)
-		x.copied.Add(1)
-		go func() {
-			defer x.copied.Done()
-			_, _ = io.Copy(w, r)
-		}()
-	}
-	if ec.stdin != nil {
-		in, err := stdio.NewInPipe(ec.stdin)
-		if err != nil {
-			return nil, err
-		}
-		x.ours = append(x.ours, in) // EOF for the container once we are done
-		x.child = append(x.child, in.R)
-		cmd.Stdin = in.R
-	}
-	return x, nil
-}
-
-// sameWriter reports whether a and b are the same writer (false for
-// writers of a type that cannot be compared).
-func sameWriter(a, b io.Writer) (same bool) {
-	defer func() { _ = recover() }()
-	return a == b
-}
-
-// started closes the helper's ends of the pipes, which it holds by now
-// (or never will).
-func (x *execLaunch) started() {
-	for _, f := range x.child {
-		f.Close()
-	}
-	x.child = nil
-}
-
-// outputDelay is how long the copies of an exec's output may go on once
-// the command has exited: a process it left behind may hold them open
-// (os/exec's WaitDelay).
-const outputDelay = time.Second
-
-// waitOutput waits for the copies of the command's output, for up to
-// outputDelay.
-func (x *execLaunch) waitOutput() {
-	waitBounded(&x.copied, outputDelay, func() {
-		for _, r := range x.outputs {
-			r.Close() // ends the copy
-		}
-	})
-}
-
-// close closes our ends of everything, once the copies of the output
-// have ended.
-func (x *execLaunch) close() {
-	x.waitOutput()
-	for _, f := range x.ours {
-		f.Close()
-	}
-}
-
-// next reads the exec helper's next report, worded (a plan's failures
-// have no words), giving up when ctx ends; io.EOF once the command has
-// exec'd and the helper is gone.
-func (x *execLaunch) next(ctx context.Context, plan []byte) (initproc.Message, error) {
-	stop := context.AfterFunc(ctx, func() { _ = x.l.StatR.SetReadDeadline(time.Now()) })
-	defer stop()
-	m, err := initproc.ReadMessage(x.l.Status)
-	if err != nil && ctx.Err() != nil {
-		return m, ctx.Err()
-	}
-	return initproc.Word(plan, m), err
 }
 
 func exitCode(ps *os.ProcessState) int {
