@@ -13,8 +13,9 @@ import (
 )
 
 // BenchmarkExec runs /bin/true in an already running busybox container
-// and waits for it: hull's Container.Exec, and `runc exec` on a bundle
-// started with `runc run -d` when runc is installed.
+// and waits for it: hull's Container.Exec, `runc exec` on a bundle
+// started with `runc run -d` when runc is installed, and `docker exec`
+// into a container of a private dockerd when Docker is installed.
 func BenchmarkExec(b *testing.B) {
 	tarball := busyboxTar(b)
 
@@ -56,6 +57,16 @@ func BenchmarkExec(b *testing.B) {
 			if out, err := exec.Command("runc", "--root", state, "exec", id, "/bin/true").CombinedOutput(); err != nil {
 				b.Fatalf("runc exec: %v\n%s", err, out)
 			}
+		}
+	})
+
+	b.Run("docker", func(b *testing.B) {
+		needDocker(b)
+		dockerBusybox(b, tarball)
+		id := output(b, "docker", "run", "-d", "--network", "none", busyboxRef, "sleep", "1000")
+		defer exec.Command("docker", "rm", "-f", id).Run()
+		for b.Loop() {
+			run(b, "docker", "exec", id, "/bin/true")
 		}
 	})
 }
