@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -189,7 +188,12 @@ func (rt *Runtime) imageByDigest(d digest.Digest) (*Image, error) {
 	return rt.load(ix, rec)
 }
 
-var idPattern = regexp.MustCompile(`^(sha256:)?[0-9a-f]{4,64}$`)
+// isIDForm reports whether ref reads as an image ID or ID prefix: 4 to
+// 64 lower-case hexadecimal digits, optionally after "sha256:".
+func isIDForm(ref string) bool {
+	h := strings.TrimPrefix(ref, "sha256:")
+	return len(h) >= 4 && len(h) <= 64 && strings.Trim(h, "0123456789abcdef") == ""
+}
 
 // resolve finds the record a user's string names: a reference (tag or
 // digest), an image ID or unique ID prefix, as Docker accepts them, or a
@@ -202,7 +206,7 @@ var idPattern = regexp.MustCompile(`^(sha256:)?[0-9a-f]{4,64}$`)
 // ID is refused as ambiguous (ErrConflict) rather than read as the tag, as
 // Docker would: a tag must not stand in for an ID a user copied.
 func resolve(ix *store.Index, ref string) (rec *store.ImageRecord, tag string, err error) {
-	isID := idPattern.MatchString(ref)
+	isID := isIDForm(ref)
 	r, perr := ParseReference(ref)
 	if perr != nil && !isID {
 		return nil, "", perr

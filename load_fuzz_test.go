@@ -133,7 +133,7 @@ func checkLoadTag(t *testing.T, tag string) {
 	if err != nil || r.tagged() != tag || r.Digest != "" {
 		t.Fatalf("accepted tag %q: parses to %#v, %v", tag, r, err)
 	}
-	if name := shortName(r); isIDName(name) || hex64.MatchString(name) {
+	if name := shortName(r); isIDName(name) || isHex64(name) {
 		t.Fatalf("accepted tag %q, whose short name reads as an image ID", tag)
 	}
 }

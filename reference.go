@@ -3,10 +3,9 @@ package hull
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
-	"github.com/distribution/reference"
+	"github.com/hullbox/hull/internal/imageref"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -30,8 +29,12 @@ var errIDName = errors.New("a repository name cannot be a digest algorithm or 64
 // error could quote it whole.
 const maxReferenceLen = 255 + 1 + 128 + 1 + len("sha512:") + 128
 
-// hex64 is a whole image ID without its algorithm.
-var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// isHex64 reports whether s is a whole image ID without its algorithm:
+// 64 lower-case hexadecimal digits. (Plain code, not a package-level
+// regexp: that would be compiled at every start of every program.)
+func isHex64(s string) bool {
+	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
+}
 
 // ParseReference parses and normalises s. A malformed reference returns an
 // error wrapping ErrInvalidReference that names s (its first 256
@@ -49,26 +52,20 @@ func ParseReference(s string) (Reference, error) {
 	if len(s) > maxReferenceLen {
 		return Reference{}, fmt.Errorf("%w: %.64q...: %d bytes, longer than any reference", ErrInvalidReference, s, len(s))
 	}
-	named, err := reference.ParseNormalizedNamed(s)
+	named, err := imageref.ParseNormalized(s)
 	if err != nil {
 		return Reference{}, fmt.Errorf("%w: %.256q: %v", ErrInvalidReference, s, err)
 	}
-	if name := reference.FamiliarName(named); isIDName(name) {
+	if isIDName(named.FamiliarName()) {
 		return Reference{}, fmt.Errorf("%w: %.256q: %w", ErrInvalidReference, s, errIDName)
 	}
-	r := Reference{Domain: reference.Domain(named), Path: reference.Path(named)}
+	r := Reference{Domain: named.Domain, Path: named.Path, Tag: named.Tag, Digest: named.Digest}
 	if r.Domain == "" {
 		// distribution/reference reads "a_b.com/x" as a name with no
 		// registry at all: a first component with a dot or a colon names
 		// a host, and this one cannot be.
 		host, _, _ := strings.Cut(s, "/")
 		return Reference{}, fmt.Errorf("%w: %.256q: %q is not a valid registry host", ErrInvalidReference, s, host)
-	}
-	if t, ok := named.(reference.Tagged); ok {
-		r.Tag = t.Tag()
-	}
-	if d, ok := named.(reference.Digested); ok {
-		r.Digest = d.Digest()
 	}
 	if r.Tag == "" && r.Digest == "" {
 		r.Tag = "latest"
@@ -83,7 +80,7 @@ func isIDName(name string) bool {
 	case digest.SHA256, digest.SHA384, digest.SHA512:
 		return true
 	}
-	return digest.Algorithm(name).Available() || hex64.MatchString(name)
+	return digest.Algorithm(name).Available() || isHex64(name)
 }
 
 // Name returns "domain/path", e.g. "docker.io/library/redis".
@@ -123,12 +120,12 @@ func (r Reference) tagged() string {
 // familiarName shortens a stored "domain/path:tag" or "domain/path@digest"
 // string as Familiar does; it returns s unchanged if it does not parse.
 func familiarName(s string) string {
-	named, err := reference.ParseNormalizedNamed(s)
+	named, err := imageref.ParseNormalized(s)
 	if err != nil {
 		return s
 	}
-	short := reference.FamiliarString(named)
-	if again, err := reference.ParseNormalizedNamed(short); err != nil || again.String() != named.String() {
+	short := named.FamiliarString()
+	if again, err := imageref.ParseNormalized(short); err != nil || again.String() != named.String() {
 		return named.String() // the short form names something else
 	}
 	return short

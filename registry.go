@@ -24,7 +24,7 @@ const (
 // WithDockerConfig.
 func (rt *Runtime) registryClient() *registry.Client {
 	return &registry.Client{
-		HTTP: rt.http, UserAgent: "hull/" + Version, Cache: rt.authCache, Insecure: rt.cfg.insecure,
+		HTTP: rt.httpClient(), UserAgent: "hull/" + Version, Cache: rt.authCache, Insecure: rt.cfg.insecure,
 		Static: func(name string) (auth.Credential, bool) {
 			c, ok := rt.cfg.auth[name]
 			return auth.Credential{Username: c.user, Password: c.password}, ok

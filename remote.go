@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/distribution/reference"
+	"github.com/hullbox/hull/internal/imageref"
 )
 
 // RemoteTags lists the tags of a repository in its registry ("localhost:5000/app",
@@ -21,7 +21,7 @@ func (rt *Runtime) RemoteTags(ctx context.Context, repo string) ([]string, error
 	if err != nil {
 		return nil, fmt.Errorf("remote tags: %w", err)
 	}
-	if named, err := reference.ParseNormalizedNamed(repo); err != nil || !reference.IsNameOnly(named) {
+	if named, err := imageref.ParseNormalized(repo); err != nil || !named.NameOnly() {
 		return nil, fmt.Errorf("remote tags: %w: %q: want a repository name without tag or digest", ErrInvalidReference, repo)
 	}
 	client, err := rt.repository(r)

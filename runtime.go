@@ -25,7 +25,9 @@ type Runtime struct {
 	cfg   runtimeConfig
 	store *store.Store
 	snaps *snapshot.Store
-	http  *http.Client
+
+	httpMu sync.Mutex
+	http   *http.Client // made on first use: httpClient
 
 	authCache auth.Cache
 
@@ -84,12 +86,23 @@ func Open(ctx context.Context, opts ...Option) (*Runtime, error) {
 	if err := rt.recover(); err != nil {
 		return nil, fmt.Errorf("open %s: %w", root, err)
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 16
-	transport.ResponseHeaderTimeout = 60 * time.Second
-	rt.http = &http.Client{Transport: transport}
 	rt.authCache = auth.NewCache()
 	return rt, nil
+}
+
+// httpClient returns the Runtime's HTTP client for registries, made on
+// first use: cloning a transport sets up HTTP/2, work a Runtime that
+// never talks to a registry (`hull ps`) should not do.
+func (rt *Runtime) httpClient() *http.Client {
+	rt.httpMu.Lock()
+	defer rt.httpMu.Unlock()
+	if rt.http == nil {
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.MaxIdleConnsPerHost = 16
+		transport.ResponseHeaderTimeout = 60 * time.Second
+		rt.http = &http.Client{Transport: transport}
+	}
+	return rt.http
 }
 
 // Root returns the absolute path of the state root.
@@ -105,7 +118,11 @@ func (rt *Runtime) Close() error {
 	}
 	rt.closed = true
 	rt.mu.Unlock()
-	rt.http.CloseIdleConnections()
+	rt.httpMu.Lock()
+	if rt.http != nil {
+		rt.http.CloseIdleConnections()
+	}
+	rt.httpMu.Unlock()
 	defer rt.events.close()
 	return errors.Join(rt.closeContainers(), rt.closeNetworks())
 }

@@ -10,8 +10,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/hullbox/hull/internal/imagearchive"
+	"github.com/hullbox/hull/internal/imageref"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -124,8 +124,8 @@ func selectImages(ix *store.Index, refs []string) ([]*saveImage, error) {
 // when ref is a bare repository name ("redis"): `docker save redis` saves
 // every tag of redis.
 func repositoryTags(ix *store.Index, ref string) []string {
-	named, err := reference.ParseNormalizedNamed(ref)
-	if err != nil || !reference.IsNameOnly(named) || strings.TrimSpace(ref) != ref {
+	named, err := imageref.ParseNormalized(ref)
+	if err != nil || !named.NameOnly() || strings.TrimSpace(ref) != ref {
 		return nil
 	}
 	prefix := named.Name() + ":"

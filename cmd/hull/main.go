@@ -21,15 +21,7 @@ const (
 )
 
 func main() {
-	// Ctrl-C (or SIGTERM) cancels the context: a pull stops and cleans up.
-	// A second signal kills hull, since stop restores the default action.
-	ctxInt, stopInt := signal.NotifyContext(context.Background(), os.Interrupt)
-	ctx, stopTerm := signal.NotifyContext(ctxInt, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stopInt()
-		stopTerm()
-	}()
+	ctx, cancel := context.WithCancelCause(context.Background())
 	e := &env{
 		stdin:     os.Stdin,
 		stdout:    os.Stdout,
@@ -37,19 +29,35 @@ func main() {
 		stdinTTY:  isTerminal(os.Stdin),
 		stdoutTTY: isTerminal(os.Stdout),
 		stderrTTY: isTerminal(os.Stderr) && os.Getenv("TERM") != "dumb",
+		onCommand: func() { cancelOnSignal(cancel) },
 	}
 	code := run(ctx, e, os.Args[1:])
-	switch {
-	case code == 0, e.containerExit:
-		// A container's own status, even when a signal (forwarded to it) ended it.
-	case ctxInt.Err() != nil:
-		code = 128 + int(syscall.SIGINT)
-	case ctx.Err() != nil:
-		code = 128 + int(syscall.SIGTERM)
+	var sig signalled
+	if code != 0 && !e.containerExit && errors.As(context.Cause(ctx), &sig) {
+		// A container's own status is kept, even when a signal
+		// (forwarded to it) ended it.
+		code = 128 + int(sig.sig)
 	}
-	stopInt()
-	stopTerm()
 	os.Exit(code)
+}
+
+// signalled is the cause of the context's cancellation by a signal.
+type signalled struct{ sig syscall.Signal }
+
+func (s signalled) Error() string { return s.sig.String() }
+
+// cancelOnSignal makes Ctrl-C (or SIGTERM) cancel the context: a pull
+// stops and cleans up. A second signal kills hull, since the handler is
+// gone by then. It is only installed when a command runs: starting the
+// signal-handling goroutine costs --version and --help a thread.
+func cancelOnSignal(cancel context.CancelCauseFunc) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		signal.Stop(sigs)
+		cancel(signalled{s.(syscall.Signal)})
+	}()
 }
 
 // env is what commands run with: the standard streams and the Runtime,
@@ -57,10 +65,11 @@ func main() {
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	stdinTTY       bool // a password prompt turns echo off; load refuses to read it
-	stdoutTTY      bool // save refuses to write a tar to it
-	stderrTTY      bool // progress may redraw lines
-	containerExit  bool // the exit status is a container's (run, start -a, exec): kept as is
+	stdinTTY       bool   // a password prompt turns echo off; load refuses to read it
+	stdoutTTY      bool   // save refuses to write a tar to it
+	stderrTTY      bool   // progress may redraw lines
+	containerExit  bool   // the exit status is a container's (run, start -a, exec): kept as is
+	onCommand      func() // if set, called once the global flags parsed, before a command runs
 
 	root      string
 	insecure  []string
@@ -133,6 +142,9 @@ func run(ctx context.Context, e *env, args []string) int {
 	}
 	if e.root == "" {
 		e.root = hull.DefaultRoot
+	}
+	if e.onCommand != nil {
+		e.onCommand()
 	}
 	err := dispatch(ctx, e, "hull", commands(), fs.Args())
 	if e.rt != nil {

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -59,6 +60,12 @@ func (s *Store) guard(mode fsutil.Mode) (*fsutil.Lock, error) {
 }
 
 func (s *Store) clean() error {
+	// A look without the guard first: with no temp snapshot at all, as
+	// after every Open no unpack died in, there is nothing to decide. One
+	// made after this look is a live Prepare's.
+	if !s.mayHaveTemps() {
+		return nil
+	}
 	g, err := s.guard(fsutil.Exclusive)
 	if err != nil {
 		return err
@@ -95,6 +102,30 @@ func (s *Store) clean() error {
 		}
 	}
 	return nil
+}
+
+// mayHaveTemps reports whether the root holds a temp snapshot or its lock
+// (".tmp-*"), or cannot be read (clean reports why).
+func (s *Store) mayHaveTemps() bool {
+	f, err := os.Open(s.root)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	for {
+		names, err := f.Readdirnames(256)
+		for _, n := range names {
+			if strings.HasPrefix(n, ".tmp-") {
+				return true
+			}
+		}
+		if err == io.EOF {
+			return false
+		}
+		if err != nil {
+			return true
+		}
+	}
 }
 
 func (s *Store) dir(chainID digest.Digest) string {

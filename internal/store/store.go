@@ -69,6 +69,9 @@ func Open(root string) (*Store, error) {
 func (s *Store) Root() string { return s.root }
 
 func (s *Store) cleanIngest() error {
+	if !s.mayHaveTemps() {
+		return nil
+	}
 	// Writers hold tmp.lock shared between creating a temp file and locking
 	// it; holding it exclusively here means every unlocked temp file is a
 	// dead writer's.
@@ -93,6 +96,30 @@ func (s *Store) cleanIngest() error {
 		}
 	}
 	return nil
+}
+
+// mayHaveTemps reports whether cleanIngest may have work: a temp file in
+// ingest, the root or holds (or a directory it cannot read, which the
+// locked pass reports). It looks without tmp.lock, so that the common
+// Open, of a root no writer died in, takes no lock and opens no file: a
+// temp file made after this look is a live writer's, not for this Open
+// to remove.
+func (s *Store) mayHaveTemps() bool {
+	f, err := os.Open(filepath.Join(s.root, "ingest"))
+	if err != nil {
+		return true
+	}
+	names, err := f.Readdirnames(1)
+	f.Close()
+	if len(names) > 0 || err != io.EOF {
+		return true
+	}
+	for _, d := range []string{s.root, filepath.Join(s.root, "holds")} {
+		if matches, err := filepath.Glob(filepath.Join(d, ".tmp-*")); err != nil || len(matches) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // removeIfAbandoned removes a temp file that no live writer holds.
