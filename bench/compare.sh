@@ -49,13 +49,17 @@ fi
 # hull's Run, Create+Start, Detached, TTY and Exec again from a program
 # whose package initialisers take 20 ms (bench/heavyinit): its rows are
 # heavyinit-hull*, their ratio to the same run's hull row.
-if [[ BenchmarkRun =~ $pattern || BenchmarkExec =~ $pattern ]]; then
+heavy_groups=
+for g in Run Exec; do
+	if [[ Benchmark$g =~ $pattern ]]; then heavy_groups=${heavy_groups:+$heavy_groups|}$g; fi
+done
+if [ -n "$heavy_groups" ]; then
 	heavy=${HULL_BENCH_HEAVY_BIN:-}
 	if [ -z "$heavy" ]; then
 		heavy=$(mktemp /tmp/hull-bench-heavy.XXXXXX)
 		go test -c -tags heavyinit -o "$heavy" ./bench
 	fi
-	(cd bench && "$heavy" -test.run '^$' -test.bench '^Benchmark(Run|Exec)$/^hull(-create-start|-detached|-tty)?$' \
+	(cd bench && "$heavy" -test.run '^$' -test.bench "^Benchmark($heavy_groups)\$/^hull(-create-start|-detached|-tty)?\$" \
 		-test.benchtime "$benchtime" -test.count "$count" "${flags[@]}") |
 		sed -E 's#^(Benchmark(Run|Exec))/hull#\1/heavyinit-hull#' | tee -a "$out" >&2
 fi
