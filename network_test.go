@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hullbox/hull/internal/dns"
 	"github.com/hullbox/hull/internal/netsetup"
@@ -234,6 +235,14 @@ func TestNetworkContainersReachEachOther(t *testing.T) {
 	}
 	if code, out := netExec(t, srv, "cat", "/etc/hosts"); code != 0 || !strings.Contains(out, "10.80.0.50\t"+srv.ID()[:12]) {
 		t.Errorf("/etc/hosts: %q", out)
+	}
+	// The server's own write (its FIFO in its upper dir) before the
+	// listing: only the failed creates may not change the root.
+	for i := 0; i < 200; i++ {
+		if code, _ := netExec(t, srv, "test", "-p", "/in"); code == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	before := rootListing(t, rt.Root())
 	if _, err := rt.Create(ctx, "busybox:test", WithNetwork(n, WithIP("10.80.0.50"))); !errors.Is(err, ErrConflict) {
