@@ -600,6 +600,17 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 	if err != nil {
 		return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
 	}
+	_ = c.refresh()
+	c.mu.Lock()
+	unstarted := c.lp == nil && c.st.unstarted()
+	c.mu.Unlock()
+	if unstarted {
+		// A Start (in any process) may be launching it: this Remove
+		// comes before that launch or after it, never during it.
+		if l, err := fsutil.LockFileContext(ctx, filepath.Join(c.rt.containerDir(c.id), "start.lock"), fsutil.Exclusive); err == nil {
+			defer l.Unlock()
+		}
+	}
 	c.mu.Lock()
 	created := c.st.Status == StatusCreated
 	c.mu.Unlock()

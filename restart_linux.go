@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hullbox/hull/internal/fsutil"
@@ -165,6 +166,19 @@ func (c *Container) launchCreated(ctx context.Context) error {
 		return nil
 	}
 	c.mu.Unlock()
+	if slices.ContainsFunc(st.Mounts, func(m MountPoint) bool { return m.Type == MountTypeVolume && m.RW }) {
+		// An Export of its volume checks, under the containers lock, that
+		// no container runs that writes it (holdForExport): hold it until
+		// this one runs, as respawn does.
+		unlock, err := rt.lockContainers()
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if err := rt.checkExports(st.Mounts); err != nil { // volume_linux.go
+			return err
+		}
+	}
 	var cfg *initproc.Config
 	var rc *runConfig
 	if p != nil {
