@@ -102,7 +102,9 @@ func TestCreatedContainer(t *testing.T) {
 	}()
 	var attached syncBuffer
 	ready, attachDone := make(chan struct{}), make(chan error, 1)
-	go func() { attachDone <- c.Attach(ctx, WithAttachStdout(&attached), WithAttachReady(func() { close(ready) })) }()
+	go func() {
+		attachDone <- c.Attach(ctx, WithAttachStdout(&attached), WithAttachReady(func() { close(ready) }))
+	}()
 	<-ready
 	select {
 	case st := <-waited:
