@@ -600,9 +600,8 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 	if err != nil {
 		return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
 	}
-	_ = c.refresh()
 	c.mu.Lock()
-	unstarted := c.lp == nil && c.st.unstarted()
+	unstarted := c.lp == nil && c.st.unstarted() // as last seen: running() looks again
 	c.mu.Unlock()
 	if unstarted {
 		// A Start (in any process) may be launching it: this Remove

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/initproc"
@@ -27,9 +28,13 @@ func (c *Container) launch(ctx context.Context, st containerState, cfg *initproc
 		return err
 	}
 	initproc.Trace("P networks prepared")
-	// Restart reads config.json back: replaced whole, never torn.
-	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600, fsutil.Exchange()); err != nil {
-		return errors.Join(err, rt.releaseAddresses(c.id))
+	// Create wrote config.json whole; only the netns of container:<id>
+	// changes from one run to the next (prepareNetworks). Exec and the
+	// next Start read it back: replaced whole, never torn.
+	if strings.HasPrefix(string(st.NetworkMode), "container:") {
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600, fsutil.Exchange()); err != nil {
+			return errors.Join(err, rt.releaseAddresses(c.id))
+		}
 	}
 	lp, err := rt.spawn(ctx, cfg, rc)
 	c.mu.Lock()

@@ -32,7 +32,8 @@ func (c *Container) Restart(ctx context.Context, timeout time.Duration) error {
 }
 
 // respawn makes an exited container created again: a new init over the
-// same config.json, upper dir and cgroup limits, waiting for Start. The
+// same config.json, upper dir and cgroup limits, for the Start that
+// calls it. The
 // container then belongs to this Runtime (whoever created it); its output
 // goes where the previous run's went when this Runtime ran it, else is
 // discarded. It holds the containers lock, so that two Starts (in any

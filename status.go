@@ -56,8 +56,11 @@ type transition struct {
 //	created/running/paused --die--> exited --respawn--> created
 //	any --remove--> (none)
 //
-// Restart is stop (then die), respawn and start; Start of a running
-// container does nothing, as `docker start`.
+// A container created has no process until Start launches its init
+// (launchCreated), which then runs the command (start): created --die-->
+// exited is an init that ended before that. Restart is stop (then die),
+// respawn and start; Start of a running container does nothing, as
+// `docker start`.
 var transitions = map[action]transition{
 	actCreate:  {from: []Status{statusNone}, to: StatusCreated},
 	actStart:   {from: []Status{StatusCreated}, to: StatusRunning},
