@@ -82,6 +82,27 @@ func TestCreatedContainer(t *testing.T) {
 	if _, err := c.Top(ctx); !errors.Is(err, ErrConflict) {
 		t.Errorf("top: %v, want ErrConflict", err)
 	}
+	if _, err := c.Stats(ctx); !errors.Is(err, ErrConflict) {
+		t.Errorf("stats: %v, want ErrConflict", err)
+	}
+	var logs syncBuffer
+	if err := c.Logs(ctx, WithLogsStdout(&logs)); err != nil || logs.String() != "" {
+		t.Errorf("logs: %q %v, want none", logs.String(), err)
+	}
+	n, err := rt.CreateNetwork(ctx, "created-net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Remove(context.Background()) })
+	if err := n.Connect(ctx, c); err != nil {
+		t.Errorf("connect: %v", err)
+	}
+	if nets := inspect(t, c).NetworkSettings.Networks; len(nets) != 2 {
+		t.Errorf("networks after connect: %v", nets)
+	}
+	if err := n.Disconnect(ctx, c); err != nil {
+		t.Errorf("disconnect: %v", err)
+	}
 	if err := c.CopyTo(ctx, "/", tarOf(t, "seed", "seeded\n")); err != nil {
 		t.Fatal(err)
 	}
