@@ -115,9 +115,10 @@ func (c *Container) launchConfig(st *containerState, rc *runConfig) (*initproc.C
 	rc.net.mode = st.NetworkMode
 	rc.publish = parsePublishSpecs(st.Publish)
 	// A cgroup left by a dead owner (recovery removes it, but it may not
-	// have run) would keep old counters.
+	// have run) would keep old counters; one whose launch died half-way
+	// (no Pid recorded, recovery leaves it) may still hold its dying init.
 	if cg := c.rt.loadCgroup(c.id); cg != nil {
-		if err := cg.Remove(); err != nil {
+		if err := cg.RemoveSettled(); err != nil {
 			return nil, nil, err
 		}
 	}
