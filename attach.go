@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"time"
 
 	"github.com/hullbox/hull/internal/attach"
 )
@@ -65,8 +67,11 @@ func WithAttachReady(fn func()) AttachOption {
 //
 // Attach returns nil when the container's output has ended (it exited;
 // Wait gives the status), and ctx's error when ctx ends first: that is a
-// detach, the container keeps running. A created container may be attached before
-// Start. It fails with ErrConflict if the container has exited.
+// detach, the container keeps running. A created container may be
+// attached before Start: its creator serves its streams from Create on,
+// so the client sees all of its output; a Detached one's shim, or a
+// Start in another process, serves them only from Start, and Attach
+// waits for it. It fails with ErrConflict if the container has exited.
 func (c *Container) Attach(ctx context.Context, opts ...AttachOption) error {
 	var ac attachConfig
 	for _, o := range opts {
@@ -82,21 +87,26 @@ func (c *Container) Attach(ctx context.Context, opts ...AttachOption) error {
 	if err != nil {
 		return fmt.Errorf("attach to container %s: %w", shortContainerID(c.id), err)
 	}
-	// A created container's stdio is served already: attaching before
-	// Start sees all of its output.
-	if st.Status == StatusExited || !st.alive() {
-		status := StatusExited
-		if st.Status == StatusCreated {
-			status = StatusCreated // created by another process, whose init is gone until Start
-		}
-		return &TransitionError{ID: c.id, Action: string(actAttach), Status: status}
-	}
 	if ac.stdin != nil && !st.OpenStdin {
 		return fmt.Errorf("attach to container %s: %w: its stdin is not open (create it WithOpenStdin)", shortContainerID(c.id), ErrInvalidArgument)
 	}
-	conn, err := attach.Dial(dir)
+	var conn net.Conn
+	if st.unstarted() {
+		if conn, err = attach.Dial(dir); errors.Is(err, attach.ErrNoServer) {
+			st, err = waitLaunched(ctx, dir)
+		}
+		if err != nil {
+			return fmt.Errorf("attach to container %s: %w", shortContainerID(c.id), err)
+		}
+	}
+	if conn == nil {
+		if st.view() == StatusExited {
+			return &TransitionError{ID: c.id, Action: string(actAttach), Status: StatusExited}
+		}
+		conn, err = attach.Dial(dir)
+	}
 	if errors.Is(err, attach.ErrNoServer) {
-		if st, rerr := readState(dir); rerr == nil && (st.Status == StatusExited || !st.alive()) {
+		if st, rerr := readState(dir); rerr == nil && st.view() == StatusExited {
 			return &TransitionError{ID: c.id, Action: string(actAttach), Status: StatusExited}
 		}
 		return fmt.Errorf("attach to container %s: %w: %w", shortContainerID(c.id), ErrConflict, err)
@@ -112,4 +122,25 @@ func (c *Container) Attach(ctx context.Context, opts ...AttachOption) error {
 		return fmt.Errorf("attach to container %s: %w", shortContainerID(c.id), err)
 	}
 	return err
+}
+
+// waitLaunched waits until a created container has an init (a Start
+// launched it) and returns its state then.
+func waitLaunched(ctx context.Context, dir string) (containerState, error) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return containerState{}, ctx.Err()
+		}
+		st, err := readState(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return st, ErrNotFound
+		}
+		if err != nil || !st.unstarted() {
+			return st, err
+		}
+	}
 }

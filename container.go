@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/hullbox/hull/internal/attach"
 )
 
 // Container is one container: its state lives in the Runtime's root under
@@ -31,6 +33,11 @@ type Container struct {
 	st       containerState
 	lp       *liveProcess // non-nil while this Runtime owns a live process
 	execBase execBase     // the config execs start from (exec_linux.go)
+	// pending is what Create kept for the Start that gives the container
+	// its init, while this Runtime created it and no init was launched
+	// (container_linux.go): nil once launched, removed, or started
+	// elsewhere.
+	pending *pendingStart
 }
 
 // ExitStatus is how a container's main process ended.
@@ -73,8 +80,7 @@ func (c *Container) Name() string {
 	return c.st.Name
 }
 
-// Run is Create then Start, and the fastest way to start a container
-// (see Create). The image is looked up locally and pulled if missing.
+// Run is Create then Start. The image is looked up locally and pulled if missing.
 // On any error it returns nil and leaves nothing behind: a container
 // whose start failed (a *StartError: command not found, not executable)
 // is removed, with its anonymous volumes. To keep a failed container for
@@ -91,7 +97,7 @@ func (rt *Runtime) Run(ctx context.Context, ref string, opts ...RunOption) (*Con
 	} else if err != nil {
 		return nil, fmt.Errorf("run %s: %w", ref, err)
 	}
-	c, err := rt.create(ctx, ref, img, append(opts, startAtOnce)...)
+	c, err := rt.create(ctx, ref, img, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -250,15 +256,10 @@ type runConfig struct {
 	net        netRunConfig   // networks: network.go
 	publish    []portSpec     // WithPublish: publish.go
 	logs       logLimits      // WithLogMaxSize, WithLogMaxFiles: log_limits.go
-	// Start follows at once (Run, a restart): a plan init, which holds a
-	// thread of ours until it execs (initproc.Spawn), may run it.
-	startNow bool
-}
-
-// startAtOnce is Run's: see runConfig.startNow.
-func startAtOnce(c *runConfig) error {
-	c.startNow = true
-	return nil
+	// attach is the attach socket Create serves for an owned container
+	// until its Start wires its streams (wireStdio takes it), so that a
+	// client attached before Start sees all of its output; nil if none.
+	attachSrv *attach.Server
 }
 
 // WithName names the container. Names are unique in a root: Create fails

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hullbox/hull/internal/attach"
 	"github.com/hullbox/hull/internal/cgroup"
 	"github.com/hullbox/hull/internal/dns"
 	"github.com/hullbox/hull/internal/fsutil"
@@ -39,12 +40,16 @@ type liveProcess struct {
 }
 
 // Create creates a container from a local image (see Image for what ref
-// may be) and starts its init, which sets up the namespaces, cgroup and
-// root filesystem and then waits for Start. It does not pull: Run does.
-// The container belongs to this Runtime until Removed (see Container).
-// Run starts faster: knowing that Start follows, it may use an init that
-// is not an exec of this program (docs/containers.md, "Two inits"). A
-// Create that Close overtakes fails with ErrClosed and leaves nothing.
+// may be), as `docker create`: its name, configuration, root filesystem
+// directories and network addresses, in status StatusCreated. No process
+// runs until Start, which sets the container up and runs its command
+// (as fast as Run: docs/containers.md, "Create vs Start"); until then it
+// may be inspected, connected to networks, copied into (CopyTo),
+// committed, attached to, waited for (Wait returns once it has run) and
+// removed, from any process on the root. It does not pull: Run does. The
+// container belongs to this Runtime until Removed (see Container): Close
+// removes it, started or not. A Create that Close overtakes fails with
+// ErrClosed and leaves nothing.
 func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (*Container, error) {
 	return rt.create(ctx, ref, nil, opts...)
 }
@@ -54,6 +59,9 @@ func (rt *Runtime) Create(ctx context.Context, ref string, opts ...RunOption) (*
 func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...RunOption) (_ *Container, retErr error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
 	}
 	defer func() {
 		if retErr != nil {
@@ -65,6 +73,9 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 		if err := o(&rc); err != nil {
 			return nil, fmt.Errorf("create container: %w", err)
 		}
+	}
+	if rc.stdio.detached && rc.stdio.stdin != nil { // refused here, not at Start
+		return nil, fmt.Errorf("create container: %w: Detached with WithStdin: no one would be left to feed it (use WithOpenStdin and Attach)", ErrInvalidArgument)
 	}
 	if img == nil {
 		var err error
@@ -164,11 +175,93 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 		Log:      rc.logs.limits(), // in config.json: a Restart keeps them
 	}
 	initproc.Trace("P reserved, etc files")
-	if err := c.launch(ctx, st, cfg, &rc, true); err != nil {
-		return nil, launchError("create", id, err)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	if err := c.prepare(st, cfg, &rc); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
 	}
 	c.event("create", nil)
 	return c, nil
+}
+
+// pendingStart is what Create keeps for the Start that launches the
+// container's init in the same Runtime: its config and run options
+// (writers, stdin, the attach socket served meanwhile). A Start from
+// another Runtime reads the same from config.json and state.json.
+type pendingStart struct {
+	cfg *initproc.Config
+	rc  *runConfig
+	// launched is closed when the pending start is over: launched,
+	// removed or started elsewhere (Wait waits for it).
+	launched chan struct{}
+}
+
+// prepare is the end of Create: the networks' addresses and files,
+// config.json, the state with its addresses, the attach socket of an
+// owned container, and the container made this Runtime's, waiting for
+// Start. The caller's rollback (cleanup) undoes it.
+func (c *Container) prepare(st containerState, cfg *initproc.Config, rc *runConfig) error {
+	rt := c.rt
+	dir := rt.containerDir(c.id)
+	err := rt.prepareNetworks(&st, cfg, rc, true) // network_attach_linux.go
+	c.mu.Lock()
+	c.st = st // with its addresses: what cleanup releases
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	initproc.Trace("P networks prepared")
+	// A Start in another process reads it (as a restart does); replaced
+	// whole, never torn.
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600, fsutil.Exchange()); err != nil {
+		return err
+	}
+	if len(st.Networks) > 0 {
+		if err := writeState(dir, &st); err != nil { // its addresses, for every reader
+			return err
+		}
+	}
+	if !rc.stdio.detached {
+		// Served from now on: a client attached before Start sees all of
+		// the output (a Detached container's shim serves it from Start).
+		srv, err := attach.Listen(dir)
+		if err != nil {
+			return err
+		}
+		rc.attachSrv = srv
+	}
+	c.mu.Lock()
+	c.pending = &pendingStart{cfg: cfg, rc: rc, launched: make(chan struct{})}
+	c.mu.Unlock()
+	rt.own(c)
+	// A Close that ran meanwhile did not see this container.
+	return rt.checkOpen()
+}
+
+// own makes c one of the containers this Runtime owns (Close removes them).
+func (rt *Runtime) own(c *Container) {
+	rt.ctrs.mu.Lock()
+	defer rt.ctrs.mu.Unlock()
+	if rt.ctrs.owned == nil {
+		rt.ctrs.owned = map[string]*Container{}
+	}
+	rt.ctrs.owned[c.id] = c
+}
+
+// dropPendingLocked ends the pending start, if any: its attach socket is
+// closed unless the launch took it, and Wait is woken. With c.mu held.
+func (c *Container) dropPendingLocked() {
+	p := c.pending
+	if p == nil {
+		return
+	}
+	c.pending = nil
+	if p.rc.attachSrv != nil {
+		_ = p.rc.attachSrv.Close()
+		p.rc.attachSrv = nil
+	}
+	close(p.launched)
 }
 
 // reserve takes the container's name and writes its first state under the
@@ -233,9 +326,16 @@ func (c *Container) Start(ctx context.Context) error {
 }
 
 func (c *Container) start(ctx context.Context) error {
-	if c.status() == StatusExited {
+	switch c.status() {
+	case StatusExited:
 		if err := c.respawn(ctx); err != nil {
-			return launchError("start", c.id, err)
+			return launchError(c.id, err)
+		}
+	case StatusCreated:
+		if c.live() == nil {
+			if err := c.launchCreated(ctx); err != nil {
+				return launchError(c.id, err)
+			}
 		}
 	}
 	c.mu.Lock()
@@ -327,6 +427,14 @@ func (c *Container) reap() {
 	c.autoRemove()
 }
 
+// isPending reports whether this Runtime created the container and no
+// init has been launched for it yet.
+func (c *Container) isPending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending != nil
+}
+
 // live returns the process this Runtime owns, or nil; Start may replace
 // it (a restart), so it is read under c.mu.
 func (c *Container) live() *liveProcess {
@@ -336,22 +444,40 @@ func (c *Container) live() *liveProcess {
 }
 
 // Wait blocks until the container's process exits and returns how it
-// ended. For a container another process owns, it polls.
+// ended. A created container's has not run yet: Wait returns once it has
+// been started (from any process) and has exited. For a container
+// another process owns, it polls.
 func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
-	if lp := c.live(); lp != nil {
-		select {
-		case <-lp.done:
-			return lp.exit, nil
-		case <-ctx.Done():
-			return ExitStatus{}, ctx.Err()
-		}
-	}
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
+		c.mu.Lock()
+		lp, p := c.lp, c.pending
+		c.mu.Unlock()
+		if lp != nil {
+			select {
+			case <-lp.done:
+				return lp.exit, nil
+			case <-ctx.Done():
+				return ExitStatus{}, ctx.Err()
+			}
+		}
 		st, err := readState(c.rt.containerDir(c.id))
 		if err != nil {
 			return ExitStatus{}, fmt.Errorf("wait container %s: %w", shortContainerID(c.id), err)
+		}
+		if st.unstarted() {
+			var launched chan struct{} // nil: started elsewhere, seen by polling
+			if p != nil {
+				launched = p.launched
+			}
+			select {
+			case <-launched:
+			case <-t.C:
+			case <-ctx.Done():
+				return ExitStatus{}, ctx.Err()
+			}
+			continue
 		}
 		// Looked at once: PID 1 may be reaped between two looks.
 		gone := !st.alive() && !st.exitPending()
@@ -475,6 +601,16 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 		return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
 	}
 	c.mu.Lock()
+	unstarted := c.lp == nil && c.st.unstarted() // as last seen: running() looks again
+	c.mu.Unlock()
+	if unstarted {
+		// A Start (in any process) may be launching it: this Remove
+		// comes before that launch or after it, never during it.
+		if l, err := fsutil.LockFileContext(ctx, filepath.Join(c.rt.containerDir(c.id), "start.lock"), fsutil.Exclusive); err == nil {
+			defer l.Unlock()
+		}
+	}
+	c.mu.Lock()
 	created := c.st.Status == StatusCreated
 	c.mu.Unlock()
 	if c.running() {
@@ -530,7 +666,10 @@ func (c *Container) cleanup(now bool) error {
 	// directory without the hold.
 	errs = append(errs, rt.store.DeleteHold(c.id))
 	initproc.Trace("P cleanup hold, networks")
-	_ = c.transition(actRemove, nil, "") // the reaper no longer writes the state
+	c.mu.Lock()
+	c.dropPendingLocked()                      // never launched: its attach socket goes
+	_ = c.transitionLocked(actRemove, nil, "") // the reaper no longer writes the state
+	c.mu.Unlock()
 	dir := rt.containerDir(c.id)
 	// Rename first so no reader sees a half-removed container.
 	gone := filepath.Join(rt.containersDir(), ".removing-"+c.id)
@@ -568,8 +707,8 @@ func (rt *Runtime) closeContainers() error {
 		if c.detached() {
 			continue // it outlives us: stdio.go
 		}
-		if c.refresh(); c.live() == nil {
-			continue // restarted elsewhere: no longer ours (lifecycle_linux.go)
+		if c.refresh(); c.live() == nil && !c.isPending() {
+			continue // started elsewhere: no longer ours (lifecycle_linux.go)
 		}
 		errs = append(errs, c.Remove(context.Background(), WithForce()))
 	}

@@ -121,11 +121,12 @@ func TestContainerReadOnlyRootfs(t *testing.T) {
 }
 
 // TestContainerCgroupResources: cpu, cpuset and memory+swap limits are in
-// the cgroup before the process runs (a created container is enough).
+// the cgroup of a running container (Start makes it, with its limits,
+// before the process exists), and Remove takes it away.
 func TestContainerCgroupResources(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
-	c, err := rt.Create(t.Context(), "busybox:test", WithCmd("true"),
+	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sleep", "60"),
 		WithCPUs(0.5), WithCPUShares(512), WithCPUSet("0", "0"), WithMemory(64<<20), WithMemorySwap(128<<20))
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +164,7 @@ func TestContainerCgroupResources(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got[k], w)
 		}
 	}
-	if err := c.Remove(t.Context()); err != nil {
+	if err := c.Remove(t.Context(), WithForce()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(cgroup.Root, "cpuset", p)); !errors.Is(err, os.ErrNotExist) && cgroups.Mode() != cgroups.Unified {

@@ -45,3 +45,7 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error { re
 
 func (rt *Runtime) closeContainers() error { return nil }
 func (rt *Runtime) recover() error         { return nil }
+
+// pendingStart is Linux's (container_linux.go): nothing is ever created
+// elsewhere.
+type pendingStart struct{}

@@ -10,8 +10,9 @@ import (
 // (the "detach" helper: Open, Run, print the ID, exit) at 60 points
 // spread over its life, then opens the root again: every container's record agrees
 // with the kernel. A running one is alive and takes an Exec; an exited
-// one has no process; none is left "created" with a live command (a
-// ghost: hidden from ps, refused by Exec).
+// one has no process; a created one (its creator died between Run's
+// Create and Start) has none either, and starts; none is left "created"
+// with a live command (a ghost: hidden from ps, refused by Exec).
 func TestDetachedCreatorKilled(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
@@ -62,6 +63,16 @@ func TestDetachedCreatorKilled(t *testing.T) {
 		case StatusExited:
 			if rec, err := readState(again.containerDir(c.ID())); err != nil || rec.alive() {
 				t.Errorf("%s: exited, but its pid %d lives (%v)", c.ID(), st.Pid, err)
+			}
+		case StatusCreated:
+			if st.Pid != 0 {
+				t.Errorf("%s: created, with pid %d: a ghost", c.ID(), st.Pid)
+			} else if counts[StatusCreated] == 1 {
+				if err := c.Start(t.Context()); err != nil {
+					t.Errorf("%s: start of a created container whose creator died: %v", c.ID(), err)
+				} else if st := inspect(t, c).State; st.Status != StatusRunning {
+					t.Errorf("%s: started: %+v", c.ID(), st)
+				}
 			}
 		default:
 			t.Errorf("%s: status %q after its creator died (pid %d)", c.ID(), st.Status, st.Pid)

@@ -6,30 +6,35 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/initproc"
 )
 
 // launch starts an init for the container over cfg: the one way a
-// container gets a process, for Create and for the Start of an exited
-// container (respawn), which pass the state to run with (created, not
-// written yet) and fresh (a new container: addresses to allocate, files
-// to make). It prepares the networks, writes config.json, spawns the
-// init and has it reaped, attaches the networks, serves DNS, records the
-// state and makes the container this Runtime's. On error, an init that
-// was started is killed (the reaper records its exit); the caller undoes
-// the rest. Its errors are not wrapped: the caller says what it was doing.
-func (c *Container) launch(ctx context.Context, st containerState, cfg *initproc.Config, rc *runConfig, fresh bool) error {
+// container gets a process, for the Start of a created container
+// (launchCreated) and of an exited one (respawn), which pass the state
+// to run with (created, not written yet). It prepares the networks,
+// writes config.json, spawns the init and has it reaped, attaches the
+// networks, serves DNS, records the state and makes the container this
+// Runtime's. On error, an init that was started is killed (the reaper
+// records its exit); the caller undoes the rest. Its errors are not
+// wrapped: the caller says what it was doing.
+func (c *Container) launch(ctx context.Context, st containerState, cfg *initproc.Config, rc *runConfig) error {
 	rt := c.rt
 	dir := rt.containerDir(c.id)
-	if err := rt.prepareNetworks(&st, cfg, rc, fresh); err != nil { // network_attach_linux.go
+	if err := rt.prepareNetworks(&st, cfg, rc, false); err != nil { // network_attach_linux.go
 		return err
 	}
 	initproc.Trace("P networks prepared")
-	// Restart reads config.json back: replaced whole, never torn.
-	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600, fsutil.Exchange()); err != nil {
-		return errors.Join(err, rt.releaseAddresses(c.id))
+	// Create wrote config.json whole; only the netns of container:<id>
+	// changes from one run to the next (prepareNetworks). Exec and the
+	// next Start read it back: replaced whole, never torn.
+	if strings.HasPrefix(string(st.NetworkMode), "container:") {
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600, fsutil.Exchange()); err != nil {
+			return errors.Join(err, rt.releaseAddresses(c.id))
+		}
 	}
 	lp, err := rt.spawn(ctx, cfg, rc)
 	c.mu.Lock()
@@ -37,12 +42,9 @@ func (c *Container) launch(ctx context.Context, st containerState, cfg *initproc
 		c.lp = lp
 		st.Pid, st.PidStart = lp.proc.Pid, procStartTime(lp.proc.Pid)
 		st.Owner, st.OwnerStart = os.Getpid(), procStartTime(os.Getpid())
-	}
-	if lp != nil || fresh {
-		c.st = st // with its networks: what cleanup releases
-	}
-	if lp != nil {
-		go c.reap() // c.st is shared from here on: under c.mu
+		c.st = st             // with its networks: what cleanup releases
+		c.dropPendingLocked() // launched: its attach socket is lp's
+		go c.reap()           // c.st is shared from here on: under c.mu
 	}
 	c.mu.Unlock()
 	if lp == nil {
@@ -62,12 +64,7 @@ func (c *Container) launch(ctx context.Context, st containerState, cfg *initproc
 		initproc.Trace("P state written")
 	}
 	if err == nil {
-		rt.ctrs.mu.Lock()
-		if rt.ctrs.owned == nil {
-			rt.ctrs.owned = map[string]*Container{}
-		}
-		rt.ctrs.owned[c.id] = c
-		rt.ctrs.mu.Unlock()
+		rt.own(c)
 		// A Close that ran meanwhile did not see this container.
 		err = rt.checkOpen()
 	}
@@ -77,15 +74,12 @@ func (c *Container) launch(ctx context.Context, st containerState, cfg *initproc
 	return err
 }
 
-// launchError is err of a launch for action ("create", "start"), said
-// once: a *StartError, or ErrClosed, says what it is already.
-func launchError(action, id string, err error) error {
+// launchError is err of a launch for Start, said once: a *StartError, or
+// ErrClosed, says what it is already.
+func launchError(id string, err error) error {
 	var se *StartError
 	if err == nil || errors.As(err, &se) || errors.Is(err, ErrClosed) {
 		return err
 	}
-	if action == "create" {
-		return fmt.Errorf("create container: %w", err)
-	}
-	return fmt.Errorf("%s container %s: %w", action, shortContainerID(id), err)
+	return fmt.Errorf("start container %s: %w", shortContainerID(id), err)
 }

@@ -38,11 +38,14 @@ func (c *Container) refresh() error {
 	if c.lp != lp || c.st.Status == statusNone {
 		return nil // changed meanwhile
 	}
-	if lp != nil {
-		if st.Pid == lp.proc.Pid {
-			return nil // still our (exited) run
-		}
+	switch {
+	case lp != nil && st.Pid == lp.proc.Pid:
+		return nil // still our (exited) run
+	case lp != nil, c.pending != nil && !st.unstarted():
+		// Started elsewhere (a pending one that our own Start launches has
+		// c.lp set before its state says so).
 		c.lp = nil
+		c.dropPendingLocked()
 		c.rt.ctrs.mu.Lock()
 		if c.rt.ctrs.owned[c.id] == c {
 			delete(c.rt.ctrs.owned, c.id)

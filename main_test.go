@@ -79,6 +79,11 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 	"owner": func(ctx context.Context, rt *Runtime) error {
 		return ownContainer(rt.Run(ctx, "busybox:test", WithCmd("sleep", "60")))
 	},
+	// creator creates a container on the default bridge (its command:
+	// sleep 60), prints its ID and PID (0: none) and waits to be killed.
+	"creator": func(ctx context.Context, rt *Runtime) error {
+		return ownContainer(rt.Create(ctx, "busybox:test", WithCmd("sleep", "60")))
+	},
 	// net-owner is owner with the container on the default bridge and
 	// the network "crash".
 	"net-owner": func(ctx context.Context, rt *Runtime) error {

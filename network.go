@@ -397,9 +397,13 @@ type endpointState struct {
 }
 
 // netLive reports whether a container holds (or is about to hold) network
-// resources: its init runs, or its Create is under way in a live owner.
+// resources: its init runs, or it is created (its addresses taken, no
+// process yet) and its owner lives: its creator, or the process whose
+// Start is launching it (launchCreated). A created one whose owner died
+// gives its addresses back (Open's recoverNetworks); its Start takes new
+// ones.
 func (st *containerState) netLive() bool {
-	return st.alive() || st.Status == StatusCreated && st.Pid == 0 && st.ownerAlive()
+	return st.alive() || st.unstarted() && st.ownerAlive()
 }
 
 // networkSettings is the NetworkSettings of ContainerInspect.

@@ -111,11 +111,12 @@ func (c *Container) stateCopy() containerState {
 	return st
 }
 
-// prepareNetworks runs before the init is spawned: it allocates the
-// endpoints' addresses, writes /etc/hosts (and resolv.conf, the first
-// time), enables the embedded DNS on user-defined networks (fresh: at
-// Create) and, for container:<id>, tells the init which netns to join.
-// On error, the addresses taken are released.
+// prepareNetworks runs at Create (fresh) and before each init is spawned:
+// it allocates the endpoints' addresses (those not held still: Create's
+// are its first Start's), writes /etc/hosts (and resolv.conf, fresh),
+// enables the embedded DNS on user-defined networks (fresh) and, for
+// container:<id>, tells the init which netns to join. On error, the
+// addresses taken are released.
 func (rt *Runtime) prepareNetworks(st *containerState, cfg *initproc.Config, rc *runConfig, fresh bool) (retErr error) {
 	dir := rt.containerDir(st.ID)
 	switch mode := st.NetworkMode; {
@@ -190,11 +191,17 @@ func (rt *Runtime) withNetworks(fn func([]networkRecord) error) error {
 	return fn(recs)
 }
 
-// allocate gives the endpoint (the container's index-th) an address on rec.
+// allocate gives the endpoint (the container's index-th) an address on
+// rec, unless it holds one already (Create took it for the first Start).
 func allocate(rt *Runtime, rec *networkRecord, id string, ep *endpointState, index int) error {
 	ipam, err := netsetup.OpenIPAM(filepath.Join(rt.networkDir(rec.ID), "ipam.json"))
 	if err != nil {
 		return fmt.Errorf("network %s: %w", rec.Name, err)
+	}
+	if ep.IP.IsValid() {
+		if _, owners, err := ipam.Allocations(); err == nil && owners[ep.IP] == id {
+			return nil
+		}
 	}
 	ip, err := ipam.Allocate(id, ep.StaticIP)
 	switch {

@@ -194,10 +194,11 @@ func lineDiff(want, got string) string {
 	return b.String()
 }
 
-// TestPlanInitWhen: Run starts a plan init (initproc.Spawn), and so does
-// the Start of an exited container; a container created to be started
-// later gets the Go init, since a plan init would hold one of our threads
-// until its Start, and so does one pinned to memory nodes. Either way the command runs. A plan init shares this
+// TestPlanInitWhen: Run starts a plan init (initproc.Spawn), and so do
+// the Start of an exited container and that of a created one (Create
+// starts no process: a plan init would hold one of our threads until
+// Start); one pinned to memory nodes gets the Go init. Either way the
+// command runs. A plan init shares this
 // program's memory until it execs, and its setuid marks that memory
 // non-dumpable: this program must be as dumpable after as before, either
 // way. Not parallel: it reads and sets the process's dumpable flag.
@@ -242,11 +243,14 @@ func TestPlanInitWhen(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { created.Remove(context.Background(), WithForce()) })
-	if kind := created.live().kind; kind != "go" && kind != "go-warm" {
-		t.Errorf("Create: %s init, want the Go one", kind)
+	if lp := created.live(); lp != nil {
+		t.Errorf("Create started a %s init, want none until Start", lp.kind)
 	}
 	if err := created.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if kind := created.live().kind; kind != "plan" {
+		t.Errorf("Start of a created container: %s init, want plan", kind)
 	}
 	if st, err := created.Wait(ctx); err != nil || st.ExitCode != 4 {
 		t.Fatalf("Create, Start: %+v %v", st, err)

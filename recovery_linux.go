@@ -48,9 +48,10 @@ func (rt *Runtime) recover() error {
 // recoverContainers repairs what dead owners left: their live containers
 // are killed (they are not Detached; pdeathsig normally did it already),
 // cgroups removed, and state marked exited; a Detached one whose command
-// runs is recorded running. It returns the state of every container it
-// looked at (all of them if full, else the unsettled ones) as it left it
-// (read once: Open's other steps use it).
+// runs is recorded running; a created one never started stays so. It
+// returns the state of every container it looked at (all of them if
+// full, else the unsettled ones) as it left it (read once: Open's other
+// steps use it).
 func (rt *Runtime) recoverContainers(full bool) ([]containerState, error) {
 	// Half-removed directories.
 	if olds, _ := filepath.Glob(filepath.Join(rt.containersDir(), ".removing-*")); len(olds) > 0 {
@@ -91,7 +92,9 @@ func (rt *Runtime) recoverContainer(st *containerState) error {
 			return writeState(rt.containerDir(st.ID), st)
 		}
 	}
-	if st.Status == StatusExited || st.ownerAlive() || pending {
+	// A created one that was never launched has no process to kill:
+	// it stays created, for any process to start.
+	if st.Status == StatusExited || st.ownerAlive() || pending || st.unstarted() {
 		return nil
 	}
 	if st.alive() {

@@ -85,11 +85,11 @@ func (rt *Runtime) spawn(ctx context.Context, cfg *initproc.Config, rc *runConfi
 	}
 	// Most containers get a plan init, the rest the Go one (see
 	// initproc.Compile): decided once the config is complete (wireStdio
-	// sets Reaper and Detached). A container created to be started later gets
-	// the Go init too: a plan init would hold one of our threads until
-	// then (initproc.Spawn).
+	// sets Reaper and Detached). A plan init holds one of our threads
+	// until it execs (initproc.Spawn): every launch is Start's, which
+	// sends the go-ahead at once (Create starts no process).
 	plan, usePlan := initproc.Compile(cfg)
-	usePlan = usePlan && rc.startNow && !rt.goInit && spawn.PlanFits(cmd, cfg)
+	usePlan = usePlan && !rt.goInit && spawn.PlanFits(cmd, cfg)
 	initproc.Trace("P compiled")
 	status := bufio.NewReader(statR)
 	l := &spawn.Launch{Cmd: cmd, CfgR: cfgR, CfgW: cfgW, StatR: statR, StatW: statW, Status: status, Copied: &sio.Copied,

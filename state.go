@@ -88,11 +88,17 @@ func (st *containerState) alive() bool {
 	return start == st.PidStart && (!exited || st.Detached)
 }
 
+// unstarted reports whether the container is created and no init was
+// ever launched for it: Create makes none, Start does (launchCreated).
+// Its status stays created, whoever created it and whether or not that
+// process lives.
+func (st *containerState) unstarted() bool { return st.Status == StatusCreated && st.Pid == 0 }
+
 // view is the status a reader that does not own the container reports:
 // the recorded one, or exited if its init is gone. A view, not a
 // transition: its owner (or the next Open's recovery) records the exit.
 func (st *containerState) view() Status {
-	if st.Status != StatusExited && !st.alive() {
+	if st.Status != StatusExited && !st.alive() && !st.unstarted() {
 		return StatusExited
 	}
 	return st.Status
@@ -344,7 +350,7 @@ func procStat(pid int) (start uint64, exited bool) {
 func mergeExit(dir string, st *containerState) {
 	// Only once the init is gone: until then the container still holds
 	// its cgroup.
-	if !allowed(actExit, st.Status) || st.alive() || st.exitPending() {
+	if !allowed(actExit, st.Status) || st.unstarted() || st.alive() || st.exitPending() {
 		return
 	}
 	data, err := os.ReadFile(filepath.Join(dir, initproc.ExitName))

@@ -12,7 +12,7 @@ type Status string
 
 // The statuses of a container.
 const (
-	StatusCreated Status = "created" // its init waits for Start
+	StatusCreated Status = "created" // Start has not run its command: no process yet, or an init waiting for it
 	StatusRunning Status = "running"
 	StatusPaused  Status = "paused" // frozen (Pause)
 	StatusExited  Status = "exited"
@@ -26,9 +26,9 @@ const (
 type action string
 
 const (
-	actCreate  action = "create"  // Create reserved it
+	actCreate  action = "create"  // Create reserved it: no process until Start
 	actStart   action = "start"   // its command was exec'd
-	actRespawn action = "respawn" // Start of an exited one made a new init
+	actRespawn action = "respawn" // Start of an exited one: a new init follows
 	actPause   action = "pause"
 	actResume  action = "resume"
 	actExit    action = "die"    // its init ended: the reaper, Open's recovery, a shim's exit.json
@@ -56,8 +56,11 @@ type transition struct {
 //	created/running/paused --die--> exited --respawn--> created
 //	any --remove--> (none)
 //
-// Restart is stop (then die), respawn and start; Start of a running
-// container does nothing, as `docker start`.
+// A container created has no process until Start launches its init
+// (launchCreated), which then runs the command (start): created --die-->
+// exited is an init that ended before that. Restart is stop (then die),
+// respawn and start; Start of a running container does nothing, as
+// `docker start`.
 var transitions = map[action]transition{
 	actCreate:  {from: []Status{statusNone}, to: StatusCreated},
 	actStart:   {from: []Status{StatusCreated}, to: StatusRunning},

@@ -41,8 +41,10 @@ func (rt *Runtime) wireStdio(cfg *initproc.Config, rc *runConfig, cmd *exec.Cmd)
 		cmd.SysProcAttr.Pdeathsig, cmd.SysProcAttr.Setsid = 0, true
 		return &containerStdio{}, nil
 	}
+	srv := rc.attachSrv
+	rc.attachSrv = nil // the Streams' now, closed with them
 	return stdio.Wire(cmd, stdio.Options{Dir: dir, LogName: logName, Log: cfg.Log, Stdout: rc.stdout, Stderr: rc.stderr,
-		Stdin: rc.stdio.stdin, OpenStdin: rc.stdio.open, TTY: rc.stdio.tty})
+		Stdin: rc.stdio.stdin, OpenStdin: rc.stdio.open, TTY: rc.stdio.tty, Server: srv})
 }
 
 // detached reports whether the container was created Detached.

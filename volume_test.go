@@ -347,7 +347,17 @@ func TestVolumeAnonymousFromImage(t *testing.T) {
 		}
 		names = append(names, m.Name)
 	}
-	// Copy-up filled the anonymous volume from the image.
+	// Start's copy-up filled the anonymous volume from the image (as
+	// Docker's, at start).
+	if data, _ := os.ReadFile(filepath.Join(rt.volumeData(names[0]), "seed")); len(data) != 0 {
+		t.Errorf("anonymous volume filled before Start: %q", data)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.Wait(ctx); err != nil || st.ExitCode != 0 {
+		t.Fatalf("cat /cache/seed: %+v %v", st, err)
+	}
 	if data, _ := os.ReadFile(filepath.Join(rt.volumeData(names[0]), "seed")); string(data) != "seed" {
 		t.Errorf("anonymous volume content %q", data)
 	}
@@ -376,8 +386,11 @@ func TestVolumeAnonymousFromImage(t *testing.T) {
 	}
 
 	// Without WithRemoveVolumes they stay, until PruneVolumes.
-	c3, err := rt.Create(ctx, "vols:test")
+	c3, err := rt.Run(ctx, "vols:test", WithCmd("true"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c3.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 	anon := inspect(t, c3).Mounts
@@ -831,7 +844,7 @@ func TestVolumeConcurrentCopyUp(t *testing.T) {
 	errs := make(chan error, 4)
 	for range 4 {
 		go func() {
-			c, err := rt.Create(t.Context(), "copyup:test", WithCmd("true"), WithVolume(vol, "/srv/app"))
+			c, err := rt.Run(t.Context(), "copyup:test", WithCmd("true"), WithVolume(vol, "/srv/app"))
 			if c != nil {
 				err = errors.Join(err, c.Remove(t.Context(), WithForce()))
 			}

@@ -47,6 +47,9 @@ type Options struct {
 	Stdin     io.Reader      // the input, closed when it ends (nil: none)
 	OpenStdin bool           // Attach clients may send input
 	TTY       bool           // a terminal (the init sends its master over the console socket)
+	// Server serves Dir's attach socket already (clients attached
+	// before the init existed); nil: Wire listens. The Streams own it.
+	Server *attach.Server
 }
 
 // Wire connects cmd (the init, not started yet, with its config and
@@ -56,12 +59,17 @@ type Options struct {
 func Wire(cmd *exec.Cmd, o Options) (*Streams, error) {
 	lw, err := logfile.Create(filepath.Join(o.Dir, o.LogName), o.Log)
 	if err != nil {
+		if o.Server != nil {
+			_ = o.Server.Close()
+		}
 		return nil, fmt.Errorf("container log: %w", err)
 	}
-	srv, err := attach.Listen(o.Dir)
-	if err != nil {
-		lw.Close()
-		return nil, err
+	srv := o.Server
+	if srv == nil {
+		if srv, err = attach.Listen(o.Dir); err != nil {
+			lw.Close()
+			return nil, err
+		}
 	}
 	s := &Streams{log: lw, srv: srv, stdin: o.Stdin, openIn: o.OpenStdin}
 	s.stdout = lw.Stream("stdout", teeAll{o.Stdout, srv.Writer(attach.FrameStdout)})
