@@ -3,6 +3,7 @@ package hull
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -48,9 +49,19 @@ func linkNames(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// hull0 and its ports are other tests' (cmd/hull's run in parallel in
+	// the same network namespace, on the default network).
+	def := -1
+	for _, l := range links {
+		if l.Attrs().Name == "hull0" {
+			def = l.Attrs().Index
+		}
+	}
 	var out []string
 	for _, l := range links {
-		out = append(out, l.Attrs().Name)
+		if a := l.Attrs(); a.Index != def && (def < 0 || a.MasterIndex != def) {
+			out = append(out, a.Name)
+		}
 	}
 	slices.Sort(out)
 	return out
@@ -66,8 +77,8 @@ func TestNetworkHostOverlap(t *testing.T) {
 	ctx := t.Context()
 	// 10.213.7.0/24 is routed; 10.214.9.9/32 has no route in the main table.
 	addTestLink(t, "hulltd0", "10.213.7.1/24", "10.214.9.9/32")
-	addTestLink(t, "hulltd1", "172.17.0.1/16")
-	unlock, err := rt.lockNetworks() // makes networks/, as any create does
+	addTestLink(t, "hulltd1", "172.19.0.1/16") // not 172.17: the default network's, of tests running alongside
+	unlock, err := rt.lockNetworks()           // makes networks/, as any create does
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +88,7 @@ func TestNetworkHostOverlap(t *testing.T) {
 		{"10.213.0.0/16", "route 10.213.7.0/24 dev hulltd0"},
 		{"10.213.7.128/25", "route 10.213.7.0/24 dev hulltd0"},
 		{"10.214.9.0/24", "address 10.214.9.9/32 on hulltd0"},
-		{"172.16.0.0/12", "route 172.17.0.0/16 dev hulltd1"},
+		{"172.16.0.0/12", "route 172.19.0.0/16 dev hulltd1"},
 	} {
 		_, err := rt.CreateNetwork(ctx, "over", WithSubnet(tc.subnet))
 		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), tc.names) {
@@ -102,11 +113,43 @@ func TestNetworkHostOverlap(t *testing.T) {
 			t.Errorf("rule of %s left", b)
 		}
 	}
+	// The first default subnet, 172.17.0.0/16, routed here (unless the
+	// default network of tests alongside routes it already): skipped.
+	if !routed(t, netip.MustParsePrefix("172.17.0.0/16")) {
+		addTestLink(t, "hulltd2", "172.17.0.1/16")
+	}
+	routes := routeList(t)
 	n, err := rt.CreateNetwork(ctx, "auto")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := inspect(t, n).IPAM.Config[0].Subnet; s != "172.18.0.0/16" {
-		t.Errorf("chosen subnet %s, want 172.18.0.0/16 (172.17.0.0/16 is routed)", s)
+	s := netip.MustParsePrefix(inspect(t, n).IPAM.Config[0].Subnet)
+	for _, r := range routes {
+		if r.Overlaps(s) {
+			t.Errorf("chosen subnet %s overlaps the route %s", s, r)
+		}
 	}
+}
+
+// routeList is the main table's IPv4 destinations.
+func routeList(t *testing.T) []netip.Prefix {
+	t.Helper()
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.Dst != nil {
+			if p, err := netip.ParsePrefix(r.Dst.String()); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// routed reports whether a route of the main table overlaps p.
+func routed(t *testing.T, p netip.Prefix) bool {
+	return slices.ContainsFunc(routeList(t), p.Overlaps)
 }
