@@ -174,7 +174,7 @@ func (rt *Runtime) remakeDefault(rec *networkRecord, recs []networkRecord) error
 				return err
 			}
 		}
-		if err := fsutil.WriteFileAtomic(filepath.Join(rt.networkDir(rec.ID), "network.json"), mustJSON(rec), 0o600, fsutil.Sync()); err != nil {
+		if err := netsetup.WriteRecord(rt.networkDir(rec.ID), rec); err != nil {
 			return err
 		}
 	}
@@ -262,7 +262,7 @@ func (rt *Runtime) createNetworkLocked(rec *networkRecord, recs []networkRecord,
 			retErr = errors.Join(retErr, rt.removeNetworkRules(rec.Bridge), netsetup.DeleteLink(rec.Bridge))
 		}
 	}()
-	return fsutil.WriteFileAtomic(filepath.Join(dir, "network.json"), mustJSON(rec), 0o600, fsutil.Sync())
+	return netsetup.WriteRecord(dir, rec)
 }
 
 // lockNetworks takes the root's networks lock: creating and removing
