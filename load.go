@@ -219,22 +219,6 @@ func (rt *Runtime) discard(ctx context.Context, blobs map[digest.Digest]bool, sn
 		return nil
 	}
 	defer lock.Unlock()
-	liveBlobs, liveSnaps, err := rt.store.Live(maxManifestSize)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for d := range blobs {
-		if !liveBlobs[d] {
-			_, err := rt.store.DeleteBlob(d)
-			errs = append(errs, err)
-		}
-	}
-	for _, c := range snaps {
-		if !liveSnaps[c] {
-			_, err := rt.snaps.Remove(c)
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	_, err = rt.sweep(slices.Collect(maps.Keys(blobs)), snaps)
+	return err
 }
