@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/hullbox/hull/internal/imageconfig"
 	"github.com/hullbox/hull/internal/layers"
 	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/snapshot"
@@ -23,15 +23,9 @@ import (
 type CommitOption func(*commitConfig) error
 
 type commitConfig struct {
-	cmd, entrypoint       []string
-	cmdSet, entrypointSet bool
-	env                   []string
-	labels                map[string]string
-	workdir               string
-	user                  *string
-	ports                 []string
-	message, author       string
-	noPause               bool
+	change          imageconfig.Change
+	message, author string
+	noPause         bool
 }
 
 // WithCommitNoPause commits a running container without freezing it (`commit
@@ -48,7 +42,7 @@ func WithCommitNoPause() CommitOption {
 // WithCommitEntrypoint is given (then none, as a Dockerfile's ENTRYPOINT does).
 func WithCommitCmd(args ...string) CommitOption {
 	return func(c *commitConfig) error {
-		c.cmd, c.cmdSet = slices.Clone(args), true
+		c.change.Cmd, c.change.CmdSet = slices.Clone(args), true
 		return nil
 	}
 }
@@ -57,7 +51,7 @@ func WithCommitCmd(args ...string) CommitOption {
 // Default: the image's.
 func WithCommitEntrypoint(args ...string) CommitOption {
 	return func(c *commitConfig) error {
-		c.entrypoint, c.entrypointSet = slices.Clone(args), true
+		c.change.Entrypoint, c.change.EntrypointSet = slices.Clone(args), true
 		return nil
 	}
 }
@@ -71,7 +65,7 @@ func WithCommitEnv(kv ...string) CommitOption {
 				return fmt.Errorf("%w: env %q: want KEY=value", ErrInvalidArgument, e)
 			}
 		}
-		c.env = append(c.env, kv...)
+		c.change.Env = append(c.change.Env, kv...)
 		return nil
 	}
 }
@@ -80,10 +74,10 @@ func WithCommitEnv(kv ...string) CommitOption {
 // the image's labels.
 func WithCommitLabels(labels map[string]string) CommitOption {
 	return func(c *commitConfig) error {
-		if c.labels == nil {
-			c.labels = map[string]string{}
+		if c.change.Labels == nil {
+			c.change.Labels = map[string]string{}
 		}
-		maps.Copy(c.labels, labels)
+		maps.Copy(c.change.Labels, labels)
 		return nil
 	}
 }
@@ -95,7 +89,7 @@ func WithCommitWorkdir(dir string) CommitOption {
 		if dir == "" {
 			return fmt.Errorf("%w: empty workdir", ErrInvalidArgument)
 		}
-		c.workdir = dir
+		c.change.Workdir = dir
 		return nil
 	}
 }
@@ -103,7 +97,7 @@ func WithCommitWorkdir(dir string) CommitOption {
 // WithCommitUser sets the user (USER). Default: the image's.
 func WithCommitUser(user string) CommitOption {
 	return func(c *commitConfig) error {
-		c.user = &user
+		c.change.User = &user
 		return nil
 	}
 }
@@ -120,7 +114,7 @@ func WithCommitExposedPorts(ports ...string) CommitOption {
 			if proto == "" {
 				p += "/tcp"
 			}
-			c.ports = append(c.ports, p)
+			c.change.Ports = append(c.change.Ports, p)
 		}
 		return nil
 	}
@@ -141,57 +135,6 @@ func WithCommitAuthor(author string) CommitOption {
 		c.author = author
 		return nil
 	}
-}
-
-// apply returns base changed by the options.
-func (c *commitConfig) apply(base ocispec.ImageConfig) ocispec.ImageConfig {
-	out := base
-	out.Env = slices.Clone(base.Env)
-	for _, kv := range c.env {
-		k, _, _ := strings.Cut(kv, "=")
-		i := slices.IndexFunc(out.Env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
-		if i >= 0 {
-			out.Env[i] = kv
-		} else {
-			out.Env = append(out.Env, kv)
-		}
-	}
-	if c.entrypointSet {
-		out.Entrypoint = c.entrypoint
-		if !c.cmdSet {
-			out.Cmd = nil
-		}
-	}
-	if c.cmdSet {
-		out.Cmd = c.cmd
-	}
-	if len(c.labels) > 0 {
-		out.Labels = maps.Clone(base.Labels)
-		if out.Labels == nil {
-			out.Labels = map[string]string{}
-		}
-		maps.Copy(out.Labels, c.labels)
-	}
-	if c.workdir != "" {
-		if path.IsAbs(c.workdir) {
-			out.WorkingDir = path.Clean(c.workdir)
-		} else {
-			out.WorkingDir = path.Join("/", base.WorkingDir, c.workdir)
-		}
-	}
-	if c.user != nil {
-		out.User = *c.user
-	}
-	if len(c.ports) > 0 {
-		out.ExposedPorts = maps.Clone(base.ExposedPorts)
-		if out.ExposedPorts == nil {
-			out.ExposedPorts = map[string]struct{}{}
-		}
-		for _, p := range c.ports {
-			out.ExposedPorts[p] = struct{}{}
-		}
-	}
-	return out
 }
 
 // Commit makes a new image of the container's image plus one layer holding the
@@ -277,7 +220,9 @@ func (c *Container) commit(ctx context.Context, tag string, cfg *commitConfig) (
 	now := time.Now().UTC()
 	config := parent.config
 	config.Created = &now
-	config.Config = cfg.apply(runImageConfig(parent.config.Config, &st))
+	config.Config = cfg.change.Apply(imageconfig.Run(parent.config.Config, imageconfig.Recorded{
+		Entrypoint: st.Entrypoint, Cmd: st.Cmd, Env: st.Env, Workdir: st.Workdir, User: st.User, TTY: st.TTY,
+	}))
 	if cfg.author != "" {
 		config.Author = cfg.author
 	}
@@ -319,29 +264,4 @@ func runEntrypointCmd(img ocispec.ImageConfig, rc *runConfig) (entrypoint, cmd [
 		cmd = rc.cmd
 	}
 	return slices.Clone(entrypoint), slices.Clone(cmd)
-}
-
-// runImageConfig is the image configuration of a container's run
-// configuration: base (its image's) with the container's Entrypoint, Cmd,
-// Env, WorkingDir and User. The variables hull adds at run time
-// (HOSTNAME, TERM for a terminal) are left out, as Docker does.
-func runImageConfig(base ocispec.ImageConfig, st *containerState) ocispec.ImageConfig {
-	out := base
-	if st.Entrypoint == nil && st.Cmd == nil {
-		return out // created before hull recorded them
-	}
-	out.Entrypoint, out.Cmd = slices.Clone(st.Entrypoint), slices.Clone(st.Cmd)
-	out.Env = nil
-	for _, e := range st.Env {
-		if strings.HasPrefix(e, "HOSTNAME=") && !slices.Contains(base.Env, e) ||
-			st.TTY && e == "TERM=xterm" && !slices.Contains(base.Env, e) {
-			continue
-		}
-		out.Env = append(out.Env, e)
-	}
-	if st.Workdir != "" && !(st.Workdir == "/" && base.WorkingDir == "") {
-		out.WorkingDir = st.Workdir
-	}
-	out.User = st.User
-	return out
 }

@@ -11,49 +11,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 
 	"github.com/hullbox/hull/internal/archive"
 )
 
-// The rules of `docker cp` for where a copy lands, both ways: a file
-// copied to a directory goes into it under its own name, to a file or a
-// missing path it takes that name (a missing path ending in "/" is an
-// error: the directory must exist); a directory copied to a directory goes
-// into it under its own name, or only its contents when the source ends in
-// "/.", to a missing path becomes that path, and to a file is an error.
-// The parent of a missing destination must exist.
-
-// cpTarget is where a copy lands: the directory the tar is unpacked in,
-// and the name its top entry gets there ("": the source directory's
-// contents, no entry of its own).
-type cpTarget struct {
-	dir, name string
-}
-
-// cpDestination applies docker cp's rules to a source (a directory or
-// not; contents: it ends in "/.") and a destination dst (exists, isDir).
-func cpDestination(srcName string, srcIsDir, contents bool, dst string, exists, isDir bool, dir, base func(string) string) (cpTarget, error) {
-	switch {
-	case exists && isDir:
-		if contents {
-			return cpTarget{dir: dst}, nil
-		}
-		return cpTarget{dir: dst, name: srcName}, nil
-	case exists && srcIsDir:
-		return cpTarget{}, fmt.Errorf("%w: cannot copy a directory to the file %s", ErrInvalidArgument, dst)
-	case !exists && !srcIsDir && (strings.HasSuffix(dst, "/") || strings.HasSuffix(dst, "/.")):
-		return cpTarget{}, fmt.Errorf("%w: the destination directory %s does not exist", fs.ErrNotExist, dst)
-	}
-	name := base(dst)
-	if name == "/" || name == "." || name == ".." {
-		return cpTarget{}, fmt.Errorf("%w: destination %s", ErrInvalidArgument, dst)
-	}
-	return cpTarget{dir: dir(dst), name: name}, nil
-}
-
 // CopyToHost copies the file or directory src of the container to hostDst
-// on the host, with `docker cp CONTAINER:src hostDst`'s rules (above): into
+// on the host, with `docker cp CONTAINER:src hostDst`'s rules (archive.CopyDestination): into
 // hostDst if it is a directory, as hostDst otherwise. The tar is unpacked
 // as an untrusted layer is: no entry can be written outside the directory
 // it lands in, and a symlink is copied as a symlink, not followed.
@@ -75,40 +38,37 @@ func (c *Container) copyToHost(ctx context.Context, src, hostDst string) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	t, err := cpDestination(path.Base("/"+rel), srcIsDir, copiesContents(src, srcIsDir), hostDst, exists, isDir,
+	t, err := archive.CopyDestination(path.Base("/"+rel), srcIsDir, archive.CopiesContents(src, srcIsDir), hostDst, exists, isDir,
 		filepath.Dir, filepath.Base)
 	if err != nil {
-		return err
+		return cpErr(err)
 	}
-	if rel == "." && t.name != "" && !exists {
+	if rel == "." && t.Name != "" && !exists {
 		// The container's root to a new directory: its entries there.
 		if err := os.Mkdir(hostDst, 0o755); err != nil {
 			return err
 		}
-		t = cpTarget{dir: hostDst}
+		t = archive.CopyTarget{Dir: hostDst}
 	}
-	if fi, err := os.Stat(t.dir); err != nil {
+	if fi, err := os.Stat(t.Dir); err != nil {
 		return err
 	} else if !fi.IsDir() {
-		return fmt.Errorf("%s: %w", t.dir, fs.ErrInvalid)
+		return fmt.Errorf("%s: %w", t.Dir, fs.ErrInvalid)
 	}
-	rc, err := c.copyFrom(ctx, rel, t.name)
+	rc, err := c.copyFrom(ctx, rel, t.Name)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	_, err = archive.Apply(ctx, t.dir, rc, archive.Options{})
+	_, err = archive.Apply(ctx, t.Dir, rc, archive.Options{})
 	return err
 }
 
-// copiesContents reports whether a copy of src copies a directory's
-// contents only: it ends in "/." (docker cp's SRC_PATH/.).
-func copiesContents(src string, isDir bool) bool {
-	return isDir && (strings.HasSuffix(src, "/.") || src == ".")
-}
+// cpErr makes archive's refusal of a copy's destination ErrInvalidArgument.
+func cpErr(err error) error { return alsoIs(err, archive.ErrCopyTarget, ErrInvalidArgument) }
 
 // CopyFromHost copies the host file or directory hostPath to dst in the
-// container, with `docker cp hostPath CONTAINER:dst`'s rules (above): into
+// container, with `docker cp hostPath CONTAINER:dst`'s rules (archive.CopyDestination): into
 // dst if it is a directory in the container, as dst otherwise. It is
 // CopyTo given a tar of hostPath; a symlink is copied as a symlink.
 func (c *Container) CopyFromHost(ctx context.Context, hostPath, dst string) error {
@@ -127,17 +87,17 @@ func (c *Container) copyFromHost(ctx context.Context, hostPath, dst string) erro
 	if err != nil {
 		return err
 	}
-	if !fi.IsDir() && (strings.HasSuffix(hostPath, "/") || strings.HasSuffix(hostPath, "/.")) {
-		return fmt.Errorf("%s: %w", hostPath, errNotDir)
+	if err := archive.CheckDirSource(hostPath, fi.IsDir()); err != nil {
+		return err
 	}
 	exists, isDir, err := c.statPath(dst)
 	if err != nil {
 		return err
 	}
-	t, err := cpDestination(filepath.Base(abs), fi.IsDir(), copiesContents(hostPath, fi.IsDir()), dst, exists, isDir,
+	t, err := archive.CopyDestination(filepath.Base(abs), fi.IsDir(), archive.CopiesContents(hostPath, fi.IsDir()), dst, exists, isDir,
 		path.Dir, path.Base)
 	if err != nil {
-		return err
+		return cpErr(err)
 	}
 	u := archive.Union{Layers: []string{filepath.Dir(abs)}}
 	top := filepath.Base(abs)
@@ -145,10 +105,7 @@ func (c *Container) copyFromHost(ctx context.Context, hostPath, dst string) erro
 		u, top = archive.Union{Layers: []string{"/"}}, "."
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(u.WriteTar(ctx, pw, top, t.name)) }()
+	go func() { pw.CloseWithError(u.WriteTar(ctx, pw, top, t.Name)) }()
 	defer pr.Close()
-	return c.CopyTo(ctx, t.dir, pr)
+	return c.CopyTo(ctx, t.Dir, pr)
 }
-
-// errNotDir: a source path that ends in "/" is not a directory.
-var errNotDir = errors.New("not a directory")

@@ -10,11 +10,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/hullbox/hull/internal/archive"
 	"github.com/hullbox/hull/internal/initproc"
+	"github.com/hullbox/hull/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -126,10 +126,7 @@ func (c *Container) copySource(p string) (rel string, isDir bool, err error) {
 	if _, isDir, err = u.IsDir(rel); err != nil {
 		return "", false, err
 	}
-	if !isDir && (strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.")) {
-		return "", false, fmt.Errorf("%s: %w", p, errNotDir)
-	}
-	return rel, isDir, nil
+	return rel, isDir, archive.CheckDirSource(p, isDir)
 }
 
 // copyFrom writes the tar of rel (copySource's) with its top entry named
@@ -203,42 +200,22 @@ func (c *Container) copyTo(ctx context.Context, dst string, r io.Reader) error {
 		})
 	}
 	upper, lowers := c.layerDirs()
-	work := filepath.Join(c.rt.containerDir(c.id), "work")
-	mnt := filepath.Join(c.rt.containerDir(c.id), "rootfs")
-	return archive.InPrivateMountNS(func() error {
-		opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work
-		if len(opts) >= unix.Getpagesize() {
-			return fmt.Errorf("%w: %d layers make overlay options longer than a page", ErrUnsupported, len(lowers))
-		}
-		// A volatile run leaves a mark that fails the mount (initproc.Config.Volatile).
-		if err := os.RemoveAll(filepath.Join(work, initproc.VolatileMarker)); err != nil {
-			return err
-		}
-		if err := unix.Mount("overlay", mnt, "overlay", 0, opts); err != nil {
-			return fmt.Errorf("mount overlay: %w", err)
-		}
-		root, err := unix.Open(mnt, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open container root: %w", err)
-		}
-		defer unix.Close(root)
+	dir := c.rt.containerDir(c.id)
+	// A volatile run leaves a mark that fails the mount (initproc.Config.Volatile).
+	if err := os.RemoveAll(filepath.Join(dir, "work", initproc.VolatileMarker)); err != nil {
+		return err
+	}
+	err := archive.InOverlay(upper, lowers, filepath.Join(dir, "work"), filepath.Join(dir, "rootfs"), func(root int) error {
 		return extractInRoot(ctx, root, dst, r)
 	})
+	return alsoIs(err, archive.ErrTooManyLayers, ErrUnsupported)
 }
 
-// procRoot opens the root directory of the process pid, the container's, which started
-// at start. The check after the open makes sure that pid was still that process: had
-// the container exited and its pid gone to a host process, its root would be the host's.
+// procRoot opens the root directory of the container's init pid, which started at start
+// (procfs.OpenRoot): never the root of a host process that took its pid, ErrConflict.
 func procRoot(pid int, start uint64) (int, error) {
-	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("open container root: %w", err)
-	}
-	if start == 0 || procStartTime(pid) != start {
-		unix.Close(fd)
-		return -1, fmt.Errorf("open container root: %w: the container exited meanwhile", ErrConflict)
-	}
-	return fd, nil
+	fd, err := procfs.OpenRoot(pid, start)
+	return fd, alsoIs(err, procfs.ErrExited, ErrConflict)
 }
 
 // pauseForCommit freezes a running container (unless noPause) and returns what thaws it.

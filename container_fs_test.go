@@ -122,7 +122,7 @@ func TestCommitOptions(t *testing.T) {
 		}
 	}
 	base := cfgWith()
-	got := cfg.apply(base)
+	got := cfg.change.Apply(base)
 	if got.Cmd != nil || !slices.Equal(got.Entrypoint, []string{"/bin/app"}) || got.WorkingDir != "/w/sub" || got.User != "app" || !slices.Equal(got.Env, []string{"A=2", "B=1"}) {
 		t.Errorf("apply: %+v", got)
 	}

@@ -6,12 +6,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/hullbox/hull/internal/eventlog"
 	"github.com/hullbox/hull/internal/initproc"
 )
 
@@ -62,8 +61,8 @@ type eventHub struct {
 type EventsOption func(*eventsConfig) error
 
 type eventsConfig struct {
-	since, until time.Time
-	filters      map[string][]string
+	since  time.Time
+	filter eventlog.Filter // WithEventsFilter, WithEventsUntil
 }
 
 // WithEventsSince starts with the events logged at or after t (the log
@@ -76,7 +75,7 @@ func WithEventsSince(t time.Time) EventsOption {
 // (at once, after the older events, if t is past). Default: until ctx
 // ends or the Runtime is closed.
 func WithEventsUntil(t time.Time) EventsOption {
-	return func(c *eventsConfig) error { c.until = t; return nil }
+	return func(c *eventsConfig) error { c.filter.Until = t; return nil }
 }
 
 // WithEventsFilter keeps the events that match, like docker events
@@ -87,47 +86,8 @@ func WithEventsUntil(t time.Time) EventsOption {
 // event.
 func WithEventsFilter(key, value string) EventsOption {
 	return func(c *eventsConfig) error {
-		switch key {
-		case "type", "event", "container", "image":
-		default:
-			return fmt.Errorf("%w: events filter %q: want type, event, container or image", ErrInvalidArgument, key)
-		}
-		if value == "" {
-			return fmt.Errorf("%w: events filter %s has no value", ErrInvalidArgument, key)
-		}
-		if c.filters == nil {
-			c.filters = map[string][]string{}
-		}
-		c.filters[key] = append(c.filters[key], value)
-		return nil
+		return alsoIs(c.filter.Add(key, value), eventlog.ErrInvalidFilter, ErrInvalidArgument)
 	}
-}
-
-// match reports whether ev passes the filters.
-func (c *eventsConfig) match(ev *Event) bool {
-	for key, vals := range c.filters {
-		if !slices.ContainsFunc(vals, func(v string) bool { return matchEvent(ev, key, v) }) {
-			return false
-		}
-	}
-	return c.until.IsZero() || !ev.Time.After(c.until)
-}
-
-func matchEvent(ev *Event, key, v string) bool {
-	switch key {
-	case "type":
-		return string(ev.Type) == v
-	case "event":
-		return ev.Action == v
-	case "container":
-		return ev.Type == EventContainer && (ev.Name == v || strings.HasPrefix(ev.ID, v))
-	case "image":
-		if ev.Type == EventContainer {
-			return ev.Attributes["image"] == v
-		}
-		return ev.Name == v || ev.ID == v || strings.TrimPrefix(ev.ID, "sha256:") == v
-	}
-	return false
 }
 
 // Events returns a channel of the events of every process that uses this
@@ -146,8 +106,8 @@ func (rt *Runtime) Events(ctx context.Context, opts ...EventsOption) (<-chan Eve
 			return nil, err
 		}
 	}
-	if !cfg.until.IsZero() && !cfg.since.IsZero() && cfg.until.Before(cfg.since) {
-		return nil, fmt.Errorf("%w: events until %s is before since %s", ErrInvalidArgument, cfg.until, cfg.since)
+	if until := cfg.filter.Until; !until.IsZero() && !cfg.since.IsZero() && until.Before(cfg.since) {
+		return nil, fmt.Errorf("%w: events until %s is before since %s", ErrInvalidArgument, until, cfg.since)
 	}
 	ch := make(chan Event, eventBuffer)
 	h := &rt.events
@@ -167,10 +127,7 @@ func (rt *Runtime) Events(ctx context.Context, opts ...EventsOption) (<-chan Eve
 	}
 	h.subs[ch] = cancel
 	go func() {
-		followEvents(sctx, f, h.path, cfg.since, cfg.until, func(ev Event) bool {
-			if !cfg.match(&ev) {
-				return true
-			}
+		followEvents(sctx, f, h.path, cfg.since, &cfg.filter, func(ev Event) bool {
 			select {
 			case ch <- ev:
 				return true

@@ -27,9 +27,13 @@ func (w *eventWriter) close() { w.w.Close() }
 // openEvents opens the log at path for followEvents (eventlog.Open).
 func openEvents(path string, since time.Time) (*os.File, error) { return eventlog.Open(path, since) }
 
-// followEvents calls fn with each event of the log (eventlog.Follow).
-func followEvents(ctx context.Context, f *os.File, path string, since, until time.Time, fn func(Event) bool) {
-	eventlog.Follow(ctx, f, path, since, until, func(r eventlog.Record) bool {
+// followEvents calls fn with each event of the log that filter keeps
+// (eventlog.Follow).
+func followEvents(ctx context.Context, f *os.File, path string, since time.Time, filter *eventlog.Filter, fn func(Event) bool) {
+	eventlog.Follow(ctx, f, path, since, filter.Until, func(r eventlog.Record) bool {
+		if !filter.Match(&r) {
+			return true
+		}
 		return fn(Event{Time: r.Time, Type: EventType(r.Type), Action: r.Action, ID: r.ID, Name: r.Name, Attributes: r.Attributes})
 	})
 }

@@ -148,16 +148,30 @@ func (rt *Runtime) collect(ctx context.Context, wait bool) (int64, error) {
 		return 0, err
 	}
 	defer lock.Unlock()
+	blobs, err := rt.store.Blobs()
+	if err != nil {
+		return 0, err
+	}
+	snaps, err := rt.snaps.List()
+	if err != nil {
+		return 0, err
+	}
+	chains := make([]digest.Digest, len(snaps))
+	for i, m := range snaps {
+		chains[i] = m.ChainID
+	}
+	return rt.sweep(blobs, chains)
+}
 
+// sweep deletes, of blobs and snaps (chain IDs), those that no image and
+// no hold references, and returns the bytes freed. The caller holds the
+// store's collecting lock, so no writer adds a reference meanwhile.
+func (rt *Runtime) sweep(blobs, snaps []digest.Digest) (int64, error) {
 	liveBlobs, liveSnaps, err := rt.store.Live(maxManifestSize)
 	if err != nil {
 		return 0, err
 	}
 	var freed int64
-	blobs, err := rt.store.Blobs()
-	if err != nil {
-		return 0, err
-	}
 	var errs []error
 	for _, d := range blobs {
 		if !liveBlobs[d] {
@@ -166,13 +180,9 @@ func (rt *Runtime) collect(ctx context.Context, wait bool) (int64, error) {
 			errs = append(errs, err)
 		}
 	}
-	snaps, err := rt.snaps.List()
-	if err != nil {
-		return freed, err
-	}
-	for _, m := range snaps {
-		if !liveSnaps[m.ChainID] {
-			n, err := rt.snaps.Remove(m.ChainID)
+	for _, c := range snaps {
+		if !liveSnaps[c] {
+			n, err := rt.snaps.Remove(c)
 			freed += n
 			errs = append(errs, err)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/hullbox/hull/internal/procfs"
 )
 
 // TestDetachedCreatorKilled kills the creator of a Detached container
@@ -89,6 +91,6 @@ func TestDetachedCreatorKilled(t *testing.T) {
 
 // pidAlive reports whether pid exists and is not a zombie.
 func pidAlive(pid int) bool {
-	_, exited := procStat(pid)
+	_, exited := procfs.Stat(pid)
 	return procStartTime(pid) != 0 && !exited
 }

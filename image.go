@@ -195,84 +195,22 @@ func isIDForm(ref string) bool {
 	return len(h) >= 4 && len(h) <= 64 && strings.Trim(h, "0123456789abcdef") == ""
 }
 
-// resolve finds the record a user's string names: a reference (tag or
-// digest), an image ID or unique ID prefix, as Docker accepts them, or a
-// whole manifest digest ("sha256:..."). tag is the normalised tag when ref
-// named one.
-//
-// An ID form always means an ID: "sha256:..." is never read as a tag (no
-// tag can have the repository "sha256", see ParseReference), and a bare
-// hex string that is both a tag's name and the prefix of another image's
-// ID is refused as ambiguous (ErrConflict) rather than read as the tag, as
-// Docker would: a tag must not stand in for an ID a user copied.
+// resolve finds the record a user's string names (store.Index.Resolve):
+// a reference (tag or digest), an image ID or unique ID prefix, as Docker
+// accepts them, or a whole manifest digest ("sha256:..."). tag is the
+// normalised tag when ref named one. A bare hex string that is both a
+// tag's name and the prefix of another image's ID is ErrConflict.
 func resolve(ix *store.Index, ref string) (rec *store.ImageRecord, tag string, err error) {
-	isID := isIDForm(ref)
+	n := store.Name{Ref: ref, IsID: isIDForm(ref)}
 	r, perr := ParseReference(ref)
-	if perr != nil && !isID {
+	if perr != nil && !n.IsID {
 		return nil, "", perr
 	}
-	var byTag *store.ImageRecord
 	if perr == nil {
-		if r.Digest != "" {
-			for _, rec := range ix.Images {
-				if rec.Manifest == r.Digest || rec.Index == r.Digest {
-					return rec, "", nil
-				}
-			}
-			// The digest of a manifest Push made (compressing the layers)
-			// names the image it was made from, in that repository.
-			for _, rec := range ix.Images {
-				if slices.Contains(rec.RepoDigests, r.Name()+"@"+r.Digest.String()) {
-					return rec, "", nil
-				}
-			}
-			return nil, "", fmt.Errorf("image %s: %w", ref, ErrNotFound)
-		}
-		if t := ix.Tags[r.tagged()]; t != nil {
-			byTag, tag = ix.Images[t.Digest], r.tagged()
-		}
+		n.IsRef, n.Repo, n.Tag, n.Digest = true, r.Name(), r.Tag, r.Digest
 	}
-	if !isID {
-		if byTag == nil {
-			return nil, "", fmt.Errorf("image %s: %w", ref, ErrNotFound)
-		}
-		return byTag, tag, nil
-	}
-	byID, err := resolveID(ix, ref)
-	switch {
-	case err != nil:
-		return nil, "", err
-	case byTag != nil && byID != nil && byTag.Config != byID.Config:
-		return nil, "", fmt.Errorf("%w: %q is both a tag and the prefix of image ID %s: name %s:%s or sha256:%s", ErrConflict, ref, byID.Config, ref, r.Tag, ref)
-	case byTag != nil:
-		return byTag, tag, nil
-	case byID != nil:
-		return byID, "", nil
-	}
-	return nil, "", fmt.Errorf("image %s: %w", ref, ErrNotFound)
-}
-
-// resolveID finds the image whose ID starts with ref ("sha256:" optional),
-// or, for a whole digest, the image of that manifest; nil if none.
-func resolveID(ix *store.Index, ref string) (*store.ImageRecord, error) {
-	prefix := strings.TrimPrefix(ref, "sha256:")
-	var found *store.ImageRecord
-	for _, rec := range ix.Images {
-		if strings.HasPrefix(rec.Config.Encoded(), prefix) {
-			if found != nil && found.Config != rec.Config {
-				return nil, fmt.Errorf("%w: image ID prefix %q is ambiguous", ErrConflict, ref)
-			}
-			if found == nil || found.Added.Before(rec.Added) {
-				found = rec
-			}
-		}
-	}
-	if found == nil && len(prefix) == 64 {
-		// A whole digest may also be a manifest digest, as TagHistory
-		// gives them.
-		found = ix.Images[digest.NewDigestFromEncoded(digest.SHA256, prefix)]
-	}
-	return found, nil
+	rec, tag, err = ix.Resolve(n)
+	return rec, tag, alsoIs(alsoIs(err, store.ErrNoImage, ErrNotFound), store.ErrAmbiguous, ErrConflict)
 }
 
 // Image looks up a local image by reference ("redis:7", "name@sha256:..."),

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/hullbox/hull/internal/layers"
+	"github.com/hullbox/hull/internal/progress"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
@@ -70,32 +71,13 @@ func (r *reporter) send(p Progress) {
 }
 
 // counter wraps a transfer of total bytes, reporting its advance (with
-// status: "Downloading", "Pushing") at most every 512 KiB, and at its end.
+// status: "Downloading", "Pushing") every 512 KiB and at its end
+// (progress.Reader).
 func (r *reporter) counter(rd io.Reader, id string, total int64, status string) io.Reader {
 	if r.fn == nil {
 		return rd
 	}
-	return &countingReader{r: rd, rep: r, id: id, total: total, status: status}
-}
-
-type countingReader struct {
-	r           io.Reader
-	rep         *reporter
-	id, status  string
-	n, last     int64
-	total       int64
-	reportedEnd bool
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	// net/http stops reading an upload at its length, before EOF.
-	end := err == io.EOF || c.n == c.total
-	if c.n-c.last >= 512<<10 || (end && !c.reportedEnd) {
-		c.last = c.n
-		c.reportedEnd = end
-		c.rep.send(Progress{ID: c.id, Status: c.status, Current: c.n, Total: c.total})
-	}
-	return n, err
+	return progress.Reader(rd, total, func(n int64) {
+		r.send(Progress{ID: id, Status: status, Current: n, Total: total})
+	})
 }

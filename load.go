@@ -176,7 +176,7 @@ func (rt *Runtime) unpackPlan(ctx context.Context, p *loadPlan, verified map[dig
 }
 
 // addLoaded records the images and points their tags at them, all in one
-// index update.
+// index update (store.Index.AddImage).
 func (rt *Runtime) addLoaded(ctx context.Context, plans []*loadPlan) error {
 	now := time.Now().UTC()
 	return rt.store.UpdateIndex(ctx, func(ix *store.Index) error {
@@ -188,21 +188,11 @@ func (rt *Runtime) addLoaded(ctx context.Context, plans []*loadPlan) error {
 				ChainIDs:  p.Chains,
 				Index:     p.Index,
 				Size:      p.size,
-				Added:     now,
 			}
 			for _, l := range p.Layers {
 				rec.Layers = append(rec.Layers, l.Digest)
 			}
-			if old := ix.Images[p.Manifest]; old != nil {
-				rec.RepoDigests, rec.Added = old.RepoDigests, old.Added
-				if rec.Index == "" {
-					rec.Index = old.Index
-				}
-			}
-			ix.Images[p.Manifest] = rec
-			for _, t := range p.Tags {
-				ix.SetTag(t, p.Manifest, now)
-			}
+			ix.AddImage(rec, "", p.Tags, now)
 		}
 		return nil
 	})
@@ -229,22 +219,6 @@ func (rt *Runtime) discard(ctx context.Context, blobs map[digest.Digest]bool, sn
 		return nil
 	}
 	defer lock.Unlock()
-	liveBlobs, liveSnaps, err := rt.store.Live(maxManifestSize)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for d := range blobs {
-		if !liveBlobs[d] {
-			_, err := rt.store.DeleteBlob(d)
-			errs = append(errs, err)
-		}
-	}
-	for _, c := range snaps {
-		if !liveSnaps[c] {
-			_, err := rt.snaps.Remove(c)
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	_, err = rt.sweep(slices.Collect(maps.Keys(blobs)), snaps)
+	return err
 }

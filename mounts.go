@@ -205,7 +205,7 @@ func (rt *Runtime) resolveMounts(ctx context.Context, imageVolumes map[string]st
 		if m.Anonymous && m.Name == "" {
 			m.Name = newID()
 		}
-		m.Source = rt.volumeData(m.Name)
+		m.Source = rt.volumes().Data(m.Name)
 	}
 	return nil
 }

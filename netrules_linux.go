@@ -24,12 +24,6 @@ func (rt *Runtime) ruleOwner(name string) string {
 	return hex.EncodeToString(sum[:4]) + ":" + name
 }
 
-// setupNetworkRules installs a bridge's NAT, isolation and (internal)
-// confinement rules; see netsetup.SetupBridge. Idempotent.
-func (rt *Runtime) setupNetworkRules(bridge string, subnet netip.Prefix, internal bool) error {
-	return netsetup.SetupBridge(rt.ruleOwner(bridge), bridge, subnet, internal)
-}
-
 // removeNetworkRules deletes a bridge's rules; idempotent.
 func (rt *Runtime) removeNetworkRules(bridge string) error {
 	return netsetup.RemoveBridge(rt.ruleOwner(bridge))

@@ -2,16 +2,11 @@ package hull
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -45,19 +40,9 @@ type Network struct {
 	rec networkRecord
 }
 
-// networkRecord is networks/<id>/network.json.
-type networkRecord struct {
-	ID       string            `json:"id"`
-	Name     string            `json:"name"`
-	Created  time.Time         `json:"created"`
-	Bridge   string            `json:"bridge"` // the Linux bridge device
-	Subnet   netip.Prefix      `json:"subnet"`
-	Gateway  netip.Addr        `json:"gateway"`
-	IPRange  netip.Prefix      `json:"ipRange,omitzero"`
-	Internal bool              `json:"internal,omitempty"`
-	Default  bool              `json:"default,omitempty"` // the "bridge" network
-	Labels   map[string]string `json:"labels,omitempty"`
-}
+// networkRecord is what the root keeps of a network (netsetup.Record:
+// networks/<id>/network.json).
+type networkRecord = netsetup.Record
 
 // NetworkInspect describes a network. Its JSON form uses Docker's field
 // names (`docker network inspect`).
@@ -430,36 +415,10 @@ func (rt *Runtime) networksDir() string { return filepath.Join(rt.cfg.root, "net
 
 func (rt *Runtime) networkDir(id string) string { return filepath.Join(rt.networksDir(), id) }
 
-// readNetworks reads every network's record; directories without one (a
-// create or remove under way) are skipped.
+// readNetworks reads every network's record, sorted by name
+// (netsetup.ReadRecords).
 func (rt *Runtime) readNetworks() ([]networkRecord, error) {
-	entries, err := os.ReadDir(rt.networksDir())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []networkRecord
-	for _, e := range entries {
-		if !e.IsDir() || len(e.Name()) != 64 {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(rt.networksDir(), e.Name(), "network.json"))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		var rec networkRecord
-		if err := json.Unmarshal(data, &rec); err != nil {
-			return nil, fmt.Errorf("network %s: %w", e.Name(), err)
-		}
-		out = append(out, rec)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return netsetup.ReadRecords(rt.networksDir())
 }
 
 // findNetwork looks a network up by full ID, name or unique ID prefix.

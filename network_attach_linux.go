@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/hullbox/hull/internal/dns"
+	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/netsetup"
 	specpkg "github.com/hullbox/hull/internal/spec"
@@ -124,7 +125,7 @@ func (rt *Runtime) prepareNetworks(st *containerState, cfg *initproc.Config, rc 
 		if !fresh {
 			return nil
 		}
-		return copyFiles(dir, map[string]string{"hosts": "/etc/hosts", "resolv.conf": "/etc/resolv.conf"})
+		return fsutil.CopyFiles(dir, map[string]string{"hosts": "/etc/hosts", "resolv.conf": "/etc/resolv.conf"}, 0o644)
 	case strings.HasPrefix(string(mode), "container:"):
 		ost, err := readState(rt.containerDir(strings.TrimPrefix(string(mode), "container:")))
 		if err != nil || !ost.alive() || ost.Status == StatusExited {
@@ -132,7 +133,7 @@ func (rt *Runtime) prepareNetworks(st *containerState, cfg *initproc.Config, rc 
 		}
 		cfg.NetNS = "/proc/" + strconv.Itoa(ost.Pid) + "/ns/net"
 		odir := rt.containerDir(ost.ID)
-		return copyFiles(dir, map[string]string{"hosts": filepath.Join(odir, "hosts"), "resolv.conf": filepath.Join(odir, "resolv.conf")})
+		return fsutil.CopyFiles(dir, map[string]string{"hosts": filepath.Join(odir, "hosts"), "resolv.conf": filepath.Join(odir, "resolv.conf")}, 0o644)
 	case mode != NetworkModeBridge || len(st.Networks) == 0:
 		return nil
 	}
@@ -219,19 +220,6 @@ func allocate(rt *Runtime, rec *networkRecord, id string, ep *endpointState, ind
 	return nil
 }
 
-func copyFiles(dir string, files map[string]string) error {
-	for name, src := range files {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // attachNetworks plugs the container's init, which waits for Start, into
 // its networks: a veth per endpoint (the first one that leaves its
 // network gives the default route), its names on user-defined networks,
@@ -286,7 +274,7 @@ func (c *Container) attachNetworks(ctx context.Context, rc *runConfig) error {
 // attachEndpoint makes one veth and registers the container's names on a
 // user-defined network.
 func (rt *Runtime) attachEndpoint(ns netns.NsHandle, st *containerState, rec *networkRecord, ep endpointState, route bool) error {
-	if err := rt.ensureBridge(rec); err != nil {
+	if err := rt.bridge(rec).Ensure(); err != nil {
 		return err
 	}
 	mac, err := net.ParseMAC(ep.MAC)
@@ -365,25 +353,11 @@ func (rt *Runtime) releaseAddresses(id string) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, rec := range recs {
-		ipam, err := netsetup.OpenIPAM(filepath.Join(rt.networkDir(rec.ID), "ipam.json"))
-		if err != nil {
-			continue // removed meanwhile
-		}
-		_, owners, err := ipam.Allocations()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, o := range owners {
-			if o == id {
-				errs = append(errs, ipam.Release(id))
-				break
-			}
-		}
+	paths := make([]string, len(recs))
+	for i, rec := range recs {
+		paths[i] = filepath.Join(rt.networkDir(rec.ID), "ipam.json")
 	}
-	return errors.Join(errs...)
+	return netsetup.ReleaseFrom(paths, id)
 }
 
 // Connect attaches the container to the network, at once if it runs (or

@@ -15,7 +15,6 @@ import (
 
 	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/netsetup"
-	"github.com/vishvananda/netlink"
 )
 
 // CreateNetwork creates a user-defined bridge network: its state under the
@@ -119,10 +118,15 @@ func (rt *Runtime) defaultNetwork() (*networkRecord, error) {
 	return &rec, nil
 }
 
+// bridge is the network's bridge device and rules (netsetup.Bridge).
+func (rt *Runtime) bridge(rec *networkRecord) netsetup.Bridge {
+	return netsetup.Bridge{Name: rec.Bridge, Network: rec.ID, Subnet: rec.Subnet, Gateway: rec.Gateway,
+		Internal: rec.Internal, Owner: rt.ruleOwner(rec.Bridge)}
+}
+
 // ownBridge reports whether the network's bridge exists and is ours.
 func ownBridge(rec *networkRecord) bool {
-	alias, ok := netsetup.LinkAlias(rec.Bridge)
-	return ok && alias == rec.ID
+	return netsetup.Bridge{Name: rec.Bridge, Network: rec.ID}.Own()
 }
 
 // remakeDefault makes the default network's bridge again (networks lock
@@ -170,11 +174,11 @@ func (rt *Runtime) remakeDefault(rec *networkRecord, recs []networkRecord) error
 				return err
 			}
 		}
-		if err := fsutil.WriteFileAtomic(filepath.Join(rt.networkDir(rec.ID), "network.json"), mustJSON(rec), 0o600, fsutil.Sync()); err != nil {
+		if err := netsetup.WriteRecord(rt.networkDir(rec.ID), rec); err != nil {
 			return err
 		}
 	}
-	return rt.makeBridge(rec)
+	return rt.bridge(rec).Make()
 }
 
 // closeNetworks deletes the default network's bridge and rules if no
@@ -201,7 +205,7 @@ func (rt *Runtime) closeNetworks() error {
 			return err
 		}
 		// Our rules go even if the bridge is no longer ours (or gone).
-		return errors.Join(rt.removeNetworkRules(rec.Bridge), deleteOwnBridge(rec))
+		return errors.Join(rt.removeNetworkRules(rec.Bridge), rt.bridge(rec).DeleteOwn())
 	}
 	return nil
 }
@@ -250,7 +254,7 @@ func (rt *Runtime) createNetworkLocked(rec *networkRecord, recs []networkRecord,
 	if _, rec.Gateway, err = ipam.Info(); err != nil {
 		return err
 	}
-	if err := rt.makeBridge(rec); err != nil {
+	if err := rt.bridge(rec).Make(); err != nil {
 		return err
 	}
 	defer func() {
@@ -258,47 +262,7 @@ func (rt *Runtime) createNetworkLocked(rec *networkRecord, recs []networkRecord,
 			retErr = errors.Join(retErr, rt.removeNetworkRules(rec.Bridge), netsetup.DeleteLink(rec.Bridge))
 		}
 	}()
-	return fsutil.WriteFileAtomic(filepath.Join(dir, "network.json"), mustJSON(rec), 0o600, fsutil.Sync())
-}
-
-// makeBridge creates the network's bridge and rules; forwarding is turned
-// on for networks that reach the outside, as Docker does.
-func (rt *Runtime) makeBridge(rec *networkRecord) error {
-	br, err := netsetup.EnsureBridge(rec.Bridge, rec.Subnet, rec.Gateway)
-	if err != nil {
-		return err
-	}
-	// The alias names the network the device belongs to: another root on
-	// this host may make a bridge of the same name once ours is gone.
-	if err := netlink.LinkSetAlias(br, rec.ID); err != nil {
-		return errors.Join(err, netsetup.DeleteLink(rec.Bridge))
-	}
-	if !rec.Internal {
-		if err := netsetup.EnableForwarding(); err != nil {
-			return errors.Join(err, netsetup.DeleteLink(rec.Bridge))
-		}
-	}
-	if err := rt.setupNetworkRules(rec.Bridge, rec.Subnet, rec.Internal); err != nil {
-		return errors.Join(fmt.Errorf("network rules: %w", err), netsetup.DeleteLink(rec.Bridge))
-	}
-	return nil
-}
-
-// ensureBridge recreates a network's bridge if it is gone (a reboot, or
-// someone deleted it) before a container attaches.
-func (rt *Runtime) ensureBridge(rec *networkRecord) error {
-	if _, err := netlink.LinkByName(rec.Bridge); err == nil {
-		return nil
-	}
-	unlock, err := netsetup.LockHost()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if _, err := netlink.LinkByName(rec.Bridge); err == nil {
-		return nil
-	}
-	return rt.makeBridge(rec)
+	return netsetup.WriteRecord(dir, rec)
 }
 
 // lockNetworks takes the root's networks lock: creating and removing
@@ -348,18 +312,8 @@ func (rt *Runtime) removeNetwork(id string) error {
 		if err := os.Rename(dir, gone); err != nil {
 			return err
 		}
-		return errors.Join(rt.removeNetworkRules(rec.Bridge), deleteOwnBridge(rec), os.RemoveAll(gone))
+		return errors.Join(rt.removeNetworkRules(rec.Bridge), rt.bridge(rec).DeleteOwn(), os.RemoveAll(gone))
 	})
-}
-
-// deleteOwnBridge deletes the network's bridge if it is still ours: the
-// default network's device name is handed to another root once ours is
-// gone (remakeDefault), and deleting that one would strand its rules.
-func deleteOwnBridge(rec *networkRecord) error {
-	if !ownBridge(rec) {
-		return nil
-	}
-	return netsetup.DeleteLink(rec.Bridge)
 }
 
 // networkUsers returns the names of the live containers holding an

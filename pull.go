@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/hullbox/hull/internal/manifest"
@@ -128,26 +127,15 @@ func (rt *Runtime) pull(ctx context.Context, r Reference, cfg *imageConfig) (*Im
 	return rt.imageByDigest(desc.Digest)
 }
 
-// addImage records an image and points tag (if any) at it.
+// addImage records an image and points tag (if any) at it
+// (store.Index.AddImage).
 func (rt *Runtime) addImage(ctx context.Context, rec *store.ImageRecord, tag, repoDigest string) error {
-	now := time.Now().UTC()
+	var tags []string
+	if tag != "" {
+		tags = []string{tag}
+	}
 	return rt.store.UpdateIndex(ctx, func(ix *store.Index) error {
-		if old := ix.Images[rec.Manifest]; old != nil {
-			rec.RepoDigests = old.RepoDigests
-			rec.Added = old.Added
-			if rec.Index == "" {
-				rec.Index = old.Index
-			}
-		} else {
-			rec.Added = now
-		}
-		if repoDigest != "" && !slices.Contains(rec.RepoDigests, repoDigest) {
-			rec.RepoDigests = append(rec.RepoDigests, repoDigest)
-		}
-		ix.Images[rec.Manifest] = rec
-		if tag != "" {
-			ix.SetTag(tag, rec.Manifest, now)
-		}
+		ix.AddImage(rec, repoDigest, tags, time.Now().UTC())
 		return nil
 	})
 }

@@ -1,20 +1,18 @@
 package hull
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/initproc"
+	"github.com/hullbox/hull/internal/procfs"
+	"github.com/hullbox/hull/internal/statedir"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -81,7 +79,7 @@ func (st *containerState) alive() bool {
 	if st.Pid <= 0 || st.PidStart == 0 {
 		return false
 	}
-	start, exited := procStat(st.Pid)
+	start, exited := procfs.Stat(st.Pid)
 	// A Detached PID 1 that exited is running still, as Docker reports
 	// it, until its shim has recorded the exit and reaped it: readers
 	// that took it for gone would miss exit.json (exitPending).
@@ -111,7 +109,7 @@ func (st *containerState) exitPending() bool {
 	if !st.Detached || st.Pid <= 0 || st.PidStart == 0 {
 		return false
 	}
-	start, exited := procStat(st.Pid)
+	start, exited := procfs.Stat(st.Pid)
 	return exited && start == st.PidStart
 }
 
@@ -125,14 +123,9 @@ func (rt *Runtime) containersDir() string { return filepath.Join(rt.cfg.root, "c
 func (rt *Runtime) containerDir(id string) string { return filepath.Join(rt.containersDir(), id) }
 
 // recoveryDirName is containers/.recovery, what Open's recovery keeps:
-// unsettled/ lists the containers that are not settled, one symlink
-// each, <id> -> ../../<id> (one syscall to make); boot is the boot ID of
-// the last Open that read every state (recovery_linux.go).
-const recoveryDirName = ".recovery"
-
-func unsettledDir(containersDir string) string {
-	return filepath.Join(containersDir, recoveryDirName, "unsettled")
-}
+// the unsettled list (internal/statedir), and boot, the boot ID of the
+// last Open that read every state (recovery_linux.go).
+const recoveryDirName = statedir.RecoveryDir
 
 // settled reports whether nothing is left to do for the container whose
 // state st is: it exited, its exit is recorded, its init is gone, and no
@@ -143,55 +136,23 @@ func (st *containerState) settled() bool {
 	return st.Status == StatusExited && !st.AutoRemove && !st.alive()
 }
 
-// markUnsettled lists container id as not settled. writeState calls it
-// before it writes a state that is not exited (or one that must be
-// removed), so a crash between the two leaves the container listed, never
-// unlisted; only Open's recovery unlists a container (settle), under the
-// containers lock, and Create and respawn, the only changes from settled
-// (or nothing) to not settled, write their state under that lock. The
-// list is not synced: a machine crash that loses an entry also killed the
-// container, and the first Open after it reads every state.
-func markUnsettled(containersDir, id string) error {
-	link := filepath.Join(unsettledDir(containersDir), id)
-	err := os.Symlink(filepath.Join("..", "..", id), link)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(filepath.Dir(link), 0o700); err == nil {
-			err = os.Symlink(filepath.Join("..", "..", id), link)
-		}
-	}
-	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("list container %s as unsettled: %w", shortContainerID(id), err)
-	}
-	return nil
-}
+// markUnsettled lists container id as not settled (statedir.MarkUnsettled).
+// writeState calls it before it writes a state that is not exited (or one
+// that must be removed), so a crash between the two leaves the container
+// listed, never unlisted; only Open's recovery unlists a container
+// (settle), under the containers lock, and Create and respawn, the only
+// changes from settled (or nothing) to not settled, write their state
+// under that lock.
+func markUnsettled(containersDir, id string) error { return statedir.MarkUnsettled(containersDir, id) }
 
 // unmarkUnsettled drops container id from the list; it was not listed is
 // not an error.
 func unmarkUnsettled(containersDir, id string) error {
-	err := os.Remove(filepath.Join(unsettledDir(containersDir), id))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
+	return statedir.UnmarkUnsettled(containersDir, id)
 }
 
 // unsettledIDs lists the containers markUnsettled listed.
-func (rt *Runtime) unsettledIDs() ([]string, error) {
-	entries, err := os.ReadDir(unsettledDir(rt.containersDir()))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, 0, len(entries))
-	for _, e := range entries {
-		if len(e.Name()) == 64 {
-			ids = append(ids, e.Name())
-		}
-	}
-	return ids, nil
-}
+func (rt *Runtime) unsettledIDs() ([]string, error) { return statedir.Unsettled(rt.containersDir()) }
 
 // readUnsettled is walkStates over the unsettled containers only: a
 // superset of those that are running, paused or created, or have an init
@@ -211,42 +172,17 @@ func (rt *Runtime) readStates() ([]containerState, error) { return rt.walkStates
 // walkStates is readStates, calling lost (if not nil) with the ID of each
 // container whose state.json is lost (errStateLost), which it skips too.
 func (rt *Runtime) walkStates(lost func(id string)) ([]containerState, error) {
-	entries, err := os.ReadDir(rt.containersDir())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	ids, err := statedir.IDs(rt.containersDir())
 	if err != nil {
 		return nil, err
-	}
-	ids := make([]string, 0, len(entries))
-	for _, e := range entries {
-		if e.IsDir() && len(e.Name()) == 64 {
-			ids = append(ids, e.Name())
-		}
 	}
 	return rt.readStatesOf(ids, lost)
 }
 
-// readStatesOf is walkStates over the containers ids. Past a few hundred
-// it reads on every CPU: parsing the JSON is most of the cost (about 25
-// µs a state), and hull ps -a reads every state.
+// readStatesOf is walkStates over the containers ids, read on every CPU
+// when they are many (statedir.ReadAll).
 func (rt *Runtime) readStatesOf(ids []string, lost func(id string)) ([]containerState, error) {
-	states, errs := make([]containerState, len(ids)), make([]error, len(ids))
-	read := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			states[i], errs[i] = readState(rt.containerDir(ids[i]))
-		}
-	}
-	if workers := min(runtime.GOMAXPROCS(0), len(ids)/statesPerWorker); workers > 1 {
-		var wg sync.WaitGroup
-		per := (len(ids) + workers - 1) / workers
-		for lo := 0; lo < len(ids); lo += per {
-			wg.Go(func() { read(lo, min(lo+per, len(ids))) })
-		}
-		wg.Wait()
-	} else {
-		read(0, len(ids))
-	}
+	states, errs := statedir.ReadAll(ids, func(id string) (containerState, error) { return readState(rt.containerDir(id)) })
 	out := states[:0]
 	for i, id := range ids {
 		err := errs[i]
@@ -264,10 +200,6 @@ func (rt *Runtime) readStatesOf(ids []string, lost func(id string)) ([]container
 	return out, nil
 }
 
-// statesPerWorker is the fewest states readStatesOf gives a goroutine of
-// its own.
-const statesPerWorker = 128
-
 // errStateLost marks a state.json that does not parse. state.json is
 // replaced by rename without fsync (writeState), so only a machine crash
 // leaves one empty or torn, and then none of its processes survived:
@@ -276,7 +208,7 @@ var errStateLost = errors.New("state lost in a crash")
 
 func readState(dir string) (containerState, error) {
 	var st containerState
-	data, err := readSmallFile(filepath.Join(dir, "state.json"))
+	data, err := fsutil.ReadSmallFile(filepath.Join(dir, "state.json"))
 	if err != nil {
 		return st, err
 	}
@@ -313,37 +245,8 @@ func mustJSON(v any) []byte {
 	return data
 }
 
-// procStartTime returns field 22 of /proc/<pid>/stat (start time in clock
-// ticks since boot), or 0 if the process does not exist.
-func procStartTime(pid int) uint64 {
-	start, exited := procStat(pid)
-	if exited {
-		return 0 // a zombie is not running any more
-	}
-	return start
-}
-
-// procStat returns the start time of pid (0 if there is no such process)
-// and whether it has exited (a zombie its parent has not reaped yet).
-func procStat(pid int) (start uint64, exited bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// The command name (field 2) may hold spaces and parentheses: fields
-	// are counted after its last ')'.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, false
-	}
-	fields := bytes.Fields(data[i+1:])
-	// fields[0] is field 3 (state); starttime is field 22.
-	if len(fields) < 20 {
-		return 0, false
-	}
-	v, _ := strconv.ParseUint(string(fields[19]), 10, 64)
-	return v, string(fields[0]) == "Z" || string(fields[0]) == "X"
-}
+// procStartTime is procfs.StartTime: the start time of a running pid, or 0.
+func procStartTime(pid int) uint64 { return procfs.StartTime(pid) }
 
 // mergeExit applies a shim's exit.json to a state that does not
 // know yet that the container exited (its owner is gone, or is slower).

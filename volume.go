@@ -2,17 +2,16 @@ package hull
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/hullbox/hull/internal/fsutil"
+	"github.com/hullbox/hull/internal/volumes"
 )
 
 // Volume is a named directory in the Runtime's root (volumes/<name>/_data)
@@ -20,7 +19,7 @@ import (
 // use it; the caller removes it with Remove (or PruneVolumes).
 type Volume struct {
 	rt   *Runtime
-	meta volumeMeta
+	meta volumes.Meta
 }
 
 // VolumeInspect describes a volume, as `docker volume inspect`.
@@ -36,14 +35,6 @@ type VolumeInspect struct {
 	// with "", for an image's VOLUME, or by WithAnonymousVolume):
 	// PruneVolumes removes it by default once unused.
 	Anonymous bool `json:"Anonymous"`
-}
-
-// volumeMeta is volumes/<name>/meta.json.
-type volumeMeta struct {
-	Name      string            `json:"name"`
-	CreatedAt time.Time         `json:"createdAt"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	Anonymous bool              `json:"anonymous,omitempty"`
 }
 
 // VolumeOption configures CreateVolume and ImportVolume.
@@ -86,7 +77,7 @@ func WithLiveExport() ExportVolumeOption {
 func (v *Volume) Name() string { return v.meta.Name }
 
 // Mountpoint returns the host directory that holds the volume's content.
-func (v *Volume) Mountpoint() string { return v.rt.volumeData(v.meta.Name) }
+func (v *Volume) Mountpoint() string { return v.rt.volumes().Data(v.meta.Name) }
 
 // Inspect describes the volume, read again from the root. It fails with
 // ErrNotFound if the volume has been removed.
@@ -119,7 +110,7 @@ func (rt *Runtime) CreateVolume(ctx context.Context, name string, opts ...Volume
 			return nil, fmt.Errorf("create volume: %w", err)
 		}
 	}
-	meta := volumeMeta{Name: name, Labels: cfg.labels, CreatedAt: time.Now().UTC()}
+	meta := volumes.Meta{Name: name, Labels: cfg.labels, CreatedAt: time.Now().UTC()}
 	if name == "" {
 		meta.Name, meta.Anonymous = newID(), true
 	} else if err := checkVolumeName(name); err != nil {
@@ -135,30 +126,10 @@ func (rt *Runtime) CreateVolume(ctx context.Context, name string, opts ...Volume
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("create volume %s: %w", meta.Name, err)
 	}
-	if err := rt.makeVolume(meta); err != nil {
+	if err := rt.volumes().Make(meta); err != nil {
 		return nil, fmt.Errorf("create volume %s: %w", meta.Name, err)
 	}
 	return &Volume{rt: rt, meta: meta}, nil
-}
-
-// makeVolume creates volumes/<name> with an empty _data (0755 root, as
-// Docker's) and its metadata, all or nothing. The volumes lock is held.
-func (rt *Runtime) makeVolume(meta volumeMeta) error {
-	tmp, err := os.MkdirTemp(rt.volumesDir(), ".create-")
-	if err != nil {
-		return err
-	}
-	err = os.Mkdir(filepath.Join(tmp, "_data"), 0o755)
-	if err == nil {
-		err = fsutil.WriteFileAtomic(filepath.Join(tmp, "meta.json"), mustJSON(meta), 0o600, fsutil.Sync())
-	}
-	if err == nil {
-		err = os.Rename(tmp, rt.volumeDir(meta.Name))
-	}
-	if err != nil {
-		os.RemoveAll(tmp)
-	}
-	return err
 }
 
 // Volume returns the volume named name, or an error wrapping ErrNotFound.
@@ -181,19 +152,13 @@ func (rt *Runtime) Volumes(ctx context.Context) ([]*Volume, error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(rt.volumesDir())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	names, err := rt.volumes().Names()
 	if err != nil {
 		return nil, fmt.Errorf("list volumes: %w", err)
 	}
 	var out []*Volume
-	for _, e := range entries {
-		if !e.IsDir() || checkVolumeName(e.Name()) != nil {
-			continue // .create-*, .removing-*, .import-*: not volumes (yet)
-		}
-		meta, err := rt.readVolume(e.Name())
+	for _, name := range names {
+		meta, err := rt.readVolume(name)
 		if errors.Is(err, ErrNotFound) {
 			continue // removed meanwhile
 		}
@@ -227,21 +192,10 @@ func (v *Volume) Remove(ctx context.Context) error {
 	if ids := users[v.meta.Name]; len(ids) > 0 {
 		return fmt.Errorf("remove volume %s: %w: volume is in use by container %s", v.meta.Name, ErrConflict, strings.Join(ids, ", "))
 	}
-	if err := v.rt.deleteVolume(v.meta.Name); err != nil {
+	if err := v.rt.volumes().Delete(v.meta.Name); err != nil {
 		return fmt.Errorf("remove volume %s: %w", v.meta.Name, err)
 	}
 	return nil
-}
-
-// deleteVolume renames the volume's directory away (readers never see half
-// a volume) and removes it. The volumes lock is held.
-func (rt *Runtime) deleteVolume(name string) error {
-	gone := filepath.Join(rt.volumesDir(), ".removing-"+name)
-	_ = os.RemoveAll(gone) // a dead process's half-done remove
-	if err := os.Rename(rt.volumeDir(name), gone); err != nil {
-		return err
-	}
-	return os.RemoveAll(gone)
 }
 
 // PruneVolumesOption configures PruneVolumes.
@@ -281,7 +235,7 @@ func (rt *Runtime) PruneVolumes(ctx context.Context, opts ...PruneVolumesOption)
 		return rep, fmt.Errorf("prune volumes: %w", err)
 	}
 	defer unlock()
-	rep.SpaceReclaimed += rt.removeStaleVolumeDirs()
+	rep.SpaceReclaimed += rt.volumes().RemoveStale() // what dead processes left
 	users, err := rt.volumeUsers()
 	if err != nil {
 		return rep, fmt.Errorf("prune volumes: %w", err)
@@ -296,7 +250,7 @@ func (rt *Runtime) PruneVolumes(ctx context.Context, opts ...PruneVolumesOption)
 			break
 		}
 		size := fsutil.DirSize(v.Mountpoint())
-		if err := rt.deleteVolume(v.meta.Name); err != nil {
+		if err := rt.volumes().Delete(v.meta.Name); err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, fmt.Errorf("prune volume %s: %w", v.meta.Name, err))
 			}
@@ -306,29 +260,6 @@ func (rt *Runtime) PruneVolumes(ctx context.Context, opts ...PruneVolumesOption)
 		rep.SpaceReclaimed += size
 	}
 	return rep, errors.Join(errs...)
-}
-
-// removeStaleVolumeDirs removes temp directories of creates, imports and
-// removes that a dead process left. The volumes lock is held, and every
-// writer of such a directory holds it while the name is visible, except an
-// import, which keeps its own lock on it. It returns the bytes it freed.
-func (rt *Runtime) removeStaleVolumeDirs() (freed int64) {
-	entries, _ := os.ReadDir(rt.volumesDir())
-	for _, e := range entries {
-		n := e.Name()
-		if !e.IsDir() || !strings.HasPrefix(n, ".") {
-			continue
-		}
-		p := filepath.Join(rt.volumesDir(), n)
-		if strings.HasPrefix(n, ".import-") && fsutil.Held(filepath.Join(p, ".lock")) {
-			continue
-		}
-		size := fsutil.DirSize(p)
-		if os.RemoveAll(p) == nil {
-			freed += size
-		}
-	}
-	return freed
 }
 
 // volumeUsers maps each volume name to the IDs (short) of the containers
@@ -350,41 +281,19 @@ func (rt *Runtime) volumeUsers() (map[string][]string, error) {
 	return users, nil
 }
 
-func (rt *Runtime) volumesDir() string { return filepath.Join(rt.cfg.root, "volumes") }
-
-func (rt *Runtime) volumeDir(name string) string { return filepath.Join(rt.volumesDir(), name) }
-
-func (rt *Runtime) volumeData(name string) string {
-	return filepath.Join(rt.volumeDir(name), "_data")
-}
+// volumes is the root's volumes directory (internal/volumes).
+func (rt *Runtime) volumes() volumes.Dir { return volumes.Dir(filepath.Join(rt.cfg.root, "volumes")) }
 
 // readVolume reads a volume's metadata; ErrNotFound if it has none.
-func (rt *Runtime) readVolume(name string) (volumeMeta, error) {
-	var meta volumeMeta
-	data, err := os.ReadFile(filepath.Join(rt.volumeDir(name), "meta.json"))
+func (rt *Runtime) readVolume(name string) (volumes.Meta, error) {
+	meta, err := rt.volumes().Read(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return meta, fmt.Errorf("volume %s: %w", name, ErrNotFound)
 	}
-	if err != nil {
-		return meta, err
-	}
-	if err := json.Unmarshal(data, &meta); err != nil {
-		return meta, fmt.Errorf("volume %s metadata: %w", name, err)
-	}
-	return meta, nil
+	return meta, err
 }
 
-// checkVolumeName applies Docker's rule for volume names.
+// checkVolumeName is volumes.CheckName, its refusal ErrInvalidArgument.
 func checkVolumeName(name string) error {
-	ok := len(name) >= 2 && len(name) <= 255
-	for i, r := range name {
-		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
-		if !alnum && (i == 0 || r != '_' && r != '.' && r != '-') {
-			ok = false
-		}
-	}
-	if !ok {
-		return fmt.Errorf("%w: volume name %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]+", ErrInvalidArgument, name)
-	}
-	return nil
+	return alsoIs(volumes.CheckName(name), volumes.ErrInvalidName, ErrInvalidArgument)
 }

@@ -5,23 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/hullbox/hull/internal/archive"
-	"github.com/hullbox/hull/internal/fsutil"
+	"github.com/hullbox/hull/internal/volumes"
 )
 
 // lockVolumes takes the root's volumes lock (an flock, so it holds across
 // processes). Lock order: the containers lock first, then this one.
-func (rt *Runtime) lockVolumes() (func(), error) {
-	l, err := fsutil.LockFile(filepath.Join(rt.volumesDir(), ".lock"), fsutil.CreateDir)
-	if err != nil {
-		return nil, err
-	}
-	return l.Unlock, nil
-}
+func (rt *Runtime) lockVolumes() (func(), error) { return rt.volumes().Lock() }
 
 // lockContainersAndVolumes takes both locks, so that the volumes in use
 // cannot change while a volume is removed.
@@ -56,8 +50,8 @@ func (rt *Runtime) claimVolumes(st *containerState) error {
 			continue
 		}
 		if m.Anonymous {
-			meta := volumeMeta{Name: m.Name, Anonymous: true, CreatedAt: time.Now().UTC()}
-			if err := rt.makeVolume(meta); err != nil {
+			meta := volumes.Meta{Name: m.Name, Anonymous: true, CreatedAt: time.Now().UTC()}
+			if err := rt.volumes().Make(meta); err != nil {
 				return fmt.Errorf("volume for %s: %w", m.Destination, err)
 			}
 			continue
@@ -65,7 +59,7 @@ func (rt *Runtime) claimVolumes(st *containerState) error {
 		if _, err := rt.readVolume(m.Name); err != nil {
 			return err
 		}
-		if m.RW && fsutil.Held(filepath.Join(rt.volumeDir(m.Name), "export.lock")) {
+		if m.RW && rt.volumes().Exporting(m.Name) {
 			return fmt.Errorf("%w: volume %s is being exported", ErrConflict, m.Name)
 		}
 	}
@@ -77,7 +71,7 @@ func (rt *Runtime) claimVolumes(st *containerState) error {
 // containers lock, as claimVolumes runs for a new one.
 func (rt *Runtime) checkExports(ms []MountPoint) error {
 	for _, m := range ms {
-		if m.Type == MountTypeVolume && m.RW && fsutil.Held(filepath.Join(rt.volumeDir(m.Name), "export.lock")) {
+		if m.Type == MountTypeVolume && m.RW && rt.volumes().Exporting(m.Name) {
 			return fmt.Errorf("%w: volume %s is being exported", ErrConflict, m.Name)
 		}
 	}
@@ -114,7 +108,7 @@ func (rt *Runtime) removeAnonymousVolumes(ms []MountPoint) error {
 		if m.Type != MountTypeVolume || !m.Anonymous || len(users[m.Name]) > 0 {
 			continue
 		}
-		if err := rt.deleteVolume(m.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := rt.volumes().Delete(m.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove volume %s: %w", m.Name, err))
 		}
 	}
@@ -147,15 +141,15 @@ func (v *Volume) Export(ctx context.Context, w io.Writer, opts ...ExportVolumeOp
 		return fmt.Errorf("export volume %s: %w", name, err)
 	}
 	defer release()
-	if err := archive.WriteDir(ctx, w, rt.volumeData(name)); err != nil {
+	if err := archive.WriteDir(ctx, w, rt.volumes().Data(name)); err != nil {
 		return fmt.Errorf("export volume %s: %w", name, err)
 	}
 	return nil
 }
 
 // holdForExport checks, under the containers and volumes locks, that the
-// volume exists and no live container writes it, and takes a shared lock
-// on its export.lock that claimVolumes tests (fsutil.Held).
+// volume exists and no live container writes it, and marks it exported
+// (volumes.Dir.HoldExport) for claimVolumes.
 func (rt *Runtime) holdForExport(name string, live bool) (func(), error) {
 	unlock, err := rt.lockContainersAndVolumes()
 	if err != nil {
@@ -181,11 +175,7 @@ func (rt *Runtime) holdForExport(name string, live bool) (func(), error) {
 			}
 		}
 	}
-	l, err := fsutil.LockFile(filepath.Join(rt.volumeDir(name), "export.lock"), fsutil.Shared)
-	if err != nil {
-		return nil, err
-	}
-	return l.Unlock, nil
+	return rt.volumes().HoldExport(name)
 }
 
 // ImportVolume creates a volume named name ("" for an anonymous one) from
@@ -195,7 +185,7 @@ func (rt *Runtime) holdForExport(name string, live bool) (func(), error) {
 // entries, overlay xattrs) fail with ErrInvalidContent, and nothing is
 // left behind: the content is unpacked beside the volumes and renamed
 // into place only when complete.
-func (rt *Runtime) ImportVolume(ctx context.Context, name string, r io.Reader, opts ...VolumeOption) (_ *Volume, retErr error) {
+func (rt *Runtime) ImportVolume(ctx context.Context, name string, r io.Reader, opts ...VolumeOption) (*Volume, error) {
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -205,77 +195,26 @@ func (rt *Runtime) ImportVolume(ctx context.Context, name string, r io.Reader, o
 			return nil, fmt.Errorf("import volume: %w", err)
 		}
 	}
-	meta := volumeMeta{Name: name, Labels: cfg.labels}
+	meta := volumes.Meta{Name: name, Labels: cfg.labels}
 	if name == "" {
 		meta.Name, meta.Anonymous = newID(), true
 	} else if err := checkVolumeName(name); err != nil {
 		return nil, fmt.Errorf("import volume: %w", err)
 	}
-	if err := rt.volumeFree(meta.Name); err != nil {
-		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
-	}
-	tmp, release, err := rt.importDir()
-	if err != nil {
-		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
-	}
-	defer func() {
-		release()
-		if retErr != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
-	if err := archive.ApplyDir(ctx, filepath.Join(tmp, "_data"), r); err != nil {
-		return nil, fmt.Errorf("import volume %s: %w", meta.Name, alsoIs(err, archive.ErrUnsafe, ErrInvalidContent))
-	}
-	if err := os.Remove(filepath.Join(tmp, ".lock")); err != nil {
-		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
-	}
-	unlock, err := rt.lockVolumes()
-	if err != nil {
-		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
-	}
-	defer unlock()
-	if _, err := os.Lstat(rt.volumeDir(meta.Name)); err == nil {
+	if _, err := os.Lstat(rt.volumes().Path(meta.Name)); err == nil {
 		return nil, fmt.Errorf("import volume %s: %w: a volume with that name exists", meta.Name, ErrConflict)
 	}
-	meta.CreatedAt = time.Now().UTC()
-	if err := fsutil.WriteFileAtomic(filepath.Join(tmp, "meta.json"), mustJSON(meta), 0o600, fsutil.Sync()); err != nil {
+	im, err := rt.volumes().StartImport()
+	if err != nil {
 		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
 	}
-	if err := os.Rename(tmp, rt.volumeDir(meta.Name)); err != nil {
-		return nil, fmt.Errorf("import volume %s: %w", meta.Name, err)
+	defer im.Close()
+	if err := archive.ApplyDir(ctx, im.Data(), r); err != nil {
+		return nil, fmt.Errorf("import volume %s: %w", meta.Name, alsoIs(err, archive.ErrUnsafe, ErrInvalidContent))
+	}
+	meta.CreatedAt = time.Now().UTC()
+	if err := im.Commit(meta); err != nil {
+		return nil, fmt.Errorf("import volume %s: %w", meta.Name, alsoIs(err, fs.ErrExist, ErrConflict))
 	}
 	return &Volume{rt: rt, meta: meta}, nil
-}
-
-// volumeFree fails with ErrConflict if the volume exists.
-func (rt *Runtime) volumeFree(name string) error {
-	if _, err := os.Lstat(rt.volumeDir(name)); err == nil {
-		return fmt.Errorf("%w: a volume with that name exists", ErrConflict)
-	}
-	return nil
-}
-
-// importDir makes volumes/.import-*/ with an empty _data, and holds a
-// lock in it until release, so PruneVolumes leaves it alone.
-func (rt *Runtime) importDir() (string, func(), error) {
-	if err := os.MkdirAll(rt.volumesDir(), 0o700); err != nil {
-		return "", nil, err
-	}
-	tmp, err := os.MkdirTemp(rt.volumesDir(), ".import-")
-	if err != nil {
-		return "", nil, err
-	}
-	l, err := fsutil.LockFile(filepath.Join(tmp, ".lock"), fsutil.Exclusive)
-	if err == nil {
-		err = os.Mkdir(filepath.Join(tmp, "_data"), 0o755)
-		if err != nil {
-			l.Unlock()
-		}
-	}
-	if err != nil {
-		os.RemoveAll(tmp)
-		return "", nil, err
-	}
-	return tmp, l.Unlock, nil
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/testutil"
+	"github.com/hullbox/hull/internal/volumes"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 )
@@ -349,7 +350,7 @@ func TestVolumeAnonymousFromImage(t *testing.T) {
 	}
 	// Start's copy-up filled the anonymous volume from the image (as
 	// Docker's, at start).
-	if data, _ := os.ReadFile(filepath.Join(rt.volumeData(names[0]), "seed")); len(data) != 0 {
+	if data, _ := os.ReadFile(filepath.Join(rt.volumes().Data(names[0]), "seed")); len(data) != 0 {
 		t.Errorf("anonymous volume filled before Start: %q", data)
 	}
 	if err := c.Start(ctx); err != nil {
@@ -358,7 +359,7 @@ func TestVolumeAnonymousFromImage(t *testing.T) {
 	if st, err := c.Wait(ctx); err != nil || st.ExitCode != 0 {
 		t.Fatalf("cat /cache/seed: %+v %v", st, err)
 	}
-	if data, _ := os.ReadFile(filepath.Join(rt.volumeData(names[0]), "seed")); string(data) != "seed" {
+	if data, _ := os.ReadFile(filepath.Join(rt.volumes().Data(names[0]), "seed")); string(data) != "seed" {
 		t.Errorf("anonymous volume content %q", data)
 	}
 	// Prune keeps volumes in use.
@@ -474,7 +475,7 @@ func TestBindMounts(t *testing.T) {
 		"target":   WithBind(dir, "mnt"),
 		"root":     WithBind(dir, "/"),
 		"prop":     WithBind(dir, "/mnt", WithPropagation("weird")),
-		"volprop":  WithVolume(&Volume{rt: rt, meta: volumeMeta{Name: "v1"}}, "/mnt", WithPropagation("rslave")),
+		"volprop":  WithVolume(&Volume{rt: rt, meta: volumes.Meta{Name: "v1"}}, "/mnt", WithPropagation("rslave")),
 		"nil":      WithVolume(nil, "/mnt"),
 	} {
 		if _, err := rt.Create(t.Context(), "busybox:test", opt); !errors.Is(err, ErrInvalidArgument) {
@@ -894,20 +895,20 @@ func TestVolumeStaleDirs(t *testing.T) {
 	ctx := t.Context()
 	mustVolume(t, rt, "real")
 	for _, d := range []string{".create-1", ".import-2/_data", ".removing-gone/_data"} {
-		if err := os.MkdirAll(filepath.Join(rt.volumesDir(), d), 0o700); err != nil {
+		if err := os.MkdirAll(rt.volumes().Path(d), 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A killed import's content.
-	if err := os.WriteFile(filepath.Join(rt.volumesDir(), ".import-2/_data/big"), make([]byte, 300_000), 0o600); err != nil {
+	if err := os.WriteFile(rt.volumes().Path(".import-2/_data/big"), make([]byte, 300_000), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	live, release, err := rt.importDir()
+	live, err := rt.volumes().StartImport()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer release()
-	if err := os.WriteFile(filepath.Join(live, "_data/busy"), make([]byte, 100_000), 0o600); err != nil {
+	defer live.Close()
+	if err := os.WriteFile(filepath.Join(live.Data(), "busy"), make([]byte, 100_000), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if vols, err := rt.Volumes(ctx); err != nil || len(vols) != 1 || vols[0].Name() != "real" {
@@ -916,12 +917,12 @@ func TestVolumeStaleDirs(t *testing.T) {
 	if rep, err := rt.PruneVolumes(ctx); err != nil || len(rep.VolumesDeleted) != 0 || rep.SpaceReclaimed != 300_000 {
 		t.Errorf("prune: %+v %v, want 300000 bytes reclaimed (the killed import's)", rep, err)
 	}
-	ents, _ := os.ReadDir(rt.volumesDir())
+	ents, _ := os.ReadDir(string(rt.volumes()))
 	var names []string
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if want := []string{filepath.Base(live), ".lock", "real"}; !slices.Equal(names, want) {
+	if want := []string{filepath.Base(filepath.Dir(live.Data())), ".lock", "real"}; !slices.Equal(names, want) {
 		t.Errorf("volumes dir holds %q, want %q", names, want)
 	}
 }

@@ -147,3 +147,31 @@ func dropWhiteouts(r io.Reader, w io.Writer) error {
 		}
 	}
 }
+
+// InOverlay mounts an overlay of lowers (top first) under upper, with
+// work its work directory, at mnt in a private mount namespace of one
+// thread (InPrivateMountNS), and calls fn there with the mount's root
+// opened O_PATH: the kernel removes the mount with the thread, so nothing
+// is left even if the process dies. Options longer than a page (too many
+// layers) fail with ErrTooManyLayers.
+func InOverlay(upper string, lowers []string, work, mnt string, fn func(root int) error) error {
+	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + upper + ",workdir=" + work
+	if len(opts) >= unix.Getpagesize() {
+		return fmt.Errorf("%w: %d layers make overlay options longer than a page", ErrTooManyLayers, len(lowers))
+	}
+	return InPrivateMountNS(func() error {
+		if err := unix.Mount("overlay", mnt, "overlay", 0, opts); err != nil {
+			return fmt.Errorf("mount overlay: %w", err)
+		}
+		root, err := unix.Open(mnt, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open overlay root: %w", err)
+		}
+		defer unix.Close(root)
+		return fn(root)
+	})
+}
+
+// ErrTooManyLayers is wrapped by InOverlay's error when the layers do not
+// fit in one mount's options.
+var ErrTooManyLayers = errors.New("too many layers")

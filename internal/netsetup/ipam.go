@@ -261,3 +261,28 @@ func (m *IPAM) Allocations() ([]netip.Addr, map[netip.Addr]string, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Less(out[j]) })
 	return out, st.Allocated, nil
 }
+
+// ReleaseFrom frees every address owner holds in the IPAM files at paths.
+// A file that is gone (its network removed meanwhile) is skipped, and one
+// where owner holds nothing is not written.
+func ReleaseFrom(paths []string, owner string) error {
+	var errs []error
+	for _, p := range paths {
+		m, err := OpenIPAM(p)
+		if err != nil {
+			continue
+		}
+		_, owners, err := m.Allocations()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, o := range owners {
+			if o == owner {
+				errs = append(errs, m.Release(owner))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -107,5 +108,55 @@ func TestIPAMNeverTwice(t *testing.T) {
 	wg.Wait()
 	if len(seen) != 40 {
 		t.Errorf("%d distinct addresses", len(seen))
+	}
+}
+
+// TestReleaseFrom: the owner's addresses go from every file, others'
+// stay, a missing file is skipped, and a file the owner is absent from is
+// not written.
+func TestReleaseFrom(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var paths []string
+	for i, subnet := range []string{"10.1.0.0/24", "10.2.0.0/24"} {
+		p := filepath.Join(dir, fmt.Sprintf("ipam%d.json", i))
+		m, err := NewIPAM(p, netip.MustParsePrefix(subnet), netip.Addr{}, netip.Prefix{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Allocate("other", netip.Addr{}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if _, err := m.Allocate("gone", netip.Addr{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		paths = append(paths, p)
+	}
+	before, err := os.Stat(paths[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ReleaseFrom(append(paths, filepath.Join(dir, "removed.json")), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		m, err := OpenIPAM(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, owners, err := m.Allocations()
+		if err != nil || len(owners) != 1 {
+			t.Errorf("%s: owners %v, %v; want only other", p, owners, err)
+		}
+		for _, o := range owners {
+			if o != "other" {
+				t.Errorf("%s: %s still holds an address", p, o)
+			}
+		}
+	}
+	if after, err := os.Stat(paths[1]); err != nil || !after.ModTime().Equal(before.ModTime()) || !os.SameFile(before, after) {
+		t.Errorf("a file without the owner was written")
 	}
 }

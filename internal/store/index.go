@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -70,6 +71,27 @@ func (ix *Index) SetTag(tag string, d digest.Digest, now time.Time) {
 	}
 	t.Digest = d
 	t.History = append(t.History, TagEvent{Digest: d, Time: now})
+}
+
+// AddImage records rec, points tags at it and adds repoDigest (unless
+// "") to its repository digests. An image stored already keeps its
+// repository digests, the time it was added and the index it was chosen
+// from (unless rec names one); a new one is added at now.
+func (ix *Index) AddImage(rec *ImageRecord, repoDigest string, tags []string, now time.Time) {
+	rec.Added = now
+	if old := ix.Images[rec.Manifest]; old != nil {
+		rec.RepoDigests, rec.Added = old.RepoDigests, old.Added
+		if rec.Index == "" {
+			rec.Index = old.Index
+		}
+	}
+	if repoDigest != "" && !slices.Contains(rec.RepoDigests, repoDigest) {
+		rec.RepoDigests = append(rec.RepoDigests, repoDigest)
+	}
+	ix.Images[rec.Manifest] = rec
+	for _, t := range tags {
+		ix.SetTag(t, rec.Manifest, now)
+	}
 }
 
 // TagsOf returns the tags pointing at d.

@@ -76,3 +76,31 @@ func TestReadIndexParsesOncePerWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestAddImage: a new image is added now with its repository digest and
+// tags; added again, it keeps what it had (repository digests, time
+// added, index) and gains what is new.
+func TestAddImage(t *testing.T) {
+	t.Parallel()
+	ix := &Index{Images: map[digest.Digest]*ImageRecord{}, Tags: map[string]*TagRecord{}}
+	m, idx := digest.FromString("m"), digest.FromString("index")
+	t0 := time.Now().UTC()
+	ix.AddImage(&ImageRecord{Manifest: m, Index: idx}, "r/a@"+m.String(), []string{"r/a:1"}, t0)
+	rec := ix.Images[m]
+	if !rec.Added.Equal(t0) || len(rec.RepoDigests) != 1 || ix.Tags["r/a:1"].Digest != m {
+		t.Fatalf("first add: %+v", rec)
+	}
+	t1 := t0.Add(time.Hour)
+	ix.AddImage(&ImageRecord{Manifest: m}, "r/b@"+m.String(), []string{"r/a:1", "r/b:2"}, t1)
+	rec = ix.Images[m]
+	if !rec.Added.Equal(t0) || rec.Index != idx || len(rec.RepoDigests) != 2 || ix.Tags["r/b:2"].Digest != m {
+		t.Errorf("second add: %+v", rec)
+	}
+	if h := ix.Tags["r/a:1"].History; len(h) != 1 {
+		t.Errorf("a tag that did not move has history %v", h)
+	}
+	ix.AddImage(&ImageRecord{Manifest: m}, "r/b@"+m.String(), nil, t1)
+	if n := len(ix.Images[m].RepoDigests); n != 2 {
+		t.Errorf("a repository digest added twice: %d", n)
+	}
+}

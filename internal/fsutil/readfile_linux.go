@@ -1,4 +1,4 @@
-package hull
+package fsutil
 
 import (
 	"io/fs"
@@ -6,10 +6,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readSmallFile is os.ReadFile for the small files read by the thousand
-// (states: Containers, a full recovery): open, read, close, without the
-// runtime poller's set-up and the fstat that os.ReadFile spends on each.
-func readSmallFile(path string) ([]byte, error) {
+// ReadSmallFile is os.ReadFile for the small files read by the thousand
+// (container states: Containers, a full recovery): open, read, close,
+// without the runtime poller's set-up and the fstat that os.ReadFile
+// spends on each.
+func ReadSmallFile(path string) ([]byte, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	for err == unix.EINTR {
 		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
