@@ -9,17 +9,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
-	"github.com/hullbox/hull/internal/attach"
 	"github.com/hullbox/hull/internal/cgroup"
 	"github.com/hullbox/hull/internal/dns"
 	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/initproc"
 	specpkg "github.com/hullbox/hull/internal/spec"
-	"golang.org/x/sys/unix"
 )
 
 // liveProcess is a container init this Runtime started and will reap.
@@ -185,85 +182,6 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 	return c, nil
 }
 
-// pendingStart is what Create keeps for the Start that launches the
-// container's init in the same Runtime: its config and run options
-// (writers, stdin, the attach socket served meanwhile). A Start from
-// another Runtime reads the same from config.json and state.json.
-type pendingStart struct {
-	cfg *initproc.Config
-	rc  *runConfig
-	// launched is closed when the pending start is over: launched,
-	// removed or started elsewhere (Wait waits for it).
-	launched chan struct{}
-}
-
-// prepare is the end of Create: the networks' addresses and files,
-// config.json, the state with its addresses, the attach socket of an
-// owned container, and the container made this Runtime's, waiting for
-// Start. The caller's rollback (cleanup) undoes it.
-func (c *Container) prepare(st containerState, cfg *initproc.Config, rc *runConfig) error {
-	rt := c.rt
-	dir := rt.containerDir(c.id)
-	err := rt.prepareNetworks(&st, cfg, rc, true) // network_attach_linux.go
-	c.mu.Lock()
-	c.st = st // with its addresses: what cleanup releases
-	c.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	initproc.Trace("P networks prepared")
-	// A Start in another process reads it (as a restart does); replaced
-	// whole, never torn.
-	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "config.json"), mustJSON(cfg), 0o600, fsutil.Exchange()); err != nil {
-		return err
-	}
-	if len(st.Networks) > 0 {
-		if err := writeState(dir, &st); err != nil { // its addresses, for every reader
-			return err
-		}
-	}
-	if !rc.stdio.detached {
-		// Served from now on: a client attached before Start sees all of
-		// the output (a Detached container's shim serves it from Start).
-		srv, err := attach.Listen(dir)
-		if err != nil {
-			return err
-		}
-		rc.attachSrv = srv
-	}
-	c.mu.Lock()
-	c.pending = &pendingStart{cfg: cfg, rc: rc, launched: make(chan struct{})}
-	c.mu.Unlock()
-	rt.own(c)
-	// A Close that ran meanwhile did not see this container.
-	return rt.checkOpen()
-}
-
-// own makes c one of the containers this Runtime owns (Close removes them).
-func (rt *Runtime) own(c *Container) {
-	rt.ctrs.mu.Lock()
-	defer rt.ctrs.mu.Unlock()
-	if rt.ctrs.owned == nil {
-		rt.ctrs.owned = map[string]*Container{}
-	}
-	rt.ctrs.owned[c.id] = c
-}
-
-// dropPendingLocked ends the pending start, if any: its attach socket is
-// closed unless the launch took it, and Wait is woken. With c.mu held.
-func (c *Container) dropPendingLocked() {
-	p := c.pending
-	if p == nil {
-		return
-	}
-	c.pending = nil
-	if p.rc.attachSrv != nil {
-		_ = p.rc.attachSrv.Close()
-		p.rc.attachSrv = nil
-	}
-	close(p.launched)
-}
-
 // reserve takes the container's name and writes its first state under the
 // containers lock, so two Creates (in any processes) never share a name.
 func (rt *Runtime) reserve(st *containerState) error {
@@ -427,14 +345,6 @@ func (c *Container) reap() {
 	c.autoRemove()
 }
 
-// isPending reports whether this Runtime created the container and no
-// init has been launched for it yet.
-func (c *Container) isPending() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.pending != nil
-}
-
 // live returns the process this Runtime owns, or nil; Start may replace
 // it (a restart), so it is read under c.mu.
 func (c *Container) live() *liveProcess {
@@ -517,80 +427,6 @@ func (c *Container) running() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.st.Status != StatusExited && c.st.alive()
-}
-
-// Kill sends sig to the container's main process. It fails with
-// ErrConflict if the container is not running. As in Docker, a PID 1 that
-// has no handler for sig ignores it (SIGKILL always works).
-func (c *Container) Kill(ctx context.Context, sig syscall.Signal) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
-	}
-	if err := c.signal(sig); err != nil {
-		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
-	}
-	return nil
-}
-
-// signal is Kill, its error not wrapped and without a context: Stop
-// and Remove must still kill when their context has ended.
-func (c *Container) signal(sig syscall.Signal) error {
-	if !c.running() {
-		return fmt.Errorf("%w: container is not running", ErrConflict)
-	}
-	var err error
-	if lp := c.live(); lp != nil {
-		err = lp.proc.Signal(sig)
-	} else {
-		c.mu.Lock()
-		pid := c.st.Pid
-		c.mu.Unlock()
-		err = unix.Kill(pid, sig)
-	}
-	if err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	if sig == syscall.SIGKILL {
-		c.thawAfterKill()
-	}
-	c.event("kill", map[string]string{"signal": strconv.Itoa(int(sig))})
-	return nil
-}
-
-// Stop sends the stop signal (WithStopSignal, else the image's STOPSIGNAL,
-// else SIGTERM), waits up to timeout for the container to exit, then sends
-// SIGKILL. A negative timeout means the container's WithStopTimeout, else
-// 10 seconds. Stopping a container that is not running does nothing.
-func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
-	sig := syscall.SIGTERM
-	c.mu.Lock()
-	if c.st.StopSignal != 0 {
-		sig = syscall.Signal(c.st.StopSignal)
-	}
-	if timeout < 0 {
-		timeout = c.st.stopTimeout()
-	}
-	c.mu.Unlock()
-	if err := c.signal(sig); err != nil {
-		if !c.running() {
-			return nil
-		}
-		return fmt.Errorf("stop container %s: %w", shortContainerID(c.id), err)
-	}
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	_, err := c.Wait(tctx)
-	cancel()
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err := c.signal(syscall.SIGKILL); err != nil && c.running() {
-		return fmt.Errorf("stop container %s: %w", shortContainerID(c.id), err)
-	}
-	_, err = c.Wait(ctx)
-	return err
 }
 
 // Remove deletes the container: its process (with WithForce), its
@@ -722,14 +558,4 @@ func (rt *Runtime) closeContainers() error {
 		errs = append(errs, rt.ctrs.exe.Close())
 	}
 	return errors.Join(errs...)
-}
-
-func parseSignal(s string) syscall.Signal {
-	if n, err := strconv.Atoi(s); err == nil {
-		return syscall.Signal(n)
-	}
-	if len(s) < 3 || s[:3] != "SIG" {
-		s = "SIG" + s
-	}
-	return unix.SignalNum(s)
 }
