@@ -203,11 +203,12 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	// first: while it lives, its helper must (the child shares our memory
 	// until it execs: the helper's wait is what keeps the kernel from
 	// taking it for a process of its own, and a container can stop it).
-	var cmd *os.Process // the command's, once reaped or owned
+	var cmd *os.Process // the command's
+	reaped := false     // cmd was waited for: its pid may be another's now
 	defer func() {
-		if retErr != nil {
+		if retErr != nil && !reaped {
 			if cmd == nil {
-				cmd, _ = findChild(fork.Pid())
+				cmd, _ = findChild(fork.Pid()) // unreaped: still ours
 			}
 			if cmd != nil {
 				_ = cmd.Kill()
@@ -296,10 +297,10 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 	case <-ctx.Done():
 		_ = cmd.Kill()
 		<-waited
-		cmd = nil // reaped
+		reaped = true
 		return ExecResult{}, ctx.Err()
 	}
-	cmd = nil
+	reaped = true
 	x.WaitOutput()
 	// A process the command left may hold the terminal open: as its
 	// pipes, at most outputDelay, then the terminal is closed.
