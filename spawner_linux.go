@@ -1,7 +1,6 @@
 package hull
 
 import (
-	"os/exec"
 
 	"github.com/hullbox/hull/internal/spawn"
 )
@@ -18,14 +17,6 @@ type (
 func (rt *Runtime) initExe() (*execFile, error) {
 	rt.ctrs.exeOnce.Do(func() { rt.ctrs.exe, rt.ctrs.exeErr = spawn.NewExe() })
 	return rt.ctrs.exe, rt.ctrs.exeErr
-}
-
-// spawnStart starts cmd on the Runtime's spawner thread and returns the
-// command that runs (a retry may have started a copy of cmd); after
-// Close it fails with ErrClosed.
-func (rt *Runtime) spawnStart(cmd *exec.Cmd) (*exec.Cmd, error) {
-	cmd, err := rt.ctrs.spawner.Start(cmd)
-	return cmd, spawnErr(err)
 }
 
 // spawnErr makes spawn.ErrClosed match ErrClosed too.
