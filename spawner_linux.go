@@ -1,7 +1,6 @@
 package hull
 
 import (
-
 	"github.com/hullbox/hull/internal/spawn"
 )
 

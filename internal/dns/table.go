@@ -149,20 +149,17 @@ func SetAt(path string, r Record) error {
 // RemoveAt drops the records of container on network (Remove) from the
 // table at path, if there is one.
 func RemoveAt(path, container, network string) error {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	t, err := Open(path)
-	if err != nil {
-		return err
-	}
-	defer t.Close()
-	return t.Remove(container, network)
+	return inExisting(path, func(t *Table) error { return t.Remove(container, network) })
 }
 
 // RemoveIfAt drops every record drop returns true for (RemoveIf) from the
 // table at path, if there is one, in one update.
 func RemoveIfAt(path string, drop func(Record) bool) error {
+	return inExisting(path, func(t *Table) error { return t.RemoveIf(drop) })
+}
+
+// inExisting runs change on the table at path, if there is one.
+func inExisting(path string, change func(*Table) error) error {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -171,7 +168,7 @@ func RemoveIfAt(path string, drop func(Record) bool) error {
 		return err
 	}
 	defer t.Close()
-	return t.RemoveIf(drop)
+	return change(t)
 }
 
 // NewReader returns a Table that reads f, an open table file (read-only
