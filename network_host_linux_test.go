@@ -77,7 +77,9 @@ func TestNetworkHostOverlap(t *testing.T) {
 	ctx := t.Context()
 	// 10.213.7.0/24 is routed; 10.214.9.9/32 has no route in the main table.
 	addTestLink(t, "hulltd0", "10.213.7.1/24", "10.214.9.9/32")
-	addTestLink(t, "hulltd1", "172.19.0.1/16") // not 172.17: the default network's, of tests running alongside
+	// Not 172.17: the default network's, of tests running alongside (a
+	// subnet over both would name that route first).
+	addTestLink(t, "hulltd1", "172.30.0.1/16")
 	unlock, err := rt.lockNetworks()           // makes networks/, as any create does
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +90,7 @@ func TestNetworkHostOverlap(t *testing.T) {
 		{"10.213.0.0/16", "route 10.213.7.0/24 dev hulltd0"},
 		{"10.213.7.128/25", "route 10.213.7.0/24 dev hulltd0"},
 		{"10.214.9.0/24", "address 10.214.9.9/32 on hulltd0"},
-		{"172.16.0.0/12", "route 172.19.0.0/16 dev hulltd1"},
+		{"172.30.0.0/15", "route 172.30.0.0/16 dev hulltd1"},
 	} {
 		_, err := rt.CreateNetwork(ctx, "over", WithSubnet(tc.subnet))
 		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), tc.names) {
