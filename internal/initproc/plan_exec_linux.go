@@ -20,9 +20,10 @@ import (
 // The Go executor of a plan: the Go init runs the plan Compile made of
 // its config, step by step, as plan.c runs it in a plan init; failures
 // are worded by planWord, from the same {step, at, n, errno} plan.c
-// reports. Only what plan.c cannot do is the Go init's alone: the
-// console and a volume's copy-up (Go-only ops), the reaper (WithInit)
-// and a Detached container's shim, outside the plan.
+// reports. Only what plan.c cannot do is the Go init's alone: a
+// volume's copy-up (a Go-only op), the reaper (WithInit) and a Detached
+// container's shim, outside the plan. The exec-only ops (fork,
+// setns_fd) are plan.c's alone.
 
 // goRun is the state a Go executor needs beyond its step.
 type goRun struct {

@@ -32,9 +32,9 @@ import (
 // report a failure as {step, at, n, errno}, which planWord words.
 //
 // Containers run WithInit (its reaper forks the Go init) or Detached
-// (its shim starts the Go init), that copy a volume up or that have a
-// terminal (Go-only steps) get the Go init (Compile says so), as do
-// builds without cgo.
+// (its shim starts the Go init), or that copy a volume up (a Go-only
+// step), get the Go init (Compile says so). Builds without cgo have no
+// plan.c (hull's Open refuses them).
 
 // maxPlanArgs is plan.c's MAX_ARGS: the most arguments and environment
 // entries, together, that a plan can exec with.
