@@ -80,7 +80,7 @@ func TestNetworkHostOverlap(t *testing.T) {
 	// Not 172.17: the default network's, of tests running alongside (a
 	// subnet over both would name that route first).
 	addTestLink(t, "hulltd1", "172.30.0.1/16")
-	unlock, err := rt.lockNetworks()           // makes networks/, as any create does
+	unlock, err := rt.lockNetworks() // makes networks/, as any create does
 	if err != nil {
 		t.Fatal(err)
 	}
