@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -176,24 +177,11 @@ func writeBlob(ctx context.Context, tw *tar.Writer, st *store.Store, d ocispec.D
 		return err
 	}
 	h := sha256.New()
-	if _, err := io.CopyBuffer(tw, io.TeeReader(ctxReader{ctx, f}, h), make([]byte, 1<<20)); err != nil {
+	if _, err := io.CopyBuffer(tw, io.TeeReader(fsutil.ContextReader(ctx, f), h), make([]byte, 1<<20)); err != nil {
 		return err
 	}
 	if got := digest.NewDigest(digest.SHA256, h); got != d.Digest {
 		return fmt.Errorf("%w: stored content hashes to %s (store corrupted)", store.ErrDigestMismatch, got)
 	}
 	return nil
-}
-
-// ctxReader stops a long copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -124,7 +124,7 @@ func (s *Store) Compress(ctx context.Context, d digest.Digest, size int64, compr
 	if err != nil {
 		return Compressed{}, err
 	}
-	n, err := io.Copy(zw, ctxReader{ctx, f})
+	n, err := io.Copy(zw, fsutil.ContextReader(ctx, f))
 	if cerr := zw.Close(); err == nil {
 		err = cerr
 	}
@@ -142,17 +142,4 @@ func (s *Store) Compress(ctx context.Context, d digest.Digest, size int64, compr
 		return Compressed{}, err
 	}
 	return c, nil
-}
-
-// ctxReader stops a long copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
