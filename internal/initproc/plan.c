@@ -1022,7 +1022,8 @@ static int fork_main(void *arg) {
 // namespace, where nothing of the container can see a process that holds
 // more than the container may; only this child, with those credentials,
 // is in it. CLONE_PARENT makes it the program's child, which waits for
-// it, and this process reports its pid ("forked") and exits.
+// it (its pid taken from the slot the kernel wrote, never from a
+// message), and this process exits.
 static void op_fork(const struct op *o) {
 	(void)o;
 	int local = 0, *slot = fork_pid ? fork_pid : &local;
@@ -1034,10 +1035,6 @@ static void op_fork(const struct op *o) {
 	if (clone(fork_main, fork_stack, CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD,
 		  NULL, slot) < 0)
 		fail();
-	int pid = *slot;
-	char line[64];
-	int n = snprintf(line, sizeof(line), "{\"type\":\"forked\",\"code\":%d}\n", pid);
-	write_all(status_fd, line, n);
 	_exit(0);
 }
 
