@@ -8,14 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"slices"
-	"sort"
 
 	"github.com/hullbox/hull/internal/manifest"
 	"github.com/hullbox/hull/internal/registry"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2/registry/remote"
 )
 
@@ -137,46 +135,17 @@ func (rt *Runtime) push(ctx context.Context, r Reference, cfg *imageConfig) erro
 	return nil
 }
 
-// Small blobs (the config, thin top layers) cost round trips, not
-// bandwidth: they are pushed in their own slots, up to smallSlots at once,
-// so that they never wait behind the big layers.
-const (
-	smallBlob  = 1 << 20
-	smallSlots = 8
-)
-
-// pushBlobs pushes the config and layer blobs of plan concurrently: the
-// small ones in their own slots, the big ones largest first (the order
-// that ends soonest) at most WithMaxConcurrentDownloads at a time.
+// pushBlobs pushes the config and layer blobs of plan concurrently
+// (registry.PushAll); only the layers are reported.
 func (rt *Runtime) pushBlobs(ctx context.Context, repo *remote.Repository, plan *pushPlan, rep *reporter) error {
-	g, gctx := errgroup.WithContext(ctx)
-	push := func(d ocispec.Descriptor, rep *reporter) func() error {
-		return func() error { return rt.pushBlob(gctx, repo, d, plan.mountFrom[d.Digest], rep) }
-	}
-	var big, small []ocispec.Descriptor
-	for _, l := range plan.layers {
-		if l.Size < smallBlob {
-			small = append(small, l)
-		} else {
-			big = append(big, l)
+	blobs := append([]ocispec.Descriptor{plan.config}, plan.layers...)
+	return registry.PushAll(ctx, blobs, rt.cfg.parallel, func(ctx context.Context, d ocispec.Descriptor) error {
+		r := rep
+		if d.Digest == plan.config.Digest {
+			r = nil
 		}
-	}
-	sort.SliceStable(big, func(a, b int) bool { return big[a].Size > big[b].Size })
-	for _, set := range []struct {
-		blobs []ocispec.Descriptor
-		slots int
-	}{{big, rt.cfg.parallel}, {small, smallSlots}} {
-		g.Go(func() error {
-			var slots errgroup.Group
-			slots.SetLimit(set.slots)
-			for _, l := range set.blobs {
-				slots.Go(push(l, rep))
-			}
-			return slots.Wait()
-		})
-	}
-	g.Go(push(plan.config, nil))
-	return g.Wait()
+		return rt.pushBlob(ctx, repo, d, plan.mountFrom[d.Digest], r)
+	})
 }
 
 // planPush finds the local image r names and what pushing it involves:
@@ -285,21 +254,12 @@ func (rt *Runtime) pushBlob(ctx context.Context, repo *remote.Repository, desc o
 // openBlobForPush opens a stored blob to upload it. The file itself is
 // returned when nothing is reported, so that net/http can sendfile(2) it.
 func (rt *Runtime) openBlobForPush(desc ocispec.Descriptor, rep *reporter, id string) (io.ReadCloser, error) {
-	f, err := rt.store.OpenBlob(desc.Digest)
+	f, err := rt.store.OpenBlobOfSize(desc.Digest, desc.Size)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("blob %s is not stored locally: %w", desc.Digest, ErrNotFound)
 	}
 	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if fi.Size() != desc.Size {
-		f.Close()
-		return nil, fmt.Errorf("%w: stored blob %s has %d bytes, the manifest says %d", ErrInvalidContent, desc.Digest, fi.Size(), desc.Size)
+		return nil, alsoIs(err, store.ErrDigestMismatch, ErrInvalidContent)
 	}
 	if rep == nil || rep.fn == nil {
 		return f, nil

@@ -1,10 +1,13 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"io"
+	"slices"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2/registry/remote"
 )
 
@@ -56,4 +59,43 @@ func PushBlob(ctx context.Context, repo *remote.Repository, desc ocispec.Descrip
 		return 0, err
 	}
 	return Pushed, nil
+}
+
+// Small blobs (a config, thin top layers) cost round trips, not
+// bandwidth: PushAll pushes them in their own slots, up to SmallSlots at
+// once, so that they never wait behind the big layers.
+const (
+	SmallBlob  = 1 << 20
+	SmallSlots = 8
+)
+
+// PushAll calls push once for each blob, concurrently: those under
+// SmallBlob in up to SmallSlots slots of their own, the others largest
+// first (the order that ends soonest) at most parallel at a time. It
+// returns the first error; the ctx push gets ends with it.
+func PushAll(ctx context.Context, blobs []ocispec.Descriptor, parallel int, push func(context.Context, ocispec.Descriptor) error) error {
+	var big, small []ocispec.Descriptor
+	for _, b := range blobs {
+		if b.Size < SmallBlob {
+			small = append(small, b)
+		} else {
+			big = append(big, b)
+		}
+	}
+	slices.SortStableFunc(big, func(a, b ocispec.Descriptor) int { return cmp.Compare(b.Size, a.Size) })
+	g, gctx := errgroup.WithContext(ctx)
+	for _, set := range []struct {
+		blobs []ocispec.Descriptor
+		slots int
+	}{{big, max(parallel, 1)}, {small, SmallSlots}} {
+		g.Go(func() error {
+			var slots errgroup.Group
+			slots.SetLimit(set.slots)
+			for _, b := range set.blobs {
+				slots.Go(func() error { return push(gctx, b) })
+			}
+			return slots.Wait()
+		})
+	}
+	return g.Wait()
 }

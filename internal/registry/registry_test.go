@@ -2,10 +2,14 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hullbox/hull/internal/testutil"
 	digest "github.com/opencontainers/go-digest"
@@ -139,5 +143,53 @@ func TestPushBlob(t *testing.T) {
 	od := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(other), Size: int64(len(other))}
 	if _, err := PushBlob(ctx, repo("a/one"), od, "", func() (io.ReadCloser, error) { return nil, failed }); !errors.Is(err, failed) {
 		t.Errorf("PushBlob with a failing open: %v", err)
+	}
+}
+
+// TestPushAllOrder: with one slot for big blobs, the big ones go largest
+// first, and a small one does not wait behind them; an error is returned.
+func TestPushAllOrder(t *testing.T) {
+	t.Parallel()
+	blob := func(name string, size int64) ocispec.Descriptor {
+		return ocispec.Descriptor{Digest: digest.FromString(name), Size: size, Annotations: map[string]string{"n": name}}
+	}
+	blobs := []ocispec.Descriptor{blob("big1", SmallBlob), blob("small", 10), blob("big3", 3*SmallBlob), blob("big2", 2*SmallBlob)}
+	var mu sync.Mutex
+	var order []string
+	smallDone := make(chan struct{})
+	err := PushAll(context.Background(), blobs, 1, func(ctx context.Context, d ocispec.Descriptor) error {
+		n := d.Annotations["n"]
+		if n == "big3" {
+			// The first big one holds the only big slot until the small
+			// one is done: it must not be queued behind.
+			select {
+			case <-smallDone:
+			case <-time.After(10 * time.Second):
+				return errors.New("the small blob waited behind a big one")
+			}
+		}
+		mu.Lock()
+		order = append(order, n)
+		mu.Unlock()
+		if n == "small" {
+			close(smallDone)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"small", "big3", "big2", "big1"}; !slices.Equal(order, want) {
+		t.Errorf("order %v, want %v", order, want)
+	}
+	boom := errors.New("boom")
+	err = PushAll(context.Background(), blobs, 2, func(ctx context.Context, d ocispec.Descriptor) error {
+		if d.Annotations["n"] == "big2" {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("PushAll = %v, want the push's error", err)
 	}
 }

@@ -178,6 +178,26 @@ func (s *Store) OpenBlob(d digest.Digest) (*os.File, error) {
 	return os.Open(s.BlobPath(d))
 }
 
+// OpenBlobOfSize opens a stored blob that must hold size bytes (a
+// manifest's descriptor says so). A missing blob returns an error wrapping
+// fs.ErrNotExist, one of another size ErrDigestMismatch.
+func (s *Store) OpenBlobOfSize(d digest.Digest, size int64) (*os.File, error) {
+	f, err := s.OpenBlob(d)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if fi.Size() != size {
+		f.Close()
+		return nil, fmt.Errorf("%w: stored blob %s has %d bytes, the manifest says %d", ErrDigestMismatch, d, fi.Size(), size)
+	}
+	return f, nil
+}
+
 // ReadBlob reads a whole blob of at most max bytes and checks its digest.
 func (s *Store) ReadBlob(d digest.Digest, max int64) ([]byte, error) {
 	f, err := s.OpenBlob(d)

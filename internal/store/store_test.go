@@ -166,3 +166,34 @@ func TestHolds(t *testing.T) {
 		t.Error("hold id with a slash accepted")
 	}
 }
+
+// TestOpenBlobOfSize: the blob opens at its size; another size is
+// ErrDigestMismatch, a missing blob fs.ErrNotExist.
+func TestOpenBlobOfSize(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("pushed blob")
+	w, err := s.NewWriter("", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	d, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.OpenBlobOfSize(d, int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := s.OpenBlobOfSize(d, int64(len(data))+1); !errors.Is(err, ErrDigestMismatch) {
+		t.Errorf("wrong size: %v, want ErrDigestMismatch", err)
+	}
+	if _, err := s.OpenBlobOfSize(digest.FromString("absent"), 6); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing blob: %v, want fs.ErrNotExist", err)
+	}
+}
