@@ -5,17 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/seccomp"
+	"github.com/hullbox/hull/internal/spawn"
 	specpkg "github.com/hullbox/hull/internal/spec"
 	"github.com/hullbox/hull/internal/stdio"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -161,7 +159,8 @@ func (c *Container) execConfig(pid int, argv []string, ec *execConfig) (*initpro
 	return &initproc.Config{ID: c.id, Spec: &s, SeccompBPF: base.SeccompBPF}, nil
 }
 
-func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ ExecResult, retErr error) {
+// exec compiles the helper's plan and runs it (stdio.Exec.Run).
+func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (ExecResult, error) {
 	pid, err := c.execPid()
 	if err != nil {
 		return ExecResult{}, err
@@ -189,130 +188,24 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (_ 
 		return ExecResult{}, err
 	}
 	defer x.Close()
-	fork := initproc.NewForkSlot()
-	x.L.NS, x.L.Fork = ns, fork
-	helper, err := c.rt.ctrs.spawner.StartPlan(ctx, x.L, plan)
-	x.Started()
-	ns.Close()
+	code, err := x.Run(ctx, stdio.ExecRun{
+		Plan: plan,
+		NS:   ns,
+		Start: func(l *spawn.Launch) (*os.Process, error) {
+			p, err := c.rt.ctrs.spawner.StartPlan(ctx, l, plan)
+			return p, spawnErr(err)
+		},
+		MoveIn: cg.MoveIn,
+		Failed: func(m initproc.Message) error { return startError(c.id, m) },
+		Stdin:  ec.stdin,
+		Stdout: ec.stdout,
+		Stderr: ec.stderr,
+		Resize: ec.resize,
+	})
 	if err != nil {
-		fork.Free()
-		return ExecResult{}, fmt.Errorf("start: %w", spawnErr(err))
-	}
-	// The helper exits once its child, the command's process, has exec'd
-	// or died; the child is our own child. On a failure, the child goes
-	// first: while it lives, its helper must (the child shares our memory
-	// until it execs: the helper's wait is what keeps the kernel from
-	// taking it for a process of its own, and a container can stop it).
-	var cmd *os.Process // the command's
-	reaped := false     // cmd was waited for: its pid may be another's now
-	defer func() {
-		if retErr != nil && !reaped {
-			if cmd == nil {
-				cmd, _ = findChild(fork.Pid()) // unreaped: still ours
-			}
-			if cmd != nil {
-				_ = cmd.Kill()
-				_, _ = cmd.Wait()
-			}
-			_ = helper.Kill()
-		}
-		_, _ = helper.Wait()
-		fork.Free() // the helper is gone: no clone can write it now
-	}()
-	// The helper joins the container's cgroup namespace once it is in
-	// the cgroup, where its child is born.
-	initproc.Trace("P exec helper cloned")
-	if err := cg.MoveIn(helper.Pid); err != nil {
-		return ExecResult{}, fmt.Errorf("join cgroup: %w", err)
-	}
-	initproc.Trace("P exec helper in its cgroup")
-	if _, err := x.L.CfgW.Write([]byte{1}); err != nil { // go (initproc.Spawn)
-		return ExecResult{}, fmt.Errorf("start: %w", err)
-	}
-	x.L.CfgW.Close()
-	var copied sync.WaitGroup
-	var master *os.File
-	if x.Console != nil {
-		if master, err = initproc.RecvConsole(ctx, x.Console); err != nil {
-			if m, merr := x.Next(ctx, plan); merr == nil && m.Type == "error" {
-				err = startError(c.id, m)
-			}
-			return ExecResult{}, fmt.Errorf("terminal: %w", err)
-		}
-		defer master.Close()
-		stdio.CopyTerminal(master, ec.stdin, ec.stdout, ec.resize, &copied)
-	}
-	// The helper reports any failure of its own or of its child before the
-	// exec; the pipe ends when the child has exec'd and the helper exited.
-	var failed *initproc.Message
-	for {
-		m, err := x.Next(ctx, plan)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return ExecResult{}, err
-		}
-		if m.Type == "error" {
-			failed = &m
-		}
-	}
-	initproc.Trace("P exec forked")
-	if failed != nil {
-		// As docker exec: the reason on stderr (the terminal's output
-		// with one), the exit code Docker's.
-		w := ec.stderr
-		if w == nil {
-			w = ec.stdout
-		}
-		if w != nil {
-			fmt.Fprintf(w, "hull: %s: %s\n", failed.Stage, failed.Message)
-		}
-	}
-	// The child's pid as the kernel wrote it, never as a message says:
-	// what the container can write on a pipe it may have reached.
-	if cmd, err = findChild(fork.Pid()); err != nil {
 		return ExecResult{}, err
 	}
-	if cmd == nil {
-		// The helper failed before the fork: its code is Docker's.
-		ps, err := helper.Wait()
-		if err != nil {
-			return ExecResult{}, err
-		}
-		if failed == nil {
-			return ExecResult{}, fmt.Errorf("exec helper ended before the command started (%s)", ps)
-		}
-		return ExecResult{ExitCode: exitCode(ps)}, nil
-	}
-	waited := make(chan *os.ProcessState, 1)
-	go func() {
-		ps, _ := cmd.Wait()
-		waited <- ps
-	}()
-	initproc.Trace("P exec running")
-	var ps *os.ProcessState
-	select {
-	case ps = <-waited:
-	case <-ctx.Done():
-		_ = cmd.Kill()
-		<-waited
-		reaped = true
-		return ExecResult{}, ctx.Err()
-	}
-	reaped = true
-	x.WaitOutput()
-	// A process the command left may hold the terminal open: as its
-	// pipes, at most outputDelay, then the terminal is closed.
-	stdio.WaitBounded(&copied, stdio.OutputDelay, func() {
-		if master != nil {
-			master.Close()
-		}
-	})
-	if ps == nil {
-		return ExecResult{}, errors.New("exec: the command's status is lost")
-	}
-	return ExecResult{ExitCode: exitCode(ps)}, nil
+	return ExecResult{ExitCode: code}, nil
 }
 
 // initPidfd opens a pidfd of the container's init, pid, and checks that
@@ -331,19 +224,4 @@ func (c *Container) initPidfd(pid int) (*os.File, error) {
 		return nil, fmt.Errorf("%w: container is not running (its init is gone)", ErrConflict)
 	}
 	return os.NewFile(uintptr(fd), "pidfd"), nil
-}
-
-// findChild returns our child pid (nil for 0): an exec's command.
-func findChild(pid int) (*os.Process, error) {
-	if pid <= 0 {
-		return nil, nil
-	}
-	return os.FindProcess(pid)
-}
-
-func exitCode(ps *os.ProcessState) int {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
 }

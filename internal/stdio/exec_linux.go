@@ -3,6 +3,8 @@ package stdio
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -250,4 +252,167 @@ func WaitBounded(wg *sync.WaitGroup, d time.Duration, stop func()) {
 		stop()
 		<-done
 	}
+}
+
+// ExecRun is what Exec.Run needs besides the pipes.
+type ExecRun struct {
+	Plan   []byte                                   // the helper's plan (initproc.CompileExec)
+	NS     *os.File                                 // the container init's pidfd; Run closes it
+	Start  func(*spawn.Launch) (*os.Process, error) // starts the helper (spawn.Spawner.StartPlan)
+	MoveIn func(pid int) error                      // puts the helper into the container's cgroup
+	Failed func(initproc.Message) error             // words the helper's failure report
+	Stdin  io.Reader                                // with a terminal: copied into it
+	Stdout io.Writer                                // with a terminal: its output
+	Stderr io.Writer                                // where a failure is told, as docker exec
+	Resize <-chan [2]uint16                         // the terminal's sizes
+}
+
+// Run starts an exec's helper, lets it clone the command's process and
+// waits for that process: its exit code (128+n if killed by signal n, and
+// Docker's 126/127 codes when it could not be run, with the reason on
+// Stderr). Cancelling ctx kills the command.
+//
+// The helper exits once its child, the command's process, has exec'd or
+// died; the child is our own child (CLONE_PARENT). On a failure the child
+// goes first: while it lives, its helper must (the child shares our memory
+// until it execs: the helper's wait is what keeps the kernel from taking
+// it for a process of its own, and a container can stop it). The child's
+// pid is the one the kernel wrote into our memory at the clone
+// (initproc.ForkSlot), never one a message says: the container may reach
+// the pipe.
+func (x *Exec) Run(ctx context.Context, r ExecRun) (_ int, retErr error) {
+	fork := initproc.NewForkSlot()
+	x.L.NS, x.L.Fork = r.NS, fork
+	helper, err := r.Start(x.L)
+	x.Started()
+	r.NS.Close()
+	if err != nil {
+		fork.Free()
+		return 0, fmt.Errorf("start: %w", err)
+	}
+	var cmd *os.Process // the command's
+	reaped := false     // cmd was waited for: its pid may be another's now
+	defer func() {
+		if retErr != nil && !reaped {
+			if cmd == nil {
+				cmd, _ = findChild(fork.Pid()) // unreaped: still ours
+			}
+			if cmd != nil {
+				_ = cmd.Kill()
+				_, _ = cmd.Wait()
+			}
+			_ = helper.Kill()
+		}
+		_, _ = helper.Wait()
+		fork.Free() // the helper is gone: no clone can write it now
+	}()
+	// The helper joins the container's cgroup namespace once it is in
+	// the cgroup, where its child is born.
+	initproc.Trace("P exec helper cloned")
+	if err := r.MoveIn(helper.Pid); err != nil {
+		return 0, fmt.Errorf("join cgroup: %w", err)
+	}
+	initproc.Trace("P exec helper in its cgroup")
+	if _, err := x.L.CfgW.Write([]byte{1}); err != nil { // go (initproc.Spawn)
+		return 0, fmt.Errorf("start: %w", err)
+	}
+	x.L.CfgW.Close()
+	var copied sync.WaitGroup
+	var master *os.File
+	if x.Console != nil {
+		if master, err = initproc.RecvConsole(ctx, x.Console); err != nil {
+			if m, merr := x.Next(ctx, r.Plan); merr == nil && m.Type == "error" {
+				err = r.Failed(m)
+			}
+			return 0, fmt.Errorf("terminal: %w", err)
+		}
+		defer master.Close()
+		CopyTerminal(master, r.Stdin, r.Stdout, r.Resize, &copied)
+	}
+	// The helper reports any failure of its own or of its child before the
+	// exec; the pipe ends when the child has exec'd and the helper exited.
+	var failed *initproc.Message
+	for {
+		m, err := x.Next(ctx, r.Plan)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		if m.Type == "error" {
+			failed = &m
+		}
+	}
+	initproc.Trace("P exec forked")
+	if failed != nil {
+		// As docker exec: the reason on stderr (the terminal's output
+		// with one), the exit code Docker's.
+		w := r.Stderr
+		if w == nil {
+			w = r.Stdout
+		}
+		if w != nil {
+			fmt.Fprintf(w, "hull: %s: %s\n", failed.Stage, failed.Message)
+		}
+	}
+	if cmd, err = findChild(fork.Pid()); err != nil {
+		return 0, err
+	}
+	if cmd == nil {
+		// The helper failed before the fork: its code is Docker's.
+		ps, err := helper.Wait()
+		if err != nil {
+			return 0, err
+		}
+		if failed == nil {
+			return 0, fmt.Errorf("exec helper ended before the command started (%s)", ps)
+		}
+		return exitCode(ps), nil
+	}
+	waited := make(chan *os.ProcessState, 1)
+	go func() {
+		ps, _ := cmd.Wait()
+		waited <- ps
+	}()
+	initproc.Trace("P exec running")
+	var ps *os.ProcessState
+	select {
+	case ps = <-waited:
+	case <-ctx.Done():
+		_ = cmd.Kill()
+		<-waited
+		reaped = true
+		return 0, ctx.Err()
+	}
+	reaped = true
+	x.WaitOutput()
+	// A process the command left may hold the terminal open: as its
+	// pipes, at most OutputDelay, then the terminal is closed.
+	WaitBounded(&copied, OutputDelay, func() {
+		if master != nil {
+			master.Close()
+		}
+	})
+	if ps == nil {
+		return 0, errors.New("exec: the command's status is lost")
+	}
+	return exitCode(ps), nil
+}
+
+// findChild returns our child pid (nil for 0): an exec's command.
+func findChild(pid int) (*os.Process, error) {
+	if pid <= 0 {
+		return nil, nil
+	}
+	return os.FindProcess(pid)
+}
+
+// exitCode is a process's exit code as a shell gives it: 128+n when
+// signal n killed it.
+func exitCode(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
 }
