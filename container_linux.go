@@ -1,7 +1,6 @@
 package hull
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,24 +15,23 @@ import (
 	"github.com/hullbox/hull/internal/dns"
 	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/initproc"
+	"github.com/hullbox/hull/internal/spawn"
 	specpkg "github.com/hullbox/hull/internal/spec"
 )
 
 // liveProcess is a container init this Runtime started and will reap.
 type liveProcess struct {
-	proc   *os.Process
-	wait   func() *os.ProcessState // reaps proc
-	kind   string                  // the init: "plan", "go" or "go-warm" (a warm one, internal/spawn)
-	plan   []byte                  // a plan init's (initproc.Word words its failures)
-	cfgW   *os.File                // the start byte goes here; nil once sent
-	status *bufio.Reader           // reports from the init
-	statR  *os.File
-	cg     *cgroup.Cgroup
-	io     *containerStdio // logs, stdin, terminal: stdio_linux.go
-	rc     *runConfig      // the options it ran with, for a restart: restart_linux.go
-	done   chan struct{}   // closed once reaped and recorded
-	dns    ownerDNS        // the DNS this process serves for it (under the container's mu): dns_serve_linux.go
-	exit   ExitStatus
+	proc *os.Process
+	wait func() *os.ProcessState // reaps proc
+	kind string                  // the init: "plan", "go", "go-warm" or "shim" (spawn.Init)
+	in   *spawn.Init             // its reports (Next)
+	cfgW *os.File                // the start byte goes here; nil once sent
+	cg   *cgroup.Cgroup
+	io   *containerStdio // logs, stdin, terminal: stdio_linux.go
+	rc   *runConfig      // the options it ran with, for a restart: restart_linux.go
+	done chan struct{}   // closed once reaped and recorded
+	dns  ownerDNS        // the DNS this process serves for it (under the container's mu): dns_serve_linux.go
+	exit ExitStatus
 }
 
 // Create creates a container from a local image (see Image for what ref
@@ -168,7 +166,7 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 		Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
 		// What an owned or auto-removed container writes to its root does
 		// not outlive the machine's uptime anyway: no syncs (docs/containers.md).
-		Volatile: (!st.Detached || st.AutoRemove) && volatileOverlay(),
+		Volatile: (!st.Detached || st.AutoRemove) && initproc.VolatileOverlay(),
 		Log:      rc.logs.limits(), // in config.json: a Restart keeps them
 	}
 	initproc.Trace("P reserved, etc files")
@@ -275,8 +273,8 @@ func (c *Container) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start container %s: %w", shortContainerID(c.id), err)
 	}
-	m, err := lp.next(ctx)
-	lp.statR.Close()
+	m, err := lp.in.Next(ctx)
+	lp.in.StatR.Close()
 	if errors.Is(err, io.EOF) {
 		// The status pipe closed on exec: the command runs (unless it
 		// has exited already: the reaper recorded it).
@@ -485,7 +483,7 @@ func (c *Container) cleanup(now bool) error {
 	if lp := c.live(); lp != nil {
 		_ = lp.proc.Kill()
 		<-lp.done
-		lp.statR.Close()
+		lp.in.StatR.Close()
 	}
 	var errs []error
 	if cg := rt.loadCgroup(c.id); cg != nil {

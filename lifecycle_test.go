@@ -481,7 +481,7 @@ func TestContainerPrivilegedDevices(t *testing.T) {
 // next start, and its writes are all still there.
 func TestContainerVolatileRootfs(t *testing.T) {
 	t.Parallel()
-	if !volatileOverlay() {
+	if !initproc.VolatileOverlay() {
 		t.Skip("kernel older than 5.10: no volatile overlays")
 	}
 	rt := containerTest(t)

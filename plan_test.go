@@ -82,7 +82,7 @@ func TestPlanInitMatchesGoInit(t *testing.T) {
 		t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
 		if lp := c.live(); lp != nil {
 			mu.Lock()
-			for _, op := range initproc.PlanOps(lp.plan) {
+			for _, op := range initproc.PlanOps(lp.in.Plan) {
 				seen[op] = true
 			}
 			mu.Unlock()

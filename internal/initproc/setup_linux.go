@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/mountinfo"
@@ -17,6 +18,20 @@ import (
 // VolatileMarker is the directory, relative to the overlay's workdir, in
 // which the kernel marks an upper directory mounted volatile.
 const VolatileMarker = "work/incompat"
+
+// VolatileOverlay tells whether the kernel knows overlayfs's "volatile"
+// option (Linux 5.10), which Config.Volatile asks for.
+var VolatileOverlay = sync.OnceValue(func() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 5 || major == 5 && minor >= 10
+})
 
 // overlayOptions are the mount options of the container's root overlay,
 // its lowerdirs relative to LowerRoot.

@@ -1,5 +1,6 @@
-// Package spawn starts containers' inits from the owning process: the
-// sealed memfd copy of the program they are started from (Exe), the
+// Package spawn starts containers' inits from the owning process
+// (Spawner.StartInit: a plan init, a Detached container's shim or a Go
+// init, up to its report that it is ready): the sealed memfd copy of the program they are started from (Exe), the
 // locked OS threads they are forked or cloned from, which must live as
 // long as the Runtime because pdeathsig follows the thread (Spawner),
 // and the pool of Go inits started ahead of time (WarmInit).

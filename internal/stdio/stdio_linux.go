@@ -110,6 +110,9 @@ func Wire(cmd *exec.Cmd, o Options) (*Streams, error) {
 	return s, nil
 }
 
+// Copies counts the goroutines copying output into the log (Copied).
+func (s *Streams) Copies() *sync.WaitGroup { return &s.Copied }
+
 // Started is called once the init runs: the child's end of the console
 // socket and of the stdin pipe are its alone.
 func (s *Streams) Started() {
