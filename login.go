@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	orasreg "oras.land/oras-go/v2/registry"
+	"github.com/hullbox/hull/internal/registry"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 )
@@ -84,21 +84,10 @@ func (rt *Runtime) Logout(ctx context.Context, registryName string) error {
 }
 
 // loginServer reduces what users give `docker login` to the registry name
-// hull uses: "host[:port]", with Docker Hub's aliases as "docker.io".
+// hull uses (registry.LoginName).
 func loginServer(s string) (string, error) {
-	name := s
-	for _, scheme := range []string{"https://", "http://"} {
-		if rest, ok := strings.CutPrefix(name, scheme); ok {
-			name = rest
-			break
-		}
-	}
-	name, _, _ = strings.Cut(name, "/")
-	switch name {
-	case "", "docker.io", "index.docker.io", "registry-1.docker.io":
-		return "docker.io", nil
-	}
-	if err := (orasreg.Reference{Registry: name}).ValidateRegistry(); err != nil {
+	name, ok := registry.LoginName(s)
+	if !ok {
 		return "", fmt.Errorf("%w: registry %q", ErrInvalidArgument, s)
 	}
 	return name, nil

@@ -2,7 +2,6 @@ package hull
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -148,16 +147,8 @@ func (rt *Runtime) fetchConfig(ctx context.Context, repo *remote.Repository, m o
 			return img, nil, fmt.Errorf("config: %w", registryError(repo.Reference.Registry, err))
 		}
 	}
-	if err := json.Unmarshal(data, &img); err != nil {
-		return img, nil, fmt.Errorf("%w: config %s: %v", ErrInvalidContent, m.Config.Digest, err)
-	}
-	if len(img.RootFS.DiffIDs) != len(m.Layers) {
-		return img, nil, fmt.Errorf("%w: config lists %d layers, manifest %d", ErrInvalidContent, len(img.RootFS.DiffIDs), len(m.Layers))
-	}
-	for _, d := range img.RootFS.DiffIDs {
-		if err := d.Validate(); err != nil {
-			return img, nil, fmt.Errorf("%w: config diff ID %q: %v", ErrInvalidContent, d, err)
-		}
+	if img, err = manifest.ParseConfig(m.Config.Digest, data, len(m.Layers)); err != nil {
+		return img, nil, manifestErr(err)
 	}
 	return img, data, nil
 }

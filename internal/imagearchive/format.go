@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hullbox/hull/internal/manifest"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -35,8 +36,9 @@ const (
 // Errors the package's refusals wrap. Their messages are those of hull's
 // ErrInvalidContent and ErrUnsupported, which callers map them to.
 var (
-	// ErrInvalid marks an archive that is malformed or hostile.
-	ErrInvalid = errors.New("invalid content")
+	// ErrInvalid marks an archive that is malformed or hostile; it is
+	// manifest.ErrInvalid, which a bad manifest or config in it wraps.
+	ErrInvalid = manifest.ErrInvalid
 	// ErrUnsupported marks content that is well formed but that hull
 	// cannot use (a digest algorithm other than sha256, a layout version).
 	ErrUnsupported = errors.New("unsupported")

@@ -163,25 +163,14 @@ func (s *Stage) planDescriptor(d ocispec.Descriptor, platform *ocispec.Platform,
 	return p, nil
 }
 
-// imageConfig reads and checks an image config for an image of n layers.
+// imageConfig reads and checks an image config for an image of n layers
+// (manifest.ParseConfig).
 func (s *Stage) imageConfig(f File, n int) (ocispec.Image, error) {
-	var img ocispec.Image
 	data, err := s.ReadBlob(f, s.configLimit)
 	if err != nil {
-		return img, err
+		return ocispec.Image{}, err
 	}
-	if err := json.Unmarshal(data, &img); err != nil {
-		return img, fmt.Errorf("%w: config %s: %v", ErrInvalid, f.Digest, err)
-	}
-	if len(img.RootFS.DiffIDs) != n {
-		return img, fmt.Errorf("%w: config %s lists %d layers, the image has %d", ErrInvalid, f.Digest, len(img.RootFS.DiffIDs), n)
-	}
-	for _, d := range img.RootFS.DiffIDs {
-		if err := d.Validate(); err != nil {
-			return img, fmt.Errorf("%w: config %s: diff ID %q: %v", ErrInvalid, f.Digest, d, err)
-		}
-	}
-	return img, nil
+	return manifest.ParseConfig(f.Digest, data, n)
 }
 
 func (s *Stage) planDocker(tags Tagger) ([]*Plan, error) {

@@ -93,6 +93,24 @@ func layerCompression(mt string) (string, error) {
 	return "", fmt.Errorf("%w: layer media type %q", ErrUnsupported, mt)
 }
 
+// ParseConfig reads the config d of an image of n layers and checks what
+// hull relies on: an image config, one valid diff ID per layer.
+func ParseConfig(d digest.Digest, data []byte, n int) (ocispec.Image, error) {
+	var img ocispec.Image
+	if err := json.Unmarshal(data, &img); err != nil {
+		return img, fmt.Errorf("%w: config %s: %v", ErrInvalid, d, err)
+	}
+	if len(img.RootFS.DiffIDs) != n {
+		return img, fmt.Errorf("%w: config %s lists %d layers, the image has %d", ErrInvalid, d, len(img.RootFS.DiffIDs), n)
+	}
+	for _, id := range img.RootFS.DiffIDs {
+		if err := id.Validate(); err != nil {
+			return img, fmt.Errorf("%w: config %s: diff ID %q: %v", ErrInvalid, d, id, err)
+		}
+	}
+	return img, nil
+}
+
 // SniffMediaType reads the mediaType a manifest or index names itself
 // with, for a descriptor that does not say.
 func SniffMediaType(data []byte) string {

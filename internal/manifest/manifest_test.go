@@ -106,3 +106,29 @@ func TestParsePlatform(t *testing.T) {
 		}
 	}
 }
+
+// TestParseConfig: a config must be JSON with one valid diff ID per
+// layer; every refusal wraps ErrInvalid.
+func TestParseConfig(t *testing.T) {
+	t.Parallel()
+	id := digest.FromString("layer")
+	d := digest.FromString("config")
+	good := `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` + id.String() + `"]}}`
+	img, err := ParseConfig(d, []byte(good), 1)
+	if err != nil || len(img.RootFS.DiffIDs) != 1 || img.RootFS.DiffIDs[0] != id {
+		t.Fatalf("ParseConfig = %+v, %v", img.RootFS, err)
+	}
+	for name, tc := range map[string]struct {
+		data string
+		n    int
+	}{
+		"not JSON":          {"{", 1},
+		"too few diff IDs":  {good, 2},
+		"too many diff IDs": {good, 0},
+		"bad diff ID":       {`{"rootfs":{"type":"layers","diff_ids":["sha256:zz"]}}`, 1},
+	} {
+		if _, err := ParseConfig(d, []byte(tc.data), tc.n); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}

@@ -27,6 +27,28 @@ func Host(domain string) string {
 	return domain
 }
 
+// LoginName reduces what users give `docker login` to a registry name:
+// "host[:port]", Docker Hub's aliases (and nothing) as "docker.io"; false
+// if it names no valid registry.
+func LoginName(s string) (string, bool) {
+	name := s
+	for _, scheme := range []string{"https://", "http://"} {
+		if rest, ok := strings.CutPrefix(name, scheme); ok {
+			name = rest
+			break
+		}
+	}
+	name, _, _ = strings.Cut(name, "/")
+	switch name {
+	case "", "docker.io", "index.docker.io", "registry-1.docker.io":
+		return "docker.io", true
+	}
+	if err := (registry.Reference{Registry: name}).ValidateRegistry(); err != nil {
+		return "", false
+	}
+	return name, true
+}
+
 // PlainHTTP reports whether the registry host ("host[:port]") is spoken to
 // without TLS: when insecure names it (with or without its port), or it is
 // localhost or a loopback address.
