@@ -3,12 +3,17 @@
 package hull
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hullbox/hull/internal/cgroup"
 )
 
 // TestCgroupKillEveryProcess: on the host's cgroups (v1 here), removing a
@@ -70,5 +75,78 @@ func waitStrayKilled(t *testing.T, stray *exec.Cmd, done <-chan struct{}, what s
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("%s left the stray process %d of the cgroup alive", what, stray.Process.Pid)
+	}
+}
+
+// TestCgroupJoined: a container's init and an exec'd process are in every
+// cgroup of the container, from the host's view (/proc/<pid>/cgroup) and
+// their own (the root of their cgroup namespace), whether the process
+// joined itself (v1: 0 written to tasks by the plan) or was moved in.
+func TestCgroupJoined(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sleep", "1000"), WithCPUSet("0", ""))
+	if c != nil {
+		t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg := rt.loadCgroup(c.ID())
+	in, err := c.Inspect(t.Context())
+	if err != nil || cg == nil {
+		t.Fatal(cg, err)
+	}
+	if lp := c.live(); lp == nil || lp.kind != "plan" && !rt.goInit {
+		t.Fatalf("not a plan init (%+v): the test is for one", lp)
+	}
+	// hierarchy returns the cgroup directory of d's hierarchy that a
+	// /proc/<pid>/cgroup line names, or "".
+	hierarchy := func(line string) (dir, path string) {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			t.Fatalf("/proc/pid/cgroup line %q", line)
+		}
+		for _, d := range cg.Dirs() {
+			if f[1] == "" && cgroup.Host().Unified() || f[1] != "" && strings.Contains(d, "/"+f[1]+"/") {
+				return d, f[2]
+			}
+		}
+		return "", f[2]
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", in.State.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if d, path := hierarchy(l); d != "" {
+			seen[d] = true
+			if path != cgroup.Path(c.ID()) {
+				t.Errorf("the init's %q: not in %s", l, d)
+			}
+		}
+	}
+	if len(seen) != len(cg.Dirs()) {
+		t.Errorf("the init is in %d of the %d cgroup directories:\n%s", len(seen), len(cg.Dirs()), data)
+	}
+	// Their own view: the root of each hierarchy joined (an exec'd
+	// process outside the cgroup would see a path up from it).
+	var out bytes.Buffer
+	res, err := c.Exec(t.Context(), []string{"cat", "/proc/self/cgroup", "/proc/1/cgroup"}, WithExecStdout(&out))
+	if err != nil || res.ExitCode != 0 {
+		t.Fatal(res, err, out.String())
+	}
+	n := 0
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if d, path := hierarchy(l); d != "" {
+			n++
+			if path != "/" {
+				t.Errorf("inside the container %q: not at the root of %s", l, d)
+			}
+		}
+	}
+	if n != 2*len(cg.Dirs()) {
+		t.Errorf("%d lines for the container's hierarchies, want %d:\n%s", n, 2*len(cg.Dirs()), out.String())
 	}
 }

@@ -169,13 +169,18 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (Ex
 	if err != nil {
 		return ExecResult{}, err
 	}
-	plan, err := initproc.CompileExec(cfg, pid)
-	if err != nil {
-		return ExecResult{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
-	}
 	cg := c.rt.loadCgroup(c.id)
 	if cg == nil {
 		return ExecResult{}, fmt.Errorf("%w: container is not running (no cgroup)", ErrConflict)
+	}
+	cfg.JoinTasks = cg.TasksFiles() // the helper joins its v1 cgroup itself
+	moveIn := cg.MoveIn
+	if len(cfg.JoinTasks) > 0 {
+		moveIn = func(int) error { return nil }
+	}
+	plan, err := initproc.CompileExec(cfg, pid)
+	if err != nil {
+		return ExecResult{}, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	ns, err := c.initPidfd(pid)
 	if err != nil {
@@ -195,7 +200,7 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (Ex
 			p, err := c.rt.ctrs.spawner.StartPlan(ctx, l, plan)
 			return p, spawnErr(err)
 		},
-		MoveIn: cg.MoveIn,
+		MoveIn: moveIn,
 		Failed: func(m initproc.Message) error { return startError(c.id, m) },
 		Stdin:  ec.stdin,
 		Stdout: ec.stdout,

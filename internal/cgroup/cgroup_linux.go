@@ -293,6 +293,22 @@ func (cg *Cgroup) DirFD() (*os.File, error) {
 	return os.Open(cg.dirs[0])
 }
 
+// TasksFiles are, on v1, the "tasks" files of the cgroup's directories,
+// where a one-thread process joins it by writing 0 (itself): the kernel
+// then skips the global lock that moving another process takes, and the
+// RCU grace period its first taking after a quiet spell costs. nil on
+// v2, where a process is born in its cgroup (DirFD) or moved (MoveIn).
+func (cg *Cgroup) TasksFiles() []string {
+	if cg.fs.unified {
+		return nil
+	}
+	files := make([]string, len(cg.dirs))
+	for i, d := range cg.dirs {
+		files[i] = filepath.Join(d, "tasks")
+	}
+	return files
+}
+
 // Add moves pid into the cgroup on v1; on v2 the process is born there
 // (DirFD) and Add does nothing.
 func (cg *Cgroup) Add(pid int) error {

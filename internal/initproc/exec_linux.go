@@ -49,6 +49,7 @@ func CompileExec(cfg *Config, pid int) ([]byte, error) {
 		return nil, fmt.Errorf("more than %d arguments and environment variables", maxPlanArgs)
 	}
 	pl := &plan{bpf: cfg.SeccompBPF}
+	pl.joinTasks(cfg.JoinTasks) // before its cgroup namespace
 	pl.step(opStage, "setns")
 	pl.step(opSetnsFD, uint64(execNamespaces), pid)
 	if err := pl.security(s); err != nil {

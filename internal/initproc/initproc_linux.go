@@ -50,6 +50,13 @@ type Config struct {
 	// VolatileMarker under Work, and refuses the next mount of that
 	// upper directory until it is removed.
 	Volatile bool `json:"volatile,omitempty"`
+	// JoinTasks are cgroup v1 "tasks" files (cgroup.Cgroup.TasksFiles):
+	// a plan init joins its cgroup itself, writing 0 to each as its first
+	// step. The kernel moves a thread that moves itself without taking
+	// the global lock a move of another process takes, whose first use
+	// after a quiet spell waits an RCU grace period (10-25 ms here).
+	// Only a one-thread init may do that: never sent to a Go init.
+	JoinTasks []string `json:"-"`
 	// NetNS is a network namespace to join (/proc/<pid>/ns/net of
 	// another container's init, for network mode container:<id>) before
 	// anything else, instead of the new one the init was cloned into.

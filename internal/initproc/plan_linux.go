@@ -106,6 +106,18 @@ func Compile(cfg *Config) (data []byte, ok bool) {
 	return p.b, true
 }
 
+// joinTasks is the steps that move the process into its cgroup on v1:
+// 0 (itself) written to each of tasks (Config.JoinTasks).
+func (p *plan) joinTasks(tasks []string) {
+	if len(tasks) == 0 {
+		return
+	}
+	p.step(opStage, "cgroup")
+	for _, t := range tasks {
+		p.step(opWrite, t, []byte("0"), "join cgroup "+t)
+	}
+}
+
 // compilePlan compiles cfg's setup, from joining a network namespace to
 // the exec of the container's process. When a step cannot be compiled,
 // the plan stops short of it and err (a *stageError) says why: the Go
@@ -119,6 +131,7 @@ func compilePlan(cfg *Config) (*plan, error) {
 	}
 	proc := s.Process
 	rootfs := s.Root.Path
+	p.joinTasks(cfg.JoinTasks) // first: the cgroup namespace below is made from it
 	if cfg.NetNS != "" {
 		p.step(opStage, "network")
 		p.step(opSetns, cfg.NetNS, uint64(unix.CLONE_NEWNET))

@@ -101,6 +101,7 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 	// initproc.Compile): decided once the config is complete (Wire sets
 	// Reaper and Detached). A plan init holds one of our threads until it
 	// execs (initproc.Spawn): the go-ahead below is sent at once.
+	cfg.JoinTasks = cg.TasksFiles() // a plan init joins its v1 cgroup itself
 	plan, usePlan := initproc.Compile(cfg)
 	usePlan = usePlan && !r.ForceGo && PlanFits(cmd, cfg)
 	initproc.Trace("P compiled")
@@ -116,6 +117,9 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 			return ps
 		}
 		join = cg.MoveIn // not born in it
+		if len(cfg.JoinTasks) > 0 {
+			join = func(int) error { return nil } // it joins itself
+		}
 	} else if cfg.Detached {
 		kind = "shim"
 		cfg.OOMFile = cg.OOMFile()
