@@ -4,6 +4,7 @@ package hull
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -80,25 +81,48 @@ func waitStrayKilled(t *testing.T, stray *exec.Cmd, done <-chan struct{}, what s
 
 // TestCgroupJoined: a container's init and an exec'd process are in every
 // cgroup of the container, from the host's view (/proc/<pid>/cgroup) and
-// their own (the root of their cgroup namespace), whether the process
-// joined itself (v1: 0 written to tasks by the plan) or was moved in.
+// their own (the root of their cgroup namespace), whichever init runs and
+// whether it joined itself (v1: 0 written to tasks, by the plan or by the
+// Go init's C constructor) or was moved in (a warm Go init, v2).
 func TestCgroupJoined(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
-	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sleep", "1000"), WithCPUSet("0", ""))
-	if c != nil {
-		t.Cleanup(func() { c.Remove(t.Context(), WithForce()) })
+	rtGo := containerTest(t)
+	rtGo.goInit = true
+	for _, tc := range []struct {
+		name string
+		rt   *Runtime
+		kind string
+		opts []RunOption
+	}{
+		{"plan", rt, "plan", nil},
+		{"detached", rt, "shim", []RunOption{WithDetached()}},
+		{"init", rt, "go", []RunOption{WithInit()}},
+		{"go", rtGo, "go", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tc.rt.Run(t.Context(), "busybox:test", append([]RunOption{WithCmd("sleep", "1000"), WithCPUSet("0", "")}, tc.opts...)...)
+			if c != nil {
+				t.Cleanup(func() { c.Remove(context.Background(), WithForce()) })
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lp := c.live(); lp == nil || !strings.HasPrefix(lp.kind, tc.kind) {
+				t.Fatalf("init %+v, want a %s one", lp, tc.kind)
+			}
+			checkJoined(t, tc.rt, c)
+		})
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+}
+
+// checkJoined checks that c's init and an exec'd process are in c's cgroup.
+func checkJoined(t *testing.T, rt *Runtime, c *Container) {
+	t.Helper()
 	cg := rt.loadCgroup(c.ID())
 	in, err := c.Inspect(t.Context())
 	if err != nil || cg == nil {
 		t.Fatal(cg, err)
-	}
-	if lp := c.live(); lp == nil || lp.kind != "plan" && !rt.goInit {
-		t.Fatalf("not a plan init (%+v): the test is for one", lp)
 	}
 	// hierarchy returns the cgroup directory of d's hierarchy that a
 	// /proc/<pid>/cgroup line names, or "".

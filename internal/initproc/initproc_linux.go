@@ -55,7 +55,9 @@ type Config struct {
 	// step. The kernel moves a thread that moves itself without taking
 	// the global lock a move of another process takes, whose first use
 	// after a quiet spell waits an RCU grace period (10-25 ms here).
-	// Only a one-thread init may do that: never sent to a Go init.
+	// Only a one-thread process may do that: a Go init gets them in
+	// JoinEnv and joins in C before Go starts its threads; they are never
+	// in the config sent to it.
 	JoinTasks []string `json:"-"`
 	// NetNS is a network namespace to join (/proc/<pid>/ns/net of
 	// another container's init, for network mode container:<id>) before

@@ -51,6 +51,9 @@ type ShimArgs struct {
 	TTY        bool    `json:"tty,omitempty"`
 	OpenStdin  bool    `json:"openStdin,omitempty"`
 	Reaper     bool    `json:"reaper,omitempty"` // WithInit: ReaperEnv
+	// JoinTasks are the cgroup v1 tasks files the init joins by itself
+	// (JoinEnv).
+	JoinTasks []string `json:"joinTasks,omitempty"`
 }
 
 // DNSConfig makes a Detached container's shim serve DNS on dns.Addr in
@@ -171,6 +174,9 @@ func startInit(args ShimArgs, status *os.File) (*shim, error) {
 	}
 	if args.Reaper {
 		cmd.Env = append(cmd.Env, ReaperEnv+"=1")
+	}
+	if len(args.JoinTasks) > 0 {
+		cmd.Env = append(cmd.Env, JoinEnv+"="+JoinEnvValue(args.JoinTasks))
 	}
 	var childEnds []*os.File
 	defer func() {

@@ -101,12 +101,16 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 	// initproc.Compile): decided once the config is complete (Wire sets
 	// Reaper and Detached). A plan init holds one of our threads until it
 	// execs (initproc.Spawn): the go-ahead below is sent at once.
-	cfg.JoinTasks = cg.TasksFiles() // a plan init joins its v1 cgroup itself
+	cfg.JoinTasks = cg.TasksFiles() // the init joins its v1 cgroup itself
 	plan, usePlan := initproc.Compile(cfg)
 	usePlan = usePlan && !r.ForceGo && PlanFits(cmd, cfg)
 	initproc.Trace("P compiled")
 	status := bufio.NewReader(statR)
-	l := &Launch{Cmd: cmd, CfgR: cfgR, CfgW: cfgW, StatR: statR, StatW: statW, Status: status, Copied: sio.Copies(), StartError: r.StartError}
+	l := &Launch{Cmd: cmd, CfgR: cfgR, CfgW: cfgW, StatR: statR, StatW: statW, Status: status, Copied: sio.Copies(),
+		StartError: r.StartError, JoinTasks: cfg.JoinTasks}
+	// An init that joins its cgroup itself (v1: the plan, or a cold Go
+	// init's constructor) is not moved in: see Config.JoinTasks.
+	joined := func(int) error { return nil }
 	var proc *os.Process
 	var wait func() *os.ProcessState
 	kind, join := "plan", cg.Add
@@ -118,7 +122,7 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 		}
 		join = cg.MoveIn // not born in it
 		if len(cfg.JoinTasks) > 0 {
-			join = func(int) error { return nil } // it joins itself
+			join = joined
 		}
 	} else if cfg.Detached {
 		kind = "shim"
@@ -127,6 +131,9 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 			proc, wait, err = s.StartShim(l, cfg)
 			return err
 		})
+		if len(cfg.JoinTasks) > 0 {
+			join = joined
+		}
 	} else {
 		var warm bool
 		err = fromExe(l, r, func() (err error) {
@@ -144,6 +151,8 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 		kind = "go"
 		if warm {
 			kind, join = "go-warm", cg.MoveIn
+		} else if len(cfg.JoinTasks) > 0 {
+			join = joined
 		}
 	}
 	cfgR.Close()

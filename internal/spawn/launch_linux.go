@@ -45,6 +45,9 @@ type Launch struct {
 	// pid goes.
 	NS   *os.File
 	Fork *initproc.ForkSlot
+	// JoinTasks are the cgroup v1 tasks files a cold Go init (or a
+	// shim's) joins by itself before Go starts (initproc.JoinEnv).
+	JoinTasks []string
 }
 
 // StartShim starts a Detached container's shim (internal/initproc's
@@ -59,7 +62,7 @@ type Launch struct {
 func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config) (proc *os.Process, wait func() *os.ProcessState, _ error) {
 	cmd := l.Cmd
 	args := initproc.ShimArgs{ID: cfg.ID, Cloneflags: cmd.SysProcAttr.Cloneflags, TTY: cfg.Spec.Process.Terminal,
-		OpenStdin: cfg.OpenStdin, Reaper: cfg.Reaper}
+		OpenStdin: cfg.OpenStdin, Reaper: cfg.Reaper, JoinTasks: l.JoinTasks}
 	if l.CgroupFD != nil {
 		args.CgroupFD = 3 + len(cmd.ExtraFiles)
 		cmd.ExtraFiles = append(cmd.ExtraFiles, l.CgroupFD)
@@ -118,6 +121,9 @@ func (s *Spawner) StartGoInit(l *Launch) (_ *exec.Cmd, cfgW, statR *os.File, war
 		w = nil
 	}
 	if w == nil {
+		if len(l.JoinTasks) > 0 {
+			cmd.Env = append(cmd.Env, initproc.JoinEnv+"="+initproc.JoinEnvValue(l.JoinTasks))
+		}
 		cmd, err := s.Start(cmd)
 		return cmd, l.CfgW, l.StatR, false, err
 	}
