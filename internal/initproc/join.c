@@ -6,17 +6,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#ifndef CGROUP_SUPER_MAGIC
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#endif
 
 // hull_join_cgroup runs before any other constructor (hull_reaper's fork
 // included) and before the Go runtime, while this process has one
 // thread: it writes 0 (itself) to each "tasks" file the newline-separated
 // list in _HULL_JOIN_TASKS names, which moves the whole process without
 // the kernel's global lock. A failure ends the process: an init outside
-// its cgroup must not go on.
+// its cgroup must not go on. Only in a Go init (_HULL_INIT set), never in
+// a program run with privileges its caller lacks (secure_getenv), and
+// only into files of a cgroup v1 filesystem named tasks: the variable
+// cannot make any program write anywhere else.
 __attribute__((constructor(101))) static void hull_join_cgroup(void) {
-	const char *v = getenv("_HULL_JOIN_TASKS");
-	if (v == NULL)
+	const char *v = secure_getenv("_HULL_JOIN_TASKS");
+	if (v == NULL || secure_getenv("_HULL_INIT") == NULL)
 		return;
 	char *list = strdup(v);
 	unsetenv("_HULL_JOIN_TASKS");
@@ -24,7 +32,17 @@ __attribute__((constructor(101))) static void hull_join_cgroup(void) {
 		_exit(125);
 	char *save = NULL;
 	for (char *p = strtok_r(list, "\n", &save); p != NULL; p = strtok_r(NULL, "\n", &save)) {
-		int fd = open(p, O_WRONLY | O_CLOEXEC);
+		size_t n = strlen(p);
+		struct statfs fs;
+		int fd = -1;
+		if (n < 6 || strcmp(p + n - 6, "/tasks") != 0) {
+			errno = EINVAL;
+		} else if ((fd = open(p, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0 &&
+			   (fstatfs(fd, &fs) < 0 || fs.f_type != CGROUP_SUPER_MAGIC)) {
+			close(fd);
+			fd = -1;
+			errno = EINVAL;
+		}
 		if (fd < 0 || write(fd, "0", 1) != 1) {
 			dprintf(2, "hull init: join cgroup %s: %s\n", p, strerror(errno));
 			_exit(125);
