@@ -51,7 +51,8 @@ func iptablesS(t *testing.T, bin, chain string) []string {
 // iptables backend, with or without DOCKER-USER), Make adds exactly two
 // rules accepting the bridge at the top of DOCKER-USER (else FORWARD),
 // that iptables lists without complaint, idempotently; ListForeign reports
-// them and warns once they are gone; RemoveBridge deletes only its owner's.
+// them and warns once they are gone; RemoveBridge deletes only its
+// owner's, RemoveOrphans (recovery) those of a dead owner.
 func TestAcceptForeign(t *testing.T) {
 	for _, tc := range []struct {
 		bin, backend string
@@ -124,7 +125,8 @@ func TestAcceptForeign(t *testing.T) {
 			if err != nil || len(got.Rules) != 0 || !strings.Contains(got.Warning, "missing") {
 				t.Errorf("ListForeign of a removed bridge: %+v %v: want a warning that its rules are missing", got, err)
 			}
-			if err := RemoveBridge(b.Owner); err != nil {
+			// Recovery of a dead owner's bridge drops them too.
+			if err := RemoveOrphans("t1:", nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			if s := strings.Join(iptablesS(t, tc.bin, chain), "\n"); strings.Contains(s, "hull br") {
