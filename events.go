@@ -21,25 +21,29 @@ type EventType string
 const (
 	EventContainer EventType = "container"
 	EventImage               = "image"
+	EventNetwork             = "network"
 )
 
-// Event is something that happened to a container or an image, as `docker events`
+// Event is something that happened to a container, an image or a network, as `docker events`
 // reports it.
 //
 // Container actions: "create", "start", "die" (Attributes["exitCode"], and "signal" when
 // one ended it), "oom" (sent before "die" when the kernel's OOM killer ended it),
 // "pause", "unpause", "kill" (Attributes["signal"]), "restart", "destroy", "commit"
 // (Attributes["imageID"]). Image actions: "pull",
-// "import", "tag", "untag", "delete". Attributes of container events always hold "name"
-// and "image".
+// "import", "tag", "untag", "delete". Network actions: "create", "destroy" (ID is the
+// network's; Attributes "name", "type" and, when the host's firewall got rules for it,
+// NetworkOptionFirewall and NetworkOptionFirewallWarning). Attributes of container
+// events always hold "name" and "image".
 type Event struct {
 	Time   time.Time
-	Type   EventType // EventContainer or EventImage
+	Type   EventType // EventContainer, EventImage or EventNetwork
 	Action string
-	// ID is the container ID, or the image ID (its config digest).
+	// ID is the container ID, the image ID (its config digest) or the
+	// network ID.
 	ID string
-	// Name is the container's name, or the image reference the action was about
-	// ("redis:7"), when there is one.
+	// Name is the container's or network's name, or the image reference the
+	// action was about ("redis:7"), when there is one.
 	Name       string
 	Attributes map[string]string
 }
@@ -79,7 +83,7 @@ func WithEventsUntil(t time.Time) EventsOption {
 }
 
 // WithEventsFilter keeps the events that match, like docker events
-// --filter: key is "type" (container, image), "event" (the action),
+// --filter: key is "type" (container, image, network), "event" (the action),
 // "container" (ID, ID prefix or name) or "image" (for container events
 // the image they run, for image events the reference or ID). Values of
 // one key are alternatives; different keys must all match. Default: every

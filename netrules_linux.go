@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"path/filepath"
+	"strings"
 
 	"github.com/hullbox/hull/internal/netsetup"
 )
@@ -22,6 +23,42 @@ func (rt *Runtime) ruleOwner(name string) string {
 	}
 	sum := sha256.Sum256([]byte(root))
 	return hex.EncodeToString(sum[:4]) + ":" + name
+}
+
+// firewallOptions adds to a NetworkInspect's Options what hull added to
+// another program's firewall for the bridge (NetworkOptionFirewall), read
+// back from it, and why its traffic may still be dropped
+// (NetworkOptionFirewallWarning).
+func (rt *Runtime) firewallOptions(bridge string, opts map[string]string) {
+	fw, err := netsetup.ListForeign(rt.ruleOwner(bridge))
+	if err != nil && fw.Warning == "" {
+		fw.Warning = err.Error()
+	}
+	setFirewall(opts, fw)
+}
+
+// setFirewall sets the firewall keys of an Options map or of an event's
+// attributes.
+func setFirewall(m map[string]string, fw netsetup.ForeignRules) {
+	if len(fw.Rules) > 0 {
+		m[NetworkOptionFirewall] = strings.Join(fw.Rules, "; ")
+	}
+	if fw.Warning != "" {
+		m[NetworkOptionFirewallWarning] = fw.Warning
+	}
+}
+
+// networkEvent emits a network event ("create", "destroy") for rec, with
+// Docker's attributes (name, type) and what the firewall got (create).
+// The default network is predefined, as in Docker: made and deleted as
+// containers need it, without events.
+func (rt *Runtime) networkEvent(action string, rec *networkRecord, fw netsetup.ForeignRules) {
+	if rec.Default {
+		return
+	}
+	attrs := map[string]string{"name": rec.Name, "type": "bridge"}
+	setFirewall(attrs, fw)
+	rt.events.emit(EventNetwork, action, rec.ID, rec.Name, attrs)
 }
 
 // removeNetworkRules deletes a bridge's rules; idempotent.

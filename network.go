@@ -18,6 +18,23 @@ import (
 // It is created on first use, on the bridge device hull0.
 const DefaultNetworkName = "bridge"
 
+// Keys of NetworkInspect.Options about the host's iptables filter table.
+// Docker sets its FORWARD policy to DROP, which would drop hull's bridges'
+// traffic too (with br_netfilter even between containers of one network);
+// where it does, CreateNetwork inserts rules accepting the bridge's
+// traffic at the top of Docker's DOCKER-USER chain (of FORWARD if there is
+// none), and Remove deletes them. hull's own table still isolates the
+// network.
+const (
+	// NetworkOptionFirewall lists the rules added, "; "-separated, each as
+	// `iptables -S` prints it after its backend ("iptables-nft: -A
+	// DOCKER-USER -i hull-0123456789 -j ACCEPT").
+	NetworkOptionFirewall = "com.hullbox.hull.firewall"
+	// NetworkOptionFirewallWarning says why the network's traffic may
+	// still be dropped there (rules missing, no iptables-legacy binary).
+	NetworkOptionFirewallWarning = "com.hullbox.hull.firewall.warning"
+)
+
 // NetworkMode is how a container is networked (Docker's
 // HostConfig.NetworkMode): one of the constants below, or
 // "container:<name|id>" to share a running container's network namespace.
@@ -47,15 +64,19 @@ type networkRecord = netsetup.Record
 // NetworkInspect describes a network. Its JSON form uses Docker's field
 // names (`docker network inspect`).
 type NetworkInspect struct {
-	Name       string                     `json:"Name"`
-	ID         string                     `json:"Id"`
-	Created    time.Time                  `json:"Created"`
-	Scope      string                     `json:"Scope"`  // always "local"
-	Driver     string                     `json:"Driver"` // always "bridge"
-	Internal   bool                       `json:"Internal"`
-	Labels     map[string]string          `json:"Labels"`
-	IPAM       NetworkIPAM                `json:"IPAM"`
-	Options    map[string]string          `json:"Options"`    // the bridge device: com.docker.network.bridge.name
+	Name     string            `json:"Name"`
+	ID       string            `json:"Id"`
+	Created  time.Time         `json:"Created"`
+	Scope    string            `json:"Scope"`  // always "local"
+	Driver   string            `json:"Driver"` // always "bridge"
+	Internal bool              `json:"Internal"`
+	Labels   map[string]string `json:"Labels"`
+	IPAM     NetworkIPAM       `json:"IPAM"`
+	// Options name the bridge device (com.docker.network.bridge.name) and,
+	// on a host whose iptables filter table drops forwarded traffic
+	// (Docker's), the rules hull added there for the bridge
+	// (NetworkOptionFirewall) or why it could not (NetworkOptionFirewallWarning).
+	Options    map[string]string          `json:"Options"`
 	Containers map[string]NetworkEndpoint `json:"Containers"` // running containers attached, by ID
 }
 
@@ -140,6 +161,7 @@ func (n *Network) Inspect(ctx context.Context) (NetworkInspect, error) {
 	if in.Labels == nil {
 		in.Labels = map[string]string{}
 	}
+	n.rt.firewallOptions(r.Bridge, in.Options)
 	cfg := NetworkIPAMConfig{Subnet: r.Subnet.String(), Gateway: r.Gateway.String()}
 	if r.IPRange.IsValid() {
 		cfg.IPRange = r.IPRange.String()

@@ -178,7 +178,8 @@ func (rt *Runtime) remakeDefault(rec *networkRecord, recs []networkRecord) error
 			return err
 		}
 	}
-	return rt.bridge(rec).Make()
+	_, err = rt.bridge(rec).Make()
+	return err
 }
 
 // closeNetworks deletes the default network's bridge and rules if no
@@ -254,7 +255,8 @@ func (rt *Runtime) createNetworkLocked(rec *networkRecord, recs []networkRecord,
 	if _, rec.Gateway, err = ipam.Info(); err != nil {
 		return err
 	}
-	if err := rt.bridge(rec).Make(); err != nil {
+	fw, err := rt.bridge(rec).Make()
+	if err != nil {
 		return err
 	}
 	defer func() {
@@ -262,7 +264,11 @@ func (rt *Runtime) createNetworkLocked(rec *networkRecord, recs []networkRecord,
 			retErr = errors.Join(retErr, rt.removeNetworkRules(rec.Bridge), netsetup.DeleteLink(rec.Bridge))
 		}
 	}()
-	return netsetup.WriteRecord(dir, rec)
+	if err := netsetup.WriteRecord(dir, rec); err != nil {
+		return err
+	}
+	rt.networkEvent("create", rec, fw)
+	return nil
 }
 
 // lockNetworks takes the root's networks lock: creating and removing
@@ -312,7 +318,9 @@ func (rt *Runtime) removeNetwork(id string) error {
 		if err := os.Rename(dir, gone); err != nil {
 			return err
 		}
-		return errors.Join(rt.removeNetworkRules(rec.Bridge), rt.bridge(rec).DeleteOwn(), os.RemoveAll(gone))
+		err = errors.Join(rt.removeNetworkRules(rec.Bridge), rt.bridge(rec).DeleteOwn(), os.RemoveAll(gone))
+		rt.networkEvent("destroy", rec, netsetup.ForeignRules{})
+		return err
 	})
 }
 

@@ -28,3 +28,5 @@ func (n *Network) Disconnect(ctx context.Context, c *Container) error { return E
 func (rt *Runtime) recoverNetworks([]containerState) error { return nil }
 
 func (rt *Runtime) closeNetworks() error { return nil }
+
+func (rt *Runtime) firewallOptions(string, map[string]string) {}

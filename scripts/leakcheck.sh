@@ -16,6 +16,17 @@ if command -v nft >/dev/null && nft list table ip hull >/dev/null 2>&1; then
 	[ -n "$rules" ] && report "nftables rules left in table ip hull" "$rules"
 fi
 
+# The rules hull adds to Docker's iptables filter table (either backend);
+# iptables-legacy only if its table exists: running it would create one.
+if command -v nft >/dev/null && nft list table ip filter >/dev/null 2>&1; then
+	rules=$(nft list table ip filter | grep -E 'comment "hull' || true)
+	[ -n "$rules" ] && report "hull's rules left in table ip filter" "$rules"
+fi
+if grep -qx filter /proc/net/ip_tables_names 2>/dev/null && command -v iptables-legacy >/dev/null; then
+	rules=$(iptables-legacy -w -S | grep -E 'comment "hull' || true)
+	[ -n "$rules" ] && report "hull's rules left in the iptables-legacy filter table" "$rules"
+fi
+
 cgroups=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -path '*/hull/*' 2>/dev/null | grep -E '/hull/[0-9a-f]{64}$' || true)
 [ -n "$cgroups" ] && report "container cgroups left" "$cgroups"
 

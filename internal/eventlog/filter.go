@@ -12,7 +12,7 @@ import (
 var ErrInvalidFilter = errors.New("invalid events filter")
 
 // Filter selects records as docker events --filter does: by "type"
-// (container, image), "event" (the action), "container" (ID, ID prefix
+// (container, image, network), "event" (the action), "container" (ID, ID prefix
 // or name) and "image" (for container events the image they run, for
 // image events the reference or ID). Values of one key are alternatives;
 // different keys must all match. The zero Filter keeps every record.

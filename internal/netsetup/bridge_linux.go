@@ -23,30 +23,42 @@ type Bridge struct {
 
 // Make creates the bridge (EnsureBridge), names its network in its alias
 // and installs its rules; forwarding is turned on for networks that
-// reach the outside, as Docker does. On error the device is deleted.
-func (b Bridge) Make() error {
+// reach the outside, as Docker does. Where Docker's firewall would drop
+// the bridge's traffic, rules accepting it are added there
+// (AcceptForeign): what was added is returned, and a failure to add them
+// is its Warning, not an error (the bridge works where nothing drops).
+// On error the device is deleted.
+func (b Bridge) Make() (ForeignRules, error) {
 	br, err := EnsureBridge(b.Name, b.Subnet, b.Gateway)
 	if err != nil {
-		return err
+		return ForeignRules{}, err
 	}
 	if err := netlink.LinkSetAlias(br, b.Network); err != nil {
-		return errors.Join(err, DeleteLink(b.Name))
+		return ForeignRules{}, errors.Join(err, DeleteLink(b.Name))
 	}
 	if !b.Internal {
 		if err := EnableForwarding(); err != nil {
-			return errors.Join(err, DeleteLink(b.Name))
+			return ForeignRules{}, errors.Join(err, DeleteLink(b.Name))
 		}
 	}
 	if err := SetupBridge(b.Owner, b.Name, b.Subnet, b.Internal); err != nil {
-		return errors.Join(fmt.Errorf("network rules: %w", err), DeleteLink(b.Name))
+		return ForeignRules{}, errors.Join(fmt.Errorf("network rules: %w", err), DeleteLink(b.Name))
 	}
-	return nil
+	fw, err := AcceptForeign(b.Owner, b.Name)
+	if err != nil {
+		fw.Warning = err.Error()
+	}
+	return fw, nil
 }
 
 // Ensure makes the bridge again if its device is gone (a reboot, or
-// someone deleted it), under the host lock (LockHost).
+// someone deleted it), under the host lock (LockHost). When it is there,
+// it adds the rules accepting its traffic in the iptables-nft filter
+// table if that now drops it (EnsureForeign: Docker started since), best
+// effort: a container start does not fail for another program's table.
 func (b Bridge) Ensure() error {
 	if _, err := netlink.LinkByName(b.Name); err == nil {
+		_ = EnsureForeign(b.Owner, b.Name)
 		return nil
 	}
 	unlock, err := LockHost()
@@ -57,7 +69,8 @@ func (b Bridge) Ensure() error {
 	if _, err := netlink.LinkByName(b.Name); err == nil {
 		return nil
 	}
-	return b.Make()
+	_, err = b.Make()
+	return err
 }
 
 // Own reports whether the bridge's device exists and is this network's.

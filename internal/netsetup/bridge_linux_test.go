@@ -15,7 +15,7 @@ func TestBridgeMakeEnsureDelete(t *testing.T) {
 	inFreshNetns(t)
 	b := Bridge{Name: "hulltestbr0", Network: "net-a", Subnet: netip.MustParsePrefix("10.78.0.0/24"),
 		Gateway: netip.MustParseAddr("10.78.0.1"), Owner: "t0:hulltestbr0"}
-	if err := b.Make(); err != nil {
+	if _, err := b.Make(); err != nil {
 		t.Fatal(err)
 	}
 	if !b.Own() {

@@ -10,7 +10,11 @@
 // another hull network.
 //
 // NAT, isolation and published ports are nftables rules in hull's own
-// table (TableName, written through google/nftables, never touching other
-// tables); every rule names its owner in its comment, so a container's or
-// a bridge's rules can be removed, and recovered, on their own.
+// table (TableName, written through google/nftables); every rule names
+// its owner in its comment, so a container's or a bridge's rules can be
+// removed, and recovered, on their own. The one exception to "hull's own
+// table": where Docker's iptables filter table drops forwarded traffic,
+// each bridge gets two rules accepting its traffic there, named the same
+// way (AcceptForeign; through iptables-legacy for the legacy backend,
+// which has no netlink interface).
 package netsetup

@@ -18,8 +18,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TableName is hull's nftables table (family ip). hull never touches any
-// other table.
+// TableName is hull's nftables table (family ip). hull touches no other
+// table, except to accept its bridges' traffic where Docker's iptables
+// filter table would drop it (AcceptForeign, foreignfw_linux.go).
 //
 // Layout (every rule carries a comment naming its owner, so that the rules
 // of one container or one bridge can be found and deleted):
@@ -135,6 +136,12 @@ func listRules(names ...string) ([]ownedRule, bool, error) {
 			names = append(names, ch.Name)
 		}
 	}
+	return listTableRules(table, names)
+}
+
+// listTableRules is listRules for the named chains of any IPv4 table t.
+// A missing table or chain is reported as not existing.
+func listTableRules(t *nftables.Table, names []string) ([]ownedRule, bool, error) {
 	conn, err := mnl.Dial(unix.NETLINK_NETFILTER, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("nftables: %w", err)
@@ -143,7 +150,7 @@ func listRules(names ...string) ([]ownedRule, bool, error) {
 	var out []ownedRule
 	for _, name := range names {
 		attrs, err := mnl.MarshalAttributes([]mnl.Attribute{
-			{Type: unix.NFTA_RULE_TABLE, Data: []byte(TableName + "\x00")},
+			{Type: unix.NFTA_RULE_TABLE, Data: []byte(t.Name + "\x00")},
 			{Type: unix.NFTA_RULE_CHAIN, Data: []byte(name + "\x00")},
 		})
 		if err != nil {
@@ -169,10 +176,10 @@ func listRules(names ...string) ([]ownedRule, bool, error) {
 			return nil, false, nil // the table (with its chains) is not there yet
 		}
 		if err != nil {
-			return nil, false, fmt.Errorf("nftables: list %s %s: %w", TableName, name, err)
+			return nil, false, fmt.Errorf("nftables: list %s %s: %w", t.Name, name, err)
 		}
 		for _, m := range msgs {
-			r := ownedRule{rule: &nftables.Rule{Table: table, Chain: chainRef(name)}}
+			r := ownedRule{rule: &nftables.Rule{Table: t, Chain: &nftables.Chain{Name: name, Table: t}}}
 			if len(m.Data) < 4 {
 				continue
 			}
@@ -319,11 +326,12 @@ func SetupBridge(owner, bridge string, subnet netip.Prefix, internal bool) error
 	})
 }
 
-// RemoveBridge deletes every rule SetupBridge installed for owner; none is
-// not an error.
+// RemoveBridge deletes every rule SetupBridge installed for owner, and
+// those AcceptForeign added to the iptables filter table; none is not an
+// error.
 func RemoveBridge(owner string) error {
 	tag := tagBridge + owner
-	return replace(bridgeChains, func(s string) bool { return s == tag }, nil)
+	return errors.Join(replace(bridgeChains, func(s string) bool { return s == tag }, nil), removeForeign(owner))
 }
 
 // Publish installs the DNAT rules of owner (a container, named by a string
