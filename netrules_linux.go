@@ -1,11 +1,10 @@
 package hull
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/netip"
 	"path/filepath"
 
+	"github.com/hullbox/hull/internal/hostobj"
 	"github.com/hullbox/hull/internal/netsetup"
 )
 
@@ -20,8 +19,7 @@ func (rt *Runtime) ruleOwner(name string) string {
 	if err != nil {
 		root = rt.cfg.root
 	}
-	sum := sha256.Sum256([]byte(root))
-	return hex.EncodeToString(sum[:4]) + ":" + name
+	return hostobj.RuleTag(root) + ":" + name
 }
 
 // removeNetworkRules deletes a bridge's rules; idempotent.

@@ -178,6 +178,9 @@ func (rt *Runtime) remakeDefault(rec *networkRecord, recs []networkRecord) error
 			return err
 		}
 	}
+	if err := rt.recordNetwork(rec); err != nil {
+		return err
+	}
 	return rt.bridge(rec).Make()
 }
 
@@ -254,6 +257,9 @@ func (rt *Runtime) createNetworkLocked(rec *networkRecord, recs []networkRecord,
 	if _, rec.Gateway, err = ipam.Info(); err != nil {
 		return err
 	}
+	if err := rt.recordNetwork(rec); err != nil {
+		return err
+	}
 	if err := rt.bridge(rec).Make(); err != nil {
 		return err
 	}
@@ -312,7 +318,7 @@ func (rt *Runtime) removeNetwork(id string) error {
 		if err := os.Rename(dir, gone); err != nil {
 			return err
 		}
-		return errors.Join(rt.removeNetworkRules(rec.Bridge), rt.bridge(rec).DeleteOwn(), os.RemoveAll(gone))
+		return errors.Join(rt.removeNetworkRules(rec.Bridge), rt.bridge(rec).DeleteOwn(), os.RemoveAll(gone), rt.forgetNetwork(id))
 	})
 }
 
