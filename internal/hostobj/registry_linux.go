@@ -105,9 +105,15 @@ func (o *Root) write(name, content string) error {
 	}
 	err := fsutil.WriteFileAtomic(path, []byte(content), 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
-		// A sweep took the entry (its root looked gone): record it again.
-		if _, rerr := o.reg.Register(o.rec.Path); rerr != nil {
-			return fmt.Errorf("host registry: %w", rerr)
+		// A sweep took the entry: its root is gone, or looked so. The
+		// entry is made again only for this very root (not one made
+		// again at its path since).
+		again, rerr := o.reg.Register(o.rec.Path)
+		if rerr != nil {
+			return fmt.Errorf("host registry: root %s: %w", o.rec.Path, rerr)
+		}
+		if again.dir != o.dir {
+			return fmt.Errorf("host registry: root %s was deleted", o.rec.Path)
 		}
 		err = fsutil.WriteFileAtomic(path, []byte(content), 0o600)
 	}
