@@ -6,12 +6,15 @@
 //
 // # The registry
 //
-// It lives on tmpfs (Dir, /run/hull/roots), so it vanishes at boot exactly
-// as cgroups, links and rules do, and one directory holds each root as one
-// process found it:
+// It lives in /run (Dir, /run/hull/roots), tmpfs on most hosts, so that it
+// vanishes at boot as cgroups, links and rules do; where /run is not
+// tmpfs, each entry names its boot, and one of another boot is dropped
+// (by a sweep if its root is gone, else by the root's next Open) without
+// touching anything. One directory holds each root as one process found
+// it:
 //
 //	/run/hull/roots/.lock              flock: a sweep holds it (exclusive)
-//	/run/hull/roots/<key>/root.json    {path, dev, ino, mntns}: the root
+//	/run/hull/roots/<key>/root.json    {path, dev, ino, mntns, boot}: the root
 //	/run/hull/roots/<key>/c.<id>       a container: its netns ("net <ino>")
 //	/run/hull/roots/<key>/n.<id>       a network: "<bridge> <netns ino>"
 //

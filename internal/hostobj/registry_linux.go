@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hullbox/hull/internal/fsutil"
@@ -28,11 +29,25 @@ func At(dir string) *Registry { return &Registry{dir: dir} }
 
 // rootRecord is an entry's root.json.
 type rootRecord struct {
-	Path  string `json:"path"`
-	Dev   uint64 `json:"dev"`
-	Ino   uint64 `json:"ino"`
+	Path string `json:"path"`
+	Dev  uint64 `json:"dev"`
+	Ino  uint64 `json:"ino"`
+	// Birth is the directory's birth time (ns; 0 where the file system
+	// has none): a file system may give a new directory the inode of
+	// one just deleted (ext4 does).
+	Birth int64  `json:"birth,omitempty"`
 	MntNS uint64 `json:"mntns"` // the recorder's mount namespace (its inode)
+	// Boot is the boot it was recorded in: where the registry is not on
+	// tmpfs, an entry outlives the objects, and its namespaces mean
+	// nothing in another boot.
+	Boot string `json:"boot,omitempty"`
 }
+
+// bootID is this boot's ID ("" if unknown).
+var bootID = sync.OnceValue(func() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
+})
 
 // Root is one root's entry, where its objects are recorded.
 type Root struct {
@@ -45,16 +60,21 @@ type Root struct {
 // Register returns the entry of the root at path (absolute, existing),
 // writing its root.json if it is not there yet.
 func (r *Registry) Register(path string) (*Root, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+	id, err := identify(path)
+	if err != nil {
+		return nil, err
 	}
-	rec := rootRecord{Path: path, Dev: st.Dev, Ino: st.Ino, MntNS: nsIno("mnt")}
-	sum := sha256.Sum256([]byte(path + "\x00" + strconv.FormatUint(st.Dev, 10) + "\x00" + strconv.FormatUint(st.Ino, 10)))
+	rec := rootRecord{Path: path, Dev: id.Dev, Ino: id.Ino, Birth: id.Birth, MntNS: nsIno("mnt"), Boot: bootID()}
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%d\x00%d", path, id.Dev, id.Ino, id.Birth))
 	o := &Root{reg: r, dir: filepath.Join(r.dir, hex.EncodeToString(sum[:8])), rec: rec, net: nsIno("net")}
 	file := filepath.Join(o.dir, "root.json")
-	if _, err := os.Stat(file); err == nil {
+	switch old := readRoot(o.dir); {
+	case old.Path != "" && old.Boot == rec.Boot:
 		return o, nil
+	case old.Path != "":
+		// Recorded in another boot (a registry not on tmpfs): what it
+		// names went with that boot.
+		_ = os.RemoveAll(o.dir)
 	}
 	data, err := json.Marshal(rec)
 	if err != nil {
@@ -197,6 +217,26 @@ func readRoot(dir string) rootRecord {
 	return rec
 }
 
+// identity is what tells one directory from another made later at the
+// same path.
+type identity struct {
+	Dev, Ino uint64
+	Birth    int64
+}
+
+// identify returns path's identity (following symlinks).
+func identify(path string) (identity, error) {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, path, 0, unix.STATX_INO|unix.STATX_BTIME, &stx); err != nil {
+		return identity{}, &os.PathError{Op: "statx", Path: path, Err: err}
+	}
+	id := identity{Dev: unix.Mkdev(stx.Dev_major, stx.Dev_minor), Ino: stx.Ino}
+	if stx.Mask&unix.STATX_BTIME != 0 {
+		id.Birth = stx.Btime.Sec*1e9 + int64(stx.Btime.Nsec)
+	}
+	return id, nil
+}
+
 // gone tells whether the entry's root is gone, as seen from here: its
 // path missing, or holding another directory. A path that cannot be
 // looked at (EACCES...) is not gone.
@@ -207,12 +247,12 @@ func (e *entry) gone() bool {
 		// recorded nothing, and goes once it is a minute old.
 		return unix.Stat(e.dir, &st) == nil && time.Since(time.Unix(st.Mtim.Unix())) > time.Minute
 	}
-	err := unix.Stat(e.rec.Path, &st)
+	id, err := identify(e.rec.Path)
 	switch {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
 		return true
 	case err != nil:
 		return false
 	}
-	return st.Dev != e.rec.Dev || st.Ino != e.rec.Ino
+	return id != identity{Dev: e.rec.Dev, Ino: e.rec.Ino, Birth: e.rec.Birth}
 }

@@ -1,10 +1,14 @@
 package hostobj
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,5 +119,148 @@ func TestSweepCost(t *testing.T) {
 	t.Logf("a sweep that finds nothing gone among %d roots: %v (%v per root)", n, per, per/n)
 	if _, err := os.Stat(filepath.Join(reg.dir, ".lock")); err == nil {
 		t.Error("a sweep that found nothing gone took the lock")
+	}
+}
+
+// TestSweepConcurrent: two sweeps at once, while the owners of live roots
+// record containers and networks, sweep each deleted root once and take
+// nothing of the live ones.
+func TestSweepConcurrent(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a sweep lists the nftables rules of containers it finds")
+	}
+	reg := At(t.TempDir())
+	base := t.TempDir()
+	var live, dead []*Root
+	for i := range 8 {
+		dir := filepath.Join(base, strconv.Itoa(i))
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		o, err := reg.Register(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			live = append(live, o)
+			continue
+		}
+		if err := o.Container(strings.Repeat("d", 63) + strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+		dead = append(dead, o)
+	}
+	const records = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, 2+len(live))
+	reps := make(chan Report, 2)
+	for range 2 {
+		wg.Go(func() {
+			rep, err := reg.Sweep(Options{Cgroups: cgroup.V2(t.TempDir())})
+			errs <- err
+			reps <- rep
+		})
+	}
+	for _, o := range live {
+		wg.Go(func() {
+			for i := range records {
+				if err := o.Container(fmt.Sprintf("%063x%d", i, i%10)); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- o.Network(strings.Repeat("a", 64), "hull-aaaaaaaaaa")
+		})
+	}
+	wg.Wait()
+	close(errs)
+	close(reps)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	var swept []string
+	for rep := range reps {
+		swept = append(swept, rep.Roots...)
+	}
+	if len(swept) != len(dead) {
+		t.Errorf("swept %q: want each of the %d deleted roots once", swept, len(dead))
+	}
+	for _, o := range live {
+		e, err := readEntry(o.dir)
+		if err != nil || len(e.containers) != records || len(e.networks) != 1 {
+			t.Errorf("live root %s after the sweeps: %v, %d containers", o.rec.Path, err, len(e.containers))
+		}
+	}
+	for _, o := range dead {
+		if _, err := os.Stat(o.dir); err == nil {
+			t.Errorf("entry of the deleted root %s left", o.rec.Path)
+		}
+	}
+}
+
+// BenchmarkRecordContainer is what a container's Start pays for its
+// record: one read and, the first time, one atomic write on tmpfs.
+func BenchmarkRecordContainer(b *testing.B) {
+	regDir, err := os.MkdirTemp(filepath.Dir(Dir), "bench-") // on /run's tmpfs, as Dir
+	if err != nil {
+		b.Skipf("no registry on tmpfs: %v", err)
+	}
+	defer os.RemoveAll(regDir)
+	o, err := At(regDir).Register(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		if err := o.Container(fmt.Sprintf("%064x", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestSweepOtherBoot: where the registry outlives a boot, an entry of
+// another boot is dropped untouched if its root is gone, and emptied by
+// the Register of its root if it exists.
+func TestSweepOtherBoot(t *testing.T) {
+	reg := At(t.TempDir())
+	base := t.TempDir()
+	var roots []*Root
+	for _, name := range []string{"exists", "gone"} {
+		dir := filepath.Join(base, name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		o, err := reg.Register(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Container(strings.Repeat("b", 64)); err != nil {
+			t.Fatal(err)
+		}
+		rec := o.rec
+		rec.Boot = "another-boot"
+		data, _ := json.Marshal(rec)
+		if err := os.WriteFile(filepath.Join(o.dir, "root.json"), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		roots = append(roots, o)
+	}
+	if err := os.Remove(filepath.Join(base, "gone")); err != nil {
+		t.Fatal(err)
+	}
+	// No Cgroups given: the host's. Nothing of the entry is looked at.
+	rep, err := reg.Sweep(Options{})
+	if err != nil || !slices.Equal(rep.Roots, []string{filepath.Join(base, "gone")}) || len(rep.Containers) > 0 {
+		t.Errorf("Sweep = %+v, %v", rep, err)
+	}
+	if _, err := reg.Register(filepath.Join(base, "exists")); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := readEntry(roots[0].dir); err != nil || len(e.containers) > 0 || e.rec.Boot != bootID() {
+		t.Errorf("entry of another boot after Register: %+v, %v", e, err)
 	}
 }

@@ -104,6 +104,12 @@ func (r *Registry) Sweep(opts Options) (Report, error) {
 		gone = append(gone, e)
 	}
 	for _, e := range gone {
+		if e.rec.Boot != bootID() && e.rec.Path != "" {
+			// Recorded in another boot (a registry not on tmpfs): its
+			// objects went with that boot.
+			errs = append(errs, s.drop(e))
+			continue
+		}
 		errs = append(errs, s.entry(e, !live[e.rec.Path]))
 	}
 	for _, id := range cgroups {
@@ -145,7 +151,7 @@ type sweep struct {
 // sweeper can judge from its own view of paths: e was recorded in its
 // mount namespace, or in one that no process has any more.
 func (s *sweep) gone(e *entry) bool {
-	judgeable := e.rec.MntNS == 0 || e.rec.MntNS == s.mnt || s.holder("mnt", e.rec.MntNS) == 0
+	judgeable := e.rec.MntNS == 0 || e.rec.Boot != bootID() || e.rec.MntNS == s.mnt || s.holder("mnt", e.rec.MntNS) == 0
 	return judgeable && e.gone()
 }
 
@@ -194,8 +200,13 @@ func (s *sweep) entry(e *entry, whole bool) error {
 		}
 		return byNet[ns]
 	}
+	// All killed first, then each cgroup removed once its tasks left:
+	// their deaths overlap.
+	for id := range e.containers {
+		s.kill(id)
+	}
 	for id, ns := range e.containers {
-		errs = append(errs, s.container(id))
+		errs = append(errs, s.removeCgroup(id))
 		at(ns).containers = append(at(ns).containers, id)
 	}
 	for id, m := range e.networks {
@@ -214,6 +225,11 @@ func (s *sweep) entry(e *entry, whole bool) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sweep root %s: %w", e.rec.Path, err)
 	}
+	return s.drop(e)
+}
+
+// drop removes a swept entry.
+func (s *sweep) drop(e *entry) error {
 	if err := os.RemoveAll(e.dir); err != nil {
 		return fmt.Errorf("sweep root %s: %w", e.rec.Path, err)
 	}
@@ -223,17 +239,22 @@ func (s *sweep) entry(e *entry, whole bool) error {
 	return nil
 }
 
-// container kills what runs in container id's cgroup and its shim, and
-// removes the cgroup.
-func (s *sweep) container(id string) error {
+// kill kills container id's shim and what runs in its cgroup.
+func (s *sweep) kill(id string) {
 	for _, pid := range s.shimsOf(id) {
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}
+	if cg := s.opts.Cgroups.Load(id); cg != nil {
+		_ = cg.Kill()
+	}
+}
+
+// removeCgroup removes container id's cgroup, killed first (kill).
+func (s *sweep) removeCgroup(id string) error {
 	cg := s.opts.Cgroups.Load(id)
 	if cg == nil {
 		return nil
 	}
-	_ = cg.Kill()
 	if err := cg.RemoveSettled(); err != nil {
 		return err
 	}
@@ -312,19 +333,20 @@ type netObjects struct {
 // calling thread's network namespace.
 func (o *netObjects) remove(rep *Report) error {
 	var errs []error
+	owners := map[string]bool{}
 	for _, id := range o.containers {
-		errs = append(errs, netsetup.Unpublish(o.tag+":"+id))
+		owners[o.tag+":"+id] = true
 	}
 	for id, br := range o.networks {
 		// Its name may have gone to another root since: then so did the
 		// owner of its rules, if that root has the same path.
 		if alias, exists := netsetup.LinkAlias(br); !exists || alias == id {
-			errs = append(errs, netsetup.RemoveBridge(o.tag+":"+br))
+			owners[o.tag+":"+br] = true
 		}
 	}
-	if o.wholeTag {
-		errs = append(errs, netsetup.RemoveOrphans(o.tag+":", nil, nil))
-	}
+	errs = append(errs, netsetup.RemoveOwned(func(owner string) bool {
+		return owners[owner] || o.wholeTag && strings.HasPrefix(owner, o.tag+":")
+	}))
 	links, err := netlink.LinkList()
 	for i := 0; i < 5 && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
 		links, err = netlink.LinkList()
