@@ -14,14 +14,15 @@
 // it:
 //
 //	/run/hull/roots/.lock              flock: a sweep holds it (exclusive)
-//	/run/hull/roots/<key>/root.json    {path, dev, ino, mntns, boot}: the root
+//	/run/hull/roots/<key>/root.json    {path, dev, ino, birth, mntns, boot}
 //	/run/hull/roots/<key>/c.<id>       a container: its netns ("net <ino>")
 //	/run/hull/roots/<key>/n.<id>       a network: "<bridge> <netns ino>"
 //
-// key is 16 hex digits of sha256(path, dev, ino): a root deleted and made
-// again at the same path is another root (another inode), with another
-// entry. Every file is written atomically (fsutil.WriteFileAtomic), and
-// before the object it names is made (Root.Container before the cgroup,
+// key is 16 hex digits of sha256(path, dev, ino, birth time): a root
+// deleted and made again at the same path is another root, with another
+// entry, even where the file system gives it the inode back. Every file
+// is written atomically (fsutil.WriteFileAtomic), and before the object
+// it names is made (Root.Container before the cgroup,
 // Root.Network before the bridge): a crash in between leaves a record of
 // nothing, never an object without a record. Removing a container or
 // network drops its record (Root.Forget...).
@@ -36,11 +37,12 @@
 // # The sweep
 //
 // Sweep removes the objects of every recorded root that is gone: its path
-// missing, or holding another directory (another dev/inode). A root that
-// exists is never touched, whoever owns it: its own Open recovers it.
+// missing, or holding another directory (another dev, inode or birth). A
+// root that exists is never touched, whoever owns it: its own Open
+// recovers it.
 // Judging "gone" needs the recorder's view of paths: an entry made in
-// another mount namespace that still has processes (a service with
-// PrivateTmp) is left alone; once none is left, it is judged from the
+// another mount namespace that still has processes other than hull's
+// shims (a service with PrivateTmp) is left alone; once none is left, it is judged from the
 // sweeper's view. For a gone root it kills what runs in its containers'
 // cgroups (Detached ones too: without a root they cannot be managed any
 // more) and their shims, removes the cgroups, then, in the network
