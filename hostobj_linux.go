@@ -3,6 +3,8 @@ package hull
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/hullbox/hull/internal/hostobj"
 )
@@ -12,7 +14,12 @@ import (
 // any Open, or Sweep, remove them once this root is deleted. nil root:
 // the registry could not be written (no /run/hull: not root), and
 // nothing is recorded.
-type hostObjects struct{ root *hostobj.Root }
+type hostObjects struct {
+	root *hostobj.Root
+
+	mu     sync.Mutex
+	opened hostobj.Report // what Open's sweep removed, until the first Sweep reports it
+}
 
 // hostRegistry is the host's registry of objects.
 var hostRegistry = hostobj.At(hostobj.Dir)
@@ -34,7 +41,10 @@ func (rt *Runtime) registerRoot() {
 // waits for a sweep under way, so that once Open returns the roots that
 // were gone before it are swept.
 func (rt *Runtime) sweepAtOpen() {
-	_, _ = hostRegistry.Sweep(hostobj.Options{Self: rt.objs.root})
+	rep, _ := hostRegistry.Sweep(hostobj.Options{Self: rt.objs.root})
+	rt.objs.mu.Lock()
+	rt.objs.opened = rep
+	rt.objs.mu.Unlock()
 }
 
 // recordContainer records container id before its cgroup, veths or rules
@@ -78,8 +88,9 @@ func (rt *Runtime) forgetNetwork(id string) error {
 // published-port and network rules, host veths and bridges, and anything
 // still mounted below its path. A root that exists is never touched,
 // whether its owner runs or died: its own Open recovers it. Open runs the
-// same sweep (without waiting for one under way), so a user rarely needs
-// Sweep; `hull system prune` calls it.
+// same sweep, so a user rarely needs Sweep; `hull system prune` calls
+// it. The report of a Runtime's first Sweep includes what its Open
+// removed: a program that opens a root to sweep learns what went.
 //
 // Sweep also removes cgroups that are clearly hull's ("/hull/<id>") but
 // recorded by no root (a hull from before the record): only those with
@@ -96,7 +107,15 @@ func (rt *Runtime) Sweep(ctx context.Context) (SweepReport, error) {
 		rt.registerRoot()
 	}
 	rep, err := hostRegistry.Sweep(hostobj.Options{Self: rt.objs.root, Unrecorded: true})
-	out := SweepReport{RootsSwept: rep.Roots, ContainersDeleted: rep.Containers, BridgesDeleted: rep.Bridges}
+	rt.objs.mu.Lock()
+	at := rt.objs.opened
+	rt.objs.opened = hostobj.Report{}
+	rt.objs.mu.Unlock()
+	out := SweepReport{
+		RootsSwept:        slices.Concat(at.Roots, rep.Roots),
+		ContainersDeleted: slices.Concat(at.Containers, rep.Containers),
+		BridgesDeleted:    slices.Concat(at.Bridges, rep.Bridges),
+	}
 	if err != nil {
 		return out, fmt.Errorf("sweep: %w", err)
 	}
