@@ -264,3 +264,49 @@ func TestSweepOtherBoot(t *testing.T) {
 		t.Errorf("entry of another boot after Register: %+v, %v", e, err)
 	}
 }
+
+// TestSweepUnrecorded: an explicit sweep removes a cgroup that no entry
+// names and that has no process, and keeps one a live root recorded and
+// one with a process. A plain directory stands for a cgroup2 mount.
+func TestSweepUnrecorded(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a sweep lists the nftables rules of containers it finds")
+	}
+	reg := At(t.TempDir())
+	mnt := t.TempDir()
+	root, err := reg.Register(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded, empty, busy := strings.Repeat("1", 64), strings.Repeat("2", 64), strings.Repeat("3", 64)
+	if err := root.Container(recorded); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{recorded, empty, busy} {
+		if err := os.MkdirAll(filepath.Join(mnt, "hull", id), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "hull", busy, "cgroup.procs"), []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := reg.Sweep(Options{Cgroups: cgroup.V2(mnt), Unrecorded: true, UnrecordedAge: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rep.Containers, []string{empty}) {
+		t.Errorf("removed %q, want only the empty unrecorded one", rep.Containers)
+	}
+	for _, id := range []string{recorded, busy} {
+		if _, err := os.Stat(filepath.Join(mnt, "hull", id)); err != nil {
+			t.Errorf("cgroup %s…: %v", id[:4], err)
+		}
+	}
+	// A minute is the default: the ones made just now stay.
+	if err := os.Mkdir(filepath.Join(mnt, "hull", empty), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := reg.Sweep(Options{Cgroups: cgroup.V2(mnt), Unrecorded: true}); err != nil || len(rep.Containers) > 0 {
+		t.Errorf("Sweep with the default age = %+v, %v", rep, err)
+	}
+}

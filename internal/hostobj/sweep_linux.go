@@ -37,6 +37,10 @@ type Options struct {
 	Self       *Root      // the caller's root: never swept, and not a reason to look (nil: none)
 	Cgroups    *cgroup.FS // where containers' cgroups are (nil: cgroup.Host())
 	Unrecorded bool       // also judge hull's cgroups no entry names (package doc)
+	// UnrecordedAge is how long ago an unrecorded cgroup must have been
+	// made to go (0: a minute): a hull from before the registry may be
+	// about to put a process in it.
+	UnrecordedAge time.Duration
 }
 
 // Report is what a Sweep removed.
@@ -265,8 +269,12 @@ func (s *sweep) removeCgroup(id string) error {
 // unrecorded removes the cgroup of container id, which no entry names,
 // if nothing runs in it and it is over a minute old (package doc).
 func (s *sweep) unrecorded(id string) error {
+	age := s.opts.UnrecordedAge
+	if age == 0 {
+		age = time.Minute
+	}
 	cg := s.opts.Cgroups.Load(id)
-	if cg == nil || cg.Age() < time.Minute {
+	if cg == nil || cg.Age() < age {
 		return nil
 	}
 	if pids, err := cg.Procs(); err != nil || len(pids) > 0 {
