@@ -103,9 +103,6 @@ func (rt *Runtime) Sweep(ctx context.Context) (SweepReport, error) {
 	if err := ctx.Err(); err != nil {
 		return SweepReport{}, err
 	}
-	if rt.objs.root == nil {
-		rt.registerRoot()
-	}
 	rep, err := hostRegistry.Sweep(hostobj.Options{Self: rt.objs.root, Unrecorded: true})
 	rt.objs.mu.Lock()
 	at := rt.objs.opened
