@@ -12,9 +12,15 @@ func (rt *Runtime) cgroups() *cgroup.FS {
 	return cgroup.Host()
 }
 
-// newCgroup creates container id's cgroup with its memory limit; the
-// pids limit waits for SetPidsLimit (internal/cgroup says why).
+// newCgroup creates container id's cgroup with its memory limit, after
+// recording it as this root's; the pids limit waits for SetPidsLimit
+// (internal/cgroup says why).
 func (rt *Runtime) newCgroup(id string, memory, pids int64) (*cgroup.Cgroup, error) {
+	// Recorded first: a crash between the two leaves a record, not an
+	// orphan (internal/hostobj).
+	if err := rt.recordContainer(id); err != nil {
+		return nil, err
+	}
 	cg, err := rt.cgroups().New(id, memory, pids)
 	return cg, cgroupErr(err)
 }

@@ -1,6 +1,9 @@
 package hull
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 )
@@ -78,3 +81,36 @@ func containerLabels(image, own map[string]string) map[string]string {
 }
 
 func cloneLabels(m map[string]string) map[string]string { return maps.Clone(m) }
+
+// ContainerPruneReport is what PruneContainers removed.
+type ContainerPruneReport struct {
+	ContainersDeleted []string // IDs, most recently created first
+}
+
+// PruneContainers removes every stopped container of the root, exited or
+// created and never started, as `docker container prune` does (and the
+// first step of `docker system prune`), and reports their IDs. Running
+// and paused containers stay; one that a Start in another process
+// launches meanwhile stays too.
+func (rt *Runtime) PruneContainers(ctx context.Context) (ContainerPruneReport, error) {
+	var rep ContainerPruneReport
+	list, err := rt.Containers(ctx, WithFilterStatus(StatusExited, StatusCreated))
+	if err != nil {
+		return rep, err
+	}
+	var errs []error
+	for _, c := range list {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		err := c.Remove(ctx)
+		switch {
+		case err == nil:
+			rep.ContainersDeleted = append(rep.ContainersDeleted, c.ID())
+		case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+		default:
+			errs = append(errs, fmt.Errorf("prune container %s: %w", shortContainerID(c.ID()), err))
+		}
+	}
+	return rep, errors.Join(errs...)
+}

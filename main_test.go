@@ -98,6 +98,42 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 	"publish-owner": func(ctx context.Context, rt *Runtime) error {
 		return ownContainer(rt.Run(ctx, "busybox:test", WithPublish("18300:80")))
 	},
+	// sweep-owner makes every kind of host object for TestSweepDeletedRoot:
+	// the network "swept", a container on the default bridge with port
+	// 18391 published and a Detached one on "swept" with 18392; it prints
+	// "<id> <pid>" of both, then "<network id> <subnet>" of both networks,
+	// and waits to be killed.
+	"sweep-owner": func(ctx context.Context, rt *Runtime) error {
+		n, err := rt.CreateNetwork(ctx, "swept")
+		if err != nil {
+			return err
+		}
+		owned, err := rt.Run(ctx, "busybox:test", WithPublish("18391:80"), WithCmd("sleep", "60"))
+		if err != nil {
+			return err
+		}
+		det, err := rt.Run(ctx, "busybox:test", WithDetached(), WithNetwork(n), WithPublish("18392:80"), WithCmd("sleep", "60"))
+		if err != nil {
+			return err
+		}
+		for _, c := range []*Container{owned, det} {
+			st, _ := c.snapshot()
+			fmt.Println(c.ID(), st.Pid)
+		}
+		for _, name := range []string{"bridge", "swept"} {
+			n, err := rt.Network(ctx, name)
+			if err != nil {
+				return err
+			}
+			in, err := n.Inspect(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Println(n.ID(), in.IPAM.Config[0].Subnet)
+		}
+		time.Sleep(time.Minute)
+		return nil
+	},
 	// logs runs a container that writes to both streams, prints its ID
 	// once it exited and waits to be killed.
 	"logs": func(ctx context.Context, rt *Runtime) error {

@@ -1,12 +1,11 @@
 package hull
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/netip"
 	"path/filepath"
 	"strings"
 
+	"github.com/hullbox/hull/internal/hostobj"
 	"github.com/hullbox/hull/internal/netsetup"
 )
 
@@ -21,8 +20,7 @@ func (rt *Runtime) ruleOwner(name string) string {
 	if err != nil {
 		root = rt.cfg.root
 	}
-	sum := sha256.Sum256([]byte(root))
-	return hex.EncodeToString(sum[:4]) + ":" + name
+	return hostobj.RuleTag(root) + ":" + name
 }
 
 // firewallOptions adds to a NetworkInspect's Options what hull added to

@@ -274,6 +274,11 @@ func (c *Container) attachNetworks(ctx context.Context, rc *runConfig) error {
 // attachEndpoint makes one veth and registers the container's names on a
 // user-defined network.
 func (rt *Runtime) attachEndpoint(ns netns.NsHandle, st *containerState, rec *networkRecord, ep endpointState, route bool) error {
+	// Recorded (again: after a reboot the registry is empty) before
+	// Ensure may make the bridge.
+	if err := rt.recordNetwork(rec); err != nil {
+		return err
+	}
 	if err := rt.bridge(rec).Ensure(); err != nil {
 		return err
 	}

@@ -178,6 +178,9 @@ func (rt *Runtime) remakeDefault(rec *networkRecord, recs []networkRecord) error
 			return err
 		}
 	}
+	if err := rt.recordNetwork(rec); err != nil {
+		return err
+	}
 	_, err = rt.bridge(rec).Make()
 	return err
 }
@@ -255,6 +258,9 @@ func (rt *Runtime) createNetworkLocked(rec *networkRecord, recs []networkRecord,
 	if _, rec.Gateway, err = ipam.Info(); err != nil {
 		return err
 	}
+	if err := rt.recordNetwork(rec); err != nil {
+		return err
+	}
 	fw, err := rt.bridge(rec).Make()
 	if err != nil {
 		return err
@@ -318,7 +324,7 @@ func (rt *Runtime) removeNetwork(id string) error {
 		if err := os.Rename(dir, gone); err != nil {
 			return err
 		}
-		err = errors.Join(rt.removeNetworkRules(rec.Bridge), rt.bridge(rec).DeleteOwn(), os.RemoveAll(gone))
+		err = errors.Join(rt.removeNetworkRules(rec.Bridge), rt.bridge(rec).DeleteOwn(), os.RemoveAll(gone), rt.forgetNetwork(id))
 		rt.networkEvent("destroy", rec, netsetup.ForeignRules{})
 		return err
 	})

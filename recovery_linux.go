@@ -27,6 +27,8 @@ import (
 // no record of one) reads every state, as recovery did before the list
 // existed, and puts the list right.
 func (rt *Runtime) recover() error {
+	rt.registerRoot()
+	rt.sweepAtOpen() // roots that are gone: hostobj_linux.go
 	full := !rt.sameBoot()
 	states, err := rt.recoverContainers(full)
 	if err != nil {
@@ -134,6 +136,7 @@ func (rt *Runtime) scanStates(full bool) ([]containerState, error) {
 		if os.Rename(rt.containerDir(id), gone) == nil {
 			_ = os.RemoveAll(gone)
 			_ = rt.store.DeleteHold(id)
+			_ = rt.forgetContainer(id)
 		}
 	}
 	if !full {

@@ -40,6 +40,8 @@ type Runtime struct {
 	goInit bool // tests: every container gets the Go init, as without cgo (initproc.Compile)
 
 	cgroupMount string // tests: containers' cgroups on this cgroup2 mount, not the host's (cgroups_linux.go)
+
+	objs hostObjects // this root's entry in the host's registry of objects (hostobj_linux.go)
 }
 
 // Open opens (creating if needed) the state root and repairs what a crashed

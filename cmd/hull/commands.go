@@ -41,7 +41,7 @@ func commands() []*command {
 		logsCmd(), execCmd(), waitCmd(), statsCmd(), topCmd(), pauseCmd(), unpauseCmd(),
 		attachCmd(), eventsCmd(), portCmd(),
 		imageGroup(), networkGroup(),
-		volumeGroup(),
+		volumeGroup(), systemGroup(),
 		versionCmd(), helpCmd(),
 	}
 }

@@ -107,6 +107,12 @@
 //	    Container filesystems.
 //	image ls|rm|inspect|prune|import|pull|push|tag|save|load|history
 //	    The same commands under docker's "image" group.
+//	system prune [-f]
+//	    docker system prune: remove stopped containers, unused networks
+//	    and dangling images; then, hull's own, sweep what hull roots
+//	    that were deleted left on the host (their containers, Detached
+//	    ones too, cgroups, bridges, rules: hull.Runtime.Sweep), after
+//	    asking for confirmation unless -f is given.
 //	version, help [COMMAND]
 //
 // Every command also takes -h or --help. Flags may follow positional

@@ -469,3 +469,39 @@ func (c *Cgroup) RemoveSettled() error {
 	}
 	return err
 }
+
+// IDs lists the containers that have a cgroup ("/hull/<id>", id 64 hex
+// digits) in any hierarchy of fs.
+func (fs *FS) IDs() []string {
+	if fs.err != nil {
+		return nil
+	}
+	parents := []string{filepath.Join(fs.root, "hull")}
+	if !fs.unified {
+		parents = parents[:0]
+		for _, mnt := range fs.v1 {
+			parents = append(parents, filepath.Join(mnt, "hull"))
+		}
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, p := range parents {
+		entries, _ := os.ReadDir(p)
+		for _, e := range entries {
+			if n := e.Name(); e.IsDir() && len(n) == 64 && strings.Trim(n, "0123456789abcdef") == "" && !seen[n] {
+				seen[n] = true
+				ids = append(ids, n)
+			}
+		}
+	}
+	return ids
+}
+
+// Age is how long ago the cgroup's first directory was made (changed).
+func (cg *Cgroup) Age() time.Duration {
+	var st unix.Stat_t
+	if unix.Stat(cg.dirs[0], &st) != nil {
+		return 0
+	}
+	return time.Since(time.Unix(st.Ctim.Unix()))
+}

@@ -301,6 +301,11 @@ func delForeignNft(c *nftables.Conn, owner string) error {
 	return nil
 }
 
+// RemoveForeign deletes the rules AcceptForeign added for owner (a
+// bridge's) to the iptables filter table, of both backends; none is not
+// an error. RemoveBridge does it too.
+func RemoveForeign(owner string) error { return removeForeign(owner) }
+
 // removeForeign deletes owner's rules from the iptables filter table, of
 // both backends; none is not an error.
 func removeForeign(owner string) error {

@@ -438,6 +438,23 @@ func RemoveOrphans(prefix string, containers, bridges map[string]bool) error {
 	return errors.Join(errs...)
 }
 
+// RemoveOwned deletes, in one batch, the rules (published ports and
+// bridges alike) of every owner that owned says is to go: a sweep of a
+// gone root's owners pays one commit, not one per owner.
+func RemoveOwned(owned func(owner string) bool) error {
+	all := slices.Concat(portChains, bridgeChains)
+	return replace(all, func(c string) bool {
+		switch {
+		case strings.HasPrefix(c, tagContainer):
+			o, _, _ := strings.Cut(strings.TrimPrefix(c, tagContainer), " ")
+			return owned(o)
+		case strings.HasPrefix(c, tagBridge):
+			return owned(strings.TrimPrefix(c, tagBridge))
+		}
+		return false
+	}, nil)
+}
+
 // FlushUDPConntrack forgets the kernel's connection tracking entries of UDP
 // flows to the given host ports. NAT is decided on a flow's first packet,
 // so a client that was already sending to a port before it was published

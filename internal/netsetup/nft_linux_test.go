@@ -640,3 +640,28 @@ func ensureTables() error {
 	}
 	return nil
 }
+
+// TestNFTRemoveOwned: one batch removes the port and bridge rules of the
+// owners chosen (a gone root's, by tag) and keeps every other owner's.
+func TestNFTRemoveOwned(t *testing.T) {
+	inFreshNetns(t)
+	for i, owner := range []string{"aaaa:br", "bbbb:br"} {
+		br := fmt.Sprintf("hullro%d", i)
+		subnet := netip.MustParsePrefix(fmt.Sprintf("10.86.%d.0/24", i))
+		_, err := EnsureBridge(br, subnet, netip.MustParseAddr(fmt.Sprintf("10.86.%d.1", i)))
+		must(t, err)
+		must(t, SetupBridge(owner, br, subnet, false))
+	}
+	for i, owner := range []string{"aaaa:c1", "aaaa:c2", "bbbb:c1"} {
+		must(t, Publish(owner, []PortRule{{Proto: "tcp", HostPort: uint16(11000 + i), Addr: netip.MustParseAddr("10.86.0.2"), Port: 80}}))
+	}
+	must(t, RemoveOwned(func(o string) bool { return strings.HasPrefix(o, "aaaa:") }))
+	ctrs, brs, err := Owners()
+	must(t, err)
+	if !slices.Equal(ctrs, []string{"bbbb:c1"}) || !slices.Equal(brs, []string{"bbbb:br"}) {
+		t.Errorf("owners left: %q %q", ctrs, brs)
+	}
+	if n := countRules(t); n != 5+2 {
+		t.Errorf("%d rules left, want 7", n)
+	}
+}
