@@ -2,9 +2,9 @@ package hull
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
+	"github.com/hullbox/hull/internal/layers"
 	"github.com/hullbox/hull/internal/store"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -131,61 +131,8 @@ func (rt *Runtime) Prune(ctx context.Context) (ImagePruneReport, error) {
 	return rep, nil
 }
 
-// collect deletes blobs and snapshots that no image and no hold reference.
-// With wait false it gives up at once (returning 0) if a writer is active.
+// collect deletes blobs and snapshots that no image and no hold
+// reference (layers.Collect).
 func (rt *Runtime) collect(ctx context.Context, wait bool) (int64, error) {
-	lctx := ctx
-	if !wait {
-		c, cancel := context.WithCancel(ctx)
-		cancel() // a cancelled context makes the lock a try-lock
-		lctx = c
-	}
-	lock, err := rt.store.Collecting(lctx)
-	if err != nil {
-		if !wait && ctx.Err() == nil {
-			return 0, nil
-		}
-		return 0, err
-	}
-	defer lock.Unlock()
-	blobs, err := rt.store.Blobs()
-	if err != nil {
-		return 0, err
-	}
-	snaps, err := rt.snaps.List()
-	if err != nil {
-		return 0, err
-	}
-	chains := make([]digest.Digest, len(snaps))
-	for i, m := range snaps {
-		chains[i] = m.ChainID
-	}
-	return rt.sweep(blobs, chains)
-}
-
-// sweep deletes, of blobs and snaps (chain IDs), those that no image and
-// no hold references, and returns the bytes freed. The caller holds the
-// store's collecting lock, so no writer adds a reference meanwhile.
-func (rt *Runtime) sweep(blobs, snaps []digest.Digest) (int64, error) {
-	liveBlobs, liveSnaps, err := rt.store.Live(maxManifestSize)
-	if err != nil {
-		return 0, err
-	}
-	var freed int64
-	var errs []error
-	for _, d := range blobs {
-		if !liveBlobs[d] {
-			n, err := rt.store.DeleteBlob(d)
-			freed += n
-			errs = append(errs, err)
-		}
-	}
-	for _, c := range snaps {
-		if !liveSnaps[c] {
-			n, err := rt.snaps.Remove(c)
-			freed += n
-			errs = append(errs, err)
-		}
-	}
-	return freed, errors.Join(errs...)
+	return layers.Collect(ctx, rt.store, rt.snaps, maxManifestSize, wait)
 }

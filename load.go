@@ -198,27 +198,8 @@ func (rt *Runtime) addLoaded(ctx context.Context, plans []*loadPlan) error {
 	})
 }
 
-// discardWait bounds how long discard waits for writers to finish. A
-// short wait, not a try-lock: a fork in any goroutine of the process
-// (exec.Cmd) briefly holds a copy of every open lock descriptor, so the
-// shared lock of a finished writer can outlive its Unlock by a moment.
-const discardWait = 2 * time.Second
-
 // discard deletes blobs and snapshots a load added that nothing
-// references. It runs only while no writer is adding content (a pull may
-// have found one of them and be about to reference it); if writers stay
-// busy for discardWait, the content stays, unreferenced, for Prune.
+// references (layers.Discard).
 func (rt *Runtime) discard(ctx context.Context, blobs map[digest.Digest]bool, snaps []digest.Digest) error {
-	if len(blobs) == 0 && len(snaps) == 0 {
-		return nil
-	}
-	wait, cancel := context.WithTimeout(context.WithoutCancel(ctx), discardWait)
-	defer cancel()
-	lock, err := rt.store.Collecting(wait)
-	if err != nil {
-		return nil
-	}
-	defer lock.Unlock()
-	_, err = rt.sweep(slices.Collect(maps.Keys(blobs)), snaps)
-	return err
+	return layers.Discard(ctx, rt.store, rt.snaps, maxManifestSize, blobs, snaps)
 }
