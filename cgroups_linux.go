@@ -18,7 +18,7 @@ func (rt *Runtime) cgroups() *cgroup.FS {
 func (rt *Runtime) newCgroup(id string, memory, pids int64) (*cgroup.Cgroup, error) {
 	// Recorded first: a crash between the two leaves a record, not an
 	// orphan (internal/hostobj).
-	if err := rt.recordContainer(id); err != nil {
+	if err := rt.objs.root.Container(id); err != nil {
 		return nil, err
 	}
 	cg, err := rt.cgroups().New(id, memory, pids)

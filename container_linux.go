@@ -509,7 +509,7 @@ func (c *Container) cleanup(now bool) error {
 	gone := filepath.Join(rt.containersDir(), ".removing-"+c.id)
 	if err := os.Rename(dir, gone); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
-	} else if errs = append(errs, unmarkUnsettled(rt.containersDir(), c.id), rt.forgetContainer(c.id)); err == nil && now {
+	} else if errs = append(errs, unmarkUnsettled(rt.containersDir(), c.id), rt.objs.root.ForgetContainer(c.id)); err == nil && now {
 		errs = append(errs, os.RemoveAll(gone))
 	} else if err == nil {
 		// Out of sight now: its files (a few ms of unlinks) go in the

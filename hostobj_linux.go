@@ -47,39 +47,6 @@ func (rt *Runtime) sweepAtOpen() {
 	rt.objs.mu.Unlock()
 }
 
-// recordContainer records container id before its cgroup, veths or rules
-// are made.
-func (rt *Runtime) recordContainer(id string) error {
-	if rt.objs.root == nil {
-		return nil
-	}
-	return rt.objs.root.Container(id)
-}
-
-// forgetContainer drops container id's record: it is removed.
-func (rt *Runtime) forgetContainer(id string) error {
-	if rt.objs.root == nil {
-		return nil
-	}
-	return rt.objs.root.ForgetContainer(id)
-}
-
-// recordNetwork records the network's bridge before it is made.
-func (rt *Runtime) recordNetwork(rec *networkRecord) error {
-	if rt.objs.root == nil {
-		return nil
-	}
-	return rt.objs.root.Network(rec.ID, rec.Bridge)
-}
-
-// forgetNetwork drops network id's record: it is removed.
-func (rt *Runtime) forgetNetwork(id string) error {
-	if rt.objs.root == nil {
-		return nil
-	}
-	return rt.objs.root.ForgetNetwork(id)
-}
-
 // Sweep removes what hull left on the host for roots that no longer
 // exist: a root deleted while (or after) its owner was killed, as a
 // test's temporary root is. For each such root it kills the processes of

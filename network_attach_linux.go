@@ -276,7 +276,7 @@ func (c *Container) attachNetworks(ctx context.Context, rc *runConfig) error {
 func (rt *Runtime) attachEndpoint(ns netns.NsHandle, st *containerState, rec *networkRecord, ep endpointState, route bool) error {
 	// Recorded (again: after a reboot the registry is empty) before
 	// Ensure may make the bridge.
-	if err := rt.recordNetwork(rec); err != nil {
+	if err := rt.objs.root.Network(rec.ID, rec.Bridge); err != nil {
 		return err
 	}
 	if err := rt.bridge(rec).Ensure(); err != nil {

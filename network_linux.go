@@ -178,7 +178,7 @@ func (rt *Runtime) remakeDefault(rec *networkRecord, recs []networkRecord) error
 			return err
 		}
 	}
-	if err := rt.recordNetwork(rec); err != nil {
+	if err := rt.objs.root.Network(rec.ID, rec.Bridge); err != nil {
 		return err
 	}
 	_, err = rt.bridge(rec).Make()
@@ -258,7 +258,7 @@ func (rt *Runtime) createNetworkLocked(rec *networkRecord, recs []networkRecord,
 	if _, rec.Gateway, err = ipam.Info(); err != nil {
 		return err
 	}
-	if err := rt.recordNetwork(rec); err != nil {
+	if err := rt.objs.root.Network(rec.ID, rec.Bridge); err != nil {
 		return err
 	}
 	fw, err := rt.bridge(rec).Make()
@@ -324,7 +324,7 @@ func (rt *Runtime) removeNetwork(id string) error {
 		if err := os.Rename(dir, gone); err != nil {
 			return err
 		}
-		err = errors.Join(rt.removeNetworkRules(rec.Bridge), rt.bridge(rec).DeleteOwn(), os.RemoveAll(gone), rt.forgetNetwork(id))
+		err = errors.Join(rt.removeNetworkRules(rec.Bridge), rt.bridge(rec).DeleteOwn(), os.RemoveAll(gone), rt.objs.root.ForgetNetwork(id))
 		rt.networkEvent("destroy", rec, netsetup.ForeignRules{})
 		return err
 	})

@@ -136,7 +136,7 @@ func (rt *Runtime) scanStates(full bool) ([]containerState, error) {
 		if os.Rename(rt.containerDir(id), gone) == nil {
 			_ = os.RemoveAll(gone)
 			_ = rt.store.DeleteHold(id)
-			_ = rt.forgetContainer(id)
+			_ = rt.objs.root.ForgetContainer(id)
 		}
 	}
 	if !full {

@@ -96,12 +96,18 @@ func (r *Registry) Register(path string) (*Root, error) {
 	return o, nil
 }
 
+// A nil *Root (a registry that could not be written: not root) records
+// nothing: its Container, Network and Forget calls do nothing.
+
 // Key is the name of the root's entry.
 func (o *Root) Key() string { return filepath.Base(o.dir) }
 
 // Container records container id, whose cgroup, veths and rules this
 // process is about to make. Call it before making any of them.
 func (o *Root) Container(id string) error {
+	if o == nil {
+		return nil
+	}
 	return o.write("c."+id, "net "+strconv.FormatUint(o.net, 10))
 }
 
@@ -109,6 +115,9 @@ func (o *Root) Container(id string) error {
 // to make as bridge. Call it before making it (again, if its name
 // changed).
 func (o *Root) Network(id, bridge string) error {
+	if o == nil {
+		return nil
+	}
 	return o.write("n."+id, bridge+" "+strconv.FormatUint(o.net, 10))
 }
 
@@ -119,6 +128,9 @@ func (o *Root) ForgetContainer(id string) error { return o.forget("c." + id) }
 func (o *Root) ForgetNetwork(id string) error { return o.forget("n." + id) }
 
 func (o *Root) write(name, content string) error {
+	if o == nil {
+		return nil
+	}
 	path := filepath.Join(o.dir, name)
 	if old, err := os.ReadFile(path); err == nil && string(old) == content {
 		return nil
@@ -144,6 +156,9 @@ func (o *Root) write(name, content string) error {
 }
 
 func (o *Root) forget(name string) error {
+	if o == nil {
+		return nil
+	}
 	if err := os.Remove(filepath.Join(o.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("host registry: %w", err)
 	}
