@@ -443,33 +443,11 @@ func (rt *Runtime) readNetworks() ([]networkRecord, error) {
 	return netsetup.ReadRecords(rt.networksDir())
 }
 
-// findNetwork looks a network up by full ID, name or unique ID prefix.
+// findNetwork looks a network up by full ID, name or unique ID prefix
+// (netsetup.Find).
 func findNetwork(recs []networkRecord, idOrName string) (*networkRecord, error) {
-	for i := range recs {
-		if recs[i].ID == idOrName {
-			return &recs[i], nil
-		}
-	}
-	for i := range recs {
-		if recs[i].Name == idOrName {
-			return &recs[i], nil
-		}
-	}
-	var found *networkRecord
-	if idOrName != "" && isHex(idOrName) {
-		for i := range recs {
-			if strings.HasPrefix(recs[i].ID, idOrName) {
-				if found != nil {
-					return nil, fmt.Errorf("%w: network ID prefix %q is ambiguous", ErrConflict, idOrName)
-				}
-				found = &recs[i]
-			}
-		}
-	}
-	if found == nil {
-		return nil, fmt.Errorf("network %s: %w", idOrName, ErrNotFound)
-	}
-	return found, nil
+	rec, err := netsetup.Find(recs, idOrName)
+	return rec, alsoIs(alsoIs(err, netsetup.ErrNoNetwork, ErrNotFound), netsetup.ErrAmbiguous, ErrConflict)
 }
 
 // Network finds a network by ID, unique ID prefix or name; the error wraps

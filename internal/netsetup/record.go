@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hullbox/hull/internal/fsutil"
@@ -70,4 +71,40 @@ func ReadRecords(dir string) ([]Record, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// Errors of Find.
+var (
+	ErrNoNetwork = errors.New("no such network")
+	ErrAmbiguous = errors.New("ambiguous network ID prefix")
+)
+
+// Find looks a network up in recs by full ID, then name, then unique ID
+// prefix (hex digits only). Failures wrap ErrNoNetwork or ErrAmbiguous.
+func Find(recs []Record, idOrName string) (*Record, error) {
+	for i := range recs {
+		if recs[i].ID == idOrName {
+			return &recs[i], nil
+		}
+	}
+	for i := range recs {
+		if recs[i].Name == idOrName {
+			return &recs[i], nil
+		}
+	}
+	var found *Record
+	if idOrName != "" && strings.Trim(idOrName, "0123456789abcdef") == "" {
+		for i := range recs {
+			if strings.HasPrefix(recs[i].ID, idOrName) {
+				if found != nil {
+					return nil, fmt.Errorf("%w %q", ErrAmbiguous, idOrName)
+				}
+				found = &recs[i]
+			}
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("network %s: %w", idOrName, ErrNoNetwork)
+	}
+	return found, nil
 }

@@ -1,6 +1,7 @@
 package netsetup
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -40,5 +41,25 @@ func TestRecords(t *testing.T) {
 	}
 	if recs[0].Name != "alpha" || recs[1].Name != "zeta" || !recs[0].Created.Equal(now) || recs[0].Gateway.String() != "10.3.0.1" || recs[1].Labels["k"] != "zeta" {
 		t.Errorf("ReadRecords = %+v", recs)
+	}
+}
+
+// TestFind: by ID, then name, then unique hex prefix; an ambiguous
+// prefix and a missing network are told apart.
+func TestFind(t *testing.T) {
+	t.Parallel()
+	recs := []Record{{ID: "abc123", Name: "front"}, {ID: "abd456", Name: "abc123x"}, {ID: "ff00", Name: "abd456"}}
+	for q, want := range map[string]string{"abc123": "abc123", "front": "abc123", "abd456": "abd456", "abc": "abc123", "ff": "ff00"} {
+		if r, err := Find(recs, q); err != nil || r.ID != want {
+			t.Errorf("Find(%q) = %v, %v; want %s", q, r, err, want)
+		}
+	}
+	if _, err := Find(recs, "ab"); !errors.Is(err, ErrAmbiguous) {
+		t.Errorf("Find(ab) = %v, want ErrAmbiguous", err)
+	}
+	for _, q := range []string{"", "zz", "back", "abc1234"} {
+		if _, err := Find(recs, q); !errors.Is(err, ErrNoNetwork) {
+			t.Errorf("Find(%q) = %v, want ErrNoNetwork", q, err)
+		}
 	}
 }
