@@ -75,7 +75,7 @@
 //	    SIGINT and SIGTERM go to the container. A foreground container
 //	    belongs to hull and is removed when hull exits, --rm or not
 //	    (Docker keeps it, exited, without --rm). With -d it is
-//	    hull.Detached and stays after it exits, as with Docker.
+//	    hull.WithDetached and stays after it exits, as with Docker.
 //	    -d prints the full ID; with -d, --rm removes it once it exited
 //	    (the next hull command does, the starting hull being gone) and
 //	    -i/-t keep its stdin open and give it a terminal for attach.
