@@ -39,7 +39,7 @@ func memN() int {
 // under it) and of any other process in the benchmark's network namespace
 // (podman's conmon), minus what was there before. "initKiB/ctr" is the
 // anonymous memory of each container's PID 1 (the command itself; the
-// shim of a hull.Detached container is outside, counted as host memory
+// shim of a hull.WithDetached container is outside, counted as host memory
 // like Docker's shims) and "ctrKiB/ctr" that of everything in the
 // container. runc: `runc run -d` (no shim: nothing
 // stays outside).
