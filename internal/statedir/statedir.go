@@ -53,6 +53,10 @@ func UnmarkUnsettled(dir, id string) error {
 	return nil
 }
 
+// MkdirRecovery makes containers/.recovery in the containers directory
+// dir (and dir itself) if missing.
+func MkdirRecovery(dir string) error { return os.MkdirAll(filepath.Join(dir, RecoveryDir), 0o700) }
+
 // Unsettled returns the IDs MarkUnsettled listed, sorted.
 func Unsettled(dir string) ([]string, error) { return ids(unsettledDir(dir), false) }
 
