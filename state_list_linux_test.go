@@ -1,14 +1,19 @@
 package hull
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hullbox/hull/internal/statedir"
 )
@@ -195,5 +200,82 @@ func TestNameIndex(t *testing.T) {
 	wg.Wait()
 	if n := won.Load(); n != 1 {
 		t.Errorf("%d Creates of the same name won, want 1", n)
+	}
+}
+
+// fill sets every exported field of v, down through structs, slices,
+// maps and pointers, to a value that is not its zero value.
+func fill(v reflect.Value, seed int) {
+	switch v.Interface().(type) {
+	case time.Time:
+		v.Set(reflect.ValueOf(time.Date(2026, 12, 7, 19, 0, seed, 123456789, time.UTC)))
+		return
+	case netip.Addr:
+		v.Set(reflect.ValueOf(netip.AddrFrom4([4]byte{10, 0, 0, byte(seed)})))
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(fmt.Sprintf("s%d", seed))
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(int64(-seed - 1))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(uint64(seed + 1))
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), seed+1)
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+		fill(v.Index(0), seed+1)
+		fill(v.Index(1), seed+2)
+	case reflect.Map:
+		v.Set(reflect.MakeMap(v.Type()))
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fill(k, seed+1)
+		fill(e, seed+2)
+		v.SetMapIndex(k, e)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fill(v.Field(i), seed+i)
+			}
+		}
+	}
+}
+
+// Every field of a container's state survives the listing cache: a
+// state with all of them set lists the same from its file and from the
+// cache.
+func TestListingCacheKeepsEveryField(t *testing.T) {
+	t.Parallel()
+	rt := openTest(t)
+	var st containerState
+	fill(reflect.ValueOf(&st).Elem(), 0)
+	st.ID, st.Status, st.AutoRemove, st.Pid = newID(), StatusExited, false, 0
+	dir := rt.containerDir(st.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeState(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	want, err := readState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 { // parsed, then cached
+		got, err := rt.readStates()
+		if err != nil || len(got) != 1 {
+			t.Fatalf("listing %d: %d states, %v", i, len(got), err)
+		}
+		if !reflect.DeepEqual(got[0], want) {
+			t.Errorf("listing %d:\n got %+v\nwant %+v", i, got[0], want)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(rt.containersDir(), recoveryDirName, "states"))
+	if err != nil || !bytes.Contains(data, []byte(st.ID)) {
+		t.Errorf("the cache holds no entry for the state (%v)", err)
 	}
 }

@@ -2,7 +2,7 @@ package statedir
 
 import (
 	"bytes"
-	"encoding/gob"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,8 +19,9 @@ const StateFile = "state.json"
 // cacheName is containers/.recovery/states, the listing cache: the
 // parsed states of the containers whose state no longer changes by itself
 // (exited ones), each with the stamp of the state file it was parsed
-// from. Parsing a state's JSON is most of what listing a thousand
-// containers costs; a stat and a share of one gob decode are not.
+// from, in a binary form (codec.go). Parsing a state's JSON is most of
+// what listing a thousand containers costs; a stat and a share of one
+// binary decode are not.
 const cacheName = "states"
 
 // Stamp identifies one version of a state file. A state file is never
@@ -40,13 +41,10 @@ type cacheEntry[T any] struct {
 	State T
 }
 
-// cacheFile is the listing cache as written: Schema describes T, so that
-// a cache written by a build whose T differs (another hull version on the
-// same root) is ignored, never half-decoded.
-type cacheFile[T any] struct {
-	Schema  string
-	Entries []cacheEntry[T]
-}
+// cacheMagic starts the listing cache; the schema of its states
+// (schemaOf) follows, so that a cache written by a build whose T differs
+// (another hull version on the same root) is ignored, never misread.
+const cacheMagic = "hull listing cache 1\n"
 
 // ReadStates reads the state of each of ids, containers of the containers
 // directory dir, in their order, with parse (given the ID and the file's
@@ -94,7 +92,7 @@ func ReadStates[T any](dir string, ids []string, parse func(id string, data []by
 		changed = changed || !r.hit
 	}
 	if changed || len(entries) != len(cached) {
-		writeCache(dir, cacheFile[T]{Schema: schema, Entries: entries})
+		writeCache(dir, schema, entries)
 	}
 	return out, errs
 }
@@ -102,18 +100,26 @@ func ReadStates[T any](dir string, ids []string, parse func(id string, data []by
 func cachePath(dir string) string { return filepath.Join(dir, RecoveryDir, cacheName) }
 
 // readCache returns the entries of the listing cache by ID; none if it is
-// missing, unreadable or of another schema.
+// missing, unreadable, corrupt or of another schema.
 func readCache[T any](dir, schema string) map[string]cacheEntry[T] {
 	data, err := fsutil.ReadSmallFile(cachePath(dir))
-	if err != nil {
+	if err != nil || !bytes.HasPrefix(data, []byte(cacheMagic)) {
 		return nil
 	}
-	var f cacheFile[T]
-	if gob.NewDecoder(bytes.NewReader(data)).Decode(&f) != nil || f.Schema != schema {
+	d := &decoder{b: data[len(cacheMagic):]}
+	if s, err := d.bytes(); err != nil || string(s) != schema {
 		return nil
 	}
-	m := make(map[string]cacheEntry[T], len(f.Entries))
-	for _, e := range f.Entries {
+	n, err := d.length()
+	if err != nil || n < 0 {
+		return nil
+	}
+	m := make(map[string]cacheEntry[T], n)
+	for range n {
+		var e cacheEntry[T]
+		if d.value(reflect.ValueOf(&e).Elem()) != nil {
+			return nil
+		}
 		m[e.ID] = e
 	}
 	return m
@@ -121,15 +127,19 @@ func readCache[T any](dir, schema string) map[string]cacheEntry[T] {
 
 // writeCache replaces the listing cache; failing to is not an error (the
 // next listing parses the files again).
-func writeCache[T any](dir string, f cacheFile[T]) {
-	var buf bytes.Buffer
-	if gob.NewEncoder(&buf).Encode(&f) != nil {
-		return
+func writeCache[T any](dir, schema string, entries []cacheEntry[T]) {
+	b := appendBytes([]byte(cacheMagic), []byte(schema))
+	b = binary.AppendUvarint(b, uint64(len(entries))+1)
+	for i := range entries {
+		var err error
+		if b, err = appendValue(b, reflect.ValueOf(&entries[i]).Elem()); err != nil {
+			return
+		}
 	}
 	path := cachePath(dir)
-	err := fsutil.WriteFileAtomic(path, buf.Bytes(), 0o600)
+	err := fsutil.WriteFileAtomic(path, b, 0o600)
 	if errors.Is(err, fs.ErrNotExist) && MkdirRecovery(dir) == nil {
-		_ = fsutil.WriteFileAtomic(path, buf.Bytes(), 0o600)
+		_ = fsutil.WriteFileAtomic(path, b, 0o600)
 	}
 }
 

@@ -103,6 +103,19 @@ func TestReadStates(t *testing.T) {
 	if list(); len(parsed) != 4 { // 3 running, 1 created
 		t.Fatalf("third listing parsed %d, want 4", len(parsed))
 	}
+	// A torn cache (a crash, a full disk) is ignored, never misread.
+	data, err := os.ReadFile(cachePath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cut := range []int{len(data) / 2, len(data) - 1, len(cacheMagic) + 3} {
+		if err := os.WriteFile(cachePath(dir), data[:cut], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := list(); len(got) != 299 || len(parsed) != 299 {
+			t.Fatalf("cache cut at %d of %d: %d states, parsed %d; want 299, 299", cut, len(data), len(got), len(parsed))
+		}
+	}
 	// Another build's T: the cache is not used, and is replaced.
 	ids, _ := IDs(dir)
 	var n atomic.Int32
