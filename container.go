@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/hullbox/hull/internal/attach"
+	"github.com/hullbox/hull/internal/statedir"
 )
 
 // Container is one container: its state lives in the Runtime's root under
@@ -119,33 +121,58 @@ func (rt *Runtime) Container(ctx context.Context, idOrName string) (*Container, 
 	if err := rt.checkOpen(); err != nil {
 		return nil, err
 	}
-	states, err := rt.readStates()
+	found, err := rt.findState(idOrName)
 	if err != nil {
 		return nil, err
-	}
-	var found *containerState
-	for i := range states {
-		st := &states[i]
-		if st.ID == idOrName || st.Name == strings.TrimPrefix(idOrName, "/") {
-			found = st
-			break
-		}
-	}
-	if found == nil && len(idOrName) >= 1 && isHex(idOrName) {
-		for i := range states {
-			if strings.HasPrefix(states[i].ID, idOrName) {
-				if found != nil {
-					return nil, fmt.Errorf("%w: container ID prefix %q is ambiguous", ErrConflict, idOrName)
-				}
-				found = &states[i]
-			}
-		}
 	}
 	if found == nil {
 		return nil, fmt.Errorf("container %s: %w", idOrName, ErrNotFound)
 	}
 	c, _ := rt.containerFor(*found)
 	return c, nil
+}
+
+// findState is Container's search: the full ID, then the name (by the
+// name index), then a unique ID prefix. It reads no state but the ones
+// it may return.
+func (rt *Runtime) findState(idOrName string) (*containerState, error) {
+	if len(idOrName) == 64 && isHex(idOrName) {
+		st, err := readState(rt.containerDir(idOrName))
+		if err == nil {
+			return &st, nil
+		} else if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errStateLost) {
+			return nil, err
+		}
+	}
+	if name := strings.TrimPrefix(idOrName, "/"); validName(name) {
+		if st, err := rt.namedState(name); st != nil || err != nil {
+			return st, err
+		}
+	}
+	if idOrName == "" || !isHex(idOrName) {
+		return nil, nil
+	}
+	ids, err := statedir.IDs(rt.containersDir())
+	if err != nil {
+		return nil, err
+	}
+	var found *containerState
+	for _, id := range ids {
+		if !strings.HasPrefix(id, idOrName) {
+			continue
+		}
+		st, err := readState(rt.containerDir(id))
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errStateLost) {
+			continue // a Create under way, a Remove half done
+		} else if err != nil {
+			return nil, err
+		}
+		if found != nil {
+			return nil, fmt.Errorf("%w: container ID prefix %q is ambiguous", ErrConflict, idOrName)
+		}
+		found = &st
+	}
+	return found, nil
 }
 
 // Containers lists the containers in the root that the options keep,

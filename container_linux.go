@@ -17,6 +17,7 @@ import (
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/spawn"
 	specpkg "github.com/hullbox/hull/internal/spec"
+	"github.com/hullbox/hull/internal/statedir"
 )
 
 // liveProcess is a container init this Runtime started and will reap.
@@ -188,19 +189,30 @@ func (rt *Runtime) reserve(st *containerState) error {
 		return err
 	}
 	defer unlock()
-	states, err := rt.readStates()
-	if err != nil {
-		return err
-	}
 	if st.Name == "" {
 		st.Name = "hull_" + st.ID[:12]
 	}
-	for _, o := range states {
-		if o.Name == st.Name {
-			return fmt.Errorf("%w: the container name %q is already in use by container %s", ErrConflict, st.Name, shortContainerID(o.ID))
-		}
+	if o, err := rt.namedState(st.Name); err != nil {
+		return err
+	} else if o != nil {
+		return fmt.Errorf("%w: the container name %q is already in use by container %s", ErrConflict, st.Name, shortContainerID(o.ID))
+	}
+	// The name first: a Create that dies after it leaves a link to a
+	// container with no state, stale for the next one (namedState).
+	if err := statedir.LinkName(rt.containersDir(), st.Name, st.ID); err != nil {
+		return err
 	}
 	dir := rt.containerDir(st.ID)
+	err = rt.reserveDir(dir, st)
+	if err != nil {
+		os.RemoveAll(dir)
+		_ = statedir.UnlinkName(rt.containersDir(), st.Name, st.ID)
+	}
+	return err
+}
+
+// reserveDir makes the container's directory and writes its first state.
+func (rt *Runtime) reserveDir(dir string, st *containerState) error {
 	// The upper dir's mode becomes the container's "/": 0755 like an
 	// image root, so that non-root users can use it.
 	for _, d := range []string{"upper", "work", "rootfs"} {
@@ -209,14 +221,9 @@ func (rt *Runtime) reserve(st *containerState) error {
 		}
 	}
 	if err := rt.claimVolumes(st); err != nil { // volume_linux.go
-		os.RemoveAll(dir)
 		return err
 	}
-	if err := writeState(dir, st); err != nil {
-		os.RemoveAll(dir)
-		return err
-	}
-	return nil
+	return writeState(dir, st)
 }
 
 func (rt *Runtime) lockContainers() (func(), error) {
@@ -503,13 +510,15 @@ func (c *Container) cleanup(now bool) error {
 	c.mu.Lock()
 	c.dropPendingLocked()                      // never launched: its attach socket goes
 	_ = c.transitionLocked(actRemove, nil, "") // the reaper no longer writes the state
+	name := c.st.Name
 	c.mu.Unlock()
 	dir := rt.containerDir(c.id)
 	// Rename first so no reader sees a half-removed container.
 	gone := filepath.Join(rt.containersDir(), ".removing-"+c.id)
 	if err := os.Rename(dir, gone); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
-	} else if errs = append(errs, unmarkUnsettled(rt.containersDir(), c.id), rt.objs.root.ForgetContainer(c.id)); err == nil && now {
+	} else if errs = append(errs, unmarkUnsettled(rt.containersDir(), c.id), rt.objs.root.ForgetContainer(c.id),
+		statedir.UnlinkName(rt.containersDir(), name, c.id)); err == nil && now {
 		errs = append(errs, os.RemoveAll(gone))
 	} else if err == nil {
 		// Out of sight now: its files (a few ms of unlinks) go in the

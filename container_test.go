@@ -558,9 +558,21 @@ func TestContainerCreateCancelled(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(rt.containersDir())
 	for _, e := range entries {
-		if n := e.Name(); n != ".lock" && n != recoveryDirName {
+		if n := e.Name(); n != ".lock" && n != recoveryDirName && n != namesDirName {
 			t.Errorf("container directory left: %s", n)
 		}
+	}
+	checkNoNames(t, rt)
+}
+
+// namesDirName is containers/.names, the name index (statedir.LinkName).
+const namesDirName = ".names"
+
+// checkNoNames checks that the name index names no container.
+func checkNoNames(t *testing.T, rt *Runtime) {
+	t.Helper()
+	if names, _ := os.ReadDir(filepath.Join(rt.containersDir(), namesDirName)); len(names) != 0 {
+		t.Errorf("names left: %v", names)
 	}
 }
 
@@ -586,8 +598,9 @@ func TestRunFailureLeavesNothing(t *testing.T) {
 	for _, e := range ents {
 		// .removing-*: renamed out of sight, deleted in the background
 		// (Close waits for it).
-		if n := e.Name(); n != ".lock" && n != recoveryDirName && !strings.HasPrefix(n, ".removing-") {
+		if n := e.Name(); n != ".lock" && n != recoveryDirName && n != namesDirName && !strings.HasPrefix(n, ".removing-") {
 			t.Errorf("containers/ holds %q", n)
 		}
 	}
+	checkNoNames(t, rt)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/spawn"
+	"github.com/hullbox/hull/internal/statedir"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,7 +30,9 @@ import (
 func (rt *Runtime) recover() error {
 	rt.registerRoot()
 	rt.sweepAtOpen() // roots that are gone: hostobj_linux.go
-	full := !rt.sameBoot()
+	// A root without a name index was last used by a hull that kept
+	// none: read every state, and make it (repairNames).
+	full := !rt.sameBoot() || !statedir.HasNames(rt.containersDir())
 	states, err := rt.recoverContainers(full)
 	if err != nil {
 		return fmt.Errorf("recover containers: %w", err)
@@ -160,7 +163,39 @@ func (rt *Runtime) scanStates(full bool) ([]containerState, error) {
 			errs = append(errs, rt.store.DeleteHold(id))
 		}
 	}
+	errs = append(errs, rt.repairNames(states))
 	return states, errors.Join(append(errs, err)...)
+}
+
+// repairNames makes the name index (statedir.LinkName) say what states,
+// every container's, say: a link for each container's name, none for a
+// name no container has. Links are made without fsync, and a root may
+// come from a hull that kept none. The caller holds the containers lock.
+func (rt *Runtime) repairNames(states []containerState) error {
+	dir := rt.containersDir()
+	links, err := statedir.Names(dir)
+	if err != nil {
+		return err
+	}
+	if err := statedir.MkdirNames(dir); err != nil {
+		return err
+	}
+	want := make(map[string]string, len(states))
+	for i := range states {
+		want[states[i].Name] = states[i].ID
+	}
+	var errs []error
+	for name, id := range links {
+		if want[name] != id {
+			errs = append(errs, statedir.UnlinkNameAny(dir, name))
+		}
+	}
+	for name, id := range want {
+		if links[name] != id {
+			errs = append(errs, statedir.LinkName(dir, name, id))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // settle drops from the unsettled list the containers of states (read by

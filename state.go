@@ -165,9 +165,22 @@ func (rt *Runtime) readUnsettled(lost func(id string)) ([]containerState, error)
 	return rt.readStatesOf(ids, lost)
 }
 
-// readStates reads every container's state file. Directories without one
-// (a Create under way or a Remove half done) are skipped.
-func (rt *Runtime) readStates() ([]containerState, error) { return rt.walkStates(nil) }
+// readStates reads every container's state file, through the listing
+// cache (statedir.ReadStates) for the exited ones. Directories without
+// one (a Create under way or a Remove half done) are skipped.
+func (rt *Runtime) readStates() ([]containerState, error) {
+	ids, err := statedir.IDs(rt.containersDir())
+	if err != nil {
+		return nil, err
+	}
+	states, errs := statedir.ReadStates(rt.containersDir(), ids, func(id string, data []byte) (containerState, bool, error) {
+		st, recorded, err := parseState(rt.containerDir(id), data)
+		// A recorded exit changes only when its file does (mergeExit
+		// leaves it alone); AutoRemove ones are on their way out.
+		return st, err == nil && recorded == StatusExited && !st.AutoRemove, err
+	})
+	return keepStates(ids, states, errs, nil)
+}
 
 // walkStates is readStates, calling lost (if not nil) with the ID of each
 // container whose state.json is lost (errStateLost), which it skips too.
@@ -183,6 +196,13 @@ func (rt *Runtime) walkStates(lost func(id string)) ([]containerState, error) {
 // when they are many (statedir.ReadAll).
 func (rt *Runtime) readStatesOf(ids []string, lost func(id string)) ([]containerState, error) {
 	states, errs := statedir.ReadAll(ids, func(id string) (containerState, error) { return readState(rt.containerDir(id)) })
+	return keepStates(ids, states, errs, lost)
+}
+
+// keepStates returns the states read without error, in order, calling lost
+// (if not nil) with the ID of each whose state is lost; missing and lost
+// states are skipped, and any other error is returned.
+func keepStates(ids []string, states []containerState, errs []error, lost func(id string)) ([]containerState, error) {
 	out := states[:0]
 	for i, id := range ids {
 		err := errs[i]
@@ -200,6 +220,26 @@ func (rt *Runtime) readStatesOf(ids []string, lost func(id string)) ([]container
 	return out, nil
 }
 
+// namedState returns the state of the container named name, found by the
+// name index (statedir.NameOwner), or nil if there is none: no link, or a
+// stale one (its container gone, its state lost, or named otherwise now).
+func (rt *Runtime) namedState(name string) (*containerState, error) {
+	id, err := statedir.NameOwner(rt.containersDir(), name)
+	if err != nil || id == "" {
+		return nil, err
+	}
+	st, err := readState(rt.containerDir(id))
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, errStateLost):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case st.Name != name:
+		return nil, nil
+	}
+	return &st, nil
+}
+
 // errStateLost marks a state.json that does not parse. state.json is
 // replaced by rename without fsync (writeState), so only a machine crash
 // leaves one empty or torn, and then none of its processes survived:
@@ -207,16 +247,23 @@ func (rt *Runtime) readStatesOf(ids []string, lost func(id string)) ([]container
 var errStateLost = errors.New("state lost in a crash")
 
 func readState(dir string) (containerState, error) {
-	var st containerState
-	data, err := fsutil.ReadSmallFile(filepath.Join(dir, "state.json"))
+	data, err := fsutil.ReadSmallFile(filepath.Join(dir, statedir.StateFile))
 	if err != nil {
-		return st, err
+		return containerState{}, err
 	}
+	st, _, err := parseState(dir, data)
+	return st, err
+}
+
+// parseState is readState of the state file's content data; recorded is
+// the status the file records, before mergeExit.
+func parseState(dir string, data []byte) (st containerState, recorded Status, err error) {
 	if err := json.Unmarshal(data, &st); err != nil {
-		return st, fmt.Errorf("container state %s: %w: %w", dir, errStateLost, err)
+		return st, "", fmt.Errorf("container state %s: %w: %w", dir, errStateLost, err)
 	}
+	recorded = st.Status
 	mergeExit(dir, &st)
-	return st, nil
+	return st, recorded, nil
 }
 
 // writeState replaces the container's state.json atomically but does not

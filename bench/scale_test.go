@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 // BenchmarkOpenScale measures what a root's size costs: Open (and Close)
 // of a root holding n images and n exited containers (ms/open), listing
 // every container (Containers(WithAllContainers()): ms/ps-a), and
-// inspecting each listed one, as `hull ps -a` does (ms/inspect-all), for
+// inspecting each listed one, as `hull ps -a` does (ms/inspect-all), and
+// `hull ps -a` itself (ms/cli-ps-a; HULL_CLI_BASELINE as for
+// BenchmarkCLIVersion adds another build's, baseline-ms/cli-ps-a), for
 // n = 10, 100 and 1000 (10 and 100 with -short): the sub-benchmarks show
 // how each grows. Each image is busybox plus a file of its own (a layer
 // of its own); each container ran /bin/true.
@@ -72,6 +75,20 @@ func BenchmarkOpenScale(b *testing.B) {
 				if err := again.Close(); err != nil {
 					b.Fatal(err)
 				}
+			}
+			// `hull ps -a` as a user runs it: a process of its own (Open,
+			// the listing, an Inspect of each, Close), median of 5.
+			cli, baseline := hullCLI(b), os.Getenv("HULL_CLI_BASELINE")
+			var mine, theirs []time.Duration
+			for range 5 {
+				mine = append(mine, timeCLI(b, cli, "--root", root, "ps", "-a"))
+				if baseline != "" {
+					theirs = append(theirs, timeCLI(b, baseline, "--root", root, "ps", "-a"))
+				}
+			}
+			b.ReportMetric(medianMs(mine), "ms/cli-ps-a")
+			if baseline != "" {
+				b.ReportMetric(medianMs(theirs), "baseline-ms/cli-ps-a")
 			}
 			b.ReportMetric(float64(open.Microseconds())/1000/float64(b.N), "ms/open")
 			b.ReportMetric(float64(list.Microseconds())/1000/float64(b.N), "ms/ps-a")

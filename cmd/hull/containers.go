@@ -389,13 +389,8 @@ func createCmd() *command {
 				if err != nil {
 					return startFailure(e, err)
 				}
-				// The init waiting for Start is tied to this process: end it
-				// now, cleanly, rather than leave it to die with hull. The
-				// container stays, never started ("Created" in ps); start
-				// sets it up again (as a restart does).
-				if err := c.Kill(ctx, syscall.SIGKILL); err == nil {
-					_, _ = c.Wait(ctx)
-				}
+				// Create starts no process: the container stays created
+				// ("Created" in ps) for `hull start` in any process.
 				fmt.Fprintln(e.stdout, c.ID())
 				return nil
 			}

@@ -679,20 +679,19 @@ static void clean_path(char *p) {
 	p[w] = '\0';
 }
 
-// reset_signals gives the user's process the signals a Go init leaves
-// it. Every handler of the program's goes (this is the copy of its table
-// a plan init starts with), and so does an ignore it inherited
-// (signal.Ignore, or nohup) but SIGHUP's and SIGINT's: the Go runtime
-// installs its handler over every inherited SIG_IGN but those two, so
-// they stay ignored, as with the Go init. No signal stays blocked. Raw
-// system calls: glibc's refuse its own two (SIGCANCEL, SIGSETXID), and
-// an all-zero kernel sigaction is SIG_DFL with no flags everywhere.
+// reset_signals gives the user's process every signal's default
+// disposition, as runc does: every handler of the program's goes (this is
+// the copy of its table a plan init starts with), and so does every
+// ignore, inherited (nohup, a shell's background job, a Detached
+// container's shim) or the program's own (signal.Ignore). An ignored
+// SIGINT or SIGHUP would outlive the exec, and a STOPSIGNAL SIGINT or a
+// terminal's ^C would do nothing. No signal stays blocked. Raw system
+// calls: glibc's refuse its own two (SIGCANCEL, SIGSETXID), and an
+// all-zero kernel sigaction is SIG_DFL with no flags everywhere.
 static void reset_signals(void) {
 	static const char dfl[64]; // at least any kernel's struct sigaction
 	for (int sig = 1; sig <= 64; sig++) {
-		struct sigaction sa;
-		if (sig == SIGKILL || sig == SIGSTOP ||
-		    ((sig == SIGHUP || sig == SIGINT) && sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN))
+		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
 		syscall(SYS_rt_sigaction, sig, dfl, NULL, 8);
 	}

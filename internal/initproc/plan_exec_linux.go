@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -478,7 +479,24 @@ func goExec(_ *goRun, s *step) error {
 	if err != nil {
 		return err
 	}
+	defaultSignals()
 	return failAt(failExecve, 0, unix.Exec(path, argv, env))
+}
+
+// defaultSignals leaves the command every signal's default disposition,
+// as plan.c's reset_signals does: exec resets the handlers, not the
+// ignores, and the Go runtime keeps an ignored SIGHUP or SIGINT ignored
+// (a Detached container's shim ignores both; so do nohup and a shell's
+// background jobs). Notify installs the runtime's handler over an
+// ignore (os/signal's doc), which the exec then resets; a signal that
+// comes before it is dropped, as an ignored one was.
+func defaultSignals() {
+	c := make(chan os.Signal, 1)
+	for sig := syscall.Signal(1); sig <= 64; sig++ {
+		if signal.Ignored(sig) {
+			signal.Notify(c, sig)
+		}
+	}
 }
 
 // lookPath finds name like execvp in PATH (pathEnv), or fails as goExec.

@@ -116,6 +116,14 @@ __attribute__((constructor)) static void hull_reaper(void) {
 		return; // on into Go, as the init
 	}
 	close(sv[1]);
+	// Every disposition to its default, the signals being blocked: an
+	// inherited ignore (a Detached container's shim ignores SIGINT and
+	// SIGHUP) would discard the signal before sigwaitinfo saw it, and an
+	// ignored SIGCHLD would reap the child for us.
+	static const char dfl[64]; // an all-zero kernel sigaction: SIG_DFL
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, dfl, NULL, 8);
 	// Not dumpable: without CAP_SYS_PTRACE nothing may ptrace it.
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	// Nothing of the host's: at "/", which the child's pivot_root moves

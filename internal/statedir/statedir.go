@@ -1,9 +1,11 @@
 // Package statedir owns the layout of a root's containers directory:
 // containers/<id>/, one directory per container (an ID of 64 hex digits)
-// holding its state file, and containers/.recovery/unsettled/, the list
-// of the containers Open's recovery must look at. What a state holds and
-// means is hull's; this package finds the files, keeps the list and reads
-// many states at once.
+// holding its state file; containers/.recovery/unsettled/, the list of
+// the containers Open's recovery must look at; containers/.names/, the
+// name index (names.go); and containers/.recovery/states, the listing
+// cache (cache.go). What a state holds and means is hull's; this package
+// finds the files, keeps the list and the index, and reads many states at
+// once.
 package statedir
 
 import (
@@ -52,6 +54,10 @@ func UnmarkUnsettled(dir, id string) error {
 	}
 	return nil
 }
+
+// MkdirRecovery makes containers/.recovery in the containers directory
+// dir (and dir itself) if missing.
+func MkdirRecovery(dir string) error { return os.MkdirAll(filepath.Join(dir, RecoveryDir), 0o700) }
 
 // Unsettled returns the IDs MarkUnsettled listed, sorted.
 func Unsettled(dir string) ([]string, error) { return ids(unsettledDir(dir), false) }
