@@ -206,6 +206,15 @@ func (c *Container) exec(ctx context.Context, argv []string, ec *execConfig) (Ex
 		Stdout: ec.stdout,
 		Stderr: ec.stderr,
 		Resize: ec.resize,
+		Gone: func() error {
+			c.mu.Lock()
+			start := c.st.PidStart
+			c.mu.Unlock()
+			if start == 0 || procStartTime(pid) != start {
+				return fmt.Errorf("%w: container is not running (its init is gone)", ErrConflict)
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return ExecResult{}, err

@@ -121,9 +121,20 @@ func Run() {
 		fmt.Fprintln(os.Stderr, "hull init:", errReaperNoCgo)
 		os.Exit(125)
 	}
-	switch os.Getenv(Env) {
-	case "":
+	mode := os.Getenv(Env)
+	if mode == "" {
 		return
+	}
+	if secureExec() {
+		fmt.Fprintln(os.Stderr, "hull init: refusing to run as a container init in secure-execution mode "+
+			"(a setuid, setgid or file-capability program): its environment and descriptors are its caller's")
+		os.Exit(125)
+	}
+	if os.Getenv(JoinEnv) != "" { // join.c did not take it: the init is not in its cgroup
+		fmt.Fprintln(os.Stderr, "hull init: cgroup not joined")
+		os.Exit(125)
+	}
+	switch mode {
 	case WarmMode:
 		os.Exit(runWarm())
 	case ShimMode:

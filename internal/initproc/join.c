@@ -26,6 +26,18 @@ __attribute__((constructor(101))) static void hull_join_cgroup(void) {
 	const char *v = secure_getenv("_HULL_JOIN_TASKS");
 	if (v == NULL || secure_getenv("_HULL_INIT") == NULL)
 		return;
+	// One thread, or a thread a library's constructor started would stay
+	// outside the cgroup.
+	char buf[4096];
+	int st = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t n = st < 0 ? -1 : read(st, buf, sizeof(buf) - 1);
+	if (st >= 0)
+		close(st);
+	const char *threads = n > 0 ? (buf[n] = '\0', strstr(buf, "\nThreads:\t")) : NULL;
+	if (threads == NULL || strtol(threads + 10, NULL, 10) != 1) {
+		dprintf(2, "hull init: join cgroup: not the only thread of the process\n");
+		_exit(125);
+	}
 	char *list = strdup(v);
 	unsetenv("_HULL_JOIN_TASKS");
 	if (list == NULL)

@@ -46,3 +46,53 @@ func TestJoinEnvOnlyCgroupTasks(t *testing.T) {
 		t.Errorf("the file now holds %q", data)
 	}
 }
+
+// TestSecureExecRefused: a process exec'd in secure-execution mode (here
+// setpriv's real uid 65534 with effective uid 0, as a setuid-root
+// program's) never becomes an init, whatever its caller's environment
+// says: its descriptors and config would be its unprivileged caller's,
+// and a Go init whose join.c stood down would run outside its cgroup.
+// Without the variables it runs as usual.
+func TestSecureExecRefused(t *testing.T) {
+	if !CgoBuilt {
+		t.Skip("needs cgo: join.c and reaper.c are C")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: setpriv keeps effective uid 0 with another real uid")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (util-linux)")
+	}
+	t.Parallel()
+	tasks := filepath.Join(t.TempDir(), "tasks")
+	run := func(env ...string) (int, string) {
+		cmd := exec.Command(setpriv, "--ruid", "65534", "--", os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	for _, tc := range []struct {
+		env  []string
+		says string
+	}{
+		{[]string{Env + "=1"}, "secure-execution"},
+		{[]string{Env + "=1", JoinEnv + "=" + tasks}, "secure-execution"},
+		{[]string{Env + "=" + ShimMode}, "secure-execution"},
+		{[]string{Env + "=1", ReaperEnv + "=1"}, errReaperNoCgo.Error()}, // reaper.c stood down too
+	} {
+		if code, out := run(tc.env...); code != 125 || !strings.Contains(out, tc.says) {
+			t.Errorf("%q in secure mode: exit %d, %q; want 125 and %q", tc.env, code, out, tc.says)
+		}
+	}
+	if code, out := run(JoinEnv + "=" + tasks); code != 0 {
+		t.Errorf("no init: exit %d, %q; want it to run", code, out)
+	}
+}

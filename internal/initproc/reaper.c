@@ -75,7 +75,9 @@ static void confine(int sock) {
 // forwards every signal it gets to the child, reaps every orphan, and
 // exits as the child did (128+n for signal n). It never returns into Go.
 __attribute__((constructor)) static void hull_reaper(void) {
-	if (getenv("_HULL_REAPER") == NULL)
+	// Never in a program run with privileges its caller lacks (the Go
+	// side then refuses to be an init: initproc.Run).
+	if (secure_getenv("_HULL_REAPER") == NULL || secure_getenv("_HULL_INIT") == NULL)
 		return;
 	unsetenv("_HULL_REAPER");
 	struct pollfd p = {.fd = CONFIG_FD, .events = POLLIN};

@@ -180,7 +180,7 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 	if err := join(proc.Pid); err != nil {
 		return in, fmt.Errorf("join cgroup: %w", err)
 	}
-	initproc.Trace("P init started, in its cgroup")
+	initproc.Trace("P init started, moved in or joining its cgroup")
 	if usePlan {
 		_, err = cfgW.Write([]byte{1}) // go (initproc.Spawn)
 	} else {

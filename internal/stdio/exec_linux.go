@@ -265,6 +265,10 @@ type ExecRun struct {
 	Stdout io.Writer                                // with a terminal: its output
 	Stderr io.Writer                                // where a failure is told, as docker exec
 	Resize <-chan [2]uint16                         // the terminal's sizes
+	// Gone, if set, tells why a helper that failed before the fork did:
+	// an error (the container is no longer running) is returned as the
+	// exec's, instead of Docker's exit code for a failed start.
+	Gone func() error
 }
 
 // Run starts an exec's helper, lets it clone the command's process and
@@ -345,22 +349,34 @@ func (x *Exec) Run(ctx context.Context, r ExecRun) (_ int, retErr error) {
 		}
 	}
 	initproc.Trace("P exec forked")
-	if failed != nil {
-		// As docker exec: the reason on stderr (the terminal's output
-		// with one), the exit code Docker's.
+	// As docker exec: the reason on stderr (the terminal's output with
+	// one), once the copies into that writer are done, and the exit code
+	// Docker's.
+	tell := func() {
 		w := r.Stderr
 		if w == nil {
 			w = r.Stdout
 		}
-		if w != nil {
+		if failed != nil && w != nil {
 			fmt.Fprintf(w, "hull: %s: %s\n", failed.Stage, failed.Message)
 		}
+	}
+	// drain waits for the copies of the output: a process the command
+	// left may hold its pipes or terminal open, at most OutputDelay
+	// each, then they are closed.
+	drain := func() {
+		x.WaitOutput()
+		WaitBounded(&copied, OutputDelay, func() {
+			if master != nil {
+				master.Close()
+			}
+		})
 	}
 	if cmd, err = findChild(fork.Pid()); err != nil {
 		return 0, err
 	}
 	if cmd == nil {
-		// The helper failed before the fork: its code is Docker's.
+		// The helper failed before the fork.
 		ps, err := helper.Wait()
 		if err != nil {
 			return 0, err
@@ -368,6 +384,13 @@ func (x *Exec) Run(ctx context.Context, r ExecRun) (_ int, retErr error) {
 		if failed == nil {
 			return 0, fmt.Errorf("exec helper ended before the command started (%s)", ps)
 		}
+		if r.Gone != nil {
+			if err := r.Gone(); err != nil {
+				return 0, err // the container went meanwhile: not the command's failure
+			}
+		}
+		drain()
+		tell()
 		return exitCode(ps), nil
 	}
 	waited := make(chan *os.ProcessState, 1)
@@ -386,14 +409,8 @@ func (x *Exec) Run(ctx context.Context, r ExecRun) (_ int, retErr error) {
 		return 0, ctx.Err()
 	}
 	reaped = true
-	x.WaitOutput()
-	// A process the command left may hold the terminal open: as its
-	// pipes, at most OutputDelay, then the terminal is closed.
-	WaitBounded(&copied, OutputDelay, func() {
-		if master != nil {
-			master.Close()
-		}
-	})
+	drain()
+	tell()
 	if ps == nil {
 		return 0, errors.New("exec: the command's status is lost")
 	}
