@@ -99,6 +99,10 @@ func TestCgroupJoined(t *testing.T) {
 		{"detached", rt, "shim", []RunOption{WithDetached()}},
 		{"init", rt, "go", []RunOption{WithInit()}},
 		{"go", rtGo, "go", nil},
+		// From a Runtime's second Go init on, a warm one may stand in
+		// ("go-warm"): moved in by the parent.
+		{"go-again", rtGo, "go", nil},
+		{"go-third", rtGo, "go", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := tc.rt.Run(t.Context(), "busybox:test", append([]RunOption{WithCmd("sleep", "1000"), WithCPUSet("0", "")}, tc.opts...)...)

@@ -13,6 +13,29 @@
 #define CGROUP_SUPER_MAGIC 0x27e0eb
 #endif
 
+// join_fail reports a failure to join as the Go init would (a JSON line
+// on the status pipe, fd 4: hull makes it a *StartError of stage
+// "cgroup"), says it on stderr too, and exits 125.
+static void join_fail(const char *what, const char *path, int err) {
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "%s %s: %s", what, path, strerror(err));
+	char json[2200];
+	size_t n = 0;
+	n += snprintf(json, sizeof(json), "{\"type\":\"error\",\"stage\":\"cgroup\",\"errno\":%d,\"code\":125,\"message\":\"", err);
+	for (const char *c = msg; *c != '\0' && n < sizeof(json) - 8; c++) {
+		if (*c == '"' || *c == '\\')
+			json[n++] = '\\';
+		if ((unsigned char)*c < 0x20)
+			continue;
+		json[n++] = *c;
+	}
+	n += snprintf(json + n, sizeof(json) - n, "\"}\n");
+	ssize_t unused = write(4, json, n);
+	(void)unused;
+	dprintf(2, "hull init: %s\n", msg);
+	_exit(125);
+}
+
 // hull_join_cgroup runs before any other constructor (hull_reaper's fork
 // included) and before the Go runtime, while this process has one
 // thread: it writes 0 (itself) to each "tasks" file the newline-separated
@@ -34,10 +57,8 @@ __attribute__((constructor(101))) static void hull_join_cgroup(void) {
 	if (st >= 0)
 		close(st);
 	const char *threads = n > 0 ? (buf[n] = '\0', strstr(buf, "\nThreads:\t")) : NULL;
-	if (threads == NULL || strtol(threads + 10, NULL, 10) != 1) {
-		dprintf(2, "hull init: join cgroup: not the only thread of the process\n");
-		_exit(125);
-	}
+	if (threads == NULL || strtol(threads + 10, NULL, 10) != 1)
+		join_fail("join cgroup: more than one thread in", "/proc/self/status", EBUSY);
 	char *list = strdup(v);
 	unsetenv("_HULL_JOIN_TASKS");
 	if (list == NULL)
@@ -55,10 +76,8 @@ __attribute__((constructor(101))) static void hull_join_cgroup(void) {
 			fd = -1;
 			errno = EINVAL;
 		}
-		if (fd < 0 || write(fd, "0", 1) != 1) {
-			dprintf(2, "hull init: join cgroup %s: %s\n", p, strerror(errno));
-			_exit(125);
-		}
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			join_fail("join cgroup", p, errno);
 		close(fd);
 	}
 	free(list);
