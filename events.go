@@ -20,8 +20,8 @@ type EventType string
 // Event types.
 const (
 	EventContainer EventType = "container"
-	EventImage               = "image"
-	EventNetwork             = "network"
+	EventImage     EventType = "image"
+	EventNetwork   EventType = "network"
 )
 
 // Event is something that happened to a container, an image or a network, as `docker events`

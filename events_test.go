@@ -161,7 +161,7 @@ func TestEventsAcrossProcesses(t *testing.T) {
 	rt := containerTest(t)
 	start := time.Now()
 	ch := events(t, rt, WithEventsFilter("container", "evchild"))
-	imgs := events(t, rt, WithEventsFilter("type", EventImage))
+	imgs := events(t, rt, WithEventsFilter("type", string(EventImage)))
 	cmd := helperCmd(rt.Root(), "events", "HULL_TEST_NAME=evchild")
 	if out, err := cmd.Output(); err != nil {
 		t.Fatalf("helper: %v %s", err, out)

@@ -21,8 +21,8 @@ type MountType string
 // Mount types.
 const (
 	MountTypeVolume MountType = "volume"
-	MountTypeBind             = "bind"
-	MountTypeTmpfs            = "tmpfs"
+	MountTypeBind   MountType = "bind"
+	MountTypeTmpfs  MountType = "tmpfs"
 )
 
 // MountPoint is one mount of a container, as ContainerInspect.Mounts

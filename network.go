@@ -43,8 +43,8 @@ type NetworkMode string
 // Network modes for WithNetworkMode.
 const (
 	NetworkModeBridge NetworkMode = "bridge" // the default network
-	NetworkModeNone               = "none"   // only a loopback interface
-	NetworkModeHost               = "host"   // the host's network namespace
+	NetworkModeNone   NetworkMode = "none"   // only a loopback interface
+	NetworkModeHost   NetworkMode = "host"   // the host's network namespace
 )
 
 // Network is a user-defined (or the default) network: a Linux bridge with

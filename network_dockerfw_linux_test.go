@@ -302,7 +302,7 @@ func dockerFirewall(t *testing.T, bin string) {
 	out := outsideNetns(t)
 	rt := netTest(t)
 	ctx := t.Context()
-	evs := events(t, rt, WithEventsFilter("type", EventNetwork))
+	evs := events(t, rt, WithEventsFilter("type", string(EventNetwork)))
 	n, err := rt.CreateNetwork(ctx, "fw")
 	if err != nil {
 		t.Fatal(err)
