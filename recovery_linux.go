@@ -80,6 +80,16 @@ func (rt *Runtime) recoverContainers(full bool) ([]containerState, error) {
 
 // recoverContainer is recoverContainers' work on one container.
 func (rt *Runtime) recoverContainer(st *containerState) error {
+	if st.Detached && st.Status == StatusCreated && st.Pid != 0 && !st.ownerAlive() {
+		// Its creator died during a Start: in a moment the init execs
+		// the command (the go-ahead was sent) or exits (it was not,
+		// and its shim read EOF). Wait for either, briefly, rather
+		// than record a guess: an init caught before its exec would
+		// stay "created" with a running command, a ghost.
+		for i := 0; i < 200 && st.alive() && !execd(st.Pid); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	// A Detached one runs on, or its shim is recording its exit
 	// (looked at once: PID 1 may be reaped between two looks, and
 	// then exit.json is written: read again, which merges it).
