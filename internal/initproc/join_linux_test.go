@@ -23,19 +23,7 @@ func TestJoinEnvOnlyCgroupTasks(t *testing.T) {
 	if err := os.WriteFile(f, []byte("keep"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := func(env ...string) (int, string) {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), env...)
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode(), string(out)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return 0, string(out)
-	}
+	run := func(env ...string) (int, string) { return runSelf(t, nil, env...) }
 	if code, out := run(Env+"=1", JoinEnv+"="+f); code != 125 || !strings.Contains(out, "join cgroup") {
 		t.Errorf("a Go init asked to join a plain file: exit %d, %q; want 125 and the reason", code, out)
 	}
@@ -70,17 +58,7 @@ func TestSecureExecRefused(t *testing.T) {
 	t.Parallel()
 	tasks := filepath.Join(t.TempDir(), "tasks")
 	run := func(env ...string) (int, string) {
-		cmd := exec.Command(setpriv, "--ruid", "65534", "--", os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), env...)
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode(), string(out)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return 0, string(out)
+		return runSelf(t, []string{setpriv, "--ruid", "65534", "--"}, env...)
 	}
 	for _, tc := range []struct {
 		env  []string
@@ -98,4 +76,23 @@ func TestSecureExecRefused(t *testing.T) {
 	if code, out := run(JoinEnv + "=" + tasks); code != 0 {
 		t.Errorf("no init: exit %d, %q; want it to run", code, out)
 	}
+}
+
+// runSelf runs this test binary, running no test, under the command
+// prefix (nil: none) with env added, and returns its exit code and
+// output.
+func runSelf(t *testing.T, prefix []string, env ...string) (int, string) {
+	t.Helper()
+	argv := append(append([]string{}, prefix...), os.Args[0], "-test.run=^$")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), string(out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
 }
