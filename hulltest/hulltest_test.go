@@ -175,3 +175,17 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("pulled %s, pushed %s", img.ID(), src.ID())
 	}
 }
+
+// BenchmarkRun is a test's container: Run (image present, its port
+// published), an exec, and its removal (here at once rather than in
+// Cleanup, which then finds it gone).
+func BenchmarkRun(b *testing.B) {
+	ref := hulltest.Image(b, hulltest.WithBusybox(), hulltest.WithExpose("80/tcp"))
+	for b.Loop() {
+		c := hulltest.Run(b, ref, hull.WithCmd("sleep", "60"))
+		hulltest.Exec(b, c, "true")
+		if err := c.Remove(b.Context(), hull.WithForce()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

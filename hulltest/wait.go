@@ -184,9 +184,11 @@ func ForPort(port string) Strategy {
 		}
 		addr, err := endpoint(ctx, c, port)
 		if err != nil {
+			// Not a stopError: a container that is exiting has no
+			// address any more but may not read as exited yet.
 			in, ierr := c.Inspect(ctx)
 			if ierr != nil || in.NetworkSettings.IPAddress == "" {
-				return stopError{err}
+				return fmt.Errorf("%w, and the container has no address", err)
 			}
 			addr = net.JoinHostPort(in.NetworkSettings.IPAddress, fmt.Sprint(num))
 		}
