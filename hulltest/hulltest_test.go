@@ -5,12 +5,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hullbox/hull"
 	"github.com/hullbox/hull/hulltest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // echoImage is busybox plus testdata/echo at /echo, EXPOSE 8080, Cmd /echo.
@@ -187,5 +190,35 @@ func BenchmarkRun(b *testing.B) {
 		if err := c.Remove(b.Context(), hull.WithForce()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestImageOptions: files from the host and a configuration of the test's
+// own reach the container; the same options make the same image.
+func TestImageOptions(t *testing.T) {
+	t.Parallel()
+	host := filepath.Join(t.TempDir(), "script")
+	if err := os.WriteFile(host, []byte("#!/bin/sh\necho \"$GREETING from $(pwd)\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := []hulltest.ImageOption{
+		hulltest.WithBusybox(),
+		hulltest.WithHostFile(host, "/usr/local/bin/greet"),
+		hulltest.WithConfig(ocispec.ImageConfig{
+			Env:        []string{"PATH=/usr/local/bin:/bin", "GREETING=hi"},
+			WorkingDir: "/srv",
+			Cmd:        []string{"sleep", "60"},
+		}),
+	}
+	ref := hulltest.Image(t, opts...)
+	if again := hulltest.Image(t, opts...); again != ref {
+		t.Errorf("same options, another image: %s, %s", ref, again)
+	}
+	c := hulltest.Run(t, ref)
+	if out := hulltest.Exec(t, c, "greet"); out != "hi from /srv\n" {
+		t.Errorf("greet: %q", out)
+	}
+	if s := hulltest.ForAll(hulltest.ForPort("80"), hulltest.ForLog("x")).String(); s != `all of (port 80; log "x")` {
+		t.Errorf("String: %s", s)
 	}
 }

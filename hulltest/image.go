@@ -3,8 +3,6 @@ package hulltest
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,8 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hullbox/hull"
 	"github.com/hullbox/hull/internal/testutil"
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -157,11 +156,13 @@ func imagePath(p string) (string, error) {
 	return p, nil
 }
 
-// Image makes a one-layer image of what opts give, imports it into the
-// shared root and returns its reference ("localhost/hulltest:<hash>", the
-// hash of the image's content, so that tests making the same image share
-// it). Nothing is downloaded. Push it to a Registry with Runtime(t).Tag and
-// Push where a test needs a registry.
+// Image makes a one-layer image of what opts give, loads it into the
+// shared root and returns its reference ("localhost/hulltest:<20 hex
+// digits of its manifest digest>"). Nothing is downloaded. The image is
+// reproducible (files and config dated 2024-01-01, entries in path order):
+// the same options make the same image ID, so tests and test binaries
+// that make it, even at once, share one image. Push it to a Registry with
+// Runtime(t).Tag and Push where a test needs a registry.
 func Image(t testing.TB, opts ...ImageOption) string {
 	t.Helper()
 	rt := Runtime(t)
@@ -195,23 +196,91 @@ func Image(t testing.TB, opts ...ImageOption) string {
 	if err != nil {
 		t.Fatalf("hulltest: image: %v", err)
 	}
-	conf, err := json.Marshal(cfg.config)
+	archive, ref, err := ociArchive(cfg.config, layer)
 	if err != nil {
 		t.Fatalf("hulltest: image: %v", err)
 	}
-	sum := sha256.New()
-	sum.Write(conf)
-	sum.Write(layer)
-	ref := "localhost/hulltest:" + hex.EncodeToString(sum.Sum(nil))[:20]
-
 	ctx := testContext(t)
 	if _, err := rt.Image(ctx, ref); err == nil {
 		return ref
 	}
-	if _, err := rt.Import(ctx, bytes.NewReader(layer), ref, hull.WithImportConfig(cfg.config)); err != nil {
-		t.Fatalf("hulltest: import image: %v", err)
+	if _, err := rt.Load(ctx, bytes.NewReader(archive)); err != nil {
+		t.Fatalf("hulltest: load image: %v", err)
 	}
 	return ref
+}
+
+// epoch is the creation time of every image Image makes, and of its
+// files, so that the same options make the same image ID.
+var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ociArchive returns an OCI image layout, as a tar, holding one image of
+// config and the uncompressed layer, tagged with the reference it
+// returns: "localhost/hulltest:" and 20 hex digits of the manifest's
+// digest. Loading the same content twice, even at once from two
+// processes, gives the same image.
+func ociArchive(config ocispec.ImageConfig, layer []byte) ([]byte, string, error) {
+	layerDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(layer), Size: int64(len(layer))}
+	conf, err := json.Marshal(ocispec.Image{
+		Created:  &epoch,
+		Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
+		Config:   config,
+		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{layerDesc.Digest}},
+		History:  []ocispec.History{{Created: &epoch, CreatedBy: "hulltest.Image"}},
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	confDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromBytes(conf), Size: int64(len(conf))}
+	manifest, err := json.Marshal(ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    confDesc,
+		Layers:    []ocispec.Descriptor{layerDesc},
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	mDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manifest), Size: int64(len(manifest))}
+	tag := mDesc.Digest.Encoded()[:20]
+	ref := "localhost/hulltest:" + tag
+	mDesc.Annotations = map[string]string{
+		"io.containerd.image.name": ref,
+		ocispec.AnnotationRefName:  tag,
+	}
+	index, err := json.Marshal(ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{mDesc},
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	entries := []struct {
+		name string
+		data []byte
+	}{
+		{ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{"index.json", index},
+		{"blobs/sha256/" + layerDesc.Digest.Encoded(), layer},
+		{"blobs/sha256/" + confDesc.Digest.Encoded(), conf},
+		{"blobs/sha256/" + mDesc.Digest.Encoded(), manifest},
+	}
+	for _, e := range entries {
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: e.name, Mode: 0o644, Size: int64(len(e.data)), ModTime: epoch}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, "", err
+		}
+		if _, err := tw.Write(e.data); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), ref, nil
 }
 
 // addBusybox adds testutil's busybox root filesystem to cfg.
@@ -264,7 +333,6 @@ func layerTar(files map[string]file) ([]byte, error) {
 		paths = append(paths, p)
 	}
 	slices.Sort(paths)
-	epoch := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, p := range paths {
