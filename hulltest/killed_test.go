@@ -59,7 +59,7 @@ func TestKilledOwner(t *testing.T) {
 	hulltest.Require(t)
 	for _, how := range []string{"sigkill", "timeout"} {
 		t.Run(how, func(t *testing.T) {
-			root := t.TempDir()
+			root := tempRoot(t)
 			links := linkNames(t)
 			args := []string{"-test.run=^TestKilledOwnerChild$"}
 			if how == "timeout" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,7 +37,7 @@ func TestSharedRootChild(t *testing.T) {
 func TestSharedRoot(t *testing.T) {
 	t.Parallel()
 	hulltest.Require(t)
-	root := t.TempDir()
+	root := tempRoot(t)
 	var cmds []*exec.Cmd
 	var outs []*strings.Builder
 	for range 2 {
@@ -78,4 +79,22 @@ func TestSharedRoot(t *testing.T) {
 	if len(cs) != 0 {
 		t.Errorf("%d containers left", len(cs))
 	}
+}
+
+// tempRoot returns a fresh state root for one test, removed when it ends.
+// It is made next to the shared root rather than under the temp dir: the
+// root package's TestMain, which may run at the same time, counts the
+// mounts under the temp dir as its own.
+func tempRoot(t *testing.T) string {
+	t.Helper()
+	parent := filepath.Dir(hulltest.Root())
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp(parent, "hulltest-root-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
