@@ -1,0 +1,155 @@
+// Package examples_test builds every program under examples/ and runs it,
+// so that what a newcomer runs first is tested like the library. The
+// programs need Linux, root and the host's static busybox (Debian's
+// busybox-static); the tests skip with the reason where those are missing.
+// They use only loopback and the bridges the programs make: run them in a
+// network namespace of their own (scripts/test.sh does).
+package examples_test
+
+import (
+	"bytes"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// requireRootBusybox skips the test unless it runs as root on Linux with a
+// static /bin/busybox, which the examples make their images from.
+func requireRootBusybox(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the examples run containers: Linux only")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the examples run containers: needs root")
+	}
+	f, err := elf.Open("/bin/busybox")
+	if err != nil {
+		t.Skip("busybox-static not installed: apt-get install busybox-static")
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Skip("/bin/busybox is not statically linked: apt-get install busybox-static")
+		}
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// build compiles every example once per test binary, into a directory
+// removed by TestMain.
+func build(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "hull-examples-")
+		if buildErr != nil {
+			return
+		}
+		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(gobin); err != nil {
+			gobin = "go"
+		}
+		// Every program here, those added later too.
+		mains, _ := filepath.Glob("*/main.go")
+		args := []string{"build", "-o", binDir + "/"}
+		for _, m := range mains {
+			args = append(args, "./"+filepath.Dir(m))
+		}
+		cmd := exec.Command(gobin, args...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = &buildError{err, out}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+type buildError struct {
+	err error
+	out []byte
+}
+
+func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + string(e.out) }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// runExample runs an example's binary with args, fails the test if it
+// does not exit 0 within the timeout, and returns its standard output.
+// Its temporary files go to tmp.
+func runExample(t *testing.T, tmp, name string, timeout time.Duration, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), filepath.Join(build(t), name), args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.WaitDelay = time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	timer := time.AfterFunc(timeout, func() { cmd.Process.Kill() })
+	err := cmd.Run()
+	timer.Stop()
+	t.Logf("%s %s: %v\n%s", name, strings.Join(args, " "), time.Since(start).Round(time.Millisecond), stdout.String())
+	if err != nil {
+		t.Fatalf("%s %s: %v\nstderr:\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+// requireLines fails the test unless each pattern matches a line of out,
+// in order.
+func requireLines(t *testing.T, out string, patterns ...string) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	i := 0
+	for _, p := range patterns {
+		re := regexp.MustCompile(p)
+		for i < len(lines) && !re.MatchString(lines[i]) {
+			i++
+		}
+		if i == len(lines) {
+			t.Fatalf("no line matching %q (in order) in:\n%s", p, out)
+		}
+		i++
+	}
+}
+
+func TestQuickstart(t *testing.T) {
+	requireRootBusybox(t)
+	tmp := t.TempDir()
+	out := runExample(t, tmp, "quickstart", 2*time.Minute)
+	requireLines(t, out,
+		`^image +quickstart/busybox:1 [0-9a-f]{12}, `,
+		`^volume +site at .*/hull-quickstart-.*/volumes/site/_data$`,
+		`^run +web \([0-9a-f]{12}\) on 172\.17\.0\.\d+, 80/tcp published at http://127\.0\.0\.1:\d+/$`,
+		`^exec +wrote /www/index.html and /etc/motd: exit 0, "hello from a hull container"$`,
+		`^http +GET http://127\.0\.0\.1:\d+/: 200 OK "hello from a hull container"$`,
+		`^logs +starting httpd$`,
+		`^logs +.*response:200`,
+		`^commit +web -> quickstart/web:1 [0-9a-f]{12}, 2 layers$`,
+		`^run +quickstart/web:1: exit 0, "built by quickstart"$`,
+		`^stop +web: exit 143 `,
+		`^done `)
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("quickstart left %d files in its TMPDIR, %s first", len(left), left[0].Name())
+	}
+}
