@@ -153,3 +153,28 @@ func TestQuickstart(t *testing.T) {
 		t.Errorf("quickstart left %d files in its TMPDIR, %s first", len(left), left[0].Name())
 	}
 }
+
+func TestPipeline(t *testing.T) {
+	requireRootBusybox(t)
+	tmp := t.TempDir()
+	out := runExample(t, tmp, "pipeline", 2*time.Minute)
+	requireLines(t, out,
+		`^registry +in-process at 127\.0\.0\.1:\d+$`,
+		`^step +checkout: exit 0, "VERSION bin"$`,
+		`^step +test: exit 0, "app 1\.0\.0 on Linux, args: test"$`,
+		`^commit +build -> 127\.0\.0\.1:\d+/pipeline/app:1 [0-9a-f]{12}, 2 layers$`,
+		`^push +127\.0\.0\.1:\d+/pipeline/app:1 and :latest; the registry's tags: 1 latest$`,
+		`^pull +127\.0\.0\.1:\d+/pipeline/app:1 into a second root: [0-9a-f]{12}, digest sha256:[0-9a-f]{64}$`,
+		`^run +staging: exit 0, "app 1\.0\.0 on Linux, args: staging"$`,
+		`^save +127\.0\.0\.1:\d+/pipeline/app:1 to app\.tar, `,
+		`^load +127\.0\.0\.1:\d+/pipeline/app:1 into a third root: [0-9a-f]{12}$`,
+		`^run +production: exit 0, "app 1\.0\.0 on Linux, args: production"$`)
+	// The image ID is the same on the three machines.
+	ids := regexp.MustCompile(`(?m)(?:-> \S+|root:) ([0-9a-f]{12})`).FindAllStringSubmatch(out, -1)
+	if len(ids) != 3 || ids[0][1] != ids[1][1] || ids[1][1] != ids[2][1] {
+		t.Errorf("image IDs across the roots: %v, want three equal", ids)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("pipeline left %d files in its TMPDIR, %s first", len(left), left[0].Name())
+	}
+}
