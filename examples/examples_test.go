@@ -178,3 +178,39 @@ func TestPipeline(t *testing.T) {
 		t.Errorf("pipeline left %d files in its TMPDIR, %s first", len(left), left[0].Name())
 	}
 }
+
+func TestOrchestrator(t *testing.T) {
+	requireRootBusybox(t)
+	tmp := t.TempDir()
+	// -phase all runs up, reconcile and down each in a process of its own.
+	out := runExample(t, tmp, "orchestrator", 3*time.Minute, "-ready-timeout=2s")
+	requireLines(t, out,
+		`^up +process (\d+) on `,
+		`^images `,
+		`^up +3 replicas: app-1 \(v1\), app-2 \(v1\), app-3 \(v1\)$`,
+		`^client +GET http://app:8080/ on app-net: "v1"$`,
+		`^reconcile +process \d+ on `,
+		`^found +3 replicas started by another process$`,
+		`^chaos +app-2 killed with SIGKILL$`,
+		`^died +app-2 \(v1\): exit 137, seen in a "die" event$`,
+		`^replaced +app-2 by app-4$`,
+		`^updated +app-1 -> app-5$`,
+		`^updated +app-3 -> app-6$`,
+		`^updated +app-4 -> app-7$`,
+		`^updated +app-5 -> app-8$`,
+		`^failed +app-9 \(v3\) not ready: GET http://[0-9.]+:8080/: 404 Not Found$`,
+		`^rollback +app-8 removed$`,
+		`^ready +app-10 \(v2\)$`,
+		`^rollback +back on v2$`,
+		`^now +3 replicas: app-6 \(v2\), app-7 \(v2\), app-10 \(v2\)$`,
+		`^client +GET http://app:8080/ on app-net: "v2"$`,
+		`^down +process \d+ on `,
+		`^down +removed 3 replicas, the network app-net and the images$`)
+	pids := regexp.MustCompile(`(?m)process (\d+) on`).FindAllStringSubmatch(out, -1)
+	if len(pids) != 3 || pids[0][1] == pids[1][1] {
+		t.Errorf("phases ran in processes %v, want three different ones", pids)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("orchestrator left %d files in its TMPDIR, %s first", len(left), left[0].Name())
+	}
+}
