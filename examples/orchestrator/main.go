@@ -384,11 +384,12 @@ func (o *orchestrator) report(ctx context.Context, what string) error {
 	say(what, "%d replicas: %s", len(cs), strings.Join(names, ", "))
 
 	var out bytes.Buffer
-	client, err := o.rt.Run(ctx, service+":v1", hull.WithNetwork(o.net), hull.WithAutoRemove(),
+	client, err := o.rt.Run(ctx, service+":v1", hull.WithNetwork(o.net),
 		hull.WithStdout(&out), hull.WithStderr(&out), hull.WithCmd("wget", "-qO-", "http://"+service+":8080/"))
 	if err != nil {
 		return err
 	}
+	defer client.Remove(ctx)
 	if _, err := client.Wait(ctx); err != nil {
 		return err
 	}

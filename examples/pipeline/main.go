@@ -243,10 +243,11 @@ func loadAndRun(ctx context.Context, root, archive string) (retErr error) {
 // runApp runs the built image once and prints its output.
 func runApp(ctx context.Context, rt *hull.Runtime, ref, where string) error {
 	var out bytes.Buffer
-	c, err := rt.Run(ctx, ref, hull.WithCmd(where), hull.WithStdout(&out), hull.WithAutoRemove())
+	c, err := rt.Run(ctx, ref, hull.WithCmd(where), hull.WithStdout(&out))
 	if err != nil {
 		return err
 	}
+	defer c.Remove(ctx)
 	st, err := c.Wait(ctx)
 	if err != nil {
 		return err

@@ -127,12 +127,15 @@ func run(ctx context.Context, ref, root string) (retErr error) {
 	say("commit", "%s -> quickstart/web:1 %s, %d layers", c.Name(), short(snap.ID()), len(snap.Layers()))
 
 	var motd bytes.Buffer
-	c2, err := rt.Run(ctx, "quickstart/web:1", hull.WithStdout(&motd), hull.WithAutoRemove())
+	c2, err := rt.Run(ctx, "quickstart/web:1", hull.WithStdout(&motd))
 	if err != nil {
 		return err
 	}
 	st, err := c2.Wait(ctx)
 	if err != nil {
+		return err
+	}
+	if err := c2.Remove(ctx); err != nil {
 		return err
 	}
 	say("run", "quickstart/web:1: exit %d, %q", st.ExitCode, strings.TrimSpace(motd.String()))
