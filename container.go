@@ -66,10 +66,12 @@ type StartError struct {
 	Err      error
 }
 
+// Error says which container failed to start, at which stage and why.
 func (e *StartError) Error() string {
 	return fmt.Sprintf("start container %s: %s: %v", shortContainerID(e.ID), e.Stage, e.Err)
 }
 
+// Unwrap returns the cause, so that errors.Is sees the errno.
 func (e *StartError) Unwrap() error { return e.Err }
 
 // ID returns the container's ID: 64 hex digits.
