@@ -62,8 +62,8 @@ type ExitStatus struct {
 type StartError struct {
 	ID       string // container ID
 	Stage    string // what failed: "mount", "user", "exec"...
-	ExitCode int
-	Err      error
+	ExitCode int    // what Wait reports for it: 125, 126 or 127
+	Err      error  // the cause (Unwrap)
 }
 
 // Error says which container failed to start, at which stage and why.

@@ -24,6 +24,6 @@ func (k ChangeKind) String() string {
 
 // Change is one path a container changed, relative to its image.
 type Change struct {
-	Kind ChangeKind
-	Path string // absolute inside the container: "/etc/passwd"
+	Kind ChangeKind // modified, added or deleted
+	Path string     // absolute inside the container: "/etc/passwd"
 }
