@@ -180,7 +180,7 @@ func ExampleContainer_Stop() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		if err := c.Stop(ctx, 200*time.Millisecond); err != nil {
+		if err := c.Stop(ctx, time.Second); err != nil {
 			log.Fatal(err)
 		}
 		st, err := c.Wait(ctx)

@@ -57,6 +57,7 @@ func build(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
+		// The go command that runs this test, else the one on PATH.
 		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
 		if _, err := os.Stat(gobin); err != nil {
 			gobin = "go"
@@ -183,7 +184,7 @@ func TestOrchestrator(t *testing.T) {
 	requireRootBusybox(t)
 	tmp := t.TempDir()
 	// -phase all runs up, reconcile and down each in a process of its own.
-	out := runExample(t, tmp, "orchestrator", 3*time.Minute, "-ready-timeout=2s")
+	out := runExample(t, tmp, "orchestrator", 3*time.Minute, "-ready-timeout=4s")
 	requireLines(t, out,
 		`^up +process (\d+) on `,
 		`^images `,
