@@ -108,9 +108,18 @@ func run(ctx context.Context, ref, root string) (retErr error) {
 	}
 	say("http", "GET %s: %s %q", url, status, strings.TrimSpace(body))
 
+	// httpd logs the request after it has answered it: give its line a
+	// moment to reach the log.
 	var logs bytes.Buffer
-	if err := c.Logs(ctx, hull.WithLogsStdout(&logs), hull.WithLogsStderr(&logs)); err != nil {
-		return err
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		logs.Reset()
+		if err := c.Logs(ctx, hull.WithLogsStdout(&logs), hull.WithLogsStderr(&logs)); err != nil {
+			return err
+		}
+		if strings.Contains(logs.String(), "response") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		say("logs", "%s", l)
