@@ -141,7 +141,7 @@ func TestQuickstart(t *testing.T) {
 	requireLines(t, out,
 		`^image +quickstart/busybox:1 [0-9a-f]{12}, `,
 		`^volume +site at .*/hull-quickstart-.*/volumes/site/_data$`,
-		`^run +web \([0-9a-f]{12}\) on 172\.17\.0\.\d+, 80/tcp published at http://127\.0\.0\.1:\d+/$`,
+		`^run +web \([0-9a-f]{12}\) on [0-9.]+, 80/tcp published at http://127\.0\.0\.1:\d+/$`,
 		`^exec +wrote /www/index.html and /etc/motd: exit 0, "hello from a hull container"$`,
 		`^http +GET http://127\.0\.0\.1:\d+/: 200 OK "hello from a hull container"$`,
 		`^logs +starting httpd$`,
