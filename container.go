@@ -40,6 +40,11 @@ type Container struct {
 	// (container_linux.go): nil once launched, removed, or started
 	// elsewhere.
 	pending *pendingStart
+	// stamp, when not zero, is the stamp of the state file st was read
+	// from, an exit that stays as it is until that file changes
+	// (readStates): refresh need not read it again while its stamp is
+	// the same.
+	stamp statedir.Stamp
 }
 
 // ExitStatus is how a container's main process ended.
@@ -190,7 +195,7 @@ func (rt *Runtime) Containers(ctx context.Context, opts ...ContainersOption) ([]
 			return nil, fmt.Errorf("list containers: %w", err)
 		}
 	}
-	states, err := rt.readStates()
+	states, stamps, err := rt.readStates()
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +203,9 @@ func (rt *Runtime) Containers(ctx context.Context, opts ...ContainersOption) ([]
 	out := make([]*Container, 0, len(states))
 	for _, st := range states {
 		c, owned := rt.containerFor(st)
+		if !owned {
+			c.stamp = stamps[st.ID]
+		}
 		cur := st.view()
 		if owned {
 			cur = c.status() // ours: what we know is newer

@@ -110,7 +110,7 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 		return nil, fmt.Errorf("create container: %w", err)
 	}
 	st := containerState{
-		ID: id, Name: rc.name, Image: ref, ImageDigest: img.Digest(), ChainIDs: img.rec.ChainIDs,
+		ID: id, Name: rc.name, Image: ref, ImageID: img.ID(), ImageDigest: img.Digest(), ChainIDs: img.rec.ChainIDs,
 		Created: time.Now().UTC(), Hostname: spec.Hostname, Args: spec.Process.Args,
 		Env: spec.Process.Env, Workdir: spec.Process.Cwd, User: rc.user,
 		Memory: rc.memory, PidsLimit: rc.pidsLimit,
@@ -332,7 +332,7 @@ func (c *Container) reap() {
 		}
 	}
 	initproc.Trace("P reaped")
-	_ = lp.cg.Remove()
+	c.removeRunCgroup(lp)
 	initproc.Trace("P reap cgroup removed")
 	_ = c.releaseExited(lp.proc.Pid)
 	initproc.Trace("P reap released")
@@ -348,6 +348,29 @@ func (c *Container) reap() {
 	c.emitExit(exit)
 	close(lp.done)
 	c.autoRemove()
+}
+
+// removeRunCgroup removes the cgroup of lp's run, once it has exited. A
+// Detached container's exit is there for every process to read
+// (exit.json) up to a second before its shim exits and reap gets here:
+// another process may have started it again meanwhile, in a cgroup of the
+// same path. Under the containers lock, which respawn holds until the
+// state names the new run's init, the cgroup is lp's only while the state
+// still names lp's init.
+func (c *Container) removeRunCgroup(lp *liveProcess) {
+	if lp.kind != "shim" {
+		_ = lp.cg.Remove()
+		return
+	}
+	unlock, err := c.rt.lockContainers()
+	if err != nil {
+		return // closed meanwhile: the next respawn or Open removes it
+	}
+	defer unlock()
+	if st, err := readState(c.rt.containerDir(c.id)); err == nil && st.Pid != lp.proc.Pid {
+		return
+	}
+	_ = lp.cg.Remove()
 }
 
 // live returns the process this Runtime owns, or nil; Start may replace

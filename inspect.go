@@ -20,9 +20,11 @@ type ContainerInspect struct {
 	Path    string             `json:"Path"`    // the command
 	Args    []string           `json:"Args"`    // its arguments
 	State   ContainerStateInfo `json:"State"`   // status, PID, exit
-	// Image is the image ID ("sha256:<hex>"), as Docker; empty if the
-	// image has been removed since. Config.Image is the reference the
-	// container was created from.
+	// Image is the ID ("sha256:<hex>") of the image the container was
+	// created from, as Docker, also once that image has been removed
+	// (a container made by a hull older than this field's shows it only
+	// while its image exists). Config.Image is the reference it was
+	// created from.
 	Image string `json:"Image"`
 	// Name is the container's name with Docker's leading slash: "/cache"
 	// (Container.Name has none).
@@ -117,12 +119,15 @@ func (c *Container) Inspect(ctx context.Context) (ContainerInspect, error) {
 	if st.Status != StatusExited {
 		in.State.Pid = st.Pid
 	}
-	ix, err := c.rt.store.ReadIndex()
-	if err != nil {
-		return ContainerInspect{}, fmt.Errorf("inspect container %s: %w", shortContainerID(c.id), err)
-	}
-	if rec := ix.Images[st.ImageDigest]; rec != nil {
-		in.Image = rec.Config.String()
+	if in.Image = st.ImageID; in.Image == "" {
+		// A container of an older hull: found while its image is.
+		ix, err := c.rt.store.ReadIndex()
+		if err != nil {
+			return ContainerInspect{}, fmt.Errorf("inspect container %s: %w", shortContainerID(c.id), err)
+		}
+		if rec := ix.Images[st.ImageDigest]; rec != nil {
+			in.Image = rec.Config.String()
+		}
 	}
 	return in, nil
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"path/filepath"
+
+	"github.com/hullbox/hull/internal/statedir"
 )
 
 // refresh re-reads the container's state from disk when this Runtime has
@@ -15,10 +18,16 @@ import (
 // ErrNotFound if the container has been removed.
 func (c *Container) refresh() error {
 	c.mu.Lock()
-	lp, removed := c.lp, c.st.Status == statusNone
+	lp, removed, stamp := c.lp, c.st.Status == statusNone, c.stamp
 	c.mu.Unlock()
 	if removed {
 		return ErrNotFound
+	}
+	if lp == nil && stamp != (statedir.Stamp{}) {
+		// An exit read by a listing: the same while its file is.
+		if s, err := statedir.Stat(filepath.Join(c.rt.containerDir(c.id), statedir.StateFile)); err == nil && s == stamp {
+			return nil
+		}
 	}
 	if lp != nil {
 		select {
@@ -52,7 +61,7 @@ func (c *Container) refresh() error {
 		}
 		c.rt.ctrs.mu.Unlock()
 	}
-	c.st = st
+	c.st, c.stamp = st, statedir.Stamp{}
 	return nil
 }
 

@@ -416,7 +416,7 @@ func (st *containerState) netLive() bool {
 // networkSettings is the NetworkSettings of ContainerInspect.
 func (st *containerState) networkSettings() NetworkSettings {
 	ns := NetworkSettings{Networks: map[string]EndpointSettings{}, Ports: slices.Clone(st.Ports)}
-	live := st.netLive() && st.Status != StatusExited
+	live := st.Status != StatusExited && st.netLive()
 	for i, ep := range st.Networks {
 		es := EndpointSettings{NetworkID: ep.NetworkID, Aliases: slices.Clone(ep.Aliases)}
 		if live && ep.IP.IsValid() {

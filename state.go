@@ -19,10 +19,13 @@ import (
 // containerState is containers/<id>/state.json: what any process needs to
 // find, inspect and clean up a container. It is replaced atomically.
 type containerState struct {
-	ID          string          `json:"id"`
-	Name        string          `json:"name"`
-	Image       string          `json:"image"`
-	ImageDigest digest.Digest   `json:"imageDigest"`
+	ID          string        `json:"id"`
+	Name        string        `json:"name"`
+	Image       string        `json:"image"`
+	ImageDigest digest.Digest `json:"imageDigest"`
+	// ImageID is the image's ID (Image.ID) when created; empty in the
+	// states of older hulls, which Inspect looks up by ImageDigest.
+	ImageID     string          `json:"imageID,omitempty"`
 	ChainIDs    []digest.Digest `json:"chainIDs"`
 	Created     time.Time       `json:"created"`
 	Hostname    string          `json:"hostname"`
@@ -167,19 +170,32 @@ func (rt *Runtime) readUnsettled(lost func(id string)) ([]containerState, error)
 
 // readStates reads every container's state file, through the listing
 // cache (statedir.ReadStates) for the exited ones. Directories without
-// one (a Create under way or a Remove half done) are skipped.
-func (rt *Runtime) readStates() ([]containerState, error) {
+// one (a Create under way or a Remove half done) are skipped. stamps
+// holds, by ID, the stamp of each exited state's file (see
+// Container.refresh).
+func (rt *Runtime) readStates() (_ []containerState, stamps map[string]statedir.Stamp, _ error) {
 	ids, err := statedir.IDs(rt.containersDir())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	states, errs := statedir.ReadStates(rt.containersDir(), ids, func(id string, data []byte) (containerState, bool, error) {
-		st, recorded, err := parseState(rt.containerDir(id), data)
-		// A recorded exit changes only when its file does (mergeExit
-		// leaves it alone); AutoRemove ones are on their way out.
-		return st, err == nil && recorded == StatusExited && !st.AutoRemove, err
+	states, stamped, errs := statedir.ReadStates(rt.containersDir(), ids, func(id string, data []byte) (containerState, bool, error) {
+		st, _, err := parseState(rt.containerDir(id), data)
+		// An exit changes only when state.json does: a recorded one
+		// is the file's, and one merged from a Detached container's
+		// exit.json (mergeExit) is there only once its PID 1 is gone
+		// and reaped, after which the shim never writes exit.json
+		// again and only a new start (which writes state.json)
+		// changes anything. AutoRemove ones are on their way out.
+		return st, err == nil && st.Status == StatusExited && !st.AutoRemove, err
 	})
-	return keepStates(ids, states, errs, nil)
+	stamps = make(map[string]statedir.Stamp)
+	for i, s := range stamped {
+		if s != (statedir.Stamp{}) && errs[i] == nil {
+			stamps[ids[i]] = s
+		}
+	}
+	out, err := keepStates(ids, states, errs, nil)
+	return out, stamps, err
 }
 
 // walkStates is readStates, calling lost (if not nil) with the ID of each

@@ -266,7 +266,7 @@ func TestListingCacheKeepsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 { // parsed, then cached
-		got, err := rt.readStates()
+		got, _, err := rt.readStates()
 		if err != nil || len(got) != 1 {
 			t.Fatalf("listing %d: %d states, %v", i, len(got), err)
 		}
@@ -277,5 +277,80 @@ func TestListingCacheKeepsEveryField(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(rt.containersDir(), recoveryDirName, "states"))
 	if err != nil || !bytes.Contains(data, []byte(st.ID)) {
 		t.Errorf("the cache holds no entry for the state (%v)", err)
+	}
+}
+
+// A Detached container whose creator is gone exits with only its shim's
+// exit.json to say so: the listing caches that exit (its stamp), the
+// Container it returns answers Inspect without reading the state again,
+// and still sees the container started again by another process.
+func TestListedDetachedExit(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	creator, err := Open(ctx, WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := creator.Run(ctx, "busybox:test", WithName("det"), WithDetached(), WithNetworkMode("none"), WithCmd("sleep", "0.2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Remove(context.Background(), WithForce()) })
+	if err := creator.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lister, err := Open(ctx, WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lister.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for names(t, lister) != "det:exited:" {
+		if time.Now().After(deadline) {
+			t.Fatalf("listing %q: the container never exited", names(t, lister))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, stamps, err := lister.readStates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := stamps[c.ID()]; !ok {
+		t.Fatal("the exit merged from exit.json is not cached")
+	}
+	list, err := lister.Containers(ctx, WithAllContainers())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("%d containers, %v", len(list), err)
+	}
+	listed := list[0]
+	in, err := listed.Inspect(ctx)
+	if err != nil || in.State.Status != StatusExited || in.State.StartedAt.IsZero() {
+		t.Fatalf("inspect of the listed container: %+v, %v", in.State, err)
+	}
+	first := in.State.StartedAt
+
+	// Another process starts it again: the listed object sees it.
+	other, err := Open(ctx, WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	oc, err := other.Container(ctx, "det")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := oc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in, err = listed.Inspect(ctx)
+	if err != nil || !in.State.StartedAt.After(first) || in.State.Status == StatusExited && in.State.FinishedAt.Before(in.State.StartedAt) {
+		t.Fatalf("inspect after another process started it again: %+v, %v", in.State, err)
+	}
+	if _, err := oc.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if in, err = listed.Inspect(ctx); err != nil || in.State.Status != StatusExited || in.Image == "" {
+		t.Fatalf("inspect once it exited again: image %q, %+v, %v", in.Image, in.State, err)
 	}
 }

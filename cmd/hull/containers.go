@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/hullbox/hull"
@@ -495,7 +494,7 @@ func psCmd() *command {
 					return nil
 				}
 				now := time.Now()
-				tw := tabwriter.NewWriter(e.stdout, 10, 1, 3, ' ', 0)
+				tw := newTable(e.stdout, 10, 1)
 				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
 				for _, c := range ctrs {
 					in, err := containerInspect(ctx, c)
@@ -839,7 +838,7 @@ func statsCmd() *command {
 					}
 					return streamStats(ctx, e.stdout, ctrs) // stats.go
 				}
-				tw := tabwriter.NewWriter(e.stdout, 10, 1, 3, ' ', 0)
+				tw := newTable(e.stdout, 10, 1)
 				fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
 				for _, c := range ctrs {
 					s, err := c.Stats(ctx)
@@ -893,7 +892,7 @@ func topCmd() *command {
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(e.stdout, 10, 1, 3, ' ', 0)
+				tw := newTable(e.stdout, 10, 1)
 				fmt.Fprintln(tw, "UID\tPID\tPPID\tC\tSTIME\tTTY\tTIME\tCMD")
 				for _, p := range procs {
 					stime := p.Started.Format("15:04")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/hullbox/hull"
@@ -58,7 +57,7 @@ func showHistory(ctx context.Context, e *env, rt *hull.Runtime, o historyOpts, r
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 10, 1, 3, ' ', 0)
+	tw := newTable(e.stdout, 10, 1)
 	fmt.Fprintln(tw, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.id, r.created, r.createdBy, r.size, r.comment)
@@ -129,7 +128,7 @@ func showTagHistory(ctx context.Context, e *env, rt *hull.Runtime, o historyOpts
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 10, 1, 3, ' ', 0)
+	tw := newTable(e.stdout, 10, 1)
 	fmt.Fprintln(tw, "DIGEST\tTAGGED\tIMAGE ID")
 	now := time.Now()
 	for _, ev := range events {

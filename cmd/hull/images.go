@@ -10,7 +10,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"text/template"
 	"time"
 
@@ -115,7 +114,7 @@ func listImages(ctx context.Context, e *env, o imagesOpts, args []string) error 
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 10, 1, 3, ' ', 0)
+	tw := newTable(e.stdout, 10, 1)
 	header := "REPOSITORY\tTAG\t"
 	if o.digests {
 		header += "DIGEST\t"

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/hullbox/hull"
@@ -21,6 +22,10 @@ const (
 )
 
 func main() {
+	// Most commands live for milliseconds and allocate a few MB (ps -a
+	// of 1,000 containers: five collections at the default 100%):
+	// collect at 400% growth instead.
+	debug.SetGCPercent(400)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	e := &env{
 		stdin:     os.Stdin,

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/hullbox/hull"
 )
@@ -100,7 +99,7 @@ func networkLsCmd() *command {
 					}
 					return nil
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 3, ' ', 0)
+				tw := newTable(e.stdout, 0, 4)
 				fmt.Fprintln(tw, "NETWORK ID\tNAME\tDRIVER\tSCOPE")
 				for _, n := range nets {
 					in, err := n.Inspect(ctx)

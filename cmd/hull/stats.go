@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/hullbox/hull"
@@ -67,7 +66,7 @@ func streamStats(ctx context.Context, w io.Writer, ctrs []*hull.Container) error
 			}
 		}
 		fmt.Fprint(w, "\033[2J\033[H") // clear the screen, like docker
-		tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
+		tw := newTable(w, 10, 1)
 		fmt.Fprintln(tw, statsHeader)
 		mu.Lock()
 		for i, c := range ctrs {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/hullbox/hull"
 	"github.com/hullbox/hull/internal/fsutil"
@@ -95,7 +94,7 @@ func volumeLsCmd() *command {
 					}
 					return nil
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 8, 3, ' ', 0)
+				tw := newTable(e.stdout, 0, 8)
 				fmt.Fprintln(tw, "DRIVER\tVOLUME NAME")
 				for _, v := range vols {
 					fmt.Fprintf(tw, "local\t%s\n", v.Name())

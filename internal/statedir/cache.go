@@ -34,6 +34,10 @@ type Stamp struct {
 	Mtime, Ctime int64 // nanoseconds
 }
 
+// Stat returns the stamp of the file at path, not following a symlink
+// (an error on systems that give none).
+func Stat(path string) (Stamp, error) { return stat(path) }
+
 // cacheEntry is one container in the listing cache.
 type cacheEntry[T any] struct {
 	ID    string
@@ -57,7 +61,12 @@ const cacheMagic = "hull listing cache 1\n"
 // is only a cache) when a cacheable state was not in it or an entry had
 // gone stale, so many processes may list at once; the last to write wins,
 // and what any of them wrote is checked the same way by the next.
-func ReadStates[T any](dir string, ids []string, parse func(id string, data []byte) (st T, keep bool, err error)) ([]T, []error) {
+//
+// stamps[i] is the stamp of the file state i was parsed from (or taken
+// for) when that state is cacheable, else zero: a caller that holds the
+// state may take it as still current while Stat of its file gives the
+// same stamp.
+func ReadStates[T any](dir string, ids []string, parse func(id string, data []byte) (st T, keep bool, err error)) (states []T, stamps []Stamp, errs []error) {
 	schema := schemaOf(reflect.TypeFor[T]())
 	cached := readCache[T](dir, schema)
 	type result struct {
@@ -81,6 +90,7 @@ func ReadStates[T any](dir string, ids []string, parse func(id string, data []by
 		return result{st: st, stamp: s, keep: keep && s != (Stamp{})}, err
 	})
 	out := make([]T, len(ids))
+	stamps = make([]Stamp, len(ids))
 	var entries []cacheEntry[T]
 	changed := false
 	for i, r := range res {
@@ -88,13 +98,14 @@ func ReadStates[T any](dir string, ids []string, parse func(id string, data []by
 		if errs[i] != nil || !r.keep {
 			continue
 		}
+		stamps[i] = r.stamp
 		entries = append(entries, cacheEntry[T]{ID: ids[i], Stamp: r.stamp, State: r.st})
 		changed = changed || !r.hit
 	}
 	if changed || len(entries) != len(cached) {
 		writeCache(dir, schema, entries)
 	}
-	return out, errs
+	return out, stamps, errs
 }
 
 func cachePath(dir string) string { return filepath.Join(dir, RecoveryDir, cacheName) }

@@ -60,7 +60,7 @@ func TestReadStates(t *testing.T) {
 			t.Fatal(err)
 		}
 		parsed = nil
-		sts, errs := ReadStates(dir, ids, func(id string, data []byte) (testState, bool, error) {
+		sts, stamps, errs := ReadStates(dir, ids, func(id string, data []byte) (testState, bool, error) {
 			var st testState
 			err := json.Unmarshal(data, &st)
 			mu.Lock() // ReadAll parses on several goroutines
@@ -78,6 +78,13 @@ func TestReadStates(t *testing.T) {
 			}
 			if sts[i].ID != ids[i] {
 				t.Fatalf("state %d is %s's, want %s's", i, sts[i].ID, ids[i])
+			}
+			// A cacheable state comes with its file's stamp, others
+			// with none.
+			if s, err := Stat(filepath.Join(dir, ids[i], StateFile)); err != nil {
+				t.Fatal(err)
+			} else if want := sts[i].Status == "exited"; (stamps[i] == s) != want || !want && stamps[i] != (Stamp{}) {
+				t.Fatalf("state %d (%s): stamp %+v, its file's %+v", i, sts[i].Status, stamps[i], s)
 			}
 			out = append(out, sts[i])
 		}
