@@ -67,14 +67,16 @@ type ExitStatus struct {
 type StartError struct {
 	ID       string // container ID
 	Stage    string // what failed: "mount", "user", "exec"...
-	ExitCode int
-	Err      error
+	ExitCode int    // what Wait reports for it: 125, 126 or 127
+	Err      error  // the cause (Unwrap)
 }
 
+// Error says which container failed to start, at which stage and why.
 func (e *StartError) Error() string {
 	return fmt.Sprintf("start container %s: %s: %v", shortContainerID(e.ID), e.Stage, e.Err)
 }
 
+// Unwrap returns the cause, so that errors.Is sees the errno.
 func (e *StartError) Unwrap() error { return e.Err }
 
 // ID returns the container's ID: 64 hex digits.

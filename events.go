@@ -36,16 +36,16 @@ const (
 // NetworkOptionFirewall and NetworkOptionFirewallWarning). Attributes of container
 // events always hold "name" and "image".
 type Event struct {
-	Time   time.Time
+	Time   time.Time // when it happened
 	Type   EventType // EventContainer, EventImage or EventNetwork
-	Action string
+	Action string    // "create", "start", "die", "pull" ... (above)
 	// ID is the container ID, the image ID (its config digest) or the
 	// network ID.
 	ID string
 	// Name is the container's or network's name, or the image reference the
 	// action was about ("redis:7"), when there is one.
 	Name       string
-	Attributes map[string]string
+	Attributes map[string]string // per action, above
 }
 
 // eventBuffer is how many events a subscriber's channel holds.

@@ -15,11 +15,11 @@ import (
 // | jq` work on `hull inspect`: .Id, .Name, .State.Status, .Config.Image,
 // .HostConfig.NetworkMode, .NetworkSettings.Networks, .Mounts...
 type ContainerInspect struct {
-	ID      string             `json:"Id"`
-	Created time.Time          `json:"Created"`
-	Path    string             `json:"Path"` // the command
-	Args    []string           `json:"Args"` // its arguments
-	State   ContainerStateInfo `json:"State"`
+	ID      string             `json:"Id"`      // 64 hex digits
+	Created time.Time          `json:"Created"` // when Create made it
+	Path    string             `json:"Path"`    // the command
+	Args    []string           `json:"Args"`    // its arguments
+	State   ContainerStateInfo `json:"State"`   // status, PID, exit
 	// Image is the ID ("sha256:<hex>") of the image the container was
 	// created from, as Docker, also once that image has been removed
 	// (a container made by a hull older than this field's shows it only
@@ -29,37 +29,37 @@ type ContainerInspect struct {
 	// Name is the container's name with Docker's leading slash: "/cache"
 	// (Container.Name has none).
 	Name            string          `json:"Name"`
-	HostConfig      HostConfig      `json:"HostConfig"`
-	Mounts          []MountPoint    `json:"Mounts"` // volumes, binds and tmpfs mounts
-	Config          ContainerConfig `json:"Config"`
+	HostConfig      HostConfig      `json:"HostConfig"`      // resources and namespaces
+	Mounts          []MountPoint    `json:"Mounts"`          // volumes, binds and tmpfs mounts
+	Config          ContainerConfig `json:"Config"`          // image and run options
 	NetworkSettings NetworkSettings `json:"NetworkSettings"` // networks and published ports
 }
 
 // ContainerStateInfo is the state part of ContainerInspect.
 type ContainerStateInfo struct {
-	Status     Status    `json:"Status"`  // StatusCreated, StatusRunning, StatusPaused or StatusExited
-	Running    bool      `json:"Running"` // running or paused, as Docker
-	Paused     bool      `json:"Paused"`
-	OOMKilled  bool      `json:"OOMKilled"`
-	Pid        int       `json:"Pid"` // host PID of the container's init; 0 when not running
-	ExitCode   int       `json:"ExitCode"`
-	Error      string    `json:"Error"` // why the start failed, if it did
-	StartedAt  time.Time `json:"StartedAt"`
-	FinishedAt time.Time `json:"FinishedAt"`
+	Status     Status    `json:"Status"`     // StatusCreated, StatusRunning, StatusPaused or StatusExited
+	Running    bool      `json:"Running"`    // running or paused, as Docker
+	Paused     bool      `json:"Paused"`     // Pause'd (cgroup freezer)
+	OOMKilled  bool      `json:"OOMKilled"`  // the OOM killer killed a process of its last run
+	Pid        int       `json:"Pid"`        // host PID of the container's init; 0 when not running
+	ExitCode   int       `json:"ExitCode"`   // of the last run (ExitStatus.ExitCode); 0 before
+	Error      string    `json:"Error"`      // why the start failed, if it did
+	StartedAt  time.Time `json:"StartedAt"`  // last start; zero if never started
+	FinishedAt time.Time `json:"FinishedAt"` // last exit; zero if it never exited
 }
 
 // ContainerConfig is the part of ContainerInspect that the image and the
 // run options configured (Docker's Config).
 type ContainerConfig struct {
-	Hostname   string   `json:"Hostname"`
-	User       string   `json:"User"`
-	TTY        bool     `json:"Tty"`       // WithTTY
-	OpenStdin  bool     `json:"OpenStdin"` // WithOpenStdin or WithStdin: Attach may send input
-	Env        []string `json:"Env"`
-	Cmd        []string `json:"Cmd"`
-	Image      string   `json:"Image"` // the reference the container was created from
-	WorkingDir string   `json:"WorkingDir"`
-	Entrypoint []string `json:"Entrypoint"`
+	Hostname   string   `json:"Hostname"`   // WithHostname, else the short ID
+	User       string   `json:"User"`       // WithUser, else the image's
+	TTY        bool     `json:"Tty"`        // WithTTY
+	OpenStdin  bool     `json:"OpenStdin"`  // WithOpenStdin or WithStdin: Attach may send input
+	Env        []string `json:"Env"`        // the image's, then WithEnv
+	Cmd        []string `json:"Cmd"`        // WithCmd, else the image's
+	Image      string   `json:"Image"`      // the reference the container was created from
+	WorkingDir string   `json:"WorkingDir"` // WithWorkdir, else the image's
+	Entrypoint []string `json:"Entrypoint"` // WithEntrypoint, else the image's
 	// Labels are the image's labels, then WithLabels.
 	Labels map[string]string `json:"Labels"`
 }
@@ -67,10 +67,10 @@ type ContainerConfig struct {
 // HostConfig is the part of ContainerInspect about the container's
 // resources and namespaces (Docker's HostConfig).
 type HostConfig struct {
-	NetworkMode NetworkMode `json:"NetworkMode"`
-	Memory      int64       `json:"Memory"`     // bytes; 0: unlimited
-	PidsLimit   int64       `json:"PidsLimit"`  // 0: unlimited
-	AutoRemove  bool        `json:"AutoRemove"` // WithAutoRemove
+	NetworkMode NetworkMode `json:"NetworkMode"` // "bridge", a network's name, "none", "host", "container:<id>"
+	Memory      int64       `json:"Memory"`      // bytes; 0: unlimited
+	PidsLimit   int64       `json:"PidsLimit"`   // 0: unlimited
+	AutoRemove  bool        `json:"AutoRemove"`  // WithAutoRemove
 }
 
 // Inspect returns the container's configuration and current state. It

@@ -127,10 +127,12 @@ type TransitionError struct {
 	Status Status // the container's status when it was refused
 }
 
+// Error names the action, the container and its status.
 func (e *TransitionError) Error() string {
 	return fmt.Sprintf("%s container %s: %v: container is %s", e.Action, shortContainerID(e.ID), ErrConflict, e.Status)
 }
 
+// Unwrap returns ErrConflict: errors.Is(err, ErrConflict) holds.
 func (e *TransitionError) Unwrap() error { return ErrConflict }
 
 // transition applies a to the container's state under c.mu, records it
