@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -191,6 +193,14 @@ func TestRestartDetached(t *testing.T) {
 	if h := inspectC(t, c).State.Health; h.Status != HealthHealthy || len(h.Log) == 0 {
 		t.Errorf("health %+v", h)
 	}
+	for _, pid := range supervisors(t, id) {
+		status, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "VmRSS") || strings.HasPrefix(l, "RssAnon") {
+				t.Logf("supervisor %d: %s", pid, strings.Join(strings.Fields(l), " "))
+			}
+		}
+	}
 	evs := drainEvents(events(t, other, WithEventsSince(since), WithEventsFilter("container", id)), 300*time.Millisecond)
 	acts, _ := containerEvents(evs, id)
 	if want := []string{"start", "die", "start", "die", "start"}; !slices.Equal(acts, want) {
@@ -210,7 +220,7 @@ func TestRestartDetached(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for supervisors(t, id) > 0 {
+	for len(supervisors(t, id)) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("a supervisor of %s outlived it", id[:12])
 		}
@@ -218,16 +228,16 @@ func TestRestartDetached(t *testing.T) {
 	}
 }
 
-// supervisors counts the processes whose command line is hull-supervise id.
-func supervisors(t *testing.T, id string) int {
+// supervisors lists the processes whose command line is hull-supervise id.
+func supervisors(t *testing.T, id string) []int {
 	t.Helper()
-	n := 0
+	var pids []int
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
 		data, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
-		if err == nil && string(data) == "hull-supervise\x00"+id+"\x00" {
-			n++
+		if pid, perr := strconv.Atoi(d.Name()); perr == nil && err == nil && string(data) == "hull-supervise\x00"+id+"\x00" {
+			pids = append(pids, pid)
 		}
 	}
-	return n
+	return pids
 }
