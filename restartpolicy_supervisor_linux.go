@@ -11,8 +11,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/initproc"
 	"github.com/hullbox/hull/internal/procfs"
+	"github.com/hullbox/hull/internal/statedir"
 )
 
 // A Detached container outlives its creator, so its health checks and
@@ -176,19 +178,26 @@ func (c *Container) superviseRestart(ctx context.Context, a superviseArgs) error
 	dir := c.rt.containerDir(c.id)
 	var st containerState
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		var err error
-		if st, err = readState(dir); errors.Is(err, os.ErrNotExist) {
+		data, err := fsutil.ReadSmallFile(filepath.Join(dir, statedir.StateFile))
+		if errors.Is(err, os.ErrNotExist) {
 			return ErrNotFound
 		} else if err != nil {
+			return err
+		}
+		var recorded Status
+		if st, recorded, err = parseState(dir, data); err != nil {
 			return err
 		}
 		if st.Pid != a.Pid || st.PidStart != a.PidStart {
 			return nil // started again by someone else
 		}
-		if st.Status == StatusExited {
+		// A creator still alive records the exit itself (its reaper, once
+		// the shim has gone): after that, or its write would undo ours.
+		late := time.Now().After(deadline) // a creator that does not reap it (stopped)
+		if st.Status == StatusExited && (recorded == StatusExited || !st.ownerAlive() || late) {
 			break
 		}
-		if time.Now().After(deadline) {
+		if late {
 			return fmt.Errorf("exit of pid %d not recorded", a.Pid)
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -219,6 +219,17 @@ func TestRestartDetached(t *testing.T) {
 	if err := c.Remove(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	// With its creator alive (this process), which records each exit
+	// before the supervisor restarts it.
+	c2, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithCmd("sh", "-c", "exit 3"),
+		WithRestartPolicy(RestartPolicy{Name: RestartOnFailure, MaximumRetryCount: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Remove(context.WithoutCancel(t.Context()), WithForce())
+	waitInspect(t, c2, "2 restarts, then exited", func(in ContainerInspect) bool {
+		return in.RestartCount == 2 && in.State.Status == StatusExited && !in.State.Restarting && in.State.ExitCode == 3
+	})
 	deadline := time.Now().Add(5 * time.Second)
 	for len(supervisors(t, id)) > 0 {
 		if time.Now().After(deadline) {
