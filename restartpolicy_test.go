@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -216,6 +217,10 @@ func TestRestartDetached(t *testing.T) {
 	if in2 := inspectC(t, c); in2.State.Status != StatusExited || in2.RestartCount != 2 || in2.State.Pid != 0 {
 		t.Errorf("after Stop: %s, %d restarts (pid %d before)", in2.State.Status, in2.RestartCount, in.State.Pid)
 	}
+	// The supervisors said nothing (in a -race build, no race either).
+	if log, _ := os.ReadFile(filepath.Join(rt.containerDir(id), "supervisor.log")); len(log) > 0 {
+		t.Errorf("supervisor.log: %s", log)
+	}
 	if err := c.Remove(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -251,4 +256,34 @@ func supervisors(t *testing.T, id string) []int {
 		}
 	}
 	return pids
+}
+
+// TestRestartDetachedByUser: Restart of a Detached container with a
+// policy (a stop, then a user's Start) races with nothing: one run, one
+// supervisor, no policy restart counted.
+func TestRestartDetachedByUser(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	c, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithCmd("sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done"),
+		WithRestartPolicy(RestartPolicy{Name: RestartAlways}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(context.WithoutCancel(t.Context()), WithForce())
+	time.Sleep(100 * time.Millisecond) // its trap set
+	before := inspectC(t, c).State.Pid
+	if err := c.Restart(t.Context(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond) // past a policy restart's backoff
+	in := inspectC(t, c)
+	if in.State.Status != StatusRunning || in.State.Pid == before || in.RestartCount != 0 || in.State.Restarting {
+		t.Errorf("after Restart: %s pid %d (was %d), %d restarts", in.State.Status, in.State.Pid, before, in.RestartCount)
+	}
+	if n := len(supervisors(t, c.ID())); n != 1 {
+		t.Errorf("%d supervisors", n)
+	}
+	if log, _ := os.ReadFile(filepath.Join(rt.containerDir(c.ID()), "supervisor.log")); len(log) > 0 {
+		t.Errorf("supervisor.log: %s", log)
+	}
 }
