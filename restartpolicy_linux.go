@@ -28,6 +28,12 @@ func (c *Container) markStopped() {
 // their stop, calls off a pending restart (this Start is it) and starts
 // the count and the backoff again (respawn resets RestartCount).
 func (c *Container) userStart() {
+	c.mu.Lock()
+	policy := c.st.RestartPolicy.Name != "" && c.st.RestartPolicy.Name != RestartNo // set at Create, for good
+	c.mu.Unlock()
+	if !policy {
+		return // nothing to read or remove on Run's path
+	}
 	if s := c.status(); s != StatusExited && s != StatusCreated {
 		return // running: Start does nothing
 	}
