@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Healthcheck is a container's health check, Docker's HealthConfig (the
@@ -308,4 +310,21 @@ func (c *Container) supervisedView(st *containerState) {
 	}
 	st.Health, st.RestartCount, st.Restarting = disk.Health, disk.RestartCount, disk.Restarting
 	st.Owner, st.OwnerStart = disk.Owner, disk.OwnerStart
+}
+
+// withHealthcheck is config as the store marshals it, with h as Docker's
+// config.Healthcheck (OCI's type has no such field); config itself if h
+// is nil.
+func withHealthcheck(config ocispec.Image, h *Healthcheck) any {
+	if h == nil {
+		return config
+	}
+	type runConfig struct {
+		ocispec.ImageConfig
+		Healthcheck *Healthcheck `json:"Healthcheck,omitempty"`
+	}
+	return struct {
+		ocispec.Image
+		Config runConfig `json:"config"` // shadows the embedded one's
+	}{config, runConfig{config.Config, h}}
 }

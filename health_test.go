@@ -235,6 +235,17 @@ func TestHealthcheckImage(t *testing.T) {
 	if h := inspectC(t, c).Config.Healthcheck; h.Interval != 100*time.Millisecond || h.Retries != 1 || h.Test[0] != "CMD" {
 		t.Errorf("merged check %+v", h)
 	}
+	// Commit keeps the container's check, as Docker's.
+	committed, err := c.Commit(ctx, "health:committed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := committed.Healthcheck(); h == nil || !slices.Equal(h.Test, []string{"CMD", "false"}) || h.Interval != 100*time.Millisecond {
+		t.Errorf("committed image's check %+v", h)
+	}
+	if cmd := committed.Config().Cmd; !slices.Equal(cmd, []string{"sleep", "60"}) {
+		t.Errorf("committed image's Cmd %q", cmd)
+	}
 	c = run(WithHealthcheck(Healthcheck{Test: []string{"NONE"}}))
 	if in := inspectC(t, c); in.Config.Healthcheck != nil || in.State.Health != nil {
 		t.Errorf("NONE: %+v %+v", in.Config.Healthcheck, in.State.Health)
