@@ -60,9 +60,11 @@ func TestRestartOnFailure(t *testing.T) {
 		}
 	}
 	// Backoff: die -> start at least 100 ms, then at least 200 ms.
-	if d1, d2 := at[2].Sub(at[1]), at[4].Sub(at[3]); d1 < restartFirstDelay || d2 < 2*restartFirstDelay {
+	d1, d2 := at[2].Sub(at[1]), at[4].Sub(at[3])
+	if d1 < restartFirstDelay || d2 < 2*restartFirstDelay {
 		t.Errorf("backoff %v then %v, want >= 100ms then >= 200ms", d1, d2)
 	}
+	t.Logf("die -> start: %v, then %v", d1, d2)
 	// A Start by the user starts the count again.
 	if err := c.Start(t.Context()); err != nil {
 		t.Fatal(err)
@@ -203,9 +205,11 @@ func TestRestartDetached(t *testing.T) {
 		}
 	}
 	evs := drainEvents(events(t, other, WithEventsSince(since), WithEventsFilter("container", id)), 300*time.Millisecond)
-	acts, _ := containerEvents(evs, id)
+	acts, at := containerEvents(evs, id)
 	if want := []string{"start", "die", "start", "die", "start"}; !slices.Equal(acts, want) {
 		t.Errorf("events %q, want %q", acts, want)
+	} else {
+		t.Logf("die -> start by the supervisor: %v, then %v", at[2].Sub(at[1]), at[4].Sub(at[3]))
 	}
 	if got := healthActions(evs); !slices.Equal(got, []string{"health_status: healthy"}) {
 		t.Errorf("health events %q", got)
