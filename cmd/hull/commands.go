@@ -39,7 +39,7 @@ func commands() []*command {
 		diffCmd(), exportCmd(), cpCmd(), commitCmd(),
 		runCmd(), createCmd(), startCmd(), psCmd(), stopCmd(), killCmd(), restartCmd(), rmCmd(),
 		logsCmd(), execCmd(), waitCmd(), statsCmd(), topCmd(), pauseCmd(), unpauseCmd(),
-		attachCmd(), eventsCmd(), portCmd(),
+		attachCmd(), eventsCmd(), portCmd(), composeCmd(),
 		imageGroup(), networkGroup(),
 		volumeGroup(), systemGroup(),
 		versionCmd(), helpCmd(),
