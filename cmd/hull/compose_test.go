@@ -1,0 +1,189 @@
+//go:build linux
+
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hullbox/hull/internal/hostobj"
+	"github.com/hullbox/hull/internal/netsetup"
+	"github.com/hullbox/hull/internal/testutil"
+	"github.com/vishvananda/netlink"
+)
+
+// appRoot is a fresh root holding app:test, busybox with bin/app built
+// from ../../compose/testdata/app.
+func appRoot(t *testing.T) string {
+	t.Helper()
+	requireRoot(t)
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go not installed: the test compiles its application")
+	}
+	files := testutil.BusyboxFiles(t)
+	bin := filepath.Join(t.TempDir(), "app")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = "../../compose/testdata/app"
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GO111MODULE=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build app: %v\n%s", err, out)
+	}
+	body, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, testutil.File{Name: "bin/app", Mode: 0o755, Body: body})
+	root := t.TempDir()
+	mustHull(t, root, testutil.TarBytes(t, files), "import", "-c", "ENV "+testutil.DefaultPath, "-", "app:test")
+	return root
+}
+
+const composeWebCounter = `
+name: wc
+services:
+  web:
+    image: app:test
+    command: ["app", "web", ":80", "counter:7000"]
+    init: true
+    ports: ["127.0.0.1:18480:80"]
+    depends_on: [counter]
+  counter:
+    image: app:test
+    command: ["app", "counter", ":7000", "/data/count"]
+    init: true
+    volumes:
+      - type: volume
+        source: data
+        target: /data
+volumes:
+  data:
+`
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	var last error
+	for range 50 {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return string(b)
+			}
+			err = &httpError{resp.Status, string(b)}
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET %s: %v", url, last)
+	return ""
+}
+
+type httpError struct{ status, body string }
+
+func (e *httpError) Error() string { return e.status + ": " + e.body }
+
+func linkNames(t *testing.T) []string {
+	t.Helper()
+	links, err := netlink.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range links {
+		out = append(out, l.Attrs().Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ourRules are the owners of the root's rules in hull's nftables table.
+func ourRules(t *testing.T, root string) []string {
+	t.Helper()
+	ctrs, brs, err := netsetup.Owners()
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(root)
+	var out []string
+	for _, o := range append(ctrs, brs...) {
+		if strings.HasPrefix(o, hostobj.RuleTag(abs)+":") {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// TestComposeWebCounter is the classic two-service app: up -d, the web
+// port answers on 127.0.0.1 with a count that rises, stop and start keep
+// the count (in a volume), and down -v, each from another hull process,
+// leaves no container, network, volume, link or nft rule. Not parallel:
+// it compares the host's links before and after.
+func TestComposeWebCounter(t *testing.T) {
+	root := appRoot(t)
+	requirePrivateNetns(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	if err := os.WriteFile(file, []byte(composeWebCounter), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	links := linkNames(t)
+	c := func(args ...string) result { return mustHull(t, root, nil, append([]string{"compose", "-f", file}, args...)...) }
+
+	up := c("up", "-d")
+	for _, want := range []string{"Network wc_default  Created", "Volume wc_data  Created", "Container wc-counter-1  Started", "Container wc-web-1  Started"} {
+		if !strings.Contains(up.stderr, want) {
+			t.Errorf("up -d did not report %q:\n%s", want, up.stderr)
+		}
+	}
+	defer hullCmd(t, root, nil, "compose", "-f", file, "down", "-v", "-t", "0")
+	if got := httpGet(t, "http://127.0.0.1:18480/"); !strings.HasPrefix(got, "count 1 from ") {
+		t.Fatalf("first GET: %q", got)
+	}
+	if got := httpGet(t, "http://127.0.0.1:18480/"); !strings.HasPrefix(got, "count 2 from ") {
+		t.Fatalf("second GET: %q", got)
+	}
+	ps := c("ps").stdout
+	if !strings.Contains(ps, "wc-web-1") || !strings.Contains(ps, "127.0.0.1:18480->80/tcp") || !strings.Contains(ps, "wc-counter-1") {
+		t.Errorf("ps:\n%s", ps)
+	}
+	if logs := c("logs", "counter").stdout; !strings.Contains(logs, "wc-counter-1 | counter listening on :7000") {
+		t.Errorf("logs counter: %q", logs)
+	}
+	if len(ourRules(t, root)) == 0 {
+		t.Errorf("no nft rules while the port is published")
+	}
+
+	c("stop", "-t", "5")
+	if ps := c("ps").stdout; strings.Count(ps, "exited") != 2 {
+		t.Errorf("ps after stop:\n%s", ps)
+	}
+	c("start")
+	if got := httpGet(t, "http://127.0.0.1:18480/"); !strings.HasPrefix(got, "count 3 from ") {
+		t.Errorf("GET after stop and start: %q, want count 3", got)
+	}
+
+	c("down", "-v")
+	if out := mustHull(t, root, nil, "ps", "-a", "-q").stdout; out != "" {
+		t.Errorf("containers left: %q", out)
+	}
+	if out := mustHull(t, root, nil, "network", "ls").stdout; strings.Contains(out, "wc_") {
+		t.Errorf("networks left:\n%s", out)
+	}
+	if out := mustHull(t, root, nil, "volume", "ls", "-q").stdout; out != "" {
+		t.Errorf("volumes left: %q", out)
+	}
+	if after := linkNames(t); !slices.Equal(after, links) {
+		t.Errorf("links before up %v, after down %v", links, after)
+	}
+	if rules := ourRules(t, root); len(rules) != 0 {
+		t.Errorf("nft rules left: %v", rules)
+	}
+}
