@@ -135,7 +135,9 @@ func TestComposeWebCounter(t *testing.T) {
 		t.Fatal(err)
 	}
 	links := linkNames(t)
-	c := func(args ...string) result { return mustHull(t, root, nil, append([]string{"compose", "-f", file}, args...)...) }
+	c := func(args ...string) result {
+		return mustHull(t, root, nil, append([]string{"compose", "-f", file}, args...)...)
+	}
 
 	up := c("up", "-d")
 	for _, want := range []string{"Network wc_default  Created", "Volume wc_data  Created", "Container wc-counter-1  Started", "Container wc-web-1  Started"} {
