@@ -40,6 +40,9 @@ type Container struct {
 	// (container_linux.go): nil once launched, removed, or started
 	// elsewhere.
 	pending *pendingStart
+	// restarts are this Runtime's restarts of the container by its
+	// policy (restartpolicy_linux.go), under mu.
+	restarts restarter
 }
 
 // ExitStatus is how a container's main process ended.
@@ -283,6 +286,8 @@ type runConfig struct {
 	net        netRunConfig   // networks: network.go
 	publish    []portSpec     // WithPublish: publish.go
 	logs       logLimits      // WithLogMaxSize, WithLogMaxFiles: log_limits.go
+	health     *Healthcheck   // WithHealthcheck: health.go
+	restart    RestartPolicy  // WithRestartPolicy: restartpolicy.go
 	// attach is the attach socket Create serves for an owned container
 	// until its Start wires its streams (wireStdio takes it), so that a
 	// client attached before Start sees all of its output; nil if none.

@@ -26,6 +26,7 @@ type Image struct {
 	tags     []string // normalised, sorted
 	manifest ocispec.Manifest
 	config   ocispec.Image
+	health   *Healthcheck // the config's HEALTHCHECK (Docker's field, not OCI's), nil for none
 }
 
 // ID returns the image ID, as Docker shows it: "sha256:" and the 64 hex
@@ -173,6 +174,7 @@ func (rt *Runtime) load(ix *store.Index, rec *store.ImageRecord) (*Image, error)
 	if err := json.Unmarshal(cdata, &img.config); err != nil {
 		return nil, fmt.Errorf("image %s: config: %w", rec.Manifest, err)
 	}
+	img.health = imageHealthcheck(cdata)
 	return img, nil
 }
 

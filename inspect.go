@@ -26,16 +26,22 @@ type ContainerInspect struct {
 	Image string `json:"Image"`
 	// Name is the container's name with Docker's leading slash: "/cache"
 	// (Container.Name has none).
-	Name            string          `json:"Name"`
-	HostConfig      HostConfig      `json:"HostConfig"`
-	Mounts          []MountPoint    `json:"Mounts"` // volumes, binds and tmpfs mounts
-	Config          ContainerConfig `json:"Config"`
+	Name       string          `json:"Name"`
+	HostConfig HostConfig      `json:"HostConfig"`
+	Mounts     []MountPoint    `json:"Mounts"` // volumes, binds and tmpfs mounts
+	Config     ContainerConfig `json:"Config"`
+	// RestartCount is how many times the restart policy restarted the
+	// container since it was last started by Start (or created).
+	RestartCount    int             `json:"RestartCount"`
 	NetworkSettings NetworkSettings `json:"NetworkSettings"` // networks and published ports
 }
 
 // ContainerStateInfo is the state part of ContainerInspect.
 type ContainerStateInfo struct {
-	Status     Status    `json:"Status"`  // StatusCreated, StatusRunning, StatusPaused or StatusExited
+	Status Status `json:"Status"` // StatusCreated, StatusRunning, StatusPaused or StatusExited
+	// Restarting: the container exited and its restart policy starts it
+	// again after a backoff (Status stays StatusExited meanwhile).
+	Restarting bool      `json:"Restarting"`
 	Running    bool      `json:"Running"` // running or paused, as Docker
 	Paused     bool      `json:"Paused"`
 	OOMKilled  bool      `json:"OOMKilled"`
@@ -44,6 +50,8 @@ type ContainerStateInfo struct {
 	Error      string    `json:"Error"` // why the start failed, if it did
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
+	// Health is the health check's state, nil without a health check.
+	Health *HealthState `json:"Health,omitempty"`
 }
 
 // ContainerConfig is the part of ContainerInspect that the image and the
@@ -60,6 +68,9 @@ type ContainerConfig struct {
 	Entrypoint []string `json:"Entrypoint"`
 	// Labels are the image's labels, then WithLabels.
 	Labels map[string]string `json:"Labels"`
+	// Healthcheck is the health check the container runs (the image's
+	// merged with WithHealthcheck), nil for none.
+	Healthcheck *Healthcheck `json:"Healthcheck,omitempty"`
 }
 
 // HostConfig is the part of ContainerInspect about the container's
@@ -69,6 +80,8 @@ type HostConfig struct {
 	Memory      int64       `json:"Memory"`     // bytes; 0: unlimited
 	PidsLimit   int64       `json:"PidsLimit"`  // 0: unlimited
 	AutoRemove  bool        `json:"AutoRemove"` // WithAutoRemove
+	// RestartPolicy is WithRestartPolicy's; Name "no" by default.
+	RestartPolicy RestartPolicy `json:"RestartPolicy"`
 }
 
 // Inspect returns the container's configuration and current state. It
@@ -87,19 +100,24 @@ func (c *Container) Inspect(ctx context.Context) (ContainerInspect, error) {
 			Hostname: st.Hostname, User: st.User, TTY: st.TTY, OpenStdin: st.OpenStdin,
 			Env: slices.Clone(st.Env), Cmd: slices.Clone(st.Cmd), Image: st.Image,
 			WorkingDir: st.Workdir, Entrypoint: slices.Clone(st.Entrypoint),
-			Labels: cloneLabels(st.Labels),
+			Labels: cloneLabels(st.Labels), Healthcheck: st.Healthcheck.clone(),
 		},
 		HostConfig: HostConfig{
 			NetworkMode: st.NetworkMode, Memory: st.Memory, PidsLimit: st.PidsLimit,
-			AutoRemove: st.AutoRemove,
+			AutoRemove: st.AutoRemove, RestartPolicy: st.RestartPolicy,
 		},
-		Mounts: slices.Clone(st.Mounts), NetworkSettings: st.networkSettings(),
+		RestartCount: st.RestartCount,
+		Mounts:       slices.Clone(st.Mounts), NetworkSettings: st.networkSettings(),
 		State: ContainerStateInfo{
 			Status: st.Status, Running: st.Status == StatusRunning || st.Status == StatusPaused,
 			Paused:   st.Status == StatusPaused,
 			ExitCode: st.ExitCode, OOMKilled: st.OOMKilled, Error: st.Error,
 			StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
+			Restarting: st.restartPending(), Health: st.Health.clone(),
 		},
+	}
+	if in.HostConfig.RestartPolicy.Name == "" {
+		in.HostConfig.RestartPolicy.Name = RestartNo
 	}
 	if len(st.Args) > 0 {
 		in.Path, in.Args = st.Args[0], slices.Clone(st.Args[1:])

@@ -107,8 +107,12 @@ func (st *containerState) apply(a action, ex *exitRecord) error {
 	switch a {
 	case actStart:
 		st.StartedAt = time.Now().UTC()
+		if st.Healthcheck != nil { // a new run starts unchecked; the log stays, as Docker's
+			st.Health = &HealthState{Status: HealthStarting, Log: st.Health.clone().logOrNil()}
+		}
 	case actRespawn:
 		st.Error, st.ExitCode, st.ExitSignal, st.OOMKilled = "", 0, 0, false
+		st.Restarting = false
 	case actExit:
 		if ex == nil {
 			ex = &exitRecord{code: 137, signal: 9, at: time.Now().UTC()}

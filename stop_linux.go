@@ -41,6 +41,9 @@ func (c *Container) Kill(ctx context.Context, sig syscall.Signal) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
 	}
+	if sig == syscall.SIGKILL {
+		c.markStopped() // its restart policy does not undo it: restartpolicy_linux.go
+	}
 	if err := c.signal(sig); err != nil {
 		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
 	}
@@ -77,6 +80,7 @@ func (c *Container) signal(sig syscall.Signal) error {
 // SIGKILL. A negative timeout means the container's WithStopTimeout, else
 // 10 seconds. Stopping a container that is not running does nothing.
 func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
+	c.markStopped() // its restart policy does not undo it: restartpolicy_linux.go
 	sig := syscall.SIGTERM
 	c.mu.Lock()
 	if c.st.StopSignal != 0 {

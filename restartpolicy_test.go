@@ -1,0 +1,143 @@
+//go:build linux
+
+package hull
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// containerEvents is the actions of c's events in evs, with their times.
+func containerEvents(evs []Event, id string) (acts []string, at []time.Time) {
+	for _, e := range evs {
+		if e.ID == id && (e.Action == "start" || e.Action == "die" || e.Action == "restart") {
+			acts, at = append(acts, e.Action), append(at, e.Time)
+		}
+	}
+	return acts, at
+}
+
+// TestRestartOnFailure: on-failure:2 restarts a failing container twice,
+// after Docker's backoff (100 ms, then 200 ms at least), then leaves it
+// exited with RestartCount 2; die and start events alternate; a Start
+// starts the count again.
+func TestRestartOnFailure(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	evs := events(t, rt, WithEventsFilter("type", "container"))
+	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sh", "-c", "exit 3"),
+		WithRestartPolicy(RestartPolicy{Name: RestartOnFailure, MaximumRetryCount: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(t.Context(), WithForce())
+	in := waitInspect(t, c, "2 restarts, then exited", func(in ContainerInspect) bool {
+		return in.RestartCount == 2 && in.State.Status == StatusExited && !in.State.Restarting
+	})
+	if in.State.ExitCode != 3 || in.HostConfig.RestartPolicy != (RestartPolicy{Name: RestartOnFailure, MaximumRetryCount: 2}) {
+		t.Errorf("exit %d, policy %+v", in.State.ExitCode, in.HostConfig.RestartPolicy)
+	}
+	time.Sleep(500 * time.Millisecond) // a third restart would come within 400 ms
+	if in := inspectC(t, c); in.RestartCount != 2 || in.State.Status != StatusExited {
+		t.Errorf("after the last: %d restarts, %s", in.RestartCount, in.State.Status)
+	}
+	acts, at := containerEvents(drainEvents(evs, 100*time.Millisecond), c.ID())
+	want := []string{"start", "die", "start", "die", "start", "die"}
+	if len(acts) != len(want) {
+		t.Fatalf("events %q, want %q", acts, want)
+	}
+	for i := range want {
+		if acts[i] != want[i] {
+			t.Fatalf("events %q, want %q", acts, want)
+		}
+	}
+	// Backoff: die -> start at least 100 ms, then at least 200 ms.
+	if d1, d2 := at[2].Sub(at[1]), at[4].Sub(at[3]); d1 < restartFirstDelay || d2 < 2*restartFirstDelay {
+		t.Errorf("backoff %v then %v, want >= 100ms then >= 200ms", d1, d2)
+	}
+	// A Start by the user starts the count again.
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitInspect(t, c, "2 restarts again", func(in ContainerInspect) bool {
+		return in.RestartCount == 2 && in.State.Status == StatusExited && !in.State.Restarting
+	})
+}
+
+// TestRestartAlways: always restarts a container that exits 0; Stop is
+// not undone, neither while it runs nor in its backoff; unless-stopped
+// likewise.
+func TestRestartAlways(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	for _, policy := range []string{RestartAlways, RestartUnlessStopped} {
+		c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sleep", "0.1"), WithRestartPolicy(RestartPolicy{Name: policy}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitInspect(t, c, policy+": 2 restarts", func(in ContainerInspect) bool { return in.RestartCount >= 2 })
+		if err := c.Stop(t.Context(), 200*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		n := inspectC(t, c).RestartCount
+		time.Sleep(700 * time.Millisecond) // past any backoff so far
+		if in := inspectC(t, c); in.State.Status != StatusExited || in.RestartCount != n || in.State.Restarting {
+			t.Errorf("%s after Stop: %s, restarts %d then %d", policy, in.State.Status, n, in.RestartCount)
+		}
+		if err := c.Remove(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Kill (SIGKILL) counts as a stop too; a Start undoes it.
+	c, err := rt.Run(t.Context(), "busybox:test", WithCmd("sh", "-c", "trap 'exit 5' TERM; while :; do sleep 0.05; done"),
+		WithRestartPolicy(RestartPolicy{Name: RestartAlways}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(t.Context(), WithForce())
+	if err := c.Kill(t.Context(), 9); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if in := inspectC(t, c); in.State.Status != StatusExited || in.RestartCount != 0 {
+		t.Errorf("after Kill: %s, %d restarts", in.State.Status, in.RestartCount)
+	}
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitInspect(t, c, "running", func(in ContainerInspect) bool { return in.State.Status == StatusRunning })
+	time.Sleep(100 * time.Millisecond)              // its trap set
+	if err := c.Kill(t.Context(), 15); err != nil { // not a stop: the policy restarts it
+		t.Fatal(err)
+	}
+	waitInspect(t, c, "restarted after SIGTERM", func(in ContainerInspect) bool {
+		return in.RestartCount == 1 && in.State.Status == StatusRunning
+	})
+}
+
+// TestRestartPolicyOptions: bad policies are refused; with WithAutoRemove
+// too.
+func TestRestartPolicyOptions(t *testing.T) {
+	t.Parallel()
+	for _, p := range []RestartPolicy{{Name: "sometimes"}, {Name: RestartAlways, MaximumRetryCount: 1}, {Name: RestartOnFailure, MaximumRetryCount: -1}} {
+		var rc runConfig
+		if err := WithRestartPolicy(p)(&rc); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%+v: %v", p, err)
+		}
+	}
+	rt := containerTest(t)
+	if _, err := rt.Create(t.Context(), "busybox:test", WithAutoRemove(), WithRestartPolicy(RestartPolicy{Name: RestartAlways})); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("with WithAutoRemove: %v", err)
+	}
+	c, err := rt.Create(t.Context(), "busybox:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := inspectC(t, c).HostConfig.RestartPolicy; p.Name != RestartNo {
+		t.Errorf("default policy %+v", p)
+	}
+}
