@@ -86,8 +86,13 @@ func (u *upRun) afterDeps(ctx context.Context, name string, done map[string]chan
 		if err != nil {
 			return errDepFailed
 		}
-		if deps[d].Condition == types.ServiceConditionCompletedSuccessfully {
+		switch deps[d].Condition {
+		case types.ServiceConditionCompletedSuccessfully:
 			if err := u.waitCompleted(ctx, name, d); err != nil {
+				return err
+			}
+		case types.ServiceConditionHealthy:
+			if err := u.waitHealthy(ctx, name, d); err != nil {
 				return err
 			}
 		}
@@ -253,13 +258,21 @@ func (u *upRun) runOptions(ctx context.Context, sp *serviceSpec, name string, la
 	return opts, nil
 }
 
-// waitRunning checks that every container Up started is running, or has
-// exited 0.
+// waitRunning waits until every container Up started that has a
+// healthcheck is healthy, and checks that the others are running or have
+// exited 0 (up --wait).
 func (u *upRun) waitRunning(ctx context.Context) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for _, name := range sortedKeys(u.running) {
 		for _, c := range u.running[name] {
+			err := c.WaitHealthy(ctx)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, hull.ErrInvalidArgument) { // it has no healthcheck
+				return fmt.Errorf("compose up --wait: service %q: %w", name, err)
+			}
 			info, err := c.Inspect(ctx)
 			if err != nil {
 				return err

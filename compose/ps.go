@@ -186,7 +186,13 @@ func (p *Project) Run(ctx context.Context, rt *hull.Runtime, service string, arg
 			return nil, err
 		}
 	}
-	s.Ports = nil // published only with --service-ports, which hull lacks
+	s.Ports = nil  // published only with --service-ports, which hull lacks
+	s.Restart = "" // a one-off container is not restarted
+	if s.Deploy != nil {
+		d := *s.Deploy
+		d.RestartPolicy = nil
+		s.Deploy = &d
+	}
 	u := &upRun{p: p, rt: rt, o: &options{status: io.Discard}, nets: map[string]*hull.Network{}}
 	sp, err := p.serviceOptions(&s)
 	if err != nil {
