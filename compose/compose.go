@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -131,6 +132,13 @@ func Load(ctx context.Context, opts ...LoadOption) (*Project, error) {
 	}
 	p, err := po.LoadProject(ctx)
 	if err != nil {
+		files := strings.Join(po.ConfigPaths, ", ")
+		if len(po.ConfigPaths) > 0 && strings.Contains(err.Error(), po.ConfigPaths[0]) {
+			files = "" // compose-go named it
+		}
+		if files != "" {
+			return nil, fmt.Errorf("compose: %s: %w: %w", files, hull.ErrInvalidArgument, err)
+		}
 		return nil, fmt.Errorf("compose: %w: %w", hull.ErrInvalidArgument, err)
 	}
 	proj := &Project{p: p}

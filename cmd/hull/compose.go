@@ -123,7 +123,14 @@ func composeUpCmd(cf *composeFlags) *command {
 					}
 					opts = append(opts, compose.WithScale(svc, num))
 				}
-				p, rt, err := composeProject(ctx, e, cf)
+				p, err := cf.load(ctx)
+				if err != nil {
+					return err
+				}
+				if err := p.Check(); err != nil {
+					return err // before the root is even opened
+				}
+				rt, err := e.runtime(ctx)
 				if err != nil {
 					return err
 				}
