@@ -141,7 +141,10 @@ func composeUpCmd(cf *composeFlags) *command {
 					return nil
 				}
 				// Attached: stream the logs until every container ends or
-				// Ctrl-C, then stop them, as docker compose up does.
+				// Ctrl-C, then take the project down (volumes kept). The
+				// containers belong to this process, which removes them
+				// anyway when it exits (unlike Docker's, which stay
+				// stopped): -d keeps them.
 				var lo []compose.Option
 				if len(args) > 0 {
 					lo = append(lo, compose.WithServices(args...))
@@ -151,11 +154,11 @@ func composeUpCmd(cf *composeFlags) *command {
 					fmt.Fprintln(e.stderr, "Gracefully stopping... (press Ctrl+C again to force)")
 					logErr = nil
 				}
-				so := append(lo, compose.WithStatus(e.stderr))
+				do := []compose.Option{compose.WithStatus(e.stderr)}
 				if timeout >= 0 {
-					so = append(so, compose.WithTimeout(time.Duration(timeout)*time.Second))
+					do = append(do, compose.WithTimeout(time.Duration(timeout)*time.Second))
 				}
-				return errors.Join(logErr, p.Stop(context.WithoutCancel(ctx), rt, so...))
+				return errors.Join(logErr, p.Down(context.WithoutCancel(ctx), rt, do...))
 			}
 		},
 	}

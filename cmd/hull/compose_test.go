@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -187,5 +189,109 @@ func TestComposeWebCounter(t *testing.T) {
 	}
 	if rules := ourRules(t, root); len(rules) != 0 {
 		t.Errorf("nft rules left: %v", rules)
+	}
+}
+
+// TestComposeConfigCorpus: hull compose config prints, for every project
+// of package compose's corpus, the normalization compose-go makes of it
+// (the golden files TestConfigCorpus checks against compose-go).
+func TestComposeConfigCorpus(t *testing.T) {
+	t.Parallel()
+	dirs, err := filepath.Glob("../../compose/testdata/corpus/*")
+	if err != nil || len(dirs) < 10 {
+		t.Fatalf("corpus: %v %v", dirs, err)
+	}
+	for _, d := range dirs {
+		dir, _ := filepath.Abs(d)
+		args := []string{"compose", "--project-directory", dir}
+		head, _ := os.ReadFile(filepath.Join(dir, "compose.yaml"))
+		files := []string{"compose.yaml"}
+		if line, ok := strings.CutPrefix(string(head), "# files:"); ok {
+			files = strings.Fields(strings.SplitN(line, "\n", 2)[0])
+		}
+		for _, f := range files {
+			args = append(args, "-f", filepath.Join(dir, f))
+		}
+		cmd := exec.CommandContext(t.Context(), hullBin, append(args, "config")...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // no variable of ours interpolated
+		out, err := cmd.Output()
+		if err != nil {
+			t.Errorf("%s: config: %v", filepath.Base(dir), err)
+			continue
+		}
+		golden, err := os.ReadFile(filepath.Join(dir, "config.golden.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.ReplaceAll(string(out), dir, "${CORPUS_DIR}"); got != string(golden) {
+			t.Errorf("%s: hull compose config:\n%s\nwant:\n%s", filepath.Base(dir), got, golden)
+		}
+	}
+}
+
+// TestComposeUpAttached: without -d, up streams the services' logs,
+// prefixed with the container's name, and Ctrl-C takes the project down
+// (its volume stays).
+func TestComposeUpAttached(t *testing.T) {
+	root := appRoot(t)
+	requirePrivateNetns(t)
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yaml")
+	yaml := strings.NewReplacer("name: wc", "name: att", "18480", "18481").Replace(composeWebCounter)
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer hullCmd(t, root, nil, "compose", "-f", file, "down", "-v", "-t", "0")
+	cmd := exec.Command(hullBin, "--root", root, "compose", "-f", file, "up")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dockerConfig)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	seen := map[string]bool{}
+	timeout := time.After(20 * time.Second)
+	for !seen["att-web-1     | web listening on :80"] || !seen["att-counter-1 | counter listening on :7000"] {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("up ended; saw %v\n%s", seen, stderr.String())
+			}
+			seen[l] = true
+		case <-timeout:
+			t.Fatalf("up: no log lines after 20 s; saw %v\n%s", seen, stderr.String())
+		}
+	}
+	if got := httpGet(t, "http://127.0.0.1:18481/"); !strings.HasPrefix(got, "count 1 ") {
+		t.Errorf("GET: %q", got)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	for range lines {
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("up after Ctrl-C: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "Gracefully stopping") || !strings.Contains(stderr.String(), "Network att_default  Removed") {
+		t.Errorf("up's messages:\n%s", stderr.String())
+	}
+	if ps := mustHull(t, root, nil, "compose", "-f", file, "ps", "-q").stdout; ps != "" {
+		t.Errorf("ps after Ctrl-C: %q", ps)
+	}
+	if vols := mustHull(t, root, nil, "volume", "ls", "-q").stdout; vols != "att_data\n" {
+		t.Errorf("volumes after Ctrl-C: %q, want att_data kept", vols)
 	}
 }
