@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs hull's benchmarks and the same work done by the peers installed on
-# this machine (skopeo+umoci, runc, docker, podman ...), in one run, and
+# this machine (skopeo+umoci, runc, docker, podman, docker-compose,
+# podman-compose ...), in one run, and
 # prints the median of each metric (time, MB/s, KiB per container ...) and
 # its ratio to hull's.
 #
