@@ -327,3 +327,17 @@ func (b *builder) extract(tw *tar.Writer, rel, dir string) error {
 		}
 	}
 }
+
+// hasDir reports whether st's image has the directory p (absolute).
+func (b *builder) hasDir(st *stageState, p string) bool {
+	u := archive.Union{Layers: b.rt.lowersOf(st.img)}
+	if len(u.Layers) == 0 {
+		return false
+	}
+	r, err := u.Resolve(strings.Trim(p, "/"), true)
+	if err != nil {
+		return false
+	}
+	_, dir, _ := u.IsDir(r)
+	return dir
+}

@@ -13,3 +13,5 @@ func (b *builder) resolveChown(st *stageState, chown string) (int, int, error) {
 func (b *builder) copyLayer(ctx context.Context, st *stageState, p *copyPlan) (*Image, error) {
 	return nil, ErrUnsupported
 }
+
+func (b *builder) hasDir(st *stageState, p string) bool { return true }

@@ -19,7 +19,7 @@ import (
 func (b *builder) dispatch(ctx context.Context, st *stageState, sp *step, c instructions.Command) error {
 	env := st.conf.Config.Env
 	expander := func(word string) (string, error) {
-		out, _, err := b.file.Lex.ProcessWord(word, st.vars.getter(env))
+		out, _, err := b.file.Lex().ProcessWord(word, st.vars.getter(env))
 		return out, err
 	}
 	if e, ok := c.(instructions.SupportsSingleWordExpansion); ok {
@@ -55,6 +55,13 @@ func (b *builder) dispatch(ctx context.Context, st *stageState, sp *step, c inst
 		return err
 	}
 	data, _ := json.Marshal(c)
+	if _, ok := c.(*instructions.WorkdirCommand); ok && !b.hasDir(st, st.conf.Config.WorkingDir) {
+		// As Docker, WORKDIR makes the directory: a layer holding it.
+		wd := st.conf.Config.WorkingDir
+		return b.layerStep(ctx, st, sp, created, []string{"WORKDIR", wd}, func() (*Image, error) {
+			return b.copyLayer(ctx, st, &copyPlan{dest: wd, destDir: true})
+		})
+	}
 	st.key = chainKey(st.key, c.Name(), string(data))
 	now := time.Now().UTC()
 	st.conf.History = append(st.conf.History, ocispec.History{Created: &now, CreatedBy: created, Comment: "buildkit.dockerfile.v0", EmptyLayer: true})
@@ -108,7 +115,7 @@ func (b *builder) configStep(st *stageState, sp *step, c instructions.Command, c
 		}
 		var ports []string
 		for _, p := range c.Ports {
-			words, err := b.file.Lex.ProcessWords(p, st.vars.getter(cf.Env))
+			words, err := b.file.Lex().ProcessWords(p, st.vars.getter(cf.Env))
 			if err != nil {
 				return b.file.Wrap(sp.loc, err)
 			}

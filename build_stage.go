@@ -269,12 +269,12 @@ func oneLine(c instructions.Command) string {
 // an image (pulled when missing, or always WithBuildPull). It returns the
 // base image's ONBUILD triggers, parsed.
 func (b *builder) from(ctx context.Context, s *stageRun, st *stageState, sp *step) ([]instructions.Command, error) {
-	base, _, err := b.meta.expand(b.file.Lex, s.st.BaseName)
+	base, _, err := b.meta.expand(b.file.Lex(), s.st.BaseName)
 	if err != nil {
 		return nil, b.file.Wrap(sp.loc, err)
 	}
 	if s.st.Platform != "" {
-		p, _, err := b.meta.expand(b.file.Lex, s.st.Platform)
+		p, _, err := b.meta.expand(b.file.Lex(), s.st.Platform)
 		if err == nil && p != "$BUILDPLATFORM" && p != "$TARGETPLATFORM" {
 			var want ocispec.Platform
 			if want, err = manifest.ParsePlatform(p); err == nil {

@@ -63,7 +63,7 @@ func (v *buildVars) declare(b *builder, key string, def *string, env []string) e
 	if bv, ok := v.build[key]; ok {
 		val = &bv
 	} else if def != nil {
-		x, _, err := b.file.Lex.ProcessWord(*def, v.getter(env))
+		x, _, err := b.file.Lex().ProcessWord(*def, v.getter(env))
 		if err != nil {
 			return err
 		}

@@ -227,7 +227,7 @@ func (c *Context) Hash(rel string) (string, error) {
 	}
 	h := sha256.New()
 	err = c.walkInfo(rel, info, func(p string, fi fs.FileInfo) (bool, error) {
-		name := strings.TrimPrefix(strings.TrimPrefix(p, rel), "/")
+		name := below(rel, p)
 		fmt.Fprintf(h, "%q %o", name, fi.Mode())
 		switch {
 		case fi.Mode().IsRegular():
@@ -313,7 +313,7 @@ func (c *Context) WriteTar(tw *tar.Writer, rel, dst string, own Owner) error {
 		return err
 	}
 	return c.walkInfo(rel, info, func(p string, fi fs.FileInfo) (bool, error) {
-		sub := strings.TrimPrefix(strings.TrimPrefix(p, rel), "/")
+		sub := below(rel, p)
 		if fi.IsDir() && sub == "" {
 			return true, nil // the destination directory: the caller writes it
 		}
@@ -376,4 +376,15 @@ func (c *Context) IsDir(rel string) (bool, error) {
 		return false, err
 	}
 	return info.IsDir(), nil
+}
+
+// below returns p relative to dir ("" for dir itself); p is dir or below.
+func below(dir, p string) string {
+	if p == dir {
+		return ""
+	}
+	if dir == "." {
+		return p
+	}
+	return strings.TrimPrefix(p, dir+"/")
 }

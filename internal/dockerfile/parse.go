@@ -40,12 +40,16 @@ type File struct {
 	Name     string
 	Stages   []instructions.Stage
 	MetaArgs []instructions.ArgCommand
-	// Lex expands variables with the file's escape character.
-	Lex *shell.Lex
+	escape   rune
 	// Notes are what the parser ignored that a user may want to know
 	// (a `# syntax=` directive, an empty continuation line).
 	Notes []string
 }
+
+// Lex returns a lexer that expands variables with the file's escape
+// character. A lexer is not safe for concurrent use: stages build
+// concurrently, so each expansion takes a new one (they are small).
+func (f *File) Lex() *shell.Lex { return shell.NewLex(f.escape) }
 
 // Errorf returns an *Error at the line of loc.
 func (f *File) Errorf(loc []parser.Range, format string, args ...any) error {
@@ -73,7 +77,7 @@ func Parse(name string, data []byte) (*File, error) {
 	if err != nil {
 		return nil, &Error{File: name, Line: errLine(err), Err: plain(err)}
 	}
-	f := &File{Name: name, Lex: shell.NewLex(res.EscapeToken)}
+	f := &File{Name: name, escape: res.EscapeToken}
 	for _, w := range res.Warnings {
 		f.Notes = append(f.Notes, w.Short)
 	}
