@@ -92,6 +92,11 @@ func (p *Project) check() error {
 		if _, err := p.serviceOptions(&s); err != nil {
 			errs = append(errs, err)
 		}
+		if s.Build != nil {
+			if _, _, err := p.buildOptions(s); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	for _, name := range sortedKeys(p.p.Networks) {
 		if err := p.checkNetwork(name, p.p.Networks[name]); err != nil {

@@ -324,8 +324,9 @@ func (p *Project) Pull(ctx context.Context, rt *hull.Runtime, opts ...Option) er
 }
 
 // Build builds the images of the project's services that have build:
-// (docker compose build). hull cannot build images yet: it fails with
-// hull.ErrUnsupported naming the first such service.
+// (docker compose build) with hull's Runtime.Build, tagged image: or
+// <project>-<service> (and build.tags). Unlike Docker, RUN steps have no
+// network unless build.network says (hull's Build default).
 // Options: WithServices, WithStatus.
 func (p *Project) Build(ctx context.Context, rt *hull.Runtime, opts ...Option) error {
 	o, err := parseOptions("build", opts, "WithServices", "WithStatus")

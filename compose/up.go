@@ -232,12 +232,6 @@ func (p *Project) pull(ctx context.Context, rt *hull.Runtime, s types.ServiceCon
 	return nil
 }
 
-// build would build a service's image; hull has no Build yet.
-func (p *Project) build(ctx context.Context, rt *hull.Runtime, s types.ServiceConfig, o *options) error {
-	return &FieldError{File: p.file(), Service: s.Name, Field: "build",
-		Err: fmt.Errorf("%w: not supported yet (hull cannot build images yet): build the image elsewhere and set image:", hull.ErrUnsupported)}
-}
-
 func (u *upRun) rollback() error {
 	ctx := context.WithoutCancel(context.Background())
 	u.mu.Lock()

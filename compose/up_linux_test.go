@@ -178,3 +178,36 @@ services:
 		})
 	}
 }
+
+// TestUpBuild: a service with build: is built by Up (context,
+// dockerfile, args, target), tagged <project>-<service>, and runs.
+func TestUpBuild(t *testing.T) {
+	rt := openRuntime(t)
+	ctx := t.Context()
+	p, _ := writeProject(t, "bld", map[string]string{
+		"compose.yaml": `
+services:
+  svc:
+    build:
+      context: .
+      dockerfile: app.Dockerfile
+      target: final
+      args:
+        WORD: built
+    command: ["app", "sleep"]
+    init: true
+`,
+		"app.Dockerfile": "FROM app:test AS base\nARG WORD\nRUN echo $WORD > /word\nFROM base AS final\nRUN cat /word /word > /twice\nFROM base AS unused\nRUN false\n",
+	})
+	down(t, rt, p)
+	if err := p.Up(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Image(ctx, "bld-svc"); err != nil {
+		t.Errorf("image bld-svc: %v", err)
+	}
+	var out bytes.Buffer
+	if res, err := p.Exec(ctx, rt, "svc", []string{"cat", "/twice"}, hull.WithExecStdout(&out)); err != nil || res.ExitCode != 0 || out.String() != "built\nbuilt\n" {
+		t.Errorf("cat /twice: %v %v %q", err, res.ExitCode, out.String())
+	}
+}
