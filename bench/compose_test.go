@@ -82,7 +82,8 @@ func composeDir(b *testing.B) string {
 // BenchmarkCompose times up -d --wait (every container started, the two
 // health-checked ones healthy) then down -v of composeBench: hull's
 // library (Up with WithDetached and WithWait, Down), hull's CLI, and the
-// compose tools installed here on the private dockerd and podman.
+// compose tools installed here on the private dockerd and podman: docker
+// compose v2 (up -d --wait) when its plugin is there, docker-compose v1.
 // docker-compose v1 has no --wait: its up -d waits for the health of db
 // and cache itself (api and worker depend on it). podman-compose 1.0 runs
 // no health checks without systemd and ignores conditions: it is timed
@@ -117,6 +118,18 @@ func BenchmarkCompose(b *testing.B) {
 		for b.Loop() {
 			run(b, cli, "--root", root, "compose", "-f", file, "-p", "bench", "up", "-d", "--wait")
 			run(b, cli, "--root", root, "compose", "-f", file, "-p", "bench", "down", "-v")
+		}
+	})
+	b.Run("docker-compose-v2", func(b *testing.B) {
+		if exec.Command("docker", "compose", "version").Run() != nil {
+			b.Skip("docker compose (v2 plugin) not installed")
+		}
+		needDocker(b)
+		dockerBusybox(b, tarball)
+		file := filepath.Join(composeDir(b), "compose.yaml")
+		for b.Loop() {
+			run(b, "docker", "compose", "-f", file, "-p", "bench", "up", "-d", "--wait")
+			run(b, "docker", "compose", "-f", file, "-p", "bench", "down", "-v")
 		}
 	})
 	b.Run("docker-compose", func(b *testing.B) {
