@@ -3,9 +3,11 @@ package compose_test
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hullbox/hull"
 	"github.com/hullbox/hull/compose"
@@ -209,5 +211,62 @@ services:
 	var out bytes.Buffer
 	if res, err := p.Exec(ctx, rt, "svc", []string{"cat", "/twice"}, hull.WithExecStdout(&out)); err != nil || res.ExitCode != 0 || out.String() != "built\nbuilt\n" {
 		t.Errorf("cat /twice: %v %v %q", err, res.ExitCode, out.String())
+	}
+}
+
+// TestRunOneOff: Run brings up what the service depends on, runs a
+// one-off container labelled as such, and Events reports the project's
+// containers.
+func TestRunOneOff(t *testing.T) {
+	rt := openRuntime(t)
+	ctx := t.Context()
+	p, dir := writeProject(t, "one", map[string]string{"compose.yaml": `
+services:
+  db:
+    image: app:test
+    command: ["app", "sleep"]
+    init: true
+  job:
+    image: app:test
+    command: ["false"]
+    depends_on: [db]
+    ports: ["127.0.0.1:18090:80"]
+`})
+	down(t, rt, p)
+	if p.WorkingDir() != dir || len(p.Files()) != 1 || p.Files()[0] != filepath.Join(dir, "compose.yaml") {
+		t.Errorf("WorkingDir %q, Files %v", p.WorkingDir(), p.Files())
+	}
+	evs, err := p.Events(ctx, rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	c, err := p.Run(ctx, rt, "job", []string{"sh", "-c", "echo hi"}, hull.WithStdout(&out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.Wait(ctx); err != nil || st.ExitCode != 0 || out.String() != "hi\n" {
+		t.Errorf("one-off: %+v %v %q", st, err, out.String())
+	}
+	if !strings.HasPrefix(c.Name(), "one-job-run-") {
+		t.Errorf("one-off name %q", c.Name())
+	}
+	cs, err := p.Ps(ctx, rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 2 || cs[0].Name != "one-db-1" || cs[0].Status != hull.StatusRunning || !cs[1].OneOff || len(cs[1].Ports) != 0 {
+		t.Errorf("ps: %+v", cs)
+	}
+	started := map[string]bool{}
+	for !started["one-db-1"] || !started[c.Name()] {
+		select {
+		case ev := <-evs:
+			if ev.Action == "start" {
+				started[ev.Name] = true
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("events: started %v", started)
+		}
 	}
 }

@@ -154,6 +154,12 @@ func TestComposeWebCounter(t *testing.T) {
 	if got := httpGet(t, "http://127.0.0.1:18480/"); !strings.HasPrefix(got, "count 2 from ") {
 		t.Fatalf("second GET: %q", got)
 	}
+	if out := c("exec", "counter", "cat", "/data/count").stdout; out != "2" {
+		t.Errorf("exec counter cat /data/count: %q", out)
+	}
+	if out := c("run", "--rm", "counter", "echo", "one-off").stdout; out != "one-off\n" {
+		t.Errorf("run --rm counter echo: %q", out)
+	}
 	ps := c("ps").stdout
 	if !strings.Contains(ps, "wc-web-1") || !strings.Contains(ps, "127.0.0.1:18480->80/tcp") || !strings.Contains(ps, "wc-counter-1") {
 		t.Errorf("ps:\n%s", ps)
