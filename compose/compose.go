@@ -30,6 +30,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/errdefs"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/hullbox/hull"
 )
@@ -37,7 +38,16 @@ import (
 // Project is a loaded, normalized compose project. It is immutable once
 // loaded and safe for concurrent use.
 type Project struct {
-	p *types.Project
+	p      *types.Project
+	byName bool // Named: every labelled container is the project's
+}
+
+// Named is a project known only by its name, as `docker compose -p NAME
+// down` is without a compose file: Down, Stop, Start, Restart, Ps and
+// Logs act on whatever carries the project's label (Down removes every
+// container, orphan or not); Up has no service to start.
+func Named(name string) *Project {
+	return &Project{p: &types.Project{Name: name, Services: types.Services{}}, byName: true}
 }
 
 // LoadOption configures Load.
@@ -103,7 +113,8 @@ func WithEnvironment(kv ...string) LoadOption {
 }
 
 // Load reads, merges, interpolates and validates compose files into a
-// Project. An error (unknown key, bad interpolation, unknown service in
+// Project. Without WithFiles or COMPOSE_FILE, and no compose file in the
+// working directory or a parent, it fails with hull.ErrNotFound. An error (unknown key, bad interpolation, unknown service in
 // depends_on, a dependency cycle, a file that cannot be read) names the
 // file and the place in it, and wraps hull.ErrInvalidArgument. Fields
 // hull cannot run are not refused here (Config prints them): Up and Check
@@ -131,6 +142,9 @@ func Load(ctx context.Context, opts ...LoadOption) (*Project, error) {
 		return nil, fmt.Errorf("compose: %w: %w", hull.ErrInvalidArgument, err)
 	}
 	p, err := po.LoadProject(ctx)
+	if errdefs.IsNotFoundError(err) && len(po.ConfigPaths) == 0 {
+		return nil, fmt.Errorf("compose: %w: no compose file (compose.yaml, docker-compose.yml ...) here or in a parent directory", hull.ErrNotFound)
+	}
 	if err != nil {
 		files := strings.Join(po.ConfigPaths, ", ")
 		if len(po.ConfigPaths) > 0 && strings.Contains(err.Error(), po.ConfigPaths[0]) {

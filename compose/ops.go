@@ -77,10 +77,12 @@ func (p *Project) inOrder(ms []*member, fn func(*member) error) error {
 			level[s] = i
 		}
 	}
-	groups := make([][]*member, len(levels))
+	groups := make([][]*member, len(levels)+1)
 	for _, m := range ms {
 		if i, ok := level[m.service]; ok && !m.oneoff {
 			groups[i] = append(groups[i], m)
+		} else if p.byName && !m.oneoff {
+			groups[len(levels)] = append(groups[len(levels)], m)
 		}
 	}
 	for _, g := range groups {
@@ -109,7 +111,7 @@ func parallel(ms []*member, fn func(*member) error) error {
 // (every one if none), one-off containers left out.
 func (p *Project) selectedMembers(ctx context.Context, rt *hull.Runtime, o *options) ([]*member, error) {
 	for _, s := range o.services {
-		if _, ok := p.p.Services[s]; !ok {
+		if _, ok := p.p.Services[s]; !ok && !p.byName {
 			return nil, fmt.Errorf("compose: %w: no such service %q", hull.ErrNotFound, s)
 		}
 	}
@@ -119,7 +121,7 @@ func (p *Project) selectedMembers(ctx context.Context, rt *hull.Runtime, o *opti
 	}
 	var out []*member
 	for _, m := range ms {
-		if m.oneoff || (len(o.services) > 0 && !slices.Contains(o.services, m.service)) {
+		if (m.oneoff && !p.byName) || (len(o.services) > 0 && !slices.Contains(o.services, m.service)) {
 			continue
 		}
 		out = append(out, m)
@@ -152,7 +154,7 @@ func (p *Project) Down(ctx context.Context, rt *hull.Runtime, opts ...Option) er
 		if _, disabled := p.p.DisabledServices[m.service]; disabled {
 			known = true
 		}
-		if known || m.oneoff || o.removeOrphans {
+		if known || m.oneoff || o.removeOrphans || p.byName {
 			gone = append(gone, m)
 		} else {
 			o.statusf("Found orphan container %s for service %q (remove it with --remove-orphans)", m.c.Name(), m.service)

@@ -22,6 +22,16 @@ type composeFlags struct {
 	name, dir                 string
 }
 
+// loadOrName is load, or, with -p and no compose file, the project known
+// by its name only (docker compose -p NAME down works without a file).
+func (cf *composeFlags) loadOrName(ctx context.Context) (*compose.Project, error) {
+	p, err := cf.load(ctx)
+	if errors.Is(err, hull.ErrNotFound) && cf.name != "" && len(cf.files) == 0 {
+		return compose.Named(cf.name), nil
+	}
+	return p, err
+}
+
 func (cf *composeFlags) load(ctx context.Context) (*compose.Project, error) {
 	opts := []compose.LoadOption{compose.WithFiles(cf.files...), compose.WithProfiles(cf.profiles...),
 		compose.WithEnvFiles(cf.envFiles...), compose.WithWorkingDir(cf.dir)}
@@ -65,7 +75,7 @@ func composeCommands(cf *composeFlags) []*command {
 
 // composeProject loads the project and opens the runtime.
 func composeProject(ctx context.Context, e *env, cf *composeFlags) (*compose.Project, *hull.Runtime, error) {
-	p, err := cf.load(ctx)
+	p, err := cf.loadOrName(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

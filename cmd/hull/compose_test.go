@@ -125,8 +125,9 @@ func ourRules(t *testing.T, root string) []string {
 
 // TestComposeWebCounter is the classic two-service app: up -d, the web
 // port answers on 127.0.0.1 with a count that rises, stop and start keep
-// the count (in a volume), and down -v, each from another hull process,
-// leaves no container, network, volume, link or nft rule. Not parallel:
+// the count (in a volume), and down -v, each from another hull process
+// (down with -p and no compose file), leaves no container, network,
+// volume, link or nft rule. Not parallel:
 // it compares the host's links before and after.
 func TestComposeWebCounter(t *testing.T) {
 	root := appRoot(t)
@@ -180,7 +181,8 @@ func TestComposeWebCounter(t *testing.T) {
 		t.Errorf("GET after stop and start: %q, want count 3", got)
 	}
 
-	c("down", "-v")
+	// down from another process, without the file: by the project's name.
+	mustHull(t, root, nil, "compose", "--project-directory", t.TempDir(), "-p", "wc", "down", "-v")
 	if out := mustHull(t, root, nil, "ps", "-a", "-q").stdout; out != "" {
 		t.Errorf("containers left: %q", out)
 	}
