@@ -134,7 +134,7 @@ func (u *upRun) converge(ctx context.Context, name string) error {
 				return err
 			}
 			u.o.statusf("Container %s  Removed", m.c.Name())
-		case m.hash != hash || u.o.forceRecreate:
+		case m.hash != hash || u.o.forceRecreate || m.info.Image != u.image[name]:
 			if err := stopRemove(ctx, m.c, u.o.stopTimeout(), false); err != nil {
 				return err
 			}
@@ -202,6 +202,7 @@ func (u *upRun) create(ctx context.Context, s types.ServiceConfig, sp *serviceSp
 	if err != nil {
 		return nil, err
 	}
+	labels[LabelImage] = u.image[s.Name]
 	name := u.p.containerName(s, n)
 	opts, err := u.runOptions(ctx, sp, name, labels)
 	if err != nil {

@@ -85,7 +85,6 @@ func (p *Project) containerLabels(s types.ServiceConfig, n int, oneoff bool) (ma
 	l[LabelConfigFiles] = strings.Join(p.p.ComposeFiles, ",")
 	l[LabelVersion] = version
 	l[LabelDependsOn] = strings.Join(deps, ",")
-	l[LabelImage] = s.Image
 	return l, nil
 }
 

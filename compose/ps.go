@@ -193,7 +193,7 @@ func (p *Project) Run(ctx context.Context, rt *hull.Runtime, service string, arg
 		d.RestartPolicy = nil
 		s.Deploy = &d
 	}
-	u := &upRun{p: p, rt: rt, o: &options{status: io.Discard}, nets: map[string]*hull.Network{}}
+	u := &upRun{p: p, rt: rt, o: &options{status: io.Discard}, nets: map[string]*hull.Network{}, image: map[string]string{}}
 	sp, err := p.serviceOptions(&s)
 	if err != nil {
 		return nil, err

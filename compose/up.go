@@ -21,6 +21,7 @@ type upRun struct {
 	svcs  map[string]types.ServiceConfig // the selected services, scaled
 	nets  map[string]*hull.Network       // by project key
 	have  map[string][]*member           // existing containers by service
+	image map[string]string              // image ID by service, once present
 
 	mu      sync.Mutex
 	made    []*hull.Container // created by this Up: removed if it fails
@@ -37,8 +38,10 @@ type upRun struct {
 // Services without dependencies between them start concurrently. Images
 // missing locally are pulled first (pull_policy: never refuses instead).
 //
-// Up is idempotent: a container whose config hash is unchanged is left
-// running (or started if it stopped); a changed one is recreated;
+// Up is idempotent: a container whose config hash and image are
+// unchanged is left running (or started if it stopped); one whose
+// service changed, or whose image is another now (rebuilt, pulled
+// again), is recreated;
 // replicas beyond the wanted count are removed. Containers of services no
 // longer in the file are reported, or removed with WithRemoveOrphans.
 //
@@ -61,7 +64,7 @@ func (p *Project) Up(ctx context.Context, rt *hull.Runtime, opts ...Option) (ret
 		return err
 	}
 	u := &upRun{p: p, rt: rt, o: o, specs: map[string]*serviceSpec{}, svcs: map[string]types.ServiceConfig{}, nets: map[string]*hull.Network{},
-		have: map[string][]*member{}, running: map[string][]*hull.Container{}}
+		have: map[string][]*member{}, image: map[string]string{}, running: map[string][]*hull.Container{}}
 	for _, name := range selected {
 		s := p.p.Services[name]
 		if n, ok := o.scale[name]; ok {
@@ -190,33 +193,40 @@ func (p *Project) imageRef(s types.ServiceConfig) string {
 }
 
 // images makes sure every selected service's image is present: pulled
-// if missing (or always, with pull_policy: always), built for build:.
+// if missing (or always, with pull_policy: always), built for build:,
+// and records their IDs.
 func (u *upRun) images(ctx context.Context, selected []string) error {
 	for _, name := range selected {
-		s := u.p.p.Services[name]
-		ref := u.p.imageRef(s)
-		_, err := u.rt.Image(ctx, ref)
-		missing := errors.Is(err, hull.ErrNotFound)
-		if err != nil && !missing {
-			return u.p.invalid(name, "image", err)
-		}
-		if s.Build != nil && (missing || u.o.build || s.PullPolicy == types.PullPolicyBuild) {
-			if err := u.p.build(ctx, u.rt, s, u.o); err != nil {
-				return err
-			}
-			continue
-		}
-		if !missing && s.PullPolicy != types.PullPolicyAlways {
-			continue
-		}
-		if s.PullPolicy == types.PullPolicyNever {
-			return u.p.invalid(name, "image", fmt.Errorf("%w: image %s is not present and pull_policy is never", hull.ErrNotFound, ref))
-		}
-		if err := u.p.pull(ctx, u.rt, s, u.o); err != nil {
+		if err := u.image1(ctx, name); err != nil {
 			return err
 		}
+		img, err := u.rt.Image(ctx, u.p.imageRef(u.p.p.Services[name]))
+		if err != nil {
+			return u.p.invalid(name, "image", err)
+		}
+		u.image[name] = img.ID()
 	}
 	return nil
+}
+
+func (u *upRun) image1(ctx context.Context, name string) error {
+	s := u.p.p.Services[name]
+	ref := u.p.imageRef(s)
+	_, err := u.rt.Image(ctx, ref)
+	missing := errors.Is(err, hull.ErrNotFound)
+	if err != nil && !missing {
+		return u.p.invalid(name, "image", err)
+	}
+	if s.Build != nil && (missing || u.o.build || s.PullPolicy == types.PullPolicyBuild) {
+		return u.p.build(ctx, u.rt, s, u.o)
+	}
+	if !missing && s.PullPolicy != types.PullPolicyAlways {
+		return nil
+	}
+	if s.PullPolicy == types.PullPolicyNever {
+		return u.p.invalid(name, "image", fmt.Errorf("%w: image %s is not present and pull_policy is never", hull.ErrNotFound, ref))
+	}
+	return u.p.pull(ctx, u.rt, s, u.o)
 }
 
 func (p *Project) pull(ctx context.Context, rt *hull.Runtime, s types.ServiceConfig, o *options) error {

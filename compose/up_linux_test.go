@@ -3,6 +3,7 @@ package compose_test
 import (
 	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -186,7 +187,7 @@ services:
 func TestUpBuild(t *testing.T) {
 	rt := openRuntime(t)
 	ctx := t.Context()
-	p, _ := writeProject(t, "bld", map[string]string{
+	p, dir := writeProject(t, "bld", map[string]string{
 		"compose.yaml": `
 services:
   svc:
@@ -211,6 +212,29 @@ services:
 	var out bytes.Buffer
 	if res, err := p.Exec(ctx, rt, "svc", []string{"cat", "/twice"}, hull.WithExecStdout(&out)); err != nil || res.ExitCode != 0 || out.String() != "built\nbuilt\n" {
 		t.Errorf("cat /twice: %v %v %q", err, res.ExitCode, out.String())
+	}
+	// up --build of the same Dockerfile: the cached image, the same
+	// container. Then a changed Dockerfile: a new image, a new container.
+	ids := psIDs(t, p, rt)
+	if err := p.Up(ctx, rt, compose.WithBuild()); err != nil {
+		t.Fatal(err)
+	}
+	if again := psIDs(t, p, rt); !slices.Equal(again, ids) {
+		t.Errorf("up --build of an unchanged Dockerfile recreated %v as %v", ids, again)
+	}
+	df := filepath.Join(dir, "app.Dockerfile")
+	if err := os.WriteFile(df, []byte("FROM app:test AS final\nRUN echo new > /twice\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Up(ctx, rt, compose.WithBuild()); err != nil {
+		t.Fatal(err)
+	}
+	if again := psIDs(t, p, rt); len(again) != 1 || again[0] == ids[0] {
+		t.Errorf("up --build of a changed Dockerfile kept %v: %v", ids, again)
+	}
+	out.Reset()
+	if _, err := p.Exec(ctx, rt, "svc", []string{"cat", "/twice"}, hull.WithExecStdout(&out)); err != nil || out.String() != "new\n" {
+		t.Errorf("after rebuild, cat /twice: %v %q", err, out.String())
 	}
 }
 
