@@ -373,7 +373,8 @@ func (c *Container) live() *liveProcess {
 // Wait blocks until the container's process exits and returns how it
 // ended. A created container's has not run yet: Wait returns once it has
 // been started (from any process) and has exited. For a container
-// another process owns, it polls.
+// another process owns, it polls. It returns at an exit that the restart
+// policy follows with a restart too (ContainerInspect.State.Restarting).
 func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()

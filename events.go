@@ -30,7 +30,9 @@ const (
 // Container actions: "create", "start", "die" (Attributes["exitCode"], and "signal" when
 // one ended it), "oom" (sent before "die" when the kernel's OOM killer ended it),
 // "pause", "unpause", "kill" (Attributes["signal"]), "restart", "destroy", "commit"
-// (Attributes["imageID"]). Image actions: "pull",
+// (Attributes["imageID"]), "health_status: healthy" and "health_status: unhealthy"
+// (each change of a health check's verdict; a restart policy's restarts are "die"
+// then "start"). Image actions: "pull",
 // "import", "tag", "untag", "delete". Network actions: "create", "destroy" (ID is the
 // network's; Attributes "name", "type" and, when the host's firewall got rules for it,
 // NetworkOptionFirewall and NetworkOptionFirewallWarning). Attributes of container

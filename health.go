@@ -297,3 +297,15 @@ func (st *containerState) setRunPolicies(img *Image, rc *runConfig) error {
 	}
 	return nil
 }
+
+// supervisedView takes into st, the state this Runtime keeps of a
+// Detached container it started, what the container's supervisor
+// records on disk: health and restarts.
+func (c *Container) supervisedView(st *containerState) {
+	disk, err := readState(c.rt.containerDir(c.id))
+	if err != nil || disk.Pid != st.Pid {
+		return
+	}
+	st.Health, st.RestartCount, st.Restarting = disk.Health, disk.RestartCount, disk.Restarting
+	st.Owner, st.OwnerStart = disk.Owner, disk.OwnerStart
+}

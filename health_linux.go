@@ -10,20 +10,27 @@ import (
 
 // startHealth starts the container's health checks in this Runtime, for
 // the run of lp that just started; they end with it (or with the
-// Runtime). A container without a health check has none.
+// Runtime). A container without a health check has none. A Detached
+// container's checks and restarts are its supervisor's instead
+// (restartpolicy_supervisor_linux.go): it outlives this process.
 func (c *Container) startHealth(lp *liveProcess) {
 	c.mu.Lock()
-	h, started := c.st.Healthcheck.clone(), c.st.StartedAt
+	h, started, detached := c.st.Healthcheck.clone(), c.st.StartedAt, c.st.Detached
 	c.mu.Unlock()
+	if detached {
+		c.startSupervisor()
+		return
+	}
 	if h != nil {
-		go c.monitorHealth(lp, h, started)
+		go c.monitorHealth(lp.done, h, started, func(r HealthResult) { c.recordHealth(lp, h, r, started) })
 	}
 }
 
-// monitorHealth runs the checks of the run lp, as Docker's daemon does:
-// the first after one interval, then one interval after each ends (the
-// start interval while in the start period).
-func (c *Container) monitorHealth(lp *liveProcess, h *Healthcheck, started time.Time) {
+// monitorHealth runs the checks of a run until done is closed, as
+// Docker's daemon does: the first after one interval, then one interval
+// after each ends (the start interval while in the start period), and
+// passes each result to record.
+func (c *Container) monitorHealth(done <-chan struct{}, h *Healthcheck, started time.Time, record func(HealthResult)) {
 	interval := orDefault(h.Interval, defaultHealthInterval)
 	startInterval := orDefault(h.StartInterval, defaultHealthStartInterval)
 	timeout := orDefault(h.Timeout, defaultHealthTimeout)
@@ -36,32 +43,32 @@ func (c *Container) monitorHealth(lp *liveProcess, h *Healthcheck, started time.
 		}
 		t.Reset(wait)
 		select {
-		case <-lp.done:
+		case <-done:
 			return
 		case <-t.C:
 		}
 		if c.rt.checkOpen() != nil {
 			return
 		}
-		r, ok := c.probe(lp, h, timeout)
+		r, ok := c.probe(done, h, timeout)
 		if !ok {
-			continue // not running now (paused), or gone: lp.done says which
+			continue // not running now (paused), or gone: done says which
 		}
-		c.recordHealth(lp, h, r, started)
+		record(r)
 	}
 }
 
 // probe runs the check once as an Exec, killed after timeout or when the
-// run ends. ok is false when there is no result to record: the
+// run ends (done). ok is false when there is no result to record: the
 // container was not running (paused, exited).
-func (c *Container) probe(lp *liveProcess, h *Healthcheck, timeout time.Duration) (_ HealthResult, ok bool) {
+func (c *Container) probe(done <-chan struct{}, h *Healthcheck, timeout time.Duration) (_ HealthResult, ok bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	finished := make(chan struct{})
 	defer close(finished)
 	go func() {
 		select {
-		case <-lp.done:
+		case <-done:
 			cancel()
 		case <-finished:
 		}
@@ -94,17 +101,23 @@ func (c *Container) recordHealth(lp *liveProcess, h *Healthcheck, r HealthResult
 	if c.lp != lp || c.st.Status != StatusRunning {
 		return // it ended meanwhile
 	}
-	hs := c.st.Health.clone()
+	if c.st.recordHealth(h, r, started) {
+		c.eventLocked("health_status: "+string(c.st.Health.Status), nil)
+	}
+	_ = writeState(c.rt.containerDir(c.id), &c.st) // the next result writes it again
+}
+
+// recordHealth adds r to st's health and reports whether its status
+// changed.
+func (st *containerState) recordHealth(h *Healthcheck, r HealthResult, started time.Time) bool {
+	hs := st.Health.clone()
 	if hs == nil {
 		hs = &HealthState{Status: HealthStarting}
 	}
 	inStart := h.StartPeriod > 0 && time.Now().Before(started.Add(h.StartPeriod))
 	changed := hs.record(h, r, inStart)
-	c.st.Health = hs
-	_ = writeState(c.rt.containerDir(c.id), &c.st) // the next result writes it again
-	if changed {
-		c.eventLocked("health_status: "+string(hs.Status), nil)
-	}
+	st.Health = hs
+	return changed
 }
 
 // headBuffer keeps the first max bytes written to it, from any goroutine.

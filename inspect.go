@@ -159,6 +159,8 @@ func (c *Container) snapshot() (containerState, error) {
 		// A view, not a transition: its owner (or the next Open's
 		// recovery) records the exit.
 		st.Status = st.view()
+	} else if st.supervised() {
+		c.supervisedView(&st) // health.go
 	}
 	return st, err
 }

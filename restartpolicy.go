@@ -100,3 +100,10 @@ type restarter struct {
 	cancel   chan struct{} // closed to call off the restart waiting out its backoff; nil if none
 	done     chan struct{} // closed once that restart has returned
 }
+
+// supervised reports whether a run of the container needs a supervisor
+// (restartpolicy_supervisor_linux.go): a Detached one with a health check
+// or a restart policy.
+func (st *containerState) supervised() bool {
+	return st.Detached && (st.Healthcheck != nil || st.RestartPolicy.Name != "" && st.RestartPolicy.Name != RestartNo)
+}

@@ -51,6 +51,9 @@ func (c *Container) stoppedByUser() bool {
 // the restart, for the reaper to run once the exit is recorded; else nil.
 func (c *Container) planRestartLocked(exit ExitStatus) func() {
 	st := &c.st
+	if st.Detached { // its supervisor's: restartpolicy_supervisor_linux.go
+		return nil
+	}
 	if st.Status == statusNone || st.Status == StatusCreated || !st.RestartPolicy.restarts(exit.ExitCode, st.RestartCount) ||
 		c.rt.checkOpen() != nil || c.stoppedByUser() {
 		return nil

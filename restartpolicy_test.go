@@ -3,7 +3,13 @@
 package hull
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -140,4 +146,109 @@ func TestRestartPolicyOptions(t *testing.T) {
 	if p := inspectC(t, c).HostConfig.RestartPolicy; p.Name != RestartNo {
 		t.Errorf("default policy %+v", p)
 	}
+}
+
+func init() {
+	// detach-policy starts a Detached container that fails twice, then
+	// runs, with a health check that passes from its third run on;
+	// prints its ID and exits (TestRestartDetached).
+	helperRoles["detach-policy"] = func(ctx context.Context, rt *Runtime) error {
+		c, err := rt.Run(ctx, "busybox:test", WithDetached(),
+			WithCmd("sh", "-c", `echo run >> /runs; [ $(wc -l < /runs) -ge 3 ] && exec sleep 60; exit 3`),
+			WithRestartPolicy(RestartPolicy{Name: RestartOnFailure}),
+			WithHealthcheck(Healthcheck{Test: []string{"CMD-SHELL", `[ $(wc -l < /runs) -ge 3 ]`}, Interval: 100 * time.Millisecond}))
+		if err != nil {
+			return err
+		}
+		fmt.Println(c.ID())
+		return nil
+	}
+}
+
+// TestRestartDetached: a Detached container's restarts and health checks
+// go on after its creator has exited (its supervisor's work): a new
+// Runtime sees it restarted twice, running and healthy; a Stop from it is
+// not undone, and no supervisor is left once the container is removed.
+func TestRestartDetached(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	since := time.Now()
+	id := detachedByHelper(t, rt.Root(), "detach-policy") // the creator has exited
+	other, err := Open(t.Context(), WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	c, err := other.Container(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(context.WithoutCancel(t.Context()), WithForce())
+	in := waitInspect(t, c, "2 restarts, running", func(in ContainerInspect) bool {
+		return in.RestartCount == 2 && in.State.Status == StatusRunning
+	})
+	if err := c.WaitHealthy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if h := inspectC(t, c).State.Health; h.Status != HealthHealthy || len(h.Log) == 0 {
+		t.Errorf("health %+v", h)
+	}
+	for _, pid := range supervisors(t, id) {
+		status, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "VmRSS") || strings.HasPrefix(l, "RssAnon") {
+				t.Logf("supervisor %d: %s", pid, strings.Join(strings.Fields(l), " "))
+			}
+		}
+	}
+	evs := drainEvents(events(t, other, WithEventsSince(since), WithEventsFilter("container", id)), 300*time.Millisecond)
+	acts, _ := containerEvents(evs, id)
+	if want := []string{"start", "die", "start", "die", "start"}; !slices.Equal(acts, want) {
+		t.Errorf("events %q, want %q", acts, want)
+	}
+	if got := healthActions(evs); !slices.Equal(got, []string{"health_status: healthy"}) {
+		t.Errorf("health events %q", got)
+	}
+	if err := c.Stop(t.Context(), 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if in2 := inspectC(t, c); in2.State.Status != StatusExited || in2.RestartCount != 2 || in2.State.Pid != 0 {
+		t.Errorf("after Stop: %s, %d restarts (pid %d before)", in2.State.Status, in2.RestartCount, in.State.Pid)
+	}
+	if err := c.Remove(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// With its creator alive (this process), which records each exit
+	// before the supervisor restarts it.
+	c2, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithCmd("sh", "-c", "exit 3"),
+		WithRestartPolicy(RestartPolicy{Name: RestartOnFailure, MaximumRetryCount: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Remove(context.WithoutCancel(t.Context()), WithForce())
+	waitInspect(t, c2, "2 restarts, then exited", func(in ContainerInspect) bool {
+		return in.RestartCount == 2 && in.State.Status == StatusExited && !in.State.Restarting && in.State.ExitCode == 3
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for len(supervisors(t, id)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a supervisor of %s outlived it", id[:12])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// supervisors lists the processes whose command line is hull-supervise id.
+func supervisors(t *testing.T, id string) []int {
+	t.Helper()
+	var pids []int
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		data, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if pid, perr := strconv.Atoi(d.Name()); perr == nil && err == nil && string(data) == "hull-supervise\x00"+id+"\x00" {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
