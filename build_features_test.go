@@ -222,3 +222,42 @@ func TestBuildCancel(t *testing.T) {
 		t.Errorf("%d containers left", len(cs))
 	}
 }
+
+// TestBuildTwoRuntimesAtOnce: two Runtimes on one root (as two
+// processes) build the same Dockerfile at the same time; both succeed,
+// and a third build finds every step in the cache.
+func TestBuildTwoRuntimesAtOnce(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	rt2, err := Open(t.Context(), WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	dir := buildDir(t, map[string]string{"f": "x", "Dockerfile": "FROM busybox:test\nCOPY f /f\nRUN echo $RANDOM > /r\nCMD [\"cat\", \"/r\"]\n"})
+	errs := make(chan error, 2)
+	for _, r := range []*Runtime{rt, rt2} {
+		go func() {
+			_, err := r.Build(t.Context(), dir, WithTags("twice:1"))
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	img, log, err := buildTest(t, rt, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log.count(BuildStepCached, "") != 2 || log.count(BuildStepStarted, "RUN") != 0 {
+		t.Errorf("third build: events %+v", log.evs)
+	}
+	if out := runOutput(t, rt, img.ID()); strings.TrimSpace(out) == "" {
+		t.Errorf("the cached image prints %q", out)
+	}
+	if _, err := rt.Image(t.Context(), "twice:1"); err != nil {
+		t.Error(err)
+	}
+}

@@ -199,6 +199,7 @@ func (b *builder) runStep(ctx context.Context, st *stageState, s *step, argv, en
 	opts := []RunOption{
 		WithEntrypoint(), WithCmd(argv...), WithEnv(env...), WithNetworkMode(b.cfg.network),
 		WithStdout(out), WithStderr(out),
+		WithName(buildStepPrefix + newID()[:12]), WithLabels(map[string]string{buildStepLabel: st.name}),
 	}
 	if c.WorkingDir != "" {
 		opts = append(opts, WithWorkdir(c.WorkingDir))
@@ -214,4 +215,19 @@ func stepLine(s *step) int {
 		return 0
 	}
 	return s.loc[0].Start.Line
+}
+
+// A RUN step's container is named buildStepPrefix+random and labelled
+// buildStepLabel. The build removes it when the step ends; if the
+// building process dies first, the next Open removes it, as it removes
+// the WithAutoRemove containers of dead owners (removeAutoRemoved). Both
+// marks are needed: an image's labels become its containers'.
+const (
+	buildStepPrefix = "hull_build_"
+	buildStepLabel  = "io.hull.build.step"
+)
+
+func (st *containerState) buildStep() bool {
+	_, ok := st.Labels[buildStepLabel]
+	return ok && strings.HasPrefix(st.Name, buildStepPrefix)
 }

@@ -10,6 +10,10 @@
 #                                    # (what CI runs, to keep it working)
 #   sudo bench/compare.sh -bench Pull -count 9
 #
+# BenchmarkBuildCold and BenchmarkBuildRebuild compare hull's Build with
+# `docker build` (legacy builder) and `buildah bud` when installed;
+# BenchmarkBuildRebuild's runc-true row is one `runc run` of /bin/true.
+#
 # It runs inside its own network namespace: the registry is in-process on
 # 127.0.0.1, docker and podman get private state (see bench/peers_test.go)
 # and nothing can leave the machine.

@@ -29,6 +29,8 @@ type Context struct {
 
 	mu   sync.Mutex
 	sums map[string]string // file content hashes by path, made once per build
+
+	opened func(rel string) // tests: called for each file or directory opened
 }
 
 // OpenContext opens dir and reads its .dockerignore, if any. The caller
@@ -195,6 +197,9 @@ func (c *Context) walkInfo(rel string, info fs.FileInfo, fn func(string, fs.File
 	} else if !info.IsDir() {
 		return nil
 	}
+	if c.opened != nil {
+		c.opened(rel)
+	}
 	d, err := c.root.Open(rel)
 	if err != nil {
 		return err
@@ -277,6 +282,9 @@ func (c *Context) fileSum(rel string) (string, error) {
 
 // openFile opens a regular file, never a FIFO or device.
 func (c *Context) openFile(rel string) (*os.File, error) {
+	if c.opened != nil {
+		c.opened(rel)
+	}
 	f, err := c.root.OpenFile(rel, os.O_RDONLY|nonBlock, 0)
 	if err != nil {
 		return nil, err
