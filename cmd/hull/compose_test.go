@@ -55,11 +55,15 @@ services:
     command: ["app", "web", ":80", "counter:7000"]
     init: true
     ports: ["127.0.0.1:18480:80"]
-    depends_on: [counter]
+    depends_on:
+      counter: {condition: service_healthy}
   counter:
     image: app:test
     command: ["app", "counter", ":7000", "/data/count"]
     init: true
+    healthcheck:
+      test: ["CMD-SHELL", "[ -d /data ]"]
+      interval: 100ms
     volumes:
       - type: volume
         source: data
@@ -123,7 +127,9 @@ func ourRules(t *testing.T, root string) []string {
 	return out
 }
 
-// TestComposeWebCounter is the classic two-service app: up -d, the web
+// TestComposeWebCounter is the classic two-service app: up -d --wait
+// (web waits for counter's health check, which goes on once hull has
+// exited), the web
 // port answers on 127.0.0.1 with a count that rises, stop and start keep
 // the count (in a volume), and down -v, each from another hull process
 // (down with -p and no compose file), leaves no container, network,
@@ -142,13 +148,26 @@ func TestComposeWebCounter(t *testing.T) {
 		return mustHull(t, root, nil, append([]string{"compose", "-f", file}, args...)...)
 	}
 
-	up := c("up", "-d")
+	up := c("up", "-d", "--wait")
 	for _, want := range []string{"Network wc_default  Created", "Volume wc_data  Created", "Container wc-counter-1  Started", "Container wc-web-1  Started"} {
 		if !strings.Contains(up.stderr, want) {
 			t.Errorf("up -d did not report %q:\n%s", want, up.stderr)
 		}
 	}
 	defer hullCmd(t, root, nil, "compose", "-f", file, "down", "-v", "-t", "0")
+	// up --wait returned with counter healthy; its checks go on in its
+	// supervisor now that the hull process that started it has exited.
+	health := func() string {
+		return mustHull(t, root, nil, "inspect", "-f", "{{.State.Health.Status}} {{len .State.Health.Log}}", "wc-counter-1").stdout
+	}
+	first := health()
+	if !strings.HasPrefix(first, "healthy ") {
+		t.Errorf("counter after up -d --wait: %q", first)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if later := health(); later == first && !strings.HasSuffix(later, " 5\n") {
+		t.Errorf("counter's health log did not grow after up exited: %q then %q", first, later)
+	}
 	if got := httpGet(t, "http://127.0.0.1:18480/"); !strings.HasPrefix(got, "count 1 from ") {
 		t.Fatalf("first GET: %q", got)
 	}
