@@ -135,8 +135,12 @@ func Load(ctx context.Context, opts ...LoadOption) (*Project, error) {
 	} else {
 		pos = append(pos, cli.WithOsEnv)
 	}
+	// As docker compose: .env of the working directory first (it may set
+	// COMPOSE_FILE), then, once the files are found, that of the project
+	// directory; what is set already wins (the process's environment).
 	pos = append(pos, cli.WithEnvFiles(c.envFiles...), cli.WithDotEnv, cli.WithConfigFileEnv,
-		cli.WithDefaultConfigPath, cli.WithDefaultProfiles(c.profiles...))
+		cli.WithDefaultConfigPath, cli.WithEnvFiles(c.envFiles...), cli.WithDotEnv,
+		cli.WithDefaultProfiles(c.profiles...))
 	po, err := cli.NewProjectOptions(c.files, pos...)
 	if err != nil {
 		return nil, fmt.Errorf("compose: %w: %w", hull.ErrInvalidArgument, err)
