@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,8 +68,8 @@ func (u *upRun) afterDeps(ctx context.Context, name string, done map[string]chan
 	for d, c := range s.DependsOn {
 		deps[d] = c
 	}
-	if sp := u.specs[name]; len(sp.networkMode) > 8 && sp.networkMode[:8] == "service:" {
-		deps[sp.networkMode[8:]] = types.ServiceDependency{Condition: types.ServiceConditionStarted}
+	if other, ok := strings.CutPrefix(u.specs[name].networkMode, "service:"); ok && deps[other].Condition == "" {
+		deps[other] = types.ServiceDependency{Condition: types.ServiceConditionStarted}
 	}
 	for _, d := range sortedKeys(deps) {
 		ch, ok := done[d]
@@ -228,18 +229,20 @@ func (u *upRun) runOptions(ctx context.Context, sp *serviceSpec, name string, la
 	opts := append([]hull.RunOption{}, sp.opts...)
 	opts = append(opts, hull.WithName(name), hull.WithLabels(labels))
 	mode := sp.networkMode
+	other, isContainer := strings.CutPrefix(mode, "container:")
+	service, isService := strings.CutPrefix(mode, "service:")
 	switch {
 	case mode == "host", mode == "none", mode == "bridge":
 		opts = append(opts, hull.WithNetworkMode(hull.NetworkMode(mode)))
-	case len(mode) > 10 && mode[:10] == "container:":
-		c, err := u.rt.Container(ctx, mode[10:])
+	case isContainer:
+		c, err := u.rt.Container(ctx, other)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, hull.WithNetworkMode(hull.NetworkMode("container:"+c.ID())))
-	case len(mode) > 8 && mode[:8] == "service:":
+	case isService:
 		u.mu.Lock()
-		cs := u.running[mode[8:]]
+		cs := u.running[service]
 		u.mu.Unlock()
 		if len(cs) == 0 {
 			return nil, fmt.Errorf("network_mode %s: the service has no container", mode)
