@@ -91,14 +91,21 @@ func TestHealthGatedStartup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if in.RestartCount == 2 && !in.State.Running && !in.State.Restarting {
-			if in.HostConfig.RestartPolicy != (hull.RestartPolicy{Name: hull.RestartOnFailure, MaximumRetryCount: 2}) || in.State.ExitCode != 3 {
-				t.Errorf("crash: policy %+v, exit %d", in.HostConfig.RestartPolicy, in.State.ExitCode)
+		// Between two runs the state is briefly neither running nor
+		// exited: wait for the last run's exit.
+		if in.RestartCount == 2 && in.State.Status == hull.StatusExited && !in.State.Restarting && in.State.ExitCode == 3 {
+			if in.HostConfig.RestartPolicy != (hull.RestartPolicy{Name: hull.RestartOnFailure, MaximumRetryCount: 2}) {
+				t.Errorf("crash: policy %+v", in.HostConfig.RestartPolicy)
+			}
+			time.Sleep(500 * time.Millisecond) // and no third restart
+			if in, err = cs[0].Container.Inspect(ctx); err != nil || in.RestartCount != 2 || in.State.Status != hull.StatusExited {
+				t.Errorf("crash restarted again: %d %s %v", in.RestartCount, in.State.Status, err)
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("crash: RestartCount %d, running %v after 10 s, want 2 restarts then exited", in.RestartCount, in.State.Running)
+			t.Fatalf("crash: RestartCount %d, status %s, exit %d after 10 s, want 2 restarts then exited 3",
+				in.RestartCount, in.State.Status, in.State.ExitCode)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
