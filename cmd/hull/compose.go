@@ -93,15 +93,14 @@ func composeUpCmd(cf *composeFlags) *command {
 		setup: func(fs *flags) action {
 			var detach, build, force, wait, orphans bool
 			var scales []string
-			timeout := -1
+			var timeout string
 			fs.Bool(&detach, "d", "detach", "Detached mode: run containers in the background")
 			fs.Bool(&build, "", "build", "Build images before starting containers")
 			fs.Bool(&force, "", "force-recreate", "Recreate containers even if their configuration hasn't changed")
 			fs.Bool(&wait, "", "wait", "Wait for services to be running|healthy. Implies detached mode")
 			fs.Bool(&orphans, "", "remove-orphans", "Remove containers for services not defined in the Compose file")
 			fs.Strings(&scales, "", "scale", "SERVICE=NUM", "Scale SERVICE to NUM instances")
-			fs.IntVar(&timeout, "t", -1, "Shutdown timeout in seconds")
-			fs.IntVar(&timeout, "timeout", -1, "Shutdown timeout in seconds")
+			fs.String(&timeout, "t", "timeout", "int", "Shutdown timeout in seconds (default: each service's stop_grace_period, else 10)")
 			return func(ctx context.Context, e *env, args []string) error {
 				opts := []compose.Option{compose.WithStatus(e.stderr)}
 				if len(args) > 0 {
@@ -122,9 +121,11 @@ func composeUpCmd(cf *composeFlags) *command {
 				if orphans {
 					opts = append(opts, compose.WithRemoveOrphans())
 				}
-				if timeout >= 0 {
-					opts = append(opts, compose.WithTimeout(time.Duration(timeout)*time.Second))
+				to, err := timeoutOption(timeout)
+				if err != nil {
+					return err
 				}
+				opts = append(opts, to...)
 				for _, s := range scales {
 					svc, n, ok := strings.Cut(s, "=")
 					num, err := strconv.Atoi(n)
@@ -165,9 +166,7 @@ func composeUpCmd(cf *composeFlags) *command {
 					logErr = nil
 				}
 				do := []compose.Option{compose.WithStatus(e.stderr)}
-				if timeout >= 0 {
-					do = append(do, compose.WithTimeout(time.Duration(timeout)*time.Second))
-				}
+				do = append(do, to...)
 				return errors.Join(logErr, p.Down(context.WithoutCancel(ctx), rt, do...))
 			}
 		},
@@ -181,12 +180,11 @@ func composeDownCmd(cf *composeFlags) *command {
 		setup: func(fs *flags) action {
 			var volumes, orphans bool
 			var rmi string
-			timeout := -1
+			var timeout string
 			fs.Bool(&volumes, "v", "volumes", "Remove named volumes declared in the volumes section and anonymous volumes")
 			fs.Bool(&orphans, "", "remove-orphans", "Remove containers for services not defined in the Compose file")
 			fs.String(&rmi, "", "rmi", "local|all", "Remove images used by services")
-			fs.IntVar(&timeout, "t", -1, "Shutdown timeout in seconds")
-			fs.IntVar(&timeout, "timeout", -1, "Shutdown timeout in seconds")
+			fs.String(&timeout, "t", "timeout", "int", "Shutdown timeout in seconds (default: each service's stop_grace_period, else 10)")
 			return func(ctx context.Context, e *env, args []string) error {
 				opts := []compose.Option{compose.WithStatus(e.stderr)}
 				if volumes {
@@ -198,9 +196,11 @@ func composeDownCmd(cf *composeFlags) *command {
 				if rmi != "" {
 					opts = append(opts, compose.WithRemoveImages(rmi))
 				}
-				if timeout >= 0 {
-					opts = append(opts, compose.WithTimeout(time.Duration(timeout)*time.Second))
+				to, err := timeoutOption(timeout)
+				if err != nil {
+					return err
 				}
+				opts = append(opts, to...)
 				p, rt, err := composeProject(ctx, e, cf)
 				if err != nil {
 					return err
@@ -296,19 +296,20 @@ func composeSimpleCmd(cf *composeFlags, name, short string) *command {
 	return &command{
 		name: name, args: "[SERVICE...]", maxArgs: -1, short: short,
 		setup: func(fs *flags) action {
-			timeout := -1
+			var timeout string
 			if name == "stop" || name == "restart" {
-				fs.IntVar(&timeout, "t", -1, "Shutdown timeout in seconds")
-				fs.IntVar(&timeout, "timeout", -1, "Shutdown timeout in seconds")
+				fs.String(&timeout, "t", "timeout", "int", "Shutdown timeout in seconds (default: each service's stop_grace_period, else 10)")
 			}
 			return func(ctx context.Context, e *env, args []string) error {
 				opts := []compose.Option{compose.WithStatus(e.stderr)}
 				if len(args) > 0 {
 					opts = append(opts, compose.WithServices(args...))
 				}
-				if timeout >= 0 {
-					opts = append(opts, compose.WithTimeout(time.Duration(timeout)*time.Second))
+				to, err := timeoutOption(timeout)
+				if err != nil {
+					return err
 				}
+				opts = append(opts, to...)
 				p, rt, err := composeProject(ctx, e, cf)
 				if err != nil {
 					return err
@@ -467,4 +468,16 @@ func composeConfigCmd(cf *composeFlags) *command {
 			}
 		},
 	}
+}
+
+// timeoutOption is -t SECONDS as a compose option (none if not given).
+func timeoutOption(s string) ([]compose.Option, error) {
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return nil, usageErrorf("hull compose", "--timeout %q: want a number of seconds", s)
+	}
+	return []compose.Option{compose.WithTimeout(time.Duration(n) * time.Second)}, nil
 }
