@@ -17,10 +17,13 @@ type FieldError struct {
 	Err     error
 }
 
+// Error says "<file>: service "<name>": <field>: <what is wrong>".
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s: service %q: %s: %v", e.File, e.Service, e.Field, e.Err)
 }
 
+// Unwrap returns Err, for errors.Is (hull.ErrUnsupported,
+// hull.ErrInvalidArgument, hull.ErrConflict) and errors.As.
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // unsupported is the error of a field hull has no equivalent of.

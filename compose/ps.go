@@ -119,6 +119,7 @@ type prefixWriter struct {
 	lmu    sync.Mutex
 }
 
+// Write buffers b and writes every whole line in it, prefixed.
 func (pw *prefixWriter) Write(b []byte) (int, error) {
 	pw.lmu.Lock()
 	defer pw.lmu.Unlock()
