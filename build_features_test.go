@@ -101,9 +101,12 @@ WORKDIR /w/${FROMCLI}
 RUN echo "$V|$FROMCLI|$GLOBAL|$A|$B|$C|$D|$E" > /seen && pwd >> /seen
 USER ${FROMCLI}:0
 `})
-	img, _, err := buildTest(t, rt, dir, WithBuildArg("FROMCLI", "cli"), WithBuildArg("NOTDECLARED", "x"))
+	img, log, err := buildTest(t, rt, dir, WithBuildArg("FROMCLI", "cli"), WithBuildArg("NOTDECLARED", "x"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if notes := slices.DeleteFunc(slices.Clone(log.evs), func(e BuildEvent) bool { return e.Kind != BuildNote }); len(notes) != 1 || !strings.Contains(notes[0].Line, "[NOTDECLARED]") {
+		t.Errorf("notes %+v, want one about NOTDECLARED", notes)
 	}
 	cfg := img.Config()
 	for _, e := range []string{"A=default-a", "B=fallback", "C=set", "D=$V", "E=g x", "V=env-wins"} {

@@ -32,7 +32,8 @@ type builder struct {
 	steps  int
 	meta   *buildVars // the ARGs before the first FROM
 
-	evMu sync.Mutex
+	evMu     sync.Mutex
+	consumed sync.Map // build arg names an ARG declared
 }
 
 // stageRun is a stage of the build and, once done, its result.
@@ -140,22 +141,36 @@ func (b *builder) build(ctx context.Context) (*Image, error) {
 	}
 	wg.Wait()
 	// The first error in Dockerfile order that is not a consequence of
-	// another stage's (a cancelled wait).
+	// another stage's (a wait or a step cut short by the cancel).
+	var first error
 	for _, s := range b.stages {
-		if s.err != nil && ctx.Err() == nil || s.err != nil && !isCanceled(s.err) {
+		if s.err != nil && !errors.Is(s.err, context.Canceled) {
 			return nil, s.err
 		}
-	}
-	for _, s := range b.stages {
-		if s.err != nil {
-			return nil, s.err
+		if first == nil {
+			first = s.err
 		}
 	}
+	if first != nil {
+		return nil, first
+	}
+	b.noteUnused()
 	return b.stages[target].img, nil
 }
 
-func isCanceled(err error) bool {
-	return err == context.Canceled || strings.Contains(err.Error(), context.Canceled.Error())
+// noteUnused notes the build arguments no ARG of the built stages
+// declared, as Docker warns of them.
+func (b *builder) noteUnused() {
+	var unused []string
+	for k := range b.cfg.args {
+		if _, ok := b.consumed.Load(k); !ok && !slices.Contains(proxyArgs, k) {
+			unused = append(unused, k)
+		}
+	}
+	if len(unused) > 0 {
+		slices.Sort(unused)
+		b.event(BuildEvent{Kind: BuildNote, Line: fmt.Sprintf("one or more build args %v were not consumed", unused)})
+	}
 }
 
 // mark marks stage i and the stages it uses as needed.
