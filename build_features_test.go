@@ -264,3 +264,18 @@ func TestBuildTwoRuntimesAtOnce(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestBuildStageThroughArg: FROM ${S} naming a stage builds that stage
+// first; WithTarget stops at a stage and WithBuildLabels labels it.
+func TestBuildStageThroughArg(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	dir := buildDir(t, map[string]string{"Dockerfile": "ARG S=first\nFROM busybox:test AS first\nRUN echo a > /a\nFROM ${S} AS second\nRUN cat /a > /b\nFROM second\nRUN exit 9\n"})
+	img, _, err := buildTest(t, rt, dir, WithTarget("second"), WithBuildLabels(map[string]string{"built": "yes"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := imageFile(t, rt, img, "b"); got != "a\n" || img.Config().Labels["built"] != "yes" {
+		t.Errorf("/b = %q, labels %v", got, img.Config().Labels)
+	}
+}
