@@ -207,8 +207,9 @@ func (b *builder) withShell(st *stageState, c instructions.ShellDependantCmdLine
 // run is a RUN step: found in the cache, or run in a container and
 // committed.
 func (b *builder) run(ctx context.Context, st *stageState, sp *step, c *instructions.RunCommand) error {
-	if ms := instructions.GetMounts(c); len(ms) > 0 {
-		return b.file.Errorf(sp.loc, "RUN --mount=type=%s is not supported by hull's builder yet", ms[0].Type)
+	mounts, mountKey, err := b.runMounts(st, instructions.GetMounts(c))
+	if err != nil {
+		return b.file.Wrap(sp.loc, err)
 	}
 	for _, f := range c.FlagsUsed {
 		if f != "mount" {
@@ -240,8 +241,8 @@ func (b *builder) run(ctx context.Context, st *stageState, sp *step, c *instruct
 		}
 	}
 	keyArgs, _ := json.Marshal(args)
-	return b.layerStep(ctx, st, sp, created, []string{"RUN", jsonArgs(argv), string(keyArgs), string(b.cfg.network)}, func() (*Image, error) {
-		return b.runStep(ctx, st, sp, argv, env)
+	return b.layerStep(ctx, st, sp, created, []string{"RUN", jsonArgs(argv), string(keyArgs), string(b.cfg.network), mountKey}, func() (*Image, error) {
+		return b.runStep(ctx, st, sp, argv, env, mounts)
 	})
 }
 

@@ -279,3 +279,35 @@ func TestBuildStageThroughArg(t *testing.T) {
 		t.Errorf("/b = %q, labels %v", got, img.Config().Labels)
 	}
 }
+
+// TestBuildRunMounts: a cache mount keeps its content across builds (even
+// WithNoCache) and stays out of the layers; a tmpfs mount too.
+func TestBuildRunMounts(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox:test\n" +
+		"RUN --mount=type=cache,target=/cache,sharing=locked echo x >> /cache/log && wc -l < /cache/log > /count\n" +
+		"RUN --mount=type=tmpfs,target=/scratch touch /scratch/f && ls /scratch > /tmpfs\n"})
+	for i, want := range []string{"1\n", "2\n"} {
+		var opts []BuildOption
+		if i > 0 {
+			opts = append(opts, WithNoCache())
+		}
+		img, _, err := buildTest(t, rt, dir, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := mountImage(t, rt, img)
+		if data, _ := os.ReadFile(filepath.Join(root, "count")); strings.TrimSpace(string(data)) != strings.TrimSpace(want) {
+			t.Errorf("build %d: /count = %q, want %q", i+1, data, want)
+		}
+		if data, _ := os.ReadFile(filepath.Join(root, "tmpfs")); string(data) != "f\n" {
+			t.Errorf("build %d: /tmpfs = %q", i+1, data)
+		}
+		for _, p := range []string{"cache/log", "scratch/f"} {
+			if _, err := os.Stat(filepath.Join(root, p)); err == nil {
+				t.Errorf("build %d: /%s is in the image", i+1, p)
+			}
+		}
+	}
+}

@@ -211,7 +211,7 @@ func TestBuildErrors(t *testing.T) {
 		{"bad flag", "FROM busybox:test\nCOPY --nope=1 a /a\n", 2, ErrInvalidDockerfile},
 		{"no FROM", "RUN true\n", 1, ErrInvalidDockerfile},
 		{"missing source", "FROM busybox:test\n\nCOPY missing.txt /x\n", 3, ErrInvalidDockerfile},
-		{"mount", "FROM busybox:test\nRUN --mount=type=cache,target=/c true\n", 2, ErrInvalidDockerfile},
+		{"mount", "FROM busybox:test\nRUN --mount=type=secret,id=x true\n", 2, ErrInvalidDockerfile},
 		{"remote ADD", "FROM busybox:test\nADD https://example.com/x /x\n", 2, ErrInvalidDockerfile},
 		{"stopsignal", "FROM busybox:test\nSTOPSIGNAL what?\n", 2, ErrInvalidDockerfile},
 	} {
