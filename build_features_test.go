@@ -5,6 +5,7 @@ package hull
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -309,5 +310,48 @@ func TestBuildRunMounts(t *testing.T) {
 				t.Errorf("build %d: /%s is in the image", i+1, p)
 			}
 		}
+	}
+}
+
+// TestBuildCopySemantics: Docker's COPY rules: globs, a directory's
+// contents, a file into an existing directory, a symlink source copies
+// its target, --chmod, ADD of a plain file and of a gzip tar.
+func TestBuildCopySemantics(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	dir := buildDir(t, map[string]string{
+		"a.txt": "a", "b.txt": "b", "c.md": "c", "tree/x/y": "y", "plain": "p",
+		"Dockerfile": "FROM busybox:test\n" +
+			"COPY *.txt /globbed/\n" +
+			"COPY tree /t\n" +
+			"COPY c.md /etc\n" +
+			"COPY link /linked\n" +
+			"COPY --chmod=600 a.txt /private\n" +
+			"ADD plain /added\n" +
+			"ADD arch.tgz /opt/\n" +
+			"RUN find /globbed /t /etc/c.md /linked /private /added /opt -type f | sort > /list && stat -c %a /private > /mode\n",
+	})
+	if err := os.Symlink("tree/x/y", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	cmd := exec.Command("tar", "-czf", filepath.Join(dir, "arch.tgz"), "-C", filepath.Join(dir, "tree"), "x")
+	cmd.Stderr = &buf
+	if err := cmd.Run(); err != nil {
+		t.Skipf("tar: %v %s", err, buf.String())
+	}
+	img, _, err := buildTest(t, rt, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/added\n/etc/c.md\n/globbed/a.txt\n/globbed/b.txt\n/linked\n/opt/x/y\n/private\n/t/x/y\n"
+	if got := imageFile(t, rt, img, "list"); got != want {
+		t.Errorf("files:\n%s\nwant:\n%s", got, want)
+	}
+	if got := imageFile(t, rt, img, "mode"); got != "600\n" {
+		t.Errorf("--chmod=600 gave %q", got)
+	}
+	if got := imageFile(t, rt, img, "linked"); got != "y" {
+		t.Errorf("/linked = %q", got)
 	}
 }
