@@ -218,12 +218,17 @@ func (b *builder) run(ctx context.Context, st *stageState, sp *step, c *instruct
 	}
 	argv := c.CmdLine
 	if c.PrependShell {
-		var err error
-		if argv, err = dockerfile.Heredoc(c, st.shell()); err != nil {
+		var script *dockerfile.Script
+		if argv, script, err = dockerfile.Heredoc(c, st.shell()); err != nil {
 			return b.file.Wrap(sp.loc, err)
 		}
 		if len(c.Files) == 0 {
 			argv = append(append([]string(nil), st.shell()...), strings.Join(c.CmdLine, " "))
+		}
+		if script != nil {
+			mounts = append(mounts, runMount{Type: "script", Target: "/dev/pipes", ID: script.Name, Data: script.Data})
+			data, _ := json.Marshal(mounts)
+			mountKey = string(data)
 		}
 	}
 	if len(argv) == 0 {

@@ -72,12 +72,16 @@ EOT
 COPY <<EOF /etc/greeting
 hello ${WHO}
 EOF
+RUN <<EOF
+#!/bin/sh
+echo "script $0" > /script
+EOF
 `})
 	img, _, err := buildTest(t, rt, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for p, want := range map[string]string{"h": "one\ntwo\n", "h2": "from a heredoc\n", "etc/greeting": "hello heredoc\n"} {
+	for p, want := range map[string]string{"h": "one\ntwo\n", "h2": "from a heredoc\n", "etc/greeting": "hello heredoc\n", "script": "script /dev/pipes/EOF\n"} {
 		if got := imageFile(t, rt, img, p); got != want {
 			t.Errorf("/%s = %q, want %q", p, got, want)
 		}

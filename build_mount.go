@@ -25,6 +25,7 @@ type runMount struct {
 	UID     uint64 `json:"uid,omitempty"`
 	GID     uint64 `json:"gid,omitempty"`
 	Mode    uint64 `json:"mode,omitempty"`
+	Data    string `json:"data,omitempty"` // type "script": a heredoc run as a file, named ID
 }
 
 // runMounts checks a RUN's --mount flags and returns the mounts and
@@ -71,11 +72,26 @@ func (b *builder) runMounts(st *stageState, ms []*instructions.Mount) ([]runMoun
 	return out, string(key), nil
 }
 
-// mountOption makes the RunOption of m, and for a cache mount with
-// sharing=locked the function that releases it.
+// mountOption makes the RunOption of m, and the function that releases
+// what it holds after the step (a cache mount's lock with
+// sharing=locked, a script's directory).
 func (b *builder) mountOption(ctx context.Context, m runMount) (RunOption, func(), error) {
-	if m.Type == string(instructions.MountTypeTmpfs) {
+	switch m.Type {
+	case string(instructions.MountTypeTmpfs):
 		return WithTmpfs(m.Target, ""), nil, nil
+	case "script":
+		// A directory of its own, read-only at /dev/pipes, as BuildKit
+		// mounts a heredoc that starts with "#!".
+		dir, err := os.MkdirTemp("", "hull-build-script-")
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, m.ID), []byte(m.Data), 0o755); err != nil {
+			os.RemoveAll(dir)
+			return nil, nil, err
+		}
+		os.Chmod(dir, 0o755)
+		return WithBind(dir, m.Target, WithReadOnly()), func() { os.RemoveAll(dir) }, nil
 	}
 	sum := sha256.Sum256([]byte(m.ID))
 	name := hex.EncodeToString(sum[:16])
