@@ -135,12 +135,10 @@ func (b *builder) copyFrom(ctx context.Context, st *stageState, from string) (*I
 			break
 		}
 		if strings.EqualFold(s.st.Name, from) || strconv.Itoa(i) == from {
-			select {
-			case <-s.done:
-			case <-ctx.Done():
-				return nil, ctx.Err()
+			if err := b.waitStage(ctx, s); err != nil {
+				return nil, err
 			}
-			return s.img, s.err
+			return s.img, nil
 		}
 	}
 	return b.baseImage(ctx, from)

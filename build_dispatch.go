@@ -207,8 +207,9 @@ func (b *builder) withShell(st *stageState, c instructions.ShellDependantCmdLine
 // run is a RUN step: found in the cache, or run in a container and
 // committed.
 func (b *builder) run(ctx context.Context, st *stageState, sp *step, c *instructions.RunCommand) error {
-	if ms := instructions.GetMounts(c); len(ms) > 0 {
-		return b.file.Errorf(sp.loc, "RUN --mount=type=%s is not supported by hull's builder yet", ms[0].Type)
+	mounts, mountKey, err := b.runMounts(st, instructions.GetMounts(c))
+	if err != nil {
+		return b.file.Wrap(sp.loc, err)
 	}
 	for _, f := range c.FlagsUsed {
 		if f != "mount" {
@@ -217,12 +218,17 @@ func (b *builder) run(ctx context.Context, st *stageState, sp *step, c *instruct
 	}
 	argv := c.CmdLine
 	if c.PrependShell {
-		var err error
-		if argv, err = dockerfile.Heredoc(c, st.shell()); err != nil {
+		var script *dockerfile.Script
+		if argv, script, err = dockerfile.Heredoc(c, st.shell()); err != nil {
 			return b.file.Wrap(sp.loc, err)
 		}
 		if len(c.Files) == 0 {
 			argv = append(append([]string(nil), st.shell()...), strings.Join(c.CmdLine, " "))
+		}
+		if script != nil {
+			mounts = append(mounts, runMount{Type: "script", Target: "/dev/pipes", ID: script.Name, Data: script.Data})
+			data, _ := json.Marshal(mounts)
+			mountKey = string(data)
 		}
 	}
 	if len(argv) == 0 {
@@ -240,8 +246,8 @@ func (b *builder) run(ctx context.Context, st *stageState, sp *step, c *instruct
 		}
 	}
 	keyArgs, _ := json.Marshal(args)
-	return b.layerStep(ctx, st, sp, created, []string{"RUN", jsonArgs(argv), string(keyArgs), string(b.cfg.network)}, func() (*Image, error) {
-		return b.runStep(ctx, st, sp, argv, env)
+	return b.layerStep(ctx, st, sp, created, []string{"RUN", jsonArgs(argv), string(keyArgs), string(b.cfg.network), mountKey}, func() (*Image, error) {
+		return b.runStep(ctx, st, sp, argv, env, mounts)
 	})
 }
 

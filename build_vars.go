@@ -61,6 +61,7 @@ func (v *buildVars) stageScope() *buildVars {
 func (v *buildVars) declare(b *builder, key string, def *string, env []string) error {
 	var val *string
 	if bv, ok := v.build[key]; ok {
+		b.consumed.Store(key, true)
 		val = &bv
 	} else if def != nil {
 		x, _, err := b.file.Lex().ProcessWord(*def, v.getter(env))
