@@ -359,3 +359,71 @@ func TestBuildCopySemantics(t *testing.T) {
 		t.Errorf("/linked = %q", got)
 	}
 }
+
+// TestBuildHistory: the history a build records is BuildKit's, what
+// `docker build` records with its default builder: the same CreatedBy
+// text for each instruction (the formats of BuildKit v0.35.1's
+// dockerfile2llb, the parser's version in go.mod), an entry per ARG, none
+// for ONBUILD, and layers only where the step made one.
+func TestBuildHistory(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	base, err := rt.Image(t.Context(), "busybox:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := buildDir(t, map[string]string{"f.txt": "f\n", "Dockerfile": `FROM busybox:test
+ARG V=1
+ARG EMPTY
+ENV A=b C=d
+LABEL x=y
+WORKDIR /w
+COPY --chmod=0644 f.txt /w/
+RUN echo $V > /v
+CMD ["sh", "-c", "echo hi"]
+ENTRYPOINT ["/bin/sh"]
+EXPOSE 80 53/udp
+VOLUME ["/data"]
+USER 0:0
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=2s --retries=2 CMD true
+SHELL ["/bin/sh", "-c"]
+ONBUILD RUN true
+`})
+	img, _, err := buildTest(t, rt, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type entry struct {
+		by    string
+		empty bool
+	}
+	want := []entry{
+		{"ARG V=1", true},
+		{"ARG EMPTY", true},
+		{"ENV A=b C=d", true},
+		{"LABEL x=y", true},
+		{"WORKDIR /w", false},
+		{"COPY --chmod=0644 f.txt /w/ # buildkit", false},
+		{"RUN |2 V=1 EMPTY= /bin/sh -c echo $V > /v # buildkit", false},
+		{`CMD ["sh" "-c" "echo hi"]`, true},
+		{`ENTRYPOINT ["/bin/sh"]`, true},
+		{"EXPOSE 53/udp 80/tcp", true}, // the parser sorts the ports
+		{"VOLUME [/data]", true},
+		{"USER 0:0", true},
+		{"STOPSIGNAL SIGINT", true},
+		{"HEALTHCHECK {Test:[CMD-SHELL true] Interval:2s Timeout:0s StartPeriod:0s StartInterval:0s Retries:2}", true},
+		{"SHELL [/bin/sh -c]", true},
+	}
+	hist := img.History()
+	baseLen := len(base.History())
+	if len(hist) != baseLen+len(want) {
+		t.Fatalf("%d history entries after the base's %d, want %d: %+v", len(hist)-baseLen, baseLen, len(want), hist[baseLen:])
+	}
+	for i, w := range want {
+		h := hist[baseLen+i]
+		if h.CreatedBy != w.by || h.EmptyLayer != w.empty || h.Comment != "buildkit.dockerfile.v0" {
+			t.Errorf("entry %d: %q (empty %v, comment %q), want %q (empty %v)", i, h.CreatedBy, h.EmptyLayer, h.Comment, w.by, w.empty)
+		}
+	}
+}

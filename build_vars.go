@@ -102,6 +102,30 @@ func (v *buildVars) set(env []string) []string {
 	return out
 }
 
+// history returns the ARGs as BuildKit's history of a RUN step names
+// them: every declared one, in declaration order, with the value the
+// step's environment env gives it (ENV wins), else its own, else none
+// ("KEY=").
+func (v *buildVars) history(env []string) []string {
+	var out []string
+	for _, a := range v.args {
+		if _, auto := platformArgs()[a.key]; auto && v.meta == nil {
+			continue
+		}
+		val := ""
+		if a.val != nil {
+			val = *a.val
+		}
+		for _, kv := range env {
+			if k, x, ok := strings.Cut(kv, "="); ok && k == a.key {
+				val = x
+			}
+		}
+		out = append(out, a.key+"="+val)
+	}
+	return out
+}
+
 func (v *buildVars) expand(lex *shell.Lex, word string) (string, map[string]struct{}, error) {
 	return lex.ProcessWord(word, v.getter(nil))
 }
