@@ -215,3 +215,46 @@ func TestOrchestrator(t *testing.T) {
 		t.Errorf("orchestrator left %d files in its TMPDIR, %s first", len(left), left[0].Name())
 	}
 }
+
+func TestBuildExample(t *testing.T) {
+	requireRootBusybox(t)
+	tmp := t.TempDir()
+	out := runExample(t, tmp, "build", time.Minute)
+	requireLines(t, out,
+		`^image +build/busybox:1 [0-9a-f]{12}, `,
+		`^build +#1 `,
+		`^built +build/site:1 [0-9a-f]{12} in .*: 5 RUN and COPY steps ran, 0 from the cache$`,
+		`^run +build/site:1: exit 0$`,
+		`^ +hello from a hull build 1\.0\.3$`,
+		`^ +made by RUN on Linux$`,
+		`^ +<h1>v1</h1>$`,
+		`^ +/app/site: index\.html style\.css$`, // not debug.log: .dockerignore
+		`^build +#2 `,
+		`^built +build/site:1 [0-9a-f]{12} in .*: 2 RUN and COPY steps ran, 3 from the cache$`,
+		`^ +<h1>version 2</h1>$`,
+		`^build +#3 `,
+		`^built +build/site:1 [0-9a-f]{12} in .*: all 5 RUN and COPY steps from the cache$`,
+		`^same +#3 gave the image of #2: true `,
+		`^done `)
+	// The two stages build concurrently: their lines interleave, each
+	// stage's in order.
+	builds := regexp.MustCompile(`(?m)^build +#\d.*$`).Split(out, -1)
+	if len(builds) != 4 {
+		t.Fatalf("%d builds in the output, want 3", len(builds)-1)
+	}
+	requireLines(t, builds[1], `^step +1/10 version base `, `^step +3/10 version ran `)
+	requireLines(t, builds[1], `^step +4/10 final +base `, `^step +5/10 final +config +ENV `,
+		`^step +6/10 final +ran `, `^step +7/10 final +ran +.* COPY --from=version `, `^step +8/10 final +ran +.* COPY site/ `,
+		`^output +9/10 final +\| index\.html: 12 bytes$`, `^step +9/10 final +ran `, `^step +10/10 final +config +CMD `)
+	// Only the steps from the changed COPY on ran again.
+	requireLines(t, builds[2], `^step +3/10 version cached `)
+	requireLines(t, builds[2], `^step +6/10 final +cached `, `^step +7/10 final +cached `, `^step +8/10 final +ran `,
+		`^output +9/10 final +\| index\.html: 19 bytes$`, `^step +9/10 final +ran `)
+	requireLines(t, builds[3], `^step +8/10 final +cached `, `^step +9/10 final +cached `)
+	if strings.Contains(builds[3], " ran ") {
+		t.Errorf("unchanged build #3 ran a step:\n%s", builds[3])
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("build left %d files in its TMPDIR, %s first", len(left), left[0].Name())
+	}
+}
