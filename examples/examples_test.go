@@ -258,3 +258,37 @@ func TestBuildExample(t *testing.T) {
 		t.Errorf("build left %d files in its TMPDIR, %s first", len(left), left[0].Name())
 	}
 }
+
+func TestComposeExample(t *testing.T) {
+	requireRootBusybox(t)
+	tmp := t.TempDir()
+	out := runExample(t, tmp, "compose", time.Minute)
+	requireLines(t, out,
+		`^image +compose/busybox:1 [0-9a-f]{12}, `,
+		`^load +.*/visits/compose\.yaml: project visits, services \[store web\]$`,
+		`^up +Network visits_default  Created$`,
+		`^up +Volume visits_data  Created$`,
+		`^up +Container visits-store-1  Started$`,
+		`^up +Container visits-web-1  Started$`,
+		`^up +in .*: store healthy, then web started$`,
+		`^ps +visits-store-1 +store +running \(healthy\)$`,
+		`^ps +visits-web-1 +web +running +127\.0\.0\.1:\d+->80/tcp$`,
+		`^network +visits_default: [0-9./]+, gateway [0-9.]+; visits-store-1 [0-9.]+, visits-web-1 [0-9.]+$`,
+		`^http +GET http://127\.0\.0\.1:\d+/: 200 OK "hello from web, visitor 1"$`,
+		`^http +GET http://127\.0\.0\.1:\d+/: 200 OK "hello from web, visitor 2"$`,
+		`^http +GET http://127\.0\.0\.1:\d+/: 200 OK "hello from web, visitor 3"$`,
+		`^http +GET http://127\.0\.0\.1:\d+/data/visits: 200 OK "3" `)
+	// Logs merges the containers' lines: each container's in order.
+	requireLines(t, out, `^logs +visits-store-1 \| store: counting visits in /data$`,
+		`^logs +visits-store-1 \| store: visit 1$`, `^logs +visits-store-1 \| store: visit 3$`, `^down `)
+	requireLines(t, out, `^logs +visits-web-1 +\| web: serving on port 80$`,
+		`^logs +visits-web-1 +\| web: visitor 1 from `, `^logs +visits-web-1 +\| web: visitor 3 from `, `^down `)
+	requireLines(t, out,
+		`^down +Container visits-web-1  Removed$`,
+		`^down +Container visits-store-1  Removed$`,
+		`^down +Network visits_default  Removed$`,
+		`^down +Volume visits_data  Removed$`)
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("compose left %d files in its TMPDIR, %s first", len(left), left[0].Name())
+	}
+}
