@@ -102,9 +102,9 @@ func run(ctx context.Context, root string) (retErr error) {
 		if errors.Is(err, hull.ErrNotFound) {
 			err = nil
 		}
-		_, perr := rt.Prune(ctx)
 		_, berr := rt.RemoveImage(ctx, "build/busybox:1")
-		retErr = errors.Join(retErr, err, perr, berr)
+		_, perr := rt.Prune(ctx)
+		retErr = errors.Join(retErr, err, berr, perr)
 	}()
 
 	img, err := build(ctx, rt, dir, 1)

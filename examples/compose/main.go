@@ -28,10 +28,12 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hullbox/hull"
@@ -43,7 +45,10 @@ func main() {
 	root := flag.String("root", "", "state root (default: a temporary directory, removed at the end)")
 	flag.Parse()
 	log.SetFlags(0)
-	if err := run(context.Background(), *root); err != nil {
+	// Ctrl-C ends the run; the project is taken down all the same.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *root); err != nil {
 		log.Fatal("compose: ", err)
 	}
 }
@@ -141,13 +146,20 @@ func run(ctx context.Context, root string) (retErr error) {
 	// Detached containers outlive this process, as with `docker compose
 	// up -d`: Down removes them, here or from another process on the
 	// same root. WithWait returns once store's health check has passed.
-	start := time.Now()
-	status := &prefixed{what: "up"}
+	// Down runs even if Up fails half-way, or the run is interrupted or
+	// takes too long (Up waits for the health check as long as its
+	// context lets it): with a context of its own.
 	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
 		down := &prefixed{what: "down"}
 		err := p.Down(ctx, rt, compose.WithRemoveVolumes(), compose.WithTimeout(5*time.Second), compose.WithStatus(down))
 		retErr = errors.Join(retErr, err)
 	}()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	status := &prefixed{what: "up"}
 	err = p.Up(ctx, rt, compose.WithDetached(), compose.WithWait(), compose.WithStatus(status))
 	if err != nil {
 		return err
