@@ -58,6 +58,7 @@ func (b *builder) dispatch(ctx context.Context, st *stageState, sp *step, c inst
 		now := time.Now().UTC()
 		st.conf.History = append(st.conf.History, ocispec.History{Created: &now, CreatedBy: "ARG " + strings.Join(parts, " "), Comment: "buildkit.dockerfile.v0", EmptyLayer: true})
 		st.dirty = true
+		b.event(BuildEvent{Kind: BuildStepDone, Stage: st.name, Step: sp.n, Instruction: sp.text})
 		return nil
 	}
 	created := fmt.Sprintf("%s %s", strings.ToUpper(c.Name()), strings.TrimSpace(strings.TrimPrefix(sp.text, strings.ToUpper(c.Name()))))

@@ -390,9 +390,12 @@ HEALTHCHECK --interval=2s --retries=2 CMD true
 SHELL ["/bin/sh", "-c"]
 ONBUILD RUN true
 `})
-	img, _, err := buildTest(t, rt, dir)
+	img, log, err := buildTest(t, rt, dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := log.count(BuildStepDone, "ARG"); n != 2 { // a step each, as Docker prints them
+		t.Errorf("%d done events for the 2 ARG steps", n)
 	}
 	type entry struct {
 		by    string
