@@ -430,3 +430,50 @@ ONBUILD RUN true
 		}
 	}
 }
+
+// TestBuildCachePrune: Prune keeps the step images a tagged image was
+// built on (a rebuild after it is all cached) and drops those of a build
+// nothing tags, with their cache entries.
+func TestBuildCachePrune(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	kept := buildDir(t, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo kept > /k\nRUN echo more >> /k\n"})
+	dropped := buildDir(t, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo dropped > /d\nRUN echo more >> /d\n"})
+	if _, _, err := buildTest(t, rt, kept, WithTags("kept:1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := buildTest(t, rt, dropped); err != nil { // untagged: dangling
+		t.Fatal(err)
+	}
+	entries := func() int {
+		ents, _ := os.ReadDir(rt.buildCacheDir())
+		return len(ents)
+	}
+	if n := entries(); n != 4 {
+		t.Fatalf("%d cache entries after two builds of 2 RUN steps each, want 4", n)
+	}
+	rep, err := rt.Prune(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.ImagesDeleted) != 2 {
+		t.Errorf("Prune deleted %d images, want the 2 of the untagged build: %v", len(rep.ImagesDeleted), rep.ImagesDeleted)
+	}
+	if n := entries(); n != 2 {
+		t.Errorf("%d cache entries after Prune, want the tagged build's 2", n)
+	}
+	_, log, err := buildTest(t, rt, kept, WithTags("kept:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := log.count(BuildStepStarted, "RUN"); n != 0 {
+		t.Errorf("the tagged build after Prune ran %d RUN steps, want all cached", n)
+	}
+	_, log, err = buildTest(t, rt, dropped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := log.count(BuildStepStarted, "RUN"); n != 2 {
+		t.Errorf("the untagged build after Prune ran %d RUN steps, want 2", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,45 @@ import (
 // image is gone (Prune removes untagged images, which step images are)
 // is a miss.
 func (rt *Runtime) buildCacheDir() string { return filepath.Join(rt.store.Root(), "buildcache") }
+
+// buildCacheEntries returns the build cache's keys by the manifest
+// digest each names.
+func (rt *Runtime) buildCacheEntries() map[digest.Digest][]string {
+	ents, _ := os.ReadDir(rt.buildCacheDir())
+	out := map[digest.Digest][]string{}
+	for _, e := range ents {
+		data, err := fsutil.ReadSmallFile(filepath.Join(rt.buildCacheDir(), e.Name()))
+		if err != nil {
+			continue
+		}
+		if d, err := digest.Parse(strings.TrimSpace(string(data))); err == nil {
+			out[d] = append(out[d], e.Name())
+		}
+	}
+	return out
+}
+
+// dropBuildCache removes the entries of cache (buildCacheEntries) whose
+// image the store no longer has. A build that wrote one meanwhile wrote
+// it for an image it has just stored, which the index has.
+func (rt *Runtime) dropBuildCache(cache map[digest.Digest][]string) error {
+	ix, err := rt.store.ReadIndex()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for d, keys := range cache {
+		if ix.Images[d] != nil {
+			continue
+		}
+		for _, k := range keys {
+			if err := os.Remove(filepath.Join(rt.buildCacheDir(), k)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
 
 func (b *builder) cached(key string) *Image {
 	data, err := os.ReadFile(filepath.Join(b.rt.buildCacheDir(), key))

@@ -3,6 +3,7 @@ package hull
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/hullbox/hull/internal/layers"
 	"github.com/hullbox/hull/internal/store"
@@ -96,7 +97,9 @@ type ImagePruneReport struct {
 
 // Prune removes dangling images (no tag and no repository digest) that no
 // container uses, then every blob and unpacked layer no image or container
-// references, and reports the bytes freed. It waits for pulls under way to
+// references, and reports the bytes freed. The step images of a build
+// (Build's cache) are kept while a tagged image was built on them; the
+// rest of the build cache goes with the images it named. It waits for pulls under way to
 // finish first.
 func (rt *Runtime) Prune(ctx context.Context) (ImagePruneReport, error) {
 	var rep ImagePruneReport
@@ -111,18 +114,36 @@ func (rt *Runtime) Prune(ctx context.Context) (ImagePruneReport, error) {
 	for _, h := range holds {
 		held[h.Image] = true
 	}
+	cache := rt.buildCacheEntries() // build_image.go
 	err = rt.store.UpdateIndex(ctx, func(ix *store.Index) error {
 		rep.ImagesDeleted = nil
+		dangling := func(d digest.Digest, rec *store.ImageRecord) bool {
+			return len(ix.TagsOf(d)) == 0 && len(rec.RepoDigests) == 0 && !held[d]
+		}
+		var kept [][]digest.Digest
 		for d, rec := range ix.Images {
-			if len(ix.TagsOf(d)) == 0 && len(rec.RepoDigests) == 0 && !held[d] {
-				delete(ix.Images, d)
-				rep.ImagesDeleted = append(rep.ImagesDeleted, rec.Config.String())
+			if !dangling(d, rec) {
+				kept = append(kept, rec.ChainIDs)
 			}
+		}
+		for d, rec := range ix.Images {
+			// A build's step images stay while an image that is kept
+			// was built on them (its layers start with theirs): they
+			// are its build cache, as Docker keeps a legacy build's
+			// intermediate images, which are no image's dangling ones.
+			if !dangling(d, rec) || len(cache[d]) > 0 && slices.ContainsFunc(kept, func(c []digest.Digest) bool { return isPrefix(rec.ChainIDs, c) }) {
+				continue
+			}
+			delete(ix.Images, d)
+			rep.ImagesDeleted = append(rep.ImagesDeleted, rec.Config.String())
 		}
 		return nil
 	})
 	if err != nil {
 		return rep, fmt.Errorf("prune: %w", err)
+	}
+	if err := rt.dropBuildCache(cache); err != nil {
+		return rep, fmt.Errorf("prune: build cache: %w", err)
 	}
 	rep.SpaceReclaimed, err = rt.collect(ctx, true)
 	if err != nil {
@@ -135,4 +156,9 @@ func (rt *Runtime) Prune(ctx context.Context) (ImagePruneReport, error) {
 // reference (layers.Collect).
 func (rt *Runtime) collect(ctx context.Context, wait bool) (int64, error) {
 	return layers.Collect(ctx, rt.store, rt.snaps, maxManifestSize, wait)
+}
+
+// isPrefix reports whether chain a is b or the start of it.
+func isPrefix(a, b []digest.Digest) bool {
+	return len(a) <= len(b) && slices.Equal(a, b[:len(a)])
 }
