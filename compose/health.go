@@ -99,7 +99,11 @@ func (u *upRun) waitHealthy(ctx context.Context, name, dep string) error {
 	u.mu.Unlock()
 	for _, c := range cs {
 		if err := c.WaitHealthy(ctx); err != nil {
-			return u.p.invalid(name, "depends_on."+dep, fmt.Errorf("dependency %s: %w", c.Name(), err))
+			// Its own error says what: hull.ErrUnhealthy, ErrConflict
+			// (it exited), ErrInvalidArgument (no health check), or the
+			// context's.
+			return &FieldError{File: u.p.file(), Service: name, Field: "depends_on." + dep,
+				Err: fmt.Errorf("dependency %s: %w", c.Name(), err)}
 		}
 	}
 	return nil
