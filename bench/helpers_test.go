@@ -234,6 +234,11 @@ func hullCLI(b testing.TB) string {
 	if out, err := exec.Command("go", "build", "-o", path, "github.com/hullbox/hull/cmd/hull").CombinedOutput(); err != nil {
 		b.Fatalf("build cmd/hull: %v\n%s", err, out)
 	}
+	// hull compose runs hull-compose, found next to hull.
+	plugin := filepath.Join(filepath.Dir(path), "hull-compose")
+	if out, err := exec.Command("go", "build", "-tags", "hullcompose", "-o", plugin, "github.com/hullbox/hull/cmd/hull").CombinedOutput(); err != nil {
+		b.Fatalf("build cmd/hull with compose: %v\n%s", err, out)
+	}
 	hullBin.path = path
 	return path
 }

@@ -1,3 +1,5 @@
+//go:build hullcompose
+
 package main
 
 import (

@@ -31,12 +31,16 @@ func TestMain(m *testing.M) {
 	hullBin = filepath.Join(dir, "hull")
 	// Registry credentials: never the user's ~/.docker, unless --config says.
 	dockerConfig = filepath.Join(dir, "docker")
-	build := exec.Command("go", "build", "-o", hullBin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building hull:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	// hull, and next to it hull-compose, which serves `hull compose`
+	// (compose_plugin.go).
+	for _, args := range [][]string{{"-o", hullBin}, {"-tags", "hullcompose", "-o", filepath.Join(dir, composePlugin)}} {
+		build := exec.Command("go", append(append([]string{"build"}, args...), ".")...)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building hull:", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
