@@ -1212,7 +1212,7 @@ static int spawn_main(void *arg) {
 	// for CLONE_PARENT_SETTID before this ran): the parent puts it in the
 	// cgroup, then says go.
 	char line[64];
-	int n = snprintf(line, sizeof(line), "{\"type\":\"pid\",\"code\":%d}\n", s->pid);
+	int n = snprintf(line, sizeof(line), "{\"type\":\"pid\",\"code\":%d}\n", s->pid_out ? *s->pid_out : s->pid);
 	write_all(STATUS_FD, line, n);
 	char go;
 	if (read_full(CONFIG_FD, &go, 1) < 0)
@@ -1272,7 +1272,8 @@ int hull_plan_spawn(struct hull_spawn *s) {
 	uint64_t all = ~(uint64_t)0, old;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
 	int pid = clone(spawn_main, s->stack + s->stack_size,
-			(int)s->flags | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, s, &s->pid);
+			(int)s->flags | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, s,
+			s->pid_out ? s->pid_out : &s->pid);
 	int err = errno;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
 

@@ -102,8 +102,11 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 	// Reaper and Detached). A plan init holds one of our threads until it
 	// execs (initproc.Spawn): the go-ahead below is sent at once.
 	cfg.JoinTasks = cg.TasksFiles() // the init joins its v1 cgroup itself
-	plan, usePlan := initproc.Compile(cfg)
-	usePlan = usePlan && !r.ForceGo && PlanFits(cmd, cfg)
+	plan, compiled := initproc.Compile(cfg)
+	compiled = compiled && !r.ForceGo
+	usePlan := compiled && !cfg.Detached && PlanFits(cmd, cfg)
+	// A Detached container's shim clones the plan init (ShimArgs.Plan).
+	shimPlan := compiled && cfg.Detached && memsFree(cfg)
 	initproc.Trace("P compiled")
 	status := bufio.NewReader(statR)
 	l := &Launch{Cmd: cmd, CfgR: cfgR, CfgW: cfgW, StatR: statR, StatW: statW, Status: status, Copied: sio.Copies(),
@@ -127,10 +130,16 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 	} else if cfg.Detached {
 		kind = "shim"
 		cfg.OOMFile = cg.OOMFile()
+		if !shimPlan {
+			plan = nil
+		}
 		err = fromExe(l, r, func() (err error) {
-			proc, wait, err = s.StartShim(l, cfg)
+			proc, wait, err = s.StartShim(l, cfg, plan)
 			return err
 		})
+		if shimPlan {
+			join = cg.MoveIn // a plan init is not born in it
+		}
 		if len(cfg.JoinTasks) > 0 {
 			join = joined
 		}
@@ -163,7 +172,7 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 		statR.Close()
 		return nil, errors.Join(fmt.Errorf("start init: %w", err), cg.Remove(), sio.Close())
 	}
-	if !usePlan {
+	if !usePlan && !shimPlan {
 		plan = nil
 	}
 	in := &Init{Proc: proc, Wait: wait, Kind: kind, Plan: plan, CfgW: cfgW, Status: status, StatR: statR, Streams: sio}
@@ -181,7 +190,7 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 		return in, fmt.Errorf("join cgroup: %w", err)
 	}
 	initproc.Trace("P init started, moved in or joining its cgroup")
-	if usePlan {
+	if plan != nil { // the shim's plan init has its config already
 		_, err = cfgW.Write([]byte{1}) // go (initproc.Spawn)
 	} else {
 		err = initproc.WriteConfig(cfgW, cfg)

@@ -59,17 +59,22 @@ type Launch struct {
 // gone (its log, attach socket, DNS, exit status) is the shim's, and
 // nothing of it is within the container's reach. The shim logs to
 // shim.log in cfg.Dir.
-func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config) (proc *os.Process, wait func() *os.ProcessState, _ error) {
+//
+// With a plan (initproc.Compile's), the shim clones a plan init from it
+// (ShimArgs.Plan): StartShim sends it the config and the plan at once,
+// and the caller moves the init into its cgroup (on v2) and sends the
+// plan's go-ahead as for a plan init of its own. Without, the shim
+// starts the Go init, and the caller sends the config.
+func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config, plan []byte) (proc *os.Process, wait func() *os.ProcessState, _ error) {
 	cmd := l.Cmd
 	args := initproc.ShimArgs{ID: cfg.ID, Cloneflags: cmd.SysProcAttr.Cloneflags, TTY: cfg.Spec.Process.Terminal,
-		OpenStdin: cfg.OpenStdin, Reaper: cfg.Reaper, JoinTasks: l.JoinTasks}
-	if l.CgroupFD != nil {
-		args.CgroupFD = 3 + len(cmd.ExtraFiles)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, l.CgroupFD)
+		OpenStdin: cfg.OpenStdin, Reaper: cfg.Reaper, JoinTasks: l.JoinTasks, Plan: plan != nil}
+	if plan != nil {
+		args.JoinTasks = nil // the plan's first steps
 	}
-	argsJSON, err := json.Marshal(args)
-	if err != nil {
-		return nil, nil, err
+	cgroupDir := l.CgroupFD
+	if plan != nil {
+		cgroupDir = nil // the init is moved in, not born there
 	}
 	// What goes wrong in the shim (its log, DNS) is told there.
 	shimLog, err := os.OpenFile(filepath.Join(cfg.Dir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -77,25 +82,54 @@ func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config) (proc *os.Process, 
 		return nil, nil, err
 	}
 	defer shimLog.Close()
-	cmd.Stdout, cmd.Stderr = nil, shimLog
-	cmd.Path, cmd.Args = l.Exe.Path(), []string{"hull-shim", cfg.ID}
-	cmd.Env = []string{initproc.Env + "=" + initproc.ShimMode, initproc.ShimEnv + "=" + string(argsJSON)}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd, err = s.Start(cmd)
-	if err != nil {
-		return nil, nil, err
+	if w := s.takeShim(l.Exe.Path()); w != nil {
+		if err := w.assign(args, l.CfgR, l.StatW, shimLog, cgroupDir); err != nil {
+			w.discard()
+			return nil, nil, fmt.Errorf("shim: %w", err)
+		}
+		cmd = w.cmd
+	} else {
+		if cgroupDir != nil {
+			args.CgroupFD = 3 + len(cmd.ExtraFiles)
+			cmd.ExtraFiles = append(cmd.ExtraFiles, cgroupDir)
+		}
+		argsJSON, err := json.Marshal(args)
+		if err != nil {
+			return nil, nil, err
+		}
+		cmd.Stdout, cmd.Stderr = nil, shimLog
+		cmd.Path, cmd.Args = l.Exe.Path(), []string{"hull-shim", cfg.ID}
+		cmd.Env = []string{initproc.Env + "=" + initproc.ShimMode, initproc.ShimEnv + "=" + string(argsJSON)}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if cmd, err = s.Start(cmd); err != nil {
+			return nil, nil, err
+		}
 	}
 	wait = func() *os.ProcessState {
 		_ = cmd.Wait()
 		return cmd.ProcessState
 	}
 	l.StatW.Close() // the shim's and its init's now: EOF if both are gone
-	m, err := initproc.ReadMessage(l.Status)
+	if plan != nil {
+		l.CfgR.Close() // the shim's: a write fails if it is gone
+		err = initproc.WriteConfig(l.CfgW, cfg)
+		if err == nil {
+			err = initproc.WritePlan(l.CfgW, plan)
+		}
+	}
+	var m initproc.Message
+	if err == nil {
+		m, err = initproc.ReadMessage(l.Status)
+	}
 	if err == nil && m.Type != "pid" {
-		err = l.StartError(m)
+		err = l.StartError(initproc.Word(plan, m))
 	}
 	if err == nil {
-		proc, err = os.FindProcess(m.Pid)
+		pid := m.Pid // the shim's report
+		if plan != nil {
+			pid = m.Code // the plan init's own (initproc.Spawn)
+		}
+		proc, err = os.FindProcess(pid)
 	}
 	if err != nil {
 		_ = cmd.Process.Kill()
@@ -164,6 +198,13 @@ func PlanFits(cmd *exec.Cmd, cfg *initproc.Config) bool {
 		a.Ptrace || a.Unshareflags != 0 || a.UseCgroupFD || len(cmd.ExtraFiles) != files || cmd.Dir != "" {
 		return false
 	}
+	return memsFree(cfg)
+}
+
+// memsFree reports whether cfg's container may hold a process that shares
+// our memory (a plan init until it execs): not in a cpuset with memory
+// nodes of its own, where the kernel would move our pages.
+func memsFree(cfg *initproc.Config) bool {
 	r := cfg.Spec.Linux.Resources
 	return r == nil || r.CPU == nil || r.CPU.Mems == ""
 }
