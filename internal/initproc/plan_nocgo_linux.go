@@ -28,7 +28,7 @@ func Spawn(*SpawnStack, []byte, uintptr, [3]int, int, int, int, int, syscall.Sig
 }
 
 // SpawnTold fails without cgo, as Spawn.
-func SpawnTold(*SpawnStack, []byte, uintptr, [3]int, int, int, int, *ForkSlot) error {
+func SpawnTold(*SpawnStack, []byte, uintptr, [3]int, int, int, int, *ForkSlot, *ForkSlot) error {
 	return errNoCgo
 }
 

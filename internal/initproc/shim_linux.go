@@ -54,11 +54,14 @@ type ShimArgs struct {
 	// JoinTasks are the cgroup v1 tasks files the init joins by itself
 	// (JoinEnv).
 	JoinTasks []string `json:"joinTasks,omitempty"`
-	// Plan: the owner sends a plan (Compile's, WritePlan) after the
-	// config, and the shim clones a plan init from it (Spawn) rather
-	// than starting the Go init; the owner's next byte on the config
-	// pipe is then the plan's go-ahead, sent once it has the init's pid.
+	// Plan: the owner sends what the shim needs of the config and a plan
+	// (Compile's; WritePlan), and the shim clones a plan init from it
+	// (SpawnTold) rather than starting the Go init. The init reads the
+	// rest of the config pipe itself: the go-ahead, which the shim writes
+	// on GoFD (the pipe's write end) once it serves the container, and
+	// the owner's start byte. It reports to the owner directly.
 	Plan bool `json:"plan,omitempty"`
+	GoFD int  `json:"goFD,omitempty"`
 }
 
 // DNSConfig makes a Detached container's shim serve DNS on dns.Addr in
@@ -74,11 +77,13 @@ type DNSConfig struct {
 
 // shim is a Detached container's watcher, on the host side.
 type shim struct {
-	proc    *os.Process // the init, our child
-	cfgW    *os.File    // the init's config pipe
-	console *os.File    // our end of the init's console socket (TTY)
-	outs    [2]*os.File // the read ends of the init's stdout and stderr
-	stdin   *os.File    // the write end of its stdin (OpenStdin)
+	proc    *os.Process             // the init, our child
+	cfgW    *os.File                // the init's config pipe
+	console *os.File                // our end of the init's console socket (TTY)
+	master  atomic.Pointer[os.File] // the terminal's master, which the init sends on console
+	started *ForkSlot               // a plan init's: 1 once it read its start byte (SpawnTold)
+	outs    [2]*os.File             // the read ends of the init's stdout and stderr
+	stdin   *os.File                // the write end of its stdin (OpenStdin)
 	log     *logfile.Writer
 	srv     *attach.Server
 	dns     *dns.NetnsServer
@@ -96,34 +101,50 @@ func runShim() int {
 	if err := json.Unmarshal([]byte(os.Getenv(ShimEnv)), &args); err != nil {
 		return report(os.NewFile(statusFD, "status"), fail("shim", err))
 	}
-	return shimMain(args)
+	code, _ := shimMain(args, os.NewFile(configFD, "config"), os.NewFile(statusFD, "status"))
+	return code
 }
 
-// shimMain is a shim's work once it has its arguments and descriptors
-// (runShim, or runWarmShim once assigned).
-func shimMain(args ShimArgs) int {
-	status := os.NewFile(statusFD, "status")
-	cfgR := os.NewFile(configFD, "config")
+// shimMain is a shim's work for one container once it has its arguments
+// and its config and status pipes (runShim, or runWarmShim once
+// assigned), up to the reaping of its init: it returns the shim's exit
+// code, and clean when everything it served is closed and drained (a
+// warm shim may then serve another).
+func shimMain(args ShimArgs, cfgR, status *os.File) (code int, clean bool) {
 	start := startGo
 	if args.Plan {
 		start = startPlan
 	}
 	s, cfg, code := start(args, cfgR, status)
 	if s == nil {
-		return code
+		cfgR.Close()
+		return code, false
 	}
+	// cfgR: closed once the start byte is read (the owner closes its end
+	// then, or at its exit), by the goroutine below.
+	defer s.release()
 	s.serve(cfg, args)
-	// The start byte, whenever it comes; marked before it is passed on,
-	// so that a command that ran is always seen to have started.
-	var started atomic.Bool
-	go func() {
-		var b [1]byte
-		if n, _ := cfgR.Read(b[:]); n == 1 {
-			started.Store(true)
-			_, _ = s.cfgW.Write(b[:])
-		}
-		s.cfgW.Close()
-	}()
+	var started func() bool
+	if args.Plan {
+		// The init reads its go-ahead and its start byte from cfgR
+		// itself, and tells us it read the start byte.
+		started = s.goAhead(args)
+	} else {
+		// The start byte, whenever it comes; marked before it is
+		// passed on, so that a command that ran is always seen to have
+		// started.
+		var read atomic.Bool
+		started = read.Load
+		go func() {
+			var b [1]byte
+			if n, _ := cfgR.Read(b[:]); n == 1 {
+				read.Store(true)
+				_, _ = s.cfgW.Write(b[:])
+			}
+			s.cfgW.Close()
+			cfgR.Close()
+		}()
+	}
 	// Not reaped yet: until exit.json is written, PID 1 must still
 	// exist for whoever looks (a zombie), or it would look lost.
 	ws, err := waitNoReap(s.proc.Pid)
@@ -133,7 +154,7 @@ func shimMain(args ShimArgs) int {
 			ws = ps.Sys().(syscall.WaitStatus)
 		}
 	}
-	s.close()
+	clean = s.close()
 	ex := Exit{Code: ws.ExitStatus(), FinishedAt: time.Now().UTC()}
 	if ws.Signaled() {
 		ex.Signal = int(ws.Signal())
@@ -144,7 +165,7 @@ func shimMain(args ShimArgs) int {
 	// before Start) ran nothing: no exit to record, and a late exit.json
 	// would pass for that of the run a later Start makes.
 	Trace("C shim: output drained")
-	if started.Load() && writeExit(cfg.Dir, ex) == nil {
+	if started() && writeExit(cfg.Dir, ex) == nil {
 		Trace("C shim: exit.json written")
 		writeDieEvent(cfg, ex) // after exit.json: see hull's reap
 	}
@@ -152,7 +173,7 @@ func shimMain(args ShimArgs) int {
 	// 128+n for signal n: a Go process cannot die by most signals it
 	// sends itself (the runtime catches SIGSEGV and the like). The owner
 	// reads the signal from exit.json.
-	return ex.Code
+	return ex.Code, clean
 }
 
 // startGo starts the Go init, tells our parent its pid and passes the
@@ -302,11 +323,23 @@ func (s *shim) serve(cfg *Config, args ShimArgs) {
 	}
 	if s.console != nil {
 		// Sent during the init's setup; EOF if it failed before.
-		if master, err := RecvConsole(context.Background(), s.console); err == nil {
-			copyOut("stdout", attach.FrameStdout, master)
-			if s.srv != nil {
-				s.srv.SetTerminal(master, args.OpenStdin)
+		recv := func() {
+			if master, err := RecvConsole(context.Background(), s.console); err == nil {
+				s.master.Store(master)
+				copyOut("stdout", attach.FrameStdout, master)
+				if s.srv != nil {
+					s.srv.SetTerminal(master, args.OpenStdin)
+				}
 			}
+		}
+		if args.Plan { // the setup starts with our go-ahead, after this
+			s.copiers.Add(1)
+			go func() {
+				defer s.copiers.Done()
+				recv()
+			}()
+		} else {
+			recv()
 		}
 	} else {
 		copyOut("stdout", attach.FrameStdout, s.outs[0])
@@ -345,13 +378,19 @@ func serveDNS(cfg *Config, pid int) (*dns.NetnsServer, error) {
 // close drains the output (for at most a second: a process the command
 // left may hold it open) and closes the log, the attach socket (clients
 // get the last output, then EOF) and the DNS.
-func (s *shim) close() {
+func (s *shim) close() (drained bool) {
 	done := make(chan struct{})
 	go func() { s.copiers.Wait(); close(done) }()
 	select {
 	case <-done:
+		drained = true
 	case <-time.After(time.Second):
 	}
+	defer func() {
+		if m := s.master.Load(); m != nil {
+			m.Close()
+		}
+	}()
 	if s.log != nil {
 		_ = s.log.Close()
 	}
@@ -360,6 +399,20 @@ func (s *shim) close() {
 	}
 	if s.dns != nil {
 		s.dns.Stop()
+	}
+	return drained
+}
+
+// release closes the shim's ends of the init's streams and console
+// socket (the copies of the output have ended, or been given up).
+func (s *shim) release() {
+	for _, f := range []*os.File{s.console, s.outs[0], s.outs[1], s.stdin} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if s.started != nil {
+		s.started.Free()
 	}
 }
 

@@ -2,12 +2,16 @@ package initproc
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A Detached container's shim clones a plan init as an owner does (Spawn,
@@ -17,14 +21,33 @@ import (
 // The init reports to the owner directly, who words its failures with
 // its own copy of the plan (Word).
 
-// WritePlan sends a shim the plan (Compile's) after the config,
-// length-prefixed.
-func WritePlan(w io.Writer, plan []byte) error {
-	buf := binary.LittleEndian.AppendUint32(make([]byte, 0, 4+len(plan)), uint32(len(plan)))
-	_, err := w.Write(append(buf, plan...))
+// WritePlan sends a shim what it needs of cfg (not the spec: the plan
+// has all of it) and the plan (Compile's), each length-prefixed.
+func WritePlan(w io.Writer, cfg *Config, plan []byte) error {
+	c := *cfg
+	c.Spec, c.SeccompBPF = nil, nil
+	data, err := json.Marshal(&c)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 0, 8+len(data)+len(plan))
+	buf = append(binary.LittleEndian.AppendUint32(buf, uint32(len(data))), data...)
+	buf = append(binary.LittleEndian.AppendUint32(buf, uint32(len(plan))), plan...)
+	_, err = w.Write(buf)
 	return err
 }
 
+// readShimConfig reads what WritePlan sends of the config.
+func readShimConfig(r io.Reader) (*Config, error) {
+	data, err := readPlan(r)
+	if err != nil {
+		return nil, err
+	}
+	var cfg Config
+	return &cfg, json.Unmarshal(data, &cfg)
+}
+
+// readPlan reads a length-prefixed plan, or config (WritePlan).
 func readPlan(r io.Reader) ([]byte, error) {
 	var n uint32
 	if err := binary.Read(r, binary.LittleEndian, &n); err != nil {
@@ -38,14 +61,14 @@ func readPlan(r io.Reader) ([]byte, error) {
 	return plan, err
 }
 
-// startPlan reads the config and the plan, clones the plan init as our
-// child with the container's namespaces and passes the owner's go-ahead
-// on (its cgroup is the owner's to move it into on v2, its own to join on
-// v1). The init reports to the owner directly, its pid first; we learn
-// the pid from the kernel (SpawnTold). On failure, s is nil and code the
-// shim's exit code.
+// startPlan reads what it needs of the config and the plan, and clones
+// the plan init as our child with the container's namespaces, its config
+// pipe cfgR and its status pipe our parent's; we learn its pid from the
+// kernel (SpawnTold) and move it into its cgroup on v2 (on v1 it joins
+// its own). Our go-ahead comes once we serve it (goAhead). On failure, s
+// is nil and code the shim's exit code.
 func startPlan(args ShimArgs, cfgR, status *os.File) (s *shim, cfg *Config, code int) {
-	cfg, err := readConfig(cfgR)
+	cfg, err := readShimConfig(cfgR)
 	var plan []byte
 	if err == nil {
 		plan, err = readPlan(cfgR)
@@ -54,38 +77,62 @@ func startPlan(args ShimArgs, cfgR, status *os.File) (s *shim, cfg *Config, code
 		return nil, nil, report(status, fail("shim", err))
 	}
 	s = &shim{}
-	pid, err := s.spawnPlan(args, plan, status)
+	pid, err := s.spawnPlan(args, plan, cfgR, status)
 	if err != nil {
 		return nil, nil, report(status, fail("shim", err))
 	}
+	if s.proc, err = os.FindProcess(pid); err != nil {
+		return nil, nil, report(status, fail("shim", err))
+	}
+	if args.CgroupFD != 0 {
+		err = moveIn(args.CgroupFD, pid)
+		unix.Close(args.CgroupFD)
+		if err != nil {
+			code := report(status, fail("shim", fmt.Errorf("join cgroup: %w", err)))
+			_ = s.proc.Kill()
+			_, _ = s.proc.Wait()
+			return nil, nil, code
+		}
+	}
 	// The init's from now on: EOF for our parent when it execs.
 	status.Close()
-	if s.proc, err = os.FindProcess(pid); err != nil {
-		return nil, nil, 125 // gone: our parent learns it from the pipe
-	}
-	var b [1]byte
-	_, err = io.ReadFull(cfgR, b[:])
-	if err == nil {
-		_, err = s.cfgW.Write(b[:])
-	}
-	if err != nil {
-		_ = s.proc.Kill() // our parent failed: it removes the rest
-		_, _ = s.proc.Wait()
-		return nil, nil, 125
-	}
+	cfgR.Close()
 	return s, cfg, 0
+}
+
+// moveIn writes pid to cgroup.procs of the cgroup v2 directory dir. A
+// task the kernel has not finished forking is refused with EINVAL for a
+// moment (internal/cgroup's join).
+func moveIn(dir, pid int) error {
+	fd, err := unix.Openat(dir, "cgroup.procs", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	b := []byte(strconv.Itoa(pid))
+	_, err = unix.Write(fd, b)
+	for i := 0; errors.Is(err, unix.EINVAL) && i < 5; i++ {
+		time.Sleep(time.Millisecond << i)
+		_, err = unix.Write(fd, b)
+	}
+	return err
+}
+
+// goAhead lets the init run its plan: the go-ahead on the config pipe
+// (args.GoFD, which we close then: the owner's start byte is the only
+// byte left to come). It returns what tells whether the init read its
+// start byte.
+func (s *shim) goAhead(args ShimArgs) (started func() bool) {
+	w := os.NewFile(uintptr(args.GoFD), "go")
+	_, _ = w.Write([]byte{1}) // if the init is gone, so is the container
+	w.Close()
+	return func() bool { return s.started.Pid() != 0 }
 }
 
 // spawnPlan clones the plan init (SpawnTold) on a thread of its own,
 // which waits until the init execs or exits, and returns its pid once
 // the kernel has set it.
-func (s *shim) spawnPlan(args ShimArgs, plan []byte, status *os.File) (pid int, err error) {
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return 0, err
-	}
-	defer cfgR.Close()
-	s.cfgW = cfgW
+func (s *shim) spawnPlan(args ShimArgs, plan []byte, cfgR, status *os.File) (pid int, err error) {
 	ends, err := s.pipes(args)
 	defer ends.close()
 	if err != nil {
@@ -103,6 +150,7 @@ func (s *shim) spawnPlan(args ShimArgs, plan []byte, status *os.File) (pid int, 
 		console = int(ends.console.Fd())
 	}
 	told := NewForkSlot()
+	s.started = NewForkSlot() // freed by release, once the init is reaped
 	cloned, read := make(chan error, 1), make(chan struct{})
 	defer close(read)
 	cfgFD, statFD := int(cfgR.Fd()), int(status.Fd())
@@ -112,7 +160,7 @@ func (s *shim) spawnPlan(args ShimArgs, plan []byte, status *os.File) (pid int, 
 		runtime.LockOSThread()
 		stack, err := NewSpawnStack()
 		if err == nil {
-			err = SpawnTold(stack, plan, args.Cloneflags, stdio, cfgFD, statFD, console, told)
+			err = SpawnTold(stack, plan, args.Cloneflags, stdio, cfgFD, statFD, console, told, s.started)
 			stack.Free()
 		}
 		cloned <- err

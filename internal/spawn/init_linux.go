@@ -45,11 +45,11 @@ type InitRequest struct {
 // Init is a container's init as StartInit started it.
 type Init struct {
 	Proc    *os.Process
-	Wait    func() *os.ProcessState // reaps Proc
-	Kind    string                  // "plan", "go", "go-warm" (a warm Go init) or "shim"
-	Plan    []byte                  // a plan init's (initproc.Word words its failures)
-	CfgW    *os.File                // the config pipe's write end
-	Status  *bufio.Reader           // the init's reports, from StatR
+	Wait    func() Ended  // reaps Proc (or, for a warm shim, learns its exit)
+	Kind    string        // "plan", "go", "go-warm" (a warm Go init) or "shim"
+	Plan    []byte        // a plan init's (initproc.Word words its failures)
+	CfgW    *os.File      // the config pipe's write end
+	Status  *bufio.Reader // the init's reports, from StatR
 	StatR   *os.File
 	Streams Streams
 }
@@ -115,13 +115,13 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 	// init's constructor) is not moved in: see Config.JoinTasks.
 	joined := func(int) error { return nil }
 	var proc *os.Process
-	var wait func() *os.ProcessState
+	var wait func() Ended
 	kind, join := "plan", cg.Add
 	if usePlan {
 		proc, err = s.StartPlan(ctx, l, plan)
-		wait = func() *os.ProcessState {
+		wait = func() Ended {
 			ps, _ := proc.Wait()
-			return ps
+			return endedOf(ps)
 		}
 		join = cg.MoveIn // not born in it
 		if len(cfg.JoinTasks) > 0 {
@@ -137,11 +137,8 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 			proc, wait, err = s.StartShim(l, cfg, plan)
 			return err
 		})
-		if shimPlan {
-			join = cg.MoveIn // a plan init is not born in it
-		}
-		if len(cfg.JoinTasks) > 0 {
-			join = joined
+		if shimPlan || len(cfg.JoinTasks) > 0 {
+			join = joined // the shim moves its plan init in (v2)
 		}
 	} else {
 		var warm bool
@@ -152,9 +149,9 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 		if err == nil {
 			proc = cmd.Process
 			status = bufio.NewReader(statR)
-			wait = func() *os.ProcessState {
+			wait = func() Ended {
 				_ = cmd.Wait()
-				return cmd.ProcessState
+				return endedOf(cmd.ProcessState)
 			}
 		}
 		kind = "go"
@@ -190,9 +187,11 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 		return in, fmt.Errorf("join cgroup: %w", err)
 	}
 	initproc.Trace("P init started, moved in or joining its cgroup")
-	if plan != nil { // the shim's plan init has its config already
+	switch {
+	case shimPlan: // its shim gives it the go-ahead
+	case usePlan:
 		_, err = cfgW.Write([]byte{1}) // go (initproc.Spawn)
-	} else {
+	default:
 		err = initproc.WriteConfig(cfgW, cfg)
 	}
 	if err != nil {
@@ -217,6 +216,21 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 		return in, fmt.Errorf("pids limit: %w", err)
 	}
 	return in, nil
+}
+
+// Ended is how an init (or a Detached container's shim) ended, as
+// wait(2) tells it; OK false if it could not be told (not ours to reap).
+type Ended struct {
+	Status syscall.WaitStatus
+	OK     bool
+}
+
+func endedOf(ps *os.ProcessState) Ended {
+	if ps == nil {
+		return Ended{}
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	return Ended{Status: ws, OK: ok}
 }
 
 // fromExe runs start, which starts the shim or the Go init from the

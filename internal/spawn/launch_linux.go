@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/initproc"
+	"golang.org/x/sys/unix"
 )
 
 // Launch is what starting a container's init takes, whichever init it is
@@ -61,20 +62,28 @@ type Launch struct {
 // shim.log in cfg.Dir.
 //
 // With a plan (initproc.Compile's), the shim clones a plan init from it
-// (ShimArgs.Plan): StartShim sends it the config and the plan at once,
-// and the caller moves the init into its cgroup (on v2) and sends the
-// plan's go-ahead as for a plan init of its own. Without, the shim
-// starts the Go init, and the caller sends the config.
-func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config, plan []byte) (proc *os.Process, wait func() *os.ProcessState, _ error) {
+// (ShimArgs.Plan): StartShim sends it the config and the plan at once;
+// the init reports to the caller directly, its pid first; the shim puts
+// it in its cgroup and gives it its go-ahead, so the caller only waits
+// for "ready", then sends the start byte straight to the init. Without,
+// the shim starts the Go init, and the caller sends the config.
+func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config, plan []byte) (proc *os.Process, wait func() Ended, _ error) {
 	cmd := l.Cmd
 	args := initproc.ShimArgs{ID: cfg.ID, Cloneflags: cmd.SysProcAttr.Cloneflags, TTY: cfg.Spec.Process.Terminal,
 		OpenStdin: cfg.OpenStdin, Reaper: cfg.Reaper, JoinTasks: l.JoinTasks, Plan: plan != nil}
 	if plan != nil {
 		args.JoinTasks = nil // the plan's first steps
 	}
-	cgroupDir := l.CgroupFD
+	// A plan init's go-ahead is the shim's to give: its own copy of the
+	// config pipe's write end.
+	var goW *os.File
 	if plan != nil {
-		cgroupDir = nil // the init is moved in, not born there
+		fd, err := unix.FcntlInt(l.CfgW.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			return nil, nil, err
+		}
+		goW = os.NewFile(uintptr(fd), "go")
+		defer goW.Close()
 	}
 	// What goes wrong in the shim (its log, DNS) is told there.
 	shimLog, err := os.OpenFile(filepath.Join(cfg.Dir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -83,15 +92,28 @@ func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config, plan []byte) (proc 
 	}
 	defer shimLog.Close()
 	if w := s.takeShim(l.Exe.Path()); w != nil {
-		if err := w.assign(args, l.CfgR, l.StatW, shimLog, cgroupDir); err != nil {
+		if err := w.assign(args, l.CfgR, l.StatW, shimLog, goW, l.CgroupFD); err != nil {
 			w.discard()
 			return nil, nil, fmt.Errorf("shim: %w", err)
 		}
 		cmd = w.cmd
+		wait = func() Ended {
+			if code, ok := w.exited(); ok {
+				s.giveBack(w)
+				return Ended{Status: syscall.WaitStatus(code << 8), OK: true} // exited with code
+			}
+			_ = cmd.Wait()
+			w.ctl.Close()
+			return endedOf(cmd.ProcessState)
+		}
 	} else {
-		if cgroupDir != nil {
+		if goW != nil {
+			args.GoFD = 3 + len(cmd.ExtraFiles)
+			cmd.ExtraFiles = append(cmd.ExtraFiles, goW)
+		}
+		if l.CgroupFD != nil {
 			args.CgroupFD = 3 + len(cmd.ExtraFiles)
-			cmd.ExtraFiles = append(cmd.ExtraFiles, cgroupDir)
+			cmd.ExtraFiles = append(cmd.ExtraFiles, l.CgroupFD)
 		}
 		argsJSON, err := json.Marshal(args)
 		if err != nil {
@@ -105,17 +127,17 @@ func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config, plan []byte) (proc 
 			return nil, nil, err
 		}
 	}
-	wait = func() *os.ProcessState {
-		_ = cmd.Wait()
-		return cmd.ProcessState
+	if wait == nil {
+		wait = func() Ended {
+			_ = cmd.Wait()
+			return endedOf(cmd.ProcessState)
+		}
 	}
 	l.StatW.Close() // the shim's and its init's now: EOF if both are gone
 	if plan != nil {
-		l.CfgR.Close() // the shim's: a write fails if it is gone
-		err = initproc.WriteConfig(l.CfgW, cfg)
-		if err == nil {
-			err = initproc.WritePlan(l.CfgW, plan)
-		}
+		// The shim's and its init's now: a write fails if both are gone.
+		l.CfgR.Close()
+		err = initproc.WritePlan(l.CfgW, cfg, plan)
 	}
 	var m initproc.Message
 	if err == nil {

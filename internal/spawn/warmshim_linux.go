@@ -1,12 +1,14 @@
 package spawn
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hullbox/hull/internal/initproc"
 	"golang.org/x/sys/unix"
@@ -18,7 +20,9 @@ import (
 // and they are the part a Runtime can do before it is asked. So from a
 // Runtime's second Detached start on, one shim waits past them; StartShim
 // hands it the container's arguments and descriptors instead of starting
-// one, and the next is started in the background.
+// one. When that container exits, the shim comes back (giveBack) and
+// serves the next; if it has not come back within refillDelay, another
+// is started in the background.
 //
 // While it waits it is nothing but that: a child of the Spawner thread in
 // its own session, with pdeathsig SIGKILL (it dies with the Runtime, or
@@ -29,58 +33,108 @@ import (
 type warmShim struct {
 	cmd *exec.Cmd
 	ctl *os.File // initproc.ShimWarmFD's other end
+	// Under the pool's mu: out while a container has it; takes counts
+	// the containers it was given.
+	out   bool
+	takes int
 }
 
-// A shimPool is a Spawner's one warm shim, being started or ready.
+// A shimPool is a Spawner's one warm shim: ready, being started, or
+// neither.
 type shimPool struct {
-	mu     sync.Mutex
-	next   chan *warmShim // the one being started or ready (nil if it failed); made on second use
-	used   bool           // a Detached start has asked once
-	closed bool
+	mu      sync.Mutex
+	changed sync.Cond // on mu: ready, filling or closed changed
+	ready   *warmShim
+	filling bool // a warm shim is being started
+	used    bool // a Detached start has asked once
+	closed  bool
 }
+
+// refillDelay is how long a taken shim has to come back (its container
+// exited: giveBack) before another is started in its place: a Runtime
+// that runs short Detached containers one after another reuses one shim,
+// one that starts services gets a new one for the next.
+const refillDelay = 100 * time.Millisecond
 
 // takeShim returns a warm shim of exe, or nil: then the caller starts a
-// cold one. It starts the next one.
+// cold one. A shim being started is waited for (it is further on than a
+// cold one would be).
 func (s *Spawner) takeShim(exe string) *warmShim {
 	p := &s.shims
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.changed.L = &p.mu
+	for p.filling && p.ready == nil && !p.closed {
+		p.changed.Wait()
+	}
 	if p.closed {
 		return nil
 	}
-	if p.next == nil {
-		// As for warm inits (TakeWarm): a process that starts one
-		// Detached container (hull run -d) would only pay for a shim it
-		// never uses: the pool starts with the second.
-		if p.used {
-			p.next = make(chan *warmShim, 1)
-			go s.fillShim(p, exe)
+	if w := p.ready; w != nil {
+		p.ready = nil
+		if w.cmd.Path == exe {
+			w.out = true
+			w.takes++
+			n := w.takes
+			time.AfterFunc(refillDelay, func() { s.refillShim(exe, w, n) })
+			return w
 		}
-		p.used = true
-		return nil
+		go w.discard()
 	}
-	var w *warmShim
-	select {
-	case w = <-p.next:
-	default:
-		return nil // still starting: a cold start is no slower than waiting for it
+	// As for warm inits (TakeWarm): a process that starts one Detached
+	// container (hull run -d) would only pay for a shim it never uses:
+	// the pool starts with the second.
+	if p.used {
+		s.fillShimLocked(exe)
 	}
-	go s.fillShim(p, exe)
-	if w != nil && w.cmd.Path != exe {
-		w.discard()
-		w = nil
-	}
-	return w
+	p.used = true
+	return nil
 }
 
-// fillShim starts one of p's warm shims and offers it once it is ready
-// (or nil).
-func (s *Spawner) fillShim(p *shimPool, exe string) {
-	w, err := s.startWarmShim(exe)
-	if err != nil {
-		w = nil
+// refillShim starts a warm shim unless one is ready or being started,
+// or w has come back since its take n (it then serves the next).
+func (s *Spawner) refillShim(exe string, w *warmShim, n int) {
+	p := &s.shims
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.out && w.takes == n && !p.closed && p.ready == nil && !p.filling {
+		s.fillShimLocked(exe)
 	}
-	p.next <- w
+}
+
+// fillShimLocked starts a warm shim in the background (s.shims.mu held).
+func (s *Spawner) fillShimLocked(exe string) {
+	p := &s.shims
+	p.filling = true
+	go func() {
+		w, err := s.startWarmShim(exe)
+		p.mu.Lock()
+		p.filling = false
+		if err == nil && (p.closed || p.ready != nil) {
+			defer w.discard()
+		} else if err == nil {
+			p.ready = w
+		}
+		p.changed.Broadcast()
+		p.mu.Unlock()
+	}()
+}
+
+// giveBack makes w, whose container has exited, the ready shim, or lets
+// it go.
+func (s *Spawner) giveBack(w *warmShim) {
+	p := &s.shims
+	p.mu.Lock()
+	w.out = false
+	if !p.closed && p.ready == nil {
+		p.ready = w
+		p.changed.L = &p.mu
+		p.changed.Broadcast()
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	w.discard()
 }
 
 func (s *Spawner) startWarmShim(exe string) (*warmShim, error) {
@@ -112,13 +166,16 @@ func (s *Spawner) startWarmShim(exe string) (*warmShim, error) {
 }
 
 // assign hands the shim its arguments and descriptors (in the order
-// initproc.ShimWarmMode says): from then on it is cmd's shim.
-func (w *warmShim) assign(args initproc.ShimArgs, cfgR, statW, log, cgroupDir *os.File) error {
-	defer w.ctl.Close()
+// initproc.ShimWarmMode says): from then on it is that container's.
+func (w *warmShim) assign(args initproc.ShimArgs, cfgR, statW, log, goW, cgroupDir *os.File) error {
 	fds := []int{int(cfgR.Fd()), int(statW.Fd()), int(log.Fd())}
+	if goW != nil {
+		fds = append(fds, int(goW.Fd()))
+		args.GoFD = -1 // not 0: the shim's number replaces it
+	}
 	if cgroupDir != nil {
 		fds = append(fds, int(cgroupDir.Fd()))
-		args.CgroupFD = -1 // not 0: the shim's number replaces it
+		args.CgroupFD = -1
 	}
 	data, err := json.Marshal(args)
 	if err != nil {
@@ -128,6 +185,17 @@ func (w *warmShim) assign(args initproc.ShimArgs, cfgR, statW, log, cgroupDir *o
 	return unix.Sendmsg(int(w.ctl.Fd()), data, unix.UnixRights(fds...), nil, 0)
 }
 
+// exited waits until the shim's container has exited and returns the
+// shim's exit code for it; ok false if the shim exits instead (reap it).
+func (w *warmShim) exited() (code int, ok bool) {
+	var b [8]byte
+	n, err := w.ctl.Read(b[:])
+	if err != nil || n != 4 {
+		return 0, false
+	}
+	return int(binary.LittleEndian.Uint32(b[:4])), true
+}
+
 // discard kills a warm shim that will not be used and reaps it.
 func (w *warmShim) discard() {
 	_ = w.cmd.Process.Kill()
@@ -135,16 +203,19 @@ func (w *warmShim) discard() {
 	w.ctl.Close()
 }
 
-// close discards the warm shim, waiting for one being started.
+// close discards the ready shim, and waits for one being started (which
+// is discarded then).
 func (p *shimPool) close() {
 	p.mu.Lock()
+	p.changed.L = &p.mu
 	p.closed = true
-	next := p.next
-	p.mu.Unlock()
-	if next == nil {
-		return
+	w := p.ready
+	p.ready = nil
+	for p.filling {
+		p.changed.Wait()
 	}
-	if w := <-next; w != nil {
+	p.mu.Unlock()
+	if w != nil {
 		w.discard()
 	}
 }
