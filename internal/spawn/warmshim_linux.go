@@ -21,7 +21,7 @@ import (
 // Runtime's second Detached start on, one shim waits past them; StartShim
 // hands it the container's arguments and descriptors instead of starting
 // one. When that container exits, the shim comes back (giveBack) and
-// serves the next; if it has not come back within refillDelay, another
+// serves the next; if it has not come back within refillDelay (a second), another
 // is started in the background.
 //
 // While it waits it is nothing but that: a child of the Spawner thread in
@@ -54,7 +54,7 @@ type shimPool struct {
 // exited: giveBack) before another is started in its place: a Runtime
 // that runs short Detached containers one after another reuses one shim,
 // one that starts services gets a new one for the next.
-const refillDelay = 100 * time.Millisecond
+const refillDelay = time.Second
 
 // takeShim returns a warm shim of exe, or nil: then the caller starts a
 // cold one. A shim being started is waited for (it is further on than a
