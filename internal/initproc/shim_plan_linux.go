@@ -68,10 +68,11 @@ func readPlan(r io.Reader) ([]byte, error) {
 // its own). Our go-ahead comes once we serve it (goAhead). On failure, s
 // is nil and code the shim's exit code.
 func startPlan(args ShimArgs, cfgR, status *os.File) (s *shim, cfg *Config, code int) {
-	cfg, err := readShimConfig(cfgR)
+	r := ownerReader{cfg: cfgR, status: status}
+	cfg, err := readShimConfig(r)
 	var plan []byte
 	if err == nil {
-		plan, err = readPlan(cfgR)
+		plan, err = readPlan(r)
 	}
 	if err != nil {
 		return nil, nil, report(status, fail("shim", err))
@@ -187,6 +188,31 @@ func (s *shim) spawnPlan(args ShimArgs, plan []byte, cfgR, status *os.File) (pid
 			runtime.Gosched()
 		} else {
 			time.Sleep(50 * time.Microsecond)
+		}
+	}
+}
+
+// ownerReader reads the config pipe while the owner lives. The shim holds
+// that pipe's write end too (GoFD), so the owner's death before it sent
+// everything would never show there as EOF; it shows on the status pipe,
+// whose write end is ours and which has no reader left then (POLLERR).
+type ownerReader struct{ cfg, status *os.File }
+
+func (r ownerReader) Read(p []byte) (int, error) {
+	fds := []unix.PollFd{{Fd: int32(r.cfg.Fd()), Events: unix.POLLIN}, {Fd: int32(r.status.Fd())}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if fds[0].Revents != 0 {
+			return r.cfg.Read(p)
+		}
+		if fds[1].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
+			return 0, io.EOF
 		}
 	}
 }
