@@ -78,11 +78,10 @@ func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config, plan []byte) (proc 
 	// config pipe's write end.
 	var goW *os.File
 	if plan != nil {
-		fd, err := unix.FcntlInt(l.CfgW.Fd(), unix.F_DUPFD_CLOEXEC, 3)
-		if err != nil {
+		var err error
+		if goW, err = dupFile(l.CfgW, "go"); err != nil {
 			return nil, nil, err
 		}
-		goW = os.NewFile(uintptr(fd), "go")
 		defer goW.Close()
 	}
 	// What goes wrong in the shim (its log, DNS) is told there.
@@ -159,6 +158,24 @@ func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config, plan []byte) (proc 
 		return nil, nil, fmt.Errorf("shim: %w", err)
 	}
 	return proc, wait, nil
+}
+
+// dupFile is a copy of f's descriptor (close-on-exec), made without
+// taking f out of the poller as f.Fd would.
+func dupFile(f *os.File, name string) (*os.File, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	fd := -1
+	cerr := rc.Control(func(d uintptr) { fd, err = unix.FcntlInt(d, unix.F_DUPFD_CLOEXEC, 3) })
+	if cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 // StartGoInit starts l.Cmd, the Go init, from the sealed binary in its
