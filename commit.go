@@ -230,7 +230,7 @@ func (c *Container) commit(ctx context.Context, tag string, cfg *commitConfig) (
 	config.History = append(slices.Clone(parent.config.History), ocispec.History{
 		Created: &now, Author: cfg.author, CreatedBy: strings.Join(st.Args, " "), Comment: cfg.message,
 	})
-	rec, err := rt.writeCommitted(parent, config, layer, chains, parent.rec.Size+res.Size)
+	rec, err := rt.writeCommitted(parent, config, st.Healthcheck, layer, chains, parent.rec.Size+res.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -240,15 +240,16 @@ func (c *Container) commit(ctx context.Context, tag string, cfg *commitConfig) (
 	return rt.imageByDigest(rec.Manifest)
 }
 
-// writeCommitted stores config and a manifest of parent's layers plus layer, in parent's
+// writeCommitted stores config (with health, the container's health
+// check, as Docker's commit keeps it) and a manifest of parent's layers plus layer, in parent's
 // manifest format (OCI or Docker schema 2), and returns the image's record.
-func (rt *Runtime) writeCommitted(parent *Image, config ocispec.Image, layer ocispec.Descriptor, chains []digest.Digest, size int64) (*store.ImageRecord, error) {
+func (rt *Runtime) writeCommitted(parent *Image, config ocispec.Image, health *Healthcheck, layer ocispec.Descriptor, chains []digest.Digest, size int64) (*store.ImageRecord, error) {
 	mt, ct, lt := ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig, ocispec.MediaTypeImageLayer
 	if parent.rec.MediaType == manifest.MediaTypeDockerManifest {
 		mt, ct, lt = manifest.MediaTypeDockerManifest, manifest.MediaTypeDockerConfig, manifest.MediaTypeDockerLayerTar
 	}
 	layer.MediaType = lt
-	return rt.store.WriteImage(mt, ct, config, append(slices.Clone(parent.manifest.Layers), layer), chains, size)
+	return rt.store.WriteImage(mt, ct, withHealthcheck(config, health), append(slices.Clone(parent.manifest.Layers), layer), chains, size)
 }
 
 // runEntrypointCmd is the entrypoint and command a container created with

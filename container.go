@@ -45,6 +45,9 @@ type Container struct {
 	// (readStates): refresh need not read it again while its stamp is
 	// the same.
 	stamp statedir.Stamp
+	// restarts are this Runtime's restarts of the container by its
+	// policy (restartpolicy_linux.go), under mu.
+	restarts restarter
 }
 
 // ExitStatus is how a container's main process ended.
@@ -67,14 +70,16 @@ type ExitStatus struct {
 type StartError struct {
 	ID       string // container ID
 	Stage    string // what failed: "mount", "user", "exec"...
-	ExitCode int
-	Err      error
+	ExitCode int    // what Wait reports for it: 125, 126 or 127
+	Err      error  // the cause (Unwrap)
 }
 
+// Error says which container failed to start, at which stage and why.
 func (e *StartError) Error() string {
 	return fmt.Sprintf("start container %s: %s: %v", shortContainerID(e.ID), e.Stage, e.Err)
 }
 
+// Unwrap returns the cause, so that errors.Is sees the errno.
 func (e *StartError) Unwrap() error { return e.Err }
 
 // ID returns the container's ID: 64 hex digits.
@@ -291,6 +296,8 @@ type runConfig struct {
 	net        netRunConfig   // networks: network.go
 	publish    []portSpec     // WithPublish: publish.go
 	logs       logLimits      // WithLogMaxSize, WithLogMaxFiles: log_limits.go
+	health     *Healthcheck   // WithHealthcheck: health.go
+	restart    RestartPolicy  // WithRestartPolicy: restartpolicy.go
 	// attach is the attach socket Create serves for an owned container
 	// until its Start wires its streams (wireStdio takes it), so that a
 	// client attached before Start sees all of its output; nil if none.

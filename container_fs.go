@@ -7,10 +7,11 @@ type ChangeKind int
 // The kinds of change.
 const (
 	ChangeModified ChangeKind = iota // changed, or a directory with changes inside
-	ChangeAdded
-	ChangeDeleted
+	ChangeAdded                      // created
+	ChangeDeleted                    // removed (a whiteout in a committed layer)
 )
 
+// String is the letter docker diff prints: "C", "A" or "D".
 func (k ChangeKind) String() string {
 	switch k {
 	case ChangeAdded:
@@ -23,6 +24,6 @@ func (k ChangeKind) String() string {
 
 // Change is one path a container changed, relative to its image.
 type Change struct {
-	Kind ChangeKind
-	Path string // absolute inside the container: "/etc/passwd"
+	Kind ChangeKind // modified, added or deleted
+	Path string     // absolute inside the container: "/etc/passwd"
 }

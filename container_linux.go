@@ -131,6 +131,10 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 	st.Publish = rc.publishSpecs()
 	st.OpenStdin, st.TTY = rc.stdio.open || rc.stdio.stdin != nil, rc.stdio.tty
 	st.Entrypoint, st.Cmd = runEntrypointCmd(img.Config(), &rc) // commit.go
+	// The health check and the restart policy: health.go.
+	if err := st.setRunPolicies(img, &rc); err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
 	initproc.Trace("P spec built")
 	if err := rt.reserve(&st); err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
@@ -242,6 +246,7 @@ func (rt *Runtime) lockContainers() (func(), error) {
 // *TransitionError (ErrConflict). If the Runtime is closed meanwhile, the
 // error is ErrClosed.
 func (c *Container) Start(ctx context.Context) error {
+	c.userStart() // restartpolicy_linux.go
 	if err := c.start(ctx); err != nil {
 		return c.rt.closedMeanwhile(err)
 	}
@@ -288,6 +293,9 @@ func (c *Container) start(ctx context.Context) error {
 		err := c.transition(actStart, nil, "")
 		if _, refused := err.(*TransitionError); refused {
 			return nil
+		}
+		if err == nil {
+			c.startHealth(lp) // health_linux.go
 		}
 		return err
 	}
@@ -343,12 +351,16 @@ func (c *Container) reap() {
 		lp.cfgW.Close()
 		lp.cfgW = nil
 	}
+	restart := c.planRestartLocked(exit) // restartpolicy_linux.go
 	// Not after Remove (statusNone): the directory is going.
 	_ = c.transitionLocked(actExit, &exitRecord{code: exit.ExitCode, signal: int(exit.Signal), oomKilled: exit.OOMKilled, at: time.Now().UTC()}, "")
 	c.mu.Unlock()
 	c.emitExit(exit)
 	close(lp.done)
 	c.autoRemove()
+	if restart != nil {
+		restart()
+	}
 }
 
 // removeRunCgroup removes the cgroup of lp's run, once it has exited. A
@@ -385,7 +397,8 @@ func (c *Container) live() *liveProcess {
 // Wait blocks until the container's process exits and returns how it
 // ended. A created container's has not run yet: Wait returns once it has
 // been started (from any process) and has exited. For a container
-// another process owns, it polls.
+// another process owns, it polls. It returns at an exit that the restart
+// policy follows with a restart too (ContainerInspect.State.Restarting).
 func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
@@ -465,6 +478,7 @@ func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error {
 	if err != nil {
 		return fmt.Errorf("remove container %s: %w", shortContainerID(c.id), err)
 	}
+	c.markStopped() // no restart by its policy: restartpolicy_linux.go
 	c.mu.Lock()
 	unstarted := c.lp == nil && c.st.unstarted() // as last seen: running() looks again
 	c.mu.Unlock()
@@ -571,6 +585,7 @@ func (rt *Runtime) closeContainers() error {
 	rt.ctrs.mu.Unlock()
 	var errs []error
 	for _, c := range owned {
+		c.cancelRestart()
 		if c.detached() {
 			continue // it outlives us: stdio.go
 		}

@@ -1,114 +1,129 @@
-// Package hull is a container engine you import: it pulls, pushes and
-// manages OCI and Docker images, runs containers from them, and gives them
-// volumes and bridge networks, inside the program that calls it, with no
-// daemon, no socket and nothing to install.
+// Package hull is a container engine you import: it runs containers,
+// manages their images, networks and volumes, and talks to registries,
+// inside the program that calls it, with no daemon, no socket and
+// nothing else to install. It needs Linux, root and cgo: built with
+// CGO_ENABLED=0, Open fails with an error wrapping ErrUnsupported saying
+// so, and on other systems it compiles and the calls that need Linux
+// (Create, Run ...) return ErrUnsupported.
 //
-// # The story
-//
-// A Runtime is a handle on a state root (/var/lib/hull by default, or
+// A Runtime is a handle on a state root (DefaultRoot, /var/lib/hull, or
 // WithRoot). Open it, use it, Close it:
 //
 //	rt, err := hull.Open(ctx, hull.WithRoot(dir))
 //	if err != nil { ... }
-//	defer rt.Close()
+//	defer rt.Close() // ends the containers this Runtime owns
 //
-//	img, err := rt.Pull(ctx, "localhost:5000/app:1", hull.WithProgress(report))
-//	fmt.Println(img.ID(), img.RepoTags(), img.Config().Cmd)
-//
-// Pull resolves the reference the way Docker does ("redis" means
-// docker.io/library/redis:latest), picks the host's platform from a
-// multi-platform index, and streams every layer from the registry through
-// digest verification, decompression and unpacking at once, several layers
-// concurrently. Each layer is unpacked a single time, into a snapshot named
-// by its chain ID, and shared by every image that contains it; blobs and
-// layers already present are never fetched again.
-//
-// Images are found with Runtime.Image (by tag, digest or ID prefix) and
-// Runtime.Images, tagged with Runtime.Tag, removed with
-// Runtime.RemoveImage, and the space of unreferenced content is reclaimed
-// by Runtime.Prune. Runtime.Import turns a root filesystem tar into a
-// one-layer image, like `docker import`. Runtime.Save and Runtime.Load
-// write and read image archives, like `docker save` and `docker load`:
-// one tar holding both an OCI image layout and the docker save layout,
-// which docker and skopeo accept.
-//
-// # Registries
-//
-// Runtime.Push sends an image back: it asks the registry which blobs it
-// already has, mounts the ones another repository of the same registry
-// holds, uploads only the rest (concurrently) and pushes the manifest byte
-// for byte, so its digest is the same everywhere. Runtime.Login and
-// Runtime.Logout keep credentials in docker's config.json, as `docker login`
-// does; Runtime.RemoteTags lists a repository's tags. Every local tag keeps
-// its history (Runtime.TagHistory), and Runtime.Tag to an older digest rolls
-// it back.
+//	c, err := rt.Run(ctx, "redis:7", hull.WithName("cache"), hull.WithPublish("127.0.0.1::6379"))
+//	res, err := c.Exec(ctx, []string{"redis-cli", "ping"}, hull.WithExecStdout(os.Stdout))
+//	err = c.Stop(ctx, 10*time.Second)
+//	st, err := c.Wait(ctx) // st.ExitCode, st.Signal, st.OOMKilled
+//	err = c.Remove(ctx)
 //
 // # Containers
 //
-// Runtime.Run (or Create then Container.Start) starts a container from an
-// image: an init cloned from the calling process sets up new namespaces,
-// an overlay root filesystem over the image's shared layers, Docker's
-// default capabilities, seccomp profile and masked paths, then execs the
-// command. For most containers it is a posix_spawn-like clone that runs C
-// code in the caller's memory until that exec; those that need more (a
-// terminal, WithInit, Detached, a volume to fill, a build without cgo)
-// get a re-execution of the calling binary from a sealed in-memory copy,
-// so that a container can never write to it.
-// No daemon or shim stays behind: a container belongs to the process that
-// started it and dies with it, unless it was started WithDetached. See
-// docs/containers.md for the process model.
+// Runtime.Run pulls the image if it is missing, then creates and starts a
+// container (Runtime.Create and Container.Start separately): new PID,
+// mount, UTS, IPC, network and cgroup namespaces, an overlay root
+// filesystem over the image's shared layers, Docker's default
+// capabilities, seccomp profile, masked paths and resource limits
+// (WithMemory, WithCPUs, WithPidsLimit) applied before the command runs.
+// Container.Exec runs more commands in it, Container.Logs reads its
+// output from any process, Container.Wait returns its ExitStatus with
+// Docker's exit codes (125, 126, 127, 128+signal), and Stop, Kill,
+// Restart, Pause, Resume, Stats, Top, Diff, Export, the Copy methods,
+// Attach and Commit do what the docker commands of those names do.
+// Runtime.Container finds one by name or ID, Runtime.Containers lists
+// them (WithAllContainers, WithFilterLabel ...), from any process on the
+// root.
 //
-// # Sharing a root
+// Most containers start as a clone of the calling process that runs C
+// code until it execs the command; those that need more (WithInit,
+// WithDetached, a volume to fill) re-execute a sealed in-memory copy of
+// the program, whose package initialisers then run before the container
+// is set up. Nothing needs to be called from main or TestMain.
+// docs/containers.md has the process model.
 //
-// Several processes may open the same root at once and even pull the same
-// image at the same moment: the store is content-addressed, every write is
-// atomic (temp file and rename, with fsync for what must survive a crash
-// of the machine), and cross-process locks make sure a
-// layer is downloaded and unpacked once. A process that dies mid-pull
-// leaves only files that the next Open removes.
+// # Ownership
 //
-// # Untrusted content
+// A container belongs to the process that started it: when that process
+// calls Runtime.Close, or dies, its containers die too (parent-death
+// signal and cgroup kill), so a crashed test or tool leaks nothing. A
+// container started WithDetached outlives its creator instead, watched by
+// a small shim of hull's; any process on the same root finds it and can
+// Wait, Stop, Exec, read Logs and Remove it, as the docker CLI does with
+// dockerd's containers. Open recovers what a killed owner left behind
+// (mounts, cgroups, addresses, firewall rules), and what a deleted root
+// left on the host (Runtime.Sweep).
 //
-// Registries, manifests and layers are hostile until verified: every blob
-// is checked against its digest before it becomes visible, metadata sizes
-// are bounded, and a layer that tries to write outside its directory
-// (absolute or ../ paths, links out of the root, writes through symlinks)
-// is refused with an error wrapping ErrInvalidContent.
+// # Images
 //
-// # The API's rules
-//
-// Options, names and types follow a few rules, written down in
-// docs/api.md: every option is a With... func of a type named for the
-// call it configures (RunOption, ExecOption, ImageOption for Pull, Push,
-// Load and Import...), a setting has one name wherever it applies
-// (WithPlatform, WithProgress, WithForce), and values are Go types
-// (syscall.Signal, time.Duration) rather than text to parse.
-//
-// # Errors
-//
-// Errors wrap the sentinels in errors.go (ErrNotFound, ErrConflict,
-// ErrInvalidReference, ErrUnauthorized, ...) and are tested with
-// errors.Is; a registry's reply is a *RegistryError.
-//
-// # Volumes
-//
-// A Volume is a directory in the root (volumes/<name>/_data) that
-// containers mount with WithVolume; WithBind mounts a host path and
-// WithTmpfs a tmpfs. As with Docker, an empty volume is first filled with
-// the image's content at the mount path, an image's VOLUME paths get
-// anonymous volumes (deleted by Remove with WithRemoveVolumes, or by
-// PruneVolumes), and a volume in use by any container cannot be removed.
-// Export and ImportVolume back a volume up to a tar stream and restore it.
+// Runtime.Pull resolves a reference as Docker does ("redis" is
+// docker.io/library/redis:latest), picks the host's platform from an
+// index (WithPlatform for another), and streams every layer through
+// digest verification, decompression and unpacking at once. Each layer
+// is unpacked a single time, into a snapshot named by its chain ID, and
+// shared by every image and container that uses it. Runtime.Image and
+// Runtime.Images find local images, Runtime.Tag names them and keeps
+// each tag's history (Runtime.TagHistory: a rollback is a Tag),
+// Runtime.RemoveImage and Runtime.Prune free space, Runtime.Import makes
+// an image of a root filesystem tar, Container.Commit one of a container,
+// and Runtime.Save and Runtime.Load write and read docker save and OCI
+// archives. Layers, manifests and archives are hostile until verified:
+// a path that escapes its layer or a blob that does not match its digest
+// fails the call with ErrInvalidContent and stores nothing.
 //
 // # Networks
 //
-// A Network is a Linux bridge with its own subnet (CreateNetwork); its
-// state is under networks/<id>/ in the root, shared by every process that
-// opens it. Containers join the default network "bridge" unless given
-// WithNetwork (several are allowed) or WithNetworkMode ("none", "host",
-// "container:<name>"). On user-defined networks containers find each other
-// by name, alias and short ID; networks are isolated from each other, and
-// internal ones have no way out. Connect and Disconnect work on running
-// containers. Addresses are held while a container runs and released when
-// it stops, is removed, or its owner dies (the next Open).
+// Containers join the default network "bridge" unless given WithNetwork
+// (a user-defined bridge from Runtime.CreateNetwork; several allowed) or
+// WithNetworkMode ("none", "host", "container:<name>"). On a user-defined
+// network containers find each other by name and alias through hull's
+// DNS server; networks are isolated from each other, internal ones
+// (WithInternal) from everything. WithPublish publishes a port on the
+// host, like docker run -p. Network.Connect and Disconnect work on running
+// containers. See docs/networks.md, docs/dns.md and docs/ports.md.
+//
+// # Volumes
+//
+// A Volume (Runtime.CreateVolume) is a directory under the root that
+// containers mount with WithVolume; WithBind mounts a host path and
+// WithTmpfs a tmpfs. As with Docker, an empty volume is first filled from
+// the image, an image's VOLUME paths get anonymous volumes, and a volume
+// used by any container cannot be removed. Volume.Export and
+// Runtime.ImportVolume back one up to a tar stream and restore it.
+//
+// # Registries
+//
+// Runtime.Push sends a local tag to its registry, uploading only the
+// blobs the registry lacks and mounting those another of its repositories
+// holds. Credentials come from WithAuth, then docker's config.json (its
+// credential helpers too); Runtime.Login and Runtime.Logout manage them as
+// docker login does, and Runtime.RemoteTags lists a repository's tags.
+// Registries other than localhost, and those given to
+// WithInsecureRegistry, are reached over TLS.
+//
+// # Events and sharing a root
+//
+// Several processes may open the same root at once, even to pull the same
+// image at the same moment: the store is content-addressed, writes are
+// atomic and cross-process locks make each layer fetched and unpacked
+// once. Every process appends what it does to the root's event log, and
+// Runtime.Events follows it (container create, start, die, destroy ...;
+// image pull, tag, delete; network create, destroy), like docker events.
+//
+// # Errors and options
+//
+// Errors wrap the sentinels of this package (ErrNotFound, ErrConflict,
+// ErrInvalidArgument, ErrInvalidReference, ErrUnauthorized, ...) and are
+// tested with errors.Is; a registry's reply is a *RegistryError, a failed
+// start a *StartError. Every option is a With... func of a type named for
+// the call it configures (RunOption, ExecOption, ImageOption ...), and
+// states its default; docs/api.md has the rules.
+//
+// # The CLI
+//
+// cmd/hull is a docker-like command over this package (hull run, ps,
+// exec, logs, pull, push, images, network, volume, events, system prune
+// ...), with Docker's flags where they apply. It adds no logic the
+// library lacks: what it does, a program can do with the calls above.
 package hull

@@ -30,6 +30,9 @@ var (
 	ErrUnsupported = errors.New("unsupported")
 	// ErrClosed: the Runtime was closed.
 	ErrClosed = errors.New("runtime closed")
+	// ErrUnhealthy: the container's health check failed as many times in
+	// a row as its Retries allow (Container.WaitHealthy).
+	ErrUnhealthy = errors.New("unhealthy")
 )
 
 // RegistryError is a failed reply from a registry. It wraps ErrUnauthorized

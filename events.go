@@ -30,22 +30,24 @@ const (
 // Container actions: "create", "start", "die" (Attributes["exitCode"], and "signal" when
 // one ended it), "oom" (sent before "die" when the kernel's OOM killer ended it),
 // "pause", "unpause", "kill" (Attributes["signal"]), "restart", "destroy", "commit"
-// (Attributes["imageID"]). Image actions: "pull",
+// (Attributes["imageID"]), "health_status: healthy" and "health_status: unhealthy"
+// (each change of a health check's verdict; a restart policy's restarts are "die"
+// then "start"). Image actions: "pull",
 // "import", "tag", "untag", "delete". Network actions: "create", "destroy" (ID is the
 // network's; Attributes "name", "type" and, when the host's firewall got rules for it,
 // NetworkOptionFirewall and NetworkOptionFirewallWarning). Attributes of container
 // events always hold "name" and "image".
 type Event struct {
-	Time   time.Time
+	Time   time.Time // when it happened
 	Type   EventType // EventContainer, EventImage or EventNetwork
-	Action string
+	Action string    // "create", "start", "die", "pull" ... (above)
 	// ID is the container ID, the image ID (its config digest) or the
 	// network ID.
 	ID string
 	// Name is the container's or network's name, or the image reference the
 	// action was about ("redis:7"), when there is one.
 	Name       string
-	Attributes map[string]string
+	Attributes map[string]string // per action, above
 }
 
 // eventBuffer is how many events a subscriber's channel holds.

@@ -26,6 +26,7 @@ type Image struct {
 	tags     []string // normalised, sorted
 	manifest ocispec.Manifest
 	config   ocispec.Image
+	health   *Healthcheck // the config's HEALTHCHECK (Docker's field, not OCI's), nil for none
 }
 
 // ID returns the image ID, as Docker shows it: "sha256:" and the 64 hex
@@ -98,24 +99,24 @@ func (i *Image) Layers() []Layer {
 // ImageInspect is the JSON form of an image, with the field names of
 // `docker image inspect`.
 type ImageInspect struct {
-	ID           string              `json:"Id"`
-	RepoTags     []string            `json:"RepoTags"`
-	RepoDigests  []string            `json:"RepoDigests"`
-	Created      string              `json:"Created"`
-	Author       string              `json:"Author"`
-	Architecture string              `json:"Architecture"`
-	Variant      string              `json:"Variant,omitempty"`
-	Os           string              `json:"Os"`
-	Size         int64               `json:"Size"`
-	Config       ocispec.ImageConfig `json:"Config"`
-	RootFS       InspectRootFS       `json:"RootFS"`
-	Descriptor   ocispec.Descriptor  `json:"Descriptor"`
+	ID           string              `json:"Id"`                // Image.ID
+	RepoTags     []string            `json:"RepoTags"`          // "name:tag"s
+	RepoDigests  []string            `json:"RepoDigests"`       // "name@sha256:..."s of registries it came from or went to
+	Created      string              `json:"Created"`           // RFC 3339 with nanoseconds; empty if the config has no date
+	Author       string              `json:"Author"`            // the config's
+	Architecture string              `json:"Architecture"`      // the platform's: "amd64"
+	Variant      string              `json:"Variant,omitempty"` // the platform's: "v8"
+	Os           string              `json:"Os"`                // the platform's: "linux"
+	Size         int64               `json:"Size"`              // Image.Size: unpacked bytes
+	Config       ocispec.ImageConfig `json:"Config"`            // the image's run configuration
+	RootFS       InspectRootFS       `json:"RootFS"`            // its layers' diff IDs
+	Descriptor   ocispec.Descriptor  `json:"Descriptor"`        // its manifest's media type, digest and size
 }
 
 // InspectRootFS lists an image's layers by diff ID, as Docker does.
 type InspectRootFS struct {
-	Type   string   `json:"Type"`
-	Layers []string `json:"Layers"`
+	Type   string   `json:"Type"`   // "layers"
+	Layers []string `json:"Layers"` // diff IDs, bottom layer first
 }
 
 // Inspect returns the image in the form `docker image inspect` prints. It
@@ -173,6 +174,7 @@ func (rt *Runtime) load(ix *store.Index, rec *store.ImageRecord) (*Image, error)
 	if err := json.Unmarshal(cdata, &img.config); err != nil {
 		return nil, fmt.Errorf("image %s: config: %w", rec.Manifest, err)
 	}
+	img.health = imageHealthcheck(cdata)
 	return img, nil
 }
 

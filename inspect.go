@@ -15,11 +15,11 @@ import (
 // | jq` work on `hull inspect`: .Id, .Name, .State.Status, .Config.Image,
 // .HostConfig.NetworkMode, .NetworkSettings.Networks, .Mounts...
 type ContainerInspect struct {
-	ID      string             `json:"Id"`
-	Created time.Time          `json:"Created"`
-	Path    string             `json:"Path"` // the command
-	Args    []string           `json:"Args"` // its arguments
-	State   ContainerStateInfo `json:"State"`
+	ID      string             `json:"Id"`      // 64 hex digits
+	Created time.Time          `json:"Created"` // when Create made it
+	Path    string             `json:"Path"`    // the command
+	Args    []string           `json:"Args"`    // its arguments
+	State   ContainerStateInfo `json:"State"`   // status, PID, exit
 	// Image is the ID ("sha256:<hex>") of the image the container was
 	// created from, as Docker, also once that image has been removed
 	// (a container made by a hull older than this field's shows it only
@@ -28,49 +28,62 @@ type ContainerInspect struct {
 	Image string `json:"Image"`
 	// Name is the container's name with Docker's leading slash: "/cache"
 	// (Container.Name has none).
-	Name            string          `json:"Name"`
-	HostConfig      HostConfig      `json:"HostConfig"`
-	Mounts          []MountPoint    `json:"Mounts"` // volumes, binds and tmpfs mounts
-	Config          ContainerConfig `json:"Config"`
+	Name       string          `json:"Name"`
+	HostConfig HostConfig      `json:"HostConfig"` // resources and namespaces
+	Mounts     []MountPoint    `json:"Mounts"`     // volumes, binds and tmpfs mounts
+	Config     ContainerConfig `json:"Config"`     // image and run options
+	// RestartCount is how many times the restart policy restarted the
+	// container since it was last started by Start (or created).
+	RestartCount    int             `json:"RestartCount"`
 	NetworkSettings NetworkSettings `json:"NetworkSettings"` // networks and published ports
 }
 
 // ContainerStateInfo is the state part of ContainerInspect.
 type ContainerStateInfo struct {
-	Status     Status    `json:"Status"`  // StatusCreated, StatusRunning, StatusPaused or StatusExited
-	Running    bool      `json:"Running"` // running or paused, as Docker
-	Paused     bool      `json:"Paused"`
-	OOMKilled  bool      `json:"OOMKilled"`
-	Pid        int       `json:"Pid"` // host PID of the container's init; 0 when not running
-	ExitCode   int       `json:"ExitCode"`
-	Error      string    `json:"Error"` // why the start failed, if it did
-	StartedAt  time.Time `json:"StartedAt"`
-	FinishedAt time.Time `json:"FinishedAt"`
+	Status Status `json:"Status"` // StatusCreated, StatusRunning, StatusPaused or StatusExited
+	// Restarting: the container exited and its restart policy starts it
+	// again after a backoff (Status stays StatusExited meanwhile).
+	Restarting bool      `json:"Restarting"`
+	Running    bool      `json:"Running"`    // running or paused, as Docker
+	Paused     bool      `json:"Paused"`     // Pause'd (cgroup freezer)
+	OOMKilled  bool      `json:"OOMKilled"`  // the OOM killer killed a process of its last run
+	Pid        int       `json:"Pid"`        // host PID of the container's init; 0 when not running
+	ExitCode   int       `json:"ExitCode"`   // of the last run (ExitStatus.ExitCode); 0 before
+	Error      string    `json:"Error"`      // why the start failed, if it did
+	StartedAt  time.Time `json:"StartedAt"`  // last start; zero if never started
+	FinishedAt time.Time `json:"FinishedAt"` // last exit; zero if it never exited
+	// Health is the health check's state, nil without a health check.
+	Health *HealthState `json:"Health,omitempty"`
 }
 
 // ContainerConfig is the part of ContainerInspect that the image and the
 // run options configured (Docker's Config).
 type ContainerConfig struct {
-	Hostname   string   `json:"Hostname"`
-	User       string   `json:"User"`
-	TTY        bool     `json:"Tty"`       // WithTTY
-	OpenStdin  bool     `json:"OpenStdin"` // WithOpenStdin or WithStdin: Attach may send input
-	Env        []string `json:"Env"`
-	Cmd        []string `json:"Cmd"`
-	Image      string   `json:"Image"` // the reference the container was created from
-	WorkingDir string   `json:"WorkingDir"`
-	Entrypoint []string `json:"Entrypoint"`
+	Hostname   string   `json:"Hostname"`   // WithHostname, else the short ID
+	User       string   `json:"User"`       // WithUser, else the image's
+	TTY        bool     `json:"Tty"`        // WithTTY
+	OpenStdin  bool     `json:"OpenStdin"`  // WithOpenStdin or WithStdin: Attach may send input
+	Env        []string `json:"Env"`        // the image's, then WithEnv
+	Cmd        []string `json:"Cmd"`        // WithCmd, else the image's
+	Image      string   `json:"Image"`      // the reference the container was created from
+	WorkingDir string   `json:"WorkingDir"` // WithWorkdir, else the image's
+	Entrypoint []string `json:"Entrypoint"` // WithEntrypoint, else the image's
 	// Labels are the image's labels, then WithLabels.
 	Labels map[string]string `json:"Labels"`
+	// Healthcheck is the health check the container runs (the image's
+	// merged with WithHealthcheck), nil for none.
+	Healthcheck *Healthcheck `json:"Healthcheck,omitempty"`
 }
 
 // HostConfig is the part of ContainerInspect about the container's
 // resources and namespaces (Docker's HostConfig).
 type HostConfig struct {
-	NetworkMode NetworkMode `json:"NetworkMode"`
-	Memory      int64       `json:"Memory"`     // bytes; 0: unlimited
-	PidsLimit   int64       `json:"PidsLimit"`  // 0: unlimited
-	AutoRemove  bool        `json:"AutoRemove"` // WithAutoRemove
+	NetworkMode NetworkMode `json:"NetworkMode"` // "bridge", a network's name, "none", "host", "container:<id>"
+	Memory      int64       `json:"Memory"`      // bytes; 0: unlimited
+	PidsLimit   int64       `json:"PidsLimit"`   // 0: unlimited
+	AutoRemove  bool        `json:"AutoRemove"`  // WithAutoRemove
+	// RestartPolicy is WithRestartPolicy's; Name "no" by default.
+	RestartPolicy RestartPolicy `json:"RestartPolicy"`
 }
 
 // Inspect returns the container's configuration and current state. It
@@ -89,19 +102,24 @@ func (c *Container) Inspect(ctx context.Context) (ContainerInspect, error) {
 			Hostname: st.Hostname, User: st.User, TTY: st.TTY, OpenStdin: st.OpenStdin,
 			Env: slices.Clone(st.Env), Cmd: slices.Clone(st.Cmd), Image: st.Image,
 			WorkingDir: st.Workdir, Entrypoint: slices.Clone(st.Entrypoint),
-			Labels: cloneLabels(st.Labels),
+			Labels: cloneLabels(st.Labels), Healthcheck: st.Healthcheck.clone(),
 		},
 		HostConfig: HostConfig{
 			NetworkMode: st.NetworkMode, Memory: st.Memory, PidsLimit: st.PidsLimit,
-			AutoRemove: st.AutoRemove,
+			AutoRemove: st.AutoRemove, RestartPolicy: st.RestartPolicy,
 		},
-		Mounts: slices.Clone(st.Mounts), NetworkSettings: st.networkSettings(),
+		RestartCount: st.RestartCount,
+		Mounts:       slices.Clone(st.Mounts), NetworkSettings: st.networkSettings(),
 		State: ContainerStateInfo{
 			Status: st.Status, Running: st.Status == StatusRunning || st.Status == StatusPaused,
 			Paused:   st.Status == StatusPaused,
 			ExitCode: st.ExitCode, OOMKilled: st.OOMKilled, Error: st.Error,
 			StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
+			Restarting: st.restartPending(), Health: st.Health.clone(),
 		},
+	}
+	if in.HostConfig.RestartPolicy.Name == "" {
+		in.HostConfig.RestartPolicy.Name = RestartNo
 	}
 	if len(st.Args) > 0 {
 		in.Path, in.Args = st.Args[0], slices.Clone(st.Args[1:])
@@ -146,6 +164,8 @@ func (c *Container) snapshot() (containerState, error) {
 		// A view, not a transition: its owner (or the next Open's
 		// recovery) records the exit.
 		st.Status = st.view()
+	} else if st.supervised() {
+		c.supervisedView(&st) // health.go
 	}
 	return st, err
 }

@@ -17,8 +17,8 @@ type Layer struct {
 	Digest    digest.Digest // digest of the blob as stored in registries
 	DiffID    digest.Digest // digest of the uncompressed tar
 	ChainID   digest.Digest // identity of this layer together with those below it
-	MediaType string
-	Size      int64 // blob size in bytes
+	MediaType string        // of the blob: its compression, OCI or Docker
+	Size      int64         // blob size in bytes
 }
 
 // fetchLayers makes sure every layer's blob and snapshot are stored,

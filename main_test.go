@@ -3,6 +3,7 @@ package hull
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -15,6 +16,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("HULL_TEST_HELPER") != "" {
 		os.Exit(helperProcess())
 	}
+	skipExamplesWithoutContainers()
 	before := ourMounts()
 	code := m.Run()
 	if after := ourMounts(); code == 0 && len(after) > len(before) {
@@ -22,6 +24,28 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	os.Exit(code)
+}
+
+// skipExamplesWithoutContainers skips the runnable examples that run
+// containers (example_*_test.go: those of Runtime, Container, Network and
+// Volume) where they cannot run: not root, or no static busybox to make
+// their image from. An example has no t.Skip; -test.skip is the way,
+// unless the command line already set it.
+func skipExamplesWithoutContainers() {
+	why := ""
+	if os.Geteuid() != 0 {
+		why = "not root"
+	} else if _, err := os.Stat("/bin/busybox"); err != nil {
+		why = "no /bin/busybox (apt-get install busybox-static)"
+	}
+	if why == "" {
+		return
+	}
+	flag.Parse()
+	if f := flag.Lookup("test.skip"); f != nil && f.Value.String() == "" {
+		f.Value.Set("^Example(Runtime|Container|Network|Volume)")
+		fmt.Fprintf(os.Stderr, "examples that run containers skipped: %s\n", why)
+	}
 }
 
 // ourMounts lists mount points under the temp dir, where every test root

@@ -28,13 +28,13 @@ const (
 // MountPoint is one mount of a container, as ContainerInspect.Mounts
 // shows it (Docker's fields).
 type MountPoint struct {
-	Type        MountType `json:"Type"`           // MountTypeVolume, MountTypeBind or MountTypeTmpfs
-	Name        string    `json:"Name,omitempty"` // the volume's name
-	Source      string    `json:"Source"`
-	Destination string    `json:"Destination"`
+	Type        MountType `json:"Type"`             // MountTypeVolume, MountTypeBind or MountTypeTmpfs
+	Name        string    `json:"Name,omitempty"`   // the volume's name
+	Source      string    `json:"Source"`           // host path: the bind's source, the volume's _data; empty for tmpfs
+	Destination string    `json:"Destination"`      // path in the container
 	Driver      string    `json:"Driver,omitempty"` // volumes: "local"
-	RW          bool      `json:"RW"`
-	Propagation string    `json:"Propagation"` // binds: "rprivate" unless Propagation says otherwise
+	RW          bool      `json:"RW"`               // false when mounted read-only
+	Propagation string    `json:"Propagation"`      // binds: "rprivate" unless Propagation says otherwise
 	// Anonymous marks a volume made for this container (an image's VOLUME
 	// or WithAnonymousVolume): Remove with WithRemoveVolumes deletes it.
 	Anonymous bool `json:"Anonymous,omitempty"`

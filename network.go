@@ -64,14 +64,14 @@ type networkRecord = netsetup.Record
 // NetworkInspect describes a network. Its JSON form uses Docker's field
 // names (`docker network inspect`).
 type NetworkInspect struct {
-	Name     string            `json:"Name"`
-	ID       string            `json:"Id"`
-	Created  time.Time         `json:"Created"`
-	Scope    string            `json:"Scope"`  // always "local"
-	Driver   string            `json:"Driver"` // always "bridge"
-	Internal bool              `json:"Internal"`
-	Labels   map[string]string `json:"Labels"`
-	IPAM     NetworkIPAM       `json:"IPAM"`
+	Name     string            `json:"Name"`     // "bridge" for the default network
+	ID       string            `json:"Id"`       // 64 hex digits
+	Created  time.Time         `json:"Created"`  // when CreateNetwork made it
+	Scope    string            `json:"Scope"`    // always "local"
+	Driver   string            `json:"Driver"`   // always "bridge"
+	Internal bool              `json:"Internal"` // WithInternal
+	Labels   map[string]string `json:"Labels"`   // WithNetworkLabels
+	IPAM     NetworkIPAM       `json:"IPAM"`     // its subnet
 	// Options name the bridge device (com.docker.network.bridge.name) and,
 	// on a host whose iptables filter table drops forwarded traffic
 	// (Docker's), the rules hull added there for the bridge
@@ -83,21 +83,21 @@ type NetworkInspect struct {
 // NetworkIPAM is the address part of NetworkInspect.
 type NetworkIPAM struct {
 	Driver string              `json:"Driver"` // always "default"
-	Config []NetworkIPAMConfig `json:"Config"`
+	Config []NetworkIPAMConfig `json:"Config"` // one subnet
 }
 
 // NetworkIPAMConfig is one subnet of a network.
 type NetworkIPAMConfig struct {
-	Subnet  string `json:"Subnet"`
-	Gateway string `json:"Gateway"`
-	IPRange string `json:"IPRange,omitempty"`
+	Subnet  string `json:"Subnet"`            // CIDR
+	Gateway string `json:"Gateway"`           // the bridge's address
+	IPRange string `json:"IPRange,omitempty"` // WithIPRange
 }
 
 // NetworkEndpoint is a container attached to a network, as NetworkInspect
 // lists it.
 type NetworkEndpoint struct {
-	Name        string `json:"Name"`
-	MacAddress  string `json:"MacAddress"`
+	Name        string `json:"Name"`        // the container's
+	MacAddress  string `json:"MacAddress"`  // of its interface on the network
 	IPv4Address string `json:"IPv4Address"` // address/prefix length, e.g. "172.18.0.2/16"
 }
 
@@ -117,12 +117,12 @@ type NetworkSettings struct {
 // EndpointSettings is a container's attachment to one network. IPAddress,
 // Gateway and MacAddress are empty while the container is not running.
 type EndpointSettings struct {
-	NetworkID   string   `json:"NetworkID"`
-	Aliases     []string `json:"Aliases"`
-	IPAddress   string   `json:"IPAddress"`
-	IPPrefixLen int      `json:"IPPrefixLen"`
-	Gateway     string   `json:"Gateway"`
-	MacAddress  string   `json:"MacAddress"`
+	NetworkID   string   `json:"NetworkID"`   // Network.ID
+	Aliases     []string `json:"Aliases"`     // WithAlias
+	IPAddress   string   `json:"IPAddress"`   // IPv4, without the prefix
+	IPPrefixLen int      `json:"IPPrefixLen"` // the subnet's prefix length
+	Gateway     string   `json:"Gateway"`     // the bridge's address
+	MacAddress  string   `json:"MacAddress"`  // of the container's interface
 }
 
 // NetworkPruneReport is what PruneNetworks removed.

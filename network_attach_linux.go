@@ -314,11 +314,13 @@ func (c *Container) releaseNetworks() error {
 	c.mu.Lock()
 	eps := slices.Clone(c.st.Networks)
 	mode := c.st.NetworkMode
-	for i := range c.st.Networks {
-		ep := &c.st.Networks[i]
+	// A new slice: snapshots taken before (Inspect's) share the old one.
+	cleared := slices.Clone(c.st.Networks)
+	for i := range cleared {
+		ep := &cleared[i]
 		ep.IP, ep.Bits, ep.Gateway, ep.MAC = netip.Addr{}, 0, netip.Addr{}, ""
 	}
-	c.st.Ports = nil
+	c.st.Networks, c.st.Ports = cleared, nil
 	c.mu.Unlock()
 	if mode != NetworkModeBridge {
 		return nil

@@ -83,6 +83,7 @@ func (c *Container) respawn(ctx context.Context) error {
 	if err := st.apply(actRespawn, nil); err != nil {
 		return err
 	}
+	c.countRestart(&st) // restartpolicy_linux.go
 	// Listed before its new init exists (launch writes the state after):
 	// under this lock, so no Open unlists it meanwhile.
 	if err := markUnsettled(rt.containersDir(), c.id); err != nil {

@@ -57,6 +57,16 @@ type containerState struct {
 	Labels map[string]string `json:"labels,omitempty"`
 	Mounts []MountPoint      `json:"mounts,omitempty"` // volumes, binds, tmpfs: mounts.go
 
+	// Healthcheck is the check the container runs (the image's merged
+	// with WithHealthcheck), nil for none; Health its results: health.go.
+	Healthcheck *Healthcheck `json:"healthcheck,omitempty"`
+	Health      *HealthState `json:"health,omitempty"`
+	// RestartPolicy, the restarts it made since the last Start, and
+	// whether its owner is to restart it after a backoff: restartpolicy.go.
+	RestartPolicy RestartPolicy `json:"restartPolicy,omitzero"`
+	RestartCount  int           `json:"restartCount,omitempty"`
+	Restarting    bool          `json:"restarting,omitempty"`
+
 	Status     Status    `json:"status"`
 	Pid        int       `json:"pid,omitempty"`
 	PidStart   uint64    `json:"pidStart,omitempty"` // /proc/<pid>/stat starttime: guards against PID reuse

@@ -107,8 +107,12 @@ func (st *containerState) apply(a action, ex *exitRecord) error {
 	switch a {
 	case actStart:
 		st.StartedAt = time.Now().UTC()
+		if st.Healthcheck != nil { // a new run starts unchecked; the log stays, as Docker's
+			st.Health = &HealthState{Status: HealthStarting, Log: st.Health.clone().logOrNil()}
+		}
 	case actRespawn:
 		st.Error, st.ExitCode, st.ExitSignal, st.OOMKilled = "", 0, 0, false
+		st.Restarting = false
 	case actExit:
 		if ex == nil {
 			ex = &exitRecord{code: 137, signal: 9, at: time.Now().UTC()}
@@ -127,10 +131,12 @@ type TransitionError struct {
 	Status Status // the container's status when it was refused
 }
 
+// Error names the action, the container and its status.
 func (e *TransitionError) Error() string {
 	return fmt.Sprintf("%s container %s: %v: container is %s", e.Action, shortContainerID(e.ID), ErrConflict, e.Status)
 }
 
+// Unwrap returns ErrConflict: errors.Is(err, ErrConflict) holds.
 func (e *TransitionError) Unwrap() error { return ErrConflict }
 
 // transition applies a to the container's state under c.mu, records it

@@ -36,10 +36,14 @@ func (c *Container) autoRemove() {
 
 // Kill sends sig to the container's main process. It fails with
 // ErrConflict if the container is not running. As in Docker, a PID 1 that
-// has no handler for sig ignores it (SIGKILL always works).
+// has no handler for sig ignores it (SIGKILL always works). A SIGKILL is
+// a stop for the restart policy (see Stop); other signals are not.
 func (c *Container) Kill(ctx context.Context, sig syscall.Signal) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
+	}
+	if sig == syscall.SIGKILL {
+		c.markStopped() // its restart policy does not undo it: restartpolicy_linux.go
 	}
 	if err := c.signal(sig); err != nil {
 		return fmt.Errorf("kill container %s: %w", shortContainerID(c.id), err)
@@ -76,7 +80,11 @@ func (c *Container) signal(sig syscall.Signal) error {
 // else SIGTERM), waits up to timeout for the container to exit, then sends
 // SIGKILL. A negative timeout means the container's WithStopTimeout, else
 // 10 seconds. Stopping a container that is not running does nothing.
+// The container's restart policy does not undo a Stop, whichever process
+// applies it, and a restart waiting out its backoff is called off; the
+// next Start ends that.
 func (c *Container) Stop(ctx context.Context, timeout time.Duration) error {
+	c.markStopped() // its restart policy does not undo it: restartpolicy_linux.go
 	sig := syscall.SIGTERM
 	c.mu.Lock()
 	if c.st.StopSignal != 0 {

@@ -12,7 +12,7 @@ import (
 // image whose manifest digest is Digest.
 type TagEvent struct {
 	Digest digest.Digest // manifest digest (Image.Digest)
-	Time   time.Time
+	Time   time.Time     // when the tag was moved there
 }
 
 // TagHistory returns every image a local tag ("app:live") has pointed at,

@@ -24,13 +24,13 @@ type Volume struct {
 
 // VolumeInspect describes a volume, as `docker volume inspect`.
 type VolumeInspect struct {
-	Name       string            `json:"Name"`
+	Name       string            `json:"Name"`       // 64 hex digits for an anonymous one
 	Driver     string            `json:"Driver"`     // always "local"
 	Mountpoint string            `json:"Mountpoint"` // the host directory holding the volume's content
-	CreatedAt  time.Time         `json:"CreatedAt"`
-	Labels     map[string]string `json:"Labels"`
-	Options    map[string]string `json:"Options"` // driver options: always empty
-	Scope      string            `json:"Scope"`   // always "local"
+	CreatedAt  time.Time         `json:"CreatedAt"`  // when it was created or imported
+	Labels     map[string]string `json:"Labels"`     // WithVolumeLabels
+	Options    map[string]string `json:"Options"`    // driver options: always empty
+	Scope      string            `json:"Scope"`      // always "local"
 	// Anonymous reports a volume created without a name (by CreateVolume
 	// with "", for an image's VOLUME, or by WithAnonymousVolume):
 	// PruneVolumes removes it by default once unused.

@@ -33,7 +33,8 @@ type runFlags struct {
 	dns                    []string
 	mnt                    mountFlags // -v, --mount, --tmpfs: volume.go
 	publish                []string
-	logOpts                []string // --log-opt: logopts.go
+	logOpts                []string    // --log-opt: logopts.go
+	health                 healthFlags // --restart, --health-*: healthopts.go
 }
 
 func (f *runFlags) register(fs *flags, run bool) {
@@ -55,6 +56,7 @@ func (f *runFlags) register(fs *flags, run bool) {
 	fs.Strings(&f.capDrop, "", "cap-drop", "list", "Drop Linux capabilities")
 	fs.Bool(&f.init, "", "init", "Run an init inside the container that forwards signals and reaps processes")
 	f.mnt.register(fs)
+	f.health.register(fs)
 	fs.Strings(&f.dns, "", "dns", "list", "Set custom DNS servers (user-defined networks)")
 	fs.Strings(&f.publish, "p", "publish", "list", "Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto])")
 	fs.Strings(&f.networks, "", "network", "network", "Connect a container to a network (a name, bridge, none, host or container:<name|id>)")
@@ -153,6 +155,11 @@ func (f *runFlags) options(path string, cmd []string) ([]hull.RunOption, error) 
 		return nil, err
 	}
 	opts = append(opts, lopts...)
+	hopts, err := f.health.options(path)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, hopts...)
 	for _, p := range f.publish {
 		opts = append(opts, hull.WithPublish(p))
 	}
@@ -531,7 +538,9 @@ func statusText(s hull.ContainerStateInfo, now time.Time) string {
 	case s.Paused:
 		return "Up " + humanDuration(now.Sub(s.StartedAt)) + " (Paused)"
 	case s.Running:
-		return "Up " + humanDuration(now.Sub(s.StartedAt))
+		return "Up " + humanDuration(now.Sub(s.StartedAt)) + healthText(s.Health)
+	case s.Restarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", s.ExitCode, humanDuration(now.Sub(s.FinishedAt)))
 	case s.Status == hull.StatusCreated:
 		return "Created"
 	case s.FinishedAt.IsZero():

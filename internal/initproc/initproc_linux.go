@@ -135,6 +135,8 @@ func Run() {
 		os.Exit(125)
 	}
 	switch mode {
+	case SuperviseMode:
+		return // package hull's init runs it
 	case WarmMode:
 		os.Exit(runWarm())
 	case ShimMode:

@@ -67,6 +67,7 @@ func TestSecureExecRefused(t *testing.T) {
 		{[]string{Env + "=1"}, "secure-execution"},
 		{[]string{Env + "=1", JoinEnv + "=" + tasks}, "secure-execution"},
 		{[]string{Env + "=" + ShimMode}, "secure-execution"},
+		{[]string{Env + "=" + SuperviseMode}, "secure-execution"},        // before package hull's init sees it
 		{[]string{Env + "=1", ReaperEnv + "=1"}, errReaperNoCgo.Error()}, // reaper.c stood down too
 	} {
 		if code, out := run(tc.env...); code != 125 || !strings.Contains(out, tc.says) {

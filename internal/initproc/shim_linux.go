@@ -37,6 +37,12 @@ import (
 // ShimMode is Env's value for a Detached container's shim.
 const ShimMode = "shim"
 
+// SuperviseMode is Env's value for the supervisor of a Detached
+// container that has a health check or a restart policy: this package's
+// init leaves that process to package hull's, which runs it (hull's
+// restartpolicy_supervisor_linux.go).
+const SuperviseMode = "supervise"
+
 // ShimEnv holds the shim's ShimArgs, as JSON.
 const ShimEnv = "_HULL_SHIM"
 

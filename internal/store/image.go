@@ -8,11 +8,13 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// WriteImage stores config and a manifest of media type mt (its config of
-// media type ct) listing layers, whose blobs are stored already, and
-// returns the image's record, not yet in the index: chains are its
-// snapshots' chain IDs, size their unpacked bytes.
-func (s *Store) WriteImage(mt, ct string, config ocispec.Image, layers []ocispec.Descriptor, chains []digest.Digest, size int64) (*ImageRecord, error) {
+// WriteImage stores config (an ocispec.Image, or a type that marshals to
+// one with more fields, such as Docker's config.Healthcheck) and a
+// manifest of media type mt (its config of media type ct) listing
+// layers, whose blobs are stored already, and returns the image's record,
+// not yet in the index: chains are its snapshots' chain IDs, size their
+// unpacked bytes.
+func (s *Store) WriteImage(mt, ct string, config any, layers []ocispec.Descriptor, chains []digest.Digest, size int64) (*ImageRecord, error) {
 	cdata, err := json.Marshal(config)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,4 @@
+package hulltest
+
+// Missing is missing, for the external tests' TestMain.
+var Missing = missing
