@@ -98,10 +98,13 @@ func runWarmShim() int {
 // clears the parent-death signal and makes the log its stderr.
 func recvAssignment(ctl int) (args ShimArgs, cfgR, status *os.File, _ error) {
 	buf := make([]byte, maxShimArgs)
-	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, _, _, err := unix.Recvmsg(ctl, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	oob := make([]byte, unix.CmsgSpace(8*4)) // room for more than the 5 we take: a truncation fails the count below
+	n, oobn, flags, _, err := unix.Recvmsg(ctl, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return args, nil, nil, fmt.Errorf("receive assignment: %w", err)
+	}
+	if flags&(unix.MSG_CTRUNC|unix.MSG_TRUNC) != 0 {
+		return args, nil, nil, errors.New("receive assignment: cut short")
 	}
 	if n == 0 {
 		return args, nil, nil, errors.New("receive assignment: the Runtime let us go")
