@@ -28,6 +28,10 @@ var (
 	// ErrUnsupported: the operation is not supported on this platform or for
 	// this content (for example a schema1 manifest).
 	ErrUnsupported = errors.New("unsupported")
+	// ErrInvalidDockerfile: a Dockerfile cannot be built: bad syntax, an
+	// unknown instruction or flag, a stage or argument that does not
+	// exist. The error names the file and line.
+	ErrInvalidDockerfile = errors.New("invalid Dockerfile")
 	// ErrClosed: the Runtime was closed.
 	ErrClosed = errors.New("runtime closed")
 	// ErrUnhealthy: the container's health check failed as many times in

@@ -65,15 +65,15 @@ func (c *Container) refresh() error {
 	return nil
 }
 
-// removeAutoRemoved removes the exited WithAutoRemove containers that no
-// live process owns, such as a Detached one (run -d --rm) whose creator
+// removeAutoRemoved removes the exited WithAutoRemove containers (and the
+// RUN steps of builds: build_run.go) that no live process owns, such as a Detached one (run -d --rm) whose creator
 // has gone: Docker's daemon removes them when they exit; without a
 // daemon, the next Open does (an owner that is alive removes its own
 // when it reaps them). Open calls it after recovery, with the states
 // recovery left; failures are left for the next Open.
 func (rt *Runtime) removeAutoRemoved(states []containerState) {
 	for _, st := range states {
-		if !st.AutoRemove || st.Status != StatusExited || st.alive() || st.ownerAlive() {
+		if !st.AutoRemove && !st.buildStep() || st.Status != StatusExited || st.alive() || st.ownerAlive() {
 			continue
 		}
 		c, _ := rt.containerFor(st)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs hull's benchmarks and the same work done by the peers installed on
-# this machine (skopeo+umoci, runc, docker, podman ...), in one run, and
+# this machine (skopeo+umoci, runc, docker, podman, docker-compose,
+# podman-compose ...), in one run, and
 # prints the median of each metric (time, MB/s, KiB per container ...) and
 # its ratio to hull's.
 #
@@ -8,6 +9,10 @@
 #   sudo bench/compare.sh --short    # 1 sample, fewer containers at once
 #                                    # (what CI runs, to keep it working)
 #   sudo bench/compare.sh -bench Pull -count 9
+#
+# BenchmarkBuildCold and BenchmarkBuildRebuild compare hull's Build with
+# `docker build` (legacy builder) and `buildah bud` when installed;
+# BenchmarkBuildRebuild's runc-true row is one `runc run` of /bin/true.
 #
 # It runs inside its own network namespace: the registry is in-process on
 # 127.0.0.1, docker and podman get private state (see bench/peers_test.go)

@@ -1,7 +1,8 @@
 // Package bench holds hull's benchmarks: Go benchmarks of the library's
 // fast paths, each with sub-benchmarks that run the same work with the
 // peers installed on the machine (skopeo, umoci, runc, crun, docker,
-// podman, docker-proxy), so that one run reports them side by side.
+// podman, docker-proxy, docker-compose, podman-compose), so that one run
+// reports them side by side.
 // compare.sh runs them and prints medians and ratios of every metric
 // (time, MB/s, host KiB per container ...).
 //

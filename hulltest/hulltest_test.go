@@ -222,3 +222,26 @@ func TestImageOptions(t *testing.T) {
 		t.Errorf("String: %s", s)
 	}
 }
+
+// TestForHealthy: ForHealthy returns once the health check passes, and
+// fails at once, wrapping hull.ErrUnhealthy, when it reports unhealthy.
+func TestForHealthy(t *testing.T) {
+	t.Parallel()
+	ref := hulltest.Image(t, hulltest.WithBusybox())
+	check := func(test string, retries int) hull.RunOption {
+		return hull.WithHealthcheck(hull.Healthcheck{Test: []string{"CMD-SHELL", test},
+			Interval: 100 * time.Millisecond, Timeout: time.Second, Retries: retries})
+	}
+	c := hulltest.Run(t, ref, check("test -e /tmp/ready", 50), hull.WithCmd("sh", "-c", "sleep 0.3; touch /tmp/ready; exec sleep 60"))
+	start := time.Now()
+	hulltest.WaitFor(t, c, hulltest.ForHealthy())
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("healthy after %v, before the check could pass", d)
+	}
+	sick := hulltest.Run(t, ref, check("false", 1), hull.WithCmd("sleep", "60"))
+	err := hulltest.ForHealthy().Within(20*time.Second).Wait(t.Context(), sick)
+	var we *hulltest.WaitError
+	if !errors.As(err, &we) || we.Wait != "healthy" || !errors.Is(err, hull.ErrUnhealthy) {
+		t.Fatalf("err %v, want a WaitError for \"healthy\" wrapping ErrUnhealthy", err)
+	}
+}

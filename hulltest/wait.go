@@ -281,6 +281,20 @@ func ForExec(argv ...string) Strategy {
 	})
 }
 
+// ForHealthy waits until the container's health check (its image's
+// HEALTHCHECK, or hull.WithHealthcheck) reports it healthy
+// (hull.Container.WaitHealthy). It fails at once when the check reports
+// it unhealthy (the error wraps hull.ErrUnhealthy), when the container
+// exits, or when it has no health check.
+func ForHealthy() Strategy {
+	return Strategy{desc: "healthy", run: func(ctx context.Context, c *hull.Container) error {
+		if err := c.WaitHealthy(ctx); err != nil {
+			return &WaitError{Wait: "healthy", Err: err}
+		}
+		return nil
+	}}
+}
+
 // ForAll waits for each strategy in turn; it fails as the first that fails.
 func ForAll(strategies ...Strategy) Strategy {
 	return Strategy{desc: describe("all of", strategies), run: func(ctx context.Context, c *hull.Container) error {

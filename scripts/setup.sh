@@ -23,6 +23,9 @@ if [ ! -e "$policy" ]; then
 	trap 'rm -f "$policy"' EXIT
 fi
 apt-get install -y -qq --no-install-recommends docker.io podman netavark tini >/dev/null
+# docker-compose (v1, Python) and podman-compose: the compose peers of
+# BenchmarkCompose (bench/compose_test.go); ~21 small Python packages.
+apt-get install -y -qq --no-install-recommends docker-compose podman-compose >/dev/null
 # qemu-system-x86, e2fsprogs: scripts/vmtest.sh boots Debian 12's 6.1 kernel
 # (linux-image-cloud-amd64, whose .deb it downloads to its cache, not
 # installed on this host) with cgroup v2 only and runs the kernel tests

@@ -35,11 +35,11 @@ type action func(ctx context.Context, e *env, args []string) error
 func commands() []*command {
 	return []*command{
 		pullCmd(), pushCmd(), imagesCmd(), tagCmd(), rmiCmd(), inspectCmd(), importCmd(), pruneCmd(),
-		saveCmd(), loadCmd(), historyCmd(), tagsCmd(), loginCmd(), logoutCmd(),
+		buildCmd(), saveCmd(), loadCmd(), historyCmd(), tagsCmd(), loginCmd(), logoutCmd(),
 		diffCmd(), exportCmd(), cpCmd(), commitCmd(),
 		runCmd(), createCmd(), startCmd(), psCmd(), stopCmd(), killCmd(), restartCmd(), rmCmd(),
 		logsCmd(), execCmd(), waitCmd(), statsCmd(), topCmd(), pauseCmd(), unpauseCmd(),
-		attachCmd(), eventsCmd(), portCmd(),
+		attachCmd(), eventsCmd(), portCmd(), composeCmd(),
 		imageGroup(), networkGroup(),
 		volumeGroup(), systemGroup(),
 		versionCmd(), helpCmd(),

@@ -373,3 +373,10 @@ func (e *unknownError) Error() string {
 }
 
 func (e *unknownError) Unwrap() error { return ErrUnknownUser }
+
+// ResolveUserFS is ResolveUser against fsys's etc/passwd and etc/group
+// (an image's layers, archive.LayerFS): a build's COPY --chown.
+func ResolveUserFS(fsys fs.FS, user string) (uid, gid uint32, err error) {
+	u, err := resolveIn("", fsys, user)
+	return u.uid, u.gid, err
+}

@@ -19,6 +19,12 @@ func (s *Store) WriteImage(mt, ct string, config any, layers []ocispec.Descripto
 	if err != nil {
 		return nil, err
 	}
+	return s.WriteImageConfig(mt, ct, cdata, layers, chains, size)
+}
+
+// WriteImageConfig is WriteImage of a config already encoded (one with
+// Docker's extensions to the OCI config: Healthcheck, OnBuild, Shell).
+func (s *Store) WriteImageConfig(mt, ct string, cdata []byte, layers []ocispec.Descriptor, chains []digest.Digest, size int64) (*ImageRecord, error) {
 	cd, err := s.WriteBlob(cdata, "")
 	if err != nil {
 		return nil, err

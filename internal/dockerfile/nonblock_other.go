@@ -1,0 +1,5 @@
+//go:build !unix
+
+package dockerfile
+
+const nonBlock = 0
