@@ -65,8 +65,11 @@ func WithDockerfileContent(r io.Reader) BuildOption {
 func WithTags(refs ...string) BuildOption {
 	return func(c *buildConfig) error {
 		for _, ref := range refs {
+			if ref == "" {
+				return fmt.Errorf("%w: WithTags: empty reference", ErrInvalidArgument)
+			}
 			tag, err := optionalTag(ref)
-			if err != nil || tag == "" {
+			if err != nil {
 				return fmt.Errorf("%w: WithTags %q: %w", ErrInvalidArgument, ref, err)
 			}
 			c.tags = append(c.tags, tag)

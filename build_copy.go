@@ -117,10 +117,16 @@ func (b *builder) copy(ctx context.Context, st *stageState, sp *step, a copyArgs
 	for _, s := range a.SourceContents {
 		srcs = append(srcs, "<<"+s.Path)
 	}
-	created := fmt.Sprintf("%s %s %s # buildkit", name, strings.Join(srcs, " "), a.DestPath)
-	if a.from != "" {
-		created = fmt.Sprintf("%s --from=%s %s %s # buildkit", name, a.from, strings.Join(srcs, " "), a.DestPath)
+	// As BuildKit: the command, --chown and --chmod (not --from), the
+	// sources and the destination.
+	created := name
+	if a.chown != "" {
+		created += " --chown=" + a.chown
 	}
+	if a.chmod != "" {
+		created += " --chmod=" + a.chmod
+	}
+	created = fmt.Sprintf("%s %s %s # buildkit", created, strings.Join(srcs, " "), a.DestPath)
 	key, _ := json.Marshal(keyParts)
 	return b.layerStep(ctx, st, sp, created, []string{string(key)}, func() (*Image, error) {
 		return b.copyLayer(ctx, st, p)
@@ -135,12 +141,10 @@ func (b *builder) copyFrom(ctx context.Context, st *stageState, from string) (*I
 			break
 		}
 		if strings.EqualFold(s.st.Name, from) || strconv.Itoa(i) == from {
-			select {
-			case <-s.done:
-			case <-ctx.Done():
-				return nil, ctx.Err()
+			if err := b.waitStage(ctx, s); err != nil {
+				return nil, err
 			}
-			return s.img, s.err
+			return s.img, nil
 		}
 	}
 	return b.baseImage(ctx, from)

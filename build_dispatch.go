@@ -11,7 +11,6 @@ import (
 
 	"github.com/hullbox/hull/internal/dockerfile"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -45,9 +44,20 @@ func (b *builder) dispatch(ctx context.Context, st *stageState, sp *step, c inst
 				return b.file.Wrap(sp.loc, err)
 			}
 		}
-		// BuildKit records no history for ARG; the values are in the
-		// keys of the RUN steps that see them.
 		st.key = chainKey(st.key, "ARG", strings.Join(st.vars.set(nil), "\x00"))
+		// As BuildKit: "ARG NAME=value ..." with the values the ARGs
+		// took (NAME alone for one without a value), no layer.
+		var parts []string
+		for _, kv := range c.Args {
+			if v := st.vars.get(kv.Key); v != nil {
+				parts = append(parts, kv.Key+"="+*v)
+			} else {
+				parts = append(parts, kv.Key)
+			}
+		}
+		now := time.Now().UTC()
+		st.conf.History = append(st.conf.History, ocispec.History{Created: &now, CreatedBy: "ARG " + strings.Join(parts, " "), Comment: "buildkit.dockerfile.v0", EmptyLayer: true})
+		st.dirty = true
 		return nil
 	}
 	created := fmt.Sprintf("%s %s", strings.ToUpper(c.Name()), strings.TrimSpace(strings.TrimPrefix(sp.text, strings.ToUpper(c.Name()))))
@@ -64,7 +74,9 @@ func (b *builder) dispatch(ctx context.Context, st *stageState, sp *step, c inst
 	}
 	st.key = chainKey(st.key, c.Name(), string(data))
 	now := time.Now().UTC()
-	st.conf.History = append(st.conf.History, ocispec.History{Created: &now, CreatedBy: created, Comment: "buildkit.dockerfile.v0", EmptyLayer: true})
+	if created != "" {
+		st.conf.History = append(st.conf.History, ocispec.History{Created: &now, CreatedBy: created, Comment: "buildkit.dockerfile.v0", EmptyLayer: true})
+	}
 	st.dirty = true
 	b.event(BuildEvent{Kind: BuildStepDone, Stage: st.name, Step: sp.n, Instruction: sp.text})
 	return nil
@@ -94,13 +106,13 @@ func (b *builder) configStep(st *stageState, sp *step, c instructions.Command, c
 	case *instructions.CmdCommand:
 		cf.Cmd = b.withShell(st, c.ShellDependantCmdLine)
 		st.cmdSet = true
-		*created = "CMD " + jsonArgs(cf.Cmd)
+		*created = fmt.Sprintf("CMD %q", cf.Cmd)
 	case *instructions.EntrypointCommand:
 		cf.Entrypoint = b.withShell(st, c.ShellDependantCmdLine)
 		if !st.cmdSet {
 			cf.Cmd = nil // an inherited Cmd does not apply to a new entrypoint
 		}
-		*created = "ENTRYPOINT " + jsonArgs(cf.Entrypoint)
+		*created = fmt.Sprintf("ENTRYPOINT %q", cf.Entrypoint)
 	case *instructions.LabelCommand:
 		cf.Labels = mergeLabels(cf.Labels, nil)
 		var parts []string
@@ -131,7 +143,7 @@ func (b *builder) configStep(st *stageState, sp *step, c instructions.Command, c
 				ports = append(ports, w)
 			}
 		}
-		*created = "EXPOSE map[" + strings.Join(ports, " ") + "]"
+		*created = "EXPOSE " + strings.Join(ports, " ")
 	case *instructions.VolumeCommand:
 		if cf.Volumes == nil {
 			cf.Volumes = map[string]struct{}{}
@@ -146,7 +158,10 @@ func (b *builder) configStep(st *stageState, sp *step, c instructions.Command, c
 				cf.Volumes[v] = struct{}{}
 			}
 		}
-		*created = "VOLUME " + jsonArgs(c.Volumes)
+		*created = fmt.Sprintf("VOLUME %v", c.Volumes)
+		if c.Unset {
+			*created = fmt.Sprintf("VOLUME --unset %v", c.Volumes)
+		}
 	case *instructions.StopSignalCommand:
 		if err := validSignal(c.Signal); err != nil {
 			return b.file.Errorf(sp.loc, "STOPSIGNAL %s: %v", c.Signal, err)
@@ -159,13 +174,13 @@ func (b *builder) configStep(st *stageState, sp *step, c instructions.Command, c
 			h.Test = append([]string{"CMD-SHELL"}, h.Test[1:]...)
 		}
 		st.conf.Config.Healthcheck = &h
-		*created = "HEALTHCHECK " + healthText(&h)
+		*created = fmt.Sprintf("HEALTHCHECK %+v", h)
 	case *instructions.ShellCommand:
 		st.conf.Config.Shell = append([]string(nil), c.Shell...)
-		*created = "SHELL " + jsonArgs(c.Shell)
+		*created = fmt.Sprintf("SHELL %v", c.Shell)
 	case *instructions.OnbuildCommand:
 		st.conf.Config.OnBuild = append(append([]string(nil), st.conf.Config.OnBuild...), c.Expression)
-		*created = "ONBUILD " + c.Expression
+		*created = "" // BuildKit records no history for ONBUILD
 	case *instructions.MaintainerCommand:
 		st.conf.Author = c.Maintainer
 		*created = "MAINTAINER " + c.Maintainer
@@ -173,13 +188,6 @@ func (b *builder) configStep(st *stageState, sp *step, c instructions.Command, c
 		return b.file.Errorf(sp.loc, "%s is not supported by hull's builder", strings.ToUpper(c.Name()))
 	}
 	return nil
-}
-
-func healthText(h *dockerspec.HealthcheckConfig) string {
-	if len(h.Test) > 0 && h.Test[0] == "NONE" {
-		return "NONE"
-	}
-	return fmt.Sprintf("&{%s %s %s %s %s %d}", jsonArgs(h.Test), h.Interval, h.Timeout, h.StartPeriod, h.StartInterval, h.Retries)
 }
 
 func jsonArgs(args []string) string {
@@ -207,8 +215,9 @@ func (b *builder) withShell(st *stageState, c instructions.ShellDependantCmdLine
 // run is a RUN step: found in the cache, or run in a container and
 // committed.
 func (b *builder) run(ctx context.Context, st *stageState, sp *step, c *instructions.RunCommand) error {
-	if ms := instructions.GetMounts(c); len(ms) > 0 {
-		return b.file.Errorf(sp.loc, "RUN --mount=type=%s is not supported by hull's builder yet", ms[0].Type)
+	mounts, mountKey, err := b.runMounts(st, instructions.GetMounts(c))
+	if err != nil {
+		return b.file.Wrap(sp.loc, err)
 	}
 	for _, f := range c.FlagsUsed {
 		if f != "mount" {
@@ -217,12 +226,17 @@ func (b *builder) run(ctx context.Context, st *stageState, sp *step, c *instruct
 	}
 	argv := c.CmdLine
 	if c.PrependShell {
-		var err error
-		if argv, err = dockerfile.Heredoc(c, st.shell()); err != nil {
+		var script *dockerfile.Script
+		if argv, script, err = dockerfile.Heredoc(c, st.shell()); err != nil {
 			return b.file.Wrap(sp.loc, err)
 		}
 		if len(c.Files) == 0 {
 			argv = append(append([]string(nil), st.shell()...), strings.Join(c.CmdLine, " "))
+		}
+		if script != nil {
+			mounts = append(mounts, runMount{Type: "script", Target: "/dev/pipes", ID: script.Name, Data: script.Data})
+			data, _ := json.Marshal(mounts)
+			mountKey = string(data)
 		}
 	}
 	if len(argv) == 0 {
@@ -230,8 +244,8 @@ func (b *builder) run(ctx context.Context, st *stageState, sp *step, c *instruct
 	}
 	args := st.vars.set(st.conf.Config.Env)
 	created := "RUN " + strings.Join(argv, " ") + " # buildkit"
-	if len(args) > 0 {
-		created = fmt.Sprintf("RUN |%d %s %s # buildkit", len(args), strings.Join(args, " "), strings.Join(argv, " "))
+	if hist := st.vars.history(st.conf.Config.Env); len(hist) > 0 {
+		created = fmt.Sprintf("RUN |%d %s %s # buildkit", len(hist), strings.Join(hist, " "), strings.Join(argv, " "))
 	}
 	env := append(append([]string(nil), st.conf.Config.Env...), args...)
 	for _, k := range proxyArgs {
@@ -240,8 +254,8 @@ func (b *builder) run(ctx context.Context, st *stageState, sp *step, c *instruct
 		}
 	}
 	keyArgs, _ := json.Marshal(args)
-	return b.layerStep(ctx, st, sp, created, []string{"RUN", jsonArgs(argv), string(keyArgs), string(b.cfg.network)}, func() (*Image, error) {
-		return b.runStep(ctx, st, sp, argv, env)
+	return b.layerStep(ctx, st, sp, created, []string{"RUN", jsonArgs(argv), string(keyArgs), string(b.cfg.network), mountKey}, func() (*Image, error) {
+		return b.runStep(ctx, st, sp, argv, env, mounts)
 	})
 }
 

@@ -5,6 +5,7 @@ package hull
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -71,12 +72,16 @@ EOT
 COPY <<EOF /etc/greeting
 hello ${WHO}
 EOF
+RUN <<EOF
+#!/bin/sh
+echo "script $0" > /script
+EOF
 `})
 	img, _, err := buildTest(t, rt, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for p, want := range map[string]string{"h": "one\ntwo\n", "h2": "from a heredoc\n", "etc/greeting": "hello heredoc\n"} {
+	for p, want := range map[string]string{"h": "one\ntwo\n", "h2": "from a heredoc\n", "etc/greeting": "hello heredoc\n", "script": "script /dev/pipes/EOF\n"} {
 		if got := imageFile(t, rt, img, p); got != want {
 			t.Errorf("/%s = %q, want %q", p, got, want)
 		}
@@ -101,9 +106,12 @@ WORKDIR /w/${FROMCLI}
 RUN echo "$V|$FROMCLI|$GLOBAL|$A|$B|$C|$D|$E" > /seen && pwd >> /seen
 USER ${FROMCLI}:0
 `})
-	img, _, err := buildTest(t, rt, dir, WithBuildArg("FROMCLI", "cli"), WithBuildArg("NOTDECLARED", "x"))
+	img, log, err := buildTest(t, rt, dir, WithBuildArg("FROMCLI", "cli"), WithBuildArg("NOTDECLARED", "x"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if notes := slices.DeleteFunc(slices.Clone(log.evs), func(e BuildEvent) bool { return e.Kind != BuildNote }); len(notes) != 1 || !strings.Contains(notes[0].Line, "[NOTDECLARED]") {
+		t.Errorf("notes %+v, want one about NOTDECLARED", notes)
 	}
 	cfg := img.Config()
 	for _, e := range []string{"A=default-a", "B=fallback", "C=set", "D=$V", "E=g x", "V=env-wins"} {
@@ -259,5 +267,163 @@ func TestBuildTwoRuntimesAtOnce(t *testing.T) {
 	}
 	if _, err := rt.Image(t.Context(), "twice:1"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestBuildStageThroughArg: FROM ${S} naming a stage builds that stage
+// first; WithTarget stops at a stage and WithBuildLabels labels it.
+func TestBuildStageThroughArg(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	dir := buildDir(t, map[string]string{"Dockerfile": "ARG S=first\nFROM busybox:test AS first\nRUN echo a > /a\nFROM ${S} AS second\nRUN cat /a > /b\nFROM second\nRUN exit 9\n"})
+	img, _, err := buildTest(t, rt, dir, WithTarget("second"), WithBuildLabels(map[string]string{"built": "yes"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := imageFile(t, rt, img, "b"); got != "a\n" || img.Config().Labels["built"] != "yes" {
+		t.Errorf("/b = %q, labels %v", got, img.Config().Labels)
+	}
+}
+
+// TestBuildRunMounts: a cache mount keeps its content across builds (even
+// WithNoCache) and stays out of the layers; a tmpfs mount too.
+func TestBuildRunMounts(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox:test\n" +
+		"RUN --mount=type=cache,target=/cache,sharing=locked echo x >> /cache/log && wc -l < /cache/log > /count\n" +
+		"RUN --mount=type=tmpfs,target=/scratch touch /scratch/f && ls /scratch > /tmpfs\n"})
+	for i, want := range []string{"1\n", "2\n"} {
+		var opts []BuildOption
+		if i > 0 {
+			opts = append(opts, WithNoCache())
+		}
+		img, _, err := buildTest(t, rt, dir, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := mountImage(t, rt, img)
+		if data, _ := os.ReadFile(filepath.Join(root, "count")); strings.TrimSpace(string(data)) != strings.TrimSpace(want) {
+			t.Errorf("build %d: /count = %q, want %q", i+1, data, want)
+		}
+		if data, _ := os.ReadFile(filepath.Join(root, "tmpfs")); string(data) != "f\n" {
+			t.Errorf("build %d: /tmpfs = %q", i+1, data)
+		}
+		for _, p := range []string{"cache/log", "scratch/f"} {
+			if _, err := os.Stat(filepath.Join(root, p)); err == nil {
+				t.Errorf("build %d: /%s is in the image", i+1, p)
+			}
+		}
+	}
+}
+
+// TestBuildCopySemantics: Docker's COPY rules: globs, a directory's
+// contents, a file into an existing directory, a symlink source copies
+// its target, --chmod, ADD of a plain file and of a gzip tar.
+func TestBuildCopySemantics(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	dir := buildDir(t, map[string]string{
+		"a.txt": "a", "b.txt": "b", "c.md": "c", "tree/x/y": "y", "plain": "p",
+		"Dockerfile": "FROM busybox:test\n" +
+			"COPY *.txt /globbed/\n" +
+			"COPY tree /t\n" +
+			"COPY c.md /etc\n" +
+			"COPY link /linked\n" +
+			"COPY --chmod=600 a.txt /private\n" +
+			"ADD plain /added\n" +
+			"ADD arch.tgz /opt/\n" +
+			"RUN find /globbed /t /etc/c.md /linked /private /added /opt -type f | sort > /list && stat -c %a /private > /mode\n",
+	})
+	if err := os.Symlink("tree/x/y", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	cmd := exec.Command("tar", "-czf", filepath.Join(dir, "arch.tgz"), "-C", filepath.Join(dir, "tree"), "x")
+	cmd.Stderr = &buf
+	if err := cmd.Run(); err != nil {
+		t.Skipf("tar: %v %s", err, buf.String())
+	}
+	img, _, err := buildTest(t, rt, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/added\n/etc/c.md\n/globbed/a.txt\n/globbed/b.txt\n/linked\n/opt/x/y\n/private\n/t/x/y\n"
+	if got := imageFile(t, rt, img, "list"); got != want {
+		t.Errorf("files:\n%s\nwant:\n%s", got, want)
+	}
+	if got := imageFile(t, rt, img, "mode"); got != "600\n" {
+		t.Errorf("--chmod=600 gave %q", got)
+	}
+	if got := imageFile(t, rt, img, "linked"); got != "y" {
+		t.Errorf("/linked = %q", got)
+	}
+}
+
+// TestBuildHistory: the history a build records is BuildKit's, what
+// `docker build` records with its default builder: the same CreatedBy
+// text for each instruction (the formats of BuildKit v0.35.1's
+// dockerfile2llb, the parser's version in go.mod), an entry per ARG, none
+// for ONBUILD, and layers only where the step made one.
+func TestBuildHistory(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	base, err := rt.Image(t.Context(), "busybox:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := buildDir(t, map[string]string{"f.txt": "f\n", "Dockerfile": `FROM busybox:test
+ARG V=1
+ARG EMPTY
+ENV A=b C=d
+LABEL x=y
+WORKDIR /w
+COPY --chmod=0644 f.txt /w/
+RUN echo $V > /v
+CMD ["sh", "-c", "echo hi"]
+ENTRYPOINT ["/bin/sh"]
+EXPOSE 80 53/udp
+VOLUME ["/data"]
+USER 0:0
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=2s --retries=2 CMD true
+SHELL ["/bin/sh", "-c"]
+ONBUILD RUN true
+`})
+	img, _, err := buildTest(t, rt, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type entry struct {
+		by    string
+		empty bool
+	}
+	want := []entry{
+		{"ARG V=1", true},
+		{"ARG EMPTY", true},
+		{"ENV A=b C=d", true},
+		{"LABEL x=y", true},
+		{"WORKDIR /w", false},
+		{"COPY --chmod=0644 f.txt /w/ # buildkit", false},
+		{"RUN |2 V=1 EMPTY= /bin/sh -c echo $V > /v # buildkit", false},
+		{`CMD ["sh" "-c" "echo hi"]`, true},
+		{`ENTRYPOINT ["/bin/sh"]`, true},
+		{"EXPOSE 53/udp 80/tcp", true}, // the parser sorts the ports
+		{"VOLUME [/data]", true},
+		{"USER 0:0", true},
+		{"STOPSIGNAL SIGINT", true},
+		{"HEALTHCHECK {Test:[CMD-SHELL true] Interval:2s Timeout:0s StartPeriod:0s StartInterval:0s Retries:2}", true},
+		{"SHELL [/bin/sh -c]", true},
+	}
+	hist := img.History()
+	baseLen := len(base.History())
+	if len(hist) != baseLen+len(want) {
+		t.Fatalf("%d history entries after the base's %d, want %d: %+v", len(hist)-baseLen, baseLen, len(want), hist[baseLen:])
+	}
+	for i, w := range want {
+		h := hist[baseLen+i]
+		if h.CreatedBy != w.by || h.EmptyLayer != w.empty || h.Comment != "buildkit.dockerfile.v0" {
+			t.Errorf("entry %d: %q (empty %v, comment %q), want %q (empty %v)", i, h.CreatedBy, h.EmptyLayer, h.Comment, w.by, w.empty)
+		}
 	}
 }

@@ -56,7 +56,7 @@ func (b *builder) remember(key string, img *Image) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return
 	}
-	_ = fsutil.WriteFileAtomic(filepath.Join(dir, key), []byte(img.rec.Manifest.String()+"\n"), 0o600)
+	_ = fsutil.WriteFileAtomic(filepath.Join(dir, key), []byte(img.rec.Manifest.String()+"\n"), 0o600, fsutil.Unnamed())
 }
 
 // writeImage stores the image of st plus the layer added (nil: none, a

@@ -188,7 +188,7 @@ func (w *lineWriter) flush() []string {
 
 // runStep runs argv in a container of st's image with st's config, and
 // makes an image of st's plus the container's changes.
-func (b *builder) runStep(ctx context.Context, st *stageState, s *step, argv, env []string) (_ *Image, retErr error) {
+func (b *builder) runStep(ctx context.Context, st *stageState, s *step, argv, env []string, mounts []runMount) (_ *Image, retErr error) {
 	if st.img == nil {
 		return nil, b.file.Errorf(s.loc, "RUN in a stage FROM scratch: no command to run")
 	}
@@ -206,6 +206,16 @@ func (b *builder) runStep(ctx context.Context, st *stageState, s *step, argv, en
 	}
 	if c.User != "" {
 		opts = append(opts, WithUser(c.User))
+	}
+	for _, m := range mounts {
+		opt, unlock, err := b.mountOption(ctx, m)
+		if err != nil {
+			return nil, b.at(s.loc, err)
+		}
+		if unlock != nil {
+			defer unlock()
+		}
+		opts = append(opts, opt)
 	}
 	return b.runContainer(ctx, st, s, opts, out)
 }

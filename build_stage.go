@@ -31,8 +31,10 @@ type builder struct {
 	stages []*stageRun
 	steps  int
 	meta   *buildVars // the ARGs before the first FROM
+	target int        // index of the stage built
 
-	evMu sync.Mutex
+	evMu     sync.Mutex
+	consumed sync.Map // build arg names an ARG declared
 }
 
 // stageRun is a stage of the build and, once done, its result.
@@ -112,6 +114,7 @@ func (b *builder) build(ctx context.Context) (*Image, error) {
 	if b.cfg.target != "" && !strings.EqualFold(b.file.Stages[target].Name, b.cfg.target) {
 		return nil, fmt.Errorf("%w: %s: target stage %q not found", ErrInvalidDockerfile, b.file.Name, b.cfg.target)
 	}
+	b.target = target
 	if err := b.mark(target, 0); err != nil {
 		return nil, err
 	}
@@ -140,22 +143,36 @@ func (b *builder) build(ctx context.Context) (*Image, error) {
 	}
 	wg.Wait()
 	// The first error in Dockerfile order that is not a consequence of
-	// another stage's (a cancelled wait).
+	// another stage's (a wait or a step cut short by the cancel).
+	var first error
 	for _, s := range b.stages {
-		if s.err != nil && ctx.Err() == nil || s.err != nil && !isCanceled(s.err) {
+		if s.err != nil && !errors.Is(s.err, context.Canceled) {
 			return nil, s.err
 		}
-	}
-	for _, s := range b.stages {
-		if s.err != nil {
-			return nil, s.err
+		if first == nil {
+			first = s.err
 		}
 	}
+	if first != nil {
+		return nil, first
+	}
+	b.noteUnused()
 	return b.stages[target].img, nil
 }
 
-func isCanceled(err error) bool {
-	return err == context.Canceled || strings.Contains(err.Error(), context.Canceled.Error())
+// noteUnused notes the build arguments no ARG of the built stages
+// declared, as Docker warns of them.
+func (b *builder) noteUnused() {
+	var unused []string
+	for k := range b.cfg.args {
+		if _, ok := b.consumed.Load(k); !ok && !slices.Contains(proxyArgs, k) {
+			unused = append(unused, k)
+		}
+	}
+	if len(unused) > 0 {
+		slices.Sort(unused)
+		b.event(BuildEvent{Kind: BuildNote, Line: fmt.Sprintf("one or more build args %v were not consumed", unused)})
+	}
 }
 
 // mark marks stage i and the stages it uses as needed.
@@ -175,6 +192,12 @@ func (b *builder) mark(i, depth int) error {
 		}
 	}
 	for _, d := range deps {
+		// Names with variables: expanded with the ARGs before FROM (the
+		// stage's own are not known yet); a stage missed here is an
+		// error when it is used (waitStage), not a hang.
+		if x, _, err := b.meta.expand(b.file.Lex(), d); err == nil {
+			d = x
+		}
 		if j := b.stageIndex(d, i); j >= 0 {
 			if err := b.mark(j, depth+1); err != nil {
 				return err
@@ -194,6 +217,19 @@ func (b *builder) stageIndex(name string, before int) int {
 		}
 	}
 	return -1
+}
+
+// waitStage waits for stage s to be built, and returns its error.
+func (b *builder) waitStage(ctx context.Context, s *stageRun) error {
+	if !s.needed {
+		return fmt.Errorf("%w: stage %s is used through a variable the build could not expand before it started", ErrUnsupported, s.name)
+	}
+	select {
+	case <-s.done:
+		return s.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // buildStage runs one stage's FROM and instructions.
@@ -221,7 +257,7 @@ func (b *builder) buildStage(ctx context.Context, s *stageRun) (*Image, dockersp
 			return nil, dockerspec.DockerOCIImage{}, err
 		}
 	}
-	if len(b.cfg.labels) > 0 && s.idx == len(b.stages)-1 || len(b.cfg.labels) > 0 && strings.EqualFold(s.st.Name, b.cfg.target) {
+	if len(b.cfg.labels) > 0 && s.idx == b.target {
 		labels, _ := json.Marshal(b.cfg.labels)
 		st.key = chainKey(st.key, "--label", string(labels))
 		st.conf.Config.Labels = mergeLabels(st.conf.Config.Labels, b.cfg.labels)
@@ -289,13 +325,8 @@ func (b *builder) from(ctx context.Context, s *stageRun, st *stageState, sp *ste
 	switch j := b.stageIndex(base, s.idx); {
 	case j >= 0:
 		dep := b.stages[j]
-		select {
-		case <-dep.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if dep.err != nil {
-			return nil, dep.err
+		if err := b.waitStage(ctx, dep); err != nil {
+			return nil, b.at(sp.loc, err)
 		}
 		// A stage's result is a stored image whose config is the stage's.
 		st.img, st.conf, st.key = dep.img, cloneConf(dep.conf), chainKey("image", dep.img.ID())

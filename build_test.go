@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -210,7 +211,7 @@ func TestBuildErrors(t *testing.T) {
 		{"bad flag", "FROM busybox:test\nCOPY --nope=1 a /a\n", 2, ErrInvalidDockerfile},
 		{"no FROM", "RUN true\n", 1, ErrInvalidDockerfile},
 		{"missing source", "FROM busybox:test\n\nCOPY missing.txt /x\n", 3, ErrInvalidDockerfile},
-		{"mount", "FROM busybox:test\nRUN --mount=type=cache,target=/c true\n", 2, ErrInvalidDockerfile},
+		{"mount", "FROM busybox:test\nRUN --mount=type=secret,id=x true\n", 2, ErrInvalidDockerfile},
 		{"remote ADD", "FROM busybox:test\nADD https://example.com/x /x\n", 2, ErrInvalidDockerfile},
 		{"stopsignal", "FROM busybox:test\nSTOPSIGNAL what?\n", 2, ErrInvalidDockerfile},
 	} {
@@ -225,7 +226,18 @@ func TestBuildErrors(t *testing.T) {
 			}
 		})
 	}
-	dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo first; echo last words; exit 3\n"})
+	other := "linux/s390x"
+	if runtime.GOARCH == "s390x" {
+		other = "linux/amd64"
+	}
+	dir := buildDir(t, map[string]string{"Dockerfile": "FROM --platform=" + other + " busybox:test\n"})
+	if _, err := rt.Build(t.Context(), dir); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "Dockerfile:1:") {
+		t.Errorf("FROM --platform=%s: %v", other, err)
+	}
+	if _, err := rt.Build(t.Context(), dir, WithBuildPlatform(other)); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("WithBuildPlatform(%s): %v", other, err)
+	}
+	dir = buildDir(t, map[string]string{"Dockerfile": "FROM busybox:test\nRUN echo first; echo last words; exit 3\n"})
 	_, err := rt.Build(t.Context(), dir, WithTags("broken:1"))
 	var be *BuildError
 	if !errors.As(err, &be) || be.ExitCode != 3 || be.Line != 2 || !slices.Contains(be.Output, "last words") {
@@ -237,5 +249,26 @@ func TestBuildErrors(t *testing.T) {
 	cs, err := rt.Containers(t.Context(), WithAllContainers())
 	if err != nil || len(cs) != 0 {
 		t.Errorf("containers left behind: %d %v", len(cs), err)
+	}
+}
+
+// TestBuildOptions: bad option values fail naming the option, before
+// anything is read.
+func TestBuildOptions(t *testing.T) {
+	for _, o := range []BuildOption{
+		WithTags(""), WithTags("Bad Name"), WithBuildArg("", "x"), WithBuildArg("A=B", "x"), WithTarget(""),
+		WithBuildNetwork("container:x"), WithBuildPlatform("linux"), WithDockerfile(""), WithDockerfileContent(nil),
+	} {
+		var c buildConfig
+		if err := o(&c); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "With") {
+			t.Errorf("%v", err)
+		}
+	}
+	var c buildConfig
+	if err := WithDockerfile("x")(&c); err != nil {
+		t.Fatal(err)
+	}
+	if err := WithDockerfileContent(strings.NewReader(""))(&c); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("both Dockerfile options: %v", err)
 	}
 }

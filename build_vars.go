@@ -61,6 +61,7 @@ func (v *buildVars) stageScope() *buildVars {
 func (v *buildVars) declare(b *builder, key string, def *string, env []string) error {
 	var val *string
 	if bv, ok := v.build[key]; ok {
+		b.consumed.Store(key, true)
 		val = &bv
 	} else if def != nil {
 		x, _, err := b.file.Lex().ProcessWord(*def, v.getter(env))
@@ -97,6 +98,30 @@ func (v *buildVars) set(env []string) []string {
 			continue
 		}
 		out = append(out, a.key+"="+*a.val)
+	}
+	return out
+}
+
+// history returns the ARGs as BuildKit's history of a RUN step names
+// them: every declared one, in declaration order, with the value the
+// step's environment env gives it (ENV wins), else its own, else none
+// ("KEY=").
+func (v *buildVars) history(env []string) []string {
+	var out []string
+	for _, a := range v.args {
+		if _, auto := platformArgs()[a.key]; auto && v.meta == nil {
+			continue
+		}
+		val := ""
+		if a.val != nil {
+			val = *a.val
+		}
+		for _, kv := range env {
+			if k, x, ok := strings.Cut(kv, "="); ok && k == a.key {
+				val = x
+			}
+		}
+		out = append(out, a.key+"="+val)
 	}
 	return out
 }

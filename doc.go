@@ -72,6 +72,29 @@
 // a path that escapes its layer or a blob that does not match its digest
 // fails the call with ErrInvalidContent and stores nothing.
 //
+// # Builds
+//
+// Runtime.Build builds an image from a Dockerfile and a context
+// directory, as docker build does: BuildKit's parser and variable
+// expansion, multi-stage builds (unneeded stages skipped, independent
+// ones built at once), .dockerignore, and a layer cache in the store, so
+// that an unchanged rebuild starts nothing and a changed file rebuilds
+// from its step on. RUN steps are containers of this package, with no
+// network unless WithBuildNetwork says so; COPY and ADD write their layer
+// straight from the context. A bad Dockerfile fails with
+// ErrInvalidDockerfile naming the line; a failing RUN with a *BuildError.
+// See docs/build.md.
+//
+// # Health checks and restart policies
+//
+// WithHealthcheck (or the image's HEALTHCHECK) runs a check in the
+// container as Docker does, shown in Inspect's State.Health, announced by
+// health_status events and awaited by Container.WaitHealthy.
+// WithRestartPolicy restarts a container that exits ("on-failure",
+// "always", "unless-stopped") with Docker's backoff. Both run in the
+// owning process, and for a Detached container in a supervisor process
+// of its own that outlives the creator.
+//
 // # Networks
 //
 // Containers join the default network "bridge" unless given WithNetwork
@@ -120,10 +143,19 @@
 // the call it configures (RunOption, ExecOption, ImageOption ...), and
 // states its default; docs/api.md has the rules.
 //
+// # Beyond this package
+//
+// Package github.com/hullbox/hull/compose runs compose files (compose-go)
+// on a Runtime: Up, Down, Ps, Logs and the rest of docker compose.
+// Package github.com/hullbox/hull/hulltest is for go test: containers
+// removed with the test, endpoints, wait strategies, test images and
+// registries.
+//
 // # The CLI
 //
-// cmd/hull is a docker-like command over this package (hull run, ps,
-// exec, logs, pull, push, images, network, volume, events, system prune
-// ...), with Docker's flags where they apply. It adds no logic the
-// library lacks: what it does, a program can do with the calls above.
+// cmd/hull is a docker-like command over these packages (hull run, ps,
+// exec, logs, build, pull, push, images, network, volume, events, compose,
+// system prune ...), with Docker's flags where they apply. It adds no
+// logic the libraries lack: what it does, a program can do with the calls
+// above.
 package hull

@@ -22,7 +22,7 @@ import (
 const busyboxRef = "busybox:bench"
 
 // freshDir returns an empty directory that the caller removes.
-func freshDir(b *testing.B) string {
+func freshDir(b testing.TB) string {
 	b.Helper()
 	dir, err := os.MkdirTemp("", "hull-bench-")
 	if err != nil {
@@ -32,7 +32,7 @@ func freshDir(b *testing.B) string {
 }
 
 // need skips the benchmark unless every tool is installed.
-func need(b *testing.B, tools ...string) {
+func need(b testing.TB, tools ...string) {
 	b.Helper()
 	for _, t := range tools {
 		if _, err := exec.LookPath(t); err != nil {
@@ -42,7 +42,7 @@ func need(b *testing.B, tools ...string) {
 }
 
 // needRoot skips the benchmark unless it runs as root.
-func needRoot(b *testing.B) {
+func needRoot(b testing.TB) {
 	b.Helper()
 	if os.Geteuid() != 0 {
 		b.Skip("needs root: containers need namespaces, mounts and cgroups")
@@ -50,7 +50,7 @@ func needRoot(b *testing.B) {
 }
 
 // run runs a peer's command, failing the benchmark with its output.
-func run(b *testing.B, name string, args ...string) {
+func run(b testing.TB, name string, args ...string) {
 	b.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -60,7 +60,7 @@ func run(b *testing.B, name string, args ...string) {
 
 // output runs a peer's command and returns its trimmed standard output,
 // failing the benchmark with its error output.
-func output(b *testing.B, name string, args ...string) string {
+func output(b testing.TB, name string, args ...string) string {
 	b.Helper()
 	var stderr bytes.Buffer
 	cmd := exec.Command(name, args...)
@@ -111,7 +111,7 @@ var busybox struct {
 // (testutil.BusyboxFiles, plus bin/sink compiled from sinkSource) as a tar
 // stream, made once. It skips the benchmark unless it runs as root with
 // busybox-static and go installed.
-func busyboxTar(b *testing.B) []byte {
+func busyboxTar(b testing.TB) []byte {
 	b.Helper()
 	needRoot(b)
 	need(b, "go")
@@ -143,7 +143,7 @@ func busyboxTar(b *testing.B) []byte {
 
 // hullBusybox opens a runtime on a fresh root holding busyboxRef
 // imported from tarball; the root is closed and removed after b.
-func hullBusybox(b *testing.B, tarball []byte) *hull.Runtime {
+func hullBusybox(b testing.TB, tarball []byte) *hull.Runtime {
 	b.Helper()
 	ctx := context.Background()
 	root := freshDir(b)
@@ -163,7 +163,7 @@ func hullBusybox(b *testing.B, tarball []byte) *hull.Runtime {
 // ociBundle makes a runtime bundle of the busybox rootfs whose process
 // runs args, with the peer's default spec otherwise; it is removed after
 // b. The peer's state goes to the bundle's "state" directory.
-func ociBundle(b *testing.B, peer string, tarball []byte, args ...string) string {
+func ociBundle(b testing.TB, peer string, tarball []byte, args ...string) string {
 	b.Helper()
 	bundle := freshDir(b)
 	b.Cleanup(func() { os.RemoveAll(bundle) })
@@ -199,7 +199,7 @@ func ociBundle(b *testing.B, peer string, tarball []byte, args ...string) string
 }
 
 // imageBytes is the total size of the image's layer blobs in repo.
-func imageBytes(b *testing.B, reg *testutil.Registry, repo string, p testutil.Pushed) int64 {
+func imageBytes(b testing.TB, reg *testutil.Registry, repo string, p testutil.Pushed) int64 {
 	b.Helper()
 	r := reg.Repository(b, repo)
 	var total int64
@@ -220,7 +220,7 @@ var hullBin struct {
 
 // hullCLI builds the hull command (cmd/hull) once per run and returns its
 // path; it is removed with the peers' directory.
-func hullCLI(b *testing.B) string {
+func hullCLI(b testing.TB) string {
 	b.Helper()
 	need(b, "go")
 	hullBin.Lock()

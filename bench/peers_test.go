@@ -79,7 +79,7 @@ func privateNetns() bool {
 // peerDir returns the directory for the peers' state, made on first use,
 // and notes which hostPaths exist before any peer runs. Callers hold
 // peers.Mutex.
-func peerDir(b *testing.B) string {
+func peerDir(b testing.TB) string {
 	b.Helper()
 	if peers.dir != "" {
 		return peers.dir
@@ -115,7 +115,7 @@ func peerDir(b *testing.B) string {
 
 // needPeer skips b unless tools are installed and the process is in a
 // private network namespace.
-func needPeer(b *testing.B, tools ...string) {
+func needPeer(b testing.TB, tools ...string) {
 	b.Helper()
 	need(b, tools...)
 	if !privateNetns() {
@@ -125,7 +125,7 @@ func needPeer(b *testing.B, tools ...string) {
 
 // busyboxArchive returns the path of busyboxRef saved by hull (rt.Save)
 // from tarball, written once. Callers hold peers.Mutex.
-func busyboxArchive(b *testing.B, tarball []byte) string {
+func busyboxArchive(b testing.TB, tarball []byte) string {
 	b.Helper()
 	if peers.archive != "" {
 		return peers.archive
@@ -149,7 +149,7 @@ func busyboxArchive(b *testing.B, tarball []byte) string {
 
 // savedBusybox is busyboxArchive for callers that do not hold
 // peers.Mutex.
-func savedBusybox(b *testing.B, tarball []byte) string {
+func savedBusybox(b testing.TB, tarball []byte) string {
 	b.Helper()
 	peers.Lock()
 	defer peers.Unlock()
@@ -166,7 +166,7 @@ type daemon struct {
 
 // needDocker skips b unless docker can run here, and points the docker
 // CLI (DOCKER_HOST) at a private dockerd, started on first use.
-func needDocker(b *testing.B) {
+func needDocker(b testing.TB) {
 	b.Helper()
 	needPeer(b, "docker", "dockerd", "tini")
 	peers.Lock()
@@ -183,7 +183,7 @@ func needDocker(b *testing.B) {
 
 // dockerBusybox loads busyboxRef into the private dockerd from the
 // archive hull saved (once).
-func dockerBusybox(b *testing.B, tarball []byte) {
+func dockerBusybox(b testing.TB, tarball []byte) {
 	b.Helper()
 	peers.Lock()
 	defer peers.Unlock()
@@ -288,7 +288,7 @@ type podman struct {
 
 // needPodman skips b unless podman can run here, and returns it with
 // busyboxRef loaded from the archive hull saved.
-func needPodman(b *testing.B, tarball []byte) *podman {
+func needPodman(b testing.TB, tarball []byte) *podman {
 	b.Helper()
 	needPeer(b, "podman", "runc")
 	peers.Lock()
@@ -331,7 +331,7 @@ func (p *podman) cmd(args ...string) *exec.Cmd {
 }
 
 // run runs podman, failing b with its output.
-func (p *podman) run(b *testing.B, args ...string) {
+func (p *podman) run(b testing.TB, args ...string) {
 	b.Helper()
 	run(b, "podman", slices.Concat(p.global, args)...)
 }

@@ -215,3 +215,80 @@ func TestOrchestrator(t *testing.T) {
 		t.Errorf("orchestrator left %d files in its TMPDIR, %s first", len(left), left[0].Name())
 	}
 }
+
+func TestBuildExample(t *testing.T) {
+	requireRootBusybox(t)
+	tmp := t.TempDir()
+	out := runExample(t, tmp, "build", time.Minute)
+	requireLines(t, out,
+		`^image +build/busybox:1 [0-9a-f]{12}, `,
+		`^build +#1 `,
+		`^built +build/site:1 [0-9a-f]{12} in .*: 5 RUN and COPY steps ran, 0 from the cache$`,
+		`^run +build/site:1: exit 0$`,
+		`^ +hello from a hull build 1\.0\.3$`,
+		`^ +made by RUN on Linux$`,
+		`^ +<h1>v1</h1>$`,
+		`^ +/app/site: index\.html style\.css$`, // not debug.log: .dockerignore
+		`^build +#2 `,
+		`^built +build/site:1 [0-9a-f]{12} in .*: 2 RUN and COPY steps ran, 3 from the cache$`,
+		`^ +<h1>version 2</h1>$`,
+		`^build +#3 `,
+		`^built +build/site:1 [0-9a-f]{12} in .*: all 5 RUN and COPY steps from the cache$`,
+		`^same +#3 gave the image of #2: true `,
+		`^done `)
+	// The two stages build concurrently: their lines interleave, each
+	// stage's in order.
+	builds := regexp.MustCompile(`(?m)^build +#\d.*$`).Split(out, -1)
+	if len(builds) != 4 {
+		t.Fatalf("%d builds in the output, want 3", len(builds)-1)
+	}
+	requireLines(t, builds[1], `^step +1/10 version base `, `^step +3/10 version ran `)
+	requireLines(t, builds[1], `^step +4/10 final +base `, `^step +5/10 final +config +ENV `,
+		`^step +6/10 final +ran `, `^step +7/10 final +ran +.* COPY --from=version `, `^step +8/10 final +ran +.* COPY site/ `,
+		`^output +9/10 final +\| index\.html: 12 bytes$`, `^step +9/10 final +ran `, `^step +10/10 final +config +CMD `)
+	// Only the steps from the changed COPY on ran again.
+	requireLines(t, builds[2], `^step +3/10 version cached `)
+	requireLines(t, builds[2], `^step +6/10 final +cached `, `^step +7/10 final +cached `, `^step +8/10 final +ran `,
+		`^output +9/10 final +\| index\.html: 19 bytes$`, `^step +9/10 final +ran `)
+	requireLines(t, builds[3], `^step +8/10 final +cached `, `^step +9/10 final +cached `)
+	if strings.Contains(builds[3], " ran ") {
+		t.Errorf("unchanged build #3 ran a step:\n%s", builds[3])
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("build left %d files in its TMPDIR, %s first", len(left), left[0].Name())
+	}
+}
+
+func TestComposeExample(t *testing.T) {
+	requireRootBusybox(t)
+	tmp := t.TempDir()
+	out := runExample(t, tmp, "compose", time.Minute)
+	requireLines(t, out,
+		`^image +compose/busybox:1 [0-9a-f]{12}, `,
+		`^load +.*/visits/compose\.yaml: project visits, services \[store web\]$`,
+		`^up +Network visits_default  Created$`,
+		`^up +Volume visits_data  Created$`,
+		`^up +Container visits-store-1  Started$`,
+		`^up +Container visits-web-1  Started$`,
+		`^up +in .*: store healthy, then web started$`,
+		`^ps +visits-store-1 +store +running \(healthy\)$`,
+		`^ps +visits-web-1 +web +running +127\.0\.0\.1:\d+->80/tcp$`,
+		`^network +visits_default: [0-9./]+, gateway [0-9.]+; visits-store-1 [0-9.]+, visits-web-1 [0-9.]+$`,
+		`^http +GET http://127\.0\.0\.1:\d+/: 200 OK "hello from web, visitor 1"$`,
+		`^http +GET http://127\.0\.0\.1:\d+/: 200 OK "hello from web, visitor 2"$`,
+		`^http +GET http://127\.0\.0\.1:\d+/: 200 OK "hello from web, visitor 3"$`,
+		`^http +GET http://127\.0\.0\.1:\d+/data/visits: 200 OK "3" `)
+	// Logs merges the containers' lines: each container's in order.
+	requireLines(t, out, `^logs +visits-store-1 \| store: counting visits in /data$`,
+		`^logs +visits-store-1 \| store: visit 1$`, `^logs +visits-store-1 \| store: visit 3$`, `^down `)
+	requireLines(t, out, `^logs +visits-web-1 +\| web: serving on port 80$`,
+		`^logs +visits-web-1 +\| web: visitor 1 from `, `^logs +visits-web-1 +\| web: visitor 3 from `, `^down `)
+	requireLines(t, out,
+		`^down +Container visits-web-1  Removed$`,
+		`^down +Container visits-store-1  Removed$`,
+		`^down +Network visits_default  Removed$`,
+		`^down +Volume visits_data  Removed$`)
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("compose left %d files in its TMPDIR, %s first", len(left), left[0].Name())
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/hullbox/hull"
@@ -59,8 +60,10 @@ func (o *buildOpts) options(e *env) ([]hull.BuildOption, error) {
 	}
 	for _, a := range o.buildArgs {
 		k, v, ok := strings.Cut(a, "=")
-		if !ok { // docker takes the value from the environment
-			continue
+		if !ok { // as docker: the value from the environment, if set there
+			if v, ok = os.LookupEnv(k); !ok {
+				continue
+			}
 		}
 		opts = append(opts, hull.WithBuildArg(k, v))
 	}

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -147,30 +148,44 @@ func directive(data []byte, name string) (string, bool) {
 	return "", false
 }
 
+// Script is a RUN heredoc that starts with "#!": BuildKit runs it as a
+// file, /dev/pipes/<Name>, rather than giving it to the shell.
+type Script struct {
+	Name, Data string
+}
+
 // Heredoc returns the command line of a RUN whose arguments are heredocs
 // (`RUN <<EOF`), as BuildKit runs it: a lone heredoc's content is given to
-// the shell as its script; a command with heredocs gets them appended, for
-// the shell to read as its own heredocs. shell is the stage's SHELL.
-func Heredoc(c *instructions.RunCommand, shellCmd []string) ([]string, error) {
+// the shell as its script, or run as a file if it starts with "#!" (then
+// script is set); a command with heredocs gets them appended, for the
+// shell to read as its own heredocs. shell is the stage's SHELL.
+func Heredoc(c *instructions.RunCommand, shellCmd []string) (argv []string, script *Script, err error) {
 	args := c.CmdLine
 	if len(c.Files) == 0 {
-		return args, nil
+		return args, nil, nil
 	}
 	if len(args) != 1 || !c.PrependShell {
-		return nil, fmt.Errorf("heredoc RUN needs the shell form")
+		return nil, nil, fmt.Errorf("heredoc RUN needs the shell form")
 	}
 	if h := parser.MustParseHeredoc(args[0]); h != nil {
 		content := c.Files[0].Data
 		if c.Files[0].Chomp {
 			content = parser.ChompHeredocContent(content)
 		}
-		return append(append([]string(nil), shellCmd...), content), nil
+		if strings.HasPrefix(content, "#!") {
+			name := path.Base(path.Clean("/" + c.Files[0].Name))
+			if name == "/" || name == "." {
+				name = "EOF"
+			}
+			return []string{"/dev/pipes/" + name}, &Script{Name: name, Data: content}, nil
+		}
+		return append(append([]string(nil), shellCmd...), content), nil, nil
 	}
 	full := args[0]
 	for _, file := range c.Files {
 		full += "\n" + file.Data + file.Name
 	}
-	return append(append([]string(nil), shellCmd...), full), nil
+	return append(append([]string(nil), shellCmd...), full), nil, nil
 }
 
 // ParseTrigger parses an ONBUILD trigger of a base image: one instruction,

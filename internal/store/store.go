@@ -12,6 +12,9 @@
 //	holds/<id>.json      content held by a user (a container): not GC'ed
 //	gc.lock              shared by writers while they add content, exclusive
 //	                     for garbage collection
+//	buildcache/<key>     the build cache: a step's key -> the manifest
+//	                     digest of its image (written by hull's Build)
+//	buildmounts/<hash>   the directories of RUN --mount=type=cache
 //
 // Every write is atomic (temp file + fsync + rename), so a crash leaves either
 // the old state or the new, never a half-written blob or index.
