@@ -347,11 +347,12 @@ func (c *Container) reap() {
 	initproc.Trace("P reap released")
 	c.mu.Lock()
 	lp.exit = exit
+	goAhead := lp.cfgW == nil // Start let the command run
 	if lp.cfgW != nil {
 		lp.cfgW.Close()
 		lp.cfgW = nil
 	}
-	restart := c.planRestartLocked(exit) // restartpolicy_linux.go
+	restart := c.planRestartLocked(exit, goAhead) // restartpolicy_linux.go
 	// Not after Remove (statusNone): the directory is going.
 	_ = c.transitionLocked(actExit, &exitRecord{code: exit.ExitCode, signal: int(exit.Signal), oomKilled: exit.OOMKilled, at: time.Now().UTC()}, "")
 	c.mu.Unlock()

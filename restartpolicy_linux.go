@@ -55,12 +55,18 @@ func (c *Container) stoppedByUser() bool {
 // records the exit: whether the policy restarts the container after this
 // exit. If so it records Restarting (written with the exit) and returns
 // the restart, for the reaper to run once the exit is recorded; else nil.
-func (c *Container) planRestartLocked(exit ExitStatus) func() {
+// goAhead says whether Start let the command run: a command that exits at
+// once may be reaped before Start records it running (the status is
+// still created then), and its exit counts; an init that never got the
+// go-ahead, or whose command could not be executed (126, 127 before it
+// ran), is no run to restart.
+func (c *Container) planRestartLocked(exit ExitStatus, goAhead bool) func() {
 	st := &c.st
 	if st.Detached { // its supervisor's: restartpolicy_supervisor_linux.go
 		return nil
 	}
-	if st.Status == statusNone || st.Status == StatusCreated || !st.RestartPolicy.restarts(exit.ExitCode, st.RestartCount) ||
+	neverRan := st.Status == StatusCreated && (!goAhead || exit.ExitCode == 126 || exit.ExitCode == 127)
+	if st.Status == statusNone || neverRan || !st.RestartPolicy.restarts(exit.ExitCode, st.RestartCount) ||
 		c.rt.checkOpen() != nil || c.stoppedByUser() {
 		return nil
 	}
