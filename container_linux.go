@@ -318,16 +318,13 @@ func (c *Container) reap() {
 	c.stopDNS(lp)
 	_ = lp.io.Close()
 	var exit ExitStatus
-	if !ended.OK {
+	if ws := ended.Status; !ended.OK {
 		exit.ExitCode = 137 // not ours to reap after all: as killed
+	} else if ws.Signaled() {
+		exit.Signal = ws.Signal()
+		exit.ExitCode = 128 + int(exit.Signal)
 	} else {
-		ws := ended.Status
-		if ws.Signaled() {
-			exit.Signal = ws.Signal()
-			exit.ExitCode = 128 + int(exit.Signal)
-		} else {
-			exit.ExitCode = ws.ExitStatus()
-		}
+		exit.ExitCode = ws.ExitStatus()
 	}
 	exit.OOMKilled = lp.cg.OOMKilled()
 	if lp.kind == "shim" {
