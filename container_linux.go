@@ -23,10 +23,10 @@ import (
 // liveProcess is a container init this Runtime started and will reap.
 type liveProcess struct {
 	proc *os.Process
-	wait func() *os.ProcessState // reaps proc
-	kind string                  // the init: "plan", "go", "go-warm" or "shim" (spawn.Init)
-	in   *spawn.Init             // its reports (Next)
-	cfgW *os.File                // the start byte goes here; nil once sent
+	wait func() spawn.Ended // reaps proc (a warm shim tells its exit)
+	kind string             // the init: "plan", "go", "go-warm" or "shim" (spawn.Init)
+	in   *spawn.Init        // its reports (Next)
+	cfgW *os.File           // the start byte goes here; nil once sent
 	cg   *cgroup.Cgroup
 	io   *containerStdio // logs, stdin, terminal: stdio_linux.go
 	rc   *runConfig      // the options it ran with, for a restart: restart_linux.go
@@ -314,19 +314,17 @@ func (c *Container) start(ctx context.Context) error {
 // reap waits for the init, records how it ended and removes the cgroup.
 func (c *Container) reap() {
 	lp := c.lp
-	ps := lp.wait()
+	ended := lp.wait()
 	c.stopDNS(lp)
 	_ = lp.io.Close()
 	var exit ExitStatus
-	if ps == nil {
+	if ws := ended.Status; !ended.OK {
 		exit.ExitCode = 137 // not ours to reap after all: as killed
-	} else if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
-		if ws.Signaled() {
-			exit.Signal = ws.Signal()
-			exit.ExitCode = 128 + int(exit.Signal)
-		} else {
-			exit.ExitCode = ws.ExitStatus()
-		}
+	} else if ws.Signaled() {
+		exit.Signal = ws.Signal()
+		exit.ExitCode = 128 + int(exit.Signal)
+	} else {
+		exit.ExitCode = ws.ExitStatus()
 	}
 	exit.OOMKilled = lp.cg.OOMKilled()
 	if lp.kind == "shim" {

@@ -2,6 +2,9 @@ package hull
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,6 +90,36 @@ func TestDetachedCreatorKilled(t *testing.T) {
 	if counts[StatusRunning] == 0 {
 		t.Errorf("no creator got as far as a running container: the kills are too early to test anything")
 	}
+	// No shim is left waiting for a creator that died (one of a created
+	// container gives up; one of a removed container exits).
+	var left []int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if left = shimsOfRoot(root); len(left) == 0 {
+			break
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("shims left: %v", left)
+	}
+}
+
+// shimsOfRoot are the shims (hull-shim <id>) whose log (stderr) is under
+// root.
+func shimsOfRoot(root string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		args, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		log, _ := os.Readlink("/proc/" + e.Name() + "/fd/2")
+		if strings.HasPrefix(string(args), "hull-shim\x00") && strings.HasPrefix(log, root+"/") && pidAlive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // pidAlive reports whether pid exists and is not a zombie.

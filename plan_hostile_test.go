@@ -70,7 +70,14 @@ func runHostile(t *testing.T, rt *Runtime, ref string, image []byte, opts ...Run
 		}
 	}
 	var out syncBuffer
-	opts = append([]RunOption{WithStdout(&out), WithStderr(&out), WithNetworkMode(NetworkModeNone), WithHostname("probe")}, opts...)
+	detached := slices.ContainsFunc(opts, func(o RunOption) bool { return o == nil })
+	opts = slices.DeleteFunc(opts, func(o RunOption) bool { return o == nil })
+	if detached { // its output is in its log
+		opts = append([]RunOption{WithDetached()}, opts...)
+	} else {
+		opts = append([]RunOption{WithStdout(&out), WithStderr(&out)}, opts...)
+	}
+	opts = append([]RunOption{WithNetworkMode(NetworkModeNone), WithHostname("probe")}, opts...)
 	c, err := rt.Run(t.Context(), ref, opts...)
 	var o hostileOutcome
 	if c != nil {
@@ -80,9 +87,18 @@ func runHostile(t *testing.T, rt *Runtime, ref string, image []byte, opts ...Run
 			err = werr
 		}
 		o.code = st.ExitCode
+		if detached && werr == nil {
+			err = c.Logs(t.Context(), WithLogsStdout(&out), WithLogsStderr(&out))
+		}
 	}
 	norm := func(s string) string { return idsRE.ReplaceAllString(strings.ReplaceAll(s, rt.Root(), "ROOT"), "ID") }
-	o.out = norm(out.String())
+	// Lines in order, but for a Detached container's stdout and stderr,
+	// two pipes: compared sorted.
+	lines := strings.SplitAfter(out.String(), "\n")
+	if detached {
+		slices.Sort(lines)
+	}
+	o.out = norm(strings.Join(lines, ""))
 	if err != nil {
 		o.failed, o.err = true, norm(err.Error())
 		var se *StartError
@@ -132,7 +148,8 @@ func hostState(t *testing.T, dir string) string {
 
 // TestPlanHostileImages runs images whose symlinks aim the container's
 // mounts at the host (absolute paths, "..", loops, the root itself) with
-// plan.c's init and with the Go init: both must start or fail the same
+// plan.c's init and with the Go init, each owned and Detached (cloned or
+// started by the container's shim): all must start or fail the same
 // way, and neither may create, change or mount anything outside the
 // container's root. What the image has at /etc/hosts, /etc/hostname,
 // /etc/resolv.conf, /dev, /proc and /sys is hidden by the init layer
@@ -205,12 +222,28 @@ func TestPlanHostileImages(t *testing.T) {
 			image := hostileImage(t, tc.files...)
 			ref := "hostile:" + strconv.Itoa(i)
 			before := hostState(t, outside) + hostState(t, src)
-			var got [2]hostileOutcome
-			for j, rt := range []*Runtime{rtPlan, rtGo} {
-				got[j] = runHostile(t, rt, ref, image, tc.opts...)
-				if after := hostState(t, outside) + hostState(t, src); after != before {
-					t.Fatalf("goInit=%v: the host changed:\nbefore:\n%safter:\n%s", rt.goInit, before, after)
+			// Owned, then Detached (its shim starts the init: a nil
+			// option says so to runHostile).
+			var got [4]hostileOutcome
+			for j, rt := range []*Runtime{rtPlan, rtGo, rtPlan, rtGo} {
+				opts := tc.opts
+				if j >= 2 {
+					opts = append([]RunOption{nil}, opts...)
 				}
+				got[j] = runHostile(t, rt, ref, image, opts...)
+				if after := hostState(t, outside) + hostState(t, src); after != before {
+					t.Fatalf("goInit=%v detached=%v: the host changed:\nbefore:\n%safter:\n%s", rt.goInit, j >= 2, before, after)
+				}
+			}
+			if got[2] != got[3] {
+				t.Errorf("Detached, plan.c's init and the Go init differ:\nplan: %+v\ngo:   %+v", got[2], got[3])
+			}
+			sorted := got[0]
+			lines := strings.SplitAfter(sorted.out, "\n")
+			slices.Sort(lines)
+			sorted.out = strings.Join(lines, "")
+			if got[2] != sorted {
+				t.Errorf("owned and Detached differ:\nowned:    %+v\ndetached: %+v", sorted, got[2])
 			}
 			t.Logf("plan: %+v", got[0])
 			// The same outcome in the same words (planWord words both),

@@ -52,7 +52,8 @@ hull_tests=(
 	'TestContainerUser' 'TestContainerLifecycle' 'TestContainerSecurityDefaults'
 	'TestContainerSeccomp' 'TestContainerPrivileged' 'TestContainerCapabilities'
 	'TestContainerUlimitAndSysctl' 'TestContainerReadOnlyRootfs' 'TestContainerWithInit'
-	'TestContainerDetached.*' 'TestContainerRestart' 'TestContainerStopSignalAndTimeout'
+	'TestContainerDetached.*' 'TestDetachedShimPaths' 'TestWarmShimDiesWithOwner'
+	'TestContainerRestart' 'TestContainerStopSignalAndTimeout'
 	'TestExec.*' 'TestSignalExitCodes'
 	# networks: bridges, DNS, published ports
 	'TestNetworkDNS' 'TestDNSOptions' 'TestDNSOwnerServes' 'TestNetworkCreateInspectRemove'

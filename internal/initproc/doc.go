@@ -6,9 +6,12 @@
 // package's init() sees it and takes over (Run), mounts the root
 // filesystem, /proc, /dev, /sys..., pivots into it, drops privileges and
 // execs the user's command (docs/containers.md). The same re-execution,
-// with Env set to WarmMode or ShimMode, runs a warm pool's spare init or a
-// Detached container's shim. An exec into a running container is a plan
-// (CompileExec) run by plan.c, like most inits.
+// with Env set to WarmMode, ShimMode or ShimWarmMode, runs a warm pool's
+// spare init, a Detached container's shim or a shim started ahead of time
+// (which serves one container after another). A shim clones a plan init
+// as an owner does (SpawnTold) where Compile gives a plan. An exec into a
+// running container is a plan (CompileExec) run by plan.c, like most
+// inits.
 //
 // It is a package apart so that its init() runs early: Go runs package
 // initialisers in dependency order, so only those of its own imports run

@@ -141,6 +141,8 @@ func Run() {
 		os.Exit(runWarm())
 	case ShimMode:
 		os.Exit(runShim())
+	case ShimWarmMode:
+		os.Exit(runWarmShim())
 	}
 	os.Exit(runInit())
 }

@@ -100,6 +100,7 @@ static __thread const unsigned char *plan_next, *plan_end;
 static __thread char *fork_stack;
 static __thread int fork_deathsig;
 static __thread int *fork_pid; // where the kernel writes op_fork's child's pid
+static __thread int *started;  // set once op_ready has its start byte, if not NULL
 static __thread int console_slave;
 
 // ---- reporting ----
@@ -885,6 +886,8 @@ static void op_ready(const struct op *o) {
 	char b;
 	if (read_full(CONFIG_FD, &b, 1) < 0)
 		_exit(125); // the parent went away or aborted: never start
+	if (started) // the spawner's memory, ours until the exec
+		__atomic_store_n(started, 1, __ATOMIC_SEQ_CST);
 }
 
 static void op_no_new_privs(const struct op *o) {
@@ -1212,7 +1215,7 @@ static int spawn_main(void *arg) {
 	// for CLONE_PARENT_SETTID before this ran): the parent puts it in the
 	// cgroup, then says go.
 	char line[64];
-	int n = snprintf(line, sizeof(line), "{\"type\":\"pid\",\"code\":%d}\n", s->pid);
+	int n = snprintf(line, sizeof(line), "{\"type\":\"pid\",\"code\":%d}\n", s->pid_out ? *s->pid_out : s->pid);
 	write_all(STATUS_FD, line, n);
 	char go;
 	if (read_full(CONFIG_FD, &go, 1) < 0)
@@ -1266,13 +1269,15 @@ int hull_plan_spawn(struct hull_spawn *s) {
 	fork_stack = s->fork_stack;
 	fork_deathsig = s->pdeathsig;
 	fork_pid = s->fork_pid;
+	started = s->started;
 	console_slave = -1;
 
 	// Every signal, glibc's own two too (its pthread_sigmask keeps them).
 	uint64_t all = ~(uint64_t)0, old;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
 	int pid = clone(spawn_main, s->stack + s->stack_size,
-			(int)s->flags | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, s, &s->pid);
+			(int)s->flags | CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, s,
+			s->pid_out ? s->pid_out : &s->pid);
 	int err = errno;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
 

@@ -75,6 +75,20 @@ func (s *SpawnStack) Free() { _ = unix.Munmap(s.mem) }
 // on, and nsfd, the pidfd whose namespaces an exec joins, -1 if none) must
 // stay open until the pid is reported.
 func Spawn(stack *SpawnStack, plan []byte, cloneflags uintptr, stdio [3]int, config, status, console, nsfd int, pdeathsig syscall.Signal, fork *ForkSlot) (int, error) {
+	return spawn(stack, plan, cloneflags, stdio, config, status, console, nsfd, pdeathsig, fork, nil, nil)
+}
+
+// SpawnTold is Spawn for a Detached container's shim: no parent-death
+// signal, no exec's namespaces; the kernel writes the init's pid to told
+// as it clones it (before the init runs), and the init sets started to 1
+// once it has read its start byte (opReady), in our memory: the caller
+// may read both from another thread while this one waits.
+func SpawnTold(stack *SpawnStack, plan []byte, cloneflags uintptr, stdio [3]int, config, status, console int, told, started *ForkSlot) error {
+	_, err := spawn(stack, plan, cloneflags, stdio, config, status, console, -1, 0, nil, told, started)
+	return err
+}
+
+func spawn(stack *SpawnStack, plan []byte, cloneflags uintptr, stdio [3]int, config, status, console, nsfd int, pdeathsig syscall.Signal, fork, told, started *ForkSlot) (int, error) {
 	s := (*C.struct_hull_spawn)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_hull_spawn{}))))
 	defer C.free(unsafe.Pointer(s))
 	s.plan = (*C.uchar)(C.CBytes(plan))
@@ -94,6 +108,12 @@ func Spawn(stack *SpawnStack, plan []byte, cloneflags uintptr, stdio [3]int, con
 	s.fork_stack = (*C.char)(unsafe.Add(unsafe.Pointer(&stack.mem[0]), spawnGuardSize+forkStackSize))
 	if fork != nil {
 		s.fork_pid = fork.p
+	}
+	if told != nil {
+		s.pid_out = told.p
+	}
+	if started != nil {
+		s.started = started.p
 	}
 	pid := int(C.hull_plan_spawn(s))
 	if pid < 0 {

@@ -31,9 +31,10 @@ import (
 // filesystem, tell files from directories, make the system calls and
 // report a failure as {step, at, n, errno}, which planWord words.
 //
-// Containers run WithInit (its reaper forks the Go init) or Detached
-// (its shim starts the Go init), or that copy a volume up (a Go-only
-// step), get the Go init (Compile says so). Builds without cgo have no
+// Containers run WithInit (its reaper forks the Go init), or that copy a
+// volume up (a Go-only step), get the Go init (Compile says so). A
+// Detached container's shim clones a plan init as its owner would
+// (shim_plan_linux.go), or starts the Go init where Compile says so. Builds without cgo have no
 // plan.c (hull's Open refuses them).
 
 // maxPlanArgs is plan.c's MAX_ARGS: the most arguments and environment
@@ -90,9 +91,10 @@ func (p *plan) step(op uint32, args ...any) {
 // Go executors, and what no plan holds (the reaper of WithInit). A
 // config whose plan fails to compile (an unknown capability, say) also
 // gets ok false, so that the Go init runs the plan up to there and
-// reports the error in its place.
+// reports the error in its place. A Detached container's plan is its
+// shim's to run (ShimArgs.Plan), not the caller's.
 func Compile(cfg *Config) (data []byte, ok bool) {
-	if !planAvailable || cfg.Reaper || cfg.Detached || cfg.DNS != nil {
+	if !planAvailable || cfg.Reaper {
 		return nil, false
 	}
 	p, err := compilePlan(cfg)

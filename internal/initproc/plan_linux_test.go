@@ -33,10 +33,19 @@ func TestCompileFallsBack(t *testing.T) {
 	if b, ok := Compile(tty); !ok || !slices.Contains(PlanOps(b), "console") || !slices.Contains(PlanOps(b), "ctty") {
 		t.Errorf("a terminal does not compile to its console and ctty steps")
 	}
+	// A Detached container's shim clones a plan init, DNS or not.
 	for name, change := range map[string]func(*Config){
-		"reaper":   func(c *Config) { c.Reaper = true },
 		"detached": func(c *Config) { c.Detached = true },
-		"dns":      func(c *Config) { c.DNS = &DNSConfig{} },
+		"dns":      func(c *Config) { c.Detached, c.DNS = true, &DNSConfig{} },
+	} {
+		c := cfg()
+		change(c)
+		if _, ok := Compile(c); !ok {
+			t.Errorf("%s: not compiled, want a plan", name)
+		}
+	}
+	for name, change := range map[string]func(*Config){
+		"reaper": func(c *Config) { c.Reaper = true },
 		"copy-up": func(c *Config) {
 			c.Spec.Mounts = append(c.Spec.Mounts, specs.Mount{Destination: "/v", Type: "bind", Source: "/v", Options: []string{"rbind", CopyUpOption}})
 		},

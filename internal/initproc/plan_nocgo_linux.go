@@ -27,6 +27,11 @@ func Spawn(*SpawnStack, []byte, uintptr, [3]int, int, int, int, int, syscall.Sig
 	return 0, errNoCgo
 }
 
+// SpawnTold fails without cgo, as Spawn.
+func SpawnTold(*SpawnStack, []byte, uintptr, [3]int, int, int, int, *ForkSlot, *ForkSlot) error {
+	return errNoCgo
+}
+
 // cExecutes: without cgo there is no plan.c, and no executor.
 func cExecutes(uint32) bool { return false }
 

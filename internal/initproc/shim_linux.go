@@ -60,6 +60,14 @@ type ShimArgs struct {
 	// JoinTasks are the cgroup v1 tasks files the init joins by itself
 	// (JoinEnv).
 	JoinTasks []string `json:"joinTasks,omitempty"`
+	// Plan: the owner sends what the shim needs of the config and a plan
+	// (Compile's; WritePlan), and the shim clones a plan init from it
+	// (SpawnTold) rather than starting the Go init. The init reads the
+	// rest of the config pipe itself: the go-ahead, which the shim writes
+	// on GoFD (the pipe's write end) once it serves the container, and
+	// the owner's start byte. It reports to the owner directly.
+	Plan bool `json:"plan,omitempty"`
+	GoFD int  `json:"goFD,omitempty"`
 }
 
 // DNSConfig makes a Detached container's shim serve DNS on dns.Addr in
@@ -75,11 +83,13 @@ type DNSConfig struct {
 
 // shim is a Detached container's watcher, on the host side.
 type shim struct {
-	init    *exec.Cmd
-	cfgW    *os.File    // the init's config pipe
-	console *os.File    // our end of the init's console socket (TTY)
-	outs    [2]*os.File // the read ends of the init's stdout and stderr
-	stdin   *os.File    // the write end of its stdin (OpenStdin)
+	proc    *os.Process             // the init, our child
+	cfgW    *os.File                // the init's config pipe
+	console *os.File                // our end of the init's console socket (TTY)
+	master  atomic.Pointer[os.File] // the terminal's master, which the init sends on console
+	started *ForkSlot               // a plan init's: 1 once it read its start byte (SpawnTold)
+	outs    [2]*os.File             // the read ends of the init's stdout and stderr
+	stdin   *os.File                // the write end of its stdin (OpenStdin)
 	log     *logfile.Writer
 	srv     *attach.Server
 	dns     *dns.NetnsServer
@@ -93,51 +103,64 @@ func runShim() int {
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGPIPE)
 	closeExecFrom(configFD)
-	status := os.NewFile(statusFD, "status")
-	cfgR := os.NewFile(configFD, "config")
 	var args ShimArgs
 	if err := json.Unmarshal([]byte(os.Getenv(ShimEnv)), &args); err != nil {
-		return report(status, fail("shim", err))
+		return report(os.NewFile(statusFD, "status"), fail("shim", err))
 	}
-	s, err := startInit(args, status)
-	if err != nil {
-		return report(status, fail("shim", err))
+	code, _ := shimMain(args, os.NewFile(configFD, "config"), os.NewFile(statusFD, "status"))
+	return code
+}
+
+// shimMain is a shim's work for one container once it has its arguments
+// and its config and status pipes (runShim, or runWarmShim once
+// assigned), up to the reaping of its init: it returns the shim's exit
+// code, and clean when everything it served is closed and drained (a
+// warm shim may then serve another).
+func shimMain(args ShimArgs, cfgR, status *os.File) (code int, clean bool) {
+	start := startGo
+	if args.Plan {
+		start = startPlan
 	}
-	// The init's from now on: EOF for our parent when it execs.
-	err = sendMessage(status, Message{Type: "pid", Pid: s.init.Process.Pid})
-	status.Close()
-	if err != nil {
-		_ = s.init.Process.Kill()
+	s, cfg, code := start(args, cfgR, status)
+	if s == nil {
+		cfgR.Close()
+		return code, false
 	}
-	cfg, err := readConfig(cfgR)
-	if err == nil {
-		err = WriteConfig(s.cfgW, cfg)
-	}
-	if err != nil {
-		_ = s.init.Process.Kill() // our parent failed: it removes the rest
-		_ = s.init.Wait()
-		return 125
-	}
+	// cfgR: closed once the start byte is read (the owner closes its end
+	// then, or at its exit), by the goroutine below.
+	defer s.release()
 	s.serve(cfg, args)
-	// The start byte, whenever it comes; marked before it is passed on,
-	// so that a command that ran is always seen to have started.
-	var started atomic.Bool
-	go func() {
-		var b [1]byte
-		if n, _ := cfgR.Read(b[:]); n == 1 {
-			started.Store(true)
-			_, _ = s.cfgW.Write(b[:])
-		}
-		s.cfgW.Close()
-	}()
+	var started func() bool
+	if args.Plan {
+		// The init reads its go-ahead and its start byte from cfgR
+		// itself, and tells us it read the start byte.
+		started = s.goAhead(args)
+	} else {
+		// The start byte, whenever it comes; marked before it is
+		// passed on, so that a command that ran is always seen to have
+		// started.
+		var read atomic.Bool
+		started = read.Load
+		go func() {
+			var b [1]byte
+			if n, _ := cfgR.Read(b[:]); n == 1 {
+				read.Store(true)
+				_, _ = s.cfgW.Write(b[:])
+			}
+			s.cfgW.Close()
+			cfgR.Close()
+		}()
+	}
 	// Not reaped yet: until exit.json is written, PID 1 must still
 	// exist for whoever looks (a zombie), or it would look lost.
-	ws, err := waitNoReap(s.init.Process.Pid)
+	ws, err := waitNoReap(s.proc.Pid)
+	Trace("C shim: init exited")
 	if err != nil {
-		_ = s.init.Wait()
-		ws = s.init.ProcessState.Sys().(syscall.WaitStatus)
+		if ps, _ := s.proc.Wait(); ps != nil {
+			ws = ps.Sys().(syscall.WaitStatus)
+		}
 	}
-	s.close()
+	clean = s.close()
 	ex := Exit{Code: ws.ExitStatus(), FinishedAt: time.Now().UTC()}
 	if ws.Signaled() {
 		ex.Signal = int(ws.Signal())
@@ -147,14 +170,41 @@ func runShim() int {
 	// An init that never got the start byte (its creator went away
 	// before Start) ran nothing: no exit to record, and a late exit.json
 	// would pass for that of the run a later Start makes.
-	if started.Load() && writeExit(cfg.Dir, ex) == nil {
+	Trace("C shim: output drained")
+	if started() && writeExit(cfg.Dir, ex) == nil {
+		Trace("C shim: exit.json written")
 		writeDieEvent(cfg, ex) // after exit.json: see hull's reap
 	}
-	_ = s.init.Wait()
+	_, _ = s.proc.Wait()
 	// 128+n for signal n: a Go process cannot die by most signals it
 	// sends itself (the runtime catches SIGSEGV and the like). The owner
 	// reads the signal from exit.json.
-	return ex.Code
+	return ex.Code, clean
+}
+
+// startGo starts the Go init, tells our parent its pid and passes the
+// config on. On failure, s is nil and code the shim's exit code.
+func startGo(args ShimArgs, cfgR, status *os.File) (s *shim, cfg *Config, code int) {
+	s, err := startInit(args, status)
+	if err != nil {
+		return nil, nil, report(status, fail("shim", err))
+	}
+	// The init's from now on: EOF for our parent when it execs.
+	err = sendMessage(status, Message{Type: "pid", Pid: s.proc.Pid})
+	status.Close()
+	if err != nil {
+		_ = s.proc.Kill()
+	}
+	cfg, err = readConfig(cfgR)
+	if err == nil {
+		err = WriteConfig(s.cfgW, cfg)
+	}
+	if err != nil {
+		_ = s.proc.Kill() // our parent failed: it removes the rest
+		_, _ = s.proc.Wait()
+		return nil, nil, 125
+	}
+	return s, cfg, 0
 }
 
 // startInit starts the Go init with the pipes the shim keeps the other
@@ -184,49 +234,75 @@ func startInit(args ShimArgs, status *os.File) (*shim, error) {
 	if len(args.JoinTasks) > 0 {
 		cmd.Env = append(cmd.Env, JoinEnv+"="+JoinEnvValue(args.JoinTasks))
 	}
-	var childEnds []*os.File
-	defer func() {
-		for _, f := range childEnds {
-			f.Close()
-		}
-	}()
-	if args.TTY {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return nil, err
-		}
-		s.console = os.NewFile(uintptr(fds[0]), "console")
-		child := os.NewFile(uintptr(fds[1]), "console-child")
-		childEnds = append(childEnds, child)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, child) // ConsoleFD
-	} else {
-		for i := range s.outs {
-			r, w, err := os.Pipe()
-			if err != nil {
-				return nil, err
-			}
-			s.outs[i] = r
-			childEnds = append(childEnds, w)
-		}
-		cmd.Stdout, cmd.Stderr = childEnds[0], childEnds[1]
-		if args.OpenStdin {
-			r, w, err := os.Pipe()
-			if err != nil {
-				return nil, err
-			}
-			s.stdin = w
-			childEnds = append(childEnds, r)
-			cmd.Stdin = r
-		}
+	ends, err := s.pipes(args)
+	defer ends.close()
+	if err != nil {
+		return nil, err
+	}
+	if ends.console != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, ends.console) // ConsoleFD
+	}
+	if in := ends.stdio[0]; in != nil {
+		cmd.Stdin = in
+	}
+	if out := ends.stdio[1]; out != nil {
+		cmd.Stdout, cmd.Stderr = out, ends.stdio[2]
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s.init = cmd
+	s.proc = cmd.Process
 	if args.CgroupFD != 0 {
 		unix.Close(args.CgroupFD)
 	}
 	return s, nil
+}
+
+// initEnds are the init's ends of the pipes and socket the shim keeps
+// the other ends of: stdin (OpenStdin), stdout and stderr, or the
+// console socket (TTY); nil where there is none.
+type initEnds struct {
+	stdio   [3]*os.File
+	console *os.File
+}
+
+// pipes makes the init's streams as args asks: the console socket with a
+// terminal, else pipes for stdout and stderr (and stdin with OpenStdin).
+// s keeps its ends; the init's are returned, for the caller to close
+// once the init holds its copies.
+func (s *shim) pipes(args ShimArgs) (ends initEnds, err error) {
+	if args.TTY {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return ends, err
+		}
+		s.console = os.NewFile(uintptr(fds[0]), "console")
+		ends.console = os.NewFile(uintptr(fds[1]), "console-child")
+		return ends, nil
+	}
+	for i := range s.outs {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return ends, err
+		}
+		s.outs[i], ends.stdio[1+i] = r, w
+	}
+	if args.OpenStdin {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return ends, err
+		}
+		s.stdin, ends.stdio[0] = w, r
+	}
+	return ends, nil
+}
+
+func (e initEnds) close() {
+	for _, f := range append(e.stdio[:], e.console) {
+		if f != nil {
+			f.Close()
+		}
+	}
 }
 
 // serve opens the log and the attach socket in the container's
@@ -253,11 +329,23 @@ func (s *shim) serve(cfg *Config, args ShimArgs) {
 	}
 	if s.console != nil {
 		// Sent during the init's setup; EOF if it failed before.
-		if master, err := RecvConsole(context.Background(), s.console); err == nil {
-			copyOut("stdout", attach.FrameStdout, master)
-			if s.srv != nil {
-				s.srv.SetTerminal(master, args.OpenStdin)
+		recv := func() {
+			if master, err := RecvConsole(context.Background(), s.console); err == nil {
+				s.master.Store(master)
+				copyOut("stdout", attach.FrameStdout, master)
+				if s.srv != nil {
+					s.srv.SetTerminal(master, args.OpenStdin)
+				}
 			}
+		}
+		if args.Plan { // the setup starts with our go-ahead, after this
+			s.copiers.Add(1)
+			go func() {
+				defer s.copiers.Done()
+				recv()
+			}()
+		} else {
+			recv()
 		}
 	} else {
 		copyOut("stdout", attach.FrameStdout, s.outs[0])
@@ -267,7 +355,7 @@ func (s *shim) serve(cfg *Config, args ShimArgs) {
 		}
 	}
 	if cfg.DNS != nil {
-		if s.dns, err = serveDNS(cfg, s.init.Process.Pid); err != nil {
+		if s.dns, err = serveDNS(cfg, s.proc.Pid); err != nil {
 			fmt.Fprintf(os.Stderr, "hull shim: dns: %v\n", err)
 		}
 		debug.SetGCPercent(25) // a server for the container's life
@@ -296,13 +384,19 @@ func serveDNS(cfg *Config, pid int) (*dns.NetnsServer, error) {
 // close drains the output (for at most a second: a process the command
 // left may hold it open) and closes the log, the attach socket (clients
 // get the last output, then EOF) and the DNS.
-func (s *shim) close() {
+func (s *shim) close() (drained bool) {
 	done := make(chan struct{})
 	go func() { s.copiers.Wait(); close(done) }()
 	select {
 	case <-done:
+		drained = true
 	case <-time.After(time.Second):
 	}
+	defer func() {
+		if m := s.master.Load(); m != nil {
+			m.Close()
+		}
+	}()
 	if s.log != nil {
 		_ = s.log.Close()
 	}
@@ -311,6 +405,20 @@ func (s *shim) close() {
 	}
 	if s.dns != nil {
 		s.dns.Stop()
+	}
+	return drained
+}
+
+// release closes the shim's ends of the init's streams and console
+// socket (the copies of the output have ended, or been given up).
+func (s *shim) release() {
+	for _, f := range []*os.File{s.console, s.outs[0], s.outs[1], s.stdin} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if s.started != nil {
+		s.started.Free()
 	}
 }
 

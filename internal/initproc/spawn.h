@@ -14,6 +14,8 @@ struct hull_spawn {
 	char *fork_stack;    // the top of opFork's child's, below stack
 	int *fork_pid;       // where opFork's child's pid goes (an exec's), or NULL
 	int pid; // the child's, set by the kernel
+	int *pid_out; // where the kernel sets the child's pid instead of pid, or NULL
+	int *started; // set to 1 once the start byte is read (opReady), or NULL
 };
 
 int hull_plan_spawn(struct hull_spawn *s);

@@ -3,7 +3,8 @@
 // init, up to its report that it is ready): the sealed memfd copy of the program they are started from (Exe), the
 // locked OS threads they are forked or cloned from, which must live as
 // long as the Runtime because pdeathsig follows the thread (Spawner),
-// and the pool of Go inits started ahead of time (WarmInit).
+// the pool of Go inits started ahead of time (WarmInit) and that of
+// Detached containers' shims (warmshim_linux.go).
 //
 // It is the owner's side of internal/initproc, which holds what runs in
 // the child: the C plan executor behind initproc.Spawn and the Go init.

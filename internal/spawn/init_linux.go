@@ -45,11 +45,11 @@ type InitRequest struct {
 // Init is a container's init as StartInit started it.
 type Init struct {
 	Proc    *os.Process
-	Wait    func() *os.ProcessState // reaps Proc
-	Kind    string                  // "plan", "go", "go-warm" (a warm Go init) or "shim"
-	Plan    []byte                  // a plan init's (initproc.Word words its failures)
-	CfgW    *os.File                // the config pipe's write end
-	Status  *bufio.Reader           // the init's reports, from StatR
+	Wait    func() Ended  // reaps Proc (or, for a warm shim, learns its exit)
+	Kind    string        // "plan", "go", "go-warm" (a warm Go init) or "shim"
+	Plan    []byte        // a plan init's (initproc.Word words its failures)
+	CfgW    *os.File      // the config pipe's write end
+	Status  *bufio.Reader // the init's reports, from StatR
 	StatR   *os.File
 	Streams Streams
 }
@@ -102,8 +102,11 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 	// Reaper and Detached). A plan init holds one of our threads until it
 	// execs (initproc.Spawn): the go-ahead below is sent at once.
 	cfg.JoinTasks = cg.TasksFiles() // the init joins its v1 cgroup itself
-	plan, usePlan := initproc.Compile(cfg)
-	usePlan = usePlan && !r.ForceGo && PlanFits(cmd, cfg)
+	plan, compiled := initproc.Compile(cfg)
+	compiled = compiled && !r.ForceGo
+	usePlan := compiled && !cfg.Detached && PlanFits(cmd, cfg)
+	// A Detached container's shim clones the plan init (ShimArgs.Plan).
+	shimPlan := compiled && cfg.Detached && memsFree(cfg)
 	initproc.Trace("P compiled")
 	status := bufio.NewReader(statR)
 	l := &Launch{Cmd: cmd, CfgR: cfgR, CfgW: cfgW, StatR: statR, StatW: statW, Status: status, Copied: sio.Copies(),
@@ -112,13 +115,13 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 	// init's constructor) is not moved in: see Config.JoinTasks.
 	joined := func(int) error { return nil }
 	var proc *os.Process
-	var wait func() *os.ProcessState
+	var wait func() Ended
 	kind, join := "plan", cg.Add
 	if usePlan {
 		proc, err = s.StartPlan(ctx, l, plan)
-		wait = func() *os.ProcessState {
+		wait = func() Ended {
 			ps, _ := proc.Wait()
-			return ps
+			return endedOf(ps)
 		}
 		join = cg.MoveIn // not born in it
 		if len(cfg.JoinTasks) > 0 {
@@ -127,12 +130,15 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 	} else if cfg.Detached {
 		kind = "shim"
 		cfg.OOMFile = cg.OOMFile()
+		if !shimPlan {
+			plan = nil
+		}
 		err = fromExe(l, r, func() (err error) {
-			proc, wait, err = s.StartShim(l, cfg)
+			proc, wait, err = s.StartShim(l, cfg, plan)
 			return err
 		})
-		if len(cfg.JoinTasks) > 0 {
-			join = joined
+		if shimPlan || len(cfg.JoinTasks) > 0 {
+			join = joined // the shim moves its plan init in (v2)
 		}
 	} else {
 		var warm bool
@@ -143,9 +149,9 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 		if err == nil {
 			proc = cmd.Process
 			status = bufio.NewReader(statR)
-			wait = func() *os.ProcessState {
+			wait = func() Ended {
 				_ = cmd.Wait()
-				return cmd.ProcessState
+				return endedOf(cmd.ProcessState)
 			}
 		}
 		kind = "go"
@@ -163,7 +169,7 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 		statR.Close()
 		return nil, errors.Join(fmt.Errorf("start init: %w", err), cg.Remove(), sio.Close())
 	}
-	if !usePlan {
+	if !usePlan && !shimPlan {
 		plan = nil
 	}
 	in := &Init{Proc: proc, Wait: wait, Kind: kind, Plan: plan, CfgW: cfgW, Status: status, StatR: statR, Streams: sio}
@@ -181,9 +187,11 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 		return in, fmt.Errorf("join cgroup: %w", err)
 	}
 	initproc.Trace("P init started, moved in or joining its cgroup")
-	if usePlan {
+	switch {
+	case shimPlan: // its shim gives it the go-ahead
+	case usePlan:
 		_, err = cfgW.Write([]byte{1}) // go (initproc.Spawn)
-	} else {
+	default:
 		err = initproc.WriteConfig(cfgW, cfg)
 	}
 	if err != nil {
@@ -208,6 +216,21 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 		return in, fmt.Errorf("pids limit: %w", err)
 	}
 	return in, nil
+}
+
+// Ended is how an init (or a Detached container's shim) ended, as
+// wait(2) tells it; OK false if it could not be told (not ours to reap).
+type Ended struct {
+	Status syscall.WaitStatus
+	OK     bool
+}
+
+func endedOf(ps *os.ProcessState) Ended {
+	if ps == nil {
+		return Ended{}
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	return Ended{Status: ws, OK: ok}
 }
 
 // fromExe runs start, which starts the shim or the Go init from the

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hullbox/hull/internal/initproc"
+	"golang.org/x/sys/unix"
 )
 
 // Launch is what starting a container's init takes, whichever init it is
@@ -59,17 +60,29 @@ type Launch struct {
 // gone (its log, attach socket, DNS, exit status) is the shim's, and
 // nothing of it is within the container's reach. The shim logs to
 // shim.log in cfg.Dir.
-func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config) (proc *os.Process, wait func() *os.ProcessState, _ error) {
+//
+// With a plan (initproc.Compile's), the shim clones a plan init from it
+// (ShimArgs.Plan): StartShim sends it the config and the plan at once;
+// the init reports to the caller directly, its pid first; the shim puts
+// it in its cgroup and gives it its go-ahead, so the caller only waits
+// for "ready", then sends the start byte straight to the init. Without,
+// the shim starts the Go init, and the caller sends the config.
+func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config, plan []byte) (proc *os.Process, wait func() Ended, _ error) {
 	cmd := l.Cmd
 	args := initproc.ShimArgs{ID: cfg.ID, Cloneflags: cmd.SysProcAttr.Cloneflags, TTY: cfg.Spec.Process.Terminal,
-		OpenStdin: cfg.OpenStdin, Reaper: cfg.Reaper, JoinTasks: l.JoinTasks}
-	if l.CgroupFD != nil {
-		args.CgroupFD = 3 + len(cmd.ExtraFiles)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, l.CgroupFD)
+		OpenStdin: cfg.OpenStdin, Reaper: cfg.Reaper, JoinTasks: l.JoinTasks, Plan: plan != nil}
+	if plan != nil {
+		args.JoinTasks = nil // the plan's first steps
 	}
-	argsJSON, err := json.Marshal(args)
-	if err != nil {
-		return nil, nil, err
+	// A plan init's go-ahead is the shim's to give: its own copy of the
+	// config pipe's write end.
+	var goW *os.File
+	if plan != nil {
+		var err error
+		if goW, err = dupFile(l.CfgW, "go"); err != nil {
+			return nil, nil, err
+		}
+		defer goW.Close()
 	}
 	// What goes wrong in the shim (its log, DNS) is told there.
 	shimLog, err := os.OpenFile(filepath.Join(cfg.Dir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -77,25 +90,67 @@ func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config) (proc *os.Process, 
 		return nil, nil, err
 	}
 	defer shimLog.Close()
-	cmd.Stdout, cmd.Stderr = nil, shimLog
-	cmd.Path, cmd.Args = l.Exe.Path(), []string{"hull-shim", cfg.ID}
-	cmd.Env = []string{initproc.Env + "=" + initproc.ShimMode, initproc.ShimEnv + "=" + string(argsJSON)}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd, err = s.Start(cmd)
-	if err != nil {
-		return nil, nil, err
+	if w := s.takeShim(l.Exe.Path()); w != nil {
+		if err := w.assign(args, l.CfgR, l.StatW, shimLog, goW, l.CgroupFD); err != nil {
+			w.discard()
+			return nil, nil, fmt.Errorf("shim: %w", err)
+		}
+		cmd = w.cmd
+		wait = func() Ended {
+			if code, ok := w.exited(); ok {
+				s.giveBack(w)
+				return Ended{Status: syscall.WaitStatus(code << 8), OK: true} // exited with code
+			}
+			_ = cmd.Wait()
+			w.ctl.Close()
+			return endedOf(cmd.ProcessState)
+		}
+	} else {
+		if goW != nil {
+			args.GoFD = 3 + len(cmd.ExtraFiles)
+			cmd.ExtraFiles = append(cmd.ExtraFiles, goW)
+		}
+		if l.CgroupFD != nil {
+			args.CgroupFD = 3 + len(cmd.ExtraFiles)
+			cmd.ExtraFiles = append(cmd.ExtraFiles, l.CgroupFD)
+		}
+		argsJSON, err := json.Marshal(args)
+		if err != nil {
+			return nil, nil, err
+		}
+		cmd.Stdout, cmd.Stderr = nil, shimLog
+		cmd.Path, cmd.Args = l.Exe.Path(), []string{"hull-shim", cfg.ID}
+		cmd.Env = []string{initproc.Env + "=" + initproc.ShimMode, initproc.ShimEnv + "=" + string(argsJSON)}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if cmd, err = s.Start(cmd); err != nil {
+			return nil, nil, err
+		}
 	}
-	wait = func() *os.ProcessState {
-		_ = cmd.Wait()
-		return cmd.ProcessState
+	if wait == nil {
+		wait = func() Ended {
+			_ = cmd.Wait()
+			return endedOf(cmd.ProcessState)
+		}
 	}
 	l.StatW.Close() // the shim's and its init's now: EOF if both are gone
-	m, err := initproc.ReadMessage(l.Status)
+	if plan != nil {
+		// The shim's and its init's now: a write fails if both are gone.
+		l.CfgR.Close()
+		err = initproc.WritePlan(l.CfgW, cfg, plan)
+	}
+	var m initproc.Message
+	if err == nil {
+		m, err = initproc.ReadMessage(l.Status)
+	}
 	if err == nil && m.Type != "pid" {
-		err = l.StartError(m)
+		err = l.StartError(initproc.Word(plan, m))
 	}
 	if err == nil {
-		proc, err = os.FindProcess(m.Pid)
+		pid := m.Pid // the shim's report
+		if plan != nil {
+			pid = m.Code // the plan init's own (initproc.Spawn)
+		}
+		proc, err = os.FindProcess(pid)
 	}
 	if err != nil {
 		_ = cmd.Process.Kill()
@@ -103,6 +158,24 @@ func (s *Spawner) StartShim(l *Launch, cfg *initproc.Config) (proc *os.Process, 
 		return nil, nil, fmt.Errorf("shim: %w", err)
 	}
 	return proc, wait, nil
+}
+
+// dupFile is a copy of f's descriptor (close-on-exec), made without
+// taking f out of the poller as f.Fd would.
+func dupFile(f *os.File, name string) (*os.File, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	fd := -1
+	cerr := rc.Control(func(d uintptr) { fd, err = unix.FcntlInt(d, unix.F_DUPFD_CLOEXEC, 3) })
+	if cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 // StartGoInit starts l.Cmd, the Go init, from the sealed binary in its
@@ -164,6 +237,13 @@ func PlanFits(cmd *exec.Cmd, cfg *initproc.Config) bool {
 		a.Ptrace || a.Unshareflags != 0 || a.UseCgroupFD || len(cmd.ExtraFiles) != files || cmd.Dir != "" {
 		return false
 	}
+	return memsFree(cfg)
+}
+
+// memsFree reports whether cfg's container may hold a process that shares
+// our memory (a plan init until it execs): not in a cpuset with memory
+// nodes of its own, where the kernel would move our pages.
+func memsFree(cfg *initproc.Config) bool {
 	r := cfg.Spec.Linux.Resources
 	return r == nil || r.CPU == nil || r.CPU.Mems == ""
 }

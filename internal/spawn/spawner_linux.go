@@ -34,6 +34,8 @@ type Spawner struct {
 	// Warm Go inits (warm_linux.go).
 	warm      warmPool
 	poolsOnce sync.Once
+	// Warm Detached shims (warmshim_linux.go).
+	shims shimPool
 	// Idle threads that spawn plan inits (SpawnPlan) wait here; threads
 	// holds a token for each such thread there is.
 	clones  chan PlanRequest
@@ -202,6 +204,7 @@ func (s *Spawner) begin() {
 // the Runtime's containers must be gone.
 func (s *Spawner) Close() {
 	s.warm.close()
+	s.shims.close()
 	s.stop.Do(func() {
 		s.once.Do(func() {}) // a Spawner never started stays unstarted
 		if s.done == nil {
