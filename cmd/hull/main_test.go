@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 	dockerConfig = filepath.Join(dir, "docker")
 	// hull, and next to it hull-compose, which serves `hull compose`
 	// (compose_plugin.go).
-	for _, args := range [][]string{{"-o", hullBin}, {"-tags", "hullcompose", "-o", filepath.Join(dir, composePlugin)}} {
+	for _, args := range [][]string{{"-o", hullBin}, {"-tags", "hullcompose", "-o", filepath.Join(dir, "hull-compose")}} {
 		build := exec.Command("go", append(append([]string{"build"}, args...), ".")...)
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
