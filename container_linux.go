@@ -361,29 +361,6 @@ func (c *Container) reap() {
 	}
 }
 
-// removeRunCgroup removes the cgroup of lp's run, once it has exited. A
-// Detached container's exit is there for every process to read
-// (exit.json) up to a second before its shim exits and reap gets here:
-// another process may have started it again meanwhile, in a cgroup of the
-// same path. Under the containers lock, which respawn holds until the
-// state names the new run's init, the cgroup is lp's only while the state
-// still names lp's init.
-func (c *Container) removeRunCgroup(lp *liveProcess) {
-	if lp.kind != "shim" {
-		_ = lp.cg.Remove()
-		return
-	}
-	unlock, err := c.rt.lockContainers()
-	if err != nil {
-		return // closed meanwhile: the next respawn or Open removes it
-	}
-	defer unlock()
-	if st, err := readState(c.rt.containerDir(c.id)); err == nil && st.Pid != lp.proc.Pid {
-		return
-	}
-	_ = lp.cg.Remove()
-}
-
 // live returns the process this Runtime owns, or nil; Start may replace
 // it (a restart), so it is read under c.mu.
 func (c *Container) live() *liveProcess {
