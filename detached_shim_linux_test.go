@@ -121,6 +121,25 @@ func TestDetachedShimPaths(t *testing.T) {
 	for rt, s := range shims {
 		if len(s) != 4 || s[1] == s[2] || s[2] != s[3] {
 			t.Errorf("goInit=%v: shims %v: want a new one for the first three, then the third again", rt.goInit, s)
+			continue
+		}
+		// Back in the pool, it is no container's: not in ps, not for
+		// the sweep, not writing to the last one's log.
+		proc := "/proc/" + strconv.Itoa(s[3])
+		want := "hull-shim\x00" + initproc.ShimIDPlaceholder + "\x00"
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			args, _ := os.ReadFile(proc + "/cmdline")
+			if string(args) == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("goInit=%v: the warm shim back in the pool says %q", rt.goInit, args)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if errOut, _ := os.Readlink(proc + "/fd/2"); errOut != "/dev/null" {
+			t.Errorf("goInit=%v: the warm shim back in the pool writes its stderr to %s", rt.goInit, errOut)
 		}
 	}
 }

@@ -88,6 +88,13 @@ func runWarmShim() int {
 		if !clean || unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0) != nil || os.Getppid() != parent {
 			return code
 		}
+		// Back in the pool: no longer that container's shim, for ps
+		// and the sweep, nor writing to its log.
+		setShimID(ShimIDPlaceholder)
+		if null, err := unix.Open("/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0); err == nil {
+			_ = unix.Dup3(null, 2, 0)
+			unix.Close(null)
+		}
 		if _, err := unix.Write(ctl, binary.LittleEndian.AppendUint32(nil, uint32(code))); err != nil {
 			return code
 		}
