@@ -3,6 +3,7 @@ package spawn
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -143,7 +144,6 @@ func (s *Spawner) startWarmShim(exe string) (*warmShim, error) {
 		return nil, err
 	}
 	ctl, child := os.NewFile(uintptr(fds[0]), "warm-shim"), os.NewFile(uintptr(fds[1]), "warm-shim-child")
-	defer child.Close()
 	cmd := &exec.Cmd{
 		Path:        exe,
 		Args:        []string{"hull-shim", initproc.ShimIDPlaceholder},
@@ -152,18 +152,31 @@ func (s *Spawner) startWarmShim(exe string) (*warmShim, error) {
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL},
 	}
 	cmd, err = s.Start(cmd)
+	// Only the shim holds its end now: if it dies before it is ready,
+	// the read below ends.
+	child.Close()
 	if err != nil {
 		ctl.Close()
 		return nil, err
 	}
 	w := &warmShim{cmd: cmd, ctl: ctl}
+	// One that never gets ready (an initializer of the embedding
+	// program that blocks) is killed: Detached starts wait for a shim
+	// being started (takeShim), and Close for it too.
+	limit := time.AfterFunc(warmShimReadyLimit, func() { _ = cmd.Process.Kill() })
 	var b [1]byte
-	if _, err := io.ReadFull(ctl, b[:]); err != nil {
+	_, err = io.ReadFull(ctl, b[:])
+	limit.Stop()
+	if err != nil {
 		w.discard()
-		return nil, err
+		return nil, fmt.Errorf("warm shim not ready: %w", err)
 	}
 	return w, nil
 }
+
+// warmShimReadyLimit is how long a warm shim may take to start; a cold
+// one is started instead then.
+var warmShimReadyLimit = 10 * time.Second
 
 // assign hands the shim its arguments and descriptors (in the order
 // initproc.ShimWarmMode says): from then on it is that container's.
