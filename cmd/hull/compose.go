@@ -18,12 +18,6 @@ import (
 // hull compose [-f FILE]... [-p NAME] [--profile P] COMMAND: package
 // compose on the command line, as docker compose.
 
-// composeFlags are the flags of hull compose itself, before its command.
-type composeFlags struct {
-	files, profiles, envFiles []string
-	name, dir                 string
-}
-
 // loadOrName is load, or, with -p and no compose file, the project known
 // by its name only (docker compose -p NAME down works without a file).
 func (cf *composeFlags) loadOrName(ctx context.Context) (*compose.Project, error) {
@@ -49,12 +43,7 @@ func composeCmd() *command {
 		short: "Define and run multi-container applications",
 		setup: func(fs *flags) action {
 			cf := &composeFlags{}
-			fs.Strings(&cf.files, "f", "file", "FILE", "Compose configuration files")
-			fs.String(&cf.name, "p", "project-name", "NAME", "Project name")
-			fs.Strings(&cf.profiles, "", "profile", "PROFILE", "Profile to enable")
-			fs.Strings(&cf.envFiles, "", "env-file", "FILE", "Alternate environment files")
-			fs.String(&cf.dir, "", "project-directory", "DIR", "Alternate working directory (default: the first file's directory)")
-			fs.stopAtArg = true
+			cf.register(fs)
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 && isHelpFlag(args[0]) {
 					args = nil
@@ -348,19 +337,7 @@ func composeExecCmd(cf *composeFlags) *command {
 			fs.Bool(&interactive, "i", "interactive", "Keep STDIN open")
 			fs.stopAtArg = true
 			return func(ctx context.Context, e *env, args []string) error {
-				opts := []hull.ExecOption{hull.WithExecStdout(e.stdout), hull.WithExecStderr(e.stderr)}
-				if interactive {
-					opts = append(opts, hull.WithExecStdin(e.stdin))
-				}
-				if len(envs) > 0 {
-					opts = append(opts, hull.WithExecEnv(envs...))
-				}
-				if user != "" {
-					opts = append(opts, hull.WithExecUser(user))
-				}
-				if workdir != "" {
-					opts = append(opts, hull.WithExecWorkdir(workdir))
-				}
+				opts := execOptions(e, interactive, envs, user, workdir)
 				p, rt, err := composeProject(ctx, e, cf)
 				if err != nil {
 					return err

@@ -30,14 +30,7 @@ func composeCmd() *command {
 		name: "compose", args: "COMMAND", maxArgs: -1,
 		short: "Define and run multi-container applications",
 		setup: func(fs *flags) action {
-			var files, profiles, envFiles []string
-			var name, dir string
-			fs.Strings(&files, "f", "file", "FILE", "Compose configuration files")
-			fs.String(&name, "p", "project-name", "NAME", "Project name")
-			fs.Strings(&profiles, "", "profile", "PROFILE", "Profile to enable")
-			fs.Strings(&envFiles, "", "env-file", "FILE", "Alternate environment files")
-			fs.String(&dir, "", "project-directory", "DIR", "Alternate working directory (default: the first file's directory)")
-			fs.stopAtArg = true
+			(&composeFlags{}).register(fs) // hull-compose reads them
 			return func(ctx context.Context, e *env, args []string) error {
 				path, err := findComposePlugin()
 				if err != nil {

@@ -748,6 +748,25 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is neither a duration nor a timestamp", s)
 }
 
+// execOptions are the options of an exec's -i, -e, -u and -w flags
+// (hull exec, hull compose exec), its output to e's.
+func execOptions(e *env, stdin bool, envs []string, user, workdir string) []hull.ExecOption {
+	opts := []hull.ExecOption{hull.WithExecStdout(e.stdout), hull.WithExecStderr(e.stderr)}
+	if stdin {
+		opts = append(opts, hull.WithExecStdin(e.stdin))
+	}
+	if len(envs) > 0 {
+		opts = append(opts, hull.WithExecEnv(envs...))
+	}
+	if user != "" {
+		opts = append(opts, hull.WithExecUser(user))
+	}
+	if workdir != "" {
+		opts = append(opts, hull.WithExecWorkdir(workdir))
+	}
+	return opts
+}
+
 func execCmd() *command {
 	return &command{
 		name: "exec", args: "CONTAINER COMMAND [ARG...]", minArgs: 2, maxArgs: -1,
@@ -767,19 +786,7 @@ func execCmd() *command {
 				if err != nil {
 					return err
 				}
-				opts := []hull.ExecOption{hull.WithExecStdout(e.stdout), hull.WithExecStderr(e.stderr)}
-				if stdin {
-					opts = append(opts, hull.WithExecStdin(e.stdin))
-				}
-				if len(envs) > 0 {
-					opts = append(opts, hull.WithExecEnv(envs...))
-				}
-				if user != "" {
-					opts = append(opts, hull.WithExecUser(user))
-				}
-				if workdir != "" {
-					opts = append(opts, hull.WithExecWorkdir(workdir))
-				}
+				opts := execOptions(e, stdin, envs, user, workdir)
 				if tty {
 					rows, cols := uint16(24), uint16(80)
 					if out, ok := e.stdout.(*os.File); ok && e.stdoutTTY {
