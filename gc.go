@@ -99,8 +99,8 @@ type ImagePruneReport struct {
 // container uses, then every blob and unpacked layer no image or container
 // references, and reports the bytes freed. The step images of a build
 // (Build's cache) are kept while a tagged image was built on them; the
-// rest of the build cache goes with the images it named. It waits for pulls under way to
-// finish first.
+// rest of the build cache goes with the images it named. It waits for
+// pulls under way to finish first.
 func (rt *Runtime) Prune(ctx context.Context) (ImagePruneReport, error) {
 	var rep ImagePruneReport
 	if err := rt.checkOpen(); err != nil {
