@@ -94,7 +94,10 @@ func TestSweepJudgesRoots(t *testing.T) {
 }
 
 // TestSweepCost measures what Open pays when no recorded root is gone:
-// one root.json read and one stat per root, no lock.
+// one root.json read and one stat per root, no lock, and no scan of
+// /proc even for roots recorded from other mount namespaces (every
+// `unshare -m` a test runs in is one): judging those takes a scan, and
+// only a root whose path looks gone needs judging.
 func TestSweepCost(t *testing.T) {
 	reg := At(t.TempDir())
 	base := t.TempDir()
@@ -104,10 +107,23 @@ func TestSweepCost(t *testing.T) {
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := reg.Register(dir); err != nil {
+		o, err := reg.Register(dir)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if i%2 == 0 { // recorded from another mount namespace
+			rec := o.rec
+			rec.MntNS++
+			data, err := json.Marshal(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(o.dir, "root.json"), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
+	scans := procScans.Load()
 	start := time.Now()
 	const rounds = 20
 	for range rounds {
@@ -119,6 +135,9 @@ func TestSweepCost(t *testing.T) {
 	t.Logf("a sweep that finds nothing gone among %d roots: %v (%v per root)", n, per, per/n)
 	if _, err := os.Stat(filepath.Join(reg.dir, ".lock")); err == nil {
 		t.Error("a sweep that found nothing gone took the lock")
+	}
+	if d := procScans.Load() - scans; d != 0 {
+		t.Errorf("%d sweeps that found nothing gone read /proc %d times", rounds, d)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hullbox/hull/internal/cgroup"
@@ -153,11 +154,19 @@ type sweep struct {
 
 // gone tells whether e's root is gone (entry.gone) as far as the
 // sweeper can judge from its own view of paths: e was recorded in its
-// mount namespace, or in one that no process has any more.
+// mount namespace, or in one that no process has any more. The path is
+// looked at first: a root that is plainly there costs a stat, not the
+// scan of /proc that judging another namespace's record takes (Open runs
+// this for every recorded root; most exist).
 func (s *sweep) gone(e *entry) bool {
-	judgeable := e.rec.MntNS == 0 || e.rec.Boot != bootID() || e.rec.MntNS == s.mnt || s.holder("mnt", e.rec.MntNS) == 0
-	return judgeable && e.gone()
+	if !e.gone() {
+		return false
+	}
+	return e.rec.MntNS == 0 || e.rec.Boot != bootID() || e.rec.MntNS == s.mnt || s.holder("mnt", e.rec.MntNS) == 0
 }
+
+// procScans counts holder's reads of /proc (TestSweepCost).
+var procScans atomic.Int64
 
 // holder returns a process in namespace ino of kind ("mnt", "net"), or 0;
 // /proc is read once per kind. hull's own processes ("hull-shim <id>"...)
@@ -169,6 +178,7 @@ func (s *sweep) holder(kind string, ino uint64) int {
 	}
 	m, ok := s.holders[kind]
 	if !ok {
+		procScans.Add(1)
 		m = map[uint64]int{}
 		pids, _ := os.ReadDir("/proc")
 		for _, p := range pids {
