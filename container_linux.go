@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -15,9 +16,11 @@ import (
 	"github.com/hullbox/hull/internal/dns"
 	"github.com/hullbox/hull/internal/fsutil"
 	"github.com/hullbox/hull/internal/initproc"
+	"github.com/hullbox/hull/internal/seccomp"
 	"github.com/hullbox/hull/internal/spawn"
 	specpkg "github.com/hullbox/hull/internal/spec"
 	"github.com/hullbox/hull/internal/statedir"
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // liveProcess is a container init this Runtime started and will reap.
@@ -64,6 +67,7 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 			retErr = rt.closedMeanwhile(retErr)
 		}
 	}()
+	warmJSON()
 	var rc runConfig
 	for _, o := range opts {
 		if err := o(&rc); err != nil {
@@ -108,6 +112,12 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 	spec, err := buildSpec(id, filepath.Join(dir, "rootfs"), img, layers, &rc, etc)
 	if err != nil {
 		return nil, fmt.Errorf("create container: %w", err)
+	}
+	if l := spec.Linux; l != nil && l.Seccomp != nil {
+		// Its filter, compiled meanwhile on another core for the start's
+		// plan (initproc.Compile finds it in the cache): cold, as in a
+		// one-shot process, compiling costs a few tenths of a millisecond.
+		go func(p *specs.LinuxSeccomp) { _, _ = seccomp.CompileCached(p) }(l.Seccomp)
 	}
 	st := containerState{
 		ID: id, Name: rc.name, Image: ref, ImageID: img.ID(), ImageDigest: img.Digest(), ChainIDs: img.rec.ChainIDs,
@@ -184,6 +194,19 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 	c.event("create", nil)
 	return c, nil
 }
+
+// warmJSON has encoding/json build, on another core, its encoders for
+// what a Create writes (config.json's OCI spec, the state): built on
+// first use, they cost a one-shot process (`hull run`) about a
+// millisecond on its critical path, which a long-lived program pays once.
+// Marshalling zero values builds them all: encoding/json makes the
+// encoder of every type a struct reaches, nil pointers' included.
+var warmJSON = sync.OnceFunc(func() {
+	go func() {
+		_, _ = json.Marshal(&initproc.Config{})
+		_, _ = json.Marshal(&containerState{})
+	}()
+})
 
 // reserve takes the container's name and writes its first state under the
 // containers lock, so two Creates (in any processes) never share a name.
