@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
@@ -194,19 +193,6 @@ func (rt *Runtime) create(ctx context.Context, ref string, img *Image, opts ...R
 	c.event("create", nil)
 	return c, nil
 }
-
-// warmJSON has encoding/json build, on another core, its encoders for
-// what a Create writes (config.json's OCI spec, the state): built on
-// first use, they cost a one-shot process (`hull run`) about a
-// millisecond on its critical path, which a long-lived program pays once.
-// Marshalling zero values builds them all: encoding/json makes the
-// encoder of every type a struct reaches, nil pointers' included.
-var warmJSON = sync.OnceFunc(func() {
-	go func() {
-		_, _ = json.Marshal(&initproc.Config{})
-		_, _ = json.Marshal(&containerState{})
-	}()
-})
 
 // reserve takes the container's name and writes its first state under the
 // containers lock, so two Creates (in any processes) never share a name.

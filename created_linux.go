@@ -1,7 +1,9 @@
 package hull
 
 import (
+	"encoding/json"
 	"path/filepath"
+	"sync"
 
 	"github.com/hullbox/hull/internal/attach"
 	"github.com/hullbox/hull/internal/fsutil"
@@ -97,3 +99,16 @@ func (c *Container) isPending() bool {
 	defer c.mu.Unlock()
 	return c.pending != nil
 }
+
+// warmJSON has encoding/json build, on another core, its encoders for
+// what a Create writes (config.json's OCI spec, the state): built on
+// first use, they cost a one-shot process (`hull run`) about a
+// millisecond on its critical path, which a long-lived program pays once.
+// Marshalling zero values builds them all: encoding/json makes the
+// encoder of every type a struct reaches, nil pointers' included.
+var warmJSON = sync.OnceFunc(func() {
+	go func() {
+		_, _ = json.Marshal(&initproc.Config{})
+		_, _ = json.Marshal(&containerState{})
+	}()
+})
