@@ -342,7 +342,9 @@ func (c *Container) reap() {
 		if data, err := os.ReadFile(filepath.Join(c.rt.containerDir(c.id), initproc.ExitName)); err == nil {
 			var ex initproc.Exit
 			if json.Unmarshal(data, &ex) == nil && ex.Code == exit.ExitCode {
-				exit.Signal = syscall.Signal(ex.Signal)
+				// Its shim read the OOM count before it removed the
+				// cgroup.
+				exit.Signal, exit.OOMKilled = syscall.Signal(ex.Signal), exit.OOMKilled || ex.OOMKilled
 			}
 		}
 	}

@@ -143,6 +143,9 @@ func TestContainerDetachedOOM(t *testing.T) {
 	if !st.OOMKilled || st.ExitCode != 137 {
 		t.Errorf("wait: %+v", st)
 	}
+	if cg := rt.loadCgroup(id); cg != nil {
+		t.Errorf("the exited container keeps its cgroup %q", cg.Dirs())
+	}
 	evs := events(t, rt, WithEventsSince(start), WithEventsUntil(time.Now()), WithEventsFilter("container", id))
 	var got []string
 	for e := range evs {
@@ -199,4 +202,48 @@ func detachedByHelper(t *testing.T, root, role string) string {
 		t.Fatalf("helper printed %q", out)
 	}
 	return id
+}
+
+// TestDetachedExitRemovesCgroup: a Detached container's cgroup goes when
+// it exits, as Docker's runtime deletes it, not at Remove: whether its
+// creator is gone (its shim removes it) or still there (its shim, before
+// the creator reaps it; the exit's OOM kill, read before, still reaches
+// the creator's Wait).
+func TestDetachedExitRemovesCgroup(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	id := detachedByHelper(t, rt.Root(), "detachexit")
+	c, err := rt.Container(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Remove(context.Background(), WithForce())
+	if rt.loadCgroup(id) == nil {
+		t.Fatal("a running Detached container has no cgroup")
+	}
+	if st, err := c.Wait(t.Context()); err != nil || st.ExitCode != 0 {
+		t.Fatalf("wait: %+v %v", st, err)
+	}
+	if cg := rt.loadCgroup(id); cg != nil {
+		t.Errorf("creator gone: the exited container keeps its cgroup %q", cg.Dirs())
+	}
+
+	own, err := rt.Run(t.Context(), "busybox:test", WithDetached(), WithMemory(64<<20),
+		WithCmd("sh", "-c", `sleep 0.2; x=$(head -c 100000000 /dev/zero | tr "\0" x); echo survived`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Remove(context.Background(), WithForce())
+	st, err := own.Wait(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cg := rt.loadCgroup(own.ID()); cg != nil {
+		t.Errorf("creator there: the exited container keeps its cgroup %q", cg.Dirs())
+	}
+	var logs strings.Builder
+	own.Logs(t.Context(), WithLogsStdout(&logs))
+	if !strings.Contains(logs.String(), "survived") && (!st.OOMKilled || st.ExitCode != 137) {
+		t.Errorf("OOM-killed, its creator's Wait says %+v", st)
+	}
 }

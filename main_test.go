@@ -193,6 +193,16 @@ var helperRoles = map[string]func(context.Context, *Runtime) error{
 		fmt.Println(c.ID(), st.Pid)
 		return nil
 	},
+	// detachexit starts a Detached container that exits a moment later,
+	// prints its ID and exits.
+	"detachexit": func(ctx context.Context, rt *Runtime) error {
+		c, err := rt.Run(ctx, "busybox:test", WithDetached(), WithCmd("sleep", "0.3"))
+		if err != nil {
+			return err
+		}
+		fmt.Println(c.ID())
+		return nil
+	},
 	// detachoom starts a Detached container that its memory limit
 	// OOM-kills, prints its ID and exits.
 	"detachoom": func(ctx context.Context, rt *Runtime) error {

@@ -82,7 +82,11 @@ type Config struct {
 	// root's events log, where it appends the container's "die" event
 	// with EventAttrs (name, image); OOMFile is the host's path of the
 	// memory cgroup's memory.events (v2) or memory.oom_control (v1),
-	// which tells whether the OOM killer ended the container.
+	// which tells whether the OOM killer ended the container;
+	// CgroupDirs are the container's cgroup directories (one per v1
+	// hierarchy, or its v2 one), which the shim removes once PID 1 has
+	// exited and before it records the exit, as Docker's runtime deletes
+	// an exited container's cgroup.
 	Detached   bool              `json:"detached,omitempty"`
 	Dir        string            `json:"dir,omitempty"`
 	LogName    string            `json:"logName,omitempty"`
@@ -90,6 +94,7 @@ type Config struct {
 	EventsLog  string            `json:"eventsLog,omitempty"`
 	EventAttrs map[string]string `json:"eventAttrs,omitempty"`
 	OOMFile    string            `json:"oomFile,omitempty"`
+	CgroupDirs []string          `json:"cgroupDirs,omitempty"`
 }
 
 // Message is one report from the init on the status pipe.

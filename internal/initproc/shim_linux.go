@@ -167,6 +167,9 @@ func shimMain(args ShimArgs, cfgR, status *os.File) (code int, clean bool) {
 		ex.Code = 128 + ex.Signal
 	}
 	ex.OOMKilled = ws.Signaled() && ws.Signal() == syscall.SIGKILL && readKV(cfg.OOMFile, "oom_kill") > 0
+	// Before the exit is recorded: until then no Start can make the
+	// next run's cgroup at the same path.
+	removeCgroup(cfg.CgroupDirs)
 	// An init that never got the start byte (its creator went away
 	// before Start) ran nothing: no exit to record, and a late exit.json
 	// would pass for that of the run a later Start makes.
@@ -470,6 +473,22 @@ func writeDieEvent(cfg *Config, ex Exit) {
 	}
 	_, _ = f.Write(lines)
 	f.Close()
+}
+
+// removeCgroup removes an exited container's cgroup directories. PID 1
+// has exited, so its pid namespace is empty and the cgroup with it; a
+// process that joined it from elsewhere (none of hull's do) keeps it busy:
+// it is given a moment, then left to Remove.
+func removeCgroup(dirs []string) {
+	for i := len(dirs) - 1; i >= 0; i-- {
+		for try := 0; ; try++ {
+			err := unix.Rmdir(dirs[i])
+			if err != unix.EBUSY || try == 20 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }
 
 // readKV returns the value of key in a file of "key value" lines (a

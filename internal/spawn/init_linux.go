@@ -129,7 +129,7 @@ func (s *Spawner) StartInit(ctx context.Context, r InitRequest) (_ *Init, retErr
 		}
 	} else if cfg.Detached {
 		kind = "shim"
-		cfg.OOMFile = cg.OOMFile()
+		cfg.OOMFile, cfg.CgroupDirs = cg.OOMFile(), cg.Dirs()
 		if !shimPlan {
 			plan = nil
 		}
