@@ -560,9 +560,10 @@ func (c *Container) cleanup(now bool) error {
 	return errors.Join(errs...)
 }
 
-// closeContainers kills and removes every container this Runtime owns and
-// releases the sealed binary. Runtime.Close calls it.
-func (rt *Runtime) closeContainers() error {
+// closeContainers kills and removes every container this Runtime owns,
+// runs also (closeNetworks) while their veths and directories are being
+// deleted, and releases the sealed binary. Runtime.Close calls it.
+func (rt *Runtime) closeContainers(also func() error) error {
 	rt.ctrs.mu.Lock()
 	var owned []*Container
 	for _, c := range rt.ctrs.owned {
@@ -580,8 +581,14 @@ func (rt *Runtime) closeContainers() error {
 		}
 		errs = append(errs, c.Remove(context.Background(), WithForce()))
 	}
+	// The default network's bridge goes while the veths go: each link's
+	// deletion waits for an RCU barrier, and together they overlap
+	// (`hull run --rm` on the default network: 76 -> 50 ms of teardown).
+	alsoErr := make(chan error, 1)
+	go func() { alsoErr <- also() }()
 	rt.ctrs.linkDel.Wait()
 	rt.ctrs.dirDel.Wait()
+	errs = append(errs, <-alsoErr)
 	// Every start that might exec the sealed binary has returned; a later
 	// initExe gets ErrClosed.
 	rt.ctrs.spawner.Close()

@@ -43,8 +43,8 @@ func (c *Container) Stop(ctx context.Context, timeout time.Duration) error { ret
 // Remove returns ErrUnsupported: containers need Linux.
 func (c *Container) Remove(ctx context.Context, opts ...RemoveOption) error { return ErrUnsupported }
 
-func (rt *Runtime) closeContainers() error { return nil }
-func (rt *Runtime) recover() error         { return nil }
+func (rt *Runtime) closeContainers(also func() error) error { return also() }
+func (rt *Runtime) recover() error                          { return nil }
 
 // pendingStart is Linux's (container_linux.go): nothing is ever created
 // elsewhere.

@@ -208,8 +208,13 @@ func (rt *Runtime) closeNetworks() error {
 		if users, err := rt.networkUsers(rec); err != nil || len(users) > 0 {
 			return err
 		}
-		// Our rules go even if the bridge is no longer ours (or gone).
-		return errors.Join(rt.removeNetworkRules(rec.Bridge), rt.bridge(rec).DeleteOwn())
+		// Our rules go even if the bridge is no longer ours (or gone);
+		// both at once: deleting a link waits for an RCU barrier (tens
+		// of ms on a busy host), the rules for nftables' commit.
+		rules := make(chan error, 1)
+		go func() { rules <- rt.removeNetworkRules(rec.Bridge) }()
+		err := rt.bridge(rec).DeleteOwn()
+		return errors.Join(<-rules, err)
 	}
 	return nil
 }

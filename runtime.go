@@ -126,7 +126,7 @@ func (rt *Runtime) Close() error {
 	}
 	rt.httpMu.Unlock()
 	defer rt.events.close()
-	return errors.Join(rt.closeContainers(), rt.closeNetworks())
+	return rt.closeContainers(rt.closeNetworks)
 }
 
 // closedMeanwhile marks err, from a call that failed, with ErrClosed when

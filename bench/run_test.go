@@ -92,6 +92,45 @@ func BenchmarkRun(b *testing.B) {
 	})
 }
 
+// BenchmarkRunDefaultNetwork is BenchmarkRun on each one's default
+// bridge network: hull's library path (its bridge, made by the first
+// Run, stays while the Runtime is open); the hull CLI (`hull run --rm
+// IMAGE /bin/true`: a one-shot process makes the root's default bridge
+// and its rules, and deletes them at exit with the container's veth, as
+// nothing may be left behind; each link's deletion waits for the kernel's
+// RCU barrier); `docker run --rm` and `podman run --rm`, whose daemon or
+// network backend keeps or remakes its bridge.
+func BenchmarkRunDefaultNetwork(b *testing.B) {
+	tarball := busyboxTar(b)
+
+	b.Run("hull", func(b *testing.B) {
+		rt := hullBusybox(b, tarball)
+		runHullSteady(b, rt, false)
+	})
+	b.Run("hull-cli", func(b *testing.B) {
+		cli := hullCLI(b)
+		root := freshDir(b)
+		b.Cleanup(func() { os.RemoveAll(root) })
+		run(b, cli, "--root", root, "load", "--quiet", "--input", savedBusybox(b, tarball))
+		for b.Loop() {
+			run(b, cli, "--root", root, "run", "--rm", busyboxRef, "/bin/true")
+		}
+	})
+	b.Run("docker", func(b *testing.B) {
+		needDocker(b)
+		dockerBusybox(b, tarball)
+		for b.Loop() {
+			run(b, "docker", "run", "--rm", busyboxRef, "/bin/true")
+		}
+	})
+	b.Run("podman", func(b *testing.B) {
+		p := needPodman(b, tarball)
+		for b.Loop() {
+			p.run(b, p.runArgs("--rm", busyboxRef, "/bin/true")...)
+		}
+	})
+}
+
 // runHullSteady times create+start+wait+remove of /bin/true on rt with
 // opts, each phase traced for scripts/trace_report.py (HULL_TRACE). The
 // first Run copies the binary into its sealed memfd, the second starts
