@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/hullbox/hull"
 	"github.com/hullbox/hull/internal/initproc"
@@ -47,13 +48,28 @@ func BenchmarkRun(b *testing.B) {
 		runHullSteady(b, rt, false, hull.WithNetworkMode(hull.NetworkModeNone), hull.WithTTY())
 	})
 
+	// With HULL_CLI_BASELINE=<another hull binary> (BenchmarkCLIVersion),
+	// each op runs both, alternating, and reports the medians of each:
+	// ms/run and baseline-ms/run, an old and a new build in the same run.
 	b.Run("hull-cli", func(b *testing.B) {
 		cli := hullCLI(b)
 		root := freshDir(b)
 		b.Cleanup(func() { os.RemoveAll(root) })
 		run(b, cli, "--root", root, "load", "--quiet", "--input", savedBusybox(b, tarball))
+		args := []string{"--root", root, "run", "--rm", "--network", "none", busyboxRef, "/bin/true"}
+		baseline := os.Getenv("HULL_CLI_BASELINE")
+		var mine, theirs []time.Duration
 		for b.Loop() {
-			run(b, cli, "--root", root, "run", "--rm", "--network", "none", busyboxRef, "/bin/true")
+			if baseline == "" {
+				run(b, cli, args...)
+				continue
+			}
+			mine = append(mine, timeCLI(b, cli, args...))
+			theirs = append(theirs, timeCLI(b, baseline, args...))
+		}
+		if baseline != "" {
+			b.ReportMetric(medianMs(mine), "ms/run")
+			b.ReportMetric(medianMs(theirs), "baseline-ms/run")
 		}
 	})
 
