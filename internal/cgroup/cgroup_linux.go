@@ -261,25 +261,27 @@ func (cg *Cgroup) dir(controller string) string {
 	return ""
 }
 
-// write writes value to a file of controller's directory.
-func (cg *Cgroup) write(controller, file, value string) error {
+// write writes each value to a file of controller's directory.
+func (cg *Cgroup) write(controller, file string, values ...string) error {
 	d := cg.dir(controller)
 	if d == "" {
 		return fmt.Errorf("%w: cgroup %s has no %s controller", ErrUnsupported, cg.path, controller)
 	}
-	return writeFile(filepath.Join(d, file), value)
+	return writeFile(filepath.Join(d, file), values...)
 }
 
-// writeFile writes value to a cgroup file in one write(2), as the
-// kernel wants it.
-func writeFile(path, value string) error {
+// writeFile writes each value to a cgroup file in one write(2) of its
+// own, as the kernel wants them, through one descriptor.
+func writeFile(path string, values ...string) error {
 	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	if _, err := unix.Write(fd, []byte(value)); err != nil {
-		return &os.PathError{Op: "write " + strconv.Quote(value), Path: path, Err: err}
+	for _, v := range values {
+		if _, err := unix.Write(fd, []byte(v)); err != nil {
+			return &os.PathError{Op: "write " + strconv.Quote(v), Path: path, Err: err}
+		}
 	}
 	return nil
 }

@@ -95,10 +95,22 @@ func (cg *Cgroup) setV1(r *specs.LinuxResources) error {
 		}
 		w = append(w, kv{"devices", file, deviceRule(d)})
 	}
-	for _, x := range w {
-		if err := cg.write(x.ctrl, x.file, x.value); err != nil {
+	// One open per file: a run of writes to the same file (the device
+	// rules, a dozen for Docker's default list; the kernel takes one
+	// rule per write(2)) shares a descriptor.
+	for i := 0; i < len(w); {
+		j := i + 1
+		for j < len(w) && w[j].ctrl == w[i].ctrl && w[j].file == w[i].file {
+			j++
+		}
+		values := make([]string, 0, j-i)
+		for _, x := range w[i:j] {
+			values = append(values, x.value)
+		}
+		if err := cg.write(w[i].ctrl, w[i].file, values...); err != nil {
 			return err
 		}
+		i = j
 	}
 	return nil
 }
