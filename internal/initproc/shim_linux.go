@@ -476,9 +476,10 @@ func writeDieEvent(cfg *Config, ex Exit) {
 }
 
 // removeCgroup removes an exited container's cgroup directories. PID 1
-// has exited, so its pid namespace is empty and the cgroup with it; a
-// process that joined it from elsewhere (none of hull's do) keeps it busy:
-// it is given a moment, then left to Remove.
+// has exited, so its pid namespace is empty and, nearly always, the
+// cgroup with it; a process still in it (an Exec's helper that joined the
+// cgroup but not yet the namespace) keeps it busy: it is given a moment,
+// then left to Remove, which kills what is left.
 func removeCgroup(dirs []string) {
 	for i := len(dirs) - 1; i >= 0; i-- {
 		for try := 0; ; try++ {
