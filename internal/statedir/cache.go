@@ -69,71 +69,94 @@ const cacheMagic = "hull listing cache 1\n"
 func ReadStates[T any](dir string, ids []string, parse func(id string, data []byte) (st T, keep bool, err error)) (states []T, stamps []Stamp, errs []error) {
 	schema := schemaOf(reflect.TypeFor[T]())
 	cached := readCache[T](dir, schema)
-	type result struct {
-		st    T
-		stamp Stamp
-		keep  bool
-		hit   bool
-	}
-	res, errs := ReadAll(ids, func(id string) (result, error) {
-		path := filepath.Join(dir, id, StateFile)
-		if e, ok := cached[id]; ok {
-			if s, err := stat(path); err == nil && s == e.Stamp {
-				return result{st: e.State, stamp: s, keep: true, hit: true}, nil
+	// Paths relative to the containers directory: a thousand stats walk
+	// two components each, not the root's whole path.
+	base, closeBase := openDir(dir)
+	defer closeBase()
+	states, stamps, errs = make([]T, len(ids)), make([]Stamp, len(ids)), make([]error, len(ids))
+	// Written by index (states are large: no copies of them in between).
+	keep, hit := make([]bool, len(ids)), make([]bool, len(ids))
+	// First the cached states whose file is unchanged, in this goroutine:
+	// a stat is too little work to share out.
+	var misses []int
+	for i, id := range ids {
+		if e := cached.byID[id]; e != nil {
+			if s, err := statAt(base, dir, id+"/"+StateFile); err == nil && s == e.Stamp {
+				states[i], stamps[i], keep[i], hit[i] = e.State, s, true, true
+				continue
 			}
 		}
-		data, s, err := readStamped(path)
+		misses = append(misses, i)
+	}
+	// Then the others, parsed on every CPU when they are many.
+	missErrs := readAll(len(misses), func(j int) error {
+		i := misses[j]
+		data, s, err := readStampedAt(base, dir, ids[i]+"/"+StateFile)
 		if err != nil {
-			return result{}, err
+			return err
 		}
-		st, keep, err := parse(id, data)
-		return result{st: st, stamp: s, keep: keep && s != (Stamp{})}, err
+		var k bool
+		states[i], k, err = parse(ids[i], data)
+		if k && s != (Stamp{}) && err == nil {
+			stamps[i], keep[i] = s, true
+		}
+		return err
 	})
-	out := make([]T, len(ids))
-	stamps = make([]Stamp, len(ids))
+	for j, i := range misses {
+		errs[i] = missErrs[j]
+	}
 	var entries []cacheEntry[T]
 	changed := false
-	for i, r := range res {
-		out[i] = r.st
-		if errs[i] != nil || !r.keep {
+	for i := range ids {
+		if errs[i] != nil || !keep[i] {
+			stamps[i] = Stamp{}
 			continue
 		}
-		stamps[i] = r.stamp
-		entries = append(entries, cacheEntry[T]{ID: ids[i], Stamp: r.stamp, State: r.st})
-		changed = changed || !r.hit
+		entries = append(entries, cacheEntry[T]{ID: ids[i], Stamp: stamps[i], State: states[i]})
+		changed = changed || !hit[i]
 	}
-	if changed || len(entries) != len(cached) {
+	if changed || len(entries) != len(cached.byID) {
 		writeCache(dir, schema, entries)
 	}
-	return out, stamps, errs
+	return states, stamps, errs
 }
 
 func cachePath(dir string) string { return filepath.Join(dir, RecoveryDir, cacheName) }
 
-// readCache returns the entries of the listing cache by ID; none if it is
+// cache is the listing cache as read: its entries, and an index of them
+// by ID.
+type cache[T any] struct {
+	entries []cacheEntry[T]
+	byID    map[string]*cacheEntry[T]
+}
+
+// readCache returns the entries of the listing cache; none if it is
 // missing, unreadable, corrupt or of another schema.
-func readCache[T any](dir, schema string) map[string]cacheEntry[T] {
-	data, err := fsutil.ReadSmallFile(cachePath(dir))
+func readCache[T any](dir, schema string) cache[T] {
+	// Read into a buffer of the file's size (hundreds of KB for a
+	// thousand states), not grown from a small one.
+	data, _, err := readStamped(cachePath(dir))
 	if err != nil || !bytes.HasPrefix(data, []byte(cacheMagic)) {
-		return nil
+		return cache[T]{}
 	}
 	d := &decoder{b: data[len(cacheMagic):]}
 	if s, err := d.bytes(); err != nil || string(s) != schema {
-		return nil
+		return cache[T]{}
 	}
 	n, err := d.length()
 	if err != nil || n < 0 {
-		return nil
+		return cache[T]{}
 	}
-	m := make(map[string]cacheEntry[T], n)
-	for range n {
-		var e cacheEntry[T]
-		if d.value(reflect.ValueOf(&e).Elem()) != nil {
-			return nil
+	ti := infoOf(reflect.TypeFor[cacheEntry[T]]())
+	c := cache[T]{entries: make([]cacheEntry[T], n), byID: make(map[string]*cacheEntry[T], n)}
+	for i := range c.entries {
+		e := &c.entries[i]
+		if d.value(reflect.ValueOf(e).Elem(), ti) != nil {
+			return cache[T]{}
 		}
-		m[e.ID] = e
+		c.byID[e.ID] = e
 	}
-	return m
+	return c
 }
 
 // writeCache replaces the listing cache; failing to is not an error (the
@@ -141,9 +164,10 @@ func readCache[T any](dir, schema string) map[string]cacheEntry[T] {
 func writeCache[T any](dir, schema string, entries []cacheEntry[T]) {
 	b := appendBytes([]byte(cacheMagic), []byte(schema))
 	b = binary.AppendUvarint(b, uint64(len(entries))+1)
+	ti := infoOf(reflect.TypeFor[cacheEntry[T]]())
 	for i := range entries {
 		var err error
-		if b, err = appendValue(b, reflect.ValueOf(&entries[i]).Elem()); err != nil {
+		if b, err = appendValue(b, reflect.ValueOf(&entries[i]).Elem(), ti); err != nil {
 			return
 		}
 	}

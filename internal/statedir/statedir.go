@@ -91,21 +91,32 @@ const PerWorker = 128
 // state's JSON is most of the cost (about 25 µs a state), and hull ps -a
 // reads every state.
 func ReadAll[T any](ids []string, read func(id string) (T, error)) ([]T, []error) {
-	out, errs := make([]T, len(ids)), make([]error, len(ids))
+	out := make([]T, len(ids))
+	errs := readAll(len(ids), func(i int) (err error) {
+		out[i], err = read(ids[i])
+		return err
+	})
+	return out, errs
+}
+
+// readAll calls read for each index below n, on every CPU when n is
+// large (ReadAll), and returns the errors by index.
+func readAll(n int, read func(i int) error) []error {
+	errs := make([]error, n)
 	span := func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			out[i], errs[i] = read(ids[i])
+			errs[i] = read(i)
 		}
 	}
-	if workers := min(runtime.GOMAXPROCS(0), len(ids)/PerWorker); workers > 1 {
+	if workers := min(runtime.GOMAXPROCS(0), n/PerWorker); workers > 1 {
 		var wg sync.WaitGroup
-		per := (len(ids) + workers - 1) / workers
-		for lo := 0; lo < len(ids); lo += per {
-			wg.Go(func() { span(lo, min(lo+per, len(ids))) })
+		per := (n + workers - 1) / workers
+		for lo := 0; lo < n; lo += per {
+			wg.Go(func() { span(lo, min(lo+per, n)) })
 		}
 		wg.Wait()
 	} else {
-		span(0, len(ids))
+		span(0, n)
 	}
-	return out, errs
+	return errs
 }
