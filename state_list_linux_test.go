@@ -62,7 +62,7 @@ func TestContainersListCache(t *testing.T) {
 	if got, want := names(t, lister), "c:exited:1 b:exited:1 a:exited:1"; got != want {
 		t.Fatalf("first listing: %q, want %q", got, want)
 	}
-	if _, err := os.Stat(filepath.Join(rt.containersDir(), recoveryDirName, "states")); err != nil {
+	if _, err := os.Stat(filepath.Join(rt.containersDir(), recoveryDirName, "listing")); err != nil {
 		t.Fatalf("no listing cache: %v", err)
 	}
 	b, err := rt.Container(ctx, "b")
@@ -274,7 +274,7 @@ func TestListingCacheKeepsEveryField(t *testing.T) {
 			t.Errorf("listing %d:\n got %+v\nwant %+v", i, got[0], want)
 		}
 	}
-	data, err := os.ReadFile(filepath.Join(rt.containersDir(), recoveryDirName, "states"))
+	data, err := os.ReadFile(filepath.Join(rt.containersDir(), recoveryDirName, "listing"))
 	if err != nil || !bytes.Contains(data, []byte(st.ID)) {
 		t.Errorf("the cache holds no entry for the state (%v)", err)
 	}
@@ -352,5 +352,77 @@ func TestListedDetachedExit(t *testing.T) {
 	}
 	if in, err = listed.Inspect(ctx); err != nil || in.State.Status != StatusExited || in.Image == "" {
 		t.Fatalf("inspect once it exited again: image %q, %+v, %v", in.Image, in.State, err)
+	}
+}
+
+// Once an Open's recovery has settled the exited containers, a listing
+// takes their cached states without a stat (statedir.View); still every
+// change another process makes shows: a state written (listed as
+// unsettled by writeState, then settled again by another Open), a
+// container removed, a new one.
+func TestListingViewAfterSettle(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	for _, n := range []string{"a", "b"} {
+		c, err := rt.Run(ctx, "busybox:test", WithName(n), WithNetworkMode("none"), WithCmd("true"), WithLabels(map[string]string{"v": "1"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func() *Runtime {
+		t.Helper()
+		o, err := Open(ctx, WithRoot(rt.Root()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { o.Close() })
+		return o
+	}
+	lister := open() // settles a and b
+	if ids, err := rt.unsettledIDs(); err != nil || len(ids) != 0 {
+		t.Fatalf("unsettled after Open: %v, %v; want none", ids, err)
+	}
+	for i := range 2 { // parsed, then trusted
+		if got, want := names(t, lister), "b:exited:1 a:exited:1"; got != want {
+			t.Fatalf("listing %d: %q, want %q", i, got, want)
+		}
+	}
+	other := open()
+	oa, err := other.Container(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oa.mu.Lock()
+	oa.st.Labels = map[string]string{"v": "2"}
+	err = writeState(other.containerDir(oa.id), &oa.st)
+	oa.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(t, lister), "b:exited:1 a:exited:2"; got != want {
+		t.Fatalf("after a write: %q, want %q", got, want)
+	}
+	open() // settles a again: a new generation
+	for i := range 2 {
+		if got, want := names(t, lister), "b:exited:1 a:exited:2"; got != want {
+			t.Fatalf("listing %d after another settle: %q, want %q", i, got, want)
+		}
+	}
+	ob, err := other.Container(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Create(ctx, "busybox:test", WithName("d"), WithNetworkMode("none"), WithCmd("true")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(t, lister), "d:created: a:exited:2"; got != want {
+		t.Fatalf("after a remove and a create: %q, want %q", got, want)
 	}
 }

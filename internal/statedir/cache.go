@@ -16,13 +16,15 @@ import (
 // StateFile is the name of a container's state file in its directory.
 const StateFile = "state.json"
 
-// cacheName is containers/.recovery/states, the listing cache: the
+// cacheName is containers/.recovery/listing, the listing cache: the
 // parsed states of the containers whose state no longer changes by itself
 // (exited ones), each with the stamp of the state file it was parsed
 // from, in a binary form (codec.go). Parsing a state's JSON is most of
-// what listing a thousand containers costs; a stat and a share of one
-// binary decode are not.
-const cacheName = "states"
+// what listing a thousand containers costs; a share of one binary decode
+// is not. (Hulls before the settle generation kept theirs in "states":
+// another name, so that an old and a new hull listing the same root do
+// not replace each other's at every turn.)
+const cacheName = "listing"
 
 // Stamp identifies one version of a state file. A state file is never
 // written in place (it is replaced by a rename), so a new version is a
@@ -46,9 +48,9 @@ type cacheEntry[T any] struct {
 }
 
 // cacheMagic starts the listing cache; the schema of its states
-// (schemaOf) follows, so that a cache written by a build whose T differs
+// (schemaOf) and the settle generation it was written under follow, so that a cache written by a build whose T differs
 // (another hull version on the same root) is ignored, never misread.
-const cacheMagic = "hull listing cache 1\n"
+const cacheMagic = "hull listing cache 2\n"
 
 // ReadStates reads the state of each of ids, containers of the containers
 // directory dir, in their order, with parse (given the ID and the file's
@@ -62,11 +64,19 @@ const cacheMagic = "hull listing cache 1\n"
 // gone stale, so many processes may list at once; the last to write wins,
 // and what any of them wrote is checked the same way by the next.
 //
+// It takes a cached state without even a stat of its file when view
+// allows: the cache was written under view's settle generation (Gen) and
+// the container is not listed as unsettled. Whoever writes a state lists
+// the container before and after the write, and Open's recovery replaces
+// the generation (BumpGen) before it drops a container from the list and
+// lists it again if its state changed meanwhile, so such an entry was
+// read after the last write of its file: see View.
+//
 // stamps[i] is the stamp of the file state i was parsed from (or taken
 // for) when that state is cacheable, else zero: a caller that holds the
 // state may take it as still current while Stat of its file gives the
 // same stamp.
-func ReadStates[T any](dir string, ids []string, parse func(id string, data []byte) (st T, keep bool, err error)) (states []T, stamps []Stamp, errs []error) {
+func ReadStates[T any](dir string, ids []string, view View, parse func(id string, data []byte) (st T, keep bool, err error)) (states []T, stamps []Stamp, errs []error) {
 	schema := schemaOf(reflect.TypeFor[T]())
 	cached := readCache[T](dir, schema)
 	// Paths relative to the containers directory: a thousand stats walk
@@ -79,8 +89,13 @@ func ReadStates[T any](dir string, ids []string, parse func(id string, data []by
 	// First the cached states whose file is unchanged, in this goroutine:
 	// a stat is too little work to share out.
 	var misses []int
+	trusted := view.Gen != "" && cached.gen == view.Gen
 	for i, id := range ids {
 		if e := cached.byID[id]; e != nil {
+			if trusted && !view.Unsettled[id] {
+				states[i], stamps[i], keep[i], hit[i] = e.State, e.Stamp, true, true
+				continue
+			}
 			if s, err := statAt(base, dir, id+"/"+StateFile); err == nil && s == e.Stamp {
 				states[i], stamps[i], keep[i], hit[i] = e.State, s, true, true
 				continue
@@ -115,10 +130,28 @@ func ReadStates[T any](dir string, ids []string, parse func(id string, data []by
 		entries = append(entries, cacheEntry[T]{ID: ids[i], Stamp: stamps[i], State: states[i]})
 		changed = changed || !hit[i]
 	}
-	if changed || len(entries) != len(cached.byID) {
-		writeCache(dir, schema, entries)
+	if changed || len(entries) != len(cached.byID) || cached.gen != view.Gen {
+		writeCache(dir, schema, view.Gen, entries)
 	}
 	return states, stamps, errs
+}
+
+// View is what a listing reads under the containers lock (shared), which
+// Open's recovery holds while it bumps the generation and changes the
+// unsettled list: the settle generation (Gen) and the containers listed
+// as unsettled. It must be read before the states are.
+//
+// Why a cache entry then needs no stat: it was read, by the listing that
+// wrote the cache, after Gen was read. Had its file been written since,
+// the writer listed the container after its write; for it to be unlisted
+// now, a recovery dropped it from the list after that write, and either
+// it read the state before the write (then its stat after dropping it
+// saw the change and listed it again, before it let go of the lock) or
+// after (then it bumped Gen after the write, so after the entry was read:
+// the cache would be of another generation).
+type View struct {
+	Gen       string
+	Unsettled map[string]bool
 }
 
 func cachePath(dir string) string { return filepath.Join(dir, RecoveryDir, cacheName) }
@@ -126,6 +159,7 @@ func cachePath(dir string) string { return filepath.Join(dir, RecoveryDir, cache
 // cache is the listing cache as read: its entries, and an index of them
 // by ID.
 type cache[T any] struct {
+	gen     string // the settle generation it was written under
 	entries []cacheEntry[T]
 	byID    map[string]*cacheEntry[T]
 }
@@ -143,12 +177,16 @@ func readCache[T any](dir, schema string) cache[T] {
 	if s, err := d.bytes(); err != nil || string(s) != schema {
 		return cache[T]{}
 	}
+	gen, err := d.bytes()
+	if err != nil {
+		return cache[T]{}
+	}
 	n, err := d.length()
 	if err != nil || n < 0 {
 		return cache[T]{}
 	}
 	ti := infoOf(reflect.TypeFor[cacheEntry[T]]())
-	c := cache[T]{entries: make([]cacheEntry[T], n), byID: make(map[string]*cacheEntry[T], n)}
+	c := cache[T]{gen: string(gen), entries: make([]cacheEntry[T], n), byID: make(map[string]*cacheEntry[T], n)}
 	for i := range c.entries {
 		e := &c.entries[i]
 		if d.value(reflect.ValueOf(e).Elem(), ti) != nil {
@@ -161,8 +199,9 @@ func readCache[T any](dir, schema string) cache[T] {
 
 // writeCache replaces the listing cache; failing to is not an error (the
 // next listing parses the files again).
-func writeCache[T any](dir, schema string, entries []cacheEntry[T]) {
+func writeCache[T any](dir, schema, gen string, entries []cacheEntry[T]) {
 	b := appendBytes([]byte(cacheMagic), []byte(schema))
+	b = appendBytes(b, []byte(gen))
 	b = binary.AppendUvarint(b, uint64(len(entries))+1)
 	ti := infoOf(reflect.TypeFor[cacheEntry[T]]())
 	for i := range entries {

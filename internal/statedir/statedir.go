@@ -9,6 +9,8 @@
 package statedir
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +18,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+
+	"github.com/hullbox/hull/internal/fsutil"
 )
 
 // RecoveryDir is the name of containers/.recovery, what Open's recovery
@@ -119,4 +123,37 @@ func readAll(n int, read func(i int) error) []error {
 		span(0, n)
 	}
 	return errs
+}
+
+// genFile is containers/.recovery/gen, the settle generation: a random
+// value that Open's recovery replaces (BumpGen) before it drops any
+// container from the unsettled list. See ReadStates: a listing cache made
+// under the generation a listing reads holds, for each container not
+// listed as unsettled, its current state.
+const genFile = "gen"
+
+// Gen returns the settle generation of the containers directory dir: ""
+// if there is none yet (a root of an older hull), which trusts nothing.
+func Gen(dir string) (string, error) {
+	data, err := fsutil.ReadSmallFile(filepath.Join(dir, RecoveryDir, genFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	return string(data), err
+}
+
+// BumpGen replaces the settle generation with a new random one. The
+// caller holds the containers lock, and drops containers from the
+// unsettled list only after it returns.
+func BumpGen(dir string) error {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	path := filepath.Join(dir, RecoveryDir, genFile)
+	err := fsutil.WriteFileAtomic(path, []byte(hex.EncodeToString(b[:])), 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = MkdirRecovery(dir); err == nil {
+			err = fsutil.WriteFileAtomic(path, []byte(hex.EncodeToString(b[:])), 0o600)
+		}
+	}
+	return err
 }
