@@ -66,8 +66,11 @@ func (rt *Runtime) recover() error {
 // full, else the unsettled ones) as it left it (read once: Open's other
 // steps use it).
 func (rt *Runtime) recoverContainers(full bool) ([]containerState, error) {
-	// Half-removed directories.
-	if olds, _ := filepath.Glob(filepath.Join(rt.containersDir(), ".removing-*")); len(olds) > 0 {
+	// Half-removed directories: a full recovery looks for them; else the
+	// next listing (readStates) finds them in the read of the directory
+	// it makes anyway, rather than every Open reading it once more.
+	if full {
+		olds, _ := filepath.Glob(filepath.Join(rt.containersDir(), statedir.RemovingPrefix+"*"))
 		for _, o := range olds {
 			_ = os.RemoveAll(o)
 		}

@@ -187,9 +187,12 @@ func (rt *Runtime) readStates() (_ []containerState, stamps map[string]statedir.
 	if err != nil {
 		return nil, nil, err
 	}
-	ids, err := statedir.IDs(rt.containersDir())
+	ids, removing, err := statedir.Scan(rt.containersDir())
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, dir := range removing {
+		_ = os.RemoveAll(dir) // a Remove that died half done: recoverContainers
 	}
 	states, stamped, errs := statedir.ReadStates(rt.containersDir(), ids, view, func(id string, data []byte) (containerState, bool, error) {
 		st, _, err := parseState(rt.containerDir(id), data)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -424,5 +425,17 @@ func TestListingViewAfterSettle(t *testing.T) {
 	}
 	if got, want := names(t, lister), "d:created: a:exited:2"; got != want {
 		t.Fatalf("after a remove and a create: %q, want %q", got, want)
+	}
+	// A Remove that died half done left its renamed directory: the
+	// next listing removes it (Open no longer looks, but on a new boot).
+	gone := filepath.Join(rt.containersDir(), statedir.RemovingPrefix+newID())
+	if err := os.MkdirAll(filepath.Join(gone, "rootfs", "etc"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(t, lister), "d:created: a:exited:2"; got != want {
+		t.Fatalf("with a half-removed directory: %q, want %q", got, want)
+	}
+	if _, err := os.Stat(gone); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the half-removed directory is still there (%v)", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/hullbox/hull/internal/fsutil"
@@ -63,15 +64,43 @@ func UnmarkUnsettled(dir, id string) error {
 // dir (and dir itself) if missing.
 func MkdirRecovery(dir string) error { return os.MkdirAll(filepath.Join(dir, RecoveryDir), 0o700) }
 
-// Unsettled returns the IDs MarkUnsettled listed, sorted.
-func Unsettled(dir string) ([]string, error) { return ids(unsettledDir(dir), false) }
-
 // IDs returns the IDs of the containers that have a directory in dir,
 // sorted.
-func IDs(dir string) ([]string, error) { return ids(dir, true) }
+func IDs(dir string) ([]string, error) {
+	ids, _, err := Scan(dir)
+	return ids, err
+}
 
-func ids(dir string, dirs bool) ([]string, error) {
+// RemovingPrefix starts the name a container's directory is renamed to
+// when it is removed, before its files are: <RemovingPrefix><id>.
+const RemovingPrefix = ".removing-"
+
+// Scan is IDs, and also returns the paths of the directories of
+// containers whose removal died half done (RemovingPrefix), which whoever
+// lists removes: one read of the directory finds both.
+func Scan(dir string) (ids, removing []string, err error) {
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	ids = make([]string, 0, len(entries))
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case len(name) == 64 && e.IsDir():
+			ids = append(ids, name)
+		case strings.HasPrefix(name, RemovingPrefix):
+			removing = append(removing, filepath.Join(dir, name))
+		}
+	}
+	return ids, removing, nil
+}
+
+// Unsettled returns the IDs MarkUnsettled listed, sorted.
+func Unsettled(dir string) ([]string, error) {
+	entries, err := os.ReadDir(unsettledDir(dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -80,7 +109,7 @@ func ids(dir string, dirs bool) ([]string, error) {
 	}
 	out := make([]string, 0, len(entries))
 	for _, e := range entries {
-		if len(e.Name()) == 64 && (!dirs || e.IsDir()) {
+		if len(e.Name()) == 64 {
 			out = append(out, e.Name())
 		}
 	}
