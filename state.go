@@ -183,16 +183,22 @@ func (rt *Runtime) readUnsettled(lost func(id string)) ([]containerState, error)
 // holds, by ID, the stamp of each exited state's file (see
 // Container.refresh).
 func (rt *Runtime) readStates() (_ []containerState, stamps map[string]statedir.Stamp, _ error) {
-	view, err := rt.listingView()
-	if err != nil {
-		return nil, nil, err
-	}
+	// The directory first: a container made after this read is not
+	// listed, one removed after it is skipped (its state is gone); the
+	// view only has to come before the states.
 	ids, removing, err := statedir.Scan(rt.containersDir())
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, dir := range removing {
 		_ = os.RemoveAll(dir) // a Remove that died half done: recoverContainers
+	}
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	view, err := rt.listingView()
+	if err != nil {
+		return nil, nil, err
 	}
 	states, stamped, errs := statedir.ReadStates(rt.containersDir(), ids, view, func(id string, data []byte) (containerState, bool, error) {
 		st, _, err := parseState(rt.containerDir(id), data)

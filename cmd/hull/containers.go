@@ -475,7 +475,7 @@ func forEachContainer(ctx context.Context, e *env, names []string, fn func(*hull
 
 func psCmd() *command {
 	return &command{
-		name: "ps", short: "List containers",
+		name: "ps", short: "List containers", quick: true,
 		setup: func(fs *flags) action {
 			var all, quiet, noTrunc bool
 			fs.Bool(&all, "a", "all", "Show all containers (default shows just running)")

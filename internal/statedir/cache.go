@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/hullbox/hull/internal/fsutil"
 )
@@ -217,9 +218,20 @@ func writeCache[T any](dir, schema, gen string, entries []cacheEntry[T]) {
 	}
 }
 
+var schemas sync.Map // reflect.Type -> string: schemaOf's, worked out once
+
 // schemaOf describes t's shape: the names and types of its fields, down
 // through structs, slices, maps and pointers.
 func schemaOf(t reflect.Type) string {
+	if s, ok := schemas.Load(t); ok {
+		return s.(string)
+	}
+	s := describe(t)
+	schemas.Store(t, s)
+	return s
+}
+
+func describe(t reflect.Type) string {
 	var b strings.Builder
 	var walk func(t reflect.Type, depth int)
 	walk = func(t reflect.Type, depth int) {
