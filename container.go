@@ -197,7 +197,7 @@ func (rt *Runtime) Containers(ctx context.Context, opts ...ContainersOption) ([]
 			return nil, fmt.Errorf("list containers: %w", err)
 		}
 	}
-	states, stamps, err := rt.readStates()
+	states, stamps, err := rt.readStates(false)
 	if err != nil {
 		return nil, err
 	}

@@ -181,8 +181,10 @@ func (rt *Runtime) readUnsettled(lost func(id string)) ([]containerState, error)
 // cache (statedir.ReadStates) for the exited ones. Directories without
 // one (a Create under way or a Remove half done) are skipped. stamps
 // holds, by ID, the stamp of each exited state's file (see
-// Container.refresh).
-func (rt *Runtime) readStates() (_ []containerState, stamps map[string]statedir.Stamp, _ error) {
+// Container.refresh). locked says the caller holds the containers lock
+// (lockContainers): the listing must not take it again (flock locks of
+// two descriptors exclude each other, in one process too).
+func (rt *Runtime) readStates(locked bool) (_ []containerState, stamps map[string]statedir.Stamp, _ error) {
 	// The directory first: a container made after this read is not
 	// listed, one removed after it is skipped (its state is gone); the
 	// view only has to come before the states.
@@ -196,7 +198,7 @@ func (rt *Runtime) readStates() (_ []containerState, stamps map[string]statedir.
 	if len(ids) == 0 {
 		return nil, nil, nil
 	}
-	view, err := rt.listingView()
+	view, err := rt.listingView(locked)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -225,15 +227,18 @@ func (rt *Runtime) readStates() (_ []containerState, stamps map[string]statedir.
 const containersLockName = ".lock"
 
 // listingView reads, under the containers lock (shared: listings do not
-// wait for each other), the settle generation and the unsettled list for
-// statedir.ReadStates, before it reads any state.
-func (rt *Runtime) listingView() (statedir.View, error) {
+// wait for each other; or the caller's, if locked), the settle generation
+// and the unsettled list for statedir.ReadStates, before it reads any
+// state.
+func (rt *Runtime) listingView(locked bool) (statedir.View, error) {
 	dir := rt.containersDir()
-	l, err := fsutil.LockFile(filepath.Join(dir, containersLockName), fsutil.Shared|fsutil.CreateDir)
-	if err != nil {
-		return statedir.View{}, err
+	if !locked {
+		l, err := fsutil.LockFile(filepath.Join(dir, containersLockName), fsutil.Shared|fsutil.CreateDir)
+		if err != nil {
+			return statedir.View{}, err
+		}
+		defer l.Unlock()
 	}
-	defer l.Unlock()
 	gen, err := statedir.Gen(dir)
 	if err != nil {
 		return statedir.View{}, err

@@ -267,7 +267,7 @@ func TestListingCacheKeepsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 { // parsed, then cached
-		got, _, err := rt.readStates()
+		got, _, err := rt.readStates(false)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("listing %d: %d states, %v", i, len(got), err)
 		}
@@ -313,7 +313,7 @@ func TestListedDetachedExit(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	_, stamps, err := lister.readStates()
+	_, stamps, err := lister.readStates(false)
 	if err != nil {
 		t.Fatal(err)
 	}
