@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -198,14 +197,19 @@ func (rt *Runtime) Containers(ctx context.Context, opts ...ContainersOption) ([]
 			return nil, fmt.Errorf("list containers: %w", err)
 		}
 	}
-	states, stamps, err := rt.readStates()
+	states, stamps, err := rt.readStates(false)
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(states, func(i, j int) bool { return states[i].Created.After(states[j].Created) })
+	// Sorted by reference: a state is most of a KB to swap.
+	order := make([]*containerState, len(states))
+	for i := range states {
+		order[i] = &states[i]
+	}
+	slices.SortFunc(order, func(a, b *containerState) int { return b.Created.Compare(a.Created) })
 	out := make([]*Container, 0, len(states))
-	for _, st := range states {
-		c, owned := rt.containerFor(st)
+	for _, st := range order {
+		c, owned := rt.containerFor(*st)
 		if !owned {
 			c.stamp = stamps[st.ID]
 		}

@@ -33,6 +33,14 @@ func (rt *Runtime) recover() error {
 	// A root without a name index was last used by a hull that kept
 	// none: read every state, and make it (repairNames).
 	full := !rt.sameBoot() || !statedir.HasNames(rt.containersDir())
+	if full {
+		// A machine crash may have torn or rolled back states that
+		// listings cached: they trust no entry of the generation
+		// before (statedir.View).
+		if err := statedir.BumpGen(rt.containersDir()); err != nil {
+			return fmt.Errorf("recover containers: %w", err)
+		}
+	}
 	states, err := rt.recoverContainers(full)
 	if err != nil {
 		return fmt.Errorf("recover containers: %w", err)
@@ -58,8 +66,11 @@ func (rt *Runtime) recover() error {
 // full, else the unsettled ones) as it left it (read once: Open's other
 // steps use it).
 func (rt *Runtime) recoverContainers(full bool) ([]containerState, error) {
-	// Half-removed directories.
-	if olds, _ := filepath.Glob(filepath.Join(rt.containersDir(), ".removing-*")); len(olds) > 0 {
+	// Half-removed directories: a full recovery looks for them; else the
+	// next listing (readStates) finds them in the read of the directory
+	// it makes anyway, rather than every Open reading it once more.
+	if full {
+		olds, _ := filepath.Glob(filepath.Join(rt.containersDir(), statedir.RemovingPrefix+"*"))
 		for _, o := range olds {
 			_ = os.RemoveAll(o)
 		}
@@ -213,6 +224,12 @@ func (rt *Runtime) repairNames(states []containerState) error {
 // containers lock and reads each state again first: only Create and the
 // respawn of Start make a settled container unsettled, and both hold that
 // lock while they do.
+//
+// Listings take the cached state of a container that is not listed
+// without a look at its file (statedir.View): so before it drops any, it
+// bumps the settle generation, and after it dropped one, it stats its
+// state file again and lists it again if a write came in between (the
+// writer's own listing after its write may have come before the drop).
 func (rt *Runtime) settle(states []containerState) error {
 	listed, err := rt.unsettledIDs()
 	if err != nil || len(listed) == 0 {
@@ -231,8 +248,14 @@ func (rt *Runtime) settle(states []containerState) error {
 		return err
 	}
 	defer unlock()
-	var errs []error
+	type drop struct {
+		id    string
+		stamp statedir.Stamp // of the state read; zero: the container is gone
+	}
+	var drops []drop
 	for _, id := range listed {
+		path := filepath.Join(rt.containerDir(id), statedir.StateFile)
+		stamp, _ := statedir.Stat(path)
 		st, err := readState(rt.containerDir(id))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -241,10 +264,30 @@ func (rt *Runtime) settle(states []containerState) error {
 			if _, serr := os.Lstat(rt.containerDir(id)); !errors.Is(serr, fs.ErrNotExist) {
 				continue
 			}
-		case err != nil || !st.settled():
+			stamp = statedir.Stamp{}
+		case err != nil || !st.settled() || stamp == (statedir.Stamp{}):
 			continue
 		}
-		errs = append(errs, unmarkUnsettled(rt.containersDir(), id))
+		drops = append(drops, drop{id, stamp})
+	}
+	if len(drops) == 0 {
+		return nil
+	}
+	if err := statedir.BumpGen(rt.containersDir()); err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range drops {
+		if err := unmarkUnsettled(rt.containersDir(), d.id); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if d.stamp == (statedir.Stamp{}) {
+			continue // gone for good: IDs are never reused
+		}
+		if now, err := statedir.Stat(filepath.Join(rt.containerDir(d.id), statedir.StateFile)); err != nil || now != d.stamp {
+			errs = append(errs, markUnsettled(rt.containersDir(), d.id))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -150,12 +150,11 @@ func (st *containerState) settled() bool {
 }
 
 // markUnsettled lists container id as not settled (statedir.MarkUnsettled).
-// writeState calls it before it writes a state that is not exited (or one
-// that must be removed), so a crash between the two leaves the container
-// listed, never unlisted; only Open's recovery unlists a container
-// (settle), under the containers lock, and Create and respawn, the only
-// changes from settled (or nothing) to not settled, write their state
-// under that lock.
+// writeState calls it before and after every write, so a crash between
+// the two leaves the container listed, never unlisted; only Open's
+// recovery unlists a container (settle), under the containers lock, and
+// Create and respawn, the only changes from settled (or nothing) to not
+// settled, write their state under that lock.
 func markUnsettled(containersDir, id string) error { return statedir.MarkUnsettled(containersDir, id) }
 
 // unmarkUnsettled drops container id from the list; it was not listed is
@@ -182,13 +181,28 @@ func (rt *Runtime) readUnsettled(lost func(id string)) ([]containerState, error)
 // cache (statedir.ReadStates) for the exited ones. Directories without
 // one (a Create under way or a Remove half done) are skipped. stamps
 // holds, by ID, the stamp of each exited state's file (see
-// Container.refresh).
-func (rt *Runtime) readStates() (_ []containerState, stamps map[string]statedir.Stamp, _ error) {
-	ids, err := statedir.IDs(rt.containersDir())
+// Container.refresh). locked says the caller holds the containers lock
+// (lockContainers): the listing must not take it again (flock locks of
+// two descriptors exclude each other, in one process too).
+func (rt *Runtime) readStates(locked bool) (_ []containerState, stamps map[string]statedir.Stamp, _ error) {
+	// The directory first: a container made after this read is not
+	// listed, one removed after it is skipped (its state is gone); the
+	// view only has to come before the states.
+	ids, removing, err := statedir.Scan(rt.containersDir())
 	if err != nil {
 		return nil, nil, err
 	}
-	states, stamped, errs := statedir.ReadStates(rt.containersDir(), ids, func(id string, data []byte) (containerState, bool, error) {
+	for _, dir := range removing {
+		_ = os.RemoveAll(dir) // a Remove that died half done: recoverContainers
+	}
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	view, err := rt.listingView(locked)
+	if err != nil {
+		return nil, nil, err
+	}
+	states, stamped, errs := statedir.ReadStates(rt.containersDir(), ids, view, func(id string, data []byte) (containerState, bool, error) {
 		st, _, err := parseState(rt.containerDir(id), data)
 		// An exit changes only when state.json does: a recorded one
 		// is the file's, and one merged from a Detached container's
@@ -206,6 +220,49 @@ func (rt *Runtime) readStates() (_ []containerState, stamps map[string]statedir.
 	}
 	out, err := keepStates(ids, states, errs, nil)
 	return out, stamps, err
+}
+
+// containersLockName is the file of the containers lock in the
+// containers directory (lockContainers, container_linux.go).
+const containersLockName = ".lock"
+
+// listingView reads, under the containers lock (shared: listings do not
+// wait for each other; or the caller's, if locked), the settle generation
+// and the unsettled list for statedir.ReadStates, before it reads any
+// state.
+func (rt *Runtime) listingView(locked bool) (statedir.View, error) {
+	dir := rt.containersDir()
+	if !locked {
+		l, err := fsutil.LockFile(filepath.Join(dir, containersLockName), fsutil.Shared|fsutil.CreateDir)
+		if err != nil {
+			return statedir.View{}, err
+		}
+		defer l.Unlock()
+	}
+	gen, err := statedir.Gen(dir)
+	if err != nil {
+		return statedir.View{}, err
+	}
+	if gen == "" {
+		// A root no recovery has bumped the generation of yet: a
+		// first one, made before any state is read (making it drops
+		// nothing from the list, so the shared lock will do).
+		if err := statedir.BumpGen(dir); err != nil {
+			return statedir.View{}, err
+		}
+		if gen, err = statedir.Gen(dir); err != nil {
+			return statedir.View{}, err
+		}
+	}
+	ids, err := statedir.Unsettled(dir)
+	if err != nil {
+		return statedir.View{}, err
+	}
+	view := statedir.View{Gen: gen, Unsettled: make(map[string]bool, len(ids))}
+	for _, id := range ids {
+		view.Unsettled[id] = true
+	}
+	return view, nil
 }
 
 // walkStates is readStates, calling lost (if not nil) with the ID of each
@@ -297,17 +354,27 @@ func parseState(dir string, data []byte) (st containerState, recorded Status, er
 // fsyncs of every start cost milliseconds (bench/run_test.go).
 // fsutil.Exchange spares it the flush ext4 starts when a rename replaces
 // a file.
+//
+// It lists the container as unsettled before the write (a crash between
+// the two leaves it listed, never unlisted) and again after it (Open's
+// recovery may have dropped it from the list meanwhile): a listing takes
+// the cached state of a container that is not listed without a look at
+// its file (statedir.View), so every write must leave it listed until a
+// recovery has read what it wrote. Both are one symlink(2), which finds
+// the link there already but for the first write after a recovery.
 func writeState(dir string, st *containerState) error {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	if st.Status != StatusExited || st.AutoRemove {
-		if err := markUnsettled(filepath.Dir(dir), st.ID); err != nil {
-			return err
-		}
+	containers := filepath.Dir(dir)
+	if err := markUnsettled(containers, st.ID); err != nil {
+		return err
 	}
-	return fsutil.WriteFileAtomic(filepath.Join(dir, "state.json"), data, 0o600, fsutil.Exchange())
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "state.json"), data, 0o600, fsutil.Exchange()); err != nil {
+		return err
+	}
+	return markUnsettled(containers, st.ID)
 }
 
 func mustJSON(v any) []byte {

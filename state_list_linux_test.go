@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -62,7 +63,7 @@ func TestContainersListCache(t *testing.T) {
 	if got, want := names(t, lister), "c:exited:1 b:exited:1 a:exited:1"; got != want {
 		t.Fatalf("first listing: %q, want %q", got, want)
 	}
-	if _, err := os.Stat(filepath.Join(rt.containersDir(), recoveryDirName, "states")); err != nil {
+	if _, err := os.Stat(filepath.Join(rt.containersDir(), recoveryDirName, "listing")); err != nil {
 		t.Fatalf("no listing cache: %v", err)
 	}
 	b, err := rt.Container(ctx, "b")
@@ -266,7 +267,7 @@ func TestListingCacheKeepsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 { // parsed, then cached
-		got, _, err := rt.readStates()
+		got, _, err := rt.readStates(false)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("listing %d: %d states, %v", i, len(got), err)
 		}
@@ -274,7 +275,7 @@ func TestListingCacheKeepsEveryField(t *testing.T) {
 			t.Errorf("listing %d:\n got %+v\nwant %+v", i, got[0], want)
 		}
 	}
-	data, err := os.ReadFile(filepath.Join(rt.containersDir(), recoveryDirName, "states"))
+	data, err := os.ReadFile(filepath.Join(rt.containersDir(), recoveryDirName, "listing"))
 	if err != nil || !bytes.Contains(data, []byte(st.ID)) {
 		t.Errorf("the cache holds no entry for the state (%v)", err)
 	}
@@ -312,7 +313,7 @@ func TestListedDetachedExit(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	_, stamps, err := lister.readStates()
+	_, stamps, err := lister.readStates(false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,5 +353,89 @@ func TestListedDetachedExit(t *testing.T) {
 	}
 	if in, err = listed.Inspect(ctx); err != nil || in.State.Status != StatusExited || in.Image == "" {
 		t.Fatalf("inspect once it exited again: image %q, %+v, %v", in.Image, in.State, err)
+	}
+}
+
+// Once an Open's recovery has settled the exited containers, a listing
+// takes their cached states without a stat (statedir.View); still every
+// change another process makes shows: a state written (listed as
+// unsettled by writeState, then settled again by another Open), a
+// container removed, a new one.
+func TestListingViewAfterSettle(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	for _, n := range []string{"a", "b"} {
+		c, err := rt.Run(ctx, "busybox:test", WithName(n), WithNetworkMode("none"), WithCmd("true"), WithLabels(map[string]string{"v": "1"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func() *Runtime {
+		t.Helper()
+		o, err := Open(ctx, WithRoot(rt.Root()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { o.Close() })
+		return o
+	}
+	// Settles a and b (unless their owner's last write lists one again
+	// after Wait returned: then that one is read from its file, as it
+	// must be).
+	lister := open()
+	for i := range 2 { // parsed, then trusted
+		if got, want := names(t, lister), "b:exited:1 a:exited:1"; got != want {
+			t.Fatalf("listing %d: %q, want %q", i, got, want)
+		}
+	}
+	other := open()
+	oa, err := other.Container(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oa.mu.Lock()
+	oa.st.Labels = map[string]string{"v": "2"}
+	err = writeState(other.containerDir(oa.id), &oa.st)
+	oa.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(t, lister), "b:exited:1 a:exited:2"; got != want {
+		t.Fatalf("after a write: %q, want %q", got, want)
+	}
+	open() // settles a again: a new generation
+	for i := range 2 {
+		if got, want := names(t, lister), "b:exited:1 a:exited:2"; got != want {
+			t.Fatalf("listing %d after another settle: %q, want %q", i, got, want)
+		}
+	}
+	ob, err := other.Container(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Create(ctx, "busybox:test", WithName("d"), WithNetworkMode("none"), WithCmd("true")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(t, lister), "d:created: a:exited:2"; got != want {
+		t.Fatalf("after a remove and a create: %q, want %q", got, want)
+	}
+	// A Remove that died half done left its renamed directory: the
+	// next listing removes it (Open no longer looks, but on a new boot).
+	gone := filepath.Join(rt.containersDir(), statedir.RemovingPrefix+newID())
+	if err := os.MkdirAll(filepath.Join(gone, "rootfs", "etc"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(t, lister), "d:created: a:exited:2"; got != want {
+		t.Fatalf("with a half-removed directory: %q, want %q", got, want)
+	}
+	if _, err := os.Stat(gone); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the half-removed directory is still there (%v)", err)
 	}
 }

@@ -266,7 +266,7 @@ func (rt *Runtime) PruneVolumes(ctx context.Context, opts ...PruneVolumesOption)
 // whose state records it, whatever their status. The containers lock is
 // held, so no Create can add a user meanwhile.
 func (rt *Runtime) volumeUsers() (map[string][]string, error) {
-	states, _, err := rt.readStates()
+	states, _, err := rt.readStates(true)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hullbox/hull"
 )
@@ -475,7 +476,7 @@ func forEachContainer(ctx context.Context, e *env, names []string, fn func(*hull
 
 func psCmd() *command {
 	return &command{
-		name: "ps", short: "List containers",
+		name: "ps", short: "List containers", quick: true,
 		setup: func(fs *flags) action {
 			var all, quiet, noTrunc bool
 			fs.Bool(&all, "a", "all", "Show all containers (default shows just running)")
@@ -503,6 +504,7 @@ func psCmd() *command {
 				now := time.Now()
 				tw := newTable(e.stdout, 10, 1)
 				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
+				var row []byte // one row at a time, without fmt: ps -a prints thousands
 				for _, c := range ctrs {
 					in, err := containerInspect(ctx, c)
 					if errors.Is(err, hull.ErrNotFound) {
@@ -512,17 +514,34 @@ func psCmd() *command {
 					}
 					cmd := strings.Join(append([]string{in.Path}, in.Args...), " ")
 					if !noTrunc {
-						if r := []rune(cmd); len(r) > 20 {
-							cmd = string(r[:19]) + "…"
-						}
+						cmd = truncate(cmd, 20)
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", shortID(in.ID, noTrunc), in.Config.Image, cmd,
-						createdSince(in.Created, now), statusText(in.State, now), strings.TrimPrefix(in.Name, "/"))
+					row = append(append(row[:0], shortID(in.ID, noTrunc)...), '\t')
+					row = append(append(row, in.Config.Image...), '\t')
+					row = append(strconv.AppendQuote(row, cmd), '\t')
+					row = append(append(row, createdSince(in.Created, now)...), '\t')
+					row = append(append(row, statusText(in.State, now)...), '\t')
+					row = append(append(row, strings.TrimPrefix(in.Name, "/")...), '\n')
+					if _, err := tw.Write(row); err != nil {
+						return err
+					}
 				}
 				return tw.Flush()
 			}
 		},
 	}
+}
+
+// truncate cuts s to n runes at most, its last one an ellipsis if cut.
+func truncate(s string, n int) string {
+	i := 0
+	for at := range s {
+		if i == n-1 && utf8.RuneCountInString(s[at:]) > 1 {
+			return s[:at] + "…"
+		}
+		i++
+	}
+	return s
 }
 
 func shortID(id string, noTrunc bool) string {
@@ -544,9 +563,9 @@ func statusText(s hull.ContainerStateInfo, now time.Time) string {
 	case s.Status == hull.StatusCreated:
 		return "Created"
 	case s.FinishedAt.IsZero():
-		return fmt.Sprintf("Exited (%d)", s.ExitCode)
+		return "Exited (" + strconv.Itoa(s.ExitCode) + ")"
 	}
-	return fmt.Sprintf("Exited (%d) %s ago", s.ExitCode, humanDuration(now.Sub(s.FinishedAt)))
+	return "Exited (" + strconv.Itoa(s.ExitCode) + ") " + humanDuration(now.Sub(s.FinishedAt)) + " ago"
 }
 
 // timeoutFlag registers -t/--timeout: seconds, negative for the container's default.

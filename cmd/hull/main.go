@@ -74,7 +74,7 @@ type env struct {
 	stdoutTTY      bool   // save refuses to write a tar to it
 	stderrTTY      bool   // progress may redraw lines
 	containerExit  bool   // the exit status is a container's (run, start -a, exec): kept as is
-	onCommand      func() // if set, called once the global flags parsed, before a command runs
+	onCommand      func() // if set, called before a command's action runs (unless the command is quick)
 
 	root      string
 	insecure  []string
@@ -147,9 +147,6 @@ func run(ctx context.Context, e *env, args []string) int {
 	}
 	if e.root == "" {
 		e.root = hull.DefaultRoot
-	}
-	if e.onCommand != nil {
-		e.onCommand()
 	}
 	err := dispatch(ctx, e, "hull", commands(), fs.Args())
 	if e.rt != nil {

@@ -209,3 +209,21 @@ func TestExecTemplate(t *testing.T) {
 		}
 	}
 }
+
+// truncate keeps 20 runes, cuts 21 to 19 and an ellipsis, and counts
+// runes, not bytes.
+func TestTruncate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"/bin/true", "/bin/true"},
+		{"12345678901234567890", "12345678901234567890"},
+		{"123456789012345678901", "1234567890123456789…"},
+		{"ééééééééééééééééééééé", "ééééééééééééééééééé…"},
+		{"éééééééééééééééééééé", "éééééééééééééééééééé"},
+	} {
+		if got := truncate(tc.in, 20); got != tc.want {
+			t.Errorf("truncate(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

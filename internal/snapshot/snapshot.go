@@ -107,6 +107,12 @@ func (s *Store) clean() error {
 // mayHaveTemps reports whether the root holds a temp snapshot or its lock
 // (".tmp-*"), or cannot be read (clean reports why).
 func (s *Store) mayHaveTemps() bool {
+	// An entry per layer: a root of a thousand images reads a thousand
+	// names, unless the directory is unchanged since a look found none.
+	stamp, unchanged := fsutil.StatScanned(s.root)
+	if unchanged {
+		return false
+	}
 	f, err := os.Open(s.root)
 	if err != nil {
 		return true
@@ -120,6 +126,7 @@ func (s *Store) mayHaveTemps() bool {
 			}
 		}
 		if err == io.EOF {
+			fsutil.RecordScanned(s.root, stamp)
 			return false
 		}
 		if err != nil {

@@ -1,10 +1,14 @@
 package snapshot
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -68,5 +72,35 @@ func TestOpenRemovesAbandoned(t *testing.T) {
 	}
 	if _, err := os.Stat(live.Dir); err != nil {
 		t.Errorf("live unpack removed: %v", err)
+	}
+}
+
+// Open skips reading the root while it is unchanged since an Open found
+// no temp snapshot there, and still finds one an unpack dies leaving
+// after that.
+func TestOpenFindsTempAfterCleanLook(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	if _, err := Open(root); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(root, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(root); err != nil { // looks, finds none, records it
+		t.Fatal(err)
+	}
+	if _, skip := fsutil.StatScanned(root); !skip {
+		t.Skip("no user extended attributes here: every Open reads the root")
+	}
+	if err := os.MkdirAll(filepath.Join(root, ".tmp-dead", "fs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(root); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, ".tmp-dead")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a dead unpack's temp snapshot kept: %v", err)
 	}
 }

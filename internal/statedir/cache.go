@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/hullbox/hull/internal/fsutil"
 )
@@ -16,13 +17,15 @@ import (
 // StateFile is the name of a container's state file in its directory.
 const StateFile = "state.json"
 
-// cacheName is containers/.recovery/states, the listing cache: the
+// cacheName is containers/.recovery/listing, the listing cache: the
 // parsed states of the containers whose state no longer changes by itself
 // (exited ones), each with the stamp of the state file it was parsed
 // from, in a binary form (codec.go). Parsing a state's JSON is most of
-// what listing a thousand containers costs; a stat and a share of one
-// binary decode are not.
-const cacheName = "states"
+// what listing a thousand containers costs; a share of one binary decode
+// is not. (Hulls before the settle generation kept theirs in "states":
+// another name, so that an old and a new hull listing the same root do
+// not replace each other's at every turn.)
+const cacheName = "listing"
 
 // Stamp identifies one version of a state file. A state file is never
 // written in place (it is replaced by a rename), so a new version is a
@@ -46,9 +49,9 @@ type cacheEntry[T any] struct {
 }
 
 // cacheMagic starts the listing cache; the schema of its states
-// (schemaOf) follows, so that a cache written by a build whose T differs
+// (schemaOf) and the settle generation it was written under follow, so that a cache written by a build whose T differs
 // (another hull version on the same root) is ignored, never misread.
-const cacheMagic = "hull listing cache 1\n"
+const cacheMagic = "hull listing cache 2\n"
 
 // ReadStates reads the state of each of ids, containers of the containers
 // directory dir, in their order, with parse (given the ID and the file's
@@ -62,88 +65,149 @@ const cacheMagic = "hull listing cache 1\n"
 // gone stale, so many processes may list at once; the last to write wins,
 // and what any of them wrote is checked the same way by the next.
 //
+// It takes a cached state without even a stat of its file when view
+// allows: the cache was written under view's settle generation (Gen) and
+// the container is not listed as unsettled. Whoever writes a state lists
+// the container before and after the write, and Open's recovery replaces
+// the generation (BumpGen) before it drops a container from the list and
+// lists it again if its state changed meanwhile, so such an entry was
+// read after the last write of its file: see View.
+//
 // stamps[i] is the stamp of the file state i was parsed from (or taken
 // for) when that state is cacheable, else zero: a caller that holds the
 // state may take it as still current while Stat of its file gives the
 // same stamp.
-func ReadStates[T any](dir string, ids []string, parse func(id string, data []byte) (st T, keep bool, err error)) (states []T, stamps []Stamp, errs []error) {
+func ReadStates[T any](dir string, ids []string, view View, parse func(id string, data []byte) (st T, keep bool, err error)) (states []T, stamps []Stamp, errs []error) {
 	schema := schemaOf(reflect.TypeFor[T]())
 	cached := readCache[T](dir, schema)
-	type result struct {
-		st    T
-		stamp Stamp
-		keep  bool
-		hit   bool
-	}
-	res, errs := ReadAll(ids, func(id string) (result, error) {
-		path := filepath.Join(dir, id, StateFile)
-		if e, ok := cached[id]; ok {
-			if s, err := stat(path); err == nil && s == e.Stamp {
-				return result{st: e.State, stamp: s, keep: true, hit: true}, nil
+	// Paths relative to the containers directory: a thousand stats walk
+	// two components each, not the root's whole path.
+	base, closeBase := openDir(dir)
+	defer closeBase()
+	states, stamps, errs = make([]T, len(ids)), make([]Stamp, len(ids)), make([]error, len(ids))
+	// Written by index (states are large: no copies of them in between).
+	keep, hit := make([]bool, len(ids)), make([]bool, len(ids))
+	// First the cached states whose file is unchanged, in this goroutine:
+	// a stat is too little work to share out.
+	var misses []int
+	trusted := view.Gen != "" && cached.gen == view.Gen
+	for i, id := range ids {
+		if e := cached.byID[id]; e != nil {
+			if trusted && !view.Unsettled[id] {
+				states[i], stamps[i], keep[i], hit[i] = e.State, e.Stamp, true, true
+				continue
+			}
+			if s, err := statAt(base, dir, id+"/"+StateFile); err == nil && s == e.Stamp {
+				states[i], stamps[i], keep[i], hit[i] = e.State, s, true, true
+				continue
 			}
 		}
-		data, s, err := readStamped(path)
+		misses = append(misses, i)
+	}
+	// Then the others, parsed on every CPU when they are many.
+	missErrs := readAll(len(misses), func(j int) error {
+		i := misses[j]
+		data, s, err := readStampedAt(base, dir, ids[i]+"/"+StateFile)
 		if err != nil {
-			return result{}, err
+			return err
 		}
-		st, keep, err := parse(id, data)
-		return result{st: st, stamp: s, keep: keep && s != (Stamp{})}, err
+		var k bool
+		states[i], k, err = parse(ids[i], data)
+		if k && s != (Stamp{}) && err == nil {
+			stamps[i], keep[i] = s, true
+		}
+		return err
 	})
-	out := make([]T, len(ids))
-	stamps = make([]Stamp, len(ids))
+	for j, i := range misses {
+		errs[i] = missErrs[j]
+	}
 	var entries []cacheEntry[T]
 	changed := false
-	for i, r := range res {
-		out[i] = r.st
-		if errs[i] != nil || !r.keep {
+	for i := range ids {
+		if errs[i] != nil || !keep[i] {
+			stamps[i] = Stamp{}
 			continue
 		}
-		stamps[i] = r.stamp
-		entries = append(entries, cacheEntry[T]{ID: ids[i], Stamp: r.stamp, State: r.st})
-		changed = changed || !r.hit
+		entries = append(entries, cacheEntry[T]{ID: ids[i], Stamp: stamps[i], State: states[i]})
+		changed = changed || !hit[i]
 	}
-	if changed || len(entries) != len(cached) {
-		writeCache(dir, schema, entries)
+	if changed || len(entries) != len(cached.byID) || cached.gen != view.Gen {
+		writeCache(dir, schema, view.Gen, entries)
 	}
-	return out, stamps, errs
+	return states, stamps, errs
+}
+
+// View is what a listing reads under the containers lock (shared), which
+// Open's recovery holds while it bumps the generation and changes the
+// unsettled list: the settle generation (Gen) and the containers listed
+// as unsettled. It must be read before the states are.
+//
+// Why a cache entry then needs no stat: it was read, by the listing that
+// wrote the cache, after Gen was read. Had its file been written since,
+// the writer listed the container after its write; for it to be unlisted
+// now, a recovery dropped it from the list after that write, and either
+// it read the state before the write (then its stat after dropping it
+// saw the change and listed it again, before it let go of the lock) or
+// after (then it bumped Gen after the write, so after the entry was read:
+// the cache would be of another generation).
+type View struct {
+	Gen       string
+	Unsettled map[string]bool
 }
 
 func cachePath(dir string) string { return filepath.Join(dir, RecoveryDir, cacheName) }
 
-// readCache returns the entries of the listing cache by ID; none if it is
+// cache is the listing cache as read: its entries, and an index of them
+// by ID.
+type cache[T any] struct {
+	gen     string // the settle generation it was written under
+	entries []cacheEntry[T]
+	byID    map[string]*cacheEntry[T]
+}
+
+// readCache returns the entries of the listing cache; none if it is
 // missing, unreadable, corrupt or of another schema.
-func readCache[T any](dir, schema string) map[string]cacheEntry[T] {
-	data, err := fsutil.ReadSmallFile(cachePath(dir))
+func readCache[T any](dir, schema string) cache[T] {
+	// Read into a buffer of the file's size (hundreds of KB for a
+	// thousand states), not grown from a small one.
+	data, _, err := readStamped(cachePath(dir))
 	if err != nil || !bytes.HasPrefix(data, []byte(cacheMagic)) {
-		return nil
+		return cache[T]{}
 	}
 	d := &decoder{b: data[len(cacheMagic):]}
 	if s, err := d.bytes(); err != nil || string(s) != schema {
-		return nil
+		return cache[T]{}
+	}
+	gen, err := d.bytes()
+	if err != nil {
+		return cache[T]{}
 	}
 	n, err := d.length()
 	if err != nil || n < 0 {
-		return nil
+		return cache[T]{}
 	}
-	m := make(map[string]cacheEntry[T], n)
-	for range n {
-		var e cacheEntry[T]
-		if d.value(reflect.ValueOf(&e).Elem()) != nil {
-			return nil
+	ti := infoOf(reflect.TypeFor[cacheEntry[T]]())
+	c := cache[T]{gen: string(gen), entries: make([]cacheEntry[T], n), byID: make(map[string]*cacheEntry[T], n)}
+	for i := range c.entries {
+		e := &c.entries[i]
+		if d.value(reflect.ValueOf(e).Elem(), ti) != nil {
+			return cache[T]{}
 		}
-		m[e.ID] = e
+		c.byID[e.ID] = e
 	}
-	return m
+	return c
 }
 
 // writeCache replaces the listing cache; failing to is not an error (the
 // next listing parses the files again).
-func writeCache[T any](dir, schema string, entries []cacheEntry[T]) {
+func writeCache[T any](dir, schema, gen string, entries []cacheEntry[T]) {
 	b := appendBytes([]byte(cacheMagic), []byte(schema))
+	b = appendBytes(b, []byte(gen))
 	b = binary.AppendUvarint(b, uint64(len(entries))+1)
+	ti := infoOf(reflect.TypeFor[cacheEntry[T]]())
 	for i := range entries {
 		var err error
-		if b, err = appendValue(b, reflect.ValueOf(&entries[i]).Elem()); err != nil {
+		if b, err = appendValue(b, reflect.ValueOf(&entries[i]).Elem(), ti); err != nil {
 			return
 		}
 	}
@@ -154,9 +218,20 @@ func writeCache[T any](dir, schema string, entries []cacheEntry[T]) {
 	}
 }
 
+var schemas sync.Map // reflect.Type -> string: schemaOf's, worked out once
+
 // schemaOf describes t's shape: the names and types of its fields, down
 // through structs, slices, maps and pointers.
 func schemaOf(t reflect.Type) string {
+	if s, ok := schemas.Load(t); ok {
+		return s.(string)
+	}
+	s := describe(t)
+	schemas.Store(t, s)
+	return s
+}
+
+func describe(t reflect.Type) string {
 	var b strings.Builder
 	var walk func(t reflect.Type, depth int)
 	walk = func(t reflect.Type, depth int) {

@@ -60,7 +60,7 @@ func TestReadStates(t *testing.T) {
 			t.Fatal(err)
 		}
 		parsed = nil
-		sts, stamps, errs := ReadStates(dir, ids, func(id string, data []byte) (testState, bool, error) {
+		sts, stamps, errs := ReadStates(dir, ids, View{}, func(id string, data []byte) (testState, bool, error) {
 			var st testState
 			err := json.Unmarshal(data, &st)
 			mu.Lock() // ReadAll parses on several goroutines
@@ -126,7 +126,7 @@ func TestReadStates(t *testing.T) {
 	// Another build's T: the cache is not used, and is replaced.
 	ids, _ := IDs(dir)
 	var n atomic.Int32
-	ReadStates(dir, ids, func(id string, data []byte) (struct{ Other int }, bool, error) {
+	ReadStates(dir, ids, View{}, func(id string, data []byte) (struct{ Other int }, bool, error) {
 		n.Add(1)
 		return struct{ Other int }{}, true, nil
 	})
@@ -136,3 +136,70 @@ func TestReadStates(t *testing.T) {
 }
 
 func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+
+// A listing takes a cached state without looking at its file only under
+// the generation the cache was written under, and only for a container
+// not listed as unsettled; with no generation it trusts nothing.
+func TestReadStatesView(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "containers")
+	for n := range 10 {
+		writeTestState(t, dir, n, "exited")
+	}
+	ids, err := IDs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed := 0
+	list := func(view View) []testState {
+		t.Helper()
+		parsed = 0
+		sts, _, errs := ReadStates(dir, ids, view, func(id string, data []byte) (testState, bool, error) {
+			var st testState
+			err := json.Unmarshal(data, &st)
+			parsed++ // 10 states: parsed in one goroutine
+			return st, true, err
+		})
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return sts
+	}
+	// changed rewrites state n behind the listing's back: a writer that
+	// does not list it as unsettled, which hull's never does.
+	changed := func(n int, label string) {
+		t.Helper()
+		p := filepath.Join(dir, id(n), StateFile)
+		data, _ := json.Marshal(testState{ID: id(n), Status: "exited", Labels: map[string]string{"n": label}})
+		if err := os.WriteFile(p+".tmp", data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(p+".tmp", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g1 := View{Gen: "g1"}
+	if list(g1); parsed != 10 {
+		t.Fatalf("first listing parsed %d, want 10", parsed)
+	}
+	changed(3, "new")
+	if got := list(g1); got[3].Labels["n"] != "exited" || parsed != 0 {
+		t.Fatalf("same generation, not unsettled: #3 %v, parsed %d; want the cached state, none parsed", got[3].Labels, parsed)
+	}
+	if got := list(View{Gen: "g1", Unsettled: map[string]bool{id(3): true}}); got[3].Labels["n"] != "new" || parsed != 1 {
+		t.Fatalf("listed as unsettled: #3 %v, parsed %d; want its file's, 1 parsed", got[3].Labels, parsed)
+	}
+	changed(4, "new")
+	if got := list(View{Gen: "g2"}); got[4].Labels["n"] != "new" || parsed != 1 {
+		t.Fatalf("another generation: #4 %v, parsed %d; want its file's, 1 parsed", got[4].Labels, parsed)
+	}
+	changed(5, "new")
+	if got := list(View{}); got[5].Labels["n"] != "new" || parsed != 1 {
+		t.Fatalf("no generation: #5 %v, parsed %d; want its file's, 1 parsed", got[5].Labels, parsed)
+	}
+	if got := list(View{}); parsed != 0 || got[5].Labels["n"] != "new" {
+		t.Fatalf("no generation, nothing changed: parsed %d", parsed)
+	}
+}

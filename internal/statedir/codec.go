@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"sync"
+	"unsafe"
 )
 
 // The listing cache's encoding: each value's exported fields in order,
@@ -25,10 +26,21 @@ var (
 )
 
 // typeInfo is what encoding a type needs to know of it, worked out once
-// (reflect's Implements and Field are most of a decode's time otherwise).
+// for the whole tree of types a value holds, so that a decode asks
+// reflect nothing per value but to set it (reflect's Kind, Implements and
+// Field, and a map lookup per value, were most of a decode's time).
 type typeInfo struct {
-	binary bool  // it has a binary form of its own: encoded as that
-	fields []int // a struct's exported fields
+	typ    reflect.Type
+	kind   reflect.Kind
+	binary bool        // it has a binary form of its own: encoded as that
+	fields []fieldInfo // a struct's exported fields
+	elem   *typeInfo   // a slice's, array's, pointer's or map's element
+	key    *typeInfo   // a map's key
+}
+
+type fieldInfo struct {
+	index int
+	info  *typeInfo
 }
 
 var typeInfos sync.Map // reflect.Type -> *typeInfo
@@ -37,25 +49,43 @@ func infoOf(t reflect.Type) *typeInfo {
 	if ti, ok := typeInfos.Load(t); ok {
 		return ti.(*typeInfo)
 	}
-	ti := &typeInfo{binary: t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface &&
+	ti := buildInfo(t, map[reflect.Type]*typeInfo{})
+	typeInfos.Store(t, ti)
+	return ti
+}
+
+// buildInfo makes t's typeInfo and those of the types it holds; seen
+// holds the ones under way (a type that holds itself through a pointer).
+func buildInfo(t reflect.Type, seen map[reflect.Type]*typeInfo) *typeInfo {
+	if ti := seen[t]; ti != nil {
+		return ti
+	}
+	ti := &typeInfo{typ: t, kind: t.Kind(), binary: t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface &&
 		reflect.PointerTo(t).Implements(binaryUnmarshaler) && t.Implements(binaryMarshaler)}
-	if t.Kind() == reflect.Struct {
+	seen[t] = ti
+	if ti.binary {
+		return ti
+	}
+	switch ti.kind {
+	case reflect.Struct:
 		for i := range t.NumField() {
 			if t.Field(i).IsExported() {
-				ti.fields = append(ti.fields, i)
+				ti.fields = append(ti.fields, fieldInfo{index: i, info: buildInfo(t.Field(i).Type, seen)})
 			}
 		}
+	case reflect.Slice, reflect.Array, reflect.Pointer:
+		ti.elem = buildInfo(t.Elem(), seen)
+	case reflect.Map:
+		ti.key, ti.elem = buildInfo(t.Key(), seen), buildInfo(t.Elem(), seen)
 	}
-	typeInfos.Store(t, ti)
 	return ti
 }
 
 // errCorrupt is a cache that does not decode: it is ignored.
 var errCorrupt = errors.New("listing cache: corrupt")
 
-func appendValue(b []byte, v reflect.Value) ([]byte, error) {
-	t := v.Type()
-	ti := infoOf(t)
+// appendValue appends v, whose typeInfo is ti, to b.
+func appendValue(b []byte, v reflect.Value, ti *typeInfo) ([]byte, error) {
 	if ti.binary {
 		data, err := v.Interface().(encoding.BinaryMarshaler).MarshalBinary()
 		if err != nil {
@@ -63,7 +93,7 @@ func appendValue(b []byte, v reflect.Value) ([]byte, error) {
 		}
 		return appendBytes(b, data), nil
 	}
-	switch t.Kind() {
+	switch ti.kind {
 	case reflect.Bool:
 		if v.Bool() {
 			return append(b, 1), nil
@@ -81,7 +111,7 @@ func appendValue(b []byte, v reflect.Value) ([]byte, error) {
 		if v.IsNil() {
 			return append(b, 0), nil
 		}
-		return appendValue(append(b, 1), v.Elem())
+		return appendValue(append(b, 1), v.Elem(), ti.elem)
 	case reflect.Slice:
 		if v.IsNil() {
 			return append(b, 0), nil
@@ -89,7 +119,7 @@ func appendValue(b []byte, v reflect.Value) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(v.Len())+1)
 		var err error
 		for i := 0; i < v.Len() && err == nil; i++ {
-			b, err = appendValue(b, v.Index(i))
+			b, err = appendValue(b, v.Index(i), ti.elem)
 		}
 		return b, err
 	case reflect.Map:
@@ -99,21 +129,21 @@ func appendValue(b []byte, v reflect.Value) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(v.Len())+1)
 		var err error
 		for it := v.MapRange(); it.Next() && err == nil; {
-			if b, err = appendValue(b, it.Key()); err == nil {
-				b, err = appendValue(b, it.Value())
+			if b, err = appendValue(b, it.Key(), ti.key); err == nil {
+				b, err = appendValue(b, it.Value(), ti.elem)
 			}
 		}
 		return b, err
 	case reflect.Struct:
 		var err error
-		for _, i := range ti.fields {
-			if b, err = appendValue(b, v.Field(i)); err != nil {
+		for _, f := range ti.fields {
+			if b, err = appendValue(b, v.Field(f.index), f.info); err != nil {
 				break
 			}
 		}
 		return b, err
 	}
-	return nil, fmt.Errorf("listing cache: cannot encode a %s", t)
+	return nil, fmt.Errorf("listing cache: cannot encode a %s", ti.typ)
 }
 
 func appendBytes(b, data []byte) []byte {
@@ -151,9 +181,11 @@ func (d *decoder) length() (int, error) {
 	return int(n) - 1, nil
 }
 
-func (d *decoder) value(v reflect.Value) error {
-	t := v.Type()
-	ti := infoOf(t)
+// value decodes into v, whose typeInfo is ti. Strings are not copied:
+// they share d's buffer, which no one writes once read (readCache), so
+// that a listing of a thousand states does not allocate tens of
+// thousands of them.
+func (d *decoder) value(v reflect.Value, ti *typeInfo) error {
 	if ti.binary {
 		data, err := d.bytes()
 		if err != nil {
@@ -161,7 +193,7 @@ func (d *decoder) value(v reflect.Value) error {
 		}
 		return v.Addr().Interface().(encoding.BinaryUnmarshaler).UnmarshalBinary(data)
 	}
-	switch t.Kind() {
+	switch ti.kind {
 	case reflect.Bool:
 		if len(d.b) == 0 {
 			return errCorrupt
@@ -192,7 +224,9 @@ func (d *decoder) value(v reflect.Value) error {
 		if err != nil {
 			return err
 		}
-		v.SetString(string(s))
+		if len(s) > 0 {
+			v.SetString(unsafe.String(&s[0], len(s)))
+		}
 	case reflect.Pointer:
 		if len(d.b) == 0 {
 			return errCorrupt
@@ -202,16 +236,16 @@ func (d *decoder) value(v reflect.Value) error {
 		if !present {
 			return nil
 		}
-		v.Set(reflect.New(t.Elem()))
-		return d.value(v.Elem())
+		v.Set(reflect.New(ti.typ.Elem()))
+		return d.value(v.Elem(), ti.elem)
 	case reflect.Slice:
 		n, err := d.length()
 		if err != nil || n < 0 {
 			return err
 		}
-		v.Set(reflect.MakeSlice(t, n, n))
+		v.Set(reflect.MakeSlice(ti.typ, n, n))
 		for i := range n {
-			if err := d.value(v.Index(i)); err != nil {
+			if err := d.value(v.Index(i), ti.elem); err != nil {
 				return err
 			}
 		}
@@ -220,26 +254,28 @@ func (d *decoder) value(v reflect.Value) error {
 		if err != nil || n < 0 {
 			return err
 		}
-		m := reflect.MakeMapWithSize(t, n)
+		m := reflect.MakeMapWithSize(ti.typ, n)
+		k, e := reflect.New(ti.typ.Key()).Elem(), reflect.New(ti.typ.Elem()).Elem()
 		for range n {
-			k, e := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
-			if err := d.value(k); err != nil {
+			k.SetZero()
+			e.SetZero()
+			if err := d.value(k, ti.key); err != nil {
 				return err
 			}
-			if err := d.value(e); err != nil {
+			if err := d.value(e, ti.elem); err != nil {
 				return err
 			}
 			m.SetMapIndex(k, e)
 		}
 		v.Set(m)
 	case reflect.Struct:
-		for _, i := range ti.fields {
-			if err := d.value(v.Field(i)); err != nil {
+		for _, f := range ti.fields {
+			if err := d.value(v.Field(f.index), f.info); err != nil {
 				return err
 			}
 		}
 	default:
-		return fmt.Errorf("listing cache: cannot decode a %s", t)
+		return fmt.Errorf("listing cache: cannot decode a %s", ti.typ)
 	}
 	return nil
 }

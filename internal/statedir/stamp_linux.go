@@ -2,6 +2,7 @@ package statedir
 
 import (
 	"io/fs"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,14 +12,35 @@ func stampOf(st *unix.Stat_t) Stamp {
 }
 
 // stat returns the stamp of the file at path.
-func stat(path string) (Stamp, error) {
-	var st unix.Stat_t
-	err := unix.Fstatat(unix.AT_FDCWD, path, &st, unix.AT_SYMLINK_NOFOLLOW)
+func stat(path string) (Stamp, error) { return statAt(unix.AT_FDCWD, "", path) }
+
+// openDir opens directory dir for statAt and readStampedAt, and returns
+// it with the function that closes it; if it cannot, it returns
+// AT_FDCWD, and they use whole paths.
+func openDir(dir string) (int, func()) {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	for err == unix.EINTR {
-		err = unix.Fstatat(unix.AT_FDCWD, path, &st, unix.AT_SYMLINK_NOFOLLOW)
+		fd, err = unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	}
 	if err != nil {
-		return Stamp{}, &fs.PathError{Op: "stat", Path: path, Err: err}
+		return unix.AT_FDCWD, func() {}
+	}
+	return fd, func() { unix.Close(fd) }
+}
+
+// statAt is stat of the file at rel in directory base (openDir of dir).
+func statAt(base int, dir, rel string) (Stamp, error) {
+	name := rel
+	if base == unix.AT_FDCWD {
+		name = filepath.Join(dir, rel)
+	}
+	var st unix.Stat_t
+	err := unix.Fstatat(base, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	for err == unix.EINTR {
+		err = unix.Fstatat(base, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if err != nil {
+		return Stamp{}, &fs.PathError{Op: "stat", Path: filepath.Join(dir, rel), Err: err}
 	}
 	return stampOf(&st), nil
 }
@@ -26,10 +48,18 @@ func stat(path string) (Stamp, error) {
 // readStamped reads the file at path whole, with the stamp of what it
 // read (the open file's, not the path's: a rename may replace it
 // meanwhile).
-func readStamped(path string) ([]byte, Stamp, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+func readStamped(path string) ([]byte, Stamp, error) { return readStampedAt(unix.AT_FDCWD, "", path) }
+
+// readStampedAt is readStamped of the file at rel in directory base
+// (openDir of dir).
+func readStampedAt(base int, dir, rel string) ([]byte, Stamp, error) {
+	path, name := filepath.Join(dir, rel), rel
+	if base == unix.AT_FDCWD {
+		name = path
+	}
+	fd, err := unix.Openat(base, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	for err == unix.EINTR {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		fd, err = unix.Openat(base, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	}
 	if err != nil {
 		return nil, Stamp{}, &fs.PathError{Op: "open", Path: path, Err: err}

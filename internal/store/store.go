@@ -117,11 +117,20 @@ func (s *Store) mayHaveTemps() bool {
 	if len(names) > 0 || err != io.EOF {
 		return true
 	}
-	for _, d := range []string{s.root, filepath.Join(s.root, "holds")} {
-		if matches, err := filepath.Glob(filepath.Join(d, ".tmp-*")); err != nil || len(matches) > 0 {
-			return true
-		}
+	if matches, err := filepath.Glob(filepath.Join(s.root, ".tmp-*")); err != nil || len(matches) > 0 {
+		return true
 	}
+	// holds has an entry per container: a root of a thousand reads a
+	// thousand names, unless holds is unchanged since a look found none.
+	holds := filepath.Join(s.root, "holds")
+	stamp, unchanged := fsutil.StatScanned(holds)
+	if unchanged {
+		return false
+	}
+	if matches, err := filepath.Glob(filepath.Join(holds, ".tmp-*")); err != nil || len(matches) > 0 {
+		return true
+	}
+	fsutil.RecordScanned(holds, stamp)
 	return false
 }
 

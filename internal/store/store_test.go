@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hullbox/hull/internal/fsutil"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -195,5 +197,36 @@ func TestOpenBlobOfSize(t *testing.T) {
 	}
 	if _, err := s.OpenBlobOfSize(digest.FromString("absent"), 6); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing blob: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// Open skips reading holds while it is unchanged since an Open found no
+// temp file there, and still finds one a writer dies leaving after that.
+func TestOpenFindsTempAfterCleanLook(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	if _, err := Open(root); err != nil {
+		t.Fatal(err)
+	}
+	holds := filepath.Join(root, "holds")
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(holds, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(root); err != nil { // looks, finds none, records it
+		t.Fatal(err)
+	}
+	if _, skip := fsutil.StatScanned(holds); !skip {
+		t.Skip("no user extended attributes here: every Open reads holds")
+	}
+	dead := filepath.Join(holds, ".tmp-c1-123")
+	if err := os.WriteFile(dead, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(root); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a dead writer's temp file in holds kept: %v", err)
 	}
 }
