@@ -541,17 +541,22 @@ func (c *Container) cleanup(now bool) error {
 	gone := filepath.Join(rt.containersDir(), ".removing-"+c.id)
 	if err := os.Rename(dir, gone); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
-	} else if errs = append(errs, unmarkUnsettled(rt.containersDir(), c.id), rt.objs.root.ForgetContainer(c.id),
-		statedir.UnlinkName(rt.containersDir(), name, c.id)); err == nil && now {
-		errs = append(errs, os.RemoveAll(gone))
-	} else if err == nil {
+	} else if errs = append(errs, rt.objs.root.ForgetContainer(c.id),
+		statedir.UnlinkName(rt.containersDir(), name, c.id)); err != nil {
+		errs = append(errs, unmarkUnsettled(rt.containersDir(), c.id)) // gone already
+	} else if now {
+		errs = append(errs, os.RemoveAll(gone), unmarkUnsettled(rt.containersDir(), c.id))
+	} else {
 		// Out of sight now: its files (a few ms of unlinks) go in the
-		// background. Close waits for them; a crash leaves the directory
-		// to the next Open (recoverContainers).
+		// background; Close waits for them. It stays listed as
+		// unsettled until they have gone: if this process dies first,
+		// the next Open's settle deletes what is left.
 		rt.ctrs.dirDel.Add(1)
 		go func() {
 			defer rt.ctrs.dirDel.Done()
-			_ = os.RemoveAll(gone)
+			if os.RemoveAll(gone) == nil {
+				_ = unmarkUnsettled(rt.containersDir(), c.id)
+			}
 		}()
 	}
 	rt.ctrs.mu.Lock()

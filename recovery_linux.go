@@ -66,9 +66,11 @@ func (rt *Runtime) recover() error {
 // full, else the unsettled ones) as it left it (read once: Open's other
 // steps use it).
 func (rt *Runtime) recoverContainers(full bool) ([]containerState, error) {
-	// Half-removed directories: a full recovery looks for them; else the
-	// next listing (readStates) finds them in the read of the directory
-	// it makes anyway, rather than every Open reading it once more.
+	// Half-removed directories: a full recovery looks for them all; else
+	// settle deletes those of Removes that died (they stay unsettled
+	// until their files are gone: cleanup), and the next listing
+	// (readStates) any other in the read of the directory it makes
+	// anyway, rather than every Open reading it once more.
 	if full {
 		olds, _ := filepath.Glob(filepath.Join(rt.containersDir(), statedir.RemovingPrefix+"*"))
 		for _, o := range olds {
@@ -259,11 +261,13 @@ func (rt *Runtime) settle(states []containerState) error {
 		st, err := readState(rt.containerDir(id))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			// Removed (a Remove that died before it unlisted it), or
-			// not written yet: Create lists it first.
+			// Removed (a Remove that died before it unlisted it: its
+			// files may be left, cleanup), or not written yet: Create
+			// lists it first.
 			if _, serr := os.Lstat(rt.containerDir(id)); !errors.Is(serr, fs.ErrNotExist) {
 				continue
 			}
+			_ = os.RemoveAll(filepath.Join(rt.containersDir(), statedir.RemovingPrefix+id))
 			stamp = statedir.Stamp{}
 		case err != nil || !st.settled() || stamp == (statedir.Stamp{}):
 			continue

@@ -6,7 +6,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 )
 
 // A state.json a machine crash left empty (it is renamed into place
@@ -134,7 +136,7 @@ func rebooted(t *testing.T, rt *Runtime) {
 // is created, running or paused, or exited and not yet seen by an Open,
 // or to be removed. An Open drops the settled ones from the list; a root
 // without the list (an older hull's) gets it at its first Open; Remove
-// drops its container.
+// drops its container once its files are gone.
 func TestUnsettledList(t *testing.T) {
 	t.Parallel()
 	rt := containerTest(t)
@@ -199,9 +201,82 @@ func TestUnsettledList(t *testing.T) {
 	if err := running.Remove(ctx, WithForce()); err != nil {
 		t.Fatal(err)
 	}
+	rt.ctrs.dirDel.Wait() // unlisted once its files are gone (cleanup)
 	check("after Remove", created)
 	if err := exited.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	check("after Start of an exited one", created, exited)
+}
+
+// A Remove whose process died while the container's files were being
+// deleted in the background (cleanup: the directory renamed out of sight
+// first) leaves them to the next Open, which deletes them: the container
+// stays listed as unsettled until they have gone. Open reads only the
+// unsettled list, not the whole containers directory, once a boot.
+func TestOpenFinishesDeadRemove(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	c, err := rt.Run(ctx, "busybox:test", WithNetworkMode("none"), WithCmd("true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// What cleanup does before its background deletion, as a process
+	// that dies there leaves it: renamed, still unsettled.
+	gone := filepath.Join(rt.containersDir(), ".removing-"+c.ID())
+	if err := os.Rename(rt.containerDir(c.ID()), gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := markUnsettled(rt.containersDir(), c.ID()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(ctx, WithRoot(rt.Root()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if _, err := os.Stat(gone); !os.IsNotExist(err) {
+		t.Errorf("Open left the files of a Remove that died: %v", err)
+	}
+	if ids, err := again.unsettledIDs(); err != nil || slices.Contains(ids, c.ID()) {
+		t.Errorf("still unsettled: %q %v", ids, err)
+	}
+}
+
+// Volume removal holds the containers lock while it lists the containers
+// that use the volume: the listing must not take that lock again (flock
+// locks of two descriptors exclude each other, in one process too), nor
+// for the anonymous volumes Remove WithRemoveVolumes takes.
+func TestVolumeRemoveBesideContainers(t *testing.T) {
+	t.Parallel()
+	rt := containerTest(t)
+	ctx := t.Context()
+	if _, err := rt.Create(ctx, "busybox:test", WithName("bystander"), WithNetworkMode("none")); err != nil {
+		t.Fatal(err)
+	}
+	vol, err := rt.CreateVolume(ctx, "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rt.Create(ctx, "busybox:test", WithNetworkMode("none"), WithAnonymousVolume("/data"), WithCmd("true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 2)
+	go func() { done <- vol.Remove(ctx) }()
+	go func() { done <- c.Remove(ctx, WithRemoveVolumes()) }()
+	for range 2 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("volume removal hangs on the containers lock")
+		}
+	}
 }

@@ -45,10 +45,14 @@ func StatScanned(dir string) (DirStamp, bool) {
 // found nothing, so that the next StatScanned can skip the next scan
 // while dir is unchanged. It records nothing when dir changed within
 // scanMargin of the scan's start (an entry made meanwhile could share
-// its modification time); failing to record is not an error. Setting the
-// attribute does not change the directory's modification time.
+// its modification time), nor when the time has no sub-second part: a
+// filesystem with whole-second (or coarser) times (ext4 with small
+// inodes, FAT, some NFS servers) can give an entry made after the scan
+// the time the directory already had. Failing to record is not an
+// error. Setting the attribute does not change the directory's
+// modification time.
 func RecordScanned(dir string, s DirStamp) {
-	if s.mtime == 0 || s.at.UnixNano()-s.mtime < int64(scanMargin) {
+	if s.mtime == 0 || s.mtime%int64(time.Second) == 0 || s.at.UnixNano()-s.mtime < int64(scanMargin) {
 		return
 	}
 	var rec [8]byte

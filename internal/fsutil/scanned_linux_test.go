@@ -53,3 +53,20 @@ func TestScanned(t *testing.T) {
 		t.Fatal("skips a directory an entry was removed from")
 	}
 }
+
+// A directory whose time has no sub-second part, as on a filesystem with
+// whole-second times, is never recorded: an entry made after the scan, in
+// the same second, could leave the time as it was.
+func TestScannedCoarseTimes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	whole := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(dir, whole, whole); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := StatScanned(dir)
+	RecordScanned(dir, s)
+	if _, skip := StatScanned(dir); skip {
+		t.Error("recorded a directory with a whole-second time")
+	}
+}
