@@ -350,7 +350,8 @@ func attach(ctx context.Context, e *env, c *hull.Container, follow bool, since t
 	st, err := c.Wait(wctx)
 	wg.Wait()
 	if rm {
-		err = errors.Join(err, c.Remove(wctx, hull.WithForce()))
+		// As docker run --rm: its anonymous volumes go with it.
+		err = errors.Join(err, c.Remove(wctx, hull.WithForce(), hull.WithRemoveVolumes()))
 	}
 	if err != nil {
 		return startFailure(e, err)

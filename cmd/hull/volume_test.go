@@ -36,6 +36,9 @@ func TestVolumeCLI(t *testing.T) {
 	if r := hullCmd(t, root, []byte("not a tar"), "volume", "import", "bad"); r.code == 0 {
 		t.Errorf("import of garbage: %+v", r)
 	}
+	// run --rm takes its anonymous volume with it, as docker's does,
+	// and keeps the named one.
+	mustHull(t, root, nil, "run", "--rm", "-v", "/anon", "-v", "data:/d", "busybox:test", "touch", "/anon/x")
 	if r := mustHull(t, root, nil, "volume", "ls", "-q"); r.stdout != "copy\ncopy2\ndata\n" {
 		t.Errorf("volume ls -q: %q", r.stdout)
 	}
