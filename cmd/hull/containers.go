@@ -11,7 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hullbox/hull"
 )
@@ -515,7 +514,7 @@ func psCmd() *command {
 					}
 					cmd := strings.Join(append([]string{in.Path}, in.Args...), " ")
 					if !noTrunc {
-						cmd = truncate(cmd, 20)
+						cmd = ellipsis(cmd, 20)
 					}
 					row = append(append(row[:0], shortID(in.ID, noTrunc)...), '\t')
 					row = append(append(row, in.Config.Image...), '\t')
@@ -531,18 +530,6 @@ func psCmd() *command {
 			}
 		},
 	}
-}
-
-// truncate cuts s to n runes at most, its last one an ellipsis if cut.
-func truncate(s string, n int) string {
-	i := 0
-	for at := range s {
-		if i == n-1 && utf8.RuneCountInString(s[at:]) > 1 {
-			return s[:at] + "…"
-		}
-		i++
-	}
-	return s
 }
 
 func shortID(id string, noTrunc bool) string {

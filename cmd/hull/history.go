@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hullbox/hull"
 )
@@ -106,12 +107,16 @@ func historyRows(img *hull.Image, noTrunc bool, now time.Time) []historyRow {
 }
 
 // ellipsis shortens s to n characters, the last one "…", as docker does.
+// It copies nothing when s fits: ps -a calls it for every row.
 func ellipsis(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
+	i := 0
+	for at := range s {
+		if i == n-1 && utf8.RuneCountInString(s[at:]) > 1 {
+			return s[:at] + "…"
+		}
+		i++
 	}
-	return string(r[:n-1]) + "…"
+	return s
 }
 
 // showTagHistory prints the images a local tag has pointed at, oldest

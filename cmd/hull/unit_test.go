@@ -212,7 +212,7 @@ func TestExecTemplate(t *testing.T) {
 
 // truncate keeps 20 runes, cuts 21 to 19 and an ellipsis, and counts
 // runes, not bytes.
-func TestTruncate(t *testing.T) {
+func TestEllipsis(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"", ""},
@@ -222,8 +222,8 @@ func TestTruncate(t *testing.T) {
 		{"ééééééééééééééééééééé", "ééééééééééééééééééé…"},
 		{"éééééééééééééééééééé", "éééééééééééééééééééé"},
 	} {
-		if got := truncate(tc.in, 20); got != tc.want {
-			t.Errorf("truncate(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := ellipsis(tc.in, 20); got != tc.want {
+			t.Errorf("ellipsis(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
